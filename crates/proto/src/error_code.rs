@@ -1,0 +1,105 @@
+//! Stable error codes: the machine-readable part of every error the server sends.
+//!
+//! Clients match on these strings, so a code never changes meaning once
+//! released; new situations get new codes.
+
+use serde::{Deserialize, Serialize};
+
+/// Why the server refused a request or dropped a frame.
+///
+/// Serialised as the snake_case string shown on each variant, e.g.
+/// `"nickname_taken"`. A client that meets a code it does not know reads it
+/// as [`ErrorCode::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// `malformed_json`: the bytes were not a JSON object; the connection stays usable.
+    MalformedJson,
+    /// `frame_too_large`: one frame passed the size cap; the server closes the connection.
+    FrameTooLarge,
+    /// `invalid_utf8`: a frame's bytes were not valid UTF-8.
+    InvalidUtf8,
+    /// `unknown_type`: the `type` field named no request the server knows.
+    UnknownType,
+    /// `missing_field`: a field the request needs was absent.
+    MissingField,
+    /// `invalid_field`: a field had the wrong JSON type or an unusable value.
+    InvalidField,
+    /// `not_logged_in`: the request needs a logged-in session.
+    NotLoggedIn,
+    /// `already_logged_in`: a second login on the same connection.
+    AlreadyLoggedIn,
+    /// `nickname_taken`: another online user holds that nickname (case-insensitively).
+    NicknameTaken,
+    /// `invalid_nickname`: the nickname breaks the rules of [`crate::nick`].
+    InvalidNickname,
+    /// `empty_message`: a message with no text.
+    EmptyMessage,
+    /// `slow_consumer`: the client read too slowly and fell past its queue
+    /// budget; the server closes the connection.
+    SlowConsumer,
+    /// Any code this version of the crate does not know (read side only).
+    #[serde(other)]
+    Other,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::InvalidUtf8 => "invalid_utf8",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::NotLoggedIn => "not_logged_in",
+            ErrorCode::AlreadyLoggedIn => "already_logged_in",
+            ErrorCode::NicknameTaken => "nickname_taken",
+            ErrorCode::InvalidNickname => "invalid_nickname",
+            ErrorCode::EmptyMessage => "empty_message",
+            ErrorCode::SlowConsumer => "slow_consumer",
+            ErrorCode::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_name_matches_as_str() {
+        for code in [
+            ErrorCode::MalformedJson,
+            ErrorCode::FrameTooLarge,
+            ErrorCode::InvalidUtf8,
+            ErrorCode::UnknownType,
+            ErrorCode::MissingField,
+            ErrorCode::InvalidField,
+            ErrorCode::NotLoggedIn,
+            ErrorCode::AlreadyLoggedIn,
+            ErrorCode::NicknameTaken,
+            ErrorCode::InvalidNickname,
+            ErrorCode::EmptyMessage,
+            ErrorCode::SlowConsumer,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: ErrorCode = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+    }
+
+    #[test]
+    fn unknown_code_reads_as_other() {
+        let code: ErrorCode = serde_json::from_str("\"from_the_future\"").unwrap();
+        assert_eq!(code, ErrorCode::Other);
+    }
+}

@@ -1,0 +1,19 @@
+//! The JSON protocol: what clients send, what the server sends back.
+//!
+//! Client to server is a stream of JSON objects separated by nothing,
+//! whitespace or newlines (the source tutorial's client sends them back to
+//! back); [`JsonFramer`] cuts that stream into objects and [`parse_request`]
+//! turns one object into a [`Request`]. Server to client is one JSON object
+//! per line ([`ServerFrame`], [`encode_frame`]). `docs/protocol.md` is the
+//! normative description.
+
+mod frame;
+mod framer;
+mod request;
+
+pub use frame::{
+    Ack, ChatMessage, ErrorFrame, Notice, Pong, Presence, PresenceEvent, ServerFrame, Welcome,
+    encode_frame,
+};
+pub use framer::{FrameError, JsonFramer};
+pub use request::{Envelope, Ref, Request, RequestError, encode_request, parse_request};

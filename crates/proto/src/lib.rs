@@ -1,0 +1,21 @@
+//! Wire formats of the chatroom server, kept free of sockets so that the server,
+//! the clients, the load generator and the fuzzers all share one definition.
+//!
+//! - [`json`]: the JSON protocol (concatenated JSON objects in, newline-delimited
+//!   JSON out), compatible with the Python client of the source tutorial.
+//! - [`nick`]: what a nickname may contain and how nicknames compare.
+//! - [`ErrorCode`]: the stable, machine-readable error codes every protocol uses.
+
+mod error_code;
+pub mod json;
+pub mod nick;
+
+pub use error_code::ErrorCode;
+
+/// The JSON protocol version this crate speaks; announced in the login reply
+/// so a client can tell which requests the server understands.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Default cap on the size of one client frame (a JSON object or an IRC line
+/// with tags): 64 KiB.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024;
