@@ -1,0 +1,199 @@
+//! A member's outbound queue: encoded frames waiting to be written to its
+//! socket, bounded in bytes.
+//!
+//! Anyone may push (the hub fanning out a message, the session answering a
+//! request); only the member's connection driver drains it. A member that
+//! does not read falls behind until its queue passes the byte budget; it is
+//! then marked for disconnection (the slow-consumer policy), its queue is
+//! dropped, and pushes are refused. Senders are never slowed and memory never
+//! grows past the budget.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// Why a connection is being closed by the server side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client asked to log out.
+    Logout,
+    /// The client closed its side of the connection.
+    Closed,
+    /// The connection failed (reset, broken pipe, ...).
+    Reset,
+    /// The server is shutting down.
+    Shutdown,
+    /// The client did not read fast enough; its queue passed the budget.
+    SlowConsumer,
+    /// The client sent a frame over the size cap.
+    FrameTooLarge,
+}
+
+impl CloseReason {
+    /// The reason as a short word, as it appears in leave notices and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Logout => "logout",
+            CloseReason::Closed => "closed",
+            CloseReason::Reset => "reset",
+            CloseReason::Shutdown => "shutdown",
+            CloseReason::SlowConsumer => "slow_consumer",
+            CloseReason::FrameTooLarge => "frame_too_large",
+        }
+    }
+}
+
+/// What happened to a pushed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued for writing.
+    Queued,
+    /// Refused: the connection is closing (possibly because this push passed
+    /// the budget just now).
+    Refused,
+}
+
+struct State {
+    queue: VecDeque<Bytes>,
+    /// Bytes queued or taken by the driver and not yet written.
+    bytes: usize,
+    close: Option<CloseReason>,
+}
+
+/// The bounded outbound queue of one connection.
+pub struct Outbox {
+    state: Mutex<State>,
+    wake: Notify,
+    budget: usize,
+}
+
+impl Outbox {
+    /// An empty queue that holds at most `budget` unwritten bytes.
+    pub fn new(budget: usize) -> Self {
+        Outbox {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                bytes: 0,
+                close: None,
+            }),
+            wake: Notify::new(),
+            budget,
+        }
+    }
+
+    /// Queues one encoded frame. Passing the budget closes the outbox with
+    /// [`CloseReason::SlowConsumer`] and drops everything queued.
+    pub fn push(&self, frame: Bytes) -> Pushed {
+        let mut state = self.state.lock();
+        if state.close.is_some() {
+            return Pushed::Refused;
+        }
+        if state.bytes + frame.len() > self.budget {
+            state.close = Some(CloseReason::SlowConsumer);
+            state.queue = VecDeque::new();
+            drop(state);
+            self.wake.notify_one();
+            return Pushed::Refused;
+        }
+        let was_empty = state.queue.is_empty();
+        state.bytes += frame.len();
+        state.queue.push_back(frame);
+        drop(state);
+        if was_empty {
+            self.wake.notify_one();
+        }
+        Pushed::Queued
+    }
+
+    /// Why the outbox is closing, if it is.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.state.lock().close
+    }
+
+    /// Moves everything queued onto the end of `into` (the driver's list of
+    /// frames being written). Returns the close reason, if any.
+    pub fn take(&self, into: &mut VecDeque<Bytes>) -> Option<CloseReason> {
+        let mut state = self.state.lock();
+        if into.is_empty() {
+            std::mem::swap(&mut state.queue, into);
+        } else {
+            into.append(&mut state.queue);
+        }
+        state.close
+    }
+
+    /// Records that `n` bytes were written to the socket.
+    pub fn written(&self, n: usize) {
+        let mut state = self.state.lock();
+        state.bytes = state.bytes.saturating_sub(n);
+    }
+
+    /// Waits until something is pushed or the outbox is closed.
+    pub async fn wait(&self) {
+        self.wake.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_come_out_in_order() {
+        let outbox = Outbox::new(100);
+        assert_eq!(outbox.push(Bytes::from_static(b"a")), Pushed::Queued);
+        assert_eq!(outbox.push(Bytes::from_static(b"b")), Pushed::Queued);
+        let mut out = VecDeque::new();
+        assert_eq!(outbox.take(&mut out), None);
+        assert_eq!(
+            out,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
+        outbox.push(Bytes::from_static(b"c"));
+        outbox.take(&mut out);
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn passing_the_budget_closes_and_drops_the_queue() {
+        let outbox = Outbox::new(10);
+        assert_eq!(outbox.push(Bytes::from_static(b"123456")), Pushed::Queued);
+        assert_eq!(outbox.push(Bytes::from_static(b"123456")), Pushed::Refused);
+        assert_eq!(outbox.close_reason(), Some(CloseReason::SlowConsumer));
+        let mut out = VecDeque::new();
+        assert_eq!(outbox.take(&mut out), Some(CloseReason::SlowConsumer));
+        assert!(out.is_empty());
+        assert_eq!(outbox.push(Bytes::from_static(b"1")), Pushed::Refused);
+    }
+
+    #[test]
+    fn unwritten_bytes_count_against_the_budget_until_written() {
+        let outbox = Outbox::new(10);
+        outbox.push(Bytes::from_static(b"12345678"));
+        let mut out = VecDeque::new();
+        outbox.take(&mut out);
+        // Taken by the driver but not yet written: still counted.
+        assert_eq!(outbox.push(Bytes::from_static(b"123")), Pushed::Refused);
+        let outbox = Outbox::new(10);
+        outbox.push(Bytes::from_static(b"12345678"));
+        outbox.take(&mut out);
+        outbox.written(8);
+        assert_eq!(outbox.push(Bytes::from_static(b"123")), Pushed::Queued);
+    }
+
+    #[tokio::test]
+    async fn push_wakes_the_waiter() {
+        let outbox = std::sync::Arc::new(Outbox::new(10));
+        let waiter = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.wait().await })
+        };
+        outbox.push(Bytes::from_static(b"x"));
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

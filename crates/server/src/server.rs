@@ -1,0 +1,80 @@
+//! Accepting connections and shutting down.
+//!
+//! [`run`] owns the listener: each accepted socket gets its own task running
+//! the connection driver. When the shutdown future completes, the listener
+//! is closed, every connection is told, and `run` returns once they have all
+//! flushed their goodbyes (or the grace period is over).
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::conn::drive;
+use crate::hub::Hub;
+use crate::json_session::JsonSession;
+use crate::outbox::Outbox;
+
+/// Pause after an accept error (e.g. out of file descriptors), so the loop
+/// does not spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves JSON clients on `listener` until `shutdown` completes, then shuts
+/// down gracefully and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let hub = Arc::new(Hub::new());
+    let stop = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let addr = listener.local_addr()?;
+    info!(%addr, "listening for JSON clients");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    debug!(%peer, "connection accepted");
+                    tasks.spawn(serve(stream, hub.clone(), config.clone(), stop.clone()));
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    info!(online = hub.online(), "shutting down");
+    stop.cancel();
+    tasks.close();
+    let deadline = config.shutdown_grace + Duration::from_secs(1);
+    if tokio::time::timeout(deadline, tasks.wait()).await.is_err() {
+        warn!("some connections did not close within the grace period");
+    }
+    info!("shut down");
+    Ok(())
+}
+
+/// Runs one JSON connection.
+async fn serve(stream: TcpStream, hub: Arc<Hub>, config: Config, stop: CancellationToken) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    if let Err(e) = stream.set_nodelay(true) {
+        debug!(%peer, error = %e, "could not disable Nagle's algorithm");
+    }
+    let outbox = Arc::new(Outbox::new(config.outbox_bytes));
+    let session = JsonSession::new(hub, outbox.clone(), peer, config.max_frame_bytes);
+    drive(stream, outbox, session, stop, config.shutdown_grace).await;
+    debug!(%peer, "connection closed");
+}
