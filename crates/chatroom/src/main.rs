@@ -1,0 +1,160 @@
+//! `chatroom`: the server (`serve`) and the client (`join`) in one binary.
+//!
+//! This file only parses flags, sets up logging and signals, and calls the
+//! libraries; everything else lives in `chatroom-server` and
+//! `chatroom-client`.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chatroom_client::line;
+use chatroom_server::Config;
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// A chat room you can run yourself.
+#[derive(Parser)]
+#[command(
+    name = "chatroom",
+    version,
+    about = "A chat room you can run yourself: server and client",
+    long_about = "A chat room you can run yourself.\n\n\
+        Start a server with `chatroom serve`, then join it from other terminals with \
+        `chatroom join --nick NAME`. The server speaks the JSON protocol of the classic \
+        Python socket tutorial (its client works unchanged) and relays every message to \
+        everyone online.",
+    after_help = "Examples:\n  \
+        chatroom serve                          # listen on 127.0.0.1:8000\n  \
+        chatroom serve --listen 0.0.0.0:8000    # accept clients from the network\n  \
+        chatroom join --nick alice              # join and chat\n  \
+        printf 'login bob\\nsend hi\\n' | chatroom join   # scripted: deliver one message"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the chat server until Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
+    /// Join a chat server: type `login NAME`, then chat.
+    Join(JoinArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on for JSON clients.
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Largest client frame (one JSON object) in bytes; a bigger one closes the connection.
+    #[arg(long, default_value_t = Config::default().max_frame_bytes, value_name = "BYTES")]
+    max_frame_bytes: usize,
+    /// Most unwritten bytes queued per client; a client further behind is
+    /// disconnected as a slow consumer.
+    #[arg(long, default_value_t = Config::default().outbox_bytes, value_name = "BYTES")]
+    outbox_bytes: usize,
+    /// How long shutdown waits for clients to receive their goodbye.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    shutdown_grace: Duration,
+}
+
+#[derive(Args)]
+struct JoinArgs {
+    /// The server to join.
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
+    server: String,
+    /// Log in with this nickname right away (otherwise type `login NAME`).
+    #[arg(long, value_name = "NAME")]
+    nick: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("chatroom: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match cli.command {
+        Command::Serve(args) => {
+            init_logging("info");
+            match runtime.block_on(serve(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("chatroom: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Join(args) => {
+            init_logging("warn");
+            ExitCode::from(runtime.block_on(join(args)))
+        }
+    };
+    // A blocking read of stdin may still be parked on a runtime thread; do
+    // not wait for it (dropping the runtime would, until stdin closes).
+    runtime.shutdown_background();
+    code
+}
+
+/// Logs to stderr (coloured only on a terminal); `RUST_LOG` overrides the
+/// default level.
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let config = Config {
+        max_frame_bytes: args.max_frame_bytes,
+        outbox_bytes: args.outbox_bytes,
+        shutdown_grace: args.shutdown_grace,
+    };
+    let shutdown = shutdown_signal()?;
+    chatroom_server::run(listener, config, shutdown).await?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}
+
+async fn join(args: JoinArgs) -> u8 {
+    let options = line::Options {
+        server: args.server,
+        nick: args.nick,
+        interactive: std::io::stdin().is_terminal(),
+    };
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    let ending = line::run(
+        &options,
+        input,
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    )
+    .await;
+    ending.exit_code()
+}

@@ -1,0 +1,222 @@
+//! The real `chatroom` binary: scripted joins, exit codes, output format, and
+//! graceful shutdown of `chatroom serve` on SIGTERM.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Stdio;
+
+use chatroom_testkit::{Raw, TestServer, WAIT};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn chatroom(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatroom"));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn finish(child: Child) -> (i32, String, String) {
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("chatroom did not exit in time")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `printf 'login bob\nsend hi\n' | chatroom join` delivers the message and
+/// exits 0 once it is acknowledged.
+#[tokio::test]
+async fn piped_login_and_send_delivers_then_exits_cleanly() {
+    let server = TestServer::start().await;
+    let mut listener = Raw::login(server.addr, "listener").await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all("login bob\nsend hi\nplain line 你好\n".as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("* logged in as bob"), "{stdout}");
+    assert!(stdout.contains("[bob("), "own messages are shown: {stdout}");
+
+    let joined = listener.recv().await;
+    assert_eq!(joined["event"], "join");
+    let m = listener.recv().await;
+    assert_eq!(
+        (m["sender_nickname"].as_str(), m["message"].as_str()),
+        (Some("bob"), Some("hi"))
+    );
+    let m = listener.recv().await;
+    assert_eq!(m["message"], "plain line 你好");
+    let left = listener.recv().await;
+    assert_eq!(left["event"], "leave");
+    assert_eq!(left["reason"], "logout");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn incoming_lines_are_shown_as_time_nick_id_text() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr, "--nick", "carol"])
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first
+            .as_deref()
+            .map(|l| l.starts_with("* logged in as carol")),
+        Some(true)
+    );
+
+    let mut dave = Raw::login(server.addr, "dave").await;
+    let joined = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        joined.ends_with(&format!("[System(0)] dave({}) joined", dave.id)),
+        "{joined}"
+    );
+    dave.say("hello carol\x1b[2J").await;
+    let line = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (clock, rest) = line.split_at(5);
+    assert!(
+        clock.chars().filter(|c| c.is_ascii_digit()).count() == 4 && &clock[2..3] == ":",
+        "{line}"
+    );
+    // The escape sequence is not passed to the terminal.
+    assert_eq!(rest, format!(" [dave({})] hello carol[2J", dave.id));
+
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/quit\n")
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_server_exits_3_with_a_clear_message() {
+    // Bind then drop a listener: nothing listens on that port now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, 3);
+    assert!(stderr.contains("cannot reach 127.0.0.1"), "{stderr}");
+}
+
+#[tokio::test]
+async fn server_going_away_exits_4() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr, "--nick", "erin"])
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap();
+    server.stop().await;
+    let mut rest = Vec::new();
+    while let Some(line) = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .expect("the client did not exit when the server went away")
+        .unwrap()
+    {
+        rest.push(line);
+    }
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.contains("connection to the server was lost"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn refused_nick_exits_5() {
+    let server = TestServer::start().await;
+    let _frank = Raw::login(server.addr, "frank").await;
+    let addr = server.addr.to_string();
+    let child = chatroom(&["join", "--server", &addr, "--nick", "FRANK"])
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, 5);
+    assert!(stderr.contains("nickname_taken"), "{stderr}");
+    server.stop().await;
+}
+
+/// `chatroom serve` stops accepting, says goodbye and exits 0 on SIGTERM.
+#[tokio::test]
+async fn serve_shuts_down_gracefully_on_sigterm() {
+    let mut child = chatroom(&["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(WAIT, stderr.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("server exited before listening");
+        if let Some(at) = line.find("addr=") {
+            break line[at + 5..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    let mut client = Raw::login(addr, "grace").await;
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let frames = client.until_closed().await;
+    assert_eq!(frames.last().unwrap()["type"], "bye");
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,73 @@
+//! Turning frames into the lines a person reads.
+//!
+//! Everything shown comes from the network, so names and text are cleaned of
+//! terminal control sequences first: a message cannot move the cursor, change
+//! colours, retitle the window or clear the screen.
+
+use chrono::{Local, TimeZone};
+
+/// Removes control characters (escape sequences included) from text to show.
+/// Newlines and tabs survive when `multiline` is true, as spaces otherwise.
+pub fn sanitize(text: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' if multiline => out.push('\n'),
+            '\t' => out.push_str(if multiline { "\t" } else { " " }),
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Bidirectional overrides can make a line read as something it is not.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `HH:MM` in local time for a timestamp in milliseconds since the epoch.
+pub fn clock(ts_ms: i64) -> String {
+    match Local.timestamp_millis_opt(ts_ms).single() {
+        Some(t) => t.format("%H:%M").to_string(),
+        None => "--:--".to_owned(),
+    }
+}
+
+/// One chat line: `HH:MM [nick(id)] text`, continuation lines indented
+/// under the text.
+pub fn chat_line(ts_ms: i64, nick: &str, id: u64, text: &str) -> String {
+    let head = format!("{} [{}({})] ", clock(ts_ms), sanitize(nick, false), id);
+    let indent = " ".repeat(head.chars().count());
+    let body = sanitize(text, true).replace('\n', &format!("\n{indent}"));
+    format!("{head}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_are_removed() {
+        assert_eq!(
+            sanitize("a\x1b[2Jb\x1b]0;title\x07c", false),
+            "a[2Jb]0;titlec"
+        );
+        assert_eq!(sanitize("x\u{202E}y\u{9b}z", false), "xyz");
+        assert_eq!(sanitize("line1\nline2\ttab", true), "line1\nline2\ttab");
+        assert_eq!(sanitize("line1\r\nline2", false), "line1  line2");
+    }
+
+    #[test]
+    fn chat_line_format() {
+        let line = chat_line(0, "bob", 7, "hi");
+        assert!(line.ends_with(" [bob(7)] hi"), "{line}");
+        assert_eq!(line.len(), "HH:MM [bob(7)] hi".len());
+        let two = chat_line(0, "张三", 1, "a\nb");
+        let (first, second) = two.split_once('\n').unwrap();
+        assert!(first.ends_with("] a"));
+        assert_eq!(second.trim_start(), "b");
+        assert_eq!(second.chars().count(), first.chars().count());
+    }
+}
