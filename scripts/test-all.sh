@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every check CI runs: formatting, lints, the whole test suite.
+# Installs the system packages the tests need first, when they are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
