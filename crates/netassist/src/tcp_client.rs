@@ -112,7 +112,9 @@ pub async fn run(
             closed = &mut reader => {
                 reader_done = true;
                 report_close(&session, peer, closed);
-                break if deadline.is_some() { Outcome::Done } else { Outcome::PeerClosed };
+                let finished = deadline.is_some()
+                    || (schedule.is_none() && !input.interactive && input_ended(&mut input));
+                break if finished { Outcome::Done } else { Outcome::PeerClosed };
             }
             line = recv_line(&mut input), if input_open => match line {
                 Some(line) => {
@@ -155,6 +157,18 @@ pub async fn run(
     }
     session.report_totals();
     Ok(outcome)
+}
+
+/// Whether piped input has ended with every line already taken, i.e. the
+/// peer closing raced only with our noticing the end of input.
+fn input_ended(input: &mut Input) -> bool {
+    match input.lines.as_mut() {
+        None => true,
+        Some(rx) => matches!(
+            rx.try_recv(),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
+        ),
+    }
 }
 
 async fn recv_line(input: &mut Input) -> Option<String> {
