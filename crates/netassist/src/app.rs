@@ -35,7 +35,7 @@ pub async fn run(cli: Cli) -> u8 {
 
     let interactive =
         common.reads_stdin() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let _terminal = interactive.then(TerminalGuard::save);
+    let terminal = interactive.then(TerminalGuard::save);
     let prompt = if interactive {
         match Prompt::new() {
             Ok(p) => Some(p),
@@ -54,6 +54,7 @@ pub async fn run(cli: Cli) -> u8 {
             Box::new(std::io::stderr()) as Box<dyn std::io::Write + Send>,
         ),
     };
+    let line_editing = prompt.is_some();
     let display = DisplayOptions {
         view: options.view,
         timestamps: options.timestamps,
@@ -105,7 +106,16 @@ pub async fn run(cli: Cli) -> u8 {
             }
         }
     };
-    match result {
+    if line_editing {
+        // The prompt thread is still waiting for a key: leave its line and
+        // print the last words directly, so it has nothing to redraw.
+        session
+            .console
+            .set_sinks(Box::new(std::io::stdout()), Box::new(std::io::stderr()));
+        eprintln!();
+    }
+    session.report_totals();
+    let code = match result {
         Ok(outcome) => {
             if outcome == Outcome::PeerClosed {
                 session
@@ -118,7 +128,9 @@ pub async fn run(cli: Cli) -> u8 {
             session.console.warn(&format!("error: {e}"));
             e.exit_code()
         }
-    }
+    };
+    drop(terminal);
+    code
 }
 
 fn fail(e: &Error) -> u8 {

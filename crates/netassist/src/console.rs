@@ -79,6 +79,14 @@ impl Console {
         }
     }
 
+    /// Replaces the screen sinks, e.g. to stop printing through the line
+    /// editor once the session is over and the terminal is being restored.
+    pub fn set_sinks(&self, out: Sink, err: Sink) {
+        let mut sinks = self.sinks.lock();
+        sinks.out = out;
+        sinks.err = err;
+    }
+
     /// Shows one chunk of data. `text` is its decoded form (possibly shorter
     /// than `bytes` when a character continues in the next chunk); `offset`
     /// is the stream position of `bytes[0]` for the hex view.

@@ -134,7 +134,8 @@ impl Session {
         }
     }
 
-    /// Prints the run's totals (not with `--quiet`).
+    /// Prints the run's totals (not with `--quiet`); the caller does this
+    /// once the run is over.
     pub fn report_totals(&self) {
         self.console
             .status(&format!("totals: {}", self.totals.snapshot()));

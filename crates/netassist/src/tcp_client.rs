@@ -155,7 +155,6 @@ pub async fn run(
             .console
             .warn("gave up writing queued data after 10s: the peer is not reading");
     }
-    session.report_totals();
     Ok(outcome)
 }
 

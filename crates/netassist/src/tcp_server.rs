@@ -152,7 +152,6 @@ pub async fn run(
                 .warn("gave up writing queued data after 10s: a client is not reading");
         }
     }
-    session.report_totals();
     Ok(outcome)
 }
 

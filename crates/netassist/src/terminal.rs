@@ -38,8 +38,6 @@ impl Drop for TerminalGuard {
                 nix::sys::termios::SetArg::TCSANOW,
                 saved,
             );
-            // Leave the prompt's line so the shell starts on a fresh one.
-            eprintln!();
         }
     }
 }

@@ -335,7 +335,6 @@ pub async fn run(
             () = &mut shutdown => break Outcome::Stopped,
         }
     };
-    session.report_totals();
     Ok(outcome)
 }
 

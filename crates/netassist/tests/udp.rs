@@ -75,11 +75,16 @@ async fn udp_both_ways_with_sources_shown() {
         bounded(task).await.expect("join").expect("run"),
         Outcome::Stopped
     );
-    expect(
-        &node.err,
-        "totals: TX 23 bytes in 3 packets, RX 25 bytes in 2 packets",
-    )
-    .await;
+    let totals = node.session.totals.snapshot();
+    assert_eq!(
+        (
+            totals.tx_bytes,
+            totals.tx_packets,
+            totals.rx_bytes,
+            totals.rx_packets
+        ),
+        (23, 3, 25, 2)
+    );
 }
 
 #[tokio::test]
@@ -128,11 +133,16 @@ async fn udp_client_to_echo_server_with_periodic_payload_and_hex_view() {
     .await;
     stop.send(()).expect("stop");
     bounded(task).await.expect("join").expect("run");
-    expect(
-        &client.err,
-        "TX 21 bytes in 3 packets, RX 21 bytes in 3 packets",
-    )
-    .await;
+    let totals = client.session.totals.snapshot();
+    assert_eq!(
+        (
+            totals.tx_bytes,
+            totals.tx_packets,
+            totals.rx_bytes,
+            totals.rx_packets
+        ),
+        (21, 3, 21, 3)
+    );
 }
 
 #[tokio::test]
