@@ -55,24 +55,32 @@ pub fn encode(text: &str, encoding: Encoding) -> Result<Vec<u8>, EncodeError> {
             .collect(),
         Encoding::Gbk => {
             let mut encoder = encoding_rs::GBK.new_encoder();
-            // GBK needs at most 2 bytes per UTF-8 byte; fall back to a growing
-            // buffer if the calculation would overflow (it cannot for real input).
+            // GBK needs at most 2 bytes per UTF-8 byte; grow if ever short.
             let capacity = encoder
                 .max_buffer_length_from_utf8_without_replacement(text.len())
                 .unwrap_or(text.len().saturating_mul(2));
             let mut out = vec![0u8; capacity];
-            let (result, _read, written) =
-                encoder.encode_from_utf8_without_replacement(text, &mut out, true);
-            match result {
-                encoding_rs::EncoderResult::InputEmpty => {
-                    out.truncate(written);
-                    Ok(out)
+            let (mut src, mut written) = (text, 0);
+            loop {
+                let (result, read, wrote) = encoder.encode_from_utf8_without_replacement(
+                    src,
+                    out.get_mut(written..).unwrap_or_default(),
+                    true,
+                );
+                written += wrote;
+                src = src.get(read..).unwrap_or_default();
+                match result {
+                    encoding_rs::EncoderResult::InputEmpty => {
+                        out.truncate(written);
+                        return Ok(out);
+                    }
+                    encoding_rs::EncoderResult::Unmappable(ch) => {
+                        return Err(EncodeError { ch, encoding });
+                    }
+                    encoding_rs::EncoderResult::OutputFull => {
+                        out.resize(out.len() + src.len().saturating_mul(2) + 16, 0);
+                    }
                 }
-                encoding_rs::EncoderResult::Unmappable(ch) => Err(EncodeError { ch, encoding }),
-                encoding_rs::EncoderResult::OutputFull => Err(EncodeError {
-                    ch: text.chars().next().unwrap_or('\u{fffd}'),
-                    encoding,
-                }),
             }
         }
     }
@@ -112,8 +120,18 @@ impl StreamDecoder {
 
     /// Decodes the next chunk. A character left incomplete at the end of
     /// `bytes` is held back and emitted with the next call; with `last`, it is
-    /// emitted as U+FFFD instead (the stream ended).
+    /// emitted as U+FFFD instead (the stream ended) and the decoder starts
+    /// over, so it can be used for a new stream.
     pub fn decode(&mut self, bytes: &[u8], last: bool) -> String {
+        let out = self.decode_chunk(bytes, last);
+        if last && let Inner::Rs(decoder) = &self.inner {
+            // encoding_rs decoders must not be used after their last call.
+            self.inner = Inner::Rs(decoder.encoding().new_decoder_without_bom_handling());
+        }
+        out
+    }
+
+    fn decode_chunk(&mut self, bytes: &[u8], last: bool) -> String {
         match &mut self.inner {
             Inner::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
             Inner::Rs(decoder) => {
@@ -121,8 +139,17 @@ impl StreamDecoder {
                     .max_utf8_buffer_length(bytes.len())
                     .unwrap_or(bytes.len().saturating_mul(3).saturating_add(16));
                 let mut out = String::with_capacity(capacity);
-                let (_result, _read, _replaced) = decoder.decode_to_string(bytes, &mut out, last);
-                out
+                let mut src = bytes;
+                loop {
+                    let (result, read, _replaced) = decoder.decode_to_string(src, &mut out, last);
+                    src = src.get(read..).unwrap_or_default();
+                    match result {
+                        encoding_rs::CoderResult::InputEmpty => return out,
+                        encoding_rs::CoderResult::OutputFull => {
+                            out.reserve(src.len().saturating_mul(3).saturating_add(16));
+                        }
+                    }
+                }
             }
         }
     }
@@ -172,6 +199,13 @@ mod tests {
         let mut d = StreamDecoder::new(Encoding::Utf8);
         assert_eq!(d.decode(&bytes[..2], false), "");
         assert_eq!(d.decode(&[], true), "\u{fffd}");
+    }
+
+    #[test]
+    fn decoder_can_be_reused_after_the_last_chunk() {
+        let mut d = StreamDecoder::new(Encoding::Gbk);
+        assert_eq!(d.decode(&[0xc4], true), "\u{fffd}");
+        assert_eq!(d.decode(&[0xc4, 0xe3], true), "你");
     }
 
     #[test]
