@@ -1,0 +1,164 @@
+//! One TCP connection as two tasks: a reader that shows what arrives and
+//! answers it (echo / rules), and a writer that drains a bounded queue.
+//!
+//! Used by both the client (one connection) and the server (one per client).
+//! The queue is bounded, so a peer that never reads cannot make us buffer
+//! without limit: the reader's replies wait for room (TCP backpressure), and
+//! the server drops broadcasts to a full queue with a warning.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::console::Direction;
+use crate::encoding::{StreamDecoder, decode_whole};
+use crate::session::Session;
+use crate::stats::Counters;
+
+/// Messages queued per connection before senders have to wait.
+pub const QUEUE_LEN: usize = 256;
+/// Size of one read; also the largest chunk shown at once.
+const READ_BUF: usize = 64 * 1024;
+
+/// Something for the writer task to do.
+#[derive(Debug)]
+pub enum Out {
+    /// Write these bytes.
+    Data(Bytes),
+    /// Signal once everything queued before it has been written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Why the reading side ended.
+#[derive(Debug)]
+pub enum Closed {
+    /// The peer closed its side (EOF).
+    Eof,
+    /// Reading failed, e.g. the connection was reset.
+    Error(io::Error),
+}
+
+/// A running connection.
+#[derive(Debug)]
+pub struct Conn {
+    /// Queue to the writer.
+    pub tx: mpsc::Sender<Out>,
+    /// This connection's counters.
+    pub stats: Arc<Counters>,
+    /// The reader; finishes when the peer closes or reading fails.
+    pub reader: JoinHandle<Closed>,
+    /// The writer; finishes once every sender is dropped and the queue is
+    /// written (then it shuts down our sending side), or on a write error.
+    pub writer: JoinHandle<()>,
+}
+
+impl Conn {
+    /// Starts the reader and writer tasks for `stream`, labelled `label` in output.
+    pub fn spawn(session: Arc<Session>, stream: TcpStream, label: String) -> Conn {
+        let (read_half, write_half) = stream.into_split();
+        let (tx, rx) = mpsc::channel(QUEUE_LEN);
+        let stats = Arc::new(Counters::default());
+        let writer = tokio::spawn(write_loop(
+            session.clone(),
+            write_half,
+            rx,
+            label.clone(),
+            stats.clone(),
+        ));
+        let reader = tokio::spawn(read_loop(
+            session,
+            read_half,
+            tx.clone(),
+            label,
+            stats.clone(),
+        ));
+        Conn {
+            tx,
+            stats,
+            reader,
+            writer,
+        }
+    }
+}
+
+/// Waits until everything queued so far has been written (or the writer is gone).
+pub async fn flush(tx: &mpsc::Sender<Out>) {
+    let (ack, done) = oneshot::channel();
+    if tx.send(Out::Flush(ack)).await.is_ok() {
+        let _ = done.await;
+    }
+}
+
+async fn write_loop(
+    session: Arc<Session>,
+    mut socket: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Out>,
+    label: String,
+    stats: Arc<Counters>,
+) {
+    let mut offset = 0u64;
+    while let Some(out) = rx.recv().await {
+        match out {
+            Out::Data(bytes) => {
+                if let Err(e) = socket.write_all(&bytes).await {
+                    session
+                        .console
+                        .status(&format!("{label}: write failed: {e}"));
+                    return;
+                }
+                stats.record_tx(bytes.len());
+                session.totals.record_tx(bytes.len());
+                let text = decode_whole(&bytes, session.options.encoding);
+                session
+                    .console
+                    .data(Direction::Tx, &label, &bytes, &text, offset);
+                offset += bytes.len() as u64;
+            }
+            Out::Flush(ack) => {
+                let _ = ack.send(());
+            }
+        }
+    }
+    // Every sender is gone: tell the peer we are done sending.
+    let _ = socket.shutdown().await;
+}
+
+async fn read_loop(
+    session: Arc<Session>,
+    mut socket: OwnedReadHalf,
+    tx: mpsc::Sender<Out>,
+    label: String,
+    stats: Arc<Counters>,
+) -> Closed {
+    let mut buf = vec![0u8; READ_BUF];
+    let mut decoder = StreamDecoder::new(session.options.encoding);
+    let mut offset = 0u64;
+    loop {
+        let n = match socket.read(&mut buf).await {
+            Ok(0) => return Closed::Eof,
+            Ok(n) => n,
+            Err(e) => return Closed::Error(e),
+        };
+        let bytes = &buf[..n];
+        stats.record_rx(n);
+        session.totals.record_rx(n);
+        let text = decoder.decode(bytes, false);
+        session
+            .console
+            .data(Direction::Rx, &label, bytes, &text, offset);
+        offset += n as u64;
+        for reply in session.responses(bytes, &text) {
+            // Waiting here is TCP backpressure: while the peer does not read
+            // our replies, we stop reading its requests.
+            if tx.send(Out::Data(reply)).await.is_err() {
+                break;
+            }
+        }
+    }
+}

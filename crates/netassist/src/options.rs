@@ -1,0 +1,185 @@
+//! The resolved settings of one run, independent of how they were given.
+//!
+//! `cli` turns flags into an [`Options`]; tests build one directly. Keeping
+//! this separate from clap lets the session code be driven in-process.
+
+use std::time::Duration;
+
+use crate::encoding::Encoding;
+use crate::rules::ReplyRule;
+
+/// How received (and sent) data is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum View {
+    /// Decoded text (control characters escaped).
+    #[default]
+    Text,
+    /// `hexdump -C` rows.
+    Hex,
+    /// Text line followed by `hexdump -C` rows.
+    Both,
+}
+
+/// What is appended to every text message that is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LineEnding {
+    /// Nothing: the text is sent exactly as written (NetAssist's behaviour).
+    None,
+    /// `\n` (the default: line-based servers and `nc` expect it).
+    #[default]
+    Lf,
+    /// `\r\n` (telnet-style and many Windows or HTTP-like protocols).
+    Crlf,
+}
+
+impl LineEnding {
+    /// The bytes appended to a text message.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::None => b"",
+            LineEnding::Lf => b"\n",
+            LineEnding::Crlf => b"\r\n",
+        }
+    }
+}
+
+/// How typed or piped input lines are interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum InputMode {
+    /// Lines are text: macros expanded, encoded with `--encoding`, `--eol` appended.
+    #[default]
+    Text,
+    /// Lines are hex bytes such as `de ad be ef`, sent exactly.
+    Hex,
+}
+
+/// How long to stay after our own input has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Keep receiving for this long (a TCP client also stops when the peer closes).
+    For(Duration),
+    /// Never stop by ourselves: until Ctrl-C, `/quit` or (TCP client) the peer closes.
+    Forever,
+}
+
+impl Wait {
+    /// Parses `forever` or a duration such as `2s`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "forever" | "close" => Ok(Wait::Forever),
+            other => crate::duration::parse_duration(other).map(Wait::For),
+        }
+    }
+}
+
+/// Data sent on a schedule: from `--send`, `--hex` or `--file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// Text: macros expanded and encoded at each send, `--eol` appended.
+    Text(String),
+    /// Exact bytes (from `--hex` or `--file`), sent unchanged.
+    Bytes(Vec<u8>),
+}
+
+/// A payload plus when to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// What to send.
+    pub payload: Payload,
+    /// Pause between sends; `None` sends back to back.
+    pub every: Option<Duration>,
+    /// How many sends; `None` means until the run ends.
+    pub count: Option<u64>,
+}
+
+/// Everything a session needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Text, hex or both.
+    pub view: View,
+    /// Prefix shown lines with `[HH:MM:SS.mmm]`.
+    pub timestamps: bool,
+    /// Scripts: print only received data, raw; no status lines, no TX lines.
+    pub quiet: bool,
+    /// Encoding for decoding received and encoding sent text.
+    pub encoding: Encoding,
+    /// Appended to sent text.
+    pub eol: LineEnding,
+    /// How input lines are read.
+    pub input_mode: InputMode,
+    /// Whether input lines starting with `/` are commands.
+    pub commands: bool,
+    /// Expand `{counter}` and friends in sent text.
+    pub macros: bool,
+    /// `--send`/`--hex`/`--file` with `--every`/`--count`.
+    pub schedule: Option<Schedule>,
+    /// Auto-reply rules, first match wins.
+    pub rules: Vec<ReplyRule>,
+    /// Send every received chunk straight back.
+    pub echo: bool,
+    /// Explicit `--wait`; `None` picks the mode's default.
+    pub wait: Option<Wait>,
+    /// TCP server: most clients connected at once.
+    pub max_clients: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            view: View::Text,
+            timestamps: false,
+            quiet: false,
+            encoding: Encoding::Utf8,
+            eol: LineEnding::Lf,
+            input_mode: InputMode::Text,
+            commands: true,
+            macros: true,
+            schedule: None,
+            rules: Vec::new(),
+            echo: false,
+            wait: None,
+            max_clients: 1024,
+        }
+    }
+}
+
+impl Options {
+    /// Whether this run answers received data by itself (`--echo`/`--reply`).
+    pub fn responds(&self) -> bool {
+        self.echo || !self.rules.is_empty()
+    }
+
+    /// The `--wait` in force: explicit, or `forever` for a responder or a
+    /// server-like mode, or `0` for a client-like one.
+    pub fn effective_wait(&self, server_like: bool) -> Wait {
+        match self.wait {
+            Some(w) => w,
+            None if server_like || self.responds() => Wait::Forever,
+            None => Wait::For(Duration::ZERO),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_parses_forever_and_durations() {
+        assert_eq!(Wait::parse("forever"), Ok(Wait::Forever));
+        assert_eq!(Wait::parse("close"), Ok(Wait::Forever));
+        assert_eq!(Wait::parse("2s"), Ok(Wait::For(Duration::from_secs(2))));
+        assert!(Wait::parse("soon").is_err());
+    }
+
+    #[test]
+    fn wait_defaults_depend_on_role() {
+        let mut o = Options::default();
+        assert_eq!(o.effective_wait(false), Wait::For(Duration::ZERO));
+        assert_eq!(o.effective_wait(true), Wait::Forever);
+        o.echo = true;
+        assert_eq!(o.effective_wait(false), Wait::Forever);
+        o.wait = Some(Wait::For(Duration::from_secs(1)));
+        assert_eq!(o.effective_wait(true), Wait::For(Duration::from_secs(1)));
+    }
+}

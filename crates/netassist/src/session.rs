@@ -1,0 +1,231 @@
+//! State shared by every task of one run (options, console, macro counter,
+//! totals) and the pieces all three modes use: turning input into bytes,
+//! running a `--send/--every/--count` schedule, and the input channel.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::command::Data;
+use crate::console::Console;
+use crate::encoding::encode;
+use crate::macros::Macros;
+use crate::options::{Options, Payload, Schedule};
+use crate::stats::Counters;
+
+/// Input lines for a session: typed at a prompt, piped, or sent by a test.
+#[derive(Debug)]
+pub struct Input {
+    /// The lines; the channel closing means input ended. `None`: no input
+    /// at all (the payload flags are the input).
+    pub lines: Option<mpsc::Receiver<String>>,
+    /// Typed at a terminal: ending input (Ctrl-D) ends the run at once
+    /// instead of starting the `--wait` period.
+    pub interactive: bool,
+}
+
+impl Input {
+    /// No input lines: only the payload schedule sends.
+    pub fn none() -> Self {
+        Input {
+            lines: None,
+            interactive: false,
+        }
+    }
+
+    /// Piped-style input from a channel (used by tests and embedders).
+    pub fn channel(lines: mpsc::Receiver<String>) -> Self {
+        Input {
+            lines: Some(lines),
+            interactive: false,
+        }
+    }
+}
+
+/// What every task of a run shares.
+#[derive(Debug)]
+pub struct Session {
+    /// The run's settings.
+    pub options: Options,
+    /// Output and transcript.
+    pub console: Console,
+    /// `{counter}` and friends.
+    pub macros: Macros,
+    /// TX/RX totals of the whole run.
+    pub totals: Counters,
+}
+
+impl Session {
+    /// A session ready to run.
+    pub fn new(options: Options, console: Console) -> Arc<Self> {
+        Arc::new(Session {
+            macros: Macros::new(options.macros),
+            options,
+            console,
+            totals: Counters::default(),
+        })
+    }
+
+    /// Encodes a text message as it goes on the wire: macros expanded,
+    /// encoded with `--encoding`, `--eol` appended.
+    pub fn text_bytes(&self, template: &str) -> Result<Bytes, String> {
+        let text = self.macros.expand(template);
+        let mut bytes = encode(&text, self.options.encoding).map_err(|e| e.to_string())?;
+        bytes.extend_from_slice(self.options.eol.bytes());
+        Ok(Bytes::from(bytes))
+    }
+
+    /// The bytes to send for one parsed input payload.
+    pub fn data_bytes(&self, data: &Data) -> Result<Bytes, String> {
+        match data {
+            Data::Text(t) => self.text_bytes(t),
+            Data::Bytes(b) => Ok(Bytes::copy_from_slice(b)),
+        }
+    }
+
+    /// The replies (echo and `--reply` rules) to one received chunk.
+    pub fn responses(&self, bytes: &[u8], text: &str) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        if self.options.echo {
+            out.push(Bytes::copy_from_slice(bytes));
+        }
+        for template in crate::rules::responses(&self.options.rules, text) {
+            match self.text_bytes(template) {
+                Ok(b) => out.push(b),
+                Err(e) => self.console.warn(&format!("cannot send reply: {e}")),
+            }
+        }
+        out
+    }
+
+    /// Runs a payload schedule, handing each message to `send`, which returns
+    /// `false` when the destination is gone. Returns when the count is done.
+    pub async fn run_schedule<F, Fut>(&self, schedule: &Schedule, mut send: F)
+    where
+        F: FnMut(Bytes) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let mut ticker = schedule.every.map(|every| {
+            let mut t = tokio::time::interval(every);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        let mut sent = 0u64;
+        while schedule.count.is_none_or(|count| sent < count) {
+            if let Some(t) = ticker.as_mut() {
+                t.tick().await;
+            }
+            let bytes = match &schedule.payload {
+                Payload::Text(template) => match self.text_bytes(template) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        self.console.warn(&format!("cannot send --send text: {e}"));
+                        return;
+                    }
+                },
+                Payload::Bytes(b) => Bytes::copy_from_slice(b),
+            };
+            if !send(bytes).await {
+                return;
+            }
+            sent += 1;
+        }
+    }
+
+    /// Prints the run's totals (not with `--quiet`); the caller does this
+    /// once the run is over.
+    pub fn report_totals(&self) {
+        self.console
+            .status(&format!("totals: {}", self.totals.snapshot()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::{Capture, DisplayOptions};
+    use crate::encoding::Encoding;
+    use crate::options::LineEnding;
+    use crate::rules::ReplyRule;
+    use std::time::Duration;
+
+    fn session(options: Options) -> Arc<Session> {
+        let c = Capture::new();
+        Session::new(
+            options,
+            Console::new(DisplayOptions::default(), c.sink(), c.sink(), None),
+        )
+    }
+
+    #[test]
+    fn text_is_expanded_encoded_and_terminated() {
+        let s = session(Options {
+            encoding: Encoding::Gbk,
+            eol: LineEnding::Crlf,
+            ..Options::default()
+        });
+        assert_eq!(
+            s.text_bytes("你好{counter}").expect("encodable").as_ref(),
+            b"\xc4\xe3\xba\xc31\r\n"
+        );
+        assert!(s.text_bytes("😀").is_err());
+    }
+
+    #[test]
+    fn responses_combine_echo_and_rules() {
+        let s = session(Options {
+            echo: true,
+            rules: vec![ReplyRule::parse("ping=>pong").expect("rule")],
+            ..Options::default()
+        });
+        let r = s.responses(b"ping\n", "ping\n");
+        assert_eq!(
+            r,
+            vec![Bytes::from_static(b"ping\n"), Bytes::from_static(b"pong\n")]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn schedule_sends_count_times() {
+        let s = session(Options::default());
+        let schedule = Schedule {
+            payload: Payload::Text("n{counter}".into()),
+            every: Some(Duration::from_millis(500)),
+            count: Some(3),
+        };
+        let got = std::sync::Mutex::new(Vec::new());
+        s.run_schedule(&schedule, |b| {
+            got.lock().expect("lock").push(b);
+            async { true }
+        })
+        .await;
+        assert_eq!(
+            got.into_inner().expect("lock"),
+            vec![
+                Bytes::from_static(b"n1\n"),
+                Bytes::from_static(b"n2\n"),
+                Bytes::from_static(b"n3\n")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn schedule_stops_when_destination_is_gone() {
+        let s = session(Options::default());
+        let schedule = Schedule {
+            payload: Payload::Bytes(vec![1]),
+            every: None,
+            count: None,
+        };
+        let mut n = 0;
+        s.run_schedule(&schedule, |_| {
+            n += 1;
+            let more = n < 5;
+            async move { more }
+        })
+        .await;
+        assert_eq!(n, 5);
+    }
+}

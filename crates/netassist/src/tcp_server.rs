@@ -1,0 +1,349 @@
+//! `netassist tcp-server [ADDR:]PORT`: many clients at once, each with an id
+//! (`#1`, `#2`, ...). Plain input lines go to every client; `/to ID` picks
+//! one; `/list` and `/kick ID` manage them. The payload schedule runs once per
+//! client, starting when it connects (a greeting, or a periodic feed).
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio::time::Instant;
+
+use crate::command::{Data, Line, help, parse_line};
+use crate::conn::{Closed, Conn, Out};
+use crate::error::{Error, Outcome};
+use crate::options::Wait;
+use crate::session::{Input, Session};
+use crate::stats::Counters;
+
+/// Turns `PORT` or `ADDR:PORT` into something to bind: a bare port means all
+/// IPv4 interfaces, like `nc -l` (use `127.0.0.1:PORT` or `[::1]:PORT` to stay local).
+pub fn listen_spec(spec: &str) -> String {
+    if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
+        format!("0.0.0.0:{spec}")
+    } else {
+        spec.to_owned()
+    }
+}
+
+/// Resolves `[ADDR:]PORT` and binds a listener on the first address.
+pub async fn bind(spec: &str) -> Result<TcpListener, Error> {
+    let spec = listen_spec(spec);
+    let addr = tokio::net::lookup_host(&spec)
+        .await
+        .map_err(|e| Error::Resolve(spec.clone(), e.to_string()))?
+        .next()
+        .ok_or_else(|| Error::Resolve(spec.clone(), "no addresses".into()))?;
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Bind(addr, e))
+}
+
+/// One connected client.
+struct Client {
+    peer: SocketAddr,
+    tx: mpsc::Sender<Out>,
+    stats: Arc<Counters>,
+    since: Instant,
+    reader: AbortHandle,
+    writer: JoinHandle<()>,
+    schedule: Option<AbortHandle>,
+    watcher: Option<AbortHandle>,
+}
+
+type Clients = Arc<Mutex<BTreeMap<u64, Client>>>;
+
+/// Serves `listener` until the user quits, input ends and `--wait` passes
+/// (by default it never does), or `shutdown` resolves.
+pub async fn run(
+    session: Arc<Session>,
+    listener: TcpListener,
+    mut input: Input,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Outcome, Error> {
+    let local = listener.local_addr()?;
+    session
+        .console
+        .status(&format!("listening on {local} (TCP)"));
+    let clients: Clients = Arc::new(Mutex::new(BTreeMap::new()));
+    let mut next_id = 0u64;
+    let mut input_open = input.lines.is_some();
+    let mut deadline: Option<Option<Instant>> = None;
+    tokio::pin!(shutdown);
+
+    let outcome = loop {
+        if deadline.is_none() && !input_open {
+            deadline = Some(match session.options.effective_wait(true) {
+                Wait::Forever => None,
+                Wait::For(d) => Some(Instant::now() + d),
+            });
+        }
+        let sleep_until = deadline.flatten();
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    if clients.lock().len() >= session.options.max_clients {
+                        session.console.warn(&format!(
+                            "refusing {peer}: {} clients already connected (--max-clients)",
+                            session.options.max_clients
+                        ));
+                        continue;
+                    }
+                    next_id += 1;
+                    admit(&session, &clients, next_id, stream, peer);
+                }
+                Err(e) => {
+                    // E.g. out of file descriptors: say so, and back off
+                    // briefly instead of spinning on the same error.
+                    session.console.warn(&format!("accept failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            line = recv_line(&mut input), if input_open => match line {
+                Some(line) => {
+                    if handle_line(&session, &clients, &line) {
+                        break Outcome::Done;
+                    }
+                }
+                None if input.interactive => break Outcome::Done,
+                None => input_open = false,
+            },
+            () = async { if let Some(t) = sleep_until { tokio::time::sleep_until(t).await } }, if sleep_until.is_some() => {
+                break Outcome::Done;
+            }
+            () = &mut shutdown => break Outcome::Stopped,
+        }
+    };
+
+    drop(listener);
+    let remaining: Vec<Client> = std::mem::take(&mut *clients.lock()).into_values().collect();
+    let mut writers = Vec::new();
+    for client in remaining {
+        if let Some(w) = &client.watcher {
+            w.abort();
+        }
+        if let Some(s) = &client.schedule {
+            s.abort();
+        }
+        client.reader.abort();
+        writers.push(client.writer);
+    }
+    if outcome == Outcome::Stopped {
+        writers.iter().for_each(JoinHandle::abort);
+    } else {
+        let drain = async {
+            for w in writers {
+                let _ = w.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), drain)
+            .await
+            .is_err()
+        {
+            session
+                .console
+                .warn("gave up writing queued data after 10s: a client is not reading");
+        }
+    }
+    Ok(outcome)
+}
+
+/// Registers a new client and starts its tasks.
+fn admit(
+    session: &Arc<Session>,
+    clients: &Clients,
+    id: u64,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    let label = format!("#{id} {peer}");
+    session.console.status(&format!("{label} connected"));
+    let conn = Conn::spawn(session.clone(), stream, label.clone());
+    let schedule = session.options.schedule.clone().map(|schedule| {
+        let (session, tx) = (session.clone(), conn.tx.clone());
+        tokio::spawn(async move {
+            session
+                .run_schedule(&schedule, |bytes| {
+                    let tx = tx.clone();
+                    async move { tx.send(Out::Data(bytes)).await.is_ok() }
+                })
+                .await;
+        })
+        .abort_handle()
+    });
+    let Conn {
+        tx,
+        stats,
+        reader,
+        writer,
+    } = conn;
+    clients.lock().insert(
+        id,
+        Client {
+            peer,
+            tx,
+            stats,
+            since: Instant::now(),
+            reader: reader.abort_handle(),
+            writer,
+            schedule,
+            watcher: None,
+        },
+    );
+    let watcher = tokio::spawn({
+        let (session, clients) = (session.clone(), clients.clone());
+        async move {
+            let closed = reader.await;
+            if let Some(client) = clients.lock().remove(&id)
+                && let Some(s) = client.schedule
+            {
+                s.abort();
+            }
+            let how = match closed {
+                Ok(Closed::Eof) => "disconnected".to_owned(),
+                Ok(Closed::Error(e)) => format!("connection lost: {e}"),
+                Err(_) => "kicked".to_owned(),
+            };
+            session.console.status(&format!("{label} {how}"));
+        }
+    });
+    if let Some(client) = clients.lock().get_mut(&id) {
+        client.watcher = Some(watcher.abort_handle());
+    }
+}
+
+async fn recv_line(input: &mut Input) -> Option<String> {
+    match input.lines.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => None,
+    }
+}
+
+/// Acts on one input line; returns `true` to quit.
+fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
+    let console = &session.console;
+    match parse_line(line, session.options.input_mode, session.options.commands) {
+        Err(e) => console.warn(&e),
+        Ok(Line::Send(data)) => {
+            if let Some(bytes) = encode(session, &data) {
+                let targets: Vec<(u64, mpsc::Sender<Out>)> = clients
+                    .lock()
+                    .iter()
+                    .map(|(id, c)| (*id, c.tx.clone()))
+                    .collect();
+                if targets.is_empty() {
+                    console.warn("no clients connected: nothing sent");
+                }
+                for (id, tx) in targets {
+                    queue(session, id, &tx, bytes.clone());
+                }
+            }
+        }
+        Ok(Line::SendTo(target, data)) => match client_id(&target) {
+            None => console.warn(&format!("{target:?} is not a client id (see /list)")),
+            Some(id) => {
+                let tx = clients.lock().get(&id).map(|c| c.tx.clone());
+                match tx {
+                    None => console.warn(&format!("no client #{id} (see /list)")),
+                    Some(tx) => {
+                        if let Some(bytes) = encode(session, &data) {
+                            queue(session, id, &tx, bytes);
+                        }
+                    }
+                }
+            }
+        },
+        Ok(Line::List) => {
+            let now = Instant::now();
+            let listing: Vec<String> = clients
+                .lock()
+                .iter()
+                .map(|(id, c)| {
+                    format!(
+                        "#{id} {}  connected {}s  {}",
+                        c.peer,
+                        now.duration_since(c.since).as_secs(),
+                        c.stats.snapshot()
+                    )
+                })
+                .collect();
+            if listing.is_empty() {
+                console.info("no clients connected");
+            } else {
+                console.info(&listing.join("\n"));
+            }
+        }
+        Ok(Line::Kick(target)) => {
+            let removed = client_id(&target).and_then(|id| clients.lock().remove(&id));
+            match removed {
+                None => console.warn(&format!("no client {target} (see /list)")),
+                Some(client) => {
+                    if let Some(s) = client.schedule {
+                        s.abort();
+                    }
+                    // The watcher reports "kicked"; dropping the sender lets
+                    // the writer finish what is queued, then close.
+                    client.reader.abort();
+                }
+            }
+        }
+        Ok(Line::Stats) => console.info(&format!(
+            "{} clients connected; {}",
+            clients.lock().len(),
+            session.totals.snapshot()
+        )),
+        Ok(Line::Help) => console.info(&help(true, false)),
+        Ok(Line::Quit) => return true,
+    }
+    false
+}
+
+fn encode(session: &Session, data: &Data) -> Option<Bytes> {
+    session
+        .data_bytes(data)
+        .map_err(|e| session.console.warn(&e))
+        .ok()
+}
+
+/// Queues without waiting: one client that does not read must not hold up
+/// the others, so a full queue drops the message for that client only.
+fn queue(session: &Session, id: u64, tx: &mpsc::Sender<Out>, bytes: Bytes) {
+    match tx.try_send(Out::Data(bytes)) {
+        Ok(()) | Err(TrySendError::Closed(_)) => {}
+        Err(TrySendError::Full(_)) => session.console.warn(&format!(
+            "#{id} is not reading (queue full): message dropped for it"
+        )),
+    }
+}
+
+/// Parses `3` or `#3`.
+fn client_id(target: &str) -> Option<u64> {
+    target.strip_prefix('#').unwrap_or(target).parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_spec_defaults_to_all_ipv4_interfaces() {
+        assert_eq!(listen_spec("9000"), "0.0.0.0:9000");
+        assert_eq!(listen_spec("127.0.0.1:9000"), "127.0.0.1:9000");
+        assert_eq!(listen_spec("[::1]:0"), "[::1]:0");
+    }
+
+    #[test]
+    fn client_ids_parse_with_or_without_hash() {
+        assert_eq!(client_id("3"), Some(3));
+        assert_eq!(client_id("#12"), Some(12));
+        assert_eq!(client_id("x"), None);
+        assert_eq!(client_id("#"), None);
+    }
+}

@@ -1,0 +1,224 @@
+//! The built `netassist` binary used the way scripts use it: piped stdin,
+//! `--quiet` output and exit codes, against loopback peers run by the test.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::TIMEOUT;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
+
+const BIN: &str = env!("CARGO_BIN_EXE_netassist");
+
+/// Runs the binary with `stdin` piped in, off the async runtime, bounded in time.
+async fn run(args: Vec<String>, stdin: &'static [u8]) -> Output {
+    let task = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn netassist");
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(stdin).expect("write stdin");
+        drop(pipe);
+        child.wait_with_output().expect("wait")
+    });
+    tokio::time::timeout(TIMEOUT, task)
+        .await
+        .expect("netassist did not exit in time")
+        .expect("join")
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn piped_stdin_client_prints_the_reply_and_exits() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (read, mut write) = stream.into_split();
+        let mut lines = BufReader::new(read).lines();
+        let mut got = Vec::new();
+        // Answer each line, and hang up once the client has sent both.
+        while let Some(line) = lines.next_line().await.expect("read") {
+            write
+                .write_all(format!("you said {line}\n").as_bytes())
+                .await
+                .expect("write");
+            got.push(line);
+            if got.len() == 2 {
+                break;
+            }
+        }
+        got
+    });
+    let out = run(
+        args(&["tcp-client", &addr, "--quiet", "--wait", "forever"]),
+        "hello\n你好\n".as_bytes(),
+    )
+    .await;
+    assert_eq!(server.await.expect("join"), vec!["hello", "你好"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "you said hello\nyou said 你好\n"
+    );
+    assert!(out.stderr.is_empty(), "{out:?}");
+}
+
+#[tokio::test]
+async fn exit_code_3_when_refused() {
+    let addr = {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        l.local_addr().expect("addr").to_string()
+    };
+    let out = run(args(&["tcp-client", &addr, "--quiet"]), b"").await;
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
+}
+
+#[tokio::test]
+async fn exit_code_4_when_connecting_times_out() {
+    // A listener with a backlog of one that never accepts: once its queue is
+    // full, the kernel drops further SYNs and connecting hangs (loopback only).
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(1).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = TcpSocket::new_v4().expect("socket");
+        match tokio::time::timeout(std::time::Duration::from_millis(300), s.connect(addr)).await {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break,
+        }
+    }
+    let out = run(
+        args(&[
+            "tcp-client",
+            &addr.to_string(),
+            "--connect-timeout",
+            "300ms",
+        ]),
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
+    drop(listener);
+}
+
+#[tokio::test]
+async fn exit_code_5_when_the_peer_closes_first() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        drop(stream);
+    });
+    // stdin stays open: the client still has input when the server hangs up.
+    let task = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(BIN)
+            .args(["tcp-client", &addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stdin = child.stdin.take();
+        let out = child.wait_with_output().expect("wait");
+        drop(stdin);
+        out
+    });
+    let out = tokio::time::timeout(TIMEOUT, task)
+        .await
+        .expect("exit in time")
+        .expect("join");
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("closed the connection"));
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_help_documents_exit_codes() {
+    let out = run(args(&["tcp-client", "127.0.0.1:1", "--hex", "zz"]), b"").await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid character 'z'"));
+
+    let out = run(args(&["udp"]), b"").await;
+    assert_eq!(out.status.code(), Some(2));
+
+    for mode in [vec!["--help"], vec!["tcp-server", "--help"]] {
+        let out = run(mode.iter().map(|s| (*s).to_owned()).collect(), b"").await;
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("5  the peer closed"), "{help}");
+    }
+}
+
+#[tokio::test]
+async fn udp_piped_stdin_sends_datagrams_then_exits() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let addr = peer.local_addr().expect("addr").to_string();
+    let out = run(
+        args(&["udp", "--to", &addr, "--quiet", "--eol", "crlf"]),
+        b"one\ntwo\n",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let mut buf = [0u8; 64];
+    for want in [&b"one\r\n"[..], b"two\r\n"] {
+        let (n, _) = tokio::time::timeout(TIMEOUT, peer.recv_from(&mut buf))
+            .await
+            .expect("datagram in time")
+            .expect("recv");
+        assert_eq!(&buf[..n], want);
+    }
+}
+
+#[tokio::test]
+async fn log_flag_writes_the_transcript() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("t.log");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut buf = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut buf)
+            .await
+            .expect("read");
+        buf
+    });
+    let out = run(
+        args(&[
+            "tcp-client",
+            &addr,
+            "--send",
+            "你好",
+            "--encoding",
+            "gbk",
+            "--log",
+            log.to_str().expect("utf-8 path"),
+        ]),
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(server.await.expect("join"), [0xc4, 0xe3, 0xba, 0xc3, b'\n']);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains(&format!("-- connected to {addr}")), "{text}");
+    assert!(
+        text.contains(&format!("TX [{addr}] 5 bytes \"你好\\n\" | c4 e3 ba c3 0a")),
+        "{text}"
+    );
+}

@@ -1,0 +1,540 @@
+//! TCP client and server modes on loopback, driven in-process through the library.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use netassist::encoding::Encoding;
+use netassist::options::{InputMode, Options, Payload, Schedule, View, Wait};
+use netassist::rules::ReplyRule;
+use netassist::session::Input;
+use netassist::transcript::Transcript;
+use netassist::{Outcome, tcp_client, tcp_server};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+async fn loopback_listener() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").await.expect("bind")
+}
+
+#[tokio::test]
+async fn tcp_client_and_server_exchange() {
+    let server = harness(Options::default());
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (server_lines, server_input) = input();
+    let (stop, stop_signal) = shutdown();
+    let server_task = tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        stop_signal,
+    ));
+
+    let client = harness(Options::default());
+    let stream = tcp_client::connect(&addr.to_string(), TIMEOUT)
+        .await
+        .expect("connect");
+    let (client_lines, client_input) = input();
+    let client_task = tokio::spawn(tcp_client::run(
+        client.session.clone(),
+        stream,
+        client_input,
+        std::future::pending(),
+    ));
+
+    expect(&server.err, "#1 127.0.0.1:").await;
+    expect(&server.err, " connected").await;
+    client_lines
+        .send("hello from the client".into())
+        .await
+        .expect("send");
+    expect(&server.out, "RX #1 127.0.0.1:").await;
+    expect(&server.out, " hello from the client\n").await;
+    expect(&client.out, &format!("TX [{addr}] hello from the client\n")).await;
+
+    server_lines
+        .send("hello from the server".into())
+        .await
+        .expect("send");
+    expect(&client.out, &format!("RX [{addr}] hello from the server\n")).await;
+
+    // Ending the client's input ends its run (default --wait 0): not an error.
+    drop(client_lines);
+    let outcome = bounded(client_task)
+        .await
+        .expect("join")
+        .expect("client run");
+    assert_eq!(outcome, Outcome::Done);
+    expect(&server.err, "disconnected").await;
+    let totals = client.session.totals.snapshot();
+    assert_eq!(
+        (
+            totals.tx_bytes,
+            totals.tx_packets,
+            totals.rx_bytes,
+            totals.rx_packets
+        ),
+        (22, 1, 22, 1)
+    );
+
+    stop.send(()).expect("stop");
+    let outcome = bounded(server_task)
+        .await
+        .expect("join")
+        .expect("server run");
+    assert_eq!(outcome, Outcome::Stopped);
+}
+
+#[tokio::test]
+async fn server_with_three_clients_sends_to_all_to_one_and_kicks() {
+    let server = harness(Options::default());
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    let server_task = tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+
+    let mut clients = Vec::new();
+    for id in 1..=3 {
+        clients.push(TcpStream::connect(addr).await.expect("connect"));
+        expect(&server.err, &format!("#{id} 127.0.0.1:")).await;
+    }
+    expect(&server.err, "#3 ").await;
+
+    lines.send("hello all".into()).await.expect("send");
+    for c in &mut clients {
+        assert_eq!(read_exact(c, 10).await, b"hello all\n");
+    }
+
+    lines.send("/to 2 just you".into()).await.expect("send");
+    lines.send("/to #2 /hex 00 ff".into()).await.expect("send");
+    lines.send("again".into()).await.expect("send");
+    assert_eq!(
+        read_exact(&mut clients[1], 9 + 2 + 6).await,
+        b"just you\n\x00\xffagain\n"
+    );
+    // The others got only the broadcast: nothing before "again".
+    assert_eq!(read_exact(&mut clients[0], 6).await, b"again\n");
+    assert_eq!(read_exact(&mut clients[2], 6).await, b"again\n");
+
+    lines.send("/list".into()).await.expect("send");
+    expect(&server.err, "#3 127.0.0.1:").await;
+    expect(&server.err, "  TX ").await;
+    let listing = server.err.text();
+    assert_eq!(listing.matches("  connected ").count(), 3, "{listing}");
+    assert!(listing.contains("RX 0 bytes in 0 packets"), "{listing}");
+
+    lines.send("/kick 3".into()).await.expect("send");
+    assert!(read_to_end(&mut clients[2]).await.is_empty());
+    expect(&server.err, "kicked").await;
+
+    lines.send("/to 3 anyone?".into()).await.expect("send");
+    expect(&server.err, "no client #3").await;
+
+    lines.send("/quit".into()).await.expect("send");
+    let outcome = bounded(server_task).await.expect("join").expect("run");
+    assert_eq!(outcome, Outcome::Done);
+    // Quitting closes the remaining connections.
+    assert!(read_to_end(&mut clients[0]).await.is_empty());
+}
+
+#[tokio::test]
+async fn hex_in_and_out() {
+    let server = harness(Options {
+        view: View::Hex,
+        input_mode: InputMode::Hex,
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut peer = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#1 ").await;
+
+    peer.write_all(b"\xde\xad\xbe\xefhi\x00")
+        .await
+        .expect("write");
+    expect(&server.out, "7 bytes\n").await;
+    expect(
+        &server.out,
+        "00000000  de ad be ef 68 69 00                              |....hi.|\n",
+    )
+    .await;
+
+    // --input hex: typed lines are bytes; /text still sends text.
+    lines.send("ca fe 0a".into()).await.expect("send");
+    lines.send("/text ok".into()).await.expect("send");
+    assert_eq!(read_exact(&mut peer, 3 + 3).await, b"\xca\xfe\nok\n");
+    lines.send("not hex".into()).await.expect("send");
+    expect(&server.err, "invalid character 'n'").await;
+
+    // A client whose payload is --hex sends exactly those bytes.
+    let sink = listener_pair().await;
+    let client = harness(Options {
+        schedule: Some(Schedule {
+            payload: Payload::Bytes(vec![0xde, 0xad, 0xbe, 0xef]),
+            every: None,
+            count: Some(1),
+        }),
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(sink.0).await.expect("connect");
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    );
+    let (outcome, received) = tokio::join!(run, async {
+        let (mut s, _) = sink.1.accept().await.expect("accept");
+        read_to_end(&mut s).await
+    });
+    assert_eq!(outcome.expect("run"), Outcome::Done);
+    assert_eq!(received, [0xde, 0xad, 0xbe, 0xef]);
+}
+
+async fn listener_pair() -> (std::net::SocketAddr, TcpListener) {
+    let l = loopback_listener().await;
+    (l.local_addr().expect("addr"), l)
+}
+
+#[tokio::test]
+async fn gbk_round_trip_with_a_character_split_across_two_writes() {
+    let server = harness(Options {
+        encoding: Encoding::Gbk,
+        view: View::Both,
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut peer = TcpStream::connect(addr).await.expect("connect");
+    peer.set_nodelay(true).expect("nodelay");
+    expect(&server.err, "#1 ").await;
+
+    // 你好 in GBK is c4 e3 ba c3. Send the first byte of 你 alone and wait
+    // until the server has read it, so the character really is split.
+    peer.write_all(&[0xc4]).await.expect("write");
+    expect(&server.out, "|.|\n").await;
+    peer.write_all(&[0xe3, 0xba, 0xc3, b'\n'])
+        .await
+        .expect("write");
+    expect(&server.out, " 你好\n").await;
+    let shown = server.out.text();
+    assert!(
+        !shown.contains('\u{fffd}'),
+        "no replacement character: {shown}"
+    );
+    assert!(
+        shown.contains("00000001  e3 ba c3 0a"),
+        "stream offsets continue: {shown}"
+    );
+
+    // And back: the server encodes typed text as GBK.
+    lines.send("你好".into()).await.expect("send");
+    assert_eq!(
+        read_exact(&mut peer, 5).await,
+        [0xc4, 0xe3, 0xba, 0xc3, b'\n']
+    );
+
+    // The client side decodes GBK from a stream split mid-character as well.
+    let (sink_addr, sink) = listener_pair().await;
+    let client = harness(Options {
+        encoding: Encoding::Gbk,
+        wait: Some(Wait::Forever),
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(sink_addr).await.expect("connect");
+    let client_task = tokio::spawn(tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    ));
+    let (mut s, _) = sink.accept().await.expect("accept");
+    s.set_nodelay(true).expect("nodelay");
+    s.write_all(&[0xc4, 0xe3, 0xba]).await.expect("write");
+    expect(&client.out, " 你\n").await;
+    s.write_all(&[0xc3, b'\n']).await.expect("write");
+    expect(&client.out, " 好\n").await;
+    drop(s);
+    assert_eq!(
+        bounded(client_task).await.expect("join").expect("run"),
+        Outcome::Done
+    );
+}
+
+#[tokio::test]
+async fn periodic_send_sends_count_messages_then_ends() {
+    let (addr, sink) = listener_pair().await;
+    let client = harness(Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("tick {counter}".into()),
+            every: Some(Duration::from_millis(20)),
+            count: Some(3),
+        }),
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    );
+    let (outcome, received) = tokio::join!(run, async {
+        let (mut s, _) = sink.accept().await.expect("accept");
+        read_to_end(&mut s).await
+    });
+    assert_eq!(outcome.expect("run"), Outcome::Done);
+    assert_eq!(received, b"tick 1\ntick 2\ntick 3\n");
+    let totals = client.session.totals.snapshot();
+    assert_eq!((totals.tx_bytes, totals.tx_packets), (21, 3));
+}
+
+#[tokio::test]
+async fn server_payload_runs_once_per_client() {
+    let server = harness(Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("welcome".into()),
+            every: Some(Duration::from_millis(10)),
+            count: Some(2),
+        }),
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        Input::none(),
+        std::future::pending(),
+    ));
+    for _ in 0..2 {
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        assert_eq!(read_exact(&mut c, 16).await, b"welcome\nwelcome\n");
+    }
+}
+
+#[tokio::test]
+async fn auto_reply_rules_and_echo() {
+    let server = harness(Options {
+        rules: vec![
+            ReplyRule::parse("ping=>pong").expect("rule"),
+            ReplyRule::parse("你好=>再见 {counter}").expect("rule"),
+        ],
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        Input::none(),
+        std::future::pending(),
+    ));
+    let mut c = TcpStream::connect(addr).await.expect("connect");
+    c.write_all(b"ping\n").await.expect("write");
+    assert_eq!(read_exact(&mut c, 5).await, b"pong\n");
+    c.write_all("你好\r\n".as_bytes()).await.expect("write");
+    assert_eq!(
+        read_exact(&mut c, "再见 2\n".len()).await,
+        "再见 2\n".as_bytes()
+    );
+    // No rule matches: no answer, so the next answer is for the next ping.
+    c.write_all(b"something else\n").await.expect("write");
+    c.write_all(b"ping\n").await.expect("write");
+    assert_eq!(read_exact(&mut c, 5).await, b"pong\n");
+
+    let echo = harness(Options {
+        echo: true,
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(tcp_server::run(
+        echo.session.clone(),
+        listener,
+        Input::none(),
+        std::future::pending(),
+    ));
+    let mut c = TcpStream::connect(addr).await.expect("connect");
+    c.write_all(b"\x00echo me\xff").await.expect("write");
+    assert_eq!(read_exact(&mut c, 9).await, b"\x00echo me\xff");
+}
+
+#[tokio::test]
+async fn log_file_records_both_directions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("session.log");
+    let server = harness_with_log(
+        Options {
+            rules: vec![ReplyRule::parse("ping=>pong").expect("rule")],
+            ..Options::default()
+        },
+        Some(Transcript::open(&path).expect("open log")),
+    );
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stop_signal) = shutdown();
+    let task = tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        Input::none(),
+        stop_signal,
+    ));
+    let mut c = TcpStream::connect(addr).await.expect("connect");
+    let client_addr = c.local_addr().expect("addr");
+    c.write_all(b"ping\n").await.expect("write");
+    assert_eq!(read_exact(&mut c, 5).await, b"pong\n");
+    drop(c);
+    expect(&server.err, "disconnected").await;
+    stop.send(()).expect("stop");
+    bounded(task).await.expect("join").expect("run");
+
+    let log = std::fs::read_to_string(&path).expect("read log");
+    let events: Vec<&str> = log
+        .lines()
+        .map(|line| {
+            // "YYYY-MM-DD HH:MM:SS.mmm " then the event.
+            assert_eq!(line.as_bytes()[10], b' ', "{line}");
+            assert_eq!(line.as_bytes()[19], b'.', "{line}");
+            &line[24..]
+        })
+        .collect();
+    let label = format!("#1 {client_addr}");
+    assert_eq!(
+        events,
+        vec![
+            format!("-- listening on {addr} (TCP)"),
+            format!("-- {label} connected"),
+            format!("RX {label} 5 bytes \"ping\\n\" | 70 69 6e 67 0a"),
+            format!("TX {label} 5 bytes \"pong\\n\" | 70 6f 6e 67 0a"),
+            format!("-- {label} disconnected"),
+        ],
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn client_reports_peer_closed_only_while_input_is_open() {
+    // Input still open when the server hangs up: PeerClosed (exit code 5).
+    let (addr, l) = listener_pair().await;
+    let client = harness(Options::default());
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (lines, client_input) = input();
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        client_input,
+        std::future::pending(),
+    );
+    let (outcome, ()) = tokio::join!(run, async {
+        let (s, _) = l.accept().await.expect("accept");
+        drop(s);
+    });
+    assert_eq!(outcome.expect("run"), Outcome::PeerClosed);
+    assert_eq!(Outcome::PeerClosed.exit_code(), 5);
+    drop(lines);
+
+    // Input done and waiting for replies: the server closing is the normal end.
+    let (addr, l) = listener_pair().await;
+    let client = harness(Options {
+        wait: Some(Wait::Forever),
+        quiet: true,
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (lines, client_input) = input();
+    lines.send("question".into()).await.expect("send");
+    drop(lines);
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        client_input,
+        std::future::pending(),
+    );
+    let (outcome, ()) = tokio::join!(run, async {
+        let (mut s, _) = l.accept().await.expect("accept");
+        assert_eq!(read_exact(&mut s, 9).await, b"question\n");
+        s.write_all(b"answer\n").await.expect("write");
+    });
+    assert_eq!(outcome.expect("run"), Outcome::Done);
+    assert_eq!(client.out.text(), "answer\n");
+    assert_eq!(client.err.text(), "", "quiet prints no status");
+}
+
+#[tokio::test]
+async fn connect_errors_map_to_exit_codes() {
+    let addr = {
+        let l = loopback_listener().await;
+        l.local_addr().expect("addr")
+    };
+    let err = tcp_client::connect(&addr.to_string(), TIMEOUT)
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(err.exit_code(), 3, "{err}");
+}
+
+#[tokio::test]
+async fn ipv6_loopback_exchange() {
+    let Ok(listener) = TcpListener::bind("[::1]:0").await else {
+        eprintln!("skipping: no IPv6 loopback on this machine");
+        return;
+    };
+    let addr = listener.local_addr().expect("addr");
+    let server = harness(Options {
+        echo: true,
+        ..Options::default()
+    });
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        Input::none(),
+        std::future::pending(),
+    ));
+    let client = harness(Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("over ipv6".into()),
+            every: None,
+            count: Some(1),
+        }),
+        wait: Some(Wait::Forever),
+        ..Options::default()
+    });
+    let stream = tcp_client::connect(&addr.to_string(), TIMEOUT)
+        .await
+        .expect("connect");
+    let (stop, stop_signal) = shutdown();
+    let task = tokio::spawn(tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        stop_signal,
+    ));
+    expect(&client.out, &format!("RX [{addr}] over ipv6\n")).await;
+    expect(&server.out, "RX #1 [::1]:").await;
+    stop.send(()).expect("stop");
+    assert_eq!(
+        bounded(task).await.expect("join").expect("run"),
+        Outcome::Stopped
+    );
+}
