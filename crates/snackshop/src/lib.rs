@@ -22,7 +22,10 @@ pub mod line;
 pub mod money;
 pub mod order;
 pub mod replies;
+pub mod report;
+pub mod store;
 
 pub use catalog::{Catalog, Good};
 pub use money::Money;
 pub use replies::Lang;
+pub use store::DbLocation;
