@@ -18,14 +18,18 @@
 //! - [`client`]: the `snackshop buy` client.
 
 pub mod catalog;
+pub mod client;
 pub mod line;
 pub mod money;
 pub mod order;
 pub mod replies;
 pub mod report;
+pub mod server;
+mod session;
 pub mod store;
 
 pub use catalog::{Catalog, Good};
 pub use money::Money;
 pub use replies::Lang;
+pub use server::{Limits, Shop, ShopConfig, ShopError};
 pub use store::DbLocation;
