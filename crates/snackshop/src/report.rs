@@ -291,16 +291,16 @@ impl Report {
                 self.mismatched
             ),
         };
+        if self.sales == 0 {
+            let none = if zh {
+                "还没有销售记录。"
+            } else {
+                "No sales yet."
+            };
+            let _ = writeln!(out, "{none}");
+            return out;
+        }
         if self.recent.is_empty() {
-            let _ = writeln!(
-                out,
-                "{}",
-                if zh {
-                    "还没有销售记录。"
-                } else {
-                    "No sales yet."
-                }
-            );
             return out;
         }
         let _ = writeln!(
@@ -399,5 +399,12 @@ mod tests {
         );
         let zh = report.render(Lang::Zh);
         assert!(zh.contains("合计:2 笔销售,售出 3 件,收入 6。"), "{zh}");
+        let quiet = Report {
+            sales: 0,
+            items: 0,
+            recent: vec![],
+            ..report
+        };
+        assert!(quiet.render(Lang::En).ends_with("No sales yet.\n"));
     }
 }
