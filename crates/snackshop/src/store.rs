@@ -769,6 +769,75 @@ mod tests {
         store.close();
     }
 
+    /// A connection prepared like the database thread's, for driving batches directly.
+    fn raw_books(stock: u32) -> (Connection, i64) {
+        let mut conn = Connection::open_in_memory().expect("open");
+        configure(&conn, &DbLocation::InMemory).expect("configure");
+        migrate(&mut conn).expect("migrate");
+        let menu = stock_from_catalog(&mut conn, &catalog(stock)).expect("catalog");
+        (conn, menu[0].id)
+    }
+
+    fn purchase_job(
+        buyer: Buyer,
+        good: i64,
+        qty: u32,
+    ) -> (Job, oneshot::Receiver<Result<Outcome, StoreError>>) {
+        let (tx, rx) = oneshot::channel();
+        (Job::Purchase(Purchase { buyer, good, qty }, tx), rx)
+    }
+
+    #[test]
+    fn one_bad_purchase_does_not_spoil_its_batch() {
+        let (mut conn, good) = raw_books(10);
+        let start = Money::from_cents(1000);
+        let (a, a_rx) = purchase_job(Buyer::New { start }, good, 2);
+        let (bad, bad_rx) = purchase_job(Buyer::Known(999), good, 1);
+        let (c, c_rx) = purchase_job(Buyer::New { start }, good, 3);
+        let mut batch = vec![a, bad, c];
+        apply_writes(&mut conn, &mut batch);
+        assert!(matches!(
+            a_rx.blocking_recv(),
+            Ok(Ok(Outcome::Bought { .. }))
+        ));
+        assert!(matches!(
+            bad_rx.blocking_recv(),
+            Ok(Err(StoreError::Invalid(_)))
+        ));
+        assert!(matches!(
+            c_rx.blocking_recv(),
+            Ok(Ok(Outcome::Bought { .. }))
+        ));
+        assert_eq!(read_stock(&conn, &[good]), Ok(vec![5]));
+        let sales: i64 = conn
+            .query_row("SELECT count(*) FROM sales", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(sales, 2);
+    }
+
+    #[test]
+    fn a_failing_database_sells_nothing() {
+        let (mut conn, good) = raw_books(10);
+        conn.execute_batch("PRAGMA query_only = ON")
+            .expect("read-only");
+        let (a, a_rx) = purchase_job(
+            Buyer::New {
+                start: Money::from_cents(1000),
+            },
+            good,
+            1,
+        );
+        let mut batch = vec![a];
+        apply_writes(&mut conn, &mut batch);
+        assert!(matches!(
+            a_rx.blocking_recv(),
+            Ok(Err(StoreError::Database(_)))
+        ));
+        conn.execute_batch("PRAGMA query_only = OFF")
+            .expect("writable");
+        assert_eq!(read_stock(&conn, &[good]), Ok(vec![10]));
+    }
+
     #[test]
     fn refuses_foreign_sqlite_files() {
         let dir = tempfile::tempdir().expect("tempdir");
