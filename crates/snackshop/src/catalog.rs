@@ -47,7 +47,7 @@ pub struct Catalog {
 #[derive(Debug, Error)]
 pub enum CatalogError {
     /// The file could not be read.
-    #[error("cannot read catalog {path}: {source}")]
+    #[error("cannot read catalog {path}")]
     Read {
         /// The file.
         path: String,
@@ -61,7 +61,7 @@ pub enum CatalogError {
     #[error("catalog is not valid: {0}")]
     Syntax(String),
     /// A good's price is not an amount of money.
-    #[error("good {good:?}: price {text:?}: {source}")]
+    #[error("good {good:?}: price {text:?}")]
     Price {
         /// The good's Chinese name.
         good: String,

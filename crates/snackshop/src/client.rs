@@ -22,7 +22,7 @@ const MAX_SERVER_LINE: usize = 64 * 1024;
 #[derive(Debug, Error)]
 pub enum ClientError {
     /// The shop could not be reached.
-    #[error("cannot connect to {server}: {source} (is `snackshop serve` running there?)")]
+    #[error("cannot connect to {server} (is `snackshop serve` running there?)")]
     Connect {
         /// The address tried.
         server: String,
@@ -30,7 +30,7 @@ pub enum ClientError {
         source: io::Error,
     },
     /// The connection or the output failed midway.
-    #[error("connection to the shop failed: {0}")]
+    #[error("connection to the shop failed")]
     Io(#[from] io::Error),
 }
 

@@ -4,6 +4,7 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -116,8 +117,18 @@ struct ReportArgs {
     lang: Lang,
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the whole chain of causes on one line, without a backtrace.
+            eprintln!("snackshop: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     let default_level = match cli.command {
         Command::Serve(_) => "info",
         Command::Buy(_) | Command::Report(_) => "warn",
@@ -144,6 +155,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
+    anyhow::ensure!(args.max_customers > 0, "--max-customers must be at least 1");
+    anyhow::ensure!(
+        args.idle_timeout > 0,
+        "--idle-timeout must be at least 1 second"
+    );
     let catalog = match &args.catalog {
         Some(path) => Catalog::load(path)?,
         None => Catalog::builtin(),

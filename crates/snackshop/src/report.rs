@@ -88,7 +88,7 @@ pub enum ReportError {
     #[error("{0} is not a snackshop database")]
     NotSnackshop(String),
     /// SQLite failed.
-    #[error("database error: {0}")]
+    #[error("cannot read the shop database")]
     Database(#[from] rusqlite::Error),
 }
 

@@ -90,7 +90,7 @@ impl Default for ShopConfig {
 #[derive(Debug, Error)]
 pub enum ShopError {
     /// The listening socket could not be opened.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
