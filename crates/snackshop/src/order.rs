@@ -548,8 +548,14 @@ mod tests {
 
     proptest! {
         #[test]
-        fn parse_never_panics(line in "\\PC{0,64}") {
+        fn parse_never_panics(chars in proptest::collection::vec(any::<char>(), 0..300)) {
+            let line: String = chars.into_iter().collect();
             let _ = parse(&line, &index());
+        }
+
+        #[test]
+        fn parse_never_panics_on_bytes_from_the_wire(bytes in proptest::collection::vec(any::<u8>(), 0..1024)) {
+            let _ = parse(&String::from_utf8_lossy(&bytes), &index());
         }
 
         #[test]
