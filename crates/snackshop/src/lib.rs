@@ -8,7 +8,7 @@
 //! question, "can the server serve several customers at once?": yes.
 //!
 //! Modules, from the wire inwards:
-//! - [`line`]: UTF-8 text lines with a length cap, hostile input turned into polite frames.
+//! - [`line`](mod@line): UTF-8 text lines with a length cap, hostile input turned into polite frames.
 //! - [`order`]: what a customer's line means (a purchase or a command).
 //! - [`replies`]: everything the shop says, in Chinese and English.
 //! - [`server`] (and the private `session`): accepting customers and the dialogue.
