@@ -1,0 +1,346 @@
+//! One customer's visit: the dialogue of the source document over one TCP connection.
+//!
+//! The session greets the customer with the goods, prices and stock, then answers every line
+//! with exactly one line until the customer says 拜拜/bye, leaves, stays silent too long, sends
+//! too many unreadable lines in a row, or the shop closes. It holds no stock or money itself: it
+//! asks the store and reports what the store decided.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{OwnedSemaphorePermit, watch};
+use tokio::time::timeout;
+use tracing::{debug, error, info, warn};
+
+use crate::line::{Frame, LineReader};
+use crate::money::Money;
+use crate::order::{self, OrderError, Request};
+use crate::replies::{Lang, ShelfLine};
+use crate::server::Shared;
+use crate::store::{Buyer, Outcome, Purchase, StoreError, StoreHandle};
+
+/// After the goodbye, how long unread input from the customer is drained before closing.
+///
+/// Closing a socket with unread input makes the kernel send a reset, which can destroy the
+/// goodbye on its way; draining first lets it arrive.
+const LINGER: Duration = Duration::from_secs(2);
+/// At most this much unread input is drained.
+const LINGER_BYTES: usize = 64 * 1024;
+/// How long a customer who is turned away gets to read why.
+const TURN_AWAY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Who is shopping on this connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Customer {
+    /// No name given; the account is created with the first purchase.
+    Anonymous(Option<i64>),
+    /// Shopping under a name; the balance is kept between visits.
+    Named { id: i64, name: String },
+}
+
+impl Customer {
+    fn id(&self) -> Option<i64> {
+        match self {
+            Customer::Anonymous(id) => *id,
+            Customer::Named { id, .. } => Some(*id),
+        }
+    }
+}
+
+/// The connection: frames in, lines out.
+struct Conn {
+    reader: LineReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    write_timeout: Duration,
+}
+
+impl Conn {
+    /// Sends one reply line (CRLF-terminated, so telnet shows it properly too).
+    async fn send(&mut self, line: &str) -> io::Result<()> {
+        let mut bytes = Vec::with_capacity(line.len() + 2);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+        match timeout(self.write_timeout, self.writer.write_all(&bytes)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "customer is not reading",
+            )),
+        }
+    }
+
+    /// Closes our side, then drains what the customer already sent (see [`LINGER`]).
+    async fn close(mut self) {
+        let _ = timeout(self.write_timeout, self.writer.shutdown()).await;
+        let inner = self.reader.get_mut();
+        let _ = timeout(LINGER, async {
+            let mut buf = [0u8; 4096];
+            let mut drained = 0;
+            while drained < LINGER_BYTES {
+                match inner.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => drained += n,
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Waits until the shop is closing (or its closing signal is gone).
+async fn closing(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|closing| *closing).await;
+}
+
+/// Serves one customer until they leave. Never panics on anything the customer sends.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    store: StoreHandle,
+    mut stop: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (rd, wr) = stream.into_split();
+    let limits = &shared.limits;
+    let mut conn = Conn {
+        reader: LineReader::new(rd, limits.max_line),
+        writer: wr,
+        write_timeout: limits.write_timeout,
+    };
+    info!(%peer, "customer arrived");
+    let mut session = Session {
+        lang: shared.lang,
+        customer: Customer::Anonymous(None),
+        peer,
+        shared: shared.clone(),
+        store,
+    };
+    match session.run(&mut conn, &mut stop).await {
+        Ok(()) => info!(%peer, "customer left"),
+        Err(e) => info!(%peer, error = %e, "connection ended"),
+    }
+    conn.close().await;
+}
+
+/// Tells a customer the shop is full and closes.
+pub(crate) async fn turn_away(stream: TcpStream, peer: SocketAddr, lang: Lang) {
+    warn!(%peer, "shop full, customer turned away");
+    let (rd, wr) = stream.into_split();
+    let mut conn = Conn {
+        reader: LineReader::new(rd, 0),
+        writer: wr,
+        write_timeout: TURN_AWAY_TIMEOUT,
+    };
+    let _ = conn.send(&lang.shop_full()).await;
+    conn.close().await;
+}
+
+/// What to say, and whether the visit is over.
+struct Reply {
+    text: String,
+    close: bool,
+}
+
+impl Reply {
+    fn say(text: String) -> Reply {
+        Reply { text, close: false }
+    }
+}
+
+struct Session {
+    lang: Lang,
+    customer: Customer,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    store: StoreHandle,
+}
+
+impl Session {
+    async fn run(&mut self, conn: &mut Conn, stop: &mut watch::Receiver<bool>) -> io::Result<()> {
+        let greeting = self.menu().await;
+        conn.send(&greeting).await?;
+        let limits = &self.shared.limits;
+        let (idle, max_bad) = (limits.idle_timeout, limits.max_bad_lines);
+        let mut bad_in_a_row = 0u32;
+        loop {
+            let frame = tokio::select! {
+                () = closing(stop) => {
+                    conn.send(&self.lang.closing()).await?;
+                    return Ok(());
+                }
+                read = timeout(idle, conn.reader.next_frame()) => match read {
+                    Err(_) => {
+                        info!(peer = %self.peer, "idle customer shown out");
+                        conn.send(&self.lang.idle()).await?;
+                        return Ok(());
+                    }
+                    Ok(Ok(Some(frame))) => frame,
+                    Ok(Ok(None)) => return Ok(()),
+                    Ok(Err(e)) => return Err(e),
+                },
+            };
+            let reply = match frame {
+                Frame::Line(text) => {
+                    bad_in_a_row = 0;
+                    self.handle(&text).await
+                }
+                bad => {
+                    bad_in_a_row += 1;
+                    warn!(peer = %self.peer, frame = ?bad, bad_in_a_row, "unreadable line");
+                    if bad_in_a_row >= max_bad {
+                        Reply {
+                            text: self.lang.too_much_garbage(),
+                            close: true,
+                        }
+                    } else if bad == Frame::TooLong {
+                        Reply::say(self.lang.line_too_long(conn.reader.max()))
+                    } else {
+                        Reply::say(self.lang.not_text())
+                    }
+                }
+            };
+            conn.send(&reply.text).await?;
+            if reply.close {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn handle(&mut self, text: &str) -> Reply {
+        let lang = self.lang;
+        let request = match order::parse(text, &self.shared.index) {
+            Ok(request) => request,
+            Err(e) => {
+                debug!(peer = %self.peer, error = %e, "request not understood");
+                return Reply::say(match e {
+                    OrderError::UnknownGoods => lang.unknown_goods(),
+                    OrderError::ZeroQuantity => lang.zero_quantity(),
+                    OrderError::TooMany => lang.too_many(),
+                    OrderError::BadName => lang.bad_name(),
+                });
+            }
+        };
+        Reply::say(match request {
+            Request::Empty => lang.ask_again(),
+            Request::Help => lang.help(),
+            Request::Menu => self.menu().await,
+            Request::Balance => match self.balance().await {
+                Ok(balance) => lang.balance(balance),
+                Err(e) => self.trouble(&e),
+            },
+            Request::Bye => {
+                return Reply {
+                    text: lang.goodbye(),
+                    close: true,
+                };
+            }
+            Request::Lang(new) => {
+                self.lang = new;
+                new.switched()
+            }
+            Request::Name(name) => self.take_name(name).await,
+            Request::Buy { good, qty } => self.buy(good, qty).await,
+        })
+    }
+
+    async fn balance(&self) -> Result<Money, StoreError> {
+        match self.customer.id() {
+            Some(id) => self.store.balance(id).await,
+            None => Ok(self.shared.start_balance),
+        }
+    }
+
+    /// The greeting line: goods with prices and current stock, balance, and the question.
+    async fn menu(&self) -> String {
+        let stock = match self.store.stock().await {
+            Ok(stock) => stock,
+            Err(e) => return self.trouble(&e),
+        };
+        let balance = match self.balance().await {
+            Ok(balance) => balance,
+            Err(e) => return self.trouble(&e),
+        };
+        let shelf: Vec<ShelfLine<'_>> = self
+            .shared
+            .menu
+            .iter()
+            .zip(stock)
+            .map(|(item, stock)| ShelfLine {
+                zh: &item.zh,
+                en: &item.en,
+                price: item.price,
+                stock,
+            })
+            .collect();
+        self.lang.greeting(&shelf, balance)
+    }
+
+    async fn take_name(&mut self, name: String) -> String {
+        if let Customer::Anonymous(Some(_)) = self.customer {
+            return self.lang.name_too_late();
+        }
+        match self.store.account(&name, self.shared.start_balance).await {
+            Ok(account) => {
+                info!(peer = %self.peer, %name, created = account.created, "customer named");
+                let reply = self.lang.hello_name(&name, account.balance);
+                self.customer = Customer::Named {
+                    id: account.id,
+                    name,
+                };
+                reply
+            }
+            Err(e) => self.trouble(&e),
+        }
+    }
+
+    async fn buy(&mut self, good: usize, qty: u32) -> String {
+        let Some(item) = self.shared.menu.get(good) else {
+            return self.lang.unknown_goods();
+        };
+        let buyer = match self.customer.id() {
+            Some(id) => Buyer::Known(id),
+            None => Buyer::New {
+                start: self.shared.start_balance,
+            },
+        };
+        let name = self.lang.pick(&item.zh, &item.en);
+        match self
+            .store
+            .purchase(Purchase {
+                buyer,
+                good: item.id,
+                qty,
+            })
+            .await
+        {
+            Ok(Outcome::Bought {
+                customer,
+                total,
+                balance,
+            }) => {
+                if self.customer == Customer::Anonymous(None) {
+                    self.customer = Customer::Anonymous(Some(customer));
+                }
+                info!(peer = %self.peer, customer, good = %item.zh, qty, %total, %balance, "sold");
+                self.lang.bought(name, qty, total, balance)
+            }
+            Ok(Outcome::SoldOut) => self.lang.sold_out(name),
+            Ok(Outcome::NotEnoughStock { left }) => self.lang.not_enough_stock(name, left, qty),
+            Ok(Outcome::NotEnoughMoney { cost, balance }) => {
+                self.lang.not_enough_money(cost, balance)
+            }
+            Err(e) => self.trouble(&e),
+        }
+    }
+
+    fn trouble(&self, e: &StoreError) -> String {
+        error!(peer = %self.peer, error = %e, "store failed");
+        self.lang.try_later()
+    }
+}
