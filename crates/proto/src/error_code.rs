@@ -38,6 +38,19 @@ pub enum ErrorCode {
     /// `slow_consumer`: the client read too slowly and fell past its queue
     /// budget; the server closes the connection.
     SlowConsumer,
+    /// `no_such_room`: the room does not exist.
+    NoSuchRoom,
+    /// `not_in_room`: the request needs membership of the room.
+    NotInRoom,
+    /// `already_in_room`: a `join` of a room the user is already in.
+    AlreadyInRoom,
+    /// `invalid_room_name`: the room name breaks the rules of [`crate::room`].
+    InvalidRoomName,
+    /// `no_such_user`: no user with that nickname is online.
+    NoSuchUser,
+    /// `internal_error`: the server failed to do something it should have
+    /// (e.g. the history store is unavailable); the request may be retried.
+    InternalError,
     /// Any code this version of the crate does not know (read side only).
     #[serde(other)]
     Other,
@@ -59,6 +72,12 @@ impl ErrorCode {
             ErrorCode::InvalidNickname => "invalid_nickname",
             ErrorCode::EmptyMessage => "empty_message",
             ErrorCode::SlowConsumer => "slow_consumer",
+            ErrorCode::NoSuchRoom => "no_such_room",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::AlreadyInRoom => "already_in_room",
+            ErrorCode::InvalidRoomName => "invalid_room_name",
+            ErrorCode::NoSuchUser => "no_such_user",
+            ErrorCode::InternalError => "internal_error",
             ErrorCode::Other => "other",
         }
     }
@@ -89,6 +108,12 @@ mod tests {
             ErrorCode::InvalidNickname,
             ErrorCode::EmptyMessage,
             ErrorCode::SlowConsumer,
+            ErrorCode::NoSuchRoom,
+            ErrorCode::NotInRoom,
+            ErrorCode::AlreadyInRoom,
+            ErrorCode::InvalidRoomName,
+            ErrorCode::NoSuchUser,
+            ErrorCode::InternalError,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

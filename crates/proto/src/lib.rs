@@ -4,17 +4,19 @@
 //! - [`json`]: the JSON protocol (concatenated JSON objects in, newline-delimited
 //!   JSON out), compatible with the Python client of the source tutorial.
 //! - [`nick`]: what a nickname may contain and how nicknames compare.
+//! - [`room`]: what a room name may contain and how room names compare.
 //! - [`ErrorCode`]: the stable, machine-readable error codes every protocol uses.
 
 mod error_code;
 pub mod json;
 pub mod nick;
+pub mod room;
 
 pub use error_code::ErrorCode;
 
 /// The JSON protocol version this crate speaks; announced in the login reply
 /// so a client can tell which requests the server understands.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Default cap on the size of one client frame (a JSON object or an IRC line
 /// with tags): 64 KiB.

@@ -67,7 +67,7 @@ pub fn fold(nick: &str) -> String {
 
 /// Format characters that render as nothing and let one name impersonate
 /// another (zero-width spaces and joiners, bidirectional overrides, BOM).
-fn is_invisible(c: char) -> bool {
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}'
         | '\u{200B}'..='\u{200F}'

@@ -18,10 +18,26 @@ use crate::ErrorCode;
 pub enum ServerFrame {
     /// Reply to a successful `login`.
     Welcome(Welcome),
-    /// A chat message from another user.
+    /// A chat message in a room (live, or replayed from history).
     Message(ChatMessage),
-    /// Someone joined or left.
+    /// A direct (private) message to this user.
+    Direct(DirectMessage),
+    /// Someone joined, left, changed nickname or set a topic.
     Presence(Presence),
+    /// Reply to `join`: the room, its topic and members.
+    Joined(Joined),
+    /// End of a history replay (after `join` or `history`).
+    HistoryEnd(HistoryEnd),
+    /// Reply to `part`.
+    Parted(Parted),
+    /// Reply to `rooms`.
+    RoomList(RoomList),
+    /// Reply to `who`.
+    MemberList(MemberList),
+    /// Reply to `topic` (query or set).
+    Topic(TopicInfo),
+    /// Reply to `nick`.
+    Renamed(Renamed),
     /// Reply to a `broadcast` that carried a `ref`: the message was accepted.
     Ack(Ack),
     /// Reply to `ping`.
@@ -50,6 +66,9 @@ pub struct Welcome {
     pub protocol: u32,
     /// The server software and version, e.g. `chatroom 0.1.0`.
     pub server: String,
+    /// The rooms the user is in (the lobby, after login).
+    #[serde(default)]
+    pub rooms: Vec<String>,
     /// The request's `ref`, if it had one.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Ref>,
@@ -70,6 +89,148 @@ pub struct ChatMessage {
     pub sender_nickname: String,
     /// The text.
     pub message: String,
+    /// A `/me` action rather than a plain message.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+    /// Replayed from history rather than said just now.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub history: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A direct message, as its recipient sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectMessage {
+    /// Server-assigned id (from the same sequence as room messages).
+    pub msg_id: u64,
+    /// When the server accepted it, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// Who sent it.
+    pub sender_id: u64,
+    /// Their nickname at the time.
+    pub sender_nickname: String,
+    /// The recipient's id.
+    pub to_id: u64,
+    /// The recipient's nickname.
+    pub to_nickname: String,
+    /// The text.
+    pub message: String,
+    /// A `/me` action rather than a plain message.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+}
+
+/// A user as member lists show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// Their id.
+    pub id: u64,
+    /// Their nickname.
+    pub nickname: String,
+}
+
+/// Reply to `join`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    /// The room, spelled as it was created.
+    pub room: String,
+    /// Its topic (empty when none).
+    pub topic: String,
+    /// Everyone in it, the joiner included.
+    pub members: Vec<MemberInfo>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// The end of a history replay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEnd {
+    /// The room.
+    pub room: String,
+    /// How many `message` frames the replay had.
+    pub count: u32,
+    /// Whether older messages exist before the oldest one sent.
+    pub has_more: bool,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `part`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parted {
+    /// The room left.
+    pub room: String,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// One room in a `room_list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    /// The room's name.
+    pub name: String,
+    /// How many users are in it.
+    pub members: u32,
+    /// Its topic (empty when none).
+    pub topic: String,
+}
+
+/// Reply to `rooms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomList {
+    /// Every room, by name.
+    pub rooms: Vec<RoomInfo>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `who`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberList {
+    /// The room.
+    pub room: String,
+    /// Its members, by nickname.
+    pub members: Vec<MemberInfo>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `topic`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicInfo {
+    /// The room.
+    pub room: String,
+    /// The topic (empty when none).
+    pub topic: String,
+    /// Who set it, if anyone has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+    /// When it was set, in milliseconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts: Option<i64>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `nick`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Renamed {
+    /// The nickname before.
+    pub old_nickname: String,
+    /// The nickname now.
+    pub nickname: String,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
 }
 
 /// What kind of presence change happened.
@@ -78,26 +239,39 @@ pub struct ChatMessage {
 pub enum PresenceEvent {
     /// A user came online / into the room.
     Join,
-    /// A user went offline / out of the room.
+    /// A user went offline (no room) or out of the room.
     Leave,
+    /// A user changed nickname (no room: sent once to each user who shares one).
+    Nick,
+    /// A user set a room's topic.
+    Topic,
 }
 
-/// A notice from System that a user joined or left.
+/// A notice from System that a user joined, left, changed nickname or set
+/// a topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Presence {
-    /// Join or leave.
+    /// What happened.
     pub event: PresenceEvent,
-    /// The room concerned.
-    pub room: String,
-    /// The user who joined or left.
+    /// The room concerned; absent for events about the user as a whole (a
+    /// disconnect, a nickname change).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The user concerned.
     pub user_id: u64,
-    /// Their nickname.
+    /// Their nickname (the new one, for `nick`).
     pub nickname: String,
     /// When, in milliseconds since the Unix epoch.
     pub ts: i64,
-    /// Why they left (`logout`, `closed`, `reset`, `shutdown`...), for leaves.
+    /// Why they left (`part`, `logout`, `closed`, `reset`...), for leaves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The nickname before, for `nick`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_nickname: Option<String>,
+    /// The new topic, for `topic`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// Always 0: notices come from System.
     pub sender_id: u64,
     /// Always "System".
@@ -174,6 +348,7 @@ mod tests {
             nickname: "zhangsan".into(),
             protocol: 1,
             server: "chatroom 0.1.0".into(),
+            rooms: vec!["lobby".into()],
             reference: None,
         }));
         assert!(bytes.ends_with(b"}\n"));
@@ -194,6 +369,8 @@ mod tests {
             sender_id: 3,
             sender_nickname: "李四".into(),
             message: "你好\n世界".into(),
+            action: false,
+            history: false,
         });
         let bytes = encode_frame(&frame);
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
@@ -202,6 +379,8 @@ mod tests {
         assert_eq!(v["message"], "你好\n世界");
         // Newlines inside text are escaped: one frame, one line.
         assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 1);
+        // Flags that are false are left out.
+        assert!(v.get("history").is_none() && v.get("action").is_none());
         let back: ServerFrame = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(back, frame);
     }

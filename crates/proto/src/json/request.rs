@@ -26,6 +26,12 @@ impl Ref {
     pub const MAX_LEN: usize = 64;
 }
 
+/// The most messages one `history` request may ask for.
+pub const MAX_HISTORY_LIMIT: u32 = 500;
+
+/// How many messages `history` returns when no `limit` is given.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
+
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -34,10 +40,62 @@ pub enum Request {
         /// The wanted nickname (not yet checked against the nickname rules).
         nickname: String,
     },
-    /// `{"type":"broadcast","message":"..."}`: say something to everyone online.
+    /// `{"type":"broadcast","message":"...","room":"..."}`: say something in a room.
     Broadcast {
+        /// The room; `None` means the lobby, as in the tutorial.
+        room: Option<String>,
         /// The text; never empty.
         message: String,
+        /// A `/me` action rather than a plain message.
+        action: bool,
+    },
+    /// `{"type":"direct","to":"nick","message":"..."}`: a private message.
+    Direct {
+        /// The recipient's nickname.
+        to: String,
+        /// The text; never empty.
+        message: String,
+        /// A `/me` action rather than a plain message.
+        action: bool,
+    },
+    /// `{"type":"join","room":"..."}`: enter a room (creating it if needed).
+    Join {
+        /// The room.
+        room: String,
+    },
+    /// `{"type":"part","room":"..."}`: leave a room.
+    Part {
+        /// The room.
+        room: String,
+    },
+    /// `{"type":"rooms"}`: list the rooms with member counts and topics.
+    Rooms,
+    /// `{"type":"who","room":"..."}`: list a room's members.
+    Who {
+        /// The room.
+        room: String,
+    },
+    /// `{"type":"topic","room":"...","topic":"..."}`: read or set a room's topic.
+    Topic {
+        /// The room.
+        room: String,
+        /// The new topic; `None` asks for the current one.
+        topic: Option<String>,
+    },
+    /// `{"type":"nick","nickname":"..."}`: change one's nickname.
+    Nick {
+        /// The wanted nickname.
+        nickname: String,
+    },
+    /// `{"type":"history","room":"...","before":42,"limit":50}`: page back
+    /// through a room's stored messages.
+    History {
+        /// The room.
+        room: String,
+        /// Only messages with ids below this one; `None` means the newest.
+        before: Option<u64>,
+        /// How many at most (1 to [`MAX_HISTORY_LIMIT`]).
+        limit: u32,
     },
     /// `{"type":"logout"}`: leave; the server says goodbye and closes.
     Logout,
@@ -81,6 +139,14 @@ impl Request {
         match self {
             Request::Login { .. } => "login",
             Request::Broadcast { .. } => "broadcast",
+            Request::Direct { .. } => "direct",
+            Request::Join { .. } => "join",
+            Request::Part { .. } => "part",
+            Request::Rooms => "rooms",
+            Request::Who { .. } => "who",
+            Request::Topic { .. } => "topic",
+            Request::Nick { .. } => "nick",
+            Request::History { .. } => "history",
             Request::Logout => "logout",
             Request::Ping => "ping",
         }
@@ -95,14 +161,58 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
     if let Some(reference) = reference {
         object.insert("ref".into(), serde_json::json!(reference));
     }
+    let mut put = |key: &str, value: serde_json::Value| {
+        object.insert(key.to_owned(), value);
+    };
     match request {
-        Request::Login { nickname } => {
-            object.insert("nickname".into(), nickname.as_str().into());
+        Request::Login { nickname } | Request::Nick { nickname } => {
+            put("nickname", nickname.as_str().into())
         }
-        Request::Broadcast { message } => {
-            object.insert("message".into(), message.as_str().into());
+        Request::Broadcast {
+            room,
+            message,
+            action,
+        } => {
+            if let Some(room) = room {
+                put("room", room.as_str().into());
+            }
+            put("message", message.as_str().into());
+            if *action {
+                put("action", true.into());
+            }
         }
-        Request::Logout | Request::Ping => {}
+        Request::Direct {
+            to,
+            message,
+            action,
+        } => {
+            put("to", to.as_str().into());
+            put("message", message.as_str().into());
+            if *action {
+                put("action", true.into());
+            }
+        }
+        Request::Join { room } | Request::Part { room } | Request::Who { room } => {
+            put("room", room.as_str().into());
+        }
+        Request::Topic { room, topic } => {
+            put("room", room.as_str().into());
+            if let Some(topic) = topic {
+                put("topic", topic.as_str().into());
+            }
+        }
+        Request::History {
+            room,
+            before,
+            limit,
+        } => {
+            put("room", room.as_str().into());
+            if let Some(before) = before {
+                put("before", (*before).into());
+            }
+            put("limit", (*limit).into());
+        }
+        Request::Rooms | Request::Logout | Request::Ping => {}
     }
     let mut out = serde_json::Value::Object(object).to_string().into_bytes();
     out.push(b'\n');
@@ -121,6 +231,18 @@ struct Fields<'a> {
     nickname: Option<&'a RawValue>,
     #[serde(borrow)]
     message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    room: Option<&'a RawValue>,
+    #[serde(borrow)]
+    to: Option<&'a RawValue>,
+    #[serde(borrow)]
+    action: Option<&'a RawValue>,
+    #[serde(borrow)]
+    topic: Option<&'a RawValue>,
+    #[serde(borrow)]
+    before: Option<&'a RawValue>,
+    #[serde(borrow)]
+    limit: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -168,26 +290,77 @@ fn parse_ref(raw: &RawValue) -> Result<Ref, RequestError> {
 
 fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
     let kind: String = required(fields.kind, "type")?;
-    match kind.as_str() {
-        "login" => Ok(Request::Login {
+    let room = || required::<String>(fields.room, "room");
+    Ok(match kind.as_str() {
+        "login" => Request::Login {
             nickname: required(fields.nickname, "nickname")?,
-        }),
-        "broadcast" => {
-            let message: String = required(fields.message, "message")?;
-            if message.is_empty() {
+        },
+        "broadcast" => Request::Broadcast {
+            room: optional(fields.room, "room")?,
+            message: text(fields.message)?,
+            action: optional(fields.action, "action")?.unwrap_or(false),
+        },
+        "direct" => Request::Direct {
+            to: required(fields.to, "to")?,
+            message: text(fields.message)?,
+            action: optional(fields.action, "action")?.unwrap_or(false),
+        },
+        "join" => Request::Join { room: room()? },
+        "part" => Request::Part { room: room()? },
+        "rooms" => Request::Rooms,
+        "who" => Request::Who { room: room()? },
+        "topic" => Request::Topic {
+            room: room()?,
+            topic: optional(fields.topic, "topic")?,
+        },
+        "nick" => Request::Nick {
+            nickname: required(fields.nickname, "nickname")?,
+        },
+        "history" => {
+            let limit: u32 = optional(fields.limit, "limit")?.unwrap_or(DEFAULT_HISTORY_LIMIT);
+            if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
                 return Err(RequestError::new(
-                    ErrorCode::EmptyMessage,
-                    "field `message` is empty",
+                    ErrorCode::InvalidField,
+                    format!("field `limit` must be between 1 and {MAX_HISTORY_LIMIT}"),
                 ));
             }
-            Ok(Request::Broadcast { message })
+            Request::History {
+                room: room()?,
+                before: optional(fields.before, "before")?,
+                limit,
+            }
         }
-        "logout" => Ok(Request::Logout),
-        "ping" => Ok(Request::Ping),
-        other => Err(RequestError::new(
-            ErrorCode::UnknownType,
-            format!("unknown request type {other:?}"),
-        )),
+        "logout" => Request::Logout,
+        "ping" => Request::Ping,
+        other => {
+            return Err(RequestError::new(
+                ErrorCode::UnknownType,
+                format!("unknown request type {other:?}"),
+            ));
+        }
+    })
+}
+
+/// Reads the `message` field: present, a string, not empty.
+fn text(raw: Option<&RawValue>) -> Result<String, RequestError> {
+    let message: String = required(raw, "message")?;
+    if message.is_empty() {
+        return Err(RequestError::new(
+            ErrorCode::EmptyMessage,
+            "field `message` is empty",
+        ));
+    }
+    Ok(message)
+}
+
+/// Reads a field that may be absent or null as a `T`.
+fn optional<T: for<'de> Deserialize<'de>>(
+    raw: Option<&RawValue>,
+    name: &str,
+) -> Result<Option<T>, RequestError> {
+    match raw {
+        Some(raw) if raw.get() != "null" => required(Some(raw), name).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -231,9 +404,40 @@ mod tests {
     use proptest::prelude::*;
 
     fn request_strategy() -> impl Strategy<Value = Request> {
+        let text = ".+";
         prop_oneof![
             any::<String>().prop_map(|nickname| Request::Login { nickname }),
-            ".+".prop_map(|message| Request::Broadcast { message }),
+            (proptest::option::of(any::<String>()), text, any::<bool>()).prop_map(
+                |(room, message, action)| Request::Broadcast {
+                    room,
+                    message,
+                    action
+                }
+            ),
+            (any::<String>(), text, any::<bool>()).prop_map(|(to, message, action)| {
+                Request::Direct {
+                    to,
+                    message,
+                    action,
+                }
+            }),
+            any::<String>().prop_map(|room| Request::Join { room }),
+            any::<String>().prop_map(|room| Request::Part { room }),
+            Just(Request::Rooms),
+            any::<String>().prop_map(|room| Request::Who { room }),
+            (any::<String>(), proptest::option::of(any::<String>()))
+                .prop_map(|(room, topic)| Request::Topic { room, topic }),
+            any::<String>().prop_map(|nickname| Request::Nick { nickname }),
+            (
+                any::<String>(),
+                proptest::option::of(any::<u64>()),
+                1..=MAX_HISTORY_LIMIT
+            )
+                .prop_map(|(room, before, limit)| Request::History {
+                    room,
+                    before,
+                    limit
+                }),
             Just(Request::Logout),
             Just(Request::Ping),
         ]
@@ -277,7 +481,9 @@ mod tests {
         assert_eq!(
             ok(r#"{"type": "broadcast", "sender_id": 99, "message": "你好"}"#).request,
             Request::Broadcast {
-                message: "你好".into()
+                room: None,
+                message: "你好".into(),
+                action: false,
             }
         );
     }
@@ -331,6 +537,92 @@ mod tests {
     }
 
     #[test]
+    fn room_requests() {
+        assert_eq!(
+            ok(r#"{"type":"broadcast","room":"rust","message":"waves","action":true}"#).request,
+            Request::Broadcast {
+                room: Some("rust".into()),
+                message: "waves".into(),
+                action: true
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"direct","to":"bob","message":"psst"}"#).request,
+            Request::Direct {
+                to: "bob".into(),
+                message: "psst".into(),
+                action: false
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"join","room":"rust"}"#).request,
+            Request::Join {
+                room: "rust".into()
+            }
+        );
+        assert_eq!(ok(r#"{"type":"rooms"}"#).request, Request::Rooms);
+        assert_eq!(
+            ok(r#"{"type":"topic","room":"r"}"#).request,
+            Request::Topic {
+                room: "r".into(),
+                topic: None
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"topic","room":"r","topic":""}"#).request,
+            Request::Topic {
+                room: "r".into(),
+                topic: Some(String::new())
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"history","room":"r"}"#).request,
+            Request::History {
+                room: "r".into(),
+                before: None,
+                limit: DEFAULT_HISTORY_LIMIT
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"history","room":"r","before":9,"limit":500}"#).request,
+            Request::History {
+                room: "r".into(),
+                before: Some(9),
+                limit: 500
+            }
+        );
+    }
+
+    #[test]
+    fn room_request_mistakes() {
+        assert_eq!(err(br#"{"type":"join"}"#).code, ErrorCode::MissingField);
+        assert_eq!(
+            err(br#"{"type":"direct","message":"x"}"#).code,
+            ErrorCode::MissingField
+        );
+        assert_eq!(
+            err(br#"{"type":"direct","to":"b","message":""}"#).code,
+            ErrorCode::EmptyMessage
+        );
+        assert_eq!(
+            err(br#"{"type":"broadcast","message":"x","action":"yes"}"#).code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            err(br#"{"type":"history","room":"r","limit":501}"#).code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            err(br#"{"type":"history","room":"r","limit":0}"#).code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            err(br#"{"type":"history","room":"r","before":-1}"#).code,
+            ErrorCode::InvalidField
+        );
+    }
+
+    #[test]
     fn long_string_ref_is_refused() {
         let json = format!(r#"{{"type":"ping","ref":"{}"}}"#, "x".repeat(65));
         assert_eq!(err(json.as_bytes()).code, ErrorCode::InvalidField);
@@ -356,7 +648,9 @@ mod tests {
         assert_eq!(
             ok(r#"{"type":"broadcast","message":"a\"b\n\u4f60"}"#).request,
             Request::Broadcast {
-                message: "a\"b\n你".into()
+                room: None,
+                message: "a\"b\n你".into(),
+                action: false,
             }
         );
     }
