@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
-/// Tunable limits and timings of one server.
+use crate::store::{Location, Retention};
+
+/// How many stored messages a `join` replays when no other number is set.
+pub const DEFAULT_HISTORY_REPLAY: u32 = 50;
+
+/// Tunable limits, timings and storage of one server.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Largest client frame (one JSON object), in bytes. A bigger one gets an
@@ -13,14 +18,25 @@ pub struct Config {
     pub outbox_bytes: usize,
     /// How long shutdown waits for connections to flush their last frames.
     pub shutdown_grace: Duration,
+    /// Where history is stored.
+    pub store: Location,
+    /// How long history is kept.
+    pub retention: Retention,
+    /// How many stored messages joining a room replays.
+    pub history_replay: u32,
 }
 
 impl Default for Config {
+    /// Safe limits and in-memory history (the binary defaults to a data
+    /// directory instead).
     fn default() -> Self {
         Config {
             max_frame_bytes: chatroom_proto::DEFAULT_MAX_FRAME_BYTES,
             outbox_bytes: 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
+            store: Location::Memory,
+            retention: Retention::default(),
+            history_replay: DEFAULT_HISTORY_REPLAY,
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Compatible with the source tutorial's client: `login` replies with a
 //! `welcome` carrying `"status":"ok"` and a non-zero `id`; `broadcast` is
-//! relayed to everyone else and answered only when it carries a `ref`; the
+//! relayed to the room and answered only when it carries a `ref`; the
 //! client's `sender_id` is ignored in favour of the session's own identity.
 
 use std::net::SocketAddr;
@@ -11,14 +11,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, Envelope, ErrorFrame, FrameError, JsonFramer, Notice, Pong, Ref, Request, RequestError,
-    ServerFrame, Welcome, encode_frame, parse_request,
+    Ack, ChatMessage, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer, MemberList, Notice,
+    Parted, Pong, Ref, Renamed, Request, RequestError, RoomList, ServerFrame, TopicInfo, Welcome,
+    encode_frame, parse_request,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
+use chatroom_proto::room::LOBBY;
 use tracing::{info, warn};
 
 use crate::conn::{Flow, Session};
-use crate::hub::{Hub, LoginError, Member};
+use crate::hub::{Hub, HubError, Member, Posted, Topic};
 use crate::outbox::{CloseReason, Outbox};
 
 /// The server's name and version, as announced in `welcome`.
@@ -33,7 +35,7 @@ pub enum Input {
     /// Bytes that were not a JSON object at all (skipped).
     Malformed,
     /// An object over the size cap.
-    TooLarge(usize),
+    TooLarge,
 }
 
 /// The state of one JSON connection.
@@ -43,17 +45,25 @@ pub struct JsonSession {
     peer: SocketAddr,
     framer: JsonFramer,
     member: Option<Arc<Member>>,
+    history_replay: u32,
 }
 
 impl JsonSession {
     /// A session for a fresh connection from `peer`.
-    pub fn new(hub: Arc<Hub>, outbox: Arc<Outbox>, peer: SocketAddr, max_frame: usize) -> Self {
+    pub fn new(
+        hub: Arc<Hub>,
+        outbox: Arc<Outbox>,
+        peer: SocketAddr,
+        max_frame: usize,
+        history_replay: u32,
+    ) -> Self {
         JsonSession {
             hub,
             outbox,
             peer,
             framer: JsonFramer::new(max_frame),
             member: None,
+            history_replay,
         }
     }
 
@@ -73,7 +83,10 @@ impl JsonSession {
 
     fn login(&mut self, nickname: String, reference: Option<Ref>) {
         if let Some(member) = &self.member {
-            let text = format!("already logged in as {}", member.nick);
+            let text = match self.hub.nick(member) {
+                Some(nick) => format!("already logged in as {nick}"),
+                None => "already logged in".to_owned(),
+            };
             return self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
         }
         let welcome_ref = reference.clone();
@@ -86,24 +99,20 @@ impl JsonSession {
                     nickname: nickname.clone(),
                     protocol: chatroom_proto::PROTOCOL_VERSION,
                     server: SERVER_NAME.to_owned(),
+                    rooms: vec![LOBBY.to_owned()],
                     reference: welcome_ref,
                 }))
             });
         match result {
             Ok(member) => {
-                info!(peer = %self.peer, id = member.id, nick = %member.nick, "logged in");
+                info!(peer = %self.peer, id = member.id, nick = %nickname, "logged in");
                 self.member = Some(member);
             }
-            Err(e @ LoginError::Taken(_)) => {
-                self.send_error(ErrorCode::NicknameTaken, e.to_string(), reference)
-            }
-            Err(e @ LoginError::Invalid(_)) => {
-                self.send_error(ErrorCode::InvalidNickname, e.to_string(), reference)
-            }
+            Err(e) => self.send_error(e.code(), e.to_string(), reference),
         }
     }
 
-    fn request(&mut self, envelope: Envelope) -> Flow {
+    async fn request(&mut self, envelope: Envelope) -> Flow {
         let Envelope { reference, request } = envelope;
         match request {
             Request::Login { nickname } => self.login(nickname, reference),
@@ -112,30 +121,180 @@ impl JsonSession {
                 self.send(&ServerFrame::Bye(notice("goodbye", reference)));
                 return Flow::Close(CloseReason::Logout);
             }
-            Request::Broadcast { message } => {
-                let Some(member) = &self.member else {
-                    return self.not_logged_in(reference);
-                };
-                let posted = self.hub.broadcast(member, &message);
-                if reference.is_some() {
-                    self.send(&ServerFrame::Ack(Ack {
+            request => {
+                let Some(member) = self.member.clone() else {
+                    self.send_error(
+                        ErrorCode::NotLoggedIn,
+                        "log in first: {\"type\":\"login\",\"nickname\":\"...\"}",
                         reference,
-                        msg_id: posted.msg_id,
-                        ts: posted.ts,
-                    }));
+                    );
+                    return Flow::Continue;
+                };
+                if let Err(e) = self
+                    .member_request(&member, request, reference.clone())
+                    .await
+                {
+                    self.send_error(e.code(), e.to_string(), reference);
                 }
             }
         }
         Flow::Continue
     }
 
-    fn not_logged_in(&self, reference: Option<Ref>) -> Flow {
-        self.send_error(
-            ErrorCode::NotLoggedIn,
-            "log in first: {\"type\":\"login\",\"nickname\":\"...\"}",
+    /// The requests that need a logged-in user.
+    async fn member_request(
+        &mut self,
+        member: &Member,
+        request: Request,
+        reference: Option<Ref>,
+    ) -> Result<(), HubError> {
+        let hub = self.hub.clone();
+        match request {
+            Request::Broadcast {
+                room,
+                message,
+                action,
+            } => {
+                let posted = hub.say(member, room.as_deref(), &message, action)?;
+                self.ack(posted, reference);
+            }
+            Request::Direct {
+                to,
+                message,
+                action,
+            } => {
+                let posted = hub.direct(member, &to, &message, action)?;
+                self.ack(posted, reference);
+            }
+            Request::Join { room } => {
+                let joined_ref = reference.clone();
+                let joined = hub.join(member, &room, |joined| {
+                    encode_frame(&ServerFrame::Joined(chatroom_proto::json::Joined {
+                        room: joined.name.clone(),
+                        topic: joined.topic.clone(),
+                        members: joined.members.clone(),
+                        reference: joined_ref,
+                    }))
+                })?;
+                info!(peer = %self.peer, id = member.id, room = %joined.name, "joined");
+                self.replay(
+                    joined.key,
+                    joined.name,
+                    Some(joined.horizon),
+                    self.history_replay,
+                    reference,
+                )
+                .await;
+            }
+            Request::Part { room } => {
+                let room = hub.part(member, &room)?;
+                self.send(&ServerFrame::Parted(Parted { room, reference }));
+            }
+            Request::Rooms => {
+                let rooms = hub.rooms();
+                self.send(&ServerFrame::RoomList(RoomList { rooms, reference }));
+            }
+            Request::Who { room } => {
+                let (room, members) = hub.who(&room)?;
+                self.send(&ServerFrame::MemberList(MemberList {
+                    room,
+                    members,
+                    reference,
+                }));
+            }
+            Request::Topic { room, topic: None } => {
+                let topic = hub.topic(&room)?;
+                self.send_topic(topic, reference);
+            }
+            Request::Topic {
+                room,
+                topic: Some(text),
+            } => {
+                let topic = hub.set_topic(member, &room, &text)?;
+                self.send_topic(topic, reference);
+            }
+            Request::Nick { nickname } => {
+                let old = hub.rename(member, &nickname)?;
+                info!(peer = %self.peer, id = member.id, %old, new = %nickname, "renamed");
+                self.send(&ServerFrame::Renamed(Renamed {
+                    old_nickname: old,
+                    nickname,
+                    reference,
+                }));
+            }
+            Request::History {
+                room,
+                before,
+                limit,
+            } => {
+                let (key, name) = hub.membership(member, &room)?;
+                self.replay(key, name, before, limit, reference).await;
+            }
+            Request::Login { .. } | Request::Logout | Request::Ping => {}
+        }
+        Ok(())
+    }
+
+    fn ack(&self, posted: Posted, reference: Option<Ref>) {
+        if reference.is_some() {
+            self.send(&ServerFrame::Ack(Ack {
+                reference,
+                msg_id: posted.msg_id,
+                ts: posted.ts,
+            }));
+        }
+    }
+
+    fn send_topic(&self, topic: Topic, reference: Option<Ref>) {
+        self.send(&ServerFrame::Topic(TopicInfo {
+            room: topic.room,
+            topic: topic.text,
+            set_by: topic.set_by,
+            ts: topic.set_at,
             reference,
-        );
-        Flow::Continue
+        }));
+    }
+
+    /// Sends up to `limit` stored messages of a room (ids below `before`),
+    /// oldest first and marked as history, then `history_end`.
+    async fn replay(
+        &self,
+        key: String,
+        name: String,
+        before: Option<u64>,
+        limit: u32,
+        reference: Option<Ref>,
+    ) {
+        let page = match self.hub.store().history(key, before, limit).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::error!(error = %e, "history read failed");
+                return self.send_error(
+                    ErrorCode::InternalError,
+                    "history is unavailable right now",
+                    reference,
+                );
+            }
+        };
+        let count = u32::try_from(page.messages.len()).unwrap_or(u32::MAX);
+        for m in page.messages {
+            self.send(&ServerFrame::Message(ChatMessage {
+                msg_id: m.id,
+                ts: m.ts,
+                room: name.clone(),
+                sender_id: m.sender_id,
+                sender_nickname: m.sender_nick,
+                message: m.text,
+                action: m.action,
+                history: true,
+            }));
+        }
+        self.send(&ServerFrame::HistoryEnd(HistoryEnd {
+            room: name,
+            count,
+            has_more: page.has_more,
+            reference,
+        }));
     }
 }
 
@@ -160,14 +319,14 @@ impl Session for JsonSession {
                     Err(e) => Input::Invalid(e),
                 },
                 Err(FrameError::Malformed) => Input::Malformed,
-                Err(FrameError::TooLarge(cap)) => Input::TooLarge(cap),
+                Err(FrameError::TooLarge(_)) => Input::TooLarge,
             })
         });
     }
 
     async fn handle(&mut self, input: Input) -> Flow {
         match input {
-            Input::Request(envelope) => self.request(envelope),
+            Input::Request(envelope) => self.request(envelope).await,
             Input::Invalid(e) => {
                 self.send_error(e.code, e.message, e.reference);
                 Flow::Continue
@@ -180,8 +339,8 @@ impl Session for JsonSession {
                 );
                 Flow::Continue
             }
-            Input::TooLarge(cap) => {
-                warn!(peer = %self.peer, cap, "frame too large, closing");
+            Input::TooLarge => {
+                warn!(peer = %self.peer, cap = self.framer.max_frame(), "frame too large, closing");
                 Flow::Close(CloseReason::FrameTooLarge)
             }
         }
@@ -190,7 +349,7 @@ impl Session for JsonSession {
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         if let Some(member) = self.member.take() {
             self.hub.leave(&member, reason);
-            info!(peer = %self.peer, id = member.id, nick = %member.nick, reason = reason.as_str(), "left");
+            info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "left");
         }
         let frame = match reason {
             CloseReason::Shutdown => ServerFrame::Bye(notice("the server is shutting down", None)),

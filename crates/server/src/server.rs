@@ -10,6 +10,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use thiserror::Error;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,19 +21,41 @@ use crate::conn::drive;
 use crate::hub::Hub;
 use crate::json_session::JsonSession;
 use crate::outbox::Outbox;
+use crate::store::{self, StoreError};
+
+/// Why the server could not run.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// A socket failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The history store could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Pause after an accept error (e.g. out of file descriptors), so the loop
 /// does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves JSON clients on `listener` until `shutdown` completes, then shuts
-/// down gracefully and returns.
+/// down gracefully and returns once every relayed message is stored.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let hub = Arc::new(Hub::new());
+) -> Result<(), ServerError> {
+    let (location, retention) = (config.store.clone(), config.retention.clone());
+    let (store, store_thread, loaded) =
+        tokio::task::spawn_blocking(move || store::open(&location, retention))
+            .await
+            .map_err(io::Error::other)??;
+    info!(
+        messages_up_to = loaded.max_message_id,
+        rooms = loaded.rooms.len(),
+        "history store open"
+    );
+    let hub = Arc::new(Hub::new(store, &loaded));
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let addr = listener.local_addr()?;
@@ -61,6 +84,17 @@ pub async fn run(
     if tokio::time::timeout(deadline, tasks.wait()).await.is_err() {
         warn!("some connections did not close within the grace period");
     }
+    if let Err(e) = hub.store().flush().await {
+        warn!(error = %e, "could not flush history");
+    }
+    match Arc::try_unwrap(hub) {
+        // The last handle to the store goes with the hub: the thread ends.
+        Ok(hub) => {
+            drop(hub);
+            let _ = tokio::task::spawn_blocking(move || store_thread.finish()).await;
+        }
+        Err(_) => warn!("connections still running; history was flushed without closing the store"),
+    }
     info!("shut down");
     Ok(())
 }
@@ -74,7 +108,13 @@ async fn serve(stream: TcpStream, hub: Arc<Hub>, config: Config, stop: Cancellat
         debug!(%peer, error = %e, "could not disable Nagle's algorithm");
     }
     let outbox = Arc::new(Outbox::new(config.outbox_bytes));
-    let session = JsonSession::new(hub, outbox.clone(), peer, config.max_frame_bytes);
+    let session = JsonSession::new(
+        hub,
+        outbox.clone(),
+        peer,
+        config.max_frame_bytes,
+        config.history_replay,
+    );
     drive(stream, outbox, session, stop, config.shutdown_grace).await;
     debug!(%peer, "connection closed");
 }

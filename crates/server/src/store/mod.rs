@@ -1,0 +1,222 @@
+//! Durable history: every room message and direct message, and room topics,
+//! in SQLite.
+//!
+//! One thread owns the database. The hub hands it records through a channel
+//! (never waiting); the thread writes whatever has queued up in one
+//! transaction, so under load many messages share one commit. History reads
+//! are answered by the same thread, after the writes queued before them: a
+//! reader always sees every message relayed before its request. On disk the
+//! database is in WAL mode under the data directory; the in-memory mode keeps
+//! it in the thread's memory for throwaway servers.
+
+mod retention;
+mod schema;
+mod writer;
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rusqlite::Connection;
+use thiserror::Error;
+use tokio::sync::oneshot;
+
+pub use retention::{Retention, RetentionPolicy, RoomRetention};
+
+/// The file name of the database inside the data directory.
+pub const DB_FILE: &str = "chatroom.db";
+
+/// Where history lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `DIR/chatroom.db`, created if needed.
+    Dir(PathBuf),
+    /// In memory, gone when the server stops.
+    Memory,
+}
+
+/// A problem with the database.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store thread is gone (the server is stopping).
+    #[error("the history store has stopped")]
+    Stopped,
+}
+
+/// One stored message (room or direct).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The message id.
+    pub id: u64,
+    /// When, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// For room messages: the folded room key and the room's display name.
+    pub room: Option<(String, String)>,
+    /// The sender's user id.
+    pub sender_id: u64,
+    /// The sender's nickname at the time.
+    pub sender_nick: String,
+    /// For direct messages: the recipient's id and nickname.
+    pub recipient: Option<(u64, String)>,
+    /// The text.
+    pub text: String,
+    /// A `/me` action.
+    pub action: bool,
+}
+
+/// A room's stored topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRoom {
+    /// The folded key.
+    pub key: String,
+    /// The display name.
+    pub name: String,
+    /// The topic ("" when none).
+    pub topic: String,
+    /// Who set it.
+    pub set_by: Option<String>,
+    /// When, in milliseconds since the Unix epoch.
+    pub set_at: Option<i64>,
+}
+
+/// One page of a room's history, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The messages.
+    pub messages: Vec<StoredMessage>,
+    /// Whether older messages exist.
+    pub has_more: bool,
+}
+
+/// What the database held at startup.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The highest message id stored (0 when none).
+    pub max_message_id: u64,
+    /// The highest user id that sent or received a stored message.
+    pub max_user_id: u64,
+    /// Every room with a stored topic.
+    pub rooms: Vec<StoredRoom>,
+}
+
+/// A request to the store thread.
+enum Op {
+    /// A message to store, and when it was queued.
+    Message(StoredMessage, std::time::Instant),
+    Topic(StoredRoom),
+    History {
+        room_key: String,
+        before: Option<u64>,
+        limit: u32,
+        reply: oneshot::Sender<Result<Page, StoreError>>,
+    },
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle the hub and sessions use; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    ops: mpsc::Sender<Op>,
+}
+
+/// The store thread; [`StoreThread::finish`] flushes and waits for it.
+pub struct StoreThread {
+    handle: JoinHandle<()>,
+}
+
+impl StoreThread {
+    /// Waits until everything queued before the last [`Store`] handle was
+    /// dropped has been written.
+    pub fn finish(self) {
+        if self.handle.join().is_err() {
+            tracing::error!("the history store thread panicked");
+        }
+    }
+}
+
+/// Opens (creating if needed) the database and starts its thread.
+pub fn open(
+    location: &Location,
+    retention: Retention,
+) -> Result<(Store, StoreThread, Loaded), StoreError> {
+    let conn = match location {
+        Location::Dir(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+            Connection::open(dir.join(DB_FILE))?
+        }
+        Location::Memory => Connection::open_in_memory()?,
+    };
+    schema::prepare(&conn, matches!(location, Location::Dir(_)))?;
+    let loaded = schema::load(&conn)?;
+    let (ops, rx) = mpsc::channel();
+    let max_user_id = loaded.max_user_id;
+    let handle = std::thread::Builder::new()
+        .name("history-store".into())
+        .spawn(move || writer::run(conn, rx, retention, max_user_id))
+        .map_err(|e| StoreError::DataDir {
+            path: PathBuf::from("<store thread>"),
+            source: e,
+        })?;
+    Ok((Store { ops }, StoreThread { handle }, loaded))
+}
+
+impl Store {
+    /// Queues a message to be stored; never blocks.
+    pub fn message(&self, message: StoredMessage) {
+        self.send(Op::Message(message, std::time::Instant::now()));
+    }
+
+    /// Queues a room's new topic to be stored; never blocks.
+    pub fn topic(&self, room: StoredRoom) {
+        self.send(Op::Topic(room));
+    }
+
+    /// Up to `limit` messages of a room with ids below `before`, oldest
+    /// first. Sees every record queued before the call.
+    pub async fn history(
+        &self,
+        room_key: String,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(Op::History {
+                room_key,
+                before,
+                limit,
+                reply,
+            })
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (done, flushed) = oneshot::channel();
+        self.ops
+            .send(Op::Flush(done))
+            .map_err(|_| StoreError::Stopped)?;
+        flushed.await.map_err(|_| StoreError::Stopped)
+    }
+
+    fn send(&self, op: Op) {
+        if self.ops.send(op).is_err() {
+            tracing::error!("the history store has stopped; a record was not stored");
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The database layout and what the server reads from it at startup.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{Loaded, StoreError, StoredRoom};
+
+/// Bumped whenever the layout changes; a database from a newer version is
+/// refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+const CREATE: &str = "
+CREATE TABLE IF NOT EXISTS messages (
+    id             INTEGER PRIMARY KEY,   -- the msg_id clients see
+    ts             INTEGER NOT NULL,      -- ms since the Unix epoch
+    room_key       TEXT,                  -- folded room name; NULL for direct messages
+    room_name      TEXT,
+    sender_id      INTEGER NOT NULL,
+    sender_nick    TEXT NOT NULL,
+    recipient_id   INTEGER,               -- direct messages only
+    recipient_nick TEXT,
+    body           TEXT NOT NULL,
+    action         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room_key, id);
+CREATE INDEX IF NOT EXISTS messages_by_time ON messages (ts);
+CREATE TABLE IF NOT EXISTS rooms (
+    key          TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    topic        TEXT NOT NULL DEFAULT '',
+    topic_set_by TEXT,
+    topic_set_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+";
+
+/// Sets the connection up and creates the tables if needed.
+pub fn prepare(conn: &Connection, on_disk: bool) -> Result<(), StoreError> {
+    if on_disk {
+        // WAL: readers (backups, `sqlite3`) never block the writer, and a
+        // commit survives the process being killed. NORMAL: no fsync per
+        // commit (the WAL is synced at checkpoints), so a power cut may lose
+        // the last commits but the database stays consistent.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(
+            format!(
+                "the database has schema version {version}, newer than this server's {SCHEMA_VERSION}"
+            ),
+        )));
+    }
+    conn.execute_batch(CREATE)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Reads what the hub needs to continue where the last run stopped.
+pub fn load(conn: &Connection) -> Result<Loaded, StoreError> {
+    let max_message_id: i64 =
+        conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?;
+    let max_user_id: i64 = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'max_user_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    let mut stmt =
+        conn.prepare("SELECT key, name, topic, topic_set_by, topic_set_at FROM rooms")?;
+    let rooms = stmt
+        .query_map([], |r| {
+            Ok(StoredRoom {
+                key: r.get(0)?,
+                name: r.get(1)?,
+                topic: r.get(2)?,
+                set_by: r.get(3)?,
+                set_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Loaded {
+        max_message_id: u64::try_from(max_message_id).unwrap_or(0),
+        max_user_id: u64::try_from(max_user_id).unwrap_or(0),
+        rooms,
+    })
+}
