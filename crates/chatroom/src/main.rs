@@ -6,12 +6,14 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use chatroom_client::line;
-use chatroom_server::Config;
+use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention};
+use chatroom_server::{Config, DEFAULT_HISTORY_REPLAY};
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -61,6 +63,29 @@ struct ServeArgs {
     /// How long shutdown waits for clients to receive their goodbye.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
     shutdown_grace: Duration,
+    /// Directory for the history database (chatroom.db, SQLite in WAL mode).
+    #[arg(
+        long,
+        default_value = "data",
+        value_name = "DIR",
+        conflicts_with = "in_memory"
+    )]
+    data_dir: PathBuf,
+    /// Keep history in memory only: it is gone when the server stops.
+    #[arg(long)]
+    in_memory: bool,
+    /// How many stored messages joining a room replays.
+    #[arg(long, default_value_t = DEFAULT_HISTORY_REPLAY, value_name = "N")]
+    history_replay: u32,
+    /// How long history is kept in every room (and for direct messages, by
+    /// age): `count=N`, `age=DURATION` or both, e.g. `count=100000,age=90d`.
+    /// Unlimited when not given.
+    #[arg(long, value_name = "POLICY")]
+    retention: Option<RetentionPolicy>,
+    /// A room's own retention, overriding --retention; repeatable.
+    /// E.g. `--room-retention lobby:count=1000 --room-retention ops:age=7d`.
+    #[arg(long, value_name = "ROOM:POLICY")]
+    room_retention: Vec<RoomRetention>,
 }
 
 #[derive(Args)]
@@ -123,6 +148,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_frame_bytes: args.max_frame_bytes,
         outbox_bytes: args.outbox_bytes,
         shutdown_grace: args.shutdown_grace,
+        store: if args.in_memory {
+            Location::Memory
+        } else {
+            Location::Dir(args.data_dir)
+        },
+        retention: Retention {
+            default: args.retention.unwrap_or_default(),
+            rooms: args
+                .room_retention
+                .into_iter()
+                .map(|r| (r.room_key, r.policy))
+                .collect(),
+        },
+        history_replay: args.history_replay,
     };
     let shutdown = shutdown_signal()?;
     chatroom_server::run(listener, config, shutdown).await?;

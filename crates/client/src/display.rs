@@ -27,21 +27,44 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// `HH:MM` in local time for a timestamp in milliseconds since the epoch.
+/// Local time of a timestamp (milliseconds since the epoch): `HH:MM` for
+/// today, `YYYY-MM-DD HH:MM` for other days (replayed history).
 pub fn clock(ts_ms: i64) -> String {
     match Local.timestamp_millis_opt(ts_ms).single() {
-        Some(t) => t.format("%H:%M").to_string(),
+        Some(t) if t.date_naive() == Local::now().date_naive() => t.format("%H:%M").to_string(),
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
         None => "--:--".to_owned(),
     }
 }
 
-/// One chat line: `HH:MM [nick(id)] text`, continuation lines indented
-/// under the text.
-pub fn chat_line(ts_ms: i64, nick: &str, id: u64, text: &str) -> String {
-    let head = format!("{} [{}({})] ", clock(ts_ms), sanitize(nick, false), id);
+/// One chat line: `HH:MM PLACE [nick(id)] text`, or `HH:MM PLACE * nick(id)
+/// text` for an action; continuation lines are indented under the text.
+/// `place` is e.g. `#lobby` or `(direct)`; `None` leaves it out.
+pub fn chat_line(
+    ts_ms: i64,
+    place: Option<&str>,
+    nick: &str,
+    id: u64,
+    text: &str,
+    action: bool,
+) -> String {
+    let place = place
+        .map(|p| format!("{} ", sanitize(p, false)))
+        .unwrap_or_default();
+    let who = sanitize(nick, false);
+    let head = if action {
+        format!("{} {place}* {who}({id}) ", clock(ts_ms))
+    } else {
+        format!("{} {place}[{who}({id})] ", clock(ts_ms))
+    };
     let indent = " ".repeat(head.chars().count());
     let body = sanitize(text, true).replace('\n', &format!("\n{indent}"));
     format!("{head}{body}")
+}
+
+/// How a room is shown: `#name`.
+pub fn room_label(room: &str) -> String {
+    format!("#{}", sanitize(room, false))
 }
 
 #[cfg(test)]
@@ -61,10 +84,15 @@ mod tests {
 
     #[test]
     fn chat_line_format() {
-        let line = chat_line(0, "bob", 7, "hi");
+        let now = chrono::Utc::now().timestamp_millis();
+        let line = chat_line(now, None, "bob", 7, "hi", false);
         assert!(line.ends_with(" [bob(7)] hi"), "{line}");
         assert_eq!(line.len(), "HH:MM [bob(7)] hi".len());
-        let two = chat_line(0, "张三", 1, "a\nb");
+        let line = chat_line(now, Some("#rust"), "bob", 7, "waves", true);
+        assert_eq!(&line[5..], " #rust * bob(7) waves");
+        let old = chat_line(86_400_000, Some("#r"), "bob", 7, "hi", false);
+        assert!(old.starts_with("1970-01-0"), "{old}");
+        let two = chat_line(now, None, "张三", 1, "a\nb", false);
         let (first, second) = two.split_once('\n').unwrap();
         assert!(first.ends_with("] a"));
         assert_eq!(second.trim_start(), "b");

@@ -1,34 +1,44 @@
 //! Line mode: the tutorial's command-line client, grown up.
 //!
 //! Commands are the tutorial's (`login NAME`, `send TEXT`); once logged in
-//! any other line is a message, and `/quit` and `/help` do what they say.
-//! Incoming lines print as `HH:MM [nick(id)] text`. Because every message is
-//! sent with a `ref` and acknowledged, a script piping lines in knows its
-//! messages were delivered: at end of input the client waits for the
-//! acknowledgements, logs out and exits 0.
+//! any other line is a message to the current room, and `/`-commands do
+//! the rest (`/help` lists them). Incoming lines print as
+//! `HH:MM #room [nick(id)] text`. Because every request is sent with a `ref`
+//! and answered, a script piping lines in knows its messages were delivered:
+//! at end of input the client waits for the answers, logs out and exits 0.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
-use chatroom_proto::json::{Ref, Request, ServerFrame};
+use chatroom_proto::json::{PresenceEvent, Ref, Request, ServerFrame};
+use chatroom_proto::room::{self, LOBBY};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
 
-use crate::connection::{ReadError, connect};
-use crate::display::{chat_line, sanitize};
+use crate::connection::{FrameWriter, ReadError, connect};
+use crate::display::{chat_line, clock, room_label, sanitize};
 
-/// How long, after input ends, to wait for outstanding acknowledgements and
-/// the server's goodbye.
+/// How long, after input ends, to wait for outstanding answers and the
+/// server's goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The commands, as `/help` shows them.
 pub const HELP: &str = "\
 commands:
-  login NAME   log in as NAME (1-32 characters, no spaces)
-  send TEXT    send TEXT to everyone; once logged in, any line is sent
-  /help        show this help
-  /quit        log out and exit";
+  login NAME          log in as NAME (1-32 characters, no spaces)
+  send TEXT           send TEXT to the current room; once logged in, any line is sent
+  /join ROOM          join ROOM (or switch to it) and see its recent history
+  /part [ROOM]        leave ROOM (default: the current room)
+  /rooms              list the rooms
+  /who [ROOM]         list a room's members
+  /msg NICK TEXT      send a direct message
+  /me TEXT            an action: \"* you TEXT\"
+  /nick NAME          change your nickname
+  /topic [TEXT]       show or set the current room's topic
+  /history [N]        show N older messages of the current room (default 50)
+  /help               show this help
+  /quit               log out and exit";
 
 /// What the line client needs to know.
 #[derive(Debug, Clone)]
@@ -70,7 +80,16 @@ impl Ending {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Command {
     Login(String),
-    Send(String),
+    Say(String),
+    Me(String),
+    Msg(String, String),
+    Join(String),
+    Part(Option<String>),
+    Rooms,
+    Who(Option<String>),
+    Nick(String),
+    Topic(Option<String>),
+    History(u32),
     Help,
     Quit,
     /// A line that needs an explanation instead of an action.
@@ -84,54 +103,111 @@ fn parse(line: &str, logged_in: bool) -> Command {
         return Command::Nothing;
     }
     if let Some(rest) = line.strip_prefix('/') {
-        return match rest.trim().to_lowercase().as_str() {
+        let (name, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+        let arg = arg.trim();
+        let word = || arg.split_whitespace().next().map(str::to_owned);
+        return match name.to_lowercase().as_str() {
             "quit" | "exit" => Command::Quit,
             "help" | "?" => Command::Help,
+            _ if !logged_in => Command::Hint("log in first: login NAME"),
+            "join" => word().map_or(Command::Hint("usage: /join ROOM"), Command::Join),
+            "part" | "leave" => Command::Part(word()),
+            "rooms" | "list" => Command::Rooms,
+            "who" | "names" => Command::Who(word()),
+            "nick" => word().map_or(Command::Hint("usage: /nick NAME"), Command::Nick),
+            "me" if !arg.is_empty() => Command::Me(arg.to_owned()),
+            "me" => Command::Hint("usage: /me TEXT"),
+            "msg" | "query" => match arg.split_once(' ') {
+                Some((to, text)) if !text.trim().is_empty() => {
+                    Command::Msg(to.to_owned(), text.to_owned())
+                }
+                _ => Command::Hint("usage: /msg NICK TEXT"),
+            },
+            "topic" if arg.is_empty() => Command::Topic(None),
+            "topic" => Command::Topic(Some(arg.to_owned())),
+            "history" if arg.is_empty() => Command::History(50),
+            "history" => match arg.parse::<u32>() {
+                Ok(n) if (1..=500).contains(&n) => Command::History(n),
+                _ => Command::Hint("usage: /history [N], N from 1 to 500"),
+            },
             _ => Command::Hint("unknown command; /help lists them"),
         };
     }
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
     match word.to_lowercase().as_str() {
-        "send" => Command::Send(rest.to_owned()),
+        "send" if rest.is_empty() => Command::Hint("usage: send TEXT"),
+        "send" => Command::Say(rest.to_owned()),
         "login" if !logged_in => match rest.split_whitespace().next() {
             Some(nick) => Command::Login(nick.to_owned()),
             None => Command::Hint("usage: login NAME"),
         },
-        _ if logged_in => Command::Send(line.to_owned()),
+        _ if logged_in => Command::Say(line.to_owned()),
         _ => Command::Hint("log in first: login NAME"),
     }
 }
 
+/// What a request was, so its answer can be shown.
+#[derive(Debug, Clone)]
+enum Pending {
+    Login,
+    Say {
+        room: String,
+        text: String,
+        action: bool,
+    },
+    Direct {
+        to: String,
+        text: String,
+    },
+    /// A join; the current room switched when it was sent, and switches
+    /// back to `previous` if the server refuses.
+    Join {
+        previous: String,
+    },
+    Other,
+}
+
 struct State {
     me: Option<(String, u64)>,
-    /// The `ref` of a login awaiting its answer.
-    login_ref: Option<u64>,
     login_refused: bool,
-    /// Messages sent and not yet acknowledged, by `ref`.
-    unacked: HashMap<u64, String>,
+    /// Requests sent and not yet answered, by `ref`.
+    pending: HashMap<u64, Pending>,
     next_ref: u64,
+    /// The room plain lines go to.
+    current: String,
+    /// Rooms joined (folded keys).
+    rooms: BTreeSet<String>,
+    /// Oldest message id seen per room (folded key), for `/history`.
+    oldest: HashMap<String, u64>,
     input_done: bool,
     quitting: bool,
 }
 
 impl State {
-    fn take_ref(&mut self) -> u64 {
-        self.next_ref += 1;
-        self.next_ref
-    }
-
     /// Logged in, or a login is on its way (the server handles requests in
     /// order, so messages typed meanwhile follow the login).
     fn logged_in(&self) -> bool {
-        self.me.is_some() || self.login_ref.is_some()
+        self.me.is_some() || self.pending.values().any(|p| matches!(p, Pending::Login))
+    }
+
+    fn seen(&mut self, room: &str, msg_id: u64) {
+        let oldest = self.oldest.entry(room::fold(room)).or_insert(msg_id);
+        *oldest = (*oldest).min(msg_id);
     }
 }
 
-fn ref_number(reference: Option<&Ref>) -> Option<u64> {
-    match reference {
-        Some(Ref::Number(n)) => n.as_u64(),
-        _ => None,
-    }
+/// Sends a request with a fresh `ref`, remembering what it was.
+async fn send(
+    writer: &mut FrameWriter,
+    state: &mut State,
+    request: Request,
+    pending: Pending,
+) -> std::io::Result<()> {
+    state.next_ref += 1;
+    let r = state.next_ref;
+    writer.send(&request, Some(&Ref::Number(r.into()))).await?;
+    state.pending.insert(r, pending);
+    Ok(())
 }
 
 /// Runs line mode until it ends; `out` gets chat lines, `err` problems.
@@ -153,34 +229,30 @@ where
     }
     let mut state = State {
         me: None,
-        login_ref: None,
         login_refused: false,
-        unacked: HashMap::new(),
+        pending: HashMap::new(),
         next_ref: 0,
+        current: LOBBY.to_owned(),
+        rooms: BTreeSet::from([LOBBY.to_owned()]),
+        oldest: HashMap::new(),
         input_done: false,
         quitting: false,
     };
     let mut lines = input.lines();
     let mut deadline: Option<Instant> = None;
-    let mut pending_login = options.nick.clone();
-    loop {
-        if let Some(nick) = pending_login.take() {
-            let r = state.take_ref();
-            state.login_ref = Some(r);
-            let login = Request::Login { nickname: nick };
-            if writer
-                .send(&login, Some(&Ref::Number(r.into())))
-                .await
-                .is_err()
-            {
-                return lost(err);
-            }
-        }
-        if state.input_done
-            && !state.quitting
-            && state.unacked.is_empty()
-            && state.login_ref.is_none()
+    if let Some(nick) = &options.nick {
+        let login = Request::Login {
+            nickname: nick.clone(),
+        };
+        if send(&mut writer, &mut state, login, Pending::Login)
+            .await
+            .is_err()
         {
+            return lost(err);
+        }
+    }
+    loop {
+        if state.input_done && !state.quitting && state.pending.is_empty() {
             state.quitting = true;
             if writer.send(&Request::Logout, None).await.is_err() {
                 return lost(err);
@@ -197,26 +269,14 @@ where
                         continue;
                     }
                 };
-                match parse(&line, state.logged_in()) {
-                    Command::Nothing => {}
-                    Command::Help => { let _ = writeln!(out, "{HELP}"); }
-                    Command::Hint(hint) => { let _ = writeln!(err, "! {hint}"); }
-                    Command::Quit => {
-                        state.input_done = true;
-                        deadline = Some(Instant::now() + DRAIN_TIMEOUT);
-                    }
-                    Command::Login(nick) => pending_login = Some(nick),
-                    Command::Send(text) if text.is_empty() => {
-                        let _ = writeln!(err, "! usage: send TEXT");
-                    }
-                    Command::Send(text) => {
-                        let r = state.take_ref();
-                        let request = Request::Broadcast { message: text.clone() };
-                        if writer.send(&request, Some(&Ref::Number(r.into()))).await.is_err() {
-                            return lost(err);
-                        }
-                        state.unacked.insert(r, text);
-                    }
+                let command = parse(&line, state.logged_in());
+                if command == Command::Quit {
+                    state.input_done = true;
+                    deadline = Some(Instant::now() + DRAIN_TIMEOUT);
+                    continue;
+                }
+                if act(command, &mut writer, &mut state, out, err).await.is_err() {
+                    return lost(err);
                 }
             }
             frame = reader.next() => match frame {
@@ -242,16 +302,131 @@ where
     }
 }
 
+/// Carries out one command: a request to the server or a local answer.
+async fn act<O: Write, E: Write>(
+    command: Command,
+    writer: &mut FrameWriter,
+    state: &mut State,
+    out: &mut O,
+    err: &mut E,
+) -> std::io::Result<()> {
+    let current = state.current.clone();
+    let (request, pending) = match command {
+        Command::Nothing | Command::Quit => return Ok(()),
+        Command::Help => {
+            let _ = writeln!(out, "{HELP}");
+            return Ok(());
+        }
+        Command::Hint(hint) => {
+            let _ = writeln!(err, "! {hint}");
+            return Ok(());
+        }
+        Command::Join(room) if state.rooms.contains(&room::fold(&room)) => {
+            state.current = room;
+            let _ = writeln!(out, "* now talking in {}", room_label(&state.current));
+            return Ok(());
+        }
+        Command::Login(nickname) => (Request::Login { nickname }, Pending::Login),
+        Command::Say(text) => (
+            Request::Broadcast {
+                room: Some(current.clone()),
+                message: text.clone(),
+                action: false,
+            },
+            Pending::Say {
+                room: current,
+                text,
+                action: false,
+            },
+        ),
+        Command::Me(text) => (
+            Request::Broadcast {
+                room: Some(current.clone()),
+                message: text.clone(),
+                action: true,
+            },
+            Pending::Say {
+                room: current,
+                text,
+                action: true,
+            },
+        ),
+        Command::Msg(to, text) => (
+            Request::Direct {
+                to: to.clone(),
+                message: text.clone(),
+                action: false,
+            },
+            Pending::Direct { to, text },
+        ),
+        // The server handles requests in order, so lines typed after a join
+        // or part belong to the new current room even before the answer.
+        Command::Join(room) => {
+            state.current = room.clone();
+            (Request::Join { room }, Pending::Join { previous: current })
+        }
+        Command::Part(room) => {
+            let room = room.unwrap_or(current);
+            let key = room::fold(&room);
+            state.rooms.remove(&key);
+            if room::fold(&state.current) == key {
+                state.current = state
+                    .rooms
+                    .iter()
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| LOBBY.to_owned());
+            }
+            (Request::Part { room }, Pending::Other)
+        }
+        Command::Rooms => (Request::Rooms, Pending::Other),
+        Command::Who(room) => (
+            Request::Who {
+                room: room.unwrap_or(current),
+            },
+            Pending::Other,
+        ),
+        Command::Nick(nickname) => (Request::Nick { nickname }, Pending::Other),
+        Command::Topic(topic) => (
+            Request::Topic {
+                room: current,
+                topic,
+            },
+            Pending::Other,
+        ),
+        Command::History(limit) => {
+            let before = state.oldest.get(&room::fold(&current)).copied();
+            (
+                Request::History {
+                    room: current,
+                    before,
+                    limit,
+                },
+                Pending::Other,
+            )
+        }
+    };
+    send(writer, state, request, pending).await
+}
+
 fn lost<E: Write>(err: &mut E) -> Ending {
     let _ = writeln!(err, "! the connection to the server was lost");
     Ending::ConnectionLost
 }
 
+fn ref_number(reference: Option<&Ref>) -> Option<u64> {
+    match reference {
+        Some(Ref::Number(n)) => n.as_u64(),
+        _ => None,
+    }
+}
+
 /// Shows one frame and updates the state it affects.
 fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, err: &mut E) {
+    let me = state.me.clone().unwrap_or_default();
     let _ = match frame {
         ServerFrame::Welcome(w) => {
-            state.login_ref = None;
+            state.pending.retain(|_, p| !matches!(p, Pending::Login));
             let line = format!(
                 "* logged in as {} (id {})",
                 sanitize(&w.nickname, false),
@@ -261,43 +436,200 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             writeln!(out, "{line}")
         }
         ServerFrame::Message(m) => {
+            state.seen(&m.room, m.msg_id);
+            let place = room_label(&m.room);
             writeln!(
                 out,
                 "{}",
-                chat_line(m.ts, &m.sender_nickname, m.sender_id, &m.message)
+                chat_line(
+                    m.ts,
+                    Some(&place),
+                    &m.sender_nickname,
+                    m.sender_id,
+                    &m.message,
+                    m.action
+                )
+            )
+        }
+        ServerFrame::Direct(d) => {
+            writeln!(
+                out,
+                "{}",
+                chat_line(
+                    d.ts,
+                    Some("(direct)"),
+                    &d.sender_nickname,
+                    d.sender_id,
+                    &d.message,
+                    d.action
+                )
             )
         }
         ServerFrame::Presence(p) => {
-            let what = match p.event {
-                chatroom_proto::json::PresenceEvent::Join => "joined".to_owned(),
-                chatroom_proto::json::PresenceEvent::Leave => match &p.reason {
-                    Some(reason) => format!("left ({reason})"),
-                    None => "left".to_owned(),
-                },
+            let who = format!("{}({})", p.nickname, p.user_id);
+            let text = match p.event {
+                PresenceEvent::Join => format!("{who} joined"),
+                PresenceEvent::Leave if p.room.is_some() => format!("{who} left"),
+                PresenceEvent::Leave => {
+                    format!("{who} left ({})", p.reason.as_deref().unwrap_or("quit"))
+                }
+                PresenceEvent::Nick => format!(
+                    "{}({}) is now known as {}",
+                    p.old_nickname.as_deref().unwrap_or("?"),
+                    p.user_id,
+                    p.nickname
+                ),
+                PresenceEvent::Topic => {
+                    format!("{who} set the topic: {}", p.topic.as_deref().unwrap_or(""))
+                }
             };
-            let text = format!("{}({}) {what}", p.nickname, p.user_id);
+            let place = p.room.as_deref().map(room_label);
             writeln!(
                 out,
                 "{}",
-                chat_line(p.ts, &p.sender_nickname, p.sender_id, &text)
+                chat_line(
+                    p.ts,
+                    place.as_deref(),
+                    &p.sender_nickname,
+                    p.sender_id,
+                    &text,
+                    false
+                )
             )
         }
         ServerFrame::Ack(a) => {
-            let text = ref_number(a.reference.as_ref()).and_then(|r| state.unacked.remove(&r));
-            match (text, &state.me) {
-                (Some(text), Some((nick, id))) => {
-                    writeln!(out, "{}", chat_line(a.ts, nick, *id, &text))
+            match ref_number(a.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
+                Some(Pending::Say { room, text, action }) => {
+                    state.seen(&room, a.msg_id);
+                    let place = room_label(&room);
+                    writeln!(
+                        out,
+                        "{}",
+                        chat_line(a.ts, Some(&place), &me.0, me.1, &text, action)
+                    )
+                }
+                Some(Pending::Direct { to, text }) => {
+                    let place = format!("(direct to {})", sanitize(&to, false));
+                    writeln!(
+                        out,
+                        "{}",
+                        chat_line(a.ts, Some(&place), &me.0, me.1, &text, false)
+                    )
                 }
                 _ => Ok(()),
             }
         }
-        ServerFrame::Error(e) => {
-            if let Some(r) = ref_number(e.reference.as_ref()) {
-                if state.login_ref == Some(r) {
-                    state.login_ref = None;
-                    state.login_refused = true;
+        ServerFrame::Joined(j) => {
+            answered(state, j.reference.as_ref());
+            state.rooms.insert(room::fold(&j.room));
+            if room::fold(&state.current) == room::fold(&j.room) {
+                state.current = j.room.clone();
+            }
+            let names: Vec<String> = j
+                .members
+                .iter()
+                .map(|m| sanitize(&m.nickname, false))
+                .collect();
+            let topic = if j.topic.is_empty() {
+                String::new()
+            } else {
+                format!(" (topic: {})", sanitize(&j.topic, false))
+            };
+            writeln!(
+                out,
+                "* joined {}{topic}; {} here: {}",
+                room_label(&j.room),
+                names.len(),
+                names.join(", ")
+            )
+        }
+        ServerFrame::HistoryEnd(h) => {
+            answered(state, h.reference.as_ref());
+            let more = if h.has_more {
+                "; /history for older"
+            } else {
+                ""
+            };
+            writeln!(
+                out,
+                "* {} message(s) of history in {}{more}",
+                h.count,
+                room_label(&h.room)
+            )
+        }
+        ServerFrame::Parted(p) => {
+            answered(state, p.reference.as_ref());
+            writeln!(
+                out,
+                "* left {}; now talking in {}",
+                room_label(&p.room),
+                room_label(&state.current)
+            )
+        }
+        ServerFrame::RoomList(list) => {
+            answered(state, list.reference.as_ref());
+            let mut text = format!("* {} room(s):", list.rooms.len());
+            for r in &list.rooms {
+                let topic = if r.topic.is_empty() {
+                    String::new()
+                } else {
+                    format!(" - {}", sanitize(&r.topic, false))
+                };
+                text.push_str(&format!(
+                    "\n    {} ({}){topic}",
+                    room_label(&r.name),
+                    r.members
+                ));
+            }
+            writeln!(out, "{text}")
+        }
+        ServerFrame::MemberList(list) => {
+            answered(state, list.reference.as_ref());
+            let names: Vec<String> = list
+                .members
+                .iter()
+                .map(|m| format!("{}({})", sanitize(&m.nickname, false), m.id))
+                .collect();
+            writeln!(
+                out,
+                "* {} in {}: {}",
+                names.len(),
+                room_label(&list.room),
+                names.join(" ")
+            )
+        }
+        ServerFrame::Topic(t) => {
+            answered(state, t.reference.as_ref());
+            let by = match (&t.set_by, t.ts) {
+                (Some(who), Some(ts)) => {
+                    format!(" (set by {} at {})", sanitize(who, false), clock(ts))
                 }
-                state.unacked.remove(&r);
+                _ => String::new(),
+            };
+            if t.topic.is_empty() {
+                writeln!(out, "* {} has no topic", room_label(&t.room))
+            } else {
+                writeln!(
+                    out,
+                    "* topic of {}: {}{by}",
+                    room_label(&t.room),
+                    sanitize(&t.topic, false)
+                )
+            }
+        }
+        ServerFrame::Renamed(r) => {
+            answered(state, r.reference.as_ref());
+            let line = format!("* you are now known as {}", sanitize(&r.nickname, false));
+            if let Some(me) = &mut state.me {
+                me.0 = r.nickname;
+            }
+            writeln!(out, "{line}")
+        }
+        ServerFrame::Error(e) => {
+            match ref_number(e.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
+                Some(Pending::Login) => state.login_refused = true,
+                Some(Pending::Join { previous }) => state.current = previous,
+                _ => {}
             }
             writeln!(err, "! {}: {}", e.code, sanitize(&e.message, false))
         }
@@ -305,6 +637,13 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         ServerFrame::Pong(_) | ServerFrame::Unknown => Ok(()),
     };
     let _ = out.flush();
+}
+
+/// Marks the request with this `ref` as answered.
+fn answered(state: &mut State, reference: Option<&Ref>) {
+    if let Some(r) = ref_number(reference) {
+        state.pending.remove(&r);
+    }
 }
 
 #[cfg(test)]
@@ -320,25 +659,25 @@ mod tests {
         );
         assert_eq!(
             parse("send hi there", true),
-            Command::Send("hi there".into())
+            Command::Say("hi there".into())
         );
-        assert_eq!(parse("send 你好", false), Command::Send("你好".into()));
+        assert_eq!(parse("send 你好", false), Command::Say("你好".into()));
         assert_eq!(parse("login", false), Command::Hint("usage: login NAME"));
     }
 
     #[test]
     fn plain_lines_are_messages_once_logged_in() {
-        assert_eq!(parse("hello all", true), Command::Send("hello all".into()));
+        assert_eq!(parse("hello all", true), Command::Say("hello all".into()));
         assert_eq!(
             parse("login is broken", true),
-            Command::Send("login is broken".into())
+            Command::Say("login is broken".into())
         );
         assert_eq!(
             parse("hello", false),
             Command::Hint("log in first: login NAME")
         );
         assert_eq!(parse("   ", true), Command::Nothing);
-        assert_eq!(parse("hi\r", true), Command::Send("hi".into()));
+        assert_eq!(parse("hi\r", true), Command::Say("hi".into()));
     }
 
     #[test]
@@ -346,7 +685,38 @@ mod tests {
         assert_eq!(parse("/quit", true), Command::Quit);
         assert_eq!(parse("/QUIT", false), Command::Quit);
         assert_eq!(parse("/help", false), Command::Help);
+        assert_eq!(parse("/join rust", true), Command::Join("rust".into()));
+        assert_eq!(parse("/join", true), Command::Hint("usage: /join ROOM"));
+        assert_eq!(parse("/part", true), Command::Part(None));
+        assert_eq!(
+            parse("/part rust", true),
+            Command::Part(Some("rust".into()))
+        );
+        assert_eq!(parse("/rooms", true), Command::Rooms);
+        assert_eq!(parse("/who", true), Command::Who(None));
+        assert_eq!(
+            parse("/msg bob hi there", true),
+            Command::Msg("bob".into(), "hi there".into())
+        );
+        assert_eq!(
+            parse("/msg bob", true),
+            Command::Hint("usage: /msg NICK TEXT")
+        );
+        assert_eq!(parse("/me waves", true), Command::Me("waves".into()));
+        assert_eq!(parse("/nick robert", true), Command::Nick("robert".into()));
+        assert_eq!(parse("/topic", true), Command::Topic(None));
+        assert_eq!(
+            parse("/topic all about Rust", true),
+            Command::Topic(Some("all about Rust".into()))
+        );
+        assert_eq!(parse("/history", true), Command::History(50));
+        assert_eq!(parse("/history 10", true), Command::History(10));
+        assert!(matches!(parse("/history 9999", true), Command::Hint(_)));
         assert!(matches!(parse("/dance", true), Command::Hint(_)));
+        assert_eq!(
+            parse("/join rust", false),
+            Command::Hint("log in first: login NAME")
+        );
     }
 
     #[test]
