@@ -4,7 +4,7 @@
 
 use std::process::Stdio;
 
-use chatroom_testkit::{Raw, TestServer, WAIT};
+use chatroom_testkit::{Raw, SpawnedServer, TestServer, WAIT};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -64,8 +64,9 @@ async fn piped_login_and_send_delivers_then_exits_cleanly() {
     server.stop().await;
 }
 
+/// Lines show as `HH:MM #room [nick(id)] text`.
 #[tokio::test]
-async fn incoming_lines_are_shown_as_time_nick_id_text() {
+async fn incoming_lines_are_shown_as_time_room_nick_id_text() {
     let server = TestServer::start().await;
     let addr = server.addr.to_string();
     let mut child = chatroom(&["join", "--server", &addr, "--nick", "carol"])
@@ -105,7 +106,7 @@ async fn incoming_lines_are_shown_as_time_nick_id_text() {
         "{line}"
     );
     // The escape sequence is not passed to the terminal.
-    assert_eq!(rest, format!(" [dave({})] hello carol[2J", dave.id));
+    assert_eq!(rest, format!(" #lobby [dave({})] hello carol[2J", dave.id));
 
     child
         .stdin
@@ -184,39 +185,88 @@ async fn refused_nick_exits_5() {
 /// `chatroom serve` stops accepting, says goodbye and exits 0 on SIGTERM.
 #[tokio::test]
 async fn serve_shuts_down_gracefully_on_sigterm() {
-    let mut child = chatroom(&["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(WAIT, stderr.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("server exited before listening");
-        if let Some(at) = line.find("addr=") {
-            break line[at + 5..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    let mut client = Raw::login(addr, "grace").await;
-    let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
+    let server = SpawnedServer::start(env!("CARGO_BIN_EXE_chatroom"), &["--in-memory"]).await;
+    let mut client = Raw::login(server.addr, "grace").await;
+    server.signal("TERM").await;
     let frames = client.until_closed().await;
     assert_eq!(frames.last().unwrap()["type"], "bye");
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(server.wait().await, Some(0));
+}
+
+/// The room commands of line mode, scripted through the real binary: each
+/// reaches the server, and every line shows its room.
+#[tokio::test]
+async fn line_mode_room_commands() {
+    let server = TestServer::start().await;
+    let mut bob = Raw::login(server.addr, "bob").await;
+    bob.join("rust").await;
+    bob.say_in("rust", "earlier message").await;
+    bob.assert_quiet_and_alive().await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+    let script = "login ann\n/join rust\nhello rust\n/me waves\n/msg bob just for you\n\
+                  /topic Rust 2024\n/topic\n/rooms\n/who\n/history 5\n/nick annie\n/part\n\
+                  back in the lobby\n/msg nobody hi\n";
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(script.as_bytes()).await.unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    for expected in [
+        "* joined #rust; 2 here: ann, bob",
+        "#rust [bob(",
+        "] earlier message",
+        "* 1 message(s) of history in #rust",
+        "#rust [ann(",
+        "] hello rust",
+        "#rust * ann(",
+        ") waves",
+        "(direct to bob) [ann(",
+        "* topic of #rust: Rust 2024 (set by ann at ",
+        "* 2 room(s):\n    #lobby (2)\n    #rust (2) - Rust 2024",
+        "* 2 in #rust: ann(",
+        "* you are now known as annie",
+        "* left #rust; now talking in #lobby",
+        "#lobby [annie(",
+        "] back in the lobby",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    assert!(stderr.contains("! no_such_user:"), "{stderr}");
+
+    let mut seen = Vec::new();
+    loop {
+        let v = bob.recv().await;
+        let done = v["type"] == "presence" && v["event"] == "leave" && v.get("room").is_none();
+        seen.push(v);
+        if done {
+            break;
+        }
+    }
+    let texts: Vec<String> = seen
+        .iter()
+        .filter(|v| v["type"] == "message" || v["type"] == "direct")
+        .map(|v| format!("{} {} {}", v["type"].as_str().unwrap(), v["room"], v["message"]))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            r#"message "rust" "hello rust""#,
+            r#"message "rust" "waves""#,
+            r#"direct null "just for you""#,
+            r#"message "lobby" "back in the lobby""#,
+        ]
+    );
+    assert!(
+        seen.iter()
+            .any(|v| v["event"] == "topic" && v["topic"] == "Rust 2024")
+    );
+    assert!(
+        seen.iter()
+            .any(|v| v["event"] == "nick" && v["nickname"] == "annie")
+    );
+    server.stop().await;
 }

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chatroom_server::{Config, run};
+use chatroom_server::{Config, ServerError, run};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -22,7 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<Result<(), ServerError>>,
 }
 
 impl TestServer {
@@ -52,6 +52,71 @@ impl TestServer {
             .expect("server did not shut down in time")
             .unwrap()
             .unwrap();
+    }
+}
+
+/// A server running as a separate process (the real binary), for tests of
+/// signals, restarts and crashes.
+pub struct SpawnedServer {
+    pub addr: SocketAddr,
+    pub child: tokio::process::Child,
+}
+
+impl SpawnedServer {
+    /// Runs `BIN serve --listen 127.0.0.1:0 ARGS...` and waits until it
+    /// logs the address it listens on.
+    pub async fn start(bin: &str, args: &[&str]) -> SpawnedServer {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = tokio::time::timeout(WAIT, stderr.next_line())
+                .await
+                .expect("the server did not start in time")
+                .unwrap()
+                .expect("the server exited before listening");
+            if let Some(at) = line.find("addr=") {
+                break line[at + 5..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+        SpawnedServer { addr, child }
+    }
+
+    /// Sends a signal (`TERM`, `KILL`, ...) to the server process.
+    pub async fn signal(&self, name: &str) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = tokio::process::Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Waits for the process to exit; returns its exit code (None if killed
+    /// by a signal).
+    pub async fn wait(mut self) -> Option<i32> {
+        tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the server did not exit in time")
+            .unwrap()
+            .code()
     }
 }
 
@@ -96,6 +161,44 @@ impl Raw {
     pub async fn say(&mut self, text: &str) {
         self.send_json(json!({"type": "broadcast", "message": text}))
             .await;
+    }
+
+    /// Sends `text` to `room` and waits for its ack; returns the message id.
+    pub async fn say_in(&mut self, room: &str, text: &str) -> u64 {
+        self.send_json(json!({"type": "broadcast", "room": room, "message": text, "ref": "say"}))
+            .await;
+        let ack = self.recv_type("ack").await;
+        ack["msg_id"].as_u64().unwrap()
+    }
+
+    /// Joins `room`; returns the `joined` frame and the replayed messages.
+    pub async fn join(&mut self, room: &str) -> (Value, Vec<Value>) {
+        self.send_json(json!({"type": "join", "room": room, "ref": "join"}))
+            .await;
+        let joined = self.recv_type("joined").await;
+        let replay = self.until_history_end().await;
+        (joined, replay)
+    }
+
+    /// Collects `message` frames marked as history up to `history_end`
+    /// (other frames in between are skipped).
+    pub async fn until_history_end(&mut self) -> Vec<Value> {
+        self.until_history_end_frame().await.0
+    }
+
+    /// Like [`Raw::until_history_end`], also returning the `history_end` frame.
+    pub async fn until_history_end_frame(&mut self) -> (Vec<Value>, Value) {
+        let mut replay = Vec::new();
+        loop {
+            let v = self.recv().await;
+            if v["type"] == "history_end" {
+                assert_eq!(v["count"].as_u64().unwrap() as usize, replay.len(), "{v}");
+                return (replay, v);
+            }
+            if v["type"] == "message" && v["history"] == true {
+                replay.push(v);
+            }
+        }
     }
 
     /// The next frame; panics if none arrives in time or the line is not JSON.
