@@ -6,9 +6,11 @@
 //! (the command table: known command, registration phase, parameter
 //! count); every refusal on the way maps to a numeric reply ([`numeric`]).
 //! Replies are built as [`Message`]s and written with [`Message::encode`];
-//! [`fit_text`] and [`fit_words`] keep them within 512 bytes. All of it is
-//! pure functions over bytes and strings: no sockets.
+//! [`fit_text`] and [`fit_words`] keep them within 512 bytes. The
+//! [`channel`] helpers map channels to rooms (`#lobby` is `lobby`). All of
+//! it is pure functions over bytes and strings: no sockets.
 
+pub mod channel;
 mod command;
 mod framer;
 mod message;
