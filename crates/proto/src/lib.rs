@@ -3,11 +3,13 @@
 //!
 //! - [`json`]: the JSON protocol (concatenated JSON objects in, newline-delimited
 //!   JSON out), compatible with the Python client of the source tutorial.
+//! - [`irc`]: the IRC client protocol, so IRC clients share the same rooms.
 //! - [`nick`]: what a nickname may contain and how nicknames compare.
 //! - [`room`]: what a room name may contain and how room names compare.
 //! - [`ErrorCode`]: the stable, machine-readable error codes every protocol uses.
 
 mod error_code;
+pub mod irc;
 pub mod json;
 pub mod nick;
 pub mod room;
