@@ -2,29 +2,27 @@
 //!
 //! Protocol-agnostic shared state behind one short, non-async critical
 //! section: users by id, the nickname index, rooms and their members. Sessions
-//! call it synchronously; it never awaits and never writes to a socket. An
-//! event is encoded once and the same bytes are queued on every receiver's
-//! [`Outbox`]. Message ids are taken under the lock, so every member of a room
-//! sees its messages in id order, and a join's history horizon splits
-//! "replayed" from "live" exactly.
+//! call it synchronously; it never awaits and never writes to a socket. Each
+//! happening becomes one [`Event`], encoded at most once per wire format and
+//! queued on every receiver's [`Outbox`]. Message ids are taken under the
+//! lock, so every member of a room sees its messages in id order, and a
+//! join's history horizon splits "replayed" from "live" exactly.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
-use chatroom_proto::json::{
-    ChatMessage, DirectMessage, MemberInfo, Presence, PresenceEvent, RoomInfo, ServerFrame,
-    encode_frame,
-};
-use chatroom_proto::nick::{self, NickError, SYSTEM_NICK};
+use chatroom_proto::json::{MemberInfo, RoomInfo};
+use chatroom_proto::nick::{self, NickError};
 use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS, RoomNameError};
 use parking_lot::Mutex;
 use thiserror::Error;
 
 use crate::clock::now_ms;
+use crate::event::{Event, EventKind, Format, Who};
 use crate::outbox::{CloseReason, Outbox};
 use crate::store::{Loaded, Store, StoredMessage, StoredRoom};
 
@@ -39,6 +37,59 @@ pub struct Member {
     pub peer: SocketAddr,
     /// Their outbound queue.
     pub outbox: Arc<Outbox>,
+    format: AtomicU8,
+    echo: AtomicBool,
+}
+
+impl Member {
+    /// How events are written for this member.
+    pub fn format(&self) -> Format {
+        match self.format.load(Ordering::Relaxed) {
+            0 => Format::Json,
+            1 => Format::Irc,
+            _ => Format::IrcTagged,
+        }
+    }
+
+    /// Changes how events are written (an IRC client negotiating tags).
+    pub fn set_format(&self, format: Format) {
+        let n = match format {
+            Format::Json => 0,
+            Format::Irc => 1,
+            Format::IrcTagged => 2,
+        };
+        self.format.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether the member gets its own messages back (IRC `echo-message`).
+    pub fn set_echo(&self, echo: bool) {
+        self.echo.store(echo, Ordering::Relaxed);
+    }
+
+    fn echo(&self) -> bool {
+        self.echo.load(Ordering::Relaxed)
+    }
+
+    fn deliver(&self, event: &Event) {
+        self.outbox.push(event.encoded(self.format()));
+    }
+}
+
+/// What a new connection tells the hub about itself.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The wanted nickname.
+    pub nick: String,
+    /// The IRC user name (JSON clients: their nickname).
+    pub user: String,
+    /// The real name, shown by WHOIS.
+    pub realname: String,
+    /// Where they connect from.
+    pub peer: SocketAddr,
+    /// How events are to be written for them.
+    pub format: Format,
+    /// Whether they get their own messages back.
+    pub echo: bool,
 }
 
 /// Why the hub refused a request.
@@ -74,7 +125,7 @@ pub enum HubError {
 }
 
 impl HubError {
-    /// The protocol error code for this refusal.
+    /// The JSON protocol error code for this refusal.
     pub fn code(&self) -> ErrorCode {
         match self {
             HubError::BadNick(_) => ErrorCode::InvalidNickname,
@@ -91,12 +142,23 @@ impl HubError {
 }
 
 /// A message the hub accepted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
     /// Its id.
     pub msg_id: u64,
     /// Its timestamp, in milliseconds since the Unix epoch.
     pub ts: i64,
+    /// For direct messages: the recipient's away message, if they are away.
+    pub away: Option<String>,
+}
+
+/// How a message is to be sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// A `/me` action.
+    pub action: bool,
+    /// An IRC NOTICE (never to be answered automatically).
+    pub notice: bool,
 }
 
 /// What a joiner learns about the room.
@@ -106,16 +168,16 @@ pub struct Joined {
     pub key: String,
     /// The room's display name.
     pub name: String,
-    /// Its topic ("" when none).
-    pub topic: String,
-    /// Its members, the joiner included.
+    /// Its topic.
+    pub topic: Topic,
+    /// Its members, the joiner included, by nickname.
     pub members: Vec<MemberInfo>,
     /// Messages with ids below this were said before the join (replay them
     /// from history); later ones are delivered live.
     pub horizon: u64,
 }
 
-/// A room's topic as the protocol shows it.
+/// A room's topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Topic {
     /// The room's display name.
@@ -128,9 +190,33 @@ pub struct Topic {
     pub set_at: Option<i64>,
 }
 
+/// What WHO and WHOIS show about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// User id.
+    pub id: UserId,
+    /// Nickname.
+    pub nick: String,
+    /// IRC user name.
+    pub user: String,
+    /// IRC host (a cloak).
+    pub host: String,
+    /// Real name.
+    pub realname: String,
+    /// Their away message, if away.
+    pub away: Option<String>,
+    /// The rooms they are in (display names).
+    pub rooms: Vec<String>,
+    /// When they logged in (ms since the epoch).
+    pub since: i64,
+}
+
 struct User {
     member: Arc<Member>,
-    nick: String,
+    who: Who,
+    realname: String,
+    away: Option<String>,
+    since: i64,
     /// Keys of the rooms they are in.
     rooms: BTreeSet<String>,
 }
@@ -138,6 +224,27 @@ struct User {
 struct Room {
     topic: Topic,
     members: HashMap<UserId, Arc<Member>>,
+}
+
+impl Room {
+    fn new(name: &str) -> Room {
+        Room {
+            topic: Topic {
+                room: name.to_owned(),
+                ..Topic::default()
+            },
+            members: HashMap::new(),
+        }
+    }
+
+    /// Queues the event for every member but `except`.
+    fn tell(&self, event: &Event, except: UserId) {
+        for (&id, member) in &self.members {
+            if id != except {
+                member.deliver(event);
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -162,26 +269,16 @@ impl Hub {
     pub fn new(store: Store, loaded: &Loaded) -> Self {
         let mut state = State::default();
         for stored in &loaded.rooms {
-            state.rooms.insert(
-                stored.key.clone(),
-                Room {
-                    topic: Topic {
-                        room: stored.name.clone(),
-                        text: stored.topic.clone(),
-                        set_by: stored.set_by.clone(),
-                        set_at: stored.set_at,
-                    },
-                    members: HashMap::new(),
-                },
-            );
+            let mut room = Room::new(&stored.name);
+            room.topic.text = stored.topic.clone();
+            room.topic.set_by = stored.set_by.clone();
+            room.topic.set_at = stored.set_at;
+            state.rooms.insert(stored.key.clone(), room);
         }
-        state.rooms.entry(LOBBY.to_owned()).or_insert_with(|| Room {
-            topic: Topic {
-                room: LOBBY.to_owned(),
-                ..Topic::default()
-            },
-            members: HashMap::new(),
-        });
+        state
+            .rooms
+            .entry(LOBBY.to_owned())
+            .or_insert_with(|| Room::new(LOBBY));
         Hub {
             state: Mutex::new(state),
             next_user: AtomicU64::new(loaded.max_user_id + 1),
@@ -195,48 +292,67 @@ impl Hub {
         &self.store
     }
 
-    /// Logs a user in under `nick` and puts them in the lobby. `welcome`
-    /// builds their first frame from their new id; it is queued before
-    /// anything else can reach them, so the login reply is always the first
-    /// thing a client reads. The lobby is told they joined.
+    /// Logs a user in and puts them in the lobby. `welcome` builds their
+    /// first frames from their new id and the lobby they are now in; it is
+    /// queued before anything else can reach them, so the login reply is
+    /// always the first thing a client reads. The lobby is told they joined.
+    ///
+    /// `welcome` runs under the hub's lock: it must not call the hub.
     pub fn login(
         &self,
-        nick: &str,
-        peer: SocketAddr,
+        arrival: Arrival,
         outbox: Arc<Outbox>,
-        welcome: impl FnOnce(UserId) -> Bytes,
+        welcome: impl FnOnce(&Member, &Joined) -> Bytes,
     ) -> Result<Arc<Member>, HubError> {
-        nick::validate(nick)?;
-        let folded = nick::fold(nick);
+        nick::validate(&arrival.nick)?;
+        let folded = nick::fold(&arrival.nick);
         let mut state = self.state.lock();
         if state.nicks.contains_key(&folded) {
-            return Err(HubError::NickTaken(nick.to_owned()));
+            return Err(HubError::NickTaken(arrival.nick));
         }
         let id = self.next_user.fetch_add(1, Ordering::Relaxed);
-        outbox.push(welcome(id));
-        let member = Arc::new(Member { id, peer, outbox });
+        let member = Arc::new(Member {
+            id,
+            peer: arrival.peer,
+            outbox,
+            format: AtomicU8::new(0),
+            echo: AtomicBool::new(arrival.echo),
+        });
+        member.set_format(arrival.format);
+        let who = Who {
+            id,
+            nick: arrival.nick.as_str().into(),
+            user: arrival.user.as_str().into(),
+            host: format!("user/{id}").into(),
+        };
         state.nicks.insert(folded, id);
         state.users.insert(
             id,
             User {
                 member: member.clone(),
-                nick: nick.to_owned(),
+                who,
+                realname: arrival.realname,
+                away: None,
+                since: now_ms(),
                 rooms: BTreeSet::new(),
             },
         );
-        state.enter(&member, nick, LOBBY);
+        state.enter(id, LOBBY);
+        let lobby = self.joined(&state, id, LOBBY)?;
+        member.outbox.push(welcome(&member, &lobby));
         Ok(member)
     }
 
     /// Removes a user from every room and from the server. Everyone who
     /// shared a room with them is told once, except at shutdown, when
-    /// everyone is leaving at once and is told so directly.
-    pub fn leave(&self, member: &Member, reason: CloseReason) {
+    /// everyone is leaving at once and is told so directly. `message` is a
+    /// quit message of the user's own (IRC `QUIT :...`).
+    pub fn leave(&self, member: &Member, reason: CloseReason, message: Option<&str>) {
         let mut state = self.state.lock();
         let Some(user) = state.users.remove(&member.id) else {
             return;
         };
-        state.nicks.remove(&nick::fold(&user.nick));
+        state.nicks.remove(&nick::fold(&user.who.nick));
         let audience = state.audience(member.id, &user.rooms);
         for key in &user.rooms {
             state.remove_from_room(key, member.id);
@@ -244,16 +360,19 @@ impl Hub {
         if reason == CloseReason::Shutdown {
             return;
         }
-        let notice = presence(
-            PresenceEvent::Leave,
-            None,
-            member.id,
-            &user.nick,
-            format!("{}({}) left ({})", user.nick, member.id, reason.as_str()),
-            |p| p.reason = Some(reason.as_str().to_owned()),
+        let reason = match message {
+            Some(text) => format!("Quit: {text}"),
+            None => reason.as_str().to_owned(),
+        };
+        let event = Event::new(
+            EventKind::Quit {
+                who: user.who,
+                reason: reason.into(),
+            },
+            now_ms(),
         );
         for other in audience {
-            other.outbox.push(notice.clone());
+            other.deliver(&event);
         }
     }
 
@@ -264,38 +383,43 @@ impl Hub {
         member: &Member,
         room_name: Option<&str>,
         text: &str,
-        action: bool,
+        style: Style,
     ) -> Result<Posted, HubError> {
         let state = self.state.lock();
-        let user = state.user(member.id)?;
+        let from = state.user(member.id)?.who.clone();
         let (key, room) = state.joined_room(member.id, room_name.unwrap_or(LOBBY))?;
-        let posted = self.next_post();
-        let frame = encode_frame(&ServerFrame::Message(ChatMessage {
-            msg_id: posted.msg_id,
-            ts: posted.ts,
-            room: room.topic.room.clone(),
-            sender_id: member.id,
-            sender_nickname: user.nick.clone(),
-            message: text.to_owned(),
-            action,
-            history: false,
-        }));
-        for (&id, other) in &room.members {
-            if id != member.id {
-                other.outbox.push(frame.clone());
-            }
-        }
+        let (msg_id, ts) = self.next_post();
+        let text: Arc<str> = text.into();
+        let name: Arc<str> = room.topic.room.as_str().into();
+        let event = Event::new(
+            EventKind::Message {
+                msg_id,
+                ts,
+                room: name.clone(),
+                from: from.clone(),
+                text: text.clone(),
+                action: style.action,
+                notice: style.notice,
+            },
+            ts,
+        );
+        let except = if member.echo() { 0 } else { member.id };
+        room.tell(&event, except);
         self.store.message(StoredMessage {
-            id: posted.msg_id,
-            ts: posted.ts,
-            room: Some((key, room.topic.room.clone())),
+            id: msg_id,
+            ts,
+            room: Some((key, name.to_string())),
             sender_id: member.id,
-            sender_nick: user.nick.clone(),
+            sender_nick: from.nick.to_string(),
             recipient: None,
-            text: text.to_owned(),
-            action,
+            text: text.to_string(),
+            action: style.action,
         });
-        Ok(posted)
+        Ok(Posted {
+            msg_id,
+            ts,
+            away: None,
+        })
     }
 
     /// Sends `text` privately to the user called `to`, and stores it.
@@ -304,45 +428,55 @@ impl Hub {
         member: &Member,
         to: &str,
         text: &str,
-        action: bool,
+        style: Style,
     ) -> Result<Posted, HubError> {
         let state = self.state.lock();
-        let sender = state.user(member.id)?;
+        let from = state.user(member.id)?.who.clone();
         let recipient = state
             .nicks
             .get(&nick::fold(to))
             .and_then(|id| state.users.get(id))
             .ok_or_else(|| HubError::NoSuchUser(to.to_owned()))?;
-        let posted = self.next_post();
-        recipient
-            .member
-            .outbox
-            .push(encode_frame(&ServerFrame::Direct(DirectMessage {
-                msg_id: posted.msg_id,
-                ts: posted.ts,
-                sender_id: member.id,
-                sender_nickname: sender.nick.clone(),
-                to_id: recipient.member.id,
-                to_nickname: recipient.nick.clone(),
-                message: text.to_owned(),
-                action,
-            })));
+        let (msg_id, ts) = self.next_post();
+        let text: Arc<str> = text.into();
+        let event = Event::new(
+            EventKind::Direct {
+                msg_id,
+                ts,
+                from: from.clone(),
+                to: (recipient.who.id, recipient.who.nick.clone()),
+                text: text.clone(),
+                action: style.action,
+                notice: style.notice,
+            },
+            ts,
+        );
+        recipient.member.deliver(&event);
+        if member.echo() && recipient.who.id != member.id {
+            member.deliver(&event);
+        }
         self.store.message(StoredMessage {
-            id: posted.msg_id,
-            ts: posted.ts,
+            id: msg_id,
+            ts,
             room: None,
             sender_id: member.id,
-            sender_nick: sender.nick.clone(),
-            recipient: Some((recipient.member.id, recipient.nick.clone())),
-            text: text.to_owned(),
-            action,
+            sender_nick: from.nick.to_string(),
+            recipient: Some((recipient.who.id, recipient.who.nick.to_string())),
+            text: text.to_string(),
+            action: style.action,
         });
-        Ok(posted)
+        Ok(Posted {
+            msg_id,
+            ts,
+            away: recipient.away.clone(),
+        })
     }
 
     /// Puts the user in a room, creating it if needed. `reply` builds the
     /// answer from what they learn; it is queued before any of the room's
     /// traffic can reach them. The room's members are told.
+    ///
+    /// `reply` runs under the hub's lock: it must not call the hub.
     pub fn join(
         &self,
         member: &Member,
@@ -350,45 +484,40 @@ impl Hub {
         reply: impl FnOnce(&Joined) -> Bytes,
     ) -> Result<Joined, HubError> {
         room::validate(room_name)?;
-        let key = room::fold(room_name);
         let mut state = self.state.lock();
-        let user = state.user(member.id)?;
-        if user.rooms.contains(&key) {
+        if state
+            .user(member.id)?
+            .rooms
+            .contains(&room::fold(room_name))
+        {
             return Err(HubError::AlreadyInRoom(room_name.to_owned()));
         }
-        let (arc, nick) = (user.member.clone(), user.nick.clone());
-        state.enter(&arc, &nick, room_name);
-        let (key, room) = state.joined_room(member.id, room_name)?;
-        let joined = Joined {
-            members: state.members_of(room),
-            key,
-            name: room.topic.room.clone(),
-            topic: room.topic.text.clone(),
-            horizon: self.next_msg.load(Ordering::Relaxed),
-        };
+        state.enter(member.id, room_name);
+        let joined = self.joined(&state, member.id, room_name)?;
         member.outbox.push(reply(&joined));
         Ok(joined)
     }
 
     /// Takes the user out of a room; its members are told.
-    pub fn part(&self, member: &Member, room_name: &str) -> Result<String, HubError> {
+    pub fn part(
+        &self,
+        member: &Member,
+        room_name: &str,
+        reason: Option<&str>,
+    ) -> Result<String, HubError> {
         let mut state = self.state.lock();
-        let nick = state.user(member.id)?.nick.clone();
+        let who = state.user(member.id)?.who.clone();
         let (key, room) = state.joined_room(member.id, room_name)?;
         let name = room.topic.room.clone();
-        let notice = presence(
-            PresenceEvent::Leave,
-            Some(&name),
-            member.id,
-            &nick,
-            format!("{nick}({}) left {name}", member.id),
-            |p| p.reason = Some("part".to_owned()),
+        let event = Event::new(
+            EventKind::Part {
+                room: name.as_str().into(),
+                who,
+                reason: reason.map(Into::into),
+            },
+            now_ms(),
         );
-        for (&id, other) in &room.members {
-            if id != member.id {
-                other.outbox.push(notice.clone());
-            }
-        }
+        room.tell(&event, member.id);
         state.remove_from_room(&key, member.id);
         if let Some(user) = state.users.get_mut(&member.id) {
             user.rooms.remove(&key);
@@ -413,16 +542,31 @@ impl Hub {
         rooms
     }
 
-    /// A room's display name and members.
-    pub fn who(&self, room_name: &str) -> Result<(String, Vec<MemberInfo>), HubError> {
+    /// A room's display name and its members' profiles, by nickname.
+    pub fn who(&self, room_name: &str) -> Result<(String, Vec<Profile>), HubError> {
         let key = room::fold(room_name);
         let state = self.state.lock();
         match state.rooms.get(&key) {
             Some(room) if !room.members.is_empty() || key == LOBBY => {
-                Ok((room.topic.room.clone(), state.members_of(room)))
+                let mut members: Vec<Profile> = room
+                    .members
+                    .keys()
+                    .filter_map(|id| state.profile(*id))
+                    .collect();
+                members.sort_by(|a, b| a.nick.cmp(&b.nick));
+                Ok((room.topic.room.clone(), members))
             }
             _ => Err(HubError::NoSuchRoom(room_name.to_owned())),
         }
+    }
+
+    /// What WHOIS shows about the user called `nick`.
+    pub fn whois(&self, nick: &str) -> Option<Profile> {
+        let state = self.state.lock();
+        state
+            .nicks
+            .get(&nick::fold(nick))
+            .and_then(|id| state.profile(*id))
     }
 
     /// A room's topic.
@@ -448,31 +592,24 @@ impl Hub {
             return Err(HubError::TopicTooLong);
         }
         let mut state = self.state.lock();
-        let nick = state.user(member.id)?.nick.clone();
+        let who = state.user(member.id)?.who.clone();
         let (key, _) = state.joined_room(member.id, room_name)?;
         let Some(room) = state.rooms.get_mut(&key) else {
             return Err(HubError::NotInRoom(room_name.to_owned()));
         };
         room.topic.text = text.to_owned();
-        room.topic.set_by = Some(nick.clone());
+        room.topic.set_by = Some(who.nick.to_string());
         room.topic.set_at = Some(now_ms());
         let topic = room.topic.clone();
-        let notice = presence(
-            PresenceEvent::Topic,
-            Some(&topic.room),
-            member.id,
-            &nick,
-            format!(
-                "{nick}({}) set the topic of {}: {text}",
-                member.id, topic.room
-            ),
-            |p| p.topic = Some(text.to_owned()),
+        let event = Event::new(
+            EventKind::Topic {
+                room: topic.room.as_str().into(),
+                who,
+                topic: text.into(),
+            },
+            now_ms(),
         );
-        for (&id, other) in &room.members {
-            if id != member.id {
-                other.outbox.push(notice.clone());
-            }
-        }
+        room.tell(&event, member.id);
         self.store.topic(StoredRoom {
             key,
             name: topic.room.clone(),
@@ -492,28 +629,34 @@ impl Hub {
         if state.nicks.get(&folded).is_some_and(|&id| id != member.id) {
             return Err(HubError::NickTaken(new.to_owned()));
         }
-        let old = state.user(member.id)?.nick.clone();
-        state.nicks.remove(&nick::fold(&old));
+        let old = state.user(member.id)?.who.clone();
+        state.nicks.remove(&nick::fold(&old.nick));
         state.nicks.insert(folded, member.id);
         let rooms = match state.users.get_mut(&member.id) {
             Some(user) => {
-                user.nick = new.to_owned();
+                user.who.nick = new.into();
                 user.rooms.clone()
             }
-            None => return Ok(old),
+            None => return Err(HubError::Gone),
         };
-        let notice = presence(
-            PresenceEvent::Nick,
-            None,
-            member.id,
-            new,
-            format!("{old}({}) is now known as {new}", member.id),
-            |p| p.old_nickname = Some(old.clone()),
+        let event = Event::new(
+            EventKind::Nick {
+                who: old.clone(),
+                new: new.into(),
+            },
+            now_ms(),
         );
         for other in state.audience(member.id, &rooms) {
-            other.outbox.push(notice.clone());
+            other.deliver(&event);
         }
-        Ok(old)
+        Ok(old.nick.to_string())
+    }
+
+    /// Sets (`Some`) or clears (`None`) the user's away message.
+    pub fn set_away(&self, member: &Member, message: Option<String>) {
+        if let Some(user) = self.state.lock().users.get_mut(&member.id) {
+            user.away = message;
+        }
     }
 
     /// The room's key and display name, if the user is in it (history is
@@ -528,13 +671,35 @@ impl Hub {
         Ok((key, room.topic.room.clone()))
     }
 
-    /// The user's current nickname (`None` once they have left).
-    pub fn nick(&self, member: &Member) -> Option<String> {
+    /// Which of these nicknames are online, as currently spelled.
+    pub fn online_nicks<'a>(&self, nicks: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let state = self.state.lock();
+        nicks
+            .into_iter()
+            .filter_map(|n| state.nicks.get(&nick::fold(n)))
+            .filter_map(|id| state.users.get(id))
+            .map(|user| user.who.nick.to_string())
+            .collect()
+    }
+
+    /// The user's current identity (`None` once they have left).
+    pub fn identity(&self, member: &Member) -> Option<Who> {
         self.state
             .lock()
             .users
             .get(&member.id)
-            .map(|u| u.nick.clone())
+            .map(|u| u.who.clone())
+    }
+
+    /// How many users are online and how many rooms have members.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        let rooms = state
+            .rooms
+            .values()
+            .filter(|r| !r.members.is_empty())
+            .count();
+        (state.users.len(), rooms)
     }
 
     /// How many users are online.
@@ -542,11 +707,30 @@ impl Hub {
         self.state.lock().users.len()
     }
 
-    fn next_post(&self) -> Posted {
-        Posted {
-            msg_id: self.next_msg.fetch_add(1, Ordering::Relaxed),
-            ts: now_ms(),
-        }
+    fn next_post(&self) -> (u64, i64) {
+        (self.next_msg.fetch_add(1, Ordering::Relaxed), now_ms())
+    }
+
+    /// What a member of `room_name` learns about it.
+    fn joined(&self, state: &State, id: UserId, room_name: &str) -> Result<Joined, HubError> {
+        let (key, room) = state.joined_room(id, room_name)?;
+        let mut members: Vec<MemberInfo> = room
+            .members
+            .keys()
+            .filter_map(|id| state.users.get(id))
+            .map(|user| MemberInfo {
+                id: user.who.id,
+                nickname: user.who.nick.to_string(),
+            })
+            .collect();
+        members.sort_by(|a, b| a.nickname.cmp(&b.nickname));
+        Ok(Joined {
+            key,
+            name: room.topic.room.clone(),
+            topic: room.topic.clone(),
+            members,
+            horizon: self.next_msg.load(Ordering::Relaxed),
+        })
     }
 }
 
@@ -554,6 +738,25 @@ impl State {
     /// The logged-in user with this id.
     fn user(&self, id: UserId) -> Result<&User, HubError> {
         self.users.get(&id).ok_or(HubError::Gone)
+    }
+
+    fn profile(&self, id: UserId) -> Option<Profile> {
+        let user = self.users.get(&id)?;
+        Some(Profile {
+            id,
+            nick: user.who.nick.to_string(),
+            user: user.who.user.to_string(),
+            host: user.who.host.to_string(),
+            realname: user.realname.clone(),
+            away: user.away.clone(),
+            rooms: user
+                .rooms
+                .iter()
+                .filter_map(|key| self.rooms.get(key))
+                .map(|room| room.topic.room.clone())
+                .collect(),
+            since: user.since,
+        })
     }
 
     /// The key of a room the user is in, and the room.
@@ -568,32 +771,24 @@ impl State {
         }
     }
 
-    /// Adds a member to a room (creating it under `name`) and tells the
-    /// others.
-    fn enter(&mut self, member: &Arc<Member>, nick: &str, name: &str) {
+    /// Adds a user to a room (creating it under `name`) and tells the others.
+    fn enter(&mut self, id: UserId, name: &str) {
         let key = room::fold(name);
-        if let Some(user) = self.users.get_mut(&member.id) {
-            user.rooms.insert(key.clone());
-        }
-        let room = self.rooms.entry(key).or_insert_with(|| Room {
-            topic: Topic {
-                room: name.to_owned(),
-                ..Topic::default()
+        let Some(user) = self.users.get_mut(&id) else {
+            return;
+        };
+        user.rooms.insert(key.clone());
+        let (member, who) = (user.member.clone(), user.who.clone());
+        let room = self.rooms.entry(key).or_insert_with(|| Room::new(name));
+        let event = Event::new(
+            EventKind::Join {
+                room: room.topic.room.as_str().into(),
+                who,
             },
-            members: HashMap::new(),
-        });
-        let notice = presence(
-            PresenceEvent::Join,
-            Some(&room.topic.room),
-            member.id,
-            nick,
-            format!("{nick}({}) joined {}", member.id, room.topic.room),
-            |_| {},
+            now_ms(),
         );
-        for other in room.members.values() {
-            other.outbox.push(notice.clone());
-        }
-        room.members.insert(member.id, member.clone());
+        room.tell(&event, id);
+        room.members.insert(id, member);
     }
 
     /// Removes a member from a room, forgetting the room if nothing is left
@@ -605,22 +800,6 @@ impl State {
                 self.rooms.remove(key);
             }
         }
-    }
-
-    /// A room's members, by nickname.
-    fn members_of(&self, room: &Room) -> Vec<MemberInfo> {
-        let mut members: Vec<MemberInfo> = room
-            .members
-            .keys()
-            .filter_map(|&id| {
-                self.users.get(&id).map(|user| MemberInfo {
-                    id,
-                    nickname: user.nick.clone(),
-                })
-            })
-            .collect();
-        members.sort_by(|a, b| a.nickname.cmp(&b.nickname));
-        members
     }
 
     /// Everyone (but `id`) who shares at least one of `rooms`, once each.
@@ -636,30 +815,4 @@ impl State {
         }
         out
     }
-}
-
-/// An encoded presence notice from System.
-fn presence(
-    event: PresenceEvent,
-    room: Option<&str>,
-    user_id: UserId,
-    nick: &str,
-    text: String,
-    extra: impl FnOnce(&mut Presence),
-) -> Bytes {
-    let mut frame = Presence {
-        event,
-        room: room.map(str::to_owned),
-        user_id,
-        nickname: nick.to_owned(),
-        ts: now_ms(),
-        reason: None,
-        old_nickname: None,
-        topic: None,
-        sender_id: 0,
-        sender_nickname: SYSTEM_NICK.to_owned(),
-        message: text,
-    };
-    extra(&mut frame);
-    encode_frame(&ServerFrame::Presence(frame))
 }

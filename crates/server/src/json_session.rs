@@ -11,16 +11,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, ChatMessage, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer, MemberList, Notice,
-    Parted, Pong, Ref, Renamed, Request, RequestError, RoomList, ServerFrame, TopicInfo, Welcome,
-    encode_frame, parse_request,
+    Ack, ChatMessage, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer, MemberInfo,
+    MemberList, Notice, Parted, Pong, Ref, Renamed, Request, RequestError, RoomList, ServerFrame,
+    TopicInfo, Welcome, encode_frame, parse_request,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 use chatroom_proto::room::LOBBY;
 use tracing::{info, warn};
 
 use crate::conn::{Flow, Session};
-use crate::hub::{Hub, HubError, Member, Posted, Topic};
+use crate::event::Format;
+use crate::hub::{Arrival, Hub, HubError, Member, Posted, Style, Topic};
 use crate::outbox::{CloseReason, Outbox};
 
 /// The server's name and version, as announced in `welcome`.
@@ -83,26 +84,32 @@ impl JsonSession {
 
     fn login(&mut self, nickname: String, reference: Option<Ref>) {
         if let Some(member) = &self.member {
-            let text = match self.hub.nick(member) {
-                Some(nick) => format!("already logged in as {nick}"),
+            let text = match self.hub.identity(member) {
+                Some(who) => format!("already logged in as {}", who.nick),
                 None => "already logged in".to_owned(),
             };
             return self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
         }
         let welcome_ref = reference.clone();
-        let result = self
-            .hub
-            .login(&nickname, self.peer, self.outbox.clone(), |id| {
-                encode_frame(&ServerFrame::Welcome(Welcome {
-                    status: "ok".to_owned(),
-                    id,
-                    nickname: nickname.clone(),
-                    protocol: chatroom_proto::PROTOCOL_VERSION,
-                    server: SERVER_NAME.to_owned(),
-                    rooms: vec![LOBBY.to_owned()],
-                    reference: welcome_ref,
-                }))
-            });
+        let arrival = Arrival {
+            nick: nickname.clone(),
+            user: nickname.clone(),
+            realname: nickname.clone(),
+            peer: self.peer,
+            format: Format::Json,
+            echo: false,
+        };
+        let result = self.hub.login(arrival, self.outbox.clone(), |member, _| {
+            encode_frame(&ServerFrame::Welcome(Welcome {
+                status: "ok".to_owned(),
+                id: member.id,
+                nickname: nickname.clone(),
+                protocol: chatroom_proto::PROTOCOL_VERSION,
+                server: SERVER_NAME.to_owned(),
+                rooms: vec![LOBBY.to_owned()],
+                reference: welcome_ref,
+            }))
+        });
         match result {
             Ok(member) => {
                 info!(peer = %self.peer, id = member.id, nick = %nickname, "logged in");
@@ -155,7 +162,11 @@ impl JsonSession {
                 message,
                 action,
             } => {
-                let posted = hub.say(member, room.as_deref(), &message, action)?;
+                let style = Style {
+                    action,
+                    notice: false,
+                };
+                let posted = hub.say(member, room.as_deref(), &message, style)?;
                 self.ack(posted, reference);
             }
             Request::Direct {
@@ -163,7 +174,11 @@ impl JsonSession {
                 message,
                 action,
             } => {
-                let posted = hub.direct(member, &to, &message, action)?;
+                let style = Style {
+                    action,
+                    notice: false,
+                };
+                let posted = hub.direct(member, &to, &message, style)?;
                 self.ack(posted, reference);
             }
             Request::Join { room } => {
@@ -171,7 +186,7 @@ impl JsonSession {
                 let joined = hub.join(member, &room, |joined| {
                     encode_frame(&ServerFrame::Joined(chatroom_proto::json::Joined {
                         room: joined.name.clone(),
-                        topic: joined.topic.clone(),
+                        topic: joined.topic.text.clone(),
                         members: joined.members.clone(),
                         reference: joined_ref,
                     }))
@@ -187,7 +202,7 @@ impl JsonSession {
                 .await;
             }
             Request::Part { room } => {
-                let room = hub.part(member, &room)?;
+                let room = hub.part(member, &room, None)?;
                 self.send(&ServerFrame::Parted(Parted { room, reference }));
             }
             Request::Rooms => {
@@ -196,6 +211,13 @@ impl JsonSession {
             }
             Request::Who { room } => {
                 let (room, members) = hub.who(&room)?;
+                let members = members
+                    .into_iter()
+                    .map(|p| MemberInfo {
+                        id: p.id,
+                        nickname: p.nick,
+                    })
+                    .collect();
                 self.send(&ServerFrame::MemberList(MemberList {
                     room,
                     members,
@@ -348,7 +370,7 @@ impl Session for JsonSession {
 
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         if let Some(member) = self.member.take() {
-            self.hub.leave(&member, reason);
+            self.hub.leave(&member, reason, None);
             info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "left");
         }
         let frame = match reason {
