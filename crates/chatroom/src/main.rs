@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chatroom_client::line;
 use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention};
-use chatroom_server::{Config, DEFAULT_HISTORY_REPLAY};
+use chatroom_server::{Config, DEFAULT_HISTORY_REPLAY, Listener};
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -53,6 +53,15 @@ struct ServeArgs {
     /// Address to listen on for JSON clients.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR:PORT")]
     listen: SocketAddr,
+    /// Also listen for IRC clients here (e.g. 127.0.0.1:6667); off unless given.
+    #[arg(long, value_name = "ADDR:PORT")]
+    irc_listen: Option<SocketAddr>,
+    /// The server's name on IRC (shown as the source of server messages).
+    #[arg(long, default_value = "chatroom", value_name = "NAME")]
+    server_name: String,
+    /// A file whose lines are the IRC message of the day.
+    #[arg(long, value_name = "FILE")]
+    motd: Option<PathBuf>,
     /// Largest client frame (one JSON object) in bytes; a bigger one closes the connection.
     #[arg(long, default_value_t = Config::default().max_frame_bytes, value_name = "BYTES")]
     max_frame_bytes: usize,
@@ -141,9 +150,18 @@ fn init_logging(default: &str) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let mut listeners = vec![Listener::json(bind(args.listen).await?)];
+    if let Some(addr) = args.irc_listen {
+        listeners.push(Listener::irc(bind(addr).await?));
+    }
+    let motd = match &args.motd {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the MOTD file {}", path.display()))?
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        None => chatroom_server::default_motd(),
+    };
     let config = Config {
         max_frame_bytes: args.max_frame_bytes,
         outbox_bytes: args.outbox_bytes,
@@ -162,10 +180,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .collect(),
         },
         history_replay: args.history_replay,
+        server_name: args.server_name,
+        motd,
     };
     let shutdown = shutdown_signal()?;
-    chatroom_server::run(listener, config, shutdown).await?;
+    chatroom_server::run(listeners, config, shutdown).await?;
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 /// Completes on Ctrl-C (SIGINT) or SIGTERM.

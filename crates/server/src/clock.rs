@@ -8,3 +8,12 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
+
+/// `YYYY-MM-DD HH:MM UTC` for a timestamp in milliseconds since the epoch,
+/// for history shown to clients that cannot take IRCv3 `server-time`.
+pub fn utc_stamp(ts_ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ts_ms) {
+        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => "unknown time".to_owned(),
+    }
+}

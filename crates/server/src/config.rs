@@ -24,6 +24,19 @@ pub struct Config {
     pub retention: Retention,
     /// How many stored messages joining a room replays.
     pub history_replay: u32,
+    /// The server's name on IRC (the source of server lines, `NETWORK=`).
+    pub server_name: String,
+    /// The IRC message of the day, one entry per line.
+    pub motd: Vec<String>,
+}
+
+/// The message of the day IRC clients see when none is configured.
+pub fn default_motd() -> Vec<String> {
+    vec![
+        "Welcome to chatroom: rooms shared by JSON and IRC clients.".to_owned(),
+        "You are in #lobby. /join #name enters (or creates) a room; /list shows them.".to_owned(),
+        "History is kept: joining a channel replays its recent messages.".to_owned(),
+    ]
 }
 
 impl Default for Config {
@@ -37,6 +50,8 @@ impl Default for Config {
             store: Location::Memory,
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,
+            server_name: "chatroom".to_owned(),
+            motd: default_motd(),
         }
     }
 }

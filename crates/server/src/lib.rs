@@ -6,16 +6,20 @@
 //! - [`hub`]: who is online, which rooms exist, who hears what (protocol-agnostic).
 //! - [`outbox`]: each connection's bounded outbound queue.
 //! - [`store`]: durable history in SQLite, written by one batching thread.
-//! - `conn`: the per-connection I/O loop; `json_session`: the JSON protocol.
+//! - [`event`]: what the hub delivers, encoded once per wire format.
+//! - `conn`: the per-connection I/O loop; `json_session` and `irc_session`:
+//!   the two protocols' sides of a connection.
 
 mod clock;
 mod config;
 mod conn;
+pub mod event;
 pub mod hub;
+mod irc_session;
 mod json_session;
 pub mod outbox;
 mod server;
 pub mod store;
 
-pub use config::{Config, DEFAULT_HISTORY_REPLAY};
-pub use server::{ServerError, run};
+pub use config::{Config, DEFAULT_HISTORY_REPLAY, default_motd};
+pub use server::{Listener, Protocol, ServerError, run};

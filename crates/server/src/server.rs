@@ -16,9 +16,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conn::drive;
 use crate::hub::Hub;
+use crate::irc_session::{IrcSession, IrcSettings};
 use crate::json_session::JsonSession;
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
@@ -38,10 +40,54 @@ pub enum ServerError {
 /// does not spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves JSON clients on `listener` until `shutdown` completes, then shuts
+/// The wire protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The JSON protocol (`docs/protocol.md`).
+    Json,
+    /// IRC (`docs/irc.md`).
+    Irc,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Json => "json",
+            Protocol::Irc => "irc",
+        }
+    }
+}
+
+/// A bound socket and the protocol to speak on it.
+pub struct Listener {
+    /// The bound socket.
+    pub socket: TcpListener,
+    /// What its clients speak.
+    pub protocol: Protocol,
+}
+
+impl Listener {
+    /// A JSON listener.
+    pub fn json(socket: TcpListener) -> Self {
+        Listener {
+            socket,
+            protocol: Protocol::Json,
+        }
+    }
+
+    /// An IRC listener.
+    pub fn irc(socket: TcpListener) -> Self {
+        Listener {
+            socket,
+            protocol: Protocol::Irc,
+        }
+    }
+}
+
+/// Serves clients on every listener until `shutdown` completes, then shuts
 /// down gracefully and returns once every relayed message is stored.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
@@ -58,25 +104,25 @@ pub async fn run(
     let hub = Arc::new(Hub::new(store, &loaded));
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let addr = listener.local_addr()?;
-    info!(%addr, "listening for JSON clients");
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    debug!(%peer, "connection accepted");
-                    tasks.spawn(serve(stream, hub.clone(), config.clone(), stop.clone()));
-                }
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
-            },
-        }
+    let irc = IrcSettings {
+        server_name: config.server_name.as_str().into(),
+        motd: config.motd.clone().into(),
+        history_replay: config.history_replay,
+        started: now_ms(),
+    };
+    for listener in listeners {
+        let addr = listener.socket.local_addr()?;
+        info!(%addr, protocol = listener.protocol.name(), "listening");
+        tasks.spawn(accept(
+            listener,
+            hub.clone(),
+            config.clone(),
+            irc.clone(),
+            stop.clone(),
+            tasks.clone(),
+        ));
     }
-    drop(listener);
+    shutdown.await;
     info!(online = hub.online(), "shutting down");
     stop.cancel();
     tasks.close();
@@ -99,8 +145,50 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs one JSON connection.
-async fn serve(stream: TcpStream, hub: Arc<Hub>, config: Config, stop: CancellationToken) {
+/// Accepts connections on one listener until the server stops.
+async fn accept(
+    listener: Listener,
+    hub: Arc<Hub>,
+    config: Config,
+    irc: IrcSettings,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.socket.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                debug!(%peer, protocol = listener.protocol.name(), "connection accepted");
+                let serve = serve(
+                    stream,
+                    listener.protocol,
+                    hub.clone(),
+                    config.clone(),
+                    irc.clone(),
+                    stop.clone(),
+                );
+                tasks.spawn(serve);
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Runs one connection in its protocol.
+async fn serve(
+    stream: TcpStream,
+    protocol: Protocol,
+    hub: Arc<Hub>,
+    config: Config,
+    irc: IrcSettings,
+    stop: CancellationToken,
+) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
@@ -108,13 +196,21 @@ async fn serve(stream: TcpStream, hub: Arc<Hub>, config: Config, stop: Cancellat
         debug!(%peer, error = %e, "could not disable Nagle's algorithm");
     }
     let outbox = Arc::new(Outbox::new(config.outbox_bytes));
-    let session = JsonSession::new(
-        hub,
-        outbox.clone(),
-        peer,
-        config.max_frame_bytes,
-        config.history_replay,
-    );
-    drive(stream, outbox, session, stop, config.shutdown_grace).await;
+    match protocol {
+        Protocol::Json => {
+            let session = JsonSession::new(
+                hub,
+                outbox.clone(),
+                peer,
+                config.max_frame_bytes,
+                config.history_replay,
+            );
+            drive(stream, outbox, session, stop, config.shutdown_grace).await;
+        }
+        Protocol::Irc => {
+            let session = IrcSession::new(hub, outbox.clone(), peer, irc);
+            drive(stream, outbox, session, stop, config.shutdown_grace).await;
+        }
+    }
     debug!(%peer, "connection closed");
 }

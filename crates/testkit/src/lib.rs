@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chatroom_server::{Config, ServerError, run};
+use chatroom_server::{Config, Listener, ServerError, run};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -18,9 +18,10 @@ use tokio::task::JoinHandle;
 /// Generous: only a broken server takes this long.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// A server running in this process.
+/// A server running in this process, with a JSON and an IRC listener.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub irc_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServerError>>,
 }
@@ -31,14 +32,18 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let json = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let irc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = json.local_addr().unwrap();
+        let irc_addr = irc.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listener, config, async {
+        let listeners = vec![Listener::json(json), Listener::irc(irc)];
+        let task = tokio::spawn(run(listeners, config, async {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            irc_addr,
             stop: Some(stop),
             task,
         }
@@ -59,12 +64,14 @@ impl TestServer {
 /// signals, restarts and crashes.
 pub struct SpawnedServer {
     pub addr: SocketAddr,
+    /// The IRC listener's address, when `--irc-listen` was given.
+    pub irc_addr: Option<SocketAddr>,
     pub child: tokio::process::Child,
 }
 
 impl SpawnedServer {
     /// Runs `BIN serve --listen 127.0.0.1:0 ARGS...` and waits until it
-    /// logs the address it listens on.
+    /// logs the addresses it listens on (JSON, and IRC when asked for).
     pub async fn start(bin: &str, args: &[&str]) -> SpawnedServer {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::new(bin)
@@ -78,24 +85,37 @@ impl SpawnedServer {
             .spawn()
             .unwrap();
         let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
+        let wants_irc = args.contains(&"--irc-listen");
+        let (mut addr, mut irc_addr) = (None, None);
+        while addr.is_none() || (wants_irc && irc_addr.is_none()) {
             let line = tokio::time::timeout(WAIT, stderr.next_line())
                 .await
                 .expect("the server did not start in time")
                 .unwrap()
                 .expect("the server exited before listening");
             if let Some(at) = line.find("addr=") {
-                break line[at + 5..]
+                let found: SocketAddr = line[at + 5..]
                     .split_whitespace()
                     .next()
                     .unwrap()
                     .parse()
                     .unwrap();
+                if line.contains("protocol=\"irc\"") {
+                    irc_addr = Some(found);
+                } else {
+                    addr = Some(found);
+                }
             }
-        };
+        }
+        let addr = addr.unwrap();
+
         // Keep draining the log so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
-        SpawnedServer { addr, child }
+        SpawnedServer {
+            addr,
+            irc_addr,
+            child,
+        }
     }
 
     /// Sends a signal (`TERM`, `KILL`, ...) to the server process.
@@ -269,5 +289,117 @@ impl Raw {
             .set_linger(Some(Duration::ZERO))
             .unwrap();
         drop(stream);
+    }
+}
+
+/// A raw IRC client: sends lines, reads parsed messages.
+pub struct IrcRaw {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    pub nick: String,
+}
+
+impl IrcRaw {
+    pub async fn connect(addr: SocketAddr) -> IrcRaw {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (r, w) = stream.into_split();
+        IrcRaw {
+            reader: BufReader::new(r),
+            writer: w,
+            nick: String::new(),
+        }
+    }
+
+    /// Connects, registers as `nick` (with the given capabilities, if any)
+    /// and reads through the welcome burst and the automatic join of
+    /// `#lobby` (up to its end of NAMES, and its history batch if any).
+    pub async fn register(addr: SocketAddr, nick: &str, caps: &[&str]) -> IrcRaw {
+        let mut c = IrcRaw::connect(addr).await;
+        if !caps.is_empty() {
+            c.send(&format!("CAP REQ :{}", caps.join(" "))).await;
+        }
+        c.send(&format!("NICK {nick}")).await;
+        c.send(&format!("USER {nick} 0 * :Real {nick}")).await;
+        if !caps.is_empty() {
+            c.send("CAP END").await;
+        }
+        c.until("001").await;
+        c.until("366").await;
+        c.nick = nick.to_owned();
+        c.sync().await;
+        c
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// The next line, parsed; panics at end of stream or after [`WAIT`].
+    pub async fn recv(&mut self) -> chatroom_proto::irc::Message {
+        match self.try_recv().await {
+            Some(m) => m,
+            None => panic!("connection closed while waiting for a line"),
+        }
+    }
+
+    /// The next line, parsed, or None at end of stream.
+    pub async fn try_recv(&mut self) -> Option<chatroom_proto::irc::Message> {
+        let mut line = Vec::new();
+        let n = tokio::time::timeout(WAIT, self.reader.read_until(b'\n', &mut line))
+            .await
+            .expect("no line arrived in time")
+            .unwrap();
+        if n == 0 {
+            return None;
+        }
+        assert!(
+            line.ends_with(b"\r\n"),
+            "line not CRLF-terminated: {line:?}"
+        );
+        assert!(line.len() <= 512 + 8191, "line too long: {}", line.len());
+        let body = &line[..line.len() - 2];
+        Some(chatroom_proto::irc::parse(body).unwrap_or_else(|e| {
+            panic!("unparsable line {:?}: {e}", String::from_utf8_lossy(&line))
+        }))
+    }
+
+    /// Skips lines until one with this command (or numeric) arrives.
+    pub async fn until(&mut self, command: &str) -> chatroom_proto::irc::Message {
+        loop {
+            let m = self.recv().await;
+            if m.command == command {
+                return m;
+            }
+        }
+    }
+
+    /// Reads lines up to the PONG of a PING: everything queued before it.
+    pub async fn sync(&mut self) -> Vec<chatroom_proto::irc::Message> {
+        self.send("PING :sync").await;
+        let mut lines = Vec::new();
+        loop {
+            let m = self.recv().await;
+            if m.command == "PONG" && m.params.last().map(String::as_str) == Some("sync") {
+                return lines;
+            }
+            lines.push(m);
+        }
+    }
+
+    /// Reads until the server closes the connection.
+    pub async fn until_closed(&mut self) -> Vec<chatroom_proto::irc::Message> {
+        let mut lines = Vec::new();
+        while let Some(m) = self.try_recv().await {
+            lines.push(m);
+        }
+        lines
     }
 }

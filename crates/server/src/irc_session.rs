@@ -1,0 +1,1225 @@
+//! The IRC side of a connection: RFC 1459/2812 client commands plus the
+//! IRCv3 basics, bridged onto the same hub as the JSON protocol.
+//!
+//! Rooms are channels (`lobby` is `#lobby`); every registered user starts in
+//! `#lobby`, like JSON users. Registration needs `NICK` and `USER` (and `CAP
+//! END` once `CAP` negotiation started); the command table in
+//! `chatroom_proto::irc` checks arity and registration rules for every
+//! command in one place, so this module only carries commands out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chatroom_proto::irc::{
+    self, Command, IrcFramer, Limits, Message, ParseError, Source, channel, numeric,
+};
+use chatroom_proto::nick;
+use chatroom_proto::room::{MAX_ROOM_CHARS, MAX_TOPIC_CHARS};
+use tracing::{info, warn};
+
+use crate::clock::now_ms;
+use crate::conn::{Flow, Session};
+use crate::event::{Format, irc_text_lines, irc_time};
+use crate::hub::{Arrival, Hub, HubError, Joined, Member, Style};
+use crate::outbox::{CloseReason, Outbox};
+use crate::store::StoredMessage;
+
+/// The software and version, as VERSION and 002/004 show it.
+const VERSION: &str = concat!("chatroom-", env!("CARGO_PKG_VERSION"));
+
+/// The capabilities offered, in `CAP LS` order.
+const CAPS: [&str; 5] = [
+    "batch",
+    "echo-message",
+    "message-tags",
+    "multi-prefix",
+    "server-time",
+];
+
+/// What the IRC listener needs from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct IrcSettings {
+    /// The server name used as the source of server lines (`:chatroom 001 ...`).
+    pub server_name: Arc<str>,
+    /// The message of the day, one entry per line (empty: `422 ERR_NOMOTD`).
+    pub motd: Arc<[String]>,
+    /// How many stored messages joining a channel replays.
+    pub history_replay: u32,
+    /// When the server started (ms since the epoch), for `003`.
+    pub started: i64,
+}
+
+/// One unit of decoded client input.
+pub enum Input {
+    /// A parsed line.
+    Line(Message),
+    /// A line that could not be parsed.
+    Bad(ParseError),
+    /// A line over the length limit (skipped).
+    TooLong,
+}
+
+/// The capabilities a client enabled.
+#[derive(Debug, Clone, Copy, Default)]
+struct Caps {
+    batch: bool,
+    echo_message: bool,
+    message_tags: bool,
+    multi_prefix: bool,
+    server_time: bool,
+}
+
+impl Caps {
+    fn set(&mut self, name: &str, on: bool) -> bool {
+        match name {
+            "batch" => self.batch = on,
+            "echo-message" => self.echo_message = on,
+            "message-tags" => self.message_tags = on,
+            "multi-prefix" => self.multi_prefix = on,
+            "server-time" => self.server_time = on,
+            _ => return false,
+        }
+        true
+    }
+
+    fn list(self) -> Vec<&'static str> {
+        let flags = [
+            self.batch,
+            self.echo_message,
+            self.message_tags,
+            self.multi_prefix,
+            self.server_time,
+        ];
+        CAPS.iter()
+            .zip(flags)
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    fn format(self) -> Format {
+        if self.server_time || self.message_tags {
+            Format::IrcTagged
+        } else {
+            Format::Irc
+        }
+    }
+}
+
+/// The state of one IRC connection.
+pub struct IrcSession {
+    hub: Arc<Hub>,
+    outbox: Arc<Outbox>,
+    peer: SocketAddr,
+    settings: IrcSettings,
+    framer: IrcFramer,
+    /// The nickname given with NICK (before registration) or in use.
+    nick: Option<String>,
+    /// USER's user name and real name.
+    user: Option<(String, String)>,
+    /// Registration waits while CAP negotiation is open.
+    negotiating: bool,
+    caps: Caps,
+    member: Option<Arc<Member>>,
+    invisible: bool,
+    quit_message: Option<String>,
+    batches: u64,
+}
+
+impl IrcSession {
+    /// A session for a fresh connection from `peer`.
+    pub fn new(
+        hub: Arc<Hub>,
+        outbox: Arc<Outbox>,
+        peer: SocketAddr,
+        settings: IrcSettings,
+    ) -> Self {
+        IrcSession {
+            hub,
+            outbox,
+            peer,
+            settings,
+            framer: IrcFramer::new(Limits::FROM_CLIENT),
+            nick: None,
+            user: None,
+            negotiating: false,
+            caps: Caps::default(),
+            member: None,
+            invisible: false,
+            quit_message: None,
+            batches: 0,
+        }
+    }
+
+    fn server(&self) -> &str {
+        &self.settings.server_name
+    }
+
+    /// The client's name in numerics: its nickname, or `*` before it has one.
+    fn client(&self) -> String {
+        self.nick.clone().unwrap_or_else(|| "*".to_owned())
+    }
+
+    fn send(&self, message: &Message) {
+        self.outbox.push(Bytes::from(message.encode()));
+    }
+
+    fn send_all(&self, messages: &[Message]) {
+        let mut out = Vec::new();
+        for m in messages {
+            m.encode_into(&mut out);
+        }
+        self.outbox.push(Bytes::from(out));
+    }
+
+    /// A numeric reply to this client.
+    fn numeric(&self, n: irc::Numeric) -> Message {
+        Message::numeric(self.server(), n, &self.client())
+    }
+
+    /// Our own `nick!user@host`.
+    fn me(&self) -> Source {
+        match self.member.as_ref().and_then(|m| self.hub.identity(m)) {
+            Some(who) => Source::user(&*who.nick, &*who.user, &*who.host),
+            None => Source::user(self.client(), "*", "*"),
+        }
+    }
+
+    async fn line(&mut self, message: Message) -> Flow {
+        let spec = match irc::lookup(&message, self.member.is_some()) {
+            Ok(spec) => spec,
+            Err(e) => {
+                if let Some(reply) = e.reply(self.server(), &self.client()) {
+                    self.send(&reply);
+                }
+                return Flow::Continue;
+            }
+        };
+        let args: Vec<String> = spec.args(&message).to_vec();
+        let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
+        match spec.command {
+            Command::Pass => {}
+            Command::Nick => self.nick_command(arg(0)),
+            Command::User => {
+                self.user = Some((arg(0).to_owned(), arg(3).to_owned()));
+                self.try_register().await;
+            }
+            Command::Cap => self.cap(&args).await,
+            Command::Ping => {
+                let pong = Message::new("PONG")
+                    .with_source(Source::server(self.server()))
+                    .param(self.server())
+                    .trailing_param(arg(0));
+                self.send(&pong);
+            }
+            Command::Pong | Command::Tagmsg => {}
+            Command::Quit => {
+                self.quit_message = args.first().cloned().filter(|m| !m.is_empty());
+                return Flow::Close(CloseReason::Logout);
+            }
+            Command::Join => self.join(arg(0), args.get(1).map(String::as_str)).await,
+            Command::Part => self.part(arg(0), args.get(1).map(String::as_str)),
+            Command::Names => self.names(arg(0)),
+            Command::Topic => self.topic(arg(0), args.get(1).map(String::as_str)),
+            Command::List => self.list(),
+            Command::Who => self.who(arg(0)),
+            Command::Whois => self.whois(args.last().map(String::as_str).unwrap_or("")),
+            Command::Privmsg | Command::Notice => {
+                self.privmsg(arg(0), arg(1), spec.command == Command::Notice)
+            }
+            Command::Away => self.away(args.first().map(String::as_str)),
+            Command::Mode => self.mode(&args),
+            Command::Kick => {
+                let m = self
+                    .numeric(numeric::ERR_CHANOPRIVSNEEDED)
+                    .param(arg(0))
+                    .trailing_param("You're not a channel operator");
+                self.send(&m);
+            }
+            Command::Motd => self.motd(),
+            Command::Lusers => self.lusers(),
+            Command::Ison => {
+                let online = self
+                    .hub
+                    .online_nicks(args.iter().flat_map(|a| a.split(' ')));
+                let m = self
+                    .numeric(numeric::RPL_ISON)
+                    .trailing_param(online.join(" "));
+                self.send(&m);
+            }
+            Command::Userhost => self.userhost(&args),
+            Command::Version => {
+                let m = self
+                    .numeric(numeric::RPL_VERSION)
+                    .param(VERSION)
+                    .param(self.server())
+                    .trailing_param("chatroom: rooms for JSON and IRC clients alike");
+                self.send(&m);
+            }
+            Command::Time => {
+                let m = self
+                    .numeric(numeric::RPL_TIME)
+                    .param(self.server())
+                    .trailing_param(irc_time(now_ms()));
+                self.send(&m);
+            }
+        }
+        Flow::Continue
+    }
+
+    fn nick_command(&mut self, wanted: &str) {
+        if let Err(e) = nick::validate(wanted) {
+            let m = self
+                .numeric(numeric::ERR_ERRONEUSNICKNAME)
+                .param(irc::safe_param(wanted))
+                .trailing_param(format!("Erroneous nickname: {e}"));
+            return self.send(&m);
+        }
+        let Some(member) = self.member.clone() else {
+            // Registration completes after this line is handled, once USER
+            // is in too (see `Session::handle`).
+            self.nick = Some(wanted.to_owned());
+            return;
+        };
+        let before = self.me();
+        match self.hub.rename(&member, wanted) {
+            Ok(_) => {
+                self.nick = Some(wanted.to_owned());
+                let m = Message::new("NICK").with_source(before).param(wanted);
+                self.send(&m);
+            }
+            Err(e) => self.hub_error(&e, wanted),
+        }
+    }
+
+    async fn cap(&mut self, args: &[String]) {
+        let sub = args.first().map(|s| s.to_uppercase()).unwrap_or_default();
+        let reply = |s: &Self, sub: &str, text: String| {
+            Message::new("CAP")
+                .with_source(Source::server(s.server()))
+                .param(s.client())
+                .param(sub)
+                .trailing_param(text)
+        };
+        match sub.as_str() {
+            "LS" => {
+                if self.member.is_none() {
+                    self.negotiating = true;
+                }
+                let m = reply(self, "LS", CAPS.join(" "));
+                self.send(&m);
+            }
+            "LIST" => {
+                let m = reply(self, "LIST", self.caps.list().join(" "));
+                self.send(&m);
+            }
+            "REQ" => {
+                if self.member.is_none() {
+                    self.negotiating = true;
+                }
+                let wanted = args.get(1).cloned().unwrap_or_default();
+                let mut caps = self.caps;
+                let all_known = wanted
+                    .split_whitespace()
+                    .all(|cap| match cap.strip_prefix('-') {
+                        Some(name) => caps.set(name, false),
+                        None => caps.set(cap, true),
+                    });
+                if all_known {
+                    self.caps = caps;
+                    if let Some(member) = &self.member {
+                        member.set_format(caps.format());
+                        member.set_echo(caps.echo_message);
+                    }
+                    let m = reply(self, "ACK", wanted);
+                    self.send(&m);
+                } else {
+                    let m = reply(self, "NAK", wanted);
+                    self.send(&m);
+                }
+            }
+            "END" => {
+                self.negotiating = false;
+                self.try_register().await;
+            }
+            _ => {
+                let m = self
+                    .numeric(numeric::ERR_INVALIDCAPCMD)
+                    .param(irc::safe_param(&sub))
+                    .trailing_param("Invalid CAP command");
+                self.send(&m);
+            }
+        }
+    }
+
+    /// Completes registration once NICK and USER are in and CAP is done.
+    async fn try_register(&mut self) {
+        if self.member.is_some() || self.negotiating {
+            return;
+        }
+        let (Some(nick), Some((user, realname))) = (self.nick.clone(), self.user.clone()) else {
+            return;
+        };
+        let arrival = Arrival {
+            nick: nick.clone(),
+            user: user_name(&user, &nick),
+            realname,
+            peer: self.peer,
+            format: self.caps.format(),
+            echo: self.caps.echo_message,
+        };
+        let outbox = self.outbox.clone();
+        // The burst is built under the hub's lock: take the counts now.
+        let (users, rooms) = self.hub.counts();
+        let result = self.hub.login(arrival, outbox, |member, lobby| {
+            let mut out = Vec::new();
+            for m in self.welcome(member, &nick, (users + 1, rooms)) {
+                m.encode_into(&mut out);
+            }
+            for m in self.join_reply(member, &nick, lobby) {
+                m.encode_into(&mut out);
+            }
+            Bytes::from(out)
+        });
+        match result {
+            Ok(member) => {
+                info!(peer = %self.peer, id = member.id, nick = %nick, "IRC client registered");
+                let lobby = self.hub.membership(&member, chatroom_proto::room::LOBBY);
+                self.member = Some(member);
+                if let Ok((key, name)) = lobby {
+                    self.replay(key, name, None).await;
+                }
+            }
+            Err(e) => {
+                self.hub_error(&e, &nick);
+                self.nick = None;
+            }
+        }
+    }
+
+    /// The registration burst: 001-005, LUSERS (from `counts`: users and
+    /// rooms) and the MOTD. Runs under the hub's lock: no hub calls here.
+    fn welcome(&self, member: &Member, nick: &str, counts: (usize, usize)) -> Vec<Message> {
+        let server = self.server();
+        let n = |numeric| Message::numeric(server, numeric, nick);
+        let user = self.user.as_ref().map_or("user", |(u, _)| u.as_str());
+        let mut lines = vec![
+            n(numeric::RPL_WELCOME).trailing_param(format!(
+                "Welcome to the {server} IRC network, {nick}!{}@user/{}",
+                user_name(user, nick),
+                member.id
+            )),
+            n(numeric::RPL_YOURHOST)
+                .trailing_param(format!("Your host is {server}, running version {VERSION}")),
+            n(numeric::RPL_CREATED).trailing_param(format!(
+                "This server was created {}",
+                irc_time(self.settings.started)
+            )),
+            n(numeric::RPL_MYINFO)
+                .param(server)
+                .param(VERSION)
+                .param("i")
+                .param("n"),
+        ];
+        let tokens = [
+            "CASEMAPPING=rfc8265".to_owned(),
+            "CHANTYPES=#".to_owned(),
+            format!("CHANNELLEN={}", MAX_ROOM_CHARS + 1),
+            format!("NICKLEN={}", nick::MAX_NICK_CHARS),
+            format!("TOPICLEN={MAX_TOPIC_CHARS}"),
+            "AWAYLEN=300".to_owned(),
+            "CHANMODES=,,,n".to_owned(),
+            "PREFIX=".to_owned(),
+            format!("NETWORK={server}"),
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,WHOIS:1".to_owned(),
+            "UTF8ONLY".to_owned(),
+        ];
+        let template = n(numeric::RPL_ISUPPORT);
+        for chunk in tokens.chunks(13) {
+            let mut m = template.clone();
+            for token in chunk {
+                m = m.param(token.as_str());
+            }
+            lines.push(m.trailing_param("are supported by this server"));
+        }
+        lines.extend(self.lusers_lines(nick, counts));
+        lines.extend(self.motd_lines(nick));
+        lines
+    }
+
+    /// What a client sees when it joins: its own JOIN, the topic, the names.
+    /// Runs under the hub's lock: no hub calls here.
+    fn join_reply(&self, member: &Member, nick: &str, joined: &Joined) -> Vec<Message> {
+        let channel = channel::room_to_channel(&joined.name);
+        let source = Source::user(
+            nick,
+            user_name(self.user.as_ref().map_or("", |(u, _)| u), nick),
+            format!("user/{}", member.id),
+        );
+        let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
+        let n = |numeric| Message::numeric(self.server(), numeric, nick);
+        if !joined.topic.text.is_empty() {
+            lines.push(
+                n(numeric::RPL_TOPIC)
+                    .param(&channel)
+                    .trailing_param(&joined.topic.text),
+            );
+            if let (Some(by), Some(at)) = (&joined.topic.set_by, joined.topic.set_at) {
+                lines.push(
+                    n(numeric::RPL_TOPICWHOTIME)
+                        .param(&channel)
+                        .param(by)
+                        .param((at / 1000).to_string()),
+                );
+            }
+        }
+        let names: Vec<&str> = joined.members.iter().map(|m| m.nickname.as_str()).collect();
+        lines.extend(irc::fit_words(
+            &n(numeric::RPL_NAMREPLY).param("=").param(&channel),
+            names,
+        ));
+        lines.push(
+            n(numeric::RPL_ENDOFNAMES)
+                .param(&channel)
+                .trailing_param("End of /NAMES list"),
+        );
+        lines
+    }
+
+    async fn join(&mut self, channels: &str, keys: Option<&str>) {
+        let Some(member) = self.member.clone() else {
+            return;
+        };
+        if channels == "0" {
+            let rooms = self
+                .hub
+                .whois(&self.client())
+                .map(|p| p.rooms)
+                .unwrap_or_default();
+            for room in rooms {
+                let channel = channel::room_to_channel(&room);
+                self.part(&channel, None);
+            }
+            return;
+        }
+        for (name, _key) in channel::join_targets(channels, keys) {
+            let room = match channel::channel_to_room(name) {
+                Ok(room) => room.to_owned(),
+                Err(e) => {
+                    let m = self
+                        .numeric(numeric::ERR_NOSUCHCHANNEL)
+                        .param(irc::safe_param(name))
+                        .trailing_param(e.to_string());
+                    self.send(&m);
+                    continue;
+                }
+            };
+            let nick = self.client();
+            let result = self.hub.join(&member, &room, |joined| {
+                let mut out = Vec::new();
+                for m in self.join_reply(&member, &nick, joined) {
+                    m.encode_into(&mut out);
+                }
+                Bytes::from(out)
+            });
+            match result {
+                Ok(joined) => {
+                    self.replay(joined.key, joined.name, Some(joined.horizon))
+                        .await
+                }
+                // Joining a channel one is in is silently ignored, as on IRC.
+                Err(HubError::AlreadyInRoom(_)) => {}
+                Err(e) => self.hub_error(&e, name),
+            }
+        }
+    }
+
+    fn part(&mut self, channels: &str, reason: Option<&str>) {
+        let Some(member) = self.member.clone() else {
+            return;
+        };
+        for name in channel::split_list(channels) {
+            let room = match channel::channel_to_room(name) {
+                Ok(room) => room,
+                Err(e) => {
+                    let m = self
+                        .numeric(numeric::ERR_NOSUCHCHANNEL)
+                        .param(irc::safe_param(name))
+                        .trailing_param(e.to_string());
+                    self.send(&m);
+                    continue;
+                }
+            };
+            let me = self.me();
+            match self.hub.part(&member, room, reason) {
+                Ok(room) => {
+                    let mut m = Message::new("PART")
+                        .with_source(me)
+                        .param(channel::room_to_channel(&room));
+                    if let Some(reason) = reason {
+                        m = m.trailing_param(reason);
+                    }
+                    self.send(&m);
+                }
+                Err(e) => self.hub_error(&e, name),
+            }
+        }
+    }
+
+    fn names(&self, channels: &str) {
+        if channels.is_empty() {
+            let m = self
+                .numeric(numeric::RPL_ENDOFNAMES)
+                .param("*")
+                .trailing_param("End of /NAMES list");
+            return self.send(&m);
+        }
+        let mut lines = Vec::new();
+        for name in channel::split_list(channels) {
+            let channel_name = irc::safe_param(name).to_owned();
+            if let Ok(room) = channel::channel_to_room(name)
+                && let Ok((room, members)) = self.hub.who(room)
+            {
+                let channel_name = channel::room_to_channel(&room);
+                let names: Vec<&str> = members.iter().map(|p| p.nick.as_str()).collect();
+                lines.extend(irc::fit_words(
+                    &self
+                        .numeric(numeric::RPL_NAMREPLY)
+                        .param("=")
+                        .param(&channel_name),
+                    names,
+                ));
+                lines.push(
+                    self.numeric(numeric::RPL_ENDOFNAMES)
+                        .param(channel_name)
+                        .trailing_param("End of /NAMES list"),
+                );
+                continue;
+            }
+            lines.push(
+                self.numeric(numeric::RPL_ENDOFNAMES)
+                    .param(channel_name)
+                    .trailing_param("End of /NAMES list"),
+            );
+        }
+        self.send_all(&lines);
+    }
+
+    fn topic(&self, name: &str, text: Option<&str>) {
+        let Some(member) = &self.member else { return };
+        let room = match channel::channel_to_room(name) {
+            Ok(room) => room,
+            Err(e) => {
+                let m = self
+                    .numeric(numeric::ERR_NOSUCHCHANNEL)
+                    .param(irc::safe_param(name))
+                    .trailing_param(e.to_string());
+                return self.send(&m);
+            }
+        };
+        match text {
+            None => match self.hub.topic(room) {
+                Ok(topic) => {
+                    let channel = channel::room_to_channel(&topic.room);
+                    let mut lines = Vec::new();
+                    if topic.text.is_empty() {
+                        lines.push(
+                            self.numeric(numeric::RPL_NOTOPIC)
+                                .param(&channel)
+                                .trailing_param("No topic is set"),
+                        );
+                    } else {
+                        lines.push(
+                            self.numeric(numeric::RPL_TOPIC)
+                                .param(&channel)
+                                .trailing_param(&topic.text),
+                        );
+                        if let (Some(by), Some(at)) = (&topic.set_by, topic.set_at) {
+                            lines.push(
+                                self.numeric(numeric::RPL_TOPICWHOTIME)
+                                    .param(&channel)
+                                    .param(by)
+                                    .param((at / 1000).to_string()),
+                            );
+                        }
+                    }
+                    self.send_all(&lines);
+                }
+                Err(e) => self.hub_error(&e, name),
+            },
+            Some(text) => {
+                let me = self.me();
+                match self.hub.set_topic(member, room, text) {
+                    Ok(topic) => {
+                        let m = Message::new("TOPIC")
+                            .with_source(me)
+                            .param(channel::room_to_channel(&topic.room))
+                            .trailing_param(text);
+                        self.send(&m);
+                    }
+                    Err(e) => self.hub_error(&e, name),
+                }
+            }
+        }
+    }
+
+    fn list(&self) {
+        let mut lines = vec![
+            self.numeric(numeric::RPL_LISTSTART)
+                .param("Channel")
+                .trailing_param("Users  Name"),
+        ];
+        for room in self.hub.rooms() {
+            lines.push(
+                self.numeric(numeric::RPL_LIST)
+                    .param(channel::room_to_channel(&room.name))
+                    .param(room.members.to_string())
+                    .trailing_param(room.topic),
+            );
+        }
+        lines.push(
+            self.numeric(numeric::RPL_LISTEND)
+                .trailing_param("End of /LIST"),
+        );
+        self.send_all(&lines);
+    }
+
+    fn who(&self, mask: &str) {
+        let mut lines = Vec::new();
+        let reply = |channel: &str, p: &crate::hub::Profile| {
+            let flags = if p.away.is_some() { "G" } else { "H" };
+            self.numeric(numeric::RPL_WHOREPLY)
+                .param(channel)
+                .param(&p.user)
+                .param(&p.host)
+                .param(self.server())
+                .param(&p.nick)
+                .param(flags)
+                .trailing_param(format!("0 {}", p.realname))
+        };
+        if channel::is_channel(mask) {
+            if let Ok(room) = channel::channel_to_room(mask)
+                && let Ok((room, members)) = self.hub.who(room)
+            {
+                let channel = channel::room_to_channel(&room);
+                lines.extend(members.iter().map(|p| reply(&channel, p)));
+            }
+        } else if let Some(p) = self.hub.whois(mask) {
+            lines.push(reply("*", &p));
+        }
+        let end = if mask.is_empty() {
+            "*"
+        } else {
+            irc::safe_param(mask)
+        };
+        lines.push(
+            self.numeric(numeric::RPL_ENDOFWHO)
+                .param(end)
+                .trailing_param("End of /WHO list"),
+        );
+        self.send_all(&lines);
+    }
+
+    fn whois(&self, nicks: &str) {
+        let mut lines = Vec::new();
+        let target = nicks.split(',').next().unwrap_or("");
+        match self.hub.whois(target) {
+            Some(p) => {
+                lines.push(
+                    self.numeric(numeric::RPL_WHOISUSER)
+                        .param(&p.nick)
+                        .param(&p.user)
+                        .param(&p.host)
+                        .param("*")
+                        .trailing_param(&p.realname),
+                );
+                if !p.rooms.is_empty() {
+                    let channels: Vec<String> = p
+                        .rooms
+                        .iter()
+                        .map(|r| channel::room_to_channel(r))
+                        .collect();
+                    lines.extend(irc::fit_words(
+                        &self.numeric(numeric::RPL_WHOISCHANNELS).param(&p.nick),
+                        channels.iter().map(String::as_str),
+                    ));
+                }
+                lines.push(
+                    self.numeric(numeric::RPL_WHOISSERVER)
+                        .param(&p.nick)
+                        .param(self.server())
+                        .trailing_param(VERSION),
+                );
+                if let Some(away) = &p.away {
+                    lines.push(
+                        self.numeric(numeric::RPL_AWAY)
+                            .param(&p.nick)
+                            .trailing_param(away),
+                    );
+                }
+                lines.push(
+                    self.numeric(numeric::RPL_WHOISIDLE)
+                        .param(&p.nick)
+                        .param("0")
+                        .param((p.since / 1000).to_string())
+                        .trailing_param("seconds idle, signon time"),
+                );
+                lines.push(
+                    self.numeric(numeric::RPL_ENDOFWHOIS)
+                        .param(&p.nick)
+                        .trailing_param("End of /WHOIS list"),
+                );
+            }
+            None => {
+                let nick = irc::safe_param(target);
+                lines.push(
+                    self.numeric(numeric::ERR_NOSUCHNICK)
+                        .param(nick)
+                        .trailing_param("No such nick/channel"),
+                );
+                lines.push(
+                    self.numeric(numeric::RPL_ENDOFWHOIS)
+                        .param(nick)
+                        .trailing_param("End of /WHOIS list"),
+                );
+            }
+        }
+        self.send_all(&lines);
+    }
+
+    fn privmsg(&self, targets: &str, text: &str, notice: bool) {
+        let Some(member) = &self.member else { return };
+        let (text, action) = match text
+            .strip_prefix("\u{1}ACTION ")
+            .or_else(|| text.strip_prefix("\u{1}ACTION"))
+        {
+            Some(rest) => (rest.strip_suffix('\u{1}').unwrap_or(rest), true),
+            None => (text, false),
+        };
+        let style = Style { action, notice };
+        for target in channel::split_list(targets).take(4) {
+            let result = if channel::is_channel(target) {
+                match channel::channel_to_room(target) {
+                    Ok(room) => self.hub.say(member, Some(room), text, style),
+                    Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
+                }
+            } else {
+                self.hub.direct(member, target, text, style)
+            };
+            match result {
+                Ok(posted) => {
+                    if let (Some(away), false) = (posted.away, notice) {
+                        let m = self
+                            .numeric(numeric::RPL_AWAY)
+                            .param(irc::safe_param(target))
+                            .trailing_param(away);
+                        self.send(&m);
+                    }
+                }
+                Err(_) if notice => {}
+                Err(HubError::NotInRoom(_)) => {
+                    let m = self
+                        .numeric(numeric::ERR_CANNOTSENDTOCHAN)
+                        .param(irc::safe_param(target))
+                        .trailing_param("Cannot send to channel (you are not in it)");
+                    self.send(&m);
+                }
+                Err(e) => self.hub_error(&e, target),
+            }
+        }
+    }
+
+    fn away(&self, message: Option<&str>) {
+        let Some(member) = &self.member else { return };
+        match message.filter(|m| !m.is_empty()) {
+            Some(text) => {
+                self.hub
+                    .set_away(member, Some(text.chars().take(300).collect()));
+                let m = self
+                    .numeric(numeric::RPL_NOWAWAY)
+                    .trailing_param("You have been marked as being away");
+                self.send(&m);
+            }
+            None => {
+                self.hub.set_away(member, None);
+                let m = self
+                    .numeric(numeric::RPL_UNAWAY)
+                    .trailing_param("You are no longer marked as being away");
+                self.send(&m);
+            }
+        }
+    }
+
+    fn mode(&mut self, args: &[String]) {
+        let target = args.first().map(String::as_str).unwrap_or("");
+        let change = args.get(1).map(String::as_str);
+        if channel::is_channel(target) {
+            let room = channel::channel_to_room(target)
+                .ok()
+                .and_then(|r| self.hub.topic(r).ok());
+            let Some(topic) = room else {
+                let m = self
+                    .numeric(numeric::ERR_NOSUCHCHANNEL)
+                    .param(irc::safe_param(target))
+                    .trailing_param("No such channel");
+                return self.send(&m);
+            };
+            let channel = channel::room_to_channel(&topic.room);
+            let m = match change {
+                None => self
+                    .numeric(numeric::RPL_CHANNELMODEIS)
+                    .param(&channel)
+                    .param("+n"),
+                Some("b" | "+b") => self
+                    .numeric(numeric::RPL_ENDOFBANLIST)
+                    .param(&channel)
+                    .trailing_param("End of channel ban list"),
+                Some(_) => self
+                    .numeric(numeric::ERR_CHANOPRIVSNEEDED)
+                    .param(&channel)
+                    .trailing_param("You're not a channel operator"),
+            };
+            return self.send(&m);
+        }
+        if nick::fold(target) != nick::fold(&self.client()) {
+            let m = self
+                .numeric(numeric::ERR_USERSDONTMATCH)
+                .trailing_param("Can't change mode for other users");
+            return self.send(&m);
+        }
+        match change {
+            None => {
+                let modes = if self.invisible { "+i" } else { "+" };
+                let m = self.numeric(numeric::RPL_UMODEIS).param(modes);
+                self.send(&m);
+            }
+            Some(change) => {
+                let mut adding = true;
+                let mut applied = String::new();
+                for c in change.chars() {
+                    match c {
+                        '+' => adding = true,
+                        '-' => adding = false,
+                        'i' => {
+                            self.invisible = adding;
+                            applied.push_str(if adding { "+i" } else { "-i" });
+                        }
+                        _ => {
+                            let m = self
+                                .numeric(numeric::ERR_UMODEUNKNOWNFLAG)
+                                .trailing_param("Unknown MODE flag");
+                            self.send(&m);
+                        }
+                    }
+                }
+                if !applied.is_empty() {
+                    let nick = self.client();
+                    let m = Message::new("MODE")
+                        .with_source(Source::user(&nick, "*", "*"))
+                        .param(&nick)
+                        .trailing_param(applied);
+                    self.send(&m);
+                }
+            }
+        }
+    }
+
+    fn lusers_lines(&self, nick: &str, (users, rooms): (usize, usize)) -> Vec<Message> {
+        let n = |numeric| Message::numeric(self.server(), numeric, nick);
+        vec![
+            n(numeric::RPL_LUSERCLIENT).trailing_param(format!(
+                "There are {users} users and 0 invisible on 1 servers"
+            )),
+            n(numeric::RPL_LUSEROP)
+                .param("0")
+                .trailing_param("operator(s) online"),
+            n(numeric::RPL_LUSERCHANNELS)
+                .param(rooms.to_string())
+                .trailing_param("channels formed"),
+            n(numeric::RPL_LUSERME).trailing_param(format!("I have {users} clients and 0 servers")),
+        ]
+    }
+
+    fn lusers(&self) {
+        self.send_all(&self.lusers_lines(&self.client(), self.hub.counts()));
+    }
+
+    fn motd_lines(&self, nick: &str) -> Vec<Message> {
+        let n = |numeric| Message::numeric(self.server(), numeric, nick);
+        if self.settings.motd.is_empty() {
+            return vec![n(numeric::ERR_NOMOTD).trailing_param("MOTD File is missing")];
+        }
+        let mut lines = vec![
+            n(numeric::RPL_MOTDSTART)
+                .trailing_param(format!("- {} Message of the day -", self.server())),
+        ];
+        for line in self.settings.motd.iter() {
+            lines.push(n(numeric::RPL_MOTD).trailing_param(format!("- {line}")));
+        }
+        lines.push(n(numeric::RPL_ENDOFMOTD).trailing_param("End of /MOTD command."));
+        lines
+    }
+
+    fn motd(&self) {
+        self.send_all(&self.motd_lines(&self.client()));
+    }
+
+    fn userhost(&self, args: &[String]) {
+        let entries: Vec<String> = args
+            .iter()
+            .flat_map(|a| a.split(' '))
+            .take(5)
+            .filter_map(|nick| self.hub.whois(nick))
+            .map(|p| {
+                format!(
+                    "{}={}{}@{}",
+                    p.nick,
+                    if p.away.is_some() { '-' } else { '+' },
+                    p.user,
+                    p.host
+                )
+            })
+            .collect();
+        let m = self
+            .numeric(numeric::RPL_USERHOST)
+            .trailing_param(entries.join(" "));
+        self.send(&m);
+    }
+
+    /// The numeric for a refusal from the hub.
+    fn hub_error(&self, error: &HubError, target: &str) {
+        let target = irc::safe_param(target);
+        let m = match error {
+            HubError::BadNick(e) => self
+                .numeric(numeric::ERR_ERRONEUSNICKNAME)
+                .param(target)
+                .trailing_param(format!("Erroneous nickname: {e}")),
+            HubError::NickTaken(_) => self
+                .numeric(numeric::ERR_NICKNAMEINUSE)
+                .param(target)
+                .trailing_param("Nickname is already in use"),
+            HubError::BadRoom(e) => self
+                .numeric(numeric::ERR_NOSUCHCHANNEL)
+                .param(target)
+                .trailing_param(format!("Illegal channel name: {e}")),
+            HubError::NoSuchRoom(_) => self
+                .numeric(numeric::ERR_NOSUCHCHANNEL)
+                .param(target)
+                .trailing_param("No such channel"),
+            HubError::NotInRoom(_) => self
+                .numeric(numeric::ERR_NOTONCHANNEL)
+                .param(target)
+                .trailing_param("You're not on that channel"),
+            HubError::AlreadyInRoom(_) => return,
+            HubError::NoSuchUser(_) => self
+                .numeric(numeric::ERR_NOSUCHNICK)
+                .param(target)
+                .trailing_param("No such nick/channel"),
+            HubError::TopicTooLong => self
+                .numeric(numeric::ERR_NEEDMOREPARAMS)
+                .param("TOPIC")
+                .trailing_param(error.to_string()),
+            HubError::Gone => return,
+        };
+        self.send(&m);
+    }
+
+    /// Replays a channel's history: as a `chathistory` batch for clients
+    /// with `batch`, as tagged lines for `server-time`, and otherwise as
+    /// lines prefixed with their date and time (like a bouncer's playback).
+    async fn replay(&mut self, key: String, name: String, before: Option<u64>) {
+        let page = match self
+            .hub
+            .store()
+            .history(key, before, self.settings.history_replay)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                warn!(error = %e, "history read failed");
+                return;
+            }
+        };
+        if page.messages.is_empty() {
+            return;
+        }
+        let channel = channel::room_to_channel(&name);
+        let mut out = Vec::new();
+        let batch = self.caps.batch.then(|| {
+            self.batches += 1;
+            format!("h{}", self.batches)
+        });
+        let tagged = self.caps.server_time || self.caps.message_tags;
+        if let Some(id) = &batch {
+            Message::new("BATCH")
+                .with_source(Source::server(self.server()))
+                .param(format!("+{id}"))
+                .param("chathistory")
+                .param(&channel)
+                .encode_into(&mut out);
+        }
+        for m in &page.messages {
+            for line in self.history_lines(m, &channel, tagged, batch.as_deref()) {
+                line.encode_into(&mut out);
+            }
+        }
+        if let Some(id) = &batch {
+            Message::new("BATCH")
+                .with_source(Source::server(self.server()))
+                .param(format!("-{id}"))
+                .encode_into(&mut out);
+        }
+        self.outbox.push(Bytes::from(out));
+    }
+
+    fn history_lines(
+        &self,
+        m: &StoredMessage,
+        channel: &str,
+        tagged: bool,
+        batch: Option<&str>,
+    ) -> Vec<Message> {
+        let source = Source::user(
+            &m.sender_nick,
+            &m.sender_nick,
+            format!("user/{}", m.sender_id),
+        );
+        let template = Message::new("PRIVMSG").with_source(source).param(channel);
+        let text = if tagged {
+            m.text.clone()
+        } else {
+            let stamp = crate::clock::utc_stamp(m.ts);
+            m.text
+                .lines()
+                .map(|l| format!("[{stamp}] {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        irc_text_lines(&template, &text, m.action)
+            .into_iter()
+            .map(|mut line| {
+                if let Some(id) = batch {
+                    line = line.with_tag("batch", Some(id));
+                }
+                if tagged {
+                    line = line
+                        .with_tag("time", Some(&irc_time(m.ts)))
+                        .with_tag("msgid", Some(&m.id.to_string()));
+                }
+                line
+            })
+            .collect()
+    }
+}
+
+/// The user name shown in `nick!user@host`: what USER gave, cut to 10
+/// characters of letters and digits, or the nickname's ASCII letters.
+fn user_name(user: &str, nick: &str) -> String {
+    let clean: String = user
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(10)
+        .collect();
+    if !clean.is_empty() {
+        return clean;
+    }
+    let from_nick: String = nick
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(10)
+        .collect();
+    if from_nick.is_empty() {
+        "user".to_owned()
+    } else {
+        from_nick
+    }
+}
+
+impl Session for IrcSession {
+    type Input = Input;
+
+    fn decode(&mut self, bytes: &[u8], inputs: &mut Vec<Input>) {
+        self.framer.feed(bytes, |item| {
+            inputs.push(match item {
+                Ok(line) => match irc::parse(line) {
+                    Ok(message) => Input::Line(message),
+                    Err(e) => Input::Bad(e),
+                },
+                Err(_) => Input::TooLong,
+            })
+        });
+    }
+
+    async fn handle(&mut self, input: Input) -> Flow {
+        let flow = match input {
+            Input::Line(message) => self.line(message).await,
+            Input::TooLong => {
+                warn!(peer = %self.peer, "IRC line too long");
+                let m = self
+                    .numeric(numeric::ERR_INPUTTOOLONG)
+                    .trailing_param("Input line was too long");
+                self.send(&m);
+                Flow::Continue
+            }
+            Input::Bad(ParseError::Empty) => Flow::Continue,
+            Input::Bad(ParseError::InvalidUtf8 { command }) => {
+                warn!(peer = %self.peer, %command, "IRC line is not UTF-8");
+                let m = Message::new("FAIL")
+                    .with_source(Source::server(self.server()))
+                    .param(irc::safe_param(&command))
+                    .param("INVALID_UTF8")
+                    .trailing_param("Message rejected: this network only accepts UTF-8");
+                self.send(&m);
+                Flow::Continue
+            }
+            Input::Bad(e) => {
+                warn!(peer = %self.peer, error = %e, "unparsable IRC line");
+                let m = self
+                    .numeric(numeric::ERR_UNKNOWNCOMMAND)
+                    .param("*")
+                    .trailing_param(format!("Malformed line: {e}"));
+                self.send(&m);
+                Flow::Continue
+            }
+        };
+        // A NICK that arrived after USER (e.g. retrying after 433) completes
+        // registration here.
+        if self.member.is_none()
+            && !self.negotiating
+            && self.nick.is_some()
+            && self.user.is_some()
+            && flow == Flow::Continue
+        {
+            self.try_register().await;
+        }
+        flow
+    }
+
+    fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
+        let host = self.me().to_string();
+        if let Some(member) = self.member.take() {
+            let quit = match reason {
+                CloseReason::Logout => Some(self.quit_message.as_deref().unwrap_or("Client quit")),
+                _ => None,
+            };
+            self.hub.leave(&member, reason, quit);
+            info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "IRC client left");
+        }
+        let why = match reason {
+            CloseReason::Logout => format!(
+                "Quit: {}",
+                self.quit_message.as_deref().unwrap_or("Client quit")
+            ),
+            CloseReason::Shutdown => "Server shutting down".to_owned(),
+            CloseReason::SlowConsumer => "SendQ exceeded".to_owned(),
+            CloseReason::FrameTooLarge => "Input line too long".to_owned(),
+            CloseReason::Closed | CloseReason::Reset => return None,
+        };
+        Some(Bytes::from(
+            Message::new("ERROR")
+                .trailing_param(format!("Closing Link: {host} ({why})"))
+                .encode(),
+        ))
+    }
+}
