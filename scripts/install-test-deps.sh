@@ -5,8 +5,10 @@ set -euo pipefail
 
 # command -> Debian package
 declare -A needed=(
-  [python3]=python3   # runs the tutorial's own Python client against the server
+  [python3]=python3                    # runs the tutorial's own Python client against the server
+  [weechat-headless]=weechat-headless  # a real IRC client for the IRC end-to-end test
 )
+
 
 missing=()
 for cmd in "${!needed[@]}"; do

@@ -249,7 +249,14 @@ async fn line_mode_room_commands() {
     let texts: Vec<String> = seen
         .iter()
         .filter(|v| v["type"] == "message" || v["type"] == "direct")
-        .map(|v| format!("{} {} {}", v["type"].as_str().unwrap(), v["room"], v["message"]))
+        .map(|v| {
+            format!(
+                "{} {} {}",
+                v["type"].as_str().unwrap(),
+                v["room"],
+                v["message"]
+            )
+        })
         .collect();
     assert_eq!(
         texts,
