@@ -1,22 +1,25 @@
-//! `chatroom`: the server (`serve`) and the client (`join`) in one binary.
+//! `chatroom`: the server (`serve`), the client (`join`) and a certificate
+//! maker (`cert`) in one binary.
 //!
 //! This file only parses flags, sets up logging and signals, and calls the
 //! libraries; everything else lives in `chatroom-server` and
 //! `chatroom-client`.
 
+mod cert;
+mod settings;
+
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use chatroom_client::line;
-use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention};
-use chatroom_server::{Config, DEFAULT_HISTORY_REPLAY, Listener};
+use chatroom_server::Listener;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
+
+use crate::settings::{Endpoint, ServeArgs, Settings};
 
 /// A chat room you can run yourself.
 #[derive(Parser)]
@@ -27,13 +30,14 @@ use tracing_subscriber::EnvFilter;
     long_about = "A chat room you can run yourself.\n\n\
         Start a server with `chatroom serve`, then join it from other terminals with \
         `chatroom join --nick NAME`. The server speaks the JSON protocol of the classic \
-        Python socket tutorial (its client works unchanged) and relays every message to \
-        everyone online.",
+        Python socket tutorial (its client works unchanged) and, with --irc-listen, IRC; \
+        both kinds of clients share rooms, direct messages and history.",
     after_help = "Examples:\n  \
-        chatroom serve                          # listen on 127.0.0.1:8000\n  \
-        chatroom serve --listen 0.0.0.0:8000    # accept clients from the network\n  \
-        chatroom join --nick alice              # join and chat\n  \
-        printf 'login bob\\nsend hi\\n' | chatroom join   # scripted: deliver one message"
+        chatroom serve                                   # JSON clients on 127.0.0.1:8000\n  \
+        chatroom serve --irc-listen 127.0.0.1:6667       # and IRC clients\n  \
+        chatroom serve --config /etc/chatroom.toml       # settings from a file (see --print-config)\n  \
+        chatroom join --nick alice                       # join and chat\n  \
+        printf 'login bob\\nsend hi\\n' | chatroom join    # scripted: deliver one message"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -43,58 +47,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat server until Ctrl-C or SIGTERM.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Join a chat server: type `login NAME`, then chat.
     Join(JoinArgs),
-}
-
-#[derive(Args)]
-struct ServeArgs {
-    /// Address to listen on for JSON clients.
-    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR:PORT")]
-    listen: SocketAddr,
-    /// Also listen for IRC clients here (e.g. 127.0.0.1:6667); off unless given.
-    #[arg(long, value_name = "ADDR:PORT")]
-    irc_listen: Option<SocketAddr>,
-    /// The server's name on IRC (shown as the source of server messages).
-    #[arg(long, default_value = "chatroom", value_name = "NAME")]
-    server_name: String,
-    /// A file whose lines are the IRC message of the day.
-    #[arg(long, value_name = "FILE")]
-    motd: Option<PathBuf>,
-    /// Largest client frame (one JSON object) in bytes; a bigger one closes the connection.
-    #[arg(long, default_value_t = Config::default().max_frame_bytes, value_name = "BYTES")]
-    max_frame_bytes: usize,
-    /// Most unwritten bytes queued per client; a client further behind is
-    /// disconnected as a slow consumer.
-    #[arg(long, default_value_t = Config::default().outbox_bytes, value_name = "BYTES")]
-    outbox_bytes: usize,
-    /// How long shutdown waits for clients to receive their goodbye.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration, value_name = "DURATION")]
-    shutdown_grace: Duration,
-    /// Directory for the history database (chatroom.db, SQLite in WAL mode).
-    #[arg(
-        long,
-        default_value = "data",
-        value_name = "DIR",
-        conflicts_with = "in_memory"
-    )]
-    data_dir: PathBuf,
-    /// Keep history in memory only: it is gone when the server stops.
-    #[arg(long)]
-    in_memory: bool,
-    /// How many stored messages joining a room replays.
-    #[arg(long, default_value_t = DEFAULT_HISTORY_REPLAY, value_name = "N")]
-    history_replay: u32,
-    /// How long history is kept in every room (and for direct messages, by
-    /// age): `count=N`, `age=DURATION` or both, e.g. `count=100000,age=90d`.
-    /// Unlimited when not given.
-    #[arg(long, value_name = "POLICY")]
-    retention: Option<RetentionPolicy>,
-    /// A room's own retention, overriding --retention; repeatable.
-    /// E.g. `--room-retention lobby:count=1000 --room-retention ops:age=7d`.
-    #[arg(long, value_name = "ROOM:POLICY")]
-    room_retention: Vec<RoomRetention>,
+    /// Write a self-signed TLS certificate and key (cert.pem, key.pem).
+    Cert(cert::CertArgs),
 }
 
 #[derive(Args)]
@@ -105,6 +62,10 @@ struct JoinArgs {
     /// Log in with this nickname right away (otherwise type `login NAME`).
     #[arg(long, value_name = "NAME")]
     nick: Option<String>,
+    /// The password of --nick's account, if it is registered (read from this
+    /// environment variable, so it stays out of shell history and `ps`).
+    #[arg(long, value_name = "VAR", requires = "nick")]
+    password_env: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -119,23 +80,30 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Serve(args) => {
             init_logging("info");
-            match runtime.block_on(serve(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("chatroom: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+            report(runtime.block_on(serve(*args)))
         }
         Command::Join(args) => {
             init_logging("warn");
             ExitCode::from(runtime.block_on(join(args)))
         }
+        Command::Cert(args) => report(cert::write_pair(&args).map(|(cert, key)| {
+            println!("wrote {} and {}", cert.display(), key.display());
+        })),
     };
     // A blocking read of stdin may still be parked on a runtime thread; do
     // not wait for it (dropping the runtime would, until stdin closes).
     runtime.shutdown_background();
     code
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chatroom: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Logs to stderr (coloured only on a terminal); `RUST_LOG` overrides the
@@ -150,39 +118,33 @@ fn init_logging(default: &str) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let mut listeners = vec![Listener::json(bind(args.listen).await?)];
-    if let Some(addr) = args.irc_listen {
+    let settings = Settings::load(&args)?;
+    if args.print_config {
+        print!("{}", settings.to_toml()?);
+        return Ok(());
+    }
+    let config = settings.config()?;
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key))
+            if settings.tls_listen.is_some() || settings.irc_tls_listen.is_some() =>
+        {
+            Some(chatroom_server::tls::acceptor(cert, key)?)
+        }
+        _ => None,
+    };
+    let mut listeners = Vec::new();
+    if let Endpoint::At(addr) = settings.listen {
+        listeners.push(Listener::json(bind(addr).await?));
+    }
+    if let Some(addr) = settings.irc_listen {
         listeners.push(Listener::irc(bind(addr).await?));
     }
-    let motd = match &args.motd {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the MOTD file {}", path.display()))?
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-        None => chatroom_server::default_motd(),
-    };
-    let config = Config {
-        max_frame_bytes: args.max_frame_bytes,
-        outbox_bytes: args.outbox_bytes,
-        shutdown_grace: args.shutdown_grace,
-        store: if args.in_memory {
-            Location::Memory
-        } else {
-            Location::Dir(args.data_dir)
-        },
-        retention: Retention {
-            default: args.retention.unwrap_or_default(),
-            rooms: args
-                .room_retention
-                .into_iter()
-                .map(|r| (r.room_key, r.policy))
-                .collect(),
-        },
-        history_replay: args.history_replay,
-        server_name: args.server_name,
-        motd,
-    };
+    if let (Some(addr), Some(tls)) = (settings.tls_listen, &tls) {
+        listeners.push(Listener::json(bind(addr).await?).with_tls(tls.clone()));
+    }
+    if let (Some(addr), Some(tls)) = (settings.irc_tls_listen, &tls) {
+        listeners.push(Listener::irc(bind(addr).await?).with_tls(tls.clone()));
+    }
     let shutdown = shutdown_signal()?;
     chatroom_server::run(listeners, config, shutdown).await?;
     Ok(())
@@ -208,9 +170,14 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
 }
 
 async fn join(args: JoinArgs) -> u8 {
+    let password = args
+        .password_env
+        .as_ref()
+        .and_then(|var| std::env::var(var).ok());
     let options = line::Options {
         server: args.server,
         nick: args.nick,
+        password,
         interactive: std::io::stdin().is_terminal(),
     };
     let input = tokio::io::BufReader::new(tokio::io::stdin());

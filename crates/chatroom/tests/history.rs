@@ -16,7 +16,8 @@ const BATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 async fn start(dir: &std::path::Path, extra: &[&str]) -> SpawnedServer {
     let dir = dir.to_str().unwrap();
-    let mut args = vec!["--data-dir", dir];
+    // These tests send as fast as they can: no rate limit.
+    let mut args = vec!["--data-dir", dir, "--messages-per-second", "0"];
     args.extend_from_slice(extra);
     SpawnedServer::start(BIN, &args).await
 }

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
-use chatroom_proto::json::{PresenceEvent, Ref, Request, ServerFrame};
+use chatroom_proto::json::{PresenceEvent, Ref, Request, Secret, ServerFrame};
 use chatroom_proto::room::{self, LOBBY};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
@@ -26,7 +26,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The commands, as `/help` shows them.
 pub const HELP: &str = "\
 commands:
-  login NAME          log in as NAME (1-32 characters, no spaces)
+  login NAME [PASS]   log in as NAME (1-32 characters, no spaces); PASS for a registered NAME
+  /register PASS      register your nickname with a password (8+ characters)
   send TEXT           send TEXT to the current room; once logged in, any line is sent
   /join ROOM          join ROOM (or switch to it) and see its recent history
   /part [ROOM]        leave ROOM (default: the current room)
@@ -47,6 +48,8 @@ pub struct Options {
     pub server: String,
     /// Log in with this nickname right after connecting.
     pub nick: Option<String>,
+    /// The password of that nickname's account, if it has one.
+    pub password: Option<String>,
     /// Whether a person is typing (prints the greeting and help).
     pub interactive: bool,
 }
@@ -79,7 +82,9 @@ impl Ending {
 /// One line of user input, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Command {
-    Login(String),
+    /// A nickname, and its account's password if it has one.
+    Login(String, Option<String>),
+    Register(String),
     Say(String),
     Me(String),
     Msg(String, String),
@@ -115,6 +120,10 @@ fn parse(line: &str, logged_in: bool) -> Command {
             "rooms" | "list" => Command::Rooms,
             "who" | "names" => Command::Who(word()),
             "nick" => word().map_or(Command::Hint("usage: /nick NAME"), Command::Nick),
+            "register" => word().map_or(
+                Command::Hint("usage: /register PASSWORD"),
+                Command::Register,
+            ),
             "me" if !arg.is_empty() => Command::Me(arg.to_owned()),
             "me" => Command::Hint("usage: /me TEXT"),
             "msg" | "query" => match arg.split_once(' ') {
@@ -138,7 +147,10 @@ fn parse(line: &str, logged_in: bool) -> Command {
         "send" if rest.is_empty() => Command::Hint("usage: send TEXT"),
         "send" => Command::Say(rest.to_owned()),
         "login" if !logged_in => match rest.split_whitespace().next() {
-            Some(nick) => Command::Login(nick.to_owned()),
+            Some(nick) => Command::Login(
+                nick.to_owned(),
+                rest.split_whitespace().nth(1).map(str::to_owned),
+            ),
             None => Command::Hint("usage: login NAME"),
         },
         _ if logged_in => Command::Say(line.to_owned()),
@@ -196,6 +208,15 @@ impl State {
     }
 }
 
+/// A login declaring this client's protocol version (so the server pings it).
+fn login(nickname: String, password: Option<String>) -> Request {
+    Request::Login {
+        nickname,
+        password: password.map(Secret::new),
+        protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+    }
+}
+
 /// Sends a request with a fresh `ref`, remembering what it was.
 async fn send(
     writer: &mut FrameWriter,
@@ -241,9 +262,7 @@ where
     let mut lines = input.lines();
     let mut deadline: Option<Instant> = None;
     if let Some(nick) = &options.nick {
-        let login = Request::Login {
-            nickname: nick.clone(),
-        };
+        let login = login(nick.clone(), options.password.clone());
         if send(&mut writer, &mut state, login, Pending::Login)
             .await
             .is_err()
@@ -280,6 +299,12 @@ where
                 }
             }
             frame = reader.next() => match frame {
+                // Keepalive: answer the server's ping with its token.
+                Ok(Some(ServerFrame::Ping(ping))) => {
+                    if writer.send(&Request::Pong, ping.reference.as_ref()).await.is_err() {
+                        return lost(err);
+                    }
+                }
                 Ok(Some(frame)) => show(frame, &mut state, out, err),
                 Ok(None) if state.quitting => return Ending::Done,
                 Ok(None) => {
@@ -326,7 +351,14 @@ async fn act<O: Write, E: Write>(
             let _ = writeln!(out, "* now talking in {}", room_label(&state.current));
             return Ok(());
         }
-        Command::Login(nickname) => (Request::Login { nickname }, Pending::Login),
+        Command::Login(nickname, password) => (login(nickname, password), Pending::Login),
+        Command::Register(password) => (
+            Request::Register {
+                nickname: None,
+                password: Secret::new(password),
+            },
+            Pending::Other,
+        ),
         Command::Say(text) => (
             Request::Broadcast {
                 room: Some(current.clone()),
@@ -634,7 +666,19 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             writeln!(err, "! {}: {}", e.code, sanitize(&e.message, false))
         }
         ServerFrame::Bye(notice) => writeln!(out, "* {}", sanitize(&notice.message, false)),
-        ServerFrame::Pong(_) | ServerFrame::Unknown => Ok(()),
+        ServerFrame::Registered(r) => {
+            answered(state, r.reference.as_ref());
+            writeln!(
+                out,
+                "* registered {}: log in with its password from now on",
+                sanitize(&r.nickname, false)
+            )
+        }
+        ServerFrame::Done(d) => {
+            answered(state, d.reference.as_ref());
+            writeln!(out, "* {} done", sanitize(&d.request, false))
+        }
+        ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => Ok(()),
     };
     let _ = out.flush();
 }
@@ -652,10 +696,14 @@ mod tests {
 
     #[test]
     fn tutorial_commands() {
-        assert_eq!(parse("login bob", false), Command::Login("bob".into()));
         assert_eq!(
-            parse("LOGIN bob extra", false),
-            Command::Login("bob".into())
+            parse("login bob", false),
+            Command::Login("bob".into(), None)
+        );
+        assert_eq!(
+            parse("LOGIN bob s3cret", false),
+            Command::Login("bob".into(), Some("s3cret".into())),
+            "a second word is the account's password"
         );
         assert_eq!(
             parse("send hi there", true),

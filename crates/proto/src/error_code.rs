@@ -48,6 +48,30 @@ pub enum ErrorCode {
     InvalidRoomName,
     /// `no_such_user`: no user with that nickname is online.
     NoSuchUser,
+    /// `rate_limited`: a message over the rate limit was dropped; slow down.
+    RateLimited,
+    /// `flood`: the client kept flooding past the rate limit; the server closes the connection.
+    Flood,
+    /// `login_timeout`: the client did not log in in time; the server closes the connection.
+    LoginTimeout,
+    /// `ping_timeout`: the client did not answer a ping in time; the server closes the connection.
+    PingTimeout,
+    /// `too_many_connections`: the server or the client's address has too many connections; closed.
+    TooManyConnections,
+    /// `banned`: the nickname or address is banned.
+    Banned,
+    /// `message_too_long`: the message is longer than the server allows.
+    MessageTooLong,
+    /// `too_many_rooms`: the user is in as many rooms as the server allows.
+    TooManyRooms,
+    /// `wrong_password`: the password does not match the account.
+    WrongPassword,
+    /// `account_required`: the nickname is registered (or the server requires an account): log in with its password.
+    AccountRequired,
+    /// `already_registered`: the nickname already has an account.
+    AlreadyRegistered,
+    /// `not_operator`: the request needs an operator.
+    NotOperator,
     /// `internal_error`: the server failed to do something it should have
     /// (e.g. the history store is unavailable); the request may be retried.
     InternalError,
@@ -77,6 +101,18 @@ impl ErrorCode {
             ErrorCode::AlreadyInRoom => "already_in_room",
             ErrorCode::InvalidRoomName => "invalid_room_name",
             ErrorCode::NoSuchUser => "no_such_user",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Flood => "flood",
+            ErrorCode::LoginTimeout => "login_timeout",
+            ErrorCode::PingTimeout => "ping_timeout",
+            ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::Banned => "banned",
+            ErrorCode::MessageTooLong => "message_too_long",
+            ErrorCode::TooManyRooms => "too_many_rooms",
+            ErrorCode::WrongPassword => "wrong_password",
+            ErrorCode::AccountRequired => "account_required",
+            ErrorCode::AlreadyRegistered => "already_registered",
+            ErrorCode::NotOperator => "not_operator",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::Other => "other",
         }
@@ -113,6 +149,18 @@ mod tests {
             ErrorCode::AlreadyInRoom,
             ErrorCode::InvalidRoomName,
             ErrorCode::NoSuchUser,
+            ErrorCode::RateLimited,
+            ErrorCode::Flood,
+            ErrorCode::LoginTimeout,
+            ErrorCode::PingTimeout,
+            ErrorCode::TooManyConnections,
+            ErrorCode::Banned,
+            ErrorCode::MessageTooLong,
+            ErrorCode::TooManyRooms,
+            ErrorCode::WrongPassword,
+            ErrorCode::AccountRequired,
+            ErrorCode::AlreadyRegistered,
+            ErrorCode::NotOperator,
             ErrorCode::InternalError,
         ] {
             let json = serde_json::to_string(&code).unwrap();

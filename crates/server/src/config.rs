@@ -13,9 +13,27 @@ pub struct Config {
     /// Largest client frame (one JSON object), in bytes. A bigger one gets an
     /// error frame and the connection is closed.
     pub max_frame_bytes: usize,
+    /// Longest message text, in bytes (0: only the frame size limits it).
+    pub max_message_bytes: usize,
     /// Most unwritten bytes queued for one connection. A client that falls
     /// further behind is disconnected as a slow consumer.
     pub outbox_bytes: usize,
+    /// Connections at once, in all (0: no limit).
+    pub max_connections: usize,
+    /// Connections at once from one IP address (0: no limit).
+    pub max_connections_per_ip: usize,
+    /// A connection that has not logged in after this long is closed.
+    pub login_timeout: Duration,
+    /// A logged-in connection silent for this long is pinged.
+    pub ping_interval: Duration,
+    /// A ping not answered within this long closes the connection.
+    pub ping_timeout: Duration,
+    /// Chat messages per second per connection, on average (0: no limit).
+    pub messages_per_second: f64,
+    /// Chat messages allowed at once after a quiet spell.
+    pub message_burst: u32,
+    /// Most rooms one user may be in at once (0: no limit).
+    pub max_rooms_per_user: usize,
     /// How long shutdown waits for connections to flush their last frames.
     pub shutdown_grace: Duration,
     /// Where history is stored.
@@ -28,6 +46,10 @@ pub struct Config {
     pub server_name: String,
     /// The IRC message of the day, one entry per line.
     pub motd: Vec<String>,
+    /// Accounts (nicknames) that are operators.
+    pub operators: Vec<String>,
+    /// Whether every login needs an account.
+    pub require_account: bool,
 }
 
 /// The message of the day IRC clients see when none is configured.
@@ -45,13 +67,24 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_frame_bytes: chatroom_proto::DEFAULT_MAX_FRAME_BYTES,
+            max_message_bytes: 16 * 1024,
             outbox_bytes: 1024 * 1024,
+            max_connections: 10_000,
+            max_connections_per_ip: 50,
+            login_timeout: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(90),
+            ping_timeout: Duration::from_secs(60),
+            messages_per_second: 10.0,
+            message_burst: 20,
+            max_rooms_per_user: 50,
             shutdown_grace: Duration::from_secs(5),
             store: Location::Memory,
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,
             server_name: "chatroom".to_owned(),
             motd: default_motd(),
+            operators: Vec::new(),
+            require_account: false,
         }
     }
 }

@@ -1,25 +1,34 @@
 //! The connection driver: one task per connection moving bytes between the
-//! socket and a protocol session.
+//! socket and a protocol session, and keeping the connection honest.
 //!
-//! Reading goes through a per-thread scratch buffer, so an idle connection
-//! holds no read buffer of its own; the session keeps only the bytes of an
-//! unfinished frame. Writing drains everything queued in the member's
-//! [`Outbox`] and hands it to the kernel in as few vectored writes as it
-//! can. When the connection ends, the session gets to say its last words,
-//! they are flushed within a deadline, and the socket is closed gracefully.
+//! Reading goes through a per-thread scratch buffer, so an idle plaintext
+//! connection holds no read buffer of its own; the session keeps only the
+//! bytes of an unfinished frame. Writing drains everything queued in the
+//! member's [`Outbox`] and hands it to the kernel in as few vectored writes as
+//! it can. The driver works on any split stream (plain TCP or TLS).
+//!
+//! It also enforces the per-connection limits: a connection must log in
+//! within the login timeout; an idle connection is pinged and closed if it
+//! does not answer; chat messages pass a token bucket, excess ones are
+//! refused and a sustained flood disconnects. When the connection ends, the
+//! session says its last words, they are flushed within a deadline, and the
+//! socket is closed gracefully.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout_at};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
+use crate::limits::{RateLimit, TokenBucket};
 use crate::outbox::{CloseReason, Outbox};
 
 /// Size of the per-thread read buffer.
@@ -52,6 +61,21 @@ pub enum Flow {
     Close(CloseReason),
 }
 
+/// The timings and limits the driver enforces on every connection.
+#[derive(Debug, Clone)]
+pub struct DriverLimits {
+    /// A connection that has not logged in after this long is closed.
+    pub login_timeout: Duration,
+    /// A logged-in connection silent for this long is pinged.
+    pub ping_interval: Duration,
+    /// A ping not answered within this long closes the connection.
+    pub ping_timeout: Duration,
+    /// The chat message rate limit; `None` for none.
+    pub rate: Option<RateLimit>,
+    /// How long shutdown waits for the last frames to be written.
+    pub shutdown_grace: Duration,
+}
+
 /// One wire protocol's side of a connection.
 pub trait Session: Send {
     /// One decoded unit of input (a request, or a decoding problem).
@@ -63,21 +87,49 @@ pub trait Session: Send {
     /// Acts on one input.
     fn handle(&mut self, input: Self::Input) -> impl Future<Output = Flow> + Send;
 
+    /// Whether the client has logged in (the login timeout stops applying).
+    fn logged_in(&self) -> bool;
+
+    /// Sends a keepalive ping carrying `token`. Returns false when this
+    /// client cannot answer pings (it is then not expected to).
+    fn ping(&mut self, token: u64) -> bool;
+
+    /// Whether this input is a chat message, subject to the rate limit.
+    fn is_chat(&self, input: &Self::Input) -> bool;
+
+    /// Tells the client this chat message was dropped by the rate limit.
+    fn rate_limited(&mut self, input: Self::Input);
+
     /// The connection is ending for `reason`: leave the hub and return the
     /// frame to send last, if any. Called exactly once.
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes>;
 }
 
-/// Runs a connection until it ends, then closes it.
-pub async fn drive<S: Session>(
-    stream: TcpStream,
+/// Runs a connection (its read and write halves) until it ends, then
+/// closes it.
+pub async fn drive<R, W, S>(
+    mut reader: R,
+    mut writer: W,
     outbox: Arc<Outbox>,
     mut session: S,
     shutdown: CancellationToken,
-    shutdown_grace: Duration,
-) {
+    limits: DriverLimits,
+) where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    S: Session,
+{
     let mut writing: VecDeque<Bytes> = VecDeque::new();
-    let reason = run(&stream, &outbox, &mut session, &mut writing, &shutdown).await;
+    let reason = run(
+        &mut reader,
+        &mut writer,
+        &outbox,
+        &mut session,
+        &mut writing,
+        &shutdown,
+        &limits,
+    )
+    .await;
     let last_words = session.finish(reason);
     if reason == CloseReason::Reset {
         return;
@@ -85,52 +137,113 @@ pub async fn drive<S: Session>(
     outbox.take(&mut writing);
     writing.extend(last_words);
     let flush_for = if reason == CloseReason::Shutdown {
-        shutdown_grace
+        limits.shutdown_grace
     } else {
         CLOSE_FLUSH
     };
-    close_gracefully(stream, &outbox, &mut writing, Instant::now() + flush_for).await;
+    close_gracefully(
+        &mut reader,
+        &mut writer,
+        &outbox,
+        &mut writing,
+        Instant::now() + flush_for,
+    )
+    .await;
 }
 
 /// The main loop; returns why the connection ends.
-async fn run<S: Session>(
-    stream: &TcpStream,
+async fn run<R, W, S>(
+    reader: &mut R,
+    writer: &mut W,
     outbox: &Outbox,
     session: &mut S,
     writing: &mut VecDeque<Bytes>,
     shutdown: &CancellationToken,
-) -> CloseReason {
+    limits: &DriverLimits,
+) -> CloseReason
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+    S: Session,
+{
     let mut inputs = Vec::new();
+    let started = Instant::now();
+    let mut last_input = started;
+    let mut ping_sent: Option<Instant> = None;
+    let mut pings = 0u64;
+    let mut bucket = limits.rate.map(TokenBucket::new);
     loop {
-        if write_ready(stream, outbox, writing).is_err() {
+        // Write whatever the socket takes right now, without waiting.
+        let written = poll_drain(
+            writer,
+            outbox,
+            writing,
+            &mut Context::from_waker(Waker::noop()),
+        );
+        if let Poll::Ready(Err(_)) = written {
             return CloseReason::Reset;
         }
+
         if let Some(reason) = outbox.close_reason() {
             return reason;
         }
+        let deadline = if !session.logged_in() {
+            started + limits.login_timeout
+        } else if let Some(sent) = ping_sent {
+            sent + limits.ping_timeout
+        } else {
+            last_input + limits.ping_interval
+        };
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return CloseReason::Shutdown,
             () = outbox.wait(), if writing.is_empty() => {}
-            ready = stream.writable(), if !writing.is_empty() => {
-                if ready.is_err() {
+            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx)), if !writing.is_empty() => {
+                if drained.is_err() {
                     return CloseReason::Reset;
                 }
             }
-            ready = stream.readable() => {
-                if ready.is_err() {
-                    return CloseReason::Reset;
-                }
-                match read_scratch(stream, |bytes| session.decode(bytes, &mut inputs)) {
+            read = poll_fn(|cx| poll_read_scratch(reader, cx, |bytes| session.decode(bytes, &mut inputs))) => {
+                match read {
                     Ok(0) => return CloseReason::Closed,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Ok(_) => {
+                        last_input = Instant::now();
+                        ping_sent = None;
+                    }
                     Err(_) => return CloseReason::Reset,
                 }
                 for input in inputs.drain(..) {
+                    if session.is_chat(&input)
+                        && let Some(bucket) = bucket.as_mut()
+                    {
+                        match bucket.take(Instant::now().into_std()) {
+                            crate::limits::Verdict::Pass => {}
+                            crate::limits::Verdict::Refuse => {
+                                session.rate_limited(input);
+                                continue;
+                            }
+                            crate::limits::Verdict::Flood => return CloseReason::Flood,
+                        }
+                    }
                     if let Flow::Close(reason) = session.handle(input).await {
                         return reason;
                     }
+                }
+            }
+            () = sleep_until(deadline) => {
+                let now = Instant::now();
+                if !session.logged_in() {
+                    return CloseReason::LoginTimeout;
+                }
+                if ping_sent.is_some() {
+                    return CloseReason::PingTimeout;
+                }
+                pings += 1;
+                if session.ping(pings) {
+                    ping_sent = Some(now);
+                } else {
+                    // The client cannot answer pings: TCP keepalive watches it.
+                    last_input = now;
                 }
             }
         }
@@ -138,28 +251,41 @@ async fn run<S: Session>(
 }
 
 /// Reads once into the thread's scratch buffer and passes what arrived to
-/// `consume`; returns the byte count (0 at end of stream).
-fn read_scratch(stream: &TcpStream, consume: impl FnOnce(&[u8])) -> io::Result<usize> {
+/// `consume`; the byte count is 0 at end of stream.
+fn poll_read_scratch<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    consume: impl FnOnce(&[u8]),
+) -> Poll<io::Result<usize>> {
     SCRATCH.with_borrow_mut(|buf| {
-        let n = stream.try_read(buf)?;
-        if n > 0 {
-            consume(&buf[..n]);
+        let mut read = ReadBuf::new(buf);
+        match Pin::new(reader).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                let bytes = read.filled();
+                if !bytes.is_empty() {
+                    consume(bytes);
+                }
+                Poll::Ready(Ok(bytes.len()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
         }
-        Ok(n)
     })
 }
 
-/// Writes queued frames until everything is written or the socket is full.
-fn write_ready(
-    stream: &TcpStream,
+/// Writes queued frames (and flushes) until everything is out (`Ready`) or
+/// the socket is full (`Pending`).
+fn poll_drain<W: AsyncWrite + Unpin>(
+    writer: &mut W,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
-) -> io::Result<()> {
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
     loop {
         if writing.is_empty() {
             outbox.take(writing);
             if writing.is_empty() {
-                return Ok(());
+                return Pin::new(&mut *writer).poll_flush(cx);
             }
         }
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
@@ -168,14 +294,14 @@ fn write_ready(
             *slot = IoSlice::new(frame);
             count += 1;
         }
-        match stream.try_write_vectored(&slices[..count]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => {
+        match Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..count]) {
+            Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Poll::Ready(Ok(n)) => {
                 outbox.written(n);
                 consume(writing, n);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(e),
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
@@ -200,41 +326,46 @@ fn consume(writing: &mut VecDeque<Bytes>, mut n: usize) {
     }
 }
 
-/// Flushes the last frames before `deadline`, sends FIN, and reads until the
-/// peer closes too (or a short while passes) before dropping the socket.
-async fn close_gracefully(
-    mut stream: TcpStream,
+/// Flushes the last frames before `deadline`, closes our side, and reads
+/// until the peer closes too (or a short while passes) before dropping the
+/// socket.
+async fn close_gracefully<R, W>(
+    reader: &mut R,
+    writer: &mut W,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     deadline: Instant,
-) {
-    let flushed = timeout_at(deadline, async {
-        loop {
-            write_ready(&stream, outbox, writing)?;
-            if writing.is_empty() {
-                return Ok::<(), io::Error>(());
-            }
-            stream.writable().await?;
-        }
-    })
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let flushed = timeout_at(
+        deadline,
+        poll_fn(|cx| poll_drain(writer, outbox, writing, cx)),
+    )
     .await;
     if !matches!(flushed, Ok(Ok(()))) {
         return;
     }
-    if stream.shutdown().await.is_err() {
+    if timeout_at(
+        deadline,
+        poll_fn(|cx| Pin::new(&mut *writer).poll_shutdown(cx)),
+    )
+    .await
+    .is_err()
+    {
         return;
     }
-    let _ = timeout_at(Instant::now() + LINGER, async {
+    let _ = timeout(LINGER, async {
         loop {
-            match tokio::time::timeout(LINGER_QUIET, stream.readable()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return,
-            }
-            match read_scratch(&stream, |_| {}) {
-                Ok(0) => return,
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return,
+            match timeout(
+                LINGER_QUIET,
+                poll_fn(|cx| poll_read_scratch(reader, cx, |_| {})),
+            )
+            .await
+            {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
             }
         }
     })

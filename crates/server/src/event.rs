@@ -122,6 +122,17 @@ pub enum EventKind {
         /// The new nickname.
         new: Arc<str>,
     },
+    /// An operator removed someone from a room.
+    Kick {
+        /// The room.
+        room: Arc<str>,
+        /// The operator.
+        by: Who,
+        /// Who was removed.
+        target: Who,
+        /// Why.
+        reason: Arc<str>,
+    },
     /// Someone set a room's topic.
     Topic {
         /// The room.
@@ -250,6 +261,24 @@ impl Event {
                 p.old_nickname = Some(who.nick.to_string());
                 ServerFrame::Presence(p)
             }
+            EventKind::Kick {
+                room,
+                by,
+                target,
+                reason,
+            } => {
+                let mut p = presence(
+                    PresenceEvent::Leave,
+                    Some(room),
+                    target,
+                    format!(
+                        "{}({}) was kicked from {room} by {}: {reason}",
+                        target.nick, target.id, by.nick
+                    ),
+                );
+                p.reason = Some(format!("kicked by {}: {reason}", by.nick));
+                ServerFrame::Presence(p)
+            }
             EventKind::Topic { room, who, topic } => {
                 let mut p = presence(
                     PresenceEvent::Topic,
@@ -332,6 +361,19 @@ impl Event {
             }
             EventKind::Nick { who, new } => {
                 let m = Message::new("NICK").with_source(who.source()).param(&**new);
+                tag(m, None, self.ts).encode_into(&mut out);
+            }
+            EventKind::Kick {
+                room,
+                by,
+                target,
+                reason,
+            } => {
+                let m = Message::new("KICK")
+                    .with_source(by.source())
+                    .param(irc::channel::room_to_channel(room))
+                    .param(&*target.nick)
+                    .trailing_param(&**reason);
                 tag(m, None, self.ts).encode_into(&mut out);
             }
             EventKind::Topic { room, who, topic } => {

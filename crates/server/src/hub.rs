@@ -9,18 +9,19 @@
 //! join's history horizon splits "replayed" from "live" exactly.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
-use chatroom_proto::json::{MemberInfo, RoomInfo};
+use chatroom_proto::json::{BanTarget, MemberInfo, RoomInfo};
 use chatroom_proto::nick::{self, NickError};
 use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS, RoomNameError};
 use parking_lot::Mutex;
 use thiserror::Error;
 
+use crate::accounts::{Accounts, Ban, Identity};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Format, Who};
 use crate::outbox::{CloseReason, Outbox};
@@ -90,6 +91,21 @@ pub struct Arrival {
     pub format: Format,
     /// Whether they get their own messages back.
     pub echo: bool,
+    /// The account they proved they own (see [`Accounts::check`]).
+    pub identity: Identity,
+}
+
+/// The hub's own limits.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Most rooms one user may be in at once (0: no limit).
+    pub max_rooms_per_user: usize,
+    /// Longest message text, in bytes (0: no limit beyond the frame size).
+    pub max_message_bytes: usize,
+    /// Accounts that are operators (nicknames).
+    pub operators: Vec<String>,
+    /// Whether every login needs an account.
+    pub require_account: bool,
 }
 
 /// Why the hub refused a request.
@@ -122,6 +138,21 @@ pub enum HubError {
     /// The session is no longer logged in (it is leaving).
     #[error("not logged in")]
     Gone,
+    /// The nickname is registered to an account the user has not logged into.
+    #[error("the nickname {0:?} is registered: log in with its password")]
+    AccountRequired(String),
+    /// The user is in as many rooms as allowed.
+    #[error("you may be in at most {0} rooms")]
+    TooManyRooms(usize),
+    /// The message is too long.
+    #[error("a message has at most {0} bytes")]
+    MessageTooLong(usize),
+    /// The request needs an operator.
+    #[error("only operators may do that")]
+    NotOperator,
+    /// The nickname is banned.
+    #[error("the nickname {0:?} is banned")]
+    Banned(String),
 }
 
 impl HubError {
@@ -137,6 +168,11 @@ impl HubError {
             HubError::NoSuchUser(_) => ErrorCode::NoSuchUser,
             HubError::TopicTooLong => ErrorCode::InvalidField,
             HubError::Gone => ErrorCode::NotLoggedIn,
+            HubError::AccountRequired(_) => ErrorCode::AccountRequired,
+            HubError::TooManyRooms(_) => ErrorCode::TooManyRooms,
+            HubError::MessageTooLong(_) => ErrorCode::MessageTooLong,
+            HubError::NotOperator => ErrorCode::NotOperator,
+            HubError::Banned(_) => ErrorCode::Banned,
         }
     }
 }
@@ -209,11 +245,16 @@ pub struct Profile {
     pub rooms: Vec<String>,
     /// When they logged in (ms since the epoch).
     pub since: i64,
+    /// The account they are logged into.
+    pub account: Option<String>,
+    /// Whether they are an operator.
+    pub operator: bool,
 }
 
 struct User {
     member: Arc<Member>,
     who: Who,
+    identity: Identity,
     realname: String,
     away: Option<String>,
     since: i64,
@@ -262,11 +303,13 @@ pub struct Hub {
     next_user: AtomicU64,
     next_msg: AtomicU64,
     store: Store,
+    accounts: Accounts,
+    settings: HubSettings,
 }
 
 impl Hub {
     /// A hub continuing from what the store loaded.
-    pub fn new(store: Store, loaded: &Loaded) -> Self {
+    pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> Self {
         let mut state = State::default();
         for stored in &loaded.rooms {
             let mut room = Room::new(&stored.name);
@@ -279,17 +322,53 @@ impl Hub {
             .rooms
             .entry(LOBBY.to_owned())
             .or_insert_with(|| Room::new(LOBBY));
+        let accounts = Accounts::new(
+            store.clone(),
+            &loaded.accounts,
+            &loaded.bans,
+            &settings.operators,
+            settings.require_account,
+        );
         Hub {
             state: Mutex::new(state),
             next_user: AtomicU64::new(loaded.max_user_id + 1),
             next_msg: AtomicU64::new(loaded.max_message_id + 1),
             store,
+            accounts,
+            settings,
         }
     }
 
     /// The history store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Accounts, operators and bans.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// A nickname may be used by someone who logged into its account, or by
+    /// anyone when it has none; banned nicknames by nobody.
+    fn may_use(&self, nick: &str, identity: &Identity) -> Result<(), HubError> {
+        if self.accounts.nick_ban(nick).is_some() {
+            return Err(HubError::Banned(nick.to_owned()));
+        }
+        if self.accounts.is_registered(nick)
+            && identity.account.as_deref() != Some(nick::fold(nick).as_str())
+        {
+            return Err(HubError::AccountRequired(nick.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn check_length(&self, text: &str) -> Result<(), HubError> {
+        let max = self.settings.max_message_bytes;
+        if max > 0 && text.len() > max {
+            return Err(HubError::MessageTooLong(max));
+        }
+        Ok(())
     }
 
     /// Logs a user in and puts them in the lobby. `welcome` builds their
@@ -305,6 +384,7 @@ impl Hub {
         welcome: impl FnOnce(&Member, &Joined) -> Bytes,
     ) -> Result<Arc<Member>, HubError> {
         nick::validate(&arrival.nick)?;
+        self.may_use(&arrival.nick, &arrival.identity)?;
         let folded = nick::fold(&arrival.nick);
         let mut state = self.state.lock();
         if state.nicks.contains_key(&folded) {
@@ -331,6 +411,7 @@ impl Hub {
             User {
                 member: member.clone(),
                 who,
+                identity: arrival.identity,
                 realname: arrival.realname,
                 away: None,
                 since: now_ms(),
@@ -385,6 +466,7 @@ impl Hub {
         text: &str,
         style: Style,
     ) -> Result<Posted, HubError> {
+        self.check_length(text)?;
         let state = self.state.lock();
         let from = state.user(member.id)?.who.clone();
         let (key, room) = state.joined_room(member.id, room_name.unwrap_or(LOBBY))?;
@@ -430,6 +512,7 @@ impl Hub {
         text: &str,
         style: Style,
     ) -> Result<Posted, HubError> {
+        self.check_length(text)?;
         let state = self.state.lock();
         let from = state.user(member.id)?.who.clone();
         let recipient = state
@@ -485,12 +568,13 @@ impl Hub {
     ) -> Result<Joined, HubError> {
         room::validate(room_name)?;
         let mut state = self.state.lock();
-        if state
-            .user(member.id)?
-            .rooms
-            .contains(&room::fold(room_name))
-        {
+        let user = state.user(member.id)?;
+        if user.rooms.contains(&room::fold(room_name)) {
             return Err(HubError::AlreadyInRoom(room_name.to_owned()));
+        }
+        let max = self.settings.max_rooms_per_user;
+        if max > 0 && user.rooms.len() >= max {
+            return Err(HubError::TooManyRooms(max));
         }
         state.enter(member.id, room_name);
         let joined = self.joined(&state, member.id, room_name)?;
@@ -592,10 +676,15 @@ impl Hub {
             return Err(HubError::TopicTooLong);
         }
         let mut state = self.state.lock();
-        let who = state.user(member.id)?.who.clone();
-        let (key, _) = state.joined_room(member.id, room_name)?;
+        let user = state.user(member.id)?;
+        let who = user.who.clone();
+        let key = room::fold(room_name);
+        // Members set topics; operators set any room's topic.
+        if !user.identity.operator {
+            state.joined_room(member.id, room_name)?;
+        }
         let Some(room) = state.rooms.get_mut(&key) else {
-            return Err(HubError::NotInRoom(room_name.to_owned()));
+            return Err(HubError::NoSuchRoom(room_name.to_owned()));
         };
         room.topic.text = text.to_owned();
         room.topic.set_by = Some(who.nick.to_string());
@@ -626,6 +715,7 @@ impl Hub {
         nick::validate(new)?;
         let folded = nick::fold(new);
         let mut state = self.state.lock();
+        self.may_use(new, &state.user(member.id)?.identity)?;
         if state.nicks.get(&folded).is_some_and(|&id| id != member.id) {
             return Err(HubError::NickTaken(new.to_owned()));
         }
@@ -650,6 +740,101 @@ impl Hub {
             other.deliver(&event);
         }
         Ok(old.nick.to_string())
+    }
+
+    /// Removes `target` from `room_name` (operators only); the room, the
+    /// target included, is told.
+    pub fn kick(
+        &self,
+        op: &Member,
+        room_name: &str,
+        target: &str,
+        reason: &str,
+    ) -> Result<(), HubError> {
+        let mut state = self.state.lock();
+        let by = state.operator(op.id)?.who.clone();
+        let target_who = state.by_nick(target)?.who.clone();
+        let (key, room) = state.joined_room(target_who.id, room_name)?;
+        let event = Event::new(
+            EventKind::Kick {
+                room: room.topic.room.as_str().into(),
+                by,
+                target: target_who.clone(),
+                reason: reason.into(),
+            },
+            now_ms(),
+        );
+        room.tell(&event, 0);
+        state.remove_from_room(&key, target_who.id);
+        if let Some(user) = state.users.get_mut(&target_who.id) {
+            user.rooms.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// Disconnects the user called `target` (operators only).
+    pub fn kill(&self, op: &Member, target: &str) -> Result<(), HubError> {
+        let state = self.state.lock();
+        state.operator(op.id)?;
+        state
+            .by_nick(target)?
+            .member
+            .outbox
+            .close(CloseReason::Killed);
+        Ok(())
+    }
+
+    /// Bans a nickname (operators only), disconnecting whoever uses it.
+    pub fn ban_nick(&self, op: &Member, target: &str, reason: &str) -> Result<(), HubError> {
+        let state = self.state.lock();
+        let by = state.operator(op.id)?.who.nick.to_string();
+        self.accounts.ban_nick(
+            target,
+            Ban {
+                reason: reason.to_owned(),
+                by,
+            },
+        );
+        if let Ok(user) = state.by_nick(target) {
+            user.member.outbox.close(CloseReason::Banned);
+        }
+        Ok(())
+    }
+
+    /// Bans an address (operators only), disconnecting everyone from it.
+    /// Returns how many were disconnected.
+    pub fn ban_ip(&self, op: &Member, ip: IpAddr, reason: &str) -> Result<usize, HubError> {
+        let state = self.state.lock();
+        let by = state.operator(op.id)?.who.nick.to_string();
+        self.accounts.ban_ip(
+            ip,
+            Ban {
+                reason: reason.to_owned(),
+                by,
+            },
+        );
+        let mut count = 0;
+        for user in state.users.values().filter(|u| u.member.peer.ip() == ip) {
+            user.member.outbox.close(CloseReason::Banned);
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// Lifts a ban (operators only); false if there was none.
+    pub fn unban(&self, op: &Member, target: &BanTarget) -> Result<bool, HubError> {
+        self.state.lock().operator(op.id)?;
+        Ok(match target {
+            BanTarget::Nickname(nick) => self.accounts.unban_nick(nick),
+            BanTarget::Ip(ip) => self.accounts.unban_ip(*ip),
+        })
+    }
+
+    /// Records that the user now owns an account (they just registered it).
+    pub fn set_identity(&self, member: &Member, identity: Identity) {
+        if let Some(user) = self.state.lock().users.get_mut(&member.id) {
+            user.identity = identity;
+        }
     }
 
     /// Sets (`Some`) or clears (`None`) the user's away message.
@@ -740,6 +925,24 @@ impl State {
         self.users.get(&id).ok_or(HubError::Gone)
     }
 
+    /// The logged-in user with this id, if they are an operator.
+    fn operator(&self, id: UserId) -> Result<&User, HubError> {
+        let user = self.user(id)?;
+        if user.identity.operator {
+            Ok(user)
+        } else {
+            Err(HubError::NotOperator)
+        }
+    }
+
+    /// The online user with this nickname.
+    fn by_nick(&self, nick: &str) -> Result<&User, HubError> {
+        self.nicks
+            .get(&nick::fold(nick))
+            .and_then(|id| self.users.get(id))
+            .ok_or_else(|| HubError::NoSuchUser(nick.to_owned()))
+    }
+
     fn profile(&self, id: UserId) -> Option<Profile> {
         let user = self.users.get(&id)?;
         Some(Profile {
@@ -756,6 +959,8 @@ impl State {
                 .map(|room| room.topic.room.clone())
                 .collect(),
             since: user.since,
+            account: user.identity.account.clone(),
+            operator: user.identity.operator,
         })
     }
 

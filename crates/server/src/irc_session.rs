@@ -14,10 +14,12 @@ use bytes::Bytes;
 use chatroom_proto::irc::{
     self, Command, IrcFramer, Limits, Message, ParseError, Source, channel, numeric,
 };
+use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
 use chatroom_proto::room::{MAX_ROOM_CHARS, MAX_TOPIC_CHARS};
 use tracing::{info, warn};
 
+use crate::accounts::AccountError;
 use crate::clock::now_ms;
 use crate::conn::{Flow, Session};
 use crate::event::{Format, irc_text_lines, irc_time};
@@ -125,6 +127,8 @@ pub struct IrcSession {
     invisible: bool,
     quit_message: Option<String>,
     batches: u64,
+    /// The password from PASS, for a registered nickname.
+    password: Option<Secret>,
 }
 
 impl IrcSession {
@@ -149,6 +153,7 @@ impl IrcSession {
             invisible: false,
             quit_message: None,
             batches: 0,
+            password: None,
         }
     }
 
@@ -199,7 +204,15 @@ impl IrcSession {
         let args: Vec<String> = spec.args(&message).to_vec();
         let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
         match spec.command {
-            Command::Pass => {}
+            Command::Pass => self.password = Some(Secret::new(arg(0))),
+            Command::Register => self.register(arg(0), arg(2)).await,
+            Command::Kill => {
+                if let Some(member) = self.member.clone()
+                    && let Err(e) = self.hub.kill(&member, arg(0))
+                {
+                    self.hub_error(&e, arg(0));
+                }
+            }
             Command::Nick => self.nick_command(arg(0)),
             Command::User => {
                 self.user = Some((arg(0).to_owned(), arg(3).to_owned()));
@@ -230,13 +243,7 @@ impl IrcSession {
             }
             Command::Away => self.away(args.first().map(String::as_str)),
             Command::Mode => self.mode(&args),
-            Command::Kick => {
-                let m = self
-                    .numeric(numeric::ERR_CHANOPRIVSNEEDED)
-                    .param(arg(0))
-                    .trailing_param("You're not a channel operator");
-                self.send(&m);
-            }
+            Command::Kick => self.kick(arg(0), arg(1), args.get(2).map(String::as_str)),
             Command::Motd => self.motd(),
             Command::Lusers => self.lusers(),
             Command::Ison => {
@@ -361,6 +368,22 @@ impl IrcSession {
         let (Some(nick), Some((user, realname))) = (self.nick.clone(), self.user.clone()) else {
             return;
         };
+        let identity = match self
+            .hub
+            .accounts()
+            .check(&nick, self.password.as_ref())
+            .await
+        {
+            Ok(identity) => identity,
+            Err(e) => {
+                let m = self
+                    .numeric(numeric::ERR_PASSWDMISMATCH)
+                    .trailing_param(format!("Password incorrect: {e}"));
+                self.send(&m);
+                self.nick = None;
+                return;
+            }
+        };
         let arrival = Arrival {
             nick: nick.clone(),
             user: user_name(&user, &nick),
@@ -368,6 +391,7 @@ impl IrcSession {
             peer: self.peer,
             format: self.caps.format(),
             echo: self.caps.echo_message,
+            identity,
         };
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.
@@ -751,6 +775,13 @@ impl IrcSession {
                         .param(self.server())
                         .trailing_param(VERSION),
                 );
+                if p.operator {
+                    lines.push(
+                        self.numeric(numeric::RPL_WHOISOPERATOR)
+                            .param(&p.nick)
+                            .trailing_param("is an IRC operator"),
+                    );
+                }
                 if let Some(away) = &p.away {
                     lines.push(
                         self.numeric(numeric::RPL_AWAY)
@@ -827,6 +858,90 @@ impl IrcSession {
                 }
                 Err(e) => self.hub_error(&e, target),
             }
+        }
+    }
+
+    /// `REGISTER <account> <email> <password>`: `*` or the current nickname
+    /// as the account; before registration it registers the NICK given.
+    async fn register(&mut self, account: &str, password: &str) {
+        let fail = |s: &Self, code: &str, text: String| {
+            Message::new("FAIL")
+                .with_source(Source::server(s.server()))
+                .param("REGISTER")
+                .param(code)
+                .param(irc::safe_param(account))
+                .trailing_param(text)
+        };
+        let Some(nick) = self.nick.clone() else {
+            let m = fail(self, "NEED_NICK", "Send NICK before REGISTER".to_owned());
+            return self.send(&m);
+        };
+        if account != "*" && nick::fold(account) != nick::fold(&nick) {
+            let m = fail(
+                self,
+                "ACCOUNT_NAME_MUST_BE_NICK",
+                "The account name must be your nickname".to_owned(),
+            );
+            return self.send(&m);
+        }
+        match self
+            .hub
+            .accounts()
+            .register(&nick, &Secret::new(password))
+            .await
+        {
+            Ok(identity) => {
+                if let Some(member) = &self.member {
+                    self.hub.set_identity(member, identity);
+                } else {
+                    self.password = Some(Secret::new(password));
+                }
+                let m = Message::new("REGISTER")
+                    .with_source(Source::server(self.server()))
+                    .param("SUCCESS")
+                    .param(&nick)
+                    .trailing_param("Account created");
+                self.send(&m);
+            }
+            Err(e) => {
+                let code = match e {
+                    AccountError::AlreadyRegistered(_) => "ACCOUNT_EXISTS",
+                    AccountError::BadPassword => "UNACCEPTABLE_PASSWORD",
+                    _ => "TEMPORARILY_UNAVAILABLE",
+                };
+                let m = fail(self, code, e.to_string());
+                self.send(&m);
+            }
+        }
+    }
+
+    /// `KICK #room nick [:reason]`, for operators.
+    fn kick(&self, channel_name: &str, target: &str, reason: Option<&str>) {
+        let Some(member) = &self.member else { return };
+        let result = match channel::channel_to_room(channel_name) {
+            Ok(room) => self
+                .hub
+                .kick(member, room, target, reason.unwrap_or("kicked")),
+            Err(_) => Err(HubError::NoSuchRoom(channel_name.to_owned())),
+        };
+        match result {
+            Ok(()) => {}
+            Err(HubError::NotOperator) => {
+                let m = self
+                    .numeric(numeric::ERR_CHANOPRIVSNEEDED)
+                    .param(irc::safe_param(channel_name))
+                    .trailing_param("You're not a channel operator");
+                self.send(&m);
+            }
+            Err(HubError::NotInRoom(_)) => {
+                let m = self
+                    .numeric(numeric::ERR_USERNOTINCHANNEL)
+                    .param(irc::safe_param(target))
+                    .param(irc::safe_param(channel_name))
+                    .trailing_param("They aren't on that channel");
+                self.send(&m);
+            }
+            Err(e) => self.hub_error(&e, target),
         }
     }
 
@@ -1021,6 +1136,23 @@ impl IrcSession {
                 .param("TOPIC")
                 .trailing_param(error.to_string()),
             HubError::Gone => return,
+            HubError::AccountRequired(_) => self
+                .numeric(numeric::ERR_NICKNAMEINUSE)
+                .param(target)
+                .trailing_param(error.to_string()),
+            HubError::TooManyRooms(_) => self
+                .numeric(numeric::ERR_TOOMANYCHANNELS)
+                .param(target)
+                .trailing_param("You have joined too many channels"),
+            HubError::MessageTooLong(_) => self
+                .numeric(numeric::ERR_INPUTTOOLONG)
+                .trailing_param(error.to_string()),
+            HubError::NotOperator => self
+                .numeric(numeric::ERR_NOPRIVILEGES)
+                .trailing_param("Permission Denied- You're not an IRC operator"),
+            HubError::Banned(_) => self
+                .numeric(numeric::ERR_YOUREBANNEDCREEP)
+                .trailing_param(error.to_string()),
         };
         self.send(&m);
     }
@@ -1196,6 +1328,36 @@ impl Session for IrcSession {
         flow
     }
 
+    fn logged_in(&self) -> bool {
+        self.member.is_some()
+    }
+
+    fn ping(&mut self, token: u64) -> bool {
+        let m = Message::new("PING")
+            .with_source(Source::server(self.server()))
+            .trailing_param(token.to_string());
+        self.send(&m);
+        true
+    }
+
+    fn is_chat(&self, input: &Input) -> bool {
+        matches!(input, Input::Line(m) if matches!(m.command.as_str(), "PRIVMSG" | "NOTICE" | "TAGMSG"))
+    }
+
+    fn rate_limited(&mut self, input: Input) {
+        let target = match &input {
+            Input::Line(m) => m.arg(0).map(irc::safe_param).unwrap_or("*").to_owned(),
+            _ => "*".to_owned(),
+        };
+        let m = Message::new("NOTICE")
+            .with_source(Source::server(self.server()))
+            .param(self.client())
+            .trailing_param(format!(
+                "*** Message to {target} dropped: you are sending too fast"
+            ));
+        self.send(&m);
+    }
+
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         let host = self.me().to_string();
         if let Some(member) = self.member.take() {
@@ -1214,6 +1376,11 @@ impl Session for IrcSession {
             CloseReason::Shutdown => "Server shutting down".to_owned(),
             CloseReason::SlowConsumer => "SendQ exceeded".to_owned(),
             CloseReason::FrameTooLarge => "Input line too long".to_owned(),
+            CloseReason::LoginTimeout => "Registration timed out".to_owned(),
+            CloseReason::PingTimeout => "Ping timeout".to_owned(),
+            CloseReason::Flood => "Excess Flood".to_owned(),
+            CloseReason::Killed => "Killed by an operator".to_owned(),
+            CloseReason::Banned => "You are banned".to_owned(),
             CloseReason::Closed | CloseReason::Reset => return None,
         };
         Some(Bytes::from(

@@ -4,6 +4,8 @@
 //! `welcome` carrying `"status":"ok"` and a non-zero `id`; `broadcast` is
 //! relayed to the room and answered only when it carries a `ref`; the
 //! client's `sender_id` is ignored in favour of the session's own identity.
+//! Keepalive pings go only to clients that declared protocol 2 or later at
+//! login: the tutorial's client cannot answer them (TCP keepalive watches it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,14 +13,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, ChatMessage, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer, MemberInfo,
-    MemberList, Notice, Parted, Pong, Ref, Renamed, Request, RequestError, RoomList, ServerFrame,
-    TopicInfo, Welcome, encode_frame, parse_request,
+    Ack, BanTarget, ChatMessage, Done, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer,
+    MemberInfo, MemberList, Notice, Parted, Pong, Ref, Registered, Renamed, Request, RequestError,
+    RoomList, Secret, ServerFrame, TopicInfo, Welcome, encode_frame, parse_request,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 use chatroom_proto::room::LOBBY;
 use tracing::{info, warn};
 
+use crate::accounts::{AccountError, Identity};
 use crate::conn::{Flow, Session};
 use crate::event::Format;
 use crate::hub::{Arrival, Hub, HubError, Member, Posted, Style, Topic};
@@ -47,6 +50,8 @@ pub struct JsonSession {
     framer: JsonFramer,
     member: Option<Arc<Member>>,
     history_replay: u32,
+    /// The protocol version the client declared at login.
+    protocol: u32,
 }
 
 impl JsonSession {
@@ -65,6 +70,7 @@ impl JsonSession {
             framer: JsonFramer::new(max_frame),
             member: None,
             history_replay,
+            protocol: 1,
         }
     }
 
@@ -82,7 +88,25 @@ impl JsonSession {
         }));
     }
 
-    fn login(&mut self, nickname: String, reference: Option<Ref>) {
+    fn account_error(&self, error: &AccountError, reference: Option<Ref>) {
+        let code = match error {
+            AccountError::Required(_) => ErrorCode::AccountRequired,
+            AccountError::WrongPassword(_) => ErrorCode::WrongPassword,
+            AccountError::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
+            AccountError::BadPassword => ErrorCode::InvalidField,
+            AccountError::Banned(..) => ErrorCode::Banned,
+            AccountError::Internal(_) => ErrorCode::InternalError,
+        };
+        self.send_error(code, error.to_string(), reference);
+    }
+
+    async fn login(
+        &mut self,
+        nickname: String,
+        password: Option<Secret>,
+        protocol: Option<u32>,
+        reference: Option<Ref>,
+    ) {
         if let Some(member) = &self.member {
             let text = match self.hub.identity(member) {
                 Some(who) => format!("already logged in as {}", who.nick),
@@ -90,6 +114,26 @@ impl JsonSession {
             };
             return self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
         }
+        let identity = match self
+            .hub
+            .accounts()
+            .check(&nickname, password.as_ref())
+            .await
+        {
+            Ok(identity) => identity,
+            Err(e) => return self.account_error(&e, reference),
+        };
+        self.enter(nickname, identity, protocol, reference);
+    }
+
+    /// Logs in as `nickname` with an established identity.
+    fn enter(
+        &mut self,
+        nickname: String,
+        identity: Identity,
+        protocol: Option<u32>,
+        reference: Option<Ref>,
+    ) {
         let welcome_ref = reference.clone();
         let arrival = Arrival {
             nick: nickname.clone(),
@@ -98,6 +142,7 @@ impl JsonSession {
             peer: self.peer,
             format: Format::Json,
             echo: false,
+            identity,
         };
         let result = self.hub.login(arrival, self.outbox.clone(), |member, _| {
             encode_frame(&ServerFrame::Welcome(Welcome {
@@ -113,17 +158,77 @@ impl JsonSession {
         match result {
             Ok(member) => {
                 info!(peer = %self.peer, id = member.id, nick = %nickname, "logged in");
+                self.protocol = protocol.unwrap_or(1);
                 self.member = Some(member);
             }
             Err(e) => self.send_error(e.code(), e.to_string(), reference),
         }
     }
 
+    async fn register(
+        &mut self,
+        nickname: Option<String>,
+        password: Secret,
+        reference: Option<Ref>,
+    ) {
+        let (nickname, logging_in) = match (&self.member, nickname) {
+            (Some(member), _) => match self.hub.identity(member) {
+                Some(who) => (who.nick.to_string(), false),
+                None => return,
+            },
+            (None, Some(nickname)) => (nickname, true),
+            (None, None) => {
+                return self.send_error(
+                    ErrorCode::MissingField,
+                    "field `nickname` is missing (needed before login)",
+                    reference,
+                );
+            }
+        };
+        if logging_in {
+            if let Err(e) = self.hub.accounts().check_free(&nickname) {
+                return self.account_error(&e, reference);
+            }
+            if !self.hub.online_nicks([nickname.as_str()]).is_empty() {
+                let text = format!("the nickname {nickname:?} is already in use");
+                return self.send_error(ErrorCode::NicknameTaken, text, reference);
+            }
+        }
+
+        match self.hub.accounts().register(&nickname, &password).await {
+            Ok(identity) => {
+                if logging_in {
+                    self.enter(
+                        nickname.clone(),
+                        identity,
+                        Some(chatroom_proto::PROTOCOL_VERSION),
+                        None,
+                    );
+                } else if let Some(member) = &self.member {
+                    self.hub.set_identity(member, identity);
+                }
+                self.send(&ServerFrame::Registered(Registered {
+                    nickname,
+                    reference,
+                }));
+            }
+            Err(e) => self.account_error(&e, reference),
+        }
+    }
+
     async fn request(&mut self, envelope: Envelope) -> Flow {
         let Envelope { reference, request } = envelope;
         match request {
-            Request::Login { nickname } => self.login(nickname, reference),
+            Request::Login {
+                nickname,
+                password,
+                protocol,
+            } => self.login(nickname, password, protocol, reference).await,
+            Request::Register { nickname, password } => {
+                self.register(nickname, password, reference).await
+            }
             Request::Ping => self.send(&ServerFrame::Pong(Pong { reference })),
+            Request::Pong => {}
             Request::Logout => {
                 self.send(&ServerFrame::Bye(notice("goodbye", reference)));
                 return Flow::Close(CloseReason::Logout);
@@ -156,6 +261,12 @@ impl JsonSession {
         reference: Option<Ref>,
     ) -> Result<(), HubError> {
         let hub = self.hub.clone();
+        let done = |s: &Self, request: &str, reference| {
+            s.send(&ServerFrame::Done(Done {
+                request: request.to_owned(),
+                reference,
+            }));
+        };
         match request {
             Request::Broadcast {
                 room,
@@ -252,7 +363,47 @@ impl JsonSession {
                 let (key, name) = hub.membership(member, &room)?;
                 self.replay(key, name, before, limit, reference).await;
             }
-            Request::Login { .. } | Request::Logout | Request::Ping => {}
+            Request::Kick {
+                room,
+                nickname,
+                reason,
+            } => {
+                hub.kick(
+                    member,
+                    &room,
+                    &nickname,
+                    reason.as_deref().unwrap_or("kicked"),
+                )?;
+                info!(peer = %self.peer, id = member.id, %room, target = %nickname, "kicked");
+                done(self, "kick", reference);
+            }
+            Request::Kill { nickname, reason } => {
+                hub.kill(member, &nickname)?;
+                info!(peer = %self.peer, id = member.id, target = %nickname, reason = reason.as_deref().unwrap_or(""), "killed");
+                done(self, "kill", reference);
+            }
+            Request::Ban { target, reason } => {
+                let reason = reason.as_deref().unwrap_or("banned");
+                match &target {
+                    BanTarget::Nickname(nick) => hub.ban_nick(member, nick, reason)?,
+                    BanTarget::Ip(ip) => {
+                        hub.ban_ip(member, *ip, reason)?;
+                    }
+                }
+                info!(peer = %self.peer, id = member.id, ?target, "banned");
+                done(self, "ban", reference);
+            }
+            Request::Unban { target } => {
+                if hub.unban(member, &target)? {
+                    info!(peer = %self.peer, id = member.id, ?target, "unbanned");
+                }
+                done(self, "unban", reference);
+            }
+            Request::Login { .. }
+            | Request::Register { .. }
+            | Request::Logout
+            | Request::Ping
+            | Request::Pong => {}
         }
         Ok(())
     }
@@ -330,6 +481,15 @@ fn notice(text: &str, reference: Option<Ref>) -> Notice {
     }
 }
 
+/// An error frame without a `ref`, as last words.
+fn closing_error(code: ErrorCode, message: &str) -> ServerFrame {
+    ServerFrame::Error(ErrorFrame {
+        code,
+        message: message.to_owned(),
+        reference: None,
+    })
+}
+
 impl Session for JsonSession {
     type Input = Input;
 
@@ -368,6 +528,42 @@ impl Session for JsonSession {
         }
     }
 
+    fn logged_in(&self) -> bool {
+        self.member.is_some()
+    }
+
+    fn ping(&mut self, token: u64) -> bool {
+        if self.protocol < 2 {
+            return false;
+        }
+        self.send(&ServerFrame::Ping(Pong {
+            reference: Some(Ref::Number(token.into())),
+        }));
+        true
+    }
+
+    fn is_chat(&self, input: &Input) -> bool {
+        matches!(
+            input,
+            Input::Request(Envelope {
+                request: Request::Broadcast { .. } | Request::Direct { .. },
+                ..
+            })
+        )
+    }
+
+    fn rate_limited(&mut self, input: Input) {
+        let reference = match input {
+            Input::Request(envelope) => envelope.reference,
+            _ => None,
+        };
+        self.send_error(
+            ErrorCode::RateLimited,
+            "message dropped: you are sending too fast; slow down",
+            reference,
+        );
+    }
+
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         if let Some(member) = self.member.take() {
             self.hub.leave(&member, reason, None);
@@ -375,22 +571,39 @@ impl Session for JsonSession {
         }
         let frame = match reason {
             CloseReason::Shutdown => ServerFrame::Bye(notice("the server is shutting down", None)),
+            CloseReason::Killed => ServerFrame::Bye(notice("disconnected by an operator", None)),
             CloseReason::SlowConsumer => {
                 warn!(peer = %self.peer, "slow consumer, disconnecting");
-                ServerFrame::Error(ErrorFrame {
-                    code: ErrorCode::SlowConsumer,
-                    message: "you fell too far behind reading; disconnecting".to_owned(),
-                    reference: None,
-                })
+                closing_error(
+                    ErrorCode::SlowConsumer,
+                    "you fell too far behind reading; disconnecting",
+                )
             }
-            CloseReason::FrameTooLarge => ServerFrame::Error(ErrorFrame {
-                code: ErrorCode::FrameTooLarge,
-                message: format!(
+            CloseReason::FrameTooLarge => closing_error(
+                ErrorCode::FrameTooLarge,
+                &format!(
                     "a frame passed the {} byte limit; closing the connection",
                     self.framer.max_frame()
                 ),
-                reference: None,
-            }),
+            ),
+            CloseReason::LoginTimeout => closing_error(
+                ErrorCode::LoginTimeout,
+                "no login in time; closing the connection",
+            ),
+            CloseReason::PingTimeout => closing_error(
+                ErrorCode::PingTimeout,
+                "no answer to ping; closing the connection",
+            ),
+            CloseReason::Flood => {
+                warn!(peer = %self.peer, "flooding, disconnecting");
+                closing_error(
+                    ErrorCode::Flood,
+                    "too many messages too fast; disconnecting",
+                )
+            }
+            CloseReason::Banned => {
+                closing_error(ErrorCode::Banned, "you are banned from this server")
+            }
             CloseReason::Logout | CloseReason::Closed | CloseReason::Reset => return None,
         };
         Some(encode_frame(&frame))

@@ -10,16 +10,21 @@
 //! - `conn`: the per-connection I/O loop; `json_session` and `irc_session`:
 //!   the two protocols' sides of a connection.
 
+pub mod accounts;
 mod clock;
+
 mod config;
 mod conn;
 pub mod event;
 pub mod hub;
 mod irc_session;
 mod json_session;
+pub mod limits;
+
 pub mod outbox;
 mod server;
 pub mod store;
+pub mod tls;
 
 pub use config::{Config, DEFAULT_HISTORY_REPLAY, default_motd};
 pub use server::{Listener, Protocol, ServerError, run};

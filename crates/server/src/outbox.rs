@@ -29,6 +29,16 @@ pub enum CloseReason {
     SlowConsumer,
     /// The client sent a frame over the size cap.
     FrameTooLarge,
+    /// The client did not log in within the login timeout.
+    LoginTimeout,
+    /// The client did not answer the server's ping in time.
+    PingTimeout,
+    /// The client kept sending faster than the rate limit allows.
+    Flood,
+    /// An operator disconnected the client.
+    Killed,
+    /// The client (its nickname or address) is banned.
+    Banned,
 }
 
 impl CloseReason {
@@ -41,6 +51,11 @@ impl CloseReason {
             CloseReason::Shutdown => "shutdown",
             CloseReason::SlowConsumer => "slow_consumer",
             CloseReason::FrameTooLarge => "frame_too_large",
+            CloseReason::LoginTimeout => "login_timeout",
+            CloseReason::PingTimeout => "ping_timeout",
+            CloseReason::Flood => "flood",
+            CloseReason::Killed => "killed",
+            CloseReason::Banned => "banned",
         }
     }
 }
@@ -105,6 +120,18 @@ impl Outbox {
             self.wake.notify_one();
         }
         Pushed::Queued
+    }
+
+    /// Marks the outbox closing for `reason` (the first reason wins); what is
+    /// already queued is still written, new pushes are refused. This is how
+    /// the server ends someone else's connection (an operator's kill or ban).
+    pub fn close(&self, reason: CloseReason) {
+        let mut state = self.state.lock();
+        if state.close.is_none() {
+            state.close = Some(reason);
+        }
+        drop(state);
+        self.wake.notify_one();
     }
 
     /// Why the outbox is closing, if it is.
@@ -181,6 +208,19 @@ mod tests {
         outbox.take(&mut out);
         outbox.written(8);
         assert_eq!(outbox.push(Bytes::from_static(b"123")), Pushed::Queued);
+    }
+
+    #[test]
+    fn first_close_reason_wins_and_queued_frames_stay() {
+        let outbox = Outbox::new(10);
+        outbox.push(Bytes::from_static(b"bye"));
+        outbox.close(CloseReason::Killed);
+        outbox.close(CloseReason::Shutdown);
+        assert_eq!(outbox.close_reason(), Some(CloseReason::Killed));
+        assert_eq!(outbox.push(Bytes::from_static(b"x")), Pushed::Refused);
+        let mut out = VecDeque::new();
+        outbox.take(&mut out);
+        assert_eq!(out, [Bytes::from_static(b"bye")]);
     }
 
     #[tokio::test]

@@ -1,27 +1,36 @@
 //! Accepting connections and shutting down.
 //!
-//! [`run`] owns the listener: each accepted socket gets its own task running
-//! the connection driver. When the shutdown future completes, the listener
-//! is closed, every connection is told, and `run` returns once they have all
-//! flushed their goodbyes (or the grace period is over).
+//! [`run`] owns the listeners: each accepted socket is checked against the
+//! bans and connection limits and gets its own task running the connection
+//! driver. When the shutdown future completes, the listeners are closed,
+//! every connection is told, and `run` returns once they have all flushed
+//! their goodbyes (or the grace period is over).
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use chatroom_proto::ErrorCode;
+use chatroom_proto::irc::Message;
+use chatroom_proto::json::{ErrorFrame, ServerFrame, encode_frame};
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::conn::drive;
-use crate::hub::Hub;
+use crate::conn::{DriverLimits, drive};
+use crate::hub::{Hub, HubSettings};
 use crate::irc_session::{IrcSession, IrcSettings};
 use crate::json_session::JsonSession;
+use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal};
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
 
@@ -58,29 +67,39 @@ impl Protocol {
     }
 }
 
-/// A bound socket and the protocol to speak on it.
+/// A bound socket, the protocol to speak on it, and TLS if it has it.
 pub struct Listener {
     /// The bound socket.
     pub socket: TcpListener,
     /// What its clients speak.
     pub protocol: Protocol,
+    /// TLS, for a TLS listener.
+    pub tls: Option<TlsAcceptor>,
 }
 
 impl Listener {
-    /// A JSON listener.
+    /// A plaintext JSON listener.
     pub fn json(socket: TcpListener) -> Self {
         Listener {
             socket,
             protocol: Protocol::Json,
+            tls: None,
         }
     }
 
-    /// An IRC listener.
+    /// A plaintext IRC listener.
     pub fn irc(socket: TcpListener) -> Self {
         Listener {
             socket,
             protocol: Protocol::Irc,
+            tls: None,
         }
+    }
+
+    /// The same listener speaking TLS.
+    pub fn with_tls(mut self, tls: TlsAcceptor) -> Self {
+        self.tls = Some(tls);
+        self
     }
 }
 
@@ -101,7 +120,17 @@ pub async fn run(
         rooms = loaded.rooms.len(),
         "history store open"
     );
-    let hub = Arc::new(Hub::new(store, &loaded));
+    let settings = HubSettings {
+        max_rooms_per_user: config.max_rooms_per_user,
+        max_message_bytes: config.max_message_bytes,
+        operators: config.operators.clone(),
+        require_account: config.require_account,
+    };
+    let hub = Arc::new(Hub::new(store, &loaded, settings));
+    let admission = Admission::new(ConnectionLimits {
+        total: config.max_connections,
+        per_ip: config.max_connections_per_ip,
+    });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
     let irc = IrcSettings {
@@ -112,15 +141,16 @@ pub async fn run(
     };
     for listener in listeners {
         let addr = listener.socket.local_addr()?;
-        info!(%addr, protocol = listener.protocol.name(), "listening");
-        tasks.spawn(accept(
-            listener,
-            hub.clone(),
-            config.clone(),
-            irc.clone(),
-            stop.clone(),
-            tasks.clone(),
-        ));
+        let tls = listener.tls.is_some();
+        info!(%addr, protocol = listener.protocol.name(), tls, "listening");
+        let context = Context {
+            hub: hub.clone(),
+            config: config.clone(),
+            irc: irc.clone(),
+            admission: admission.clone(),
+            stop: stop.clone(),
+        };
+        tasks.spawn(accept(listener, context, tasks.clone()));
     }
     shutdown.await;
     info!(online = hub.online(), "shutting down");
@@ -145,32 +175,28 @@ pub async fn run(
     Ok(())
 }
 
-/// Accepts connections on one listener until the server stops.
-async fn accept(
-    listener: Listener,
+/// What every connection needs from the server.
+#[derive(Clone)]
+struct Context {
     hub: Arc<Hub>,
     config: Config,
     irc: IrcSettings,
+    admission: Admission,
     stop: CancellationToken,
-    tasks: TaskTracker,
-) {
+}
+
+/// Accepts connections on one listener until the server stops.
+async fn accept(listener: Listener, context: Context, tasks: TaskTracker) {
     loop {
         let accepted = tokio::select! {
-            () = stop.cancelled() => return,
+            () = context.stop.cancelled() => return,
             accepted = listener.socket.accept() => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
                 debug!(%peer, protocol = listener.protocol.name(), "connection accepted");
-                let serve = serve(
-                    stream,
-                    listener.protocol,
-                    hub.clone(),
-                    config.clone(),
-                    irc.clone(),
-                    stop.clone(),
-                );
-                tasks.spawn(serve);
+                let tls = listener.tls.clone();
+                tasks.spawn(serve(stream, peer, listener.protocol, tls, context.clone()));
             }
             Err(e) => {
                 warn!(error = %e, "accept failed");
@@ -180,37 +206,170 @@ async fn accept(
     }
 }
 
-/// Runs one connection in its protocol.
+/// Keepalive probes for connections whose clients cannot answer pings.
+const KEEPALIVE: Duration = Duration::from_secs(60);
+
+/// Runs one connection in its protocol, if the server admits it, after the
+/// TLS handshake on a TLS listener.
 async fn serve(
     stream: TcpStream,
+    peer: SocketAddr,
     protocol: Protocol,
-    hub: Arc<Hub>,
-    config: Config,
-    irc: IrcSettings,
-    stop: CancellationToken,
+    tls: Option<TlsAcceptor>,
+    context: Context,
 ) {
-    let Ok(peer) = stream.peer_addr() else {
-        return;
-    };
+    let Context {
+        hub,
+        config,
+        irc,
+        admission,
+        stop,
+    } = context;
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, error = %e, "could not disable Nagle's algorithm");
     }
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(KEEPALIVE)
+        .with_interval(Duration::from_secs(10));
+    if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
+        debug!(%peer, error = %e, "could not enable TCP keepalive");
+    }
+    let admitted = match hub.accounts().ip_ban(peer.ip()) {
+        Some(ban) => Err(Refused::Banned(ban.reason)),
+        None => admission.admit(peer.ip()).map_err(Refused::Limit),
+    };
+    let _ticket = match admitted {
+        Ok(ticket) => ticket,
+        Err(refused) => return turn_away(stream, peer, protocol, &refused).await,
+    };
+    let limits = DriverLimits {
+        login_timeout: config.login_timeout,
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        rate: (config.messages_per_second > 0.0).then_some(RateLimit {
+            per_second: config.messages_per_second,
+            burst: config.message_burst.max(1),
+        }),
+        shutdown_grace: config.shutdown_grace,
+    };
     let outbox = Arc::new(Outbox::new(config.outbox_bytes));
-    match protocol {
-        Protocol::Json => {
-            let session = JsonSession::new(
-                hub,
-                outbox.clone(),
-                peer,
-                config.max_frame_bytes,
-                config.history_replay,
-            );
-            drive(stream, outbox, session, stop, config.shutdown_grace).await;
+    let connection = Connection {
+        hub,
+        outbox,
+        peer,
+        protocol,
+        config,
+        irc,
+        stop,
+        limits,
+    };
+    match tls {
+        None => {
+            let (reader, writer) = stream.into_split();
+            connection.run(reader, writer).await;
         }
-        Protocol::Irc => {
-            let session = IrcSession::new(hub, outbox.clone(), peer, irc);
-            drive(stream, outbox, session, stop, config.shutdown_grace).await;
+        Some(acceptor) => {
+            // A client that never finishes its handshake is as good as one
+            // that never logs in.
+            let deadline = connection.limits.login_timeout;
+            match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let (reader, writer) = tokio::io::split(stream);
+                    connection.run(reader, writer).await;
+                }
+                Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => debug!(%peer, "TLS handshake timed out"),
+            }
         }
     }
     debug!(%peer, "connection closed");
+}
+
+/// An admitted connection, ready for its protocol's session.
+struct Connection {
+    hub: Arc<Hub>,
+    outbox: Arc<Outbox>,
+    peer: SocketAddr,
+    protocol: Protocol,
+    config: Config,
+    irc: IrcSettings,
+    stop: CancellationToken,
+    limits: DriverLimits,
+}
+
+impl Connection {
+    async fn run<R, W>(self, reader: R, writer: W)
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+    {
+        let Connection {
+            hub,
+            outbox,
+            peer,
+            protocol,
+            config,
+            irc,
+            stop,
+            limits,
+        } = self;
+        match protocol {
+            Protocol::Json => {
+                let session = JsonSession::new(
+                    hub,
+                    outbox.clone(),
+                    peer,
+                    config.max_frame_bytes,
+                    config.history_replay,
+                );
+                drive(reader, writer, outbox, session, stop, limits).await;
+            }
+            Protocol::Irc => {
+                let session = IrcSession::new(hub, outbox.clone(), peer, irc);
+                drive(reader, writer, outbox, session, stop, limits).await;
+            }
+        }
+    }
+}
+
+/// Why a connection is turned away before its session starts.
+enum Refused {
+    Limit(Refusal),
+    Banned(String),
+}
+
+/// Tells a refused client why, in its protocol, and closes.
+async fn turn_away(mut stream: TcpStream, peer: SocketAddr, protocol: Protocol, refused: &Refused) {
+    let (code, text) = match refused {
+        Refused::Limit(Refusal::Full) => (
+            ErrorCode::TooManyConnections,
+            "the server is full; try again later".to_owned(),
+        ),
+        Refused::Limit(Refusal::TooManyFromAddress) => (
+            ErrorCode::TooManyConnections,
+            "too many connections from your address".to_owned(),
+        ),
+        Refused::Banned(reason) => (
+            ErrorCode::Banned,
+            format!("your address is banned: {reason}"),
+        ),
+    };
+    warn!(%peer, %code, "connection refused");
+    let line = match protocol {
+        Protocol::Json => encode_frame(&ServerFrame::Error(ErrorFrame {
+            code,
+            message: text,
+            reference: None,
+        })),
+        Protocol::Irc => Bytes::from(
+            Message::new("ERROR")
+                .trailing_param(format!("Closing Link: {text}"))
+                .encode(),
+        ),
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        stream.write_all(&line).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

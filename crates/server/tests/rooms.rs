@@ -325,7 +325,7 @@ async fn topic_query_set_and_presence() {
 async fn joining_replays_the_last_n_messages_marked_as_history() {
     let config = Config {
         history_replay: 5,
-        ..Config::default()
+        ..chatroom_testkit::test_config()
     };
     let server = TestServer::start_with(config).await;
     let mut a = user(&server, "a").await;
@@ -467,7 +467,7 @@ async fn count_retention_keeps_only_the_newest() {
     let config = Config {
         store: Location::Dir(dir.path().to_owned()),
         retention,
-        ..Config::default()
+        ..chatroom_testkit::test_config()
     };
     let server = TestServer::start_with(config).await;
     let mut a = user(&server, "a").await;

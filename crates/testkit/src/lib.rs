@@ -26,9 +26,20 @@ pub struct TestServer {
     task: JoinHandle<Result<(), ServerError>>,
 }
 
+/// The configuration test servers run with: the defaults, but no per-address
+/// connection limit and no rate limit (tests open many connections from
+/// 127.0.0.1 and send fast). Tests of those limits set them explicitly.
+pub fn test_config() -> Config {
+    Config {
+        max_connections_per_ip: 0,
+        messages_per_second: 0.0,
+        ..Config::default()
+    }
+}
+
 impl TestServer {
     pub async fn start() -> Self {
-        Self::start_with(Config::default()).await
+        Self::start_with(test_config()).await
     }
 
     pub async fn start_with(config: Config) -> Self {

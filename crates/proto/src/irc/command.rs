@@ -83,6 +83,12 @@ pub enum Command {
     Version,
     /// `TIME [<server>]`: the server's clock.
     Time,
+    /// `REGISTER <account> <email> <password>`: register the nickname as an
+    /// account (`*` for the account means the current nickname; the email
+    /// is ignored), as in IRCv3's draft account registration.
+    Register,
+    /// `KILL <nick> [<reason>]`: disconnect someone (operators).
+    Kill,
 }
 
 /// When a command may be used.
@@ -156,7 +162,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 26] = [
+    pub const ALL: [Command; 28] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -183,6 +189,8 @@ impl Command {
         Command::Userhost,
         Command::Version,
         Command::Time,
+        Command::Register,
+        Command::Kill,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -218,6 +226,8 @@ impl Command {
             C::Userhost => row(self, "USERHOST", (1, 5), Registered, Params),
             C::Version => row(self, "VERSION", (0, 1), Registered, Params),
             C::Time => row(self, "TIME", (0, 1), Registered, Params),
+            C::Register => row(self, "REGISTER", (3, 3), Any, Params),
+            C::Kill => row(self, "KILL", (1, 2), Registered, Params),
         }
     }
 

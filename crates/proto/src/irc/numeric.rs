@@ -93,6 +93,8 @@ numerics! {
     RPL_WHOISUSER = "311";
     /// `<client> <nick> <server> :<server info>`: WHOIS, the user's server.
     RPL_WHOISSERVER = "312";
+    /// `<client> <nick> :is an IRC operator`: WHOIS, the user is an operator.
+    RPL_WHOISOPERATOR = "313";
     /// `<client> <mask> :End of WHO list`.
     RPL_ENDOFWHO = "315";
     /// `<client> <nick> <secs> <signon> :seconds idle, signon time`: WHOIS.
@@ -185,6 +187,8 @@ numerics! {
     ERR_YOUREBANNEDCREEP = "465";
     /// `<client> <modechar> :is unknown mode char to me`.
     ERR_UNKNOWNMODE = "472";
+    /// `<client> :Permission Denied- You're not an IRC operator`.
+    ERR_NOPRIVILEGES = "481";
     /// `<client> <channel> :You're not channel operator`.
     ERR_CHANOPRIVSNEEDED = "482";
     /// `<client> :Unknown MODE flag`: a user mode the server does not know.

@@ -38,10 +38,19 @@ pub enum ServerFrame {
     Topic(TopicInfo),
     /// Reply to `nick`.
     Renamed(Renamed),
+    /// Reply to `register`.
+    Registered(Registered),
+    /// Reply to a request that has nothing more to say than that it was
+    /// done (`kick`, `kill`, `ban`, `unban`).
+    Done(Done),
     /// Reply to a `broadcast` that carried a `ref`: the message was accepted.
     Ack(Ack),
     /// Reply to `ping`.
     Pong(Pong),
+    /// A keepalive from the server: answer with a `pong` request carrying
+    /// the same `ref` (any request will do).
+    Ping(Pong),
+
     /// A refused request or a dropped frame.
     Error(ErrorFrame),
     /// The server is closing this connection (logout or shutdown).
@@ -228,6 +237,26 @@ pub struct Renamed {
     pub old_nickname: String,
     /// The nickname now.
     pub nickname: String,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `register`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    /// The nickname now registered.
+    pub nickname: String,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to a request that was carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    /// The request's `type`.
+    pub request: String,
     /// The request's `ref`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Ref>,

@@ -12,12 +12,12 @@ mod framer;
 mod request;
 
 pub use frame::{
-    Ack, ChatMessage, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberInfo, MemberList,
-    Notice, Parted, Pong, Presence, PresenceEvent, Renamed, RoomInfo, RoomList, ServerFrame,
-    TopicInfo, Welcome, encode_frame,
+    Ack, ChatMessage, DirectMessage, Done, ErrorFrame, HistoryEnd, Joined, MemberInfo, MemberList,
+    Notice, Parted, Pong, Presence, PresenceEvent, Registered, Renamed, RoomInfo, RoomList,
+    ServerFrame, TopicInfo, Welcome, encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{
-    DEFAULT_HISTORY_LIMIT, Envelope, MAX_HISTORY_LIMIT, Ref, Request, RequestError, encode_request,
-    parse_request,
+    BanTarget, DEFAULT_HISTORY_LIMIT, Envelope, MAX_HISTORY_LIMIT, Ref, Request, RequestError,
+    Secret, encode_request, parse_request,
 };

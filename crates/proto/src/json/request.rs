@@ -39,6 +39,11 @@ pub enum Request {
     Login {
         /// The wanted nickname (not yet checked against the nickname rules).
         nickname: String,
+        /// The account password, for a registered nickname.
+        password: Option<Secret>,
+        /// The protocol version the client speaks; clients that give 2 or
+        /// more get keepalive pings. The tutorial's client gives none.
+        protocol: Option<u32>,
     },
     /// `{"type":"broadcast","message":"...","room":"..."}`: say something in a room.
     Broadcast {
@@ -97,10 +102,84 @@ pub enum Request {
         /// How many at most (1 to [`MAX_HISTORY_LIMIT`]).
         limit: u32,
     },
+    /// `{"type":"register","password":"..."}`: register the nickname (the
+    /// current one, or `nickname` before login, which also logs in).
+    Register {
+        /// The nickname to register before login; `None` once logged in.
+        nickname: Option<String>,
+        /// The password.
+        password: Secret,
+    },
+    /// `{"type":"kick","room":"...","nickname":"...","reason":"..."}`:
+    /// operators remove someone from a room.
+    Kick {
+        /// The room.
+        room: String,
+        /// Who.
+        nickname: String,
+        /// Why (shown to the room).
+        reason: Option<String>,
+    },
+    /// `{"type":"kill","nickname":"...","reason":"..."}`: operators
+    /// disconnect someone.
+    Kill {
+        /// Who.
+        nickname: String,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `{"type":"ban","nickname":"..."}` or `{"type":"ban","ip":"..."}`:
+    /// operators ban a nickname or an address (stored; online matches are
+    /// disconnected).
+    Ban {
+        /// What to ban.
+        target: BanTarget,
+        /// Why.
+        reason: Option<String>,
+    },
+    /// `{"type":"unban","nickname":"..."}` or `{"type":"unban","ip":"..."}`.
+    Unban {
+        /// What to unban.
+        target: BanTarget,
+    },
     /// `{"type":"logout"}`: leave; the server says goodbye and closes.
     Logout,
     /// `{"type":"ping"}`: asks for a `pong`, to check the connection.
     Ping,
+    /// `{"type":"pong","ref":...}`: the answer to the server's keepalive ping.
+    Pong,
+}
+
+/// What a ban applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BanTarget {
+    /// A nickname (and so its account).
+    Nickname(String),
+    /// An IP address.
+    Ip(std::net::IpAddr),
+}
+
+/// A password: kept out of `Debug` output (and so out of logs).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(password: impl Into<String>) -> Self {
+        Secret(password.into())
+    }
+
+    /// The password itself, for hashing and checking.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// A request with its correlation value.
@@ -147,8 +226,14 @@ impl Request {
             Request::Topic { .. } => "topic",
             Request::Nick { .. } => "nick",
             Request::History { .. } => "history",
+            Request::Register { .. } => "register",
+            Request::Kick { .. } => "kick",
+            Request::Kill { .. } => "kill",
+            Request::Ban { .. } => "ban",
+            Request::Unban { .. } => "unban",
             Request::Logout => "logout",
             Request::Ping => "ping",
+            Request::Pong => "pong",
         }
     }
 }
@@ -165,9 +250,20 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
         object.insert(key.to_owned(), value);
     };
     match request {
-        Request::Login { nickname } | Request::Nick { nickname } => {
-            put("nickname", nickname.as_str().into())
+        Request::Login {
+            nickname,
+            password,
+            protocol,
+        } => {
+            put("nickname", nickname.as_str().into());
+            if let Some(password) = password {
+                put("password", password.expose().into());
+            }
+            if let Some(protocol) = protocol {
+                put("protocol", (*protocol).into());
+            }
         }
+        Request::Nick { nickname } => put("nickname", nickname.as_str().into()),
         Request::Broadcast {
             room,
             message,
@@ -212,11 +308,48 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
             put("limit", (*limit).into());
         }
-        Request::Rooms | Request::Logout | Request::Ping => {}
+        Request::Register { nickname, password } => {
+            if let Some(nickname) = nickname {
+                put("nickname", nickname.as_str().into());
+            }
+            put("password", password.expose().into());
+        }
+        Request::Kick {
+            room,
+            nickname,
+            reason,
+        } => {
+            put("room", room.as_str().into());
+            put("nickname", nickname.as_str().into());
+            if let Some(reason) = reason {
+                put("reason", reason.as_str().into());
+            }
+        }
+        Request::Kill { nickname, reason } => {
+            put("nickname", nickname.as_str().into());
+            if let Some(reason) = reason {
+                put("reason", reason.as_str().into());
+            }
+        }
+        Request::Ban { target, reason } => {
+            put_target(&mut put, target);
+            if let Some(reason) = reason {
+                put("reason", reason.as_str().into());
+            }
+        }
+        Request::Unban { target } => put_target(&mut put, target),
+        Request::Rooms | Request::Logout | Request::Ping | Request::Pong => {}
     }
     let mut out = serde_json::Value::Object(object).to_string().into_bytes();
     out.push(b'\n');
     out
+}
+
+fn put_target(put: &mut impl FnMut(&str, serde_json::Value), target: &BanTarget) {
+    match target {
+        BanTarget::Nickname(nick) => put("nickname", nick.as_str().into()),
+        BanTarget::Ip(ip) => put("ip", ip.to_string().into()),
+    }
 }
 
 /// Every field any request uses, each kept raw so that a wrong field can be
@@ -243,6 +376,14 @@ struct Fields<'a> {
     before: Option<&'a RawValue>,
     #[serde(borrow)]
     limit: Option<&'a RawValue>,
+    #[serde(borrow)]
+    password: Option<&'a RawValue>,
+    #[serde(borrow)]
+    protocol: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reason: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ip: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -294,6 +435,8 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
     Ok(match kind.as_str() {
         "login" => Request::Login {
             nickname: required(fields.nickname, "nickname")?,
+            password: optional(fields.password, "password")?,
+            protocol: optional(fields.protocol, "protocol")?,
         },
         "broadcast" => Request::Broadcast {
             room: optional(fields.room, "room")?,
@@ -331,7 +474,28 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             }
         }
         "logout" => Request::Logout,
+        "register" => Request::Register {
+            nickname: optional(fields.nickname, "nickname")?,
+            password: required(fields.password, "password")?,
+        },
+        "kick" => Request::Kick {
+            room: room()?,
+            nickname: required(fields.nickname, "nickname")?,
+            reason: optional(fields.reason, "reason")?,
+        },
+        "kill" => Request::Kill {
+            nickname: required(fields.nickname, "nickname")?,
+            reason: optional(fields.reason, "reason")?,
+        },
+        "ban" => Request::Ban {
+            target: ban_target(fields)?,
+            reason: optional(fields.reason, "reason")?,
+        },
+        "unban" => Request::Unban {
+            target: ban_target(fields)?,
+        },
         "ping" => Request::Ping,
+        "pong" => Request::Pong,
         other => {
             return Err(RequestError::new(
                 ErrorCode::UnknownType,
@@ -339,6 +503,29 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             ));
         }
     })
+}
+
+/// Reads a ban's target: a `nickname` or an `ip` (exactly one).
+fn ban_target(fields: &Fields) -> Result<BanTarget, RequestError> {
+    let nickname: Option<String> = optional(fields.nickname, "nickname")?;
+    let ip: Option<String> = optional(fields.ip, "ip")?;
+    match (nickname, ip) {
+        (Some(nick), None) => Ok(BanTarget::Nickname(nick)),
+        (None, Some(ip)) => ip.parse().map(BanTarget::Ip).map_err(|_| {
+            RequestError::new(
+                ErrorCode::InvalidField,
+                format!("field `ip` is not an IP address: {ip:?}"),
+            )
+        }),
+        (Some(_), Some(_)) => Err(RequestError::new(
+            ErrorCode::InvalidField,
+            "give either `nickname` or `ip`, not both",
+        )),
+        (None, None) => Err(RequestError::new(
+            ErrorCode::MissingField,
+            "field `nickname` or `ip` is missing",
+        )),
+    }
 }
 
 /// Reads the `message` field: present, a string, not empty.
@@ -406,7 +593,16 @@ mod tests {
     fn request_strategy() -> impl Strategy<Value = Request> {
         let text = ".+";
         prop_oneof![
-            any::<String>().prop_map(|nickname| Request::Login { nickname }),
+            (
+                any::<String>(),
+                proptest::option::of(any::<String>()),
+                proptest::option::of(any::<u32>())
+            )
+                .prop_map(|(nickname, password, protocol)| Request::Login {
+                    nickname,
+                    password: password.map(Secret::new),
+                    protocol,
+                }),
             (proptest::option::of(any::<String>()), text, any::<bool>()).prop_map(
                 |(room, message, action)| Request::Broadcast {
                     room,
@@ -440,6 +636,34 @@ mod tests {
                 }),
             Just(Request::Logout),
             Just(Request::Ping),
+            Just(Request::Pong),
+            (proptest::option::of(any::<String>()), any::<String>()).prop_map(
+                |(nickname, password)| Request::Register {
+                    nickname,
+                    password: Secret::new(password)
+                }
+            ),
+            (
+                any::<String>(),
+                any::<String>(),
+                proptest::option::of(any::<String>())
+            )
+                .prop_map(|(room, nickname, reason)| Request::Kick {
+                    room,
+                    nickname,
+                    reason
+                }),
+            (any::<String>(), proptest::option::of(any::<String>()))
+                .prop_map(|(nickname, reason)| Request::Kill { nickname, reason }),
+            (any::<String>(), proptest::option::of(any::<String>())).prop_map(|(nick, reason)| {
+                Request::Ban {
+                    target: BanTarget::Nickname(nick),
+                    reason,
+                }
+            }),
+            any::<[u8; 4]>().prop_map(|ip| Request::Unban {
+                target: BanTarget::Ip(std::net::IpAddr::from(ip))
+            }),
         ]
     }
 
@@ -474,9 +698,25 @@ mod tests {
         assert_eq!(
             ok(r#"{"type": "login", "nickname": "zhangsan"}"#).request,
             Request::Login {
-                nickname: "zhangsan".into()
+                nickname: "zhangsan".into(),
+                password: None,
+                protocol: None,
             }
         );
+        let modern = ok(r#"{"type":"login","nickname":"z","password":"hunter2","protocol":2}"#);
+        assert_eq!(
+            modern.request,
+            Request::Login {
+                nickname: "z".into(),
+                password: Some(Secret::new("hunter2")),
+                protocol: Some(2),
+            }
+        );
+        assert!(
+            !format!("{modern:?}").contains("hunter2"),
+            "passwords stay out of Debug output"
+        );
+
         // The tutorial client sends its own id; the server ignores it.
         assert_eq!(
             ok(r#"{"type": "broadcast", "sender_id": 99, "message": "你好"}"#).request,
@@ -620,6 +860,41 @@ mod tests {
             err(br#"{"type":"history","room":"r","before":-1}"#).code,
             ErrorCode::InvalidField
         );
+    }
+
+    #[test]
+    fn account_and_moderation_requests() {
+        let r = ok(r#"{"type":"register","password":"s3cret-pass"}"#).request;
+        assert_eq!(
+            r,
+            Request::Register {
+                nickname: None,
+                password: Secret::new("s3cret-pass")
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"ban","ip":"10.1.2.3","reason":"spam"}"#).request,
+            Request::Ban {
+                target: BanTarget::Ip("10.1.2.3".parse().unwrap()),
+                reason: Some("spam".into())
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"unban","nickname":"troll"}"#).request,
+            Request::Unban {
+                target: BanTarget::Nickname("troll".into())
+            }
+        );
+        assert_eq!(err(br#"{"type":"ban"}"#).code, ErrorCode::MissingField);
+        assert_eq!(
+            err(br#"{"type":"ban","nickname":"a","ip":"1.2.3.4"}"#).code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(
+            err(br#"{"type":"ban","ip":"not-an-ip"}"#).code,
+            ErrorCode::InvalidField
+        );
+        assert_eq!(err(br#"{"type":"register"}"#).code, ErrorCode::MissingField);
     }
 
     #[test]

@@ -90,6 +90,43 @@ pub struct StoredRoom {
     pub set_at: Option<i64>,
 }
 
+/// A registered nickname.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    /// The folded nickname.
+    pub key: String,
+    /// The nickname as registered.
+    pub nick: String,
+    /// The argon2id hash (PHC string) of the password.
+    pub hash: String,
+    /// When it was registered (ms since the epoch).
+    pub created: i64,
+}
+
+impl std::fmt::Debug for StoredAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredAccount")
+            .field("nick", &self.nick)
+            .field("created", &self.created)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A ban on a nickname or an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBan {
+    /// `nick` (value: a folded nickname) or `ip` (value: an address).
+    pub kind: String,
+    /// What is banned.
+    pub value: String,
+    /// Why.
+    pub reason: String,
+    /// The operator who banned it.
+    pub by: String,
+    /// When (ms since the epoch).
+    pub at: i64,
+}
+
 /// One page of a room's history, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
@@ -108,6 +145,10 @@ pub struct Loaded {
     pub max_user_id: u64,
     /// Every room with a stored topic.
     pub rooms: Vec<StoredRoom>,
+    /// Every registered nickname.
+    pub accounts: Vec<StoredAccount>,
+    /// Every ban.
+    pub bans: Vec<StoredBan>,
 }
 
 /// A request to the store thread.
@@ -122,6 +163,13 @@ enum Op {
         reply: oneshot::Sender<Result<Page, StoreError>>,
     },
     Flush(oneshot::Sender<()>),
+    /// A new account; the reply comes once it is committed.
+    Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
+    Ban(StoredBan),
+    Unban {
+        kind: String,
+        value: String,
+    },
 }
 
 /// The handle the hub and sessions use; cheap to clone.
@@ -203,6 +251,28 @@ impl Store {
             })
             .map_err(|_| StoreError::Stopped)?;
         answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Stores a new account and waits until it is committed.
+    pub async fn account(&self, account: StoredAccount) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.ops
+            .send(Op::Account(account, reply))
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Queues a ban to be stored; never blocks.
+    pub fn ban(&self, ban: StoredBan) {
+        self.send(Op::Ban(ban));
+    }
+
+    /// Queues the removal of a ban; never blocks.
+    pub fn unban(&self, kind: &str, value: &str) {
+        self.send(Op::Unban {
+            kind: kind.to_owned(),
+            value: value.to_owned(),
+        });
     }
 
     /// Waits until everything queued so far is committed.

@@ -39,12 +39,34 @@ pub struct RoomRetention {
     pub policy: RetentionPolicy,
 }
 
+impl std::fmt::Display for RetentionPolicy {
+    /// `count=N,age=D` (the parts that are set), or `unlimited`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(n) = self.max_messages {
+            parts.push(format!("count={n}"));
+        }
+        if let Some(age) = self.max_age {
+            parts.push(format!("age={}", humantime::format_duration(age)));
+        }
+        if parts.is_empty() {
+            f.write_str("unlimited")
+        } else {
+            f.write_str(&parts.join(","))
+        }
+    }
+}
+
 impl FromStr for RetentionPolicy {
     type Err = String;
 
-    /// Parses `count=N`, `age=DURATION` or both, comma-separated.
+    /// Parses `count=N`, `age=DURATION` or both, comma-separated, or
+    /// `unlimited`.
     fn from_str(s: &str) -> Result<Self, String> {
         let mut policy = RetentionPolicy::default();
+        if s.trim() == "unlimited" {
+            return Ok(policy);
+        }
         for part in s.split(',') {
             let (key, value) = part
                 .split_once('=')
@@ -112,6 +134,17 @@ mod tests {
         assert_eq!(r.room_key, "rust");
         assert_eq!(r.policy.max_messages, Some(10));
         assert_eq!(r.policy.max_age, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn display_parses_back() {
+        for text in ["count=10", "age=7days", "count=5,age=1h", "unlimited"] {
+            let policy: RetentionPolicy = text.parse().unwrap();
+            assert_eq!(
+                policy.to_string().parse::<RetentionPolicy>().unwrap(),
+                policy
+            );
+        }
     }
 
     #[test]

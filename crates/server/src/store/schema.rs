@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{Loaded, StoreError, StoredRoom};
+use super::{Loaded, StoreError, StoredAccount, StoredBan, StoredRoom};
 
 /// Bumped whenever the layout changes; a database from a newer version is
 /// refused rather than misread.
@@ -33,6 +33,20 @@ CREATE TABLE IF NOT EXISTS rooms (
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    key     TEXT PRIMARY KEY,             -- folded nickname
+    nick    TEXT NOT NULL,
+    hash    TEXT NOT NULL,                -- argon2id PHC string
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bans (
+    kind   TEXT NOT NULL,                 -- 'nick' (folded) or 'ip'
+    value  TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    by     TEXT NOT NULL,
+    at     INTEGER NOT NULL,
+    PRIMARY KEY (kind, value)
 );
 ";
 
@@ -87,9 +101,34 @@ pub fn load(conn: &Connection) -> Result<Loaded, StoreError> {
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare("SELECT key, nick, hash, created FROM accounts")?;
+    let accounts = stmt
+        .query_map([], |r| {
+            Ok(StoredAccount {
+                key: r.get(0)?,
+                nick: r.get(1)?,
+                hash: r.get(2)?,
+                created: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare("SELECT kind, value, reason, by, at FROM bans")?;
+    let bans = stmt
+        .query_map([], |r| {
+            Ok(StoredBan {
+                kind: r.get(0)?,
+                value: r.get(1)?,
+                reason: r.get(2)?,
+                by: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Loaded {
         max_message_id: u64::try_from(max_message_id).unwrap_or(0),
         max_user_id: u64::try_from(max_user_id).unwrap_or(0),
         rooms,
+        accounts,
+        bans,
     })
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
-use super::{Op, Page, Retention, StoreError, StoredMessage, StoredRoom};
+use super::{Op, Page, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom};
+
 use crate::clock::now_ms;
 
 /// Most records written in one transaction.
@@ -112,7 +113,10 @@ impl Writer {
                 Op::Flush(done) => {
                     let _ = done.send(());
                 }
-                Op::Message(..) | Op::Topic(_) => {}
+                Op::Account(account, reply) => {
+                    let _ = reply.send(self.insert_account(&account));
+                }
+                Op::Message(..) | Op::Topic(_) | Op::Ban(_) | Op::Unban { .. } => {}
             }
         }
     }
@@ -146,6 +150,18 @@ impl Writer {
                     Op::Topic(room) => {
                         upsert_room(&tx, &room)?;
                     }
+                    Op::Ban(ban) => {
+                        tx.execute(
+                            "INSERT OR REPLACE INTO bans (kind, value, reason, by, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![ban.kind, ban.value, ban.reason, ban.by, ban.at],
+                        )?;
+                    }
+                    Op::Unban { kind, value } => {
+                        tx.execute(
+                            "DELETE FROM bans WHERE kind = ?1 AND value = ?2",
+                            params![kind, value],
+                        )?;
+                    }
                     other => answers.push(other),
                 }
             }
@@ -158,6 +174,16 @@ impl Writer {
         }
         tx.commit()?;
         self.max_user_id = max_user;
+        Ok(())
+    }
+
+    /// Stores a new account in its own transaction (after the batch, so it
+    /// is committed when the caller hears back).
+    fn insert_account(&self, account: &StoredAccount) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO accounts (key, nick, hash, created) VALUES (?1, ?2, ?3, ?4)",
+            params![account.key, account.nick, account.hash, account.created],
+        )?;
         Ok(())
     }
 

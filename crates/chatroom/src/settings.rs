@@ -1,0 +1,598 @@
+//! The server's effective configuration: built-in defaults, then the TOML
+//! file given with `--config`, then command-line flags (each flag overrides
+//! the file). `--print-config` prints the result as a TOML file that can be
+//! used as `--config` as is.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chatroom_server::Config;
+use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention};
+use serde::{Deserialize, Serialize};
+
+/// A JSON listener address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Listen here.
+    At(SocketAddr),
+    /// Do not listen (e.g. only TLS).
+    Off,
+}
+
+impl FromStr for Endpoint {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "off" {
+            return Ok(Endpoint::Off);
+        }
+        s.parse()
+            .map(Endpoint::At)
+            .map_err(|e| format!("expected ADDR:PORT or off, got {s:?}: {e}"))
+    }
+}
+
+impl Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::At(addr) => addr.fmt(f),
+            Endpoint::Off => f.write_str("off"),
+        }
+    }
+}
+
+/// A duration written the human way (`90s`, `5m`, `1h 30m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub Duration);
+
+impl FromStr for Span {
+    type Err = humantime::DurationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        humantime::parse_duration(s).map(Span)
+    }
+}
+
+impl Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        humantime::format_duration(self.0).fmt(f)
+    }
+}
+
+/// Serde through `Display`/`FromStr`, for values written as strings.
+mod as_text {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Display, S: Serializer>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(value)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde through `Display`/`FromStr` for a map's values.
+mod map_as_text {
+    use std::collections::BTreeMap;
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Display, S: Serializer>(
+        map: &BTreeMap<String, T>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_map(map.iter().map(|(k, v)| (k, v.to_string())))
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        BTreeMap::<String, String>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| v.parse().map(|v| (k, v)).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+/// Everything `chatroom serve` can be told, with its defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// JSON clients, plaintext (`off` to disable).
+    #[serde(with = "as_text")]
+    pub listen: Endpoint,
+    /// IRC clients, plaintext.
+    pub irc_listen: Option<SocketAddr>,
+    /// JSON clients over TLS.
+    pub tls_listen: Option<SocketAddr>,
+    /// IRC clients over TLS.
+    pub irc_tls_listen: Option<SocketAddr>,
+    /// The TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// Keep history in memory only.
+    pub in_memory: bool,
+    /// The server's name on IRC.
+    pub server_name: String,
+    /// A file whose lines are the IRC message of the day.
+    pub motd_file: Option<PathBuf>,
+    /// Accounts that are operators.
+    pub operators: Vec<String>,
+    /// Whether every login needs an account.
+    pub require_account: bool,
+    /// History replay and retention.
+    pub history: HistorySettings,
+    /// Limits and timeouts.
+    pub limits: LimitSettings,
+}
+
+/// History settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistorySettings {
+    /// Messages replayed on join.
+    pub replay: u32,
+    /// Retention for every room: `count=N`, `age=D`, both, or `unlimited`.
+    #[serde(with = "as_text")]
+    pub retention: RetentionPolicy,
+    /// Per-room retention, by room name.
+    #[serde(with = "map_as_text")]
+    pub rooms: BTreeMap<String, RetentionPolicy>,
+}
+
+/// Limits and timeouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest client frame, in bytes.
+    pub max_frame_bytes: usize,
+    /// Longest message, in bytes (0: none beyond the frame size).
+    pub max_message_bytes: usize,
+    /// Unwritten bytes queued per client before it is a slow consumer.
+    pub outbox_bytes: usize,
+    /// Connections at once (0: no limit).
+    pub max_connections: usize,
+    /// Connections at once per IP address (0: no limit).
+    pub max_connections_per_ip: usize,
+    /// Time to log in.
+    #[serde(with = "as_text")]
+    pub login_timeout: Span,
+    /// Silence before a ping.
+    #[serde(with = "as_text")]
+    pub ping_interval: Span,
+    /// Time to answer a ping.
+    #[serde(with = "as_text")]
+    pub ping_timeout: Span,
+    /// Chat messages per second per connection (0: no limit).
+    pub messages_per_second: f64,
+    /// Chat messages allowed in a burst.
+    pub message_burst: u32,
+    /// Rooms per user (0: no limit).
+    pub max_rooms_per_user: usize,
+    /// How long shutdown waits for goodbyes.
+    #[serde(with = "as_text")]
+    pub shutdown_grace: Span,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let config = Config::default();
+        Settings {
+            listen: Endpoint::At(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            irc_listen: None,
+            tls_listen: None,
+            irc_tls_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            data_dir: PathBuf::from("data"),
+            in_memory: false,
+            server_name: config.server_name,
+            motd_file: None,
+            operators: Vec::new(),
+            require_account: false,
+            history: HistorySettings {
+                replay: config.history_replay,
+                retention: config.retention.default,
+                rooms: BTreeMap::new(),
+            },
+            limits: LimitSettings {
+                max_frame_bytes: config.max_frame_bytes,
+                max_message_bytes: config.max_message_bytes,
+                outbox_bytes: config.outbox_bytes,
+                max_connections: config.max_connections,
+                max_connections_per_ip: config.max_connections_per_ip,
+                login_timeout: Span(config.login_timeout),
+                ping_interval: Span(config.ping_interval),
+                ping_timeout: Span(config.ping_timeout),
+                messages_per_second: config.messages_per_second,
+                message_burst: config.message_burst,
+                max_rooms_per_user: config.max_rooms_per_user,
+                shutdown_grace: Span(config.shutdown_grace),
+            },
+        }
+    }
+}
+
+impl Default for HistorySettings {
+    fn default() -> Self {
+        Settings::default().history
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Settings::default().limits
+    }
+}
+
+/// The command-line flags of `chatroom serve`; each one given overrides the
+/// configuration file.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file (see --print-config for every setting).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective configuration (defaults, file and flags) as TOML
+    /// and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Address for JSON clients, or `off` [default: 127.0.0.1:8000].
+    #[arg(long, value_name = "ADDR:PORT|off")]
+    pub listen: Option<Endpoint>,
+    /// Also listen for IRC clients here (e.g. 127.0.0.1:6667).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub irc_listen: Option<SocketAddr>,
+    /// Listen for JSON clients over TLS here (needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub tls_listen: Option<SocketAddr>,
+    /// Listen for IRC clients over TLS here (e.g. 0.0.0.0:6697).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub irc_tls_listen: Option<SocketAddr>,
+    /// The TLS certificate chain, PEM (`chatroom cert` makes a self-signed one).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key, PEM.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Directory for the database (chatroom.db, SQLite in WAL mode) [default: data].
+    #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep history in memory only: it is gone when the server stops.
+    #[arg(long)]
+    pub in_memory: bool,
+    /// The server's name on IRC [default: chatroom].
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+    /// A file whose lines are the IRC message of the day.
+    #[arg(long = "motd", value_name = "FILE")]
+    pub motd_file: Option<PathBuf>,
+    /// An account that is an operator (may kick, kill, ban, set any topic); repeatable.
+    #[arg(long = "operator", value_name = "NICK")]
+    pub operators: Vec<String>,
+    /// Refuse logins without an account.
+    #[arg(long)]
+    pub require_account: bool,
+    /// How many stored messages joining a room replays [default: 50].
+    #[arg(long, value_name = "N")]
+    pub history_replay: Option<u32>,
+    /// How long history is kept in every room (direct messages: by age):
+    /// `count=N`, `age=DURATION`, both, or `unlimited` [default: unlimited].
+    #[arg(long, value_name = "POLICY")]
+    pub retention: Option<RetentionPolicy>,
+    /// A room's own retention, e.g. `lobby:count=1000`; repeatable.
+    #[arg(long, value_name = "ROOM:POLICY")]
+    pub room_retention: Vec<RoomRetention>,
+    /// Largest client frame in bytes; a bigger one closes the connection [default: 65536].
+    #[arg(long, value_name = "BYTES")]
+    pub max_frame_bytes: Option<usize>,
+    /// Longest message text in bytes, 0 for no limit below the frame size [default: 16384].
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Unwritten bytes queued per client before it is disconnected as a slow
+    /// consumer [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    pub outbox_bytes: Option<usize>,
+    /// Connections at once, 0 for no limit [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Connections at once from one IP address, 0 for no limit [default: 50].
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+    /// A connection must log in within this long [default: 1m].
+    #[arg(long, value_name = "DURATION")]
+    pub login_timeout: Option<Span>,
+    /// A silent client is pinged after this long [default: 1m 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub ping_interval: Option<Span>,
+    /// A ping must be answered within this long [default: 1m].
+    #[arg(long, value_name = "DURATION")]
+    pub ping_timeout: Option<Span>,
+    /// Chat messages per second per connection, 0 for no limit [default: 10].
+    #[arg(long, value_name = "RATE")]
+    pub messages_per_second: Option<f64>,
+    /// Chat messages allowed in one burst [default: 20].
+    #[arg(long, value_name = "N")]
+    pub message_burst: Option<u32>,
+    /// Rooms one user may be in at once, 0 for no limit [default: 50].
+    #[arg(long, value_name = "N")]
+    pub max_rooms_per_user: Option<usize>,
+    /// How long shutdown waits for clients to receive their goodbye [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_grace: Option<Span>,
+}
+
+impl Settings {
+    /// Defaults, then the file (if any), then the flags.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<Settings> {
+        let mut settings = match &args.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        settings.apply(args);
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Settings> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("bad configuration file {}", path.display()))
+    }
+
+    fn apply(&mut self, args: &ServeArgs) {
+        fn set<T: Clone>(slot: &mut T, flag: &Option<T>) {
+            if let Some(value) = flag {
+                *slot = value.clone();
+            }
+        }
+        set(&mut self.listen, &args.listen);
+        if args.irc_listen.is_some() {
+            self.irc_listen = args.irc_listen;
+        }
+        if args.tls_listen.is_some() {
+            self.tls_listen = args.tls_listen;
+        }
+        if args.irc_tls_listen.is_some() {
+            self.irc_tls_listen = args.irc_tls_listen;
+        }
+        if args.tls_cert.is_some() {
+            self.tls_cert.clone_from(&args.tls_cert);
+        }
+        if args.tls_key.is_some() {
+            self.tls_key.clone_from(&args.tls_key);
+        }
+        set(&mut self.data_dir, &args.data_dir);
+        self.in_memory |= args.in_memory;
+        set(&mut self.server_name, &args.server_name);
+        if args.motd_file.is_some() {
+            self.motd_file.clone_from(&args.motd_file);
+        }
+        if !args.operators.is_empty() {
+            self.operators.clone_from(&args.operators);
+        }
+        self.require_account |= args.require_account;
+        set(&mut self.history.replay, &args.history_replay);
+        set(&mut self.history.retention, &args.retention);
+        for room in &args.room_retention {
+            self.history
+                .rooms
+                .insert(room.room_key.clone(), room.policy);
+        }
+        let limits = &mut self.limits;
+        set(&mut limits.max_frame_bytes, &args.max_frame_bytes);
+        set(&mut limits.max_message_bytes, &args.max_message_bytes);
+        set(&mut limits.outbox_bytes, &args.outbox_bytes);
+        set(&mut limits.max_connections, &args.max_connections);
+        set(
+            &mut limits.max_connections_per_ip,
+            &args.max_connections_per_ip,
+        );
+        set(&mut limits.login_timeout, &args.login_timeout);
+        set(&mut limits.ping_interval, &args.ping_interval);
+        set(&mut limits.ping_timeout, &args.ping_timeout);
+        set(&mut limits.messages_per_second, &args.messages_per_second);
+        set(&mut limits.message_burst, &args.message_burst);
+        set(&mut limits.max_rooms_per_user, &args.max_rooms_per_user);
+        set(&mut limits.shutdown_grace, &args.shutdown_grace);
+    }
+
+    /// Catches settings that cannot work together.
+    fn check(&self) -> anyhow::Result<()> {
+        let wants_tls = self.tls_listen.is_some() || self.irc_tls_listen.is_some();
+        if wants_tls && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+            bail!("a TLS listener needs --tls-cert and --tls-key (chatroom cert makes a pair)");
+        }
+        if self.listen == Endpoint::Off && self.irc_listen.is_none() && !wants_tls {
+            bail!("no listener: --listen is off and no other listener is set");
+        }
+        if !(self.limits.messages_per_second >= 0.0 && self.limits.messages_per_second.is_finite())
+        {
+            bail!("messages_per_second must be 0 or more");
+        }
+        if self.limits.max_frame_bytes < 1024 {
+            bail!("max_frame_bytes must be at least 1024");
+        }
+        if self.limits.outbox_bytes < self.limits.max_frame_bytes {
+            bail!("outbox_bytes must be at least max_frame_bytes, or no message would fit");
+        }
+        for room in self.history.rooms.keys() {
+            chatroom_proto::room::validate(room)
+                .with_context(|| format!("bad room name {room:?} in [history.rooms]"))?;
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as a TOML file.
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string(self)?)
+    }
+
+    /// The server library's configuration.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let motd = match &self.motd_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the MOTD file {}", path.display()))?
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+            None => chatroom_server::default_motd(),
+        };
+        let limits = &self.limits;
+        Ok(Config {
+            max_frame_bytes: limits.max_frame_bytes,
+            max_message_bytes: limits.max_message_bytes,
+            outbox_bytes: limits.outbox_bytes,
+            max_connections: limits.max_connections,
+            max_connections_per_ip: limits.max_connections_per_ip,
+            login_timeout: limits.login_timeout.0,
+            ping_interval: limits.ping_interval.0,
+            ping_timeout: limits.ping_timeout.0,
+            messages_per_second: limits.messages_per_second,
+            message_burst: limits.message_burst,
+            max_rooms_per_user: limits.max_rooms_per_user,
+            shutdown_grace: limits.shutdown_grace.0,
+            store: if self.in_memory {
+                Location::Memory
+            } else {
+                Location::Dir(self.data_dir.clone())
+            },
+            retention: Retention {
+                default: self.history.retention,
+                rooms: self
+                    .history
+                    .rooms
+                    .iter()
+                    .map(|(room, policy)| (chatroom_proto::room::fold(room), *policy))
+                    .collect(),
+            },
+            history_replay: self.history.replay,
+            server_name: self.server_name.clone(),
+            motd,
+            operators: self.operators.clone(),
+            require_account: self.require_account,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_defaults_read_back_the_same() {
+        let defaults = Settings::default();
+        let text = defaults.to_toml().unwrap();
+        let back: Settings = toml::from_str(&text).unwrap();
+        assert_eq!(back, defaults);
+        assert!(text.contains("listen = \"127.0.0.1:8000\""), "{text}");
+        assert!(text.contains("login_timeout = \"1m\""), "{text}");
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let file = "listen = \"off\"\nirc_listen = \"127.0.0.1:6667\"\n[limits]\nmessages_per_second = 2.5\nping_interval = \"30s\"\n[history.rooms]\nlobby = \"count=10\"\n";
+        let mut settings: Settings = toml::from_str(file).unwrap();
+        assert_eq!(settings.listen, Endpoint::Off);
+        assert_eq!(settings.limits.messages_per_second, 2.5);
+        assert_eq!(settings.limits.ping_interval, Span(Duration::from_secs(30)));
+        assert_eq!(
+            settings.limits.message_burst,
+            Settings::default().limits.message_burst
+        );
+        let args = ServeArgs {
+            messages_per_second: Some(7.0),
+            listen: Some(Endpoint::At("127.0.0.1:9000".parse().unwrap())),
+            ..ServeArgs::default()
+        };
+        settings.apply(&args);
+        assert_eq!(
+            settings.limits.messages_per_second, 7.0,
+            "flags override the file"
+        );
+        assert_eq!(
+            settings.limits.ping_interval,
+            Span(Duration::from_secs(30)),
+            "the file overrides defaults"
+        );
+        let config = settings.config().unwrap();
+        assert_eq!(
+            config
+                .retention
+                .rooms
+                .get("lobby")
+                .and_then(|p| p.max_messages),
+            Some(10)
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_impossible_combinations_are_refused() {
+        assert!(toml::from_str::<Settings>("lissten = \"x\"").is_err());
+        assert!(toml::from_str::<Settings>("[limits]\nlogin_timeout = \"soon\"").is_err());
+        let tls_without_cert = Settings {
+            tls_listen: Some("127.0.0.1:0".parse().unwrap()),
+            ..Settings::default()
+        };
+        assert!(tls_without_cert.check().is_err());
+        let nothing = Settings {
+            listen: Endpoint::Off,
+            ..Settings::default()
+        };
+        assert!(nothing.check().is_err());
+    }
+
+    #[test]
+    fn help_defaults_match_the_real_defaults() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Probe {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        // Wrapping may break a default across lines: compare words only.
+        let help = Probe::command().render_long_help().to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let d = Settings::default();
+        for expected in [
+            format!("[default: {}]", d.listen),
+            format!("[default: {}]", d.limits.max_frame_bytes),
+            format!("[default: {}]", d.limits.max_message_bytes),
+            format!("[default: {}]", d.limits.outbox_bytes),
+            format!("[default: {}]", d.limits.max_connections),
+            format!("[default: {}]", d.limits.max_connections_per_ip),
+            format!("[default: {}]", d.limits.login_timeout),
+            format!("[default: {}]", d.limits.ping_interval),
+            format!("[default: {}]", d.limits.ping_timeout),
+            format!("[default: {}]", d.limits.messages_per_second),
+            format!("[default: {}]", d.limits.message_burst),
+            format!("[default: {}]", d.limits.max_rooms_per_user),
+            format!("[default: {}]", d.limits.shutdown_grace),
+            format!("[default: {}]", d.history.replay),
+        ] {
+            assert!(help.contains(&expected), "--help lacks {expected}");
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Per-connection rate limiting and per-server admission limits.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+/// A sustained message rate with room for bursts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Messages per second allowed on average.
+    pub per_second: f64,
+    /// Messages allowed at once after a quiet spell (and the size of the
+    /// flood allowance: see [`TokenBucket`]).
+    pub burst: u32,
+}
+
+/// What the bucket says about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the limit.
+    Pass,
+    /// Over the limit: drop it and tell the client.
+    Refuse,
+    /// Over the limit for too long: disconnect.
+    Flood,
+}
+
+/// A token bucket with a flood detector.
+///
+/// Tokens refill at `per_second` up to `burst`; each message takes one. A
+/// message that finds no token is refused and counts as a strike; strikes
+/// drain at `per_second` too. A client sending at up to twice the limit
+/// just loses its excess; one that keeps sending faster piles up strikes,
+/// and passing `2 * burst` strikes disconnects it.
+#[derive(Debug, Clone)]
+pub struct TokenBucket {
+    limit: RateLimit,
+    tokens: f64,
+    strikes: f64,
+    last: Option<Instant>,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(limit: RateLimit) -> Self {
+        TokenBucket {
+            limit,
+            tokens: f64::from(limit.burst),
+            strikes: 0.0,
+            last: None,
+        }
+    }
+
+    /// Takes a token for a message arriving at `now`.
+    pub fn take(&mut self, now: Instant) -> Verdict {
+        if let Some(last) = self.last {
+            let refill = now.saturating_duration_since(last).as_secs_f64() * self.limit.per_second;
+            self.tokens = (self.tokens + refill).min(f64::from(self.limit.burst));
+            self.strikes = (self.strikes - refill).max(0.0);
+        }
+        self.last = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Verdict::Pass;
+        }
+        self.strikes += 1.0;
+        if self.strikes > 2.0 * f64::from(self.limit.burst) {
+            Verdict::Flood
+        } else {
+            Verdict::Refuse
+        }
+    }
+}
+
+/// How many connections the server takes, in all and per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections at once, in all (0: no limit).
+    pub total: usize,
+    /// Connections at once from one IP address (0: no limit).
+    pub per_ip: usize,
+}
+
+/// Why a connection was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server is full.
+    Full,
+    /// This address has too many connections.
+    TooManyFromAddress,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_ip: HashMap<IpAddr, usize>,
+}
+
+/// Counts open connections against [`ConnectionLimits`].
+#[derive(Clone)]
+pub struct Admission {
+    limits: ConnectionLimits,
+    counts: Arc<Mutex<Counts>>,
+}
+
+/// Holds one connection's place; dropping it frees the place.
+pub struct Ticket {
+    ip: IpAddr,
+    counts: Arc<Mutex<Counts>>,
+}
+
+impl Admission {
+    /// Nobody admitted yet.
+    pub fn new(limits: ConnectionLimits) -> Self {
+        Admission {
+            limits,
+            counts: Arc::default(),
+        }
+    }
+
+    /// Admits a connection from `ip`, or says why not.
+    pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let mut counts = self.counts.lock();
+        if self.limits.total > 0 && counts.total >= self.limits.total {
+            return Err(Refusal::Full);
+        }
+        let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.limits.per_ip > 0 && from_ip >= self.limits.per_ip {
+            return Err(Refusal::TooManyFromAddress);
+        }
+        counts.total += 1;
+        counts.per_ip.insert(ip, from_ip + 1);
+        Ok(Ticket {
+            ip,
+            counts: self.counts.clone(),
+        })
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock();
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn limit() -> RateLimit {
+        RateLimit {
+            per_second: 10.0,
+            burst: 5,
+        }
+    }
+
+    #[test]
+    fn a_burst_passes_then_excess_is_refused() {
+        let mut bucket = TokenBucket::new(limit());
+        let t = Instant::now();
+        for _ in 0..5 {
+            assert_eq!(bucket.take(t), Verdict::Pass);
+        }
+        assert_eq!(bucket.take(t), Verdict::Refuse);
+        // A tenth of a second later one token is back.
+        assert_eq!(bucket.take(t + Duration::from_millis(100)), Verdict::Pass);
+        assert_eq!(bucket.take(t + Duration::from_millis(100)), Verdict::Refuse);
+    }
+
+    #[test]
+    fn a_sustained_flood_disconnects() {
+        let mut bucket = TokenBucket::new(limit());
+        let t = Instant::now();
+        let verdicts: Vec<Verdict> = (0..20).map(|_| bucket.take(t)).collect();
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Pass).count(), 5);
+        assert_eq!(verdicts.last(), Some(&Verdict::Flood));
+    }
+
+    #[test]
+    fn twice_the_rate_loses_excess_but_is_not_a_flood() {
+        let mut bucket = TokenBucket::new(limit());
+        let mut t = Instant::now();
+        let mut passed = 0;
+        for _ in 0..2000 {
+            t += Duration::from_millis(50); // 20 per second against 10 allowed
+            match bucket.take(t) {
+                Verdict::Pass => passed += 1,
+                Verdict::Refuse => {}
+                Verdict::Flood => panic!("twice the rate is not a flood"),
+            }
+        }
+        assert!((990..=1010).contains(&passed), "{passed}");
+    }
+
+    #[test]
+    fn admission_counts_total_and_per_address() {
+        let admission = Admission::new(ConnectionLimits {
+            total: 3,
+            per_ip: 2,
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let t1 = admission.admit(a).unwrap();
+        let _t2 = admission.admit(a).unwrap();
+        assert_eq!(admission.admit(a).err(), Some(Refusal::TooManyFromAddress));
+        let _t3 = admission.admit(b).unwrap();
+        assert_eq!(admission.admit(b).err(), Some(Refusal::Full));
+        drop(t1);
+        assert!(admission.admit(a).is_ok());
+    }
+}
