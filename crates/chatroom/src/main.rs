@@ -10,10 +10,11 @@ mod settings;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chatroom_client::line;
+use chatroom_client::{line, tui};
 use chatroom_server::Listener;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
@@ -48,7 +49,23 @@ struct Cli {
 enum Command {
     /// Run the chat server until Ctrl-C or SIGTERM.
     Serve(Box<ServeArgs>),
-    /// Join a chat server: type `login NAME`, then chat.
+    /// Join a chat server: full-screen in a terminal, line mode otherwise.
+    #[command(
+        long_about = "Join a chat server.\n\n\
+            When stdin and stdout are both terminals (and --plain is not given), this opens \
+            the full-screen client: a window per room and per direct-message peer, a member \
+            list, scrollback that loads older history, and a connection that comes back by \
+            itself. Type /help in it for the commands and keys.\n\n\
+            Otherwise (piped input or output, or --plain) it runs in line mode: type \
+            `login NAME`, then chat; every line read is sent, and incoming lines are printed \
+            as `HH:MM #room [nick(id)] text`.",
+        after_help = "Examples:\n  \
+            chatroom join --nick alice                     # full-screen, logged in as alice\n  \
+            chatroom join --server chat.example:8000       # full-screen, asks for a nickname\n  \
+            chatroom join --plain --nick bob               # line mode in a terminal\n  \
+            printf 'login bob\\nsend hi\\n' | chatroom join   # scripted: deliver one message\n  \
+            chatroom join --nick alice --log-file chat.log # keep diagnostics in a file"
+    )]
     Join(JoinArgs),
     /// Write a self-signed TLS certificate and key (cert.pem, key.pem).
     Cert(cert::CertArgs),
@@ -59,13 +76,28 @@ struct JoinArgs {
     /// The server to join.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
     server: String,
-    /// Log in with this nickname right away (otherwise type `login NAME`).
+    /// Log in with this nickname right away (otherwise the full-screen client
+    /// asks for one, and line mode waits for `login NAME`).
     #[arg(long, value_name = "NAME")]
     nick: Option<String>,
     /// The password of --nick's account, if it is registered (read from this
     /// environment variable, so it stays out of shell history and `ps`).
     #[arg(long, value_name = "VAR", requires = "nick")]
     password_env: Option<String>,
+    /// Use line mode even in a terminal (plain lines in, plain lines out).
+    #[arg(long)]
+    plain: bool,
+    /// Write diagnostics to FILE instead of stderr (the full-screen client
+    /// writes none otherwise: the terminal is its screen).
+    #[arg(long, value_name = "FILE")]
+    log_file: Option<PathBuf>,
+}
+
+impl JoinArgs {
+    /// Full-screen when a person is at a terminal on both ends.
+    fn full_screen(&self) -> bool {
+        !self.plain && std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+    }
 }
 
 fn main() -> ExitCode {
@@ -83,8 +115,21 @@ fn main() -> ExitCode {
             report(runtime.block_on(serve(*args)))
         }
         Command::Join(args) => {
-            init_logging("warn");
-            ExitCode::from(runtime.block_on(join(args)))
+            let full_screen = args.full_screen();
+            match &args.log_file {
+                Some(path) => {
+                    if let Err(e) = init_file_logging(path) {
+                        eprintln!(
+                            "chatroom: cannot write the log file {}: {e}",
+                            path.display()
+                        );
+                        return ExitCode::FAILURE;
+                    }
+                }
+                None if full_screen => {}
+                None => init_logging("warn"),
+            }
+            ExitCode::from(runtime.block_on(join(args, full_screen)))
         }
         Command::Cert(args) => report(cert::write_pair(&args).map(|(cert, key)| {
             println!("wrote {} and {}", cert.display(), key.display());
@@ -169,11 +214,40 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     })
 }
 
-async fn join(args: JoinArgs) -> u8 {
+/// Logs to `path` (appending); `RUST_LOG` sets the level, `info` by default.
+fn init_file_logging(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .init();
+    Ok(())
+}
+
+async fn join(args: JoinArgs, full_screen: bool) -> u8 {
     let password = args
         .password_env
         .as_ref()
         .and_then(|var| std::env::var(var).ok());
+    if full_screen {
+        let options = tui::Options {
+            server: args.server,
+            nick: args.nick,
+            password,
+        };
+        return match tui::run(options).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("chatroom: {e}");
+                1
+            }
+        };
+    }
     let options = line::Options {
         server: args.server,
         nick: args.nick,

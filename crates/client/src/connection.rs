@@ -39,22 +39,27 @@ pub async fn connect(server: &str) -> io::Result<(FrameReader, FrameWriter)> {
         FrameReader {
             inner: BufReader::new(read),
             line: Vec::new(),
+            too_long: false,
         },
         FrameWriter { inner: write },
     ))
 }
 
 /// The receiving half: one [`ServerFrame`] per line.
+///
+/// [`FrameReader::next`] is cancel-safe: a partly read line is kept in the
+/// reader, so it can be used in `tokio::select!` next to other work.
 pub struct FrameReader {
     inner: BufReader<OwnedReadHalf>,
+    /// The line read so far (empty once a line has been handed out).
     line: Vec<u8>,
+    /// The line in progress passed [`MAX_LINE_BYTES`] and is being skipped.
+    too_long: bool,
 }
 
 impl FrameReader {
     /// The next frame; `Ok(None)` when the server closed the connection.
     pub async fn next(&mut self) -> Result<Option<ServerFrame>, ReadError> {
-        self.line.clear();
-        let mut too_long = false;
         loop {
             let buf = self.inner.fill_buf().await?;
             if buf.is_empty() {
@@ -65,21 +70,24 @@ impl FrameReader {
                 None => (buf, false),
             };
             let used = chunk.len();
-            if !too_long && self.line.len() + used <= MAX_LINE_BYTES {
+            if !self.too_long && self.line.len() + used <= MAX_LINE_BYTES {
                 self.line.extend_from_slice(chunk);
             } else {
-                too_long = true;
+                self.too_long = true;
                 self.line.clear();
             }
+            // Everything up to here is kept in `self`, so a cancellation at
+            // the next await loses nothing.
             self.inner.consume(used);
             if done {
                 break;
             }
         }
-        if too_long {
+        let line = std::mem::take(&mut self.line);
+        if std::mem::take(&mut self.too_long) {
             return Err(ReadError::TooLong);
         }
-        serde_json::from_slice(&self.line)
+        serde_json::from_slice(&line)
             .map(Some)
             .map_err(|e| ReadError::NotAFrame(e.to_string()))
     }
@@ -101,5 +109,62 @@ impl FrameWriter {
     /// Closes the sending direction (the server sees end of stream).
     pub async fn close(&mut self) -> io::Result<()> {
         self.inner.shutdown().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A line that arrives in pieces survives `next` being cancelled between
+    /// them (as `tokio::select!` does when another branch wins).
+    #[tokio::test]
+    async fn next_is_cancel_safe() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) = tokio::join!(connect(&addr), listener.accept());
+        let (mut reader, _writer) = client.unwrap();
+        let (mut server, _) = accepted.unwrap();
+        server.write_all(br#"{"type":"pong","#).await.unwrap();
+        // The half line is read, then the read is cancelled.
+        let cancelled = tokio::time::timeout(Duration::from_millis(200), reader.next()).await;
+        assert!(cancelled.is_err(), "a half line is not a frame");
+        server.write_all(b"\"ref\":\"x\"}\n").await.unwrap();
+        let frame = tokio::time::timeout(Duration::from_secs(20), reader.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(frame, Some(ServerFrame::Pong(_))), "{frame:?}");
+    }
+
+    #[tokio::test]
+    async fn overlong_and_garbage_lines_are_skipped() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (client, accepted) = tokio::join!(connect(&addr), listener.accept());
+        let (mut reader, _writer) = client.unwrap();
+        let (mut server, _) = accepted.unwrap();
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        let writer = tokio::spawn(async move {
+            server.write_all(&long).await.unwrap();
+            server
+                .write_all(b"\nnot json\n{\"type\":\"pong\"}\n")
+                .await
+                .unwrap();
+            server
+        });
+        assert!(matches!(reader.next().await, Err(ReadError::TooLong)));
+        assert!(matches!(reader.next().await, Err(ReadError::NotAFrame(_))));
+        assert!(matches!(
+            reader.next().await,
+            Ok(Some(ServerFrame::Pong(_)))
+        ));
+        drop(writer.await.unwrap());
+        assert!(matches!(reader.next().await, Ok(None)));
     }
 }

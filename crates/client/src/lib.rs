@@ -3,8 +3,10 @@
 //!
 //! - [`connection`]: connect, send requests, read frames (bounded, hostile-safe).
 //! - [`display`]: frames as the lines a person reads, control sequences removed.
-//! - [`line`]: line mode, the tutorial's command-line client grown up.
+//! - [`mod@line`]: line mode, the tutorial's command-line client grown up.
+//! - [`tui`]: the full-screen terminal client (windows, scrollback, reconnect).
 
 pub mod connection;
 pub mod display;
 pub mod line;
+pub mod tui;

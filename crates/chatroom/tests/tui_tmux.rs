@@ -1,0 +1,279 @@
+//! The full-screen client end to end: the real binary in tmux, typed into
+//! with `send-keys` and read with `capture-pane`, against a real server.
+//!
+//! Each test runs its own tmux server (`tmux -L NAME`, no config file) with
+//! unique session names, killed by a drop guard even when the test fails.
+//! Without tmux the tests are skipped with a message, except in CI or with
+//! `CHATROOM_E2E=require`, where that is a failure
+//! (`scripts/install-test-deps.sh` installs tmux).
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chatroom_testkit::SpawnedServer;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+/// The longest any screen may take to show what the test waits for.
+const SCREEN_WAIT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(100);
+
+/// A private tmux server; killed (with every session in it) on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A tmux server of this test's own, or `None` (after saying why) when
+    /// tmux is not installed and this is not CI.
+    fn start(test: &str) -> Option<Tmux> {
+        let found = std::process::Command::new("tmux").arg("-V").output();
+        if !found.is_ok_and(|out| out.status.success()) {
+            assert!(
+                std::env::var_os("CI").is_none()
+                    && std::env::var("CHATROOM_E2E").as_deref() != Ok("require"),
+                "tmux is required in CI and with CHATROOM_E2E=require \
+                 (scripts/install-test-deps.sh installs it)"
+            );
+            eprintln!(
+                "SKIPPED {test}: tmux is not installed (scripts/install-test-deps.sh installs it)"
+            );
+            return None;
+        }
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        Some(Tmux {
+            socket: format!("chatroom-{test}-{}-{n}", std::process::id()),
+        })
+    }
+
+    async fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `command` (argv) in a new 120x40 session named `name`.
+    async fn session(&self, name: &str, command: &[&str]) {
+        let command: Vec<String> = command.iter().map(|a| shell_quote(a)).collect();
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &command.join(" "),
+        ])
+        .await;
+    }
+
+    /// Types `text` literally.
+    async fn type_text(&self, name: &str, text: &str) {
+        self.run(&["send-keys", "-t", name, "-l", text]).await;
+    }
+
+    /// Presses a named key (`Enter`, `M-2`, ...).
+    async fn key(&self, name: &str, key: &str) {
+        self.run(&["send-keys", "-t", name, key]).await;
+    }
+
+    async fn screen(&self, name: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", name]).await
+    }
+
+    /// A tmux format of the session's pane, e.g. `#{alternate_on}`.
+    async fn format(&self, name: &str, format: &str) -> String {
+        self.run(&["display-message", "-p", "-t", name, format])
+            .await
+            .trim()
+            .to_owned()
+    }
+
+    /// Waits until `name`'s screen shows everything in `wanted`; returns the
+    /// screen. Fails with the last screen after [`SCREEN_WAIT`].
+    async fn wait_for(&self, name: &str, wanted: &[&str]) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen(name).await;
+            if wanted.iter().all(|w| screen.contains(w)) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < SCREEN_WAIT,
+                "{name}'s screen never showed {wanted:?}; it shows:\n{screen}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn shell_quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
+/// Alice logs in by typing her nickname at the prompt and says something;
+/// Bob, in another session, sees it; he answers; a multi-line paste arrives
+/// as one message; Bob's resized terminal is redrawn to fit.
+#[tokio::test]
+async fn typed_messages_reach_another_clients_screen() {
+    let Some(tmux) = Tmux::start("two-clients") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    tmux.session("bob", &[BIN, "join", "--server", &addr, "--nick", "bob"])
+        .await;
+    tmux.wait_for("bob", &["[bob]", "connected]", "#lobby"])
+        .await;
+
+    tmux.session("alice", &[BIN, "join", "--server", &addr])
+        .await;
+    tmux.wait_for("alice", &["nickname:"]).await;
+    tmux.type_text("alice", "alice").await;
+    tmux.key("alice", "Enter").await;
+    tmux.wait_for("alice", &["[alice]", "connected]", "2 here"])
+        .await;
+    tmux.wait_for("bob", &["alice joined #lobby"]).await;
+
+    tmux.type_text("alice", "hello bob, 你好！").await;
+    tmux.key("alice", "Enter").await;
+    tmux.wait_for("bob", &["<alice> hello bob, 你好！"]).await;
+    tmux.wait_for("alice", &["<alice> hello bob, 你好！"]).await;
+
+    tmux.type_text("bob", "alice: hi").await;
+    tmux.key("bob", "Enter").await;
+    tmux.wait_for("alice", &["<bob> alice: hi"]).await;
+
+    // A bracketed paste of two lines is one message with a newline.
+    tmux.run(&["set-buffer", "first pasted line\nsecond pasted line"])
+        .await;
+    tmux.run(&["paste-buffer", "-p", "-t", "alice"]).await;
+    tmux.key("alice", "Enter").await;
+    let screen = tmux
+        .wait_for("bob", &["<alice> first pasted line", "second pasted line"])
+        .await;
+    let first = screen
+        .lines()
+        .position(|l| l.contains("first pasted line"))
+        .unwrap();
+    assert!(
+        screen
+            .lines()
+            .nth(first + 1)
+            .unwrap()
+            .contains("second pasted line"),
+        "{screen}"
+    );
+
+    // Narrower than 80 columns, the member list gives way.
+    tmux.run(&["resize-window", "-t", "bob", "-x", "70", "-y", "20"])
+        .await;
+    let start = Instant::now();
+    loop {
+        let screen = tmux.screen("bob").await;
+        let width = screen.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        if !screen.contains("2 here") && screen.contains("<bob> alice: hi") && width <= 70 {
+            break;
+        }
+        assert!(
+            start.elapsed() < SCREEN_WAIT,
+            "not redrawn at 70x20:\n{screen}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Writes the wrapper that runs the client and then reports how it exited
+/// and whether the terminal was left in raw mode.
+fn wrapper(dir: &Path) -> PathBuf {
+    let script = dir.join("run-client.sh");
+    std::fs::write(
+        &script,
+        r#"# $1: pid file, $2: chatroom binary, $3: server, $4: nickname
+sh -c 'echo $$ > "$1"; exec "$2" join --server "$3" --nick "$4"' client "$@"
+echo "exited=$?"
+if stty -a | grep -q -- '-icanon'; then echo "terminal: raw"; else echo "terminal: cooked"; fi
+sleep 120
+"#,
+    )
+    .unwrap();
+    script
+}
+
+async fn in_full_screen(tmux: &Tmux, name: &str) {
+    tmux.wait_for(name, &["connected]"]).await;
+    assert_eq!(tmux.format(name, "#{alternate_on}").await, "1");
+    assert_eq!(tmux.format(name, "#{mouse_any_flag}").await, "1");
+}
+
+async fn restored(tmux: &Tmux, name: &str) {
+    tmux.wait_for(name, &["exited=0", "terminal: cooked"]).await;
+    assert_eq!(tmux.format(name, "#{alternate_on}").await, "0");
+    assert_eq!(tmux.format(name, "#{mouse_any_flag}").await, "0");
+}
+
+/// `/quit`, SIGTERM and SIGHUP all leave the terminal as it was: out of raw
+/// mode, off the alternate screen, mouse reporting off.
+#[tokio::test]
+async fn the_terminal_is_restored_on_quit_sigterm_and_sighup() {
+    let Some(tmux) = Tmux::start("restore") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let script = wrapper(dir.path());
+    let script = script.to_str().unwrap();
+
+    let pid_file = dir.path().join("quit.pid");
+    let args = [
+        "sh",
+        script,
+        pid_file.to_str().unwrap(),
+        BIN,
+        &addr,
+        "quitter",
+    ];
+    tmux.session("quit", &args).await;
+    in_full_screen(&tmux, "quit").await;
+    tmux.type_text("quit", "/quit").await;
+    tmux.key("quit", "Enter").await;
+    restored(&tmux, "quit").await;
+
+    for (signal, nick) in [("TERM", "termed"), ("HUP", "hupped")] {
+        let pid_file = dir.path().join(format!("{nick}.pid"));
+        let args = ["sh", script, pid_file.to_str().unwrap(), BIN, &addr, nick];
+        tmux.session(nick, &args).await;
+        in_full_screen(&tmux, nick).await;
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.trim().to_owned()])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        restored(&tmux, nick).await;
+    }
+}

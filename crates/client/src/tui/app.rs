@@ -1,0 +1,559 @@
+//! The app: everything the full-screen client knows, and [`update`], the one
+//! function that changes it.
+//!
+//! [`update`] takes an [`Event`] (a key, a paste, a frame from the server, a
+//! lost connection, a tick) and returns the [`Action`]s it calls for
+//! (requests to send, quitting). It does no I/O and reads no clock, so every
+//! transition is tested by feeding events and looking at the state.
+//!
+//! Its private submodules: `keys` (the keyboard, the mouse, pastes and typed
+//! commands) and `frames` (server frames and connection news, including
+//! logging back in after a reconnect and fetching what was missed).
+
+mod frames;
+mod keys;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use chatroom_proto::json::{Ref, Request, Secret, encode_request};
+use chrono::FixedOffset;
+use ratatui::layout::Rect;
+
+use super::complete::Completion;
+use super::event::{Action, Event, Outgoing};
+use super::input::Input;
+use super::render::areas;
+use super::text::{self, RowContext};
+use super::window::{Activity, Line, LineKey, LineKind, Older, Placed, Window, WindowKey};
+
+/// How many messages one page of older history asks for.
+pub const HISTORY_PAGE: u32 = 100;
+
+/// How many pages of missed history a reconnect fetches per room at most.
+pub const MAX_GAP_PAGES: u32 = 20;
+
+/// The largest request the client sends: the server's default frame cap. A
+/// longer message is refused here rather than have the server drop the
+/// connection.
+pub const MAX_REQUEST_BYTES: usize = chatroom_proto::DEFAULT_MAX_FRAME_BYTES;
+
+/// The state of the connection, as the status line shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conn {
+    /// Trying to connect.
+    Connecting {
+        /// Which try in a row this is.
+        attempt: u32,
+    },
+    /// Connected (logged in or about to be).
+    Online,
+    /// The connection failed; another try comes at `retry_at_ms`.
+    Offline {
+        /// Why, for people.
+        reason: String,
+        /// When the next try is, in milliseconds since the Unix epoch.
+        retry_at_ms: i64,
+    },
+}
+
+/// Where the login stands on the current connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Login {
+    /// Not asked for yet.
+    Idle,
+    /// A `login` request is on its way.
+    Sent,
+    /// Logged in.
+    Done,
+}
+
+/// Who this client is logged in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    /// The nickname.
+    pub nick: String,
+    /// The user id.
+    pub id: u64,
+}
+
+/// A page of history being received: the lowest message id so far.
+#[derive(Debug, Clone, Copy, Default)]
+struct Page {
+    oldest: Option<u64>,
+}
+
+/// Why history was asked for.
+#[derive(Debug, Clone, Copy)]
+enum Purpose {
+    /// A room's recent messages after login (no replay comes with a login).
+    Initial,
+    /// Older messages: scrolling reached the top, or `/history`.
+    Older {
+        /// Say how many arrived (for `/history`).
+        announce: bool,
+    },
+    /// Messages missed while disconnected: paging back until `stop_at`, the
+    /// newest message shown before the connection dropped.
+    Gap { stop_at: u64, pages: u32 },
+}
+
+/// A request sent and not answered yet, by its `ref`.
+#[derive(Debug, Clone)]
+enum Pending {
+    Login,
+    Say {
+        window: WindowKey,
+        text: String,
+        action: bool,
+    },
+    Direct {
+        peer: String,
+        text: String,
+        action: bool,
+        origin: WindowKey,
+    },
+    Join {
+        /// The room joined.
+        room: WindowKey,
+        /// Where `/join` was typed (errors go there).
+        origin: WindowKey,
+        /// Show the room's window once joined.
+        switch: bool,
+        /// Joining again after a reconnect; the newest message shown before.
+        rejoin: Option<Option<u64>>,
+        page: Page,
+    },
+    Part {
+        origin: WindowKey,
+        quiet: bool,
+    },
+    History {
+        room: String,
+        origin: WindowKey,
+        purpose: Purpose,
+        page: Page,
+    },
+    /// `rooms`, `who`, `topic`, `nick`: show the answer in `origin` unless quiet.
+    Reply {
+        origin: WindowKey,
+        quiet: bool,
+    },
+}
+
+/// All state of the full-screen client.
+#[derive(Debug)]
+pub struct App {
+    server: String,
+    conn: Conn,
+    generation: u64,
+    me: Option<Me>,
+    /// The nickname to log in with; `None` until the user chose one.
+    wanted_nick: Option<String>,
+    /// The password of the wanted nickname's account, for every (re)login.
+    password: Option<String>,
+    login: Login,
+    logged_in_before: bool,
+    windows: Vec<Window>,
+    current: usize,
+    input: Input,
+    completion: Option<Completion>,
+    pending: BTreeMap<u64, Pending>,
+    next_ref: u64,
+    next_seq: u64,
+    /// The highest message id seen: local notices are placed after it.
+    newest_id: u64,
+    now_ms: i64,
+    offset: FixedOffset,
+    size: (u16, u16),
+    actions: Vec<Action>,
+}
+
+/// Applies one event to the app and returns what the runner must do.
+pub fn update(app: &mut App, event: Event) -> Vec<Action> {
+    match event {
+        Event::Key(key) => app.on_key(key),
+        Event::Mouse(mouse) => app.on_mouse(mouse),
+        Event::Paste(text) => app.on_paste(&text),
+        Event::Resize(w, h) => app.size = (w, h),
+        Event::Net(news) => app.on_net(news),
+        Event::Tick(now_ms) => app.now_ms = now_ms,
+    }
+    std::mem::take(&mut app.actions)
+}
+
+impl App {
+    /// Sets the password sent with every login (for a registered nickname).
+    pub fn set_password(&mut self, password: Option<String>) {
+        self.password = password;
+    }
+
+    /// A client for `server`, logging in as `nick` once connected (or asking
+    /// for a nickname when `None`); the terminal is `size` (columns, rows),
+    /// times are shown at `offset` from UTC, and it is `now_ms` now.
+    pub fn new(
+        server: &str,
+        nick: Option<String>,
+        size: (u16, u16),
+        offset: FixedOffset,
+        now_ms: i64,
+    ) -> Self {
+        let mut status = Window::new(WindowKey::Status, "status");
+        status.older = Older::Exhausted;
+        let mut app = App {
+            server: server.to_owned(),
+            conn: Conn::Connecting { attempt: 1 },
+            generation: 0,
+            me: None,
+            wanted_nick: nick,
+            password: None,
+            login: Login::Idle,
+            logged_in_before: false,
+            windows: vec![status],
+            current: 0,
+            input: Input::default(),
+            completion: None,
+            pending: BTreeMap::new(),
+            next_ref: 1,
+            next_seq: 1,
+            newest_id: 0,
+            now_ms,
+            offset,
+            size,
+            actions: Vec::new(),
+        };
+        app.note(
+            0,
+            LineKind::Notice(format!(
+                "chatroom {}: connecting to {server}",
+                env!("CARGO_PKG_VERSION")
+            )),
+        );
+        app.note(
+            0,
+            LineKind::Notice(
+                "/help lists the commands; Alt-1..9 or Ctrl-N/Ctrl-P switch windows".into(),
+            ),
+        );
+        if app.wanted_nick.is_none() {
+            app.note(0, LineKind::Notice(CHOOSE_NICK.into()));
+        }
+        app
+    }
+
+    /// The server's address, as given.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The connection state.
+    pub fn conn(&self) -> &Conn {
+        &self.conn
+    }
+
+    /// Who this client is logged in as (the last identity, while reconnecting).
+    pub fn me(&self) -> Option<&Me> {
+        self.me.as_ref()
+    }
+
+    /// Whether the user is logged in on a live connection.
+    pub fn logged_in(&self) -> bool {
+        self.conn == Conn::Online && self.login == Login::Done
+    }
+
+    /// Whether the input line asks for a nickname (none chosen yet).
+    pub fn needs_nickname(&self) -> bool {
+        self.wanted_nick.is_none()
+    }
+
+    /// The windows, in the order of their numbers (window 1 first).
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    /// The window with this key.
+    pub fn window(&self, key: &WindowKey) -> Option<&Window> {
+        self.windows.iter().find(|w| w.key() == key)
+    }
+
+    /// The index (window number minus one) of the window shown.
+    pub fn current_index(&self) -> usize {
+        self.current
+    }
+
+    /// The window shown.
+    pub fn current_window(&self) -> &Window {
+        &self.windows[self.current]
+    }
+
+    /// The input line.
+    pub fn input(&self) -> &Input {
+        &self.input
+    }
+
+    /// The prompt before the input line: `[#room] `, or `nickname: `.
+    pub fn prompt(&self) -> String {
+        if self.needs_nickname() {
+            "nickname: ".to_owned()
+        } else {
+            format!("[{}] ", self.current_window().label())
+        }
+    }
+
+    /// Now, in milliseconds since the Unix epoch (as of the last tick).
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    /// The terminal's size in columns and rows.
+    pub fn size(&self) -> (u16, u16) {
+        self.size
+    }
+
+    /// What building rows needs: the time zone and today's date.
+    pub fn row_context(&self) -> RowContext {
+        RowContext::new(self.offset, self.now_ms)
+    }
+
+    /// The time zone times are shown in.
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
+    // ----- windows -----
+
+    fn window_index(&self, key: &WindowKey) -> Option<usize> {
+        self.windows.iter().position(|w| w.key() == key)
+    }
+
+    /// The index of the window `key`, created (as the last) if needed.
+    fn ensure_window(&mut self, key: WindowKey, name: &str) -> usize {
+        if let Some(i) = self.window_index(&key) {
+            return i;
+        }
+        let mut window = Window::new(key, name);
+        if !window.is_room() {
+            // Direct messages are not kept in a pageable history.
+            window.older = Older::Exhausted;
+        }
+        self.windows.push(window);
+        self.windows.len() - 1
+    }
+
+    fn switch_to(&mut self, index: usize) {
+        if index < self.windows.len() {
+            self.current = index;
+            self.windows[index].mark_seen();
+            self.completion = None;
+        }
+    }
+
+    fn remove_window(&mut self, index: usize) {
+        if index == 0 || index >= self.windows.len() {
+            return;
+        }
+        self.windows.remove(index);
+        if self.current >= index {
+            self.current -= 1;
+        }
+        self.switch_to(self.current);
+    }
+
+    fn current_key(&self) -> WindowKey {
+        self.current_window().key().clone()
+    }
+
+    /// The index of `key`'s window, or the status window's when it is gone.
+    fn index_or_status(&self, key: &WindowKey) -> usize {
+        self.window_index(key).unwrap_or(0)
+    }
+
+    // ----- lines -----
+
+    /// The message pane's width and height for the window shown.
+    fn pane(&self) -> (usize, usize) {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let pane = areas(area, self.current_window().is_room()).messages;
+        (usize::from(pane.width), usize::from(pane.height))
+    }
+
+    /// Adds a message line to window `index`; `counts` says whether it is
+    /// news (live or missed) rather than history being browsed.
+    fn add_message(&mut self, index: usize, msg_id: u64, line: Line, counts: bool) {
+        self.newest_id = self.newest_id.max(msg_id);
+        let mention = line.mention;
+        let own = matches!(line.kind, LineKind::Message { own: true, .. });
+        let Some(placed) = self.windows[index].insert(LineKey::message(msg_id), line) else {
+            return;
+        };
+        self.after_insert(index, placed);
+        if counts && index != self.current && !own {
+            let window = &mut self.windows[index];
+            window.unread += 1;
+            let level = if mention {
+                Activity::Mention
+            } else {
+                Activity::Messages
+            };
+            window.activity = window.activity.max(level);
+        }
+    }
+
+    /// Adds a local notice to window `index`, after the newest message known.
+    fn note(&mut self, index: usize, kind: LineKind) {
+        let key = LineKey::notice(self.newest_id, self.next_seq);
+        self.next_seq += 1;
+        let line = Line {
+            ts: self.now_ms,
+            msg_id: None,
+            kind,
+            mention: false,
+        };
+        if let Some(placed) = self.windows[index].insert(key, line) {
+            self.after_insert(index, placed);
+            if index != self.current {
+                let window = &mut self.windows[index];
+                window.activity = window.activity.max(Activity::Events);
+            }
+        }
+    }
+
+    /// A notice in the window shown.
+    fn note_here(&mut self, kind: LineKind) {
+        self.note(self.current, kind);
+    }
+
+    /// An error in the window shown.
+    fn error_here(&mut self, text: impl Into<String>) {
+        self.note_here(LineKind::Error(text.into()));
+    }
+
+    /// Keeps a scrolled-up view still when a line arrives below it.
+    fn after_insert(&mut self, index: usize, placed: Placed) {
+        if placed != Placed::End || self.windows[index].scroll == 0 {
+            return;
+        }
+        let cx = self.row_context();
+        let width = self.pane().0;
+        let rows = text::newest_line_rows(&self.windows[index], &cx, width);
+        let window = &mut self.windows[index];
+        window.scroll += rows;
+        window.more_below = true;
+    }
+
+    // ----- requests -----
+
+    /// Sends `request`, remembering `pending` for its answer. Returns false
+    /// (and sends nothing) when not connected.
+    fn request(&mut self, request: Request, pending: Pending) -> bool {
+        if self.conn != Conn::Online {
+            return false;
+        }
+        let number = self.next_ref;
+        self.next_ref += 1;
+        self.pending.insert(number, pending);
+        self.actions.push(Action::Send(Outgoing {
+            generation: self.generation,
+            request,
+            reference: Ref::Number(number.into()),
+        }));
+        true
+    }
+
+    /// Whether `request` fits in one frame the server accepts.
+    fn fits(&self, request: &Request) -> bool {
+        let reference = Ref::Number(self.next_ref.into());
+        encode_request(request, Some(&reference)).len() <= MAX_REQUEST_BYTES
+    }
+
+    fn send_login(&mut self) {
+        let login = |nickname| Request::Login {
+            nickname,
+            password: self.password.clone().map(Secret::new),
+            // Declaring protocol 2 makes the server ping us; the network
+            // task answers those pings.
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        };
+        if let Some(nickname) = self.wanted_nick.clone()
+            && self.request(login(nickname), Pending::Login)
+        {
+            self.login = Login::Sent;
+        }
+    }
+
+    /// Asks for older messages of room window `index` (`limit` of them),
+    /// unless a request is already on its way or there are none.
+    fn fetch_older(&mut self, index: usize, limit: u32, announce: bool) {
+        let window = &self.windows[index];
+        if !window.is_room() || window.fetching_older || !self.logged_in() {
+            return;
+        }
+        if window.older == Older::Exhausted && !announce {
+            return;
+        }
+        let room = window.name.clone();
+        let before = window.oldest_msg_id();
+        let origin = window.key().clone();
+        let sent = self.request(
+            Request::History {
+                room: room.clone(),
+                before,
+                limit,
+            },
+            Pending::History {
+                room,
+                origin,
+                purpose: Purpose::Older { announce },
+                page: Page::default(),
+            },
+        );
+        if sent {
+            self.windows[index].fetching_older = true;
+        }
+    }
+
+    /// Scrolls the window shown by `delta` rows (positive: back in time);
+    /// reaching the top fetches older history.
+    fn scroll_by(&mut self, delta: isize) {
+        let (width, height) = self.pane();
+        let cx = self.row_context();
+        let total = text::total_rows(self.current_window(), &cx, width);
+        let max = total.saturating_sub(height);
+        let window = &mut self.windows[self.current];
+        let from = window.scroll.min(max);
+        let to = from.saturating_add_signed(delta).min(max);
+        window.scroll = to;
+        if to == 0 {
+            window.more_below = false;
+        }
+        if delta > 0 && to == max {
+            self.fetch_older(self.current, HISTORY_PAGE, false);
+        }
+    }
+
+    /// One page of scrolling: the pane's height less two rows of context.
+    fn page(&self) -> isize {
+        isize::try_from(self.pane().1.saturating_sub(2).max(1)).unwrap_or(1)
+    }
+}
+
+/// Shown while no nickname is chosen.
+const CHOOSE_NICK: &str = "choose a nickname: type it below and press Enter";
+
+/// Whether `text` mentions `nick` as a whole word, ignoring case. Word
+/// boundaries are judged by ASCII letters and digits only, since Chinese
+/// and Japanese text puts no spaces around names.
+pub fn mentions(text: &str, nick: &str) -> bool {
+    if nick.is_empty() {
+        return false;
+    }
+    let text = text.to_lowercase();
+    let nick = nick.to_lowercase();
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(&nick).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + nick.len()..].chars().next();
+        !before.is_some_and(word_char) && !after.is_some_and(word_char)
+    })
+}

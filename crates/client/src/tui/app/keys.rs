@@ -1,0 +1,467 @@
+//! The keyboard, the mouse, pastes, and what typed lines and commands do.
+
+use chatroom_proto::json::Request;
+use chatroom_proto::{nick, room};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
+
+use super::super::command::{self, COMMANDS, Command};
+use super::super::complete;
+use super::super::event::Action;
+use super::super::render::{areas, list_start};
+use super::super::window::{LineKind, WindowKey};
+use super::{App, Conn, Login, Pending};
+
+/// Rows the mouse wheel scrolls per notch.
+const WHEEL_ROWS: isize = 3;
+
+/// The most characters the input line holds (a bigger paste is cut).
+pub const MAX_INPUT_CHARS: usize = 32 * 1024;
+
+/// The keys, as `/help` shows them.
+const KEYS: &[(&str, &str)] = &[
+    ("Enter", "send the line (Alt-Enter: a new line in it)"),
+    ("Tab, Shift-Tab", "complete a nickname or /command"),
+    ("Left, Right", "move (with Ctrl or Alt: by word)"),
+    (
+        "Home, End",
+        "start or end of the line (also Ctrl-A, Ctrl-E)",
+    ),
+    ("Ctrl-W", "delete the word before the cursor"),
+    ("Ctrl-U, Ctrl-K", "delete to the start or end of the line"),
+    ("Up, Down", "lines sent before"),
+    (
+        "PageUp, PageDown",
+        "scroll (also the mouse wheel); the top loads more",
+    ),
+    ("Alt-1..9, Alt-0", "window 1..10 (or click it in the list)"),
+    ("Ctrl-N, Ctrl-P", "next or previous window"),
+    ("Ctrl-L", "draw the screen again"),
+    ("Ctrl-C", "clear the line; on an empty line, quit"),
+];
+
+impl App {
+    pub(super) fn on_key(&mut self, key: KeyEvent) {
+        if key.kind == KeyEventKind::Release {
+            return;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if !matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
+            self.completion = None;
+        }
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                if self.input.is_empty() {
+                    self.actions.push(Action::Quit);
+                } else {
+                    self.input.clear();
+                }
+            }
+            KeyCode::Char(digit @ '0'..='9') if alt => {
+                let n = digit.to_digit(10).map_or(0, |d| d as usize);
+                self.switch_to(if n == 0 { 9 } else { n - 1 });
+            }
+            KeyCode::Char('n') if ctrl => self.switch_to((self.current + 1) % self.windows.len()),
+            KeyCode::Char('p') if ctrl => {
+                let n = self.windows.len();
+                self.switch_to((self.current + n - 1) % n);
+            }
+            KeyCode::Char('l') if ctrl => self.actions.push(Action::Redraw),
+            KeyCode::Char('a') if ctrl => self.input.home(),
+            KeyCode::Char('e') if ctrl => self.input.end(),
+            KeyCode::Char('w') if ctrl => self.input.delete_word_back(),
+            KeyCode::Char('u') if ctrl => self.input.kill_to_start(),
+            KeyCode::Char('k') if ctrl => self.input.kill_to_end(),
+            KeyCode::Char('h') if ctrl => self.input.backspace(),
+            KeyCode::Char('b') if alt => self.input.word_left(),
+            KeyCode::Char('f') if alt => self.input.word_right(),
+            KeyCode::Char(c) if !ctrl && !alt => self.insert_text(&c.to_string()),
+            KeyCode::Backspace if alt || ctrl => self.input.delete_word_back(),
+            KeyCode::Backspace => self.input.backspace(),
+            KeyCode::Delete => self.input.delete(),
+            KeyCode::Left if ctrl || alt => self.input.word_left(),
+            KeyCode::Right if ctrl || alt => self.input.word_right(),
+            KeyCode::Left => self.input.left(),
+            KeyCode::Right => self.input.right(),
+            KeyCode::Home => self.input.home(),
+            KeyCode::End => self.input.end(),
+            KeyCode::Up => self.input.history_prev(),
+            KeyCode::Down => self.input.history_next(),
+            KeyCode::PageUp => self.scroll_by(self.page()),
+            KeyCode::PageDown => self.scroll_by(-self.page()),
+            KeyCode::Tab => self.complete(true),
+            KeyCode::BackTab => self.complete(false),
+            KeyCode::Enter if alt => self.insert_text("\n"),
+            KeyCode::Enter => self.submit(),
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_mouse(&mut self, mouse: MouseEvent) {
+        match mouse.kind {
+            MouseEventKind::ScrollUp => self.scroll_by(WHEEL_ROWS),
+            MouseEventKind::ScrollDown => self.scroll_by(-WHEEL_ROWS),
+            MouseEventKind::Down(MouseButton::Left) => {
+                // A click on the window list switches to that window.
+                let screen = Rect::new(0, 0, self.size.0, self.size.1);
+                let list = areas(screen, self.current_window().is_room()).rooms;
+                if list.contains(Position::new(mouse.column, mouse.row)) {
+                    let first =
+                        list_start(self.windows.len(), usize::from(list.height), self.current);
+                    self.switch_to(first + usize::from(mouse.row - list.y));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A bracketed paste: line ends become newlines (the text is sent as one
+    /// message, newlines included), tabs spaces, other control characters go.
+    pub(super) fn on_paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text: String = text
+            .trim_end_matches('\n')
+            .chars()
+            .filter_map(|c| match c {
+                '\t' => Some(' '),
+                '\n' => Some('\n'),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
+            .collect();
+        self.insert_text(&text);
+    }
+
+    /// Inserts at the cursor, up to [`MAX_INPUT_CHARS`] in all.
+    fn insert_text(&mut self, text: &str) {
+        let room_left = MAX_INPUT_CHARS.saturating_sub(self.input.chars().len());
+        let count = text.chars().count();
+        if count > room_left {
+            let kept: String = text.chars().take(room_left).collect();
+            self.input.insert_str(&kept);
+            self.error_here(format!(
+                "the input line holds at most {MAX_INPUT_CHARS} characters; the rest was dropped"
+            ));
+        } else {
+            self.input.insert_str(text);
+        }
+    }
+
+    fn complete(&mut self, forward: bool) {
+        if let Some(completion) = &mut self.completion {
+            let start = completion.start;
+            let next = completion.step(forward).to_owned();
+            self.input.replace(start, self.input.cursor(), &next);
+            return;
+        }
+        let window = self.current_window();
+        let me = self.me.as_ref().map(|m| nick::fold(&m.nick));
+        let mut nicks: Vec<String> = window
+            .members
+            .iter()
+            .filter(|(folded, _)| Some(*folded) != me.as_ref())
+            .map(|(_, m)| m.nick.clone())
+            .collect();
+        if let WindowKey::Query(_) = window.key() {
+            nicks.push(window.name.clone());
+        }
+        let rooms: Vec<String> = self
+            .windows
+            .iter()
+            .filter(|w| w.is_room())
+            .map(|w| w.name.clone())
+            .collect();
+        let found = complete::start(self.input.chars(), self.input.cursor(), &nicks, &rooms);
+        if let Some(completion) = found {
+            self.input
+                .replace(completion.start, self.input.cursor(), completion.current());
+            self.completion = Some(completion);
+        }
+    }
+
+    /// Enter: the line is a nickname (when none is chosen), a command, or
+    /// something to say. A line that cannot be sent right now stays in the
+    /// input, with an explanation.
+    fn submit(&mut self) {
+        let text = self.input.text();
+        if text.trim().is_empty() {
+            self.input.clear();
+            return;
+        }
+        if self.needs_nickname() {
+            self.input.take();
+            self.choose_nickname(&text);
+            return;
+        }
+        let command = match command::parse(&text) {
+            Ok(Some(command)) => command,
+            Ok(None) => return,
+            Err(hint) => {
+                self.error_here(hint);
+                return;
+            }
+        };
+        if self.needs_server(&command) && !self.logged_in() {
+            self.error_here(format!(
+                "not connected to the server ({}); the line is kept",
+                self.conn_summary()
+            ));
+            return;
+        }
+        self.input.take();
+        self.run(command);
+    }
+
+    fn conn_summary(&self) -> &'static str {
+        match (&self.conn, self.login) {
+            (Conn::Online, Login::Sent) => "logging in",
+            (Conn::Online, _) => "not logged in",
+            (Conn::Connecting { .. }, _) => "connecting",
+            (Conn::Offline { .. }, _) => "reconnecting",
+        }
+    }
+
+    /// The line typed while no nickname is chosen: `NAME`, `/nick NAME` or
+    /// `login NAME` (as in line mode); `/quit` and `/help` work too.
+    fn choose_nickname(&mut self, text: &str) {
+        let text = text.trim();
+        let name = match text.split_once(char::is_whitespace) {
+            Some((word, rest)) if word == "/nick" || word.eq_ignore_ascii_case("login") => {
+                rest.trim()
+            }
+            _ if text.starts_with('/') => {
+                match command::parse(text) {
+                    Ok(Some(Command::Quit)) => self.actions.push(Action::Quit),
+                    Ok(Some(Command::Help)) => self.help(),
+                    _ => self.error_here("choose a nickname first: type it and press Enter"),
+                }
+                return;
+            }
+            _ => text,
+        };
+        if let Err(e) = nick::validate(name) {
+            self.error_here(format!("{e}; try another nickname"));
+            return;
+        }
+        self.wanted_nick = Some(name.to_owned());
+        if self.conn == Conn::Online {
+            self.send_login();
+        } else {
+            self.note_here(LineKind::Notice(format!(
+                "will log in as {name} once connected"
+            )));
+        }
+    }
+
+    /// Whether `command` needs the server (and so a live login).
+    fn needs_server(&self, command: &Command) -> bool {
+        match command {
+            Command::Help | Command::Quit | Command::Win(_) => false,
+            Command::Query { text, .. } => text.is_some(),
+            Command::Join(name) => self.window_index(&WindowKey::room(name)).is_none(),
+            Command::Close => self.current_window().is_room(),
+            _ => true,
+        }
+    }
+
+    fn run(&mut self, command: Command) {
+        let here = self.current_key();
+        match command {
+            Command::Say(text) => self.say(text, false),
+            Command::Me(text) => self.say(text, true),
+            Command::Msg { to, text } => self.direct(to, text, false, here),
+            Command::Query { nick: peer, text } => {
+                if let Err(e) = nick::validate(&peer) {
+                    self.error_here(e.to_string());
+                    return;
+                }
+                let key = WindowKey::query(&peer);
+                let index = self.ensure_window(key.clone(), &peer);
+                self.switch_to(index);
+                if let Some(text) = text {
+                    self.direct(peer, text, false, key);
+                }
+            }
+            Command::Join(name) => {
+                if let Some(index) = self.window_index(&WindowKey::room(&name)) {
+                    self.switch_to(index);
+                } else if let Err(e) = room::validate(&name) {
+                    self.error_here(e.to_string());
+                } else {
+                    self.request(
+                        Request::Join { room: name.clone() },
+                        Pending::Join {
+                            room: WindowKey::room(&name),
+                            origin: here,
+                            switch: true,
+                            rejoin: None,
+                            page: Default::default(),
+                        },
+                    );
+                }
+            }
+            Command::Part(name) => match name.or_else(|| self.current_room()) {
+                Some(room) => self.part(room, here),
+                None => self.error_here("this is not a room: /part ROOM"),
+            },
+            Command::Close => match here {
+                WindowKey::Status => self.error_here("the status window stays open"),
+                WindowKey::Room(_) => {
+                    let room = self.current_window().name.clone();
+                    self.part(room, here);
+                }
+                WindowKey::Query(_) => self.remove_window(self.current),
+            },
+            Command::Rooms => {
+                self.reply(Request::Rooms, here);
+            }
+            Command::Who(name) => match name.or_else(|| self.current_room()) {
+                Some(room) => {
+                    self.reply(Request::Who { room }, here);
+                }
+                None => self.error_here("this is not a room: /who ROOM"),
+            },
+            Command::Nick(nickname) => match nick::validate(&nickname) {
+                Ok(()) => {
+                    self.reply(Request::Nick { nickname }, here);
+                }
+                Err(e) => self.error_here(e.to_string()),
+            },
+            Command::Register(password) => {
+                let request = Request::Register {
+                    nickname: None,
+                    password: chatroom_proto::json::Secret::new(password.clone()),
+                };
+                self.reply(request, here);
+                self.password = Some(password);
+            }
+            Command::Topic(topic) => match self.current_room() {
+                Some(room) => {
+                    self.reply(Request::Topic { room, topic }, here);
+                }
+                None => self.error_here("this is not a room; /join one to see its topic"),
+            },
+            Command::History(limit) => {
+                if self.current_window().is_room() {
+                    self.fetch_older(self.current, limit, true);
+                } else {
+                    self.error_here("only rooms keep a history to page through");
+                }
+            }
+            Command::Win(n) => {
+                if n <= self.windows.len() {
+                    self.switch_to(n - 1);
+                } else {
+                    self.error_here(format!("there is no window {n}"));
+                }
+            }
+            Command::Help => self.help(),
+            Command::Quit => self.actions.push(Action::Quit),
+        }
+    }
+
+    /// The current room's name, if the window shown is a room.
+    fn current_room(&self) -> Option<String> {
+        let window = self.current_window();
+        window.is_room().then(|| window.name.clone())
+    }
+
+    fn reply(&mut self, request: Request, origin: WindowKey) -> bool {
+        self.request(
+            request,
+            Pending::Reply {
+                origin,
+                quiet: false,
+            },
+        )
+    }
+
+    fn part(&mut self, room: String, origin: WindowKey) {
+        self.request(
+            Request::Part { room },
+            Pending::Part {
+                origin,
+                quiet: false,
+            },
+        );
+    }
+
+    /// Says `text` in the window shown: a room message or a direct message.
+    fn say(&mut self, text: String, action: bool) {
+        let here = self.current_key();
+        match &here {
+            WindowKey::Room(_) => {
+                let request = Request::Broadcast {
+                    room: Some(self.current_window().name.clone()),
+                    message: text.clone(),
+                    action,
+                };
+                if self.check_size(&request) {
+                    self.request(
+                        request,
+                        Pending::Say {
+                            window: here,
+                            text,
+                            action,
+                        },
+                    );
+                }
+            }
+            WindowKey::Query(_) => {
+                let peer = self.current_window().name.clone();
+                self.direct(peer, text, action, here);
+            }
+            WindowKey::Status => self.error_here(
+                "nobody hears you in the status window: switch to a room (Alt-2) or /join one",
+            ),
+        }
+    }
+
+    fn direct(&mut self, peer: String, text: String, action: bool, origin: WindowKey) {
+        let request = Request::Direct {
+            to: peer.clone(),
+            message: text.clone(),
+            action,
+        };
+        if self.check_size(&request) {
+            self.request(
+                request,
+                Pending::Direct {
+                    peer,
+                    text,
+                    action,
+                    origin,
+                },
+            );
+        }
+    }
+
+    /// Refuses (with an explanation) a message too long for one frame.
+    fn check_size(&mut self, request: &Request) -> bool {
+        let fits = self.fits(request);
+        if !fits {
+            self.error_here(format!(
+                "that message is too long to send (the server takes at most {} KiB at once)",
+                super::MAX_REQUEST_BYTES / 1024
+            ));
+        }
+        fits
+    }
+
+    fn help(&mut self) {
+        let mut text = String::from("commands:");
+        for (name, args, what) in COMMANDS {
+            let usage = format!("/{name} {args}");
+            text.push_str(&format!("\n  {usage:<20} {what}"));
+        }
+        text.push_str("\n  other lines are said in this window (//text says /text)");
+        text.push_str("\nkeys:");
+        for (keys, what) in KEYS {
+            text.push_str(&format!("\n  {keys:<20} {what}"));
+        }
+        self.note_here(LineKind::Info(text));
+    }
+}

@@ -1,0 +1,1021 @@
+//! App transitions, driven by events as the runner would feed them: keys,
+//! server frames, lost and regained connections, scrolling, completion.
+
+use std::time::Duration;
+
+use chatroom_proto::json::{Ref, Request, ServerFrame};
+use chrono::FixedOffset;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::tui::event::NetEvent;
+
+/// 2025-11-25 00:00 UTC.
+const NOW: i64 = 1_764_028_800_000;
+
+fn utc() -> FixedOffset {
+    FixedOffset::east_opt(0).unwrap()
+}
+
+fn new_app(nick: Option<&str>) -> App {
+    App::new(
+        "127.0.0.1:8000",
+        nick.map(str::to_owned),
+        (100, 30),
+        utc(),
+        NOW,
+    )
+}
+
+fn press(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Vec<Action> {
+    update(app, Event::Key(KeyEvent::new(code, modifiers)))
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Action> {
+    press(app, code, KeyModifiers::NONE)
+}
+
+fn ctrl(app: &mut App, c: char) -> Vec<Action> {
+    press(app, KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+fn alt(app: &mut App, c: char) -> Vec<Action> {
+    press(app, KeyCode::Char(c), KeyModifiers::ALT)
+}
+
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        assert!(key(app, KeyCode::Char(c)).is_empty());
+    }
+}
+
+/// Types `text` and presses Enter; returns the requests sent.
+fn enter(app: &mut App, text: &str) -> Vec<(Request, u64)> {
+    type_text(app, text);
+    sent(&key(app, KeyCode::Enter))
+}
+
+fn net(app: &mut App, news: NetEvent) -> Vec<Action> {
+    update(app, Event::Net(news))
+}
+
+fn frame(app: &mut App, value: Value) -> Vec<(Request, u64)> {
+    let frame: ServerFrame = serde_json::from_value(value).unwrap();
+    sent(&net(app, NetEvent::Frame(frame)))
+}
+
+/// The requests among `actions`, with their `ref` numbers.
+fn sent(actions: &[Action]) -> Vec<(Request, u64)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(Outgoing {
+                request,
+                reference: Ref::Number(n),
+                ..
+            }) => Some((request.clone(), n.as_u64().unwrap())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn requests(list: &[(Request, u64)]) -> Vec<Request> {
+    list.iter().map(|(r, _)| r.clone()).collect()
+}
+
+fn texts(app: &App, key: &WindowKey) -> Vec<String> {
+    app.window(key).unwrap().lines().map(Line::text).collect()
+}
+
+fn lobby() -> WindowKey {
+    WindowKey::room("lobby")
+}
+
+fn message(id: u64, room: &str, from: &str, text: &str, history: bool) -> Value {
+    let mut m = json!({"type": "message", "msg_id": id, "ts": NOW, "room": room,
+        "sender_id": 2, "sender_nickname": from, "message": text});
+    if history {
+        m["history"] = json!(true);
+    }
+    m
+}
+
+/// Connects, logs in as alice (id 1), answers the lobby's member list and
+/// empty history: the state right after start-up.
+fn logged_in() -> App {
+    let mut app = new_app(Some("alice"));
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    assert_eq!(
+        requests(&login),
+        [Request::Login {
+            nickname: "alice".into(),
+            password: None,
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+    );
+    assert_eq!(
+        requests(&after),
+        [
+            Request::Who {
+                room: "lobby".into()
+            },
+            Request::History {
+                room: "lobby".into(),
+                before: None,
+                limit: 50
+            }
+        ]
+    );
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": after[0].1,
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"}]}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[1].1}),
+    );
+    app
+}
+
+/// Joins `room` from `app`'s current window; the server answers with
+/// `joined` and the replay `replay` (message ids).
+fn join(app: &mut App, room: &str, replay: &[u64], has_more: bool) {
+    let req = enter(app, &format!("/join {room}"));
+    assert_eq!(requests(&req), [Request::Join { room: room.into() }]);
+    let r = req[0].1;
+    frame(
+        app,
+        json!({"type": "joined", "room": room, "topic": "", "ref": r,
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 3, "nickname": "carol"}]}),
+    );
+    for &id in replay {
+        frame(app, message(id, room, "carol", &format!("m{id}"), true));
+    }
+    frame(
+        app,
+        json!({"type": "history_end", "room": room, "count": replay.len(), "has_more": has_more, "ref": r}),
+    );
+}
+
+// ----- login -----
+
+#[test]
+fn login_opens_the_lobby_window_and_asks_for_its_members_and_history() {
+    let app = logged_in();
+    assert!(app.logged_in());
+    assert_eq!(app.me().unwrap().nick, "alice");
+    assert_eq!(app.windows().len(), 2);
+    assert_eq!(app.current_window().key(), &lobby());
+    assert_eq!(app.current_window().members.len(), 2);
+    assert_eq!(app.current_window().older, Older::Exhausted);
+    assert_eq!(app.prompt(), "[#lobby] ");
+}
+
+#[test]
+fn without_a_nickname_the_input_line_asks_for_one() {
+    let mut app = new_app(None);
+    assert!(app.needs_nickname());
+    assert_eq!(app.prompt(), "nickname: ");
+    assert!(sent(&net(&mut app, NetEvent::Connected { generation: 1 })).is_empty());
+    // An invalid nickname is explained, and the prompt stays.
+    assert!(enter(&mut app, "two words").is_empty());
+    assert!(app.needs_nickname());
+    assert!(
+        texts(&app, &WindowKey::Status)
+            .last()
+            .unwrap()
+            .contains("may not contain")
+    );
+    // `/nick NAME` works at the prompt too.
+    let login = enter(&mut app, "/nick 张三");
+    assert_eq!(
+        requests(&login),
+        [Request::Login {
+            nickname: "张三".into(),
+            password: None,
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+    assert!(!app.needs_nickname());
+}
+
+#[test]
+fn a_nickname_typed_before_connecting_is_used_once_connected() {
+    let mut app = new_app(None);
+    assert!(enter(&mut app, "login bob").is_empty());
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    assert_eq!(
+        requests(&login),
+        [Request::Login {
+            nickname: "bob".into(),
+            password: None,
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+}
+
+#[test]
+fn an_invalid_nickname_refused_by_the_server_brings_the_prompt_back() {
+    let mut app = new_app(Some("alice"));
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "invalid_nickname", "message": "no", "ref": login[0].1}),
+    );
+    assert!(app.needs_nickname());
+    let text = texts(&app, &WindowKey::Status).join("\n");
+    assert!(
+        text.contains("login refused: no (invalid_nickname)"),
+        "{text}"
+    );
+}
+
+// ----- talking -----
+
+#[test]
+fn a_typed_line_goes_to_the_current_room_and_shows_when_acknowledged() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "hello 你好");
+    assert_eq!(
+        requests(&req),
+        [Request::Broadcast {
+            room: Some("lobby".into()),
+            message: "hello 你好".into(),
+            action: false
+        }]
+    );
+    assert!(app.input().is_empty());
+    assert!(texts(&app, &lobby()).iter().all(|t| !t.contains("hello")));
+    frame(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 7, "ts": NOW}),
+    );
+    let window = app.window(&lobby()).unwrap();
+    let last = window.lines().last().unwrap();
+    assert_eq!(last.text(), "<alice> hello 你好");
+    assert_eq!(last.msg_id, Some(7));
+    assert!(matches!(last.kind, LineKind::Message { own: true, .. }));
+}
+
+#[test]
+fn messages_are_ordered_by_id_and_never_shown_twice() {
+    let mut app = logged_in();
+    frame(&mut app, message(10, "lobby", "bob", "ten", false));
+    frame(&mut app, message(8, "lobby", "bob", "eight", true));
+    frame(&mut app, message(10, "lobby", "bob", "ten", true));
+    frame(&mut app, message(9, "Lobby", "bob", "nine", true));
+    let messages: Vec<String> = texts(&app, &lobby())
+        .into_iter()
+        .filter(|t| t.starts_with('<'))
+        .collect();
+    assert_eq!(messages, ["<bob> eight", "<bob> nine", "<bob> ten"]);
+}
+
+#[test]
+fn other_windows_count_unread_lines_and_mark_mentions() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    assert_eq!(app.current_window().key(), &WindowKey::room("rust"));
+    frame(&mut app, message(20, "lobby", "bob", "anyone here?", false));
+    let window = app.window(&lobby()).unwrap();
+    assert_eq!((window.unread, window.activity), (1, Activity::Messages));
+    frame(
+        &mut app,
+        message(21, "lobby", "bob", "ALICE: are you?", false),
+    );
+    let window = app.window(&lobby()).unwrap();
+    assert_eq!((window.unread, window.activity), (2, Activity::Mention));
+    assert!(window.lines().last().unwrap().mention);
+    // Alt-2 shows the lobby and marks it seen.
+    alt(&mut app, '2');
+    assert_eq!(app.current_window().key(), &lobby());
+    assert_eq!(
+        (app.current_window().unread, app.current_window().activity),
+        (0, Activity::None)
+    );
+    // A direct message opens a window of its own, marked as a mention.
+    frame(
+        &mut app,
+        json!({"type": "direct", "msg_id": 22, "ts": NOW, "sender_id": 2, "sender_nickname": "bob",
+            "to_id": 1, "to_nickname": "alice", "message": "psst"}),
+    );
+    let query = app.window(&WindowKey::query("BOB")).unwrap();
+    assert_eq!(query.label(), "bob");
+    assert_eq!((query.unread, query.activity), (1, Activity::Mention));
+}
+
+#[test]
+fn mentions_are_whole_words_in_any_case() {
+    assert!(mentions("hi alice!", "Alice"));
+    assert!(mentions("ALICE: look", "alice"));
+    assert!(!mentions("malice", "alice"));
+    assert!(!mentions("alice_b", "alice"));
+    assert!(mentions("张三你好", "张三"));
+    assert!(!mentions("anything", ""));
+}
+
+#[test]
+fn presence_keeps_member_lists_and_shows_what_happened() {
+    let mut app = logged_in();
+    let event = |e: &str, extra: Value| {
+        let mut p = json!({"type": "presence", "event": e, "user_id": 3, "nickname": "carol",
+            "ts": NOW, "sender_id": 0, "sender_nickname": "System", "message": "..."});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    frame(&mut app, event("join", json!({"room": "lobby"})));
+    assert!(app.current_window().has_member("carol"));
+    frame(
+        &mut app,
+        event("nick", json!({"old_nickname": "carol", "nickname": "caro"})),
+    );
+    assert!(app.current_window().has_member("caro"));
+    assert!(!app.current_window().has_member("carol"));
+    frame(
+        &mut app,
+        event(
+            "topic",
+            json!({"room": "lobby", "nickname": "caro", "topic": "tea"}),
+        ),
+    );
+    assert_eq!(app.current_window().topic, "tea");
+    frame(
+        &mut app,
+        event("leave", json!({"nickname": "caro", "reason": "closed"})),
+    );
+    assert!(!app.current_window().has_member("caro"));
+    let shown = texts(&app, &lobby());
+    let tail: Vec<&str> = shown
+        .iter()
+        .rev()
+        .take(4)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "carol joined #lobby",
+            "carol is now known as caro",
+            "caro changed the topic of #lobby to: tea",
+            "caro quit (closed)"
+        ]
+    );
+}
+
+// ----- commands -----
+
+#[test]
+fn every_line_client_command_sends_its_request() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[5, 6], true);
+    assert_eq!(app.current_window().older, Older::More);
+    let cases: Vec<(&str, Request)> = vec![
+        ("/rooms", Request::Rooms),
+        (
+            "/who",
+            Request::Who {
+                room: "rust".into(),
+            },
+        ),
+        (
+            "/who lobby",
+            Request::Who {
+                room: "lobby".into(),
+            },
+        ),
+        (
+            "/topic",
+            Request::Topic {
+                room: "rust".into(),
+                topic: None,
+            },
+        ),
+        (
+            "/topic all things Rust",
+            Request::Topic {
+                room: "rust".into(),
+                topic: Some("all things Rust".into()),
+            },
+        ),
+        (
+            "/nick alicia",
+            Request::Nick {
+                nickname: "alicia".into(),
+            },
+        ),
+        (
+            "/me waves",
+            Request::Broadcast {
+                room: Some("rust".into()),
+                message: "waves".into(),
+                action: true,
+            },
+        ),
+        (
+            "/msg bob hi there",
+            Request::Direct {
+                to: "bob".into(),
+                message: "hi there".into(),
+                action: false,
+            },
+        ),
+        (
+            "/history 10",
+            Request::History {
+                room: "rust".into(),
+                before: Some(5),
+                limit: 10,
+            },
+        ),
+        (
+            "/part",
+            Request::Part {
+                room: "rust".into(),
+            },
+        ),
+    ];
+    for (line, expected) in cases {
+        assert_eq!(requests(&enter(&mut app, line)), [expected], "{line}");
+    }
+    assert_eq!(key(&mut app, KeyCode::Char('/')), []);
+    type_text(&mut app, "quit");
+    assert_eq!(key(&mut app, KeyCode::Enter), [Action::Quit]);
+}
+
+#[test]
+fn command_answers_are_shown_where_they_were_asked() {
+    let mut app = logged_in();
+    let r = enter(&mut app, "/rooms")[0].1;
+    frame(
+        &mut app,
+        json!({"type": "room_list", "ref": r, "rooms": [{"name": "lobby", "members": 2, "topic": ""},
+            {"name": "rust", "members": 1, "topic": "crabs"}]}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "2 room(s):\n  #lobby (2)\n  #rust (1) crabs"
+    );
+    let r = enter(&mut app, "/topic")[0].1;
+    frame(
+        &mut app,
+        json!({"type": "topic", "room": "lobby", "topic": "", "ref": r}),
+    );
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "#lobby has no topic");
+    let r = enter(&mut app, "/nick alicia")[0].1;
+    frame(
+        &mut app,
+        json!({"type": "renamed", "old_nickname": "alice", "nickname": "alicia", "ref": r}),
+    );
+    assert_eq!(app.me().unwrap().nick, "alicia");
+    assert!(app.current_window().has_member("alicia"));
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "you are now known as alicia"
+    );
+    enter(&mut app, "/help");
+    let help = texts(&app, &lobby()).last().unwrap().clone();
+    for command in [
+        "/join", "/part", "/rooms", "/who", "/msg", "/nick", "/me", "/history", "/topic", "/quit",
+        "/help", "/query", "/win",
+    ] {
+        assert!(help.contains(command), "{command} missing from help");
+    }
+}
+
+#[test]
+fn direct_messages_get_a_window_per_peer() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/query bob");
+    assert!(req.is_empty());
+    assert_eq!(app.current_window().key(), &WindowKey::query("bob"));
+    let req = enter(&mut app, "hi bob");
+    assert_eq!(
+        requests(&req),
+        [Request::Direct {
+            to: "bob".into(),
+            message: "hi bob".into(),
+            action: false
+        }]
+    );
+    frame(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 30, "ts": NOW}),
+    );
+    assert_eq!(
+        texts(&app, &WindowKey::query("bob")).last().unwrap(),
+        "<alice> hi bob"
+    );
+    // /msg from another window answers into the peer's window too.
+    alt(&mut app, '1');
+    let req = enter(&mut app, "/msg carol hello");
+    frame(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 31, "ts": NOW}),
+    );
+    assert_eq!(
+        texts(&app, &WindowKey::query("carol")).last().unwrap(),
+        "<alice> hello"
+    );
+    // A peer renaming renames the window.
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "nick", "user_id": 2, "nickname": "robert",
+            "old_nickname": "bob", "ts": NOW, "sender_id": 0, "sender_nickname": "System", "message": "."}),
+    );
+    assert!(app.window(&WindowKey::query("robert")).is_some());
+    assert!(app.window(&WindowKey::query("bob")).is_none());
+    // /close closes a query window without asking the server.
+    alt(&mut app, '3');
+    assert_eq!(app.current_window().key(), &WindowKey::query("robert"));
+    assert!(enter(&mut app, "/close").is_empty());
+    assert!(app.window(&WindowKey::query("robert")).is_none());
+}
+
+#[test]
+fn server_errors_are_shown_in_place_and_nothing_breaks() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/join rust");
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "invalid_room_name", "message": "bad room", "ref": req[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "bad room (invalid_room_name)"
+    );
+    let req = enter(&mut app, "/msg nobody hi");
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "no_such_user", "message": "nobody is online as \"nobody\"", "ref": req[0].1}),
+    );
+    assert!(
+        texts(&app, &lobby())
+            .last()
+            .unwrap()
+            .starts_with("not sent: nobody is online")
+    );
+    // Errors without a ref, codes this version does not know, unknown frames.
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "brand_new", "message": "hmm"}),
+    );
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "hmm (other)");
+    frame(&mut app, json!({"type": "hologram"}));
+    net(
+        &mut app,
+        NetEvent::Garbled("the server sent something that is not a frame".into()),
+    );
+    // Local mistakes are explained and the line is kept for fixing.
+    type_text(&mut app, "/join");
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    assert_eq!(app.input().text(), "/join");
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "usage: /join ROOM");
+}
+
+#[test]
+fn a_message_too_long_for_one_frame_is_refused_before_sending() {
+    let mut app = logged_in();
+    // The input line keeps 32 Ki characters; as UTF-8 (three bytes each)
+    // they are past the server's 64 KiB frame cap.
+    update(&mut app, Event::Paste("你".repeat(40_000)));
+    assert_eq!(app.input().chars().len(), super::keys::MAX_INPUT_CHARS);
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    let shown = texts(&app, &lobby()).join("\n");
+    assert!(shown.contains("too long to send"), "{shown}");
+    assert!(shown.contains("holds at most"), "{shown}");
+}
+
+// ----- keys -----
+
+#[test]
+fn editing_keys_change_the_input_line() {
+    let mut app = logged_in();
+    type_text(&mut app, "hello big world");
+    ctrl(&mut app, 'w');
+    assert_eq!(app.input().text(), "hello big ");
+    press(&mut app, KeyCode::Left, KeyModifiers::CONTROL);
+    assert_eq!(app.input().cursor(), 6);
+    alt(&mut app, 'b');
+    assert_eq!(app.input().cursor(), 0);
+    press(&mut app, KeyCode::Right, KeyModifiers::ALT);
+    assert_eq!(app.input().cursor(), 5);
+    ctrl(&mut app, 'k');
+    assert_eq!(app.input().text(), "hello");
+    ctrl(&mut app, 'a');
+    key(&mut app, KeyCode::Delete);
+    key(&mut app, KeyCode::End);
+    key(&mut app, KeyCode::Backspace);
+    assert_eq!(app.input().text(), "ell");
+    press(&mut app, KeyCode::Enter, KeyModifiers::ALT);
+    type_text(&mut app, "two");
+    assert_eq!(app.input().text(), "ell\ntwo");
+    ctrl(&mut app, 'u');
+    assert!(app.input().is_empty());
+    // Up brings back what was sent.
+    enter(&mut app, "first");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.input().text(), "first");
+    key(&mut app, KeyCode::Down);
+    assert!(app.input().is_empty());
+    // Ctrl-C clears a line, and quits on an empty one.
+    type_text(&mut app, "oops");
+    assert!(ctrl(&mut app, 'c').is_empty());
+    assert!(app.input().is_empty());
+    assert_eq!(ctrl(&mut app, 'c'), [Action::Quit]);
+    assert_eq!(ctrl(&mut app, 'l'), [Action::Redraw]);
+}
+
+#[test]
+fn window_keys_switch_windows() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    assert_eq!(app.current_index(), 2);
+    alt(&mut app, '1');
+    assert_eq!(app.current_index(), 0);
+    ctrl(&mut app, 'p');
+    assert_eq!(app.current_index(), 2, "wraps around backwards");
+    ctrl(&mut app, 'n');
+    assert_eq!(app.current_index(), 0, "and forwards");
+    alt(&mut app, '9');
+    assert_eq!(app.current_index(), 0, "no window 9: nothing changes");
+    enter(&mut app, "/win 2");
+    assert_eq!(app.current_index(), 1);
+    enter(&mut app, "/join RUST");
+    assert_eq!(
+        app.current_index(),
+        2,
+        "joining a joined room switches to it"
+    );
+}
+
+#[test]
+fn a_paste_of_several_lines_is_sent_as_one_message() {
+    let mut app = logged_in();
+    update(&mut app, Event::Paste("line one\r\nline\ttwo\n".into()));
+    assert_eq!(app.input().text(), "line one\nline two");
+    let req = sent(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        requests(&req),
+        [Request::Broadcast {
+            room: Some("lobby".into()),
+            message: "line one\nline two".into(),
+            action: false
+        }]
+    );
+}
+
+#[test]
+fn tab_completes_nicknames_and_commands() {
+    let mut app = logged_in();
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby",
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"}, {"id": 4, "nickname": "Bobby"}]}),
+    );
+    type_text(&mut app, "bo");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "bob: ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "Bobby: ");
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.input().text(), "bob: ");
+    type_text(&mut app, "hi al");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(
+        app.input().text(),
+        "bob: hi al",
+        "your own nickname is not offered"
+    );
+    ctrl(&mut app, 'u');
+    type_text(&mut app, "/hi");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "/history ");
+}
+
+// ----- scrollback -----
+
+#[test]
+fn scrolling_to_the_top_fetches_older_history_once() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &(101..=200).collect::<Vec<_>>(), true);
+    let (_, height) = app.pane();
+    assert_eq!(app.current_window().scroll, 0);
+    let mut fetched = Vec::new();
+    for _ in 0..20 {
+        fetched.extend(sent(&key(&mut app, KeyCode::PageUp)));
+    }
+    let window = app.current_window();
+    assert!(window.scroll > 0);
+    assert_eq!(
+        window.scroll,
+        text::total_rows(window, &app.row_context(), app.pane().0) - height
+    );
+    assert_eq!(
+        requests(&fetched),
+        [Request::History {
+            room: "rust".into(),
+            before: Some(101),
+            limit: HISTORY_PAGE
+        }],
+        "one request however often PageUp is pressed"
+    );
+    assert!(app.current_window().fetching_older);
+    let before = app.current_window().scroll;
+    for id in 1..=100 {
+        frame(&mut app, message(id, "rust", "carol", "old", true));
+    }
+    frame(
+        &mut app,
+        json!({"type": "history_end", "room": "rust", "count": 100, "has_more": false, "ref": fetched[0].1}),
+    );
+    let window = app.current_window();
+    assert_eq!(window.scroll, before, "the view stays where it was");
+    assert_eq!(window.older, Older::Exhausted);
+    assert_eq!(window.unread, 0, "history is not news");
+    assert_eq!(window.oldest_msg_id(), Some(1));
+    // Nothing more to fetch: the top is the top.
+    for _ in 0..40 {
+        assert!(sent(&key(&mut app, KeyCode::PageUp)).is_empty());
+    }
+    // Back down, with the mouse wheel too.
+    key(&mut app, KeyCode::PageDown);
+    let mouse = |kind| {
+        Event::Mouse(MouseEvent {
+            kind,
+            column: 40,
+            row: 10,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let scroll = app.current_window().scroll;
+    update(&mut app, mouse(MouseEventKind::ScrollDown));
+    assert_eq!(app.current_window().scroll, scroll - 3);
+    update(&mut app, mouse(MouseEventKind::ScrollUp));
+    assert_eq!(app.current_window().scroll, scroll);
+    for _ in 0..100 {
+        key(&mut app, KeyCode::PageDown);
+    }
+    assert_eq!(app.current_window().scroll, 0);
+}
+
+#[test]
+fn a_scrolled_view_stays_still_when_lines_arrive_below() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &(1..=80).collect::<Vec<_>>(), false);
+    key(&mut app, KeyCode::PageUp);
+    let scroll = app.current_window().scroll;
+    assert!(scroll > 0);
+    frame(&mut app, message(81, "rust", "carol", "new", false));
+    let window = app.current_window();
+    assert_eq!(window.scroll, scroll + 1);
+    assert!(window.more_below);
+}
+
+#[test]
+fn resizing_changes_the_pane() {
+    let mut app = logged_in();
+    update(&mut app, Event::Resize(60, 20));
+    assert_eq!(app.size(), (60, 20));
+    assert_eq!(app.pane(), (60 - 20, 17));
+}
+
+// ----- reconnecting -----
+
+#[test]
+fn a_dropped_connection_is_shown_and_unsent_lines_are_kept() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "did this arrive?");
+    assert_eq!(req.len(), 1);
+    net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "the server closed the connection".into(),
+            retry_in: Duration::from_secs(2),
+        },
+    );
+    assert_eq!(
+        app.conn(),
+        &Conn::Offline {
+            reason: "the server closed the connection".into(),
+            retry_at_ms: NOW + 2000
+        }
+    );
+    let shown = texts(&app, &lobby()).join("\n");
+    assert!(
+        shown.contains("disconnected from 127.0.0.1:8000"),
+        "{shown}"
+    );
+    assert!(shown.contains("not confirmed before the connection dropped: did this arrive?"));
+    // While offline, a typed line stays in the input.
+    type_text(&mut app, "later");
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    assert_eq!(app.input().text(), "later");
+    // Failing tries do not repeat the notice.
+    let lines = app.window(&lobby()).unwrap().len();
+    net(&mut app, NetEvent::Connecting { attempt: 2 });
+    net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "cannot connect".into(),
+            retry_in: Duration::from_secs(4),
+        },
+    );
+    assert_eq!(app.window(&lobby()).unwrap().len(), lines);
+}
+
+#[test]
+fn reconnecting_logs_back_in_rejoins_and_fills_the_gap_without_duplicates() {
+    let mut app = logged_in();
+    frame(&mut app, message(15, "lobby", "bob", "lobby 15", false));
+    join(&mut app, "rust", &[18, 19, 20], false);
+    net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "connection failed: reset".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    );
+    // Back: the same nickname, still taken by the old session, gets a `_`.
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
+    assert_eq!(
+        requests(&login),
+        [Request::Login {
+            nickname: "alice".into(),
+            password: None,
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+    let actions = net(
+        &mut app,
+        NetEvent::Frame(
+            serde_json::from_value(json!({"type": "error", "code": "nickname_taken",
+                "message": "taken", "ref": login[0].1}))
+            .unwrap(),
+        ),
+    );
+    assert!(
+        actions
+            .iter()
+            .all(|a| matches!(a, Action::Send(o) if o.generation == 2))
+    );
+    let login = sent(&actions);
+    assert_eq!(
+        requests(&login),
+        [Request::Login {
+            nickname: "alice_".into(),
+            password: None,
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 9, "nickname": "alice_", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+    );
+    assert_eq!(
+        requests(&after),
+        [
+            Request::Who {
+                room: "lobby".into()
+            },
+            Request::History {
+                room: "lobby".into(),
+                before: None,
+                limit: HISTORY_PAGE
+            },
+            Request::Join {
+                room: "rust".into()
+            },
+        ]
+    );
+    assert!(app.logged_in());
+    assert_eq!(app.me().unwrap().nick, "alice_");
+    // The lobby's newest page reaches back past message 15: done.
+    for id in [14, 15, 16, 17] {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("lobby {id}"), true),
+        );
+    }
+    let more = frame(
+        &mut app,
+        json!({"type": "history_end", "room": "lobby", "count": 4, "has_more": true, "ref": after[1].1}),
+    );
+    assert!(more.is_empty());
+    // The rust replay (ids 40-42) does not reach back to 20: page back.
+    let r = after[2].1;
+    frame(
+        &mut app,
+        json!({"type": "joined", "room": "rust", "topic": "", "ref": r,
+            "members": [{"id": 9, "nickname": "alice_"}, {"id": 3, "nickname": "carol"}]}),
+    );
+    // A live line may arrive before the replay ends.
+    frame(&mut app, message(43, "rust", "carol", "m43", false));
+    for id in 40..=42 {
+        frame(
+            &mut app,
+            message(id, "rust", "carol", &format!("m{id}"), true),
+        );
+    }
+    let page = frame(
+        &mut app,
+        json!({"type": "history_end", "room": "rust", "count": 3, "has_more": true, "ref": r}),
+    );
+    assert_eq!(
+        requests(&page),
+        [Request::History {
+            room: "rust".into(),
+            before: Some(40),
+            limit: HISTORY_PAGE
+        }]
+    );
+    for id in [19, 20, 25, 30, 39] {
+        frame(
+            &mut app,
+            message(id, "rust", "carol", &format!("m{id}"), true),
+        );
+    }
+    let done = frame(
+        &mut app,
+        json!({"type": "history_end", "room": "rust", "count": 5, "has_more": true, "ref": page[0].1}),
+    );
+    assert!(done.is_empty(), "reached message 20: no more pages");
+    let rust: Vec<u64> = app
+        .window(&WindowKey::room("rust"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.msg_id)
+        .collect();
+    assert_eq!(rust, [18, 19, 20, 25, 30, 39, 40, 41, 42, 43]);
+    let lobby_ids: Vec<u64> = app
+        .window(&lobby())
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.msg_id)
+        .collect();
+    assert_eq!(lobby_ids, [14, 15, 16, 17]);
+    // Missed messages count as unread in the window not shown.
+    assert_eq!(app.window(&lobby()).unwrap().unread, 2);
+}
+
+#[test]
+fn a_room_left_before_the_drop_is_left_again_after_it() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    alt(&mut app, '2');
+    let req = enter(&mut app, "/part");
+    frame(
+        &mut app,
+        json!({"type": "parted", "room": "lobby", "ref": req[0].1}),
+    );
+    assert!(app.window(&lobby()).is_none());
+    net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "gone".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    );
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 5, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+    );
+    assert_eq!(
+        requests(&after),
+        [
+            Request::Join {
+                room: "rust".into()
+            },
+            Request::Part {
+                room: "lobby".into()
+            }
+        ]
+    );
+    let windows_before = app.windows().len();
+    frame(
+        &mut app,
+        json!({"type": "parted", "room": "lobby", "ref": after[1].1}),
+    );
+    assert_eq!(app.windows().len(), windows_before);
+    let status = texts(&app, &WindowKey::Status);
+    assert_eq!(
+        status
+            .iter()
+            .filter(|t| t.as_str() == "you left #lobby")
+            .count(),
+        1,
+        "the quiet part is not announced"
+    );
+}

@@ -1,0 +1,186 @@
+//! The full-screen terminal client: windows for rooms and direct messages,
+//! a member list, scrollback with history paging, an input line with
+//! history and completion, and a connection that comes back by itself.
+//!
+//! The shape: [`App`] holds all state and changes only in [`update`], which
+//! takes one [`Event`] and returns [`Action`]s; [`render()`] draws an `App`
+//! and changes nothing. [`run`] wires them to the world: a thread reads the
+//! terminal, a task ([`net`]) owns the connection, a timer ticks, and the
+//! runner feeds their events through `update` and draws after each batch.
+//!
+//! - [`app`]: the state and its transitions.
+//! - [`window`]: windows and their lines, ordered by message id.
+//! - [`input`], [`complete`], [`command`]: the input line, Tab, /commands.
+//! - [`text`], [`mod@render`]: rows, colours, wrapping; the screen layout.
+//! - [`net`]: the network task with reconnection backoff.
+//! - [`terminal`]: raw mode in, and always back out (panic hook included).
+
+pub mod app;
+pub mod command;
+pub mod complete;
+pub mod event;
+pub mod input;
+pub mod net;
+pub mod render;
+pub mod terminal;
+pub mod text;
+pub mod window;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::Offset;
+use crossterm::event::Event as TerminalEvent;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
+
+pub use app::{App, update};
+pub use event::{Action, Event, NetEvent, Outgoing};
+pub use render::render;
+
+use net::Backoff;
+use terminal::TerminalSession;
+
+/// How many events may wait for the app.
+const EVENT_QUEUE: usize = 1024;
+/// How many queued events are applied before the screen is drawn again.
+const MAX_BATCH: usize = 256;
+/// How often the terminal-reading thread checks whether it should stop.
+const INPUT_POLL: Duration = Duration::from_millis(100);
+
+/// What the full-screen client needs to know.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `HOST:PORT` of the server.
+    pub server: String,
+    /// The nickname to log in with; `None` asks for one.
+    pub nick: Option<String>,
+    /// The password of that nickname's account, if it is registered.
+    pub password: Option<String>,
+}
+
+/// Runs the full-screen client on this process's terminal until the user
+/// quits or a SIGTERM, SIGHUP or SIGINT arrives. The terminal is restored
+/// however it ends.
+pub async fn run(options: Options) -> io::Result<()> {
+    let mut signals = Signals::new()?;
+    let mut session = TerminalSession::enter()?;
+    let size = session.terminal().size()?;
+    let (events_in, mut events) = mpsc::channel(EVENT_QUEUE);
+    let stop = Arc::new(AtomicBool::new(false));
+    read_terminal(events_in.clone(), Arc::clone(&stop));
+    let net = net::spawn(options.server.clone(), Backoff::default(), events_in);
+    let offset = chrono::Local::now().offset().fix();
+    let mut app = App::new(
+        &options.server,
+        options.nick,
+        (size.width, size.height),
+        offset,
+        now_ms(),
+    );
+    app.set_password(options.password);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let outcome = loop {
+        session.terminal().draw(|frame| render(&app, frame))?;
+        let event = tokio::select! {
+            event = events.recv() => match event {
+                Some(event) => event,
+                None => break Err(io::Error::other("the network task stopped")),
+            },
+            _ = tick.tick() => Event::Tick(now_ms()),
+            name = signals.recv() => {
+                tracing::info!(signal = name, "quitting on a signal");
+                break Ok(());
+            }
+        };
+        let mut actions = update(&mut app, event);
+        for _ in 0..MAX_BATCH {
+            match events.try_recv() {
+                Ok(event) => actions.extend(update(&mut app, event)),
+                Err(_) => break,
+            }
+        }
+        let mut quit = false;
+        for action in actions {
+            match action {
+                Action::Send(outgoing) => net.send(outgoing),
+                Action::Redraw => session.terminal().clear()?,
+                Action::Quit => quit = true,
+            }
+        }
+        if quit {
+            break Ok(());
+        }
+        if net.is_finished() {
+            break Err(io::Error::other("the network task stopped"));
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    net.quit().await;
+    drop(session);
+    outcome
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Reads the terminal on a thread of its own (crossterm's reader blocks)
+/// and passes keys, mouse, pastes and resizes on, until `stop` is set.
+fn read_terminal(events: mpsc::Sender<Event>, stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match crossterm::event::poll(INPUT_POLL) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the terminal");
+                    return;
+                }
+            }
+            let event = match crossterm::event::read() {
+                Ok(TerminalEvent::Key(key)) => Event::Key(key),
+                Ok(TerminalEvent::Mouse(mouse)) => Event::Mouse(mouse),
+                Ok(TerminalEvent::Paste(text)) => Event::Paste(text),
+                Ok(TerminalEvent::Resize(w, h)) => Event::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the terminal");
+                    return;
+                }
+            };
+            if events.blocking_send(event).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// The signals that end the client cleanly: SIGTERM, SIGHUP (the terminal
+/// went away) and SIGINT (Ctrl-C outside raw mode, or `kill -INT`).
+struct Signals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    fn new() -> io::Result<Self> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for one of them; returns its name.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! Windows: the status window, one per joined room and one per direct-message
+//! peer, each with its lines, members, topic, unread count and scroll position.
+//!
+//! Lines are kept ordered by message id, not by arrival: history may arrive
+//! after live lines (a join replay, paging back after a reconnect), and a
+//! message id seen twice is kept once. Local notices (presence, errors,
+//! command output) have no message id; they are placed after the newest
+//! message known when they were shown.
+
+use std::collections::BTreeMap;
+
+use chatroom_proto::{nick, room};
+
+/// The most lines one window keeps; older ones are dropped as new ones come.
+pub const MAX_LINES: usize = 5000;
+
+/// Which window: the identity that survives renames of its label's spelling.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WindowKey {
+    /// The status window: connection notices, server replies with no room.
+    Status,
+    /// A room, by its case-folded name.
+    Room(String),
+    /// Direct messages with one peer, by their case-folded nickname.
+    Query(String),
+}
+
+impl WindowKey {
+    /// The key of the room `name`.
+    pub fn room(name: &str) -> Self {
+        WindowKey::Room(room::fold(name))
+    }
+
+    /// The key of the direct-message window with `peer`.
+    pub fn query(peer: &str) -> Self {
+        WindowKey::Query(nick::fold(peer))
+    }
+}
+
+/// Where a line sorts in its window: after message `anchor`, `seq`-th among
+/// the local notices placed there (messages themselves have `seq` 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LineKey {
+    anchor: u64,
+    seq: u64,
+}
+
+impl LineKey {
+    /// The key of the message with id `msg_id`.
+    pub fn message(msg_id: u64) -> Self {
+        LineKey {
+            anchor: msg_id,
+            seq: 0,
+        }
+    }
+
+    /// The key of a local notice shown after message `anchor`; `seq` must
+    /// be positive and unique.
+    pub fn notice(anchor: u64, seq: u64) -> Self {
+        LineKey { anchor, seq }
+    }
+}
+
+/// What a line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// Something a user said.
+    Message {
+        /// Their nickname when they said it.
+        nick: String,
+        /// The text (may contain newlines).
+        text: String,
+        /// A `/me` action.
+        action: bool,
+        /// Said by this client's user.
+        own: bool,
+    },
+    /// An event: someone joined, left, renamed, set a topic; connection news.
+    Notice(String),
+    /// Output of a command (help, room lists, member lists).
+    Info(String),
+    /// Something went wrong (a refused request, a lost message).
+    Error(String),
+}
+
+/// One line of a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// When, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The server's message id, for messages.
+    pub msg_id: Option<u64>,
+    /// What it says.
+    pub kind: LineKind,
+    /// It mentions this client's user (their nickname, or a direct message).
+    pub mention: bool,
+}
+
+impl Line {
+    /// The line as plain text, as a person reads it (for tests and logs):
+    /// `<nick> text`, `* nick text`, or the notice itself.
+    pub fn text(&self) -> String {
+        match &self.kind {
+            LineKind::Message {
+                nick, text, action, ..
+            } if *action => format!("* {nick} {text}"),
+            LineKind::Message { nick, text, .. } => format!("<{nick}> {text}"),
+            LineKind::Notice(text) | LineKind::Info(text) | LineKind::Error(text) => text.clone(),
+        }
+    }
+}
+
+/// A member of a room, as the member list shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Their user id.
+    pub id: u64,
+    /// Their nickname.
+    pub nick: String,
+}
+
+/// How much happened in a window since it was last looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Activity {
+    /// Nothing.
+    #[default]
+    None,
+    /// Joins, leaves and other notices.
+    Events,
+    /// Messages.
+    Messages,
+    /// A message that mentions the user, or a direct message.
+    Mention,
+}
+
+/// Whether the server has messages older than the oldest one shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Older {
+    /// Not asked yet.
+    #[default]
+    Unknown,
+    /// It has; scrolling to the top fetches them.
+    More,
+    /// It has not.
+    Exhausted,
+}
+
+/// One window.
+#[derive(Debug, Clone)]
+pub struct Window {
+    key: WindowKey,
+    /// The name as shown: the room's or peer's spelling, or "status".
+    pub name: String,
+    /// The room's topic (empty when none).
+    pub topic: String,
+    /// Room members by case-folded nickname.
+    pub members: BTreeMap<String, Member>,
+    lines: BTreeMap<LineKey, Line>,
+    /// Messages that arrived while another window was shown.
+    pub unread: u32,
+    /// The most important thing that happened while another window was shown.
+    pub activity: Activity,
+    /// How many screen rows the view is scrolled up from the newest line.
+    pub scroll: usize,
+    /// Lines arrived below the view while it was scrolled up.
+    pub more_below: bool,
+    /// Whether older history exists on the server.
+    pub older: Older,
+    /// A request for older history is on its way.
+    pub fetching_older: bool,
+}
+
+impl Window {
+    /// An empty window.
+    pub fn new(key: WindowKey, name: &str) -> Self {
+        Window {
+            key,
+            name: name.to_owned(),
+            topic: String::new(),
+            members: BTreeMap::new(),
+            lines: BTreeMap::new(),
+            unread: 0,
+            activity: Activity::None,
+            scroll: 0,
+            more_below: false,
+            older: Older::Unknown,
+            fetching_older: false,
+        }
+    }
+
+    /// Which window this is.
+    pub fn key(&self) -> &WindowKey {
+        &self.key
+    }
+
+    /// Renames a direct-message window when the peer changes nickname.
+    pub fn rename_query(&mut self, new_nick: &str) {
+        self.key = WindowKey::query(new_nick);
+        self.name = new_nick.to_owned();
+    }
+
+    /// Whether this is a room's window.
+    pub fn is_room(&self) -> bool {
+        matches!(self.key, WindowKey::Room(_))
+    }
+
+    /// The label in the window list: `#room`, the peer's nickname, or `(status)`.
+    pub fn label(&self) -> String {
+        match self.key {
+            WindowKey::Status => "(status)".to_owned(),
+            WindowKey::Room(_) => format!("#{}", self.name),
+            WindowKey::Query(_) => self.name.clone(),
+        }
+    }
+
+    /// The lines, oldest first.
+    pub fn lines(&self) -> impl DoubleEndedIterator<Item = &Line> + ExactSizeIterator {
+        self.lines.values()
+    }
+
+    /// The number of lines.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether the window has no lines.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The highest message id shown here.
+    pub fn newest_msg_id(&self) -> Option<u64> {
+        self.lines.values().rev().find_map(|l| l.msg_id)
+    }
+
+    /// The lowest message id shown here.
+    pub fn oldest_msg_id(&self) -> Option<u64> {
+        self.lines.values().find_map(|l| l.msg_id)
+    }
+
+    /// Adds a line where `key` sorts and says where it went; `None` (and
+    /// nothing changes) when a line with that key is already there: a message
+    /// seen twice.
+    pub fn insert(&mut self, key: LineKey, line: Line) -> Option<Placed> {
+        if self.lines.contains_key(&key) {
+            return None;
+        }
+        let at_end = self
+            .lines
+            .last_key_value()
+            .is_none_or(|(last, _)| *last < key);
+        self.lines.insert(key, line);
+        if self.lines.len() > MAX_LINES {
+            self.lines.pop_first();
+        }
+        Some(if at_end { Placed::End } else { Placed::Inside })
+    }
+
+    /// Marks everything as seen.
+    pub fn mark_seen(&mut self) {
+        self.unread = 0;
+        self.activity = Activity::None;
+    }
+
+    /// Adds or replaces a member.
+    pub fn add_member(&mut self, id: u64, nick: &str) {
+        self.members.insert(
+            nick::fold(nick),
+            Member {
+                id,
+                nick: nick.to_owned(),
+            },
+        );
+    }
+
+    /// Removes a member; returns whether they were there.
+    pub fn remove_member(&mut self, nick: &str) -> bool {
+        self.members.remove(&nick::fold(nick)).is_some()
+    }
+
+    /// Whether `nick` is a member.
+    pub fn has_member(&self, nick: &str) -> bool {
+        self.members.contains_key(&nick::fold(nick))
+    }
+}
+
+/// Where [`Window::insert`] put a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// Below every other line: the newest.
+    End,
+    /// Between older and newer lines (history).
+    Inside,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: u64, text: &str) -> Line {
+        Line {
+            ts: 0,
+            msg_id: Some(id),
+            kind: LineKind::Message {
+                nick: "bob".into(),
+                text: text.into(),
+                action: false,
+                own: false,
+            },
+            mention: false,
+        }
+    }
+
+    #[test]
+    fn lines_sort_by_message_id_and_duplicates_are_dropped() {
+        let mut w = Window::new(WindowKey::room("Rust"), "Rust");
+        assert_eq!(
+            w.insert(LineKey::message(5), msg(5, "five")),
+            Some(Placed::End)
+        );
+        assert_eq!(
+            w.insert(LineKey::message(9), msg(9, "nine")),
+            Some(Placed::End)
+        );
+        assert_eq!(
+            w.insert(LineKey::message(7), msg(7, "seven")),
+            Some(Placed::Inside)
+        );
+        assert_eq!(w.insert(LineKey::message(7), msg(7, "again")), None);
+        let notice = Line {
+            ts: 0,
+            msg_id: None,
+            kind: LineKind::Notice("after seven".into()),
+            mention: false,
+        };
+        assert_eq!(
+            w.insert(LineKey::notice(7, 1), notice),
+            Some(Placed::Inside)
+        );
+        let texts: Vec<String> = w.lines().map(Line::text).collect();
+        assert_eq!(
+            texts,
+            ["<bob> five", "<bob> seven", "after seven", "<bob> nine"]
+        );
+        assert_eq!(w.oldest_msg_id(), Some(5));
+        assert_eq!(w.newest_msg_id(), Some(9));
+    }
+
+    #[test]
+    fn a_window_keeps_at_most_max_lines() {
+        let mut w = Window::new(WindowKey::Status, "status");
+        for id in 0..(MAX_LINES as u64 + 10) {
+            w.insert(LineKey::message(id), msg(id, "x"));
+        }
+        assert_eq!(w.len(), MAX_LINES);
+        assert_eq!(w.oldest_msg_id(), Some(10));
+    }
+
+    #[test]
+    fn members_and_keys_fold_case() {
+        let mut w = Window::new(WindowKey::room("Lobby"), "Lobby");
+        assert_eq!(w.key(), &WindowKey::room("lobby"));
+        w.add_member(2, "Bob");
+        assert!(w.has_member("BOB"));
+        assert!(w.remove_member("bob"));
+        assert!(!w.remove_member("bob"));
+        let mut q = Window::new(WindowKey::query("Ann"), "Ann");
+        q.rename_query("Anna");
+        assert_eq!(q.key(), &WindowKey::query("anna"));
+        assert_eq!(q.label(), "Anna");
+        assert_eq!(w.label(), "#Lobby");
+    }
+}
