@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, RUN_READ_BUFFER, START_LEAD};
 use crate::error::BenchError;
 use crate::fleet::{self, Collected};
-use crate::latency::{self, LatencySummary, RunHistogram};
+use crate::latency::{LatencySummary, Shards};
 use crate::names::RunId;
 use crate::procstat::{CpuTime, ServerProbe, own_cpu};
 use crate::progress;
@@ -47,6 +47,7 @@ pub(crate) fn shared_state(config: &Config) -> Arc<Shared> {
         size: config.size,
         delivered: AtomicU64::new(0),
         sent: AtomicU64::new(0),
+        latencies: Shards::default(),
         senders_active: AtomicU64::new(0),
         stop: CancellationToken::new(),
     })
@@ -181,7 +182,7 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
         extra: loss.extra,
         echoes: sums.echoes,
         delivered_per_s: tally::per_second(sums.deliveries, last.max(config.duration)),
-        latency: LatencySummary::of(&sums.latencies),
+        latency: LatencySummary::of(&shared.latencies.merged()),
         dropped: sums.dropped,
         first_drop: sums.first_drop,
         drained: drained.into(),
@@ -213,7 +214,6 @@ pub(crate) fn tenths(d: Duration) -> u64 {
 pub(crate) struct Sums {
     pub deliveries: u64,
     pub echoes: u64,
-    pub latencies: RunHistogram,
     pub last_delivery_us: u64,
     pub sent: u64,
     pub max_lag_us: u64,
@@ -227,7 +227,6 @@ impl Sums {
         let mut sums = Sums {
             deliveries: 0,
             echoes: 0,
-            latencies: latency::new_histogram(),
             last_delivery_us: 0,
             sent: 0,
             max_lag_us: 0,
@@ -238,9 +237,6 @@ impl Sums {
         for r in &collected.readers {
             sums.deliveries += r.deliveries;
             sums.echoes += r.echoes;
-            if let Some(h) = &r.latencies {
-                latency::merge(&mut sums.latencies, h);
-            }
             sums.last_delivery_us = sums.last_delivery_us.max(r.last_delivery_us);
             if let Some(why) = &r.closed {
                 sums.dropped += 1;
@@ -302,14 +298,10 @@ mod tests {
 
     #[test]
     fn sums_add_up_every_client() {
-        let mut h = latency::new_histogram();
-        latency::record(&mut h, 100);
-        latency::record(&mut h, 300);
         let collected = Collected {
             readers: vec![
                 ReaderStats {
                     deliveries: 2,
-                    latencies: Some(Box::new(h)),
                     last_delivery_us: 5_000,
                     ..ReaderStats::default()
                 },
@@ -337,7 +329,6 @@ mod tests {
         let sums = Sums::of(&collected);
         assert_eq!(sums.deliveries, 2);
         assert_eq!(sums.echoes, 1);
-        assert_eq!(sums.latencies.len(), 2);
         assert_eq!(sums.last_delivery_us, 5_000);
         assert_eq!(sums.sent, 9);
         assert_eq!(sums.max_lag_us, 700);

@@ -8,8 +8,8 @@
 //! - The **reader** reads with a big buffer and hands each run of complete
 //!   lines to [`Scanner`]: one SIMD search for the run's marker, no frame
 //!   parsing. Each stamp found is a delivery (or an echo of the client's
-//!   own message); its latency goes into the connection's own histogram. In
-//!   IRC it also answers `PING`s, through the writer.
+//!   own message); its latency goes into its thread's histogram
+//!   ([`Shards`]). In IRC it also answers `PING`s, through the writer.
 //! - The **writer** waits for the start signal; a sender then follows its
 //!   open-loop [`Schedule`], writing every due message of a wake-up in one
 //!   `write`. It also writes the reader's `PONG`s.
@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::latency::{self, ConnHistogram};
+use crate::latency::{self, Shards};
 use crate::names::RunId;
 use crate::payload::{self, Scanner, Stamp};
 use crate::schedule::{MAX_SEND_LAG, Schedule};
@@ -62,6 +62,8 @@ pub struct Shared {
     pub delivered: AtomicU64,
     /// Messages sent so far.
     pub sent: AtomicU64,
+    /// Latency of every delivery, one histogram per worker thread.
+    pub latencies: Shards,
     /// Senders that have not finished their schedule.
     pub senders_active: AtomicU64,
     /// Cancelled when the run is over (or abandoned).
@@ -99,8 +101,6 @@ pub struct ReaderStats {
     pub deliveries: u64,
     /// Stamps of this client's own messages (a server that echoes).
     pub echoes: u64,
-    /// Latency of every delivery; `None` until the first one.
-    pub latencies: Option<Box<ConnHistogram>>,
     /// When the last delivery arrived, in microseconds since the epoch.
     pub last_delivery_us: u64,
     /// Bytes read during the run.
@@ -185,19 +185,21 @@ impl Reader {
     /// answers IRC pings in it.
     fn lines(&mut self, lines: &[u8], now_us: u64) {
         let index = self.index;
-        let stats = &mut self.stats;
+        let scanner = &self.scanner;
         let mut deliveries = 0;
-        self.scanner.for_each(lines, |stamp: Stamp| {
-            if stamp.sender == index {
-                stats.echoes += 1;
-                return;
-            }
-            deliveries += 1;
-            let histogram = stats
-                .latencies
-                .get_or_insert_with(|| Box::new(latency::new_histogram()));
-            latency::record(histogram, now_us.saturating_sub(stamp.sent_us));
+        let mut echoes = 0;
+        self.shared.latencies.with_local(|histogram| {
+            scanner.for_each(lines, |stamp: Stamp| {
+                if stamp.sender == index {
+                    echoes += 1;
+                } else {
+                    deliveries += 1;
+                    latency::record(histogram, now_us.saturating_sub(stamp.sent_us));
+                }
+            });
         });
+        let stats = &mut self.stats;
+        stats.echoes += echoes;
         if deliveries > 0 {
             stats.deliveries += deliveries;
             stats.last_delivery_us = now_us;
