@@ -67,6 +67,11 @@ pub struct Report {
     pub extra: u64,
     /// Messages the server sent back to their own sender (not deliveries).
     pub echoes: u64,
+    /// Reads that returned data, all clients together, from login to the
+    /// end of the run: what the bench's CPU time mostly depends on.
+    pub reads: u64,
+    /// Bytes those reads returned.
+    pub read_bytes: u64,
     /// Deliveries per second, from the first slot to the last delivery.
     pub delivered_per_s: f64,
     /// Latency from write to receipt, per delivery (HdrHistogram).
@@ -409,8 +414,21 @@ impl fmt::Display for Report {
             "drain", self.drain_s, self.drained, self.window_s
         )?;
         cpu_line(f, "bench cpu", &self.bench_cpu, self.bench_cores)?;
+        writeln!(
+            f,
+            "{:<14} {} reads, {:.0} bytes and {:.1} deliveries per read",
+            "bench reads",
+            grouped(self.reads),
+            ratio(self.read_bytes, self.reads),
+            ratio(self.delivered, self.reads)
+        )?;
         server_lines(f, &self.server_process)
     }
+}
+
+/// `a / b`, 0 when `b` is 0.
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 impl fmt::Display for IdleReport {

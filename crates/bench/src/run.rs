@@ -181,6 +181,8 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
         loss_pct: loss.percent,
         extra: loss.extra,
         echoes: sums.echoes,
+        reads: sums.reads,
+        read_bytes: sums.read_bytes,
         delivered_per_s: tally::per_second(sums.deliveries, last.max(config.duration)),
         latency: LatencySummary::of(&shared.latencies.merged()),
         dropped: sums.dropped,
@@ -214,6 +216,8 @@ pub(crate) fn tenths(d: Duration) -> u64 {
 pub(crate) struct Sums {
     pub deliveries: u64,
     pub echoes: u64,
+    pub reads: u64,
+    pub read_bytes: u64,
     pub last_delivery_us: u64,
     pub sent: u64,
     pub max_lag_us: u64,
@@ -227,6 +231,8 @@ impl Sums {
         let mut sums = Sums {
             deliveries: 0,
             echoes: 0,
+            reads: 0,
+            read_bytes: 0,
             last_delivery_us: 0,
             sent: 0,
             max_lag_us: 0,
@@ -237,6 +243,8 @@ impl Sums {
         for r in &collected.readers {
             sums.deliveries += r.deliveries;
             sums.echoes += r.echoes;
+            sums.reads += r.reads;
+            sums.read_bytes += r.bytes;
             sums.last_delivery_us = sums.last_delivery_us.max(r.last_delivery_us);
             if let Some(why) = &r.closed {
                 sums.dropped += 1;
@@ -303,6 +311,8 @@ mod tests {
                 ReaderStats {
                     deliveries: 2,
                     last_delivery_us: 5_000,
+                    reads: 2,
+                    bytes: 300,
                     ..ReaderStats::default()
                 },
                 ReaderStats {
@@ -329,6 +339,7 @@ mod tests {
         let sums = Sums::of(&collected);
         assert_eq!(sums.deliveries, 2);
         assert_eq!(sums.echoes, 1);
+        assert_eq!((sums.reads, sums.read_bytes), (2, 300));
         assert_eq!(sums.last_delivery_us, 5_000);
         assert_eq!(sums.sent, 9);
         assert_eq!(sums.max_lag_us, 700);

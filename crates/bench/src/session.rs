@@ -103,8 +103,10 @@ pub struct ReaderStats {
     pub echoes: u64,
     /// When the last delivery arrived, in microseconds since the epoch.
     pub last_delivery_us: u64,
-    /// Bytes read during the run.
+    /// Bytes read after login.
     pub bytes: u64,
+    /// Reads that returned data after login.
+    pub reads: u64,
     /// `PING`s answered.
     pub pongs: u64,
     /// Why the connection ended before the run did, if it did.
@@ -265,6 +267,7 @@ async fn read_loop(
             Ok(n) => {
                 end += n;
                 reader.stats.bytes += n as u64;
+                reader.stats.reads += 1;
             }
             Err(e) => {
                 reader.stats.closed = Some(format!("read failed: {e}"));
