@@ -324,9 +324,7 @@ mod tests {
             ],
             writers: vec![
                 WriterStats {
-                    offered: 10,
                     sent: 9,
-                    missed: 1,
                     max_lag_us: 700,
                     total_lag_us: 900,
                     failed: None,

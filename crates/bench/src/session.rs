@@ -107,8 +107,6 @@ pub struct ReaderStats {
     pub bytes: u64,
     /// Reads that returned data after login.
     pub reads: u64,
-    /// `PING`s answered.
-    pub pongs: u64,
     /// Why the connection ended before the run did, if it did.
     pub closed: Option<String>,
 }
@@ -116,12 +114,8 @@ pub struct ReaderStats {
 /// What a writer did.
 #[derive(Debug, Default)]
 pub struct WriterStats {
-    /// Messages offered by the schedule (0 for non-senders).
-    pub offered: u64,
     /// Messages written.
     pub sent: u64,
-    /// Slots given up because the writer was too far behind.
-    pub missed: u64,
     /// The latest any message was written after its slot, in microseconds.
     pub max_lag_us: u64,
     /// Sum of every message's lateness, in microseconds.
@@ -211,9 +205,7 @@ impl Reader {
         }
         if self.shared.proto == Proto::Irc {
             let mut pongs = Vec::new();
-            let count = wire::irc_pongs(lines, &mut pongs);
-            if count > 0 {
-                self.stats.pongs += count as u64;
+            if wire::irc_pongs(lines, &mut pongs) > 0 {
                 // A writer that cannot keep up with pings has bigger
                 // problems; dropping a PONG then changes nothing.
                 let _ = self.pongs.try_send(pongs);
@@ -246,9 +238,9 @@ async fn read_loop(
             start = 0;
             if buf.len() - end < MIN_READ {
                 if buf.len() >= MAX_RUN_LINE {
-                    reader.stats.closed = Some(format!(
-                        "the server sent a line longer than {MAX_RUN_LINE} bytes"
-                    ));
+                    let reason = format!("the server sent a line longer than {MAX_RUN_LINE} bytes");
+                    tracing::warn!(client = reader.index, "{reason}");
+                    reader.stats.closed = Some(reason);
                     break;
                 }
                 buf.resize((buf.len() * 2).min(MAX_RUN_LINE), 0);
@@ -261,7 +253,9 @@ async fn read_loop(
         };
         match read {
             Ok(0) => {
-                reader.stats.closed = Some(close_reason(&buf[..start]));
+                let reason = close_reason(&buf[..start]);
+                tracing::debug!(client = reader.index, "{reason}");
+                reader.stats.closed = Some(reason);
                 break;
             }
             Ok(n) => {
@@ -270,6 +264,7 @@ async fn read_loop(
                 reader.stats.reads += 1;
             }
             Err(e) => {
+                tracing::debug!(client = reader.index, "read failed: {e}");
                 reader.stats.closed = Some(format!("read failed: {e}"));
                 break;
             }
@@ -321,10 +316,7 @@ async fn write_loop(
                 if changed.is_ok() {
                     let plan = start.borrow_and_update().clone();
                     match plan {
-                        Some(plan) => {
-                            sender = Sender::new(index, &shared, &plan);
-                            stats.offered = sender.as_ref().map_or(0, |s| s.schedule.total());
-                        }
+                        Some(plan) => sender = Sender::new(index, &shared, &plan),
                         None => waiting = true,
                     }
                 }
@@ -412,11 +404,11 @@ impl Sender {
     ) -> Result<(), String> {
         let now = Instant::now().saturating_duration_since(shared.epoch);
         let plan = self.schedule.plan(self.next, now, MAX_SEND_LAG);
-        stats.missed += plan.missed;
         self.next = plan.send.end;
         let sent_us = micros(now);
         self.out.clear();
-        for seq in plan.send.clone() {
+        let (mut count, mut max_lag, mut total_lag) = (0u64, 0u64, 0u64);
+        for seq in plan.send {
             self.text.clear();
             let stamp = Stamp {
                 sender: self.index,
@@ -425,29 +417,28 @@ impl Sender {
             };
             if let Err(e) = payload::encode(shared.run, stamp, shared.size, &mut self.text) {
                 // The settings were checked against the largest stamp of
-                // the run, so this is a bug; say so rather than send less.
+                // the run, so this is a bug; say so (it shows as shortfall).
                 tracing::error!("message not sent: {e}");
-                stats.missed += 1;
                 continue;
             }
             wire::encode_message(shared.proto, &shared.room, &self.text, &mut self.out);
             let lag = micros(now.saturating_sub(self.schedule.slot_time(seq)));
-            stats.max_lag_us = stats.max_lag_us.max(lag);
-            stats.total_lag_us = stats.total_lag_us.saturating_add(lag);
+            count += 1;
+            max_lag = max_lag.max(lag);
+            total_lag = total_lag.saturating_add(lag);
         }
-        let count = plan.send.end - plan.send.start;
         if self.next >= self.schedule.total() {
             self.active = None;
         }
-        if self.out.is_empty() {
+        if count == 0 {
             return Ok(());
         }
-        let written = write(half, &self.out, &shared.stop).await;
-        if written.is_ok() {
-            stats.sent += count;
-            shared.sent.fetch_add(count, Ordering::Relaxed);
-        }
-        written
+        write(half, &self.out, &shared.stop).await?;
+        stats.sent += count;
+        stats.max_lag_us = stats.max_lag_us.max(max_lag);
+        stats.total_lag_us = stats.total_lag_us.saturating_add(total_lag);
+        shared.sent.fetch_add(count, Ordering::Relaxed);
+        Ok(())
     }
 }
 
