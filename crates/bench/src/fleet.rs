@@ -1,0 +1,206 @@
+//! Bringing clients in and out: connecting them at the ramp rate, taking
+//! their figures back at the end, and logging them out politely.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::config::{Config, WIND_DOWN};
+use crate::error::BenchError;
+use crate::progress;
+use crate::session::{self, ReaderStats, Session, Shared, StartPlan, WriterStats};
+use crate::wire::{self, LoginError, Proto};
+
+/// The clients that got in.
+#[derive(Debug)]
+pub struct Fleet {
+    /// One per connected client, in index order.
+    pub sessions: Vec<Session>,
+    /// Clients that could not connect, log in or join.
+    pub failed: u64,
+    /// The first of their errors.
+    pub first_failure: Option<String>,
+    /// From the first connection attempt to the last client in.
+    pub connect_time: Duration,
+}
+
+/// Resolves `HOST:PORT` to the first address it names.
+pub async fn resolve(server: &str) -> Result<SocketAddr, BenchError> {
+    let failed = |reason: String| BenchError::Resolve {
+        server: server.to_owned(),
+        reason,
+    };
+    tokio::net::lookup_host(server)
+        .await
+        .map_err(|e| failed(e.to_string()))?
+        .next()
+        .ok_or_else(|| failed("no address".to_owned()))
+}
+
+/// Connects, logs in and joins every client, starting `ramp` per second,
+/// and starts each one's tasks as soon as it is in (so it reads from then
+/// on). Clients that fail are counted, not retried.
+pub async fn connect_all(
+    config: &Config,
+    addr: SocketAddr,
+    shared: &Arc<Shared>,
+    start: &watch::Receiver<Option<Arc<StartPlan>>>,
+    read_buffer: usize,
+) -> Fleet {
+    let bar = progress::connecting(config.progress, config.clients);
+    let began = Instant::now();
+    let mut attempts = JoinSet::new();
+    for index in 0..config.clients {
+        let at = began + Duration::from_secs_f64(f64::from(index) / config.ramp);
+        let nick = shared.run.nick(index);
+        let (proto, room, limit) = (config.proto, config.room.clone(), config.connect_timeout);
+        attempts.spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let login = tokio::time::timeout(limit, connect_one(proto, addr, &nick, &room)).await;
+            (index, login.unwrap_or(Err(LoginError::Timeout(limit))))
+        });
+    }
+    let mut fleet = Fleet {
+        sessions: Vec::with_capacity(config.clients as usize),
+        failed: 0,
+        first_failure: None,
+        connect_time: Duration::ZERO,
+    };
+    while let Some(attempt) = attempts.join_next().await {
+        let failure = match attempt {
+            Ok((index, Ok((stream, leftover)))) => {
+                let start = start.clone();
+                fleet.sessions.push(session::spawn(
+                    index,
+                    stream,
+                    leftover,
+                    Arc::clone(shared),
+                    start,
+                    read_buffer,
+                ));
+                None
+            }
+            Ok((index, Err(e))) => Some(format!("client {index}: {e}")),
+            Err(e) => Some(format!("a connecting task failed: {e}")),
+        };
+        if let Some(failure) = failure {
+            tracing::debug!("{failure}");
+            fleet.failed += 1;
+            fleet.first_failure.get_or_insert(failure);
+        }
+        bar.inc(1);
+        bar.set_message(format!("{} failed", fleet.failed));
+    }
+    fleet.connect_time = began.elapsed();
+    bar.finish_and_clear();
+    fleet.sessions.sort_by_key(|s| s.index);
+    fleet
+}
+
+async fn connect_one(
+    proto: Proto,
+    addr: SocketAddr,
+    nick: &str,
+    room: &str,
+) -> Result<(TcpStream, Vec<u8>), LoginError> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let leftover = wire::login(proto, &mut stream, nick, room).await?;
+    Ok((stream, leftover))
+}
+
+/// The figures and sockets handed back by the clients' tasks.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Every reader's figures.
+    pub readers: Vec<ReaderStats>,
+    /// Every writer's figures.
+    pub writers: Vec<WriterStats>,
+    /// Sockets whose two halves both came back, to be closed politely.
+    pub sockets: Vec<(OwnedReadHalf, OwnedWriteHalf)>,
+    /// Tasks that did not hand back in time (aborted; their figures are lost).
+    pub lost_tasks: u64,
+}
+
+/// Takes the figures back from every client's tasks once the run's stop
+/// token is cancelled; a task that takes longer than [`WIND_DOWN`] is aborted.
+pub async fn collect(sessions: Vec<Session>) -> Collected {
+    let deadline = Instant::now() + WIND_DOWN;
+    let mut collected = Collected::default();
+    for session in sessions {
+        let mut reader = session.reader;
+        let mut writer = session.writer;
+        let read = tokio::time::timeout_at(deadline, &mut reader).await;
+        let write = tokio::time::timeout_at(deadline, &mut writer).await;
+        let read_half = match read {
+            Ok(Ok((stats, half))) => {
+                collected.readers.push(stats);
+                Some(half)
+            }
+            _ => {
+                reader.abort();
+                collected.lost_tasks += 1;
+                None
+            }
+        };
+        let write_half = match write {
+            Ok(Ok((stats, half))) => {
+                collected.writers.push(stats);
+                Some(half)
+            }
+            _ => {
+                writer.abort();
+                collected.lost_tasks += 1;
+                None
+            }
+        };
+        if let (Some(r), Some(w)) = (read_half, write_half) {
+            collected.sockets.push((r, w));
+        }
+    }
+    collected
+}
+
+/// Logs every client out (JSON `logout`, IRC `QUIT`) and reads until the
+/// server closes, all at once, for at most [`WIND_DOWN`]; connections still
+/// open then are dropped. Returns how many closed cleanly.
+pub async fn disconnect(proto: Proto, sockets: Vec<(OwnedReadHalf, OwnedWriteHalf)>) -> u64 {
+    let goodbye = Arc::new(wire::goodbye(proto));
+    let mut closing = JoinSet::new();
+    for (read, write) in sockets {
+        let goodbye = Arc::clone(&goodbye);
+        closing.spawn(async move {
+            let Ok(mut stream) = read.reunite(write) else {
+                return false;
+            };
+            if stream.write_all(&goodbye).await.is_err() {
+                return false;
+            }
+            let _ = stream.shutdown().await;
+            let mut sink = [0u8; 4096];
+            loop {
+                match stream.read(&mut sink).await {
+                    Ok(0) => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + WIND_DOWN;
+    let mut clean = 0;
+    while let Ok(Some(closed)) = tokio::time::timeout_at(deadline, closing.join_next()).await {
+        if matches!(closed, Ok(true)) {
+            clean += 1;
+        }
+    }
+    closing.shutdown().await;
+    clean
+}

@@ -1,0 +1,45 @@
+//! `chatroom bench`: a load generator that measures how well a chat server
+//! fans messages out, over the chatroom JSON protocol or IRC (so the same
+//! run can drive ours, ngIRCd or InspIRCd).
+//!
+//! A run connects N clients into one room at a steady ramp, then S of them
+//! send R messages per second each, open loop (by the clock, never waiting
+//! for replies), for a duration. Every message carries its sender, sequence
+//! number and send time ([`payload`]), so the receivers count deliveries
+//! and measure latency without parsing frames or synchronising clocks.
+//! After the last send the run waits for stragglers, then reports offered,
+//! sent, expected and delivered counts, loss, throughput, latency
+//! percentiles and the CPU time of the bench and (for a local server) of
+//! the server ([`Report`]).
+//!
+//! - [`run`]: one message run.
+//! - [`idle`]: connect and hold N clients; memory per idle connection.
+//! - [`find_max`]: search for the highest clean rate.
+//!
+//! The binary's `chatroom bench` subcommand only parses flags into a
+//! [`Config`] and prints what these return; `docs/bench.md` is the manual.
+
+pub mod config;
+pub mod error;
+mod find_max;
+mod fleet;
+mod idle;
+pub mod latency;
+pub mod names;
+pub mod payload;
+pub mod procstat;
+mod progress;
+pub mod report;
+mod run;
+pub mod schedule;
+mod session;
+pub mod tally;
+pub mod wire;
+
+pub use config::Config;
+pub use error::BenchError;
+pub use find_max::{FindMax, find_max, next_rate, verdict};
+pub use idle::idle;
+pub use report::{FindMaxReport, IdleReport, Report, ServerStats, Step, Verdict, to_json};
+pub use run::run;
+pub use wire::Proto;

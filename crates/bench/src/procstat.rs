@@ -1,0 +1,256 @@
+//! CPU time and memory of processes: the bench's own (getrusage) and a
+//! local server's (`/proc/PID/stat` and `/proc/PID/status`, Linux).
+//!
+//! A load generator on the same machine as the server competes with it for
+//! the CPU, so the report shows both sides' CPU time over the measured
+//! window, and the server's resident memory before and after the clients
+//! joined.
+
+use std::time::Duration;
+
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::unistd::{SysconfVar, sysconf};
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::error::BenchError;
+
+/// User and system CPU time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct CpuTime {
+    /// Seconds spent in user space.
+    pub user_s: f64,
+    /// Seconds spent in the kernel on the process's behalf.
+    pub sys_s: f64,
+}
+
+impl CpuTime {
+    /// User plus system seconds.
+    pub fn total_s(&self) -> f64 {
+        self.user_s + self.sys_s
+    }
+
+    /// The CPU time spent between `earlier` and `self` (never negative).
+    pub fn since(&self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user_s: (self.user_s - earlier.user_s).max(0.0),
+            sys_s: (self.sys_s - earlier.sys_s).max(0.0),
+        }
+    }
+
+    /// Cores kept busy on average over `wall` (1.0 = one core all the time).
+    pub fn cores(&self, wall: Duration) -> f64 {
+        let secs = wall.as_secs_f64();
+        if secs > 0.0 {
+            self.total_s() / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Reading a process's figures failed.
+#[derive(Debug, Error)]
+pub enum ProcError {
+    /// A system call failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being read.
+        what: &'static str,
+        /// The error.
+        source: nix::Error,
+    },
+    /// A file under /proc could not be read (no such process, not Linux...).
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file under /proc did not have the expected format.
+    #[error("cannot make sense of {path}")]
+    Format {
+        /// The file.
+        path: String,
+    },
+}
+
+/// This process's CPU time so far, all threads together.
+pub fn self_cpu() -> Result<CpuTime, ProcError> {
+    let usage = getrusage(UsageWho::RUSAGE_SELF).map_err(|source| ProcError::Sys {
+        what: "getrusage",
+        source,
+    })?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    Ok(CpuTime {
+        user_s: secs(usage.user_time()),
+        sys_s: secs(usage.system_time()),
+    })
+}
+
+/// The CPU time of process `pid` so far, from `/proc/PID/stat`.
+pub fn process_cpu(pid: u32) -> Result<CpuTime, ProcError> {
+    let path = format!("/proc/{pid}/stat");
+    let text = read(&path)?;
+    let ticks = clock_ticks()?;
+    parse_stat(&text, ticks).ok_or(ProcError::Format { path })
+}
+
+/// The resident set size of process `pid` in KiB, from `/proc/PID/status`.
+pub fn process_rss_kib(pid: u32) -> Result<u64, ProcError> {
+    let path = format!("/proc/{pid}/status");
+    let text = read(&path)?;
+    parse_vm_rss(&text).ok_or(ProcError::Format { path })
+}
+
+fn read(path: &str) -> Result<String, ProcError> {
+    std::fs::read_to_string(path).map_err(|source| ProcError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc`.
+fn clock_ticks() -> Result<u64, ProcError> {
+    match sysconf(SysconfVar::CLK_TCK) {
+        Ok(Some(ticks)) if ticks > 0 => Ok(ticks.unsigned_abs()),
+        Ok(_) => Err(ProcError::Sys {
+            what: "sysconf(CLK_TCK)",
+            source: nix::Error::EINVAL,
+        }),
+        Err(source) => Err(ProcError::Sys {
+            what: "sysconf(CLK_TCK)",
+            source,
+        }),
+    }
+}
+
+/// User and system time from the text of `/proc/PID/stat`, whose times
+/// are in clock ticks. The command name (field 2) is in parentheses and may
+/// itself hold spaces and parentheses, so fields are counted from the last
+/// `)`: utime and stime are fields 14 and 15.
+pub fn parse_stat(text: &str, ticks_per_s: u64) -> Option<CpuTime> {
+    let after_name = &text[text.rfind(')')? + 1..];
+    let mut fields = after_name.split_ascii_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = ticks_per_s as f64;
+    Some(CpuTime {
+        user_s: utime as f64 / ticks,
+        sys_s: stime as f64 / ticks,
+    })
+}
+
+/// The `VmRSS` line of `/proc/PID/status`, in KiB.
+pub fn parse_vm_rss(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut words = line["VmRSS:".len()..].split_ascii_whitespace();
+    let kib = words.next()?.parse().ok()?;
+    (words.next()? == "kB").then_some(kib)
+}
+
+/// Reads a server process's figures when `--server-pid` was given, and
+/// nothing otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerProbe {
+    pid: Option<u32>,
+}
+
+impl ServerProbe {
+    /// A probe of `pid`, if any.
+    pub fn new(pid: Option<u32>) -> Self {
+        ServerProbe { pid }
+    }
+
+    /// The process id probed.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The server's resident memory in KiB.
+    pub fn rss_kib(&self) -> Result<Option<u64>, BenchError> {
+        self.read(process_rss_kib)
+    }
+
+    /// The server's CPU time so far.
+    pub fn cpu(&self) -> Result<Option<CpuTime>, BenchError> {
+        self.read(process_cpu)
+    }
+
+    fn read<T>(&self, what: fn(u32) -> Result<T, ProcError>) -> Result<Option<T>, BenchError> {
+        self.pid
+            .map(|pid| what(pid).map_err(|source| BenchError::ServerStats { pid, source }))
+            .transpose()
+    }
+}
+
+/// The bench's own CPU time so far, as a [`BenchError`] if unreadable.
+pub fn own_cpu() -> Result<CpuTime, BenchError> {
+    self_cpu().map_err(BenchError::OwnStats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        let text = "4242 (chat room) srv) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
+                    250 75 0 0 20 0 3 0 100 1000000 500 18446744073709551615\n";
+        let cpu = parse_stat(text, 100).unwrap();
+        assert_eq!(
+            cpu,
+            CpuTime {
+                user_s: 2.5,
+                sys_s: 0.75
+            }
+        );
+        assert_eq!(parse_stat("12 (x) S 1 2", 100), None);
+        assert_eq!(parse_stat("garbage", 100), None);
+    }
+
+    #[test]
+    fn vm_rss_is_read_in_kib() {
+        let text = "Name:\tchatroom\nVmPeak:\t  9999 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
+        assert_eq!(parse_vm_rss(text), Some(12345));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        assert_eq!(parse_vm_rss("VmRSS:\t12 MB\n"), None);
+    }
+
+    #[test]
+    fn own_figures_are_readable() {
+        let before = self_cpu().unwrap();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        let after = self_cpu().unwrap();
+        assert!(after.total_s() >= before.total_s());
+        let pid = std::process::id();
+        assert!(process_rss_kib(pid).unwrap() > 0);
+        assert!(process_cpu(pid).is_ok());
+    }
+
+    #[test]
+    fn cpu_arithmetic() {
+        let a = CpuTime {
+            user_s: 1.0,
+            sys_s: 0.5,
+        };
+        let b = CpuTime {
+            user_s: 3.0,
+            sys_s: 1.5,
+        };
+        assert_eq!(
+            b.since(a),
+            CpuTime {
+                user_s: 2.0,
+                sys_s: 1.0
+            }
+        );
+        assert_eq!(b.since(a).cores(Duration::from_secs(2)), 1.5);
+        assert_eq!(a.since(b).total_s(), 0.0);
+    }
+}

@@ -1,0 +1,387 @@
+//! One message run: connect everyone, send open loop for the duration,
+//! wait for stragglers, stop, add up, log out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, RUN_READ_BUFFER, START_LEAD};
+use crate::error::BenchError;
+use crate::fleet::{self, Collected};
+use crate::latency::{LatencySummary, Shards};
+use crate::names::RunId;
+use crate::procstat::{CpuTime, ServerProbe, own_cpu};
+use crate::progress;
+use crate::report::{Report, ServerStats};
+use crate::session::{Shared, StartPlan};
+use crate::tally::{self, DrainWatch};
+
+/// How often the drain looks at the delivered count.
+const DRAIN_TICK: Duration = Duration::from_millis(50);
+
+/// How often the progress bar is redrawn.
+const PROGRESS_TICK: Duration = Duration::from_millis(100);
+
+/// Runs one message benchmark as `config` says and reports it. Bounded by
+/// [`Config::run_deadline`]; every connection is closed when it returns.
+pub async fn run(config: &Config) -> Result<Report, BenchError> {
+    config.check_messaging()?;
+    let addr = fleet::resolve(&config.server).await?;
+    let limit = config.run_deadline();
+    tokio::time::timeout(limit, run_at(config, addr))
+        .await
+        .map_err(|_| BenchError::Deadline(limit))?
+}
+
+/// The shared state of a fresh run.
+pub(crate) fn shared_state(config: &Config) -> Arc<Shared> {
+    Arc::new(Shared {
+        epoch: Instant::now(),
+        run: RunId::fresh(),
+        proto: config.proto,
+        room: config.room.clone(),
+        size: config.size,
+        delivered: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        latencies: Shards::default(),
+        senders_active: AtomicU64::new(0),
+        stop: CancellationToken::new(),
+    })
+}
+
+async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, BenchError> {
+    let probe = ServerProbe::new(config.server_pid);
+    let rss_before = probe.rss_kib()?;
+    let shared = shared_state(config);
+    // However this function ends (even dropped at the deadline), every
+    // client task stops and its socket closes.
+    let _stop_all = shared.stop.clone().drop_guard();
+    let (start_tx, start_rx) = watch::channel(None);
+    let fleet = fleet::connect_all(config, addr, &shared, &start_rx, RUN_READ_BUFFER).await;
+    if fleet.sessions.is_empty() {
+        return Err(BenchError::NoneConnected(
+            fleet.first_failure.unwrap_or_default(),
+        ));
+    }
+    let rss_joined = probe.rss_kib()?;
+    let members = fleet.sessions.len() as u64;
+    let senders = config.senders.min(fleet.sessions.len() as u32);
+    let mut roles = vec![None; config.clients as usize];
+    for (k, session) in fleet.sessions.iter().take(senders as usize).enumerate() {
+        roles[session.index as usize] = Some(k as f64 / f64::from(senders));
+    }
+    shared
+        .senders_active
+        .store(senders.into(), Ordering::Relaxed);
+
+    let cpu_start = own_cpu()?;
+    let server_cpu_start = probe.cpu()?;
+    let t0 = Instant::now() + START_LEAD;
+    start_tx.send_replace(Some(Arc::new(StartPlan {
+        t0,
+        rate: config.rate,
+        duration: config.duration,
+        roles,
+    })));
+
+    let bar = progress::running(config.progress, "sending", tenths(config.duration));
+    let show = |bar: &indicatif::ProgressBar| {
+        bar.set_position(tenths(t0.elapsed()));
+        bar.set_message(format!(
+            "sent {} delivered {}",
+            shared.sent.load(Ordering::Relaxed),
+            shared.delivered.load(Ordering::Relaxed)
+        ));
+    };
+    let send_end = t0 + config.duration;
+    let mut ticker = tokio::time::interval(PROGRESS_TICK);
+    while Instant::now() < send_end {
+        tokio::select! {
+            _ = tokio::time::sleep_until(send_end) => {}
+            _ = ticker.tick() => show(&bar),
+        }
+    }
+
+    let drain_start = Instant::now();
+    let since_epoch = |at: Instant| at.saturating_duration_since(shared.epoch);
+    let mut watch = DrainWatch::new(
+        since_epoch(drain_start),
+        shared.delivered.load(Ordering::Relaxed),
+        config.quiet,
+        config.drain_cap,
+    );
+    let mut ticker = tokio::time::interval(DRAIN_TICK);
+    let drained = loop {
+        ticker.tick().await;
+        show(&bar);
+        let expected = (shared.senders_active.load(Ordering::Relaxed) == 0)
+            .then(|| tally::expected_deliveries(shared.sent.load(Ordering::Relaxed), members));
+        let delivered = shared.delivered.load(Ordering::Relaxed);
+        if let Some(why) = watch.check(since_epoch(Instant::now()), delivered, expected) {
+            break why;
+        }
+    };
+    let window_end = Instant::now();
+    shared.stop.cancel();
+    let bench_cpu = own_cpu()?.since(cpu_start);
+    let server_cpu_end = probe.cpu()?;
+    let rss_end = probe.rss_kib()?;
+    bar.finish_and_clear();
+
+    let mut collected = fleet::collect(fleet.sessions).await;
+    let sockets = std::mem::take(&mut collected.sockets);
+    let closed = fleet::disconnect(config.proto, sockets).await;
+    tracing::debug!(closed, "clients logged out");
+
+    let window = window_end.saturating_duration_since(t0);
+    let server_process = ServerReadings {
+        rss_before,
+        rss_joined,
+        rss_end,
+        cpu_start: server_cpu_start,
+        cpu_end: server_cpu_end,
+    }
+    .stats(probe.pid(), window, members);
+    let sums = Sums::of(&collected);
+    let expected = tally::expected_deliveries(sums.sent, members);
+    let loss = tally::loss(expected, sums.deliveries);
+    let first_slot = since_epoch(t0);
+    let last = Duration::from_micros(sums.last_delivery_us).saturating_sub(first_slot);
+    let offered = u64::from(senders) * config.offered_per_sender();
+    Ok(Report {
+        proto: config.proto,
+        server: config.server.clone(),
+        room: config.room.clone(),
+        clients: config.clients,
+        connected: members,
+        failed: fleet.failed,
+        first_failure: fleet.first_failure,
+        connect_s: fleet.connect_time.as_secs_f64(),
+        senders,
+        rate: config.rate,
+        duration_s: config.duration.as_secs_f64(),
+        size: config.size,
+        offered,
+        offered_deliveries_per_s: f64::from(senders) * config.rate * (members - 1) as f64,
+        sent: sums.sent,
+        shortfall: offered.saturating_sub(sums.sent),
+        send_lag_max_us: sums.max_lag_us,
+        send_lag_mean_us: if sums.sent > 0 {
+            sums.total_lag_us as f64 / sums.sent as f64
+        } else {
+            0.0
+        },
+        expected,
+        delivered: sums.deliveries,
+        lost: loss.lost,
+        loss_pct: loss.percent,
+        extra: loss.extra,
+        echoes: sums.echoes,
+        reads: sums.reads,
+        read_bytes: sums.read_bytes,
+        delivered_per_s: tally::per_second(sums.deliveries, last.max(config.duration)),
+        latency: LatencySummary::of(&shared.latencies.merged()),
+        dropped: sums.dropped,
+        first_drop: sums.first_drop,
+        drained: drained.into(),
+        drain_s: window_end
+            .saturating_duration_since(drain_start)
+            .as_secs_f64(),
+        window_s: window.as_secs_f64(),
+        bench_cpu,
+        bench_cores: bench_cpu.cores(window),
+        server_process,
+    })
+}
+
+/// `(joined - before)` KiB spread over `clients`, in bytes.
+pub(crate) fn per_client_bytes(before_kib: u64, joined_kib: u64, clients: u64) -> f64 {
+    if clients == 0 {
+        return 0.0;
+    }
+    (joined_kib as f64 - before_kib as f64) * 1024.0 / clients as f64
+}
+
+/// Tenths of a second in `d`, for progress bars.
+pub(crate) fn tenths(d: Duration) -> u64 {
+    u64::try_from(d.as_millis() / 100).unwrap_or(u64::MAX)
+}
+
+/// The clients' figures added up.
+#[derive(Debug)]
+pub(crate) struct Sums {
+    pub deliveries: u64,
+    pub echoes: u64,
+    pub reads: u64,
+    pub read_bytes: u64,
+    pub last_delivery_us: u64,
+    pub sent: u64,
+    pub max_lag_us: u64,
+    pub total_lag_us: u64,
+    pub dropped: u64,
+    pub first_drop: Option<String>,
+}
+
+impl Sums {
+    pub(crate) fn of(collected: &Collected) -> Sums {
+        let mut sums = Sums {
+            deliveries: 0,
+            echoes: 0,
+            reads: 0,
+            read_bytes: 0,
+            last_delivery_us: 0,
+            sent: 0,
+            max_lag_us: 0,
+            total_lag_us: 0,
+            dropped: collected.lost_tasks,
+            first_drop: None,
+        };
+        for r in &collected.readers {
+            sums.deliveries += r.deliveries;
+            sums.echoes += r.echoes;
+            sums.reads += r.reads;
+            sums.read_bytes += r.bytes;
+            sums.last_delivery_us = sums.last_delivery_us.max(r.last_delivery_us);
+            if let Some(why) = &r.closed {
+                sums.dropped += 1;
+                sums.first_drop.get_or_insert_with(|| why.clone());
+            }
+        }
+        for w in &collected.writers {
+            sums.sent += w.sent;
+            sums.max_lag_us = sums.max_lag_us.max(w.max_lag_us);
+            sums.total_lag_us = sums.total_lag_us.saturating_add(w.total_lag_us);
+            // A failed write is a dropped connection too; its reader
+            // usually tells why first.
+            if let Some(why) = &w.failed {
+                sums.first_drop.get_or_insert_with(|| why.clone());
+            }
+        }
+        sums
+    }
+}
+
+/// What was read of a server process during a run (all `None` without
+/// `--server-pid`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerReadings {
+    pub rss_before: Option<u64>,
+    pub rss_joined: Option<u64>,
+    pub rss_end: Option<u64>,
+    pub cpu_start: Option<CpuTime>,
+    pub cpu_end: Option<CpuTime>,
+}
+
+impl ServerReadings {
+    /// The report's server figures over `window` with `clients` in, when
+    /// every reading was taken.
+    pub(crate) fn stats(
+        &self,
+        pid: Option<u32>,
+        window: Duration,
+        clients: u64,
+    ) -> Option<ServerStats> {
+        let cpu = self.cpu_end?.since(self.cpu_start?);
+        let (before, joined) = (self.rss_before?, self.rss_joined?);
+        Some(ServerStats {
+            pid: pid?,
+            cpu,
+            cores: cpu.cores(window),
+            rss_before_kib: before,
+            rss_joined_kib: joined,
+            rss_end_kib: self.rss_end?,
+            rss_per_client_bytes: per_client_bytes(before, joined, clients),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::{ReaderStats, WriterStats};
+
+    #[test]
+    fn sums_add_up_every_client() {
+        let collected = Collected {
+            readers: vec![
+                ReaderStats {
+                    deliveries: 2,
+                    last_delivery_us: 5_000,
+                    reads: 2,
+                    bytes: 300,
+                    ..ReaderStats::default()
+                },
+                ReaderStats {
+                    deliveries: 0,
+                    echoes: 1,
+                    closed: Some("closed by the server".into()),
+                    ..ReaderStats::default()
+                },
+            ],
+            writers: vec![
+                WriterStats {
+                    sent: 9,
+                    max_lag_us: 700,
+                    total_lag_us: 900,
+                    failed: None,
+                },
+                WriterStats::default(),
+            ],
+            sockets: Vec::new(),
+            lost_tasks: 1,
+        };
+        let sums = Sums::of(&collected);
+        assert_eq!(sums.deliveries, 2);
+        assert_eq!(sums.echoes, 1);
+        assert_eq!((sums.reads, sums.read_bytes), (2, 300));
+        assert_eq!(sums.last_delivery_us, 5_000);
+        assert_eq!(sums.sent, 9);
+        assert_eq!(sums.max_lag_us, 700);
+        assert_eq!(sums.dropped, 2);
+        assert_eq!(sums.first_drop.as_deref(), Some("closed by the server"));
+    }
+
+    #[test]
+    fn memory_per_client() {
+        assert_eq!(per_client_bytes(1000, 3000, 1024), 2000.0);
+        assert_eq!(per_client_bytes(1000, 3000, 0), 0.0);
+        assert!(per_client_bytes(3000, 1000, 10) < 0.0);
+    }
+
+    #[test]
+    fn server_figures_need_every_reading() {
+        let cpu = |s| {
+            Some(CpuTime {
+                user_s: s,
+                sys_s: s,
+            })
+        };
+        let readings = ServerReadings {
+            rss_before: Some(1000),
+            rss_joined: Some(2000),
+            rss_end: Some(2100),
+            cpu_start: cpu(1.0),
+            cpu_end: cpu(2.0),
+        };
+        let stats = readings
+            .stats(Some(7), Duration::from_secs(4), 512)
+            .unwrap();
+        assert_eq!(stats.pid, 7);
+        assert_eq!(stats.cores, 0.5);
+        assert_eq!(stats.rss_per_client_bytes, 2000.0);
+        assert!(readings.stats(None, Duration::from_secs(4), 512).is_none());
+        let partial = ServerReadings {
+            cpu_end: None,
+            ..readings
+        };
+        assert!(
+            partial
+                .stats(Some(7), Duration::from_secs(4), 512)
+                .is_none()
+        );
+    }
+}

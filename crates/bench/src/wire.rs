@@ -1,0 +1,366 @@
+//! What a bench client says in each protocol: logging in and joining the
+//! room, a chat message, answering keep-alives, and leaving.
+//!
+//! - JSON (`docs/protocol.md`): `login`, wait for `welcome`; everyone
+//!   starts in `lobby`, any other room is joined with `join` and ready once
+//!   its `history_end` arrives. Messages are `broadcast`s; `logout` leaves.
+//! - IRC: `NICK`/`USER`, wait for `001`, `JOIN #room`, ready at `366` (end
+//!   of NAMES). Messages are `PRIVMSG #room :text`; `QUIT` leaves. A `PING`
+//!   is answered with `PONG` at any time, during login and during the run.
+//!
+//! Login is not the hot path, so replies are parsed properly (serde for
+//! JSON, [`irc::parse`] for IRC). During the run only [`irc_pongs`] looks at
+//! anything but the payload stamps.
+
+use std::time::Duration;
+
+use chatroom_proto::irc::{self, numeric};
+use chatroom_proto::json::{self, Ref, Request, ServerFrame};
+use chatroom_proto::room;
+use memchr::memmem;
+use serde::Serialize;
+use thiserror::Error;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The wire protocol the clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    /// The chatroom JSON protocol.
+    Json,
+    /// IRC (works against any IRC server).
+    Irc,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Json => "json",
+            Proto::Irc => "irc",
+        })
+    }
+}
+
+/// The longest line accepted while logging in: a JSON `joined` frame lists
+/// every member of the room, which at 10,000 members is a few hundred KiB.
+pub const MAX_LOGIN_LINE: usize = 4 << 20;
+
+/// Why a client could not log in and join the room.
+#[derive(Debug, Error)]
+pub enum LoginError {
+    /// Connecting, reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The server closed the connection.
+    #[error("the server closed the connection during login")]
+    Closed,
+    /// The server refused: its error, as it said it.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The server sent something that is not the protocol.
+    #[error("unexpected reply: {0}")]
+    Garbage(String),
+    /// A line longer than [`MAX_LOGIN_LINE`].
+    #[error("a reply line longer than {MAX_LOGIN_LINE} bytes")]
+    LineTooLong,
+    /// Login took longer than the connect timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Logs in as `nick` and joins `room`; returns the bytes read past the
+/// last login reply, which belong to the run.
+pub async fn login(
+    proto: Proto,
+    stream: &mut TcpStream,
+    nick: &str,
+    room: &str,
+) -> Result<Vec<u8>, LoginError> {
+    let mut lines = Lines::default();
+    match proto {
+        Proto::Json => login_json(stream, &mut lines, nick, room).await?,
+        Proto::Irc => login_irc(stream, &mut lines, nick, room).await?,
+    }
+    Ok(lines.buf)
+}
+
+async fn login_json(
+    stream: &mut TcpStream,
+    lines: &mut Lines,
+    nick: &str,
+    room_name: &str,
+) -> Result<(), LoginError> {
+    // No protocol version: bench clients get no keepalive pings to answer.
+    let login = Request::Login {
+        nickname: nick.to_owned(),
+        password: None,
+        protocol: None,
+    };
+    stream
+        .write_all(&json::encode_request(&login, None))
+        .await?;
+    loop {
+        match json_frame(&lines.next(stream).await?)? {
+            ServerFrame::Welcome(_) => break,
+            ServerFrame::Error(e) => {
+                return Err(LoginError::Refused(format!("{}: {}", e.code, e.message)));
+            }
+            ServerFrame::Bye(_) => return Err(LoginError::Closed),
+            _ => {}
+        }
+    }
+    if room::fold(room_name) == room::fold(room::LOBBY) {
+        return Ok(());
+    }
+    let join = Request::Join {
+        room: room_name.to_owned(),
+    };
+    stream
+        .write_all(&json::encode_request(
+            &join,
+            Some(&Ref::Text("join".into())),
+        ))
+        .await?;
+    loop {
+        match json_frame(&lines.next(stream).await?)? {
+            ServerFrame::HistoryEnd(end) if room::fold(&end.room) == room::fold(room_name) => {
+                return Ok(());
+            }
+            ServerFrame::Error(e) => {
+                return Err(LoginError::Refused(format!("{}: {}", e.code, e.message)));
+            }
+            ServerFrame::Bye(_) => return Err(LoginError::Closed),
+            _ => {}
+        }
+    }
+}
+
+fn json_frame(line: &[u8]) -> Result<ServerFrame, LoginError> {
+    serde_json::from_slice(line).map_err(|e| LoginError::Garbage(format!("{e}: {}", shown(line))))
+}
+
+/// Numerics that end a registration attempt.
+const REGISTRATION_ERRORS: [&str; 10] = [
+    "431", "432", "433", "436", "437", "461", "462", "463", "464", "465",
+];
+
+/// Numerics that refuse a JOIN.
+const JOIN_ERRORS: [&str; 10] = [
+    "403", "405", "437", "471", "473", "474", "475", "476", "477", "479",
+];
+
+async fn login_irc(
+    stream: &mut TcpStream,
+    lines: &mut Lines,
+    nick: &str,
+    room_name: &str,
+) -> Result<(), LoginError> {
+    let channel = irc::channel::room_to_channel(room_name);
+    let mut hello = irc::Message::new("NICK").param(nick).encode();
+    irc::Message::new("USER")
+        .param(nick)
+        .param("0")
+        .param("*")
+        .trailing_param("chatroom bench")
+        .encode_into(&mut hello);
+    stream.write_all(&hello).await?;
+    let mut joining = false;
+    loop {
+        let line = lines.next(stream).await?;
+        let message =
+            irc::parse(&line).map_err(|e| LoginError::Garbage(format!("{e}: {}", shown(&line))))?;
+        match message.command.as_str() {
+            "PING" => {
+                let mut pong = irc::Message::new("PONG");
+                pong.params = message.params.clone();
+                pong.trailing = message.trailing;
+                stream.write_all(&pong.encode()).await?;
+            }
+            "ERROR" => return Err(LoginError::Refused(shown(&line))),
+            code if code == numeric::RPL_WELCOME.code() && !joining => {
+                joining = true;
+                stream
+                    .write_all(&irc::Message::new("JOIN").param(&channel).encode())
+                    .await?;
+            }
+            code if !joining && REGISTRATION_ERRORS.contains(&code) => {
+                return Err(LoginError::Refused(shown(&line)));
+            }
+            code if joining && JOIN_ERRORS.contains(&code) => {
+                return Err(LoginError::Refused(shown(&line)));
+            }
+            code if joining
+                && code == numeric::RPL_ENDOFNAMES.code()
+                && message
+                    .arg(1)
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&channel)) =>
+            {
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A line as text for an error message, cut to a readable length.
+fn shown(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}...", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// Splits what a server sends during login into lines (LF-terminated, a
+/// CR before the LF dropped), keeping whatever follows the last line asked for.
+#[derive(Debug, Default)]
+struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    async fn next(&mut self, stream: &mut TcpStream) -> Result<Vec<u8>, LoginError> {
+        let mut searched = 0;
+        loop {
+            if let Some(at) = memchr::memchr(b'\n', &self.buf[searched..]) {
+                let end = searched + at;
+                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if line.is_empty() {
+                    searched = 0;
+                    continue;
+                }
+                return Ok(line);
+            }
+            if self.buf.len() > MAX_LOGIN_LINE {
+                return Err(LoginError::LineTooLong);
+            }
+            searched = self.buf.len();
+            self.buf.reserve(16 * 1024);
+            if stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(LoginError::Closed);
+            }
+        }
+    }
+}
+
+/// Appends the bytes of one chat message with `text` to `out`.
+pub fn encode_message(proto: Proto, room_name: &str, text: &str, out: &mut Vec<u8>) {
+    match proto {
+        Proto::Json => {
+            let request = Request::Broadcast {
+                room: Some(room_name.to_owned()),
+                message: text.to_owned(),
+                action: false,
+            };
+            out.extend_from_slice(&json::encode_request(&request, None));
+        }
+        Proto::Irc => irc::Message::new("PRIVMSG")
+            .param(irc::channel::room_to_channel(room_name))
+            .trailing_param(text)
+            .encode_into(out),
+    }
+}
+
+/// The bytes that log a client out politely.
+pub fn goodbye(proto: Proto) -> Vec<u8> {
+    match proto {
+        Proto::Json => json::encode_request(&Request::Logout, None),
+        Proto::Irc => irc::Message::new("QUIT")
+            .trailing_param("bench done")
+            .encode(),
+    }
+}
+
+/// Finds the `PING`s in a stretch of complete IRC lines and appends a
+/// `PONG` with the same parameters for each to `out`; returns how many.
+///
+/// A `PING` counts only as the command of its line (`PING :x`, or
+/// `:server PING :x`), never inside a message's text.
+pub fn irc_pongs(lines: &[u8], out: &mut Vec<u8>) -> usize {
+    let mut count = 0;
+    for at in memmem::find_iter(lines, b"PING") {
+        let line_start = memchr::memrchr(b'\n', &lines[..at]).map_or(0, |nl| nl + 1);
+        let before = &lines[line_start..at];
+        let is_command = before.is_empty()
+            || (before.first() == Some(&b':')
+                && before.ends_with(b" ")
+                && !before.trim_ascii_end().contains(&b' '));
+        if !is_command {
+            continue;
+        }
+        let rest = &lines[at + 4..];
+        let line_end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+        let params = &rest[..line_end];
+        if !(params.is_empty() || params.starts_with(b" ")) {
+            continue;
+        }
+        out.extend_from_slice(b"PONG");
+        out.extend_from_slice(params);
+        out.extend_from_slice(b"\r\n");
+        count += 1;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_are_answered_with_their_parameters() {
+        let mut out = Vec::new();
+        let n = irc_pongs(
+            b"PING :irc.example\r\n:a!b@c PRIVMSG #x :hi\r\n:srv PING srv :tok 1\r\nPING\r\n",
+            &mut out,
+        );
+        assert_eq!(n, 3);
+        assert_eq!(out, b"PONG :irc.example\r\nPONG srv :tok 1\r\nPONG\r\n");
+    }
+
+    #[test]
+    fn ping_inside_text_or_words_is_not_a_ping() {
+        let mut out = Vec::new();
+        let lines =
+            b":a!b@c PRIVMSG #x :PING :me\r\n:a!b@c PRIVMSG #x PING\r\nPINGS x\r\n:a PINGx\r\n";
+        assert_eq!(irc_pongs(lines, &mut out), 0);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn messages_carry_the_text_in_either_protocol() {
+        let mut out = Vec::new();
+        encode_message(Proto::Json, "lobby", "~b~1.2.3~xx", &mut out);
+        let request = json::parse_request(&out).unwrap();
+        assert_eq!(
+            request.request,
+            Request::Broadcast {
+                room: Some("lobby".into()),
+                message: "~b~1.2.3~xx".into(),
+                action: false
+            }
+        );
+        out.clear();
+        encode_message(Proto::Irc, "lobby", "~b~1.2.3~xx", &mut out);
+        assert_eq!(out, b"PRIVMSG #lobby :~b~1.2.3~xx\r\n");
+    }
+
+    #[test]
+    fn goodbyes() {
+        assert_eq!(goodbye(Proto::Irc), b"QUIT :bench done\r\n");
+        let bye = json::parse_request(&goodbye(Proto::Json)).unwrap();
+        assert_eq!(bye.request, Request::Logout);
+    }
+
+    #[test]
+    fn long_lines_are_shortened_for_messages() {
+        let long = "x".repeat(500);
+        assert_eq!(shown(long.as_bytes()).len(), 203);
+        assert_eq!(shown(b"ERROR :bye\r"), "ERROR :bye");
+    }
+}
