@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chatroom_bench::{FindMax, Proto};
+use chatroom_client::connection::Target;
+use chatroom_client::tls::{TlsClient, Trust};
 use chatroom_client::{line, tui};
 use chatroom_server::Listener;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -110,6 +112,23 @@ struct JoinArgs {
     /// Use line mode even in a terminal (plain lines in, plain lines out).
     #[arg(long)]
     plain: bool,
+    /// Connect with TLS (to a `--tls-listen` port). The server's certificate
+    /// must come from a public authority, unless --ca or --insecure says
+    /// otherwise.
+    #[arg(long)]
+    tls: bool,
+    /// Trust the certificates in this PEM file (e.g. the cert.pem of
+    /// `chatroom cert`) instead of the public authorities.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls",
+        conflicts_with = "insecure"
+    )]
+    ca: Option<PathBuf>,
+    /// Accept any certificate: encrypted but unauthenticated. For tests only.
+    #[arg(long, requires = "tls")]
+    insecure: bool,
     /// Write diagnostics to FILE instead of stderr (the full-screen client
     /// writes none otherwise: the terminal is its screen).
     #[arg(long, value_name = "FILE")]
@@ -339,9 +358,29 @@ async fn join(args: JoinArgs, full_screen: bool) -> u8 {
         .password_env
         .as_ref()
         .and_then(|var| std::env::var(var).ok());
+    let tls = if args.tls {
+        let trust = match (&args.ca, args.insecure) {
+            (Some(ca), _) => Trust::CaFile(ca.clone()),
+            (None, true) => Trust::Insecure,
+            (None, false) => Trust::Public,
+        };
+        match TlsClient::new(&trust) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("chatroom: {e}");
+                return 2;
+            }
+        }
+    } else {
+        None
+    };
+    let server = Target {
+        address: args.server,
+        tls,
+    };
     if full_screen {
         let options = tui::Options {
-            server: args.server,
+            server: server.clone(),
             nick: args.nick,
             password,
         };
@@ -354,7 +393,7 @@ async fn join(args: JoinArgs, full_screen: bool) -> u8 {
         };
     }
     let options = line::Options {
-        server: args.server,
+        server,
         nick: args.nick,
         password,
         interactive: std::io::stdin().is_terminal(),

@@ -8,9 +8,42 @@ use std::io;
 
 use chatroom_proto::json::{Ref, Request, ServerFrame, encode_request};
 use thiserror::Error;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::tls::{TlsClient, server_name};
+
+/// Either half of a plaintext or TLS connection.
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Where to connect and how.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `HOST:PORT`.
+    pub address: String,
+    /// TLS, or plaintext when `None`.
+    pub tls: Option<TlsClient>,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.tls {
+            None => f.write_str(&self.address),
+            Some(_) => write!(f, "{} (TLS)", self.address),
+        }
+    }
+}
+
+impl Target {
+    /// A plaintext connection to `address`.
+    pub fn plain(address: impl Into<String>) -> Target {
+        Target {
+            address: address.into(),
+            tls: None,
+        }
+    }
+}
 
 /// Longest server line accepted: a maximal message with every character
 /// escaped fits comfortably.
@@ -30,11 +63,23 @@ pub enum ReadError {
     NotAFrame(String),
 }
 
-/// Connects to `server` (`HOST:PORT`) with Nagle's algorithm off.
-pub async fn connect(server: &str) -> io::Result<(FrameReader, FrameWriter)> {
-    let stream = TcpStream::connect(server).await?;
+/// Connects to the target (with Nagle's algorithm off), with the TLS
+/// handshake first when it has TLS.
+pub async fn connect(target: &Target) -> io::Result<(FrameReader, FrameWriter)> {
+    let stream = TcpStream::connect(&target.address).await?;
     stream.set_nodelay(true)?;
-    let (read, write) = stream.into_split();
+    let (read, write): (ReadHalf, WriteHalf) = match &target.tls {
+        None => {
+            let (read, write) = stream.into_split();
+            (Box::new(read), Box::new(write))
+        }
+        Some(tls) => {
+            let name = server_name(&target.address)?;
+            let stream = tls.connector().connect(name, stream).await?;
+            let (read, write) = tokio::io::split(stream);
+            (Box::new(read), Box::new(write))
+        }
+    };
     Ok((
         FrameReader {
             inner: BufReader::new(read),
@@ -50,7 +95,7 @@ pub async fn connect(server: &str) -> io::Result<(FrameReader, FrameWriter)> {
 /// [`FrameReader::next`] is cancel-safe: a partly read line is kept in the
 /// reader, so it can be used in `tokio::select!` next to other work.
 pub struct FrameReader {
-    inner: BufReader<OwnedReadHalf>,
+    inner: BufReader<ReadHalf>,
     /// The line read so far (empty once a line has been handed out).
     line: Vec<u8>,
     /// The line in progress passed [`MAX_LINE_BYTES`] and is being skipped.
@@ -95,7 +140,7 @@ impl FrameReader {
 
 /// The sending half.
 pub struct FrameWriter {
-    inner: OwnedWriteHalf,
+    inner: WriteHalf,
 }
 
 impl FrameWriter {
@@ -127,7 +172,8 @@ mod tests {
     async fn next_is_cancel_safe() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let (client, accepted) = tokio::join!(connect(&addr), listener.accept());
+        let target = Target::plain(addr.clone());
+        let (client, accepted) = tokio::join!(connect(&target), listener.accept());
         let (mut reader, _writer) = client.unwrap();
         let (mut server, _) = accepted.unwrap();
         server.write_all(br#"{"type":"pong","#).await.unwrap();
@@ -146,7 +192,8 @@ mod tests {
     async fn overlong_and_garbage_lines_are_skipped() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        let (client, accepted) = tokio::join!(connect(&addr), listener.accept());
+        let target = Target::plain(addr.clone());
+        let (client, accepted) = tokio::join!(connect(&target), listener.accept());
         let (mut reader, _writer) = client.unwrap();
         let (mut server, _) = accepted.unwrap();
         let long = vec![b'x'; MAX_LINE_BYTES + 10];

@@ -5,8 +5,10 @@
 //! - [`display`]: frames as the lines a person reads, control sequences removed.
 //! - [`mod@line`]: line mode, the tutorial's command-line client grown up.
 //! - [`tui`]: the full-screen terminal client (windows, scrollback, reconnect).
+//! - [`tls`]: which server certificates a `--tls` client trusts.
 
 pub mod connection;
 pub mod display;
 pub mod line;
+pub mod tls;
 pub mod tui;

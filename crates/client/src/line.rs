@@ -16,7 +16,7 @@ use chatroom_proto::room::{self, LOBBY};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
 
-use crate::connection::{FrameWriter, ReadError, connect};
+use crate::connection::{FrameWriter, ReadError, Target, connect};
 use crate::display::{chat_line, clock, room_label, sanitize};
 
 /// How long, after input ends, to wait for outstanding answers and the
@@ -44,8 +44,8 @@ commands:
 /// What the line client needs to know.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `HOST:PORT` of the server.
-    pub server: String,
+    /// The server, and TLS if any.
+    pub server: Target,
     /// Log in with this nickname right after connecting.
     pub nick: Option<String>,
     /// The password of that nickname's account, if it has one.

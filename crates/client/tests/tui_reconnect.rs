@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chatroom_client::connection::Target;
 use chatroom_client::tui::app::Conn;
 use chatroom_client::tui::net::{self, Backoff, Net};
 use chatroom_client::tui::window::WindowKey;
@@ -103,7 +104,7 @@ impl Client {
             initial: Duration::from_millis(50),
             max: Duration::from_millis(200),
         };
-        let net = net::spawn(server.to_string(), backoff, tx);
+        let net = net::spawn(Target::plain(server.to_string()), backoff, tx);
         let app = App::new(
             &server.to_string(),
             Some(nick.to_owned()),

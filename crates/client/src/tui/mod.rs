@@ -41,6 +41,8 @@ pub use event::{Action, Event, NetEvent, Outgoing};
 pub use render::render;
 
 use net::Backoff;
+
+use crate::connection::Target;
 use terminal::TerminalSession;
 
 /// How many events may wait for the app.
@@ -53,8 +55,8 @@ const INPUT_POLL: Duration = Duration::from_millis(100);
 /// What the full-screen client needs to know.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// `HOST:PORT` of the server.
-    pub server: String,
+    /// The server, and TLS if any.
+    pub server: Target,
     /// The nickname to log in with; `None` asks for one.
     pub nick: Option<String>,
     /// The password of that nickname's account, if it is registered.
@@ -74,7 +76,7 @@ pub async fn run(options: Options) -> io::Result<()> {
     let net = net::spawn(options.server.clone(), Backoff::default(), events_in);
     let offset = chrono::Local::now().offset().fix();
     let mut app = App::new(
-        &options.server,
+        &options.server.to_string(),
         options.nick,
         (size.width, size.height),
         offset,

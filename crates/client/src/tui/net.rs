@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::event::{Event, NetEvent, Outgoing};
-use crate::connection::{FrameReader, FrameWriter, ReadError, connect};
+use crate::connection::{FrameReader, FrameWriter, ReadError, Target, connect};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -81,7 +81,7 @@ pub struct Net {
 }
 
 /// Starts the network task for `server`; its news goes to `events`.
-pub fn spawn(server: String, backoff: Backoff, events: mpsc::Sender<Event>) -> Net {
+pub fn spawn(server: Target, backoff: Backoff, events: mpsc::Sender<Event>) -> Net {
     let (commands, receiver) = mpsc::unbounded_channel();
     let task = tokio::spawn(run(server, backoff, receiver, events));
     Net { commands, task }
@@ -119,7 +119,7 @@ enum Ending {
 }
 
 async fn run(
-    server: String,
+    server: Target,
     backoff: Backoff,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::Sender<Event>,

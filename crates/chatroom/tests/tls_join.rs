@@ -1,0 +1,100 @@
+//! `chatroom join --tls` against `chatroom serve --tls-listen`, with the
+//! self-signed pair `chatroom cert` makes.
+#![allow(clippy::unwrap_used)]
+
+use std::process::Stdio;
+
+use chatroom_testkit::WAIT;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+
+async fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output()).await.unwrap().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The TLS listener's address, read from the server's log.
+async fn start_tls_server(cert: &str, key: &str) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = Command::new(BIN)
+        .args(["serve", "--in-memory", "--listen", "off", "--tls-listen", "127.0.0.1:0"])
+        .args(["--tls-cert", cert, "--tls-key", key])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = tokio::time::timeout(WAIT, lines.next_line()).await.unwrap().unwrap().expect("server exited");
+        if line.contains("tls=true")
+            && let Some(at) = line.find("addr=")
+        {
+            let addr = line[at + 5..].split_whitespace().next().unwrap().to_owned();
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return (child, addr);
+        }
+    }
+}
+
+#[tokio::test]
+async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let (code, stdout, stderr) = run(&["cert", "--out-dir", out], "").await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("cert.pem"), "{stdout}");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the private key is readable by its owner only");
+    }
+    let (_server, addr) = start_tls_server(cert.to_str().unwrap(), key.to_str().unwrap()).await;
+
+    // Trusting the certificate: the scripted client logs in, talks, quits.
+    let script = "login tlsuser\n/rooms\nsend over tls\n";
+    let (code, stdout, stderr) =
+        run(&["join", "--server", &addr, "--tls", "--ca", cert.to_str().unwrap()], script).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("* logged in as tlsuser"), "{stdout}");
+    assert!(stdout.contains("] over tls"), "{stdout}");
+
+    // --insecure also connects (encrypted, unauthenticated).
+    let (code, stdout, _) = run(&["join", "--server", &addr, "--tls", "--insecure"], "login other\n").await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("* logged in as other"), "{stdout}");
+
+    // Without trusting it, the handshake fails: a self-signed certificate is
+    // not from a public authority.
+    let (code, _, stderr) = run(&["join", "--server", &addr, "--tls"], "login nobody\n").await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+
+    // Plaintext to a TLS port gets nowhere, and the server keeps serving.
+    let (code, _, _) = run(&["join", "--server", &addr], "login plain\n").await;
+    assert_ne!(code, 0);
+    let (code, stdout, _) = run(&["join", "--server", &addr, "--tls", "--insecure"], "login still\n").await;
+    assert_eq!(code, 0);
+    assert!(stdout.contains("* logged in as still"), "{stdout}");
+}

@@ -1,0 +1,195 @@
+//! TLS for clients: which certificates to trust when connecting with `--tls`.
+//!
+//! By default the server's certificate must chain to a well-known public
+//! authority (Mozilla's list, built in). `--ca FILE` trusts the certificates
+//! in that file instead (a self-signed certificate from `chatroom cert`, or a
+//! private authority). `--insecure` accepts any certificate: the connection
+//! is encrypted but the server is not authenticated, for tests only.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use thiserror::Error;
+
+/// How a client checks the server's certificate.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Well-known public authorities.
+    Public,
+    /// The certificates in this PEM file.
+    CaFile(std::path::PathBuf),
+    /// Anything (encryption without authentication).
+    Insecure,
+}
+
+/// Why TLS could not be set up.
+#[derive(Debug, Error)]
+pub enum TlsError {
+    /// The CA file could not be read or holds no usable certificate.
+    #[error("cannot use the CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// rustls refused the configuration.
+    #[error("TLS setup failed: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// A ready TLS client configuration; cheap to clone.
+#[derive(Clone)]
+pub struct TlsClient {
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl std::fmt::Debug for TlsClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsClient")
+    }
+}
+
+impl TlsClient {
+    /// A client configuration trusting `trust`.
+    pub fn new(trust: &Trust) -> Result<TlsClient, TlsError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let config = match trust {
+            Trust::Public => {
+                let roots = rustls::RootCertStore::from_iter(
+                    webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
+                );
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            Trust::CaFile(path) => builder
+                .with_root_certificates(load_roots(path)?)
+                .with_no_client_auth(),
+            Trust::Insecure => builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+                .with_no_client_auth(),
+        };
+        Ok(TlsClient {
+            config: Arc::new(config),
+        })
+    }
+
+    /// A connector for one connection.
+    pub(crate) fn connector(&self) -> tokio_rustls::TlsConnector {
+        tokio_rustls::TlsConnector::from(self.config.clone())
+    }
+}
+
+fn load_roots(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
+    let error = |reason: String| TlsError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| error(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(error("no usable certificate in the file".to_owned()));
+    }
+    Ok(roots)
+}
+
+/// The name to check the certificate against: the host part of `HOST:PORT`.
+pub(crate) fn server_name(address: &str) -> std::io::Result<ServerName<'static>> {
+    let host = match address.rsplit_once(':') {
+        Some((host, _port)) => host.trim_start_matches('[').trim_end_matches(']'),
+        None => address,
+    };
+    ServerName::try_from(host.to_owned()).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("bad server name {host:?}: {e}"),
+        )
+    })
+}
+
+/// `--insecure`: any certificate passes, but handshake signatures are still
+/// checked with the provider's algorithms.
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_from_addresses() {
+        assert!(matches!(
+            server_name("localhost:8000").unwrap(),
+            ServerName::DnsName(_)
+        ));
+        assert!(matches!(
+            server_name("127.0.0.1:8000").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("[::1]:8000").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_a_clear_error() {
+        let e = TlsClient::new(&Trust::CaFile("/nonexistent/ca.pem".into())).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+}
