@@ -13,3 +13,7 @@ export CHATROOM_E2E=require
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+
+# Fuzz the wire decoders for a bounded time when nightly and cargo-fuzz are
+# installed (otherwise it says so and skips).
+scripts/fuzz.sh
