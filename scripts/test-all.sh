@@ -16,4 +16,4 @@ cargo test --workspace
 
 # Fuzz the wire decoders for a bounded time when nightly and cargo-fuzz are
 # installed (otherwise it says so and skips).
-scripts/fuzz.sh
+FUZZ_INSTALL=1 scripts/fuzz.sh

@@ -22,7 +22,10 @@ async fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.as_bytes()).await.unwrap();
     drop(input);
-    let out = tokio::time::timeout(WAIT, child.wait_with_output()).await.unwrap().unwrap();
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -34,7 +37,14 @@ async fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
 async fn start_tls_server(cert: &str, key: &str) -> (tokio::process::Child, String) {
     use tokio::io::AsyncBufReadExt;
     let mut child = Command::new(BIN)
-        .args(["serve", "--in-memory", "--listen", "off", "--tls-listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--in-memory",
+            "--listen",
+            "off",
+            "--tls-listen",
+            "127.0.0.1:0",
+        ])
         .args(["--tls-cert", cert, "--tls-key", key])
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
@@ -45,7 +55,11 @@ async fn start_tls_server(cert: &str, key: &str) -> (tokio::process::Child, Stri
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
-        let line = tokio::time::timeout(WAIT, lines.next_line()).await.unwrap().unwrap().expect("server exited");
+        let line = tokio::time::timeout(WAIT, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("server exited");
         if line.contains("tls=true")
             && let Some(at) = line.find("addr=")
         {
@@ -74,14 +88,28 @@ async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
 
     // Trusting the certificate: the scripted client logs in, talks, quits.
     let script = "login tlsuser\n/rooms\nsend over tls\n";
-    let (code, stdout, stderr) =
-        run(&["join", "--server", &addr, "--tls", "--ca", cert.to_str().unwrap()], script).await;
+    let (code, stdout, stderr) = run(
+        &[
+            "join",
+            "--server",
+            &addr,
+            "--tls",
+            "--ca",
+            cert.to_str().unwrap(),
+        ],
+        script,
+    )
+    .await;
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("* logged in as tlsuser"), "{stdout}");
     assert!(stdout.contains("] over tls"), "{stdout}");
 
     // --insecure also connects (encrypted, unauthenticated).
-    let (code, stdout, _) = run(&["join", "--server", &addr, "--tls", "--insecure"], "login other\n").await;
+    let (code, stdout, _) = run(
+        &["join", "--server", &addr, "--tls", "--insecure"],
+        "login other\n",
+    )
+    .await;
     assert_eq!(code, 0);
     assert!(stdout.contains("* logged in as other"), "{stdout}");
 
@@ -94,7 +122,11 @@ async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
     // Plaintext to a TLS port gets nowhere, and the server keeps serving.
     let (code, _, _) = run(&["join", "--server", &addr], "login plain\n").await;
     assert_ne!(code, 0);
-    let (code, stdout, _) = run(&["join", "--server", &addr, "--tls", "--insecure"], "login still\n").await;
+    let (code, stdout, _) = run(
+        &["join", "--server", &addr, "--tls", "--insecure"],
+        "login still\n",
+    )
+    .await;
     assert_eq!(code, 0);
     assert!(stdout.contains("* logged in as still"), "{stdout}");
 }

@@ -30,7 +30,11 @@ fn text() -> impl Strategy<Value = String> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        text().prop_map(|nickname| Request::Login { nickname }),
+        text().prop_map(|nickname| Request::Login {
+            nickname,
+            password: None,
+            protocol: None
+        }),
         (proptest::option::of(text()), text(), any::<bool>()).prop_map(
             |(room, message, action)| Request::Broadcast {
                 room,
@@ -468,7 +472,7 @@ fn truncated_utf8_at_the_end_of_a_string() {
 /// restarts there." A raw newline right after a backslash is still a raw
 /// newline inside a string (JSON has no escaped line break).
 #[test]
-#[ignore = "bug: JsonFramer treats a raw newline after a backslash as escaped, so the next request is swallowed"]
+
 fn raw_newline_after_a_backslash_still_ends_the_broken_object() {
     let mut bytes = br#"{"type":"broadcast","message":"cut mid-escape \"#.to_vec();
     bytes.push(b'\n');
@@ -488,7 +492,7 @@ fn raw_newline_after_a_backslash_still_ends_the_broken_object() {
 /// carries the same `ref`." serde_json's default float parsing may be off
 /// by a unit in the last place, so a float `ref` can come back changed.
 #[test]
-#[ignore = "bug: a floating-point ref is not echoed exactly (e.g. 7.1421725229156e+222 comes back as 7.142172522915601e+222)"]
+
 fn float_refs_are_echoed_exactly() {
     proptest!(|(x in any::<f64>().prop_filter("finite", |x| x.is_finite()))| {
         let frame = format!(r#"{{"type":"ping","ref":{x:e}}}"#);

@@ -48,6 +48,10 @@ const LINGER: Duration = Duration::from_secs(1);
 /// The linger ends early once the peer has sent nothing for this long.
 const LINGER_QUIET: Duration = Duration::from_millis(100);
 
+/// How long a client whose replies pile up (it sends faster than it reads)
+/// gets to read them before it is a slow consumer.
+const BACKPRESSURE_WAIT: Duration = Duration::from_secs(30);
+
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_BYTES]);
 }
@@ -227,6 +231,16 @@ where
                     }
                     if let Flow::Close(reason) = session.handle(input).await {
                         return reason;
+                    }
+                    // Replies piling up: take no more input until the client
+                    // has read them (it is sending faster than it reads).
+                    if outbox.is_half_full() {
+                        let drained = timeout(BACKPRESSURE_WAIT, poll_fn(|cx| poll_drain(writer, outbox, writing, cx))).await;
+                        match drained {
+                            Ok(Ok(())) => {}
+                            Ok(Err(_)) => return CloseReason::Reset,
+                            Err(_) => return CloseReason::SlowConsumer,
+                        }
                     }
                 }
             }

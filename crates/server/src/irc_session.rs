@@ -166,14 +166,18 @@ impl IrcSession {
         self.nick.clone().unwrap_or_else(|| "*".to_owned())
     }
 
+    /// Sends one line, cut to the 512-byte limit if it echoes something
+    /// long the client sent.
     fn send(&self, message: &Message) {
-        self.outbox.push(Bytes::from(message.encode()));
+        let mut out = Vec::new();
+        encode_fitted(message, &mut out);
+        self.outbox.push(Bytes::from(out));
     }
 
     fn send_all(&self, messages: &[Message]) {
         let mut out = Vec::new();
         for m in messages {
-            m.encode_into(&mut out);
+            encode_fitted(m, &mut out);
         }
         self.outbox.push(Bytes::from(out));
     }
@@ -1242,6 +1246,17 @@ impl IrcSession {
                 line
             })
             .collect()
+    }
+}
+
+/// Encodes `message`, cut to the line limit when it is over (replies quote
+/// client input, which can be long: a PING token, an unknown command, a
+/// nickname).
+fn encode_fitted(message: &Message, out: &mut Vec<u8>) {
+    if message.body_len() <= irc::MAX_LINE_BYTES {
+        message.encode_into(out);
+    } else {
+        message.clone().fit().encode_into(out);
     }
 }
 

@@ -151,6 +151,12 @@ impl Outbox {
         state.close
     }
 
+    /// Whether more than half the budget is waiting to be written: the
+    /// driver then stops taking input until the client reads some.
+    pub fn is_half_full(&self) -> bool {
+        self.state.lock().bytes > self.budget / 2
+    }
+
     /// Records that `n` bytes were written to the socket.
     pub fn written(&self, n: usize) {
         let mut state = self.state.lock();

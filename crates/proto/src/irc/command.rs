@@ -294,20 +294,29 @@ impl CommandError {
         }
         let message = Message::numeric(server, self.numeric(), client);
         let command = super::safe_param(&self.command);
-        Some(match self.kind {
-            CommandErrorKind::Unknown => message.param(command).trailing_param("Unknown command"),
-            CommandErrorKind::NotRegistered => message.trailing_param("You have not registered"),
-            CommandErrorKind::AlreadyRegistered => message.trailing_param("You may not reregister"),
-            CommandErrorKind::NeedMoreParams => message
-                .param(command)
-                .trailing_param("Not enough parameters"),
-            CommandErrorKind::NoNicknameGiven => message.trailing_param("No nickname given"),
-            CommandErrorKind::NoRecipient => {
-                message.trailing_param(format!("No recipient given ({command})"))
+        Some(
+            match self.kind {
+                CommandErrorKind::Unknown => {
+                    message.param(command).trailing_param("Unknown command")
+                }
+                CommandErrorKind::NotRegistered => {
+                    message.trailing_param("You have not registered")
+                }
+                CommandErrorKind::AlreadyRegistered => {
+                    message.trailing_param("You may not reregister")
+                }
+                CommandErrorKind::NeedMoreParams => message
+                    .param(command)
+                    .trailing_param("Not enough parameters"),
+                CommandErrorKind::NoNicknameGiven => message.trailing_param("No nickname given"),
+                CommandErrorKind::NoRecipient => {
+                    message.trailing_param(format!("No recipient given ({command})"))
+                }
+                CommandErrorKind::NoTextToSend => message.trailing_param("No text to send"),
+                CommandErrorKind::NoOrigin => message.trailing_param("No origin specified"),
             }
-            CommandErrorKind::NoTextToSend => message.trailing_param("No text to send"),
-            CommandErrorKind::NoOrigin => message.trailing_param("No origin specified"),
-        })
+            .fit(),
+        )
     }
 }
 

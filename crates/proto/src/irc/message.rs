@@ -245,6 +245,31 @@ impl Message {
         out.len() + 2
     }
 
+    /// The message cut down to fit the 512-byte line limit: the longest
+    /// parameter is shortened (at a character boundary) until the line
+    /// without its tags fits. For replies that echo something a client sent
+    /// (a token, a nickname, a command), which can be arbitrarily long.
+    pub fn fit(mut self) -> Message {
+        let limit = super::MAX_LINE_BYTES;
+        loop {
+            let excess = self.body_len().saturating_sub(limit);
+            if excess == 0 {
+                return self;
+            }
+            let Some(longest) = self.params.iter_mut().max_by_key(|p| p.len()) else {
+                return self;
+            };
+            if longest.is_empty() {
+                return self;
+            }
+            let mut keep = longest.len().saturating_sub(excess);
+            while !longest.is_char_boundary(keep) {
+                keep -= 1;
+            }
+            longest.truncate(keep);
+        }
+    }
+
     fn write_tags(&self, out: &mut Vec<u8>) {
         let mut first = true;
         for tag in self.tags.iter().filter(|t| valid_tag_key(&t.key)) {
@@ -566,6 +591,24 @@ fn push_token(out: &mut Vec<u8>, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_shortens_the_longest_parameter_to_the_line_limit() {
+        let token = "é".repeat(400);
+        let m = Message::new("PONG")
+            .param("chatroom")
+            .trailing_param(token.clone())
+            .fit();
+        assert!(
+            m.body_len() <= super::super::MAX_LINE_BYTES,
+            "{}",
+            m.body_len()
+        );
+        assert!(token.starts_with(&m.params[1]));
+        assert!(m.params[1].len() > 400, "only the excess is cut");
+        let short = Message::new("PONG").param("chatroom").trailing_param("x");
+        assert_eq!(short.clone().fit(), short);
+    }
     use proptest::prelude::*;
 
     fn ok(line: &str) -> Message {

@@ -172,6 +172,11 @@ impl JsonFramer {
     /// Advances the structure tracking by one byte inside an object.
     fn step(&mut self, b: u8) -> Step {
         if self.in_string {
+            if b == b'\n' {
+                // JSON strings cannot hold a raw newline, escaped or not: the
+                // object was cut short. The next line is a fresh start.
+                return Step::Broken;
+            }
             if self.escaped {
                 self.escaped = false;
             } else if b == b'\\' {
@@ -179,10 +184,6 @@ impl JsonFramer {
             } else if b == b'"' {
                 self.in_string = false;
                 self.last = Last::Value;
-            } else if b == b'\n' {
-                // JSON strings cannot hold a raw newline: the object was cut
-                // short. The next line is a fresh start.
-                return Step::Broken;
             }
             return Step::Continue;
         }
@@ -297,6 +298,11 @@ mod tests {
         );
         assert_eq!(
             frames(&[b"{\"message\":\"cut\n{\"type\":\"ping\"}"]),
+            vec!["ERR:Malformed", r#"{"type":"ping"}"#]
+        );
+        // Even right after a backslash, a raw newline ends the broken object.
+        assert_eq!(
+            frames(&[b"{\"message\":\"cut \\\n{\"type\":\"ping\"}"]),
             vec!["ERR:Malformed", r#"{"type":"ping"}"#]
         );
     }
