@@ -78,6 +78,10 @@ pub struct DriverLimits {
     pub rate: Option<RateLimit>,
     /// How long shutdown waits for the last frames to be written.
     pub shutdown_grace: Duration,
+    /// After a write, frames queued within this long wait for the rest of
+    /// the window and go out together (a connection idle for longer is
+    /// written at once). Fewer, larger writes under load; zero disables.
+    pub write_linger: Duration,
 }
 
 /// One wire protocol's side of a connection.
@@ -176,16 +180,27 @@ where
     let mut ping_sent: Option<Instant> = None;
     let mut pings = 0u64;
     let mut bucket = limits.rate.map(TokenBucket::new);
+    // When the last write happened, and until when new frames wait.
+    let mut last_write = started - limits.write_linger;
+    let mut linger_until: Option<Instant> = None;
     loop {
-        // Write whatever the socket takes right now, without waiting.
-        let written = poll_drain(
-            writer,
-            outbox,
-            writing,
-            &mut Context::from_waker(Waker::noop()),
-        );
-        if let Poll::Ready(Err(_)) = written {
-            return CloseReason::Reset;
+        // Write whatever the socket takes right now, without waiting (unless
+        // new frames are waiting out the linger window).
+        if !writing.is_empty() || linger_until.is_none() {
+            let mut wrote = false;
+            let drained = poll_drain(
+                writer,
+                outbox,
+                writing,
+                &mut Context::from_waker(Waker::noop()),
+                &mut wrote,
+            );
+            if let Poll::Ready(Err(_)) = drained {
+                return CloseReason::Reset;
+            }
+            if wrote {
+                last_write = Instant::now();
+            }
         }
 
         if let Some(reason) = outbox.close_reason() {
@@ -201,8 +216,16 @@ where
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return CloseReason::Shutdown,
-            () = outbox.wait(), if writing.is_empty() => {}
-            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx)), if !writing.is_empty() => {
+            () = outbox.wait(), if writing.is_empty() && linger_until.is_none() => {
+                let until = last_write + limits.write_linger;
+                if Instant::now() < until {
+                    linger_until = Some(until);
+                }
+            }
+            () = sleep_until(linger_until.unwrap_or(started)), if linger_until.is_some() => {
+                linger_until = None;
+            }
+            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)), if !writing.is_empty() => {
                 if drained.is_err() {
                     return CloseReason::Reset;
                 }
@@ -235,7 +258,7 @@ where
                     // Replies piling up: take no more input until the client
                     // has read them (it is sending faster than it reads).
                     if outbox.is_half_full() {
-                        let drained = timeout(BACKPRESSURE_WAIT, poll_fn(|cx| poll_drain(writer, outbox, writing, cx))).await;
+                        let drained = timeout(BACKPRESSURE_WAIT, poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false))).await;
                         match drained {
                             Ok(Ok(())) => {}
                             Ok(Err(_)) => return CloseReason::Reset,
@@ -288,12 +311,13 @@ fn poll_read_scratch<R: AsyncRead + Unpin>(
 }
 
 /// Writes queued frames (and flushes) until everything is out (`Ready`) or
-/// the socket is full (`Pending`).
+/// the socket is full (`Pending`); sets `wrote` when any byte went out.
 fn poll_drain<W: AsyncWrite + Unpin>(
     writer: &mut W,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     cx: &mut Context<'_>,
+    wrote: &mut bool,
 ) -> Poll<io::Result<()>> {
     loop {
         if writing.is_empty() {
@@ -311,6 +335,7 @@ fn poll_drain<W: AsyncWrite + Unpin>(
         match Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..count]) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Poll::Ready(Ok(n)) => {
+                *wrote = true;
                 outbox.written(n);
                 consume(writing, n);
             }
@@ -355,7 +380,7 @@ async fn close_gracefully<R, W>(
 {
     let flushed = timeout_at(
         deadline,
-        poll_fn(|cx| poll_drain(writer, outbox, writing, cx)),
+        poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)),
     )
     .await;
     if !matches!(flushed, Ok(Ok(()))) {

@@ -251,6 +251,7 @@ async fn serve(
             burst: config.message_burst.max(1),
         }),
         shutdown_grace: config.shutdown_grace,
+        write_linger: config.write_linger,
     };
     let outbox = Arc::new(Outbox::new(config.outbox_bytes));
     let connection = Connection {
