@@ -414,3 +414,189 @@ impl IrcRaw {
         lines
     }
 }
+
+/// Connecting from a chosen loopback address, and logging in with a request
+/// of the test's own making (a password, a protocol version, `register`).
+impl Raw {
+    /// Connects from `source`, another loopback address such as 127.0.0.2
+    /// (all of 127.0.0.0/8 is loopback on Linux), so a test can have clients
+    /// with different IP addresses for per-address limits and IP bans.
+    pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Raw {
+        let socket = match source {
+            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+        }
+        .unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (r, w) = stream.into_split();
+        Raw {
+            reader: BufReader::new(r),
+            writer: w,
+            id: 0,
+        }
+    }
+
+    /// Connects and sends `request` (a `login` with a password or a protocol
+    /// version, or a `register` that logs in); the welcome has been read.
+    pub async fn login_with(addr: SocketAddr, request: Value) -> Raw {
+        let mut c = Raw::connect(addr).await;
+        c.send_json(request).await;
+        let welcome = c.recv().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        c.id = welcome["id"].as_u64().unwrap();
+        c
+    }
+}
+
+/// One listener a [`LoggedServer`] announced in its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listening {
+    pub addr: SocketAddr,
+    /// `json` or `irc`.
+    pub protocol: String,
+    pub tls: bool,
+}
+
+/// The real binary run with exactly the arguments a test gives (no
+/// `--listen` added, so `--listen off` and TLS-only servers work), its log
+/// kept for the test to read: for tests of TLS, configuration files and of
+/// what the server logs.
+pub struct LoggedServer {
+    pub child: tokio::process::Child,
+    /// Every listener, in the order the server logged them.
+    pub listeners: Vec<Listening>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    drain: JoinHandle<()>,
+}
+
+impl LoggedServer {
+    /// Runs `BIN serve ARGS...` with `RUST_LOG=rust_log` and waits until it
+    /// has logged `listeners` listening addresses.
+    pub async fn start(bin: &str, args: &[&str], rust_log: &str, listeners: usize) -> LoggedServer {
+        let mut child = tokio::process::Command::new(bin)
+            .arg("serve")
+            .args(args)
+            .env("RUST_LOG", rust_log)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut found = Vec::new();
+        while found.len() < listeners {
+            let line = tokio::time::timeout(WAIT, stderr.next_line())
+                .await
+                .expect("the server did not start in time")
+                .unwrap();
+            let Some(line) = line else {
+                panic!(
+                    "the server exited before listening; its log:\n{}",
+                    log.lock().unwrap()
+                );
+            };
+            if let Some(listening) = parse_listening(&line) {
+                found.push(listening);
+            }
+            let mut kept = log.lock().unwrap();
+            kept.push_str(&line);
+            kept.push('\n');
+        }
+        let kept = log.clone();
+        // Keep reading so the server never blocks on a full pipe.
+        let drain = tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let mut kept = kept.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        });
+        LoggedServer {
+            child,
+            listeners: found,
+            log,
+            drain,
+        }
+    }
+
+    /// The address of the listener for `protocol` (`json` or `irc`), with or
+    /// without TLS.
+    pub fn addr(&self, protocol: &str, tls: bool) -> SocketAddr {
+        self.listeners
+            .iter()
+            .find(|l| l.protocol == protocol && l.tls == tls)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {protocol} listener with tls={tls}: {:?}",
+                    self.listeners
+                )
+            })
+            .addr
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Stops the server with SIGTERM; returns its exit code and its whole log.
+    pub async fn stop(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().unwrap().to_string();
+        let status = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success(), "kill -TERM {pid} failed");
+        let code = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("the server did not exit in time")
+            .unwrap()
+            .code();
+        tokio::time::timeout(WAIT, &mut self.drain)
+            .await
+            .expect("the server's log did not end")
+            .unwrap();
+        (code, self.log())
+    }
+}
+
+/// Reads `listening addr=ADDR protocol="json" tls=BOOL` from a log line.
+fn parse_listening(line: &str) -> Option<Listening> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let field = |name: &str| {
+        let at = line.find(&format!(" {name}="))? + name.len() + 2;
+        line[at..]
+            .split_whitespace()
+            .next()
+            .map(|v| v.trim_matches('"').to_owned())
+    };
+    Some(Listening {
+        addr: field("addr")?.parse().ok()?,
+        protocol: field("protocol")?,
+        tls: field("tls")? == "true",
+    })
+}
+
+/// Reading everything that is queued.
+impl Raw {
+    /// Reads up to the pong of a ping: returns every frame queued before it.
+    pub async fn drain(&mut self) -> Vec<Value> {
+        self.send_json(json!({"type": "ping", "ref": "drain"}))
+            .await;
+        let mut frames = Vec::new();
+        loop {
+            let v = self.recv().await;
+            if v["type"] == "pong" && v["ref"] == "drain" {
+                return frames;
+            }
+            frames.push(v);
+        }
+    }
+}
