@@ -42,6 +42,12 @@ pub enum AccountError {
     /// The password breaks the rules.
     #[error("a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_BYTES} bytes")]
     BadPassword,
+    /// The nickname breaks the nickname rules.
+    #[error(transparent)]
+    InvalidNickname(#[from] chatroom_proto::nick::NickError),
+    /// Someone else is online with the nickname.
+    #[error("the nickname {0:?} is in use by someone else")]
+    InUse(String),
     /// The nickname is banned.
     #[error("the nickname {0:?} is banned: {1}")]
     Banned(String, String),
@@ -128,17 +134,6 @@ impl Accounts {
         self.hashes.lock().contains_key(&nick::fold(nick))
     }
 
-    /// Checks that `nickname` could be registered now (not banned, no account).
-    pub fn check_free(&self, nickname: &str) -> Result<(), AccountError> {
-        if let Some(ban) = self.nick_ban(nickname) {
-            return Err(AccountError::Banned(nickname.to_owned(), ban.reason));
-        }
-        if self.is_registered(nickname) {
-            return Err(AccountError::AlreadyRegistered(nickname.to_owned()));
-        }
-        Ok(())
-    }
-
     /// Checks a login: who the user is allowed to be with this nickname and
     /// password.
     pub async fn check(
@@ -190,7 +185,7 @@ impl Accounts {
         if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
             return Err(AccountError::BadPassword);
         }
-        nick::validate(nickname).map_err(|e| AccountError::Required(e.to_string()))?;
+        nick::validate(nickname)?;
         if let Some(ban) = self.nick_ban(nickname) {
             return Err(AccountError::Banned(nickname.to_owned(), ban.reason));
         }

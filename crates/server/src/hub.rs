@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
-use chatroom_proto::json::{BanTarget, MemberInfo, RoomInfo};
+use chatroom_proto::json::{BanTarget, MemberInfo, RoomInfo, Secret};
 use chatroom_proto::nick::{self, NickError};
 use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS, RoomNameError};
 use parking_lot::Mutex;
 use thiserror::Error;
 
-use crate::accounts::{Accounts, Ban, Identity};
+use crate::accounts::{AccountError, Accounts, Ban, Identity};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Format, Who};
 use crate::outbox::{CloseReason, Outbox};
@@ -830,11 +830,30 @@ impl Hub {
         })
     }
 
-    /// Records that the user now owns an account (they just registered it).
-    pub fn set_identity(&self, member: &Member, identity: Identity) {
-        if let Some(user) = self.state.lock().users.get_mut(&member.id) {
-            user.identity = identity;
+    /// Registers an account: for a logged-in `member`, their own nickname
+    /// (which they then own); before login, `nickname`, which nobody else
+    /// may be online with.
+    pub async fn register(
+        &self,
+        member: Option<&Member>,
+        nickname: &str,
+        password: &Secret,
+    ) -> Result<Identity, AccountError> {
+        let online = || self.state.lock().nicks.get(&nick::fold(nickname)).copied();
+        match member {
+            Some(member) if online() != Some(member.id) => {
+                return Err(AccountError::InUse(nickname.to_owned()));
+            }
+            None if online().is_some() => return Err(AccountError::InUse(nickname.to_owned())),
+            _ => {}
         }
+        let identity = self.accounts.register(nickname, password).await?;
+        if let Some(member) = member
+            && let Some(user) = self.state.lock().users.get_mut(&member.id)
+        {
+            user.identity = identity.clone();
+        }
+        Ok(identity)
     }
 
     /// Sets (`Some`) or clears (`None`) the user's away message.

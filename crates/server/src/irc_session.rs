@@ -380,9 +380,17 @@ impl IrcSession {
         {
             Ok(identity) => identity,
             Err(e) => {
-                let m = self
-                    .numeric(numeric::ERR_PASSWDMISMATCH)
-                    .trailing_param(format!("Password incorrect: {e}"));
+                let numeric = match e {
+                    AccountError::Banned(..) => numeric::ERR_YOUREBANNEDCREEP,
+                    AccountError::InvalidNickname(_) => numeric::ERR_ERRONEUSNICKNAME,
+                    _ => numeric::ERR_PASSWDMISMATCH,
+                };
+                let text = if numeric == numeric::ERR_PASSWDMISMATCH {
+                    format!("Password incorrect: {e}")
+                } else {
+                    e.to_string()
+                };
+                let m = self.numeric(numeric).trailing_param(text);
                 self.send(&m);
                 self.nick = None;
                 return;
@@ -888,16 +896,14 @@ impl IrcSession {
             );
             return self.send(&m);
         }
+        let member = self.member.clone();
         match self
             .hub
-            .accounts()
-            .register(&nick, &Secret::new(password))
+            .register(member.as_deref(), &nick, &Secret::new(password))
             .await
         {
-            Ok(identity) => {
-                if let Some(member) = &self.member {
-                    self.hub.set_identity(member, identity);
-                } else {
+            Ok(_) => {
+                if self.member.is_none() {
                     self.password = Some(Secret::new(password));
                 }
                 let m = Message::new("REGISTER")
@@ -909,7 +915,8 @@ impl IrcSession {
             }
             Err(e) => {
                 let code = match e {
-                    AccountError::AlreadyRegistered(_) => "ACCOUNT_EXISTS",
+                    AccountError::AlreadyRegistered(_) | AccountError::InUse(_) => "ACCOUNT_EXISTS",
+                    AccountError::InvalidNickname(_) => "BAD_ACCOUNT_NAME",
                     AccountError::BadPassword => "UNACCEPTABLE_PASSWORD",
                     _ => "TEMPORARILY_UNAVAILABLE",
                 };

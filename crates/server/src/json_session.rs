@@ -94,6 +94,8 @@ impl JsonSession {
             AccountError::WrongPassword(_) => ErrorCode::WrongPassword,
             AccountError::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
             AccountError::BadPassword => ErrorCode::InvalidField,
+            AccountError::InvalidNickname(_) => ErrorCode::InvalidNickname,
+            AccountError::InUse(_) => ErrorCode::NicknameTaken,
             AccountError::Banned(..) => ErrorCode::Banned,
             AccountError::Internal(_) => ErrorCode::InternalError,
         };
@@ -185,17 +187,12 @@ impl JsonSession {
                 );
             }
         };
-        if logging_in {
-            if let Err(e) = self.hub.accounts().check_free(&nickname) {
-                return self.account_error(&e, reference);
-            }
-            if !self.hub.online_nicks([nickname.as_str()]).is_empty() {
-                let text = format!("the nickname {nickname:?} is already in use");
-                return self.send_error(ErrorCode::NicknameTaken, text, reference);
-            }
-        }
-
-        match self.hub.accounts().register(&nickname, &password).await {
+        let member = self.member.clone();
+        match self
+            .hub
+            .register(member.as_deref(), &nickname, &password)
+            .await
+        {
             Ok(identity) => {
                 if logging_in {
                     self.enter(
@@ -204,8 +201,6 @@ impl JsonSession {
                         Some(chatroom_proto::PROTOCOL_VERSION),
                         None,
                     );
-                } else if let Some(member) = &self.member {
-                    self.hub.set_identity(member, identity);
                 }
                 self.send(&ServerFrame::Registered(Registered {
                     nickname,

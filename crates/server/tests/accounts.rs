@@ -517,7 +517,7 @@ async fn a_banned_nickname_is_disconnected_and_cannot_come_back_until_unbanned()
 /// RFC 2812: 465 ERR_YOUREBANNEDCREEP answers a registration the server
 /// denies, as a NICK change to a banned nickname already gets.
 #[tokio::test]
-#[ignore = "bug: IRC registration with a banned nickname gets 464 (Password incorrect) instead of 465"]
+
 async fn irc_registration_with_a_banned_nickname_gets_465() {
     let server = TestServer::start_with(operators_config()).await;
     let mut admin = register(server.addr, "admin").await;
@@ -665,7 +665,7 @@ async fn operators_set_the_topic_of_a_room_they_are_not_in() {
 /// (`nickname_taken`); IRC must too, or anyone can claim the nickname of a
 /// user who is online without an account and lock them out of it.
 #[tokio::test]
-#[ignore = "bug: IRC REGISTER before registration registers a nickname another user is online with"]
+
 async fn nobody_registers_a_nickname_someone_else_is_online_with() {
     let server = TestServer::start().await;
     let mut alice = Raw::login(server.addr, "alice").await;
@@ -692,7 +692,7 @@ async fn nobody_registers_a_nickname_someone_else_is_online_with() {
 /// A nickname that breaks the nickname rules is `invalid_nickname`, as at
 /// login, whether or not a password comes with it.
 #[tokio::test]
-#[ignore = "bug: register with an invalid nickname answers account_required instead of invalid_nickname"]
+
 async fn registering_an_invalid_nickname_is_invalid_nickname() {
     let server = TestServer::start().await;
     let mut c = Raw::connect(server.addr).await;
