@@ -348,7 +348,8 @@ pub struct ServeArgs {
     pub shutdown_grace: Option<Span>,
     /// After writing to a client, frames for it queued within this long wait
     /// and go out in one write: fewer system calls under load, at most this
-    /// much added latency [default: 0s].
+    /// much added latency; replies to a client's requests never wait
+    /// [default: 10ms].
     #[arg(long, value_name = "DURATION")]
     pub write_linger: Option<Span>,
 }

@@ -42,7 +42,7 @@ messages_per_second = 10.0
 message_burst = 20
 max_rooms_per_user = 50
 shutdown_grace = "5s"
-write_linger = "0s"
+write_linger = "10ms"
 "#;
 
 /// Runs `chatroom serve ARGS...`; returns the exit code, stdout and stderr.

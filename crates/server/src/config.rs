@@ -38,7 +38,9 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// After writing to a connection, frames queued for it within this long
     /// wait for the rest of the window and go out in one write (0: write at
-    /// once). Trades a little latency for far fewer system calls under load.
+    /// once); replies to a client's own requests never wait. Trades at most
+    /// this much latency for far fewer system calls under load (measured in
+    /// docs/benchmarks.md).
     pub write_linger: Duration,
     /// Where history is stored.
     pub store: Location,
@@ -82,7 +84,7 @@ impl Default for Config {
             message_burst: 20,
             max_rooms_per_user: 50,
             shutdown_grace: Duration::from_secs(5),
-            write_linger: Duration::ZERO,
+            write_linger: Duration::from_millis(10),
             store: Location::Memory,
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,

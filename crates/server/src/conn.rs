@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -34,8 +34,13 @@ use crate::outbox::{CloseReason, Outbox};
 /// Size of the per-thread read buffer.
 const SCRATCH_BYTES: usize = 64 * 1024;
 
-/// Most buffers handed to one vectored write.
-const MAX_IOVECS: usize = 128;
+/// Size of the per-thread buffer frames are gathered into for one write.
+const GATHER_BYTES: usize = 64 * 1024;
+
+/// Write queues keep up to this many slots of capacity between writes (a
+/// busy connection reuses them); larger ones are freed, and all of it when
+/// the connection goes quiet.
+const KEEP_SLOTS: usize = 64;
 
 /// How long a closing connection may take to flush its last frames when the
 /// peer is still there but not reading.
@@ -54,6 +59,7 @@ const BACKPRESSURE_WAIT: Duration = Duration::from_secs(30);
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_BYTES]);
+    static GATHER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(GATHER_BYTES));
 }
 
 /// Whether to keep a connection after handling one input.
@@ -79,8 +85,9 @@ pub struct DriverLimits {
     /// How long shutdown waits for the last frames to be written.
     pub shutdown_grace: Duration,
     /// After a write, frames queued within this long wait for the rest of
-    /// the window and go out together (a connection idle for longer is
-    /// written at once). Fewer, larger writes under load; zero disables.
+    /// the window and go out together (a connection idle for longer, or
+    /// that just sent a request, is written at once). Fewer, larger writes
+    /// under load; zero disables.
     pub write_linger: Duration,
 }
 
@@ -236,6 +243,9 @@ where
                     Ok(_) => {
                         last_input = Instant::now();
                         ping_sent = None;
+                        // A client that just spoke is answered at once: only
+                        // traffic it did not ask for waits out the linger.
+                        linger_until = None;
                     }
                     Err(_) => return CloseReason::Reset,
                 }
@@ -274,6 +284,11 @@ where
                 }
                 if ping_sent.is_some() {
                     return CloseReason::PingTimeout;
+                }
+                // A quiet connection gives its write buffers back.
+                if writing.is_empty() {
+                    *writing = VecDeque::new();
+                    outbox.release_idle();
                 }
                 pings += 1;
                 if session.ping(pings) {
@@ -326,13 +341,7 @@ fn poll_drain<W: AsyncWrite + Unpin>(
                 return Pin::new(&mut *writer).poll_flush(cx);
             }
         }
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let mut count = 0;
-        for (slot, frame) in slices.iter_mut().zip(writing.iter()) {
-            *slot = IoSlice::new(frame);
-            count += 1;
-        }
-        match Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..count]) {
+        match poll_write_gathered(writer, writing, cx) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Poll::Ready(Ok(n)) => {
                 *wrote = true;
@@ -343,6 +352,34 @@ fn poll_drain<W: AsyncWrite + Unpin>(
             Poll::Pending => return Poll::Pending,
         }
     }
+}
+
+/// Writes the frames at the front of `writing` with one system call: a
+/// large first frame as it is, otherwise as many frames as fit gathered into
+/// the thread's buffer (one contiguous copy costs the kernel far less than
+/// many small pieces).
+fn poll_write_gathered<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    writing: &VecDeque<Bytes>,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    let first = writing.front().map_or(0, Bytes::len);
+    if writing.len() == 1 || first >= GATHER_BYTES {
+        return match writing.front() {
+            Some(frame) => Pin::new(&mut *writer).poll_write(cx, frame),
+            None => Poll::Ready(Ok(0)),
+        };
+    }
+    GATHER.with_borrow_mut(|buf| {
+        buf.clear();
+        for frame in writing {
+            if buf.len() + frame.len() > GATHER_BYTES {
+                break;
+            }
+            buf.extend_from_slice(frame);
+        }
+        Pin::new(&mut *writer).poll_write(cx, buf)
+    })
 }
 
 /// Drops the first `n` written bytes from the front of `writing`.
@@ -359,8 +396,7 @@ fn consume(writing: &mut VecDeque<Bytes>, mut n: usize) {
             n = 0;
         }
     }
-    if writing.is_empty() {
-        // Nothing in flight: release the memory of an idle connection.
+    if writing.is_empty() && writing.capacity() > KEEP_SLOTS {
         *writing = VecDeque::new();
     }
 }
@@ -424,6 +460,5 @@ mod tests {
         assert_eq!(w, [Bytes::from_static(b"e")]);
         consume(&mut w, 1);
         assert!(w.is_empty());
-        assert_eq!(w.capacity(), 0);
     }
 }

@@ -157,6 +157,14 @@ impl Outbox {
         self.state.lock().bytes > self.budget / 2
     }
 
+    /// Frees the queue's memory if nothing is queued (a quiet connection).
+    pub fn release_idle(&self) {
+        let mut state = self.state.lock();
+        if state.queue.is_empty() {
+            state.queue = VecDeque::new();
+        }
+    }
+
     /// Records that `n` bytes were written to the socket.
     pub fn written(&self, n: usize) {
         let mut state = self.state.lock();
