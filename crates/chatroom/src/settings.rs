@@ -192,6 +192,8 @@ pub struct LimitSettings {
     pub message_burst: u32,
     /// Rooms per user (0: no limit).
     pub max_rooms_per_user: usize,
+    /// Rooms this large get presence summaries (0: never).
+    pub presence_threshold: usize,
     /// How long shutdown waits for goodbyes.
     #[serde(with = "as_text")]
     pub shutdown_grace: Span,
@@ -233,6 +235,7 @@ impl Default for Settings {
                 messages_per_second: config.messages_per_second,
                 message_burst: config.message_burst,
                 max_rooms_per_user: config.max_rooms_per_user,
+                presence_threshold: config.presence_threshold,
                 shutdown_grace: Span(config.shutdown_grace),
                 write_linger: Span(config.write_linger),
             },
@@ -343,6 +346,11 @@ pub struct ServeArgs {
     /// Rooms one user may be in at once, 0 for no limit [default: 50].
     #[arg(long, value_name = "N")]
     pub max_rooms_per_user: Option<usize>,
+    /// Rooms with at least this many members announce joins and leaves in
+    /// one summary a second instead of one notice each; 0 for never
+    /// [default: 100].
+    #[arg(long, value_name = "N")]
+    pub presence_threshold: Option<usize>,
     /// How long shutdown waits for clients to receive their goodbye [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub shutdown_grace: Option<Span>,
@@ -426,6 +434,7 @@ impl Settings {
         set(&mut limits.messages_per_second, &args.messages_per_second);
         set(&mut limits.message_burst, &args.message_burst);
         set(&mut limits.max_rooms_per_user, &args.max_rooms_per_user);
+        set(&mut limits.presence_threshold, &args.presence_threshold);
         set(&mut limits.shutdown_grace, &args.shutdown_grace);
         set(&mut limits.write_linger, &args.write_linger);
     }
@@ -484,6 +493,7 @@ impl Settings {
             messages_per_second: limits.messages_per_second,
             message_burst: limits.message_burst,
             max_rooms_per_user: limits.max_rooms_per_user,
+            presence_threshold: limits.presence_threshold,
             shutdown_grace: limits.shutdown_grace.0,
             write_linger: limits.write_linger.0,
             store: if self.in_memory {
@@ -601,6 +611,7 @@ mod tests {
             format!("[default: {}]", d.limits.messages_per_second),
             format!("[default: {}]", d.limits.message_burst),
             format!("[default: {}]", d.limits.max_rooms_per_user),
+            format!("[default: {}]", d.limits.presence_threshold),
             format!("[default: {}]", d.limits.shutdown_grace),
             format!("[default: {}]", d.limits.write_linger),
             format!("[default: {}]", d.history.replay),

@@ -41,6 +41,7 @@ ping_timeout = "1m"
 messages_per_second = 10.0
 message_burst = 20
 max_rooms_per_user = 50
+presence_threshold = 100
 shutdown_grace = "5s"
 write_linger = "10ms"
 "#;

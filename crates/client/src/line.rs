@@ -514,6 +514,7 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
                 PresenceEvent::Topic => {
                     format!("{who} set the topic: {}", p.topic.as_deref().unwrap_or(""))
                 }
+                PresenceEvent::Summary => p.message.clone(),
             };
             let place = p.room.as_deref().map(room_label);
             writeln!(

@@ -34,6 +34,9 @@ pub struct Config {
     pub message_burst: u32,
     /// Most rooms one user may be in at once (0: no limit).
     pub max_rooms_per_user: usize,
+    /// Rooms with at least this many members announce joins and leaves in
+    /// one summary a second instead of one notice each (0: never).
+    pub presence_threshold: usize,
     /// How long shutdown waits for connections to flush their last frames.
     pub shutdown_grace: Duration,
     /// After writing to a connection, frames queued for it within this long
@@ -83,6 +86,7 @@ impl Default for Config {
             messages_per_second: 10.0,
             message_burst: 20,
             max_rooms_per_user: 50,
+            presence_threshold: 100,
             shutdown_grace: Duration::from_secs(5),
             write_linger: Duration::from_millis(10),
             store: Location::Memory,

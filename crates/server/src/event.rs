@@ -10,7 +10,8 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source};
 use chatroom_proto::json::{
-    ChatMessage, DirectMessage, Presence, PresenceEvent, ServerFrame, encode_frame,
+    ChatMessage, DirectMessage, MemberInfo, Presence, PresenceEvent, PresenceSummary, ServerFrame,
+    encode_frame,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 
@@ -133,6 +134,17 @@ pub enum EventKind {
         /// Why.
         reason: Arc<str>,
     },
+    /// In a large room: who joined and left since the last summary.
+    Summary {
+        /// The room.
+        room: Arc<str>,
+        /// How many joined and left, and how many are there now.
+        counts: (u32, u32, u32),
+        /// The first few who joined (id, nickname).
+        joined: Vec<(u64, Arc<str>)>,
+        /// The first few who left (id, nickname).
+        left: Vec<(u64, Arc<str>)>,
+    },
     /// Someone set a room's topic.
     Topic {
         /// The room.
@@ -183,6 +195,7 @@ impl Event {
             reason: None,
             old_nickname: None,
             topic: None,
+            summary: None,
             sender_id: 0,
             sender_nickname: SYSTEM_NICK.to_owned(),
             message,
@@ -277,6 +290,33 @@ impl Event {
                     ),
                 );
                 p.reason = Some(format!("kicked by {}: {reason}", by.nick));
+                ServerFrame::Presence(p)
+            }
+            EventKind::Summary {
+                room,
+                counts: (joined, left, members),
+                joined: joined_names,
+                left: left_names,
+            } => {
+                let system = Who {
+                    id: 0,
+                    nick: SYSTEM_NICK.into(),
+                    user: SYSTEM_NICK.into(),
+                    host: SYSTEM_NICK.into(),
+                };
+                let mut p = presence(
+                    PresenceEvent::Summary,
+                    Some(room),
+                    &system,
+                    summary_text(*joined, joined_names, *left, left_names, *members),
+                );
+                p.summary = Some(Box::new(PresenceSummary {
+                    joined: *joined,
+                    left: *left,
+                    members: *members,
+                    joined_users: member_infos(joined_names),
+                    left_users: member_infos(left_names),
+                }));
                 ServerFrame::Presence(p)
             }
             EventKind::Topic { room, who, topic } => {
@@ -376,6 +416,19 @@ impl Event {
                     .trailing_param(&**reason);
                 tag(m, None, self.ts).encode_into(&mut out);
             }
+            EventKind::Summary {
+                room,
+                counts: (joined, left, members),
+                joined: joined_names,
+                left: left_names,
+            } => {
+                let text = summary_text(*joined, joined_names, *left, left_names, *members);
+                let m = Message::new("NOTICE")
+                    .with_source(Source::server(SYSTEM_NICK))
+                    .param(irc::channel::room_to_channel(room))
+                    .trailing_param(format!("*** {text}"));
+                tag(m, None, self.ts).encode_into(&mut out);
+            }
             EventKind::Topic { room, who, topic } => {
                 let m = Message::new("TOPIC")
                     .with_source(who.source())
@@ -386,6 +439,44 @@ impl Event {
         }
         Bytes::from(out)
     }
+}
+
+/// A presence summary as text: `150 joined (a, b, ...), 3 left (c); 9876 here`.
+fn summary_text(
+    joined: u32,
+    joined_names: &[(u64, Arc<str>)],
+    left: u32,
+    left_names: &[(u64, Arc<str>)],
+    members: u32,
+) -> String {
+    let part = |count: u32, names: &[(u64, Arc<str>)], verb: &str| {
+        let listed: Vec<&str> = names.iter().map(|(_, n)| &**n).collect();
+        let more = if count as usize > names.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        format!("{count} {verb} ({}{more})", listed.join(", "))
+    };
+    let mut parts = Vec::new();
+    if joined > 0 {
+        parts.push(part(joined, joined_names, "joined"));
+    }
+    if left > 0 {
+        parts.push(part(left, left_names, "left"));
+    }
+    format!("{}; {members} here", parts.join(", "))
+}
+
+/// A summary's users as the JSON protocol lists them.
+fn member_infos(users: &[(u64, Arc<str>)]) -> Vec<MemberInfo> {
+    users
+        .iter()
+        .map(|(id, nick)| MemberInfo {
+            id: *id,
+            nickname: nick.to_string(),
+        })
+        .collect()
 }
 
 /// IRCv3 `server-time`: `2026-11-24T12:34:56.789Z`.
@@ -458,6 +549,25 @@ mod tests {
             },
             0,
         )
+    }
+
+    #[test]
+    fn summaries_name_the_first_few_and_elide_the_rest() {
+        let users = |names: &[&str]| -> Vec<(u64, Arc<str>)> {
+            names.iter().map(|n| (1, Arc::from(*n))).collect()
+        };
+        assert_eq!(
+            summary_text(3, &users(&["a", "b"]), 0, &[], 120),
+            "3 joined (a, b, ...); 120 here"
+        );
+        assert_eq!(
+            summary_text(1, &users(&["a"]), 2, &users(&["b", "c"]), 99),
+            "1 joined (a), 2 left (b, c); 99 here"
+        );
+        assert_eq!(
+            summary_text(0, &[], 1, &users(&["张三"]), 5),
+            "1 left (张三); 5 here"
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
-use chatroom_proto::json::{BanTarget, MemberInfo, RoomInfo, Secret};
+use chatroom_proto::json::{BanTarget, MemberInfo, PresenceSummary, RoomInfo, Secret};
 use chatroom_proto::nick::{self, NickError};
 use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS, RoomNameError};
 use parking_lot::Mutex;
@@ -106,6 +106,10 @@ pub struct HubSettings {
     pub operators: Vec<String>,
     /// Whether every login needs an account.
     pub require_account: bool,
+    /// Rooms with at least this many members get presence summaries
+    /// ([`Hub::flush_presence`]) instead of a notice per join and leave
+    /// (0: always one notice each).
+    pub presence_threshold: usize,
 }
 
 /// Why the hub refused a request.
@@ -265,6 +269,26 @@ struct User {
 struct Room {
     topic: Topic,
     members: HashMap<UserId, Arc<Member>>,
+    /// Joins and leaves waiting for the next summary (large rooms only).
+    tally: Tally,
+}
+
+/// Who came and went in a large room since its last summary.
+#[derive(Default)]
+struct Tally {
+    joined: u32,
+    left: u32,
+    joined_users: Vec<(UserId, Arc<str>)>,
+    left_users: Vec<(UserId, Arc<str>)>,
+}
+
+impl Tally {
+    fn count(count: &mut u32, users: &mut Vec<(UserId, Arc<str>)>, who: &Who) {
+        *count += 1;
+        if users.len() < PresenceSummary::NAMES {
+            users.push((who.id, who.nick.clone()));
+        }
+    }
 }
 
 impl Room {
@@ -275,7 +299,14 @@ impl Room {
                 ..Topic::default()
             },
             members: HashMap::new(),
+            tally: Tally::default(),
         }
+    }
+
+    /// Whether joins and leaves are summarised rather than announced one by
+    /// one: the room has at least `threshold` members (0: never).
+    fn is_large(&self, threshold: usize) -> bool {
+        threshold > 0 && self.members.len() >= threshold
     }
 
     /// Queues the event for every member but `except`.
@@ -290,6 +321,8 @@ impl Room {
 
 #[derive(Default)]
 struct State {
+    /// See [`HubSettings::presence_threshold`].
+    presence_threshold: usize,
     users: HashMap<UserId, User>,
     /// Folded nickname to id.
     nicks: HashMap<String, UserId>,
@@ -310,7 +343,10 @@ pub struct Hub {
 impl Hub {
     /// A hub continuing from what the store loaded.
     pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> Self {
-        let mut state = State::default();
+        let mut state = State {
+            presence_threshold: settings.presence_threshold,
+            ..State::default()
+        };
         for stored in &loaded.rooms {
             let mut room = Room::new(&stored.name);
             room.topic.text = stored.topic.clone();
@@ -434,12 +470,29 @@ impl Hub {
             return;
         };
         state.nicks.remove(&nick::fold(&user.who.nick));
-        let audience = state.audience(member.id, &user.rooms);
+        if reason == CloseReason::Shutdown {
+            for key in &user.rooms {
+                state.remove_from_room(key, member.id);
+            }
+            return;
+        }
+        // Large rooms count the departure for their next summary; everyone
+        // sharing a small room with the user is told once, now.
+        let threshold = state.presence_threshold;
+        let (large, small): (BTreeSet<String>, BTreeSet<String>) = user
+            .rooms
+            .iter()
+            .cloned()
+            .partition(|key| state.rooms.get(key).is_some_and(|r| r.is_large(threshold)));
+        let audience = state.audience(member.id, &small);
+        for key in &large {
+            if let Some(room) = state.rooms.get_mut(key) {
+                let tally = &mut room.tally;
+                Tally::count(&mut tally.left, &mut tally.left_users, &user.who);
+            }
+        }
         for key in &user.rooms {
             state.remove_from_room(key, member.id);
-        }
-        if reason == CloseReason::Shutdown {
-            return;
         }
         let reason = match message {
             Some(text) => format!("Quit: {text}"),
@@ -593,15 +646,22 @@ impl Hub {
         let who = state.user(member.id)?.who.clone();
         let (key, room) = state.joined_room(member.id, room_name)?;
         let name = room.topic.room.clone();
-        let event = Event::new(
-            EventKind::Part {
-                room: name.as_str().into(),
-                who,
-                reason: reason.map(Into::into),
-            },
-            now_ms(),
-        );
-        room.tell(&event, member.id);
+        if room.is_large(state.presence_threshold) {
+            if let Some(room) = state.rooms.get_mut(&key) {
+                let tally = &mut room.tally;
+                Tally::count(&mut tally.left, &mut tally.left_users, &who);
+            }
+        } else {
+            let event = Event::new(
+                EventKind::Part {
+                    room: name.as_str().into(),
+                    who,
+                    reason: reason.map(Into::into),
+                },
+                now_ms(),
+            );
+            room.tell(&event, member.id);
+        }
         state.remove_from_room(&key, member.id);
         if let Some(user) = state.users.get_mut(&member.id) {
             user.rooms.remove(&key);
@@ -856,6 +916,29 @@ impl Hub {
         Ok(identity)
     }
 
+    /// Sends every large room its presence summary: who joined and left
+    /// since the last one (called once a second by the server).
+    pub fn flush_presence(&self) {
+        let mut state = self.state.lock();
+        for room in state.rooms.values_mut() {
+            let tally = std::mem::take(&mut room.tally);
+            if tally.joined == 0 && tally.left == 0 {
+                continue;
+            }
+            let members = u32::try_from(room.members.len()).unwrap_or(u32::MAX);
+            let event = Event::new(
+                EventKind::Summary {
+                    room: room.topic.room.as_str().into(),
+                    counts: (tally.joined, tally.left, members),
+                    joined: tally.joined_users,
+                    left: tally.left_users,
+                },
+                now_ms(),
+            );
+            room.tell(&event, 0);
+        }
+    }
+
     /// Sets (`Some`) or clears (`None`) the user's away message.
     pub fn set_away(&self, member: &Member, message: Option<String>) {
         if let Some(user) = self.state.lock().users.get_mut(&member.id) {
@@ -1004,14 +1087,19 @@ impl State {
         user.rooms.insert(key.clone());
         let (member, who) = (user.member.clone(), user.who.clone());
         let room = self.rooms.entry(key).or_insert_with(|| Room::new(name));
-        let event = Event::new(
-            EventKind::Join {
-                room: room.topic.room.as_str().into(),
-                who,
-            },
-            now_ms(),
-        );
-        room.tell(&event, id);
+        if room.is_large(self.presence_threshold) {
+            let tally = &mut room.tally;
+            Tally::count(&mut tally.joined, &mut tally.joined_users, &who);
+        } else {
+            let event = Event::new(
+                EventKind::Join {
+                    room: room.topic.room.as_str().into(),
+                    who,
+                },
+                now_ms(),
+            );
+            room.tell(&event, id);
+        }
         room.members.insert(id, member);
     }
 

@@ -125,6 +125,7 @@ pub async fn run(
         max_message_bytes: config.max_message_bytes,
         operators: config.operators.clone(),
         require_account: config.require_account,
+        presence_threshold: config.presence_threshold,
     };
     let hub = Arc::new(Hub::new(store, &loaded, settings));
     let admission = Admission::new(ConnectionLimits {
@@ -152,6 +153,7 @@ pub async fn run(
         };
         tasks.spawn(accept(listener, context, tasks.clone()));
     }
+    tasks.spawn(summarise_presence(hub.clone(), stop.clone()));
     shutdown.await;
     info!(online = hub.online(), "shutting down");
     stop.cancel();
@@ -173,6 +175,21 @@ pub async fn run(
     }
     info!("shut down");
     Ok(())
+}
+
+/// How often large rooms get their presence summary.
+const PRESENCE_EVERY: Duration = Duration::from_secs(1);
+
+/// Sends large rooms their presence summaries until the server stops.
+async fn summarise_presence(hub: Arc<Hub>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(PRESENCE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => hub.flush_presence(),
+        }
+    }
 }
 
 /// What every connection needs from the server.

@@ -218,7 +218,7 @@ fn render_members(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
     let width = usize::from(inner.width);
     let me = app.me().map(|m| chatroom_proto::nick::fold(&m.nick));
     let mut rows = vec![Row::from(Span::styled(
-        fit(&format!("{} here", window.members.len()), width),
+        fit(&format!("{} here", window.head_count()), width),
         Style::new().add_modifier(Modifier::BOLD),
     ))];
     for (folded, member) in &window.members {

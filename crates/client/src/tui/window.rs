@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use chatroom_proto::json::PresenceSummary;
 use chatroom_proto::{nick, room};
 
 /// The most lines one window keeps; older ones are dropped as new ones come.
@@ -153,8 +154,12 @@ pub struct Window {
     pub name: String,
     /// The room's topic (empty when none).
     pub topic: String,
-    /// Room members by case-folded nickname.
+    /// Room members by case-folded nickname. In a large room, where the
+    /// server summarises joins and leaves, only the listed ones are known.
     pub members: BTreeMap<String, Member>,
+    /// How many are in the room according to the latest presence summary,
+    /// when that is newer than the full member list.
+    population: Option<u32>,
     lines: BTreeMap<LineKey, Line>,
     /// Messages that arrived while another window was shown.
     pub unread: u32,
@@ -178,6 +183,7 @@ impl Window {
             name: name.to_owned(),
             topic: String::new(),
             members: BTreeMap::new(),
+            population: None,
             lines: BTreeMap::new(),
             unread: 0,
             activity: Activity::None,
@@ -264,18 +270,53 @@ impl Window {
 
     /// Adds or replaces a member.
     pub fn add_member(&mut self, id: u64, nick: &str) {
-        self.members.insert(
-            nick::fold(nick),
-            Member {
-                id,
-                nick: nick.to_owned(),
-            },
-        );
+        let member = Member {
+            id,
+            nick: nick.to_owned(),
+        };
+        if self.members.insert(nick::fold(nick), member).is_none()
+            && let Some(count) = &mut self.population
+        {
+            *count = count.saturating_add(1);
+        }
     }
 
     /// Removes a member; returns whether they were there.
     pub fn remove_member(&mut self, nick: &str) -> bool {
-        self.members.remove(&nick::fold(nick)).is_some()
+        let removed = self.members.remove(&nick::fold(nick)).is_some();
+        if removed && let Some(count) = &mut self.population {
+            *count = count.saturating_sub(1);
+        }
+        removed
+    }
+
+    /// Replaces the members with a full list from the server.
+    pub fn set_members<'a>(&mut self, members: impl IntoIterator<Item = (u64, &'a str)>) {
+        self.members.clear();
+        self.population = None;
+        for (id, nick) in members {
+            self.add_member(id, nick);
+        }
+    }
+
+    /// Applies a presence summary: the listed comings and goings, and the
+    /// server's head count (the list may now be incomplete).
+    pub fn apply_summary(&mut self, summary: &PresenceSummary) {
+        for user in &summary.left_users {
+            self.remove_member(&user.nickname);
+        }
+        for user in &summary.joined_users {
+            self.add_member(user.id, &user.nickname);
+        }
+        self.population = Some(summary.members);
+    }
+
+    /// How many are in the room: the server's latest count when a summary
+    /// gave one, else the members known.
+    pub fn head_count(&self) -> usize {
+        self.population.map_or(self.members.len(), |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        })
     }
 
     /// Whether `nick` is a member.

@@ -274,6 +274,9 @@ pub enum PresenceEvent {
     Nick,
     /// A user set a room's topic.
     Topic,
+    /// In a large room: who joined and left over the last moment, in one
+    /// notice instead of one per person.
+    Summary,
 }
 
 /// A notice from System that a user joined, left, changed nickname or set
@@ -301,12 +304,35 @@ pub struct Presence {
     /// The new topic, for `topic`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// For `summary`: the counts and some of the names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Box<PresenceSummary>>,
     /// Always 0: notices come from System.
     pub sender_id: u64,
     /// Always "System".
     pub sender_nickname: String,
     /// The notice as text, for clients that only print `message`.
     pub message: String,
+}
+
+/// Who came and went in a large room over the last moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceSummary {
+    /// How many joined.
+    pub joined: u32,
+    /// How many left.
+    pub left: u32,
+    /// How many are in the room now.
+    pub members: u32,
+    /// The first few who joined (at most [`PresenceSummary::NAMES`]).
+    pub joined_users: Vec<MemberInfo>,
+    /// The first few who left (at most [`PresenceSummary::NAMES`]).
+    pub left_users: Vec<MemberInfo>,
+}
+
+impl PresenceSummary {
+    /// The most names a summary lists of each kind.
+    pub const NAMES: usize = 10;
 }
 
 /// `{"type":"ack",...}`: a message was accepted and relayed.

@@ -13,8 +13,8 @@ mod request;
 
 pub use frame::{
     Ack, ChatMessage, DirectMessage, Done, ErrorFrame, HistoryEnd, Joined, MemberInfo, MemberList,
-    Notice, Parted, Pong, Presence, PresenceEvent, Registered, Renamed, RoomInfo, RoomList,
-    ServerFrame, TopicInfo, Welcome, encode_frame,
+    Notice, Parted, Pong, Presence, PresenceEvent, PresenceSummary, Registered, Renamed, RoomInfo,
+    RoomList, ServerFrame, TopicInfo, Welcome, encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{

@@ -387,6 +387,14 @@ impl App {
                     self.note(index, LineKind::Notice(text));
                 }
             }
+            (PresenceEvent::Summary, Some(name)) => {
+                if let Some(index) = self.window_index(&WindowKey::room(name)) {
+                    if let Some(summary) = &p.summary {
+                        self.windows[index].apply_summary(summary);
+                    }
+                    self.note(index, LineKind::Notice(p.message.clone()));
+                }
+            }
             (event, None) => tracing::debug!(?event, "presence without a room"),
         }
     }
@@ -404,10 +412,7 @@ impl App {
         let window = &mut self.windows[index];
         window.name = j.room.clone();
         window.topic = j.topic.clone();
-        window.members.clear();
-        for member in &j.members {
-            window.add_member(member.id, &member.nickname);
-        }
+        window.set_members(j.members.iter().map(|m| (m.id, m.nickname.as_str())));
         if rejoin {
             self.note(index, LineKind::Notice(format!("rejoined #{}", j.room)));
             return;
@@ -536,10 +541,7 @@ impl App {
         let shown = self.reply_window(list.reference.as_ref());
         if let Some(room_index) = self.window_index(&WindowKey::room(&list.room)) {
             let window = &mut self.windows[room_index];
-            window.members.clear();
-            for member in &list.members {
-                window.add_member(member.id, &member.nickname);
-            }
+            window.set_members(list.members.iter().map(|m| (m.id, m.nickname.as_str())));
         }
         if let Some(index) = shown {
             let mut names: Vec<&str> = list.members.iter().map(|m| m.nickname.as_str()).collect();

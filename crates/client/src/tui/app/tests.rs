@@ -372,6 +372,43 @@ fn presence_keeps_member_lists_and_shows_what_happened() {
     );
 }
 
+#[test]
+fn a_presence_summary_updates_known_members_and_the_head_count() {
+    let mut app = logged_in();
+    assert_eq!(app.current_window().head_count(), 2);
+    let text = "2 joined (carol, dave), 1 left (bob); 3000 here";
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "summary", "room": "lobby", "user_id": 0,
+            "nickname": "System", "ts": NOW, "sender_id": 0, "sender_nickname": "System",
+            "message": text,
+            "summary": {"joined": 2, "left": 1, "members": 3000,
+                "joined_users": [{"id": 3, "nickname": "carol"}, {"id": 4, "nickname": "dave"}],
+                "left_users": [{"id": 2, "nickname": "bob"}]}}),
+    );
+    let window = app.current_window();
+    assert!(window.has_member("carol") && window.has_member("dave"));
+    assert!(!window.has_member("bob"));
+    assert_eq!(window.head_count(), 3000);
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), text);
+    // Individual notices keep the server's count current...
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "join", "room": "lobby", "user_id": 5,
+            "nickname": "erin", "ts": NOW, "sender_id": 0, "sender_nickname": "System",
+            "message": "erin joined"}),
+    );
+    assert_eq!(app.current_window().head_count(), 3001);
+    // ...until a full member list replaces both.
+    let who = enter(&mut app, "/who");
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": who[0].1,
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 3, "nickname": "carol"}]}),
+    );
+    assert_eq!(app.current_window().head_count(), 2);
+}
+
 // ----- commands -----
 
 #[test]
