@@ -232,6 +232,9 @@ where
             () = sleep_until(linger_until.unwrap_or(started)), if linger_until.is_some() => {
                 linger_until = None;
             }
+            // Blocked on a full socket, a slow consumer's queue may pass its
+            // budget: notice that now, not when the socket drains.
+            () = outbox.wait_closed(), if !writing.is_empty() => {}
             drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)), if !writing.is_empty() => {
                 if drained.is_err() {
                     return CloseReason::Reset;
@@ -268,10 +271,17 @@ where
                     // Replies piling up: take no more input until the client
                     // has read them (it is sending faster than it reads).
                     if outbox.is_half_full() {
-                        let drained = timeout(BACKPRESSURE_WAIT, poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false))).await;
+                        let drained = timeout(BACKPRESSURE_WAIT, async {
+                            tokio::select! {
+                                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)) => Some(drained),
+                                () = outbox.wait_closed() => None,
+                            }
+                        })
+                        .await;
                         match drained {
-                            Ok(Ok(())) => {}
-                            Ok(Err(_)) => return CloseReason::Reset,
+                            Ok(Some(Ok(()))) => {}
+                            Ok(Some(Err(_))) => return CloseReason::Reset,
+                            Ok(None) => return outbox.close_reason().unwrap_or(CloseReason::SlowConsumer),
                             Err(_) => return CloseReason::SlowConsumer,
                         }
                     }

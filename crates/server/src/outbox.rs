@@ -81,6 +81,9 @@ struct State {
 pub struct Outbox {
     state: Mutex<State>,
     wake: Notify,
+    /// Woken only by closing, for a driver blocked on a full socket (it no
+    /// longer listens to `wake`, which every push after a take would fire).
+    closing: Notify,
     budget: usize,
 }
 
@@ -94,6 +97,7 @@ impl Outbox {
                 close: None,
             }),
             wake: Notify::new(),
+            closing: Notify::new(),
             budget,
         }
     }
@@ -110,6 +114,7 @@ impl Outbox {
             state.queue = VecDeque::new();
             drop(state);
             self.wake.notify_one();
+            self.closing.notify_one();
             return Pushed::Refused;
         }
         let was_empty = state.queue.is_empty();
@@ -132,6 +137,7 @@ impl Outbox {
         }
         drop(state);
         self.wake.notify_one();
+        self.closing.notify_one();
     }
 
     /// Why the outbox is closing, if it is.
@@ -174,6 +180,12 @@ impl Outbox {
     /// Waits until something is pushed or the outbox is closed.
     pub async fn wait(&self) {
         self.wake.notified().await;
+    }
+
+    /// Waits until the outbox is closed (returns at once if it was closed
+    /// since the last call).
+    pub async fn wait_closed(&self) {
+        self.closing.notified().await;
     }
 }
 
@@ -235,6 +247,18 @@ mod tests {
         let mut out = VecDeque::new();
         outbox.take(&mut out);
         assert_eq!(out, [Bytes::from_static(b"bye")]);
+    }
+
+    #[tokio::test]
+    async fn only_closing_wakes_a_wait_for_closing() {
+        let outbox = Outbox::new(10);
+        outbox.push(Bytes::from_static(b"x"));
+        let early = tokio::time::timeout(std::time::Duration::ZERO, outbox.wait_closed()).await;
+        assert!(early.is_err(), "a push woke the wait for closing");
+        outbox.push(Bytes::from_static(b"0123456789"));
+        tokio::time::timeout(std::time::Duration::from_secs(10), outbox.wait_closed())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
