@@ -354,10 +354,10 @@ pub struct ServeArgs {
     /// How long shutdown waits for clients to receive their goodbye [default: 5s].
     #[arg(long, value_name = "DURATION")]
     pub shutdown_grace: Option<Span>,
-    /// After writing to a client, frames for it queued within this long wait
-    /// and go out in one write: fewer system calls under load, at most this
-    /// much added latency; replies to a client's requests never wait
-    /// [default: 10ms].
+    /// When a client's traffic is dense, frames for it queued within this
+    /// long after a write wait and go out in one write: fewer system calls
+    /// under load, at most this much added latency; sparse traffic and
+    /// replies to a client's requests never wait [default: 10ms].
     #[arg(long, value_name = "DURATION")]
     pub write_linger: Option<Span>,
 }

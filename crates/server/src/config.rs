@@ -39,10 +39,11 @@ pub struct Config {
     pub presence_threshold: usize,
     /// How long shutdown waits for connections to flush their last frames.
     pub shutdown_grace: Duration,
-    /// After writing to a connection, frames queued for it within this long
-    /// wait for the rest of the window and go out in one write (0: write at
-    /// once); replies to a client's own requests never wait. Trades at most
-    /// this much latency for far fewer system calls under load (measured in
+    /// When traffic to a connection is dense, frames queued for it within
+    /// this long after a write wait for the rest of the window and go out in
+    /// one write (0: write at once); sparse traffic and replies to a
+    /// client's own requests never wait. Trades at most this much latency
+    /// for far fewer system calls under load (measured in
     /// docs/benchmarks.md).
     pub write_linger: Duration,
     /// Where history is stored.

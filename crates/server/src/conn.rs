@@ -84,10 +84,10 @@ pub struct DriverLimits {
     pub rate: Option<RateLimit>,
     /// How long shutdown waits for the last frames to be written.
     pub shutdown_grace: Duration,
-    /// After a write, frames queued within this long wait for the rest of
-    /// the window and go out together (a connection idle for longer, or
-    /// that just sent a request, is written at once). Fewer, larger writes
-    /// under load; zero disables.
+    /// When traffic is dense, frames queued within this long after a write
+    /// wait for the rest of the window and go out together (sparse traffic,
+    /// and a connection that just sent a request, are written at once; see
+    /// [`Linger`]). Fewer, larger writes under load; zero disables.
     pub write_linger: Duration,
 }
 
@@ -187,27 +187,23 @@ where
     let mut ping_sent: Option<Instant> = None;
     let mut pings = 0u64;
     let mut bucket = limits.rate.map(TokenBucket::new);
-    // When the last write happened, and until when new frames wait.
-    let mut last_write = started - limits.write_linger;
-    let mut linger_until: Option<Instant> = None;
+    let mut linger = Linger::new(limits.write_linger, started);
     loop {
         // Write whatever the socket takes right now, without waiting (unless
         // new frames are waiting out the linger window).
-        if !writing.is_empty() || linger_until.is_none() {
-            let mut wrote = false;
+        if !writing.is_empty() || linger.until.is_none() {
+            let mut frames = 0;
             let drained = poll_drain(
                 writer,
                 outbox,
                 writing,
                 &mut Context::from_waker(Waker::noop()),
-                &mut wrote,
+                &mut frames,
             );
             if let Poll::Ready(Err(_)) = drained {
                 return CloseReason::Reset;
             }
-            if wrote {
-                last_write = Instant::now();
-            }
+            linger.wrote(Instant::now(), frames);
         }
 
         if let Some(reason) = outbox.close_reason() {
@@ -223,19 +219,16 @@ where
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return CloseReason::Shutdown,
-            () = outbox.wait(), if writing.is_empty() && linger_until.is_none() => {
-                let until = last_write + limits.write_linger;
-                if Instant::now() < until {
-                    linger_until = Some(until);
-                }
+            () = outbox.wait(), if writing.is_empty() && linger.until.is_none() => {
+                linger.arrived(Instant::now());
             }
-            () = sleep_until(linger_until.unwrap_or(started)), if linger_until.is_some() => {
-                linger_until = None;
+            () = sleep_until(linger.until.unwrap_or(started)), if linger.until.is_some() => {
+                linger.until = None;
             }
             // Blocked on a full socket, a slow consumer's queue may pass its
             // budget: notice that now, not when the socket drains.
             () = outbox.wait_closed(), if !writing.is_empty() => {}
-            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)), if !writing.is_empty() => {
+            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)), if !writing.is_empty() => {
                 if drained.is_err() {
                     return CloseReason::Reset;
                 }
@@ -248,7 +241,7 @@ where
                         ping_sent = None;
                         // A client that just spoke is answered at once: only
                         // traffic it did not ask for waits out the linger.
-                        linger_until = None;
+                        linger.until = None;
                     }
                     Err(_) => return CloseReason::Reset,
                 }
@@ -273,7 +266,7 @@ where
                     if outbox.is_half_full() {
                         let drained = timeout(BACKPRESSURE_WAIT, async {
                             tokio::select! {
-                                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)) => Some(drained),
+                                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)) => Some(drained),
                                 () = outbox.wait_closed() => None,
                             }
                         })
@@ -312,6 +305,52 @@ where
     }
 }
 
+/// When traffic the client did not ask for waits to share a write (see
+/// [`DriverLimits::write_linger`]).
+///
+/// Traffic is dense once a write carried several frames, and stays dense
+/// until a frame arrives after a whole quiet window. While it is dense, a
+/// frame arriving within the window after a write waits for the window's
+/// end; sparse traffic is written at once, as waiting would gather nothing
+/// and only add latency.
+struct Linger {
+    window: Duration,
+    last_write: Instant,
+    dense: bool,
+    /// Until when queued frames wait, if they do.
+    until: Option<Instant>,
+}
+
+impl Linger {
+    fn new(window: Duration, now: Instant) -> Self {
+        Linger {
+            window,
+            last_write: now.checked_sub(window).unwrap_or(now),
+            dense: false,
+            until: None,
+        }
+    }
+
+    /// Records a write at `now` that sent `frames` whole frames.
+    fn wrote(&mut self, now: Instant, frames: usize) {
+        if frames > 0 {
+            self.last_write = now;
+            self.dense |= frames > 1;
+        }
+    }
+
+    /// A frame was queued at `now` while nothing was: decides whether it
+    /// waits (sets `until`).
+    fn arrived(&mut self, now: Instant) {
+        let until = self.last_write + self.window;
+        if now >= until {
+            self.dense = false;
+        } else if self.dense {
+            self.until = Some(until);
+        }
+    }
+}
+
 /// Reads once into the thread's scratch buffer and passes what arrived to
 /// `consume`; the byte count is 0 at end of stream.
 fn poll_read_scratch<R: AsyncRead + Unpin>(
@@ -336,13 +375,13 @@ fn poll_read_scratch<R: AsyncRead + Unpin>(
 }
 
 /// Writes queued frames (and flushes) until everything is out (`Ready`) or
-/// the socket is full (`Pending`); sets `wrote` when any byte went out.
+/// the socket is full (`Pending`); adds the frames written whole to `frames`.
 fn poll_drain<W: AsyncWrite + Unpin>(
     writer: &mut W,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     cx: &mut Context<'_>,
-    wrote: &mut bool,
+    frames: &mut usize,
 ) -> Poll<io::Result<()>> {
     loop {
         if writing.is_empty() {
@@ -354,9 +393,8 @@ fn poll_drain<W: AsyncWrite + Unpin>(
         match poll_write_gathered(writer, writing, cx) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Poll::Ready(Ok(n)) => {
-                *wrote = true;
                 outbox.written(n);
-                consume(writing, n);
+                *frames += consume(writing, n);
             }
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => return Poll::Pending,
@@ -392,15 +430,18 @@ fn poll_write_gathered<W: AsyncWrite + Unpin>(
     })
 }
 
-/// Drops the first `n` written bytes from the front of `writing`.
-fn consume(writing: &mut VecDeque<Bytes>, mut n: usize) {
+/// Drops the first `n` written bytes from the front of `writing`; returns how
+/// many frames went out whole.
+fn consume(writing: &mut VecDeque<Bytes>, mut n: usize) -> usize {
+    let mut whole = 0;
     while n > 0 {
         let Some(front) = writing.front_mut() else {
-            return;
+            break;
         };
         if front.len() <= n {
             n -= front.len();
             writing.pop_front();
+            whole += 1;
         } else {
             front.advance(n);
             n = 0;
@@ -409,6 +450,7 @@ fn consume(writing: &mut VecDeque<Bytes>, mut n: usize) {
     if writing.is_empty() && writing.capacity() > KEEP_SLOTS {
         *writing = VecDeque::new();
     }
+    whole
 }
 
 /// Flushes the last frames before `deadline`, closes our side, and reads
@@ -426,7 +468,7 @@ async fn close_gracefully<R, W>(
 {
     let flushed = timeout_at(
         deadline,
-        poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut false)),
+        poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)),
     )
     .await;
     if !matches!(flushed, Ok(Ok(()))) {
@@ -462,13 +504,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_dense_traffic_lingers() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut linger = Linger::new(ms(10), t0);
+        // Sparse: one frame per write, each written at once.
+        linger.wrote(t0, 1);
+        linger.arrived(t0 + ms(3));
+        assert_eq!(linger.until, None);
+        // A write that gathered frames makes traffic dense: the next frame
+        // within the window waits for its end.
+        linger.wrote(t0 + ms(4), 3);
+        linger.arrived(t0 + ms(5));
+        assert_eq!(linger.until, Some(t0 + ms(14)));
+        linger.until = None;
+        // Single-frame writes keep it dense while frames keep coming...
+        linger.wrote(t0 + ms(14), 1);
+        linger.arrived(t0 + ms(20));
+        assert_eq!(linger.until, Some(t0 + ms(24)));
+        linger.until = None;
+        // ...until one arrives after a whole quiet window.
+        linger.wrote(t0 + ms(24), 2);
+        linger.arrived(t0 + ms(40));
+        assert_eq!(linger.until, None);
+        linger.wrote(t0 + ms(40), 1);
+        linger.arrived(t0 + ms(41));
+        assert_eq!(linger.until, None);
+    }
+
+    #[test]
+    fn a_zero_window_never_lingers() {
+        let t0 = Instant::now();
+        let mut linger = Linger::new(Duration::ZERO, t0);
+        linger.wrote(t0, 5);
+        linger.arrived(t0);
+        assert_eq!(linger.until, None);
+    }
+
+    #[test]
     fn consume_handles_partial_writes() {
         let mut w: VecDeque<Bytes> = [Bytes::from_static(b"abc"), Bytes::from_static(b"de")].into();
-        consume(&mut w, 2);
+        assert_eq!(consume(&mut w, 2), 0);
         assert_eq!(w, [Bytes::from_static(b"c"), Bytes::from_static(b"de")]);
-        consume(&mut w, 2);
+        assert_eq!(consume(&mut w, 2), 1);
         assert_eq!(w, [Bytes::from_static(b"e")]);
-        consume(&mut w, 1);
+        assert_eq!(consume(&mut w, 1), 1);
         assert!(w.is_empty());
     }
 }
