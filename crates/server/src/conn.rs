@@ -120,189 +120,271 @@ pub trait Session: Send {
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes>;
 }
 
+/// What the driver needs from the server, shared by every connection.
+#[derive(Debug)]
+pub struct DriverSettings {
+    /// Cancelled when the server shuts down.
+    pub shutdown: CancellationToken,
+    /// The limits enforced on every connection.
+    pub limits: DriverLimits,
+}
+
 /// Runs a connection (its read and write halves) until it ends, then
-/// closes it.
-pub async fn drive<R, W, S>(
+/// closes it. `guard` is held until then (a connection slot, say).
+///
+/// This future is most of what an idle connection costs, so it is spawned
+/// as the connection's task itself, and everything that is not waiting for
+/// the next event (handling input, closing) keeps its state boxed or short.
+/// It is a plain function returning an `async move` block so the arguments
+/// are stored once, not once as arguments and again as locals.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store its arguments twice (rust-lang/rust#62958)"
+)]
+pub fn drive<R, W, S, G>(
     mut reader: R,
     mut writer: W,
     outbox: Arc<Outbox>,
     mut session: S,
-    shutdown: CancellationToken,
-    limits: DriverLimits,
-) where
+    settings: Arc<DriverSettings>,
+    guard: G,
+) -> impl Future<Output = ()> + Send
+where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
     S: Session,
+    G: Send,
 {
-    let mut writing: VecDeque<Bytes> = VecDeque::new();
-    let reason = run(
-        &mut reader,
-        &mut writer,
-        &outbox,
-        &mut session,
-        &mut writing,
-        &shutdown,
-        &limits,
-    )
-    .await;
-    let last_words = session.finish(reason);
-    if reason == CloseReason::Reset {
-        return;
+    async move {
+        let mut writing: VecDeque<Bytes> = VecDeque::new();
+        let reason = run(
+            &mut reader,
+            &mut writer,
+            &outbox,
+            &mut session,
+            &mut writing,
+            &settings,
+        )
+        .await;
+        let last_words = session.finish(reason);
+        if reason != CloseReason::Reset {
+            outbox.take(&mut writing);
+            writing.extend(last_words);
+            let flush_for = if reason == CloseReason::Shutdown {
+                settings.limits.shutdown_grace
+            } else {
+                CLOSE_FLUSH
+            };
+            let deadline = Instant::now() + flush_for;
+            Box::pin(close_gracefully(
+                &mut reader,
+                &mut writer,
+                &outbox,
+                &mut writing,
+                deadline,
+            ))
+            .await;
+        }
+        drop(guard);
     }
-    outbox.take(&mut writing);
-    writing.extend(last_words);
-    let flush_for = if reason == CloseReason::Shutdown {
-        limits.shutdown_grace
-    } else {
-        CLOSE_FLUSH
-    };
-    close_gracefully(
-        &mut reader,
-        &mut writer,
-        &outbox,
-        &mut writing,
-        Instant::now() + flush_for,
-    )
-    .await;
 }
 
 /// The main loop; returns why the connection ends.
-async fn run<R, W, S>(
-    reader: &mut R,
-    writer: &mut W,
-    outbox: &Outbox,
-    session: &mut S,
-    writing: &mut VecDeque<Bytes>,
-    shutdown: &CancellationToken,
-    limits: &DriverLimits,
-) -> CloseReason
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would store its arguments twice (rust-lang/rust#62958)"
+)]
+fn run<'a, R, W, S>(
+    reader: &'a mut R,
+    writer: &'a mut W,
+    outbox: &'a Outbox,
+    session: &'a mut S,
+    writing: &'a mut VecDeque<Bytes>,
+    settings: &'a DriverSettings,
+) -> impl Future<Output = CloseReason> + Send + 'a
 where
     R: AsyncRead + Unpin + Send,
     W: AsyncWrite + Unpin + Send,
     S: Session,
 {
-    let mut inputs = Vec::new();
-    let started = Instant::now();
-    let mut last_input = started;
-    let mut ping_sent: Option<Instant> = None;
-    let mut pings = 0u64;
-    let mut bucket = limits.rate.map(TokenBucket::new);
-    let mut linger = Linger::new(limits.write_linger, started);
-    loop {
-        // Write whatever the socket takes right now, without waiting (unless
-        // new frames are waiting out the linger window).
-        if !writing.is_empty() || linger.until.is_none() {
-            let mut frames = 0;
-            let drained = poll_drain(
-                writer,
-                outbox,
-                writing,
-                &mut Context::from_waker(Waker::noop()),
-                &mut frames,
-            );
-            if let Poll::Ready(Err(_)) = drained {
-                return CloseReason::Reset;
-            }
-            linger.wrote(Instant::now(), frames);
-        }
-
-        if let Some(reason) = outbox.close_reason() {
-            return reason;
-        }
-        let deadline = if !session.logged_in() {
-            started + limits.login_timeout
-        } else if let Some(sent) = ping_sent {
-            sent + limits.ping_timeout
-        } else {
-            last_input + limits.ping_interval
-        };
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => return CloseReason::Shutdown,
-            () = outbox.wait(), if writing.is_empty() && linger.until.is_none() => {
-                linger.arrived(Instant::now());
-            }
-            () = sleep_until(linger.until.unwrap_or(started)), if linger.until.is_some() => {
-                linger.until = None;
-            }
-            // Blocked on a full socket, a slow consumer's queue may pass its
-            // budget: notice that now, not when the socket drains.
-            () = outbox.wait_closed(), if !writing.is_empty() => {}
-            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)), if !writing.is_empty() => {
-                if drained.is_err() {
+    async move {
+        let limits = &settings.limits;
+        let mut inputs = Vec::new();
+        let started = Instant::now();
+        let mut last_input = started;
+        let mut ping_sent: Option<Instant> = None;
+        let mut pings = 0u64;
+        let mut bucket = limits.rate.map(TokenBucket::new);
+        let mut linger = Linger::new(limits.write_linger, started);
+        // The futures waited on in every turn are made once, not per turn:
+        // it saves a timer registration per turn.
+        let cancelled = settings.shutdown.cancelled();
+        let timer = sleep_until(started);
+        tokio::pin!(cancelled, timer);
+        loop {
+            // Write whatever the socket takes right now, without waiting
+            // (unless new frames are waiting out the linger window).
+            if !writing.is_empty() || linger.until.is_none() {
+                let mut frames = 0;
+                let drained = poll_drain(
+                    writer,
+                    outbox,
+                    writing,
+                    &mut Context::from_waker(Waker::noop()),
+                    &mut frames,
+                );
+                if let Poll::Ready(Err(_)) = drained {
                     return CloseReason::Reset;
                 }
+                linger.wrote(Instant::now(), frames);
             }
-            read = poll_fn(|cx| poll_read_scratch(reader, cx, |bytes| session.decode(bytes, &mut inputs))) => {
-                match read {
-                    Ok(0) => return CloseReason::Closed,
-                    Ok(_) => {
-                        last_input = Instant::now();
-                        ping_sent = None;
-                        // A client that just spoke is answered at once: only
-                        // traffic it did not ask for waits out the linger.
-                        linger.until = None;
+            // Sparse traffic keeps no write queue between frames: most
+            // connections are idle most of the time.
+            if writing.is_empty() && writing.capacity() > 0 && !linger.dense {
+                *writing = VecDeque::new();
+            }
+
+            if let Some(reason) = outbox.close_reason() {
+                return reason;
+            }
+            let deadline = if !session.logged_in() {
+                started + limits.login_timeout
+            } else if let Some(sent) = ping_sent {
+                sent + limits.ping_timeout
+            } else {
+                last_input + limits.ping_interval
+            };
+            // One timer for both the linger window and the deadline.
+            let wake_at = linger.until.map_or(deadline, |until| until.min(deadline));
+            if timer.deadline() != wake_at {
+                timer.as_mut().reset(wake_at);
+            }
+            let blocked = !writing.is_empty();
+            tokio::select! {
+                biased;
+                () = &mut cancelled => return CloseReason::Shutdown,
+                // With nothing to write, wait for frames (unless they are
+                // waiting out the linger window). Blocked on a full socket,
+                // wait only for closing: a slow consumer's queue may pass its
+                // budget, and that is noticed now, not when the socket
+                // drains.
+                () = outbox.wait_while(blocked), if blocked || linger.until.is_none() => {
+                    if !blocked {
+                        linger.arrived(Instant::now());
                     }
-                    Err(_) => return CloseReason::Reset,
                 }
-                for input in inputs.drain(..) {
-                    if session.is_chat(&input)
-                        && let Some(bucket) = bucket.as_mut()
-                    {
-                        match bucket.take(Instant::now().into_std()) {
-                            crate::limits::Verdict::Pass => {}
-                            crate::limits::Verdict::Refuse => {
-                                session.rate_limited(input);
-                                continue;
-                            }
-                            crate::limits::Verdict::Flood => return CloseReason::Flood,
-                        }
+                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)), if blocked => {
+                    if drained.is_err() {
+                        return CloseReason::Reset;
                     }
-                    if let Flow::Close(reason) = session.handle(input).await {
+                }
+                read = poll_fn(|cx| poll_read_scratch(reader, cx, |bytes| session.decode(bytes, &mut inputs))) => {
+                    match read {
+                        Ok(0) => return CloseReason::Closed,
+                        Ok(_) => {
+                            last_input = Instant::now();
+                            ping_sent = None;
+                            // A client that just spoke is answered at once:
+                            // only traffic it did not ask for waits out the
+                            // linger.
+                            linger.until = None;
+                        }
+                        Err(_) => return CloseReason::Reset,
+                    }
+                    // Boxed: handling input may wait (a login, a history
+                    // read, a client reading its replies), and that state
+                    // should not sit in every idle connection's task. One
+                    // allocation per read, none per recipient.
+                    let inputs = std::mem::take(&mut inputs);
+                    let handled = Box::pin(handle(writer, outbox, session, writing, &mut bucket, inputs));
+                    if let Some(reason) = handled.await {
                         return reason;
                     }
-                    // Replies piling up: take no more input until the client
-                    // has read them (it is sending faster than it reads).
-                    if outbox.is_half_full() {
-                        let drained = timeout(BACKPRESSURE_WAIT, async {
-                            tokio::select! {
-                                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)) => Some(drained),
-                                () = outbox.wait_closed() => None,
-                            }
-                        })
-                        .await;
-                        match drained {
-                            Ok(Some(Ok(()))) => {}
-                            Ok(Some(Err(_))) => return CloseReason::Reset,
-                            Ok(None) => return outbox.close_reason().unwrap_or(CloseReason::SlowConsumer),
-                            Err(_) => return CloseReason::SlowConsumer,
-                        }
+                }
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if linger.until.is_some_and(|until| until <= now) {
+                        linger.until = None;
                     }
-                }
-            }
-            () = sleep_until(deadline) => {
-                let now = Instant::now();
-                if !session.logged_in() {
-                    return CloseReason::LoginTimeout;
-                }
-                if ping_sent.is_some() {
-                    return CloseReason::PingTimeout;
-                }
-                // A quiet connection gives its write buffers back.
-                if writing.is_empty() {
-                    *writing = VecDeque::new();
-                    outbox.release_idle();
-                }
-                pings += 1;
-                if session.ping(pings) {
-                    ping_sent = Some(now);
-                } else {
-                    // The client cannot answer pings: TCP keepalive watches it.
-                    last_input = now;
+                    if now < deadline {
+                        continue;
+                    }
+                    if !session.logged_in() {
+                        return CloseReason::LoginTimeout;
+                    }
+                    if ping_sent.is_some() {
+                        return CloseReason::PingTimeout;
+                    }
+                    // A quiet connection gives its write buffers back.
+                    if writing.is_empty() {
+                        *writing = VecDeque::new();
+                        outbox.release_idle();
+                    }
+                    pings += 1;
+                    if session.ping(pings) {
+                        ping_sent = Some(now);
+                    } else {
+                        // The client cannot answer pings: TCP keepalive
+                        // watches it.
+                        last_input = now;
+                    }
                 }
             }
         }
     }
+}
+
+/// Acts on freshly decoded inputs in order, through the rate limit; returns
+/// why the connection must close, if it must.
+async fn handle<W, S>(
+    writer: &mut W,
+    outbox: &Outbox,
+    session: &mut S,
+    writing: &mut VecDeque<Bytes>,
+    bucket: &mut Option<TokenBucket>,
+    inputs: Vec<S::Input>,
+) -> Option<CloseReason>
+where
+    W: AsyncWrite + Unpin + Send,
+    S: Session,
+{
+    for input in inputs {
+        if session.is_chat(&input)
+            && let Some(bucket) = bucket.as_mut()
+        {
+            match bucket.take(Instant::now().into_std()) {
+                crate::limits::Verdict::Pass => {}
+                crate::limits::Verdict::Refuse => {
+                    session.rate_limited(input);
+                    continue;
+                }
+                crate::limits::Verdict::Flood => return Some(CloseReason::Flood),
+            }
+        }
+        if let Flow::Close(reason) = session.handle(input).await {
+            return Some(reason);
+        }
+        // Replies piling up: take no more input until the client has read
+        // them (it is sending faster than it reads).
+        if outbox.is_half_full() {
+            let drained = timeout(BACKPRESSURE_WAIT, async {
+                tokio::select! {
+                    drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)) => Some(drained),
+                    () = outbox.wait_closed() => None,
+                }
+            })
+            .await;
+            match drained {
+                Ok(Some(Ok(()))) => {}
+                Ok(Some(Err(_))) => return Some(CloseReason::Reset),
+                Ok(None) => {
+                    return Some(outbox.close_reason().unwrap_or(CloseReason::SlowConsumer));
+                }
+                Err(_) => return Some(CloseReason::SlowConsumer),
+            }
+        }
+    }
+    None
 }
 
 /// When traffic the client did not ask for waits to share a write (see

@@ -8,7 +8,7 @@
 //! lock, so every member of a room sees its messages in id order, and a
 //! join's history horizon splits "replayed" from "live" exactly.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -263,7 +263,47 @@ struct User {
     away: Option<String>,
     since: i64,
     /// Keys of the rooms they are in.
-    rooms: BTreeSet<String>,
+    rooms: RoomKeys,
+}
+
+/// A user's room keys, kept sorted in a plain vector: users are in a few
+/// rooms, and a B-tree node per user would cost more than the keys.
+#[derive(Debug, Clone, Default)]
+struct RoomKeys(Vec<String>);
+
+impl RoomKeys {
+    fn contains(&self, key: &str) -> bool {
+        self.0.binary_search_by(|k| k.as_str().cmp(key)).is_ok()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn insert(&mut self, key: String) {
+        if let Err(at) = self.0.binary_search(&key) {
+            self.0.insert(at, key);
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Ok(at) = self.0.binary_search_by(|k| k.as_str().cmp(key)) {
+            self.0.remove(at);
+        }
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a RoomKeys {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 struct Room {
@@ -323,7 +363,9 @@ impl Room {
 struct State {
     /// See [`HubSettings::presence_threshold`].
     presence_threshold: usize,
-    users: HashMap<UserId, User>,
+    /// Boxed: the table keeps spare slots as it grows, and a slot holding a
+    /// pointer wastes less than one holding a whole user.
+    users: HashMap<UserId, Box<User>>,
     /// Folded nickname to id.
     nicks: HashMap<String, UserId>,
     /// By folded name. Kept while they have members or a topic (the lobby always).
@@ -444,15 +486,15 @@ impl Hub {
         state.nicks.insert(folded, id);
         state.users.insert(
             id,
-            User {
+            Box::new(User {
                 member: member.clone(),
                 who,
                 identity: arrival.identity,
                 realname: arrival.realname,
                 away: None,
                 since: now_ms(),
-                rooms: BTreeSet::new(),
-            },
+                rooms: RoomKeys::default(),
+            }),
         );
         state.enter(id, LOBBY);
         let lobby = self.joined(&state, id, LOBBY)?;
@@ -479,7 +521,7 @@ impl Hub {
         // Large rooms count the departure for their next summary; everyone
         // sharing a small room with the user is told once, now.
         let threshold = state.presence_threshold;
-        let (large, small): (BTreeSet<String>, BTreeSet<String>) = user
+        let (large, small): (Vec<String>, Vec<String>) = user
             .rooms
             .iter()
             .cloned()
@@ -1024,7 +1066,10 @@ impl Hub {
 impl State {
     /// The logged-in user with this id.
     fn user(&self, id: UserId) -> Result<&User, HubError> {
-        self.users.get(&id).ok_or(HubError::Gone)
+        self.users
+            .get(&id)
+            .map(|user| &**user)
+            .ok_or(HubError::Gone)
     }
 
     /// The logged-in user with this id, if they are an operator.
@@ -1042,6 +1087,7 @@ impl State {
         self.nicks
             .get(&nick::fold(nick))
             .and_then(|id| self.users.get(id))
+            .map(|user| &**user)
             .ok_or_else(|| HubError::NoSuchUser(nick.to_owned()))
     }
 
@@ -1115,10 +1161,14 @@ impl State {
     }
 
     /// Everyone (but `id`) who shares at least one of `rooms`, once each.
-    fn audience(&self, id: UserId, rooms: &BTreeSet<String>) -> Vec<Arc<Member>> {
+    fn audience<'a>(
+        &self,
+        id: UserId,
+        rooms: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<Arc<Member>> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
-        for room in rooms.iter().filter_map(|key| self.rooms.get(key)) {
+        for room in rooms.into_iter().filter_map(|key| self.rooms.get(key)) {
             for (&other, member) in &room.members {
                 if other != id && seen.insert(other) {
                     out.push(member.clone());

@@ -17,7 +17,7 @@ use chatroom_proto::irc::{
 use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
 use chatroom_proto::room::{MAX_ROOM_CHARS, MAX_TOPIC_CHARS};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::accounts::AccountError;
 use crate::clock::now_ms;
@@ -209,7 +209,7 @@ impl IrcSession {
         let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
         match spec.command {
             Command::Pass => self.password = Some(Secret::new(arg(0))),
-            Command::Register => self.register(arg(0), arg(2)).await,
+            Command::Register => Box::pin(self.register(arg(0), arg(2))).await,
             Command::Kill => {
                 if let Some(member) = self.member.clone()
                     && let Err(e) = self.hub.kill(&member, arg(0))
@@ -220,7 +220,7 @@ impl IrcSession {
             Command::Nick => self.nick_command(arg(0)),
             Command::User => {
                 self.user = Some((arg(0).to_owned(), arg(3).to_owned()));
-                self.try_register().await;
+                Box::pin(self.try_register()).await;
             }
             Command::Cap => self.cap(&args).await,
             Command::Ping => {
@@ -352,7 +352,7 @@ impl IrcSession {
             }
             "END" => {
                 self.negotiating = false;
-                self.try_register().await;
+                Box::pin(self.try_register()).await;
             }
             _ => {
                 let m = self
@@ -424,7 +424,7 @@ impl IrcSession {
                 let lobby = self.hub.membership(&member, chatroom_proto::room::LOBBY);
                 self.member = Some(member);
                 if let Ok((key, name)) = lobby {
-                    self.replay(key, name, None).await;
+                    Box::pin(self.replay(key, name, None)).await;
                 }
             }
             Err(e) => {
@@ -561,8 +561,7 @@ impl IrcSession {
             });
             match result {
                 Ok(joined) => {
-                    self.replay(joined.key, joined.name, Some(joined.horizon))
-                        .await
+                    Box::pin(self.replay(joined.key, joined.name, Some(joined.horizon))).await
                 }
                 // Joining a channel one is in is silently ignored, as on IRC.
                 Err(HubError::AlreadyInRoom(_)) => {}
@@ -1345,7 +1344,7 @@ impl Session for IrcSession {
             && self.user.is_some()
             && flow == Flow::Continue
         {
-            self.try_register().await;
+            Box::pin(self.try_register()).await;
         }
         flow
     }
@@ -1389,6 +1388,8 @@ impl Session for IrcSession {
             };
             self.hub.leave(&member, reason, quit);
             info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "IRC client left");
+        } else {
+            debug!(peer = %self.peer, reason = reason.as_str(), "IRC connection closed before registration");
         }
         let why = match reason {
             CloseReason::Logout => format!(

@@ -19,7 +19,7 @@ use chatroom_proto::json::{
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 use chatroom_proto::room::LOBBY;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::accounts::{AccountError, Identity};
 use crate::conn::{Flow, Session};
@@ -116,11 +116,9 @@ impl JsonSession {
             };
             return self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
         }
-        let identity = match self
-            .hub
-            .accounts()
-            .check(&nickname, password.as_ref())
-            .await
+        // Rare paths like this one are boxed, so every connection's future
+        // does not carry their state (see `drive`).
+        let identity = match Box::pin(self.hub.accounts().check(&nickname, password.as_ref())).await
         {
             Ok(identity) => identity,
             Err(e) => return self.account_error(&e, reference),
@@ -188,11 +186,7 @@ impl JsonSession {
             }
         };
         let member = self.member.clone();
-        match self
-            .hub
-            .register(member.as_deref(), &nickname, &password)
-            .await
-        {
+        match Box::pin(self.hub.register(member.as_deref(), &nickname, &password)).await {
             Ok(identity) => {
                 if logging_in {
                     self.enter(
@@ -298,13 +292,13 @@ impl JsonSession {
                     }))
                 })?;
                 info!(peer = %self.peer, id = member.id, room = %joined.name, "joined");
-                self.replay(
+                Box::pin(self.replay(
                     joined.key,
                     joined.name,
                     Some(joined.horizon),
                     self.history_replay,
                     reference,
-                )
+                ))
                 .await;
             }
             Request::Part { room } => {
@@ -356,7 +350,7 @@ impl JsonSession {
                 limit,
             } => {
                 let (key, name) = hub.membership(member, &room)?;
-                self.replay(key, name, before, limit, reference).await;
+                Box::pin(self.replay(key, name, before, limit, reference)).await;
             }
             Request::Kick {
                 room,
@@ -563,6 +557,8 @@ impl Session for JsonSession {
         if let Some(member) = self.member.take() {
             self.hub.leave(&member, reason, None);
             info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "left");
+        } else {
+            debug!(peer = %self.peer, reason = reason.as_str(), "connection closed before login");
         }
         let frame = match reason {
             CloseReason::Shutdown => ServerFrame::Bye(notice("the server is shutting down", None)),

@@ -182,6 +182,18 @@ impl Outbox {
         self.wake.notified().await;
     }
 
+    /// Waits as the driver needs it: for anything while it has nothing to
+    /// write ([`Outbox::wait`]), only for closing while it is blocked on a
+    /// full socket ([`Outbox::wait_closed`]). One future for both keeps the
+    /// driver's state small.
+    pub async fn wait_while(&self, writing: bool) {
+        if writing {
+            self.wait_closed().await;
+        } else {
+            self.wait().await;
+        }
+    }
+
     /// Waits until the outbox is closed (returns at once if it was closed
     /// since the last call).
     pub async fn wait_closed(&self) {

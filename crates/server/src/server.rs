@@ -26,11 +26,11 @@ use tracing::{debug, info, warn};
 
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::conn::{DriverLimits, drive};
+use crate::conn::{DriverLimits, DriverSettings, drive};
 use crate::hub::{Hub, HubSettings};
 use crate::irc_session::{IrcSession, IrcSettings};
 use crate::json_session::JsonSession;
-use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal};
+use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal, Ticket};
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
 
@@ -140,18 +140,33 @@ pub async fn run(
         history_replay: config.history_replay,
         started: now_ms(),
     };
+    let shared = Arc::new(Shared {
+        hub: hub.clone(),
+        irc,
+        admission,
+        driver: Arc::new(DriverSettings {
+            shutdown: stop.clone(),
+            limits: DriverLimits {
+                login_timeout: config.login_timeout,
+                ping_interval: config.ping_interval,
+                ping_timeout: config.ping_timeout,
+                rate: (config.messages_per_second > 0.0).then_some(RateLimit {
+                    per_second: config.messages_per_second,
+                    burst: config.message_burst.max(1),
+                }),
+                shutdown_grace: config.shutdown_grace,
+                write_linger: config.write_linger,
+            },
+        }),
+        outbox_bytes: config.outbox_bytes,
+        max_frame_bytes: config.max_frame_bytes,
+        history_replay: config.history_replay,
+    });
     for listener in listeners {
         let addr = listener.socket.local_addr()?;
         let tls = listener.tls.is_some();
         info!(%addr, protocol = listener.protocol.name(), tls, "listening");
-        let context = Context {
-            hub: hub.clone(),
-            config: config.clone(),
-            irc: irc.clone(),
-            admission: admission.clone(),
-            stop: stop.clone(),
-        };
-        tasks.spawn(accept(listener, context, tasks.clone()));
+        tasks.spawn(accept(listener, shared.clone(), tasks.clone()));
     }
     tasks.spawn(summarise_presence(hub.clone(), stop.clone()));
     shutdown.await;
@@ -192,28 +207,29 @@ async fn summarise_presence(hub: Arc<Hub>, stop: CancellationToken) {
     }
 }
 
-/// What every connection needs from the server.
-#[derive(Clone)]
-struct Context {
+/// What every connection needs from the server, shared by all of them.
+struct Shared {
     hub: Arc<Hub>,
-    config: Config,
     irc: IrcSettings,
     admission: Admission,
-    stop: CancellationToken,
+    driver: Arc<DriverSettings>,
+    outbox_bytes: usize,
+    max_frame_bytes: usize,
+    history_replay: u32,
 }
 
 /// Accepts connections on one listener until the server stops.
-async fn accept(listener: Listener, context: Context, tasks: TaskTracker) {
+async fn accept(listener: Listener, shared: Arc<Shared>, tasks: TaskTracker) {
     loop {
         let accepted = tokio::select! {
-            () = context.stop.cancelled() => return,
+            () = shared.driver.shutdown.cancelled() => return,
             accepted = listener.socket.accept() => accepted,
         };
         match accepted {
             Ok((stream, peer)) => {
                 debug!(%peer, protocol = listener.protocol.name(), "connection accepted");
-                let tls = listener.tls.clone();
-                tasks.spawn(serve(stream, peer, listener.protocol, tls, context.clone()));
+                let tls = listener.tls.as_ref();
+                start(stream, peer, listener.protocol, tls, &shared, &tasks);
             }
             Err(e) => {
                 warn!(error = %e, "accept failed");
@@ -226,22 +242,20 @@ async fn accept(listener: Listener, context: Context, tasks: TaskTracker) {
 /// Keepalive probes for connections whose clients cannot answer pings.
 const KEEPALIVE: Duration = Duration::from_secs(60);
 
-/// Runs one connection in its protocol, if the server admits it, after the
-/// TLS handshake on a TLS listener.
-async fn serve(
+/// Admits a fresh connection (or turns it away) and spawns its task: on a
+/// plain listener the session's driver itself, on a TLS listener a
+/// handshake first.
+///
+/// The driver is spawned directly, not inside another future, because
+/// whatever the task holds every idle connection holds (see [`drive`]).
+fn start(
     stream: TcpStream,
     peer: SocketAddr,
     protocol: Protocol,
-    tls: Option<TlsAcceptor>,
-    context: Context,
+    tls: Option<&TlsAcceptor>,
+    shared: &Arc<Shared>,
+    tasks: &TaskTracker,
 ) {
-    let Context {
-        hub,
-        config,
-        irc,
-        admission,
-        stop,
-    } = context;
     if let Err(e) = stream.set_nodelay(true) {
         debug!(%peer, error = %e, "could not disable Nagle's algorithm");
     }
@@ -251,101 +265,91 @@ async fn serve(
     if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
         debug!(%peer, error = %e, "could not enable TCP keepalive");
     }
-    let admitted = match hub.accounts().ip_ban(peer.ip()) {
+    let admitted = match shared.hub.accounts().ip_ban(peer.ip()) {
         Some(ban) => Err(Refused::Banned(ban.reason)),
-        None => admission.admit(peer.ip()).map_err(Refused::Limit),
+        None => shared.admission.admit(peer.ip()).map_err(Refused::Limit),
     };
-    let _ticket = match admitted {
+    let ticket = match admitted {
         Ok(ticket) => ticket,
-        Err(refused) => return turn_away(stream, peer, protocol, &refused).await,
-    };
-    let limits = DriverLimits {
-        login_timeout: config.login_timeout,
-        ping_interval: config.ping_interval,
-        ping_timeout: config.ping_timeout,
-        rate: (config.messages_per_second > 0.0).then_some(RateLimit {
-            per_second: config.messages_per_second,
-            burst: config.message_burst.max(1),
-        }),
-        shutdown_grace: config.shutdown_grace,
-        write_linger: config.write_linger,
-    };
-    let outbox = Arc::new(Outbox::new(config.outbox_bytes));
-    let connection = Connection {
-        hub,
-        outbox,
-        peer,
-        protocol,
-        config,
-        irc,
-        stop,
-        limits,
+        Err(refused) => {
+            tasks.spawn(turn_away(stream, peer, protocol, refused));
+            return;
+        }
     };
     match tls {
         None => {
             let (reader, writer) = stream.into_split();
-            connection.run(reader, writer).await;
+            spawn_session(shared, tasks, peer, protocol, reader, writer, ticket);
         }
         Some(acceptor) => {
-            // A client that never finishes its handshake is as good as one
-            // that never logs in.
-            let deadline = connection.limits.login_timeout;
-            match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let (reader, writer) = tokio::io::split(stream);
-                    connection.run(reader, writer).await;
-                }
-                Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => debug!(%peer, "TLS handshake timed out"),
-            }
+            let handshake = handshake(
+                stream,
+                peer,
+                protocol,
+                acceptor.clone(),
+                shared.clone(),
+                tasks.clone(),
+                ticket,
+            );
+            tasks.spawn(handshake);
         }
     }
-    debug!(%peer, "connection closed");
 }
 
-/// An admitted connection, ready for its protocol's session.
-struct Connection {
-    hub: Arc<Hub>,
-    outbox: Arc<Outbox>,
+/// Completes a TLS handshake, then spawns the session.
+async fn handshake(
+    stream: TcpStream,
     peer: SocketAddr,
     protocol: Protocol,
-    config: Config,
-    irc: IrcSettings,
-    stop: CancellationToken,
-    limits: DriverLimits,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    tasks: TaskTracker,
+    ticket: Ticket,
+) {
+    // A client that never finishes its handshake is as good as one that
+    // never logs in.
+    let deadline = shared.driver.limits.login_timeout;
+    match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => {
+            let (reader, writer) = tokio::io::split(stream);
+            spawn_session(&shared, &tasks, peer, protocol, reader, writer, ticket);
+        }
+        Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => debug!(%peer, "TLS handshake timed out"),
+    }
 }
 
-impl Connection {
-    async fn run<R, W>(self, reader: R, writer: W)
-    where
-        R: AsyncRead + Unpin + Send,
-        W: AsyncWrite + Unpin + Send,
-    {
-        let Connection {
-            hub,
-            outbox,
-            peer,
-            protocol,
-            config,
-            irc,
-            stop,
-            limits,
-        } = self;
-        match protocol {
-            Protocol::Json => {
-                let session = JsonSession::new(
-                    hub,
-                    outbox.clone(),
-                    peer,
-                    config.max_frame_bytes,
-                    config.history_replay,
-                );
-                drive(reader, writer, outbox, session, stop, limits).await;
-            }
-            Protocol::Irc => {
-                let session = IrcSession::new(hub, outbox.clone(), peer, irc);
-                drive(reader, writer, outbox, session, stop, limits).await;
-            }
+/// Spawns an admitted connection's session in its protocol; `ticket` holds
+/// its connection slot until it ends.
+fn spawn_session<R, W>(
+    shared: &Shared,
+    tasks: &TaskTracker,
+    peer: SocketAddr,
+    protocol: Protocol,
+    reader: R,
+    writer: W,
+    ticket: Ticket,
+) where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
+    let hub = shared.hub.clone();
+    let settings = shared.driver.clone();
+    match protocol {
+        Protocol::Json => {
+            let session = JsonSession::new(
+                hub,
+                outbox.clone(),
+                peer,
+                shared.max_frame_bytes,
+                shared.history_replay,
+            );
+            tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
+        }
+        Protocol::Irc => {
+            let session = IrcSession::new(hub, outbox.clone(), peer, shared.irc.clone());
+            tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
         }
     }
 }
@@ -357,7 +361,7 @@ enum Refused {
 }
 
 /// Tells a refused client why, in its protocol, and closes.
-async fn turn_away(mut stream: TcpStream, peer: SocketAddr, protocol: Protocol, refused: &Refused) {
+async fn turn_away(mut stream: TcpStream, peer: SocketAddr, protocol: Protocol, refused: Refused) {
     let (code, text) = match refused {
         Refused::Limit(Refusal::Full) => (
             ErrorCode::TooManyConnections,
