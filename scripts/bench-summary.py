@@ -48,10 +48,16 @@ def rate(v):
     return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.0f}k"
 
 
+def offered(load):
+    """Deliveries per second a CLIENTSxSENDERSxRATE load offers."""
+    clients, senders, per_sender = (float(x) for x in load.split("x"))
+    return clients * senders * per_sender
+
+
 def matrix(reports):
     loads = sorted(
         {k for (kind, k, _) in reports if kind == "matrix"},
-        key=lambda k: [int(x) for x in k.split("x")],
+        key=offered,
     )
     print("| load (clients x senders x msg/s) | server | offered/s | delivered/s | lost | p50 ms | p99 ms | p99.9 ms | server cores | bench cores |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -94,12 +100,23 @@ def matrix(reports):
             )
 
 
+def verdict(v):
+    """One find-max step's verdict in a few words."""
+    kind = v["kind"]
+    if kind == "slow_p99":
+        return f"p99 {ms(v['p99_us'])} ms"
+    if kind == "clean":
+        return "clean"
+    detail = next((f" {value}" for key, value in v.items() if key != "kind"), "")
+    return f"{kind.replace('_', ' ')}{detail}"
+
+
 def findmax(reports):
     print("| server | best clean rate per sender | offered/s | delivered/s | steps |")
     print("|---|---|---|---|---|")
     for server in [OURS] + OTHERS:
         for r in reports.get(("findmax", "", server), []):
-            steps = ", ".join(f"{s['rate']:g}: {s['verdict']}" for s in r["steps"])
+            steps = ", ".join(f"{s['rate']:g} {verdict(s['verdict'])}" for s in r["steps"])
             print(
                 f"| {server} | {r['best_rate']:g} msg/s | {rate(r['best_offered_deliveries_per_s'])}"
                 f" | {rate(r['best_delivered_per_s'])} | {steps} |"

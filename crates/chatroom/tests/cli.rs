@@ -182,7 +182,9 @@ async fn refused_nick_exits_5() {
     server.stop().await;
 }
 
-/// `chatroom serve` stops accepting, says goodbye and exits 0 on SIGTERM.
+/// `chatroom serve` stops accepting, says goodbye and exits 0 on SIGTERM,
+/// having closed its history store in order (no connection left holding
+/// the hub).
 #[tokio::test]
 async fn serve_shuts_down_gracefully_on_sigterm() {
     let server = SpawnedServer::start(env!("CARGO_BIN_EXE_chatroom"), &["--in-memory"]).await;
@@ -190,7 +192,11 @@ async fn serve_shuts_down_gracefully_on_sigterm() {
     server.signal("TERM").await;
     let frames = client.until_closed().await;
     assert_eq!(frames.last().unwrap()["type"], "bye");
-    assert_eq!(server.wait().await, Some(0));
+    let (code, log) = server.wait_with_log().await;
+    assert_eq!(code, Some(0));
+    let log = log.join("\n");
+    assert!(log.contains("shut down"), "{log}");
+    assert!(!log.contains("without closing the store"), "{log}");
 }
 
 /// The room commands of line mode, scripted through the real binary: each

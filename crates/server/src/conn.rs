@@ -37,9 +37,10 @@ const SCRATCH_BYTES: usize = 64 * 1024;
 /// Size of the per-thread buffer frames are gathered into for one write.
 const GATHER_BYTES: usize = 64 * 1024;
 
-/// Write queues keep up to this many slots of capacity between writes (a
-/// busy connection reuses them); larger ones are freed, and all of it when
-/// the connection goes quiet.
+/// While traffic is dense, write queues keep up to this many slots of
+/// capacity between writes (a busy connection reuses them); larger ones are
+/// freed. Sparse traffic keeps none, and a quiet connection gives it all
+/// back.
 const KEEP_SLOTS: usize = 64;
 
 /// How long a closing connection may take to flush its last frames when the
@@ -185,6 +186,8 @@ where
             ))
             .await;
         }
+        // The socket goes before the slot it held.
+        drop((reader, writer));
         drop(guard);
     }
 }
@@ -216,8 +219,8 @@ where
         let mut pings = 0u64;
         let mut bucket = limits.rate.map(TokenBucket::new);
         let mut linger = Linger::new(limits.write_linger, started);
-        // The futures waited on in every turn are made once, not per turn:
-        // it saves a timer registration per turn.
+        // The shutdown wait and the timer are made once, not per turn: it
+        // saves a timer registration per turn.
         let cancelled = settings.shutdown.cancelled();
         let timer = sleep_until(started);
         tokio::pin!(cancelled, timer);
@@ -294,11 +297,14 @@ where
                     // Boxed: handling input may wait (a login, a history
                     // read, a client reading its replies), and that state
                     // should not sit in every idle connection's task. One
-                    // allocation per read, none per recipient.
-                    let inputs = std::mem::take(&mut inputs);
-                    let handled = Box::pin(handle(writer, outbox, session, writing, &mut bucket, inputs));
-                    if let Some(reason) = handled.await {
-                        return reason;
+                    // allocation per read that completed a frame, none per
+                    // recipient.
+                    if !inputs.is_empty() {
+                        let inputs = std::mem::take(&mut inputs);
+                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut bucket, inputs));
+                        if let Some(reason) = handled.await {
+                            return reason;
+                        }
                     }
                 }
                 () = &mut timer => {

@@ -1,8 +1,9 @@
 //! Accepting connections and shutting down.
 //!
 //! [`run`] owns the listeners: each accepted socket is checked against the
-//! bans and connection limits and gets its own task running the connection
-//! driver. When the shutdown future completes, the listeners are closed,
+//! bans and connection limits in the accept loop and gets its own task: the
+//! connection driver itself, or on a TLS listener a handshake task that then
+//! spawns the driver. When the shutdown future completes, the listeners are closed,
 //! every connection is told, and `run` returns once they have all flushed
 //! their goodbyes (or the grace period is over).
 
@@ -168,6 +169,9 @@ pub async fn run(
         info!(%addr, protocol = listener.protocol.name(), tls, "listening");
         tasks.spawn(accept(listener, shared.clone(), tasks.clone()));
     }
+    // The accept loops and connections hold their own handles: the last one
+    // gone, the hub can be taken apart below and the store closed in order.
+    drop(shared);
     tasks.spawn(summarise_presence(hub.clone(), stop.clone()));
     shutdown.await;
     info!(online = hub.online(), "shutting down");

@@ -78,6 +78,8 @@ pub struct SpawnedServer {
     /// The IRC listener's address, when `--irc-listen` was given.
     pub irc_addr: Option<SocketAddr>,
     pub child: tokio::process::Child,
+    /// Collects the log the server writes after it started listening.
+    log: JoinHandle<Vec<String>>,
 }
 
 impl SpawnedServer {
@@ -121,11 +123,18 @@ impl SpawnedServer {
         let addr = addr.unwrap();
 
         // Keep draining the log so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+        let log = tokio::spawn(async move {
+            let mut lines = Vec::new();
+            while let Ok(Some(line)) = stderr.next_line().await {
+                lines.push(line);
+            }
+            lines
+        });
         SpawnedServer {
             addr,
             irc_addr,
             child,
+            log,
         }
     }
 
@@ -142,12 +151,23 @@ impl SpawnedServer {
 
     /// Waits for the process to exit; returns its exit code (None if killed
     /// by a signal).
-    pub async fn wait(mut self) -> Option<i32> {
-        tokio::time::timeout(WAIT, self.child.wait())
+    pub async fn wait(self) -> Option<i32> {
+        self.wait_with_log().await.0
+    }
+
+    /// Waits for the process to exit; returns its exit code and every line
+    /// it logged after it started listening.
+    pub async fn wait_with_log(mut self) -> (Option<i32>, Vec<String>) {
+        let code = tokio::time::timeout(WAIT, self.child.wait())
             .await
             .expect("the server did not exit in time")
             .unwrap()
-            .code()
+            .code();
+        let log = tokio::time::timeout(WAIT, self.log)
+            .await
+            .expect("the server's log did not end")
+            .unwrap();
+        (code, log)
     }
 }
 
