@@ -277,3 +277,92 @@ async fn the_terminal_is_restored_on_quit_sigterm_and_sighup() {
         restored(&tmux, nick).await;
     }
 }
+
+/// The mouse wheel scrolls back through the room, fetching older history
+/// from the server at the top, and forward again to the newest line;
+/// PageUp does the same from the keyboard.
+#[tokio::test]
+async fn the_mouse_wheel_and_page_up_scroll_back_through_history() {
+    let Some(tmux) = Tmux::start("scroll") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory", "--messages-per-second", "0"]).await;
+    let addr = server.addr.to_string();
+    // More history than one join replays (50) and one screen shows.
+    let mut writer = chatroom_testkit::Raw::login(server.addr, "writer").await;
+    for i in 1..=150 {
+        writer.say_in("lobby", &format!("scroll {i:03}")).await;
+    }
+
+    tmux.session(
+        "reader",
+        &[BIN, "join", "--server", &addr, "--nick", "reader"],
+    )
+    .await;
+    let screen = tmux.wait_for("reader", &["connected]", "scroll 150"]).await;
+    assert!(!screen.contains("scroll 001"), "{screen}");
+
+    // The wheel, as the terminal reports it (SGR mouse mode): ESC [ < 64 ;
+    // column ; row M is one notch up, 65 one notch down.
+    let wheel = |button: &str| -> Vec<String> {
+        format!("\x1b[<{button};20;10M")
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let notch = |button: &'static str| {
+        let tmux = &tmux;
+        let bytes = wheel(button);
+        async move {
+            let mut args = vec!["send-keys", "-t", "reader", "-H"];
+            args.extend(bytes.iter().map(String::as_str));
+            tmux.run(&args).await;
+        }
+    };
+    let start = Instant::now();
+    loop {
+        for _ in 0..5 {
+            notch("64").await;
+        }
+        let screen = tmux.screen("reader").await;
+        if screen.contains("scroll 001") {
+            assert!(!screen.contains("scroll 150"), "{screen}");
+            break;
+        }
+        assert!(
+            start.elapsed() < SCREEN_WAIT,
+            "the wheel never reached the oldest message:\n{screen}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+
+    // Back down to the newest line, then PageUp leaves it again.
+    let start = Instant::now();
+    loop {
+        for _ in 0..10 {
+            notch("65").await;
+        }
+        let screen = tmux.screen("reader").await;
+        if screen.contains("scroll 150") {
+            break;
+        }
+        assert!(
+            start.elapsed() < SCREEN_WAIT,
+            "the wheel never came back to the newest message:\n{screen}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    tmux.key("reader", "PageUp").await;
+    let start = Instant::now();
+    loop {
+        let screen = tmux.screen("reader").await;
+        if !screen.contains("scroll 150") {
+            break;
+        }
+        assert!(
+            start.elapsed() < SCREEN_WAIT,
+            "PageUp did not scroll back:\n{screen}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
