@@ -123,6 +123,17 @@ impl JsonSession {
             Ok(identity) => identity,
             Err(e) => return self.account_error(&e, reference),
         };
+        // A password for a nickname with no account protects nothing; say
+        // so rather than let the user believe it is theirs.
+        if password.is_some() && identity.account.is_none() {
+            return self.send_error(
+                ErrorCode::NotRegistered,
+                format!(
+                    "the nickname {nickname:?} is not registered: log in without a password, then register it"
+                ),
+                reference,
+            );
+        }
         self.enter(nickname, identity, protocol, reference);
     }
 

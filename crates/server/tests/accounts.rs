@@ -157,6 +157,30 @@ async fn irc_register_before_and_after_registration_then_log_in_with_pass() {
     server.stop().await;
 }
 
+/// A JSON login with a password for a nickname nobody registered is refused
+/// (the user would believe the nickname protected); without the password it
+/// works. IRC clients' `PASS` is ignored then, as IRC servers without a
+/// server password do.
+#[tokio::test]
+async fn a_password_for_an_unregistered_nickname_is_refused_over_json() {
+    let server = TestServer::start().await;
+    let mut c = Raw::connect(server.addr).await;
+    c.send_json(login("erin", Some(PASSWORD))).await;
+    let e = c.expect_error("not_registered").await;
+    assert_eq!(e["ref"], "login");
+    assert!(
+        e["message"].as_str().unwrap().contains("not registered"),
+        "{e}"
+    );
+    c.assert_quiet_and_alive().await;
+    c.send_json(login("erin", None)).await;
+    assert_eq!(c.recv_type("welcome").await["nickname"], "erin");
+
+    let (_irc, lines) = irc_connect(server.irc_addr, "frank", Some(PASSWORD)).await;
+    assert!(commands(&lines).contains(&"001"), "{lines:?}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_wrong_password_is_refused_in_both_protocols() {
     let server = TestServer::start().await;
