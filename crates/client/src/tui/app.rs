@@ -18,6 +18,7 @@ mod tests;
 use std::collections::BTreeMap;
 
 use chatroom_proto::json::{Ref, Request, Secret, encode_request};
+use chatroom_proto::nick;
 use chrono::FixedOffset;
 use ratatui::layout::Rect;
 
@@ -151,8 +152,11 @@ pub struct App {
     me: Option<Me>,
     /// The nickname to log in with; `None` until the user chose one.
     wanted_nick: Option<String>,
-    /// The password of the wanted nickname's account, for every (re)login.
-    password: Option<String>,
+    /// An account's password and the nickname (folded) it belongs to: sent
+    /// with every (re)login as that nickname, never with another one (a
+    /// fallback `nick_`, a nickname changed with `/nick`). Until the user
+    /// has chosen a nickname it belongs to the first one logged in with.
+    password: Option<(Option<String>, String)>,
     login: Login,
     logged_in_before: bool,
     windows: Vec<Window>,
@@ -184,9 +188,19 @@ pub fn update(app: &mut App, event: Event) -> Vec<Action> {
 }
 
 impl App {
-    /// Sets the password sent with every login (for a registered nickname).
+    /// Sets the password of the nickname the client was started with (a
+    /// registered one), sent whenever it logs in as that nickname.
     pub fn set_password(&mut self, password: Option<String>) {
-        self.password = password;
+        let owner = self.wanted_nick.as_deref().map(nick::fold);
+        self.password = password.map(|password| (owner, password));
+    }
+
+    /// The password to log in as `nickname` with, if there is one for it.
+    fn password_for(&self, nickname: &str) -> Option<Secret> {
+        self.password
+            .as_ref()
+            .filter(|(owner, _)| owner.as_deref() == Some(nick::fold(nickname).as_str()))
+            .map(|(_, password)| Secret::new(password.clone()))
     }
 
     /// A client for `server`, logging in as `nick` once connected (or asking
@@ -468,9 +482,12 @@ impl App {
     }
 
     fn send_login(&mut self) {
-        let login = |nickname| Request::Login {
+        if let (Some((owner @ None, _)), Some(wanted)) = (&mut self.password, &self.wanted_nick) {
+            *owner = Some(nick::fold(wanted));
+        }
+        let login = |nickname: String| Request::Login {
+            password: self.password_for(&nickname),
             nickname,
-            password: self.password.clone().map(Secret::new),
             // Declaring protocol 2 makes the server ping us; the network
             // task answers those pings.
             protocol: Some(chatroom_proto::PROTOCOL_VERSION),

@@ -336,7 +336,9 @@ impl App {
                     password: chatroom_proto::json::Secret::new(password.clone()),
                 };
                 self.reply(request, here);
-                self.password = Some(password);
+                if let Some(me) = &self.me {
+                    self.password = Some((Some(nick::fold(&me.nick)), password));
+                }
             }
             Command::Topic(topic) => match self.current_room() {
                 Some(room) => {

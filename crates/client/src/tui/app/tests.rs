@@ -1056,3 +1056,58 @@ fn a_room_left_before_the_drop_is_left_again_after_it() {
         "the quiet part is not announced"
     );
 }
+
+/// The password given at start-up belongs to the nickname given with it:
+/// it goes with every login as that nickname, never with the `_` fallback
+/// after `nickname_taken`, nor with a nickname typed at the prompt later.
+#[test]
+fn the_password_is_only_sent_with_the_nickname_it_belongs_to() {
+    let mut app = new_app(Some("alice"));
+    app.set_password(Some("a-long-passphrase".into()));
+    let with = |nickname: &str, password: Option<&str>| Request::Login {
+        nickname: nickname.into(),
+        password: password.map(|p| Secret::new(p.to_owned())),
+        protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+    };
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    assert_eq!(requests(&login), [with("alice", Some("a-long-passphrase"))]);
+    let retry = frame(
+        &mut app,
+        json!({"type": "error", "code": "nickname_taken", "message": "taken", "ref": login[0].1}),
+    );
+    assert_eq!(requests(&retry), [with("alice_", None)]);
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "banned", "message": "no", "ref": retry[0].1}),
+    );
+    assert!(app.needs_nickname());
+    let bob = enter(&mut app, "bob");
+    assert_eq!(requests(&bob), [with("bob", None)]);
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "banned", "message": "no", "ref": bob[0].1}),
+    );
+    // The same nickname in another case is the same account.
+    assert_eq!(
+        requests(&enter(&mut app, "/nick ALICE")),
+        [with("ALICE", Some("a-long-passphrase"))]
+    );
+}
+
+/// Without a nickname at start-up, the password goes with the first one
+/// chosen at the prompt.
+#[test]
+fn a_password_without_a_nickname_belongs_to_the_first_one_chosen() {
+    let mut app = new_app(None);
+    app.set_password(Some("a-long-passphrase".into()));
+    sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    let login = enter(&mut app, "carol");
+    assert_eq!(
+        requests(&login),
+        [Request::Login {
+            nickname: "carol".into(),
+            password: Some(Secret::new("a-long-passphrase".to_owned())),
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+}
