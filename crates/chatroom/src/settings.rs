@@ -452,6 +452,16 @@ impl Settings {
         {
             bail!("messages_per_second must be 0 or more");
         }
+        // Zero would close every connection at once, or ping without end.
+        for (name, span) in [
+            ("login_timeout", self.limits.login_timeout),
+            ("ping_interval", self.limits.ping_interval),
+            ("ping_timeout", self.limits.ping_timeout),
+        ] {
+            if span.0.is_zero() {
+                bail!("{name} must be more than zero");
+            }
+        }
         if self.limits.max_frame_bytes < 1024 {
             bail!("max_frame_bytes must be at least 1024");
         }
@@ -584,6 +594,12 @@ mod tests {
             ..Settings::default()
         };
         assert!(nothing.check().is_err());
+        let never_pinged: Settings = toml::from_str("[limits]\nping_interval = \"0s\"").unwrap();
+        let refused = never_pinged.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("ping_interval must be more than zero"),
+            "{refused}"
+        );
     }
 
     #[test]
