@@ -354,10 +354,24 @@ fn init_file_logging(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 async fn join(args: JoinArgs, full_screen: bool) -> u8 {
-    let password = args
-        .password_env
-        .as_ref()
-        .and_then(|var| std::env::var(var).ok());
+    // A password asked for but missing is a mistake to report, not a
+    // login without one.
+    let password = match &args.password_env {
+        None => None,
+        Some(var) => match std::env::var(var) {
+            Ok(password) if !password.is_empty() => Some(password),
+            Ok(_) => {
+                eprintln!("chatroom: the environment variable {var} (--password-env) is empty");
+                return 2;
+            }
+            Err(_) => {
+                eprintln!(
+                    "chatroom: the environment variable {var} (--password-env) is not set, or not UTF-8"
+                );
+                return 2;
+            }
+        },
+    };
     let tls = if args.tls {
         let trust = match (&args.ca, args.insecure) {
             (Some(ca), _) => Trust::CaFile(ca.clone()),

@@ -123,6 +123,31 @@ async fn incoming_lines_are_shown_as_time_room_nick_id_text() {
     server.stop().await;
 }
 
+/// `--password-env VAR` with VAR unset or empty is refused before any
+/// connection (exit code 2), rather than logging in without the password.
+#[tokio::test]
+async fn a_missing_password_variable_is_an_error() {
+    for value in [None, Some("")] {
+        let mut cmd = chatroom(&[
+            "join",
+            "--plain",
+            "--server",
+            "127.0.0.1:9",
+            "--nick",
+            "alice",
+            "--password-env",
+            "CHATROOM_TEST_PASSWORD",
+        ]);
+        match value {
+            Some(v) => cmd.env("CHATROOM_TEST_PASSWORD", v),
+            None => cmd.env_remove("CHATROOM_TEST_PASSWORD"),
+        };
+        let (code, _, stderr) = finish(cmd.spawn().unwrap()).await;
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("CHATROOM_TEST_PASSWORD"), "{stderr}");
+    }
+}
+
 #[tokio::test]
 async fn unreachable_server_exits_3_with_a_clear_message() {
     // Bind then drop a listener: nothing listens on that port now.

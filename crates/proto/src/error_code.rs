@@ -70,9 +70,9 @@ pub enum ErrorCode {
     AccountRequired,
     /// `already_registered`: the nickname already has an account.
     AlreadyRegistered,
-    /// `not_registered`: a login gave a password for a nickname that has no
+    /// `no_account`: a login gave a password for a nickname that has no
     /// account (it would not be protected; register it first).
-    NotRegistered,
+    NoAccount,
     /// `not_operator`: the request needs an operator.
     NotOperator,
     /// `internal_error`: the server failed to do something it should have
@@ -115,7 +115,7 @@ impl ErrorCode {
             ErrorCode::WrongPassword => "wrong_password",
             ErrorCode::AccountRequired => "account_required",
             ErrorCode::AlreadyRegistered => "already_registered",
-            ErrorCode::NotRegistered => "not_registered",
+            ErrorCode::NoAccount => "no_account",
             ErrorCode::NotOperator => "not_operator",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::Other => "other",
@@ -164,7 +164,7 @@ mod tests {
             ErrorCode::WrongPassword,
             ErrorCode::AccountRequired,
             ErrorCode::AlreadyRegistered,
-            ErrorCode::NotRegistered,
+            ErrorCode::NoAccount,
             ErrorCode::NotOperator,
             ErrorCode::InternalError,
         ] {

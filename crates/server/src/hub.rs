@@ -93,6 +93,10 @@ pub struct Arrival {
     pub echo: bool,
     /// The account they proved they own (see [`Accounts::check`]).
     pub identity: Identity,
+    /// Whether they gave a password (JSON): then the nickname must have an
+    /// account, or they would believe it protected when it is not. (IRC's
+    /// `PASS` is ignored for a nickname without one, as is usual on IRC.)
+    pub password_given: bool,
 }
 
 /// The hub's own limits.
@@ -157,6 +161,9 @@ pub enum HubError {
     /// The nickname is banned.
     #[error("the nickname {0:?} is banned")]
     Banned(String),
+    /// A password came with a nickname that has no account.
+    #[error("the nickname {0:?} has no account: log in without a password, then register it")]
+    NoAccount(String),
 }
 
 impl HubError {
@@ -177,6 +184,7 @@ impl HubError {
             HubError::MessageTooLong(_) => ErrorCode::MessageTooLong,
             HubError::NotOperator => ErrorCode::NotOperator,
             HubError::Banned(_) => ErrorCode::Banned,
+            HubError::NoAccount(_) => ErrorCode::NoAccount,
         }
     }
 }
@@ -467,6 +475,9 @@ impl Hub {
         let mut state = self.state.lock();
         if state.nicks.contains_key(&folded) {
             return Err(HubError::NickTaken(arrival.nick));
+        }
+        if arrival.password_given && arrival.identity.account.is_none() {
+            return Err(HubError::NoAccount(arrival.nick));
         }
         let id = self.next_user.fetch_add(1, Ordering::Relaxed);
         let member = Arc::new(Member {

@@ -404,6 +404,7 @@ impl IrcSession {
             format: self.caps.format(),
             echo: self.caps.echo_message,
             identity,
+            password_given: false,
         };
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.
@@ -1149,6 +1150,11 @@ impl IrcSession {
             HubError::AccountRequired(_) => self
                 .numeric(numeric::ERR_NICKNAMEINUSE)
                 .param(target)
+                .trailing_param(error.to_string()),
+            // IRC arrivals never set `password_given`; answered like a
+            // password that does not fit, should one ever do.
+            HubError::NoAccount(_) => self
+                .numeric(numeric::ERR_PASSWDMISMATCH)
                 .trailing_param(error.to_string()),
             HubError::TooManyRooms(_) => self
                 .numeric(numeric::ERR_TOOMANYCHANNELS)

@@ -123,18 +123,7 @@ impl JsonSession {
             Ok(identity) => identity,
             Err(e) => return self.account_error(&e, reference),
         };
-        // A password for a nickname with no account protects nothing; say
-        // so rather than let the user believe it is theirs.
-        if password.is_some() && identity.account.is_none() {
-            return self.send_error(
-                ErrorCode::NotRegistered,
-                format!(
-                    "the nickname {nickname:?} is not registered: log in without a password, then register it"
-                ),
-                reference,
-            );
-        }
-        self.enter(nickname, identity, protocol, reference);
+        self.enter(nickname, identity, password.is_some(), protocol, reference);
     }
 
     /// Logs in as `nickname` with an established identity.
@@ -142,6 +131,7 @@ impl JsonSession {
         &mut self,
         nickname: String,
         identity: Identity,
+        password_given: bool,
         protocol: Option<u32>,
         reference: Option<Ref>,
     ) {
@@ -154,6 +144,7 @@ impl JsonSession {
             format: Format::Json,
             echo: false,
             identity,
+            password_given,
         };
         let result = self.hub.login(arrival, self.outbox.clone(), |member, _| {
             encode_frame(&ServerFrame::Welcome(Welcome {
@@ -203,6 +194,7 @@ impl JsonSession {
                     self.enter(
                         nickname.clone(),
                         identity,
+                        false,
                         Some(chatroom_proto::PROTOCOL_VERSION),
                         None,
                     );

@@ -166,13 +166,16 @@ async fn a_password_for_an_unregistered_nickname_is_refused_over_json() {
     let server = TestServer::start().await;
     let mut c = Raw::connect(server.addr).await;
     c.send_json(login("erin", Some(PASSWORD))).await;
-    let e = c.expect_error("not_registered").await;
+    let e = c.expect_error("no_account").await;
     assert_eq!(e["ref"], "login");
-    assert!(
-        e["message"].as_str().unwrap().contains("not registered"),
-        "{e}"
-    );
+    assert!(e["message"].as_str().unwrap().contains("no account"), "{e}");
     c.assert_quiet_and_alive().await;
+    // An invalid or taken nickname is refused for that, password or not.
+    c.send_json(login("bad nick", Some(PASSWORD))).await;
+    c.expect_error("invalid_nickname").await;
+    let _online = Raw::login(server.addr, "grace").await;
+    c.send_json(login("grace", Some(PASSWORD))).await;
+    c.expect_error("nickname_taken").await;
     c.send_json(login("erin", None)).await;
     assert_eq!(c.recv_type("welcome").await["nickname"], "erin");
 
@@ -253,7 +256,13 @@ async fn require_account_refuses_plain_logins() {
             .contains("requires an account"),
         "{e}"
     );
+    // With a password for a nickname nobody registered, too.
+    c.send_json(login("plain", Some(PASSWORD))).await;
+    c.expect_error("account_required").await;
     let (_irc, lines) = irc_connect(server.irc_addr, "plainirc", None).await;
+    assert!(!commands(&lines).contains(&"001"), "{lines:?}");
+    assert!(commands(&lines).contains(&"464"), "{lines:?}");
+    let (_irc, lines) = irc_connect(server.irc_addr, "passirc", Some(PASSWORD)).await;
     assert!(!commands(&lines).contains(&"001"), "{lines:?}");
     assert!(commands(&lines).contains(&"464"), "{lines:?}");
 

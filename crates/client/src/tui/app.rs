@@ -154,9 +154,10 @@ pub struct App {
     wanted_nick: Option<String>,
     /// An account's password and the nickname (folded) it belongs to: sent
     /// with every (re)login as that nickname, never with another one (a
-    /// fallback `nick_`, a nickname changed with `/nick`). Until the user
-    /// has chosen a nickname it belongs to the first one logged in with.
-    password: Option<(Option<String>, String)>,
+    /// fallback `nick_`, a nickname changed with `/nick`).
+    password: Option<(String, String)>,
+    /// The password of a `/register` the server has not confirmed yet.
+    registering: Option<String>,
     login: Login,
     logged_in_before: bool,
     windows: Vec<Window>,
@@ -189,17 +190,18 @@ pub fn update(app: &mut App, event: Event) -> Vec<Action> {
 
 impl App {
     /// Sets the password of the nickname the client was started with (a
-    /// registered one), sent whenever it logs in as that nickname.
+    /// registered one), sent whenever it logs in as that nickname. (The
+    /// command line takes a password only with a nickname.)
     pub fn set_password(&mut self, password: Option<String>) {
         let owner = self.wanted_nick.as_deref().map(nick::fold);
-        self.password = password.map(|password| (owner, password));
+        self.password = owner.zip(password);
     }
 
     /// The password to log in as `nickname` with, if there is one for it.
     fn password_for(&self, nickname: &str) -> Option<Secret> {
         self.password
             .as_ref()
-            .filter(|(owner, _)| owner.as_deref() == Some(nick::fold(nickname).as_str()))
+            .filter(|(owner, _)| *owner == nick::fold(nickname))
             .map(|(_, password)| Secret::new(password.clone()))
     }
 
@@ -222,6 +224,7 @@ impl App {
             me: None,
             wanted_nick: nick,
             password: None,
+            registering: None,
             login: Login::Idle,
             logged_in_before: false,
             windows: vec![status],
@@ -482,9 +485,6 @@ impl App {
     }
 
     fn send_login(&mut self) {
-        if let (Some((owner @ None, _)), Some(wanted)) = (&mut self.password, &self.wanted_nick) {
-            *owner = Some(nick::fold(wanted));
-        }
         let login = |nickname: String| Request::Login {
             password: self.password_for(&nickname),
             nickname,

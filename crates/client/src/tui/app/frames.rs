@@ -123,6 +123,9 @@ impl App {
             }
             ServerFrame::Registered(r) => {
                 self.take_pending(r.reference.as_ref());
+                if let Some(password) = self.registering.take() {
+                    self.password = Some((nick::fold(&r.nickname), password));
+                }
                 let text = format!(
                     "registered {}: it now needs its password to log in",
                     r.nickname
@@ -683,6 +686,18 @@ impl App {
         self.note(0, LineKind::Error(format!("login refused: {text}")));
         if self.current != 0 {
             self.note_here(LineKind::Error(format!("login refused: {text}")));
+        }
+        if code == ErrorCode::NoAccount {
+            // The password belongs to no account: the next login goes
+            // without it, so the user can get in and /register.
+            self.password = None;
+            let hint = format!(
+                "{wanted} has no account: log in as {wanted} without a password, then /register PASSWORD"
+            );
+            self.note(0, LineKind::Notice(hint.clone()));
+            if self.current != 0 {
+                self.note_here(LineKind::Notice(hint));
+            }
         }
         self.wanted_nick = None;
         self.note(0, LineKind::Notice(CHOOSE_NICK.into()));

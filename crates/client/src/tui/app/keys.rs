@@ -336,9 +336,8 @@ impl App {
                     password: chatroom_proto::json::Secret::new(password.clone()),
                 };
                 self.reply(request, here);
-                if let Some(me) = &self.me {
-                    self.password = Some((Some(nick::fold(&me.nick)), password));
-                }
+                // Kept for logging in again once the server confirms it.
+                self.registering = Some(password);
             }
             Command::Topic(topic) => match self.current_room() {
                 Some(room) => {

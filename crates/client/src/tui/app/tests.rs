@@ -1094,20 +1094,104 @@ fn the_password_is_only_sent_with_the_nickname_it_belongs_to() {
     );
 }
 
-/// Without a nickname at start-up, the password goes with the first one
-/// chosen at the prompt.
+/// A login refused with `no_account` drops the password, so typing the
+/// same nickname again gets in (and `/register` can follow).
 #[test]
-fn a_password_without_a_nickname_belongs_to_the_first_one_chosen() {
-    let mut app = new_app(None);
+fn no_account_drops_the_password_so_the_nickname_can_log_in() {
+    let mut app = new_app(Some("alice"));
     app.set_password(Some("a-long-passphrase".into()));
-    sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
-    let login = enter(&mut app, "carol");
-    assert_eq!(
-        requests(&login),
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    assert!(matches!(
+        &requests(&login)[..],
         [Request::Login {
-            nickname: "carol".into(),
+            password: Some(_),
+            ..
+        }]
+    ));
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "no_account", "message": "no account", "ref": login[0].1}),
+    );
+    assert!(app.needs_nickname());
+    assert!(
+        texts(&app, &WindowKey::Status)
+            .iter()
+            .any(|t| t.contains("then /register PASSWORD"))
+    );
+    assert_eq!(
+        requests(&enter(&mut app, "alice")),
+        [Request::Login {
+            nickname: "alice".into(),
+            password: None,
+            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+        }]
+    );
+}
+
+/// Drops the connection and reconnects; returns the login sent.
+fn reconnect(app: &mut App, generation: u64) -> Vec<Request> {
+    net(
+        app,
+        NetEvent::Lost {
+            reason: "connection failed: reset".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    );
+    requests(&sent(&net(app, NetEvent::Connected { generation })))
+}
+
+/// `/register` takes effect for later logins only once the server confirms
+/// it: a refused one leaves logins without a password.
+#[test]
+fn a_registered_password_is_used_on_reconnect_only_once_confirmed() {
+    let mut app = logged_in();
+    let refused = enter(&mut app, "/register short");
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "invalid_field", "message": "too short", "ref": refused[0].1}),
+    );
+    let login = reconnect(&mut app, 2);
+    assert!(
+        matches!(&login[..], [Request::Login { password: None, .. }]),
+        "{login:?}"
+    );
+
+    let mut app = logged_in();
+    let register = enter(&mut app, "/register a-long-passphrase");
+    frame(
+        &mut app,
+        json!({"type": "registered", "nickname": "alice", "ref": register[0].1}),
+    );
+    let login = reconnect(&mut app, 2);
+    assert_eq!(
+        login,
+        [Request::Login {
+            nickname: "alice".into(),
             password: Some(Secret::new("a-long-passphrase".to_owned())),
             protocol: Some(chatroom_proto::PROTOCOL_VERSION),
         }]
+    );
+}
+
+/// After `/nick` to another nickname, reconnecting logs in as that one,
+/// without the old nickname's password.
+#[test]
+fn after_a_nickname_change_reconnects_go_without_the_old_password() {
+    let mut app = new_app(Some("alice"));
+    app.set_password(Some("a-long-passphrase".into()));
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "renamed", "old_nickname": "alice", "nickname": "bob"}),
+    );
+    let login = reconnect(&mut app, 2);
+    assert!(
+        matches!(&login[..], [Request::Login { nickname, password: None, .. }] if nickname == "bob"),
+        "{login:?}"
     );
 }
