@@ -10,6 +10,7 @@
 //! limits, overlong tag sections, too many parameters.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[path = "../../../fuzz/src/irc.rs"]
 mod oracle;
 
@@ -100,20 +101,6 @@ fn stream() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
-/// Byte sequences that are not UTF-8: stray continuation bytes, truncated
-/// sequences, overlong forms, surrogates, code points past U+10FFFF.
-const INVALID_UTF8: [&[u8]; 9] = [
-    b"\xff",
-    b"\x80",
-    b"\xc3",
-    b"\xe2\x82",
-    b"\xf0\x9f\x98",
-    b"\xc0\xaf",
-    b"\xe0\x80\xaf",
-    b"\xed\xa0\x80",
-    b"\xf4\x90\x80\x80",
-];
-
 /// What a hostile client might splice into a line.
 fn nasty() -> impl Strategy<Value = Vec<u8>> {
     let tokens: Vec<&[u8]> = vec![
@@ -137,51 +124,12 @@ fn nasty() -> impl Strategy<Value = Vec<u8>> {
     ];
     prop_oneof![
         select(tokens).prop_map(<[u8]>::to_vec),
-        select(INVALID_UTF8.to_vec()).prop_map(<[u8]>::to_vec),
+        select(common::INVALID_UTF8.to_vec()).prop_map(<[u8]>::to_vec),
         (1usize..40).prop_map(|n| " x".repeat(n).into_bytes()),
         (4000usize..4200).prop_map(|n| format!("@k={} ", "v".repeat(n)).into_bytes()),
         (500usize..530).prop_map(|n| "b".repeat(n).into_bytes()),
         prop::collection::vec(any::<u8>(), 1..8),
     ]
-}
-
-/// One change to a byte stream.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Truncate(Index),
-    Flip(Index, u8),
-    Remove(Index),
-    Insert(Index, Vec<u8>),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        1 => any::<Index>().prop_map(Mutation::Truncate),
-        1 => (any::<Index>(), 1u8..).prop_map(|(at, bits)| Mutation::Flip(at, bits)),
-        1 => any::<Index>().prop_map(Mutation::Remove),
-        3 => (any::<Index>(), nasty()).prop_map(|(at, bytes)| Mutation::Insert(at, bytes)),
-    ]
-}
-
-fn mutate(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
-    for mutation in mutations {
-        match mutation {
-            Mutation::Truncate(at) => bytes.truncate(at.index(bytes.len() + 1)),
-            Mutation::Flip(at, bits) if !bytes.is_empty() => {
-                let at = at.index(bytes.len());
-                bytes[at] ^= bits;
-            }
-            Mutation::Remove(at) if !bytes.is_empty() => {
-                bytes.remove(at.index(bytes.len()));
-            }
-            Mutation::Insert(at, insert) => {
-                let at = at.index(bytes.len() + 1);
-                bytes.splice(at..at, insert.iter().copied());
-            }
-            Mutation::Flip(..) | Mutation::Remove(_) => {}
-        }
-    }
-    bytes
 }
 
 /// A line of `tags` tag bytes (`@`, data and space; none when 0) and `body`
@@ -242,11 +190,11 @@ proptest! {
     #[test]
     fn mutated_streams_keep_every_invariant(
         bytes in stream(),
-        mutations in prop::collection::vec(mutation(), 1..6),
+        mutations in prop::collection::vec(common::mutation(nasty()), 1..6),
         split in any::<Index>(),
         limits in 0..LIMITS.len(),
     ) {
-        let bytes = mutate(bytes, &mutations);
+        let bytes = common::mutate(bytes, &mutations);
         oracle::check(&bytes, split.index(bytes.len() + 1), LIMITS[limits]);
     }
 
@@ -281,7 +229,7 @@ proptest! {
     fn invalid_utf8_names_the_command(
         command in "[a-zA-Z]{1,10}",
         params in "[a-z #:]{0,20}",
-        bad in select(INVALID_UTF8.to_vec()),
+        bad in select(common::INVALID_UTF8.to_vec()),
         at in any::<Index>(),
         prefix in select(vec!["", "@t=1 ", ":nick!u@h ", "@a=b;c :srv "]),
     ) {
