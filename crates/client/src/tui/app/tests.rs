@@ -101,19 +101,27 @@ fn message(id: u64, room: &str, from: &str, text: &str, history: bool) -> Value 
     m
 }
 
+/// The login request for `nickname`, with `password` if given.
+fn login_as(nickname: &str, password: Option<&str>) -> Request {
+    Request::Login {
+        nickname: nickname.into(),
+        password: password.map(|p| Secret::new(p.to_owned())),
+        protocol: Some(chatroom_proto::PROTOCOL_VERSION),
+    }
+}
+
 /// Connects, logs in as alice (id 1), answers the lobby's member list and
 /// empty history: the state right after start-up.
 fn logged_in() -> App {
+    logged_in_with(None)
+}
+
+/// [`logged_in`], started with alice's `password`.
+fn logged_in_with(password: Option<&str>) -> App {
     let mut app = new_app(Some("alice"));
+    app.set_password(password.map(str::to_owned));
     let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
-    assert_eq!(
-        requests(&login),
-        [Request::Login {
-            nickname: "alice".into(),
-            password: None,
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
-    );
+    assert_eq!(requests(&login), [login_as("alice", password)]);
     let after = frame(
         &mut app,
         json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
@@ -195,14 +203,7 @@ fn without_a_nickname_the_input_line_asks_for_one() {
     );
     // `/nick NAME` works at the prompt too.
     let login = enter(&mut app, "/nick 张三");
-    assert_eq!(
-        requests(&login),
-        [Request::Login {
-            nickname: "张三".into(),
-            password: None,
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
-    );
+    assert_eq!(requests(&login), [login_as("张三", None)]);
     assert!(!app.needs_nickname());
 }
 
@@ -211,14 +212,7 @@ fn a_nickname_typed_before_connecting_is_used_once_connected() {
     let mut app = new_app(None);
     assert!(enter(&mut app, "login bob").is_empty());
     let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
-    assert_eq!(
-        requests(&login),
-        [Request::Login {
-            nickname: "bob".into(),
-            password: None,
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
-    );
+    assert_eq!(requests(&login), [login_as("bob", None)]);
 }
 
 #[test]
@@ -884,14 +878,7 @@ fn reconnecting_logs_back_in_rejoins_and_fills_the_gap_without_duplicates() {
     );
     // Back: the same nickname, still taken by the old session, gets a `_`.
     let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
-    assert_eq!(
-        requests(&login),
-        [Request::Login {
-            nickname: "alice".into(),
-            password: None,
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
-    );
+    assert_eq!(requests(&login), [login_as("alice", None)]);
     let actions = net(
         &mut app,
         NetEvent::Frame(
@@ -906,14 +893,7 @@ fn reconnecting_logs_back_in_rejoins_and_fills_the_gap_without_duplicates() {
             .all(|a| matches!(a, Action::Send(o) if o.generation == 2))
     );
     let login = sent(&actions);
-    assert_eq!(
-        requests(&login),
-        [Request::Login {
-            nickname: "alice_".into(),
-            password: None,
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
-    );
+    assert_eq!(requests(&login), [login_as("alice_", None)]);
     let after = frame(
         &mut app,
         json!({"type": "welcome", "status": "ok", "id": 9, "nickname": "alice_", "protocol": 2,
@@ -1064,25 +1044,23 @@ fn a_room_left_before_the_drop_is_left_again_after_it() {
 fn the_password_is_only_sent_with_the_nickname_it_belongs_to() {
     let mut app = new_app(Some("alice"));
     app.set_password(Some("a-long-passphrase".into()));
-    let with = |nickname: &str, password: Option<&str>| Request::Login {
-        nickname: nickname.into(),
-        password: password.map(|p| Secret::new(p.to_owned())),
-        protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-    };
     let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
-    assert_eq!(requests(&login), [with("alice", Some("a-long-passphrase"))]);
+    assert_eq!(
+        requests(&login),
+        [login_as("alice", Some("a-long-passphrase"))]
+    );
     let retry = frame(
         &mut app,
         json!({"type": "error", "code": "nickname_taken", "message": "taken", "ref": login[0].1}),
     );
-    assert_eq!(requests(&retry), [with("alice_", None)]);
+    assert_eq!(requests(&retry), [login_as("alice_", None)]);
     frame(
         &mut app,
         json!({"type": "error", "code": "banned", "message": "no", "ref": retry[0].1}),
     );
     assert!(app.needs_nickname());
     let bob = enter(&mut app, "bob");
-    assert_eq!(requests(&bob), [with("bob", None)]);
+    assert_eq!(requests(&bob), [login_as("bob", None)]);
     frame(
         &mut app,
         json!({"type": "error", "code": "banned", "message": "no", "ref": bob[0].1}),
@@ -1090,7 +1068,7 @@ fn the_password_is_only_sent_with_the_nickname_it_belongs_to() {
     // The same nickname in another case is the same account.
     assert_eq!(
         requests(&enter(&mut app, "/nick ALICE")),
-        [with("ALICE", Some("a-long-passphrase"))]
+        [login_as("ALICE", Some("a-long-passphrase"))]
     );
 }
 
@@ -1120,11 +1098,7 @@ fn no_account_drops_the_password_so_the_nickname_can_log_in() {
     );
     assert_eq!(
         requests(&enter(&mut app, "alice")),
-        [Request::Login {
-            nickname: "alice".into(),
-            password: None,
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
+        [login_as("alice", None)]
     );
 }
 
@@ -1163,28 +1137,14 @@ fn a_registered_password_is_used_on_reconnect_only_once_confirmed() {
         json!({"type": "registered", "nickname": "alice", "ref": register[0].1}),
     );
     let login = reconnect(&mut app, 2);
-    assert_eq!(
-        login,
-        [Request::Login {
-            nickname: "alice".into(),
-            password: Some(Secret::new("a-long-passphrase".to_owned())),
-            protocol: Some(chatroom_proto::PROTOCOL_VERSION),
-        }]
-    );
+    assert_eq!(login, [login_as("alice", Some("a-long-passphrase"))]);
 }
 
 /// After `/nick` to another nickname, reconnecting logs in as that one,
 /// without the old nickname's password.
 #[test]
 fn after_a_nickname_change_reconnects_go_without_the_old_password() {
-    let mut app = new_app(Some("alice"));
-    app.set_password(Some("a-long-passphrase".into()));
-    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
-    frame(
-        &mut app,
-        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
-            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
-    );
+    let mut app = logged_in_with(Some("a-long-passphrase"));
     frame(
         &mut app,
         json!({"type": "renamed", "old_nickname": "alice", "nickname": "bob"}),
