@@ -16,6 +16,9 @@ pub mod room;
 
 pub use error_code::ErrorCode;
 
+#[cfg(test)]
+mod split;
+
 /// The JSON protocol version this crate speaks; announced in the login reply
 /// so a client can tell which requests the server understands.
 pub const PROTOCOL_VERSION: u32 = 2;

@@ -365,15 +365,7 @@ mod tests {
                 stream.push_str(ends[i % ends.len()]);
             }
             let bytes = stream.as_bytes();
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut prev = 0;
-            for p in points {
-                chunks.push(&bytes[prev..p]);
-                prev = p;
-            }
-            chunks.push(&bytes[prev..]);
+            let chunks = crate::split::at_cuts(bytes, &cuts);
             let want: Vec<String> = sent.iter().map(|l| expected(l)).collect();
             prop_assert_eq!(lines(&chunks), want.clone());
             // Byte by byte, the worst split of all.

@@ -371,15 +371,7 @@ mod tests {
                 stream.push_str(seps[i % seps.len()]);
             }
             let bytes = stream.as_bytes();
-            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut prev = 0;
-            for p in points {
-                chunks.push(&bytes[prev..p]);
-                prev = p;
-            }
-            chunks.push(&bytes[prev..]);
+            let chunks = crate::split::at_cuts(bytes, &cuts);
             let got = run(&mut JsonFramer::new(1 << 20), &chunks);
             prop_assert_eq!(got, objects);
         }
