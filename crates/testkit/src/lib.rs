@@ -171,6 +171,13 @@ impl SpawnedServer {
     }
 }
 
+/// A connected socket with Nagle off, as a buffered reader and a writer.
+fn halves(stream: tokio::net::TcpStream) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+    stream.set_nodelay(true).unwrap();
+    let (r, w) = stream.into_split();
+    (BufReader::new(r), w)
+}
+
 /// A client that speaks raw bytes and reads newline-delimited JSON.
 pub struct Raw {
     reader: BufReader<OwnedReadHalf>,
@@ -180,12 +187,10 @@ pub struct Raw {
 
 impl Raw {
     pub async fn connect(addr: SocketAddr) -> Raw {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let (r, w) = stream.into_split();
+        let (reader, writer) = halves(tokio::net::TcpStream::connect(addr).await.unwrap());
         Raw {
-            reader: BufReader::new(r),
-            writer: w,
+            reader,
+            writer,
             id: 0,
         }
     }
@@ -332,12 +337,10 @@ pub struct IrcRaw {
 
 impl IrcRaw {
     pub async fn connect(addr: SocketAddr) -> IrcRaw {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let (r, w) = stream.into_split();
+        let (reader, writer) = halves(tokio::net::TcpStream::connect(addr).await.unwrap());
         IrcRaw {
-            reader: BufReader::new(r),
-            writer: w,
+            reader,
+            writer,
             nick: String::new(),
         }
     }
@@ -448,12 +451,10 @@ impl Raw {
         }
         .unwrap();
         socket.bind(SocketAddr::new(source, 0)).unwrap();
-        let stream = socket.connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let (r, w) = stream.into_split();
+        let (reader, writer) = halves(socket.connect(addr).await.unwrap());
         Raw {
-            reader: BufReader::new(r),
-            writer: w,
+            reader,
+            writer,
             id: 0,
         }
     }
