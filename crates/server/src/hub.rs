@@ -280,8 +280,13 @@ struct User {
 struct RoomKeys(Vec<String>);
 
 impl RoomKeys {
+    /// Where `key` is (`Ok`) or would go (`Err`).
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|k| k.as_str().cmp(key))
+    }
+
     fn contains(&self, key: &str) -> bool {
-        self.0.binary_search_by(|k| k.as_str().cmp(key)).is_ok()
+        self.find(key).is_ok()
     }
 
     fn len(&self) -> usize {
@@ -289,13 +294,13 @@ impl RoomKeys {
     }
 
     fn insert(&mut self, key: String) {
-        if let Err(at) = self.0.binary_search(&key) {
+        if let Err(at) = self.find(&key) {
             self.0.insert(at, key);
         }
     }
 
     fn remove(&mut self, key: &str) {
-        if let Ok(at) = self.0.binary_search_by(|k| k.as_str().cmp(key)) {
+        if let Ok(at) = self.find(key) {
             self.0.remove(at);
         }
     }
