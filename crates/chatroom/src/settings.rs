@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chatroom_server::Config;
-use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention};
+use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention, Synchronous};
 use serde::{Deserialize, Serialize};
 
 /// A JSON listener address, or `off`.
@@ -149,12 +149,36 @@ pub struct Settings {
     pub limits: LimitSettings,
 }
 
+/// How a commit reaches the disk (`synchronous` in SQLite's words).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    /// Synced to the disk before a message is acknowledged: survives power
+    /// cuts.
+    #[default]
+    Full,
+    /// Synced at checkpoints only: an acknowledged message survives the
+    /// server being killed, but a power cut may lose the last commits.
+    Normal,
+}
+
+impl SyncMode {
+    fn store(self) -> Synchronous {
+        match self {
+            SyncMode::Full => Synchronous::Full,
+            SyncMode::Normal => Synchronous::Normal,
+        }
+    }
+}
+
 /// History settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HistorySettings {
     /// Messages replayed on join.
     pub replay: u32,
+    /// How commits reach the disk.
+    pub synchronous: SyncMode,
     /// Retention for every room: `count=N`, `age=D`, both, or `unlimited`.
     #[serde(with = "as_text")]
     pub retention: RetentionPolicy,
@@ -220,6 +244,7 @@ impl Default for Settings {
             require_account: false,
             history: HistorySettings {
                 replay: config.history_replay,
+                synchronous: SyncMode::default(),
                 retention: config.retention.default,
                 rooms: BTreeMap::new(),
             },
@@ -305,6 +330,11 @@ pub struct ServeArgs {
     /// How many stored messages joining a room replays [default: 50].
     #[arg(long, value_name = "N")]
     pub history_replay: Option<u32>,
+    /// When a message is acknowledged: `full` once synced to the disk
+    /// (survives power cuts), `normal` once written to the operating system
+    /// (survives the server being killed) [default: full].
+    #[arg(long, value_name = "MODE")]
+    pub synchronous: Option<SyncMode>,
     /// How long history is kept in every room (direct messages: by age):
     /// `count=N`, `age=DURATION`, both, or `unlimited` [default: unlimited].
     #[arg(long, value_name = "POLICY")]
@@ -413,6 +443,7 @@ impl Settings {
         }
         self.require_account |= args.require_account;
         set(&mut self.history.replay, &args.history_replay);
+        set(&mut self.history.synchronous, &args.synchronous);
         set(&mut self.history.retention, &args.retention);
         for room in &args.room_retention {
             self.history
@@ -511,6 +542,7 @@ impl Settings {
             } else {
                 Location::Dir(self.data_dir.clone())
             },
+            synchronous: self.history.synchronous.store(),
             retention: Retention {
                 default: self.history.retention,
                 rooms: self

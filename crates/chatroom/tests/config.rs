@@ -25,6 +25,7 @@ require_account = false
 
 [history]
 replay = 50
+synchronous = "full"
 retention = "unlimited"
 
 [history.rooms]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::store::{Location, Retention};
+use crate::store::{Location, Retention, Synchronous};
 
 /// How many stored messages a `join` replays when no other number is set.
 pub const DEFAULT_HISTORY_REPLAY: u32 = 50;
@@ -48,6 +48,8 @@ pub struct Config {
     pub write_linger: Duration,
     /// Where history is stored.
     pub store: Location,
+    /// How hard a commit works to be durable (on disk only).
+    pub synchronous: Synchronous,
     /// How long history is kept.
     pub retention: Retention,
     /// How many stored messages joining a room replays.
@@ -91,6 +93,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             write_linger: Duration::from_millis(10),
             store: Location::Memory,
+            synchronous: Synchronous::Full,
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,
             server_name: "chatroom".to_owned(),

@@ -167,6 +167,9 @@ where
             &settings,
         )
         .await;
+        // Nothing more is queued once the last words are chosen (a late
+        // acknowledgement from the store would otherwise follow them).
+        outbox.close(reason);
         let last_words = session.finish(reason);
         if reason != CloseReason::Reset {
             outbox.take(&mut writing);

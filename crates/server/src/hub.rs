@@ -25,7 +25,7 @@ use crate::accounts::{AccountError, Accounts, Ban, Identity};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Format, Who};
 use crate::outbox::{CloseReason, Outbox};
-use crate::store::{Loaded, Store, StoredMessage, StoredRoom};
+use crate::store::{Loaded, Receipt, Store, StoredMessage, StoredRoom};
 
 /// A user id: 0 is System, users count up from 1.
 pub type UserId = u64;
@@ -390,6 +390,7 @@ pub struct Hub {
     state: Mutex<State>,
     next_user: AtomicU64,
     next_msg: AtomicU64,
+    epoch: u64,
     store: Store,
     accounts: Accounts,
     settings: HubSettings,
@@ -422,8 +423,9 @@ impl Hub {
         );
         Hub {
             state: Mutex::new(state),
-            next_user: AtomicU64::new(loaded.max_user_id + 1),
-            next_msg: AtomicU64::new(loaded.max_message_id + 1),
+            next_user: AtomicU64::new(loaded.ids.next_user),
+            next_msg: AtomicU64::new(loaded.ids.next_message),
+            epoch: loaded.ids.epoch,
             store,
             accounts,
             settings,
@@ -433,6 +435,22 @@ impl Hub {
     /// The history store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Identifies this server's id space: message ids never repeat within
+    /// one epoch (see `store::ids`), so clients that remember ids they have
+    /// seen must forget them when the epoch changes.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// At a clean shutdown, once every connection has left: tells the store
+    /// where ids continue, so that the next run leaves no gap.
+    pub fn release_ids(&self) {
+        self.store.release_ids(
+            self.next_msg.load(Ordering::Relaxed),
+            self.next_user.load(Ordering::Relaxed),
+        );
     }
 
     /// Accounts, operators and bans.
@@ -485,6 +503,7 @@ impl Hub {
             return Err(HubError::NoAccount(arrival.nick));
         }
         let id = self.next_user.fetch_add(1, Ordering::Relaxed);
+        self.store.user_id(id);
         let member = Arc::new(Member {
             id,
             peer: arrival.peer,
@@ -569,13 +588,14 @@ impl Hub {
     }
 
     /// Relays `text` to everyone else in `room` (the lobby when `None`) and
-    /// stores it.
+    /// stores it; `receipt` is told once it is durable.
     pub fn say(
         &self,
         member: &Member,
         room_name: Option<&str>,
         text: &str,
         style: Style,
+        receipt: Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let state = self.state.lock();
@@ -598,16 +618,19 @@ impl Hub {
         );
         let except = if member.echo() { 0 } else { member.id };
         room.tell(&event, except);
-        self.store.message(StoredMessage {
-            id: msg_id,
-            ts,
-            room: Some((key, name.to_string())),
-            sender_id: member.id,
-            sender_nick: from.nick.to_string(),
-            recipient: None,
-            text: text.to_string(),
-            action: style.action,
-        });
+        self.store.message(
+            StoredMessage {
+                id: msg_id,
+                ts,
+                room: Some((key, name.to_string())),
+                sender_id: member.id,
+                sender_nick: from.nick.to_string(),
+                recipient: None,
+                text: text.to_string(),
+                action: style.action,
+            },
+            receipt,
+        );
         Ok(Posted {
             msg_id,
             ts,
@@ -615,13 +638,15 @@ impl Hub {
         })
     }
 
-    /// Sends `text` privately to the user called `to`, and stores it.
+    /// Sends `text` privately to the user called `to`, and stores it;
+    /// `receipt` is told once it is durable.
     pub fn direct(
         &self,
         member: &Member,
         to: &str,
         text: &str,
         style: Style,
+        receipt: Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let state = self.state.lock();
@@ -649,16 +674,19 @@ impl Hub {
         if member.echo() && recipient.who.id != member.id {
             member.deliver(&event);
         }
-        self.store.message(StoredMessage {
-            id: msg_id,
-            ts,
-            room: None,
-            sender_id: member.id,
-            sender_nick: from.nick.to_string(),
-            recipient: Some((recipient.who.id, recipient.who.nick.to_string())),
-            text: text.to_string(),
-            action: style.action,
-        });
+        self.store.message(
+            StoredMessage {
+                id: msg_id,
+                ts,
+                room: None,
+                sender_id: member.id,
+                sender_nick: from.nick.to_string(),
+                recipient: Some((recipient.who.id, recipient.who.nick.to_string())),
+                text: text.to_string(),
+                action: style.action,
+            },
+            receipt,
+        );
         Ok(Posted {
             msg_id,
             ts,

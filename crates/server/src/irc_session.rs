@@ -844,11 +844,11 @@ impl IrcSession {
         for target in channel::split_list(targets).take(4) {
             let result = if channel::is_channel(target) {
                 match channel::channel_to_room(target) {
-                    Ok(room) => self.hub.say(member, Some(room), text, style),
+                    Ok(room) => self.hub.say(member, Some(room), text, style, None),
                     Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
                 }
             } else {
-                self.hub.direct(member, target, text, style)
+                self.hub.direct(member, target, text, style, None)
             };
             match result {
                 Ok(posted) => {

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
     Ack, BanTarget, ChatMessage, Done, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer,
-    MemberInfo, MemberList, Notice, Parted, Pong, Ref, Registered, Renamed, Request, RequestError,
-    RoomList, Secret, ServerFrame, TopicInfo, Welcome, encode_frame, parse_request,
+    Limits, MemberInfo, MemberList, Notice, Parted, Pong, Ref, Registered, Renamed, Request,
+    RequestError, RoomList, Secret, ServerFrame, TopicInfo, Welcome, encode_frame, parse_request,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 use chatroom_proto::room::LOBBY;
@@ -24,8 +24,9 @@ use tracing::{debug, info, warn};
 use crate::accounts::{AccountError, Identity};
 use crate::conn::{Flow, Session};
 use crate::event::Format;
-use crate::hub::{Arrival, Hub, HubError, Member, Posted, Style, Topic};
+use crate::hub::{Arrival, Hub, HubError, Member, Style, Topic};
 use crate::outbox::{CloseReason, Outbox};
+use crate::store::{Outcome, Receipt};
 
 /// The server's name and version, as announced in `welcome`.
 const SERVER_NAME: &str = concat!("chatroom ", env!("CARGO_PKG_VERSION"));
@@ -42,6 +43,17 @@ pub enum Input {
     TooLarge,
 }
 
+/// What every JSON connection of one server shares.
+#[derive(Debug, Clone)]
+pub struct JsonSettings {
+    /// The largest frame a client may send.
+    pub max_frame: usize,
+    /// How many stored messages a join replays.
+    pub history_replay: u32,
+    /// The limits `welcome` announces.
+    pub limits: Limits,
+}
+
 /// The state of one JSON connection.
 pub struct JsonSession {
     hub: Arc<Hub>,
@@ -49,9 +61,12 @@ pub struct JsonSession {
     peer: SocketAddr,
     framer: JsonFramer,
     member: Option<Arc<Member>>,
-    history_replay: u32,
+    settings: Arc<JsonSettings>,
     /// The protocol version the client declared at login.
     protocol: u32,
+    /// Whether an acknowledgement may still be on its way from the store
+    /// (a goodbye waits for them).
+    awaiting_receipts: bool,
 }
 
 impl JsonSession {
@@ -60,17 +75,17 @@ impl JsonSession {
         hub: Arc<Hub>,
         outbox: Arc<Outbox>,
         peer: SocketAddr,
-        max_frame: usize,
-        history_replay: u32,
+        settings: Arc<JsonSettings>,
     ) -> Self {
         JsonSession {
             hub,
             outbox,
             peer,
-            framer: JsonFramer::new(max_frame),
+            framer: JsonFramer::new(settings.max_frame),
             member: None,
-            history_replay,
+            settings,
             protocol: 1,
+            awaiting_receipts: false,
         }
     }
 
@@ -136,6 +151,8 @@ impl JsonSession {
         reference: Option<Ref>,
     ) {
         let welcome_ref = reference.clone();
+        let epoch = format!("{:016x}", self.hub.epoch());
+        let limits = self.settings.limits;
         let arrival = Arrival {
             nick: nickname.clone(),
             user: nickname.clone(),
@@ -154,6 +171,8 @@ impl JsonSession {
                 protocol: chatroom_proto::PROTOCOL_VERSION,
                 server: SERVER_NAME.to_owned(),
                 rooms: vec![LOBBY.to_owned()],
+                epoch: Some(epoch),
+                limits: Some(limits),
                 reference: welcome_ref,
             }))
         });
@@ -222,6 +241,12 @@ impl JsonSession {
             Request::Ping => self.send(&ServerFrame::Pong(Pong { reference })),
             Request::Pong => {}
             Request::Logout => {
+                // Acknowledgements of messages sent before come first.
+                if self.awaiting_receipts
+                    && let Err(e) = Box::pin(self.hub.store().flush()).await
+                {
+                    warn!(peer = %self.peer, error = %e, "could not wait for acknowledgements");
+                }
                 self.send(&ServerFrame::Bye(notice("goodbye", reference)));
                 return Flow::Close(CloseReason::Logout);
             }
@@ -269,8 +294,8 @@ impl JsonSession {
                     action,
                     notice: false,
                 };
-                let posted = hub.say(member, room.as_deref(), &message, style)?;
-                self.ack(posted, reference);
+                let receipt = self.receipt(reference);
+                hub.say(member, room.as_deref(), &message, style, receipt)?;
             }
             Request::Direct {
                 to,
@@ -281,8 +306,8 @@ impl JsonSession {
                     action,
                     notice: false,
                 };
-                let posted = hub.direct(member, &to, &message, style)?;
-                self.ack(posted, reference);
+                let receipt = self.receipt(reference);
+                hub.direct(member, &to, &message, style, receipt)?;
             }
             Request::Join { room } => {
                 let joined_ref = reference.clone();
@@ -299,7 +324,7 @@ impl JsonSession {
                     joined.key,
                     joined.name,
                     Some(joined.horizon),
-                    self.history_replay,
+                    self.settings.history_replay,
                     reference,
                 ))
                 .await;
@@ -400,14 +425,31 @@ impl JsonSession {
         Ok(())
     }
 
-    fn ack(&self, posted: Posted, reference: Option<Ref>) {
-        if reference.is_some() {
-            self.send(&ServerFrame::Ack(Ack {
-                reference,
-                msg_id: posted.msg_id,
-                ts: posted.ts,
-            }));
-        }
+    /// For a message whose sender asked for an acknowledgement (it carried
+    /// a `ref`): what sends the `ack` once the message is durable, or an
+    /// error if it could not be stored.
+    fn receipt(&mut self, reference: Option<Ref>) -> Option<Receipt> {
+        let reference = reference?;
+        self.awaiting_receipts = true;
+        let outbox = self.outbox.clone();
+        Some(Box::new(move |outcome: Outcome<'_>| {
+            let frame = match outcome.error {
+                None => ServerFrame::Ack(Ack {
+                    reference: Some(reference),
+                    msg_id: outcome.msg_id,
+                    ts: outcome.ts,
+                }),
+                Some(e) => ServerFrame::Error(ErrorFrame {
+                    code: ErrorCode::InternalError,
+                    message: format!(
+                        "message {} was delivered but could not be stored: {e}",
+                        outcome.msg_id
+                    ),
+                    reference: Some(reference),
+                }),
+            };
+            outbox.push(encode_frame(&frame));
+        }))
     }
 
     fn send_topic(&self, topic: Topic, reference: Option<Ref>) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
 use chatroom_proto::irc::Message;
-use chatroom_proto::json::{ErrorFrame, ServerFrame, encode_frame};
+use chatroom_proto::json::{ErrorFrame, Limits, ServerFrame, encode_frame};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::conn::{DriverLimits, DriverSettings, drive};
 use crate::hub::{Hub, HubSettings};
 use crate::irc_session::{IrcSession, IrcSettings};
-use crate::json_session::JsonSession;
+use crate::json_session::{JsonSession, JsonSettings};
 use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal, Ticket};
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
@@ -112,12 +112,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
     let (location, retention) = (config.store.clone(), config.retention.clone());
+    let synchronous = config.synchronous;
     let (store, store_thread, loaded) =
-        tokio::task::spawn_blocking(move || store::open(&location, retention))
+        tokio::task::spawn_blocking(move || store::open(&location, retention, synchronous))
             .await
             .map_err(io::Error::other)??;
     info!(
-        messages_up_to = loaded.max_message_id,
+        next_message_id = loaded.ids.next_message,
+        next_user_id = loaded.ids.next_user,
         rooms = loaded.rooms.len(),
         "history store open"
     );
@@ -160,8 +162,21 @@ pub async fn run(
             },
         }),
         outbox_bytes: config.outbox_bytes,
-        max_frame_bytes: config.max_frame_bytes,
-        history_replay: config.history_replay,
+        json: Arc::new(JsonSettings {
+            max_frame: config.max_frame_bytes,
+            history_replay: config.history_replay,
+            limits: Limits {
+                message_bytes: config.max_message_bytes,
+                frame_bytes: config.max_frame_bytes,
+                rooms_per_user: config.max_rooms_per_user,
+                messages_per_second: config.messages_per_second,
+                message_burst: if config.messages_per_second > 0.0 {
+                    config.message_burst.max(1)
+                } else {
+                    0
+                },
+            },
+        }),
     });
     for listener in listeners {
         let addr = listener.socket.local_addr()?;
@@ -186,7 +201,10 @@ pub async fn run(
     }
     match Arc::try_unwrap(hub) {
         // The last handle to the store goes with the hub: the thread ends.
+        // Nobody can take an id any more: the next run continues after the
+        // last ones used.
         Ok(hub) => {
+            hub.release_ids();
             drop(hub);
             let _ = tokio::task::spawn_blocking(move || store_thread.finish()).await;
         }
@@ -218,8 +236,7 @@ struct Shared {
     admission: Admission,
     driver: Arc<DriverSettings>,
     outbox_bytes: usize,
-    max_frame_bytes: usize,
-    history_replay: u32,
+    json: Arc<JsonSettings>,
 }
 
 /// Accepts connections on one listener until the server stops.
@@ -342,13 +359,7 @@ fn spawn_session<R, W>(
     let settings = shared.driver.clone();
     match protocol {
         Protocol::Json => {
-            let session = JsonSession::new(
-                hub,
-                outbox.clone(),
-                peer,
-                shared.max_frame_bytes,
-                shared.history_replay,
-            );
+            let session = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone());
             tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
         }
         Protocol::Irc => {

@@ -394,20 +394,24 @@ async fn json_messages_over_the_rate_are_refused_and_a_sustained_flood_disconnec
     let mut eager = Raw::login(server.addr, "eager").await;
     listener.drain().await;
 
-    // The burst passes, the excess is refused, the connection stays.
+    // The burst passes, the excess is refused, the connection stays. The
+    // refusals come at once, the acknowledgements once the messages are
+    // stored: in either order.
     eager.send(&broadcasts(8)).await;
-    for n in 0..5 {
-        let ack = eager.recv().await;
-        assert_eq!(
-            (ack["type"].as_str(), ack["ref"].as_u64()),
-            (Some("ack"), Some(n)),
-            "{ack}"
-        );
+    let mut acked = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..8 {
+        let f = eager.recv().await;
+        match f["type"].as_str() {
+            Some("ack") => acked.push(f["ref"].as_u64().unwrap()),
+            Some("error") if f["code"] == "rate_limited" => {
+                refused.push(f["ref"].as_u64().unwrap());
+            }
+            _ => panic!("unexpected {f}"),
+        }
     }
-    for n in 5..8 {
-        let e = eager.expect_error("rate_limited").await;
-        assert_eq!(e["ref"], n);
-    }
+    assert_eq!(acked, [0, 1, 2, 3, 4]);
+    assert_eq!(refused, [5, 6, 7]);
     // Not chat: never rate limited.
     eager.assert_quiet_and_alive().await;
     let seen: Vec<Value> = listener.drain().await;
@@ -423,11 +427,17 @@ async fn json_messages_over_the_rate_are_refused_and_a_sustained_flood_disconnec
         .iter()
         .filter(|f| f["code"] == "rate_limited")
         .count();
-    assert_eq!(acks, 5, "{frames:?}");
+    // Acknowledgements wait for the store: the flooder may be gone first.
+    assert!(acks <= 5, "{frames:?}");
     assert_eq!(refused, 10, "{frames:?}");
     let final_frame = frames.last().unwrap();
     assert_eq!(final_frame["code"], "flood", "{frames:?}");
     let seen = listener.drain().await;
+    let relayed = seen
+        .iter()
+        .filter(|f| f["type"] == "message" && f["sender_nickname"] == "flooder")
+        .count();
+    assert_eq!(relayed, 5, "the burst passes: {seen:?}");
     let leave = seen
         .iter()
         .find(|f| f["event"] == "leave" && f["nickname"] == "flooder")
@@ -571,10 +581,6 @@ async fn a_flooder_is_cut_off_while_the_others_chat_undisturbed() {
     let flooded = flood(server.addr).await;
 
     assert!(
-        flooded.iter().filter(|f| f["type"] == "ack").count() >= 10,
-        "the burst passes: {flooded:?}"
-    );
-    assert!(
         flooded.iter().any(|f| f["code"] == "rate_limited"),
         "the excess is refused first: {flooded:?}"
     );
@@ -622,6 +628,13 @@ async fn a_flooder_is_cut_off_while_the_others_chat_undisturbed() {
             frames.iter().all(|f| f["type"] != "error"),
             "chatter{i} was refused something: {frames:?}"
         );
+        // The flooder's burst passed (its acknowledgements may not have:
+        // they wait for the store, and the flooder is gone by then).
+        let from_flooder = frames
+            .iter()
+            .filter(|f| f["type"] == "message" && f["sender_nickname"] == "flooder")
+            .count();
+        assert!(from_flooder >= 10, "the burst passes: {from_flooder}");
         assert_eq!(next.len(), CHATTERS - 1, "{next:?}");
         assert!(next.values().all(|&n| n == EACH), "{next:?}");
         let leave = frames

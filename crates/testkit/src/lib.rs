@@ -183,6 +183,8 @@ pub struct Raw {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     pub id: u64,
+    /// The `welcome` frame, once logged in (`Null` before).
+    pub welcome: Value,
 }
 
 impl Raw {
@@ -192,6 +194,7 @@ impl Raw {
             reader,
             writer,
             id: 0,
+            welcome: Value::Null,
         }
     }
 
@@ -203,7 +206,14 @@ impl Raw {
         let welcome = c.recv().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         c.id = welcome["id"].as_u64().unwrap();
+        c.welcome = welcome;
         c
+    }
+
+    /// The connection's buffered reader and its writer, for a test that
+    /// drives the socket itself (and survives the server dying).
+    pub fn into_halves(self) -> (BufReader<OwnedReadHalf>, OwnedWriteHalf) {
+        (self.reader, self.writer)
     }
 
     pub async fn send(&mut self, bytes: &[u8]) {
@@ -456,6 +466,7 @@ impl Raw {
             reader,
             writer,
             id: 0,
+            welcome: Value::Null,
         }
     }
 
@@ -467,6 +478,7 @@ impl Raw {
         let welcome = c.recv().await;
         assert_eq!(welcome["type"], "welcome", "{welcome}");
         c.id = welcome["id"].as_u64().unwrap();
+        c.welcome = welcome;
         c
     }
 }

@@ -78,9 +78,33 @@ pub struct Welcome {
     /// The rooms the user is in (the lobby, after login).
     #[serde(default)]
     pub rooms: Vec<String>,
+    /// The server's epoch (16 hex digits): message ids never repeat within
+    /// one epoch, so a client that remembers the ids it has seen forgets
+    /// them when the epoch changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// What the server accepts, so that a client can refuse what it would
+    /// refuse before sending it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
     /// The request's `ref`, if it had one.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Ref>,
+}
+
+/// The server's limits as `welcome` announces them; 0 means no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// The longest message text, in bytes of UTF-8.
+    pub message_bytes: usize,
+    /// The largest frame the client may send, in bytes.
+    pub frame_bytes: usize,
+    /// The most rooms one user may be in at once.
+    pub rooms_per_user: usize,
+    /// Chat messages per second, on average.
+    pub messages_per_second: f64,
+    /// Chat messages allowed at once after a quiet spell.
+    pub message_burst: u32,
 }
 
 /// A chat message relayed to its receivers.
@@ -404,6 +428,8 @@ mod tests {
             protocol: 1,
             server: "chatroom 0.1.0".into(),
             rooms: vec!["lobby".into()],
+            epoch: Some("00000000000000ff".into()),
+            limits: Some(Limits::default()),
             reference: None,
         }));
         assert!(bytes.ends_with(b"}\n"));

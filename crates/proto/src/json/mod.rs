@@ -12,9 +12,9 @@ mod framer;
 mod request;
 
 pub use frame::{
-    Ack, ChatMessage, DirectMessage, Done, ErrorFrame, HistoryEnd, Joined, MemberInfo, MemberList,
-    Notice, Parted, Pong, Presence, PresenceEvent, PresenceSummary, Registered, Renamed, RoomInfo,
-    RoomList, ServerFrame, TopicInfo, Welcome, encode_frame,
+    Ack, ChatMessage, DirectMessage, Done, ErrorFrame, HistoryEnd, Joined, Limits, MemberInfo,
+    MemberList, Notice, Parted, Pong, Presence, PresenceEvent, PresenceSummary, Registered,
+    Renamed, RoomInfo, RoomList, ServerFrame, TopicInfo, Welcome, encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{

@@ -3,12 +3,15 @@
 //!
 //! One thread owns the database. The hub hands it records through a channel
 //! (never waiting); the thread writes whatever has queued up in one
-//! transaction, so under load many messages share one commit. History reads
+//! transaction, so under load many messages share one commit, and only then
+//! tells each sender that waits for it (a [`Receipt`]): an acknowledgement
+//! means the message is durable. History reads
 //! are answered by the same thread, after the writes queued before them: a
 //! reader always sees every message relayed before its request. On disk the
 //! database is in WAL mode under the data directory; the in-memory mode keeps
 //! it in the thread's memory for throwaway servers.
 
+mod ids;
 mod retention;
 mod schema;
 mod writer;
@@ -21,6 +24,7 @@ use rusqlite::Connection;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+pub use ids::Start;
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
 
 /// The file name of the database inside the data directory.
@@ -33,6 +37,37 @@ pub enum Location {
     Dir(PathBuf),
     /// In memory, gone when the server stops.
     Memory,
+}
+
+/// How hard a commit works to be durable (SQLite's `synchronous` setting,
+/// for a database on disk).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit is synced to the disk before it is acknowledged: a
+    /// message acknowledged survives a crash of the process, of the
+    /// operating system and a power cut.
+    #[default]
+    Full,
+    /// Commits are written to the operating system but synced only at
+    /// checkpoints: a message acknowledged survives a crash of the process
+    /// (`kill -9`), but a power cut may lose the last commits (the database
+    /// stays consistent). Faster on slow disks.
+    Normal,
+}
+
+/// Told once a message is durable, or that it could not be stored. Runs on
+/// the store thread: it must be quick and must not wait.
+pub type Receipt = Box<dyn FnOnce(Outcome<'_>) + Send>;
+
+/// What became of a message a [`Receipt`] waited for.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    /// The message's id.
+    pub msg_id: u64,
+    /// Its timestamp.
+    pub ts: i64,
+    /// Why it could not be stored, if it could not.
+    pub error: Option<&'a StoreError>,
 }
 
 /// A problem with the database.
@@ -137,12 +172,10 @@ pub struct Page {
 }
 
 /// What the database held at startup.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Loaded {
-    /// The highest message id stored (0 when none).
-    pub max_message_id: u64,
-    /// The highest user id that sent or received a stored message.
-    pub max_user_id: u64,
+    /// Where message and user ids continue, and the server's epoch.
+    pub ids: Start,
     /// Every room with a stored topic.
     pub rooms: Vec<StoredRoom>,
     /// Every registered nickname.
@@ -153,8 +186,15 @@ pub struct Loaded {
 
 /// A request to the store thread.
 enum Op {
-    /// A message to store, and when it was queued.
-    Message(StoredMessage, std::time::Instant),
+    /// A message to store, when it was queued, and who waits for it.
+    Message(StoredMessage, std::time::Instant, Option<Receipt>),
+    /// A user id was handed out (its ceiling must stay ahead).
+    UserId(u64),
+    /// The server is stopping: the next ids to hand out had it not.
+    ReleaseIds {
+        next_message: u64,
+        next_user: u64,
+    },
     Topic(StoredRoom),
     History {
         room_key: String,
@@ -197,6 +237,7 @@ impl StoreThread {
 pub fn open(
     location: &Location,
     retention: Retention,
+    synchronous: Synchronous,
 ) -> Result<(Store, StoreThread, Loaded), StoreError> {
     let conn = match location {
         Location::Dir(dir) => {
@@ -208,13 +249,14 @@ pub fn open(
         }
         Location::Memory => Connection::open_in_memory()?,
     };
-    schema::prepare(&conn, matches!(location, Location::Dir(_)))?;
-    let loaded = schema::load(&conn)?;
+    let on_disk = matches!(location, Location::Dir(_));
+    schema::prepare(&conn, on_disk.then_some(synchronous))?;
+    let (start, ceilings) = ids::start(&conn, !on_disk)?;
+    let loaded = schema::load(&conn, start)?;
     let (ops, rx) = mpsc::channel();
-    let max_user_id = loaded.max_user_id;
     let handle = std::thread::Builder::new()
         .name("history-store".into())
-        .spawn(move || writer::run(conn, rx, retention, max_user_id))
+        .spawn(move || writer::run(conn, rx, retention, ceilings))
         .map_err(|e| StoreError::DataDir {
             path: PathBuf::from("<store thread>"),
             source: e,
@@ -223,9 +265,25 @@ pub fn open(
 }
 
 impl Store {
-    /// Queues a message to be stored; never blocks.
-    pub fn message(&self, message: StoredMessage) {
-        self.send(Op::Message(message, std::time::Instant::now()));
+    /// Queues a message to be stored; never blocks. `receipt`, if any, is
+    /// told once the message is durable (or could not be stored).
+    pub fn message(&self, message: StoredMessage, receipt: Option<Receipt>) {
+        self.send(Op::Message(message, std::time::Instant::now(), receipt));
+    }
+
+    /// Records that a user id was handed out, so that no later run hands it
+    /// out again; never blocks.
+    pub fn user_id(&self, id: u64) {
+        self.send(Op::UserId(id));
+    }
+
+    /// At a clean shutdown, once no more ids will be handed out: the next
+    /// run continues from these, without a gap.
+    pub fn release_ids(&self, next_message: u64, next_user: u64) {
+        self.send(Op::ReleaseIds {
+            next_message,
+            next_user,
+        });
     }
 
     /// Queues a room's new topic to be stored; never blocks.

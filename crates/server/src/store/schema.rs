@@ -1,8 +1,8 @@
 //! The database layout and what the server reads from it at startup.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
-use super::{Loaded, StoreError, StoredAccount, StoredBan, StoredRoom};
+use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Synchronous};
 
 /// Bumped whenever the layout changes; a database from a newer version is
 /// refused rather than misread.
@@ -50,15 +50,20 @@ CREATE TABLE IF NOT EXISTS bans (
 );
 ";
 
-/// Sets the connection up and creates the tables if needed.
-pub fn prepare(conn: &Connection, on_disk: bool) -> Result<(), StoreError> {
-    if on_disk {
+/// Sets the connection up and creates the tables if needed. A database on
+/// disk comes with how its commits are synced.
+pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), StoreError> {
+    if let Some(synchronous) = on_disk {
         // WAL: readers (backups, `sqlite3`) never block the writer, and a
-        // commit survives the process being killed. NORMAL: no fsync per
-        // commit (the WAL is synced at checkpoints), so a power cut may lose
-        // the last commits but the database stays consistent.
+        // commit survives the process being killed. FULL syncs the WAL at
+        // every commit (one fsync per batch of messages); NORMAL only at
+        // checkpoints (see `Synchronous`).
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mode = match synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", mode)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
     }
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -74,20 +79,9 @@ pub fn prepare(conn: &Connection, on_disk: bool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Reads what the hub needs to continue where the last run stopped.
-pub fn load(conn: &Connection) -> Result<Loaded, StoreError> {
-    let max_message_id: i64 =
-        conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
-            r.get(0)
-        })?;
-    let max_user_id: i64 = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'max_user_id'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
+/// Reads what the hub needs to continue where the last run stopped; `ids`
+/// says where the ids continue.
+pub fn load(conn: &Connection, ids: Start) -> Result<Loaded, StoreError> {
     let mut stmt =
         conn.prepare("SELECT key, name, topic, topic_set_by, topic_set_at FROM rooms")?;
     let rooms = stmt
@@ -125,8 +119,7 @@ pub fn load(conn: &Connection) -> Result<Loaded, StoreError> {
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Loaded {
-        max_message_id: u64::try_from(max_message_id).unwrap_or(0),
-        max_user_id: u64::try_from(max_user_id).unwrap_or(0),
+        ids,
         rooms,
         accounts,
         bans,

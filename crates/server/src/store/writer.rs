@@ -1,5 +1,6 @@
-//! The store thread: batches writes into transactions, answers reads, and
-//! enforces retention.
+//! The store thread: batches writes into transactions, tells senders once
+//! their messages are committed, answers reads, keeps the id ceilings ahead,
+//! and enforces retention.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -7,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
-use super::{Op, Page, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom};
+use super::ids::Ceilings;
+use super::{
+    Op, Outcome, Page, Receipt, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom,
+};
 
 use crate::clock::now_ms;
 
@@ -30,17 +34,17 @@ const TRIM_FRACTION: u64 = 16;
 struct Writer {
     conn: Connection,
     retention: Retention,
-    max_user_id: u64,
+    ceilings: Ceilings,
     /// Messages inserted per room (folded key) since its last count trim.
     since_trim: HashMap<String, u64>,
 }
 
 /// Runs until every [`super::Store`] handle is dropped and the queue is empty.
-pub fn run(conn: Connection, ops: Receiver<Op>, retention: Retention, max_user_id: u64) {
+pub fn run(conn: Connection, ops: Receiver<Op>, retention: Retention, ceilings: Ceilings) {
     let mut writer = Writer {
         conn,
         retention,
-        max_user_id,
+        ceilings,
         since_trim: HashMap::new(),
     };
     writer.sweep_ages();
@@ -70,18 +74,24 @@ pub fn run(conn: Connection, ops: Receiver<Op>, retention: Retention, max_user_i
 }
 
 impl Writer {
-    /// Writes every record of the batch in one transaction, then answers
-    /// the reads and flushes (which thereby see all of it).
+    /// Writes every record of the batch in one transaction, tells the
+    /// senders waiting for their messages, then answers the reads and
+    /// flushes (which thereby see all of it).
     fn apply(&mut self, batch: &mut Vec<Op>) {
         let mut touched = HashMap::new();
         let mut answers = Vec::new();
+        let mut receipts = Vec::new();
         let records = batch.len();
         let oldest = batch.iter().find_map(|op| match op {
-            Op::Message(_, queued) => Some(*queued),
+            Op::Message(_, queued, _) => Some(*queued),
             _ => None,
         });
-        let written = self.write(batch, &mut touched, &mut answers);
-        match (written, oldest) {
+        let written = self.write(batch, &mut touched, &mut answers, &mut receipts);
+        let error = written.as_ref().err();
+        for (msg_id, ts, receipt) in receipts {
+            receipt(Outcome { msg_id, ts, error });
+        }
+        match (&written, oldest) {
             (Err(e), _) => tracing::error!(error = %e, "could not store a batch of history"),
             (Ok(()), Some(queued)) => {
                 let waited = queued.elapsed();
@@ -116,7 +126,12 @@ impl Writer {
                 Op::Account(account, reply) => {
                     let _ = reply.send(self.insert_account(&account));
                 }
-                Op::Message(..) | Op::Topic(_) | Op::Ban(_) | Op::Unban { .. } => {}
+                Op::Message(..)
+                | Op::UserId(_)
+                | Op::ReleaseIds { .. }
+                | Op::Topic(_)
+                | Op::Ban(_)
+                | Op::Unban { .. } => {}
             }
         }
     }
@@ -126,9 +141,20 @@ impl Writer {
         batch: &mut Vec<Op>,
         touched: &mut HashMap<String, u64>,
         answers: &mut Vec<Op>,
+        receipts: &mut Vec<(u64, i64, Receipt)>,
     ) -> Result<(), StoreError> {
+        // Taken out first, so that every waiting sender hears back even
+        // when the transaction fails half way.
+        for op in batch.iter_mut() {
+            if let Op::Message(m, _, receipt) = op
+                && let Some(receipt) = receipt.take()
+            {
+                receipts.push((m.id, m.ts, receipt));
+            }
+        }
         let tx = self.conn.transaction()?;
-        let mut max_user = self.max_user_id;
+        let (mut max_message, mut max_user) = (0, 0);
+        let mut release = None;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO messages
@@ -137,16 +163,18 @@ impl Writer {
             )?;
             for op in batch.drain(..) {
                 match op {
-                    Op::Message(m, _) => {
-                        max_user = max_user.max(m.sender_id);
-                        if let Some((id, _)) = &m.recipient {
-                            max_user = max_user.max(*id);
-                        }
+                    Op::Message(m, _, _) => {
+                        max_message = max_message.max(m.id);
                         insert_message(&mut insert, &m)?;
                         if let Some((key, _)) = m.room {
                             *touched.entry(key).or_insert(0) += 1;
                         }
                     }
+                    Op::UserId(id) => max_user = max_user.max(id),
+                    Op::ReleaseIds {
+                        next_message,
+                        next_user,
+                    } => release = Some((next_message, next_user)),
                     Op::Topic(room) => {
                         upsert_room(&tx, &room)?;
                     }
@@ -166,14 +194,14 @@ impl Writer {
                 }
             }
         }
-        if max_user > self.max_user_id {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('max_user_id', ?1)",
-                params![to_sql_int(max_user)],
-            )?;
+        // The ceilings change only if the transaction commits.
+        let mut ceilings = self.ceilings;
+        ceilings.cover(&tx, max_message, max_user)?;
+        if let Some((next_message, next_user)) = release {
+            ceilings.release(&tx, next_message, next_user)?;
         }
         tx.commit()?;
-        self.max_user_id = max_user;
+        self.ceilings = ceilings;
         Ok(())
     }
 
