@@ -34,6 +34,7 @@ mod run;
 pub mod schedule;
 mod session;
 pub mod tally;
+pub mod timeline;
 pub mod wire;
 
 pub use config::Config;

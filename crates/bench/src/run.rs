@@ -81,6 +81,8 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
     let cpu_start = own_cpu()?;
     let server_cpu_start = probe.cpu()?;
     let t0 = Instant::now() + START_LEAD;
+    // The timeline counts from the first slot.
+    shared.latencies.set_origin(micros_since(shared.epoch, t0));
     start_tx.send_replace(Some(Arc::new(StartPlan {
         t0,
         rate: config.rate,
@@ -185,6 +187,7 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
         read_bytes: sums.read_bytes,
         delivered_per_s: tally::per_second(sums.deliveries, last.max(config.duration)),
         latency: LatencySummary::of(&shared.latencies.merged()),
+        timeline: shared.latencies.timeline(),
         dropped: sums.dropped,
         first_drop: sums.first_drop,
         drained: drained.into(),
@@ -204,6 +207,11 @@ pub(crate) fn per_client_bytes(before_kib: u64, joined_kib: u64, clients: u64) -
         return 0.0;
     }
     (joined_kib as f64 - before_kib as f64) * 1024.0 / clients as f64
+}
+
+/// Microseconds from `epoch` to `at`.
+fn micros_since(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Tenths of a second in `d`, for progress bars.
