@@ -15,6 +15,7 @@
 //! - [`run`]: one message run.
 //! - [`idle`]: connect and hold N clients; memory per idle connection.
 //! - [`find_max`]: search for the highest clean rate.
+//! - [`plot`]: SVG charts of a run, a search, or recorded reports side by side.
 //!
 //! The binary's `chatroom bench` subcommand only parses flags into a
 //! [`Config`] and prints what these return; `docs/bench.md` is the manual.
@@ -27,6 +28,7 @@ mod idle;
 pub mod latency;
 pub mod names;
 pub mod payload;
+pub mod plot;
 pub mod procstat;
 mod progress;
 pub mod report;
