@@ -73,27 +73,40 @@ impl Timeline {
         i as f64 * self.interval_s
     }
 
-    /// Deliveries per second in each interval. The last interval of a run
-    /// ends with its measured window (`window_s` from the first slot), so
-    /// it is divided by the part of it that was measured.
+    /// How many seconds of interval `i` the run measured: all of it, but
+    /// for the last, which ends with the window (`window_s` from the first
+    /// slot). An interval wholly after the window (deliveries read while
+    /// the run was stopping) counts as whole.
+    fn measured_s(&self, i: usize, window_s: f64) -> f64 {
+        let covered = (window_s - self.start_s(i)).clamp(0.0, self.interval_s);
+        if covered > 0.0 {
+            covered
+        } else {
+            self.interval_s
+        }
+    }
+
+    /// Deliveries per second in each interval, over its measured part.
     pub fn delivered_per_s(&self, window_s: f64) -> Vec<f64> {
         self.delivered
             .iter()
             .enumerate()
             .map(|(i, &count)| {
-                let start = self.start_s(i);
-                let covered = (window_s - start).clamp(0.0, self.interval_s);
-                let seconds = if covered > 0.0 {
-                    covered
-                } else {
-                    self.interval_s
-                };
+                let seconds = self.measured_s(i, window_s);
                 if seconds > 0.0 {
                     count as f64 / seconds
                 } else {
                     0.0
                 }
             })
+            .collect()
+    }
+
+    /// The middle of each interval's measured part, in seconds from the
+    /// first slot: where a chart places its point.
+    pub fn midpoints_s(&self, window_s: f64) -> Vec<f64> {
+        (0..self.len())
+            .map(|i| self.start_s(i) + self.measured_s(i, window_s) / 2.0)
             .collect()
     }
 }
@@ -149,6 +162,8 @@ mod tests {
         // the run was stopping) counts it as a whole interval.
         assert_eq!(t.delivered_per_s(1.0), vec![1000.0, 1000.0, 250.0]);
         assert_eq!(t.start_s(2), 2.0);
+        // Points sit in the middle of what was measured.
+        assert_eq!(t.midpoints_s(2.25), vec![0.5, 1.5, 2.125]);
     }
 
     #[test]

@@ -22,10 +22,7 @@ pub fn run_chart(report: &Report) -> Result<String, PlotError> {
                 .to_owned(),
         ));
     }
-    let half = timeline.interval_s / 2.0;
-    let xs: Vec<f64> = (0..timeline.len())
-        .map(|i| timeline.start_s(i) + half)
-        .collect();
+    let xs = timeline.midpoints_s(report.window_s);
     let percentiles = [
         ("p50", &timeline.p50_us),
         ("p99", &timeline.p99_us),
@@ -46,7 +43,7 @@ pub fn run_chart(report: &Report) -> Result<String, PlotError> {
         .fold(report.offered_deliveries_per_s, f64::max)
         .max(1.0)
         * 1.15;
-    let end_s = timeline.start_s(timeline.len()).max(report.window_s);
+    let end_s = xs.iter().copied().fold(report.window_s, f64::max);
 
     let delivered = colour(percentiles.len()).stroke_width(LINE_WIDTH);
     let offered = REFERENCE.stroke_width(LINE_WIDTH);
