@@ -255,7 +255,7 @@ fn grouped(n: u64) -> String {
 }
 
 /// A rate in human units: 950, 12.3k, 4.00M.
-fn rate(r: f64) -> String {
+pub(crate) fn rate(r: f64) -> String {
     if r >= 1e6 {
         format!("{:.2}M", r / 1e6)
     } else if r >= 1e4 {
@@ -266,7 +266,7 @@ fn rate(r: f64) -> String {
 }
 
 /// Microseconds in human units: 850 µs, 12.3 ms, 1.25 s.
-fn micros(us: f64) -> String {
+pub(crate) fn micros(us: f64) -> String {
     if us >= 1e6 {
         format!("{:.2} s", us / 1e6)
     } else if us >= 1e3 {

@@ -62,6 +62,9 @@ pub struct Shared {
     pub delivered: AtomicU64,
     /// Messages sent so far.
     pub sent: AtomicU64,
+    /// Connections the server ended so far (for the progress bars; the
+    /// report counts them per connection).
+    pub dropped: AtomicU64,
     /// Latency of every delivery, one histogram per worker thread, and per
     /// second of the run for its timeline.
     pub latencies: Shards,
@@ -270,6 +273,9 @@ async fn read_loop(
                 break;
             }
         }
+    }
+    if reader.stats.closed.is_some() {
+        reader.shared.dropped.fetch_add(1, Ordering::Relaxed);
     }
     (reader.stats, half)
 }
