@@ -9,8 +9,17 @@
 # Environment: REPS (2) runs per load and server; DURATION (10s) of each
 # run; SERVERS and LOADS (CLIENTSxSENDERSxRATE) to narrow the matrix;
 # PHASES ("matrix findmax idle") to run only some; BENCH_INSTALL=1 installs
-# ngircd and inspircd with apt-get first. Every server listens on
-# 127.0.0.1 only and every run is bounded by `timeout`.
+# ngircd and inspircd with apt-get first; DOCS_IMG (docs/img) is where the
+# comparison charts are copied for docs/benchmarks.md (empty: not copied).
+# Every server listens on 127.0.0.1 only and every run is bounded by
+# `timeout`.
+#
+# Besides the JSON reports, OUT_DIR gets a chart of every matrix and
+# find-max run (NAME.svg, from `chatroom bench --plot`) and the comparison
+# charts of all servers: bench-matrix-p99.svg (p99 against offered load
+# over the matrix, one line per server through the median of the
+# repetitions) and bench-findmax-p99.svg (the same for every --find-max
+# step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +29,7 @@ duration=${DURATION:-10s}
 servers=${SERVERS:-"chatroom-json chatroom-irc ngircd inspircd"}
 loads=${LOADS:-"200x200x1 1000x1000x1 2000x20x20 1000x20x100 1000x20x200"}
 phases=${PHASES:-"matrix findmax idle"}
+docs_img=${DOCS_IMG-docs/img}
 
 if [[ ${BENCH_INSTALL:-0} == 1 ]]; then
     apt-get install -y ngircd inspircd
@@ -138,8 +148,9 @@ for phase in $phases; do
             IFS=x read -r clients senders rate <<<"$load"
             for rep in $(seq "$reps"); do
                 for server in $servers; do
-                    bench "$server" "matrix-$load-$server-$rep" --clients "$clients" \
-                        --senders "$senders" --rate "$rate" --duration "$duration"
+                    name=matrix-$load-$server-$rep
+                    bench "$server" "$name" --clients "$clients" --senders "$senders" \
+                        --rate "$rate" --duration "$duration" --plot "$out/$name.svg"
                 done
             done
         done
@@ -147,7 +158,7 @@ for phase in $phases; do
     findmax)
         for server in $servers; do
             bench "$server" "findmax-$server" --find-max --clients 1000 --senders 20 \
-                --rate 50 --duration 5s
+                --rate 50 --duration 5s --plot "$out/findmax-$server.svg"
         done
         ;;
     idle)
@@ -158,4 +169,30 @@ for phase in $phases; do
         ;;
     esac
 done
+
+# Draws p99 against offered load for every server's reports named
+# $out/PREFIX-SERVER-SUFFIX.json (SUFFIX a glob), one line per server, into
+# $out/CHART.svg, and copies it to $docs_img. Empty reports (failed runs)
+# are left out.
+chart() {
+    local chart=$1 prefix=$2 suffix=$3 inputs=() server report
+    for server in $servers; do
+        for report in "$out"/$prefix"$server"$suffix.json; do
+            if [[ -s $report ]]; then inputs+=("$server=$report"); fi
+        done
+    done
+    if ((${#inputs[@]} == 0)); then return; fi
+    if ! "$bin" bench plot "${inputs[@]}" -o "$out/$chart.svg"; then
+        echo "== chart $chart failed" >&2
+        return
+    fi
+    if [[ -n $docs_img ]]; then
+        mkdir -p "$docs_img"
+        cp "$out/$chart.svg" "$docs_img/$chart.svg"
+    fi
+}
+
+chart bench-matrix-p99 "matrix-*-" "-[0-9]*"
+chart bench-findmax-p99 "findmax-" ""
+
 python3 scripts/bench-summary.py "$out"

@@ -61,6 +61,9 @@ pub struct Config {
     pub server_pid: Option<u32>,
     /// Draw progress bars on stderr.
     pub progress: bool,
+    /// Written in front of every progress bar: which part of a longer
+    /// job the bars belong to (a `--find-max` step), or nothing.
+    pub progress_label: String,
 }
 
 impl Config {
@@ -83,7 +86,14 @@ impl Config {
             drain_cap: Duration::from_secs(10),
             server_pid: None,
             progress: false,
+            progress_label: String::new(),
         }
+    }
+
+    /// Deliveries per second these settings ask of the server when every
+    /// client gets in: senders x rate x (clients - 1).
+    pub fn planned_deliveries_per_s(&self) -> f64 {
+        f64::from(self.senders) * self.rate * f64::from(self.clients.saturating_sub(1))
     }
 
     /// How long connecting every client takes at the ramp rate.
@@ -211,6 +221,15 @@ mod tests {
 
     fn config() -> Config {
         Config::new("127.0.0.1:8000")
+    }
+
+    #[test]
+    fn planned_load_counts_every_receiver() {
+        let mut c = config();
+        c.clients = 1000;
+        c.senders = 20;
+        c.rate = 100.0;
+        assert_eq!(c.planned_deliveries_per_s(), 1_998_000.0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::BenchError;
-use crate::report::{FindMaxReport, Report, Step, Verdict};
+use crate::report::{self, FindMaxReport, Report, Step, Verdict};
 use crate::run::run;
 use crate::schedule;
 
@@ -111,9 +111,30 @@ pub async fn find_max(config: &Config, search: FindMax) -> Result<FindMaxReport,
         };
         let mut step_config = config.clone();
         step_config.rate = rate;
+        let offered = report::rate(step_config.planned_deliveries_per_s());
+        step_config.progress_label = format!(
+            "step {} of up to {}, {offered} deliveries/s offered: ",
+            steps.len() + 1,
+            search.max_steps
+        );
         let report = run(&step_config).await?;
         let verdict = verdict(&report, max_p99_us);
         tracing::info!(rate, %verdict, "find-max step");
+        if config.progress {
+            // What the step came to, kept on the screen once its bars are
+            // cleared, so a long search shows its course.
+            let outcome = match verdict {
+                Verdict::SlowP99 { .. } => verdict.to_string(),
+                _ => format!(
+                    "{verdict}, p99 {}",
+                    report::micros(report.latency.p99_us as f64)
+                ),
+            };
+            eprintln!(
+                "step {}: {rate} msg/s per sender, {offered} deliveries/s offered: {outcome}",
+                steps.len() + 1
+            );
+        }
         if verdict == Verdict::Clean {
             clean = Some(clean.map_or(rate, |c| c.max(rate)));
         } else {

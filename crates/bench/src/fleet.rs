@@ -54,7 +54,7 @@ pub async fn connect_all(
     start: &watch::Receiver<Option<Arc<StartPlan>>>,
     read_buffer: usize,
 ) -> Fleet {
-    let bar = progress::connecting(config.progress, config.clients);
+    let bar = progress::connecting(config);
     let began = Instant::now();
     let mut attempts = JoinSet::new();
     for index in 0..config.clients {

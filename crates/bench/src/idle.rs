@@ -2,6 +2,7 @@
 //! idle connections cost the server.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -12,7 +13,7 @@ use crate::fleet;
 use crate::procstat::{ServerProbe, own_cpu};
 use crate::progress;
 use crate::report::IdleReport;
-use crate::run::{ServerReadings, Sums, shared_state, tenths};
+use crate::run::{ServerReadings, Sums, shared_state};
 
 /// Connects `config.clients` clients into the room, holds them for
 /// `config.duration` (answering pings, reading notices), then logs them out.
@@ -44,13 +45,23 @@ async fn idle_at(config: &Config, addr: SocketAddr) -> Result<IdleReport, BenchE
     let cpu_start = own_cpu()?;
     let server_cpu_start = probe.cpu()?;
     let held_from = Instant::now();
-    let bar = progress::running(config.progress, "holding", tenths(config.duration));
+    let bar = progress::running(config, "holding", config.duration);
+    let connected = fleet.sessions.len() as u64;
+    let show = |bar: &indicatif::ProgressBar| {
+        bar.set_position(progress::tenths(held_from.elapsed()));
+        let dropped = shared.dropped.load(Ordering::Relaxed);
+        bar.set_message(format!(
+            "{} {} clients held, {dropped} dropped",
+            progress::seconds(bar),
+            connected.saturating_sub(dropped)
+        ));
+    };
     let hold_end = held_from + config.duration;
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(100));
     while Instant::now() < hold_end {
         tokio::select! {
             _ = tokio::time::sleep_until(hold_end) => {}
-            _ = ticker.tick() => bar.set_position(tenths(held_from.elapsed())),
+            _ = ticker.tick() => show(&bar),
         }
     }
     bar.finish_and_clear();
@@ -64,7 +75,6 @@ async fn idle_at(config: &Config, addr: SocketAddr) -> Result<IdleReport, BenchE
         cpu_end: probe.cpu()?,
     };
     shared.stop.cancel();
-    let connected = fleet.sessions.len() as u64;
     let mut collected = fleet::collect(fleet.sessions).await;
     let sockets = std::mem::take(&mut collected.sockets);
     fleet::disconnect(config.proto, sockets).await;

@@ -15,6 +15,7 @@
 //! - [`run`]: one message run.
 //! - [`idle`]: connect and hold N clients; memory per idle connection.
 //! - [`find_max`]: search for the highest clean rate.
+//! - [`plot`]: SVG charts of a run, a search, or recorded reports side by side.
 //!
 //! The binary's `chatroom bench` subcommand only parses flags into a
 //! [`Config`] and prints what these return; `docs/bench.md` is the manual.
@@ -27,6 +28,7 @@ mod idle;
 pub mod latency;
 pub mod names;
 pub mod payload;
+pub mod plot;
 pub mod procstat;
 mod progress;
 pub mod report;
@@ -34,6 +36,7 @@ mod run;
 pub mod schedule;
 mod session;
 pub mod tally;
+pub mod timeline;
 pub mod wire;
 
 pub use config::Config;

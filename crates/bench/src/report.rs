@@ -1,5 +1,6 @@
 //! What a run reports: plain structs that serialise to JSON for scripts
-//! (`--json`) and print as an aligned table for people.
+//! (`--json`), read back from it (to draw charts of recorded runs), and
+//! print as an aligned table for people.
 //!
 //! Field names are part of the tool's interface; `docs/bench.md` documents
 //! each one. Durations are seconds (`_s`) or microseconds (`_us`), memory is
@@ -7,15 +8,16 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::latency::LatencySummary;
 use crate::procstat::CpuTime;
 use crate::tally::Drained;
+use crate::timeline::Timeline;
 use crate::wire::Proto;
 
 /// The result of one message run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// The protocol spoken.
     pub proto: Proto,
@@ -76,6 +78,10 @@ pub struct Report {
     pub delivered_per_s: f64,
     /// Latency from write to receipt, per delivery (HdrHistogram).
     pub latency: LatencySummary,
+    /// Deliveries and latency second by second from the first slot (empty
+    /// in reports written before the bench kept one).
+    #[serde(default)]
+    pub timeline: Timeline,
     /// Clients whose connection ended during the run.
     pub dropped: u64,
     /// Why the first of them ended.
@@ -95,7 +101,7 @@ pub struct Report {
 }
 
 /// [`Drained`] as the report spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DrainedAs {
     /// Every expected delivery arrived.
@@ -117,7 +123,7 @@ impl From<Drained> for DrainedAs {
 }
 
 /// A local server's CPU and memory, read from /proc.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerStats {
     /// The process id.
     pub pid: u32,
@@ -136,7 +142,7 @@ pub struct ServerStats {
 }
 
 /// The result of an idle run (`--idle`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdleReport {
     /// The protocol spoken.
     pub proto: Proto,
@@ -168,7 +174,7 @@ pub struct IdleReport {
 }
 
 /// One step of `--find-max`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     /// Messages per second per sender tried.
     pub rate: f64,
@@ -179,7 +185,7 @@ pub struct Step {
 }
 
 /// Whether a step met the bar.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Verdict {
     /// No loss, nobody dropped, everything offered was sent, p99 within the limit.
@@ -212,7 +218,7 @@ pub enum Verdict {
 }
 
 /// The result of `--find-max`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FindMaxReport {
     /// The p99 latency a clean step stays within, microseconds.
     pub max_p99_us: u64,
@@ -249,7 +255,7 @@ fn grouped(n: u64) -> String {
 }
 
 /// A rate in human units: 950, 12.3k, 4.00M.
-fn rate(r: f64) -> String {
+pub(crate) fn rate(r: f64) -> String {
     if r >= 1e6 {
         format!("{:.2}M", r / 1e6)
     } else if r >= 1e4 {
@@ -260,7 +266,7 @@ fn rate(r: f64) -> String {
 }
 
 /// Microseconds in human units: 850 µs, 12.3 ms, 1.25 s.
-fn micros(us: f64) -> String {
+pub(crate) fn micros(us: f64) -> String {
     if us >= 1e6 {
         format!("{:.2} s", us / 1e6)
     } else if us >= 1e3 {

@@ -47,6 +47,7 @@ pub(crate) fn shared_state(config: &Config) -> Arc<Shared> {
         size: config.size,
         delivered: AtomicU64::new(0),
         sent: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
         latencies: Shards::default(),
         senders_active: AtomicU64::new(0),
         stop: CancellationToken::new(),
@@ -81,6 +82,8 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
     let cpu_start = own_cpu()?;
     let server_cpu_start = probe.cpu()?;
     let t0 = Instant::now() + START_LEAD;
+    // The timeline counts from the first slot.
+    shared.latencies.set_origin(micros_since(shared.epoch, t0));
     start_tx.send_replace(Some(Arc::new(StartPlan {
         t0,
         rate: config.rate,
@@ -88,13 +91,20 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
         roles,
     })));
 
-    let bar = progress::running(config.progress, "sending", tenths(config.duration));
+    let bar = progress::running(config, "sending", config.duration);
     let show = |bar: &indicatif::ProgressBar| {
-        bar.set_position(tenths(t0.elapsed()));
+        bar.set_position(progress::tenths(t0.elapsed()));
+        let dropped = shared.dropped.load(Ordering::Relaxed);
         bar.set_message(format!(
-            "sent {} delivered {}",
+            "{} sent {} delivered {}{}",
+            progress::seconds(bar),
             shared.sent.load(Ordering::Relaxed),
-            shared.delivered.load(Ordering::Relaxed)
+            shared.delivered.load(Ordering::Relaxed),
+            if dropped > 0 {
+                format!(" dropped {dropped}")
+            } else {
+                String::new()
+            }
         ));
     };
     let send_end = t0 + config.duration;
@@ -185,6 +195,7 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
         read_bytes: sums.read_bytes,
         delivered_per_s: tally::per_second(sums.deliveries, last.max(config.duration)),
         latency: LatencySummary::of(&shared.latencies.merged()),
+        timeline: shared.latencies.timeline(),
         dropped: sums.dropped,
         first_drop: sums.first_drop,
         drained: drained.into(),
@@ -206,9 +217,9 @@ pub(crate) fn per_client_bytes(before_kib: u64, joined_kib: u64, clients: u64) -
     (joined_kib as f64 - before_kib as f64) * 1024.0 / clients as f64
 }
 
-/// Tenths of a second in `d`, for progress bars.
-pub(crate) fn tenths(d: Duration) -> u64 {
-    u64::try_from(d.as_millis() / 100).unwrap_or(u64::MAX)
+/// Microseconds from `epoch` to `at`.
+fn micros_since(epoch: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(epoch).as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The clients' figures added up.

@@ -62,7 +62,11 @@ pub struct Shared {
     pub delivered: AtomicU64,
     /// Messages sent so far.
     pub sent: AtomicU64,
-    /// Latency of every delivery, one histogram per worker thread.
+    /// Connections the server ended so far (for the progress bars; the
+    /// report counts them per connection).
+    pub dropped: AtomicU64,
+    /// Latency of every delivery, one histogram per worker thread, and per
+    /// second of the run for its timeline.
     pub latencies: Shards,
     /// Senders that have not finished their schedule.
     pub senders_active: AtomicU64,
@@ -184,7 +188,7 @@ impl Reader {
         let scanner = &self.scanner;
         let mut deliveries = 0;
         let mut echoes = 0;
-        self.shared.latencies.with_local(|histogram| {
+        self.shared.latencies.with_local(now_us, |histogram| {
             scanner.for_each(lines, |stamp: Stamp| {
                 if stamp.sender == index {
                     echoes += 1;
@@ -269,6 +273,9 @@ async fn read_loop(
                 break;
             }
         }
+    }
+    if reader.stats.closed.is_some() {
+        reader.shared.dropped.fetch_add(1, Ordering::Relaxed);
     }
     (reader.stats, half)
 }

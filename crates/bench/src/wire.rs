@@ -18,13 +18,13 @@ use chatroom_proto::irc::{self, numeric};
 use chatroom_proto::json::{self, Ref, Request, ServerFrame};
 use chatroom_proto::room;
 use memchr::memmem;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// The wire protocol the clients speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Proto {
     /// The chatroom JSON protocol.

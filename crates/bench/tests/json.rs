@@ -65,12 +65,25 @@ async fn json_run_counts_every_delivery_in_the_lobby() {
         "loss_pct",
         "delivered_per_s",
         "latency",
+        "timeline",
         "bench_cpu",
         "server_process",
     ] {
         assert!(json.get(field).is_some(), "{field} missing from {json}");
     }
     assert_eq!(json["latency"]["count"], report.delivered);
+
+    // The timeline accounts for every delivery, second by second from the
+    // first slot: a 1 s run fills one interval, perhaps two with the drain.
+    let timeline = &report.timeline;
+    assert_eq!(timeline.interval_s, 1.0);
+    assert!((1..=3).contains(&timeline.len()), "{timeline:?}");
+    assert_eq!(timeline.delivered.iter().sum::<u64>(), report.delivered);
+    assert!(timeline.p99_us[0].is_some(), "{timeline:?}");
+    // And the report reads back as it was written.
+    let back: chatroom_bench::Report = serde_json::from_value(json).unwrap();
+    assert_eq!(back.timeline, report.timeline);
+    assert_eq!(back.delivered, report.delivered);
     server.stop().await;
 }
 

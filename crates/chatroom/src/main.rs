@@ -10,12 +10,12 @@ mod settings;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use chatroom_bench::{FindMax, Proto};
+use chatroom_bench::{FindMax, Proto, plot};
 use chatroom_client::connection::Target;
 use chatroom_client::tls::{TlsClient, Trust};
 use chatroom_client::{line, tui};
@@ -83,13 +83,17 @@ enum Command {
             expected and delivered deliveries, loss, deliveries per second, latency p50/p90/p99/\
             p99.9/max, the bench's own CPU time, and with --server-pid the server's CPU time and \
             memory. --find-max searches for the highest clean rate; --idle holds idle clients to \
-            measure memory per connection. docs/bench.md is the manual.",
+            measure memory per connection. --plot draws the run (or the search) as an SVG \
+            chart, and `chatroom bench plot` draws recorded --json reports side by side. \
+            docs/bench.md is the manual.",
         after_help = "Examples:\n  \
             chatroom bench --clients 1000 --senders 20 --rate 100 --duration 10s\n  \
             chatroom bench --server-pid $(pgrep -f 'chatroom serve') --json > run.json\n  \
             chatroom bench --proto irc --server 127.0.0.1:6667 --clients 1000 --senders 1000 --rate 1\n  \
             chatroom bench --find-max --clients 1000 --senders 20 --rate 50 --duration 5s\n  \
-            chatroom bench --idle --clients 10000 --ramp 200 --duration 30s --server-pid 4242"
+            chatroom bench --idle --clients 10000 --ramp 200 --duration 30s --server-pid 4242\n  \
+            chatroom bench --clients 200 --senders 20 --rate 50 --plot run.svg\n  \
+            chatroom bench plot ours=ours.json theirs=theirs.json -o compare.svg"
     )]
     Bench(BenchArgs),
     /// Write a self-signed TLS certificate and key (cert.pem, key.pem).
@@ -151,7 +155,47 @@ enum ProtoArg {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct BenchArgs {
+    /// Charts of recorded reports instead of a run.
+    #[command(subcommand)]
+    action: Option<BenchAction>,
+    #[command(flatten)]
+    run: BenchRunArgs,
+}
+
+#[derive(Subcommand)]
+enum BenchAction {
+    /// Draw recorded --json reports on one chart: p99 latency against
+    /// offered deliveries per second, one line per label.
+    #[command(
+        long_about = "Draw recorded `chatroom bench --json` reports on one SVG chart: p99 latency \
+            against offered deliveries per second, both axes logarithmic, one line per label.\n\n\
+            Each input is REPORT.json or LABEL=REPORT.json (runs and --find-max searches, in any \
+            mix). A plain file is labelled by its name without .json; inputs with the same label \
+            make one line (a run adds one point, a search one point per step; repeated runs at one \
+            load are all marked, and the line goes through their median).",
+        after_help = "Examples:\n  \
+            chatroom bench plot json.json irc.json -o compare.svg\n  \
+            chatroom bench plot ngircd=out/matrix-200x200x1-ngircd-1.json \\\n      \
+            ngircd=out/matrix-1000x20x100-ngircd-1.json ours=out/findmax-chatroom-json.json -o p99.svg"
+    )]
+    Plot(PlotArgs),
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// Reports written by `chatroom bench --json`, each as REPORT.json or
+    /// LABEL=REPORT.json.
+    #[arg(required = true, value_name = "[LABEL=]REPORT.json")]
+    reports: Vec<String>,
+    /// The SVG file to write.
+    #[arg(short = 'o', long = "output", value_name = "FILE.svg")]
+    output: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchRunArgs {
     /// The server to load.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
     server: String,
@@ -209,6 +253,11 @@ struct BenchArgs {
     /// report (with --server-pid) the server's memory per idle connection.
     #[arg(long)]
     idle: bool,
+    /// Also draw the run as an SVG chart: latency p50/p99/p99.9 and
+    /// deliveries per second, second by second (with --find-max: p99 and
+    /// deliveries per second, step by step, against the clean threshold).
+    #[arg(long, value_name = "FILE.svg", conflicts_with = "idle")]
+    plot: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -244,12 +293,14 @@ fn main() -> ExitCode {
         }
         Command::Bench(args) => {
             init_logging("warn");
-            match runtime.block_on(bench(args)) {
-                Ok(report) => {
-                    print!("{report}");
-                    ExitCode::SUCCESS
-                }
+            let done = match args.action {
+                Some(BenchAction::Plot(plot)) => plot_reports(&plot),
+                None => runtime.block_on(bench(args.run)),
+            };
+            match done {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
+                    // Every error here names its cause in its own message.
                     eprintln!("chatroom bench: {e}");
                     ExitCode::FAILURE
                 }
@@ -423,9 +474,9 @@ async fn join(args: JoinArgs, full_screen: bool) -> u8 {
     ending.exit_code()
 }
 
-/// Runs the benchmark the flags ask for; returns the report as text (human
-/// or JSON).
-async fn bench(args: BenchArgs) -> Result<String, chatroom_bench::BenchError> {
+/// Runs the benchmark the flags ask for, prints its report (human or
+/// JSON) and, with --plot, draws it.
+async fn bench(args: BenchRunArgs) -> anyhow::Result<()> {
     let mut config = chatroom_bench::Config::new(args.server);
     config.proto = match args.proto {
         ProtoArg::Json => Proto::Json,
@@ -443,11 +494,22 @@ async fn bench(args: BenchArgs) -> Result<String, chatroom_bench::BenchError> {
     config.drain_cap = args.drain;
     config.server_pid = args.server_pid;
     config.progress = std::io::stderr().is_terminal();
+    if let Some(path) = &args.plot {
+        // Find out before a long run, not after it, that the chart
+        // cannot be written there.
+        check_writable(path)?;
+    }
     let json = args.json;
-    let show = |human: String, json_text: String| if json { json_text + "\n" } else { human };
+    let show = |human: String, json_text: String| {
+        if json {
+            println!("{json_text}");
+        } else {
+            print!("{human}");
+        }
+    };
     if args.idle {
         let report = chatroom_bench::idle(&config).await?;
-        Ok(show(report.to_string(), chatroom_bench::to_json(&report)))
+        show(report.to_string(), chatroom_bench::to_json(&report));
     } else if args.find_max {
         let search = FindMax {
             max_p99: args.max_p99,
@@ -455,9 +517,56 @@ async fn bench(args: BenchArgs) -> Result<String, chatroom_bench::BenchError> {
             ..FindMax::default()
         };
         let report = chatroom_bench::find_max(&config, search).await?;
-        Ok(show(report.to_string(), chatroom_bench::to_json(&report)))
+        show(report.to_string(), chatroom_bench::to_json(&report));
+        if let Some(path) = &args.plot {
+            write_svg(path, &plot::find_max_chart(&report)?)?;
+        }
     } else {
         let report = chatroom_bench::run(&config).await?;
-        Ok(show(report.to_string(), chatroom_bench::to_json(&report)))
+        show(report.to_string(), chatroom_bench::to_json(&report));
+        if let Some(path) = &args.plot {
+            write_svg(path, &plot::run_chart(&report)?)?;
+        }
     }
+    Ok(())
+}
+
+/// `chatroom bench plot`: reads every report and draws them on one chart.
+fn plot_reports(args: &PlotArgs) -> anyhow::Result<()> {
+    let mut inputs = Vec::with_capacity(args.reports.len());
+    for arg in &args.reports {
+        let (label, path) = plot::labelled(arg);
+        inputs.push((label, plot::load(&path)?));
+    }
+    let svg = plot::comparison_chart(&inputs)?;
+    write_svg(&args.output, &svg)?;
+    println!("wrote {}", args.output.display());
+    Ok(())
+}
+
+/// Fails unless `path` can be created: its folder exists and it is not a
+/// folder itself.
+fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    anyhow::ensure!(
+        folder.is_dir(),
+        "cannot write the chart {}: there is no folder {}",
+        path.display(),
+        folder.display()
+    );
+    anyhow::ensure!(
+        !path.is_dir(),
+        "cannot write the chart {}: it is a folder",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Writes a chart to `path`.
+fn write_svg(path: &Path, svg: &str) -> anyhow::Result<()> {
+    std::fs::write(path, svg)
+        .map_err(|e| anyhow::anyhow!("cannot write the chart {}: {e}", path.display()))
 }
