@@ -44,7 +44,7 @@ pub fn write_pair(args: &CertArgs) -> anyhow::Result<(PathBuf, PathBuf)> {
 
 fn write(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -52,6 +52,10 @@ fn write(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
         .mode(mode)
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    // `mode` applies only to a new file: one being replaced keeps its own
+    // until told, and a private key must not stay readable by others.
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the permissions of {}", path.display()))?;
     file.write_all(contents)
         .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -173,6 +173,12 @@ async fn cert_writes_a_certificate_and_a_private_key_only_its_owner_reads() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "key.pem mode {mode:o}");
+    // A certificate is public: readable by all, as the docs say.
+    let mode = std::fs::metadata(out.join("cert.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644, "cert.pem mode {mode:o}");
 
     // Existing files are kept unless --force.
     let (code, stderr) = cert(&["--out-dir", out.to_str().unwrap()]).await;
@@ -185,12 +191,20 @@ async fn cert_writes_a_certificate_and_a_private_key_only_its_owner_reads() {
         std::fs::read_to_string(out.join("key.pem")).unwrap(),
         key_pem
     );
+    // An old key left readable by others does not stay so when replaced.
+    std::fs::set_permissions(out.join("key.pem"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
     let (code, stderr) = cert(&["--out-dir", out.to_str().unwrap(), "--force"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert_ne!(
         std::fs::read_to_string(out.join("key.pem")).unwrap(),
         key_pem
     );
+    let mode = std::fs::metadata(out.join("key.pem"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "replaced key.pem mode {mode:o}");
 
     if have_openssl("cert names") {
         let text = std::process::Command::new("openssl")
