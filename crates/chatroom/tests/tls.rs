@@ -192,8 +192,7 @@ async fn cert_writes_a_certificate_and_a_private_key_only_its_owner_reads() {
         key_pem
     );
     // An old key left readable by others does not stay so when replaced.
-    std::fs::set_permissions(out.join("key.pem"), std::fs::Permissions::from_mode(0o644))
-        .unwrap();
+    std::fs::set_permissions(out.join("key.pem"), std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, stderr) = cert(&["--out-dir", out.to_str().unwrap(), "--force"]).await;
     assert_eq!(code, 0, "{stderr}");
     assert_ne!(

@@ -494,8 +494,16 @@ fn quit_text(reason: &str) -> String {
         "closed" => "Connection closed".to_owned(),
         "reset" => "Connection reset".to_owned(),
         "logout" => "Logged out".to_owned(),
-        "slow_consumer" => "Excess flood (fell behind reading)".to_owned(),
+        // The name IRC servers give this ("SendQ exceeded"), and what it
+        // means for people who do not know it.
+        "slow_consumer" => "SendQ exceeded (fell too far behind reading)".to_owned(),
+        "flood" => "Excess flood (sent too fast)".to_owned(),
         "frame_too_large" => "Input line too long".to_owned(),
+        "ping_timeout" => "Ping timeout".to_owned(),
+        "login_timeout" => "Registration timeout".to_owned(),
+        "killed" => "Killed by an operator".to_owned(),
+        "banned" => "Banned".to_owned(),
+        "shutdown" => "Server shutting down".to_owned(),
         other => other.to_owned(),
     }
 }
@@ -549,6 +557,17 @@ mod tests {
             },
             0,
         )
+    }
+
+    #[test]
+    fn quit_reasons_say_what_happened() {
+        assert_eq!(
+            quit_text("slow_consumer"),
+            "SendQ exceeded (fell too far behind reading)"
+        );
+        assert_eq!(quit_text("flood"), "Excess flood (sent too fast)");
+        assert_eq!(quit_text("ping_timeout"), "Ping timeout");
+        assert_eq!(quit_text("Quit: bye"), "Quit: bye");
     }
 
     #[test]

@@ -545,3 +545,54 @@ async fn history_replay_on_join_with_and_without_capabilities() {
     let _ = first;
     server.stop().await;
 }
+
+/// IRC users see why someone who stopped reading was cut off, in the words
+/// IRC servers use.
+#[tokio::test]
+async fn a_slow_consumer_quits_with_sendq_exceeded() {
+    let server = TestServer::start_with(chatroom_server::Config {
+        outbox_bytes: 64 * 1024,
+        ..chatroom_testkit::test_config()
+    })
+    .await;
+    let mut irc = IrcRaw::register(server.irc_addr, "watcher", &[]).await;
+    irc.sync().await;
+    // A tiny receive buffer, and it never reads after its welcome.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.addr).await.unwrap();
+    let (_slow_reader, mut slow_writer) = stream.into_split();
+    use tokio::io::AsyncWriteExt;
+    slow_writer
+        .write_all(br#"{"type":"login","nickname":"slowpoke"}"#)
+        .await
+        .unwrap();
+    irc.until("JOIN").await;
+    let mut talker = Raw::login(server.addr, "talker").await;
+    let text = "x".repeat(1000);
+    // 20 KB a round, read by the watcher each round; at most 8 MB, far
+    // past the slow client's 64 KiB budget and its socket buffers.
+    let mut quit = None;
+    for _ in 0..400 {
+        for _ in 0..20 {
+            talker.say(&text).await;
+        }
+        let lines = irc.sync().await;
+        quit = lines.into_iter().find(|m| m.command == "QUIT");
+        if quit.is_some() {
+            break;
+        }
+    }
+    let quit = quit.expect("the slow client was never cut off");
+    assert!(
+        quit.source
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .starts_with("slowpoke!"),
+        "{quit:?}"
+    );
+    assert_eq!(last(&quit), "SendQ exceeded (fell too far behind reading)");
+    drop(slow_writer);
+    server.stop().await;
+}
