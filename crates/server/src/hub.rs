@@ -459,14 +459,14 @@ impl Hub {
     }
 
     /// A nickname may be used by someone who logged into its account, or by
-    /// anyone when it has none; banned nicknames by nobody.
+    /// anyone when it has none (unless every login needs an account: then
+    /// only by its account's owner); banned nicknames by nobody.
     fn may_use(&self, nick: &str, identity: &Identity) -> Result<(), HubError> {
         if self.accounts.nick_ban(nick).is_some() {
             return Err(HubError::Banned(nick.to_owned()));
         }
-        if self.accounts.is_registered(nick)
-            && identity.account.as_deref() != Some(nick::fold(nick).as_str())
-        {
+        let owns = identity.account.as_deref() == Some(nick::fold(nick).as_str());
+        if !owns && (self.settings.require_account || self.accounts.is_registered(nick)) {
             return Err(HubError::AccountRequired(nick.to_owned()));
         }
         Ok(())

@@ -274,6 +274,35 @@ async fn require_account_refuses_plain_logins() {
     irc.send(&format!("REGISTER * * :{PASSWORD}")).await;
     irc.send("USER ircmember 0 * :member").await;
     irc.until("001").await;
+
+    // Once in, nobody walks around the rule by taking an unregistered name.
+    member
+        .send_json(json!({"type": "nick", "nickname": "freeloader", "ref": "n"}))
+        .await;
+    let e = member.recv_type("error").await;
+    assert_eq!(
+        (&e["code"], &e["ref"]),
+        (&json!("account_required"), &json!("n"))
+    );
+    irc.send("NICK ircfreeloader").await;
+    let refused = irc.until("433").await;
+    assert!(last(&refused).contains("registered"), "{refused:?}");
+    // Still themselves, in both protocols.
+    member
+        .send_json(json!({"type": "who", "room": "lobby"}))
+        .await;
+    let who = member.recv_type("member_list").await;
+    let nicks: Vec<&str> = who["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["nickname"].as_str().unwrap())
+        .collect();
+    assert!(
+        nicks.contains(&"member") && nicks.contains(&"ircmember"),
+        "{nicks:?}"
+    );
+    assert!(!nicks.iter().any(|n| n.contains("freeloader")), "{nicks:?}");
     server.stop().await;
 }
 
