@@ -8,6 +8,7 @@ declare -A needed=(
   [python3]=python3                    # runs the tutorial's own Python client against the server
   [weechat-headless]=weechat-headless  # a real IRC client for the IRC end-to-end test
   [tmux]=tmux                          # drives the full-screen client in the end-to-end test
+  [openssl]=openssl                    # the TLS client of the TLS end-to-end tests
 )
 
 

@@ -28,6 +28,11 @@ fn have_openssl(test: &str) -> bool {
         .output()
         .is_ok_and(|out| out.status.success());
     if !found {
+        assert_ne!(
+            std::env::var("CHATROOM_E2E").as_deref(),
+            Ok("require"),
+            "{test}: openssl is required here (CHATROOM_E2E=require)"
+        );
         eprintln!(
             "{test}: SKIPPED: openssl is not installed, and it is the TLS client of these tests"
         );
@@ -386,4 +391,37 @@ async fn plaintext_on_the_tls_port_fails_cleanly_and_harms_nobody() {
     let (code, log) = server.stop().await;
     assert_eq!(code, Some(0));
     assert!(!log.contains("panicked"), "{log}");
+}
+
+/// A client refused on a TLS port (here: too many connections from its
+/// address) reads why over TLS, after the handshake, in its protocol.
+#[tokio::test]
+async fn a_refusal_on_a_tls_port_is_sent_over_tls() {
+    if !have_openssl("a_refusal_on_a_tls_port_is_sent_over_tls") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    make_pair(dir.path()).await;
+    let server = tls_server(dir.path(), &["--max-connections-per-ip", "1"]).await;
+    let ca = dir.path().join("cert.pem");
+    let (_first, welcome) = TlsClient::login(server.addr("json", true), &ca, "first").await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+
+    let mut refused = TlsClient::connect(server.addr("json", true), &ca).await;
+    let e = refused.recv().await;
+    assert_eq!(
+        (&e["type"], &e["code"]),
+        (&json!("error"), &json!("too_many_connections")),
+        "{e}"
+    );
+    assert_eq!(refused.try_line().await, None, "then the server closes");
+
+    let mut irc = TlsClient::connect(server.addr("irc", true), &ca).await;
+    let line = irc.try_line().await.expect("an IRC ERROR line");
+    assert!(
+        line.starts_with("ERROR :Closing Link: too many connections"),
+        "{line}"
+    );
+    let (code, log) = server.stop().await;
+    assert_eq!(code, Some(0), "{log}");
 }

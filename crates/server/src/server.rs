@@ -20,6 +20,7 @@ use chatroom_proto::json::{ErrorFrame, Limits, ServerFrame, encode_frame};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -162,6 +163,7 @@ pub async fn run(
             },
         }),
         outbox_bytes: config.outbox_bytes,
+        refusing: Arc::new(Semaphore::new(MAX_REFUSALS_AT_ONCE)),
         json: Arc::new(JsonSettings {
             max_frame: config.max_frame_bytes,
             history_replay: config.history_replay,
@@ -237,6 +239,8 @@ struct Shared {
     driver: Arc<DriverSettings>,
     outbox_bytes: usize,
     json: Arc<JsonSettings>,
+    /// Permits for refused TLS clients doing their handshakes.
+    refusing: Arc<Semaphore>,
 }
 
 /// Accepts connections on one listener until the server stops.
@@ -259,6 +263,12 @@ async fn accept(listener: Listener, shared: Arc<Shared>, tasks: TaskTracker) {
         }
     }
 }
+
+/// How long a refused TLS client gets to finish its handshake and hear why.
+const REFUSAL_HANDSHAKE: Duration = Duration::from_secs(5);
+
+/// Most refused TLS clients being told why at once.
+const MAX_REFUSALS_AT_ONCE: usize = 64;
 
 /// Keepalive probes for connections whose clients cannot answer pings.
 const KEEPALIVE: Duration = Duration::from_secs(60);
@@ -293,7 +303,32 @@ fn start(
     let ticket = match admitted {
         Ok(ticket) => ticket,
         Err(refused) => {
-            tasks.spawn(turn_away(stream, peer, protocol, refused));
+            match tls {
+                None => {
+                    tasks.spawn(turn_away(stream, peer, protocol, refused));
+                }
+                // A TLS client can only read the reason once the handshake
+                // is done; refusals doing their handshakes at once are
+                // capped, past that the connection is just closed.
+                Some(acceptor) => {
+                    match shared.refusing.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            let acceptor = acceptor.clone();
+                            tasks.spawn(async move {
+                            let handshake = acceptor.accept(stream);
+                            match tokio::time::timeout(REFUSAL_HANDSHAKE, handshake).await {
+                                Ok(Ok(stream)) => turn_away(stream, peer, protocol, refused).await,
+                                _ => debug!(%peer, "refused TLS client did not finish its handshake"),
+                            }
+                            drop(permit);
+                        });
+                        }
+                        Err(_) => {
+                            warn!(%peer, "connection refused and closed (too many refusals at once)")
+                        }
+                    }
+                }
+            }
             return;
         }
     };
@@ -376,7 +411,10 @@ enum Refused {
 }
 
 /// Tells a refused client why, in its protocol, and closes.
-async fn turn_away(mut stream: TcpStream, peer: SocketAddr, protocol: Protocol, refused: Refused) {
+async fn turn_away<S>(mut stream: S, peer: SocketAddr, protocol: Protocol, refused: Refused)
+where
+    S: AsyncWrite + Unpin,
+{
     let (code, text) = match refused {
         Refused::Limit(Refusal::Full) => (
             ErrorCode::TooManyConnections,
