@@ -1,11 +1,13 @@
 //! `chatroom`: the server (`serve`), the client (`join`), the load generator
-//! (`bench`) and a certificate maker (`cert`) in one binary.
+//! (`bench`), a certificate maker (`cert`) and an operator password hasher
+//! (`passwd`) in one binary.
 //!
 //! This file only parses flags, sets up logging and signals, and calls the
 //! libraries; everything else lives in `chatroom-server` and
 //! `chatroom-client`.
 
 mod cert;
+mod passwd;
 mod settings;
 
 use std::io::IsTerminal;
@@ -98,6 +100,16 @@ enum Command {
     Bench(BenchArgs),
     /// Write a self-signed TLS certificate and key (cert.pem, key.pem).
     Cert(cert::CertArgs),
+    /// Hash a password for an `[[opers]]` entry of the server's configuration.
+    #[command(
+        long_about = "Hash a password for an operator entry of the server's configuration.\n\n\
+            Asks for the password twice without showing it (or reads one line from piped \
+            input) and prints its argon2id hash. Put the hash in the configuration file:\n\n  \
+            [[opers]]\n  name = \"admin\"\n  password_hash = \"$argon2id$v=19$...\"\n\n\
+            Then `OPER admin PASSWORD` (IRC) or {\"type\":\"oper\",...} (JSON) makes a \
+            user a server operator."
+    )]
+    Passwd,
 }
 
 #[derive(Args)]
@@ -309,6 +321,7 @@ fn main() -> ExitCode {
         Command::Cert(args) => report(cert::write_pair(&args).map(|(cert, key)| {
             println!("wrote {} and {}", cert.display(), key.display());
         })),
+        Command::Passwd => report(passwd::hash_from_input().map(|hash| println!("{hash}"))),
     };
     // A blocking read of stdin may still be parked on a runtime thread; do
     // not wait for it (dropping the runtime would, until stdin closes).

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chatroom_server::Config;
+use chatroom_server::accounts::OperCredentials;
 use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention, Synchronous};
 use serde::{Deserialize, Serialize};
 
@@ -141,12 +142,51 @@ pub struct Settings {
     pub motd_file: Option<PathBuf>,
     /// Accounts that are operators.
     pub operators: Vec<String>,
+    /// Operators by name and password (`OPER`).
+    pub opers: Vec<OperEntry>,
     /// Whether every login needs an account.
     pub require_account: bool,
     /// History replay and retention.
     pub history: HistorySettings,
     /// Limits and timeouts.
     pub limits: LimitSettings,
+}
+
+/// An `[[opers]]` entry: a server operator's name and password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperEntry {
+    /// The name given to `OPER`.
+    pub name: String,
+    /// The argon2 hash of the password (`chatroom passwd` prints one).
+    pub password_hash: String,
+}
+
+/// `--oper NAME:PASSWORD` as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperFlag {
+    name: String,
+    password: String,
+}
+
+impl FromStr for OperFlag {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some((name, password))
+                if !name.is_empty()
+                    && !password.is_empty()
+                    && !name.contains(char::is_whitespace) =>
+            {
+                Ok(OperFlag {
+                    name: name.to_owned(),
+                    password: password.to_owned(),
+                })
+            }
+            _ => Err("expected NAME:PASSWORD (a name without spaces, a password)".to_owned()),
+        }
+    }
 }
 
 /// How a commit reaches the disk (`synchronous` in SQLite's words).
@@ -224,6 +264,10 @@ pub struct LimitSettings {
     /// How long frames for a recently written client wait to go out together.
     #[serde(with = "as_text")]
     pub write_linger: Span,
+    /// Accounts one address may register an hour (0: no limit).
+    pub registrations_per_hour: u32,
+    /// Rooms one address may create an hour (0: no limit).
+    pub rooms_per_hour: u32,
 }
 
 impl Default for Settings {
@@ -241,6 +285,7 @@ impl Default for Settings {
             server_name: config.server_name,
             motd_file: None,
             operators: Vec::new(),
+            opers: Vec::new(),
             require_account: false,
             history: HistorySettings {
                 replay: config.history_replay,
@@ -263,6 +308,8 @@ impl Default for Settings {
                 presence_threshold: config.presence_threshold,
                 shutdown_grace: Span(config.shutdown_grace),
                 write_linger: Span(config.write_linger),
+                registrations_per_hour: config.registrations_per_hour,
+                rooms_per_hour: config.rooms_per_hour,
             },
         }
     }
@@ -324,6 +371,12 @@ pub struct ServeArgs {
     /// An account that is an operator (may kick, kill, ban, set any topic); repeatable.
     #[arg(long = "operator", value_name = "NICK")]
     pub operators: Vec<String>,
+    /// A server operator by name and password, for `OPER NAME PASSWORD`;
+    /// repeatable. The password is hashed at start; a configuration file's
+    /// `[[opers]]` entries keep only hashes (`chatroom passwd`), which is
+    /// safer than a password in the process list.
+    #[arg(long = "oper", value_name = "NAME:PASSWORD")]
+    pub opers: Vec<OperFlag>,
     /// Refuse logins without an account.
     #[arg(long)]
     pub require_account: bool,
@@ -390,6 +443,14 @@ pub struct ServeArgs {
     /// replies to a client's requests never wait [default: 10ms].
     #[arg(long, value_name = "DURATION")]
     pub write_linger: Option<Span>,
+    /// Accounts one address (an IPv6 /64) may register an hour, 0 for no
+    /// limit [default: 5].
+    #[arg(long, value_name = "N")]
+    pub registrations_per_hour: Option<u32>,
+    /// Rooms one address (an IPv6 /64) may create an hour, 0 for no limit
+    /// [default: 30].
+    #[arg(long, value_name = "N")]
+    pub rooms_per_hour: Option<u32>,
 }
 
 impl Settings {
@@ -400,6 +461,15 @@ impl Settings {
             None => Settings::default(),
         };
         settings.apply(args);
+        for oper in &args.opers {
+            let password_hash = chatroom_server::accounts::hash_password(&oper.password)
+                .context("cannot hash an --oper password")?;
+            settings.opers.retain(|o| o.name != oper.name);
+            settings.opers.push(OperEntry {
+                name: oper.name.clone(),
+                password_hash,
+            });
+        }
         settings.check()?;
         Ok(settings)
     }
@@ -468,6 +538,11 @@ impl Settings {
         set(&mut limits.presence_threshold, &args.presence_threshold);
         set(&mut limits.shutdown_grace, &args.shutdown_grace);
         set(&mut limits.write_linger, &args.write_linger);
+        set(
+            &mut limits.registrations_per_hour,
+            &args.registrations_per_hour,
+        );
+        set(&mut limits.rooms_per_hour, &args.rooms_per_hour);
     }
 
     /// Catches settings that cannot work together.
@@ -498,6 +573,20 @@ impl Settings {
         }
         if self.limits.outbox_bytes < self.limits.max_frame_bytes {
             bail!("outbox_bytes must be at least max_frame_bytes, or no message would fit");
+        }
+        for oper in &self.opers {
+            if oper.name.is_empty() || oper.name.contains(char::is_whitespace) {
+                bail!(
+                    "an [[opers]] name must be a word without spaces: {:?}",
+                    oper.name
+                );
+            }
+            if !oper.password_hash.starts_with("$argon2") {
+                bail!(
+                    "the [[opers]] entry {:?} needs a password_hash made by `chatroom passwd`",
+                    oper.name
+                );
+            }
         }
         for room in self.history.rooms.keys() {
             chatroom_proto::room::validate(room)
@@ -556,7 +645,17 @@ impl Settings {
             server_name: self.server_name.clone(),
             motd,
             operators: self.operators.clone(),
+            opers: self
+                .opers
+                .iter()
+                .map(|o| OperCredentials {
+                    name: o.name.clone(),
+                    hash: o.password_hash.clone(),
+                })
+                .collect(),
             require_account: self.require_account,
+            registrations_per_hour: limits.registrations_per_hour,
+            rooms_per_hour: limits.rooms_per_hour,
         })
     }
 }
@@ -662,6 +761,8 @@ mod tests {
             format!("[default: {}]", d.limits.presence_threshold),
             format!("[default: {}]", d.limits.shutdown_grace),
             format!("[default: {}]", d.limits.write_linger),
+            format!("[default: {}]", d.limits.registrations_per_hour),
+            format!("[default: {}]", d.limits.rooms_per_hour),
             format!("[default: {}]", d.history.replay),
         ] {
             assert!(help.contains(&expected), "--help lacks {expected}");

@@ -21,6 +21,7 @@ data_dir = "data"
 in_memory = false
 server_name = "chatroom"
 operators = []
+opers = []
 require_account = false
 
 [history]
@@ -45,6 +46,8 @@ max_rooms_per_user = 50
 presence_threshold = 100
 shutdown_grace = "5s"
 write_linger = "10ms"
+registrations_per_hour = 5
+rooms_per_hour = 30
 "#;
 
 /// Runs `chatroom serve ARGS...`; returns the exit code, stdout and stderr.

@@ -186,23 +186,26 @@ async fn passwords_never_appear_in_the_servers_log() {
     }
 }
 
-async fn restartable(dir: &std::path::Path) -> SpawnedServer {
-    SpawnedServer::start(
-        BIN,
-        &["--data-dir", dir.to_str().unwrap(), "--operator", "admin"],
-    )
-    .await
+async fn restartable(dir: &std::path::Path, extra: &[&str]) -> SpawnedServer {
+    let mut args = vec!["--data-dir", dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    SpawnedServer::start(BIN, &args).await
 }
 
 #[tokio::test]
 async fn accounts_and_bans_survive_a_restart_of_the_process() {
     let dir = tempfile::tempdir().unwrap();
-    let server = restartable(dir.path()).await;
+    // First run: an operator by credentials; `admin` registers an account.
+    let server = restartable(dir.path(), &["--oper", "root:root-password"]).await;
     let mut admin = Raw::connect(server.addr).await;
     admin
         .send_json(json!({"type": "register", "nickname": "admin", "password": "admin-password"}))
         .await;
     admin.recv_type("registered").await;
+    admin
+        .send_json(json!({"type": "oper", "name": "root", "password": "root-password"}))
+        .await;
+    admin.recv_type("done").await;
     let reply = json_exchange(
         server.addr,
         json!({"type": "register", "nickname": "alice", "password": "alice-password"}),
@@ -216,7 +219,8 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
     server.signal("TERM").await;
     assert_eq!(server.wait().await, Some(0));
 
-    let server = restartable(dir.path()).await;
+    // Second run: the registered account `admin` is named an operator.
+    let server = restartable(dir.path(), &["--operator", "admin"]).await;
     let login = |nick: &str, password: Option<&str>| {
         let mut request = json!({"type": "login", "nickname": nick});
         if let Some(p) = password {
@@ -234,7 +238,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
         "welcome"
     );
     assert_eq!(login("mallory", None).await["code"], "banned");
-    // Still an operator: the configuration names the account.
+    // An operator: the configuration names the account.
     let mut admin = Raw::connect(server.addr).await;
     admin
         .send_json(json!({"type": "login", "nickname": "admin", "password": "admin-password"}))
@@ -247,6 +251,28 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
     assert_eq!(login("mallory", None).await["type"], "welcome");
     server.signal("TERM").await;
     assert_eq!(server.wait().await, Some(0));
+}
+
+/// An operator account must be registered before the server starts with
+/// it: otherwise whoever registered the name first would be an operator.
+#[tokio::test]
+async fn the_server_refuses_to_start_with_an_unregistered_operator_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--operator",
+            "ghost",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output();
+    let out = tokio::time::timeout(WAIT, out).await.unwrap().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"ghost\" is not registered"), "{stderr}");
 }
 
 /// What other users send to get at a terminal: screen clearing, cursor
@@ -384,4 +410,52 @@ async fn the_client_strips_terminal_control_sequences_from_what_it_shows() {
         );
     }
     server.stop().await;
+}
+
+/// `chatroom passwd` hashes a password for an `[[opers]]` entry, and the
+/// server started with that entry makes whoever gives the password an
+/// operator.
+#[tokio::test]
+async fn passwd_makes_the_hash_an_opers_entry_takes() {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("passwd")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"opers secret 1\n").await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("opers secret"), "{hash}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chatroom.toml");
+    std::fs::write(
+        &config,
+        format!("[[opers]]\nname = \"chief\"\npassword_hash = \"{hash}\"\n"),
+    )
+    .unwrap();
+    let server =
+        SpawnedServer::start(BIN, &["--in-memory", "--config", config.to_str().unwrap()]).await;
+    let mut c = Raw::login(server.addr, "someone").await;
+    c.send_json(json!({"type": "oper", "name": "chief", "password": "opers secret 1"}))
+        .await;
+    assert_eq!(c.recv_type("done").await["request"], "oper");
+    server.signal("TERM").await;
+    assert_eq!(server.wait().await, Some(0));
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chatroom_testkit::LoggedServer;
+use chatroom_testkit::{LoggedServer, status_kib};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -24,16 +24,6 @@ const TEXT_BYTES: usize = 1000;
 const OUTBOX_BYTES: usize = 256 * 1024;
 /// Generous: the whole exchange takes a few seconds even in a debug build.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// A `/proc/PID/status` field in KiB (`VmRSS`, `VmHWM`).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
 
 /// Logs in on `stream` and reads the welcome line; returns both halves,
 /// the reading one buffered.

@@ -75,6 +75,15 @@ pub enum ErrorCode {
     NoAccount,
     /// `not_operator`: the request needs an operator.
     NotOperator,
+    /// `too_many_attempts`: too many password checks from this address or
+    /// for this account lately; the message says when to try again.
+    TooManyAttempts,
+    /// `server_busy`: the server is too busy to check a password right now;
+    /// try again in a moment.
+    ServerBusy,
+    /// `quota_exceeded`: this address created as many rooms or accounts as
+    /// the server allows per hour.
+    QuotaExceeded,
     /// `internal_error`: the server failed to do something it should have
     /// (e.g. the history store is unavailable); the request may be retried.
     InternalError,
@@ -117,6 +126,9 @@ impl ErrorCode {
             ErrorCode::AlreadyRegistered => "already_registered",
             ErrorCode::NoAccount => "no_account",
             ErrorCode::NotOperator => "not_operator",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::InternalError => "internal_error",
             ErrorCode::Other => "other",
         }
@@ -166,6 +178,9 @@ mod tests {
             ErrorCode::AlreadyRegistered,
             ErrorCode::NoAccount,
             ErrorCode::NotOperator,
+            ErrorCode::TooManyAttempts,
+            ErrorCode::ServerBusy,
+            ErrorCode::QuotaExceeded,
             ErrorCode::InternalError,
         ] {
             let json = serde_json::to_string(&code).unwrap();

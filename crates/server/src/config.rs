@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::accounts::OperCredentials;
 use crate::store::{Location, Retention, Synchronous};
 
 /// How many stored messages a `join` replays when no other number is set.
@@ -58,10 +59,18 @@ pub struct Config {
     pub server_name: String,
     /// The IRC message of the day, one entry per line.
     pub motd: Vec<String>,
-    /// Accounts (nicknames) that are operators.
+    /// Accounts (nicknames) that are operators; each must be registered
+    /// before the server starts (or it refuses to), so that nobody can
+    /// take the name first and become an operator.
     pub operators: Vec<String>,
+    /// Operators by credentials (`OPER name password`).
+    pub opers: Vec<OperCredentials>,
     /// Whether every login needs an account.
     pub require_account: bool,
+    /// Accounts one address (an IPv6 /64) may register an hour (0: no limit).
+    pub registrations_per_hour: u32,
+    /// Rooms one address (an IPv6 /64) may create an hour (0: no limit).
+    pub rooms_per_hour: u32,
 }
 
 /// The message of the day IRC clients see when none is configured.
@@ -99,7 +108,10 @@ impl Default for Config {
             server_name: "chatroom".to_owned(),
             motd: default_motd(),
             operators: Vec::new(),
+            opers: Vec::new(),
             require_account: false,
+            registrations_per_hour: 5,
+            rooms_per_hour: 30,
         }
     }
 }

@@ -21,9 +21,10 @@ use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS, RoomNameError};
 use parking_lot::Mutex;
 use thiserror::Error;
 
-use crate::accounts::{AccountError, Accounts, Ban, Identity};
+use crate::accounts::{AccountError, AccountSettings, Accounts, Ban, Identity};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Format, Who};
+use crate::limits::HourlyQuota;
 use crate::outbox::{CloseReason, Outbox};
 use crate::store::{Loaded, Receipt, Store, StoredMessage, StoredRoom};
 
@@ -106,10 +107,10 @@ pub struct HubSettings {
     pub max_rooms_per_user: usize,
     /// Longest message text, in bytes (0: no limit beyond the frame size).
     pub max_message_bytes: usize,
-    /// Accounts that are operators (nicknames).
-    pub operators: Vec<String>,
-    /// Whether every login needs an account.
-    pub require_account: bool,
+    /// How accounts are protected.
+    pub accounts: AccountSettings,
+    /// Rooms one address may create an hour (0: no limit).
+    pub rooms_per_hour: u32,
     /// Rooms with at least this many members get presence summaries
     /// ([`Hub::flush_presence`]) instead of a notice per join and leave
     /// (0: always one notice each).
@@ -158,6 +159,9 @@ pub enum HubError {
     /// The request needs an operator.
     #[error("only operators may do that")]
     NotOperator,
+    /// The user's address created as many rooms as allowed in an hour.
+    #[error("too many new rooms from your address; join an existing one or try again later")]
+    TooManyNewRooms,
     /// The nickname is banned.
     #[error("the nickname {0:?} is banned")]
     Banned(String),
@@ -183,6 +187,7 @@ impl HubError {
             HubError::TooManyRooms(_) => ErrorCode::TooManyRooms,
             HubError::MessageTooLong(_) => ErrorCode::MessageTooLong,
             HubError::NotOperator => ErrorCode::NotOperator,
+            HubError::TooManyNewRooms => ErrorCode::QuotaExceeded,
             HubError::Banned(_) => ErrorCode::Banned,
             HubError::NoAccount(_) => ErrorCode::NoAccount,
         }
@@ -393,12 +398,15 @@ pub struct Hub {
     epoch: u64,
     store: Store,
     accounts: Accounts,
+    /// Rooms created, per network.
+    new_rooms: HourlyQuota,
     settings: HubSettings,
 }
 
 impl Hub {
-    /// A hub continuing from what the store loaded.
-    pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> Self {
+    /// A hub continuing from what the store loaded (fails only if the
+    /// password hashing threads cannot be started).
+    pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> std::io::Result<Self> {
         let mut state = State {
             presence_threshold: settings.presence_threshold,
             ..State::default()
@@ -418,18 +426,18 @@ impl Hub {
             store.clone(),
             &loaded.accounts,
             &loaded.bans,
-            &settings.operators,
-            settings.require_account,
-        );
-        Hub {
+            &settings.accounts,
+        )?;
+        Ok(Hub {
             state: Mutex::new(state),
             next_user: AtomicU64::new(loaded.ids.next_user),
             next_msg: AtomicU64::new(loaded.ids.next_message),
             epoch: loaded.ids.epoch,
             store,
             accounts,
+            new_rooms: HourlyQuota::new(settings.rooms_per_hour),
             settings,
-        }
+        })
     }
 
     /// The history store.
@@ -466,7 +474,7 @@ impl Hub {
             return Err(HubError::Banned(nick.to_owned()));
         }
         let owns = identity.account.as_deref() == Some(nick::fold(nick).as_str());
-        if !owns && (self.settings.require_account || self.accounts.is_registered(nick)) {
+        if !owns && (self.settings.accounts.require_account || self.accounts.is_registered(nick)) {
             return Err(HubError::AccountRequired(nick.to_owned()));
         }
         Ok(())
@@ -714,6 +722,13 @@ impl Hub {
         let max = self.settings.max_rooms_per_user;
         if max > 0 && user.rooms.len() >= max {
             return Err(HubError::TooManyRooms(max));
+        }
+        if !state.rooms.contains_key(&room::fold(room_name))
+            && !self
+                .new_rooms
+                .take(member.peer.ip(), std::time::Instant::now())
+        {
+            return Err(HubError::TooManyNewRooms);
         }
         state.enter(member.id, room_name);
         let joined = self.joined(&state, member.id, room_name)?;
@@ -984,6 +999,7 @@ impl Hub {
         member: Option<&Member>,
         nickname: &str,
         password: &Secret,
+        from: IpAddr,
     ) -> Result<Identity, AccountError> {
         let online = || self.state.lock().nicks.get(&nick::fold(nickname)).copied();
         match member {
@@ -993,13 +1009,42 @@ impl Hub {
             None if online().is_some() => return Err(AccountError::InUse(nickname.to_owned())),
             _ => {}
         }
-        let identity = self.accounts.register(nickname, password).await?;
+        let identity = self.accounts.register(nickname, password, from).await?;
         if let Some(member) = member
             && let Some(user) = self.state.lock().users.get_mut(&member.id)
         {
             user.identity = identity.clone();
         }
         Ok(identity)
+    }
+
+    /// Makes the user a server operator (their `OPER` credentials checked).
+    pub fn promote(&self, member: &Member) -> Result<(), HubError> {
+        let mut state = self.state.lock();
+        let user = state.users.get_mut(&member.id).ok_or(HubError::Gone)?;
+        user.identity.operator = true;
+        Ok(())
+    }
+
+    /// Whether the user is an operator.
+    pub fn is_operator(&self, member: &Member) -> bool {
+        self.state.lock().operator(member.id).is_ok()
+    }
+
+    /// The account `key` (a folded nickname) was deleted: whoever is
+    /// online logged into it is no longer, and loses the operator powers
+    /// the account gave.
+    pub fn forget_account(&self, key: &str) {
+        let account_operator = self.accounts.is_operator_account(key);
+        let mut state = self.state.lock();
+        for user in state.users.values_mut() {
+            if user.identity.account.as_deref() == Some(key) {
+                user.identity.account = None;
+                if account_operator {
+                    user.identity.operator = false;
+                }
+            }
+        }
     }
 
     /// Sends every large room its presence summary: who joined and left

@@ -19,7 +19,7 @@ use chatroom_proto::nick;
 use chatroom_proto::room::{MAX_ROOM_CHARS, MAX_TOPIC_CHARS};
 use tracing::{debug, info, warn};
 
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, WRONG_PASSWORDS_PER_CONNECTION};
 use crate::clock::now_ms;
 use crate::conn::{Flow, Session};
 use crate::event::{Format, irc_text_lines, irc_time};
@@ -129,6 +129,8 @@ pub struct IrcSession {
     batches: u64,
     /// The password from PASS, for a registered nickname.
     password: Option<Secret>,
+    /// Wrong passwords (and attempts while told to wait) on this connection.
+    wrong_passwords: u8,
 }
 
 impl IrcSession {
@@ -153,6 +155,7 @@ impl IrcSession {
             invisible: false,
             quit_message: None,
             batches: 0,
+            wrong_passwords: 0,
             password: None,
         }
     }
@@ -217,6 +220,7 @@ impl IrcSession {
                     self.hub_error(&e, arg(0));
                 }
             }
+            Command::Oper => Box::pin(self.oper(arg(0), arg(1))).await,
             Command::Nick => self.nick_command(arg(0)),
             Command::User => {
                 self.user = Some((arg(0).to_owned(), arg(3).to_owned()));
@@ -375,11 +379,17 @@ impl IrcSession {
         let identity = match self
             .hub
             .accounts()
-            .check(&nick, self.password.as_ref())
+            .check(&nick, self.password.as_ref(), self.peer.ip())
             .await
         {
             Ok(identity) => identity,
             Err(e) => {
+                if matches!(
+                    e,
+                    AccountError::WrongPassword(_) | AccountError::TooManyAttempts(_)
+                ) {
+                    self.wrong_passwords += 1;
+                }
                 let numeric = match e {
                     AccountError::Banned(..) => numeric::ERR_YOUREBANNEDCREEP,
                     AccountError::InvalidNickname(_) => numeric::ERR_ERRONEUSNICKNAME,
@@ -899,7 +909,12 @@ impl IrcSession {
         let member = self.member.clone();
         match self
             .hub
-            .register(member.as_deref(), &nick, &Secret::new(password))
+            .register(
+                member.as_deref(),
+                &nick,
+                &Secret::new(password),
+                self.peer.ip(),
+            )
             .await
         {
             Ok(_) => {
@@ -924,6 +939,32 @@ impl IrcSession {
                 self.send(&m);
             }
         }
+    }
+
+    /// `OPER <name> <password>`: server operator credentials.
+    async fn oper(&mut self, name: &str, password: &str) {
+        let Some(member) = self.member.clone() else {
+            return;
+        };
+        let checked = self
+            .hub
+            .accounts()
+            .oper(name, &Secret::new(password), self.peer.ip())
+            .await;
+        let m = match checked.map(|()| self.hub.promote(&member)) {
+            Ok(Ok(())) => self
+                .numeric(numeric::RPL_YOUREOPER)
+                .trailing_param("You are now an IRC operator"),
+            Ok(Err(_)) => return,
+            Err(e) => {
+                if matches!(e, AccountError::WrongPassword(_)) {
+                    self.wrong_passwords += 1;
+                }
+                self.numeric(numeric::ERR_PASSWDMISMATCH)
+                    .trailing_param(format!("Password incorrect: {e}"))
+            }
+        };
+        self.send(&m);
     }
 
     /// `KICK #room nick [:reason]`, for operators.
@@ -1169,6 +1210,10 @@ impl IrcSession {
             HubError::Banned(_) => self
                 .numeric(numeric::ERR_YOUREBANNEDCREEP)
                 .trailing_param(error.to_string()),
+            HubError::TooManyNewRooms => self
+                .numeric(numeric::ERR_UNAVAILRESOURCE)
+                .param(target)
+                .trailing_param(error.to_string()),
         };
         self.send(&m);
     }
@@ -1352,6 +1397,9 @@ impl Session for IrcSession {
         {
             Box::pin(self.try_register()).await;
         }
+        if self.wrong_passwords >= WRONG_PASSWORDS_PER_CONNECTION {
+            return Flow::Close(CloseReason::TooManyAttempts);
+        }
         flow
     }
 
@@ -1410,6 +1458,7 @@ impl Session for IrcSession {
             CloseReason::Flood => "Excess Flood".to_owned(),
             CloseReason::Killed => "Killed by an operator".to_owned(),
             CloseReason::Banned => "You are banned".to_owned(),
+            CloseReason::TooManyAttempts => "Too many wrong passwords".to_owned(),
             CloseReason::Closed | CloseReason::Reset => return None,
         };
         Some(Bytes::from(

@@ -21,7 +21,7 @@ use chatroom_proto::nick::SYSTEM_NICK;
 use chatroom_proto::room::LOBBY;
 use tracing::{debug, info, warn};
 
-use crate::accounts::{AccountError, Identity};
+use crate::accounts::{AccountError, Identity, WRONG_PASSWORDS_PER_CONNECTION};
 use crate::conn::{Flow, Session};
 use crate::event::Format;
 use crate::hub::{Arrival, Hub, HubError, Member, Style, Topic};
@@ -67,6 +67,8 @@ pub struct JsonSession {
     /// Whether an acknowledgement may still be on its way from the store
     /// (a goodbye waits for them).
     awaiting_receipts: bool,
+    /// Wrong passwords (and attempts while told to wait) on this connection.
+    wrong_passwords: u8,
 }
 
 impl JsonSession {
@@ -86,6 +88,7 @@ impl JsonSession {
             settings,
             protocol: 1,
             awaiting_receipts: false,
+            wrong_passwords: 0,
         }
     }
 
@@ -112,6 +115,9 @@ impl JsonSession {
             AccountError::InvalidNickname(_) => ErrorCode::InvalidNickname,
             AccountError::InUse(_) => ErrorCode::NicknameTaken,
             AccountError::Banned(..) => ErrorCode::Banned,
+            AccountError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
+            AccountError::Busy => ErrorCode::ServerBusy,
+            AccountError::QuotaExceeded => ErrorCode::QuotaExceeded,
             AccountError::Internal(_) => ErrorCode::InternalError,
         };
         self.send_error(code, error.to_string(), reference);
@@ -123,22 +129,43 @@ impl JsonSession {
         password: Option<Secret>,
         protocol: Option<u32>,
         reference: Option<Ref>,
-    ) {
+    ) -> Flow {
         if let Some(member) = &self.member {
             let text = match self.hub.identity(member) {
                 Some(who) => format!("already logged in as {}", who.nick),
                 None => "already logged in".to_owned(),
             };
-            return self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
+            self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
+            return Flow::Continue;
         }
         // Rare paths like this one are boxed, so every connection's future
         // does not carry their state (see `drive`).
-        let identity = match Box::pin(self.hub.accounts().check(&nickname, password.as_ref())).await
+        let identity = match Box::pin(self.hub.accounts().check(
+            &nickname,
+            password.as_ref(),
+            self.peer.ip(),
+        ))
+        .await
         {
             Ok(identity) => identity,
-            Err(e) => return self.account_error(&e, reference),
+            Err(e) => {
+                self.account_error(&e, reference);
+                // Asking again while told to wait counts as much as a
+                // wrong guess.
+                if matches!(
+                    e,
+                    AccountError::WrongPassword(_) | AccountError::TooManyAttempts(_)
+                ) {
+                    self.wrong_passwords += 1;
+                    if self.wrong_passwords >= WRONG_PASSWORDS_PER_CONNECTION {
+                        return Flow::Close(CloseReason::TooManyAttempts);
+                    }
+                }
+                return Flow::Continue;
+            }
         };
         self.enter(nickname, identity, password.is_some(), protocol, reference);
+        Flow::Continue
     }
 
     /// Logs in as `nickname` with an established identity.
@@ -207,7 +234,12 @@ impl JsonSession {
             }
         };
         let member = self.member.clone();
-        match Box::pin(self.hub.register(member.as_deref(), &nickname, &password)).await {
+        match Box::pin(
+            self.hub
+                .register(member.as_deref(), &nickname, &password, self.peer.ip()),
+        )
+        .await
+        {
             Ok(identity) => {
                 if logging_in {
                     self.enter(
@@ -234,7 +266,7 @@ impl JsonSession {
                 nickname,
                 password,
                 protocol,
-            } => self.login(nickname, password, protocol, reference).await,
+            } => return self.login(nickname, password, protocol, reference).await,
             Request::Register { nickname, password } => {
                 self.register(nickname, password, reference).await
             }
@@ -416,11 +448,80 @@ impl JsonSession {
                 }
                 done(self, "unban", reference);
             }
+            Request::Oper { name, password } => {
+                match Box::pin(hub.accounts().oper(&name, &password, self.peer.ip())).await {
+                    Ok(()) => {
+                        hub.promote(member)?;
+                        done(self, "oper", reference);
+                    }
+                    Err(e) => self.account_error(&e, reference),
+                }
+            }
+            Request::Unregister { nickname, password } => {
+                Box::pin(self.unregister(member, nickname, password, reference)).await?;
+            }
             Request::Login { .. }
             | Request::Register { .. }
             | Request::Logout
             | Request::Ping
             | Request::Pong => {}
+        }
+        Ok(())
+    }
+
+    /// Deletes an account: one's own with its password, anyone's as an
+    /// operator.
+    async fn unregister(
+        &mut self,
+        member: &Member,
+        nickname: Option<String>,
+        password: Option<Secret>,
+        reference: Option<Ref>,
+    ) -> Result<(), HubError> {
+        let own = self
+            .hub
+            .identity(member)
+            .ok_or(HubError::Gone)?
+            .nick
+            .to_string();
+        let target = nickname.unwrap_or_else(|| own.clone());
+        if chatroom_proto::nick::fold(&target) == chatroom_proto::nick::fold(&own) {
+            let Some(password) = password else {
+                self.send_error(
+                    ErrorCode::MissingField,
+                    "field `password` is missing: your account's password, to delete it",
+                    reference,
+                );
+                return Ok(());
+            };
+            match self
+                .hub
+                .accounts()
+                .check(&own, Some(&password), self.peer.ip())
+                .await
+            {
+                Ok(identity) if identity.account.is_some() => {}
+                Ok(_) => return Err(HubError::NoAccount(own)),
+                Err(e) => {
+                    self.account_error(&e, reference);
+                    return Ok(());
+                }
+            }
+        } else if !self.hub.is_operator(member) {
+            return Err(HubError::NotOperator);
+        }
+        match self.hub.accounts().unregister(&target).await {
+            Ok(true) => {
+                self.hub
+                    .forget_account(&chatroom_proto::nick::fold(&target));
+                info!(peer = %self.peer, id = member.id, account = %target, "account deleted");
+                self.send(&ServerFrame::Done(Done {
+                    request: "unregister".to_owned(),
+                    reference,
+                }));
+            }
+            Ok(false) => return Err(HubError::NoAccount(target)),
+            Err(e) => self.account_error(&e, reference),
         }
         Ok(())
     }
@@ -640,6 +741,10 @@ impl Session for JsonSession {
             CloseReason::Banned => {
                 closing_error(ErrorCode::Banned, "you are banned from this server")
             }
+            CloseReason::TooManyAttempts => closing_error(
+                ErrorCode::TooManyAttempts,
+                "too many wrong passwords; closing the connection",
+            ),
             CloseReason::Logout | CloseReason::Closed | CloseReason::Reset => return None,
         };
         Some(encode_frame(&frame))

@@ -75,6 +75,69 @@ impl TokenBucket {
     }
 }
 
+/// The network an address stands for when counting what one party may do:
+/// an IPv4 address itself (an IPv4-mapped IPv6 address as IPv4), an IPv6
+/// address's /64, which one machine or household usually has whole.
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// At most so many events per network in any hour (rooms created,
+/// accounts registered): a token bucket per network ([`network_of`]) that
+/// holds `per_hour` tokens and refills at `per_hour` an hour.
+pub struct HourlyQuota {
+    per_hour: u32,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+/// Most networks an [`HourlyQuota`] remembers; full buckets are forgotten
+/// first (a full bucket is the same as none).
+const QUOTA_ENTRIES: usize = 65_536;
+
+impl HourlyQuota {
+    /// `per_hour` events per network an hour; 0 for no limit.
+    pub fn new(per_hour: u32) -> Self {
+        HourlyQuota {
+            per_hour,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one event for `ip` at `now`; false if its network is out of quota.
+    pub fn take(&self, ip: IpAddr, now: Instant) -> bool {
+        if self.per_hour == 0 {
+            return true;
+        }
+        let full = f64::from(self.per_hour);
+        let refill = |tokens: f64, since: Instant| {
+            let hours = now.saturating_duration_since(since).as_secs_f64() / 3600.0;
+            (tokens + hours * full).min(full)
+        };
+        let mut buckets = self.buckets.lock();
+        if buckets.len() >= QUOTA_ENTRIES {
+            buckets.retain(|_, (tokens, since)| refill(*tokens, *since) < full);
+        }
+        let network = network_of(ip);
+        let (tokens, since) = buckets.get(&network).copied().unwrap_or((full, now));
+        let tokens = refill(tokens, since);
+        if tokens < 1.0 {
+            buckets.insert(network, (tokens, now));
+            return false;
+        }
+        buckets.insert(network, (tokens - 1.0, now));
+        true
+    }
+}
+
 /// How many connections the server takes, in all and per address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -202,6 +265,34 @@ mod tests {
             }
         }
         assert!((990..=1010).contains(&passed), "{passed}");
+    }
+
+    #[test]
+    fn an_hourly_quota_refills_over_the_hour() {
+        let quota = HourlyQuota::new(3);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let t = Instant::now();
+        assert!((0..3).all(|_| quota.take(a, t)));
+        assert!(!quota.take(a, t), "the fourth in an hour is refused");
+        assert!(quota.take(b, t), "others have their own quota");
+        assert!(
+            !quota.take(a, t + Duration::from_secs(600)),
+            "a sixth of an hour refills half a token"
+        );
+        assert!(quota.take(a, t + Duration::from_secs(1200)));
+        assert!(
+            (0..100).all(|_| HourlyQuota::new(0).take(a, t)),
+            "0: no limit"
+        );
+    }
+
+    #[test]
+    fn networks_are_ipv4_addresses_and_ipv6_slash_64s() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        assert_eq!(network_of(ip("10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(network_of(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(network_of(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub enum CloseReason {
     Killed,
     /// The client (its nickname or address) is banned.
     Banned,
+    /// The client gave too many wrong passwords on this connection.
+    TooManyAttempts,
 }
 
 impl CloseReason {
@@ -56,6 +58,7 @@ impl CloseReason {
             CloseReason::Flood => "flood",
             CloseReason::Killed => "killed",
             CloseReason::Banned => "banned",
+            CloseReason::TooManyAttempts => "too_many_attempts",
         }
     }
 }

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+use crate::accounts::AccountSettings;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conn::{DriverLimits, DriverSettings, drive};
@@ -45,6 +46,12 @@ pub enum ServerError {
     /// The history store could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An operator account in the configuration is not registered: whoever
+    /// registered it first would become an operator.
+    #[error(
+        "the operator account {0:?} is not registered: register it first (or use an [[opers]] entry with a password), then restart"
+    )]
+    UnregisteredOperator(String),
 }
 
 /// Pause after an accept error (e.g. out of file descriptors), so the loop
@@ -124,14 +131,27 @@ pub async fn run(
         rooms = loaded.rooms.len(),
         "history store open"
     );
+    if let Some(name) = config.operators.iter().find(|name| {
+        let key = chatroom_proto::nick::fold(name);
+        !loaded.accounts.iter().any(|a| a.key == key)
+    }) {
+        return Err(ServerError::UnregisteredOperator(name.clone()));
+    }
     let settings = HubSettings {
         max_rooms_per_user: config.max_rooms_per_user,
         max_message_bytes: config.max_message_bytes,
-        operators: config.operators.clone(),
-        require_account: config.require_account,
+        accounts: AccountSettings {
+            operators: config.operators.clone(),
+            opers: config.opers.clone(),
+            require_account: config.require_account,
+            registrations_per_hour: config.registrations_per_hour,
+            hashing_threads: HASHING_THREADS,
+            hashing_queue: HASHING_QUEUE,
+        },
+        rooms_per_hour: config.rooms_per_hour,
         presence_threshold: config.presence_threshold,
     };
-    let hub = Arc::new(Hub::new(store, &loaded, settings));
+    let hub = Arc::new(Hub::new(store, &loaded, settings)?);
     let admission = Admission::new(ConnectionLimits {
         total: config.max_connections,
         per_ip: config.max_connections_per_ip,
@@ -263,6 +283,14 @@ async fn accept(listener: Listener, shared: Arc<Shared>, tasks: TaskTracker) {
         }
     }
 }
+
+/// Passwords hashed or checked at once: each takes a core and 19 MiB for
+/// tens of milliseconds, so a few are all a small server should spend.
+const HASHING_THREADS: usize = 2;
+
+/// Password checks that may wait for a hashing thread; past this they are
+/// refused with `server_busy` at once.
+const HASHING_QUEUE: usize = 32;
 
 /// How long a refused TLS client gets to finish its handshake and hear why.
 const REFUSAL_HANDSHAKE: Duration = Duration::from_secs(5);

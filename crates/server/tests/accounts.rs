@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use chatroom_proto::irc::Message;
 use chatroom_server::Config;
+use chatroom_server::accounts::OperCredentials;
 use chatroom_server::store::Location;
 use chatroom_testkit::{IrcRaw, Raw, TestServer, test_config};
 use serde_json::{Value, json};
@@ -23,12 +24,37 @@ fn last(m: &Message) -> &str {
     m.params.last().map(String::as_str).unwrap_or("")
 }
 
-/// A server whose operators are the accounts `admin` and `ircop`.
+/// The hash of [`PASSWORD`], made once for every test's operators.
+static OPER_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| chatroom_server::accounts::hash_password(PASSWORD).unwrap());
+
+/// A server with the operators `admin` and `ircop`, both with [`PASSWORD`].
 fn operators_config() -> Config {
+    let oper = |name: &str| OperCredentials {
+        name: name.to_owned(),
+        hash: OPER_HASH.clone(),
+    };
     Config {
-        operators: vec!["admin".to_owned(), "ircop".to_owned()],
+        opers: vec![oper("admin"), oper("ircop")],
         ..test_config()
     }
+}
+
+/// Logs in as `nick` and becomes the operator of that name.
+async fn operator(addr: std::net::SocketAddr, nick: &str) -> Raw {
+    let mut c = Raw::login(addr, nick).await;
+    become_operator(&mut c, nick).await;
+    c
+}
+
+/// `oper` with [`PASSWORD`]; waits for the `done`.
+async fn become_operator(c: &mut Raw, name: &str) {
+    c.send_json(json!({"type": "oper", "name": name, "password": PASSWORD, "ref": "op"}))
+        .await;
+    assert_eq!(
+        c.recv_type("done").await,
+        json!({"type": "done", "request": "oper", "ref": "op"})
+    );
 }
 
 /// Registers `nick` with [`PASSWORD`] before logging in (which logs in);
@@ -354,6 +380,7 @@ async fn accounts_and_bans_survive_a_restart_and_so_does_an_unban() {
     let dir = tempfile::tempdir().unwrap();
     let server = durable_server(dir.path()).await;
     let mut admin = register(server.addr, "admin").await;
+    become_operator(&mut admin, "admin").await;
     drop(register(server.addr, "alice").await);
     let mut irc = IrcRaw::register(server.irc_addr, "carol", &[]).await;
     irc.send(&format!("REGISTER * * :{PASSWORD}")).await;
@@ -390,8 +417,9 @@ async fn accounts_and_bans_survive_a_restart_and_so_does_an_unban() {
     );
     let mut banned_address = Raw::connect_from(server.addr, "127.0.0.3".parse().unwrap()).await;
     assert_eq!(banned_address.recv().await["code"], "banned");
-    // Still an operator after the restart.
+    // An operator again after the restart.
     let mut admin = Raw::login_with(server.addr, login("admin", Some(PASSWORD))).await;
+    become_operator(&mut admin, "admin").await;
     for request in [
         json!({"type": "unban", "nickname": "mallory"}),
         json!({"type": "unban", "ip": "127.0.0.3"}),
@@ -422,7 +450,7 @@ async fn in_room(server: &TestServer, nick: &str, room: &str) -> Raw {
 #[tokio::test]
 async fn operators_kick_in_both_protocols_and_the_room_is_told() {
     let server = TestServer::start_with(operators_config()).await;
-    let mut admin = register(server.addr, "admin").await;
+    let mut admin = operator(server.addr, "admin").await;
     let mut alice = in_room(&server, "alice", "den").await;
     let mut bob = in_room(&server, "bob", "den").await;
     let mut carol = IrcRaw::register(server.irc_addr, "carol", &[]).await;
@@ -457,12 +485,13 @@ async fn operators_kick_in_both_protocols_and_the_room_is_told() {
     bob.expect_error("not_in_room").await;
     bob.assert_quiet_and_alive().await;
 
-    // An operator on IRC: registered with REGISTER, so logged into its account.
+    // An operator on IRC, by OPER.
     let mut ircop = IrcRaw::connect(server.irc_addr).await;
     ircop.send("NICK ircop").await;
-    ircop.send(&format!("REGISTER * * :{PASSWORD}")).await;
     ircop.send("USER ircop 0 * :op").await;
     ircop.until("001").await;
+    ircop.send(&format!("OPER ircop :{PASSWORD}")).await;
+    ircop.until("381").await;
     ircop.send("KICK #den carol :enough").await;
     let kick = carol.until("KICK").await;
     assert_eq!(kick.params, ["#den", "carol", "enough"]);
@@ -489,7 +518,7 @@ async fn operators_kick_in_both_protocols_and_the_room_is_told() {
 #[tokio::test]
 async fn operators_kill_in_both_protocols() {
     let server = TestServer::start_with(operators_config()).await;
-    let mut admin = register(server.addr, "admin").await;
+    let mut admin = operator(server.addr, "admin").await;
     let mut victim = Raw::login(server.addr, "victim").await;
     let mut ircvictim = IrcRaw::register(server.irc_addr, "ircvictim", &[]).await;
     admin.drain().await;
@@ -514,9 +543,10 @@ async fn operators_kill_in_both_protocols() {
 
     let mut ircop = IrcRaw::connect(server.irc_addr).await;
     ircop.send("NICK ircop").await;
-    ircop.send(&format!("REGISTER * * :{PASSWORD}")).await;
     ircop.send("USER ircop 0 * :op").await;
     ircop.until("001").await;
+    ircop.send(&format!("OPER ircop :{PASSWORD}")).await;
+    ircop.until("381").await;
     ircop.send("KILL ircvictim :enough").await;
     let lines = ircvictim.until_closed().await;
     let error = lines.last().unwrap();
@@ -528,7 +558,7 @@ async fn operators_kill_in_both_protocols() {
 #[tokio::test]
 async fn a_banned_nickname_is_disconnected_and_cannot_come_back_until_unbanned() {
     let server = TestServer::start_with(operators_config()).await;
-    let mut admin = register(server.addr, "admin").await;
+    let mut admin = operator(server.addr, "admin").await;
     let mut bob = Raw::login(server.addr, "bob").await;
     admin.drain().await;
 
@@ -582,7 +612,7 @@ async fn a_banned_nickname_is_disconnected_and_cannot_come_back_until_unbanned()
 
 async fn irc_registration_with_a_banned_nickname_gets_465() {
     let server = TestServer::start_with(operators_config()).await;
-    let mut admin = register(server.addr, "admin").await;
+    let mut admin = operator(server.addr, "admin").await;
     admin
         .send_json(json!({"type": "ban", "nickname": "bob", "reason": "spam"}))
         .await;
@@ -598,10 +628,9 @@ async fn irc_registration_with_a_banned_nickname_gets_465() {
 async fn a_banned_address_is_disconnected_and_refused_until_unbanned() {
     let server = TestServer::start_with(operators_config()).await;
     let mut admin = Raw::connect_from(server.addr, OPERATOR_ADDRESS).await;
-    admin
-        .send_json(json!({"type": "register", "nickname": "admin", "password": PASSWORD}))
-        .await;
-    admin.recv_type("registered").await;
+    admin.send_json(login("admin", None)).await;
+    admin.recv_type("welcome").await;
+    become_operator(&mut admin, "admin").await;
     let mut alice = Raw::login(server.addr, "alice").await;
     let mut carol = IrcRaw::register(server.irc_addr, "carol", &[]).await;
     admin.drain().await;
@@ -661,10 +690,10 @@ async fn a_banned_address_is_disconnected_and_refused_until_unbanned() {
 #[tokio::test]
 async fn non_operators_are_refused_in_both_protocols() {
     let server = TestServer::start_with(operators_config()).await;
-    // "admin" is an operator's account name, but nobody registered it: whoever
-    // takes the nickname without an account is no operator.
-    let mut impostor = Raw::login(server.addr, "admin").await;
-    let mut registered = register(server.addr, "someone").await;
+    // Operator names are not nicknames: whoever takes one as a nickname, or
+    // even registers it as an account, is no operator.
+    let mut impostor = Raw::login(server.addr, "ircop").await;
+    let mut registered = register(server.addr, "admin").await;
     let mut target = in_room(&server, "target", "den").await;
     for c in [&mut impostor, &mut registered] {
         c.drain().await;
@@ -706,7 +735,7 @@ async fn non_operators_are_refused_in_both_protocols() {
 #[tokio::test]
 async fn operators_set_the_topic_of_a_room_they_are_not_in() {
     let server = TestServer::start_with(operators_config()).await;
-    let mut admin = register(server.addr, "admin").await;
+    let mut admin = operator(server.addr, "admin").await;
     let mut member = in_room(&server, "member", "den").await;
     member.drain().await;
     admin
@@ -764,5 +793,141 @@ async fn registering_an_invalid_nickname_is_invalid_nickname() {
     c.send_json(json!({"type": "register", "nickname": "two words", "password": PASSWORD}))
         .await;
     c.expect_error("invalid_nickname").await;
+    server.stop().await;
+}
+
+/// Password guessing, in both protocols: a connection is closed after its
+/// third wrong password, and an address gets a few checks, then waits.
+#[tokio::test]
+async fn wrong_passwords_close_the_connection_and_slow_the_address() {
+    let server = TestServer::start().await;
+    register(server.addr, "guarded").await;
+
+    // JSON: three wrong passwords on one connection, then it is closed.
+    let from: std::net::IpAddr = "127.0.0.3".parse().unwrap();
+    let mut c = Raw::connect_from(server.addr, from).await;
+    for n in 0..3 {
+        c.send_json(login("guarded", Some(&format!("guess number {n}"))))
+            .await;
+        let e = c.expect_error("wrong_password").await;
+        assert_eq!(e["ref"], "login");
+    }
+    let last_words = c.until_closed().await;
+    assert_eq!(last_words.len(), 1, "{last_words:?}");
+    assert_eq!(last_words[0]["code"], "too_many_attempts", "{last_words:?}");
+
+    // The address had five checks free; its sixth must wait, and says how
+    // long. The right password is refused too until then: nobody learns
+    // anything by guessing faster.
+    let mut c = Raw::connect_from(server.addr, from).await;
+    c.send_json(login("guarded", Some("guess number 3"))).await;
+    c.expect_error("wrong_password").await;
+    c.send_json(login("guarded", Some("guess number 4"))).await;
+    c.expect_error("wrong_password").await;
+    c.send_json(login("guarded", Some(PASSWORD))).await;
+    let e = c.expect_error("too_many_attempts").await;
+    assert!(
+        e["message"].as_str().unwrap().contains("try again in"),
+        "{e}"
+    );
+    // Another address is not held up by this one (the account has had
+    // five checks, its owner still gets in from elsewhere).
+    let mut owner = Raw::connect_from(server.addr, "127.0.0.4".parse().unwrap()).await;
+    owner.send_json(login("guarded", Some(PASSWORD))).await;
+    assert_eq!(owner.recv().await["type"], "welcome");
+
+    // IRC: a wrong PASS three times (NICK again after each 464), then
+    // ERROR and the end of the connection.
+    register(server.addr, "ircguarded").await;
+    let mut irc = IrcRaw::connect_from(server.irc_addr, "127.0.0.5".parse().unwrap()).await;
+    irc.send("PASS :not the password").await;
+    irc.send("USER ircguarded 0 * :x").await;
+    for _ in 0..3 {
+        irc.send("NICK ircguarded").await;
+        irc.until("464").await;
+    }
+    let lines = irc.until_closed().await;
+    let error = lines.iter().find(|m| m.command == "ERROR").unwrap();
+    assert!(
+        last(error).contains("Too many wrong passwords"),
+        "{error:?}"
+    );
+    server.stop().await;
+}
+
+/// `OPER` with a wrong password or an unknown name is refused alike, in
+/// both protocols, and gives no powers.
+#[tokio::test]
+async fn oper_needs_the_right_name_and_password() {
+    let server = TestServer::start_with(operators_config()).await;
+    let mut c = Raw::login(server.addr, "hopeful").await;
+    for (name, password) in [("admin", "not the password"), ("nobody", PASSWORD)] {
+        c.send_json(json!({"type": "oper", "name": name, "password": password, "ref": "o"}))
+            .await;
+        let e = c.expect_error("wrong_password").await;
+        assert_eq!(e["ref"], "o");
+    }
+    c.send_json(json!({"type": "kill", "nickname": "hopeful"}))
+        .await;
+    c.expect_error("not_operator").await;
+    let mut irc = IrcRaw::register(server.irc_addr, "irchopeful", &[]).await;
+    irc.send("OPER admin :not the password").await;
+    irc.until("464").await;
+    irc.send("OPER ircop").await;
+    irc.until("461").await;
+    irc.send(&format!("OPER ircop :{PASSWORD}")).await;
+    irc.until("381").await;
+    server.stop().await;
+}
+
+/// Accounts can be deleted by their owner (with the password) and by
+/// operators; the nickname is free afterwards.
+#[tokio::test]
+async fn accounts_are_deleted_by_their_owner_or_an_operator() {
+    let server = TestServer::start_with(operators_config()).await;
+    let mut owner = register(server.addr, "leaving").await;
+    owner
+        .send_json(json!({"type": "unregister", "password": "not the password", "ref": 1}))
+        .await;
+    assert_eq!(owner.expect_error("wrong_password").await["ref"], 1);
+    owner
+        .send_json(json!({"type": "unregister", "ref": 2}))
+        .await;
+    assert_eq!(owner.expect_error("missing_field").await["ref"], 2);
+    owner
+        .send_json(json!({"type": "unregister", "password": PASSWORD, "ref": 3}))
+        .await;
+    assert_eq!(
+        owner.recv_type("done").await,
+        json!({"type": "done", "request": "unregister", "ref": 3})
+    );
+    drop(owner);
+    // No account any more: a password is now a mistake, none is needed.
+    assert_eq!(
+        try_login(server.addr, "leaving", Some(PASSWORD)).await["code"],
+        "no_account"
+    );
+
+    let mut victim_of_nobody = register(server.addr, "kept").await;
+    let mut someone = Raw::login(server.addr, "someone").await;
+    someone
+        .send_json(json!({"type": "unregister", "nickname": "kept", "ref": 4}))
+        .await;
+    assert_eq!(someone.expect_error("not_operator").await["ref"], 4);
+    let mut admin = operator(server.addr, "admin").await;
+    admin
+        .send_json(json!({"type": "unregister", "nickname": "kept", "ref": 5}))
+        .await;
+    assert_eq!(admin.recv_type("done").await["request"], "unregister");
+    admin
+        .send_json(json!({"type": "unregister", "nickname": "kept", "ref": 6}))
+        .await;
+    assert_eq!(admin.recv_type("error").await["code"], "no_account");
+    // Its owner, still online, is no longer logged into it: registering
+    // the nickname again works.
+    victim_of_nobody
+        .send_json(json!({"type": "register", "password": PASSWORD, "ref": 7}))
+        .await;
+    assert_eq!(victim_of_nobody.recv_type("registered").await["ref"], 7);
     server.stop().await;
 }

@@ -727,3 +727,55 @@ async fn trickling_sockets_do_not_keep_new_users_out() {
     assert!(rest.iter().all(|f| f["type"] == "presence"), "{rest:?}");
     server.stop().await;
 }
+
+/// What one address may create an hour: rooms (joining existing ones is
+/// not creating) and accounts, in both protocols.
+#[tokio::test]
+async fn an_address_creates_a_few_rooms_and_accounts_an_hour() {
+    let server = TestServer::start_with(Config {
+        rooms_per_hour: 2,
+        registrations_per_hour: 1,
+        ..test_config()
+    })
+    .await;
+    let mut maker = Raw::login(server.addr, "maker").await;
+    maker.join("first").await;
+    maker.join("second").await;
+    maker
+        .send_json(json!({"type": "join", "room": "third", "ref": "j"}))
+        .await;
+    let e = maker.expect_error("quota_exceeded").await;
+    assert_eq!(e["ref"], "j");
+    // Existing rooms are open to the same address (the lobby, another's).
+    let mut elsewhere = Raw::connect_from(server.addr, OTHER_ADDRESS).await;
+    elsewhere
+        .send_json(json!({"type": "login", "nickname": "elsewhere"}))
+        .await;
+    elsewhere.recv_type("welcome").await;
+    elsewhere.join("made-elsewhere").await;
+    maker.join("made-elsewhere").await;
+    // IRC from the same address: 437 for a new channel.
+    let mut irc = IrcRaw::register(server.irc_addr, "ircmaker", &[]).await;
+    irc.send("JOIN #fourth").await;
+    let refused = irc.until("437").await;
+    assert_eq!(refused.params[1], "#fourth", "{refused:?}");
+
+    // One account an hour from this address.
+    let password = "correct horse battery";
+    maker
+        .send_json(json!({"type": "register", "password": password}))
+        .await;
+    maker.recv_type("registered").await;
+    let mut second = Raw::connect(server.addr).await;
+    second
+        .send_json(
+            json!({"type": "register", "nickname": "second", "password": password, "ref": "r"}),
+        )
+        .await;
+    let e = second.expect_error("quota_exceeded").await;
+    assert_eq!(e["ref"], "r");
+    irc.send(&format!("REGISTER * * :{password}")).await;
+    let fail = irc.until("FAIL").await;
+    assert_eq!(fail.params[1], "TEMPORARILY_UNAVAILABLE", "{fail:?}");
+    server.stop().await;
+}

@@ -26,13 +26,16 @@ pub struct TestServer {
     task: JoinHandle<Result<(), ServerError>>,
 }
 
-/// The configuration test servers run with: the defaults, but no per-address
-/// connection limit and no rate limit (tests open many connections from
-/// 127.0.0.1 and send fast). Tests of those limits set them explicitly.
+/// The configuration test servers run with: the defaults, but no limits on
+/// what one address may do (tests open many connections from 127.0.0.1,
+/// send fast, and make rooms and accounts freely). Tests of those limits
+/// set them explicitly.
 pub fn test_config() -> Config {
     Config {
         max_connections_per_ip: 0,
         messages_per_second: 0.0,
+        registrations_per_hour: 0,
+        rooms_per_hour: 0,
         ..Config::default()
     }
 }
@@ -169,6 +172,17 @@ impl SpawnedServer {
             .unwrap();
         (code, log)
     }
+}
+
+/// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`, ...): what a
+/// server process holds in memory.
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
 /// A connected socket with Nagle off, as a buffered reader and a writer.
@@ -347,7 +361,16 @@ pub struct IrcRaw {
 
 impl IrcRaw {
     pub async fn connect(addr: SocketAddr) -> IrcRaw {
-        let (reader, writer) = halves(tokio::net::TcpStream::connect(addr).await.unwrap());
+        Self::from_stream(tokio::net::TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// Connects from `source` (see [`connect_from`]).
+    pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> IrcRaw {
+        Self::from_stream(connect_from(addr, source).await)
+    }
+
+    fn from_stream(stream: tokio::net::TcpStream) -> IrcRaw {
+        let (reader, writer) = halves(stream);
         IrcRaw {
             reader,
             writer,
@@ -448,20 +471,26 @@ impl IrcRaw {
     }
 }
 
+/// A socket connected to `addr` from `source`, another loopback address
+/// such as 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux), so a test
+/// can have clients with different IP addresses for per-address limits and
+/// IP bans.
+pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> tokio::net::TcpStream {
+    let socket = match source {
+        std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    socket.bind(SocketAddr::new(source, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
 /// Connecting from a chosen loopback address, and logging in with a request
 /// of the test's own making (a password, a protocol version, `register`).
 impl Raw {
-    /// Connects from `source`, another loopback address such as 127.0.0.2
-    /// (all of 127.0.0.0/8 is loopback on Linux), so a test can have clients
-    /// with different IP addresses for per-address limits and IP bans.
+    /// Connects from `source` (see [`connect_from`]).
     pub async fn connect_from(addr: SocketAddr, source: std::net::IpAddr) -> Raw {
-        let socket = match source {
-            std::net::IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
-            std::net::IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
-        }
-        .unwrap();
-        socket.bind(SocketAddr::new(source, 0)).unwrap();
-        let (reader, writer) = halves(socket.connect(addr).await.unwrap());
+        let (reader, writer) = halves(connect_from(addr, source).await);
         Raw {
             reader,
             writer,

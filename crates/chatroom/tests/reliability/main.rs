@@ -7,9 +7,11 @@
 //! - `ids`: user and message ids across clean restarts, crashes and
 //!   in-memory servers.
 //! - `history`: messages and topics across restarts, retention at startup.
+//! - `guessing`: password guessing is slow, cheap and harmless to others.
 #![allow(clippy::unwrap_used)]
 
 mod crash;
+mod guessing;
 mod history;
 mod ids;
 mod support;

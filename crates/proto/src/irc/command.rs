@@ -89,6 +89,8 @@ pub enum Command {
     Register,
     /// `KILL <nick> [<reason>]`: disconnect someone (operators).
     Kill,
+    /// `OPER <name> <password>`: become a server operator.
+    Oper,
 }
 
 /// When a command may be used.
@@ -162,7 +164,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 28] = [
+    pub const ALL: [Command; 29] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -191,6 +193,7 @@ impl Command {
         Command::Time,
         Command::Register,
         Command::Kill,
+        Command::Oper,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -228,6 +231,7 @@ impl Command {
             C::Time => row(self, "TIME", (0, 1), Registered, Params),
             C::Register => row(self, "REGISTER", (3, 3), Any, Params),
             C::Kill => row(self, "KILL", (1, 2), Registered, Params),
+            C::Oper => row(self, "OPER", (2, 2), Registered, Params),
         }
     }
 

@@ -139,6 +139,8 @@ numerics! {
     RPL_MOTDSTART = "375";
     /// `<client> :End of /MOTD command.`
     RPL_ENDOFMOTD = "376";
+    /// `<client> :You are now an IRC operator`.
+    RPL_YOUREOPER = "381";
     /// `<client> <server> [<timestamp> [<TS offset>]] :<human-readable time>`: reply to TIME.
     RPL_TIME = "391";
     /// `<client> <nickname> :No such nick/channel`.
@@ -171,6 +173,8 @@ numerics! {
     ERR_ERRONEUSNICKNAME = "432";
     /// `<client> <nick> :Nickname is already in use`.
     ERR_NICKNAMEINUSE = "433";
+    /// `<client> <nick/channel> :Nick/channel is temporarily unavailable`.
+    ERR_UNAVAILRESOURCE = "437";
     /// `<client> <nick> <channel> :They aren't on that channel`.
     ERR_USERNOTINCHANNEL = "441";
     /// `<client> <channel> :You're not on that channel`.

@@ -110,6 +110,23 @@ pub enum Request {
         /// The password.
         password: Secret,
     },
+    /// `{"type":"unregister","password":"..."}`: delete one's own account
+    /// (its password again, as proof); `{"type":"unregister","nickname":"..."}`:
+    /// operators delete someone's.
+    Unregister {
+        /// Whose account, for an operator deleting another's.
+        nickname: Option<String>,
+        /// The account's password, for its owner.
+        password: Option<Secret>,
+    },
+    /// `{"type":"oper","name":"...","password":"..."}`: become a server
+    /// operator with credentials from the server's configuration.
+    Oper {
+        /// The operator entry's name.
+        name: String,
+        /// Its password.
+        password: Secret,
+    },
     /// `{"type":"kick","room":"...","nickname":"...","reason":"..."}`:
     /// operators remove someone from a room.
     Kick {
@@ -227,6 +244,8 @@ impl Request {
             Request::Nick { .. } => "nick",
             Request::History { .. } => "history",
             Request::Register { .. } => "register",
+            Request::Unregister { .. } => "unregister",
+            Request::Oper { .. } => "oper",
             Request::Kick { .. } => "kick",
             Request::Kill { .. } => "kill",
             Request::Ban { .. } => "ban",
@@ -314,6 +333,18 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
             put("password", password.expose().into());
         }
+        Request::Unregister { nickname, password } => {
+            if let Some(nickname) = nickname {
+                put("nickname", nickname.as_str().into());
+            }
+            if let Some(password) = password {
+                put("password", password.expose().into());
+            }
+        }
+        Request::Oper { name, password } => {
+            put("name", name.as_str().into());
+            put("password", password.expose().into());
+        }
         Request::Kick {
             room,
             nickname,
@@ -384,6 +415,8 @@ struct Fields<'a> {
     reason: Option<&'a RawValue>,
     #[serde(borrow)]
     ip: Option<&'a RawValue>,
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -476,6 +509,21 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
         "logout" => Request::Logout,
         "register" => Request::Register {
             nickname: optional(fields.nickname, "nickname")?,
+            password: required(fields.password, "password")?,
+        },
+        "unregister" => {
+            let nickname = optional(fields.nickname, "nickname")?;
+            let password = optional(fields.password, "password")?;
+            if nickname.is_none() && password.is_none() {
+                return Err(RequestError::new(
+                    ErrorCode::MissingField,
+                    "field `password` is missing (or `nickname`, for an operator)",
+                ));
+            }
+            Request::Unregister { nickname, password }
+        }
+        "oper" => Request::Oper {
+            name: required(fields.name, "name")?,
             password: required(fields.password, "password")?,
         },
         "kick" => Request::Kick {
@@ -641,6 +689,16 @@ mod tests {
                 |(nickname, password)| Request::Register {
                     nickname,
                     password: Secret::new(password)
+                }
+            ),
+            (any::<String>(), any::<String>()).prop_map(|(name, password)| Request::Oper {
+                name,
+                password: Secret::new(password)
+            }),
+            (proptest::option::of(any::<String>()), any::<String>()).prop_map(
+                |(nickname, password)| Request::Unregister {
+                    nickname,
+                    password: Some(Secret::new(password))
                 }
             ),
             (

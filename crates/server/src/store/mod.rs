@@ -205,6 +205,9 @@ enum Op {
     Flush(oneshot::Sender<()>),
     /// A new account; the reply comes once it is committed.
     Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
+    /// An account to delete (by folded nickname); the reply comes once the
+    /// deletion is committed.
+    DeleteAccount(String, oneshot::Sender<Result<(), StoreError>>),
     Ban(StoredBan),
     Unban {
         kind: String,
@@ -316,6 +319,16 @@ impl Store {
         let (reply, done) = oneshot::channel();
         self.ops
             .send(Op::Account(account, reply))
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Deletes an account (by folded nickname) and waits until that is
+    /// committed.
+    pub async fn delete_account(&self, key: String) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.ops
+            .send(Op::DeleteAccount(key, reply))
             .map_err(|_| StoreError::Stopped)?;
         done.await.map_err(|_| StoreError::Stopped)?
     }

@@ -126,6 +126,14 @@ impl Writer {
                 Op::Account(account, reply) => {
                     let _ = reply.send(self.insert_account(&account));
                 }
+                Op::DeleteAccount(key, reply) => {
+                    let deleted = self
+                        .conn
+                        .execute("DELETE FROM accounts WHERE key = ?1", params![key])
+                        .map(drop)
+                        .map_err(StoreError::from);
+                    let _ = reply.send(deleted);
+                }
                 Op::Message(..)
                 | Op::UserId(_)
                 | Op::ReleaseIds { .. }

@@ -3,22 +3,34 @@
 //! Accounts are optional: a nickname nobody registered is free for whoever
 //! is online with it first; a registered one can only be used with its
 //! password (or, with `require_account`, every login needs an account).
-//! Passwords are hashed with argon2id on the blocking thread pool, never on
-//! the async workers, and never logged. Operators are accounts named in the
-//! configuration. Bans (on a nickname or an IP address) are stored and
-//! apply at once.
+//! Passwords are hashed with argon2id on a small pool of threads of their
+//! own ([`hashing`]), never on the async workers, and never logged; how
+//! many checks an address and an account get is limited ([`attempts`]), and
+//! so is how many accounts an address may register an hour. Operators are
+//! accounts named in the configuration. Bans (on a nickname or an IP
+//! address) are stored and apply at once.
+
+mod attempts;
+mod hashing;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
-use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
 use parking_lot::Mutex;
 use thiserror::Error;
 
 use crate::clock::now_ms;
+use crate::limits::HourlyQuota;
 use crate::store::{Store, StoredAccount, StoredBan};
+use attempts::Attempts;
+pub use hashing::{Hashing, HashingError, hash_password};
+
+/// Wrong passwords one connection may give before it is closed (every
+/// address and account is slowed down too: see [`attempts`]).
+pub const WRONG_PASSWORDS_PER_CONNECTION: u8 = 3;
 
 /// Shortest password accepted for a new account.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -51,9 +63,28 @@ pub enum AccountError {
     /// The nickname is banned.
     #[error("the nickname {0:?} is banned: {1}")]
     Banned(String, String),
+    /// Too many password checks lately from this address or for this
+    /// account.
+    #[error("too many password attempts; try again in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(Duration),
+    /// Every password hashing thread is busy and the queue is full.
+    #[error("the server is busy checking passwords; try again in a moment")]
+    Busy,
+    /// This address registered as many accounts as allowed in an hour.
+    #[error("too many accounts registered from your address; try again later")]
+    QuotaExceeded,
     /// Hashing or storing failed.
     #[error("the account could not be stored: {0}")]
     Internal(String),
+}
+
+impl From<HashingError> for AccountError {
+    fn from(e: HashingError) -> Self {
+        match e {
+            HashingError::Busy => AccountError::Busy,
+            e => AccountError::Internal(e.to_string()),
+        }
+    }
 }
 
 /// What a successful check established.
@@ -79,10 +110,52 @@ pub struct Accounts {
     /// Folded nickname to password hash.
     hashes: Mutex<HashMap<String, String>>,
     operators: HashSet<String>,
+    /// Operator name to password hash.
+    opers: HashMap<String, String>,
     require_account: bool,
     nick_bans: Mutex<HashMap<String, Ban>>,
     ip_bans: Mutex<HashMap<IpAddr, Ban>>,
     store: Store,
+    hashing: Hashing,
+    attempts: Attempts,
+    registrations: HourlyQuota,
+}
+
+/// A server operator's name and password hash, from the configuration:
+/// `OPER name password` (IRC) or the `oper` request (JSON) makes whoever
+/// gives them an operator.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OperCredentials {
+    /// The operator's name (not a nickname: any text without spaces).
+    pub name: String,
+    /// The argon2 PHC string of the password (`chatroom passwd` makes one).
+    pub hash: String,
+}
+
+impl std::fmt::Debug for OperCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperCredentials")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How accounts are protected, from the configuration.
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Accounts (nicknames) that are operators.
+    pub operators: Vec<String>,
+    /// Operators by credentials.
+    pub opers: Vec<OperCredentials>,
+    /// Whether every login needs an account.
+    pub require_account: bool,
+    /// Accounts one address may register an hour (0: no limit).
+    pub registrations_per_hour: u32,
+    /// Passwords hashed or checked at once.
+    pub hashing_threads: usize,
+    /// Password checks that may wait for a hashing thread; more are refused
+    /// as [`AccountError::Busy`].
+    pub hashing_queue: usize,
 }
 
 impl Accounts {
@@ -92,9 +165,8 @@ impl Accounts {
         store: Store,
         accounts: &[StoredAccount],
         bans: &[StoredBan],
-        operators: &[String],
-        require_account: bool,
-    ) -> Self {
+        settings: &AccountSettings,
+    ) -> std::io::Result<Self> {
         let mut nick_bans = HashMap::new();
         let mut ip_bans = HashMap::new();
         for ban in bans {
@@ -114,19 +186,27 @@ impl Accounts {
                 other => tracing::warn!(kind = other, "unknown ban kind in the database"),
             }
         }
-        Accounts {
+        Ok(Accounts {
             hashes: Mutex::new(
                 accounts
                     .iter()
                     .map(|a| (a.key.clone(), a.hash.clone()))
                     .collect(),
             ),
-            operators: operators.iter().map(|o| nick::fold(o)).collect(),
-            require_account,
+            operators: settings.operators.iter().map(|o| nick::fold(o)).collect(),
+            opers: settings
+                .opers
+                .iter()
+                .map(|o| (o.name.clone(), o.hash.clone()))
+                .collect(),
+            require_account: settings.require_account,
             nick_bans: Mutex::new(nick_bans),
             ip_bans: Mutex::new(ip_bans),
             store,
-        }
+            hashing: Hashing::new(settings.hashing_threads, settings.hashing_queue)?,
+            attempts: Attempts::default(),
+            registrations: HourlyQuota::new(settings.registrations_per_hour),
+        })
     }
 
     /// Whether the nickname has an account.
@@ -134,12 +214,13 @@ impl Accounts {
         self.hashes.lock().contains_key(&nick::fold(nick))
     }
 
-    /// Checks a login: who the user is allowed to be with this nickname and
-    /// password.
+    /// Checks a login from `from`: who the user is allowed to be with this
+    /// nickname and password.
     pub async fn check(
         &self,
         nickname: &str,
         password: Option<&Secret>,
+        from: IpAddr,
     ) -> Result<Identity, AccountError> {
         if let Some(ban) = self.nick_ban(nickname) {
             return Err(AccountError::Banned(nickname.to_owned(), ban.reason));
@@ -162,24 +243,37 @@ impl Accounts {
                 "the nickname {nickname:?} is registered: log in with its password"
             )));
         };
-        let password = password.expose().to_owned();
-        let verified = tokio::task::spawn_blocking(move || verify(&password, &hash))
+        self.attempts
+            .begin(from, &key, Instant::now())
+            .map_err(AccountError::TooManyAttempts)?;
+        let verified = match self
+            .hashing
+            .verify(password.expose().to_owned(), hash)
             .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?;
+        {
+            Ok(verified) => verified,
+            Err(e) => {
+                self.attempts.cancel(from, &key);
+                return Err(e.into());
+            }
+        };
         if !verified {
+            tracing::info!(nick = nickname, %from, "wrong password");
             return Err(AccountError::WrongPassword(nickname.to_owned()));
         }
+        self.attempts.succeeded(from, &key);
         Ok(Identity {
             operator: self.operators.contains(&key),
             account: Some(key),
         })
     }
 
-    /// Registers `nickname` with `password`, durably.
+    /// Registers `nickname` with `password`, durably, for someone at `from`.
     pub async fn register(
         &self,
         nickname: &str,
         password: &Secret,
+        from: IpAddr,
     ) -> Result<Identity, AccountError> {
         let password = password.expose();
         if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
@@ -193,11 +287,10 @@ impl Accounts {
         if self.hashes.lock().contains_key(&key) {
             return Err(AccountError::AlreadyRegistered(nickname.to_owned()));
         }
-        let owned = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash(&owned))
-            .await
-            .map_err(|e| AccountError::Internal(e.to_string()))?
-            .map_err(AccountError::Internal)?;
+        if !self.registrations.take(from, Instant::now()) {
+            return Err(AccountError::QuotaExceeded);
+        }
+        let hash = self.hashing.hash(password.to_owned()).await?;
         {
             // Two registrations may race through the hashing; the first wins.
             let mut hashes = self.hashes.lock();
@@ -221,6 +314,62 @@ impl Accounts {
             operator: self.operators.contains(&key),
             account: Some(key),
         })
+    }
+
+    /// Checks an operator's credentials from `from` (counted like any
+    /// password check). An unknown name reads as a wrong password, so that
+    /// names cannot be probed for.
+    pub async fn oper(
+        &self,
+        name: &str,
+        password: &Secret,
+        from: IpAddr,
+    ) -> Result<(), AccountError> {
+        let key = format!("oper {name}");
+        self.attempts
+            .begin(from, &key, Instant::now())
+            .map_err(AccountError::TooManyAttempts)?;
+        let Some(hash) = self.opers.get(name).cloned() else {
+            tracing::warn!(name, %from, "OPER with an unknown name");
+            return Err(AccountError::WrongPassword(name.to_owned()));
+        };
+        let verified = match self
+            .hashing
+            .verify(password.expose().to_owned(), hash)
+            .await
+        {
+            Ok(verified) => verified,
+            Err(e) => {
+                self.attempts.cancel(from, &key);
+                return Err(e.into());
+            }
+        };
+        if !verified {
+            tracing::warn!(name, %from, "OPER with a wrong password");
+            return Err(AccountError::WrongPassword(name.to_owned()));
+        }
+        self.attempts.succeeded(from, &key);
+        tracing::info!(name, %from, "server operator logged in");
+        Ok(())
+    }
+
+    /// Deletes the account of `nickname`, durably; false if it had none.
+    pub async fn unregister(&self, nickname: &str) -> Result<bool, AccountError> {
+        let key = nick::fold(nickname);
+        let Some(hash) = self.hashes.lock().remove(&key) else {
+            return Ok(false);
+        };
+        if let Err(e) = self.store.delete_account(key.clone()).await {
+            self.hashes.lock().insert(key, hash);
+            return Err(AccountError::Internal(e.to_string()));
+        }
+        tracing::info!(nick = nickname, "account deleted");
+        Ok(true)
+    }
+
+    /// Whether `account` (a folded nickname) makes its owner an operator.
+    pub fn is_operator_account(&self, account: &str) -> bool {
+        self.operators.contains(account)
     }
 
     /// The ban on a nickname, if any.
@@ -275,39 +424,5 @@ impl Accounts {
             self.store.unban("ip", &ip.to_string());
         }
         had
-    }
-}
-
-/// An argon2id PHC hash of `password` with a fresh salt.
-fn hash(password: &str) -> Result<String, String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
-
-/// Whether `password` matches the PHC `hash`.
-fn verify(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hashes_verify_and_are_salted() {
-        let a = hash("correct horse").unwrap();
-        let b = hash("correct horse").unwrap();
-        assert_ne!(a, b, "each hash has its own salt");
-        assert!(a.starts_with("$argon2id$"));
-        assert!(verify("correct horse", &a));
-        assert!(!verify("wrong horse", &a));
-        assert!(!verify("correct horse", "not a hash"));
     }
 }
