@@ -254,6 +254,10 @@ pub struct LimitSettings {
     pub messages_per_second: f64,
     /// Chat messages allowed in a burst.
     pub message_burst: u32,
+    /// Other requests per second per connection, in cost units (0: no limit).
+    pub requests_per_second: f64,
+    /// Cost units of other requests allowed in a burst.
+    pub request_burst: u32,
     /// Rooms per user (0: no limit).
     pub max_rooms_per_user: usize,
     /// Rooms this large get presence summaries (0: never).
@@ -304,6 +308,8 @@ impl Default for Settings {
                 ping_timeout: Span(config.ping_timeout),
                 messages_per_second: config.messages_per_second,
                 message_burst: config.message_burst,
+                requests_per_second: config.requests_per_second,
+                request_burst: config.request_burst,
                 max_rooms_per_user: config.max_rooms_per_user,
                 presence_threshold: config.presence_threshold,
                 shutdown_grace: Span(config.shutdown_grace),
@@ -426,6 +432,15 @@ pub struct ServeArgs {
     /// Chat messages allowed in one burst [default: 20].
     #[arg(long, value_name = "N")]
     pub message_burst: Option<u32>,
+    /// Other requests per second per connection, in cost units (a query 1,
+    /// a join 5, a nickname or topic change 10, a history page up to 21),
+    /// 0 for no limit [default: 20].
+    #[arg(long, value_name = "RATE")]
+    pub requests_per_second: Option<f64>,
+    /// Cost units of other requests allowed in one burst (at least 25)
+    /// [default: 60].
+    #[arg(long, value_name = "N")]
+    pub request_burst: Option<u32>,
     /// Rooms one user may be in at once, 0 for no limit [default: 50].
     #[arg(long, value_name = "N")]
     pub max_rooms_per_user: Option<usize>,
@@ -534,6 +549,8 @@ impl Settings {
         set(&mut limits.ping_timeout, &args.ping_timeout);
         set(&mut limits.messages_per_second, &args.messages_per_second);
         set(&mut limits.message_burst, &args.message_burst);
+        set(&mut limits.requests_per_second, &args.requests_per_second);
+        set(&mut limits.request_burst, &args.request_burst);
         set(&mut limits.max_rooms_per_user, &args.max_rooms_per_user);
         set(&mut limits.presence_threshold, &args.presence_threshold);
         set(&mut limits.shutdown_grace, &args.shutdown_grace);
@@ -554,9 +571,13 @@ impl Settings {
         if self.listen == Endpoint::Off && self.irc_listen.is_none() && !wants_tls {
             bail!("no listener: --listen is off and no other listener is set");
         }
-        if !(self.limits.messages_per_second >= 0.0 && self.limits.messages_per_second.is_finite())
-        {
-            bail!("messages_per_second must be 0 or more");
+        for (name, rate) in [
+            ("messages_per_second", self.limits.messages_per_second),
+            ("requests_per_second", self.limits.requests_per_second),
+        ] {
+            if !(rate >= 0.0 && rate.is_finite()) {
+                bail!("{name} must be 0 or more");
+            }
         }
         // Zero would close every connection at once, or ping without end.
         for (name, span) in [
@@ -622,6 +643,8 @@ impl Settings {
             ping_timeout: limits.ping_timeout.0,
             messages_per_second: limits.messages_per_second,
             message_burst: limits.message_burst,
+            requests_per_second: limits.requests_per_second,
+            request_burst: limits.request_burst,
             max_rooms_per_user: limits.max_rooms_per_user,
             presence_threshold: limits.presence_threshold,
             shutdown_grace: limits.shutdown_grace.0,
@@ -757,6 +780,8 @@ mod tests {
             format!("[default: {}]", d.limits.ping_timeout),
             format!("[default: {}]", d.limits.messages_per_second),
             format!("[default: {}]", d.limits.message_burst),
+            format!("[default: {}]", d.limits.requests_per_second),
+            format!("[default: {}]", d.limits.request_burst),
             format!("[default: {}]", d.limits.max_rooms_per_user),
             format!("[default: {}]", d.limits.presence_threshold),
             format!("[default: {}]", d.limits.shutdown_grace),

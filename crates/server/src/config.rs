@@ -33,6 +33,12 @@ pub struct Config {
     pub messages_per_second: f64,
     /// Chat messages allowed at once after a quiet spell.
     pub message_burst: u32,
+    /// Other requests per second per connection, in cost units (a cheap
+    /// query costs 1, a nickname change 10, a page of history up to 21; see
+    /// docs/operations.md); 0: no limit.
+    pub requests_per_second: f64,
+    /// Cost units of other requests allowed at once after a quiet spell.
+    pub request_burst: u32,
     /// Most rooms one user may be in at once (0: no limit).
     pub max_rooms_per_user: usize,
     /// Rooms with at least this many members announce joins and leaves in
@@ -97,6 +103,8 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(60),
             messages_per_second: 10.0,
             message_burst: 20,
+            requests_per_second: 20.0,
+            request_burst: 60,
             max_rooms_per_user: 50,
             presence_threshold: 100,
             shutdown_grace: Duration::from_secs(5),

@@ -9,8 +9,10 @@
 //!
 //! It also enforces the per-connection limits: a connection must log in
 //! within the login timeout; an idle connection is pinged and closed if it
-//! does not answer; chat messages pass a token bucket, excess ones are
-//! refused and a sustained flood disconnects. When the connection ends, the
+//! does not answer; chat messages pass one token bucket and every other
+//! request another, weighted by what it costs the server and the people it
+//! reaches ([`Cost`]); excess ones are refused and a sustained flood
+//! disconnects. When the connection ends, the
 //! session says its last words, they are flushed within a deadline, and the
 //! socket is closed gracefully.
 
@@ -28,7 +30,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
-use crate::limits::{RateLimit, TokenBucket};
+use crate::limits::{RateLimit, TokenBucket, Verdict};
 use crate::outbox::{CloseReason, Outbox};
 
 /// Size of the per-thread read buffer.
@@ -83,6 +85,9 @@ pub struct DriverLimits {
     pub ping_timeout: Duration,
     /// The chat message rate limit; `None` for none.
     pub rate: Option<RateLimit>,
+    /// The limit on every other request, in cost units ([`Cost::Request`]);
+    /// `None` for none.
+    pub requests: Option<RateLimit>,
     /// How long shutdown waits for the last frames to be written.
     pub shutdown_grace: Duration,
     /// When traffic is dense, frames queued within this long after a write
@@ -90,6 +95,19 @@ pub struct DriverLimits {
     /// and a connection that just sent a request, are written at once; see
     /// [`Linger`]). Fewer, larger writes under load; zero disables.
     pub write_linger: Duration,
+}
+
+/// What one input costs against the connection's rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Nothing: answers to the server (a pong), leaving.
+    Free,
+    /// A chat message: one token of the chat bucket.
+    Chat,
+    /// Any other request: this many units of the request bucket. A cheap
+    /// query is 1; what reaches other people (a nickname change, a join)
+    /// or makes the server read history costs more.
+    Request(u32),
 }
 
 /// One wire protocol's side of a connection.
@@ -110,10 +128,10 @@ pub trait Session: Send {
     /// client cannot answer pings (it is then not expected to).
     fn ping(&mut self, token: u64) -> bool;
 
-    /// Whether this input is a chat message, subject to the rate limit.
-    fn is_chat(&self, input: &Self::Input) -> bool;
+    /// What this input costs against the rate limits.
+    fn cost(&self, input: &Self::Input) -> Cost;
 
-    /// Tells the client this chat message was dropped by the rate limit.
+    /// Tells the client this input was dropped by a rate limit.
     fn rate_limited(&mut self, input: Self::Input);
 
     /// The connection is ending for `reason`: leave the hub and return the
@@ -220,7 +238,10 @@ where
         let mut last_input = started;
         let mut ping_sent: Option<Instant> = None;
         let mut pings = 0u64;
-        let mut bucket = limits.rate.map(TokenBucket::new);
+        let mut buckets = Buckets {
+            chat: limits.rate.map(TokenBucket::new),
+            requests: limits.requests.map(TokenBucket::new),
+        };
         let mut linger = Linger::new(limits.write_linger, started);
         // The shutdown wait and the timer are made once, not per turn: it
         // saves a timer registration per turn.
@@ -304,7 +325,7 @@ where
                     // recipient.
                     if !inputs.is_empty() {
                         let inputs = std::mem::take(&mut inputs);
-                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut bucket, inputs));
+                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut buckets, inputs));
                         if let Some(reason) = handled.await {
                             return reason;
                         }
@@ -350,7 +371,7 @@ async fn handle<W, S>(
     outbox: &Outbox,
     session: &mut S,
     writing: &mut VecDeque<Bytes>,
-    bucket: &mut Option<TokenBucket>,
+    buckets: &mut Buckets,
     inputs: Vec<S::Input>,
 ) -> Option<CloseReason>
 where
@@ -358,16 +379,19 @@ where
     S: Session,
 {
     for input in inputs {
-        if session.is_chat(&input)
-            && let Some(bucket) = bucket.as_mut()
-        {
-            match bucket.take(Instant::now().into_std()) {
-                crate::limits::Verdict::Pass => {}
-                crate::limits::Verdict::Refuse => {
+        let (bucket, cost) = match session.cost(&input) {
+            Cost::Free => (None, 0),
+            Cost::Chat => (buckets.chat.as_mut(), 1),
+            Cost::Request(cost) => (buckets.requests.as_mut(), cost),
+        };
+        if let Some(bucket) = bucket {
+            match bucket.take_n(Instant::now().into_std(), cost) {
+                Verdict::Pass => {}
+                Verdict::Refuse => {
                     session.rate_limited(input);
                     continue;
                 }
-                crate::limits::Verdict::Flood => return Some(CloseReason::Flood),
+                Verdict::Flood => return Some(CloseReason::Flood),
             }
         }
         if let Flow::Close(reason) = session.handle(input).await {
@@ -394,6 +418,12 @@ where
         }
     }
     None
+}
+
+/// A connection's two rate limits (`None`: off).
+struct Buckets {
+    chat: Option<TokenBucket>,
+    requests: Option<TokenBucket>,
 }
 
 /// When traffic the client did not ask for waits to share a write (see

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::accounts::{AccountError, WRONG_PASSWORDS_PER_CONNECTION};
 use crate::clock::now_ms;
-use crate::conn::{Flow, Session};
+use crate::conn::{Cost, Flow, Session};
 use crate::event::{Format, irc_text_lines, irc_time};
 use crate::hub::{Arrival, Hub, HubError, Joined, Member, Style};
 use crate::outbox::{CloseReason, Outbox};
@@ -1415,21 +1415,48 @@ impl Session for IrcSession {
         true
     }
 
-    fn is_chat(&self, input: &Input) -> bool {
-        matches!(input, Input::Line(m) if matches!(m.command.as_str(), "PRIVMSG" | "NOTICE" | "TAGMSG"))
+    fn cost(&self, input: &Input) -> Cost {
+        let Input::Line(m) = input else {
+            // An error answer costs the server a little too.
+            return Cost::Request(1);
+        };
+        let targets = |i: usize| {
+            let n = m.arg(i).map_or(1, |list| list.split(',').count());
+            u32::try_from(n).unwrap_or(u32::MAX)
+        };
+        let registered = self.member.is_some();
+        Cost::Request(match m.command.to_ascii_uppercase().as_str() {
+            "PRIVMSG" | "NOTICE" | "TAGMSG" => return Cost::Chat,
+            "PONG" | "QUIT" => return Cost::Free,
+            // These reach everyone sharing a channel with the user.
+            "NICK" if registered => 10,
+            "TOPIC" if m.params.len() > 1 => 10,
+            "AWAY" => 5,
+            "JOIN" => 5u32.saturating_mul(targets(0)),
+            "PART" => 3u32.saturating_mul(targets(0)),
+            "LIST" | "WHO" | "MOTD" => 3,
+            "NAMES" | "WHOIS" | "MODE" | "KICK" | "KILL" => 2,
+            "REGISTER" | "OPER" => 5,
+            _ => 1,
+        })
     }
 
     fn rate_limited(&mut self, input: Input) {
-        let target = match &input {
-            Input::Line(m) => m.arg(0).map(irc::safe_param).unwrap_or("*").to_owned(),
-            _ => "*".to_owned(),
+        let Input::Line(line) = input else { return };
+        let command = line.command.to_ascii_uppercase();
+        let m = if matches!(command.as_str(), "PRIVMSG" | "NOTICE" | "TAGMSG") {
+            let target = line.arg(0).map(irc::safe_param).unwrap_or("*");
+            Message::new("NOTICE")
+                .with_source(Source::server(self.server()))
+                .param(self.client())
+                .trailing_param(format!(
+                    "*** Message to {target} dropped: you are sending too fast"
+                ))
+        } else {
+            self.numeric(numeric::RPL_TRYAGAIN)
+                .param(irc::safe_param(&command))
+                .trailing_param("Please wait a while and try again.")
         };
-        let m = Message::new("NOTICE")
-            .with_source(Source::server(self.server()))
-            .param(self.client())
-            .trailing_param(format!(
-                "*** Message to {target} dropped: you are sending too fast"
-            ));
         self.send(&m);
     }
 

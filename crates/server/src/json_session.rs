@@ -22,7 +22,7 @@ use chatroom_proto::room::LOBBY;
 use tracing::{debug, info, warn};
 
 use crate::accounts::{AccountError, Identity, WRONG_PASSWORDS_PER_CONNECTION};
-use crate::conn::{Flow, Session};
+use crate::conn::{Cost, Flow, Session};
 use crate::event::Format;
 use crate::hub::{Arrival, Hub, HubError, Member, Style, Topic};
 use crate::outbox::{CloseReason, Outbox};
@@ -677,26 +677,45 @@ impl Session for JsonSession {
         true
     }
 
-    fn is_chat(&self, input: &Input) -> bool {
-        matches!(
-            input,
-            Input::Request(Envelope {
-                request: Request::Broadcast { .. } | Request::Direct { .. },
-                ..
-            })
-        )
+    fn cost(&self, input: &Input) -> Cost {
+        let request = match input {
+            Input::Request(envelope) => &envelope.request,
+            // An error answer costs the server a little too.
+            Input::Invalid(_) | Input::Malformed => return Cost::Request(1),
+            Input::TooLarge => return Cost::Free,
+        };
+        Cost::Request(match request {
+            Request::Broadcast { .. } | Request::Direct { .. } => return Cost::Chat,
+            Request::Pong | Request::Logout => return Cost::Free,
+            Request::Ping | Request::Topic { topic: None, .. } => 1,
+            Request::Kick { .. }
+            | Request::Kill { .. }
+            | Request::Ban { .. }
+            | Request::Unban { .. } => 2,
+            Request::Rooms | Request::Who { .. } | Request::Part { .. } => 3,
+            Request::Join { .. }
+            | Request::Login { .. }
+            | Request::Register { .. }
+            | Request::Unregister { .. }
+            | Request::Oper { .. } => 5,
+            // These reach everyone sharing a room with the user.
+            Request::Nick { .. } | Request::Topic { topic: Some(_), .. } => 10,
+            // Reading history costs by the page.
+            Request::History { limit, .. } => 1 + limit / 25,
+        })
     }
 
     fn rate_limited(&mut self, input: Input) {
-        let reference = match input {
-            Input::Request(envelope) => envelope.reference,
-            _ => None,
+        let (reference, what) = match input {
+            Input::Request(Envelope { reference, request }) => (reference, request.kind()),
+            _ => (None, "request"),
         };
-        self.send_error(
-            ErrorCode::RateLimited,
-            "message dropped: you are sending too fast; slow down",
-            reference,
-        );
+        let text = if matches!(what, "broadcast" | "direct") {
+            "message dropped: you are sending too fast; slow down".to_owned()
+        } else {
+            format!("{what} dropped: you are sending requests too fast; slow down")
+        };
+        self.send_error(ErrorCode::RateLimited, text, reference);
     }
 
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {

@@ -56,17 +56,25 @@ impl TokenBucket {
 
     /// Takes a token for a message arriving at `now`.
     pub fn take(&mut self, now: Instant) -> Verdict {
+        self.take_n(now, 1)
+    }
+
+    /// Takes `cost` tokens for something arriving at `now`: refused when
+    /// fewer are left (a strike of `cost`), a flood once strikes pass twice
+    /// the burst.
+    pub fn take_n(&mut self, now: Instant, cost: u32) -> Verdict {
+        let cost = f64::from(cost);
         if let Some(last) = self.last {
             let refill = now.saturating_duration_since(last).as_secs_f64() * self.limit.per_second;
             self.tokens = (self.tokens + refill).min(f64::from(self.limit.burst));
             self.strikes = (self.strikes - refill).max(0.0);
         }
         self.last = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.tokens >= cost {
+            self.tokens -= cost;
             return Verdict::Pass;
         }
-        self.strikes += 1.0;
+        self.strikes += cost;
         if self.strikes > 2.0 * f64::from(self.limit.burst) {
             Verdict::Flood
         } else {
@@ -293,6 +301,31 @@ mod tests {
         assert_eq!(network_of(ip("10.1.2.3")), ip("10.1.2.3"));
         assert_eq!(network_of(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
         assert_eq!(network_of(ip("2001:db8:1:2:3:4:5:6")), ip("2001:db8:1:2::"));
+    }
+
+    #[test]
+    fn costly_requests_take_more_tokens() {
+        let mut bucket = TokenBucket::new(RateLimit {
+            per_second: 20.0,
+            burst: 40,
+        });
+        let t = Instant::now();
+        // Four of cost 10 pass, the fifth is refused; a cheap one too.
+        for _ in 0..4 {
+            assert_eq!(bucket.take_n(t, 10), Verdict::Pass);
+        }
+        assert_eq!(bucket.take_n(t, 10), Verdict::Refuse);
+        assert_eq!(bucket.take_n(t, 1), Verdict::Refuse);
+        // Half a second brings back ten tokens.
+        assert_eq!(
+            bucket.take_n(t + Duration::from_millis(550), 10),
+            Verdict::Pass
+        );
+        // Strikes count by cost: past twice the burst (80), a flood.
+        let later = t + Duration::from_millis(550);
+        let verdicts: Vec<Verdict> = (0..9).map(|_| bucket.take_n(later, 10)).collect();
+        assert_eq!(verdicts[7], Verdict::Refuse, "{verdicts:?}");
+        assert_eq!(verdicts.last(), Some(&Verdict::Flood), "{verdicts:?}");
     }
 
     #[test]

@@ -178,6 +178,10 @@ pub async fn run(
                     per_second: config.messages_per_second,
                     burst: config.message_burst.max(1),
                 }),
+                requests: (config.requests_per_second > 0.0).then_some(RateLimit {
+                    per_second: config.requests_per_second,
+                    burst: config.request_burst.max(MOST_COSTLY_REQUEST),
+                }),
                 shutdown_grace: config.shutdown_grace,
                 write_linger: config.write_linger,
             },
@@ -291,6 +295,10 @@ const HASHING_THREADS: usize = 2;
 /// Password checks that may wait for a hashing thread; past this they are
 /// refused with `server_busy` at once.
 const HASHING_QUEUE: usize = 32;
+
+/// The largest cost of one request: a burst must hold at least this much,
+/// or that request could never pass.
+const MOST_COSTLY_REQUEST: u32 = 25;
 
 /// How long a refused TLS client gets to finish its handshake and hear why.
 const REFUSAL_HANDSHAKE: Duration = Duration::from_secs(5);

@@ -779,3 +779,107 @@ async fn an_address_creates_a_few_rooms_and_accounts_an_hour() {
     assert_eq!(fail.params[1], "TEMPORARILY_UNAVAILABLE", "{fail:?}");
     server.stop().await;
 }
+
+/// The default request limit (test servers run without it).
+fn request_config() -> Config {
+    let defaults = Config::default();
+    Config {
+        requests_per_second: defaults.requests_per_second,
+        request_burst: defaults.request_burst,
+        ..test_config()
+    }
+}
+
+/// Requests other than chat are limited too, weighted by what they cost:
+/// a flood of nickname changes, joins and parts, or history reads reaches
+/// bystanders (or the store) a few times, then disconnects the flooder.
+#[tokio::test]
+async fn every_kind_of_request_flood_is_cut_short() {
+    let server = TestServer::start_with(request_config()).await;
+    let mut bystander = Raw::login(server.addr, "bystander").await;
+    bystander.join("den").await;
+    let mut talker = Raw::login(server.addr, "talker").await;
+    talker.join("den").await;
+    for n in 0..600 {
+        talker.say_in("den", &format!("old {n}")).await;
+    }
+    bystander.drain().await;
+
+    type Flood = (&'static str, Box<dyn Fn(usize) -> Value>);
+    let floods: [Flood; 3] = [
+        (
+            "nick",
+            Box::new(|n| json!({"type": "nick", "nickname": format!("flood{n}")})),
+        ),
+        (
+            "join/part",
+            Box::new(|n| {
+                if n % 2 == 0 {
+                    json!({"type": "join", "room": "den"})
+                } else {
+                    json!({"type": "part", "room": "den"})
+                }
+            }),
+        ),
+        (
+            "history",
+            Box::new(|_| json!({"type": "history", "room": "den", "limit": 500})),
+        ),
+    ];
+    for (i, (kind, request)) in floods.iter().enumerate() {
+        let mut flooder = Raw::login(server.addr, &format!("flooder{i}")).await;
+        flooder.join("den").await;
+        bystander.drain().await;
+        let burst: Vec<u8> = (0..2000)
+            .flat_map(|n| request(n).to_string().into_bytes())
+            .collect();
+        flooder.send(&burst).await;
+        let frames = flooder.until_closed().await;
+        assert_eq!(
+            frames.last().unwrap()["code"],
+            "flood",
+            "{kind}: {:?}",
+            frames.last()
+        );
+        let refused = frames
+            .iter()
+            .filter(|f| f["code"] == "rate_limited")
+            .count();
+        assert!(refused > 0, "{kind}: nothing was refused");
+        let replayed = frames
+            .iter()
+            .filter(|f| f["type"] == "message" && f["history"] == true)
+            .count();
+        assert!(
+            replayed <= 2000,
+            "{kind}: {replayed} messages of history replayed"
+        );
+        // What the bystander saw of it: a few notices, then the departure.
+        let seen = bystander.drain().await;
+        let notices = seen
+            .iter()
+            .filter(|f| f["type"] == "presence" && f["event"] != "leave")
+            .count();
+        assert!(
+            notices <= 12,
+            "{kind}: the bystander got {notices} notices: {seen:?}"
+        );
+    }
+
+    // IRC: 263 for a dropped command, then the connection is closed.
+    let mut irc = IrcRaw::register(server.irc_addr, "ircflooder", &[]).await;
+    let lines: String = (0..2000).map(|n| format!("NICK ircflood{n}\r\n")).collect();
+    irc.send_raw(lines.as_bytes()).await;
+    let lines = irc.until_closed().await;
+    assert!(lines.iter().any(|m| m.command == "263"), "no 263");
+    let error = lines.iter().find(|m| m.command == "ERROR").unwrap();
+    assert!(last(error).contains("Excess Flood"), "{error:?}");
+    let seen = bystander.drain().await;
+    let renames = seen.iter().filter(|f| f["event"] == "nick").count();
+    assert!(
+        renames <= 12,
+        "the bystander saw {renames} renames: {seen:?}"
+    );
+    bystander.assert_quiet_and_alive().await;
+    server.stop().await;
+}

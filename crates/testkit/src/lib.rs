@@ -34,6 +34,7 @@ pub fn test_config() -> Config {
     Config {
         max_connections_per_ip: 0,
         messages_per_second: 0.0,
+        requests_per_second: 0.0,
         registrations_per_hour: 0,
         rooms_per_hour: 0,
         ..Config::default()

@@ -23,7 +23,8 @@ const MOST_ATTEMPTS: usize = 500;
 struct Tally {
     /// Answered `wrong_password`: a password was really checked.
     checked: usize,
-    /// Refused before any check (`too_many_attempts`, `server_busy`).
+    /// Refused before any check (`too_many_attempts`, `server_busy`, or
+    /// the connection's request rate limit).
     refused: usize,
     /// Answers read, of either kind.
     attempts: usize,
@@ -62,7 +63,11 @@ async fn guesser(addr: SocketAddr, source: IpAddr, victim: String, until: Instan
             let frame: Value = serde_json::from_str(&line).unwrap();
             match frame["code"].as_str() {
                 Some("wrong_password") => tally.checked += 1,
-                Some("too_many_attempts" | "server_busy") => tally.refused += 1,
+                // Refused, or (flood) the connection closing for asking
+                // too often.
+                Some("too_many_attempts" | "server_busy" | "rate_limited" | "flood") => {
+                    tally.refused += 1;
+                }
                 _ => panic!("a guess got {frame}"),
             }
             tally.attempts += 1;

@@ -8,13 +8,16 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
 
-/// The real server on `dir`, without the per-connection rate limit or the
-/// per-address cap (these tests send fast, from one address).
+/// The real server on `dir`, without the per-connection rate limits or the
+/// per-address cap (these tests send fast and read much history, from one
+/// address).
 pub async fn start(dir: &Path, extra: &[&str]) -> SpawnedServer {
     let mut args = vec![
         "--data-dir",
         dir.to_str().unwrap(),
         "--messages-per-second",
+        "0",
+        "--requests-per-second",
         "0",
         "--max-connections-per-ip",
         "0",

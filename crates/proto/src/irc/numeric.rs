@@ -79,6 +79,9 @@ numerics! {
     RPL_LUSERCHANNELS = "254";
     /// `<client> :I have <c> clients and <s> servers`.
     RPL_LUSERME = "255";
+    /// `<client> <command> :Please wait a while and try again.`: a command
+    /// dropped by the server's rate limit.
+    RPL_TRYAGAIN = "263";
     /// `<client> <nick> :<away message>`: the target of a message or WHOIS is away.
     RPL_AWAY = "301";
     /// `<client> :[<nick>[*]=<+|-><host>{ ...}]`: reply to USERHOST.
