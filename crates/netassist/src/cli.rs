@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::codec::parse_hex;
-use crate::duration::parse_duration;
+use crate::duration::{parse_duration, parse_period};
 use crate::encoding::Encoding;
 use crate::error::Error;
 use crate::options::{InputMode, LineEnding, Options, Payload, Schedule, View, Wait};
@@ -186,8 +186,8 @@ pub struct CommonArgs {
     /// Send this file's bytes as they are (read once, at start).
     #[arg(long, value_name = "PATH", group = "payload", help_heading = "Sending")]
     pub file: Option<PathBuf>,
-    /// Repeat the --send/--hex/--file payload at this interval, e.g. 500ms, 2s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "payload", help_heading = "Sending")]
+    /// Repeat the --send/--hex/--file payload at this interval, e.g. 500ms, 2s (1ms to 365 days).
+    #[arg(long, value_name = "DURATION", value_parser = parse_period, requires = "payload", help_heading = "Sending")]
     pub every: Option<Duration>,
     /// Send the payload this many times [default: 1, or unlimited with --every].
     #[arg(long, value_name = "N", requires = "payload", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Sending")]

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
+use crate::duration::{check_max, check_period, format_duration};
 use crate::encoding::Encoding;
+use crate::error::Error;
 use crate::rules::ReplyRule;
 
 /// How received (and sent) data is shown.
@@ -149,6 +151,22 @@ impl Options {
         self.echo || !self.rules.is_empty()
     }
 
+    /// Checks what the command line checks, for options built in code: a
+    /// repeat period from 1ms to 365 days and a `--wait` of at most 365 days.
+    /// Every mode calls this first, so bad values are usage errors (exit code
+    /// 2), never a panic in a timer.
+    pub fn validate(&self) -> Result<(), Error> {
+        if let Some(every) = self.schedule.as_ref().and_then(|s| s.every) {
+            check_period(every)
+                .map_err(|e| Error::Usage(format!("--every {} {e}", format_duration(every))))?;
+        }
+        if let Some(Wait::For(wait)) = self.wait {
+            check_max(wait)
+                .map_err(|e| Error::Usage(format!("--wait {} {e}", format_duration(wait))))?;
+        }
+        Ok(())
+    }
+
     /// The `--wait` in force: explicit, or `forever` for a responder or a
     /// server-like mode, or `0` for a client-like one.
     pub fn effective_wait(&self, server_like: bool) -> Wait {
@@ -170,6 +188,28 @@ mod tests {
         assert_eq!(Wait::parse("close"), Ok(Wait::Forever));
         assert_eq!(Wait::parse("2s"), Ok(Wait::For(Duration::from_secs(2))));
         assert!(Wait::parse("soon").is_err());
+    }
+
+    #[test]
+    fn validate_refuses_zero_periods_and_absurd_waits() {
+        let mut o = Options {
+            schedule: Some(Schedule {
+                payload: Payload::Bytes(vec![1]),
+                every: Some(Duration::ZERO),
+                count: None,
+            }),
+            ..Options::default()
+        };
+        let err = o.validate().expect_err("zero period");
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().starts_with("--every 0s is shorter"),
+            "{err}"
+        );
+        o.schedule = None;
+        assert!(o.validate().is_ok());
+        o.wait = Some(Wait::For(Duration::MAX));
+        assert_eq!(o.validate().expect_err("absurd wait").exit_code(), 2);
     }
 
     #[test]

@@ -66,6 +66,7 @@ pub async fn run(
     mut input: Input,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
+    session.options.validate()?;
     let peer = stream.peer_addr()?;
     let label = format!("[{peer}]");
     session.console.status(&format!("connected to {peer}"));

@@ -68,6 +68,7 @@ pub async fn run(
     mut input: Input,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
+    session.options.validate()?;
     let local = listener.local_addr()?;
     session
         .console

@@ -274,6 +274,7 @@ pub async fn run(
     mut input: Input,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
+    session.options.validate()?;
     if session.options.schedule.is_some() && to.is_none() {
         return Err(Error::Usage(
             "udp: --send/--hex/--file need --to HOST:PORT".into(),

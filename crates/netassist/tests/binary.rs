@@ -222,3 +222,46 @@ async fn log_flag_writes_the_transcript() {
         "{text}"
     );
 }
+
+/// Accepts connections on `listener` forever and reads whatever arrives, so a
+/// client that gets through is neither refused nor blocked.
+fn drain_everything(listener: TcpListener) {
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut sink = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut sink).await;
+            });
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_zero_or_absurd_period_is_a_usage_error_in_every_mode() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let tcp = listener.local_addr().expect("addr").to_string();
+    drain_everything(listener);
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let udp = peer.local_addr().expect("addr").to_string();
+    for period in ["0ms", "0", "0.0001ms", "5000000000000000h"] {
+        for mode in [
+            vec!["tcp-client", tcp.as_str()],
+            vec!["udp", "--to", udp.as_str()],
+            vec!["tcp-server", "127.0.0.1:0", "--wait", "0"],
+        ] {
+            let mut list = mode.clone();
+            list.extend(["--send", "x", "--every", period]);
+            let out = run(args(&list), b"").await;
+            assert_eq!(out.status.code(), Some(2), "{list:?}: {out:?}");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("--every"), "{list:?}: {stderr}");
+        }
+    }
+    // An absurd --wait is refused the same way instead of overflowing a clock.
+    let out = run(
+        args(&["tcp-client", &tcp, "--wait", "5000000000000000h"]),
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -538,3 +538,46 @@ async fn ipv6_loopback_exchange() {
         Outcome::Stopped
     );
 }
+
+/// A schedule with no pause between sends: every mode must refuse it as a
+/// usage error rather than panic inside a timer.
+fn zero_period() -> Options {
+    Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("x".into()),
+            every: Some(Duration::ZERO),
+            count: None,
+        }),
+        wait: Some(Wait::For(Duration::ZERO)),
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn a_zero_period_is_a_usage_error_not_a_panic() {
+    let (addr, sink) = listener_pair().await;
+    let client = harness(zero_period());
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let _peer = sink.accept().await.expect("accept");
+    let err = bounded(tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    ))
+    .await
+    .expect_err("a zero period is refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("--every"), "{err}");
+
+    let server = harness(zero_period());
+    let err = bounded(tcp_server::run(
+        server.session.clone(),
+        loopback_listener().await,
+        Input::none(),
+        std::future::pending(),
+    ))
+    .await
+    .expect_err("a zero period is refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+}
