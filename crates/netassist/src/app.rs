@@ -91,10 +91,10 @@ pub async fn run(cli: Cli) -> u8 {
         Mode::Udp(args) => {
             let setup = async {
                 let to = match &args.to {
-                    Some(t) => Some(udp::resolve(t).await?),
+                    Some(t) => Some(t.resolve_first().await?),
                     None => None,
                 };
-                let socket = udp::bind(args.bind.as_deref(), to).await?;
+                let socket = udp::bind(args.bind.as_ref(), to).await?;
                 Ok::<_, Error>((socket, to))
             };
             match setup.await {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::address::{HostPort, listen_arg, remote_arg};
 use crate::codec::parse_hex;
 use crate::duration::{parse_duration, parse_period};
 use crate::encoding::Encoding;
@@ -19,7 +20,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  done: input finished (and --wait passed), /quit, Ctrl-D, Ctrl-C or SIGTERM
   1  other failure: cannot bind, name does not resolve, I/O error, unreadable --file/--log
-  2  usage: bad flag or value (bad hex, bad --reply rule, ...)
+  2  usage: bad flag or value (bad hex, bad --reply rule, malformed HOST:PORT, ...)
   3  connection refused
   4  connecting timed out (--connect-timeout)
   5  the peer closed the connection while we still had input to send";
@@ -117,8 +118,8 @@ impl Mode {
 #[derive(Debug, Args)]
 pub struct TcpClientArgs {
     /// Server to connect to: HOST:PORT, e.g. 127.0.0.1:8000, [::1]:8000, localhost:8000.
-    #[arg(value_name = "HOST:PORT")]
-    pub target: String,
+    #[arg(value_name = "HOST:PORT", value_parser = remote_arg)]
+    pub target: HostPort,
     /// Give up connecting after this long (exit code 4).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
@@ -131,8 +132,8 @@ pub struct TcpClientArgs {
 #[derive(Debug, Args)]
 pub struct TcpServerArgs {
     /// Where to listen: PORT (all IPv4 interfaces), ADDR:PORT or [IPv6]:PORT. Port 0 picks a free one.
-    #[arg(value_name = "[ADDR:]PORT")]
-    pub listen: String,
+    #[arg(value_name = "[ADDR:]PORT", value_parser = listen_arg)]
+    pub listen: HostPort,
     /// Refuse new clients while this many are connected.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_clients: u64,
@@ -145,11 +146,11 @@ pub struct TcpServerArgs {
 #[derive(Debug, Args)]
 pub struct UdpArgs {
     /// Local address to receive on: PORT, ADDR:PORT or [IPv6]:PORT.
-    #[arg(long, value_name = "ADDR:PORT", required_unless_present = "to")]
-    pub bind: Option<String>,
+    #[arg(long, value_name = "ADDR:PORT", required_unless_present = "to", value_parser = listen_arg)]
+    pub bind: Option<HostPort>,
     /// Default destination for typed lines and --send/--hex/--file.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub to: Option<String>,
+    #[arg(long, value_name = "HOST:PORT", value_parser = remote_arg)]
+    pub to: Option<HostPort>,
     /// Flags shared by all modes.
     #[command(flatten)]
     pub common: CommonArgs,

@@ -13,6 +13,7 @@
 //! [`console::Capture`] buffers, and call [`tcp_server::run`],
 //! [`tcp_client::run`] or [`udp::run`] with a channel as input.
 
+pub mod address;
 pub mod app;
 pub mod cli;
 pub mod codec;

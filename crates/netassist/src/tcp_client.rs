@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::address::HostPort;
 use crate::command::{Line, help, parse_line};
 use crate::conn::{Closed, Conn, Out, flush};
 use crate::duration::format_duration;
@@ -23,16 +24,11 @@ use crate::options::Wait;
 use crate::session::{Input, Session};
 use crate::stats::Counters;
 
-/// Resolves `target` (`HOST:PORT`, `[v6]:PORT`) and connects to the first
-/// address that accepts, within `timeout` overall.
-pub async fn connect(target: &str, timeout: Duration) -> Result<TcpStream, Error> {
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(target)
-        .await
-        .map_err(|e| Error::Resolve(target.to_owned(), e.to_string()))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(Error::Resolve(target.to_owned(), "no addresses".into()));
-    }
+/// Resolves `target` and connects to the first address that accepts,
+/// within `timeout` overall.
+pub async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpStream, Error> {
+    let addrs = target.resolve().await?;
+    let target = target.to_string();
     let attempt = async {
         let mut last = io::Error::other("no address tried");
         for addr in &addrs {
@@ -44,13 +40,11 @@ pub async fn connect(target: &str, timeout: Duration) -> Result<TcpStream, Error
         Err(last)
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Err(_) => Err(Error::TimedOut(target.to_owned(), format_duration(timeout))),
+        Err(_) => Err(Error::TimedOut(target, format_duration(timeout))),
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            Err(Error::Refused(target.to_owned()))
-        }
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(Error::Refused(target)),
         Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
-            Err(Error::TimedOut(target.to_owned(), format_duration(timeout)))
+            Err(Error::TimedOut(target, format_duration(timeout)))
         }
         Ok(Err(e)) => Err(Error::Io(io::Error::new(
             e.kind(),

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
+use crate::address::HostPort;
 use crate::command::{Data, Line, help, parse_line};
 use crate::conn::{Closed, Conn, Out};
 use crate::error::{Error, Outcome};
@@ -23,24 +24,9 @@ use crate::options::Wait;
 use crate::session::{Input, Session};
 use crate::stats::Counters;
 
-/// Turns `PORT` or `ADDR:PORT` into something to bind: a bare port means all
-/// IPv4 interfaces, like `nc -l` (use `127.0.0.1:PORT` or `[::1]:PORT` to stay local).
-pub fn listen_spec(spec: &str) -> String {
-    if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
-        format!("0.0.0.0:{spec}")
-    } else {
-        spec.to_owned()
-    }
-}
-
-/// Resolves `[ADDR:]PORT` and binds a listener on the first address.
-pub async fn bind(spec: &str) -> Result<TcpListener, Error> {
-    let spec = listen_spec(spec);
-    let addr = tokio::net::lookup_host(&spec)
-        .await
-        .map_err(|e| Error::Resolve(spec.clone(), e.to_string()))?
-        .next()
-        .ok_or_else(|| Error::Resolve(spec.clone(), "no addresses".into()))?;
+/// Resolves where to listen and binds a listener on the first address.
+pub async fn bind(spec: &HostPort) -> Result<TcpListener, Error> {
+    let addr = spec.resolve_first().await?;
     TcpListener::bind(addr)
         .await
         .map_err(|e| Error::Bind(addr, e))
@@ -332,13 +318,6 @@ fn client_id(target: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listen_spec_defaults_to_all_ipv4_interfaces() {
-        assert_eq!(listen_spec("9000"), "0.0.0.0:9000");
-        assert_eq!(listen_spec("127.0.0.1:9000"), "127.0.0.1:9000");
-        assert_eq!(listen_spec("[::1]:0"), "[::1]:0");
-    }
 
     #[test]
     fn client_ids_parse_with_or_without_hash() {

@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
+use crate::address::{HostPort, Port};
 use crate::command::{Line, help, parse_line};
 use crate::console::Direction;
 use crate::encoding::decode_whole;
@@ -32,20 +33,10 @@ pub const MAX_PEERS: usize = 4096;
 /// Largest datagram we can receive (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_536;
 
-/// Resolves `HOST:PORT` to one socket address.
-pub async fn resolve(target: &str) -> Result<SocketAddr, Error> {
-    tokio::net::lookup_host(target)
-        .await
-        .map_err(|e| Error::Resolve(target.to_owned(), e.to_string()))?
-        .next()
-        .ok_or_else(|| Error::Resolve(target.to_owned(), "no addresses".into()))
-}
-
-/// Binds the socket: `bind` (`PORT` alone means all IPv4 interfaces), or an
-/// ephemeral port of `to`'s address family.
-pub async fn bind(bind: Option<&str>, to: Option<SocketAddr>) -> Result<UdpSocket, Error> {
+/// Binds the socket: `bind`, or an ephemeral port of `to`'s address family.
+pub async fn bind(bind: Option<&HostPort>, to: Option<SocketAddr>) -> Result<UdpSocket, Error> {
     let addr = match (bind, to) {
-        (Some(spec), _) => resolve(&crate::tcp_server::listen_spec(spec)).await?,
+        (Some(spec), _) => spec.resolve_first().await?,
         (None, Some(to)) if to.is_ipv6() => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
         (None, Some(_)) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
         (None, None) => {
@@ -187,7 +178,11 @@ impl Udp {
             }
             return addr;
         }
-        match resolve(target).await {
+        let resolved = match HostPort::parse(target, Port::NonZero) {
+            Ok(target) => target.resolve_first().await,
+            Err(e) => Err(Error::Usage(e)),
+        };
+        match resolved {
             Ok(addr) => Some(addr),
             Err(e) => {
                 self.session.console.warn(&e.to_string());

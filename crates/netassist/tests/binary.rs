@@ -265,3 +265,28 @@ async fn a_zero_or_absurd_period_is_a_usage_error_in_every_mode() {
     .await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[tokio::test]
+async fn malformed_addresses_are_usage_errors() {
+    for list in [
+        vec!["tcp-client", "127.0.0.1"],
+        vec!["tcp-client", "127.0.0.1:99999"],
+        vec!["tcp-client", "127.0.0.1:"],
+        vec!["tcp-client", ":8000"],
+        vec!["tcp-client", "::1:8000"],
+        vec!["tcp-client", "[::1]8000"],
+        vec!["tcp-client", "127.0.0.1:0"],
+        vec!["tcp-server", "99999"],
+        vec!["tcp-server", "127.0.0.1:99999"],
+        vec!["udp", "--to", "127.0.0.1:99999"],
+        vec!["udp", "--bind", "127.0.0.1:x"],
+    ] {
+        let out = run(args(&list), b"").await;
+        assert_eq!(out.status.code(), Some(2), "{list:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("HOST:PORT") || stderr.contains("port"),
+            "{list:?}: {stderr}"
+        );
+    }
+}

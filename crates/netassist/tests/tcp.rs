@@ -33,7 +33,7 @@ async fn tcp_client_and_server_exchange() {
     ));
 
     let client = harness(Options::default());
-    let stream = tcp_client::connect(&addr.to_string(), TIMEOUT)
+    let stream = tcp_client::connect(&addr.into(), TIMEOUT)
         .await
         .expect("connect");
     let (client_lines, client_input) = input();
@@ -488,7 +488,7 @@ async fn connect_errors_map_to_exit_codes() {
         let l = loopback_listener().await;
         l.local_addr().expect("addr")
     };
-    let err = tcp_client::connect(&addr.to_string(), TIMEOUT)
+    let err = tcp_client::connect(&addr.into(), TIMEOUT)
         .await
         .expect_err("nothing listens");
     assert_eq!(err.exit_code(), 3, "{err}");
@@ -520,7 +520,7 @@ async fn ipv6_loopback_exchange() {
         wait: Some(Wait::Forever),
         ..Options::default()
     });
-    let stream = tcp_client::connect(&addr.to_string(), TIMEOUT)
+    let stream = tcp_client::connect(&addr.into(), TIMEOUT)
         .await
         .expect("connect");
     let (stop, stop_signal) = shutdown();
