@@ -122,7 +122,14 @@ pub async fn run(cli: Cli) -> u8 {
                     .console
                     .status("peer closed the connection before input ended (exit code 5)");
             }
-            outcome.exit_code()
+            let failed = session.failed_sends();
+            if failed > 0 {
+                session.console.warn(&format!(
+                    "{failed} {} could not be sent (exit code 1)",
+                    if failed == 1 { "message" } else { "messages" }
+                ));
+            }
+            session.exit_code(outcome)
         }
         Err(e) => {
             session.console.warn(&format!("error: {e}"));

@@ -19,8 +19,10 @@ use crate::rules::ReplyRule;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done: input finished (and --wait passed), /quit, Ctrl-D, Ctrl-C or SIGTERM
-  1  other failure: cannot bind, name does not resolve, I/O error, unreadable --file/--log
-  2  usage: bad flag or value (bad hex, bad --reply rule, malformed HOST:PORT, ...)
+  1  other failure: cannot bind, name does not resolve, I/O error, unreadable --file/--log,
+     or some input could not be sent (bad hex, unencodable text, datagram too long)
+  2  usage: bad flag or value (bad hex, bad --reply rule, malformed HOST:PORT, a --send or
+     --reply text the --encoding cannot represent, a udp payload larger than a datagram)
   3  connection refused
   4  connecting timed out (--connect-timeout)
   5  the peer closed the connection while we still had input to send";

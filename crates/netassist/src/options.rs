@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::duration::{check_max, check_period, format_duration};
-use crate::encoding::Encoding;
+use crate::encoding::{Encoding, encode};
 use crate::error::Error;
 use crate::rules::ReplyRule;
 
@@ -152,7 +152,8 @@ impl Options {
     }
 
     /// Checks what the command line checks, for options built in code: a
-    /// repeat period from 1ms to 365 days and a `--wait` of at most 365 days.
+    /// repeat period from 1ms to 365 days, a `--wait` of at most 365 days,
+    /// and `--send` text and `--reply` responses that `--encoding` can encode.
     /// Every mode calls this first, so bad values are usage errors (exit code
     /// 2), never a panic in a timer.
     pub fn validate(&self) -> Result<(), Error> {
@@ -163,6 +164,20 @@ impl Options {
         if let Some(Wait::For(wait)) = self.wait {
             check_max(wait)
                 .map_err(|e| Error::Usage(format!("--wait {} {e}", format_duration(wait))))?;
+        }
+        // Text that can never be sent is refused before anything is sent.
+        // Macros expand to ASCII, which every encoding has, so checking the
+        // template is enough.
+        if let Some(Payload::Text(text)) = self.schedule.as_ref().map(|s| &s.payload) {
+            encode(text, self.encoding).map_err(|e| Error::Usage(format!("--send: {e}")))?;
+        }
+        for rule in &self.rules {
+            encode(&rule.response, self.encoding).map_err(|e| {
+                Error::Usage(format!(
+                    "--reply '{}=>{}': {e}",
+                    rule.pattern, rule.response
+                ))
+            })?;
         }
         Ok(())
     }
@@ -208,6 +223,24 @@ mod tests {
         );
         o.schedule = None;
         assert!(o.validate().is_ok());
+        o.encoding = Encoding::Gbk;
+        o.schedule = Some(Schedule {
+            payload: Payload::Text("你好 {counter}".into()),
+            every: None,
+            count: Some(1),
+        });
+        assert!(o.validate().is_ok());
+        o.schedule = Some(Schedule {
+            payload: Payload::Text("😀".into()),
+            every: None,
+            count: Some(1),
+        });
+        let err = o.validate().expect_err("unencodable --send");
+        assert!(err.to_string().starts_with("--send: "), "{err}");
+        o.schedule = None;
+        o.rules = vec![ReplyRule::parse("a=>😀").expect("rule")];
+        assert_eq!(o.validate().expect_err("unencodable reply").exit_code(), 2);
+        o.rules.clear();
         o.wait = Some(Wait::For(Duration::MAX));
         assert_eq!(o.validate().expect_err("absurd wait").exit_code(), 2);
     }

@@ -4,11 +4,12 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::command::Data;
+use crate::command::{Data, LineError};
 use crate::console::Console;
 use crate::encoding::encode;
 use crate::macros::Macros;
@@ -55,6 +56,8 @@ pub struct Session {
     pub macros: Macros,
     /// TX/RX totals of the whole run.
     pub totals: Counters,
+    /// Messages that were meant to be sent but were not (see [`Session::send_failed`]).
+    failed_sends: AtomicU64,
 }
 
 impl Session {
@@ -65,7 +68,39 @@ impl Session {
             options,
             console,
             totals: Counters::default(),
+            failed_sends: AtomicU64::new(0),
         })
+    }
+
+    /// Reports a message that could not be sent (the encoding cannot
+    /// represent it, bad hex, a datagram too long, a failed send) and counts
+    /// it: a run with failed sends exits with code 1.
+    pub fn send_failed(&self, why: &str) {
+        self.failed_sends.fetch_add(1, Ordering::Relaxed);
+        self.console.warn(why);
+    }
+
+    /// Reports an input line that was not acted on; bad data counts as a
+    /// failed send, a misused `/command` does not.
+    pub fn line_error(&self, error: &LineError) {
+        match error {
+            LineError::Data(why) => self.send_failed(why),
+            LineError::Command(why) => self.console.warn(why),
+        }
+    }
+
+    /// How many messages could not be sent so far.
+    pub fn failed_sends(&self) -> u64 {
+        self.failed_sends.load(Ordering::Relaxed)
+    }
+
+    /// The exit code for a run that ended with `outcome`: the outcome's own
+    /// code, or 1 if it was a normal end but some messages could not be sent.
+    pub fn exit_code(&self, outcome: crate::error::Outcome) -> u8 {
+        match outcome.exit_code() {
+            crate::error::EXIT_OK if self.failed_sends() > 0 => crate::error::EXIT_FAILURE,
+            code => code,
+        }
     }
 
     /// Encodes a text message as it goes on the wire: macros expanded,
@@ -94,7 +129,7 @@ impl Session {
         for template in crate::rules::responses(&self.options.rules, text) {
             match self.text_bytes(template) {
                 Ok(b) => out.push(b),
-                Err(e) => self.console.warn(&format!("cannot send reply: {e}")),
+                Err(e) => self.send_failed(&format!("cannot send reply: {e}")),
             }
         }
         out
@@ -121,7 +156,7 @@ impl Session {
                 Payload::Text(template) => match self.text_bytes(template) {
                     Ok(b) => b,
                     Err(e) => {
-                        self.console.warn(&format!("cannot send --send text: {e}"));
+                        self.send_failed(&format!("cannot send --send text: {e}"));
                         return;
                     }
                 },
@@ -171,6 +206,29 @@ mod tests {
             b"\xc4\xe3\xba\xc31\r\n"
         );
         assert!(s.text_bytes("😀").is_err());
+    }
+
+    #[test]
+    fn failed_sends_turn_a_normal_end_into_exit_code_1() {
+        use crate::error::Outcome;
+        let s = session(Options::default());
+        assert_eq!(s.exit_code(Outcome::Done), 0);
+        s.line_error(&LineError::Command("unknown command /x".into()));
+        assert_eq!(
+            s.failed_sends(),
+            0,
+            "a misused command is not a failed send"
+        );
+        s.line_error(&LineError::Data("bad hex".into()));
+        s.send_failed("cannot be encoded");
+        assert_eq!(s.failed_sends(), 2);
+        assert_eq!(s.exit_code(Outcome::Done), 1);
+        assert_eq!(s.exit_code(Outcome::Stopped), 1);
+        assert_eq!(
+            s.exit_code(Outcome::PeerClosed),
+            5,
+            "the specific code wins"
+        );
     }
 
     #[test]

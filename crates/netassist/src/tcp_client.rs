@@ -181,12 +181,12 @@ async fn handle_line(
 ) -> bool {
     let parsed = parse_line(line, session.options.input_mode, session.options.commands);
     match parsed {
-        Err(e) => session.console.warn(&e),
+        Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => match session.data_bytes(&data) {
             Ok(bytes) => {
                 let _ = tx.send(Out::Data(bytes)).await;
             }
-            Err(e) => session.console.warn(&e),
+            Err(e) => session.send_failed(&e),
         },
         Ok(Line::Stats) => session.console.info(&stats.snapshot().to_string()),
         Ok(Line::Help) => session.console.info(&help(false, false)),

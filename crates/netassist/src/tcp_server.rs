@@ -217,7 +217,7 @@ async fn recv_line(input: &mut Input) -> Option<String> {
 fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
     let console = &session.console;
     match parse_line(line, session.options.input_mode, session.options.commands) {
-        Err(e) => console.warn(&e),
+        Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => {
             if let Some(bytes) = encode(session, &data) {
                 let targets: Vec<(u64, mpsc::Sender<Out>)> = clients
@@ -295,7 +295,7 @@ fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
 fn encode(session: &Session, data: &Data) -> Option<Bytes> {
     session
         .data_bytes(data)
-        .map_err(|e| session.console.warn(&e))
+        .map_err(|e| session.send_failed(&e))
         .ok()
 }
 

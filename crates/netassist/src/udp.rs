@@ -22,9 +22,9 @@ use tokio::time::Instant;
 use crate::address::{HostPort, Port};
 use crate::command::{Line, help, parse_line};
 use crate::console::Direction;
-use crate::encoding::decode_whole;
+use crate::encoding::{decode_whole, encode};
 use crate::error::{Error, Outcome};
-use crate::options::Wait;
+use crate::options::{Payload, Wait};
 use crate::session::{Input, Session};
 use crate::stats::Counters;
 
@@ -32,6 +32,24 @@ use crate::stats::Counters;
 pub const MAX_PEERS: usize = 4096;
 /// Largest datagram we can receive (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_536;
+
+/// The most payload one datagram can carry to `to`: 65,535 bytes less the
+/// UDP header (8) and, over IPv4, the IP header (20).
+pub fn max_payload(to: SocketAddr) -> usize {
+    if to.is_ipv4() { 65_507 } else { 65_527 }
+}
+
+fn too_long(len: usize, to: SocketAddr) -> String {
+    format!(
+        "{len} bytes is too long for one UDP datagram (at most {} bytes to {})",
+        max_payload(to),
+        if to.is_ipv4() {
+            "an IPv4 address"
+        } else {
+            "an IPv6 address"
+        }
+    )
+}
 
 /// Binds the socket: `bind`, or an ephemeral port of `to`'s address family.
 pub async fn bind(bind: Option<&HostPort>, to: Option<SocketAddr>) -> Result<UdpSocket, Error> {
@@ -98,8 +116,13 @@ struct Udp {
 }
 
 impl Udp {
-    /// Sends one datagram and shows it; errors are reported, not fatal.
+    /// Sends one datagram and shows it; a failure is reported and counted
+    /// (see [`Session::send_failed`]), not fatal.
     async fn send(&self, bytes: &Bytes, to: SocketAddr) -> bool {
+        if bytes.len() > max_payload(to) {
+            self.session.send_failed(&too_long(bytes.len(), to));
+            return false;
+        }
         match self.socket.send_to(bytes, to).await {
             Ok(n) => {
                 let label = {
@@ -118,7 +141,7 @@ impl Udp {
                 true
             }
             Err(e) => {
-                self.session.console.warn(&format!(
+                self.session.send_failed(&format!(
                     "sending {} bytes to {to} failed: {e}",
                     bytes.len()
                 ));
@@ -198,7 +221,7 @@ impl Udp {
         let (to, data) =
             match parse_line(line, session.options.input_mode, session.options.commands) {
                 Err(e) => {
-                    console.warn(&e);
+                    session.line_error(&e);
                     return false;
                 }
                 Ok(Line::Send(data)) => {
@@ -252,7 +275,7 @@ impl Udp {
                 Ok(bytes) => {
                     self.send(&bytes, to).await;
                 }
-                Err(e) => console.warn(&e),
+                Err(e) => session.send_failed(&e),
             }
         }
         false
@@ -274,6 +297,24 @@ pub async fn run(
         return Err(Error::Usage(
             "udp: --send/--hex/--file need --to HOST:PORT".into(),
         ));
+    }
+    if let (Some(schedule), Some(to)) = (&session.options.schedule, to) {
+        // The text is known to encode (validate); its length with --eol is
+        // what goes out, give or take what macros add.
+        let len = match &schedule.payload {
+            Payload::Bytes(bytes) => bytes.len(),
+            Payload::Text(text) => {
+                encode(text, session.options.encoding).map_or(0, |b| b.len())
+                    + session.options.eol.bytes().len()
+            }
+        };
+        if len > max_payload(to) {
+            let flag = match schedule.payload {
+                Payload::Bytes(_) => "--hex/--file",
+                Payload::Text(_) => "--send",
+            };
+            return Err(Error::Usage(format!("{flag}: {}", too_long(len, to))));
+        }
     }
     let local = socket.local_addr()?;
     session.console.status(&match to {

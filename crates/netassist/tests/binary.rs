@@ -13,7 +13,8 @@ use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 const BIN: &str = env!("CARGO_BIN_EXE_netassist");
 
 /// Runs the binary with `stdin` piped in, off the async runtime, bounded in time.
-async fn run(args: Vec<String>, stdin: &'static [u8]) -> Output {
+async fn run(args: Vec<String>, stdin: impl Into<Vec<u8>>) -> Output {
+    let stdin: Vec<u8> = stdin.into();
     let task = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(BIN)
             .args(&args)
@@ -23,7 +24,7 @@ async fn run(args: Vec<String>, stdin: &'static [u8]) -> Output {
             .spawn()
             .expect("spawn netassist");
         let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(stdin).expect("write stdin");
+        pipe.write_all(&stdin).expect("write stdin");
         drop(pipe);
         child.wait_with_output().expect("wait")
     });
@@ -289,4 +290,108 @@ async fn malformed_addresses_are_usage_errors() {
             "{list:?}: {stderr}"
         );
     }
+}
+
+#[tokio::test]
+async fn payloads_that_cannot_be_sent_are_refused_before_anything_is_sent() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let tcp = listener.local_addr().expect("addr").to_string();
+    drain_everything(listener);
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let udp = peer.local_addr().expect("addr").to_string();
+    for list in [
+        vec!["tcp-client", &tcp, "--send", "hi 😀", "-e", "gbk"],
+        vec![
+            "tcp-server",
+            "127.0.0.1:0",
+            "--send",
+            "hi 😀",
+            "-e",
+            "gbk",
+            "--wait",
+            "0",
+        ],
+        vec!["udp", "--to", &udp, "--send", "hi 😀", "-e", "latin-1"],
+        vec![
+            "tcp-client",
+            &tcp,
+            "--reply",
+            "ping=>😀",
+            "-e",
+            "gbk",
+            "--wait",
+            "0",
+        ],
+    ] {
+        let out = run(args(&list), b"").await;
+        assert_eq!(out.status.code(), Some(2), "{list:?}: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("cannot be encoded"), "{list:?}: {stderr}");
+    }
+    // A datagram larger than UDP can carry.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![b'x'; 70_000]).expect("write");
+    let out = run(
+        args(&[
+            "udp",
+            "--to",
+            &udp,
+            "--file",
+            big.to_str().expect("utf-8 path"),
+        ]),
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("65507"),
+        "{out:?}"
+    );
+    let mut buf = [0u8; 16];
+    assert!(
+        peer.try_recv_from(&mut buf).is_err(),
+        "nothing may have been sent"
+    );
+}
+
+#[tokio::test]
+async fn input_lines_that_cannot_be_sent_make_the_run_fail() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut got)
+            .await
+            .expect("read");
+        got
+    });
+    let out = run(
+        args(&["tcp-client", &addr, "-e", "gbk", "--quiet"]),
+        "ok\nhi 😀\n/hex zz\nok2\n".as_bytes(),
+    )
+    .await;
+    assert_eq!(server.await.expect("join"), b"ok\nok2\n");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be encoded"), "{stderr}");
+    assert!(stderr.contains("invalid character 'z'"), "{stderr}");
+    assert!(stderr.contains("2 messages could not be sent"), "{stderr}");
+
+    // A line too long for one datagram is not sent; the next one is.
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let udp = peer.local_addr().expect("addr").to_string();
+    let mut input = vec![b'x'; 70_000];
+    input.extend_from_slice(b"\nsmall\n");
+    let out = run(args(&["udp", "--to", &udp, "--quiet"]), input).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("too long for one UDP datagram"), "{stderr}");
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = tokio::time::timeout(TIMEOUT, peer.recv_from(&mut buf))
+        .await
+        .expect("datagram in time")
+        .expect("recv");
+    assert_eq!(&buf[..n], b"small\n");
 }
