@@ -117,10 +117,15 @@ pub async fn run(cli: Cli) -> u8 {
     session.report_totals();
     let code = match result {
         Ok(outcome) => {
-            if outcome == Outcome::PeerClosed {
-                session
-                    .console
-                    .status("peer closed the connection before input ended (exit code 5)");
+            match outcome {
+                Outcome::PeerClosed => session.console.warn(
+                    "the peer closed the connection while input was still being sent (exit code 5)",
+                ),
+                Outcome::Refused => session.console.warn(
+                    "the peer reset the connection before anything was exchanged: refused, e.g. \
+                     a server that is full (exit code 3)",
+                ),
+                Outcome::Done | Outcome::Stopped => {}
             }
             let failed = session.failed_sends();
             if failed > 0 {

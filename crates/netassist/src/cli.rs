@@ -23,9 +23,10 @@ Exit codes:
      or some input could not be sent (bad hex, unencodable text, datagram too long)
   2  usage: bad flag or value (bad hex, bad --reply rule, malformed HOST:PORT, a --send or
      --reply text the --encoding cannot represent, a udp payload larger than a datagram)
-  3  connection refused
+  3  connection refused (or reset at once, as a full --max-clients server does)
   4  connecting timed out (--connect-timeout)
-  5  the peer closed the connection while we still had input to send";
+  5  the peer closed the connection while we still had input to send (lines waiting,
+     an unfinished --count, queued data it never took)";
 
 const LONG_ABOUT: &str = "\
 A terminal network debugging assistant, in the spirit of the NetAssist GUI, Packet

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,11 +29,71 @@ const READ_BUF: usize = 64 * 1024;
 
 /// Something for the writer task to do.
 #[derive(Debug)]
-pub enum Out {
+enum Out {
     /// Write these bytes.
     Data(Bytes),
     /// Signal once everything queued before it has been written.
     Flush(oneshot::Sender<()>),
+}
+
+/// The sending side of a connection: its writer's bounded queue. Cheap to
+/// clone; the writer finishes once every clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    tx: mpsc::Sender<Out>,
+    used: Arc<AtomicBool>,
+}
+
+/// What became of a message offered without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// Queued.
+    Queued,
+    /// The queue is full: the peer is not reading fast enough.
+    Full,
+    /// The writer is gone (the connection is closing).
+    Closed,
+}
+
+impl Outbox {
+    fn new(tx: mpsc::Sender<Out>) -> Outbox {
+        Outbox {
+            tx,
+            used: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Queues `bytes`, waiting for room (backpressure). `false` if the
+    /// writer is gone.
+    pub async fn send(&self, bytes: Bytes) -> bool {
+        self.used.store(true, Ordering::Relaxed);
+        self.tx.send(Out::Data(bytes)).await.is_ok()
+    }
+
+    /// Queues `bytes` only if there is room now.
+    pub fn offer(&self, bytes: Bytes) -> Offer {
+        match self.tx.try_send(Out::Data(bytes)) {
+            Ok(()) => {
+                self.used.store(true, Ordering::Relaxed);
+                Offer::Queued
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
+            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Closed,
+        }
+    }
+
+    /// Waits until everything queued so far has been written (or the writer is gone).
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Out::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Whether anything was ever queued for this connection.
+    pub fn used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
 }
 
 /// Why the reading side ended.
@@ -48,14 +109,15 @@ pub enum Closed {
 #[derive(Debug)]
 pub struct Conn {
     /// Queue to the writer.
-    pub tx: mpsc::Sender<Out>,
+    pub outbox: Outbox,
     /// This connection's counters.
     pub stats: Arc<Counters>,
     /// The reader; finishes when the peer closes or reading fails.
     pub reader: JoinHandle<Closed>,
     /// The writer; finishes once every sender is dropped and the queue is
-    /// written (then it shuts down our sending side), or on a write error.
-    pub writer: JoinHandle<()>,
+    /// written (then it shuts down our sending side), or with the error of a
+    /// write that failed (what was queued is then lost).
+    pub writer: JoinHandle<io::Result<()>>,
 }
 
 impl Conn {
@@ -63,6 +125,7 @@ impl Conn {
     pub fn spawn(session: Arc<Session>, stream: TcpStream, label: String) -> Conn {
         let (read_half, write_half) = stream.into_split();
         let (tx, rx) = mpsc::channel(QUEUE_LEN);
+        let outbox = Outbox::new(tx);
         let stats = Arc::new(Counters::default());
         let writer = tokio::spawn(write_loop(
             session.clone(),
@@ -74,24 +137,16 @@ impl Conn {
         let reader = tokio::spawn(read_loop(
             session,
             read_half,
-            tx.clone(),
+            outbox.clone(),
             label,
             stats.clone(),
         ));
         Conn {
-            tx,
+            outbox,
             stats,
             reader,
             writer,
         }
-    }
-}
-
-/// Waits until everything queued so far has been written (or the writer is gone).
-pub async fn flush(tx: &mpsc::Sender<Out>) {
-    let (ack, done) = oneshot::channel();
-    if tx.send(Out::Flush(ack)).await.is_ok() {
-        let _ = done.await;
     }
 }
 
@@ -101,7 +156,7 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Out>,
     label: String,
     stats: Arc<Counters>,
-) {
+) -> io::Result<()> {
     let mut offset = 0u64;
     while let Some(out) = rx.recv().await {
         match out {
@@ -110,7 +165,7 @@ async fn write_loop(
                     session
                         .console
                         .status(&format!("{label}: write failed: {e}"));
-                    return;
+                    return Err(e);
                 }
                 stats.record_tx(bytes.len());
                 session.totals.record_tx(bytes.len());
@@ -127,12 +182,13 @@ async fn write_loop(
     }
     // Every sender is gone: tell the peer we are done sending.
     let _ = socket.shutdown().await;
+    Ok(())
 }
 
 async fn read_loop(
     session: Arc<Session>,
     mut socket: OwnedReadHalf,
-    tx: mpsc::Sender<Out>,
+    outbox: Outbox,
     label: String,
     stats: Arc<Counters>,
 ) -> Closed {
@@ -156,7 +212,7 @@ async fn read_loop(
         for reply in session.responses(bytes, &text) {
             // Waiting here is TCP backpressure: while the peer does not read
             // our replies, we stop reading its requests.
-            if tx.send(Out::Data(reply)).await.is_err() {
+            if !outbox.send(reply).await {
                 break;
             }
         }

@@ -3,7 +3,9 @@
 //!
 //! The run ends when the user quits, or when input is over and the `--wait`
 //! period has passed, or when the peer closes. A peer that closes while we
-//! still had input to send is reported with exit code 5.
+//! still had input to send (lines waiting, an unfinished `--count`, queued
+//! data it never took) is reported with exit code 5; one that resets the
+//! connection before anything was exchanged has refused us (exit code 3).
 
 use std::future::Future;
 use std::io;
@@ -12,12 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::task::JoinError;
 use tokio::time::Instant;
 
 use crate::address::HostPort;
 use crate::command::{Line, help, parse_line};
-use crate::conn::{Closed, Conn, Out, flush};
+use crate::conn::{Closed, Conn, Outbox};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
 use crate::options::Wait;
@@ -42,7 +44,15 @@ pub async fn connect(target: &HostPort, timeout: Duration) -> Result<TcpStream, 
     match tokio::time::timeout(timeout, attempt).await {
         Err(_) => Err(Error::TimedOut(target, format_duration(timeout))),
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(Error::Refused(target)),
+        // A reset while connecting: accepted and turned away at once.
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Err(Error::Refused(target))
+        }
         Ok(Err(e)) if e.kind() == io::ErrorKind::TimedOut => {
             Err(Error::TimedOut(target, format_duration(timeout)))
         }
@@ -61,28 +71,44 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
     session.options.validate()?;
-    let peer = stream.peer_addr()?;
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer,
+        // Reset between connecting and starting: turned away at once.
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+            session
+                .console
+                .status("the connection was reset before anything was exchanged");
+            return Ok(Outcome::Refused);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let label = format!("[{peer}]");
     session.console.status(&format!("connected to {peer}"));
     let conn = Conn::spawn(session.clone(), stream, label);
     let Conn {
-        tx,
+        outbox,
         stats,
         mut reader,
         writer,
     } = conn;
 
     let mut schedule = session.options.schedule.clone().map(|schedule| {
-        let (session, tx) = (session.clone(), tx.clone());
+        let (session, outbox) = (session.clone(), outbox.clone());
         tokio::spawn(async move {
             session
                 .run_schedule(&schedule, |bytes| {
-                    let tx = tx.clone();
-                    async move { tx.send(Out::Data(bytes)).await.is_ok() }
+                    let outbox = outbox.clone();
+                    async move { outbox.send(bytes).await }
                 })
                 .await;
         })
     });
+    let finite_schedule = session
+        .options
+        .schedule
+        .as_ref()
+        .is_some_and(|s| s.count.is_some());
+    let mut peer_closed = false;
     let mut input_open = input.lines.is_some();
     let mut reader_done = false;
     let wait = session.options.effective_wait(false);
@@ -94,7 +120,7 @@ pub async fn run(
     let outcome = loop {
         if deadline.is_none() && !input_open && schedule.is_none() {
             tokio::select! {
-                () = flush(&tx) => {}
+                () = outbox.flush() => {}
                 () = &mut shutdown => break Outcome::Stopped,
             }
             deadline = Some(match wait {
@@ -106,14 +132,24 @@ pub async fn run(
         tokio::select! {
             closed = &mut reader => {
                 reader_done = true;
+                if refused(&closed, &stats, &outbox) {
+                    session.console.status(&format!("{peer} reset the connection at once"));
+                    break Outcome::Refused;
+                }
                 report_close(&session, peer, closed);
-                let finished = deadline.is_some()
-                    || (schedule.is_none() && !input.interactive && input_ended(&mut input));
-                break if finished { Outcome::Done } else { Outcome::PeerClosed };
+                peer_closed = true;
+                // Nothing is pending once input and payload are done and
+                // flushed (the deadline is set); before that, only lines
+                // already waiting or an unfinished --count are.
+                let schedule_running = finite_schedule
+                    && schedule.as_ref().is_some_and(|h| !h.is_finished());
+                let pending = deadline.is_none()
+                    && (schedule_running || lines_waiting(&mut input));
+                break if pending { Outcome::PeerClosed } else { Outcome::Done };
             }
             line = recv_line(&mut input), if input_open => match line {
                 Some(line) => {
-                    if handle_line(&session, &tx, &stats, &line).await {
+                    if handle_line(&session, &outbox, &stats, &line).await {
                         break Outcome::Done;
                     }
                 }
@@ -139,30 +175,34 @@ pub async fn run(
         reader.abort();
         let _ = reader.await;
     }
-    drop(tx);
+    drop(outbox);
     if outcome == Outcome::Stopped {
         writer.abort();
-    } else if tokio::time::timeout(Duration::from_secs(10), writer)
-        .await
-        .is_err()
-    {
-        session
+        return Ok(outcome);
+    }
+    match tokio::time::timeout(Duration::from_secs(10), writer).await {
+        Err(_) => session
             .console
-            .warn("gave up writing queued data after 10s: the peer is not reading");
+            .warn("gave up writing queued data after 10s: the peer is not reading"),
+        // The peer closed and what we had queued could not be written.
+        Ok(Ok(Err(_))) if peer_closed => return Ok(Outcome::PeerClosed),
+        Ok(_) => {}
     }
     Ok(outcome)
 }
 
-/// Whether piped input has ended with every line already taken, i.e. the
-/// peer closing raced only with our noticing the end of input.
-fn input_ended(input: &mut Input) -> bool {
-    match input.lines.as_mut() {
-        None => true,
-        Some(rx) => matches!(
-            rx.try_recv(),
-            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected)
-        ),
-    }
+/// Whether the reader's end means the peer refused us: it reset the
+/// connection before either side sent anything.
+fn refused(closed: &Result<Closed, JoinError>, stats: &Counters, outbox: &Outbox) -> bool {
+    let reset =
+        matches!(closed, Ok(Closed::Error(e)) if e.kind() == io::ErrorKind::ConnectionReset);
+    let snapshot = stats.snapshot();
+    reset && snapshot.rx_bytes == 0 && snapshot.tx_bytes == 0 && !outbox.used()
+}
+
+/// Whether input lines are waiting to be sent (input still being sent).
+fn lines_waiting(input: &mut Input) -> bool {
+    input.lines.as_mut().is_some_and(|rx| rx.try_recv().is_ok())
 }
 
 async fn recv_line(input: &mut Input) -> Option<String> {
@@ -173,18 +213,13 @@ async fn recv_line(input: &mut Input) -> Option<String> {
 }
 
 /// Acts on one input line; returns `true` to quit.
-async fn handle_line(
-    session: &Session,
-    tx: &mpsc::Sender<Out>,
-    stats: &Counters,
-    line: &str,
-) -> bool {
+async fn handle_line(session: &Session, outbox: &Outbox, stats: &Counters, line: &str) -> bool {
     let parsed = parse_line(line, session.options.input_mode, session.options.commands);
     match parsed {
         Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => match session.data_bytes(&data) {
             Ok(bytes) => {
-                let _ = tx.send(Out::Data(bytes)).await;
+                outbox.send(bytes).await;
             }
             Err(e) => session.send_failed(&e),
         },
@@ -198,11 +233,7 @@ async fn handle_line(
     false
 }
 
-fn report_close(
-    session: &Session,
-    peer: SocketAddr,
-    closed: Result<Closed, tokio::task::JoinError>,
-) {
+fn report_close(session: &Session, peer: SocketAddr, closed: Result<Closed, JoinError>) {
     let message = match closed {
         Ok(Closed::Eof) => format!("{peer} closed the connection"),
         Ok(Closed::Error(e)) => format!("connection to {peer} lost: {e}"),

@@ -12,13 +12,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 use crate::address::HostPort;
 use crate::command::{Data, Line, help, parse_line};
-use crate::conn::{Closed, Conn, Out};
+use crate::conn::{Closed, Conn, Offer, Outbox};
 use crate::error::{Error, Outcome};
 use crate::options::Wait;
 use crate::session::{Input, Session};
@@ -35,11 +34,11 @@ pub async fn bind(spec: &HostPort) -> Result<TcpListener, Error> {
 /// One connected client.
 struct Client {
     peer: SocketAddr,
-    tx: mpsc::Sender<Out>,
+    outbox: Outbox,
     stats: Arc<Counters>,
     since: Instant,
     reader: AbortHandle,
-    writer: JoinHandle<()>,
+    writer: JoinHandle<std::io::Result<()>>,
     schedule: Option<AbortHandle>,
     watcher: Option<AbortHandle>,
 }
@@ -81,6 +80,11 @@ pub async fn run(
                             "refusing {peer}: {} clients already connected (--max-clients)",
                             session.options.max_clients
                         ));
+                        // Reset rather than close: the client learns at
+                        // once that it was turned away, not served.
+                        if let Err(e) = stream.set_zero_linger() {
+                            tracing::debug!("cannot set SO_LINGER for {peer}: {e}");
+                        }
                         continue;
                     }
                     next_id += 1;
@@ -154,19 +158,19 @@ fn admit(
     session.console.status(&format!("{label} connected"));
     let conn = Conn::spawn(session.clone(), stream, label.clone());
     let schedule = session.options.schedule.clone().map(|schedule| {
-        let (session, tx) = (session.clone(), conn.tx.clone());
+        let (session, outbox) = (session.clone(), conn.outbox.clone());
         tokio::spawn(async move {
             session
                 .run_schedule(&schedule, |bytes| {
-                    let tx = tx.clone();
-                    async move { tx.send(Out::Data(bytes)).await.is_ok() }
+                    let outbox = outbox.clone();
+                    async move { outbox.send(bytes).await }
                 })
                 .await;
         })
         .abort_handle()
     });
     let Conn {
-        tx,
+        outbox,
         stats,
         reader,
         writer,
@@ -175,7 +179,7 @@ fn admit(
         id,
         Client {
             peer,
-            tx,
+            outbox,
             stats,
             since: Instant::now(),
             reader: reader.abort_handle(),
@@ -220,28 +224,28 @@ fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
         Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => {
             if let Some(bytes) = encode(session, &data) {
-                let targets: Vec<(u64, mpsc::Sender<Out>)> = clients
+                let targets: Vec<(u64, Outbox)> = clients
                     .lock()
                     .iter()
-                    .map(|(id, c)| (*id, c.tx.clone()))
+                    .map(|(id, c)| (*id, c.outbox.clone()))
                     .collect();
                 if targets.is_empty() {
                     console.warn("no clients connected: nothing sent");
                 }
-                for (id, tx) in targets {
-                    queue(session, id, &tx, bytes.clone());
+                for (id, outbox) in targets {
+                    queue(session, id, &outbox, bytes.clone());
                 }
             }
         }
         Ok(Line::SendTo(target, data)) => match client_id(&target) {
             None => console.warn(&format!("{target:?} is not a client id (see /list)")),
             Some(id) => {
-                let tx = clients.lock().get(&id).map(|c| c.tx.clone());
-                match tx {
+                let outbox = clients.lock().get(&id).map(|c| c.outbox.clone());
+                match outbox {
                     None => console.warn(&format!("no client #{id} (see /list)")),
-                    Some(tx) => {
+                    Some(outbox) => {
                         if let Some(bytes) = encode(session, &data) {
-                            queue(session, id, &tx, bytes);
+                            queue(session, id, &outbox, bytes);
                         }
                     }
                 }
@@ -301,12 +305,11 @@ fn encode(session: &Session, data: &Data) -> Option<Bytes> {
 
 /// Queues without waiting: one client that does not read must not hold up
 /// the others, so a full queue drops the message for that client only.
-fn queue(session: &Session, id: u64, tx: &mpsc::Sender<Out>, bytes: Bytes) {
-    match tx.try_send(Out::Data(bytes)) {
-        Ok(()) | Err(TrySendError::Closed(_)) => {}
-        Err(TrySendError::Full(_)) => session.console.warn(&format!(
+fn queue(session: &Session, id: u64, outbox: &Outbox, bytes: Bytes) {
+    if outbox.offer(bytes) == Offer::Full {
+        session.console.warn(&format!(
             "#{id} is not reading (queue full): message dropped for it"
-        )),
+        ));
     }
 }
 

@@ -12,7 +12,8 @@ use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 
 const BIN: &str = env!("CARGO_BIN_EXE_netassist");
 
-/// Runs the binary with `stdin` piped in, off the async runtime, bounded in time.
+/// Runs the binary with `stdin` piped in (then closed), off the async
+/// runtime, bounded in time.
 async fn run(args: Vec<String>, stdin: impl Into<Vec<u8>>) -> Output {
     let stdin: Vec<u8> = stdin.into();
     let task = tokio::task::spawn_blocking(move || {
@@ -24,9 +25,15 @@ async fn run(args: Vec<String>, stdin: impl Into<Vec<u8>>) -> Output {
             .spawn()
             .expect("spawn netassist");
         let mut pipe = child.stdin.take().expect("stdin");
-        pipe.write_all(&stdin).expect("write stdin");
-        drop(pipe);
-        child.wait_with_output().expect("wait")
+        // From its own thread: netassist may exit before reading all of it
+        // (a broken pipe is then expected), and a large input must not
+        // block reading its output.
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&stdin);
+        });
+        let out = child.wait_with_output().expect("wait");
+        writer.join().expect("stdin writer");
+        out
     });
     tokio::time::timeout(TIMEOUT, task)
         .await
@@ -118,18 +125,12 @@ async fn exit_code_4_when_connecting_times_out() {
     drop(listener);
 }
 
-#[tokio::test]
-async fn exit_code_5_when_the_peer_closes_first() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.expect("accept");
-        drop(stream);
-    });
-    // stdin stays open: the client still has input when the server hangs up.
+/// Runs the binary with stdin piped but left open and idle (like a terminal
+/// nobody types into) until it exits by itself.
+async fn run_with_idle_stdin(args: Vec<String>) -> Output {
     let task = tokio::task::spawn_blocking(move || {
         let mut child = Command::new(BIN)
-            .args(["tcp-client", &addr])
+            .args(&args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -140,12 +141,73 @@ async fn exit_code_5_when_the_peer_closes_first() {
         drop(stdin);
         out
     });
-    let out = tokio::time::timeout(TIMEOUT, task)
+    tokio::time::timeout(TIMEOUT, task)
         .await
         .expect("exit in time")
-        .expect("join");
-    assert_eq!(out.status.code(), Some(5), "{out:?}");
+        .expect("join")
+}
+
+#[tokio::test]
+async fn the_peer_closing_while_nothing_is_pending_is_a_normal_end() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        drop(stream);
+    });
+    // stdin stays open but nothing is typed: nothing was being sent.
+    let out = run_with_idle_stdin(args(&["tcp-client", &addr])).await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("closed the connection"));
+}
+
+#[tokio::test]
+async fn exit_code_5_when_the_peer_closes_while_input_is_pending() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    // The server hangs up once input is flowing: after the first line.
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let mut lines = BufReader::new(stream).lines();
+        let _ = lines.next_line().await;
+    });
+    // Far more input than the connection can take before the server hangs up.
+    let input: Vec<u8> = (0..200_000)
+        .flat_map(|n| format!("line {n}\n").into_bytes())
+        .collect();
+    let out = run(args(&["tcp-client", &addr, "--quiet"]), input).await;
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("exit code 5"),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_refused_by_max_clients_exits_3() {
+    let server = common::harness(netassist::Options {
+        max_clients: 1,
+        ..netassist::Options::default()
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    tokio::spawn(netassist::tcp_server::run(
+        server.session.clone(),
+        listener,
+        netassist::session::Input::none(),
+        std::future::pending(),
+    ));
+    let _first = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    common::expect(&server.err, "#1 ").await;
+    let out = run_with_idle_stdin(args(&["tcp-client", &addr])).await;
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refused"),
+        "{out:?}"
+    );
+    common::expect(&server.err, "--max-clients").await;
 }
 
 #[tokio::test]

@@ -435,8 +435,8 @@ async fn log_file_records_both_directions() {
 }
 
 #[tokio::test]
-async fn client_reports_peer_closed_only_while_input_is_open() {
-    // Input still open when the server hangs up: PeerClosed (exit code 5).
+async fn client_reports_peer_closed_only_when_input_was_pending() {
+    // Input open but idle when the server hangs up: nothing was lost.
     let (addr, l) = listener_pair().await;
     let client = harness(Options::default());
     let stream = TcpStream::connect(addr).await.expect("connect");
@@ -451,9 +451,61 @@ async fn client_reports_peer_closed_only_while_input_is_open() {
         let (s, _) = l.accept().await.expect("accept");
         drop(s);
     });
+    assert_eq!(outcome.expect("run"), Outcome::Done);
+    drop(lines);
+
+    // Lines still coming when the server hangs up: PeerClosed (exit code 5).
+    let (addr, l) = listener_pair().await;
+    let client = harness(Options {
+        quiet: true,
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (lines, client_input) = input();
+    let feeder = tokio::spawn(async move {
+        let mut n = 0u64;
+        while lines.send(format!("line {n}")).await.is_ok() {
+            n += 1;
+        }
+    });
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        client_input,
+        std::future::pending(),
+    );
+    let (outcome, ()) = tokio::join!(run, async {
+        let (s, _) = l.accept().await.expect("accept");
+        drop(s);
+    });
     assert_eq!(outcome.expect("run"), Outcome::PeerClosed);
     assert_eq!(Outcome::PeerClosed.exit_code(), 5);
-    drop(lines);
+    bounded(feeder)
+        .await
+        .expect("feeder ends once the run is over");
+
+    // A finite schedule still running when the server hangs up: PeerClosed.
+    let (addr, l) = listener_pair().await;
+    let client = harness(Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("tick".into()),
+            every: Some(Duration::from_millis(10)),
+            count: Some(1_000_000),
+        }),
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    );
+    let (outcome, ()) = tokio::join!(run, async {
+        let (mut s, _) = l.accept().await.expect("accept");
+        assert_eq!(read_exact(&mut s, 5).await, b"tick\n");
+    });
+    assert_eq!(outcome.expect("run"), Outcome::PeerClosed);
 
     // Input done and waiting for replies: the server closing is the normal end.
     let (addr, l) = listener_pair().await;
