@@ -17,11 +17,7 @@ use crate::{tcp_client, tcp_server, udp};
 /// Runs the command line to completion and returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
     let common = cli.mode.common();
-    let max_clients = match &cli.mode {
-        Mode::TcpServer(a) => usize::try_from(a.max_clients).unwrap_or(usize::MAX),
-        _ => 1,
-    };
-    let options = match common.to_options(max_clients) {
+    let options = match cli.mode.options() {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };

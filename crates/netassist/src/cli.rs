@@ -107,6 +107,16 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The resolved options for this mode (reads the `--file` payload).
+    pub fn options(&self) -> Result<Options, Error> {
+        let mut options = self.common().to_options()?;
+        if let Mode::TcpServer(args) = self {
+            options.max_clients = usize::try_from(args.max_clients).unwrap_or(usize::MAX);
+            options.stall_timeout = args.stall_timeout;
+        }
+        Ok(options)
+    }
+
     /// The flags every mode shares.
     pub fn common(&self) -> &CommonArgs {
         match self {
@@ -140,6 +150,10 @@ pub struct TcpServerArgs {
     /// Refuse new clients while this many are connected.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_clients: u64,
+    /// Typed and piped lines wait for clients that read slowly; a client that reads nothing
+    /// for this long is skipped (its messages dropped) until it reads again.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_period)]
+    pub stall_timeout: Duration,
     /// Flags shared by all modes.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -238,8 +252,8 @@ impl CommonArgs {
         self.stdin || (self.send.is_none() && self.hex.is_none() && self.file.is_none())
     }
 
-    /// The resolved options (reads the `--file` payload).
-    pub fn to_options(&self, max_clients: usize) -> Result<Options, Error> {
+    /// The resolved options shared by every mode (reads the `--file` payload).
+    pub fn to_options(&self) -> Result<Options, Error> {
         let payload = if let Some(text) = &self.send {
             Some(Payload::Text(text.clone()))
         } else if let Some(HexBytes(bytes)) = &self.hex {
@@ -273,7 +287,7 @@ impl CommonArgs {
             rules: self.reply.clone(),
             echo: self.echo,
             wait: self.wait,
-            max_clients,
+            ..Options::default()
         })
     }
 }
@@ -310,7 +324,7 @@ mod tests {
         let Mode::TcpClient(args) = &cli.mode else {
             panic!("wrong mode")
         };
-        let o = args.common.to_options(1).expect("options");
+        let o = args.common.to_options().expect("options");
         assert_eq!(o.encoding, Encoding::Gbk);
         assert_eq!(
             o.schedule,
@@ -339,7 +353,7 @@ mod tests {
     #[test]
     fn missing_file_is_reported() {
         let cli = parse(&["tcp-client", "h:1", "--file", "/nonexistent/netassist"]).expect("valid");
-        let err = cli.mode.common().to_options(1).expect_err("missing file");
+        let err = cli.mode.options().expect_err("missing file");
         assert_eq!(err.exit_code(), 1);
     }
 }

@@ -3,12 +3,13 @@
 //!
 //! Used by both the client (one connection) and the server (one per client).
 //! The queue is bounded, so a peer that never reads cannot make us buffer
-//! without limit: the reader's replies wait for room (TCP backpressure), and
-//! the server drops broadcasts to a full queue with a warning.
+//! without limit: everything sent waits for room (TCP backpressure). Only a
+//! server broadcast gives up on a peer whose queue stays full for the stall
+//! timeout ([`Outbox::deliver`]), so one stalled client cannot hold up the rest.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::console::Direction;
 use crate::encoding::{StreamDecoder, decode_whole};
@@ -42,16 +44,33 @@ enum Out {
 pub struct Outbox {
     tx: mpsc::Sender<Out>,
     used: Arc<AtomicBool>,
+    stall: Arc<Stall>,
 }
 
-/// What became of a message offered without waiting.
+/// Whether broadcasts currently skip this peer, and how many they skipped.
+#[derive(Debug, Default)]
+struct Stall {
+    stalled: AtomicBool,
+    dropped: AtomicU64,
+}
+
+/// What became of a broadcast message (see [`Outbox::deliver`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Offer {
+pub enum Delivery {
     /// Queued.
     Queued,
-    /// The queue is full: the peer is not reading fast enough.
-    Full,
-    /// The writer is gone (the connection is closing).
+    /// Queued, and the peer reads again after a stall in which `dropped`
+    /// messages were skipped.
+    Resumed {
+        /// Messages dropped while the peer was stalled.
+        dropped: u64,
+    },
+    /// Not queued: the queue stayed full until the deadline; the peer is
+    /// stalled from now on.
+    Stalled,
+    /// Not queued: the peer is still stalled.
+    Dropped,
+    /// Not queued: the connection is closing.
     Closed,
 }
 
@@ -60,6 +79,59 @@ impl Outbox {
         Outbox {
             tx,
             used: Arc::new(AtomicBool::new(false)),
+            stall: Arc::new(Stall::default()),
+        }
+    }
+
+    /// Queues a broadcast message if that needs no waiting: there is room,
+    /// or the peer is stalled (then the message is dropped). `Err` gives the
+    /// message back when the queue is full; then [`Outbox::deliver`] waits.
+    ///
+    /// A stalled peer is waited for again once its queue is half empty.
+    pub fn try_deliver(&self, bytes: Bytes) -> Result<Delivery, Bytes> {
+        let mut resumed = None;
+        if self.stall.stalled.load(Ordering::Relaxed) {
+            if self.tx.is_closed() {
+                return Ok(Delivery::Closed);
+            }
+            if self.tx.capacity() < self.tx.max_capacity() / 2 {
+                self.stall.dropped.fetch_add(1, Ordering::Relaxed);
+                return Ok(Delivery::Dropped);
+            }
+            self.stall.stalled.store(false, Ordering::Relaxed);
+            resumed = Some(self.stall.dropped.swap(0, Ordering::Relaxed));
+        }
+        match self.tx.try_send(Out::Data(bytes)) {
+            Ok(()) => {
+                self.used.store(true, Ordering::Relaxed);
+                Ok(resumed.map_or(Delivery::Queued, |dropped| Delivery::Resumed { dropped }))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(Delivery::Closed),
+            Err(mpsc::error::TrySendError::Full(out)) => match out {
+                Out::Data(bytes) => Err(bytes),
+                Out::Flush(_) => Ok(Delivery::Closed),
+            },
+        }
+    }
+
+    /// Queues a broadcast message, waiting for room until `deadline`: a peer
+    /// that reads, however slowly, holds the sender back (backpressure). A
+    /// peer whose queue is still full at the deadline has stalled: its
+    /// messages are dropped without waiting (see [`Outbox::try_deliver`]).
+    pub async fn deliver(&self, bytes: Bytes, deadline: Instant) -> Delivery {
+        let bytes = match self.try_deliver(bytes) {
+            Ok(done) => return done,
+            Err(bytes) => bytes,
+        };
+        self.used.store(true, Ordering::Relaxed);
+        match tokio::time::timeout_at(deadline, self.tx.send(Out::Data(bytes))).await {
+            Ok(Ok(())) => Delivery::Queued,
+            Ok(Err(_)) => Delivery::Closed,
+            Err(_) => {
+                self.stall.stalled.store(true, Ordering::Relaxed);
+                self.stall.dropped.store(1, Ordering::Relaxed);
+                Delivery::Stalled
+            }
         }
     }
 
@@ -68,18 +140,6 @@ impl Outbox {
     pub async fn send(&self, bytes: Bytes) -> bool {
         self.used.store(true, Ordering::Relaxed);
         self.tx.send(Out::Data(bytes)).await.is_ok()
-    }
-
-    /// Queues `bytes` only if there is room now.
-    pub fn offer(&self, bytes: Bytes) -> Offer {
-        match self.tx.try_send(Out::Data(bytes)) {
-            Ok(()) => {
-                self.used.store(true, Ordering::Relaxed);
-                Offer::Queued
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => Offer::Full,
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Closed,
-        }
     }
 
     /// Waits until everything queued so far has been written (or the writer is gone).
@@ -123,6 +183,27 @@ pub struct Conn {
 impl Conn {
     /// Starts the reader and writer tasks for `stream`, labelled `label` in output.
     pub fn spawn(session: Arc<Session>, stream: TcpStream, label: String) -> Conn {
+        Conn::start(session, stream, label, None)
+    }
+
+    /// Like [`Conn::spawn`], but the reader waits until the returned sender
+    /// is used or dropped: the server registers and announces a client
+    /// before anything it sends is shown.
+    pub fn spawn_held(
+        session: Arc<Session>,
+        stream: TcpStream,
+        label: String,
+    ) -> (Conn, oneshot::Sender<()>) {
+        let (release, held) = oneshot::channel();
+        (Conn::start(session, stream, label, Some(held)), release)
+    }
+
+    fn start(
+        session: Arc<Session>,
+        stream: TcpStream,
+        label: String,
+        held: Option<oneshot::Receiver<()>>,
+    ) -> Conn {
         let (read_half, write_half) = stream.into_split();
         let (tx, rx) = mpsc::channel(QUEUE_LEN);
         let outbox = Outbox::new(tx);
@@ -140,6 +221,7 @@ impl Conn {
             outbox.clone(),
             label,
             stats.clone(),
+            held,
         ));
         Conn {
             outbox,
@@ -191,7 +273,11 @@ async fn read_loop(
     outbox: Outbox,
     label: String,
     stats: Arc<Counters>,
+    held: Option<oneshot::Receiver<()>>,
 ) -> Closed {
+    if let Some(held) = held {
+        let _ = held.await;
+    }
     let mut buf = vec![0u8; READ_BUF];
     let mut decoder = StreamDecoder::new(session.options.encoding);
     let mut offset = 0u64;

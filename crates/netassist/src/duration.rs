@@ -49,16 +49,15 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
 /// [`MAX_DURATION`].
 pub fn parse_period(input: &str) -> Result<Duration, String> {
     let period = parse_duration(input)?;
-    check_period(period).map_err(|e| format!("{input:?} {e}"))
+    check_period(period)
+        .map_err(|e| format!("{input:?} {e} (to send back to back, use --count N without --every)"))
 }
 
-/// Checks a repeat period; the error completes a sentence about the value.
+/// Checks a repeat period or a timeout: from [`MIN_PERIOD`] to
+/// [`MAX_DURATION`]. The error completes a sentence about the value.
 pub fn check_period(period: Duration) -> Result<Duration, String> {
     if period < MIN_PERIOD {
-        return Err(format!(
-            "is shorter than {}: to send back to back, use --count N without --every",
-            format_duration(MIN_PERIOD)
-        ));
+        return Err(format!("is shorter than {}", format_duration(MIN_PERIOD)));
     }
     check_max(period)
 }

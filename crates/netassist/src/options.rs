@@ -94,6 +94,9 @@ pub struct Schedule {
     pub count: Option<u64>,
 }
 
+/// How long, by default, a broadcast waits for a client that does not read.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Everything a session needs to know.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -123,6 +126,9 @@ pub struct Options {
     pub wait: Option<Wait>,
     /// TCP server: most clients connected at once.
     pub max_clients: usize,
+    /// TCP server: how long a broadcast waits for a client whose queue is
+    /// full before that client counts as stalled and is skipped.
+    pub stall_timeout: Duration,
 }
 
 impl Default for Options {
@@ -141,6 +147,7 @@ impl Default for Options {
             echo: false,
             wait: None,
             max_clients: 1024,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
         }
     }
 }
@@ -161,6 +168,12 @@ impl Options {
             check_period(every)
                 .map_err(|e| Error::Usage(format!("--every {} {e}", format_duration(every))))?;
         }
+        check_period(self.stall_timeout).map_err(|e| {
+            Error::Usage(format!(
+                "--stall-timeout {} {e}",
+                format_duration(self.stall_timeout)
+            ))
+        })?;
         if let Some(Wait::For(wait)) = self.wait {
             check_max(wait)
                 .map_err(|e| Error::Usage(format!("--wait {} {e}", format_duration(wait))))?;

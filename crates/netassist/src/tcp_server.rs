@@ -2,6 +2,12 @@
 //! (`#1`, `#2`, ...). Plain input lines go to every client; `/to ID` picks
 //! one; `/list` and `/kick ID` manage them. The payload schedule runs once per
 //! client, starting when it connects (a greeting, or a periodic feed).
+//!
+//! Input lines are handled by their own task, so that while a line waits
+//! for a slow client (backpressure: piped input is never dropped for a
+//! client that reads) the server still accepts clients and can be stopped.
+//! A client that reads nothing for `--stall-timeout` is skipped until it
+//! reads again.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -12,12 +18,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::address::HostPort;
 use crate::command::{Data, Line, help, parse_line};
-use crate::conn::{Closed, Conn, Offer, Outbox};
+use crate::conn::{Closed, Conn, Delivery, Outbox};
+use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
 use crate::options::Wait;
 use crate::session::{Input, Session};
@@ -50,7 +57,7 @@ type Clients = Arc<Mutex<BTreeMap<u64, Client>>>;
 pub async fn run(
     session: Arc<Session>,
     listener: TcpListener,
-    mut input: Input,
+    input: Input,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
     session.options.validate()?;
@@ -60,12 +67,15 @@ pub async fn run(
         .status(&format!("listening on {local} (TCP)"));
     let clients: Clients = Arc::new(Mutex::new(BTreeMap::new()));
     let mut next_id = 0u64;
-    let mut input_open = input.lines.is_some();
+    let mut pump = input
+        .lines
+        .is_some()
+        .then(|| tokio::spawn(pump_input(session.clone(), clients.clone(), input)));
     let mut deadline: Option<Option<Instant>> = None;
     tokio::pin!(shutdown);
 
     let outcome = loop {
-        if deadline.is_none() && !input_open {
+        if deadline.is_none() && pump.is_none() {
             deadline = Some(match session.options.effective_wait(true) {
                 Wait::Forever => None,
                 Wait::For(d) => Some(Instant::now() + d),
@@ -97,15 +107,14 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            line = recv_line(&mut input), if input_open => match line {
-                Some(line) => {
-                    if handle_line(&session, &clients, &line) {
-                        break Outcome::Done;
-                    }
+            end = async { if let Some(p) = pump.as_mut() { p.await } else { std::future::pending().await } }, if pump.is_some() => {
+                pump = None;
+                match end {
+                    Ok(InputEnd::Quit) => break Outcome::Done,
+                    Ok(InputEnd::Ended) => {}
+                    Err(e) => session.console.warn(&format!("reading input stopped: {e}")),
                 }
-                None if input.interactive => break Outcome::Done,
-                None => input_open = false,
-            },
+            }
             () = async { if let Some(t) = sleep_until { tokio::time::sleep_until(t).await } }, if sleep_until.is_some() => {
                 break Outcome::Done;
             }
@@ -113,6 +122,9 @@ pub async fn run(
         }
     };
 
+    if let Some(p) = pump {
+        p.abort();
+    }
     drop(listener);
     let remaining: Vec<Client> = std::mem::take(&mut *clients.lock()).into_values().collect();
     let mut writers = Vec::new();
@@ -155,8 +167,7 @@ fn admit(
     peer: SocketAddr,
 ) {
     let label = format!("#{id} {peer}");
-    session.console.status(&format!("{label} connected"));
-    let conn = Conn::spawn(session.clone(), stream, label.clone());
+    let (conn, release) = Conn::spawn_held(session.clone(), stream, label.clone());
     let schedule = session.options.schedule.clone().map(|schedule| {
         let (session, outbox) = (session.clone(), conn.outbox.clone());
         tokio::spawn(async move {
@@ -189,7 +200,7 @@ fn admit(
         },
     );
     let watcher = tokio::spawn({
-        let (session, clients) = (session.clone(), clients.clone());
+        let (session, clients, label) = (session.clone(), clients.clone(), label.clone());
         async move {
             let closed = reader.await;
             if let Some(client) = clients.lock().remove(&id)
@@ -208,17 +219,39 @@ fn admit(
     if let Some(client) = clients.lock().get_mut(&id) {
         client.watcher = Some(watcher.abort_handle());
     }
+    // Registered: from now on broadcasts reach it. Announce it, then show
+    // what it sends.
+    session.console.status(&format!("{label} connected"));
+    let _ = release.send(());
 }
 
-async fn recv_line(input: &mut Input) -> Option<String> {
-    match input.lines.as_mut() {
-        Some(rx) => rx.recv().await,
-        None => None,
+/// How the input task ended.
+enum InputEnd {
+    /// `/quit`, or the end of typed input (Ctrl-D): the run ends now.
+    Quit,
+    /// Piped input ended: the run goes on for `--wait`.
+    Ended,
+}
+
+/// Acts on input lines one by one, each to its end (a broadcast waits for
+/// the clients it goes to), until input ends or the user quits.
+async fn pump_input(session: Arc<Session>, clients: Clients, mut input: Input) -> InputEnd {
+    if let Some(lines) = input.lines.as_mut() {
+        while let Some(line) = lines.recv().await {
+            if handle_line(&session, &clients, &line).await {
+                return InputEnd::Quit;
+            }
+        }
+    }
+    if input.interactive {
+        InputEnd::Quit
+    } else {
+        InputEnd::Ended
     }
 }
 
 /// Acts on one input line; returns `true` to quit.
-fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
+async fn handle_line(session: &Arc<Session>, clients: &Clients, line: &str) -> bool {
     let console = &session.console;
     match parse_line(line, session.options.input_mode, session.options.commands) {
         Err(e) => session.line_error(&e),
@@ -232,9 +265,7 @@ fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
                 if targets.is_empty() {
                     console.warn("no clients connected: nothing sent");
                 }
-                for (id, outbox) in targets {
-                    queue(session, id, &outbox, bytes.clone());
-                }
+                broadcast(session, targets, &bytes).await;
             }
         }
         Ok(Line::SendTo(target, data)) => match client_id(&target) {
@@ -245,7 +276,7 @@ fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
                     None => console.warn(&format!("no client #{id} (see /list)")),
                     Some(outbox) => {
                         if let Some(bytes) = encode(session, &data) {
-                            queue(session, id, &outbox, bytes);
+                            broadcast(session, vec![(id, outbox)], &bytes).await;
                         }
                     }
                 }
@@ -303,13 +334,50 @@ fn encode(session: &Session, data: &Data) -> Option<Bytes> {
         .ok()
 }
 
-/// Queues without waiting: one client that does not read must not hold up
-/// the others, so a full queue drops the message for that client only.
-fn queue(session: &Session, id: u64, outbox: &Outbox, bytes: Bytes) {
-    if outbox.offer(bytes) == Offer::Full {
-        session.console.warn(&format!(
-            "#{id} is not reading (queue full): message dropped for it"
-        ));
+/// Queues `bytes` for every target, waiting for those whose queue is full
+/// (see [`Outbox::deliver`]) all at once, each for at most the stall
+/// timeout: however many clients stall, a line waits one timeout at most.
+async fn broadcast(session: &Arc<Session>, targets: Vec<(u64, Outbox)>, bytes: &Bytes) {
+    let deadline = Instant::now() + session.options.stall_timeout;
+    let mut waiting = Vec::new();
+    for (id, outbox) in targets {
+        match outbox.try_deliver(bytes.clone()) {
+            Ok(delivery) => report(session, id, delivery),
+            Err(bytes) => waiting.push((id, outbox, bytes)),
+        }
+    }
+    match waiting.len() {
+        0 => {}
+        1 => {
+            for (id, outbox, bytes) in waiting {
+                report(session, id, outbox.deliver(bytes, deadline).await);
+            }
+        }
+        _ => {
+            let mut set = JoinSet::new();
+            for (id, outbox, bytes) in waiting {
+                let session = session.clone();
+                set.spawn(async move {
+                    let delivery = outbox.deliver(bytes, deadline).await;
+                    report(&session, id, delivery);
+                });
+            }
+            while set.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// Says when a client stalls and when it reads again.
+fn report(session: &Session, id: u64, delivery: Delivery) {
+    match delivery {
+        Delivery::Stalled => session.console.warn(&format!(
+            "#{id} has not read anything for {}: dropping messages for it until it reads again",
+            format_duration(session.options.stall_timeout)
+        )),
+        Delivery::Resumed { dropped } => session.console.warn(&format!(
+            "#{id} is reading again; {dropped} messages were dropped for it"
+        )),
+        Delivery::Queued | Delivery::Dropped | Delivery::Closed => {}
     }
 }
 

@@ -633,3 +633,140 @@ async fn a_zero_period_is_a_usage_error_not_a_panic() {
     .expect_err("a zero period is refused");
     assert_eq!(err.exit_code(), 2, "{err}");
 }
+
+/// A loopback listener whose accepted connections have a small send buffer,
+/// so a client that reads slowly pushes back after a few kilobytes.
+fn small_buffer_listener() -> TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(4096).expect("SO_SNDBUF");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    socket.listen(16).expect("listen")
+}
+
+/// A client with a small receive buffer, for a client that stops reading:
+/// the kernel cannot take much on its behalf. (A client that reads uses a
+/// normal socket: with a tiny receive window on loopback, Linux holds back
+/// window updates and the sender falls back to slow zero-window probes.)
+async fn small_buffer_client(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// The 64-byte line number `n` of a feed.
+fn feed_line(n: usize) -> String {
+    format!("{n:063}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_lines_wait_for_a_client_that_reads_slowly() {
+    const LINES: usize = 20_000;
+    let server = harness(Options::default());
+    let listener = small_buffer_listener();
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    let task = tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#1 ").await;
+    let feeder = tokio::spawn(async move {
+        for n in 0..LINES {
+            lines.send(feed_line(n)).await.expect("send");
+        }
+        lines.send("/quit".into()).await.expect("send");
+    });
+    // The client is busy for a moment before it starts reading as fast as
+    // it can: a slow reader, not a stalled one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let received = read_to_end(&mut client).await;
+    bounded(feeder).await.expect("feeder");
+    bounded(task).await.expect("join").expect("run");
+    let want: String = (0..LINES).map(|n| feed_line(n) + "\n").collect();
+    assert_eq!(
+        received.len(),
+        want.len(),
+        "every line arrives; warnings: {}",
+        server
+            .err
+            .text()
+            .lines()
+            .filter(|l| l.starts_with("!!"))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    assert!(received == want.as_bytes(), "in order and intact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_skipped_and_the_others_go_on() {
+    const LINES: usize = 5_000;
+    let server = harness(Options {
+        stall_timeout: Duration::from_millis(300),
+        ..Options::default()
+    });
+    let listener = small_buffer_listener();
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut stalled = small_buffer_client(addr).await;
+    expect(&server.err, "#1 ").await;
+    let mut reader = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#2 ").await;
+    let reading = tokio::spawn(async move {
+        read_exact(&mut reader, LINES * 64).await;
+        reader
+    });
+    for n in 0..LINES {
+        bounded(lines.send(feed_line(n))).await.expect("send");
+    }
+    let _reader = bounded(reading)
+        .await
+        .expect("the reading client got every line");
+    expect(&server.err, "#1 has not read anything for 300ms").await;
+
+    // Once it reads again, it is sent new lines again. Which line first
+    // finds its queue half empty cannot be observed, so lines are sent until
+    // one arrives (each wait is bounded).
+    let catching_up = tokio::spawn(async move {
+        let mut tail = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut stalled, &mut buf)
+                .await
+                .expect("read");
+            assert!(n > 0, "the server closed the stalled client");
+            tail.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&tail).contains("after the stall\n") {
+                return;
+            }
+            let keep = tail.len().saturating_sub(64);
+            tail.drain(..keep);
+        }
+    });
+    tokio::pin!(catching_up);
+    let mut arrived = false;
+    for _ in 0..100 {
+        lines.send("after the stall".into()).await.expect("send");
+        if tokio::time::timeout(Duration::from_millis(200), &mut catching_up)
+            .await
+            .is_ok()
+        {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(arrived, "a client that reads again gets lines again");
+    expect(&server.err, "#1 is reading again; ").await;
+}
