@@ -179,7 +179,15 @@ impl Console {
         let header = format!("{}{dir} {label} ", self.stamp());
         out.push_str(&header);
         if show_text {
-            let shown = escape_text(text.strip_suffix('\n').unwrap_or(text), true);
+            // CRLF is a line end like LF (telnet-style servers, the snack
+            // shop): one trailing line end is dropped and inner ones break
+            // the line. A lone CR is data and stays visible as `\r`.
+            let body = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .unwrap_or(text)
+                .replace("\r\n", "\n");
+            let shown = escape_text(&body, true);
             let indent = " ".repeat(header.chars().count());
             for (i, line) in shown.split('\n').enumerate() {
                 if i > 0 {
@@ -298,6 +306,18 @@ mod tests {
             "RX [127.0.0.1:5555] hello\nTX #2 127.0.0.1:6 a\n                  b\n"
         );
         assert_eq!(err.text(), "-- connected\n");
+    }
+
+    #[test]
+    fn crlf_line_ends_show_as_line_ends() {
+        let (c, out, _) = console(DisplayOptions::default());
+        c.data(Direction::Rx, "[p]", b"a\r\nb\r\n", "a\r\nb\r\n", 0);
+        c.data(Direction::Rx, "[p]", b"bare\rcr\r", "bare\rcr\r", 0);
+        assert_eq!(
+            out.text(),
+            "RX [p] a\n       b\nRX [p] bare\\rcr\\r\n",
+            "CRLF is a line end; a lone CR stays visible"
+        );
     }
 
     #[test]
