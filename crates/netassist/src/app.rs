@@ -17,7 +17,8 @@ use crate::{tcp_client, tcp_server, udp};
 /// Runs the command line to completion and returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
     let common = cli.mode.common();
-    let options = match cli.mode.options() {
+    // Usage errors are reported before connecting or binding anything.
+    let options = match cli.mode.options().and_then(|o| o.validate().map(|()| o)) {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };

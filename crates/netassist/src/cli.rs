@@ -225,6 +225,9 @@ pub struct CommonArgs {
     /// Send {counter}, {time}, {date}, {unixtime} literally instead of expanding them.
     #[arg(long, help_heading = "Sending")]
     pub no_macros: bool,
+    /// Escapes in sent text (NetAssist's 转义符): \r \n \t \0 \\ and \xNN send those bytes.
+    #[arg(short = 'E', long, help_heading = "Sending")]
+    pub escapes: bool,
 
     /// Auto-reply: when a received line equals PATTERN, send RESPONSE (repeatable, first match
     /// wins; PATTERN * matches any line), e.g. --reply 'ping=>pong'.
@@ -283,6 +286,7 @@ impl CommonArgs {
             input_mode: self.input,
             commands: !self.literal,
             macros: !self.no_macros,
+            escapes: self.escapes,
             schedule,
             rules: self.reply.clone(),
             echo: self.echo,

@@ -10,6 +10,7 @@
 
 use crate::codec::parse_hex;
 use crate::options::InputMode;
+use crate::settings::{self, Setting};
 
 /// Data from one input line, before encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,12 @@ pub enum Line {
     Kick(String),
     /// Show TX/RX counters.
     Stats,
+    /// Switch a setting (`/encoding gbk`, `/view hex`, ...).
+    Set(Setting),
+    /// Show the settings in force (`/settings`, or a setting command without a value).
+    Settings,
+    /// Start the TX/RX counters from zero.
+    Reset,
     /// Show the commands.
     Help,
     /// End the run now.
@@ -78,6 +85,14 @@ pub fn parse_line(line: &str, mode: InputMode, commands: bool) -> Result<Line, L
             Ok(Line::Kick(id.to_owned()))
         }
         "/stats" => Ok(Line::Stats),
+        "/reset" => Ok(Line::Reset),
+        "/settings" => Ok(Line::Settings),
+        command if settings::COMMANDS.contains(&command) => match rest.trim() {
+            "" => Ok(Line::Settings),
+            value => Setting::parse(command, value)
+                .map(Line::Set)
+                .map_err(LineError::Command),
+        },
         "/help" | "/?" => Ok(Line::Help),
         "/quit" | "/exit" | "/q" => Ok(Line::Quit),
         "/hex" | "/text" => parse_payload(line, mode, true).map(Line::Send),
@@ -146,6 +161,13 @@ pub fn help(server: bool, udp: bool) -> String {
     }
     h.push_str(
         "  /stats            TX/RX byte and packet counters\n  \
+         /reset            start the counters from zero\n  \
+         /encoding E       switch the encoding: utf-8, gbk, latin-1\n  \
+         /view V           switch the view: text, hex, both\n  \
+         /input I          read typed lines as text or hex\n  \
+         /eol E            line ending for sent text: none, lf, crlf\n  \
+         /escapes on|off   \\r \\n \\t \\0 \\\\ \\xNN in sent text\n  \
+         /settings         show the settings in force\n  \
          /help             this text\n  \
          /quit             end the session (also Ctrl-D)\n",
     );
@@ -219,6 +241,19 @@ mod tests {
             Ok(Line::Kick("4".into()))
         );
         assert_eq!(parse_line("/stats", InputMode::Text, true), Ok(Line::Stats));
+        assert_eq!(parse_line("/reset", InputMode::Text, true), Ok(Line::Reset));
+        assert_eq!(
+            parse_line("/encoding gbk", InputMode::Text, true),
+            Ok(Line::Set(Setting::Encoding(crate::encoding::Encoding::Gbk)))
+        );
+        assert_eq!(
+            parse_line("/view", InputMode::Text, true),
+            Ok(Line::Settings)
+        );
+        assert!(matches!(
+            parse_line("/view sideways", InputMode::Text, true),
+            Err(LineError::Command(_))
+        ));
         assert_eq!(parse_line("/quit", InputMode::Text, true), Ok(Line::Quit));
         for command in ["/kick", "/to", "/frobnicate"] {
             assert!(

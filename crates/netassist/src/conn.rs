@@ -251,7 +251,7 @@ async fn write_loop(
                 }
                 stats.record_tx(bytes.len());
                 session.totals.record_tx(bytes.len());
-                let text = decode_whole(&bytes, session.options.encoding);
+                let text = decode_whole(&bytes, session.settings().encoding);
                 session
                     .console
                     .data(Direction::Tx, &label, &bytes, &text, offset);
@@ -279,7 +279,8 @@ async fn read_loop(
         let _ = held.await;
     }
     let mut buf = vec![0u8; READ_BUF];
-    let mut decoder = StreamDecoder::new(session.options.encoding);
+    let mut encoding = session.settings().encoding;
+    let mut decoder = StreamDecoder::new(encoding);
     let mut offset = 0u64;
     loop {
         let n = match socket.read(&mut buf).await {
@@ -288,6 +289,12 @@ async fn read_loop(
             Err(e) => return Closed::Error(e),
         };
         let bytes = &buf[..n];
+        // `/encoding` switched: decode with the new one from here on.
+        let now = session.settings().encoding;
+        if now != encoding {
+            encoding = now;
+            decoder = StreamDecoder::new(encoding);
+        }
         stats.record_rx(n);
         session.totals.record_rx(n);
         let text = decoder.decode(bytes, false);

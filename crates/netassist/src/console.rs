@@ -53,6 +53,8 @@ struct Sinks {
     out: Sink,
     err: Sink,
     log: Option<Transcript>,
+    /// The view can be switched while running (`/view`).
+    view: View,
 }
 
 /// The output side of a session. Cheap to share behind an `Arc`; each call
@@ -75,8 +77,18 @@ impl Console {
     pub fn new(display: DisplayOptions, out: Sink, err: Sink, log: Option<Transcript>) -> Self {
         Console {
             display,
-            sinks: Mutex::new(Sinks { out, err, log }),
+            sinks: Mutex::new(Sinks {
+                out,
+                err,
+                log,
+                view: display.view,
+            }),
         }
+    }
+
+    /// Switches how data is shown from now on.
+    pub fn set_view(&self, view: View) {
+        self.sinks.lock().view = view;
     }
 
     /// Replaces the screen sinks, e.g. to stop printing through the line
@@ -100,7 +112,7 @@ impl Console {
         if self.display.quiet && dir == Direction::Tx {
             return;
         }
-        let rendered = self.render(dir, label, bytes, text, offset);
+        let rendered = self.render(sinks.view, dir, label, bytes, text, offset);
         if !rendered.is_empty() {
             write_flush(&mut sinks.out, rendered.as_bytes());
         }
@@ -154,8 +166,15 @@ impl Console {
     }
 
     /// Formats one data event for the screen.
-    fn render(&self, dir: Direction, label: &str, bytes: &[u8], text: &str, offset: u64) -> String {
-        let view = self.display.view;
+    fn render(
+        &self,
+        view: View,
+        dir: Direction,
+        label: &str,
+        bytes: &[u8],
+        text: &str,
+        offset: u64,
+    ) -> String {
         let show_text = matches!(view, View::Text | View::Both);
         let show_hex = matches!(view, View::Hex | View::Both);
         let mut out = String::new();

@@ -28,6 +28,7 @@ pub mod macros;
 pub mod options;
 pub mod rules;
 pub mod session;
+pub mod settings;
 pub mod stats;
 pub mod tcp_client;
 pub mod tcp_server;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::duration::{check_max, check_period, format_duration};
-use crate::encoding::{Encoding, encode};
+use crate::encoding::{Encoding, encode_text};
 use crate::error::Error;
 use crate::rules::ReplyRule;
 
@@ -116,6 +116,8 @@ pub struct Options {
     pub commands: bool,
     /// Expand `{counter}` and friends in sent text.
     pub macros: bool,
+    /// Resolve `\r`, `\n`, `\t`, `\0`, `\\` and `\xNN` in sent text.
+    pub escapes: bool,
     /// `--send`/`--hex`/`--file` with `--every`/`--count`.
     pub schedule: Option<Schedule>,
     /// Auto-reply rules, first match wins.
@@ -142,6 +144,7 @@ impl Default for Options {
             input_mode: InputMode::Text,
             commands: true,
             macros: true,
+            escapes: false,
             schedule: None,
             rules: Vec::new(),
             echo: false,
@@ -153,6 +156,17 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The starting values of what can be switched while running.
+    pub fn settings(&self) -> crate::settings::Settings {
+        crate::settings::Settings {
+            encoding: self.encoding,
+            view: self.view,
+            input_mode: self.input_mode,
+            eol: self.eol,
+            escapes: self.escapes,
+        }
+    }
+
     /// Whether this run answers received data by itself (`--echo`/`--reply`).
     pub fn responds(&self) -> bool {
         self.echo || !self.rules.is_empty()
@@ -160,7 +174,8 @@ impl Options {
 
     /// Checks what the command line checks, for options built in code: a
     /// repeat period from 1ms to 365 days, a `--wait` of at most 365 days,
-    /// and `--send` text and `--reply` responses that `--encoding` can encode.
+    /// and `--send` text and `--reply` responses that `--encoding` can encode
+    /// (with valid escapes, if `--escapes` is on).
     /// Every mode calls this first, so bad values are usage errors (exit code
     /// 2), never a panic in a timer.
     pub fn validate(&self) -> Result<(), Error> {
@@ -182,10 +197,11 @@ impl Options {
         // Macros expand to ASCII, which every encoding has, so checking the
         // template is enough.
         if let Some(Payload::Text(text)) = self.schedule.as_ref().map(|s| &s.payload) {
-            encode(text, self.encoding).map_err(|e| Error::Usage(format!("--send: {e}")))?;
+            encode_text(text, self.encoding, self.escapes)
+                .map_err(|e| Error::Usage(format!("--send: {e}")))?;
         }
         for rule in &self.rules {
-            encode(&rule.response, self.encoding).map_err(|e| {
+            encode_text(&rule.response, self.encoding, self.escapes).map_err(|e| {
                 Error::Usage(format!(
                     "--reply '{}=>{}': {e}",
                     rule.pattern, rule.response

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
+use parking_lot::RwLock;
 use tokio::sync::mpsc;
 
 use crate::command::{Data, LineError};
 use crate::console::Console;
-use crate::encoding::encode;
+use crate::encoding::encode_text;
 use crate::macros::Macros;
 use crate::options::{Options, Payload, Schedule};
+use crate::settings::{Setting, Settings};
 use crate::stats::Counters;
 
 /// Input lines for a session: typed at a prompt, piped, or sent by a test.
@@ -58,18 +60,45 @@ pub struct Session {
     pub totals: Counters,
     /// Messages that were meant to be sent but were not (see [`Session::send_failed`]).
     failed_sends: AtomicU64,
+    /// What can be switched while running.
+    settings: RwLock<Settings>,
 }
 
 impl Session {
     /// A session ready to run.
     pub fn new(options: Options, console: Console) -> Arc<Self> {
         Arc::new(Session {
+            settings: RwLock::new(options.settings()),
             macros: Macros::new(options.macros),
             options,
             console,
             totals: Counters::default(),
             failed_sends: AtomicU64::new(0),
         })
+    }
+
+    /// The settings in force now.
+    pub fn settings(&self) -> Settings {
+        *self.settings.read()
+    }
+
+    /// Switches a setting for everything that follows (`/encoding gbk`, ...)
+    /// and says so.
+    pub fn change(&self, setting: Setting) {
+        let now = {
+            let mut settings = self.settings.write();
+            settings.apply(setting);
+            *settings
+        };
+        self.console.set_view(now.view);
+        self.console.status(&format!("settings: {now}"));
+    }
+
+    /// Starts the run's totals from zero; the modes reset their
+    /// per-connection counters too.
+    pub fn reset_totals(&self) {
+        self.totals.reset();
+        self.console.status("counters reset");
     }
 
     /// Reports a message that could not be sent (the encoding cannot
@@ -104,11 +133,13 @@ impl Session {
     }
 
     /// Encodes a text message as it goes on the wire: macros expanded,
-    /// encoded with `--encoding`, `--eol` appended.
+    /// escapes resolved (if on), encoded with the encoding in force, the
+    /// line ending appended.
     pub fn text_bytes(&self, template: &str) -> Result<Bytes, String> {
         let text = self.macros.expand(template);
-        let mut bytes = encode(&text, self.options.encoding).map_err(|e| e.to_string())?;
-        bytes.extend_from_slice(self.options.eol.bytes());
+        let settings = self.settings();
+        let mut bytes = encode_text(&text, settings.encoding, settings.escapes)?;
+        bytes.extend_from_slice(settings.eol.bytes());
         Ok(Bytes::from(bytes))
     }
 
@@ -118,6 +149,11 @@ impl Session {
             Data::Text(t) => self.text_bytes(t),
             Data::Bytes(b) => Ok(Bytes::copy_from_slice(b)),
         }
+    }
+
+    /// Parses an input line with the input mode in force.
+    pub fn parse_line(&self, line: &str) -> Result<crate::command::Line, LineError> {
+        crate::command::parse_line(line, self.settings().input_mode, self.options.commands)
     }
 
     /// The replies (echo and `--reply` rules) to one received chunk.
@@ -229,6 +265,20 @@ mod tests {
             5,
             "the specific code wins"
         );
+    }
+
+    #[test]
+    fn switched_settings_apply_to_what_is_sent_next() {
+        let s = session(Options::default());
+        assert_eq!(
+            s.text_bytes(r"你\r").expect("utf-8").as_ref(),
+            "你\\r\n".as_bytes()
+        );
+        s.change(Setting::Encoding(Encoding::Gbk));
+        s.change(Setting::Escapes(true));
+        s.change(Setting::Eol(LineEnding::None));
+        assert_eq!(s.text_bytes(r"你\r").expect("gbk").as_ref(), b"\xc4\xe3\r");
+        assert!(s.text_bytes(r"\x1").is_err(), "a bad escape is refused");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio::task::JoinError;
 use tokio::time::Instant;
 
 use crate::address::HostPort;
-use crate::command::{Line, help, parse_line};
+use crate::command::{Line, help};
 use crate::conn::{Closed, Conn, Outbox};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
@@ -214,8 +214,7 @@ async fn recv_line(input: &mut Input) -> Option<String> {
 
 /// Acts on one input line; returns `true` to quit.
 async fn handle_line(session: &Session, outbox: &Outbox, stats: &Counters, line: &str) -> bool {
-    let parsed = parse_line(line, session.options.input_mode, session.options.commands);
-    match parsed {
+    match session.parse_line(line) {
         Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => match session.data_bytes(&data) {
             Ok(bytes) => {
@@ -224,6 +223,12 @@ async fn handle_line(session: &Session, outbox: &Outbox, stats: &Counters, line:
             Err(e) => session.send_failed(&e),
         },
         Ok(Line::Stats) => session.console.info(&stats.snapshot().to_string()),
+        Ok(Line::Set(setting)) => session.change(setting),
+        Ok(Line::Settings) => session.console.info(&session.settings().to_string()),
+        Ok(Line::Reset) => {
+            stats.reset();
+            session.reset_totals();
+        }
         Ok(Line::Help) => session.console.info(&help(false, false)),
         Ok(Line::Quit) => return true,
         Ok(Line::SendTo(..) | Line::List | Line::Kick(_)) => session

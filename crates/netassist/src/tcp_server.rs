@@ -22,7 +22,7 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::address::HostPort;
-use crate::command::{Data, Line, help, parse_line};
+use crate::command::{Data, Line, help};
 use crate::conn::{Closed, Conn, Delivery, Outbox};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
@@ -253,7 +253,7 @@ async fn pump_input(session: Arc<Session>, clients: Clients, mut input: Input) -
 /// Acts on one input line; returns `true` to quit.
 async fn handle_line(session: &Arc<Session>, clients: &Clients, line: &str) -> bool {
     let console = &session.console;
-    match parse_line(line, session.options.input_mode, session.options.commands) {
+    match session.parse_line(line) {
         Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => {
             if let Some(bytes) = encode(session, &data) {
@@ -321,6 +321,14 @@ async fn handle_line(session: &Arc<Session>, clients: &Clients, line: &str) -> b
             clients.lock().len(),
             session.totals.snapshot()
         )),
+        Ok(Line::Set(setting)) => session.change(setting),
+        Ok(Line::Settings) => console.info(&session.settings().to_string()),
+        Ok(Line::Reset) => {
+            for client in clients.lock().values() {
+                client.stats.reset();
+            }
+            session.reset_totals();
+        }
         Ok(Line::Help) => console.info(&help(true, false)),
         Ok(Line::Quit) => return true,
     }

@@ -20,9 +20,9 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use crate::address::{HostPort, Port};
-use crate::command::{Line, help, parse_line};
+use crate::command::{Line, help};
 use crate::console::Direction;
-use crate::encoding::{decode_whole, encode};
+use crate::encoding::{decode_whole, encode_text};
 use crate::error::{Error, Outcome};
 use crate::options::{Payload, Wait};
 use crate::session::{Input, Session};
@@ -134,7 +134,7 @@ impl Udp {
                     format!("#{id} {to}")
                 };
                 self.session.totals.record_tx(n);
-                let text = decode_whole(bytes, self.session.options.encoding);
+                let text = decode_whole(bytes, self.session.settings().encoding);
                 self.session
                     .console
                     .data(Direction::Tx, &label, bytes, &text, 0);
@@ -180,7 +180,7 @@ impl Udp {
                 format!("#{id} {from}")
             };
             self.session.totals.record_rx(n);
-            let text = decode_whole(bytes, self.session.options.encoding);
+            let text = decode_whole(bytes, self.session.settings().encoding);
             self.session
                 .console
                 .data(Direction::Rx, &label, bytes, &text, 0);
@@ -218,58 +218,72 @@ impl Udp {
     async fn handle_line(&self, line: &str) -> bool {
         let session = &self.session;
         let console = &session.console;
-        let (to, data) =
-            match parse_line(line, session.options.input_mode, session.options.commands) {
-                Err(e) => {
-                    session.line_error(&e);
-                    return false;
-                }
-                Ok(Line::Send(data)) => {
-                    let to = self.to.or(self.peers.lock().last);
-                    if to.is_none() {
-                        console.warn(
+        let (to, data) = match session.parse_line(line) {
+            Err(e) => {
+                session.line_error(&e);
+                return false;
+            }
+            Ok(Line::Send(data)) => {
+                let to = self.to.or(self.peers.lock().last);
+                if to.is_none() {
+                    console.warn(
                         "no peer yet: give --to, wait for a datagram, or use /to HOST:PORT TEXT",
                     );
-                    }
-                    (to, data)
                 }
-                Ok(Line::SendTo(target, data)) => (self.target(&target).await, data),
-                Ok(Line::List) => {
-                    let now = Instant::now();
-                    let peers = self.peers.lock();
-                    let listing: Vec<String> = peers
-                        .by_id
-                        .iter()
-                        .map(|(id, p)| {
-                            format!(
-                                "#{id} {}  last seen {}s ago  {}",
-                                p.addr,
-                                now.duration_since(p.last_seen).as_secs(),
-                                p.stats.snapshot()
-                            )
-                        })
-                        .collect();
-                    console.info(&if listing.is_empty() {
-                        "no peers yet".to_owned()
-                    } else {
-                        listing.join("\n")
-                    });
-                    return false;
+                (to, data)
+            }
+            Ok(Line::SendTo(target, data)) => (self.target(&target).await, data),
+            Ok(Line::List) => {
+                let now = Instant::now();
+                let peers = self.peers.lock();
+                let listing: Vec<String> = peers
+                    .by_id
+                    .iter()
+                    .map(|(id, p)| {
+                        format!(
+                            "#{id} {}  last seen {}s ago  {}",
+                            p.addr,
+                            now.duration_since(p.last_seen).as_secs(),
+                            p.stats.snapshot()
+                        )
+                    })
+                    .collect();
+                console.info(&if listing.is_empty() {
+                    "no peers yet".to_owned()
+                } else {
+                    listing.join("\n")
+                });
+                return false;
+            }
+            Ok(Line::Kick(_)) => {
+                console.warn("/kick is for tcp-server mode (UDP has no connections)");
+                return false;
+            }
+            Ok(Line::Stats) => {
+                console.info(&session.totals.snapshot().to_string());
+                return false;
+            }
+            Ok(Line::Set(setting)) => {
+                session.change(setting);
+                return false;
+            }
+            Ok(Line::Settings) => {
+                console.info(&session.settings().to_string());
+                return false;
+            }
+            Ok(Line::Reset) => {
+                for peer in self.peers.lock().by_id.values() {
+                    peer.stats.reset();
                 }
-                Ok(Line::Kick(_)) => {
-                    console.warn("/kick is for tcp-server mode (UDP has no connections)");
-                    return false;
-                }
-                Ok(Line::Stats) => {
-                    console.info(&session.totals.snapshot().to_string());
-                    return false;
-                }
-                Ok(Line::Help) => {
-                    console.info(&help(false, true));
-                    return false;
-                }
-                Ok(Line::Quit) => return true,
-            };
+                session.reset_totals();
+                return false;
+            }
+            Ok(Line::Help) => {
+                console.info(&help(false, true));
+                return false;
+            }
+            Ok(Line::Quit) => return true,
+        };
         if let Some(to) = to {
             match session.data_bytes(&data) {
                 Ok(bytes) => {
@@ -304,7 +318,8 @@ pub async fn run(
         let len = match &schedule.payload {
             Payload::Bytes(bytes) => bytes.len(),
             Payload::Text(text) => {
-                encode(text, session.options.encoding).map_or(0, |b| b.len())
+                encode_text(text, session.options.encoding, session.options.escapes)
+                    .map_or(0, |b| b.len())
                     + session.options.eol.bytes().len()
             }
         };

@@ -457,3 +457,40 @@ async fn input_lines_that_cannot_be_sent_make_the_run_fail() {
         .expect("recv");
     assert_eq!(&buf[..n], b"small\n");
 }
+
+#[tokio::test]
+async fn escapes_send_exact_bytes_and_bad_ones_are_usage_errors() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut got = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut got)
+            .await
+            .expect("read");
+        got
+    });
+    let out = run(
+        args(&[
+            "tcp-client",
+            &addr,
+            "--send",
+            r"AT\r\n你\x00",
+            "-E",
+            "--eol",
+            "none",
+            "-e",
+            "gbk",
+        ]),
+        b"",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        server.await.expect("join"),
+        [b'A', b'T', b'\r', b'\n', 0xc4, 0xe3, 0]
+    );
+    let out = run(args(&["tcp-client", &addr, "--send", r"\q", "-E"]), b"").await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad escape"));
+}

@@ -770,3 +770,76 @@ async fn a_client_that_stops_reading_is_skipped_and_the_others_go_on() {
     assert!(arrived, "a client that reads again gets lines again");
     expect(&server.err, "#1 is reading again; ").await;
 }
+
+#[tokio::test]
+async fn settings_switch_while_running_and_counters_reset() {
+    let server = harness(Options::default());
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut peer = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#1 ").await;
+
+    // NetAssist's encoding drop-down: GBK from now on, both ways.
+    lines.send("/encoding gbk".into()).await.expect("send");
+    expect(&server.err, "settings: encoding gbk, view text").await;
+    peer.write_all(&[0xc4, 0xe3, 0xba, 0xc3, b'\n'])
+        .await
+        .expect("write");
+    expect(&server.out, " 你好\n").await;
+
+    // Its "hex display" check box; TCP offsets carry on.
+    lines.send("/view hex".into()).await.expect("send");
+    expect(&server.err, "view hex").await;
+    peer.write_all(b"hi").await.expect("write");
+    expect(
+        &server.out,
+        "00000005  68 69                                             |hi|\n",
+    )
+    .await;
+
+    // Its escape option, and no line ending.
+    lines.send("/escapes on".into()).await.expect("send");
+    lines.send("/eol none".into()).await.expect("send");
+    lines.send(r"A\x00\r\n你".into()).await.expect("send");
+    assert_eq!(
+        read_exact(&mut peer, 6).await,
+        [b'A', 0, b'\r', b'\n', 0xc4, 0xe3]
+    );
+    lines.send("/settings".into()).await.expect("send");
+    expect(
+        &server.err,
+        "encoding gbk, view hex, input text, eol none, escapes on\n",
+    )
+    .await;
+    lines.send(r"bad \q".into()).await.expect("send");
+    expect(&server.err, r#"bad escape "\\q""#).await;
+
+    // Its counter reset button.
+    lines.send("/stats".into()).await.expect("send");
+    expect(
+        &server.err,
+        "TX 6 bytes in 1 packets, RX 7 bytes in 2 packets",
+    )
+    .await;
+    lines.send("/reset".into()).await.expect("send");
+    expect(&server.err, "counters reset").await;
+    lines.send("/stats".into()).await.expect("send");
+    expect(
+        &server.err,
+        "1 clients connected; TX 0 bytes in 0 packets, RX 0 bytes in 0 packets",
+    )
+    .await;
+    lines.send("/list".into()).await.expect("send");
+    expect(
+        &server.err,
+        "TX 0 bytes in 0 packets, RX 0 bytes in 0 packets\n",
+    )
+    .await;
+}
