@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::{Cli, Mode};
 use crate::console::{Console, DisplayOptions};
 use crate::error::{Error, Outcome};
-use crate::input::{Prompt, piped_stdin};
+use crate::input::{Prompt, piped_stdin, raw_stdin};
 use crate::session::{Input, Session};
 use crate::terminal::TerminalGuard;
 use crate::transcript::Transcript;
@@ -30,8 +30,16 @@ pub async fn run(cli: Cli) -> u8 {
         None => None,
     };
 
-    let interactive =
-        common.reads_stdin() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let raw = common.raw;
+    let interactive = common.reads_stdin()
+        && !raw
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    // One raw chunk is sent as one datagram in udp mode.
+    let raw_chunk = match &cli.mode {
+        Mode::Udp(_) => udp::MAX_IPV4_PAYLOAD,
+        _ => 64 * 1024,
+    };
     let terminal = interactive.then(TerminalGuard::save);
     let prompt = if interactive {
         match Prompt::new() {
@@ -56,11 +64,14 @@ pub async fn run(cli: Cli) -> u8 {
         view: options.view,
         timestamps: options.timestamps,
         quiet: options.quiet,
+        raw: options.raw,
     };
     let session = Session::new(options, Console::new(display, out, err, log));
     let start_input = move |session: &Arc<Session>| -> Input {
         if !common.reads_stdin() {
             Input::none()
+        } else if raw {
+            raw_stdin(session.clone(), raw_chunk)
         } else if let Some(prompt) = prompt {
             prompt.start("> ", session.clone())
         } else {

@@ -247,6 +247,11 @@ pub struct CommonArgs {
     /// For scripts: print only received data, raw (no markers, status or TX lines); errors still go to stderr.
     #[arg(short, long, help_heading = "Session")]
     pub quiet: bool,
+    /// Byte-exact, like ncat: stdin goes out unchanged, received bytes go to stdout unchanged,
+    /// and the end of stdin half-closes the connection (tcp-client then waits for the peer to
+    /// close). No /commands, no text decoding, no status lines.
+    #[arg(long, help_heading = "Session", conflicts_with_all = ["view", "input", "literal", "timestamps"])]
+    pub raw: bool,
 }
 
 impl CommonArgs {
@@ -280,7 +285,8 @@ impl CommonArgs {
         Ok(Options {
             view: self.view,
             timestamps: self.timestamps,
-            quiet: self.quiet,
+            quiet: self.quiet || self.raw,
+            raw: self.raw,
             encoding: self.encoding,
             eol: self.eol,
             input_mode: self.input,

@@ -12,9 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -29,6 +27,11 @@ pub const QUEUE_LEN: usize = 256;
 /// Size of one read; also the largest chunk shown at once.
 const READ_BUF: usize = 64 * 1024;
 
+/// A byte stream a connection can run on: plain TCP or TLS over TCP.
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<S: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for S {}
+
 /// Something for the writer task to do.
 #[derive(Debug)]
 enum Out {
@@ -36,6 +39,8 @@ enum Out {
     Data(Bytes),
     /// Signal once everything queued before it has been written.
     Flush(oneshot::Sender<()>),
+    /// Write what is queued, then close our sending side (half-close).
+    Shutdown,
 }
 
 /// The sending side of a connection: its writer's bounded queue. Cheap to
@@ -109,7 +114,7 @@ impl Outbox {
             Err(mpsc::error::TrySendError::Closed(_)) => Ok(Delivery::Closed),
             Err(mpsc::error::TrySendError::Full(out)) => match out {
                 Out::Data(bytes) => Err(bytes),
-                Out::Flush(_) => Ok(Delivery::Closed),
+                Out::Flush(_) | Out::Shutdown => Ok(Delivery::Closed),
             },
         }
     }
@@ -150,6 +155,13 @@ impl Outbox {
         }
     }
 
+    /// Closes our sending side once everything queued so far is written
+    /// (half-close, like ncat at the end of its input): the peer reads
+    /// end-of-file and can still answer. Nothing can be sent after this.
+    pub async fn close_write(&self) {
+        let _ = self.tx.send(Out::Shutdown).await;
+    }
+
     /// Whether anything was ever queued for this connection.
     pub fn used(&self) -> bool {
         self.used.load(Ordering::Relaxed)
@@ -182,7 +194,7 @@ pub struct Conn {
 
 impl Conn {
     /// Starts the reader and writer tasks for `stream`, labelled `label` in output.
-    pub fn spawn(session: Arc<Session>, stream: TcpStream, label: String) -> Conn {
+    pub fn spawn(session: Arc<Session>, stream: impl Stream, label: String) -> Conn {
         Conn::start(session, stream, label, None)
     }
 
@@ -191,20 +203,20 @@ impl Conn {
     /// before anything it sends is shown.
     pub fn spawn_held(
         session: Arc<Session>,
-        stream: TcpStream,
+        stream: impl Stream,
         label: String,
     ) -> (Conn, oneshot::Sender<()>) {
         let (release, held) = oneshot::channel();
         (Conn::start(session, stream, label, Some(held)), release)
     }
 
-    fn start(
+    fn start<S: Stream>(
         session: Arc<Session>,
-        stream: TcpStream,
+        stream: S,
         label: String,
         held: Option<oneshot::Receiver<()>>,
     ) -> Conn {
-        let (read_half, write_half) = stream.into_split();
+        let (read_half, write_half) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel(QUEUE_LEN);
         let outbox = Outbox::new(tx);
         let stats = Arc::new(Counters::default());
@@ -232,9 +244,9 @@ impl Conn {
     }
 }
 
-async fn write_loop(
+async fn write_loop<S: Stream>(
     session: Arc<Session>,
-    mut socket: OwnedWriteHalf,
+    mut socket: WriteHalf<S>,
     mut rx: mpsc::Receiver<Out>,
     label: String,
     stats: Arc<Counters>,
@@ -260,16 +272,18 @@ async fn write_loop(
             Out::Flush(ack) => {
                 let _ = ack.send(());
             }
+            Out::Shutdown => break,
         }
     }
-    // Every sender is gone: tell the peer we are done sending.
+    // Every sender is gone, or a half-close was asked for: tell the peer we
+    // are done sending. Whatever is queued after a half-close is dropped.
     let _ = socket.shutdown().await;
     Ok(())
 }
 
-async fn read_loop(
+async fn read_loop<S: Stream>(
     session: Arc<Session>,
-    mut socket: OwnedReadHalf,
+    mut socket: ReadHalf<S>,
     outbox: Outbox,
     label: String,
     stats: Arc<Counters>,

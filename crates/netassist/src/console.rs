@@ -45,6 +45,8 @@ pub struct DisplayOptions {
     pub timestamps: bool,
     /// Only received payload, undecorated; no status or TX lines.
     pub quiet: bool,
+    /// Received bytes exactly as they arrived (`--raw`); no status or TX lines.
+    pub raw: bool,
 }
 
 type Sink = Box<dyn Write + Send>;
@@ -109,6 +111,12 @@ impl Console {
         {
             tracing::warn!("cannot write the transcript: {e}");
         }
+        if self.display.raw {
+            if dir == Direction::Rx {
+                write_flush(&mut sinks.out, bytes);
+            }
+            return;
+        }
         if self.display.quiet && dir == Direction::Tx {
             return;
         }
@@ -127,7 +135,7 @@ impl Console {
         {
             tracing::warn!("cannot write the transcript: {e}");
         }
-        if !self.display.quiet {
+        if !self.display.quiet && !self.display.raw {
             let line = format!("{}-- {message}\n", self.stamp());
             write_flush(&mut sinks.err, line.as_bytes());
         }
@@ -268,13 +276,23 @@ impl Capture {
     /// Waits until the captured text contains `needle`, up to `timeout`.
     /// Returns whether it appeared.
     pub async fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_until(
+            |bytes| String::from_utf8_lossy(bytes).contains(needle),
+            timeout,
+        )
+        .await
+    }
+
+    /// Waits until the captured bytes satisfy `done`, up to `timeout`.
+    /// Returns whether they did.
+    pub async fn wait_until(&self, done: impl Fn(&[u8]) -> bool, timeout: Duration) -> bool {
         let wait = async {
             loop {
                 let notified = self.inner.1.notified();
                 tokio::pin!(notified);
                 // Register before checking, so a write in between is not missed.
                 notified.as_mut().enable();
-                if self.text().contains(needle) {
+                if done(&self.inner.0.lock()) {
                     return;
                 }
                 notified.await;
@@ -374,6 +392,19 @@ mod tests {
         c.warn("bad line");
         assert_eq!(out.text(), "pong\n");
         assert_eq!(err.text(), "!! bad line\n");
+    }
+
+    #[test]
+    fn raw_prints_received_bytes_exactly_and_nothing_else() {
+        let (c, out, err) = console(DisplayOptions {
+            raw: true,
+            ..Default::default()
+        });
+        c.data(Direction::Rx, "[p]", b"\xff\x00a\r\n", "\u{fffd}\0a\r\n", 0);
+        c.data(Direction::Tx, "[p]", b"sent", "sent", 0);
+        c.status("connected");
+        assert_eq!(out.bytes(), b"\xff\x00a\r\n");
+        assert_eq!(err.text(), "");
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub struct Options {
     pub timestamps: bool,
     /// Scripts: print only received data, raw; no status lines, no TX lines.
     pub quiet: bool,
+    /// Byte-exact scripting (`--raw`): stdin goes out unchanged, received
+    /// bytes go to stdout unchanged, and the end of input half-closes.
+    pub raw: bool,
     /// Encoding for decoding received and encoding sent text.
     pub encoding: Encoding,
     /// Appended to sent text.
@@ -139,6 +142,7 @@ impl Default for Options {
             view: View::Text,
             timestamps: false,
             quiet: false,
+            raw: false,
             encoding: Encoding::Utf8,
             eol: LineEnding::Lf,
             input_mode: InputMode::Text,

@@ -18,31 +18,87 @@ use crate::options::{Options, Payload, Schedule};
 use crate::settings::{Setting, Settings};
 use crate::stats::Counters;
 
-/// Input lines for a session: typed at a prompt, piped, or sent by a test.
+/// Input for a session: lines typed at a prompt, piped, or sent by a test;
+/// or, with `--raw`, chunks of bytes from stdin. The channel closing means
+/// input ended.
 #[derive(Debug)]
 pub struct Input {
-    /// The lines; the channel closing means input ended. `None`: no input
-    /// at all (the payload flags are the input).
-    pub lines: Option<mpsc::Receiver<String>>,
+    source: Source,
     /// Typed at a terminal: ending input (Ctrl-D) ends the run at once
     /// instead of starting the `--wait` period.
     pub interactive: bool,
 }
 
+#[derive(Debug)]
+enum Source {
+    None,
+    Lines(mpsc::Receiver<String>),
+    Raw(mpsc::Receiver<Bytes>),
+}
+
+/// One item of input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A line without its line ending: data or a `/command`.
+    Line(String),
+    /// Bytes to send exactly as they are (`--raw`).
+    Raw(Bytes),
+}
+
 impl Input {
-    /// No input lines: only the payload schedule sends.
+    /// No input: only the payload schedule sends.
     pub fn none() -> Self {
         Input {
-            lines: None,
+            source: Source::None,
             interactive: false,
         }
     }
 
-    /// Piped-style input from a channel (used by tests and embedders).
+    /// Piped-style lines from a channel (used by tests and embedders).
     pub fn channel(lines: mpsc::Receiver<String>) -> Self {
         Input {
-            lines: Some(lines),
+            source: Source::Lines(lines),
             interactive: false,
+        }
+    }
+
+    /// Lines typed at a terminal.
+    pub fn typed(lines: mpsc::Receiver<String>) -> Self {
+        Input {
+            source: Source::Lines(lines),
+            interactive: true,
+        }
+    }
+
+    /// Raw bytes from a channel (`--raw`).
+    pub fn raw(chunks: mpsc::Receiver<Bytes>) -> Self {
+        Input {
+            source: Source::Raw(chunks),
+            interactive: false,
+        }
+    }
+
+    /// Whether there is any input at all (besides the payload flags).
+    pub fn exists(&self) -> bool {
+        !matches!(self.source, Source::None)
+    }
+
+    /// The next item, or `None` once input has ended (at once if there is none).
+    pub async fn next(&mut self) -> Option<Incoming> {
+        match &mut self.source {
+            Source::None => None,
+            Source::Lines(rx) => rx.recv().await.map(Incoming::Line),
+            Source::Raw(rx) => rx.recv().await.map(Incoming::Raw),
+        }
+    }
+
+    /// Whether input is waiting to be handled right now (it is still being
+    /// sent); takes one item to find out, for use when the run is over.
+    pub fn has_waiting(&mut self) -> bool {
+        match &mut self.source {
+            Source::None => false,
+            Source::Lines(rx) => rx.try_recv().is_ok(),
+            Source::Raw(rx) => rx.try_recv().is_ok(),
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::conn::{Closed, Conn, Outbox};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
 use crate::options::Wait;
-use crate::session::{Input, Session};
+use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
 
 /// Resolves `target` and connects to the first address that accepts,
@@ -109,9 +109,16 @@ pub async fn run(
         .as_ref()
         .is_some_and(|s| s.count.is_some());
     let mut peer_closed = false;
-    let mut input_open = input.lines.is_some();
+    let mut input_open = input.exists();
     let mut reader_done = false;
-    let wait = session.options.effective_wait(false);
+    let options = &session.options;
+    // Raw, like ncat: after the half-close, wait for the peer to close.
+    let wait = match options.wait {
+        None if options.raw => Wait::Forever,
+        _ => options.effective_wait(false),
+    };
+    // The end of input half-closes in raw mode, unless we still answer.
+    let half_close = options.raw && !options.responds();
     // Set once input and payload are done and written: when to stop
     // (`Some(None)`: never by ourselves).
     let mut deadline: Option<Option<Instant>> = None;
@@ -122,6 +129,9 @@ pub async fn run(
             tokio::select! {
                 () = outbox.flush() => {}
                 () = &mut shutdown => break Outcome::Stopped,
+            }
+            if half_close {
+                outbox.close_write().await;
             }
             deadline = Some(match wait {
                 Wait::Forever => None,
@@ -144,14 +154,17 @@ pub async fn run(
                 let schedule_running = finite_schedule
                     && schedule.as_ref().is_some_and(|h| !h.is_finished());
                 let pending = deadline.is_none()
-                    && (schedule_running || lines_waiting(&mut input));
+                    && (schedule_running || input.has_waiting());
                 break if pending { Outcome::PeerClosed } else { Outcome::Done };
             }
-            line = recv_line(&mut input), if input_open => match line {
-                Some(line) => {
+            item = input.next(), if input_open => match item {
+                Some(Incoming::Line(line)) => {
                     if handle_line(&session, &outbox, &stats, &line).await {
                         break Outcome::Done;
                     }
+                }
+                Some(Incoming::Raw(bytes)) => {
+                    outbox.send(bytes).await;
                 }
                 None if input.interactive => break Outcome::Done,
                 None => input_open = false,
@@ -198,18 +211,6 @@ fn refused(closed: &Result<Closed, JoinError>, stats: &Counters, outbox: &Outbox
         matches!(closed, Ok(Closed::Error(e)) if e.kind() == io::ErrorKind::ConnectionReset);
     let snapshot = stats.snapshot();
     reset && snapshot.rx_bytes == 0 && snapshot.tx_bytes == 0 && !outbox.used()
-}
-
-/// Whether input lines are waiting to be sent (input still being sent).
-fn lines_waiting(input: &mut Input) -> bool {
-    input.lines.as_mut().is_some_and(|rx| rx.try_recv().is_ok())
-}
-
-async fn recv_line(input: &mut Input) -> Option<String> {
-    match input.lines.as_mut() {
-        Some(rx) => rx.recv().await,
-        None => None,
-    }
 }
 
 /// Acts on one input line; returns `true` to quit.

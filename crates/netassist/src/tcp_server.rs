@@ -23,11 +23,11 @@ use tokio::time::Instant;
 
 use crate::address::HostPort;
 use crate::command::{Data, Line, help};
-use crate::conn::{Closed, Conn, Delivery, Outbox};
+use crate::conn::{Closed, Conn, Delivery, Outbox, Stream};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
 use crate::options::Wait;
-use crate::session::{Input, Session};
+use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
 
 /// Resolves where to listen and binds a listener on the first address.
@@ -68,9 +68,13 @@ pub async fn run(
     let clients: Clients = Arc::new(Mutex::new(BTreeMap::new()));
     let mut next_id = 0u64;
     let mut pump = input
-        .lines
-        .is_some()
+        .exists()
         .then(|| tokio::spawn(pump_input(session.clone(), clients.clone(), input)));
+    // --raw: the end of input half-closes every client, like ncat -l, unless
+    // we still answer; clients that come later are half-closed once their
+    // payload is sent.
+    let half_close = session.options.raw && !session.options.responds();
+    let mut input_ended = pump.is_none();
     let mut deadline: Option<Option<Instant>> = None;
     tokio::pin!(shutdown);
 
@@ -98,7 +102,7 @@ pub async fn run(
                         continue;
                     }
                     next_id += 1;
-                    admit(&session, &clients, next_id, stream, peer);
+                    admit(&session, &clients, next_id, stream, peer, half_close && input_ended);
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: say so, and back off
@@ -111,7 +115,15 @@ pub async fn run(
                 pump = None;
                 match end {
                     Ok(InputEnd::Quit) => break Outcome::Done,
-                    Ok(InputEnd::Ended) => {}
+                    Ok(InputEnd::Ended) => {
+                        input_ended = true;
+                        if half_close {
+                            for client in clients.lock().values() {
+                                let outbox = client.outbox.clone();
+                                tokio::spawn(async move { outbox.close_write().await });
+                            }
+                        }
+                    }
                     Err(e) => session.console.warn(&format!("reading input stopped: {e}")),
                 }
             }
@@ -158,13 +170,15 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// Registers a new client and starts its tasks.
+/// Registers a new client and starts its tasks; with `half_close`, our
+/// sending side is closed once its payload (if any) is sent.
 fn admit(
     session: &Arc<Session>,
     clients: &Clients,
     id: u64,
-    stream: tokio::net::TcpStream,
+    stream: impl Stream,
     peer: SocketAddr,
+    half_close: bool,
 ) {
     let label = format!("#{id} {peer}");
     let (conn, release) = Conn::spawn_held(session.clone(), stream, label.clone());
@@ -177,9 +191,16 @@ fn admit(
                     async move { outbox.send(bytes).await }
                 })
                 .await;
+            if half_close {
+                outbox.close_write().await;
+            }
         })
         .abort_handle()
     });
+    if half_close && schedule.is_none() {
+        let outbox = conn.outbox.clone();
+        tokio::spawn(async move { outbox.close_write().await });
+    }
     let Conn {
         outbox,
         stats,
@@ -236,10 +257,19 @@ enum InputEnd {
 /// Acts on input lines one by one, each to its end (a broadcast waits for
 /// the clients it goes to), until input ends or the user quits.
 async fn pump_input(session: Arc<Session>, clients: Clients, mut input: Input) -> InputEnd {
-    if let Some(lines) = input.lines.as_mut() {
-        while let Some(line) = lines.recv().await {
-            if handle_line(&session, &clients, &line).await {
-                return InputEnd::Quit;
+    while let Some(item) = input.next().await {
+        match item {
+            Incoming::Line(line) => {
+                if handle_line(&session, &clients, &line).await {
+                    return InputEnd::Quit;
+                }
+            }
+            Incoming::Raw(bytes) => {
+                let targets = all_clients(&clients);
+                if targets.is_empty() {
+                    session.console.warn("no clients connected: nothing sent");
+                }
+                broadcast(&session, targets, &bytes).await;
             }
         }
     }
@@ -257,11 +287,7 @@ async fn handle_line(session: &Arc<Session>, clients: &Clients, line: &str) -> b
         Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => {
             if let Some(bytes) = encode(session, &data) {
-                let targets: Vec<(u64, Outbox)> = clients
-                    .lock()
-                    .iter()
-                    .map(|(id, c)| (*id, c.outbox.clone()))
-                    .collect();
+                let targets = all_clients(clients);
                 if targets.is_empty() {
                     console.warn("no clients connected: nothing sent");
                 }
@@ -340,6 +366,15 @@ fn encode(session: &Session, data: &Data) -> Option<Bytes> {
         .data_bytes(data)
         .map_err(|e| session.send_failed(&e))
         .ok()
+}
+
+/// Every connected client, to send to.
+fn all_clients(clients: &Clients) -> Vec<(u64, Outbox)> {
+    clients
+        .lock()
+        .iter()
+        .map(|(id, c)| (*id, c.outbox.clone()))
+        .collect()
 }
 
 /// Queues `bytes` for every target, waiting for those whose queue is full

@@ -25,7 +25,7 @@ use crate::console::Direction;
 use crate::encoding::{decode_whole, encode_text};
 use crate::error::{Error, Outcome};
 use crate::options::{Payload, Wait};
-use crate::session::{Input, Session};
+use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
 
 /// Most peers remembered; the oldest is forgotten beyond this.
@@ -33,10 +33,19 @@ pub const MAX_PEERS: usize = 4096;
 /// Largest datagram we can receive (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_536;
 
-/// The most payload one datagram can carry to `to`: 65,535 bytes less the
-/// UDP header (8) and, over IPv4, the IP header (20).
+/// The most payload one datagram can carry over IPv4: 65,535 bytes less the
+/// IP (20) and UDP (8) headers.
+pub const MAX_IPV4_PAYLOAD: usize = 65_507;
+/// The same over IPv6, whose header is not counted in its payload length.
+pub const MAX_IPV6_PAYLOAD: usize = 65_527;
+
+/// The most payload one datagram can carry to `to`.
 pub fn max_payload(to: SocketAddr) -> usize {
-    if to.is_ipv4() { 65_507 } else { 65_527 }
+    if to.is_ipv4() {
+        MAX_IPV4_PAYLOAD
+    } else {
+        MAX_IPV6_PAYLOAD
+    }
 }
 
 fn too_long(len: usize, to: SocketAddr) -> String {
@@ -190,6 +199,18 @@ impl Udp {
         }
     }
 
+    /// Where plain input goes: `--to`, or else the peer that sent last
+    /// (warns if there is none yet).
+    fn default_target(&self) -> Option<SocketAddr> {
+        let to = self.to.or(self.peers.lock().last);
+        if to.is_none() {
+            self.session
+                .console
+                .warn("no peer yet: give --to, wait for a datagram, or use /to HOST:PORT TEXT");
+        }
+        to
+    }
+
     /// Resolves a `/to` target: a peer id (`2`, `#2`) or `HOST:PORT`.
     async fn target(&self, target: &str) -> Option<SocketAddr> {
         if let Ok(id) = target.strip_prefix('#').unwrap_or(target).parse::<u64>() {
@@ -223,15 +244,7 @@ impl Udp {
                 session.line_error(&e);
                 return false;
             }
-            Ok(Line::Send(data)) => {
-                let to = self.to.or(self.peers.lock().last);
-                if to.is_none() {
-                    console.warn(
-                        "no peer yet: give --to, wait for a datagram, or use /to HOST:PORT TEXT",
-                    );
-                }
-                (to, data)
-            }
+            Ok(Line::Send(data)) => (self.default_target(), data),
             Ok(Line::SendTo(target, data)) => (self.target(&target).await, data),
             Ok(Line::List) => {
                 let now = Instant::now();
@@ -356,7 +369,7 @@ pub async fn run(
     };
     tokio::pin!(schedule);
     let mut schedule_done = session.options.schedule.is_none();
-    let mut input_open = input.lines.is_some();
+    let mut input_open = input.exists();
     let wait = session.options.effective_wait(to.is_none());
     let mut deadline: Option<Option<Instant>> = None;
     tokio::pin!(shutdown);
@@ -371,10 +384,15 @@ pub async fn run(
         let sleep_until = deadline.flatten();
         tokio::select! {
             e = &mut receiver => return Err(Error::Io(io::Error::new(e.kind(), format!("UDP receive failed: {e}")))),
-            line = async { match input.lines.as_mut() { Some(rx) => rx.recv().await, None => None } }, if input_open => match line {
-                Some(line) => {
+            item = input.next(), if input_open => match item {
+                Some(Incoming::Line(line)) => {
                     if udp.handle_line(&line).await {
                         break Outcome::Done;
+                    }
+                }
+                Some(Incoming::Raw(bytes)) => {
+                    if let Some(to) = udp.default_target() {
+                        udp.send(&bytes, to).await;
                     }
                 }
                 None if input.interactive => break Outcome::Done,

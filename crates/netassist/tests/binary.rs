@@ -494,3 +494,34 @@ async fn escapes_send_exact_bytes_and_bad_ones_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad escape"));
 }
+
+#[tokio::test]
+async fn raw_client_is_byte_exact_and_half_closes_at_the_end_of_input() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    // An echo server that stops at end-of-file: it can only finish if the
+    // client half-closes, and the client can only finish once it has.
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("accept");
+        let (mut rd, mut wr) = stream.into_split();
+        let echoed = tokio::io::copy(&mut rd, &mut wr).await.expect("echo");
+        drop(wr);
+        echoed
+    });
+    let input = common::noise(100_000);
+    let out = run(args(&["tcp-client", &addr, "--raw"]), input.clone()).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(server.await.expect("join"), 100_000);
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "the same 100,000 bytes came back");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -843,3 +843,39 @@ async fn settings_switch_while_running_and_counters_reset() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn raw_server_passes_bytes_both_ways_and_half_closes_at_the_end_of_input() {
+    let server = harness(Options {
+        raw: true,
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (chunks, server_input) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        Input::raw(server_input),
+        std::future::pending(),
+    ));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    // What the client sends comes out exactly (which also shows that the
+    // server has registered it: it reads only after that).
+    let data = noise(100_000);
+    client.write_all(&data).await.expect("write");
+    expect_len(&server.out, data.len()).await;
+    assert!(server.out.bytes() == data, "byte for byte");
+    assert_eq!(server.err.text(), "", "raw shows no status");
+
+    chunks
+        .send(bytes::Bytes::from_static(b"\x00from stdin\xff"))
+        .await
+        .expect("send");
+    assert_eq!(read_exact(&mut client, 12).await, b"\x00from stdin\xff");
+    // End of input: the client reads end-of-file, and can still send.
+    drop(chunks);
+    assert!(read_to_end(&mut client).await.is_empty());
+    client.write_all(b"still heard").await.expect("write");
+    expect_len(&server.out, data.len() + 11).await;
+}

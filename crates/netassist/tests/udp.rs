@@ -230,3 +230,31 @@ async fn udp_over_ipv6_loopback() {
         Outcome::Done
     );
 }
+
+#[tokio::test]
+async fn raw_udp_sends_and_prints_datagrams_byte_for_byte() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let peer_addr = peer.local_addr().expect("addr");
+    let node = harness(Options {
+        raw: true,
+        ..Options::default()
+    });
+    let socket = udp::bind(None, Some(peer_addr)).await.expect("bind");
+    let (chunks, node_input) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(udp::run(
+        node.session.clone(),
+        socket,
+        Some(peer_addr),
+        Input::raw(node_input),
+        std::future::pending(),
+    ));
+    chunks
+        .send(bytes::Bytes::from_static(b"\x00\x01\xff raw\n"))
+        .await
+        .expect("send");
+    let (data, from) = recv(&peer).await;
+    assert_eq!(data, b"\x00\x01\xff raw\n");
+    peer.send_to(b"\xffreply\x00", from).await.expect("send");
+    expect_len(&node.out, 7).await;
+    assert_eq!(node.out.bytes(), b"\xffreply\x00");
+}
