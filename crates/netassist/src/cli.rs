@@ -13,13 +13,15 @@ use crate::codec::parse_hex;
 use crate::duration::{parse_duration, parse_period};
 use crate::encoding::Encoding;
 use crate::error::Error;
-use crate::options::{InputMode, LineEnding, Options, Payload, Schedule, View, Wait};
+use crate::options::{InputMode, LineEnding, Options, Payload, Schedule, Tls, View, Wait};
 use crate::rules::ReplyRule;
+use crate::tls::{TlsClient, TlsServer, Trust, self_signed_names};
 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  done: input finished (and --wait passed), /quit, Ctrl-D, Ctrl-C or SIGTERM
-  1  other failure: cannot bind, name does not resolve, I/O error, unreadable --file/--log,
+  1  other failure: cannot bind, name does not resolve, I/O error, TLS handshake failed,
+     unreadable --file/--log/--ca/--cert,
      or some input could not be sent (bad hex, unencodable text, datagram too long)
   2  usage: bad flag or value (bad hex, bad --reply rule, malformed HOST:PORT, a --send or
      --reply text the --encoding cannot represent, a udp payload larger than a datagram)
@@ -34,7 +36,8 @@ Sender, ncat and socat: a TCP client, a TCP server for many clients, or a UDP pe
 It shows what arrives as text (UTF-8, GBK or Latin-1, decoded as a stream) and/or
 hexdump -C rows, with peer labels, RX/TX markers and optional timestamps; it sends
 typed or piped lines, --send/--hex/--file payloads (optionally periodic), answers by
-itself with --echo or --reply rules, and can keep a --log transcript.
+itself with --echo or --reply rules, and can keep a --log transcript. --raw makes it a
+byte-exact pipe that half-closes at the end of stdin; --tls encrypts TCP.
 
 Typed lines are sent as they are entered (line editing and history when stdin is a
 terminal; plain lines when stdin is piped). Lines starting with / are commands: type
@@ -47,7 +50,10 @@ Examples:
   netassist tcp-server 9000 --encoding gbk --view both     be the tutorial's test peer
   netassist udp --bind 127.0.0.1:9999                      print every datagram and its source
   netassist udp --to 127.0.0.1:9999 --send 'tick {counter}' --every 500ms --count 10
-  netassist tcp-server 127.0.0.1:7000 --reply 'ping=>pong' --log session.log";
+  netassist tcp-server 127.0.0.1:7000 --reply 'ping=>pong' --log session.log
+  netassist tcp-client 127.0.0.1:9000 --raw < request.bin > reply.bin   byte-exact, like ncat
+  netassist tcp-server 127.0.0.1:8443 --tls --cert-out server.pem     TLS, self-signed
+  netassist tcp-client 127.0.0.1:8443 --tls --ca server.pem";
 
 /// netassist: TCP/UDP network debugging assistant for the terminal.
 #[derive(Debug, Parser)]
@@ -107,12 +113,28 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// The resolved options for this mode (reads the `--file` payload).
+    /// The resolved options for this mode (reads the `--file` payload, sets
+    /// up TLS and writes `--cert-out`).
     pub fn options(&self) -> Result<Options, Error> {
         let mut options = self.common().to_options()?;
-        if let Mode::TcpServer(args) = self {
-            options.max_clients = usize::try_from(args.max_clients).unwrap_or(usize::MAX);
-            options.stall_timeout = args.stall_timeout;
+        match self {
+            Mode::TcpClient(args) if args.tls => {
+                let trust = match (&args.ca, args.insecure) {
+                    (Some(ca), _) => Trust::CaFile(ca.clone()),
+                    (None, true) => Trust::Insecure,
+                    (None, false) => Trust::Public,
+                };
+                let name = args.server_name.clone().unwrap_or(args.target.host.clone());
+                options.tls = Some(Tls::Client(TlsClient::new(trust, Some(name))?));
+            }
+            Mode::TcpServer(args) => {
+                options.max_clients = usize::try_from(args.max_clients).unwrap_or(usize::MAX);
+                options.stall_timeout = args.stall_timeout;
+                if args.tls {
+                    options.tls = Some(Tls::Server(args.tls_server()?));
+                }
+            }
+            Mode::TcpClient(_) | Mode::Udp(_) => {}
         }
         Ok(options)
     }
@@ -136,6 +158,26 @@ pub struct TcpClientArgs {
     /// Give up connecting after this long (exit code 4).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub connect_timeout: Duration,
+    /// Connect with TLS; the server's certificate must chain to a well-known public authority
+    /// (see --ca and --insecure).
+    #[arg(long, help_heading = "TLS")]
+    pub tls: bool,
+    /// Trust the certificates in this PEM file instead, e.g. a self-signed server's (what
+    /// `tcp-server --tls --cert-out FILE` writes).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls",
+        conflicts_with = "insecure",
+        help_heading = "TLS"
+    )]
+    pub ca: Option<PathBuf>,
+    /// Accept any certificate: encrypted, but the server is not authenticated (for tests).
+    #[arg(long, requires = "tls", help_heading = "TLS")]
+    pub insecure: bool,
+    /// The name the server's certificate must be for [default: the HOST connected to].
+    #[arg(long, value_name = "NAME", requires = "tls", help_heading = "TLS")]
+    pub server_name: Option<String>,
     /// Flags shared by all modes.
     #[command(flatten)]
     pub common: CommonArgs,
@@ -154,9 +196,43 @@ pub struct TcpServerArgs {
     /// for this long is skipped (its messages dropped) until it reads again.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_period)]
     pub stall_timeout: Duration,
+    /// Serve TLS: with --cert and --key, or else with a self-signed certificate made on the spot
+    /// for localhost, 127.0.0.1, ::1 and the address listened on.
+    #[arg(long, help_heading = "TLS")]
+    pub tls: bool,
+    /// Certificate chain to serve (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key"], help_heading = "TLS")]
+    pub cert: Option<PathBuf>,
+    /// Private key of --cert (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "cert"], help_heading = "TLS")]
+    pub key: Option<PathBuf>,
+    /// Write the self-signed certificate (PEM) to FILE, for clients to trust with --ca.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls",
+        conflicts_with = "cert",
+        help_heading = "TLS"
+    )]
+    pub cert_out: Option<PathBuf>,
     /// Flags shared by all modes.
     #[command(flatten)]
     pub common: CommonArgs,
+}
+
+impl TcpServerArgs {
+    /// The certificate to serve: `--cert`/`--key`, or a self-signed one
+    /// (written to `--cert-out` if asked).
+    fn tls_server(&self) -> Result<TlsServer, Error> {
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            return TlsServer::from_files(cert, key);
+        }
+        let (server, pem) = TlsServer::self_signed(self_signed_names(&self.listen.host))?;
+        if let Some(path) = &self.cert_out {
+            std::fs::write(path, pem).map_err(|e| Error::File(path.display().to_string(), e))?;
+        }
+        Ok(server)
+    }
 }
 
 /// `udp` flags.
@@ -358,6 +434,42 @@ mod tests {
         assert!(parse(&["tcp-client", "h:1", "--send", "a", "--count", "0"]).is_err());
         assert!(parse(&["udp"]).is_err());
         assert!(parse(&["udp", "--to", "127.0.0.1:1"]).is_ok());
+    }
+
+    #[test]
+    fn tls_flags_belong_together() {
+        assert!(
+            parse(&["tcp-client", "h:1", "--insecure"]).is_err(),
+            "needs --tls"
+        );
+        assert!(parse(&["tcp-client", "h:1", "--tls", "--insecure", "--ca", "x"]).is_err());
+        assert!(
+            parse(&["tcp-server", "1", "--tls", "--cert", "c"]).is_err(),
+            "needs --key"
+        );
+        assert!(
+            parse(&[
+                "tcp-server",
+                "1",
+                "--tls",
+                "--cert-out",
+                "o",
+                "--cert",
+                "c",
+                "--key",
+                "k"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&["udp", "--to", "h:1", "--tls"]).is_err(),
+            "no TLS over UDP"
+        );
+        let cli = parse(&["tcp-client", "h:1", "--tls", "--insecure"]).expect("valid");
+        assert!(matches!(
+            cli.mode.options().expect("options").tls,
+            Some(Tls::Client(_))
+        ));
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub enum Error {
     /// Reading the `--file` payload or opening the `--log` file failed.
     #[error("{0}: {1}")]
     File(String, io::Error),
+    /// TLS could not be set up, or its handshake failed.
+    #[error("{0}")]
+    Tls(String),
     /// Any other I/O failure.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -54,7 +57,11 @@ impl Error {
             Error::Usage(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::TimedOut(..) => EXIT_TIMED_OUT,
-            Error::Resolve(..) | Error::Bind(..) | Error::File(..) | Error::Io(_) => EXIT_FAILURE,
+            Error::Resolve(..)
+            | Error::Bind(..)
+            | Error::File(..)
+            | Error::Tls(_)
+            | Error::Io(_) => EXIT_FAILURE,
         }
     }
 }

@@ -94,6 +94,15 @@ pub struct Schedule {
     pub count: Option<u64>,
 }
 
+/// TLS for a TCP mode.
+#[derive(Debug, Clone)]
+pub enum Tls {
+    /// `tcp-client --tls`: what to trust.
+    Client(crate::tls::TlsClient),
+    /// `tcp-server --tls`: the certificate to serve.
+    Server(crate::tls::TlsServer),
+}
+
 /// How long, by default, a broadcast waits for a client that does not read.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -134,6 +143,8 @@ pub struct Options {
     /// TCP server: how long a broadcast waits for a client whose queue is
     /// full before that client counts as stalled and is skipped.
     pub stall_timeout: Duration,
+    /// TCP modes: TLS (`--tls`).
+    pub tls: Option<Tls>,
 }
 
 impl Default for Options {
@@ -155,6 +166,7 @@ impl Default for Options {
             wait: None,
             max_clients: 1024,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
+            tls: None,
         }
     }
 }

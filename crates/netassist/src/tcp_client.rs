@@ -22,9 +22,10 @@ use crate::command::{Line, help};
 use crate::conn::{Closed, Conn, Outbox};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
-use crate::options::Wait;
+use crate::options::{Tls, Wait};
 use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
+use crate::tls::describe;
 
 /// Resolves `target` and connects to the first address that accepts,
 /// within `timeout` overall.
@@ -84,7 +85,16 @@ pub async fn run(
     };
     let label = format!("[{peer}]");
     session.console.status(&format!("connected to {peer}"));
-    let conn = Conn::spawn(session.clone(), stream, label);
+    let conn = match &session.options.tls {
+        Some(Tls::Client(tls)) => {
+            let stream = tls.connect(stream, peer).await?;
+            session
+                .console
+                .status(&format!("TLS: {}", describe(stream.get_ref().1)));
+            Conn::spawn(session.clone(), stream, label)
+        }
+        _ => Conn::spawn(session.clone(), stream, label),
+    };
     let Conn {
         outbox,
         stats,

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -26,9 +27,10 @@ use crate::command::{Data, Line, help};
 use crate::conn::{Closed, Conn, Delivery, Outbox, Stream};
 use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
-use crate::options::Wait;
+use crate::options::{Tls, Wait};
 use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
+use crate::tls::describe;
 
 /// Resolves where to listen and binds a listener on the first address.
 pub async fn bind(spec: &HostPort) -> Result<TcpListener, Error> {
@@ -62,9 +64,16 @@ pub async fn run(
 ) -> Result<Outcome, Error> {
     session.options.validate()?;
     let local = listener.local_addr()?;
-    session
-        .console
-        .status(&format!("listening on {local} (TCP)"));
+    let tls = match &session.options.tls {
+        Some(Tls::Server(tls)) => Some(tls.clone()),
+        _ => None,
+    };
+    session.console.status(&match &tls {
+        Some(tls) => format!("listening on {local} (TCP, TLS with {})", tls.origin),
+        None => format!("listening on {local} (TCP)"),
+    });
+    // Clients whose TLS handshake is under way count towards --max-clients.
+    let handshaking = Arc::new(AtomicUsize::new(0));
     let clients: Clients = Arc::new(Mutex::new(BTreeMap::new()));
     let mut next_id = 0u64;
     let mut pump = input
@@ -89,7 +98,8 @@ pub async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if clients.lock().len() >= session.options.max_clients {
+                    let connected = clients.lock().len() + handshaking.load(Ordering::Relaxed);
+                    if connected >= session.options.max_clients {
                         session.console.warn(&format!(
                             "refusing {peer}: {} clients already connected (--max-clients)",
                             session.options.max_clients
@@ -102,7 +112,29 @@ pub async fn run(
                         continue;
                     }
                     next_id += 1;
-                    admit(&session, &clients, next_id, stream, peer, half_close && input_ended);
+                    let half_close = half_close && input_ended;
+                    match &tls {
+                        None => admit(&session, &clients, next_id, stream, peer, half_close),
+                        Some(tls) => {
+                            // The handshake runs on its own, so a slow
+                            // client does not hold up the others.
+                            handshaking.fetch_add(1, Ordering::Relaxed);
+                            let (tls, session, clients, handshaking, id) =
+                                (tls.clone(), session.clone(), clients.clone(), handshaking.clone(), next_id);
+                            tokio::spawn(async move {
+                                let shaken = tls.accept(stream).await;
+                                match shaken {
+                                    Ok(stream) => {
+                                        let agreed = describe(stream.get_ref().1);
+                                        session.console.status(&format!("#{id} {peer} TLS: {agreed}"));
+                                        admit(&session, &clients, id, stream, peer, half_close);
+                                    }
+                                    Err(e) => session.console.warn(&format!("#{id} {peer}: {e}")),
+                                }
+                                handshaking.fetch_sub(1, Ordering::Relaxed);
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: say so, and back off
