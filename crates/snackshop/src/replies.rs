@@ -164,6 +164,20 @@ impl Lang {
         }
     }
 
+    /// A good was named with a quantity that is not a whole count we read.
+    pub fn bad_quantity(self) -> String {
+        match self {
+            Lang::Zh => format!(
+                "抱歉,没看懂您要买多少:数量请写 1 到 {MAX_QTY} 的整数(如 2 西瓜),\
+                 或中文的一到九十九(如 十一个西瓜)。"
+            ),
+            Lang::En => format!(
+                "Sorry, I don't understand that quantity: use a whole number from 1 to \
+                 {MAX_QTY}, e.g. 2 watermelon."
+            ),
+        }
+    }
+
     /// The customer's balance.
     pub fn balance(self, balance: Money) -> String {
         match self {
@@ -350,6 +364,7 @@ mod tests {
                 lang.not_enough_money(m, m),
                 lang.zero_quantity(),
                 lang.too_many(),
+                lang.bad_quantity(),
                 lang.balance(m),
                 lang.help(),
                 lang.ask_again(),

@@ -222,6 +222,7 @@ impl Session {
                     OrderError::UnknownGoods => lang.unknown_goods(),
                     OrderError::ZeroQuantity => lang.zero_quantity(),
                     OrderError::TooMany => lang.too_many(),
+                    OrderError::BadQuantity => lang.bad_quantity(),
                     OrderError::BadName => lang.bad_name(),
                 });
             }

@@ -112,6 +112,28 @@ async fn refusals_say_why_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn quantities_in_chinese_numerals_or_not_understood() {
+    let shop = TestShop::start(ShopConfig::default()).await;
+    let (mut c, _) = Customer::enter(shop.addr).await;
+    assert_eq!(
+        c.ask("十一个西瓜").await,
+        "购买成功,余额 78(西瓜 ×11,共 22)"
+    );
+    let not_understood = "抱歉,没看懂您要买多少:数量请写 1 到 999 的整数(如 2 西瓜),\
+                          或中文的一到九十九(如 十一个西瓜)。";
+    for line in ["-1 西瓜", "1.5 西瓜", "一百个西瓜"] {
+        assert_eq!(c.ask(line).await, not_understood, "{line}");
+    }
+    assert_eq!(c.ask("english").await, "OK, English from now on.");
+    assert_eq!(
+        c.ask("1.5 watermelons").await,
+        "Sorry, I don't understand that quantity: use a whole number from 1 to 999, \
+         e.g. 2 watermelon."
+    );
+    shop.stop().await;
+}
+
+#[tokio::test]
 async fn help_menu_and_language_switch() {
     let shop = TestShop::start(ShopConfig::default()).await;
     let (mut c, greeting) = Customer::enter(shop.addr).await;
