@@ -27,6 +27,7 @@ pub mod report;
 pub mod server;
 mod session;
 pub mod store;
+mod tally;
 
 pub use catalog::{Catalog, Good};
 pub use money::Money;

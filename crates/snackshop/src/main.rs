@@ -179,6 +179,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             ..Limits::default()
         },
+        ..ShopConfig::default()
     };
     runtime()?.block_on(async {
         let shop = Shop::bind(args.listen, config).await?;

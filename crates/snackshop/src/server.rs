@@ -23,11 +23,14 @@ use crate::order::GoodsIndex;
 use crate::replies::Lang;
 use crate::session;
 use crate::store::{DbLocation, MenuItem, Store, StoreError};
+use crate::tally::Tally;
 
 /// How long customers get to hear the goodbye and leave when the shop closes.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The starting balance of a new customer unless configured: 100 yuan.
 pub const DEFAULT_BALANCE: Money = Money::from_cents(10_000);
+/// How often, by default, the log sums up the sales since the last summary.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 /// After a failed `accept` (e.g. out of file descriptors), wait this long before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -71,6 +74,8 @@ pub struct ShopConfig {
     pub start_balance: Money,
     /// Limits on customer behaviour.
     pub limits: Limits,
+    /// How often the sales of the last period are summed up in one log line.
+    pub summary_every: Duration,
 }
 
 impl Default for ShopConfig {
@@ -82,6 +87,7 @@ impl Default for ShopConfig {
             lang: Lang::Zh,
             start_balance: DEFAULT_BALANCE,
             limits: Limits::default(),
+            summary_every: SUMMARY_EVERY,
         }
     }
 }
@@ -113,6 +119,8 @@ pub(crate) struct Shared {
     pub(crate) lang: Lang,
     pub(crate) start_balance: Money,
     pub(crate) limits: Limits,
+    pub(crate) summary_every: Duration,
+    pub(crate) tally: Tally,
 }
 
 /// An open shop, bound to its port, not yet serving.
@@ -132,6 +140,7 @@ impl Shop {
             lang,
             start_balance,
             limits,
+            summary_every,
         } = config;
         let store = tokio::task::spawn_blocking(move || Store::open(&db, &catalog))
             .await
@@ -147,6 +156,8 @@ impl Shop {
             lang,
             start_balance,
             limits,
+            summary_every,
+            tally: Tally::default(),
         });
         Ok(Shop {
             listener,
@@ -176,10 +187,19 @@ impl Shop {
         let permits = Arc::new(Semaphore::new(shared.limits.max_customers));
         let handle = store.handle();
         let mut sessions = JoinSet::new();
+        let mut summary = tokio::time::interval_at(
+            tokio::time::Instant::now() + shared.summary_every,
+            shared.summary_every,
+        );
+        summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                _ = summary.tick() => {
+                    let inside = shared.limits.max_customers.saturating_sub(permits.available_permits());
+                    log_summary(&shared, inside);
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         if let Err(e) = stream.set_nodelay(true) {
@@ -187,6 +207,7 @@ impl Shop {
                         }
                         match permits.clone().try_acquire_owned() {
                             Ok(permit) => {
+                                shared.tally.arrived();
                                 sessions.spawn(session::serve(
                                     stream,
                                     peer,
@@ -197,6 +218,7 @@ impl Shop {
                                 ));
                             }
                             Err(_) => {
+                                shared.tally.turned_away();
                                 sessions.spawn(session::turn_away(stream, peer, shared.lang));
                             }
                         }
@@ -229,12 +251,29 @@ impl Shop {
             );
             sessions.shutdown().await;
         }
+        log_summary(&shared, 0);
         drop(handle);
         tokio::task::spawn_blocking(move || store.close())
             .await
             .map_err(|e| ShopError::Internal(e.to_string()))?;
         info!("shop closed");
         Ok(())
+    }
+}
+
+/// One INFO line for the period since the last one, if anything happened.
+fn log_summary(shared: &Shared, inside: usize) {
+    let s = shared.tally.take();
+    if !s.is_quiet() {
+        info!(
+            sales = s.sales,
+            items = s.items,
+            revenue = %s.revenue,
+            arrived = s.arrived,
+            turned_away = s.turned_away,
+            inside,
+            "since the last summary"
+        );
     }
 }
 

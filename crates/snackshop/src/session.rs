@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::timeout;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
 use crate::line::{Frame, LineReader};
 use crate::money::Money;
@@ -113,7 +113,7 @@ pub(crate) async fn serve(
         writer: wr,
         write_timeout: limits.write_timeout,
     };
-    info!(%peer, "customer arrived");
+    debug!(%peer, "customer arrived");
     let mut session = Session {
         lang: shared.lang,
         customer: Customer::Anonymous(None),
@@ -122,15 +122,15 @@ pub(crate) async fn serve(
         store,
     };
     match session.run(&mut conn, &mut stop).await {
-        Ok(()) => info!(%peer, "customer left"),
-        Err(e) => info!(%peer, error = %e, "connection ended"),
+        Ok(()) => debug!(%peer, "customer left"),
+        Err(e) => debug!(%peer, error = %e, "connection ended"),
     }
     conn.close().await;
 }
 
 /// Tells a customer the shop is full and closes.
 pub(crate) async fn turn_away(stream: TcpStream, peer: SocketAddr, lang: Lang) {
-    warn!(%peer, "shop full, customer turned away");
+    debug!(%peer, "shop full, customer turned away");
     let (rd, wr) = stream.into_split();
     let mut conn = Conn {
         reader: LineReader::new(rd, 0),
@@ -176,7 +176,7 @@ impl Session {
                 }
                 read = timeout(idle, conn.reader.next_frame()) => match read {
                     Err(_) => {
-                        info!(peer = %self.peer, "idle customer shown out");
+                        debug!(peer = %self.peer, "idle customer shown out");
                         conn.send(&self.lang.idle()).await?;
                         return Ok(());
                     }
@@ -288,7 +288,7 @@ impl Session {
         }
         match self.store.account(&name, self.shared.start_balance).await {
             Ok(account) => {
-                info!(peer = %self.peer, %name, created = account.created, "customer named");
+                debug!(peer = %self.peer, %name, created = account.created, "customer named");
                 let reply = self.lang.hello_name(&name, account.balance);
                 self.customer = Customer::Named {
                     id: account.id,
@@ -328,7 +328,8 @@ impl Session {
                 if self.customer == Customer::Anonymous(None) {
                     self.customer = Customer::Anonymous(Some(customer));
                 }
-                info!(peer = %self.peer, customer, good = %item.zh, qty, %total, %balance, "sold");
+                self.shared.tally.sale(qty, total);
+                debug!(peer = %self.peer, customer, good = %item.zh, qty, %total, %balance, "sold");
                 self.lang.bought(name, qty, total, balance)
             }
             Ok(Outcome::SoldOut) => self.lang.sold_out(name),

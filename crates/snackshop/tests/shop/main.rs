@@ -5,5 +5,6 @@ mod client;
 mod common;
 mod dialogue;
 mod hostile;
+mod logs;
 mod persistence;
 mod race;
