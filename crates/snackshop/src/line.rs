@@ -5,9 +5,15 @@
 //! and the rest of it is discarded up to the next newline. A line that is not UTF-8 becomes
 //! [`Frame::NotText`]. The splitter is a plain state machine (property-tested against a simple
 //! model); [`LineReader`] feeds it from an async socket.
+//!
+//! Some clients send a request without any line end (the tutorial's own loop client sends
+//! `cmd.encode()` and waits for the answer). With [`LineReader::with_pause`], a partial line that
+//! arrived in one piece and is followed by a pause counts as a complete request; a line end that
+//! then follows on its own is taken as that request's end, not as an empty line.
 
 use std::collections::VecDeque;
 use std::io;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -74,6 +80,18 @@ impl LineSplitter {
         self.ready.pop_front()
     }
 
+    /// Whether part of a line (not being discarded) is waiting for its end.
+    pub fn has_partial(&self) -> bool {
+        !self.discarding && !self.pending.is_empty()
+    }
+
+    /// Ends the waiting partial line now, as if its line end had arrived.
+    pub fn end_partial(&mut self) {
+        if self.has_partial() {
+            self.end_line(&[]);
+        }
+    }
+
     /// Adds bytes of a line whose end has not arrived yet.
     fn extend(&mut self, data: &[u8]) {
         if self.discarding || data.is_empty() {
@@ -123,6 +141,12 @@ pub struct LineReader<R> {
     splitter: LineSplitter,
     buf: Box<[u8]>,
     eof: bool,
+    /// How long a one-piece partial line may wait before it is a request.
+    pause: Option<Duration>,
+    /// Reads that brought bytes of the partial line now waiting.
+    pieces: u32,
+    /// A partial line was just ended by a pause: a bare line end right after it belongs to it.
+    ended_by_pause: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -133,7 +157,17 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             splitter: LineSplitter::new(max),
             buf: vec![0; READ_CHUNK].into_boxed_slice(),
             eof: false,
+            pause: None,
+            pieces: 0,
+            ended_by_pause: false,
         }
+    }
+
+    /// Lets a partial line that arrived in one read and is followed by `pause` without more
+    /// bytes count as a complete request.
+    pub fn with_pause(mut self, pause: Duration) -> LineReader<R> {
+        self.pause = Some(pause);
+        self
     }
 
     /// The line length limit in bytes.
@@ -147,14 +181,50 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     pub async fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
             if let Some(frame) = self.splitter.next_frame() {
+                let after_pause = std::mem::take(&mut self.ended_by_pause);
+                if after_pause && frame == Frame::Line(String::new()) {
+                    continue;
+                }
                 return Ok(Some(frame));
             }
             if self.eof {
                 return Ok(None);
             }
-            let n = self.inner.read(&mut self.buf).await?;
+            let read = self.inner.read(&mut self.buf);
+            let n = match self.pause {
+                Some(pause) if self.pieces == 1 && self.splitter.has_partial() => {
+                    match tokio::time::timeout(pause, read).await {
+                        Ok(n) => n?,
+                        Err(_) => {
+                            // Nothing else was waiting (we only read when no
+                            // frame is ready), so this is the paused request.
+                            self.splitter.end_partial();
+                            self.pieces = 0;
+                            if let Some(frame) = self.splitter.next_frame() {
+                                self.ended_by_pause = true;
+                                return Ok(Some(frame));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                _ => read.await?,
+            };
             match self.buf.get(..n) {
-                Some(data) if n > 0 => self.splitter.push(data),
+                Some(data) if n > 0 => {
+                    let had_partial = self.splitter.has_partial();
+                    self.splitter.push(data);
+                    self.pieces = match (self.splitter.has_partial(), data.contains(&b'\n')) {
+                        (false, _) => 0,
+                        (true, true) => 1,
+                        (true, false) if had_partial => self.pieces.saturating_add(1),
+                        (true, false) => 1,
+                    };
+                    // Bytes other than a bare line end: the request that a pause ended is over.
+                    if self.splitter.has_partial() {
+                        self.ended_by_pause = false;
+                    }
+                }
                 _ => {
                     self.eof = true;
                     self.splitter.finish();
@@ -259,6 +329,106 @@ mod tests {
         );
         assert_eq!(reader.next_frame().await.expect("read"), Some(line("yy")));
         assert_eq!(reader.next_frame().await.expect("read"), None);
+    }
+
+    /// A stream that delivers scripted pieces with pauses between them.
+    struct Script {
+        steps: VecDeque<Step>,
+        sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    }
+
+    enum Step {
+        Data(&'static [u8]),
+        Wait(Duration),
+    }
+
+    impl AsyncRead for Script {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            use std::future::Future;
+            loop {
+                if let Some(sleep) = self.sleep.as_mut() {
+                    std::task::ready!(sleep.as_mut().poll(cx));
+                    self.sleep = None;
+                }
+                match self.steps.pop_front() {
+                    None => return std::task::Poll::Ready(Ok(())),
+                    Some(Step::Data(data)) => {
+                        buf.put_slice(data);
+                        return std::task::Poll::Ready(Ok(()));
+                    }
+                    Some(Step::Wait(d)) => self.sleep = Some(Box::pin(tokio::time::sleep(d))),
+                }
+            }
+        }
+    }
+
+    async fn read_all(steps: Vec<Step>, pause: Option<Duration>) -> Vec<Frame> {
+        let script = Script {
+            steps: steps.into(),
+            sleep: None,
+        };
+        let mut reader = LineReader::new(script, 64);
+        if let Some(pause) = pause {
+            reader = reader.with_pause(pause);
+        }
+        let mut frames = Vec::new();
+        while let Some(frame) = reader.next_frame().await.expect("read") {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    const PAUSE: Duration = Duration::from_millis(200);
+    const LONGER: Duration = Duration::from_millis(300);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_one_piece_request_ends_with_a_pause() {
+        use Step::{Data, Wait};
+        let frames = read_all(
+            vec![
+                Data("西瓜".as_bytes()),
+                Wait(LONGER),
+                Data(b"2 x"),
+                Wait(LONGER),
+                Data(b"ok\r\n"),
+            ],
+            Some(PAUSE),
+        )
+        .await;
+        assert_eq!(frames, [line("西瓜"), line("2 x"), line("ok")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_line_end_after_the_pause_ends_that_request() {
+        use Step::{Data, Wait};
+        let frames = read_all(
+            vec![Data(b"2"), Wait(LONGER), Data(b"\r\n"), Data(b"\n3\n")],
+            Some(PAUSE),
+        )
+        .await;
+        assert_eq!(frames, [line("2"), line(""), line("3")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_line_in_several_pieces_waits_for_its_end() {
+        use Step::{Data, Wait};
+        let steps = || {
+            vec![
+                Data("西".as_bytes()),
+                Wait(Duration::from_millis(50)),
+                Data("瓜".as_bytes()),
+                Wait(LONGER),
+                Data(b"\n"),
+            ]
+        };
+        assert_eq!(read_all(steps(), Some(PAUSE)).await, [line("西瓜")]);
+        // Without a pause set, nothing but a line end (or the end of the stream) ends a line.
+        let frames = read_all(vec![Data(b"x"), Wait(LONGER), Data(b"y\n")], None).await;
+        assert_eq!(frames, [line("xy")]);
     }
 
     /// What the splitter must produce, computed the obvious way on the whole input.

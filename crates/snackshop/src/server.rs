@@ -47,6 +47,9 @@ pub struct Limits {
     pub max_bad_lines: u32,
     /// A customer who does not read our replies for this long is disconnected.
     pub write_timeout: Duration,
+    /// A request that arrives in one piece without a line end is complete once nothing more
+    /// arrives for this long (clients that send `cmd.encode()` without a newline).
+    pub request_pause: Duration,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(300),
             max_bad_lines: 3,
             write_timeout: Duration::from_secs(30),
+            request_pause: Duration::from_millis(200),
         }
     }
 }

@@ -109,7 +109,7 @@ pub(crate) async fn serve(
     let (rd, wr) = stream.into_split();
     let limits = &shared.limits;
     let mut conn = Conn {
-        reader: LineReader::new(rd, limits.max_line),
+        reader: LineReader::new(rd, limits.max_line).with_pause(limits.request_pause),
         writer: wr,
         write_timeout: limits.write_timeout,
     };

@@ -274,3 +274,20 @@ async fn an_idle_customer_is_shown_out() {
     c.expect_closed().await;
     shop.stop().await;
 }
+
+#[tokio::test]
+async fn a_request_without_a_line_end_is_answered_after_a_pause() {
+    // Like the tutorial's section 6 client: `s.send(cmd.encode())`, no "\n".
+    let shop = TestShop::start(ShopConfig::default()).await;
+    let (mut c, _) = Customer::enter(shop.addr).await;
+    c.send_bytes("西瓜".as_bytes()).await;
+    assert_eq!(c.line().await, "购买成功,余额 98(西瓜 ×1,共 2)");
+    c.send_bytes("2 西瓜".as_bytes()).await;
+    assert_eq!(c.line().await, "购买成功,余额 94(西瓜 ×2,共 4)");
+    // Lines with a line end work as before, and CRLF clients are unaffected.
+    assert_eq!(c.ask("余额").await, "您的余额 94。");
+    c.send_bytes("拜拜".as_bytes()).await;
+    assert_eq!(c.line().await, "欢迎下次光临");
+    c.expect_closed().await;
+    shop.stop().await;
+}
