@@ -4,7 +4,7 @@
 mod client;
 mod common;
 mod dialogue;
+mod encoding;
 mod hostile;
-mod logs;
 mod persistence;
 mod race;
