@@ -8,7 +8,8 @@
 //! question, "can the server serve several customers at once?": yes.
 //!
 //! Modules, from the wire inwards:
-//! - [`line`](mod@line): UTF-8 text lines with a length cap, hostile input turned into polite frames.
+//! - [`line`](mod@line): lines with a length cap, hostile input turned into polite frames.
+//! - [`wire`]: the encoding of each connection (UTF-8, or else GBK).
 //! - [`order`]: what a customer's line means (a purchase or a command).
 //! - [`replies`]: everything the shop says, in Chinese and English.
 //! - [`server`] (and the private `session`): accepting customers and the dialogue.
@@ -28,9 +29,11 @@ pub mod server;
 mod session;
 pub mod store;
 mod tally;
+pub mod wire;
 
 pub use catalog::{Catalog, Good};
 pub use money::Money;
 pub use replies::Lang;
 pub use server::{Limits, Shop, ShopConfig, ShopError};
 pub use store::DbLocation;
+pub use wire::WireEncoding;

@@ -1,10 +1,10 @@
-//! The wire format: UTF-8 text lines ending in LF or CRLF, as nc, telnet and netassist send them.
+//! The wire format: text lines ending in LF or CRLF, as nc, telnet and netassist send them.
 //!
 //! Network input is hostile, so [`LineSplitter`] never holds more than one line's worth of bytes:
 //! a line longer than the limit is reported once as [`Frame::TooLong`] as soon as that is known,
-//! and the rest of it is discarded up to the next newline. A line that is not UTF-8 becomes
-//! [`Frame::NotText`]. The splitter is a plain state machine (property-tested against a simple
-//! model); [`LineReader`] feeds it from an async socket.
+//! and the rest of it is discarded up to the next newline. Lines are bytes: which encoding they
+//! are in is decided per connection ([`crate::wire`]). The splitter is a plain state machine
+//! (property-tested against a simple model); [`LineReader`] feeds it from an async socket.
 //!
 //! Some clients send a request without any line end (the tutorial's own loop client sends
 //! `cmd.encode()` and waits for the answer). With [`LineReader::with_pause`], a partial line that
@@ -24,11 +24,9 @@ const READ_CHUNK: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A complete line, without its LF or CRLF.
-    Line(String),
+    Line(Vec<u8>),
     /// A line longer than the limit; it was discarded.
     TooLong,
-    /// A line that is not valid UTF-8; it was discarded.
-    NotText,
 }
 
 /// Cuts a byte stream into [`Frame`]s, keeping at most `max` bytes of a pending line.
@@ -80,6 +78,11 @@ impl LineSplitter {
         self.ready.pop_front()
     }
 
+    /// Whether a complete frame is waiting to be taken.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Whether part of a line (not being discarded) is waiting for its end.
     pub fn has_partial(&self) -> bool {
         !self.discarding && !self.pending.is_empty()
@@ -125,10 +128,7 @@ impl LineSplitter {
         let frame = if line.len() > self.max {
             Frame::TooLong
         } else {
-            match String::from_utf8(line) {
-                Ok(text) => Frame::Line(text),
-                Err(_) => Frame::NotText,
-            }
+            Frame::Line(line)
         };
         self.ready.push_back(frame);
     }
@@ -182,7 +182,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         loop {
             if let Some(frame) = self.splitter.next_frame() {
                 let after_pause = std::mem::take(&mut self.ended_by_pause);
-                if after_pause && frame == Frame::Line(String::new()) {
+                if after_pause && frame == Frame::Line(Vec::new()) {
                     continue;
                 }
                 return Ok(Some(frame));
@@ -210,25 +210,46 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 }
                 _ => read.await?,
             };
-            match self.buf.get(..n) {
-                Some(data) if n > 0 => {
-                    let had_partial = self.splitter.has_partial();
-                    self.splitter.push(data);
-                    self.pieces = match (self.splitter.has_partial(), data.contains(&b'\n')) {
-                        (false, _) => 0,
-                        (true, true) => 1,
-                        (true, false) if had_partial => self.pieces.saturating_add(1),
-                        (true, false) => 1,
-                    };
-                    // Bytes other than a bare line end: the request that a pause ended is over.
-                    if self.splitter.has_partial() {
-                        self.ended_by_pause = false;
-                    }
+            self.absorb(n);
+        }
+    }
+
+    /// Waits until the peer has sent something, without waiting for a whole line: `true` once
+    /// bytes have arrived (now or earlier), `false` if the peer closed without sending any.
+    ///
+    /// Cancel-safe, like [`LineReader::next_frame`].
+    pub async fn wait_for_input(&mut self) -> io::Result<bool> {
+        if self.splitter.has_ready() || self.splitter.has_partial() {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        let n = self.inner.read(&mut self.buf).await?;
+        self.absorb(n);
+        Ok(n > 0)
+    }
+
+    /// Takes the `n` bytes just read into `buf` (0: the peer closed).
+    fn absorb(&mut self, n: usize) {
+        match self.buf.get(..n) {
+            Some(data) if n > 0 => {
+                let had_partial = self.splitter.has_partial();
+                self.splitter.push(data);
+                self.pieces = match (self.splitter.has_partial(), data.contains(&b'\n')) {
+                    (false, _) => 0,
+                    (true, true) => 1,
+                    (true, false) if had_partial => self.pieces.saturating_add(1),
+                    (true, false) => 1,
+                };
+                // Bytes other than a bare line end: the request that a pause ended is over.
+                if self.splitter.has_partial() {
+                    self.ended_by_pause = false;
                 }
-                _ => {
-                    self.eof = true;
-                    self.splitter.finish();
-                }
+            }
+            _ => {
+                self.eof = true;
+                self.splitter.finish();
             }
         }
     }
@@ -256,7 +277,7 @@ mod tests {
     }
 
     fn line(s: &str) -> Frame {
-        Frame::Line(s.into())
+        Frame::Line(s.as_bytes().to_vec())
     }
 
     #[test]
@@ -301,10 +322,13 @@ mod tests {
     }
 
     #[test]
-    fn binary_is_not_text() {
+    fn lines_are_bytes_whatever_they_hold() {
         assert_eq!(
             frames(10, &[b"\xff\xfe\x00\n\xe8\xa5\n"], false),
-            [Frame::NotText, Frame::NotText]
+            [
+                Frame::Line(vec![0xff, 0xfe, 0]),
+                Frame::Line(vec![0xe8, 0xa5])
+            ]
         );
     }
 
@@ -325,7 +349,7 @@ mod tests {
         assert_eq!(reader.next_frame().await.expect("read"), Some(line("x")));
         assert_eq!(
             reader.next_frame().await.expect("read"),
-            Some(Frame::NotText)
+            Some(Frame::Line(vec![0xff]))
         );
         assert_eq!(reader.next_frame().await.expect("read"), Some(line("yy")));
         assert_eq!(reader.next_frame().await.expect("read"), None);
@@ -414,6 +438,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn waiting_for_input_needs_bytes_not_a_whole_line() {
+        use Step::{Data, Wait};
+        let script = Script {
+            steps: vec![Data("西".as_bytes()), Wait(LONGER), Data("瓜\n".as_bytes())].into(),
+            sleep: None,
+        };
+        let mut reader = LineReader::new(script, 64);
+        assert!(reader.wait_for_input().await.expect("read"));
+        assert!(
+            reader.wait_for_input().await.expect("read"),
+            "already there"
+        );
+        assert_eq!(reader.next_frame().await.expect("read"), Some(line("西瓜")));
+        assert!(!reader.wait_for_input().await.expect("read"), "closed");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_line_in_several_pieces_waits_for_its_end() {
         use Step::{Data, Wait};
         let steps = || {
@@ -441,7 +482,7 @@ mod tests {
             if seg.len() > max {
                 Frame::TooLong
             } else {
-                String::from_utf8(seg.to_vec()).map_or(Frame::NotText, Frame::Line)
+                Frame::Line(seg.to_vec())
             }
         };
         for seg in segments {

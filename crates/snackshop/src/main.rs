@@ -13,7 +13,7 @@ use snackshop::client;
 use snackshop::report;
 use snackshop::server::DEFAULT_BALANCE;
 use snackshop::store::DEFAULT_DB_FILE;
-use snackshop::{Catalog, DbLocation, Lang, Limits, Money, Shop, ShopConfig};
+use snackshop::{Catalog, DbLocation, Lang, Limits, Money, Shop, ShopConfig, WireEncoding};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -86,6 +86,11 @@ struct ServeArgs {
     /// with "english" / "中文".
     #[arg(long, default_value = "zh")]
     lang: Lang,
+    /// Encoding customers write and are answered in: utf-8, gbk, or auto (each connection in
+    /// the encoding its customer writes: valid UTF-8, or else GBK, as the tutorial's clients and
+    /// NetAssist on Chinese Windows send).
+    #[arg(long, value_name = "ENCODING", default_value = "auto")]
+    encoding: WireEncoding,
     /// Starting balance of every new customer, in yuan (e.g. 100 or 20.5).
     #[arg(long, value_name = "YUAN", default_value_t = DEFAULT_BALANCE)]
     balance: Money,
@@ -173,6 +178,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         catalog,
         db,
         lang: args.lang,
+        encoding: args.encoding,
         start_balance: args.balance,
         limits: Limits {
             max_customers: args.max_customers,

@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::money::Money;
 use crate::order::MAX_QTY;
+use crate::wire::WireEncoding;
 
 /// The language the shop speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -253,11 +254,16 @@ impl Lang {
         }
     }
 
-    /// A line that is not UTF-8 text was discarded.
-    pub fn not_text(self) -> String {
+    /// A line that is not text in an encoding the shop reads was discarded.
+    pub fn not_text(self, accepted: WireEncoding) -> String {
+        let (zh, en) = match accepted {
+            WireEncoding::Auto => ("UTF-8 或 GBK", "UTF-8 or GBK"),
+            WireEncoding::Utf8 => ("UTF-8", "UTF-8"),
+            WireEncoding::Gbk => ("GBK", "GBK"),
+        };
         match self {
-            Lang::Zh => "抱歉,无法识别您输入的内容,请使用 UTF-8 编码的文字。".into(),
-            Lang::En => "Sorry, I can't read that. Please send UTF-8 text.".into(),
+            Lang::Zh => format!("抱歉,无法识别您输入的内容,请使用 {zh} 编码的文字。"),
+            Lang::En => format!("Sorry, I can't read that. Please send {en} text."),
         }
     }
 
@@ -373,7 +379,8 @@ mod tests {
                 lang.idle(),
                 lang.shop_full(),
                 lang.line_too_long(1024),
-                lang.not_text(),
+                lang.not_text(WireEncoding::Auto),
+                lang.not_text(WireEncoding::Gbk),
                 lang.too_much_garbage(),
                 lang.hello_name("x", m),
                 lang.bad_name(),
@@ -385,6 +392,28 @@ mod tests {
                 assert!(!reply.is_empty());
                 assert!(!reply.contains(['\n', '\r']), "{reply:?}");
             }
+        }
+    }
+
+    #[test]
+    fn every_chinese_reply_is_gbk() {
+        let m = Money::from_cents(123);
+        let lang = Lang::Zh;
+        for reply in [
+            lang.greeting(&shelf(), m),
+            lang.bought("西瓜", 2, m, m),
+            lang.not_enough_money(m, m),
+            lang.bad_quantity(),
+            lang.help(),
+            lang.not_text(WireEncoding::Auto),
+            lang.hello_name("张三", m),
+            lang.name_too_late(),
+            lang.try_later(),
+            lang.too_much_garbage(),
+            lang.line_too_long(1024),
+        ] {
+            let (_, _, unmappable) = encoding_rs::GBK.encode(&reply);
+            assert!(!unmappable, "{reply}");
         }
     }
 

@@ -24,6 +24,7 @@ use crate::replies::Lang;
 use crate::session;
 use crate::store::{DbLocation, MenuItem, Store, StoreError};
 use crate::tally::Tally;
+use crate::wire::WireEncoding;
 
 /// How long customers get to hear the goodbye and leave when the shop closes.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -50,6 +51,9 @@ pub struct Limits {
     /// A request that arrives in one piece without a line end is complete once nothing more
     /// arrives for this long (clients that send `cmd.encode()` without a newline).
     pub request_pause: Duration,
+    /// With `--encoding auto`, how long the shop waits for a new customer to speak first
+    /// before greeting them (in UTF-8, as it cannot know better yet).
+    pub greeting_wait: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             max_bad_lines: 3,
             write_timeout: Duration::from_secs(30),
             request_pause: Duration::from_millis(200),
+            greeting_wait: Duration::from_millis(300),
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct ShopConfig {
     pub start_balance: Money,
     /// Limits on customer behaviour.
     pub limits: Limits,
+    /// The encoding customers write and are answered in.
+    pub encoding: WireEncoding,
     /// How often the sales of the last period are summed up in one log line.
     pub summary_every: Duration,
 }
@@ -91,6 +98,7 @@ impl Default for ShopConfig {
             lang: Lang::Zh,
             start_balance: DEFAULT_BALANCE,
             limits: Limits::default(),
+            encoding: WireEncoding::Auto,
             summary_every: SUMMARY_EVERY,
         }
     }
@@ -123,6 +131,7 @@ pub(crate) struct Shared {
     pub(crate) lang: Lang,
     pub(crate) start_balance: Money,
     pub(crate) limits: Limits,
+    pub(crate) encoding: WireEncoding,
     pub(crate) summary_every: Duration,
     pub(crate) tally: Tally,
 }
@@ -144,6 +153,7 @@ impl Shop {
             lang,
             start_balance,
             limits,
+            encoding,
             summary_every,
         } = config;
         let store = tokio::task::spawn_blocking(move || Store::open(&db, &catalog))
@@ -160,6 +170,7 @@ impl Shop {
             lang,
             start_balance,
             limits,
+            encoding,
             summary_every,
             tally: Tally::default(),
         });
@@ -223,7 +234,7 @@ impl Shop {
                             }
                             Err(_) => {
                                 shared.tally.turned_away();
-                                sessions.spawn(session::turn_away(stream, peer, shared.lang));
+                                sessions.spawn(session::turn_away(stream, peer, shared.lang, shared.encoding));
                             }
                         }
                     }

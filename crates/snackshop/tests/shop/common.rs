@@ -149,6 +149,17 @@ impl Customer {
         Some(text.trim_end_matches(['\r', '\n']).to_string())
     }
 
+    /// The next line from the shop as bytes, with its CRLF.
+    pub async fn raw_line(&mut self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        timeout(TIMEOUT, self.reader.read_until(b'\n', &mut buf))
+            .await
+            .expect("the shop answers in time")
+            .expect("read");
+        assert!(buf.ends_with(b"\r\n"), "lines end in CRLF: {buf:?}");
+        buf
+    }
+
     /// Sends a line and returns the one-line answer.
     pub async fn ask(&mut self, line: &str) -> String {
         self.send(line).await;
