@@ -18,6 +18,7 @@
 //! - [`report`]: sales and stock from the database.
 //! - [`client`]: the `snackshop buy` client.
 
+mod admission;
 pub mod catalog;
 pub mod client;
 pub mod line;

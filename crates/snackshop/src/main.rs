@@ -97,9 +97,15 @@ struct ServeArgs {
     /// Most customers served at once; more are told the shop is full.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_customers)]
     max_customers: usize,
+    /// Most customers served at once from one IP address (load tests from one machine need more).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_per_address)]
+    max_per_address: usize,
     /// Seconds a customer may stay without sending a line before being shown out.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout.as_secs())]
     idle_timeout: u64,
+    /// Seconds a new customer may stay before sending a first request.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().first_request_timeout.as_secs())]
+    first_request_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +171,14 @@ fn serve(args: ServeArgs) -> Result<()> {
         args.idle_timeout > 0,
         "--idle-timeout must be at least 1 second"
     );
+    anyhow::ensure!(
+        args.max_per_address > 0,
+        "--max-per-address must be at least 1"
+    );
+    anyhow::ensure!(
+        args.first_request_timeout > 0,
+        "--first-request-timeout must be at least 1 second"
+    );
     let catalog = match &args.catalog {
         Some(path) => Catalog::load(path)?,
         None => Catalog::builtin(),
@@ -182,7 +196,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         start_balance: args.balance,
         limits: Limits {
             max_customers: args.max_customers,
+            max_per_address: args.max_per_address,
             idle_timeout: Duration::from_secs(args.idle_timeout),
+            first_request_timeout: Duration::from_secs(args.first_request_timeout),
             ..Limits::default()
         },
         ..ShopConfig::default()

@@ -244,6 +244,17 @@ impl Lang {
         }
     }
 
+    /// Too many connections from the customer's address are in the shop.
+    pub fn address_full(self) -> String {
+        match self {
+            Lang::Zh => "抱歉,同一地址的连接太多了,请关闭一些再来。".into(),
+            Lang::En => {
+                "Sorry, too many connections from your address. Please close some and come back."
+                    .into()
+            }
+        }
+    }
+
     /// A line longer than the limit was discarded.
     pub fn line_too_long(self, max: usize) -> String {
         match self {
@@ -378,6 +389,7 @@ mod tests {
                 lang.closing(),
                 lang.idle(),
                 lang.shop_full(),
+                lang.address_full(),
                 lang.line_too_long(1024),
                 lang.not_text(WireEncoding::Auto),
                 lang.not_text(WireEncoding::Gbk),

@@ -17,11 +17,12 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::admission::Addresses;
 use crate::catalog::Catalog;
 use crate::money::Money;
 use crate::order::GoodsIndex;
 use crate::replies::Lang;
-use crate::session;
+use crate::session::{self, TurnedAway};
 use crate::store::{DbLocation, MenuItem, Store, StoreError};
 use crate::tally::Tally;
 use crate::wire::WireEncoding;
@@ -42,8 +43,13 @@ pub struct Limits {
     pub max_line: usize,
     /// Customers served at once; more are told the shop is full.
     pub max_customers: usize,
+    /// Customers served at once from one IP address; more from it are turned away, so one
+    /// address cannot fill the shop.
+    pub max_per_address: usize,
     /// A customer who sends no complete line for this long is shown out.
     pub idle_timeout: Duration,
+    /// A new customer who sends no request for this long after arriving is shown out.
+    pub first_request_timeout: Duration,
     /// This many unreadable (too long or non-UTF-8) lines in a row close the connection.
     pub max_bad_lines: u32,
     /// A customer who does not read our replies for this long is disconnected.
@@ -61,7 +67,9 @@ impl Default for Limits {
         Limits {
             max_line: 1024,
             max_customers: 1000,
+            max_per_address: 64,
             idle_timeout: Duration::from_secs(300),
+            first_request_timeout: Duration::from_secs(30),
             max_bad_lines: 3,
             write_timeout: Duration::from_secs(30),
             request_pause: Duration::from_millis(200),
@@ -200,6 +208,7 @@ impl Shop {
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.limits.max_customers));
+        let addresses = Addresses::default();
         let handle = store.handle();
         let mut sessions = JoinSet::new();
         let mut summary = tokio::time::interval_at(
@@ -220,8 +229,18 @@ impl Shop {
                         if let Err(e) = stream.set_nodelay(true) {
                             warn!(%peer, error = %e, "cannot set TCP_NODELAY");
                         }
-                        match permits.clone().try_acquire_owned() {
-                            Ok(permit) => {
+                        let slot = addresses.admit(peer.ip(), shared.limits.max_per_address);
+                        match (slot, permits.clone().try_acquire_owned()) {
+                            (None, _) => {
+                                shared.tally.turned_away();
+                                sessions.spawn(session::turn_away(
+                                    stream,
+                                    peer,
+                                    shared.clone(),
+                                    TurnedAway::AddressFull,
+                                ));
+                            }
+                            (Some(slot), Ok(permit)) => {
                                 shared.tally.arrived();
                                 sessions.spawn(session::serve(
                                     stream,
@@ -229,12 +248,17 @@ impl Shop {
                                     shared.clone(),
                                     handle.clone(),
                                     stop_rx.clone(),
-                                    permit,
+                                    (permit, slot),
                                 ));
                             }
-                            Err(_) => {
+                            (Some(_), Err(_)) => {
                                 shared.tally.turned_away();
-                                sessions.spawn(session::turn_away(stream, peer, shared.lang, shared.encoding));
+                                sessions.spawn(session::turn_away(
+                                    stream,
+                                    peer,
+                                    shared.clone(),
+                                    TurnedAway::ShopFull,
+                                ));
                             }
                         }
                     }

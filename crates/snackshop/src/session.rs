@@ -17,13 +17,14 @@ use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::timeout;
 use tracing::{debug, error, warn};
 
+use crate::admission::AddressSlot;
 use crate::line::{Frame, LineReader};
 use crate::money::Money;
 use crate::order::{self, OrderError, Request};
 use crate::replies::{Lang, ShelfLine};
 use crate::server::Shared;
 use crate::store::{Buyer, Outcome, Purchase, StoreError, StoreHandle};
-use crate::wire::{Codec, WireEncoding};
+use crate::wire::Codec;
 
 /// After the goodbye, how long unread input from the customer is drained before closing.
 ///
@@ -113,7 +114,8 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     store: StoreHandle,
     mut stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    // The place in the shop and the place for the customer's address, held for the visit.
+    places: (OwnedSemaphorePermit, AddressSlot),
 ) {
     let (rd, wr) = stream.into_split();
     let limits = &shared.limits;
@@ -135,25 +137,40 @@ pub(crate) async fn serve(
         Ok(()) => debug!(%peer, "customer left"),
         Err(e) => debug!(%peer, error = %e, "connection ended"),
     }
+    // The visit is over: free the places before lingering over the close.
+    drop(places);
     conn.close().await;
 }
 
-/// Tells a customer the shop is full and closes.
+/// Why a customer is turned away at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TurnedAway {
+    /// `max_customers` are inside.
+    ShopFull,
+    /// `max_per_address` from the customer's address are inside.
+    AddressFull,
+}
+
+/// Tells a customer why they cannot come in, and closes.
 pub(crate) async fn turn_away(
     stream: TcpStream,
     peer: SocketAddr,
-    lang: Lang,
-    encoding: WireEncoding,
+    shared: Arc<Shared>,
+    why: TurnedAway,
 ) {
-    debug!(%peer, "shop full, customer turned away");
+    debug!(%peer, ?why, "customer turned away");
     let (rd, wr) = stream.into_split();
     let mut conn = Conn {
         reader: LineReader::new(rd, 0),
         writer: wr,
         write_timeout: TURN_AWAY_TIMEOUT,
-        codec: Codec::new(encoding),
+        codec: Codec::new(shared.encoding),
     };
-    let _ = conn.send(&lang.shop_full()).await;
+    let text = match why {
+        TurnedAway::ShopFull => shared.lang.shop_full(),
+        TurnedAway::AddressFull => shared.lang.address_full(),
+    };
+    let _ = conn.send(&text).await;
     conn.close().await;
 }
 
@@ -194,6 +211,9 @@ impl Session {
             conn.send(&greeting).await?;
         }
         let mut bad_in_a_row = 0u32;
+        // Until a first request arrives the wait is short: an idle newcomer must not hold a
+        // place for the whole idle timeout.
+        let mut wait = limits.first_request_timeout.min(limits.idle_timeout);
         loop {
             let frame = tokio::select! {
                 () = closing(stop) => {
@@ -203,7 +223,7 @@ impl Session {
                     conn.send_lines(&lines).await?;
                     return Ok(());
                 }
-                read = timeout(limits.idle_timeout, conn.reader.next_frame()) => match read {
+                read = timeout(wait, conn.reader.next_frame()) => match read {
                     Err(_) => {
                         debug!(peer = %self.peer, "idle customer shown out");
                         conn.send(&self.lang.idle()).await?;
@@ -219,6 +239,7 @@ impl Session {
                     Ok(Err(e)) => return Err(e),
                 },
             };
+            wait = limits.idle_timeout;
             let reply = self.respond(conn, frame, &mut bad_in_a_row).await;
             match greeting.take() {
                 Some(greeting) => conn.send_lines(&[&greeting, &reply.text]).await?,

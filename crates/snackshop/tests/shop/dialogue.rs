@@ -130,6 +130,7 @@ async fn quantities_in_chinese_numerals_or_not_understood() {
         "Sorry, I don't understand that quantity: use a whole number from 1 to 999, \
          e.g. 2 watermelon."
     );
+    drop(c);
     shop.stop().await;
 }
 
@@ -289,5 +290,6 @@ async fn a_request_without_a_line_end_is_answered_after_a_pause() {
     c.send_bytes("拜拜".as_bytes()).await;
     assert_eq!(c.line().await, "欢迎下次光临");
     c.expect_closed().await;
+    drop(c);
     shop.stop().await;
 }

@@ -46,6 +46,7 @@ async fn a_gbk_customer_who_speaks_first_is_greeted_and_answered_in_gbk() {
     assert_eq!(gbk_line(&mut rd).await, "购买成功,余额 96(西瓜 ×2,共 4)");
     wr.write_all(&gbk("余额\r\n")).await.expect("send");
     assert_eq!(gbk_line(&mut rd).await, "您的余额 96。");
+    drop((rd, wr));
     shop.stop().await;
 }
 
@@ -65,6 +66,7 @@ async fn a_customer_who_switches_to_gbk_is_answered_in_gbk() {
     // ASCII is the same in both; UTF-8 Chinese switches back.
     c.send_bytes("余额\n".as_bytes()).await;
     assert_eq!(c.line().await, "您的余额 98。");
+    drop(c);
     shop.stop().await;
 }
 
@@ -80,6 +82,7 @@ async fn text_in_neither_encoding_is_refused_naming_both() {
             "抱歉,无法识别您输入的内容,请使用 UTF-8 或 GBK 编码的文字。"
         );
     }
+    drop(c);
     shop.stop().await;
 }
 
@@ -105,5 +108,6 @@ async fn a_fixed_encoding_greets_at_once_in_it() {
         gbk_line(&mut rd).await,
         "抱歉,无法识别您输入的内容,请使用 GBK 编码的文字。"
     );
+    drop((rd, wr));
     shop.stop().await;
 }

@@ -3,6 +3,7 @@
 
 mod client;
 mod common;
+mod crowding;
 mod dialogue;
 mod encoding;
 mod hostile;
