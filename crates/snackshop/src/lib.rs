@@ -16,8 +16,10 @@
 //! - [`store`]: the books (SQLite, WAL, one owner thread, group commit).
 //! - [`catalog`] and [`money`]: goods and prices, money as integer cents.
 //! - [`report`]: sales and stock from the database.
+//! - [`admin`]: restocking and topping up, recorded in the books.
 //! - [`client`]: the `snackshop buy` client.
 
+pub mod admin;
 mod admission;
 pub mod catalog;
 pub mod client;
