@@ -9,3 +9,4 @@ mod encoding;
 mod hostile;
 mod persistence;
 mod race;
+mod tutorial;

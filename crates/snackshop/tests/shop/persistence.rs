@@ -1,92 +1,10 @@
 //! The built binary: stock and named balances survive a restart, acknowledged sales survive a
 //! crash (SIGKILL), SIGTERM closes the shop gracefully with exit code 0, and `report` reads it all.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 
-use tokio::time::timeout;
-
-use crate::common::{Customer, TIMEOUT};
-
-const BIN: &str = env!("CARGO_BIN_EXE_snackshop");
-
-/// A `snackshop serve` process on 127.0.0.1:0.
-struct Server {
-    child: Option<Child>,
-    addr: SocketAddr,
-}
-
-impl Server {
-    async fn start(db: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start snackshop serve");
-        let stdout = child.stdout.take().expect("stdout");
-        // The server prints "snackshop listening on ADDR" once it accepts customers.
-        let first = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        });
-        let line = timeout(TIMEOUT, first)
-            .await
-            .expect("server starts in time")
-            .expect("join");
-        let line = line.expect("read stdout");
-        let addr = line
-            .trim()
-            .strip_prefix("snackshop listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
-        Server {
-            child: Some(child),
-            addr,
-        }
-    }
-
-    /// Sends SIGTERM and returns the exit status.
-    async fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        let waited = tokio::task::spawn_blocking(move || child.wait());
-        timeout(TIMEOUT, waited)
-            .await
-            .expect("exits in time")
-            .expect("join")
-            .expect("wait")
-    }
-
-    /// Kills the server with SIGKILL: no chance to flush or say goodbye.
-    async fn crash(&mut self) {
-        let mut child = self.child.take().expect("running");
-        child.kill().expect("kill");
-        let waited = tokio::task::spawn_blocking(move || child.wait());
-        timeout(TIMEOUT, waited)
-            .await
-            .expect("dies in time")
-            .expect("join")
-            .expect("wait");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use crate::common::{BIN, Customer, Server};
 
 fn report(db: &Path) -> String {
     let out = Command::new(BIN)
