@@ -132,3 +132,22 @@ pub fn stdin_lines() -> mpsc::Receiver<Vec<u8>> {
     }
     rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_from_a_utf8_or_gbk_shop_are_printed_as_text() {
+        assert_eq!(decode("西瓜".as_bytes()), "西瓜");
+        assert_eq!(
+            decode(&[0xce, 0xf7, 0xb9, 0xcf]),
+            "西瓜",
+            "a --encoding gbk shop"
+        );
+        assert_eq!(
+            decode(b"\xff\xff"),
+            "[the shop sent something that is not text]"
+        );
+    }
+}
