@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::{Cli, Mode};
 use crate::console::{Console, DisplayOptions};
 use crate::error::{Error, Outcome};
-use crate::input::{Prompt, piped_stdin};
+use crate::input::{Prompt, piped_stdin, raw_stdin};
 use crate::session::{Input, Session};
 use crate::terminal::TerminalGuard;
 use crate::transcript::Transcript;
@@ -17,11 +17,8 @@ use crate::{tcp_client, tcp_server, udp};
 /// Runs the command line to completion and returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
     let common = cli.mode.common();
-    let max_clients = match &cli.mode {
-        Mode::TcpServer(a) => usize::try_from(a.max_clients).unwrap_or(usize::MAX),
-        _ => 1,
-    };
-    let options = match common.to_options(max_clients) {
+    // Usage errors are reported before connecting or binding anything.
+    let options = match cli.mode.options().and_then(|o| o.validate().map(|()| o)) {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };
@@ -33,8 +30,16 @@ pub async fn run(cli: Cli) -> u8 {
         None => None,
     };
 
-    let interactive =
-        common.reads_stdin() && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let raw = common.raw;
+    let interactive = common.reads_stdin()
+        && !raw
+        && std::io::stdin().is_terminal()
+        && std::io::stdout().is_terminal();
+    // One raw chunk is sent as one datagram in udp mode.
+    let raw_chunk = match &cli.mode {
+        Mode::Udp(_) => udp::MAX_IPV4_PAYLOAD,
+        _ => 64 * 1024,
+    };
     let terminal = interactive.then(TerminalGuard::save);
     let prompt = if interactive {
         match Prompt::new() {
@@ -59,11 +64,14 @@ pub async fn run(cli: Cli) -> u8 {
         view: options.view,
         timestamps: options.timestamps,
         quiet: options.quiet,
+        raw: options.raw,
     };
     let session = Session::new(options, Console::new(display, out, err, log));
     let start_input = move |session: &Arc<Session>| -> Input {
         if !common.reads_stdin() {
             Input::none()
+        } else if raw {
+            raw_stdin(session.clone(), raw_chunk)
         } else if let Some(prompt) = prompt {
             prompt.start("> ", session.clone())
         } else {
@@ -91,10 +99,10 @@ pub async fn run(cli: Cli) -> u8 {
         Mode::Udp(args) => {
             let setup = async {
                 let to = match &args.to {
-                    Some(t) => Some(udp::resolve(t).await?),
+                    Some(t) => Some(t.resolve_first().await?),
                     None => None,
                 };
-                let socket = udp::bind(args.bind.as_deref(), to).await?;
+                let socket = udp::bind(args.bind.as_ref(), to).await?;
                 Ok::<_, Error>((socket, to))
             };
             match setup.await {
@@ -117,12 +125,24 @@ pub async fn run(cli: Cli) -> u8 {
     session.report_totals();
     let code = match result {
         Ok(outcome) => {
-            if outcome == Outcome::PeerClosed {
-                session
-                    .console
-                    .status("peer closed the connection before input ended (exit code 5)");
+            match outcome {
+                Outcome::PeerClosed => session.console.warn(
+                    "the peer closed the connection while input was still being sent (exit code 5)",
+                ),
+                Outcome::Refused => session.console.warn(
+                    "the peer reset the connection before anything was exchanged: refused, e.g. \
+                     a server that is full (exit code 3)",
+                ),
+                Outcome::Done | Outcome::Stopped => {}
             }
-            outcome.exit_code()
+            let failed = session.failed_sends();
+            if failed > 0 {
+                session.console.warn(&format!(
+                    "{failed} {} could not be sent (exit code 1)",
+                    if failed == 1 { "message" } else { "messages" }
+                ));
+            }
+            session.exit_code(outcome)
         }
         Err(e) => {
             session.console.warn(&format!("error: {e}"));

@@ -1,4 +1,5 @@
-//! Byte-level views and parsers: `hexdump -C` formatting, hex input parsing and
+//! Byte-level views and parsers: `hexdump -C` formatting, hex input parsing,
+//! escapes in text to send (`\r`, `\xNN`, like NetAssist's 转义符 option) and
 //! escaping of untrusted text before it reaches a terminal or a transcript.
 //!
 //! Received bytes come from a hostile network, so everything here is total: any
@@ -73,6 +74,84 @@ pub fn parse_hex(input: &str) -> Result<Vec<u8>, HexError> {
         return Err(HexError::Empty);
     }
     Ok(out)
+}
+
+/// A piece of text to send once escapes are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Text, to be encoded with the session's encoding.
+    Text(String),
+    /// One exact byte from an escape.
+    Byte(u8),
+}
+
+/// An escape sequence that means nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "bad escape {seq:?} at character {pos}: use \\r \\n \\t \\0 \\\\ or \\xNN \
+     (/escapes off sends backslashes as typed)"
+)]
+pub struct EscapeError {
+    /// The sequence as written (possibly cut short by the end of the text).
+    pub seq: String,
+    /// Its character index in the text.
+    pub pos: usize,
+}
+
+/// Resolves escapes in text to send: `\r`, `\n`, `\t`, `\0`, `\\` and
+/// `\xNN` (two hex digits) become exact bytes; everything else is text.
+pub fn unescape(text: &str) -> Result<Vec<Piece>, EscapeError> {
+    let mut pieces = Vec::new();
+    let mut plain = String::new();
+    let mut chars = text.chars().enumerate().peekable();
+    while let Some((pos, ch)) = chars.next() {
+        if ch != '\\' {
+            plain.push(ch);
+            continue;
+        }
+        let byte = match chars.next() {
+            Some((_, 'r')) => b'\r',
+            Some((_, 'n')) => b'\n',
+            Some((_, 't')) => b'\t',
+            Some((_, '0')) => 0,
+            Some((_, '\\')) => b'\\',
+            Some((_, x @ ('x' | 'X'))) => {
+                let hi = chars.next().map(|(_, c)| c);
+                let lo = chars.next().map(|(_, c)| c);
+                match (hi, lo) {
+                    (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                        (nibble(h as u8) << 4) | nibble(l as u8)
+                    }
+                    _ => {
+                        let mut seq = format!("\\{x}");
+                        seq.extend(hi);
+                        seq.extend(lo);
+                        return Err(EscapeError { seq, pos });
+                    }
+                }
+            }
+            Some((_, other)) => {
+                return Err(EscapeError {
+                    seq: format!("\\{other}"),
+                    pos,
+                });
+            }
+            None => {
+                return Err(EscapeError {
+                    seq: "\\".into(),
+                    pos,
+                });
+            }
+        };
+        if !plain.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut plain)));
+        }
+        pieces.push(Piece::Byte(byte));
+    }
+    if !plain.is_empty() {
+        pieces.push(Piece::Text(plain));
+    }
+    Ok(pieces)
 }
 
 /// Value of one ASCII hex digit; callers only pass validated digits.
@@ -221,6 +300,46 @@ mod tests {
     }
 
     #[test]
+    fn unescapes_like_netassist() {
+        assert_eq!(
+            unescape(r"AT\r\n"),
+            Ok(vec![
+                Piece::Text("AT".into()),
+                Piece::Byte(b'\r'),
+                Piece::Byte(b'\n')
+            ])
+        );
+        assert_eq!(
+            unescape(r"\x00\xFFa\tb\\c\0"),
+            Ok(vec![
+                Piece::Byte(0),
+                Piece::Byte(0xff),
+                Piece::Text("a".into()),
+                Piece::Byte(b'\t'),
+                Piece::Text("b".into()),
+                Piece::Byte(b'\\'),
+                Piece::Text("c".into()),
+                Piece::Byte(0)
+            ])
+        );
+        assert_eq!(unescape("你好"), Ok(vec![Piece::Text("你好".into())]));
+        assert_eq!(unescape(""), Ok(vec![]));
+    }
+
+    #[test]
+    fn refuses_escapes_that_mean_nothing() {
+        for (text, seq, pos) in [
+            (r"a\q", r"\q", 1),
+            (r"\x4", r"\x4", 0),
+            (r"\xg0", r"\xg0", 0),
+            (r"ab\", r"\", 2),
+        ] {
+            let err = unescape(text).expect_err(text);
+            assert_eq!((err.seq.as_str(), err.pos), (seq, pos), "{text}");
+        }
+    }
+
+    #[test]
     fn escapes_control_characters() {
         assert_eq!(escape_text("a\x1b[2Jb\r\n", true), "a\\x1b[2Jb\\r\n");
         assert_eq!(escape_text("a\tb\nc\\", false), "a\\tb\\nc\\\\");
@@ -238,6 +357,15 @@ mod tests {
         #[test]
         fn hex_parser_never_panics(s in ".{0,64}") {
             let _ = parse_hex(&s);
+        }
+
+        #[test]
+        fn unescape_never_panics_and_keeps_plain_text(s in "[\\\\a-z0-9xX你 ]{0,32}") {
+            let pieces = unescape(&s);
+            if !s.contains('\\') {
+                let plain = if s.is_empty() { vec![] } else { vec![Piece::Text(s.clone())] };
+                prop_assert_eq!(pieces, Ok(plain));
+            }
         }
 
         #[test]

@@ -10,6 +10,7 @@
 
 use crate::codec::parse_hex;
 use crate::options::InputMode;
+use crate::settings::{self, Setting};
 
 /// Data from one input line, before encoding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,17 @@ pub enum Data {
     Text(String),
     /// Exact bytes.
     Bytes(Vec<u8>),
+}
+
+/// Why an input line was not acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// A `/command` used wrongly (unknown, missing argument): nothing was meant to be sent.
+    #[error("{0}")]
+    Command(String),
+    /// Data that cannot be sent (bad hex): it counts as a failed send.
+    #[error("{0}")]
+    Data(String),
 }
 
 /// One parsed input line.
@@ -33,6 +45,12 @@ pub enum Line {
     Kick(String),
     /// Show TX/RX counters.
     Stats,
+    /// Switch a setting (`/encoding gbk`, `/view hex`, ...).
+    Set(Setting),
+    /// Show the settings in force (`/settings`, or a setting command without a value).
+    Settings,
+    /// Start the TX/RX counters from zero.
+    Reset,
     /// Show the commands.
     Help,
     /// End the run now.
@@ -40,7 +58,7 @@ pub enum Line {
 }
 
 /// Parses one input line (without its line terminator).
-pub fn parse_line(line: &str, mode: InputMode, commands: bool) -> Result<Line, String> {
+pub fn parse_line(line: &str, mode: InputMode, commands: bool) -> Result<Line, LineError> {
     if !commands || !line.starts_with('/') || line.starts_with("//") {
         return parse_payload(line, mode, commands).map(Line::Send);
     }
@@ -49,9 +67,9 @@ pub fn parse_line(line: &str, mode: InputMode, commands: bool) -> Result<Line, S
         "/to" => {
             let (target, payload) = split_word(rest);
             if target.is_empty() {
-                return Err(
+                return Err(LineError::Command(
                     "usage: /to TARGET TEXT (TARGET is a client id or, in udp, HOST:PORT)".into(),
-                );
+                ));
             }
             Ok(Line::SendTo(
                 target.to_owned(),
@@ -62,28 +80,36 @@ pub fn parse_line(line: &str, mode: InputMode, commands: bool) -> Result<Line, S
         "/kick" => {
             let id = rest.trim();
             if id.is_empty() {
-                return Err("usage: /kick ID".into());
+                return Err(LineError::Command("usage: /kick ID".into()));
             }
             Ok(Line::Kick(id.to_owned()))
         }
         "/stats" => Ok(Line::Stats),
+        "/reset" => Ok(Line::Reset),
+        "/settings" => Ok(Line::Settings),
+        command if settings::COMMANDS.contains(&command) => match rest.trim() {
+            "" => Ok(Line::Settings),
+            value => Setting::parse(command, value)
+                .map(Line::Set)
+                .map_err(LineError::Command),
+        },
         "/help" | "/?" => Ok(Line::Help),
         "/quit" | "/exit" | "/q" => Ok(Line::Quit),
         "/hex" | "/text" => parse_payload(line, mode, true).map(Line::Send),
-        other => Err(format!(
+        other => Err(LineError::Command(format!(
             "unknown command {other} (type /help; start a line with // to send a leading /)"
-        )),
+        ))),
     }
 }
 
-fn parse_payload(text: &str, mode: InputMode, commands: bool) -> Result<Data, String> {
+fn parse_payload(text: &str, mode: InputMode, commands: bool) -> Result<Data, LineError> {
     if commands {
         if let Some(rest) = text.strip_prefix("//") {
             return plain(&format!("/{rest}"), mode);
         }
         let (word, rest) = split_word(text);
         match word {
-            "/hex" => return parse_hex(rest).map(Data::Bytes).map_err(|e| e.to_string()),
+            "/hex" => return hex(rest),
             "/text" => return Ok(Data::Text(rest.to_owned())),
             _ => {}
         }
@@ -91,11 +117,17 @@ fn parse_payload(text: &str, mode: InputMode, commands: bool) -> Result<Data, St
     plain(text, mode)
 }
 
-fn plain(text: &str, mode: InputMode) -> Result<Data, String> {
+fn plain(text: &str, mode: InputMode) -> Result<Data, LineError> {
     match mode {
         InputMode::Text => Ok(Data::Text(text.to_owned())),
-        InputMode::Hex => parse_hex(text).map(Data::Bytes).map_err(|e| e.to_string()),
+        InputMode::Hex => hex(text),
     }
+}
+
+fn hex(text: &str) -> Result<Data, LineError> {
+    parse_hex(text)
+        .map(Data::Bytes)
+        .map_err(|e| LineError::Data(e.to_string()))
 }
 
 /// Splits off the first space-separated word; the rest keeps its inner spacing.
@@ -129,6 +161,13 @@ pub fn help(server: bool, udp: bool) -> String {
     }
     h.push_str(
         "  /stats            TX/RX byte and packet counters\n  \
+         /reset            start the counters from zero\n  \
+         /encoding E       switch the encoding: utf-8, gbk, latin-1\n  \
+         /view V           switch the view: text, hex, both\n  \
+         /input I          read typed lines as text or hex\n  \
+         /eol E            line ending for sent text: none, lf, crlf\n  \
+         /escapes on|off   \\r \\n \\t \\0 \\\\ \\xNN in sent text\n  \
+         /settings         show the settings in force\n  \
          /help             this text\n  \
          /quit             end the session (also Ctrl-D)\n",
     );
@@ -202,11 +241,33 @@ mod tests {
             Ok(Line::Kick("4".into()))
         );
         assert_eq!(parse_line("/stats", InputMode::Text, true), Ok(Line::Stats));
+        assert_eq!(parse_line("/reset", InputMode::Text, true), Ok(Line::Reset));
+        assert_eq!(
+            parse_line("/encoding gbk", InputMode::Text, true),
+            Ok(Line::Set(Setting::Encoding(crate::encoding::Encoding::Gbk)))
+        );
+        assert_eq!(
+            parse_line("/view", InputMode::Text, true),
+            Ok(Line::Settings)
+        );
+        assert!(matches!(
+            parse_line("/view sideways", InputMode::Text, true),
+            Err(LineError::Command(_))
+        ));
         assert_eq!(parse_line("/quit", InputMode::Text, true), Ok(Line::Quit));
-        assert!(parse_line("/kick", InputMode::Text, true).is_err());
-        assert!(parse_line("/to", InputMode::Text, true).is_err());
-        assert!(parse_line("/frobnicate", InputMode::Text, true).is_err());
-        assert!(parse_line("/hex xyz", InputMode::Text, true).is_err());
+        for command in ["/kick", "/to", "/frobnicate"] {
+            assert!(
+                matches!(
+                    parse_line(command, InputMode::Text, true),
+                    Err(LineError::Command(_))
+                ),
+                "{command}"
+            );
+        }
+        assert!(matches!(
+            parse_line("/hex xyz", InputMode::Text, true),
+            Err(LineError::Data(_))
+        ));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct DisplayOptions {
     pub timestamps: bool,
     /// Only received payload, undecorated; no status or TX lines.
     pub quiet: bool,
+    /// Received bytes exactly as they arrived (`--raw`); no status or TX lines.
+    pub raw: bool,
 }
 
 type Sink = Box<dyn Write + Send>;
@@ -53,6 +55,8 @@ struct Sinks {
     out: Sink,
     err: Sink,
     log: Option<Transcript>,
+    /// The view can be switched while running (`/view`).
+    view: View,
 }
 
 /// The output side of a session. Cheap to share behind an `Arc`; each call
@@ -75,8 +79,18 @@ impl Console {
     pub fn new(display: DisplayOptions, out: Sink, err: Sink, log: Option<Transcript>) -> Self {
         Console {
             display,
-            sinks: Mutex::new(Sinks { out, err, log }),
+            sinks: Mutex::new(Sinks {
+                out,
+                err,
+                log,
+                view: display.view,
+            }),
         }
+    }
+
+    /// Switches how data is shown from now on.
+    pub fn set_view(&self, view: View) {
+        self.sinks.lock().view = view;
     }
 
     /// Replaces the screen sinks, e.g. to stop printing through the line
@@ -97,10 +111,16 @@ impl Console {
         {
             tracing::warn!("cannot write the transcript: {e}");
         }
+        if self.display.raw {
+            if dir == Direction::Rx {
+                write_flush(&mut sinks.out, bytes);
+            }
+            return;
+        }
         if self.display.quiet && dir == Direction::Tx {
             return;
         }
-        let rendered = self.render(dir, label, bytes, text, offset);
+        let rendered = self.render(sinks.view, dir, label, bytes, text, offset);
         if !rendered.is_empty() {
             write_flush(&mut sinks.out, rendered.as_bytes());
         }
@@ -115,7 +135,7 @@ impl Console {
         {
             tracing::warn!("cannot write the transcript: {e}");
         }
-        if !self.display.quiet {
+        if !self.display.quiet && !self.display.raw {
             let line = format!("{}-- {message}\n", self.stamp());
             write_flush(&mut sinks.err, line.as_bytes());
         }
@@ -154,8 +174,15 @@ impl Console {
     }
 
     /// Formats one data event for the screen.
-    fn render(&self, dir: Direction, label: &str, bytes: &[u8], text: &str, offset: u64) -> String {
-        let view = self.display.view;
+    fn render(
+        &self,
+        view: View,
+        dir: Direction,
+        label: &str,
+        bytes: &[u8],
+        text: &str,
+        offset: u64,
+    ) -> String {
         let show_text = matches!(view, View::Text | View::Both);
         let show_hex = matches!(view, View::Hex | View::Both);
         let mut out = String::new();
@@ -179,7 +206,15 @@ impl Console {
         let header = format!("{}{dir} {label} ", self.stamp());
         out.push_str(&header);
         if show_text {
-            let shown = escape_text(text.strip_suffix('\n').unwrap_or(text), true);
+            // CRLF is a line end like LF (telnet-style servers, the snack
+            // shop): one trailing line end is dropped and inner ones break
+            // the line. A lone CR is data and stays visible as `\r`.
+            let body = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .unwrap_or(text)
+                .replace("\r\n", "\n");
+            let shown = escape_text(&body, true);
             let indent = " ".repeat(header.chars().count());
             for (i, line) in shown.split('\n').enumerate() {
                 if i > 0 {
@@ -241,13 +276,23 @@ impl Capture {
     /// Waits until the captured text contains `needle`, up to `timeout`.
     /// Returns whether it appeared.
     pub async fn wait_for(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_until(
+            |bytes| String::from_utf8_lossy(bytes).contains(needle),
+            timeout,
+        )
+        .await
+    }
+
+    /// Waits until the captured bytes satisfy `done`, up to `timeout`.
+    /// Returns whether they did.
+    pub async fn wait_until(&self, done: impl Fn(&[u8]) -> bool, timeout: Duration) -> bool {
         let wait = async {
             loop {
                 let notified = self.inner.1.notified();
                 tokio::pin!(notified);
                 // Register before checking, so a write in between is not missed.
                 notified.as_mut().enable();
-                if self.text().contains(needle) {
+                if done(&self.inner.0.lock()) {
                     return;
                 }
                 notified.await;
@@ -301,6 +346,18 @@ mod tests {
     }
 
     #[test]
+    fn crlf_line_ends_show_as_line_ends() {
+        let (c, out, _) = console(DisplayOptions::default());
+        c.data(Direction::Rx, "[p]", b"a\r\nb\r\n", "a\r\nb\r\n", 0);
+        c.data(Direction::Rx, "[p]", b"bare\rcr\r", "bare\rcr\r", 0);
+        assert_eq!(
+            out.text(),
+            "RX [p] a\n       b\nRX [p] bare\\rcr\\r\n",
+            "CRLF is a line end; a lone CR stays visible"
+        );
+    }
+
+    #[test]
     fn hex_and_both_views() {
         let (c, out, _) = console(DisplayOptions {
             view: View::Hex,
@@ -335,6 +392,19 @@ mod tests {
         c.warn("bad line");
         assert_eq!(out.text(), "pong\n");
         assert_eq!(err.text(), "!! bad line\n");
+    }
+
+    #[test]
+    fn raw_prints_received_bytes_exactly_and_nothing_else() {
+        let (c, out, err) = console(DisplayOptions {
+            raw: true,
+            ..Default::default()
+        });
+        c.data(Direction::Rx, "[p]", b"\xff\x00a\r\n", "\u{fffd}\0a\r\n", 0);
+        c.data(Direction::Tx, "[p]", b"sent", "sent", 0);
+        c.status("connected");
+        assert_eq!(out.bytes(), b"\xff\x00a\r\n");
+        assert_eq!(err.text(), "");
     }
 
     #[test]

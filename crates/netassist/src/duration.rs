@@ -2,10 +2,21 @@
 //!
 //! Used by `--every`, `--wait` and `--connect-timeout`; a unit is required
 //! (except for `0`) so `--every 5` cannot silently mean 5 ms or 5 s.
+//!
+//! Every duration is at most [`MAX_DURATION`]: a deadline further away than
+//! that is a typo, and one far enough away would overflow the clock. A
+//! repeat period (`--every`) must also be at least [`MIN_PERIOD`].
 
 use std::time::Duration;
 
+/// The longest duration accepted anywhere (365 days; `--wait forever` has no limit).
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// The shortest repeat period: the timer's resolution. A period of zero would
+/// mean "send without pause", which `--count` without `--every` already does.
+pub const MIN_PERIOD: Duration = Duration::from_millis(1);
+
 /// Parses a duration with a unit (`ms`, `s`, `m`, `h`); `0` needs none.
+/// Durations above [`MAX_DURATION`] are refused.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
     let s = input.trim();
     if s == "0" {
@@ -29,8 +40,34 @@ pub fn parse_duration(input: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Duration::try_from_secs_f64(value * seconds_per_unit)
-        .map_err(|_| format!("{input:?} is out of range"))
+    let duration = Duration::try_from_secs_f64(value * seconds_per_unit)
+        .map_err(|_| format!("{input:?} is out of range"))?;
+    check_max(duration).map_err(|e| format!("{input:?} {e}"))
+}
+
+/// Parses a repeat period (`--every`): a duration from [`MIN_PERIOD`] to
+/// [`MAX_DURATION`].
+pub fn parse_period(input: &str) -> Result<Duration, String> {
+    let period = parse_duration(input)?;
+    check_period(period)
+        .map_err(|e| format!("{input:?} {e} (to send back to back, use --count N without --every)"))
+}
+
+/// Checks a repeat period or a timeout: from [`MIN_PERIOD`] to
+/// [`MAX_DURATION`]. The error completes a sentence about the value.
+pub fn check_period(period: Duration) -> Result<Duration, String> {
+    if period < MIN_PERIOD {
+        return Err(format!("is shorter than {}", format_duration(MIN_PERIOD)));
+    }
+    check_max(period)
+}
+
+/// Checks that a duration is at most [`MAX_DURATION`].
+pub fn check_max(duration: Duration) -> Result<Duration, String> {
+    if duration > MAX_DURATION {
+        return Err("is longer than 365 days".to_owned());
+    }
+    Ok(duration)
 }
 
 /// Formats a duration the way it is written on the command line.
@@ -68,6 +105,20 @@ mod tests {
     }
 
     #[test]
+    fn refuses_absurd_durations_and_periods() {
+        assert!(parse_duration("5000000000000000h").is_err());
+        assert!(parse_duration("525601m").is_err());
+        assert_eq!(parse_duration("8760h"), Ok(MAX_DURATION));
+        assert!(parse_duration("8761h").is_err());
+        for zero in ["0", "0ms", "0.0001ms"] {
+            let err = parse_period(zero).expect_err(zero);
+            assert!(err.contains("shorter than 1ms"), "{err}");
+        }
+        assert_eq!(parse_period("1ms"), Ok(Duration::from_millis(1)));
+        assert!(parse_period("5000000000000000h").is_err());
+    }
+
+    #[test]
     fn formats_back() {
         assert_eq!(format_duration(Duration::from_secs(3)), "3s");
         assert_eq!(format_duration(Duration::from_millis(250)), "250ms");
@@ -77,6 +128,7 @@ mod tests {
         #[test]
         fn never_panics(s in ".{0,16}") {
             let _ = parse_duration(&s);
+            let _ = parse_period(&s);
         }
     }
 }

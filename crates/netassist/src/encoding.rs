@@ -86,6 +86,24 @@ pub fn encode(text: &str, encoding: Encoding) -> Result<Vec<u8>, EncodeError> {
     }
 }
 
+/// Encodes text to send, resolving escapes first when `escapes` is on: the
+/// text between escapes is encoded, each escape adds its exact byte.
+pub fn encode_text(text: &str, encoding: Encoding, escapes: bool) -> Result<Vec<u8>, String> {
+    if !escapes {
+        return encode(text, encoding).map_err(|e| e.to_string());
+    }
+    let mut out = Vec::with_capacity(text.len());
+    for piece in crate::codec::unescape(text).map_err(|e| e.to_string())? {
+        match piece {
+            crate::codec::Piece::Text(t) => {
+                out.extend_from_slice(&encode(&t, encoding).map_err(|e| e.to_string())?);
+            }
+            crate::codec::Piece::Byte(b) => out.push(b),
+        }
+    }
+    Ok(out)
+}
+
 /// Decodes one direction of one connection, carrying partial characters over
 /// from one chunk to the next.
 pub struct StreamDecoder {
@@ -222,6 +240,20 @@ mod tests {
                 encoding: Encoding::Latin1
             })
         );
+    }
+
+    #[test]
+    fn escapes_add_exact_bytes_between_encoded_text() {
+        assert_eq!(
+            encode_text(r"你\x00好\r\n", Encoding::Gbk, true),
+            Ok(vec![0xc4, 0xe3, 0x00, 0xba, 0xc3, b'\r', b'\n'])
+        );
+        assert_eq!(
+            encode_text(r"a\n", Encoding::Utf8, false),
+            Ok(b"a\\n".to_vec())
+        );
+        assert!(encode_text(r"\q", Encoding::Utf8, true).is_err());
+        assert!(encode_text("😀", Encoding::Gbk, true).is_err());
     }
 
     #[test]

@@ -13,11 +13,12 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code: bad command line or bad argument value (same code clap uses).
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: the peer refused the TCP connection.
+/// Exit code: the peer refused the TCP connection (or reset it at once).
 pub const EXIT_REFUSED: u8 = 3;
 /// Exit code: connecting took longer than `--connect-timeout`.
 pub const EXIT_TIMED_OUT: u8 = 4;
 /// Exit code: the peer closed or reset the connection while we still had input to send.
+/// An idle peer closing while nothing is pending is a normal end.
 pub const EXIT_PEER_CLOSED: u8 = 5;
 
 /// Everything that can make a run fail.
@@ -41,6 +42,9 @@ pub enum Error {
     /// Reading the `--file` payload or opening the `--log` file failed.
     #[error("{0}: {1}")]
     File(String, io::Error),
+    /// TLS could not be set up, or its handshake failed.
+    #[error("{0}")]
+    Tls(String),
     /// Any other I/O failure.
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -53,7 +57,11 @@ impl Error {
             Error::Usage(_) => EXIT_USAGE,
             Error::Refused(_) => EXIT_REFUSED,
             Error::TimedOut(..) => EXIT_TIMED_OUT,
-            Error::Resolve(..) | Error::Bind(..) | Error::File(..) | Error::Io(_) => EXIT_FAILURE,
+            Error::Resolve(..)
+            | Error::Bind(..)
+            | Error::File(..)
+            | Error::Tls(_)
+            | Error::Io(_) => EXIT_FAILURE,
         }
     }
 }
@@ -65,8 +73,13 @@ pub enum Outcome {
     Done,
     /// Stopped by Ctrl-C / SIGTERM or by the caller's shutdown future.
     Stopped,
-    /// The peer closed the connection while input was still being sent.
+    /// The peer closed the connection while input was still being sent:
+    /// lines were waiting, a `--count` was unfinished, or queued data could
+    /// not be written.
     PeerClosed,
+    /// The peer reset the connection before anything was exchanged, the way
+    /// a full server (`tcp-server --max-clients`) turns a client away.
+    Refused,
 }
 
 impl Outcome {
@@ -75,6 +88,7 @@ impl Outcome {
         match self {
             Outcome::Done | Outcome::Stopped => EXIT_OK,
             Outcome::PeerClosed => EXIT_PEER_CLOSED,
+            Outcome::Refused => EXIT_REFUSED,
         }
     }
 }
@@ -89,6 +103,7 @@ mod tests {
         assert_eq!(Error::Refused("a".into()).exit_code(), 3);
         assert_eq!(Error::TimedOut("a".into(), "1s".into()).exit_code(), 4);
         assert_eq!(Outcome::PeerClosed.exit_code(), 5);
+        assert_eq!(Outcome::Refused.exit_code(), 3);
         assert_eq!(Outcome::Done.exit_code(), 0);
         assert_eq!(Error::Io(io::Error::other("x")).exit_code(), 1);
     }

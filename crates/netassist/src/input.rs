@@ -1,12 +1,12 @@
-//! Where input lines come from: a line-editing prompt when stdin is a
-//! terminal, plain lines when it is piped.
+//! Where input comes from: a line-editing prompt when stdin is a terminal,
+//! plain lines when it is piped, or raw chunks of bytes with `--raw`.
 //!
 //! Both read on a dedicated thread (blocking reads must not sit on the async
 //! runtime, and a thread blocked in `read` does not keep the process alive)
 //! and hand lines to the session over a channel; the channel closing means
 //! input ended.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -18,6 +18,35 @@ use crate::session::{Input, Session};
 
 /// Lines buffered between the reading thread and the session.
 const LINE_QUEUE: usize = 64;
+/// Raw chunks buffered between the reading thread and the session.
+const CHUNK_QUEUE: usize = 16;
+
+/// Reads stdin as raw bytes (`--raw`), in chunks of at most `max_chunk`
+/// bytes (for UDP: what one datagram can carry), passing them on exactly.
+pub fn raw_stdin(session: Arc<Session>, max_chunk: usize) -> Input {
+    let (tx, rx) = mpsc::channel(CHUNK_QUEUE);
+    std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = vec![0u8; max_chunk.max(1)];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let chunk = bytes::Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
+                    if tx.blocking_send(chunk).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    session.console.warn(&format!("reading stdin failed: {e}"));
+                    break;
+                }
+            }
+        }
+    });
+    Input::raw(rx)
+}
 
 /// Reads lines from piped stdin. Each line loses its `\n` (and a `\r` before
 /// it); a line that is not UTF-8 is reported and skipped.
@@ -122,10 +151,7 @@ impl Prompt {
                 }
             }
         });
-        Input {
-            lines: Some(rx),
-            interactive: true,
-        }
+        Input::typed(rx)
     }
 }
 

@@ -6,6 +6,7 @@
 //! arrives (text in UTF-8/GBK/Latin-1 decoded as a stream, `hexdump -C` rows,
 //! peer labels, timestamps), sends typed, piped or scheduled data, can answer
 //! by itself (`--echo`, `--reply`), and keeps TX/RX counters and a transcript.
+//! `--raw` makes it a byte-exact pipe like ncat, and `--tls` encrypts TCP.
 //!
 //! The library owns all the logic; the binary only parses flags and calls
 //! [`app::run`]. Tests drive the modes in-process: bind a port-0 listener,
@@ -13,6 +14,7 @@
 //! [`console::Capture`] buffers, and call [`tcp_server::run`],
 //! [`tcp_client::run`] or [`udp::run`] with a channel as input.
 
+pub mod address;
 pub mod app;
 pub mod cli;
 pub mod codec;
@@ -27,10 +29,12 @@ pub mod macros;
 pub mod options;
 pub mod rules;
 pub mod session;
+pub mod settings;
 pub mod stats;
 pub mod tcp_client;
 pub mod tcp_server;
 pub mod terminal;
+pub mod tls;
 pub mod transcript;
 pub mod udp;
 

@@ -41,6 +41,18 @@ impl Counters {
         self.rx_packets.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Starts counting from zero again (`/reset`).
+    pub fn reset(&self) {
+        for counter in [
+            &self.tx_bytes,
+            &self.tx_packets,
+            &self.rx_bytes,
+            &self.rx_packets,
+        ] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -86,5 +98,7 @@ mod tests {
             s.to_string(),
             "TX 5 bytes in 2 packets, RX 7 bytes in 1 packets"
         );
+        c.reset();
+        assert_eq!(c.snapshot(), Snapshot::default());
     }
 }

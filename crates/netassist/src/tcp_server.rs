@@ -2,45 +2,39 @@
 //! (`#1`, `#2`, ...). Plain input lines go to every client; `/to ID` picks
 //! one; `/list` and `/kick ID` manage them. The payload schedule runs once per
 //! client, starting when it connects (a greeting, or a periodic feed).
+//!
+//! Input lines are handled by their own task, so that while a line waits
+//! for a slow client (backpressure: piped input is never dropped for a
+//! client that reads) the server still accepts clients and can be stopped.
+//! A client that reads nothing for `--stall-timeout` is skipped until it
+//! reads again.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
-use crate::command::{Data, Line, help, parse_line};
-use crate::conn::{Closed, Conn, Out};
+use crate::address::HostPort;
+use crate::command::{Data, Line, help};
+use crate::conn::{Closed, Conn, Delivery, Outbox, Stream};
+use crate::duration::format_duration;
 use crate::error::{Error, Outcome};
-use crate::options::Wait;
-use crate::session::{Input, Session};
+use crate::options::{Tls, Wait};
+use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
+use crate::tls::describe;
 
-/// Turns `PORT` or `ADDR:PORT` into something to bind: a bare port means all
-/// IPv4 interfaces, like `nc -l` (use `127.0.0.1:PORT` or `[::1]:PORT` to stay local).
-pub fn listen_spec(spec: &str) -> String {
-    if !spec.is_empty() && spec.bytes().all(|b| b.is_ascii_digit()) {
-        format!("0.0.0.0:{spec}")
-    } else {
-        spec.to_owned()
-    }
-}
-
-/// Resolves `[ADDR:]PORT` and binds a listener on the first address.
-pub async fn bind(spec: &str) -> Result<TcpListener, Error> {
-    let spec = listen_spec(spec);
-    let addr = tokio::net::lookup_host(&spec)
-        .await
-        .map_err(|e| Error::Resolve(spec.clone(), e.to_string()))?
-        .next()
-        .ok_or_else(|| Error::Resolve(spec.clone(), "no addresses".into()))?;
+/// Resolves where to listen and binds a listener on the first address.
+pub async fn bind(spec: &HostPort) -> Result<TcpListener, Error> {
+    let addr = spec.resolve_first().await?;
     TcpListener::bind(addr)
         .await
         .map_err(|e| Error::Bind(addr, e))
@@ -49,11 +43,11 @@ pub async fn bind(spec: &str) -> Result<TcpListener, Error> {
 /// One connected client.
 struct Client {
     peer: SocketAddr,
-    tx: mpsc::Sender<Out>,
+    outbox: Outbox,
     stats: Arc<Counters>,
     since: Instant,
     reader: AbortHandle,
-    writer: JoinHandle<()>,
+    writer: JoinHandle<std::io::Result<()>>,
     schedule: Option<AbortHandle>,
     watcher: Option<AbortHandle>,
 }
@@ -65,21 +59,36 @@ type Clients = Arc<Mutex<BTreeMap<u64, Client>>>;
 pub async fn run(
     session: Arc<Session>,
     listener: TcpListener,
-    mut input: Input,
+    input: Input,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
+    session.options.validate()?;
     let local = listener.local_addr()?;
-    session
-        .console
-        .status(&format!("listening on {local} (TCP)"));
+    let tls = match &session.options.tls {
+        Some(Tls::Server(tls)) => Some(tls.clone()),
+        _ => None,
+    };
+    session.console.status(&match &tls {
+        Some(tls) => format!("listening on {local} (TCP, TLS with {})", tls.origin),
+        None => format!("listening on {local} (TCP)"),
+    });
+    // Clients whose TLS handshake is under way count towards --max-clients.
+    let handshaking = Arc::new(AtomicUsize::new(0));
     let clients: Clients = Arc::new(Mutex::new(BTreeMap::new()));
     let mut next_id = 0u64;
-    let mut input_open = input.lines.is_some();
+    let mut pump = input
+        .exists()
+        .then(|| tokio::spawn(pump_input(session.clone(), clients.clone(), input)));
+    // --raw: the end of input half-closes every client, like ncat -l, unless
+    // we still answer; clients that come later are half-closed once their
+    // payload is sent.
+    let half_close = session.options.raw && !session.options.responds();
+    let mut input_ended = pump.is_none();
     let mut deadline: Option<Option<Instant>> = None;
     tokio::pin!(shutdown);
 
     let outcome = loop {
-        if deadline.is_none() && !input_open {
+        if deadline.is_none() && pump.is_none() {
             deadline = Some(match session.options.effective_wait(true) {
                 Wait::Forever => None,
                 Wait::For(d) => Some(Instant::now() + d),
@@ -89,15 +98,43 @@ pub async fn run(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    if clients.lock().len() >= session.options.max_clients {
+                    let connected = clients.lock().len() + handshaking.load(Ordering::Relaxed);
+                    if connected >= session.options.max_clients {
                         session.console.warn(&format!(
                             "refusing {peer}: {} clients already connected (--max-clients)",
                             session.options.max_clients
                         ));
+                        // Reset rather than close: the client learns at
+                        // once that it was turned away, not served.
+                        if let Err(e) = stream.set_zero_linger() {
+                            tracing::debug!("cannot set SO_LINGER for {peer}: {e}");
+                        }
                         continue;
                     }
                     next_id += 1;
-                    admit(&session, &clients, next_id, stream, peer);
+                    let half_close = half_close && input_ended;
+                    match &tls {
+                        None => admit(&session, &clients, next_id, stream, peer, half_close),
+                        Some(tls) => {
+                            // The handshake runs on its own, so a slow
+                            // client does not hold up the others.
+                            handshaking.fetch_add(1, Ordering::Relaxed);
+                            let (tls, session, clients, handshaking, id) =
+                                (tls.clone(), session.clone(), clients.clone(), handshaking.clone(), next_id);
+                            tokio::spawn(async move {
+                                let shaken = tls.accept(stream).await;
+                                match shaken {
+                                    Ok(stream) => {
+                                        let agreed = describe(stream.get_ref().1);
+                                        session.console.status(&format!("#{id} {peer} TLS: {agreed}"));
+                                        admit(&session, &clients, id, stream, peer, half_close);
+                                    }
+                                    Err(e) => session.console.warn(&format!("#{id} {peer}: {e}")),
+                                }
+                                handshaking.fetch_sub(1, Ordering::Relaxed);
+                            });
+                        }
+                    }
                 }
                 Err(e) => {
                     // E.g. out of file descriptors: say so, and back off
@@ -106,15 +143,22 @@ pub async fn run(
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
-            line = recv_line(&mut input), if input_open => match line {
-                Some(line) => {
-                    if handle_line(&session, &clients, &line) {
-                        break Outcome::Done;
+            end = async { if let Some(p) = pump.as_mut() { p.await } else { std::future::pending().await } }, if pump.is_some() => {
+                pump = None;
+                match end {
+                    Ok(InputEnd::Quit) => break Outcome::Done,
+                    Ok(InputEnd::Ended) => {
+                        input_ended = true;
+                        if half_close {
+                            for client in clients.lock().values() {
+                                let outbox = client.outbox.clone();
+                                tokio::spawn(async move { outbox.close_write().await });
+                            }
+                        }
                     }
+                    Err(e) => session.console.warn(&format!("reading input stopped: {e}")),
                 }
-                None if input.interactive => break Outcome::Done,
-                None => input_open = false,
-            },
+            }
             () = async { if let Some(t) = sleep_until { tokio::time::sleep_until(t).await } }, if sleep_until.is_some() => {
                 break Outcome::Done;
             }
@@ -122,6 +166,9 @@ pub async fn run(
         }
     };
 
+    if let Some(p) = pump {
+        p.abort();
+    }
     drop(listener);
     let remaining: Vec<Client> = std::mem::take(&mut *clients.lock()).into_values().collect();
     let mut writers = Vec::new();
@@ -155,31 +202,39 @@ pub async fn run(
     Ok(outcome)
 }
 
-/// Registers a new client and starts its tasks.
+/// Registers a new client and starts its tasks; with `half_close`, our
+/// sending side is closed once its payload (if any) is sent.
 fn admit(
     session: &Arc<Session>,
     clients: &Clients,
     id: u64,
-    stream: tokio::net::TcpStream,
+    stream: impl Stream,
     peer: SocketAddr,
+    half_close: bool,
 ) {
     let label = format!("#{id} {peer}");
-    session.console.status(&format!("{label} connected"));
-    let conn = Conn::spawn(session.clone(), stream, label.clone());
+    let (conn, release) = Conn::spawn_held(session.clone(), stream, label.clone());
     let schedule = session.options.schedule.clone().map(|schedule| {
-        let (session, tx) = (session.clone(), conn.tx.clone());
+        let (session, outbox) = (session.clone(), conn.outbox.clone());
         tokio::spawn(async move {
             session
                 .run_schedule(&schedule, |bytes| {
-                    let tx = tx.clone();
-                    async move { tx.send(Out::Data(bytes)).await.is_ok() }
+                    let outbox = outbox.clone();
+                    async move { outbox.send(bytes).await }
                 })
                 .await;
+            if half_close {
+                outbox.close_write().await;
+            }
         })
         .abort_handle()
     });
+    if half_close && schedule.is_none() {
+        let outbox = conn.outbox.clone();
+        tokio::spawn(async move { outbox.close_write().await });
+    }
     let Conn {
-        tx,
+        outbox,
         stats,
         reader,
         writer,
@@ -188,7 +243,7 @@ fn admit(
         id,
         Client {
             peer,
-            tx,
+            outbox,
             stats,
             since: Instant::now(),
             reader: reader.abort_handle(),
@@ -198,7 +253,7 @@ fn admit(
         },
     );
     let watcher = tokio::spawn({
-        let (session, clients) = (session.clone(), clients.clone());
+        let (session, clients, label) = (session.clone(), clients.clone(), label.clone());
         async move {
             let closed = reader.await;
             if let Some(client) = clients.lock().remove(&id)
@@ -217,44 +272,69 @@ fn admit(
     if let Some(client) = clients.lock().get_mut(&id) {
         client.watcher = Some(watcher.abort_handle());
     }
+    // Registered: from now on broadcasts reach it. Announce it, then show
+    // what it sends.
+    session.console.status(&format!("{label} connected"));
+    let _ = release.send(());
 }
 
-async fn recv_line(input: &mut Input) -> Option<String> {
-    match input.lines.as_mut() {
-        Some(rx) => rx.recv().await,
-        None => None,
+/// How the input task ended.
+enum InputEnd {
+    /// `/quit`, or the end of typed input (Ctrl-D): the run ends now.
+    Quit,
+    /// Piped input ended: the run goes on for `--wait`.
+    Ended,
+}
+
+/// Acts on input lines one by one, each to its end (a broadcast waits for
+/// the clients it goes to), until input ends or the user quits.
+async fn pump_input(session: Arc<Session>, clients: Clients, mut input: Input) -> InputEnd {
+    while let Some(item) = input.next().await {
+        match item {
+            Incoming::Line(line) => {
+                if handle_line(&session, &clients, &line).await {
+                    return InputEnd::Quit;
+                }
+            }
+            Incoming::Raw(bytes) => {
+                let targets = all_clients(&clients);
+                if targets.is_empty() {
+                    session.console.warn("no clients connected: nothing sent");
+                }
+                broadcast(&session, targets, &bytes).await;
+            }
+        }
+    }
+    if input.interactive {
+        InputEnd::Quit
+    } else {
+        InputEnd::Ended
     }
 }
 
 /// Acts on one input line; returns `true` to quit.
-fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
+async fn handle_line(session: &Arc<Session>, clients: &Clients, line: &str) -> bool {
     let console = &session.console;
-    match parse_line(line, session.options.input_mode, session.options.commands) {
-        Err(e) => console.warn(&e),
+    match session.parse_line(line) {
+        Err(e) => session.line_error(&e),
         Ok(Line::Send(data)) => {
             if let Some(bytes) = encode(session, &data) {
-                let targets: Vec<(u64, mpsc::Sender<Out>)> = clients
-                    .lock()
-                    .iter()
-                    .map(|(id, c)| (*id, c.tx.clone()))
-                    .collect();
+                let targets = all_clients(clients);
                 if targets.is_empty() {
                     console.warn("no clients connected: nothing sent");
                 }
-                for (id, tx) in targets {
-                    queue(session, id, &tx, bytes.clone());
-                }
+                broadcast(session, targets, &bytes).await;
             }
         }
         Ok(Line::SendTo(target, data)) => match client_id(&target) {
             None => console.warn(&format!("{target:?} is not a client id (see /list)")),
             Some(id) => {
-                let tx = clients.lock().get(&id).map(|c| c.tx.clone());
-                match tx {
+                let outbox = clients.lock().get(&id).map(|c| c.outbox.clone());
+                match outbox {
                     None => console.warn(&format!("no client #{id} (see /list)")),
-                    Some(tx) => {
+                    Some(outbox) => {
                         if let Some(bytes) = encode(session, &data) {
-                            queue(session, id, &tx, bytes);
+                            broadcast(session, vec![(id, outbox)], &bytes).await;
                         }
                     }
                 }
@@ -299,6 +379,14 @@ fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
             clients.lock().len(),
             session.totals.snapshot()
         )),
+        Ok(Line::Set(setting)) => session.change(setting),
+        Ok(Line::Settings) => console.info(&session.settings().to_string()),
+        Ok(Line::Reset) => {
+            for client in clients.lock().values() {
+                client.stats.reset();
+            }
+            session.reset_totals();
+        }
         Ok(Line::Help) => console.info(&help(true, false)),
         Ok(Line::Quit) => return true,
     }
@@ -308,18 +396,63 @@ fn handle_line(session: &Session, clients: &Clients, line: &str) -> bool {
 fn encode(session: &Session, data: &Data) -> Option<Bytes> {
     session
         .data_bytes(data)
-        .map_err(|e| session.console.warn(&e))
+        .map_err(|e| session.send_failed(&e))
         .ok()
 }
 
-/// Queues without waiting: one client that does not read must not hold up
-/// the others, so a full queue drops the message for that client only.
-fn queue(session: &Session, id: u64, tx: &mpsc::Sender<Out>, bytes: Bytes) {
-    match tx.try_send(Out::Data(bytes)) {
-        Ok(()) | Err(TrySendError::Closed(_)) => {}
-        Err(TrySendError::Full(_)) => session.console.warn(&format!(
-            "#{id} is not reading (queue full): message dropped for it"
+/// Every connected client, to send to.
+fn all_clients(clients: &Clients) -> Vec<(u64, Outbox)> {
+    clients
+        .lock()
+        .iter()
+        .map(|(id, c)| (*id, c.outbox.clone()))
+        .collect()
+}
+
+/// Queues `bytes` for every target, waiting for those whose queue is full
+/// (see [`Outbox::deliver`]) all at once, each for at most the stall
+/// timeout: however many clients stall, a line waits one timeout at most.
+async fn broadcast(session: &Arc<Session>, targets: Vec<(u64, Outbox)>, bytes: &Bytes) {
+    let deadline = Instant::now() + session.options.stall_timeout;
+    let mut waiting = Vec::new();
+    for (id, outbox) in targets {
+        match outbox.try_deliver(bytes.clone()) {
+            Ok(delivery) => report(session, id, delivery),
+            Err(bytes) => waiting.push((id, outbox, bytes)),
+        }
+    }
+    match waiting.len() {
+        0 => {}
+        1 => {
+            for (id, outbox, bytes) in waiting {
+                report(session, id, outbox.deliver(bytes, deadline).await);
+            }
+        }
+        _ => {
+            let mut set = JoinSet::new();
+            for (id, outbox, bytes) in waiting {
+                let session = session.clone();
+                set.spawn(async move {
+                    let delivery = outbox.deliver(bytes, deadline).await;
+                    report(&session, id, delivery);
+                });
+            }
+            while set.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// Says when a client stalls and when it reads again.
+fn report(session: &Session, id: u64, delivery: Delivery) {
+    match delivery {
+        Delivery::Stalled => session.console.warn(&format!(
+            "#{id} has not read anything for {}: dropping messages for it until it reads again",
+            format_duration(session.options.stall_timeout)
         )),
+        Delivery::Resumed { dropped } => session.console.warn(&format!(
+            "#{id} is reading again; {dropped} messages were dropped for it"
+        )),
+        Delivery::Queued | Delivery::Dropped | Delivery::Closed => {}
     }
 }
 
@@ -331,13 +464,6 @@ fn client_id(target: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn listen_spec_defaults_to_all_ipv4_interfaces() {
-        assert_eq!(listen_spec("9000"), "0.0.0.0:9000");
-        assert_eq!(listen_spec("127.0.0.1:9000"), "127.0.0.1:9000");
-        assert_eq!(listen_spec("[::1]:0"), "[::1]:0");
-    }
 
     #[test]
     fn client_ids_parse_with_or_without_hash() {

@@ -19,12 +19,13 @@ use parking_lot::Mutex;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
-use crate::command::{Line, help, parse_line};
+use crate::address::{HostPort, Port};
+use crate::command::{Line, help};
 use crate::console::Direction;
-use crate::encoding::decode_whole;
+use crate::encoding::{decode_whole, encode_text};
 use crate::error::{Error, Outcome};
-use crate::options::Wait;
-use crate::session::{Input, Session};
+use crate::options::{Payload, Wait};
+use crate::session::{Incoming, Input, Session};
 use crate::stats::Counters;
 
 /// Most peers remembered; the oldest is forgotten beyond this.
@@ -32,20 +33,37 @@ pub const MAX_PEERS: usize = 4096;
 /// Largest datagram we can receive (the UDP maximum).
 const MAX_DATAGRAM: usize = 65_536;
 
-/// Resolves `HOST:PORT` to one socket address.
-pub async fn resolve(target: &str) -> Result<SocketAddr, Error> {
-    tokio::net::lookup_host(target)
-        .await
-        .map_err(|e| Error::Resolve(target.to_owned(), e.to_string()))?
-        .next()
-        .ok_or_else(|| Error::Resolve(target.to_owned(), "no addresses".into()))
+/// The most payload one datagram can carry over IPv4: 65,535 bytes less the
+/// IP (20) and UDP (8) headers.
+pub const MAX_IPV4_PAYLOAD: usize = 65_507;
+/// The same over IPv6, whose header is not counted in its payload length.
+pub const MAX_IPV6_PAYLOAD: usize = 65_527;
+
+/// The most payload one datagram can carry to `to`.
+pub fn max_payload(to: SocketAddr) -> usize {
+    if to.is_ipv4() {
+        MAX_IPV4_PAYLOAD
+    } else {
+        MAX_IPV6_PAYLOAD
+    }
 }
 
-/// Binds the socket: `bind` (`PORT` alone means all IPv4 interfaces), or an
-/// ephemeral port of `to`'s address family.
-pub async fn bind(bind: Option<&str>, to: Option<SocketAddr>) -> Result<UdpSocket, Error> {
+fn too_long(len: usize, to: SocketAddr) -> String {
+    format!(
+        "{len} bytes is too long for one UDP datagram (at most {} bytes to {})",
+        max_payload(to),
+        if to.is_ipv4() {
+            "an IPv4 address"
+        } else {
+            "an IPv6 address"
+        }
+    )
+}
+
+/// Binds the socket: `bind`, or an ephemeral port of `to`'s address family.
+pub async fn bind(bind: Option<&HostPort>, to: Option<SocketAddr>) -> Result<UdpSocket, Error> {
     let addr = match (bind, to) {
-        (Some(spec), _) => resolve(&crate::tcp_server::listen_spec(spec)).await?,
+        (Some(spec), _) => spec.resolve_first().await?,
         (None, Some(to)) if to.is_ipv6() => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
         (None, Some(_)) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
         (None, None) => {
@@ -107,8 +125,13 @@ struct Udp {
 }
 
 impl Udp {
-    /// Sends one datagram and shows it; errors are reported, not fatal.
+    /// Sends one datagram and shows it; a failure is reported and counted
+    /// (see [`Session::send_failed`]), not fatal.
     async fn send(&self, bytes: &Bytes, to: SocketAddr) -> bool {
+        if bytes.len() > max_payload(to) {
+            self.session.send_failed(&too_long(bytes.len(), to));
+            return false;
+        }
         match self.socket.send_to(bytes, to).await {
             Ok(n) => {
                 let label = {
@@ -120,14 +143,14 @@ impl Udp {
                     format!("#{id} {to}")
                 };
                 self.session.totals.record_tx(n);
-                let text = decode_whole(bytes, self.session.options.encoding);
+                let text = decode_whole(bytes, self.session.settings().encoding);
                 self.session
                     .console
                     .data(Direction::Tx, &label, bytes, &text, 0);
                 true
             }
             Err(e) => {
-                self.session.console.warn(&format!(
+                self.session.send_failed(&format!(
                     "sending {} bytes to {to} failed: {e}",
                     bytes.len()
                 ));
@@ -166,7 +189,7 @@ impl Udp {
                 format!("#{id} {from}")
             };
             self.session.totals.record_rx(n);
-            let text = decode_whole(bytes, self.session.options.encoding);
+            let text = decode_whole(bytes, self.session.settings().encoding);
             self.session
                 .console
                 .data(Direction::Rx, &label, bytes, &text, 0);
@@ -174,6 +197,18 @@ impl Udp {
                 self.send(&reply, from).await;
             }
         }
+    }
+
+    /// Where plain input goes: `--to`, or else the peer that sent last
+    /// (warns if there is none yet).
+    fn default_target(&self) -> Option<SocketAddr> {
+        let to = self.to.or(self.peers.lock().last);
+        if to.is_none() {
+            self.session
+                .console
+                .warn("no peer yet: give --to, wait for a datagram, or use /to HOST:PORT TEXT");
+        }
+        to
     }
 
     /// Resolves a `/to` target: a peer id (`2`, `#2`) or `HOST:PORT`.
@@ -187,7 +222,11 @@ impl Udp {
             }
             return addr;
         }
-        match resolve(target).await {
+        let resolved = match HostPort::parse(target, Port::NonZero) {
+            Ok(target) => target.resolve_first().await,
+            Err(e) => Err(Error::Usage(e)),
+        };
+        match resolved {
             Ok(addr) => Some(addr),
             Err(e) => {
                 self.session.console.warn(&e.to_string());
@@ -200,64 +239,70 @@ impl Udp {
     async fn handle_line(&self, line: &str) -> bool {
         let session = &self.session;
         let console = &session.console;
-        let (to, data) =
-            match parse_line(line, session.options.input_mode, session.options.commands) {
-                Err(e) => {
-                    console.warn(&e);
-                    return false;
+        let (to, data) = match session.parse_line(line) {
+            Err(e) => {
+                session.line_error(&e);
+                return false;
+            }
+            Ok(Line::Send(data)) => (self.default_target(), data),
+            Ok(Line::SendTo(target, data)) => (self.target(&target).await, data),
+            Ok(Line::List) => {
+                let now = Instant::now();
+                let peers = self.peers.lock();
+                let listing: Vec<String> = peers
+                    .by_id
+                    .iter()
+                    .map(|(id, p)| {
+                        format!(
+                            "#{id} {}  last seen {}s ago  {}",
+                            p.addr,
+                            now.duration_since(p.last_seen).as_secs(),
+                            p.stats.snapshot()
+                        )
+                    })
+                    .collect();
+                console.info(&if listing.is_empty() {
+                    "no peers yet".to_owned()
+                } else {
+                    listing.join("\n")
+                });
+                return false;
+            }
+            Ok(Line::Kick(_)) => {
+                console.warn("/kick is for tcp-server mode (UDP has no connections)");
+                return false;
+            }
+            Ok(Line::Stats) => {
+                console.info(&session.totals.snapshot().to_string());
+                return false;
+            }
+            Ok(Line::Set(setting)) => {
+                session.change(setting);
+                return false;
+            }
+            Ok(Line::Settings) => {
+                console.info(&session.settings().to_string());
+                return false;
+            }
+            Ok(Line::Reset) => {
+                for peer in self.peers.lock().by_id.values() {
+                    peer.stats.reset();
                 }
-                Ok(Line::Send(data)) => {
-                    let to = self.to.or(self.peers.lock().last);
-                    if to.is_none() {
-                        console.warn(
-                        "no peer yet: give --to, wait for a datagram, or use /to HOST:PORT TEXT",
-                    );
-                    }
-                    (to, data)
-                }
-                Ok(Line::SendTo(target, data)) => (self.target(&target).await, data),
-                Ok(Line::List) => {
-                    let now = Instant::now();
-                    let peers = self.peers.lock();
-                    let listing: Vec<String> = peers
-                        .by_id
-                        .iter()
-                        .map(|(id, p)| {
-                            format!(
-                                "#{id} {}  last seen {}s ago  {}",
-                                p.addr,
-                                now.duration_since(p.last_seen).as_secs(),
-                                p.stats.snapshot()
-                            )
-                        })
-                        .collect();
-                    console.info(&if listing.is_empty() {
-                        "no peers yet".to_owned()
-                    } else {
-                        listing.join("\n")
-                    });
-                    return false;
-                }
-                Ok(Line::Kick(_)) => {
-                    console.warn("/kick is for tcp-server mode (UDP has no connections)");
-                    return false;
-                }
-                Ok(Line::Stats) => {
-                    console.info(&session.totals.snapshot().to_string());
-                    return false;
-                }
-                Ok(Line::Help) => {
-                    console.info(&help(false, true));
-                    return false;
-                }
-                Ok(Line::Quit) => return true,
-            };
+                session.reset_totals();
+                return false;
+            }
+            Ok(Line::Help) => {
+                console.info(&help(false, true));
+                return false;
+            }
+            Ok(Line::Quit) => return true,
+        };
         if let Some(to) = to {
             match session.data_bytes(&data) {
                 Ok(bytes) => {
                     self.send(&bytes, to).await;
                 }
-                Err(e) => console.warn(&e),
+                Err(e) => session.send_failed(&e),
             }
         }
         false
@@ -274,10 +319,30 @@ pub async fn run(
     mut input: Input,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Outcome, Error> {
+    session.options.validate()?;
     if session.options.schedule.is_some() && to.is_none() {
         return Err(Error::Usage(
             "udp: --send/--hex/--file need --to HOST:PORT".into(),
         ));
+    }
+    if let (Some(schedule), Some(to)) = (&session.options.schedule, to) {
+        // The text is known to encode (validate); its length with --eol is
+        // what goes out, give or take what macros add.
+        let len = match &schedule.payload {
+            Payload::Bytes(bytes) => bytes.len(),
+            Payload::Text(text) => {
+                encode_text(text, session.options.encoding, session.options.escapes)
+                    .map_or(0, |b| b.len())
+                    + session.options.eol.bytes().len()
+            }
+        };
+        if len > max_payload(to) {
+            let flag = match schedule.payload {
+                Payload::Bytes(_) => "--hex/--file",
+                Payload::Text(_) => "--send",
+            };
+            return Err(Error::Usage(format!("{flag}: {}", too_long(len, to))));
+        }
     }
     let local = socket.local_addr()?;
     session.console.status(&match to {
@@ -304,7 +369,7 @@ pub async fn run(
     };
     tokio::pin!(schedule);
     let mut schedule_done = session.options.schedule.is_none();
-    let mut input_open = input.lines.is_some();
+    let mut input_open = input.exists();
     let wait = session.options.effective_wait(to.is_none());
     let mut deadline: Option<Option<Instant>> = None;
     tokio::pin!(shutdown);
@@ -319,10 +384,15 @@ pub async fn run(
         let sleep_until = deadline.flatten();
         tokio::select! {
             e = &mut receiver => return Err(Error::Io(io::Error::new(e.kind(), format!("UDP receive failed: {e}")))),
-            line = async { match input.lines.as_mut() { Some(rx) => rx.recv().await, None => None } }, if input_open => match line {
-                Some(line) => {
+            item = input.next(), if input_open => match item {
+                Some(Incoming::Line(line)) => {
                     if udp.handle_line(&line).await {
                         break Outcome::Done;
+                    }
+                }
+                Some(Incoming::Raw(bytes)) => {
+                    if let Some(to) = udp.default_target() {
+                        udp.send(&bytes, to).await;
                     }
                 }
                 None if input.interactive => break Outcome::Done,

@@ -33,7 +33,7 @@ async fn tcp_client_and_server_exchange() {
     ));
 
     let client = harness(Options::default());
-    let stream = tcp_client::connect(&addr.to_string(), TIMEOUT)
+    let stream = tcp_client::connect(&addr.into(), TIMEOUT)
         .await
         .expect("connect");
     let (client_lines, client_input) = input();
@@ -435,8 +435,8 @@ async fn log_file_records_both_directions() {
 }
 
 #[tokio::test]
-async fn client_reports_peer_closed_only_while_input_is_open() {
-    // Input still open when the server hangs up: PeerClosed (exit code 5).
+async fn client_reports_peer_closed_only_when_input_was_pending() {
+    // Input open but idle when the server hangs up: nothing was lost.
     let (addr, l) = listener_pair().await;
     let client = harness(Options::default());
     let stream = TcpStream::connect(addr).await.expect("connect");
@@ -451,9 +451,61 @@ async fn client_reports_peer_closed_only_while_input_is_open() {
         let (s, _) = l.accept().await.expect("accept");
         drop(s);
     });
+    assert_eq!(outcome.expect("run"), Outcome::Done);
+    drop(lines);
+
+    // Lines still coming when the server hangs up: PeerClosed (exit code 5).
+    let (addr, l) = listener_pair().await;
+    let client = harness(Options {
+        quiet: true,
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (lines, client_input) = input();
+    let feeder = tokio::spawn(async move {
+        let mut n = 0u64;
+        while lines.send(format!("line {n}")).await.is_ok() {
+            n += 1;
+        }
+    });
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        client_input,
+        std::future::pending(),
+    );
+    let (outcome, ()) = tokio::join!(run, async {
+        let (s, _) = l.accept().await.expect("accept");
+        drop(s);
+    });
     assert_eq!(outcome.expect("run"), Outcome::PeerClosed);
     assert_eq!(Outcome::PeerClosed.exit_code(), 5);
-    drop(lines);
+    bounded(feeder)
+        .await
+        .expect("feeder ends once the run is over");
+
+    // A finite schedule still running when the server hangs up: PeerClosed.
+    let (addr, l) = listener_pair().await;
+    let client = harness(Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("tick".into()),
+            every: Some(Duration::from_millis(10)),
+            count: Some(1_000_000),
+        }),
+        ..Options::default()
+    });
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let run = tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    );
+    let (outcome, ()) = tokio::join!(run, async {
+        let (mut s, _) = l.accept().await.expect("accept");
+        assert_eq!(read_exact(&mut s, 5).await, b"tick\n");
+    });
+    assert_eq!(outcome.expect("run"), Outcome::PeerClosed);
 
     // Input done and waiting for replies: the server closing is the normal end.
     let (addr, l) = listener_pair().await;
@@ -488,7 +540,7 @@ async fn connect_errors_map_to_exit_codes() {
         let l = loopback_listener().await;
         l.local_addr().expect("addr")
     };
-    let err = tcp_client::connect(&addr.to_string(), TIMEOUT)
+    let err = tcp_client::connect(&addr.into(), TIMEOUT)
         .await
         .expect_err("nothing listens");
     assert_eq!(err.exit_code(), 3, "{err}");
@@ -520,7 +572,7 @@ async fn ipv6_loopback_exchange() {
         wait: Some(Wait::Forever),
         ..Options::default()
     });
-    let stream = tcp_client::connect(&addr.to_string(), TIMEOUT)
+    let stream = tcp_client::connect(&addr.into(), TIMEOUT)
         .await
         .expect("connect");
     let (stop, stop_signal) = shutdown();
@@ -537,4 +589,293 @@ async fn ipv6_loopback_exchange() {
         bounded(task).await.expect("join").expect("run"),
         Outcome::Stopped
     );
+}
+
+/// A schedule with no pause between sends: every mode must refuse it as a
+/// usage error rather than panic inside a timer.
+fn zero_period() -> Options {
+    Options {
+        schedule: Some(Schedule {
+            payload: Payload::Text("x".into()),
+            every: Some(Duration::ZERO),
+            count: None,
+        }),
+        wait: Some(Wait::For(Duration::ZERO)),
+        ..Options::default()
+    }
+}
+
+#[tokio::test]
+async fn a_zero_period_is_a_usage_error_not_a_panic() {
+    let (addr, sink) = listener_pair().await;
+    let client = harness(zero_period());
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let _peer = sink.accept().await.expect("accept");
+    let err = bounded(tcp_client::run(
+        client.session.clone(),
+        stream,
+        Input::none(),
+        std::future::pending(),
+    ))
+    .await
+    .expect_err("a zero period is refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("--every"), "{err}");
+
+    let server = harness(zero_period());
+    let err = bounded(tcp_server::run(
+        server.session.clone(),
+        loopback_listener().await,
+        Input::none(),
+        std::future::pending(),
+    ))
+    .await
+    .expect_err("a zero period is refused");
+    assert_eq!(err.exit_code(), 2, "{err}");
+}
+
+/// A loopback listener whose accepted connections have a small send buffer,
+/// so a client that reads slowly pushes back after a few kilobytes.
+fn small_buffer_listener() -> TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(4096).expect("SO_SNDBUF");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    socket.listen(16).expect("listen")
+}
+
+/// A client with a small receive buffer, for a client that stops reading:
+/// the kernel cannot take much on its behalf. (A client that reads uses a
+/// normal socket: with a tiny receive window on loopback, Linux holds back
+/// window updates and the sender falls back to slow zero-window probes.)
+async fn small_buffer_client(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// The 64-byte line number `n` of a feed.
+fn feed_line(n: usize) -> String {
+    format!("{n:063}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn piped_lines_wait_for_a_client_that_reads_slowly() {
+    const LINES: usize = 20_000;
+    let server = harness(Options::default());
+    let listener = small_buffer_listener();
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    let task = tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#1 ").await;
+    let feeder = tokio::spawn(async move {
+        for n in 0..LINES {
+            lines.send(feed_line(n)).await.expect("send");
+        }
+        lines.send("/quit".into()).await.expect("send");
+    });
+    // The client is busy for a moment before it starts reading as fast as
+    // it can: a slow reader, not a stalled one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let received = read_to_end(&mut client).await;
+    bounded(feeder).await.expect("feeder");
+    bounded(task).await.expect("join").expect("run");
+    let want: String = (0..LINES).map(|n| feed_line(n) + "\n").collect();
+    assert_eq!(
+        received.len(),
+        want.len(),
+        "every line arrives; warnings: {}",
+        server
+            .err
+            .text()
+            .lines()
+            .filter(|l| l.starts_with("!!"))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    assert!(received == want.as_bytes(), "in order and intact");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_skipped_and_the_others_go_on() {
+    const LINES: usize = 5_000;
+    let server = harness(Options {
+        stall_timeout: Duration::from_millis(300),
+        ..Options::default()
+    });
+    let listener = small_buffer_listener();
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut stalled = small_buffer_client(addr).await;
+    expect(&server.err, "#1 ").await;
+    let mut reader = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#2 ").await;
+    let reading = tokio::spawn(async move {
+        read_exact(&mut reader, LINES * 64).await;
+        reader
+    });
+    for n in 0..LINES {
+        bounded(lines.send(feed_line(n))).await.expect("send");
+    }
+    let _reader = bounded(reading)
+        .await
+        .expect("the reading client got every line");
+    expect(&server.err, "#1 has not read anything for 300ms").await;
+
+    // Once it reads again, it is sent new lines again. Which line first
+    // finds its queue half empty cannot be observed, so lines are sent until
+    // one arrives (each wait is bounded).
+    let catching_up = tokio::spawn(async move {
+        let mut tail = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let n = tokio::io::AsyncReadExt::read(&mut stalled, &mut buf)
+                .await
+                .expect("read");
+            assert!(n > 0, "the server closed the stalled client");
+            tail.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&tail).contains("after the stall\n") {
+                return;
+            }
+            let keep = tail.len().saturating_sub(64);
+            tail.drain(..keep);
+        }
+    });
+    tokio::pin!(catching_up);
+    let mut arrived = false;
+    for _ in 0..100 {
+        lines.send("after the stall".into()).await.expect("send");
+        if tokio::time::timeout(Duration::from_millis(200), &mut catching_up)
+            .await
+            .is_ok()
+        {
+            arrived = true;
+            break;
+        }
+    }
+    assert!(arrived, "a client that reads again gets lines again");
+    expect(&server.err, "#1 is reading again; ").await;
+}
+
+#[tokio::test]
+async fn settings_switch_while_running_and_counters_reset() {
+    let server = harness(Options::default());
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (lines, server_input) = input();
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        server_input,
+        std::future::pending(),
+    ));
+    let mut peer = TcpStream::connect(addr).await.expect("connect");
+    expect(&server.err, "#1 ").await;
+
+    // NetAssist's encoding drop-down: GBK from now on, both ways.
+    lines.send("/encoding gbk".into()).await.expect("send");
+    expect(&server.err, "settings: encoding gbk, view text").await;
+    peer.write_all(&[0xc4, 0xe3, 0xba, 0xc3, b'\n'])
+        .await
+        .expect("write");
+    expect(&server.out, " 你好\n").await;
+
+    // Its "hex display" check box; TCP offsets carry on.
+    lines.send("/view hex".into()).await.expect("send");
+    expect(&server.err, "view hex").await;
+    peer.write_all(b"hi").await.expect("write");
+    expect(
+        &server.out,
+        "00000005  68 69                                             |hi|\n",
+    )
+    .await;
+
+    // Its escape option, and no line ending.
+    lines.send("/escapes on".into()).await.expect("send");
+    lines.send("/eol none".into()).await.expect("send");
+    lines.send(r"A\x00\r\n你".into()).await.expect("send");
+    assert_eq!(
+        read_exact(&mut peer, 6).await,
+        [b'A', 0, b'\r', b'\n', 0xc4, 0xe3]
+    );
+    lines.send("/settings".into()).await.expect("send");
+    expect(
+        &server.err,
+        "encoding gbk, view hex, input text, eol none, escapes on\n",
+    )
+    .await;
+    lines.send(r"bad \q".into()).await.expect("send");
+    expect(&server.err, r#"bad escape "\\q""#).await;
+
+    // Its counter reset button.
+    lines.send("/stats".into()).await.expect("send");
+    expect(
+        &server.err,
+        "TX 6 bytes in 1 packets, RX 7 bytes in 2 packets",
+    )
+    .await;
+    lines.send("/reset".into()).await.expect("send");
+    expect(&server.err, "counters reset").await;
+    lines.send("/stats".into()).await.expect("send");
+    expect(
+        &server.err,
+        "1 clients connected; TX 0 bytes in 0 packets, RX 0 bytes in 0 packets",
+    )
+    .await;
+    lines.send("/list".into()).await.expect("send");
+    expect(
+        &server.err,
+        "TX 0 bytes in 0 packets, RX 0 bytes in 0 packets\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn raw_server_passes_bytes_both_ways_and_half_closes_at_the_end_of_input() {
+    let server = harness(Options {
+        raw: true,
+        ..Options::default()
+    });
+    let listener = loopback_listener().await;
+    let addr = listener.local_addr().expect("addr");
+    let (chunks, server_input) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(tcp_server::run(
+        server.session.clone(),
+        listener,
+        Input::raw(server_input),
+        std::future::pending(),
+    ));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    // What the client sends comes out exactly (which also shows that the
+    // server has registered it: it reads only after that).
+    let data = noise(100_000);
+    client.write_all(&data).await.expect("write");
+    expect_len(&server.out, data.len()).await;
+    assert!(server.out.bytes() == data, "byte for byte");
+    assert_eq!(server.err.text(), "", "raw shows no status");
+
+    chunks
+        .send(bytes::Bytes::from_static(b"\x00from stdin\xff"))
+        .await
+        .expect("send");
+    assert_eq!(read_exact(&mut client, 12).await, b"\x00from stdin\xff");
+    // End of input: the client reads end-of-file, and can still send.
+    drop(chunks);
+    assert!(read_to_end(&mut client).await.is_empty());
+    client.write_all(b"still heard").await.expect("write");
+    expect_len(&server.out, data.len() + 11).await;
 }

@@ -6,11 +6,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
+use netassist::address::HostPort;
 use netassist::options::{Options, Payload, Schedule, View, Wait};
 use netassist::rules::ReplyRule;
 use netassist::session::Input;
 use netassist::{Outcome, udp};
 use tokio::net::UdpSocket;
+
+/// 127.0.0.1 on a port the system picks.
+fn loopback() -> HostPort {
+    HostPort::parse_listen("127.0.0.1:0").expect("valid address")
+}
 
 async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buf = vec![0u8; 65_536];
@@ -22,7 +28,7 @@ async fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 #[tokio::test]
 async fn udp_both_ways_with_sources_shown() {
     let node = harness(Options::default());
-    let socket = udp::bind(Some("127.0.0.1:0"), None).await.expect("bind");
+    let socket = udp::bind(Some(&loopback()), None).await.expect("bind");
     let addr = socket.local_addr().expect("addr");
     let (lines, node_input) = input();
     let (stop, stop_signal) = shutdown();
@@ -94,7 +100,7 @@ async fn udp_client_to_echo_server_with_periodic_payload_and_hex_view() {
         view: View::Hex,
         ..Options::default()
     });
-    let socket = udp::bind(Some("127.0.0.1:0"), None).await.expect("bind");
+    let socket = udp::bind(Some(&loopback()), None).await.expect("bind");
     let server_addr = socket.local_addr().expect("addr");
     tokio::spawn(udp::run(
         server.session.clone(),
@@ -151,7 +157,7 @@ async fn udp_auto_reply() {
         rules: vec![ReplyRule::parse("ping=>pong").expect("rule")],
         ..Options::default()
     });
-    let socket = udp::bind(Some("127.0.0.1:0"), None).await.expect("bind");
+    let socket = udp::bind(Some(&loopback()), None).await.expect("bind");
     let addr = socket.local_addr().expect("addr");
     tokio::spawn(udp::run(
         node.session.clone(),
@@ -175,7 +181,7 @@ async fn udp_payload_without_destination_is_a_usage_error() {
         }),
         ..Options::default()
     });
-    let socket = udp::bind(Some("127.0.0.1:0"), None).await.expect("bind");
+    let socket = udp::bind(Some(&loopback()), None).await.expect("bind");
     let err = udp::run(
         node.session.clone(),
         socket,
@@ -223,4 +229,32 @@ async fn udp_over_ipv6_loopback() {
         bounded(task).await.expect("join").expect("run"),
         Outcome::Done
     );
+}
+
+#[tokio::test]
+async fn raw_udp_sends_and_prints_datagrams_byte_for_byte() {
+    let peer = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let peer_addr = peer.local_addr().expect("addr");
+    let node = harness(Options {
+        raw: true,
+        ..Options::default()
+    });
+    let socket = udp::bind(None, Some(peer_addr)).await.expect("bind");
+    let (chunks, node_input) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(udp::run(
+        node.session.clone(),
+        socket,
+        Some(peer_addr),
+        Input::raw(node_input),
+        std::future::pending(),
+    ));
+    chunks
+        .send(bytes::Bytes::from_static(b"\x00\x01\xff raw\n"))
+        .await
+        .expect("send");
+    let (data, from) = recv(&peer).await;
+    assert_eq!(data, b"\x00\x01\xff raw\n");
+    peer.send_to(b"\xffreply\x00", from).await.expect("send");
+    expect_len(&node.out, 7).await;
+    assert_eq!(node.out.bytes(), b"\xffreply\x00");
 }

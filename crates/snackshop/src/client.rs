@@ -59,9 +59,8 @@ pub async fn shop(
             frame = reader.next_frame() => match frame? {
                 Some(frame) => {
                     let text = match frame {
-                        Frame::Line(text) => text,
+                        Frame::Line(bytes) => decode(&bytes),
                         Frame::TooLong => "[the shop sent an overlong line]".to_string(),
-                        Frame::NotText => "[the shop sent something that is not text]".to_string(),
                     };
                     output.write_all(text.as_bytes()).await?;
                     output.write_all(b"\n").await?;
@@ -87,6 +86,18 @@ pub async fn shop(
         }
     }
     Ok(())
+}
+
+/// A line from the shop: UTF-8, or else GBK (a shop run with `--encoding gbk`).
+fn decode(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_string(),
+        Err(_) => match encoding_rs::GBK.decode_without_bom_handling_and_without_replacement(bytes)
+        {
+            Some(text) => text.into_owned(),
+            None => "[the shop sent something that is not text]".to_string(),
+        },
+    }
 }
 
 /// Reads standard input line by line on a plain thread (so a pending read never holds up the
@@ -120,4 +131,23 @@ pub fn stdin_lines() -> mpsc::Receiver<Vec<u8>> {
         tracing::error!(error = %e, "cannot read standard input");
     }
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_from_a_utf8_or_gbk_shop_are_printed_as_text() {
+        assert_eq!(decode("西瓜".as_bytes()), "西瓜");
+        assert_eq!(
+            decode(&[0xce, 0xf7, 0xb9, 0xcf]),
+            "西瓜",
+            "a --encoding gbk shop"
+        );
+        assert_eq!(
+            decode(b"\xff\xff"),
+            "[the shop sent something that is not text]"
+        );
+    }
 }

@@ -8,15 +8,19 @@
 //! question, "can the server serve several customers at once?": yes.
 //!
 //! Modules, from the wire inwards:
-//! - [`line`](mod@line): UTF-8 text lines with a length cap, hostile input turned into polite frames.
+//! - [`line`](mod@line): lines with a length cap, hostile input turned into polite frames.
+//! - [`wire`]: the encoding of each connection (UTF-8, or else GBK).
 //! - [`order`]: what a customer's line means (a purchase or a command).
 //! - [`replies`]: everything the shop says, in Chinese and English.
 //! - [`server`] (and the private `session`): accepting customers and the dialogue.
 //! - [`store`]: the books (SQLite, WAL, one owner thread, group commit).
 //! - [`catalog`] and [`money`]: goods and prices, money as integer cents.
 //! - [`report`]: sales and stock from the database.
+//! - [`admin`]: restocking and topping up, recorded in the books.
 //! - [`client`]: the `snackshop buy` client.
 
+pub mod admin;
+mod admission;
 pub mod catalog;
 pub mod client;
 pub mod line;
@@ -27,9 +31,12 @@ pub mod report;
 pub mod server;
 mod session;
 pub mod store;
+mod tally;
+pub mod wire;
 
 pub use catalog::{Catalog, Good};
 pub use money::Money;
 pub use replies::Lang;
 pub use server::{Limits, Shop, ShopConfig, ShopError};
 pub use store::DbLocation;
+pub use wire::WireEncoding;

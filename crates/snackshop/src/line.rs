@@ -1,13 +1,19 @@
-//! The wire format: UTF-8 text lines ending in LF or CRLF, as nc, telnet and netassist send them.
+//! The wire format: text lines ending in LF or CRLF, as nc, telnet and netassist send them.
 //!
 //! Network input is hostile, so [`LineSplitter`] never holds more than one line's worth of bytes:
 //! a line longer than the limit is reported once as [`Frame::TooLong`] as soon as that is known,
-//! and the rest of it is discarded up to the next newline. A line that is not UTF-8 becomes
-//! [`Frame::NotText`]. The splitter is a plain state machine (property-tested against a simple
-//! model); [`LineReader`] feeds it from an async socket.
+//! and the rest of it is discarded up to the next newline. Lines are bytes: which encoding they
+//! are in is decided per connection ([`crate::wire`]). The splitter is a plain state machine
+//! (property-tested against a simple model); [`LineReader`] feeds it from an async socket.
+//!
+//! Some clients send a request without any line end (the tutorial's own loop client sends
+//! `cmd.encode()` and waits for the answer). With [`LineReader::with_pause`], a partial line that
+//! arrived in one piece and is followed by a pause counts as a complete request; a line end that
+//! then follows on its own is taken as that request's end, not as an empty line.
 
 use std::collections::VecDeque;
 use std::io;
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -18,11 +24,9 @@ const READ_CHUNK: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A complete line, without its LF or CRLF.
-    Line(String),
+    Line(Vec<u8>),
     /// A line longer than the limit; it was discarded.
     TooLong,
-    /// A line that is not valid UTF-8; it was discarded.
-    NotText,
 }
 
 /// Cuts a byte stream into [`Frame`]s, keeping at most `max` bytes of a pending line.
@@ -74,6 +78,23 @@ impl LineSplitter {
         self.ready.pop_front()
     }
 
+    /// Whether a complete frame is waiting to be taken.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// Whether part of a line (not being discarded) is waiting for its end.
+    pub fn has_partial(&self) -> bool {
+        !self.discarding && !self.pending.is_empty()
+    }
+
+    /// Ends the waiting partial line now, as if its line end had arrived.
+    pub fn end_partial(&mut self) {
+        if self.has_partial() {
+            self.end_line(&[]);
+        }
+    }
+
     /// Adds bytes of a line whose end has not arrived yet.
     fn extend(&mut self, data: &[u8]) {
         if self.discarding || data.is_empty() {
@@ -107,10 +128,7 @@ impl LineSplitter {
         let frame = if line.len() > self.max {
             Frame::TooLong
         } else {
-            match String::from_utf8(line) {
-                Ok(text) => Frame::Line(text),
-                Err(_) => Frame::NotText,
-            }
+            Frame::Line(line)
         };
         self.ready.push_back(frame);
     }
@@ -123,6 +141,12 @@ pub struct LineReader<R> {
     splitter: LineSplitter,
     buf: Box<[u8]>,
     eof: bool,
+    /// How long a one-piece partial line may wait before it is a request.
+    pause: Option<Duration>,
+    /// Reads that brought bytes of the partial line now waiting.
+    pieces: u32,
+    /// A partial line was just ended by a pause: a bare line end right after it belongs to it.
+    ended_by_pause: bool,
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
@@ -133,7 +157,17 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             splitter: LineSplitter::new(max),
             buf: vec![0; READ_CHUNK].into_boxed_slice(),
             eof: false,
+            pause: None,
+            pieces: 0,
+            ended_by_pause: false,
         }
+    }
+
+    /// Lets a partial line that arrived in one read and is followed by `pause` without more
+    /// bytes count as a complete request.
+    pub fn with_pause(mut self, pause: Duration) -> LineReader<R> {
+        self.pause = Some(pause);
+        self
     }
 
     /// The line length limit in bytes.
@@ -147,18 +181,75 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     pub async fn next_frame(&mut self) -> io::Result<Option<Frame>> {
         loop {
             if let Some(frame) = self.splitter.next_frame() {
+                let after_pause = std::mem::take(&mut self.ended_by_pause);
+                if after_pause && frame == Frame::Line(Vec::new()) {
+                    continue;
+                }
                 return Ok(Some(frame));
             }
             if self.eof {
                 return Ok(None);
             }
-            let n = self.inner.read(&mut self.buf).await?;
-            match self.buf.get(..n) {
-                Some(data) if n > 0 => self.splitter.push(data),
-                _ => {
-                    self.eof = true;
-                    self.splitter.finish();
+            let read = self.inner.read(&mut self.buf);
+            let n = match self.pause {
+                Some(pause) if self.pieces == 1 && self.splitter.has_partial() => {
+                    match tokio::time::timeout(pause, read).await {
+                        Ok(n) => n?,
+                        Err(_) => {
+                            // Nothing else was waiting (we only read when no
+                            // frame is ready), so this is the paused request.
+                            self.splitter.end_partial();
+                            self.pieces = 0;
+                            if let Some(frame) = self.splitter.next_frame() {
+                                self.ended_by_pause = true;
+                                return Ok(Some(frame));
+                            }
+                            continue;
+                        }
+                    }
                 }
+                _ => read.await?,
+            };
+            self.absorb(n);
+        }
+    }
+
+    /// Waits until the peer has sent something, without waiting for a whole line: `true` once
+    /// bytes have arrived (now or earlier), `false` if the peer closed without sending any.
+    ///
+    /// Cancel-safe, like [`LineReader::next_frame`].
+    pub async fn wait_for_input(&mut self) -> io::Result<bool> {
+        if self.splitter.has_ready() || self.splitter.has_partial() {
+            return Ok(true);
+        }
+        if self.eof {
+            return Ok(false);
+        }
+        let n = self.inner.read(&mut self.buf).await?;
+        self.absorb(n);
+        Ok(n > 0)
+    }
+
+    /// Takes the `n` bytes just read into `buf` (0: the peer closed).
+    fn absorb(&mut self, n: usize) {
+        match self.buf.get(..n) {
+            Some(data) if n > 0 => {
+                let had_partial = self.splitter.has_partial();
+                self.splitter.push(data);
+                self.pieces = match (self.splitter.has_partial(), data.contains(&b'\n')) {
+                    (false, _) => 0,
+                    (true, true) => 1,
+                    (true, false) if had_partial => self.pieces.saturating_add(1),
+                    (true, false) => 1,
+                };
+                // Bytes other than a bare line end: the request that a pause ended is over.
+                if self.splitter.has_partial() {
+                    self.ended_by_pause = false;
+                }
+            }
+            _ => {
+                self.eof = true;
+                self.splitter.finish();
             }
         }
     }
@@ -186,7 +277,7 @@ mod tests {
     }
 
     fn line(s: &str) -> Frame {
-        Frame::Line(s.into())
+        Frame::Line(s.as_bytes().to_vec())
     }
 
     #[test]
@@ -231,10 +322,13 @@ mod tests {
     }
 
     #[test]
-    fn binary_is_not_text() {
+    fn lines_are_bytes_whatever_they_hold() {
         assert_eq!(
             frames(10, &[b"\xff\xfe\x00\n\xe8\xa5\n"], false),
-            [Frame::NotText, Frame::NotText]
+            [
+                Frame::Line(vec![0xff, 0xfe, 0]),
+                Frame::Line(vec![0xe8, 0xa5])
+            ]
         );
     }
 
@@ -255,10 +349,127 @@ mod tests {
         assert_eq!(reader.next_frame().await.expect("read"), Some(line("x")));
         assert_eq!(
             reader.next_frame().await.expect("read"),
-            Some(Frame::NotText)
+            Some(Frame::Line(vec![0xff]))
         );
         assert_eq!(reader.next_frame().await.expect("read"), Some(line("yy")));
         assert_eq!(reader.next_frame().await.expect("read"), None);
+    }
+
+    /// A stream that delivers scripted pieces with pauses between them.
+    struct Script {
+        steps: VecDeque<Step>,
+        sleep: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    }
+
+    enum Step {
+        Data(&'static [u8]),
+        Wait(Duration),
+    }
+
+    impl AsyncRead for Script {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            use std::future::Future;
+            loop {
+                if let Some(sleep) = self.sleep.as_mut() {
+                    std::task::ready!(sleep.as_mut().poll(cx));
+                    self.sleep = None;
+                }
+                match self.steps.pop_front() {
+                    None => return std::task::Poll::Ready(Ok(())),
+                    Some(Step::Data(data)) => {
+                        buf.put_slice(data);
+                        return std::task::Poll::Ready(Ok(()));
+                    }
+                    Some(Step::Wait(d)) => self.sleep = Some(Box::pin(tokio::time::sleep(d))),
+                }
+            }
+        }
+    }
+
+    async fn read_all(steps: Vec<Step>, pause: Option<Duration>) -> Vec<Frame> {
+        let script = Script {
+            steps: steps.into(),
+            sleep: None,
+        };
+        let mut reader = LineReader::new(script, 64);
+        if let Some(pause) = pause {
+            reader = reader.with_pause(pause);
+        }
+        let mut frames = Vec::new();
+        while let Some(frame) = reader.next_frame().await.expect("read") {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    const PAUSE: Duration = Duration::from_millis(200);
+    const LONGER: Duration = Duration::from_millis(300);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_one_piece_request_ends_with_a_pause() {
+        use Step::{Data, Wait};
+        let frames = read_all(
+            vec![
+                Data("西瓜".as_bytes()),
+                Wait(LONGER),
+                Data(b"2 x"),
+                Wait(LONGER),
+                Data(b"ok\r\n"),
+            ],
+            Some(PAUSE),
+        )
+        .await;
+        assert_eq!(frames, [line("西瓜"), line("2 x"), line("ok")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_line_end_after_the_pause_ends_that_request() {
+        use Step::{Data, Wait};
+        let frames = read_all(
+            vec![Data(b"2"), Wait(LONGER), Data(b"\r\n"), Data(b"\n3\n")],
+            Some(PAUSE),
+        )
+        .await;
+        assert_eq!(frames, [line("2"), line(""), line("3")]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_input_needs_bytes_not_a_whole_line() {
+        use Step::{Data, Wait};
+        let script = Script {
+            steps: vec![Data("西".as_bytes()), Wait(LONGER), Data("瓜\n".as_bytes())].into(),
+            sleep: None,
+        };
+        let mut reader = LineReader::new(script, 64);
+        assert!(reader.wait_for_input().await.expect("read"));
+        assert!(
+            reader.wait_for_input().await.expect("read"),
+            "already there"
+        );
+        assert_eq!(reader.next_frame().await.expect("read"), Some(line("西瓜")));
+        assert!(!reader.wait_for_input().await.expect("read"), "closed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_line_in_several_pieces_waits_for_its_end() {
+        use Step::{Data, Wait};
+        let steps = || {
+            vec![
+                Data("西".as_bytes()),
+                Wait(Duration::from_millis(50)),
+                Data("瓜".as_bytes()),
+                Wait(LONGER),
+                Data(b"\n"),
+            ]
+        };
+        assert_eq!(read_all(steps(), Some(PAUSE)).await, [line("西瓜")]);
+        // Without a pause set, nothing but a line end (or the end of the stream) ends a line.
+        let frames = read_all(vec![Data(b"x"), Wait(LONGER), Data(b"y\n")], None).await;
+        assert_eq!(frames, [line("xy")]);
     }
 
     /// What the splitter must produce, computed the obvious way on the whole input.
@@ -271,7 +482,7 @@ mod tests {
             if seg.len() > max {
                 Frame::TooLong
             } else {
-                String::from_utf8(seg.to_vec()).map_or(Frame::NotText, Frame::Line)
+                Frame::Line(seg.to_vec())
             }
         };
         for seg in segments {

@@ -9,18 +9,20 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use snackshop::admin;
 use snackshop::client;
 use snackshop::report;
 use snackshop::server::DEFAULT_BALANCE;
 use snackshop::store::DEFAULT_DB_FILE;
-use snackshop::{Catalog, DbLocation, Lang, Limits, Money, Shop, ShopConfig};
+use snackshop::{Catalog, DbLocation, Lang, Limits, Money, Shop, ShopConfig, WireEncoding};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "snackshop",
     version,
-    about = "A snack shop server that serves many customers at once, its client and its report",
+    about = "A snack shop server that serves many customers at once, its client, its report and \
+its stock and balance keeping",
     long_about = "The snack shop of the tutorial (案例:零食销售系统) done properly: customers connect \
 over TCP (nc, telnet, netassist or `snackshop buy`), see the goods with prices and stock, and buy \
 by name in Chinese or English, by number, with quantities. Many customers can shop at once; stock \
@@ -33,6 +35,8 @@ Examples:
   printf '西瓜\\n2 矿泉水\\n拜拜\\n' | snackshop buy  # or scripted
   nc 127.0.0.1 8001                             # any line-based tool works
   snackshop report                              # sales and stock, also while serving
+  snackshop restock 西瓜 20                      # add stock, recorded in the books
+  snackshop topup 张三 50                        # add to a named customer's balance
 
 Logging goes to standard error; set RUST_LOG (e.g. RUST_LOG=debug) to see more."
 )]
@@ -65,6 +69,21 @@ remaining stock from the shop's database, and check that every customer's balanc
 recorded sales. Safe to run while the server is running."
     )]
     Report(ReportArgs),
+    /// Add stock of a good; recorded in the books. Works while the server runs.
+    #[command(
+        long_about = "Add stock of a good, given by its Chinese or English name or its menu \
+number, e.g. `snackshop restock 西瓜 20`. The restock is recorded in the books (the report \
+counts it) and works while the server runs: the next customer sees the new stock."
+    )]
+    Restock(RestockArgs),
+    /// Add money to a customer's balance; recorded in the books. Works while the server runs.
+    #[command(
+        long_about = "Add money to a customer's balance, e.g. `snackshop topup 张三 50`. The \
+customer is a name they gave in the shop (名字 张三 / name alice), or #ID as the report lists \
+anonymous customers. The top-up is recorded in the books (the report's books check counts it) \
+and works while the server runs."
+    )]
+    Topup(TopupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,15 +105,26 @@ struct ServeArgs {
     /// with "english" / "中文".
     #[arg(long, default_value = "zh")]
     lang: Lang,
+    /// Encoding customers write and are answered in: utf-8, gbk, or auto (each connection in
+    /// the encoding its customer writes: valid UTF-8, or else GBK, as the tutorial's clients and
+    /// NetAssist on Chinese Windows send).
+    #[arg(long, value_name = "ENCODING", default_value = "auto")]
+    encoding: WireEncoding,
     /// Starting balance of every new customer, in yuan (e.g. 100 or 20.5).
     #[arg(long, value_name = "YUAN", default_value_t = DEFAULT_BALANCE)]
     balance: Money,
     /// Most customers served at once; more are told the shop is full.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_customers)]
     max_customers: usize,
+    /// Most customers served at once from one IP address (load tests from one machine need more).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_per_address)]
+    max_per_address: usize,
     /// Seconds a customer may stay without sending a line before being shown out.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout.as_secs())]
     idle_timeout: u64,
+    /// Seconds a new customer may stay before sending a first request.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().first_request_timeout.as_secs())]
+    first_request_timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +147,34 @@ struct ReportArgs {
     lang: Lang,
 }
 
+#[derive(Debug, Args)]
+struct RestockArgs {
+    /// The good: its Chinese or English name, or its number on the menu.
+    good: String,
+    /// How many to add (1 to 1,000,000; a good holds at most 1,000,000).
+    qty: u32,
+    /// The shop's SQLite database file.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_DB_FILE)]
+    db: PathBuf,
+    /// Language of the confirmation: zh or en.
+    #[arg(long, default_value = "zh")]
+    lang: Lang,
+}
+
+#[derive(Debug, Args)]
+struct TopupArgs {
+    /// The customer: a name, or #ID for an anonymous customer (as the report lists them).
+    customer: String,
+    /// How much to add, in yuan (e.g. 50 or 12.5).
+    amount: Money,
+    /// The shop's SQLite database file.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_DB_FILE)]
+    db: PathBuf,
+    /// Language of the confirmation: zh or en.
+    #[arg(long, default_value = "zh")]
+    lang: Lang,
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,7 +189,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let default_level = match cli.command {
         Command::Serve(_) => "info",
-        Command::Buy(_) | Command::Report(_) => "warn",
+        Command::Buy(_) | Command::Report(_) | Command::Restock(_) | Command::Topup(_) => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -144,6 +202,16 @@ fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve(args),
         Command::Buy(args) => buy(args),
         Command::Report(args) => print_report(args),
+        Command::Restock(args) => {
+            let done = admin::restock(&args.db, &args.good, args.qty)?;
+            println!("{}", done.render(args.lang));
+            Ok(())
+        }
+        Command::Topup(args) => {
+            let done = admin::topup(&args.db, &args.customer, args.amount)?;
+            println!("{}", done.render(args.lang));
+            Ok(())
+        }
     }
 }
 
@@ -160,6 +228,14 @@ fn serve(args: ServeArgs) -> Result<()> {
         args.idle_timeout > 0,
         "--idle-timeout must be at least 1 second"
     );
+    anyhow::ensure!(
+        args.max_per_address > 0,
+        "--max-per-address must be at least 1"
+    );
+    anyhow::ensure!(
+        args.first_request_timeout > 0,
+        "--first-request-timeout must be at least 1 second"
+    );
     let catalog = match &args.catalog {
         Some(path) => Catalog::load(path)?,
         None => Catalog::builtin(),
@@ -173,12 +249,16 @@ fn serve(args: ServeArgs) -> Result<()> {
         catalog,
         db,
         lang: args.lang,
+        encoding: args.encoding,
         start_balance: args.balance,
         limits: Limits {
             max_customers: args.max_customers,
+            max_per_address: args.max_per_address,
             idle_timeout: Duration::from_secs(args.idle_timeout),
+            first_request_timeout: Duration::from_secs(args.first_request_timeout),
             ..Limits::default()
         },
+        ..ShopConfig::default()
     };
     runtime()?.block_on(async {
         let shop = Shop::bind(args.listen, config).await?;

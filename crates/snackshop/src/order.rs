@@ -55,6 +55,10 @@ pub enum OrderError {
     /// A quantity above [`MAX_QTY`].
     #[error("at most {MAX_QTY} at a time")]
     TooMany,
+    /// A good is named, but the quantity with it is not a count we can read
+    /// (`-1`, `1.5`, `半个`, `一百个`).
+    #[error("quantity not understood")]
+    BadQuantity,
     /// An empty, overlong or control-character name.
     #[error("names are 1 to {MAX_NAME_CHARS} characters without control characters")]
     BadName,
@@ -267,14 +271,52 @@ fn parse_order(text: &str, index: &GoodsIndex) -> Result<Request, OrderError> {
     }
     // A quantity problem with a good we recognised beats "we don't have that".
     let mut best = OrderError::UnknownGoods;
-    for candidate in candidates {
+    for candidate in &candidates {
         match order_in(candidate, index) {
             Ok(Some((good, qty))) => return Ok(Request::Buy { good, qty }),
             Ok(None) => {}
             Err(e) => best = e,
         }
     }
+    if best == OrderError::UnknownGoods && candidates.iter().any(|c| odd_quantity(c, index)) {
+        best = OrderError::BadQuantity;
+    }
     Err(best)
+}
+
+/// Whether `text` names a good together with something that looks like a
+/// quantity but is not one we read: `-1 西瓜`, `1.5 西瓜`, `半个西瓜`, `西瓜 -2`.
+fn odd_quantity(text: &str, index: &GoodsIndex) -> bool {
+    let beside = |c: char| c.is_whitespace() || UNITS.contains(&c) || TIMES.contains(&c);
+    index.by_name.keys().any(|name| {
+        [name.clone(), format!("{name}s"), format!("{name}es")]
+            .iter()
+            .any(|name| {
+                let before = text
+                    .strip_suffix(name.as_str())
+                    .map(|rest| rest.trim_end_matches(beside));
+                let after = text
+                    .strip_prefix(name.as_str())
+                    .map(|rest| rest.trim_start_matches(beside));
+                before.is_some_and(numberish) || after.is_some_and(numberish)
+            })
+    })
+}
+
+/// Text made of what quantities are written with: digits, signs, decimal
+/// points, Chinese numerals and words like 半 (half) or 几 (a few).
+fn numberish(text: &str) -> bool {
+    let text = text.trim();
+    !text.is_empty()
+        && text
+            .chars()
+            .any(|c| c.is_ascii_digit() || NUMERAL_CHARS.contains(&c) || VAGUE.contains(&c))
+        && text.chars().all(|c| {
+            c.is_ascii_digit()
+                || matches!(c, '.' | '-' | '+' | ',' | '/' | ' ')
+                || NUMERAL_CHARS.contains(&c)
+                || VAGUE.contains(&c)
+        })
 }
 
 /// Tries "good", "qty good" and "good qty" on one phrase.
@@ -283,7 +325,7 @@ fn order_in(text: &str, index: &GoodsIndex) -> Result<Option<(usize, u32)>, Orde
         return Ok(Some((good, 1)));
     }
     let mut outcome = Ok(None);
-    if let Some((qty, rest)) = leading_quantity(text) {
+    for (qty, rest) in leading_quantity(text) {
         for phrase in after_quantity(rest) {
             if let Some(good) = index.lookup(phrase) {
                 match check_qty(qty) {
@@ -293,28 +335,31 @@ fn order_in(text: &str, index: &GoodsIndex) -> Result<Option<(usize, u32)>, Orde
             }
         }
     }
-    if let Some((rest, qty)) = trailing_quantity(text)
-        && let Some(good) = index.lookup(rest)
-    {
-        match check_qty(qty) {
-            Ok(q) => return Ok(Some((good, q))),
-            Err(e) => outcome = Err(e),
+    for (rest, qty) in trailing_quantity(text) {
+        if let Some(good) = index.lookup(rest) {
+            match check_qty(qty) {
+                Ok(q) => return Ok(Some((good, q))),
+                Err(e) => outcome = Err(e),
+            }
         }
     }
     outcome
 }
 
-/// A parsed quantity: a number that may not fit in `u32`.
+/// A parsed quantity: a number that may not fit in `u32`, or Chinese
+/// numerals that do not make a count we read (一百, 两十).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Qty {
     Count(u32),
     Huge,
+    Invalid,
 }
 
 fn check_qty(qty: Qty) -> Result<u32, OrderError> {
     match qty {
         Qty::Count(0) => Err(OrderError::ZeroQuantity),
         Qty::Count(n) if n <= MAX_QTY => Ok(n),
+        Qty::Invalid => Err(OrderError::BadQuantity),
         _ => Err(OrderError::TooMany),
     }
 }
@@ -323,11 +368,21 @@ fn digits_to_qty(digits: &str) -> Qty {
     digits.parse::<u32>().map_or(Qty::Huge, Qty::Count)
 }
 
-/// 一 … 十 and 两, the counts people type in Chinese orders.
-fn chinese_numeral(c: char) -> Option<u32> {
-    let n = match c {
+/// Characters Chinese numbers are written with. Only counts from 一 to 九十九
+/// are read (see [`chinese_count`]); the others make a quantity we say we
+/// do not understand rather than a good we do not have.
+const NUMERAL_CHARS: &[char] = &[
+    '零', '〇', '一', '二', '两', '三', '四', '五', '六', '七', '八', '九', '十', '百', '千', '万',
+];
+
+/// Words for an amount that is not a count: half, a few, how many, some.
+const VAGUE: &[char] = &['半', '几', '多', '少', '些'];
+
+/// One Chinese digit, 一 to 九 (两 only where it stands alone).
+fn chinese_digit(c: char) -> Option<u32> {
+    Some(match c {
         '一' => 1,
-        '二' | '两' => 2,
+        '二' => 2,
         '三' => 3,
         '四' => 4,
         '五' => 5,
@@ -335,24 +390,57 @@ fn chinese_numeral(c: char) -> Option<u32> {
         '七' => 7,
         '八' => 8,
         '九' => 9,
-        '十' => 10,
         _ => return None,
-    };
-    Some(n)
+    })
 }
 
-/// A quantity at the start: ASCII digits or one Chinese numeral. Returns it and the rest.
-fn leading_quantity(text: &str) -> Option<(Qty, &str)> {
+/// A count written in Chinese, 一 (1) to 九十九 (99): 一…九, 两, 十, 十一…十九,
+/// 二十…九十 and 二十一…九十九. Anything else (一百, 两十, 十十) is `None`.
+fn chinese_count(text: &str) -> Option<u32> {
+    let chars: Vec<char> = text.chars().collect();
+    match chars.as_slice() {
+        ['两'] => Some(2),
+        ['十'] => Some(10),
+        [d] => chinese_digit(*d),
+        ['十', d] => chinese_digit(*d).map(|d| 10 + d),
+        [t, '十'] => chinese_digit(*t).filter(|t| *t >= 2).map(|t| t * 10),
+        [t, '十', d] => {
+            let t = chinese_digit(*t).filter(|t| *t >= 2)?;
+            chinese_digit(*d).map(|d| t * 10 + d)
+        }
+        _ => None,
+    }
+}
+
+/// Quantities at the start, with the rest of the text: ASCII digits, or
+/// Chinese numerals. Every length of a numeral prefix is offered, longest
+/// first, because a good's name may itself start with a numeral (二十三明治
+/// is 20 三明治).
+fn leading_quantity(text: &str) -> Vec<(Qty, &str)> {
     let end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     if end > 0 {
-        let digits = text.get(..end)?;
-        return Some((digits_to_qty(digits), text.get(end..)?));
+        return match (text.get(..end), text.get(end..)) {
+            (Some(digits), Some(rest)) => vec![(digits_to_qty(digits), rest)],
+            _ => Vec::new(),
+        };
     }
-    let first = text.chars().next()?;
-    let n = chinese_numeral(first)?;
-    Some((Qty::Count(n), text.get(first.len_utf8()..)?))
+    let cuts: Vec<usize> = text
+        .char_indices()
+        .take_while(|(_, c)| NUMERAL_CHARS.contains(c))
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    cuts.iter()
+        .rev()
+        .filter_map(|&cut| {
+            let (numerals, rest) = (text.get(..cut)?, text.get(cut..)?);
+            Some((
+                chinese_count(numerals).map_or(Qty::Invalid, Qty::Count),
+                rest,
+            ))
+        })
+        .collect()
 }
 
 /// What may follow a leading quantity: the good directly, or after one separator or unit
@@ -370,14 +458,18 @@ fn after_quantity(rest: &str) -> Vec<&str> {
     phrases
 }
 
-/// A quantity at the end ("西瓜 3", "西瓜×3", "watermelon x3", "西瓜两个", "西瓜 3 个").
-/// Returns the phrase before it and the quantity.
-fn trailing_quantity(text: &str) -> Option<(&str, Qty)> {
+/// Quantities at the end ("西瓜 3", "西瓜×3", "watermelon x3", "西瓜两个", "西瓜 3 个",
+/// "西瓜十一个"), each with the phrase before it; for Chinese numerals every
+/// length of the numeral suffix is offered, longest first.
+fn trailing_quantity(text: &str) -> Vec<(&str, Qty)> {
     let mut body = text.trim_end();
     if let Some(last) = body.chars().last()
         && UNITS.contains(&last)
     {
-        body = body.get(..body.len() - last.len_utf8())?.trim_end();
+        body = body
+            .get(..body.len() - last.len_utf8())
+            .unwrap_or("")
+            .trim_end();
     }
     let digits_start = body
         .char_indices()
@@ -385,24 +477,40 @@ fn trailing_quantity(text: &str) -> Option<(&str, Qty)> {
         .take_while(|(_, c)| c.is_ascii_digit())
         .last()
         .map(|(i, _)| i);
-    let (before, qty) = match digits_start {
-        Some(start) => (body.get(..start)?, digits_to_qty(body.get(start..)?)),
-        None => {
-            let last = body.chars().last()?;
-            let n = chinese_numeral(last)?;
-            (body.get(..body.len() - last.len_utf8())?, Qty::Count(n))
-        }
+    let splits: Vec<(&str, Qty)> = match digits_start {
+        Some(start) => match (body.get(..start), body.get(start..)) {
+            (Some(before), Some(digits)) => vec![(before, digits_to_qty(digits))],
+            _ => Vec::new(),
+        },
+        None => body
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| NUMERAL_CHARS.contains(c))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .filter_map(|start| {
+                let (before, numerals) = (body.get(..start)?, body.get(start..)?);
+                Some((
+                    before,
+                    chinese_count(numerals).map_or(Qty::Invalid, Qty::Count),
+                ))
+            })
+            .collect(),
     };
-    let mut before = before.trim_end();
-    if let Some(last) = before.chars().last()
-        && TIMES.contains(&last)
-    {
-        before = before.get(..before.len() - last.len_utf8())?.trim_end();
-    }
-    if before.is_empty() {
-        return None;
-    }
-    Some((before, qty))
+    splits
+        .into_iter()
+        .filter_map(|(before, qty)| {
+            let mut before = before.trim_end();
+            if let Some(last) = before.chars().last()
+                && TIMES.contains(&last)
+            {
+                before = before.get(..before.len() - last.len_utf8())?.trim_end();
+            }
+            (!before.is_empty()).then_some((before, qty))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -458,6 +566,48 @@ mod tests {
         assert_eq!(parse("两个三明治", &idx), buy(3, 2));
         assert_eq!(parse("2 xylitol gum", &idx), buy(4, 2));
         assert_eq!(parse("2x xylitol gum", &idx), buy(4, 2));
+    }
+
+    #[test]
+    fn chinese_numerals_up_to_ninety_nine() {
+        let idx = index();
+        assert_eq!(parse("十个西瓜", &idx), buy(1, 10));
+        assert_eq!(parse("十一个西瓜", &idx), buy(1, 11));
+        assert_eq!(parse("二十三瓶矿泉水", &idx), buy(2, 23));
+        assert_eq!(parse("九十九个西瓜", &idx), buy(1, 99));
+        assert_eq!(parse("我要二十个西瓜", &idx), buy(1, 20));
+        assert_eq!(parse("西瓜十一个", &idx), buy(1, 11));
+        assert_eq!(parse("西瓜 二十", &idx), buy(1, 20));
+        assert_eq!(parse("西瓜×十二", &idx), buy(1, 12));
+        // A good whose name starts with a numeral: both readings are tried.
+        assert_eq!(parse("两个三明治", &idx), buy(3, 2));
+        assert_eq!(parse("二十三明治", &idx), buy(3, 20));
+        assert_eq!(parse("三明治", &idx), buy(3, 1));
+    }
+
+    #[test]
+    fn quantities_that_are_not_understood_say_so() {
+        let idx = index();
+        for line in [
+            "-1 西瓜",
+            "1.5 西瓜",
+            "西瓜 -1",
+            "西瓜 1.5",
+            "西瓜*2.5",
+            "半个西瓜",
+            "几个西瓜",
+            "一百个西瓜",
+            "两十个西瓜",
+            "十十个西瓜",
+            "1.5 watermelons",
+            "-2x watermelon",
+            "我要 -1 个西瓜",
+        ] {
+            assert_eq!(parse(line, &idx), Err(OrderError::BadQuantity), "{line:?}");
+        }
+        // Not a quantity problem: no good is named.
+        assert_eq!(parse("-1 红牛", &idx), Err(OrderError::UnknownGoods));
+        assert_eq!(parse("1.5", &idx), Err(OrderError::UnknownGoods));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use thiserror::Error;
 
 use crate::money::Money;
 use crate::order::MAX_QTY;
+use crate::wire::WireEncoding;
 
 /// The language the shop speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -164,6 +165,20 @@ impl Lang {
         }
     }
 
+    /// A good was named with a quantity that is not a whole count we read.
+    pub fn bad_quantity(self) -> String {
+        match self {
+            Lang::Zh => format!(
+                "抱歉,没看懂您要买多少:数量请写 1 到 {MAX_QTY} 的整数(如 2 西瓜),\
+                 或中文的一到九十九(如 十一个西瓜)。"
+            ),
+            Lang::En => format!(
+                "Sorry, I don't understand that quantity: use a whole number from 1 to \
+                 {MAX_QTY}, e.g. 2 watermelon."
+            ),
+        }
+    }
+
     /// The customer's balance.
     pub fn balance(self, balance: Money) -> String {
         match self {
@@ -229,6 +244,17 @@ impl Lang {
         }
     }
 
+    /// Too many connections from the customer's address are in the shop.
+    pub fn address_full(self) -> String {
+        match self {
+            Lang::Zh => "抱歉,同一地址的连接太多了,请关闭一些再来。".into(),
+            Lang::En => {
+                "Sorry, too many connections from your address. Please close some and come back."
+                    .into()
+            }
+        }
+    }
+
     /// A line longer than the limit was discarded.
     pub fn line_too_long(self, max: usize) -> String {
         match self {
@@ -239,11 +265,16 @@ impl Lang {
         }
     }
 
-    /// A line that is not UTF-8 text was discarded.
-    pub fn not_text(self) -> String {
+    /// A line that is not text in an encoding the shop reads was discarded.
+    pub fn not_text(self, accepted: WireEncoding) -> String {
+        let (zh, en) = match accepted {
+            WireEncoding::Auto => ("UTF-8 或 GBK", "UTF-8 or GBK"),
+            WireEncoding::Utf8 => ("UTF-8", "UTF-8"),
+            WireEncoding::Gbk => ("GBK", "GBK"),
+        };
         match self {
-            Lang::Zh => "抱歉,无法识别您输入的内容,请使用 UTF-8 编码的文字。".into(),
-            Lang::En => "Sorry, I can't read that. Please send UTF-8 text.".into(),
+            Lang::Zh => format!("抱歉,无法识别您输入的内容,请使用 {zh} 编码的文字。"),
+            Lang::En => format!("Sorry, I can't read that. Please send {en} text."),
         }
     }
 
@@ -350,6 +381,7 @@ mod tests {
                 lang.not_enough_money(m, m),
                 lang.zero_quantity(),
                 lang.too_many(),
+                lang.bad_quantity(),
                 lang.balance(m),
                 lang.help(),
                 lang.ask_again(),
@@ -357,8 +389,10 @@ mod tests {
                 lang.closing(),
                 lang.idle(),
                 lang.shop_full(),
+                lang.address_full(),
                 lang.line_too_long(1024),
-                lang.not_text(),
+                lang.not_text(WireEncoding::Auto),
+                lang.not_text(WireEncoding::Gbk),
                 lang.too_much_garbage(),
                 lang.hello_name("x", m),
                 lang.bad_name(),
@@ -370,6 +404,28 @@ mod tests {
                 assert!(!reply.is_empty());
                 assert!(!reply.contains(['\n', '\r']), "{reply:?}");
             }
+        }
+    }
+
+    #[test]
+    fn every_chinese_reply_is_gbk() {
+        let m = Money::from_cents(123);
+        let lang = Lang::Zh;
+        for reply in [
+            lang.greeting(&shelf(), m),
+            lang.bought("西瓜", 2, m, m),
+            lang.not_enough_money(m, m),
+            lang.bad_quantity(),
+            lang.help(),
+            lang.not_text(WireEncoding::Auto),
+            lang.hello_name("张三", m),
+            lang.name_too_late(),
+            lang.try_later(),
+            lang.too_much_garbage(),
+            lang.line_too_long(1024),
+        ] {
+            let (_, _, unmappable) = encoding_rs::GBK.encode(&reply);
+            assert!(!unmappable, "{reply}");
         }
     }
 

@@ -4,7 +4,8 @@
 //! The file is opened read-only in one read transaction, so the report is a consistent snapshot
 //! and can be taken while the server runs (WAL lets readers and the writer work side by side).
 //! The report also checks the books: every customer's starting balance minus what their recorded
-//! sales cost must equal their balance.
+//! sales cost plus what they were topped up with must equal their balance. Restocks and top-ups
+//! (`snackshop restock`, `snackshop topup`) are counted alongside the sales.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use thiserror::Error;
 
 use crate::money::Money;
 use crate::replies::Lang;
+use crate::store::SCHEMA_VERSION;
 
 /// One good's line in the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub struct GoodLine {
     pub revenue: Money,
     /// Units left.
     pub stock: u64,
+    /// Units added by restocking.
+    pub restocked: u64,
 }
 
 /// One recorded sale.
@@ -72,7 +76,14 @@ pub struct Report {
     pub revenue: Money,
     /// Number of customer accounts.
     pub customers: u64,
-    /// Customers whose balance does not match their starting balance minus their purchases.
+    /// Number of restocks.
+    pub restocks: u64,
+    /// Number of top-ups.
+    pub topups: u64,
+    /// Money added by top-ups.
+    pub topped_up: Money,
+    /// Customers whose balance does not match their starting balance minus their purchases
+    /// plus their top-ups.
     pub mismatched: Vec<i64>,
     /// The most recent sales, newest first.
     pub recent: Vec<SaleLine>,
@@ -116,17 +127,25 @@ pub fn load(path: &Path, recent: usize) -> Result<Report, ReportError> {
     let version: i64 = tx
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(|_| ReportError::NotSnackshop(shown.clone()))?;
-    if version != 1 {
+    if !(1..=SCHEMA_VERSION).contains(&version) {
         return Err(ReportError::NotSnackshop(shown));
     }
+    // A version 1 file (read before a server brought it up to date) has no books of restocks
+    // and top-ups: they count as none.
+    let has_books = version >= 2;
+    let restocked_sql = if has_books {
+        "(SELECT COALESCE(SUM(r.qty), 0) FROM restocks r WHERE r.good_id = g.id)"
+    } else {
+        "0"
+    };
     let goods = tx
-        .prepare(
+        .prepare(&format!(
             "SELECT g.zh, g.en, g.price_cents, g.position IS NOT NULL, g.stock,
-                    COALESCE(SUM(s.qty), 0), COALESCE(SUM(s.total_cents), 0)
+                    COALESCE(SUM(s.qty), 0), COALESCE(SUM(s.total_cents), 0), {restocked_sql}
              FROM goods g LEFT JOIN sales s ON s.good_id = g.id
              GROUP BY g.id
-             ORDER BY g.position IS NULL, g.position, g.id",
-        )?
+             ORDER BY g.position IS NULL, g.position, g.id"
+        ))?
         .query_map([], |r| {
             Ok(GoodLine {
                 zh: r.get(0)?,
@@ -136,9 +155,25 @@ pub fn load(path: &Path, recent: usize) -> Result<Report, ReportError> {
                 stock: count(r.get(4)?),
                 sold: count(r.get(5)?),
                 revenue: money(r.get(6)?),
+                restocked: count(r.get(7)?),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let (restocks, topups, topped_up): (i64, i64, i64) = if has_books {
+        tx.query_row(
+            "SELECT (SELECT count(*) FROM restocks), (SELECT count(*) FROM topups),
+                    (SELECT COALESCE(SUM(amount_cents), 0) FROM topups)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?
+    } else {
+        (0, 0, 0)
+    };
+    let topped_sql = if has_books {
+        "(SELECT COALESCE(SUM(t.amount_cents), 0) FROM topups t WHERE t.customer_id = c.id)"
+    } else {
+        "0"
+    };
     let (sales, items, revenue): (i64, i64, i64) = tx.query_row(
         "SELECT count(*), COALESCE(SUM(qty), 0), COALESCE(SUM(total_cents), 0) FROM sales",
         [],
@@ -146,13 +181,13 @@ pub fn load(path: &Path, recent: usize) -> Result<Report, ReportError> {
     )?;
     let customers: i64 = tx.query_row("SELECT count(*) FROM customers", [], |r| r.get(0))?;
     let mismatched = tx
-        .prepare(
+        .prepare(&format!(
             "SELECT c.id FROM customers c
              LEFT JOIN (SELECT customer_id, SUM(total_cents) AS spent FROM sales
                         GROUP BY customer_id) s ON s.customer_id = c.id
-             WHERE c.start_cents - COALESCE(s.spent, 0) != c.balance_cents
-             ORDER BY c.id",
-        )?
+             WHERE c.start_cents - COALESCE(s.spent, 0) + {topped_sql} != c.balance_cents
+             ORDER BY c.id"
+        ))?
         .query_map([], |r| r.get(0))?
         .collect::<Result<Vec<i64>, _>>()?;
     let limit = i64::try_from(recent).unwrap_or(i64::MAX);
@@ -185,6 +220,9 @@ pub fn load(path: &Path, recent: usize) -> Result<Report, ReportError> {
         items: count(items),
         revenue: money(revenue),
         customers: count(customers),
+        restocks: count(restocks),
+        topups: count(topups),
+        topped_up: money(topped_up),
         mismatched,
         recent,
     })
@@ -235,30 +273,32 @@ impl Report {
             .max(8)
             + 2;
         let headers = if zh {
-            ["商品", "单价", "售出", "收入", "库存"]
+            ["商品", "单价", "售出", "收入", "库存", "补货"]
         } else {
-            ["Good", "Price", "Sold", "Revenue", "Stock"]
+            ["Good", "Price", "Sold", "Revenue", "Stock", "Restocked"]
         };
         let title = if zh { "销售报表" } else { "Sales report" };
         let _ = writeln!(out, "{title}: {}", self.db.display());
         let _ = writeln!(
             out,
-            "{}{}{}{}{}",
+            "{}{}{}{}{}{}",
             pad(headers[0], width),
             pad(headers[1], 10),
             pad(headers[2], 8),
             pad(headers[3], 12),
-            headers[4]
+            pad(headers[4], 8),
+            headers[5]
         );
         for (g, name) in self.goods.iter().zip(&names) {
             let _ = writeln!(
                 out,
-                "{}{:<10}{:<8}{:<12}{}",
+                "{}{:<10}{:<8}{:<12}{:<8}{}",
                 pad(name, width),
                 g.price.to_string(),
                 g.sold,
                 g.revenue.to_string(),
-                g.stock
+                g.stock,
+                g.restocked
             );
         }
         let _ = if zh {
@@ -274,6 +314,22 @@ impl Report {
                 self.sales, self.items, self.revenue, self.customers
             )
         };
+        if self.restocks > 0 || self.topups > 0 {
+            let restocked: u64 = self.goods.iter().map(|g| g.restocked).sum();
+            let _ = if zh {
+                writeln!(
+                    out,
+                    "补货:{} 次,共 {} 件。充值:{} 次,共 {}。",
+                    self.restocks, restocked, self.topups, self.topped_up
+                )
+            } else {
+                writeln!(
+                    out,
+                    "Restocks: {}, {} items. Top-ups: {}, {} in total.",
+                    self.restocks, restocked, self.topups, self.topped_up
+                )
+            };
+        }
         let _ = match (zh, self.mismatched.is_empty()) {
             (true, true) => writeln!(out, "账目核对:每位顾客的余额都与其销售记录一致。"),
             (false, true) => writeln!(
@@ -368,11 +424,15 @@ mod tests {
                 sold: 3,
                 revenue: Money::from_cents(600),
                 stock: 27,
+                restocked: 10,
             }],
             sales: 2,
             items: 3,
             revenue: Money::from_cents(600),
             customers: 1,
+            restocks: 1,
+            topups: 2,
+            topped_up: Money::from_cents(5_000),
             mismatched: vec![],
             recent: vec![SaleLine {
                 id: 2,
@@ -393,6 +453,10 @@ mod tests {
             "{en}"
         );
         assert!(en.contains("every balance matches"), "{en}");
+        assert!(
+            en.contains("Restocks: 1, 10 items. Top-ups: 2, 50 in total."),
+            "{en}"
+        );
         assert!(
             en.contains("customer alice: watermelon × 2, 4 in total, balance 94"),
             "{en}"

@@ -17,17 +17,22 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::admission::Addresses;
 use crate::catalog::Catalog;
 use crate::money::Money;
 use crate::order::GoodsIndex;
 use crate::replies::Lang;
-use crate::session;
+use crate::session::{self, TurnedAway};
 use crate::store::{DbLocation, MenuItem, Store, StoreError};
+use crate::tally::Tally;
+use crate::wire::WireEncoding;
 
 /// How long customers get to hear the goodbye and leave when the shop closes.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// The starting balance of a new customer unless configured: 100 yuan.
 pub const DEFAULT_BALANCE: Money = Money::from_cents(10_000);
+/// How often, by default, the log sums up the sales since the last summary.
+pub const SUMMARY_EVERY: Duration = Duration::from_secs(60);
 /// After a failed `accept` (e.g. out of file descriptors), wait this long before the next.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -38,12 +43,23 @@ pub struct Limits {
     pub max_line: usize,
     /// Customers served at once; more are told the shop is full.
     pub max_customers: usize,
+    /// Customers served at once from one IP address; more from it are turned away, so one
+    /// address cannot fill the shop.
+    pub max_per_address: usize,
     /// A customer who sends no complete line for this long is shown out.
     pub idle_timeout: Duration,
+    /// A new customer who sends no request for this long after arriving is shown out.
+    pub first_request_timeout: Duration,
     /// This many unreadable (too long or non-UTF-8) lines in a row close the connection.
     pub max_bad_lines: u32,
     /// A customer who does not read our replies for this long is disconnected.
     pub write_timeout: Duration,
+    /// A request that arrives in one piece without a line end is complete once nothing more
+    /// arrives for this long (clients that send `cmd.encode()` without a newline).
+    pub request_pause: Duration,
+    /// With `--encoding auto`, how long the shop waits for a new customer to speak first
+    /// before greeting them (in UTF-8, as it cannot know better yet).
+    pub greeting_wait: Duration,
 }
 
 impl Default for Limits {
@@ -51,9 +67,13 @@ impl Default for Limits {
         Limits {
             max_line: 1024,
             max_customers: 1000,
+            max_per_address: 64,
             idle_timeout: Duration::from_secs(300),
+            first_request_timeout: Duration::from_secs(30),
             max_bad_lines: 3,
             write_timeout: Duration::from_secs(30),
+            request_pause: Duration::from_millis(200),
+            greeting_wait: Duration::from_millis(300),
         }
     }
 }
@@ -71,6 +91,10 @@ pub struct ShopConfig {
     pub start_balance: Money,
     /// Limits on customer behaviour.
     pub limits: Limits,
+    /// The encoding customers write and are answered in.
+    pub encoding: WireEncoding,
+    /// How often the sales of the last period are summed up in one log line.
+    pub summary_every: Duration,
 }
 
 impl Default for ShopConfig {
@@ -82,6 +106,8 @@ impl Default for ShopConfig {
             lang: Lang::Zh,
             start_balance: DEFAULT_BALANCE,
             limits: Limits::default(),
+            encoding: WireEncoding::Auto,
+            summary_every: SUMMARY_EVERY,
         }
     }
 }
@@ -113,6 +139,9 @@ pub(crate) struct Shared {
     pub(crate) lang: Lang,
     pub(crate) start_balance: Money,
     pub(crate) limits: Limits,
+    pub(crate) encoding: WireEncoding,
+    pub(crate) summary_every: Duration,
+    pub(crate) tally: Tally,
 }
 
 /// An open shop, bound to its port, not yet serving.
@@ -132,6 +161,8 @@ impl Shop {
             lang,
             start_balance,
             limits,
+            encoding,
+            summary_every,
         } = config;
         let store = tokio::task::spawn_blocking(move || Store::open(&db, &catalog))
             .await
@@ -147,6 +178,9 @@ impl Shop {
             lang,
             start_balance,
             limits,
+            encoding,
+            summary_every,
+            tally: Tally::default(),
         });
         Ok(Shop {
             listener,
@@ -174,30 +208,57 @@ impl Shop {
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let permits = Arc::new(Semaphore::new(shared.limits.max_customers));
+        let addresses = Addresses::default();
         let handle = store.handle();
         let mut sessions = JoinSet::new();
+        let mut summary = tokio::time::interval_at(
+            tokio::time::Instant::now() + shared.summary_every,
+            shared.summary_every,
+        );
+        summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
+                _ = summary.tick() => {
+                    let inside = shared.limits.max_customers.saturating_sub(permits.available_permits());
+                    log_summary(&shared, inside);
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         if let Err(e) = stream.set_nodelay(true) {
                             warn!(%peer, error = %e, "cannot set TCP_NODELAY");
                         }
-                        match permits.clone().try_acquire_owned() {
-                            Ok(permit) => {
+                        let slot = addresses.admit(peer.ip(), shared.limits.max_per_address);
+                        match (slot, permits.clone().try_acquire_owned()) {
+                            (None, _) => {
+                                shared.tally.turned_away();
+                                sessions.spawn(session::turn_away(
+                                    stream,
+                                    peer,
+                                    shared.clone(),
+                                    TurnedAway::AddressFull,
+                                ));
+                            }
+                            (Some(slot), Ok(permit)) => {
+                                shared.tally.arrived();
                                 sessions.spawn(session::serve(
                                     stream,
                                     peer,
                                     shared.clone(),
                                     handle.clone(),
                                     stop_rx.clone(),
-                                    permit,
+                                    (permit, slot),
                                 ));
                             }
-                            Err(_) => {
-                                sessions.spawn(session::turn_away(stream, peer, shared.lang));
+                            (Some(_), Err(_)) => {
+                                shared.tally.turned_away();
+                                sessions.spawn(session::turn_away(
+                                    stream,
+                                    peer,
+                                    shared.clone(),
+                                    TurnedAway::ShopFull,
+                                ));
                             }
                         }
                     }
@@ -229,12 +290,29 @@ impl Shop {
             );
             sessions.shutdown().await;
         }
+        log_summary(&shared, 0);
         drop(handle);
         tokio::task::spawn_blocking(move || store.close())
             .await
             .map_err(|e| ShopError::Internal(e.to_string()))?;
         info!("shop closed");
         Ok(())
+    }
+}
+
+/// One INFO line for the period since the last one, if anything happened.
+fn log_summary(shared: &Shared, inside: usize) {
+    let s = shared.tally.take();
+    if !s.is_quiet() {
+        info!(
+            sales = s.sales,
+            items = s.items,
+            revenue = %s.revenue,
+            arrived = s.arrived,
+            turned_away = s.turned_away,
+            inside,
+            "since the last summary"
+        );
     }
 }
 

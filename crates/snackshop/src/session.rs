@@ -15,14 +15,16 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::timeout;
-use tracing::{debug, error, info, warn};
+use tracing::{debug, error, warn};
 
+use crate::admission::AddressSlot;
 use crate::line::{Frame, LineReader};
 use crate::money::Money;
 use crate::order::{self, OrderError, Request};
 use crate::replies::{Lang, ShelfLine};
 use crate::server::Shared;
 use crate::store::{Buyer, Outcome, Purchase, StoreError, StoreHandle};
+use crate::wire::Codec;
 
 /// After the goodbye, how long unread input from the customer is drained before closing.
 ///
@@ -52,19 +54,27 @@ impl Customer {
     }
 }
 
-/// The connection: frames in, lines out.
+/// The connection: frames in, lines out, in the connection's encoding.
 struct Conn {
     reader: LineReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     write_timeout: Duration,
+    codec: Codec,
 }
 
 impl Conn {
     /// Sends one reply line (CRLF-terminated, so telnet shows it properly too).
     async fn send(&mut self, line: &str) -> io::Result<()> {
-        let mut bytes = Vec::with_capacity(line.len() + 2);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.extend_from_slice(b"\r\n");
+        self.send_lines(&[line]).await
+    }
+
+    /// Sends lines in one write, so a client that reads once gets them all.
+    async fn send_lines(&mut self, lines: &[&str]) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        for line in lines {
+            bytes.extend_from_slice(&self.codec.encode(line));
+            bytes.extend_from_slice(b"\r\n");
+        }
         match timeout(self.write_timeout, self.writer.write_all(&bytes)).await {
             Ok(result) => result,
             Err(_) => Err(io::Error::new(
@@ -104,16 +114,18 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     store: StoreHandle,
     mut stop: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    // The place in the shop and the place for the customer's address, held for the visit.
+    places: (OwnedSemaphorePermit, AddressSlot),
 ) {
     let (rd, wr) = stream.into_split();
     let limits = &shared.limits;
     let mut conn = Conn {
-        reader: LineReader::new(rd, limits.max_line),
+        reader: LineReader::new(rd, limits.max_line).with_pause(limits.request_pause),
         writer: wr,
         write_timeout: limits.write_timeout,
+        codec: Codec::new(shared.encoding),
     };
-    info!(%peer, "customer arrived");
+    debug!(%peer, "customer arrived");
     let mut session = Session {
         lang: shared.lang,
         customer: Customer::Anonymous(None),
@@ -122,22 +134,43 @@ pub(crate) async fn serve(
         store,
     };
     match session.run(&mut conn, &mut stop).await {
-        Ok(()) => info!(%peer, "customer left"),
-        Err(e) => info!(%peer, error = %e, "connection ended"),
+        Ok(()) => debug!(%peer, "customer left"),
+        Err(e) => debug!(%peer, error = %e, "connection ended"),
     }
+    // The visit is over: free the places before lingering over the close.
+    drop(places);
     conn.close().await;
 }
 
-/// Tells a customer the shop is full and closes.
-pub(crate) async fn turn_away(stream: TcpStream, peer: SocketAddr, lang: Lang) {
-    warn!(%peer, "shop full, customer turned away");
+/// Why a customer is turned away at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TurnedAway {
+    /// `max_customers` are inside.
+    ShopFull,
+    /// `max_per_address` from the customer's address are inside.
+    AddressFull,
+}
+
+/// Tells a customer why they cannot come in, and closes.
+pub(crate) async fn turn_away(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    why: TurnedAway,
+) {
+    debug!(%peer, ?why, "customer turned away");
     let (rd, wr) = stream.into_split();
     let mut conn = Conn {
         reader: LineReader::new(rd, 0),
         writer: wr,
         write_timeout: TURN_AWAY_TIMEOUT,
+        codec: Codec::new(shared.encoding),
     };
-    let _ = conn.send(&lang.shop_full()).await;
+    let text = match why {
+        TurnedAway::ShopFull => shared.lang.shop_full(),
+        TurnedAway::AddressFull => shared.lang.address_full(),
+    };
+    let _ = conn.send(&text).await;
     conn.close().await;
 }
 
@@ -163,52 +196,83 @@ struct Session {
 
 impl Session {
     async fn run(&mut self, conn: &mut Conn, stop: &mut watch::Receiver<bool>) -> io::Result<()> {
-        let greeting = self.menu().await;
-        conn.send(&greeting).await?;
-        let limits = &self.shared.limits;
-        let (idle, max_bad) = (limits.idle_timeout, limits.max_bad_lines);
+        let limits = self.shared.limits.clone();
+        // When the encoding is detected, give the customer a moment to speak first (the
+        // tutorial's GBK client sends right after connecting and decodes everything it
+        // receives as GBK): then the greeting can be in their encoding.
+        let spoke_first = conn.codec.detects()
+            && matches!(
+                timeout(limits.greeting_wait, conn.reader.wait_for_input()).await,
+                Ok(Ok(true))
+            );
+        // The menu as it is on arrival, before the first request changes anything.
+        let mut greeting = Some(self.menu().await);
+        if !spoke_first && let Some(greeting) = greeting.take() {
+            conn.send(&greeting).await?;
+        }
         let mut bad_in_a_row = 0u32;
+        // Until a first request arrives the wait is short: an idle newcomer must not hold a
+        // place for the whole idle timeout.
+        let mut wait = limits.first_request_timeout.min(limits.idle_timeout);
         loop {
             let frame = tokio::select! {
                 () = closing(stop) => {
-                    conn.send(&self.lang.closing()).await?;
+                    let closing = self.lang.closing();
+                    let mut lines: Vec<&str> = greeting.as_deref().into_iter().collect();
+                    lines.push(&closing);
+                    conn.send_lines(&lines).await?;
                     return Ok(());
                 }
-                read = timeout(idle, conn.reader.next_frame()) => match read {
+                read = timeout(wait, conn.reader.next_frame()) => match read {
                     Err(_) => {
-                        info!(peer = %self.peer, "idle customer shown out");
+                        debug!(peer = %self.peer, "idle customer shown out");
                         conn.send(&self.lang.idle()).await?;
                         return Ok(());
                     }
                     Ok(Ok(Some(frame))) => frame,
-                    Ok(Ok(None)) => return Ok(()),
+                    Ok(Ok(None)) => {
+                        if let Some(greeting) = greeting.take() {
+                            conn.send(&greeting).await?;
+                        }
+                        return Ok(());
+                    }
                     Ok(Err(e)) => return Err(e),
                 },
             };
-            let reply = match frame {
-                Frame::Line(text) => {
-                    bad_in_a_row = 0;
-                    self.handle(&text).await
-                }
-                bad => {
-                    bad_in_a_row += 1;
-                    warn!(peer = %self.peer, frame = ?bad, bad_in_a_row, "unreadable line");
-                    if bad_in_a_row >= max_bad {
-                        Reply {
-                            text: self.lang.too_much_garbage(),
-                            close: true,
-                        }
-                    } else if bad == Frame::TooLong {
-                        Reply::say(self.lang.line_too_long(conn.reader.max()))
-                    } else {
-                        Reply::say(self.lang.not_text())
-                    }
-                }
-            };
-            conn.send(&reply.text).await?;
+            wait = limits.idle_timeout;
+            let reply = self.respond(conn, frame, &mut bad_in_a_row).await;
+            match greeting.take() {
+                Some(greeting) => conn.send_lines(&[&greeting, &reply.text]).await?,
+                None => conn.send(&reply.text).await?,
+            }
             if reply.close {
                 return Ok(());
             }
+        }
+    }
+
+    /// The answer to one frame: read in the connection's encoding (which a GBK or UTF-8 line
+    /// may decide), then understood; unreadable frames are counted.
+    async fn respond(&mut self, conn: &mut Conn, frame: Frame, bad_in_a_row: &mut u32) -> Reply {
+        let text = match &frame {
+            Frame::Line(bytes) => conn.codec.decode(bytes),
+            Frame::TooLong => None,
+        };
+        if let Some(text) = text {
+            *bad_in_a_row = 0;
+            return self.handle(&text).await;
+        }
+        *bad_in_a_row += 1;
+        warn!(peer = %self.peer, frame = ?frame, bad_in_a_row, "unreadable line");
+        if *bad_in_a_row >= self.shared.limits.max_bad_lines {
+            Reply {
+                text: self.lang.too_much_garbage(),
+                close: true,
+            }
+        } else if frame == Frame::TooLong {
+            Reply::say(self.lang.line_too_long(conn.reader.max()))
+        } else {
+            Reply::say(self.lang.not_text(conn.codec.setting()))
         }
     }
 
@@ -222,6 +286,7 @@ impl Session {
                     OrderError::UnknownGoods => lang.unknown_goods(),
                     OrderError::ZeroQuantity => lang.zero_quantity(),
                     OrderError::TooMany => lang.too_many(),
+                    OrderError::BadQuantity => lang.bad_quantity(),
                     OrderError::BadName => lang.bad_name(),
                 });
             }
@@ -287,7 +352,7 @@ impl Session {
         }
         match self.store.account(&name, self.shared.start_balance).await {
             Ok(account) => {
-                info!(peer = %self.peer, %name, created = account.created, "customer named");
+                debug!(peer = %self.peer, %name, created = account.created, "customer named");
                 let reply = self.lang.hello_name(&name, account.balance);
                 self.customer = Customer::Named {
                     id: account.id,
@@ -327,7 +392,8 @@ impl Session {
                 if self.customer == Customer::Anonymous(None) {
                     self.customer = Customer::Anonymous(Some(customer));
                 }
-                info!(peer = %self.peer, customer, good = %item.zh, qty, %total, %balance, "sold");
+                self.shared.tally.sale(qty, total);
+                debug!(peer = %self.peer, customer, good = %item.zh, qty, %total, %balance, "sold");
                 self.lang.bought(name, qty, total, balance)
             }
             Ok(Outcome::SoldOut) => self.lang.sold_out(name),

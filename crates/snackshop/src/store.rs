@@ -25,8 +25,9 @@ use crate::money::Money;
 const MAX_BATCH: usize = 256;
 /// How many requests may wait for the database thread before senders wait too.
 const QUEUE: usize = 1024;
-/// The schema version this code writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this code writes (`PRAGMA user_version`). Version 2 added the books of
+/// restocks and top-ups; a version 1 file is brought up to date when opened.
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE goods (
@@ -56,6 +57,26 @@ CREATE TABLE sales (
 );
 CREATE INDEX sales_by_good ON sales(good_id);
 CREATE INDEX sales_by_customer ON sales(customer_id);
+";
+
+/// Added in version 2: stock and money that came in other than by sales (`snackshop restock`,
+/// `snackshop topup`), recorded like sales so the books still add up.
+const SCHEMA_V2: &str = "
+CREATE TABLE restocks (
+    id          INTEGER PRIMARY KEY,
+    at_ms       INTEGER NOT NULL,
+    good_id     INTEGER NOT NULL REFERENCES goods(id),
+    qty         INTEGER NOT NULL CHECK (qty > 0),
+    stock_after INTEGER NOT NULL CHECK (stock_after >= qty)
+);
+CREATE TABLE topups (
+    id                  INTEGER PRIMARY KEY,
+    at_ms               INTEGER NOT NULL,
+    customer_id         INTEGER NOT NULL REFERENCES customers(id),
+    amount_cents        INTEGER NOT NULL CHECK (amount_cents > 0),
+    balance_after_cents INTEGER NOT NULL CHECK (balance_after_cents >= amount_cents)
+);
+CREATE INDEX topups_by_customer ON topups(customer_id);
 ";
 
 /// Where the books are kept.
@@ -271,7 +292,7 @@ impl StoreHandle {
     }
 }
 
-fn configure(conn: &Connection, location: &DbLocation) -> Result<(), StoreError> {
+pub(crate) fn configure(conn: &Connection, location: &DbLocation) -> Result<(), StoreError> {
     if let DbLocation::File(_) = location {
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -285,7 +306,8 @@ fn configure(conn: &Connection, location: &DbLocation) -> Result<(), StoreError>
     Ok(())
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// Creates the schema in an empty file, or brings an older snackshop database up to date.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     match version {
@@ -301,7 +323,13 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
                 ));
             }
             tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(SCHEMA_V2)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        1 => {
+            tx.execute_batch(SCHEMA_V2)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            info!("database brought up to schema version {SCHEMA_VERSION}");
         }
         SCHEMA_VERSION => {}
         newer => {
@@ -501,7 +529,8 @@ fn in_savepoint<T>(
     result
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since 1970, as the books record times.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -836,6 +865,37 @@ mod tests {
         conn.execute_batch("PRAGMA query_only = OFF")
             .expect("writable");
         assert_eq!(read_stock(&conn, &[good]), Ok(vec![10]));
+    }
+
+    #[test]
+    fn a_version_1_database_gains_the_new_books_and_keeps_its_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v1.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(SCHEMA).expect("v1 schema");
+            conn.execute(
+                "INSERT INTO goods (zh, en, price_cents, stock, position) VALUES ('辣条', 'spicy strip', 150, 7, 0)",
+                [],
+            )
+            .expect("a good");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+        }
+        let store = open(&DbLocation::File(path.clone()), 99);
+        store.close();
+        let conn = Connection::open(&path).expect("open");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let restocks: i64 = conn
+            .query_row("SELECT count(*) FROM restocks", [], |r| r.get(0))
+            .expect("restocks table");
+        let stock: i64 = conn
+            .query_row("SELECT stock FROM goods", [], |r| r.get(0))
+            .expect("stock");
+        assert_eq!((restocks, stock), (0, 7));
     }
 
     #[test]

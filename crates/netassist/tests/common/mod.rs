@@ -33,6 +33,7 @@ pub fn harness_with_log(options: Options, log: Option<Transcript>) -> Harness {
         view: options.view,
         timestamps: options.timestamps,
         quiet: options.quiet,
+        raw: options.raw,
     };
     let console = Console::new(display, out.sink(), err.sink(), log);
     Harness {
@@ -63,6 +64,28 @@ pub async fn expect(cap: &Capture, needle: &str) {
         "timed out waiting for {needle:?}; captured:\n{}",
         cap.text()
     );
+}
+
+/// Waits until `cap` holds at least `len` bytes, failing the test otherwise.
+pub async fn expect_len(cap: &Capture, len: usize) {
+    assert!(
+        cap.wait_until(|b| b.len() >= len, TIMEOUT).await,
+        "timed out waiting for {len} bytes; captured {}",
+        cap.bytes().len()
+    );
+}
+
+/// Bytes that look random (xorshift), the same every run.
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
 }
 
 /// Reads exactly `n` bytes from `stream`.

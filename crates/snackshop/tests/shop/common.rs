@@ -1,6 +1,9 @@
 //! Helpers: an in-process shop on 127.0.0.1:0 and a customer that speaks the line protocol.
 
+use std::io::{BufRead, BufReader as StdBufReader};
 use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use snackshop::{Catalog, Good, Money, Shop, ShopConfig, ShopError};
@@ -13,6 +16,9 @@ use tokio::time::timeout;
 
 /// Generous bound for anything a test waits for, so a loaded machine never flakes.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The built `snackshop` binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_snackshop");
 
 /// A shop running in this process.
 pub struct TestShop {
@@ -149,6 +155,17 @@ impl Customer {
         Some(text.trim_end_matches(['\r', '\n']).to_string())
     }
 
+    /// The next line from the shop as bytes, with its CRLF.
+    pub async fn raw_line(&mut self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        timeout(TIMEOUT, self.reader.read_until(b'\n', &mut buf))
+            .await
+            .expect("the shop answers in time")
+            .expect("read");
+        assert!(buf.ends_with(b"\r\n"), "lines end in CRLF: {buf:?}");
+        buf
+    }
+
     /// Sends a line and returns the one-line answer.
     pub async fn ask(&mut self, line: &str) -> String {
         self.send(line).await;
@@ -165,5 +182,81 @@ impl Customer {
     /// Closes our sending side, as `nc` does at the end of its input.
     pub async fn finish_sending(&mut self) {
         self.writer().shutdown().await.expect("shutdown");
+    }
+}
+
+/// A `snackshop serve` process on 127.0.0.1:0.
+pub struct Server {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub async fn start(db: &Path) -> Server {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+            .arg(db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start snackshop serve");
+        let stdout = child.stdout.take().expect("stdout");
+        // The server prints "snackshop listening on ADDR" once it accepts customers.
+        let first = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            StdBufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        let line = timeout(TIMEOUT, first)
+            .await
+            .expect("server starts in time")
+            .expect("join");
+        let line = line.expect("read stdout");
+        let addr = line
+            .trim()
+            .strip_prefix("snackshop listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("address");
+        Server {
+            child: Some(child),
+            addr,
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status.
+    pub async fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let waited = tokio::task::spawn_blocking(move || child.wait());
+        timeout(TIMEOUT, waited)
+            .await
+            .expect("exits in time")
+            .expect("join")
+            .expect("wait")
+    }
+
+    /// Kills the server with SIGKILL: no chance to flush or say goodbye.
+    pub async fn crash(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("kill");
+        let waited = tokio::task::spawn_blocking(move || child.wait());
+        timeout(TIMEOUT, waited)
+            .await
+            .expect("dies in time")
+            .expect("join")
+            .expect("wait");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

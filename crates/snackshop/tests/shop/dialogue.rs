@@ -112,6 +112,29 @@ async fn refusals_say_why_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn quantities_in_chinese_numerals_or_not_understood() {
+    let shop = TestShop::start(ShopConfig::default()).await;
+    let (mut c, _) = Customer::enter(shop.addr).await;
+    assert_eq!(
+        c.ask("十一个西瓜").await,
+        "购买成功,余额 78(西瓜 ×11,共 22)"
+    );
+    let not_understood = "抱歉,没看懂您要买多少:数量请写 1 到 999 的整数(如 2 西瓜),\
+                          或中文的一到九十九(如 十一个西瓜)。";
+    for line in ["-1 西瓜", "1.5 西瓜", "一百个西瓜"] {
+        assert_eq!(c.ask(line).await, not_understood, "{line}");
+    }
+    assert_eq!(c.ask("english").await, "OK, English from now on.");
+    assert_eq!(
+        c.ask("1.5 watermelons").await,
+        "Sorry, I don't understand that quantity: use a whole number from 1 to 999, \
+         e.g. 2 watermelon."
+    );
+    drop(c);
+    shop.stop().await;
+}
+
+#[tokio::test]
 async fn help_menu_and_language_switch() {
     let shop = TestShop::start(ShopConfig::default()).await;
     let (mut c, greeting) = Customer::enter(shop.addr).await;
@@ -250,5 +273,23 @@ async fn an_idle_customer_is_shown_out() {
     let (mut c, _) = Customer::enter(shop.addr).await;
     assert_eq!(c.line().await, "您很久没有说话了,欢迎下次光临");
     c.expect_closed().await;
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_without_a_line_end_is_answered_after_a_pause() {
+    // Like the tutorial's section 6 client: `s.send(cmd.encode())`, no "\n".
+    let shop = TestShop::start(ShopConfig::default()).await;
+    let (mut c, _) = Customer::enter(shop.addr).await;
+    c.send_bytes("西瓜".as_bytes()).await;
+    assert_eq!(c.line().await, "购买成功,余额 98(西瓜 ×1,共 2)");
+    c.send_bytes("2 西瓜".as_bytes()).await;
+    assert_eq!(c.line().await, "购买成功,余额 94(西瓜 ×2,共 4)");
+    // Lines with a line end work as before, and CRLF clients are unaffected.
+    assert_eq!(c.ask("余额").await, "您的余额 94。");
+    c.send_bytes("拜拜".as_bytes()).await;
+    assert_eq!(c.line().await, "欢迎下次光临");
+    c.expect_closed().await;
+    drop(c);
     shop.stop().await;
 }

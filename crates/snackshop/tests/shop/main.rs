@@ -3,7 +3,10 @@
 
 mod client;
 mod common;
+mod crowding;
 mod dialogue;
+mod encoding;
 mod hostile;
 mod persistence;
 mod race;
+mod tutorial;

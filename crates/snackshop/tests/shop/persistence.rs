@@ -1,92 +1,10 @@
 //! The built binary: stock and named balances survive a restart, acknowledged sales survive a
 //! crash (SIGKILL), SIGTERM closes the shop gracefully with exit code 0, and `report` reads it all.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 
-use tokio::time::timeout;
-
-use crate::common::{Customer, TIMEOUT};
-
-const BIN: &str = env!("CARGO_BIN_EXE_snackshop");
-
-/// A `snackshop serve` process on 127.0.0.1:0.
-struct Server {
-    child: Option<Child>,
-    addr: SocketAddr,
-}
-
-impl Server {
-    async fn start(db: &Path) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start snackshop serve");
-        let stdout = child.stdout.take().expect("stdout");
-        // The server prints "snackshop listening on ADDR" once it accepts customers.
-        let first = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        });
-        let line = timeout(TIMEOUT, first)
-            .await
-            .expect("server starts in time")
-            .expect("join");
-        let line = line.expect("read stdout");
-        let addr = line
-            .trim()
-            .strip_prefix("snackshop listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .parse()
-            .expect("address");
-        Server {
-            child: Some(child),
-            addr,
-        }
-    }
-
-    /// Sends SIGTERM and returns the exit status.
-    async fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
-        let waited = tokio::task::spawn_blocking(move || child.wait());
-        timeout(TIMEOUT, waited)
-            .await
-            .expect("exits in time")
-            .expect("join")
-            .expect("wait")
-    }
-
-    /// Kills the server with SIGKILL: no chance to flush or say goodbye.
-    async fn crash(&mut self) {
-        let mut child = self.child.take().expect("running");
-        child.kill().expect("kill");
-        let waited = tokio::task::spawn_blocking(move || child.wait());
-        timeout(TIMEOUT, waited)
-            .await
-            .expect("dies in time")
-            .expect("join")
-            .expect("wait");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use crate::common::{BIN, Customer, Server};
 
 fn report(db: &Path) -> String {
     let out = Command::new(BIN)
@@ -155,9 +73,9 @@ async fn stock_and_named_balances_survive_a_restart() {
         .expect("watermelon row");
     let cols: Vec<&str> = watermelon.split_whitespace().collect();
     assert_eq!(
-        cols[cols.len() - 4..],
-        ["2", "4", "8", "26"],
-        "price, sold, revenue, stock"
+        cols[cols.len() - 5..],
+        ["2", "4", "8", "26", "0"],
+        "price, sold, revenue, stock, restocked"
     );
     assert!(
         text.contains("customer alice: watermelon × 1, 2 in total, balance 92"),
@@ -188,6 +106,62 @@ async fn acknowledged_sales_survive_a_crash() {
     let mut server = Server::start(&db).await;
     let (_c, greeting) = Customer::enter(server.addr).await;
     assert!(greeting.contains("2.西瓜(2,剩 25)"), "{greeting}");
+    assert!(server.terminate().await.success());
+}
+
+/// Runs `snackshop ARGS --db DB` to completion; returns (success, stdout, stderr).
+fn admin(args: &[&str], db: &Path) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .expect("run snackshop");
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restock_and_topup_while_the_shop_is_open_are_in_the_books() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("shop.db");
+    let mut server = Server::start(&db).await;
+    let (mut alice, _) = Customer::enter(server.addr).await;
+    alice.ask("name alice").await;
+    assert_eq!(
+        alice.ask("30 西瓜").await,
+        "购买成功,余额 40(西瓜 ×30,共 60)"
+    );
+    assert_eq!(
+        alice.ask("西瓜").await,
+        "抱歉,西瓜已经卖完了,请选购其他的。"
+    );
+
+    let (ok, out, err) = admin(&["restock", "西瓜", "20"], &db);
+    assert!(ok, "{err}");
+    assert_eq!(out, "西瓜 补货 20 件,现在库存 20。\n");
+    let (ok, out, err) = admin(&["topup", "alice", "12.5", "--lang", "en"], &db);
+    assert!(ok, "{err}");
+    assert_eq!(out, "Topped up alice: +12.5, balance 52.5 now.\n");
+
+    // The open shop sees both at once.
+    assert_eq!(alice.ask("余额").await, "您的余额 52.5。");
+    assert_eq!(alice.ask("西瓜").await, "购买成功,余额 50.5(西瓜 ×1,共 2)");
+
+    let (ok, _, err) = admin(&["topup", "nobody", "1"], &db);
+    assert!(!ok);
+    assert!(err.contains("no customer \"nobody\""), "{err}");
+
+    let text = report(&db);
+    assert!(
+        text.contains("Restocks: 1, 20 items. Top-ups: 1, 12.5 in total."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Books check: every balance matches its recorded sales."),
+        "{text}"
+    );
+    drop(alice);
     assert!(server.terminate().await.success());
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use snackshop::report;
-use snackshop::{DbLocation, ShopConfig};
+use snackshop::{DbLocation, Limits, ShopConfig};
 use tokio::sync::Barrier;
 
 use crate::common::{Customer, TestShop, config};
@@ -21,6 +21,11 @@ async fn two_hundred_customers_race_for_the_last_fifty() {
     ];
     let shop = TestShop::start(ShopConfig {
         db: DbLocation::File(db.clone()),
+        // All of them come from 127.0.0.1.
+        limits: Limits {
+            max_per_address: CUSTOMERS,
+            ..Limits::default()
+        },
         ..config(&goods, "10")
     })
     .await;
