@@ -162,8 +162,12 @@ pub fn fold(nick: &str) -> String {
         // ASCII is its own NFKC, and lowercases to ASCII.
         return nick.to_ascii_lowercase();
     }
+    if is_folded(nick) {
+        return nick.to_owned();
+    }
     let mut key = lower_nfkc(nick);
     for _ in 1..MAX_FOLD_ROUNDS {
+        // Already in NFKC: only lowercasing could change it again.
         if key.chars().all(lowercases_to_itself) {
             break;
         }
@@ -293,6 +297,11 @@ fn lower_nfkc(text: &str) -> String {
     } else {
         lower.nfkc().collect()
     }
+}
+
+/// Whether [`fold`] leaves `text` as it is: lowercase, and in NFKC.
+fn is_folded(text: &str) -> bool {
+    text.chars().all(lowercases_to_itself) && is_nfkc_quick(text.chars()) == IsNormalized::Yes
 }
 
 /// Whether lowercasing leaves the character as it is.
