@@ -6,8 +6,11 @@
 //! - [`irc`]: the IRC client protocol, so IRC clients share the same rooms.
 //! - [`nick`]: what a nickname may contain and how nicknames compare.
 //! - [`room`]: what a room name may contain and how room names compare.
+//! - [`chat_text`]: what of a message, topic or away text may reach other
+//!   users' terminals.
 //! - [`ErrorCode`]: the stable, machine-readable error codes every protocol uses.
 
+pub mod chat_text;
 mod error_code;
 pub mod irc;
 pub mod json;
