@@ -6,7 +6,7 @@
 
 use chatroom_proto::nick;
 
-use super::command::COMMANDS;
+use crate::command::{self, Mode};
 
 /// An ongoing completion: where the word starts and what it may become.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,10 +74,9 @@ pub fn start(
     };
     let candidates = if start == 0 && word.starts_with('/') {
         let name = folded.trim_start_matches('/');
-        COMMANDS
-            .iter()
-            .filter(|(n, _, _)| n.starts_with(name))
-            .map(|(n, _, _)| format!("/{n} "))
+        command::names(Mode::Screen)
+            .filter(|n| n.starts_with(name))
+            .map(|n| format!("/{n} "))
             .collect()
     } else {
         match command.as_deref() {

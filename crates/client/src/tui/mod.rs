@@ -10,13 +10,13 @@
 //!
 //! - [`app`]: the state and its transitions.
 //! - [`window`]: windows and their lines, ordered by message id.
-//! - [`input`], [`complete`], [`command`]: the input line, Tab, /commands.
+//! - [`input`], [`complete`]: the input line and Tab (the /commands are
+//!   [`crate::command`]'s, shared with line mode).
 //! - [`text`], [`mod@render`]: rows, colours, wrapping; the screen layout.
 //! - [`net`]: the network task with reconnection backoff.
 //! - [`terminal`]: raw mode in, and always back out (panic hook included).
 
 pub mod app;
-pub mod command;
 pub mod complete;
 pub mod event;
 pub mod input;

@@ -7,7 +7,8 @@ use crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
-use super::super::command::{self, COMMANDS, Command};
+use crate::command::{self, Command, Mode};
+
 use super::super::complete;
 use super::super::event::Action;
 use super::super::render::{areas, list_start};
@@ -196,7 +197,7 @@ impl App {
             self.choose_nickname(&text);
             return;
         }
-        let command = match command::parse(&text) {
+        let command = match command::parse(&text, Mode::Screen) {
             Ok(Some(command)) => command,
             Ok(None) => return,
             Err(hint) => {
@@ -233,7 +234,7 @@ impl App {
                 rest.trim()
             }
             _ if text.starts_with('/') => {
-                match command::parse(text) {
+                match command::parse(text, Mode::Screen) {
                     Ok(Some(Command::Quit)) => self.actions.push(Action::Quit),
                     Ok(Some(Command::Help)) => self.help(),
                     _ => self.error_here("choose a nickname first: type it and press Enter"),
@@ -453,11 +454,7 @@ impl App {
     }
 
     fn help(&mut self) {
-        let mut text = String::from("commands:");
-        for (name, args, what) in COMMANDS {
-            let usage = format!("/{name} {args}");
-            text.push_str(&format!("\n  {usage:<20} {what}"));
-        }
+        let mut text = command::help(Mode::Screen);
         text.push_str("\n  other lines are said in this window (//text says /text)");
         text.push_str("\nkeys:");
         for (keys, what) in KEYS {
