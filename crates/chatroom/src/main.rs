@@ -103,7 +103,7 @@ enum Command {
 #[derive(Args)]
 struct JoinArgs {
     /// The server to join.
-    #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT", value_parser = chatroom_client::connection::parse_address)]
     server: String,
     /// Log in with this nickname right away (otherwise the full-screen client
     /// asks for one, and line mode waits for `login NAME`).

@@ -45,6 +45,25 @@ impl Target {
     }
 }
 
+/// Checks that `address` is `HOST:PORT` (an IPv6 host in brackets) with a
+/// port from 1 to 65535, as `--server` takes it; returns it unchanged. A
+/// name that does not resolve is found only when connecting.
+pub fn parse_address(address: &str) -> Result<String, String> {
+    let bad =
+        || format!("expected HOST:PORT, e.g. 127.0.0.1:8000 or chat.example:8000, got {address:?}");
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = match host.strip_prefix('[') {
+        Some(v6) => v6
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => !host.is_empty() && !host.contains(':') && !host.contains(char::is_whitespace),
+    };
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 && host_ok => Ok(address.to_owned()),
+        _ => Err(bad()),
+    }
+}
+
 /// Longest server line accepted: a maximal message with every character
 /// escaped fits comfortably.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -186,6 +205,32 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(matches!(frame, Some(ServerFrame::Pong(_))), "{frame:?}");
+    }
+
+    #[test]
+    fn addresses_are_host_and_port() {
+        for good in [
+            "127.0.0.1:8000",
+            "localhost:1",
+            "chat.example:65535",
+            "[::1]:8000",
+            "聊天.example:80",
+        ] {
+            assert_eq!(parse_address(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "nonsense",
+            "host:",
+            ":8000",
+            "host:port",
+            "host:0",
+            "host:70000",
+            "::1:8000",
+            "[::1:8000",
+            "a b:1",
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad}");
+        }
     }
 
     #[tokio::test]

@@ -5,7 +5,8 @@
 //! the rest (`/help` lists them). Incoming lines print as
 //! `HH:MM #room [nick(id)] text`. Because every request is sent with a `ref`
 //! and answered, a script piping lines in knows its messages were delivered:
-//! at end of input the client waits for the answers, logs out and exits 0.
+//! at end of input the client waits for the answers, logs out and exits 0,
+//! or with the code of the first thing that went wrong ([`Ending`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -54,12 +55,18 @@ pub struct Options {
 pub enum Ending {
     /// Ended as asked: `/quit` or end of input, everything delivered.
     Done,
+    /// A line of input was not a command (unknown, or missing an argument);
+    /// the other lines were carried out.
+    Usage,
     /// The server could not be reached.
     Unreachable,
     /// The server closed the connection or it failed.
     ConnectionLost,
     /// The server refused the login.
     LoginRefused,
+    /// The server refused a request: a message not delivered (too fast, to
+    /// nobody, too long), a room not joined, and the like.
+    Refused,
 }
 
 impl Ending {
@@ -67,9 +74,11 @@ impl Ending {
     pub fn exit_code(self) -> u8 {
         match self {
             Ending::Done => 0,
+            Ending::Usage => 2,
             Ending::Unreachable => 3,
             Ending::ConnectionLost => 4,
             Ending::LoginRefused => 5,
+            Ending::Refused => 6,
         }
     }
 }
@@ -145,6 +154,9 @@ enum Pending {
 struct State {
     me: Option<(String, u64)>,
     login_refused: bool,
+    /// The first thing that went wrong (a line not understood, a request
+    /// refused): it decides the exit code once input ends.
+    failure: Option<Ending>,
     /// Requests sent and not yet answered, by `ref`.
     pending: HashMap<u64, Pending>,
     next_ref: u64,
@@ -165,6 +177,11 @@ impl State {
     /// order, so messages typed meanwhile follow the login).
     fn logged_in(&self) -> bool {
         self.me.is_some() || self.pending.values().any(|p| matches!(p, Pending::Login))
+    }
+
+    /// Remembers what went wrong, unless something went wrong before.
+    fn failed(&mut self, why: Ending) {
+        self.failure.get_or_insert(why);
     }
 
     fn seen(&mut self, room: &str, msg_id: u64) {
@@ -216,6 +233,7 @@ where
     let mut state = State {
         me: None,
         login_refused: false,
+        failure: None,
         pending: HashMap::new(),
         next_ref: 0,
         current: LOBBY.to_owned(),
@@ -272,7 +290,7 @@ where
                     }
                 }
                 Ok(Some(frame)) => show(frame, &mut state, out, err),
-                Ok(None) if state.quitting => return Ending::Done,
+                Ok(None) if state.quitting => return state.failure.unwrap_or(Ending::Done),
                 Ok(None) => {
                     if state.login_refused && state.me.is_none() {
                         return Ending::LoginRefused;
@@ -287,7 +305,10 @@ where
                 return Ending::ConnectionLost;
             }
         }
-        if state.login_refused && options.nick.is_some() && state.me.is_none() {
+        // A script's lines all need the login: without it there is no
+        // point going on. A person may try another nickname.
+        let scripted = options.nick.is_some() || !options.interactive;
+        if state.login_refused && scripted && state.me.is_none() {
             return Ending::LoginRefused;
         }
     }
@@ -305,6 +326,7 @@ async fn act<O: Write, E: Write>(
         Input::Nothing => return Ok(()),
         Input::Hint(hint) => {
             let _ = writeln!(err, "! {hint}");
+            state.failed(Ending::Usage);
             return Ok(());
         }
         Input::Login(nickname, password) => {
@@ -650,8 +672,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         ServerFrame::Error(e) => {
             match ref_number(e.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
                 Some(Pending::Login) => state.login_refused = true,
-                Some(Pending::Join { previous }) => state.current = previous,
-                _ => {}
+                Some(Pending::Join { previous }) => {
+                    state.current = previous;
+                    state.failed(Ending::Refused);
+                }
+                _ => state.failed(Ending::Refused),
             }
             writeln!(err, "! {}: {}", e.code, sanitize(&e.message, false))
         }
@@ -755,13 +780,15 @@ mod tests {
     fn exit_codes_are_distinct() {
         let codes: Vec<u8> = [
             Ending::Done,
+            Ending::Usage,
             Ending::Unreachable,
             Ending::ConnectionLost,
             Ending::LoginRefused,
+            Ending::Refused,
         ]
         .iter()
         .map(|e| e.exit_code())
         .collect();
-        assert_eq!(codes, vec![0, 3, 4, 5]);
+        assert_eq!(codes, vec![0, 2, 3, 4, 5, 6]);
     }
 }
