@@ -8,12 +8,16 @@
 //! (`scripts/install-test-deps.sh` installs tmux).
 #![allow(clippy::unwrap_used)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chatroom_testkit::SpawnedServer;
+use chatroom_testkit::{Raw, SpawnedServer};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
+use tokio::task::JoinHandle;
 
 const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
 /// The longest any screen may take to show what the test waits for.
@@ -365,4 +369,132 @@ async fn the_mouse_wheel_and_page_up_scroll_back_through_history() {
         );
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// A TCP forwarder on 127.0.0.1 whose server can be swapped: it stands for
+/// one address in front of servers that come and go.
+struct Relay {
+    addr: SocketAddr,
+    state: Arc<Mutex<RelayState>>,
+    accept: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    /// Where connections go; `None` refuses them (closes them at once).
+    upstream: Option<SocketAddr>,
+    pipes: Vec<JoinHandle<()>>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(RelayState {
+            upstream: Some(upstream),
+            pipes: Vec::new(),
+        }));
+        let shared = Arc::clone(&state);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Some(server) = shared.lock().unwrap().upstream else {
+                    continue;
+                };
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut upstream) = TcpStream::connect(server).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+                shared.lock().unwrap().pipes.push(pipe);
+            }
+        });
+        Relay {
+            addr,
+            state,
+            accept,
+        }
+    }
+
+    /// Cuts every connection and sends new ones to `upstream` (`None`:
+    /// refuses them).
+    fn switch(&self, upstream: Option<SocketAddr>) {
+        let mut state = self.state.lock().unwrap();
+        state.upstream = upstream;
+        for pipe in state.pipes.drain(..) {
+            pipe.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.switch(None);
+    }
+}
+
+/// Issue 19, bug 1: an in-memory server restarts under a new epoch while
+/// the full-screen client is connected. Everything said before, while the
+/// client was away, and after it came back shows, in order: 6 + 3 + 8.
+/// (The server half, ids that never repeat, makes this pass on its own;
+/// the client half, lines keyed by epoch, is
+/// `a_new_epoch_never_drops_messages_whose_ids_were_seen_before` in the
+/// client's update tests.)
+#[tokio::test]
+async fn every_message_shows_after_an_in_memory_server_restarts() {
+    let Some(tmux) = Tmux::start("restart") else {
+        return;
+    };
+    let args = ["--in-memory", "--messages-per-second", "0"];
+    let first = SpawnedServer::start(BIN, &args).await;
+    let relay = Relay::start(first.addr).await;
+    let addr = relay.addr.to_string();
+    tmux.session(
+        "reader",
+        &[BIN, "join", "--server", &addr, "--nick", "reader"],
+    )
+    .await;
+    tmux.wait_for("reader", &["connected]", "#lobby"]).await;
+    let mut writer = Raw::login(first.addr, "writer").await;
+    for i in 1..=6 {
+        writer.say(&format!("before the restart {i}")).await;
+    }
+    tmux.wait_for("reader", &["before the restart 6"]).await;
+
+    // The server goes; a new one (new epoch, nothing stored) takes over the
+    // address, and three lines are said before the client is back.
+    relay.switch(None);
+    drop(writer);
+    first.signal("KILL").await;
+    drop(first);
+    let second = SpawnedServer::start(BIN, &args).await;
+    let mut writer = Raw::login(second.addr, "writer").await;
+    for i in 1..=3 {
+        writer.say(&format!("while away {i}")).await;
+    }
+    relay.switch(Some(second.addr));
+    tmux.wait_for("reader", &["while away 3"]).await;
+    for i in 1..=8 {
+        writer.say(&format!("after the return {i}")).await;
+    }
+    let screen = tmux.wait_for("reader", &["after the return 8"]).await;
+    let shown: Vec<String> = screen
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("<writer> ")?;
+            Some(
+                l[at + 9..]
+                    .trim_end()
+                    .trim_end_matches('│')
+                    .trim_end()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<String> = (1..=6)
+        .map(|i| format!("before the restart {i}"))
+        .chain((1..=3).map(|i| format!("while away {i}")))
+        .chain((1..=8).map(|i| format!("after the return {i}")))
+        .collect();
+    assert_eq!(shown, expected, "{screen}");
 }

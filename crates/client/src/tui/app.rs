@@ -167,8 +167,14 @@ pub struct App {
     pending: BTreeMap<u64, Pending>,
     next_ref: u64,
     next_seq: u64,
-    /// The highest message id seen: local notices are placed after it.
+    /// The highest message id seen in the current era: local notices are
+    /// placed after it.
     newest_id: u64,
+    /// The server epoch of the last login (`None` before one, or from a
+    /// server that announces none).
+    epoch: Option<String>,
+    /// Which epoch this is, counting from 0 (see [`LineKey`]).
+    era: u32,
     now_ms: i64,
     offset: FixedOffset,
     size: (u16, u16),
@@ -235,6 +241,8 @@ impl App {
             next_ref: 1,
             next_seq: 1,
             newest_id: 0,
+            epoch: None,
+            era: 0,
             now_ms,
             offset,
             size,
@@ -323,6 +331,12 @@ impl App {
         self.now_ms
     }
 
+    /// The era of the current server epoch: message ids are comparable
+    /// only within one (see [`LineKey`]).
+    pub fn era(&self) -> u32 {
+        self.era
+    }
+
     /// The terminal's size in columns and rows.
     pub fn size(&self) -> (u16, u16) {
         self.size
@@ -401,7 +415,8 @@ impl App {
         self.newest_id = self.newest_id.max(msg_id);
         let mention = line.mention;
         let own = matches!(line.kind, LineKind::Message { own: true, .. });
-        let Some(placed) = self.windows[index].insert(LineKey::message(msg_id), line) else {
+        let key = LineKey::message(self.era, msg_id);
+        let Some(placed) = self.windows[index].insert(key, line) else {
             return;
         };
         self.after_insert(index, placed);
@@ -419,7 +434,7 @@ impl App {
 
     /// Adds a local notice to window `index`, after the newest message known.
     fn note(&mut self, index: usize, kind: LineKind) {
-        let key = LineKey::notice(self.newest_id, self.next_seq);
+        let key = LineKey::notice(self.era, self.newest_id, self.next_seq);
         self.next_seq += 1;
         let line = Line {
             ts: self.now_ms,
@@ -510,7 +525,7 @@ impl App {
             return;
         }
         let room = window.name.clone();
-        let before = window.oldest_msg_id();
+        let before = window.oldest_msg_id(self.era);
         let origin = window.key().clone();
         let sent = self.request(
             Request::History {

@@ -6,6 +6,11 @@
 //! message id seen twice is kept once. Local notices (presence, errors,
 //! command output) have no message id; they are placed after the newest
 //! message known when they were shown.
+//!
+//! Message ids are unique only within one server epoch (an in-memory server
+//! restarted starts a new one). Each epoch the client meets is an era, and
+//! every line key starts with its era: a later era's lines come after an
+//! earlier one's, and an id seen in one era never hides a message of another.
 
 use std::collections::BTreeMap;
 
@@ -38,27 +43,39 @@ impl WindowKey {
     }
 }
 
-/// Where a line sorts in its window: after message `anchor`, `seq`-th among
-/// the local notices placed there (messages themselves have `seq` 0).
+/// Where a line sorts in its window: in era `era` (see the module
+/// documentation), after message `anchor`, `seq`-th among the local notices
+/// placed there (messages themselves have `seq` 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LineKey {
+    era: u32,
     anchor: u64,
     seq: u64,
 }
 
 impl LineKey {
-    /// The key of the message with id `msg_id`.
-    pub fn message(msg_id: u64) -> Self {
+    /// The key of the message with id `msg_id` in era `era`.
+    pub fn message(era: u32, msg_id: u64) -> Self {
         LineKey {
+            era,
             anchor: msg_id,
             seq: 0,
         }
     }
 
-    /// The key of a local notice shown after message `anchor`; `seq` must
-    /// be positive and unique.
-    pub fn notice(anchor: u64, seq: u64) -> Self {
-        LineKey { anchor, seq }
+    /// The key of a local notice shown after message `anchor` of era
+    /// `era`; `seq` must be positive and unique.
+    pub fn notice(era: u32, anchor: u64, seq: u64) -> Self {
+        LineKey { era, anchor, seq }
+    }
+
+    /// The first key of era `era`.
+    fn era_start(era: u32) -> Self {
+        LineKey {
+            era,
+            anchor: 0,
+            seq: 0,
+        }
     }
 }
 
@@ -234,14 +251,25 @@ impl Window {
         self.lines.is_empty()
     }
 
-    /// The highest message id shown here.
-    pub fn newest_msg_id(&self) -> Option<u64> {
-        self.lines.values().rev().find_map(|l| l.msg_id)
+    /// The lines of era `era`, oldest first.
+    fn era_lines(&self, era: u32) -> impl DoubleEndedIterator<Item = &Line> {
+        let end = match era.checked_add(1) {
+            Some(next) => std::ops::Bound::Excluded(LineKey::era_start(next)),
+            None => std::ops::Bound::Unbounded,
+        };
+        self.lines
+            .range((std::ops::Bound::Included(LineKey::era_start(era)), end))
+            .map(|(_, line)| line)
     }
 
-    /// The lowest message id shown here.
-    pub fn oldest_msg_id(&self) -> Option<u64> {
-        self.lines.values().find_map(|l| l.msg_id)
+    /// The highest message id shown here from era `era`.
+    pub fn newest_msg_id(&self, era: u32) -> Option<u64> {
+        self.era_lines(era).rev().find_map(|l| l.msg_id)
+    }
+
+    /// The lowest message id shown here from era `era`.
+    pub fn oldest_msg_id(&self, era: u32) -> Option<u64> {
+        self.era_lines(era).find_map(|l| l.msg_id)
     }
 
     /// Adds a line where `key` sorts and says where it went; `None` (and
@@ -356,18 +384,18 @@ mod tests {
     fn lines_sort_by_message_id_and_duplicates_are_dropped() {
         let mut w = Window::new(WindowKey::room("Rust"), "Rust");
         assert_eq!(
-            w.insert(LineKey::message(5), msg(5, "five")),
+            w.insert(LineKey::message(0, 5), msg(5, "five")),
             Some(Placed::End)
         );
         assert_eq!(
-            w.insert(LineKey::message(9), msg(9, "nine")),
+            w.insert(LineKey::message(0, 9), msg(9, "nine")),
             Some(Placed::End)
         );
         assert_eq!(
-            w.insert(LineKey::message(7), msg(7, "seven")),
+            w.insert(LineKey::message(0, 7), msg(7, "seven")),
             Some(Placed::Inside)
         );
-        assert_eq!(w.insert(LineKey::message(7), msg(7, "again")), None);
+        assert_eq!(w.insert(LineKey::message(0, 7), msg(7, "again")), None);
         let notice = Line {
             ts: 0,
             msg_id: None,
@@ -375,7 +403,7 @@ mod tests {
             mention: false,
         };
         assert_eq!(
-            w.insert(LineKey::notice(7, 1), notice),
+            w.insert(LineKey::notice(0, 7, 1), notice),
             Some(Placed::Inside)
         );
         let texts: Vec<String> = w.lines().map(Line::text).collect();
@@ -383,18 +411,30 @@ mod tests {
             texts,
             ["<bob> five", "<bob> seven", "after seven", "<bob> nine"]
         );
-        assert_eq!(w.oldest_msg_id(), Some(5));
-        assert_eq!(w.newest_msg_id(), Some(9));
+        assert_eq!(w.oldest_msg_id(0), Some(5));
+        assert_eq!(w.newest_msg_id(0), Some(9));
+        // The same id in a later era is another message, shown after.
+        assert_eq!(
+            w.insert(LineKey::message(1, 5), msg(5, "five again")),
+            Some(Placed::End)
+        );
+        assert_eq!(
+            w.lines().last().map(Line::text).as_deref(),
+            Some("<bob> five again")
+        );
+        assert_eq!((w.oldest_msg_id(1), w.newest_msg_id(1)), (Some(5), Some(5)));
+        assert_eq!(w.newest_msg_id(0), Some(9));
+        assert_eq!(w.newest_msg_id(2), None);
     }
 
     #[test]
     fn a_window_keeps_at_most_max_lines() {
         let mut w = Window::new(WindowKey::Status, "status");
         for id in 0..(MAX_LINES as u64 + 10) {
-            w.insert(LineKey::message(id), msg(id, "x"));
+            w.insert(LineKey::message(0, id), msg(id, "x"));
         }
         assert_eq!(w.len(), MAX_LINES);
-        assert_eq!(w.oldest_msg_id(), Some(10));
+        assert_eq!(w.oldest_msg_id(0), Some(10));
     }
 
     #[test]

@@ -151,6 +151,18 @@ impl App {
 
     fn on_welcome(&mut self, w: Welcome) {
         self.pending.retain(|_, p| !matches!(p, Pending::Login));
+        // A server under another epoch numbers its messages afresh.
+        let new_epoch = match (&self.epoch, &w.epoch) {
+            (Some(before), Some(now)) => before != now,
+            _ => false,
+        };
+        if new_epoch {
+            self.era += 1;
+            self.newest_id = 0;
+        }
+        if w.epoch.is_some() {
+            self.epoch = w.epoch.clone();
+        }
         self.login = Login::Done;
         self.wanted_nick = Some(w.nickname.clone());
         self.me = Some(Me {
@@ -185,7 +197,13 @@ impl App {
                 continue;
             }
             let name = window.name.clone();
-            let newest = window.newest_msg_id();
+            // In a new epoch nothing was seen yet: page back through all
+            // of it (as far as a gap is fetched).
+            let newest = if new_epoch {
+                Some(0)
+            } else {
+                window.newest_msg_id(self.era)
+            };
             let key = window.key().clone();
             self.note(index, LineKind::Notice("reconnected".into()));
             if in_rooms.contains(&room::fold(&name)) {

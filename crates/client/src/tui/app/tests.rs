@@ -14,6 +14,9 @@ use crate::tui::event::NetEvent;
 /// 2025-11-25 00:00 UTC.
 const NOW: i64 = 1_764_028_800_000;
 
+/// The epoch of the server [`logged_in`] logs into.
+const EPOCH: &str = "00000000000000a1";
+
 fn utc() -> FixedOffset {
     FixedOffset::east_opt(0).unwrap()
 }
@@ -125,7 +128,7 @@ fn logged_in_with(password: Option<&str>) -> App {
     let after = frame(
         &mut app,
         json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
-            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": EPOCH, "ref": login[0].1}),
     );
     assert_eq!(
         requests(&after),
@@ -773,7 +776,7 @@ fn scrolling_to_the_top_fetches_older_history_once() {
     assert_eq!(window.scroll, before, "the view stays where it was");
     assert_eq!(window.older, Older::Exhausted);
     assert_eq!(window.unread, 0, "history is not news");
-    assert_eq!(window.oldest_msg_id(), Some(1));
+    assert_eq!(window.oldest_msg_id(app.era()), Some(1));
     // Nothing more to fetch: the top is the top.
     for _ in 0..40 {
         assert!(sent(&key(&mut app, KeyCode::PageUp)).is_empty());
@@ -1153,5 +1156,90 @@ fn after_a_nickname_change_reconnects_go_without_the_old_password() {
     assert!(
         matches!(&login[..], [Request::Login { nickname, password: None, .. }] if nickname == "bob"),
         "{login:?}"
+    );
+}
+
+/// Bug 1 of issue 19: a server whose message ids start again (an in-memory
+/// server restarted, under a new epoch) must not have its messages dropped
+/// because their ids were seen before the restart. Lines are keyed by the
+/// epoch's era too: the new era's lines come after the old one's, and the
+/// missed messages are fetched back to the start of the new era.
+#[test]
+fn a_new_epoch_never_drops_messages_whose_ids_were_seen_before() {
+    let mut app = logged_in();
+    for id in 1..=6 {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("before {id}"), false),
+        );
+    }
+    net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "the server closed the connection".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    );
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": "00000000000000b2",
+            "ref": login[0].1}),
+    );
+    let history = after
+        .iter()
+        .find(|(r, _)| matches!(r, Request::History { .. }))
+        .unwrap();
+    assert_eq!(
+        history.0,
+        Request::History {
+            room: "lobby".into(),
+            before: None,
+            limit: HISTORY_PAGE
+        }
+    );
+    // Said while the client was away (ids start again at 1)...
+    for id in 1..=3 {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("away {id}"), true),
+        );
+    }
+    let more = frame(
+        &mut app,
+        json!({"type": "history_end", "room": "lobby", "count": 3, "has_more": false, "ref": history.1}),
+    );
+    assert!(more.is_empty(), "the new era's history is all there");
+    // ...and after it came back.
+    for id in 4..=11 {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("after {id}"), false),
+        );
+    }
+    let said: Vec<String> = texts(&app, &lobby())
+        .into_iter()
+        .filter(|t| t.starts_with("<bob>"))
+        .collect();
+    let expected: Vec<String> = (1..=6)
+        .map(|i| format!("<bob> before {i}"))
+        .chain((1..=3).map(|i| format!("<bob> away {i}")))
+        .chain((4..=11).map(|i| format!("<bob> after {i}")))
+        .collect();
+    assert_eq!(said, expected);
+    // Within one epoch a message seen twice is still shown once.
+    frame(&mut app, message(11, "lobby", "bob", "after 11", true));
+    assert_eq!(
+        texts(&app, &lobby())
+            .iter()
+            .filter(|t| t.as_str() == "<bob> after 11")
+            .count(),
+        1
+    );
+    // Scrolling back asks for messages older than the new era's oldest.
+    assert_eq!(
+        app.window(&lobby()).unwrap().oldest_msg_id(app.era()),
+        Some(1)
     );
 }
