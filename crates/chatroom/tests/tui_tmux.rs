@@ -170,26 +170,32 @@ async fn typed_messages_reach_another_clients_screen() {
     tmux.key("bob", "Enter").await;
     tmux.wait_for("alice", &["<bob> alice: hi"]).await;
 
-    // A bracketed paste of two lines is one message with a newline.
-    tmux.run(&["set-buffer", "first pasted line\nsecond pasted line"])
+    // A bracketed paste is one message, unchanged: its blank line, its tab
+    // and its trailing line break (a second paste goes on after it).
+    tmux.run(&["set-buffer", "first pasted line\n\n\tsecond pasted line\n"])
         .await;
+    tmux.run(&["paste-buffer", "-p", "-t", "alice"]).await;
+    tmux.run(&["set-buffer", "third"]).await;
     tmux.run(&["paste-buffer", "-p", "-t", "alice"]).await;
     tmux.key("alice", "Enter").await;
     let screen = tmux
         .wait_for("bob", &["<alice> first pasted line", "second pasted line"])
         .await;
-    let first = screen
-        .lines()
+    let rows: Vec<&str> = screen.lines().collect();
+    let first = rows
+        .iter()
         .position(|l| l.contains("first pasted line"))
         .unwrap();
-    assert!(
-        screen
-            .lines()
-            .nth(first + 1)
-            .unwrap()
-            .contains("second pasted line"),
-        "{screen}"
+    let column = |row: &str, text: &str| row.find(text).map(|at| row[..at].chars().count());
+    let body = column(rows[first], "first").unwrap();
+    let blank = rows[first + 1].trim_matches(|c: char| c == ' ' || c == '│');
+    assert!(blank.is_empty(), "the blank line is kept:\n{screen}");
+    assert_eq!(
+        column(rows[first + 2], "second pasted line"),
+        Some(body + 4),
+        "the tab indents:\n{screen}"
     );
+    assert_eq!(column(rows[first + 3], "third"), Some(body), "{screen}");
 
     // Narrower than 80 columns, the member list gives way.
     tmux.run(&["resize-window", "-t", "bob", "-x", "70", "-y", "20"])

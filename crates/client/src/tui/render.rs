@@ -20,7 +20,7 @@ use ratatui::text::{Line as Row, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, Conn};
-use super::input::display_width;
+use super::input::{display_char, display_width};
 use super::text::{self, clean, fit, hhmm, nick_color};
 use super::window::{Activity, Window, WindowKey};
 
@@ -316,11 +316,7 @@ fn render_input(app: &App, frame: &mut Frame, area: Rect) {
         if used + w > avail {
             break;
         }
-        shown.push(match c {
-            '\n' => '↵',
-            c if c.is_control() => '?',
-            c => c,
-        });
+        shown.push(display_char(c));
         used += w;
     }
     let row = Row::from(vec![

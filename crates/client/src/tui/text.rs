@@ -45,9 +45,34 @@ pub fn clean(text: &str) -> String {
     crate::display::sanitize(text, false)
 }
 
-/// Like [`clean`], keeping newlines; tabs become spaces.
+/// Columns between tab stops when a message's tabs are shown.
+pub const TAB_WIDTH: usize = 4;
+
+/// Like [`clean`], keeping newlines; tabs become spaces up to the next tab
+/// stop (every [`TAB_WIDTH`] columns from the start of the text's line), so
+/// pasted code keeps its indentation.
 pub fn clean_multiline(text: &str) -> String {
-    crate::display::sanitize(text, true).replace('\t', "    ")
+    let text = crate::display::sanitize(text, true);
+    let mut out = String::with_capacity(text.len());
+    let mut col = 0;
+    for c in text.chars() {
+        match c {
+            '\t' => {
+                let spaces = TAB_WIDTH - col % TAB_WIDTH;
+                out.extend(std::iter::repeat_n(' ', spaces));
+                col += spaces;
+            }
+            '\n' => {
+                out.push('\n');
+                col = 0;
+            }
+            c => {
+                out.push(c);
+                col += c.width().unwrap_or(0);
+            }
+        }
+    }
+    out
 }
 
 /// How many columns `text` takes.
@@ -405,6 +430,11 @@ mod tests {
     }
 
     #[test]
+    fn tabs_expand_to_tab_stops_from_the_start_of_each_line() {
+        assert_eq!(clean_multiline("\tx\nab\ty\n你\tz"), "    x\nab  y\n你  z");
+    }
+
+    #[test]
     fn fit_cuts_by_display_width() {
         assert_eq!(fit("lobby", 10), "lobby");
         assert_eq!(fit("中文房间名字", 7), "中文房…");
@@ -438,7 +468,7 @@ mod tests {
         let cx = RowContext::new(FixedOffset::east_opt(0).unwrap(), 0);
         let text = plain(&line_rows(&line, None, &cx, 80)).join("\n");
         assert!(!text.contains(|c: char| c.is_control()), "{text:?}");
-        assert_eq!(text, "00:00 <ev[31mil> a]0;pwnedbc    d");
+        assert_eq!(text, "00:00 <ev[31mil> a]0;pwnedbc d");
     }
 
     #[test]

@@ -119,19 +119,15 @@ impl App {
         }
     }
 
-    /// A bracketed paste: line ends become newlines (the text is sent as one
-    /// message, newlines included), tabs spaces, other control characters go.
+    /// A bracketed paste goes into the input line as it was: blank lines,
+    /// tabs and trailing line breaks kept (the text is sent as one message,
+    /// newlines included). Only line ends are normalised (terminals send CR,
+    /// or CR LF, for each line break) and other control characters dropped.
     pub(super) fn on_paste(&mut self, text: &str) {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let text: String = text
-            .trim_end_matches('\n')
             .chars()
-            .filter_map(|c| match c {
-                '\t' => Some(' '),
-                '\n' => Some('\n'),
-                c if c.is_control() => None,
-                c => Some(c),
-            })
+            .filter(|&c| matches!(c, '\t' | '\n') || !c.is_control())
             .collect();
         self.insert_text(&text);
     }

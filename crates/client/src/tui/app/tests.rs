@@ -696,15 +696,70 @@ fn window_keys_switch_windows() {
 fn a_paste_of_several_lines_is_sent_as_one_message() {
     let mut app = logged_in();
     update(&mut app, Event::Paste("line one\r\nline\ttwo\n".into()));
-    assert_eq!(app.input().text(), "line one\nline two");
+    assert_eq!(app.input().text(), "line one\nline\ttwo\n");
     let req = sent(&key(&mut app, KeyCode::Enter));
     assert_eq!(
         requests(&req),
         [Request::Broadcast {
             room: Some("lobby".into()),
-            message: "line one\nline two".into(),
+            message: "line one\nline\ttwo".into(),
             action: false
         }]
+    );
+}
+
+/// Issue 19, bug 3: a paste is sent as it was, blank lines, tabs and
+/// trailing line breaks included (a second paste continues after them);
+/// only line ends are normalised (CR LF and CR become LF) and other
+/// control characters dropped.
+#[test]
+fn pasted_text_is_not_changed() {
+    let mut app = logged_in();
+    let code = "fn main() {\n\tlet x = 1;\n\n\n\treturn;\n}\n\n";
+    update(&mut app, Event::Paste(code.into()));
+    update(&mut app, Event::Paste("// end\r\n\r\nx\x07".into()));
+    assert_eq!(app.input().text(), format!("{code}// end\n\nx"));
+    let req = sent(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        requests(&req),
+        [Request::Broadcast {
+            room: Some("lobby".into()),
+            message: format!("{code}// end\n\nx"),
+            action: false
+        }]
+    );
+    // Shown with its blank lines and its indentation.
+    frame(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 40, "ts": NOW}),
+    );
+    let window = app.window(&lobby()).unwrap();
+    let line = window.lines().last().unwrap();
+    let rows: Vec<String> = text::line_rows(line, Some(NOW), &app.row_context(), 60)
+        .iter()
+        .map(|r| {
+            r.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect();
+    let body: Vec<&str> = rows.iter().map(|r| r[14..].trim_end()).collect();
+    assert_eq!(
+        body,
+        [
+            "fn main() {",
+            "    let x = 1;",
+            "",
+            "",
+            "    return;",
+            "}",
+            "",
+            "// end",
+            "",
+            "x"
+        ],
+        "{rows:#?}"
     );
 }
 
