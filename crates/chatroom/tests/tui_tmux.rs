@@ -504,3 +504,41 @@ async fn every_message_shows_after_an_in_memory_server_restarts() {
         .collect();
     assert_eq!(shown, expected, "{screen}");
 }
+
+/// Issue 19, bug 4: a paste longer than the server's message limit (16 KiB,
+/// from `welcome`) is refused in one line and stays in the input line; it
+/// does not flood the window with its text.
+#[tokio::test]
+async fn an_oversized_paste_is_refused_in_one_line() {
+    let Some(tmux) = Tmux::start("oversized") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    tmux.session("big", &[BIN, "join", "--server", &addr, "--nick", "big"])
+        .await;
+    tmux.wait_for("big", &["connected]", "#lobby"]).await;
+    let paste: String = (0..400)
+        .map(|i| format!("pasted log line {i:03} ........................................\n"))
+        .collect();
+    assert!(paste.len() > 16 * 1024);
+    // Too long for a tmux command line: through a file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("paste.txt");
+    std::fs::write(&file, &paste).unwrap();
+    tmux.run(&["load-buffer", file.to_str().unwrap()]).await;
+    tmux.run(&["paste-buffer", "-p", "-t", "big"]).await;
+    tmux.key("big", "Enter").await;
+    let screen = tmux.wait_for("big", &["too long to send"]).await;
+    assert_eq!(
+        screen.matches("pasted log line").count(),
+        1,
+        "only the input line shows the text:\n{screen}"
+    );
+    let input = screen.lines().last().unwrap();
+    assert!(
+        input.contains("pasted log line"),
+        "kept in the input line:\n{screen}"
+    );
+    assert!(screen.contains("16384"), "{screen}");
+}

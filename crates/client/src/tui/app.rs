@@ -17,7 +17,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-use chatroom_proto::json::{Ref, Request, Secret, encode_request};
+use chatroom_proto::json::{Limits, Ref, Request, Secret, encode_request};
 use chatroom_proto::nick;
 use chrono::FixedOffset;
 use ratatui::layout::Rect;
@@ -35,9 +35,9 @@ pub const HISTORY_PAGE: u32 = 100;
 /// How many pages of missed history a reconnect fetches per room at most.
 pub const MAX_GAP_PAGES: u32 = 20;
 
-/// The largest request the client sends: the server's default frame cap. A
-/// longer message is refused here rather than have the server drop the
-/// connection.
+/// The largest request the client sends to a server that does not announce
+/// its limits: the default frame cap. A longer message is refused here
+/// rather than have the server drop the connection.
 pub const MAX_REQUEST_BYTES: usize = chatroom_proto::DEFAULT_MAX_FRAME_BYTES;
 
 /// The state of the connection, as the status line shows it.
@@ -175,6 +175,9 @@ pub struct App {
     epoch: Option<String>,
     /// Which epoch this is, counting from 0 (see [`LineKey`]).
     era: u32,
+    /// What the server accepts, as its `welcome` said (`None` from a server
+    /// that does not say).
+    limits: Option<Limits>,
     now_ms: i64,
     offset: FixedOffset,
     size: (u16, u16),
@@ -243,6 +246,7 @@ impl App {
             newest_id: 0,
             epoch: None,
             era: 0,
+            limits: None,
             now_ms,
             offset,
             size,
@@ -493,10 +497,31 @@ impl App {
         true
     }
 
-    /// Whether `request` fits in one frame the server accepts.
-    fn fits(&self, request: &Request) -> bool {
+    /// Why a message could not be sent as `request` with text `text`: longer
+    /// than the server's message limit, or than one frame it accepts. Says
+    /// so in one line (never quoting the text).
+    fn too_long(&self, request: &Request, text: &str) -> Option<String> {
+        let max_message = self.limits.map_or(0, |l| l.message_bytes);
+        if max_message > 0 && text.len() > max_message {
+            return Some(format!(
+                "too long to send: {} bytes, and the server takes at most {max_message} in one \
+                 message; it stays in the input line to be shortened",
+                text.len()
+            ));
+        }
+        let max_frame = self
+            .limits
+            .map(|l| l.frame_bytes)
+            .filter(|&n| n > 0)
+            .unwrap_or(MAX_REQUEST_BYTES);
         let reference = Ref::Number(self.next_ref.into());
-        encode_request(request, Some(&reference)).len() <= MAX_REQUEST_BYTES
+        let bytes = encode_request(request, Some(&reference)).len();
+        (bytes > max_frame).then(|| {
+            format!(
+                "too long to send: {bytes} bytes as a request, and the server takes at most \
+                 {max_frame} at once; it stays in the input line to be shortened"
+            )
+        })
     }
 
     fn send_login(&mut self) {

@@ -163,6 +163,7 @@ impl App {
         if w.epoch.is_some() {
             self.epoch = w.epoch.clone();
         }
+        self.limits = w.limits;
         self.login = Login::Done;
         self.wanted_nick = Some(w.nickname.clone());
         self.me = Some(Me {
@@ -656,12 +657,14 @@ impl App {
                 window, text: said, ..
             }) => {
                 let index = self.index_or_status(&window);
+                let said = preview(&said);
                 self.note(index, LineKind::Error(format!("not sent: {text}: {said}")));
             }
             Some(Pending::Direct {
                 origin, text: said, ..
             }) => {
                 let index = self.index_or_status(&origin);
+                let said = preview(&said);
                 self.note(index, LineKind::Error(format!("not sent: {text}: {said}")));
             }
             Some(Pending::History {
@@ -723,4 +726,18 @@ impl App {
             self.note_here(LineKind::Notice(CHOOSE_NICK.into()));
         }
     }
+}
+
+/// The most characters of a message quoted back in a notice about it.
+const PREVIEW_CHARS: usize = 40;
+
+/// The start of a message, to name it in one short line: its first line, at
+/// most [`PREVIEW_CHARS`] characters, with `…` when there is more.
+pub(super) fn preview(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("");
+    let mut out: String = first.chars().take(PREVIEW_CHARS).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
 }

@@ -208,8 +208,49 @@ impl App {
             ));
             return;
         }
+        if let Some(problem) = self.message_problem(&command) {
+            self.error_here(problem);
+            return;
+        }
         self.input.take();
         self.run(command);
+    }
+
+    /// Why a message `command` would send cannot be sent (too long), if so.
+    fn message_problem(&self, command: &Command) -> Option<String> {
+        let (request, text) = match command {
+            Command::Say(text) | Command::Me(text) => {
+                let window = self.current_window();
+                let request = match window.key() {
+                    WindowKey::Room(_) => Request::Broadcast {
+                        room: Some(window.name.clone()),
+                        message: text.clone(),
+                        action: true,
+                    },
+                    WindowKey::Query(_) => Request::Direct {
+                        to: window.name.clone(),
+                        message: text.clone(),
+                        action: true,
+                    },
+                    WindowKey::Status => return None,
+                };
+                (request, text)
+            }
+            Command::Msg { to, text }
+            | Command::Query {
+                nick: to,
+                text: Some(text),
+            } => (
+                Request::Direct {
+                    to: to.clone(),
+                    message: text.clone(),
+                    action: true,
+                },
+                text,
+            ),
+            _ => return None,
+        };
+        self.too_long(&request, text)
     }
 
     fn conn_summary(&self) -> &'static str {
@@ -397,16 +438,14 @@ impl App {
                     message: text.clone(),
                     action,
                 };
-                if self.check_size(&request) {
-                    self.request(
-                        request,
-                        Pending::Say {
-                            window: here,
-                            text,
-                            action,
-                        },
-                    );
-                }
+                self.request(
+                    request,
+                    Pending::Say {
+                        window: here,
+                        text,
+                        action,
+                    },
+                );
             }
             WindowKey::Query(_) => {
                 let peer = self.current_window().name.clone();
@@ -424,29 +463,15 @@ impl App {
             message: text.clone(),
             action,
         };
-        if self.check_size(&request) {
-            self.request(
-                request,
-                Pending::Direct {
-                    peer,
-                    text,
-                    action,
-                    origin,
-                },
-            );
-        }
-    }
-
-    /// Refuses (with an explanation) a message too long for one frame.
-    fn check_size(&mut self, request: &Request) -> bool {
-        let fits = self.fits(request);
-        if !fits {
-            self.error_here(format!(
-                "that message is too long to send (the server takes at most {} KiB at once)",
-                super::MAX_REQUEST_BYTES / 1024
-            ));
-        }
-        fits
+        self.request(
+            request,
+            Pending::Direct {
+                peer,
+                text,
+                action,
+                origin,
+            },
+        );
     }
 
     fn help(&mut self) {

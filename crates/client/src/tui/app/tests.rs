@@ -128,7 +128,9 @@ fn logged_in_with(password: Option<&str>) -> App {
     let after = frame(
         &mut app,
         json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
-            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": EPOCH, "ref": login[0].1}),
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": EPOCH, "ref": login[0].1,
+            "limits": {"message_bytes": 16384, "frame_bytes": 65536, "rooms_per_user": 20,
+                "messages_per_second": 10.0, "message_burst": 20}}),
     );
     assert_eq!(
         requests(&after),
@@ -627,6 +629,49 @@ fn a_message_too_long_for_one_frame_is_refused_before_sending() {
     let shown = texts(&app, &lobby()).join("\n");
     assert!(shown.contains("too long to send"), "{shown}");
     assert!(shown.contains("holds at most"), "{shown}");
+}
+
+/// Issue 19, bug 4: a paste longer than the server's message limit (from
+/// `welcome`) is refused before sending, in one line, and stays in the
+/// input line to be cut down; a refusal from the server quotes the text in
+/// one short line, not all of it.
+#[test]
+fn an_oversized_paste_is_refused_in_one_line_and_kept() {
+    let mut app = logged_in();
+    let paste = "a line of a long log file\n".repeat(700);
+    assert!(paste.len() > 16384 && paste.chars().count() < super::keys::MAX_INPUT_CHARS);
+    update(&mut app, Event::Paste(paste.clone()));
+    let before = app.window(&lobby()).unwrap().len();
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    assert_eq!(
+        app.input().text(),
+        paste,
+        "the text stays in the input line"
+    );
+    let window = app.window(&lobby()).unwrap();
+    assert_eq!(window.len(), before + 1, "one line explains");
+    let note = window.lines().last().unwrap().text();
+    assert!(!note.contains('\n') && note.len() < 200, "{note}");
+    assert!(note.contains("16384"), "{note}");
+    // Cut to size, it goes.
+    ctrl(&mut app, 'u');
+    update(&mut app, Event::Paste("x".repeat(16384)));
+    assert_eq!(sent(&key(&mut app, KeyCode::Enter)).len(), 1);
+    // The server refusing a long message says so in one short line.
+    let long = "word ".repeat(50) + "\nsecond line\nthird line";
+    let req = enter(&mut app, &long.replace('\n', " "));
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "message_too_long", "message": "a message has at most 16384 bytes", "ref": req[0].1}),
+    );
+    let note = texts(&app, &lobby()).last().unwrap().clone();
+    assert!(!note.contains('\n') && note.chars().count() < 160, "{note}");
+    assert!(
+        note.starts_with(
+            "not sent: a message has at most 16384 bytes (message_too_long): word word"
+        ),
+        "{note}"
+    );
 }
 
 // ----- keys -----
