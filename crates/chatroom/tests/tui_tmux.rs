@@ -542,3 +542,32 @@ async fn an_oversized_paste_is_refused_in_one_line() {
     );
     assert!(screen.contains("16384"), "{screen}");
 }
+
+/// Issue 19, bug 6: against a port nobody listens on, the client says why
+/// it is disconnected (in the status line and, once, in the status window).
+#[tokio::test]
+async fn a_refused_connection_says_why() {
+    let Some(tmux) = Tmux::start("refused") else {
+        return;
+    };
+    // Bind then drop a listener: nothing listens on that port now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    tmux.session(
+        "lonely",
+        &[BIN, "join", "--server", &addr, "--nick", "lonely"],
+    )
+    .await;
+    tmux.wait_for(
+        "lonely",
+        &[
+            "disconnected (connection refused), retrying in",
+            &format!("cannot connect to {addr}: connection refused; retrying"),
+        ],
+    )
+    .await;
+}

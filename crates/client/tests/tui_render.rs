@@ -271,6 +271,45 @@ fn the_status_line_shows_a_lost_connection() {
     insta::assert_snapshot!("disconnected", terminal.backend());
 }
 
+/// Issue 19, bug 6: when connecting fails, the status line and the status
+/// window say why (refused, timed out, TLS, name not resolved), not only
+/// that the client is disconnected.
+#[test]
+fn a_failed_connection_says_why() {
+    let mut app = App::new(
+        "127.0.0.1:9",
+        Some("alice".into()),
+        (100, 12),
+        FixedOffset::east_opt(0).unwrap(),
+        NOW,
+    );
+    for attempt in 1..=3 {
+        update(&mut app, Event::Net(NetEvent::Connecting { attempt }));
+        update(
+            &mut app,
+            Event::Net(NetEvent::Lost {
+                reason: "connection refused".into(),
+                retry_in: Duration::from_secs(8),
+            }),
+        );
+    }
+    let terminal = draw(&app);
+    let buffer = terminal.backend().buffer();
+    let (status, _) = row_text(buffer, 10);
+    assert!(
+        status.contains("disconnected (connection refused), retrying in 8s"),
+        "{status}"
+    );
+    let screen: String = (0..12).map(|y| row_text(buffer, y).0 + "\n").collect();
+    assert_eq!(
+        screen
+            .matches("cannot connect to 127.0.0.1:9: connection refused")
+            .count(),
+        1,
+        "said once, not at every try:\n{screen}"
+    );
+}
+
 #[test]
 fn the_nickname_prompt() {
     let utc = FixedOffset::east_opt(0).unwrap();

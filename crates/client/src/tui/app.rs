@@ -160,6 +160,9 @@ pub struct App {
     registering: Option<String>,
     login: Login,
     logged_in_before: bool,
+    /// Why the last connection failed, while it keeps failing (each new
+    /// reason is noted once in the status window).
+    last_failure: Option<String>,
     windows: Vec<Window>,
     current: usize,
     input: Input,
@@ -236,6 +239,7 @@ impl App {
             registering: None,
             login: Login::Idle,
             logged_in_before: false,
+            last_failure: None,
             windows: vec![status],
             current: 0,
             input: Input::default(),

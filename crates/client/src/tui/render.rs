@@ -32,6 +32,9 @@ pub const MEMBER_LIST_WIDTH: u16 = 18;
 const ROOM_LIST_MIN_SCREEN: u16 = 50;
 /// The member list shows from this many columns on.
 const MEMBER_LIST_MIN_SCREEN: u16 = 80;
+/// The most columns the status line gives to why the connection failed
+/// (the status window has all of it).
+const MAX_STATUS_REASON: usize = 40;
 /// Smaller than this and only a note is drawn.
 const MIN_SIZE: (u16, u16) = (20, 5);
 
@@ -243,11 +246,15 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
         Conn::Online => ("logging in".to_owned(), Color::Yellow),
         Conn::Connecting { attempt: 1 } => ("connecting".to_owned(), Color::Yellow),
         Conn::Connecting { attempt } => (format!("connecting, try {attempt}"), Color::Yellow),
-        Conn::Offline { retry_at_ms, .. } => {
+        Conn::Offline {
+            retry_at_ms,
+            reason,
+        } => {
             let wait = (retry_at_ms - app.now_ms()).max(0);
             let secs = (wait + 999) / 1000;
+            let reason = fit(&clean(reason), MAX_STATUS_REASON);
             (
-                format!("disconnected, retrying in {secs}s"),
+                format!("disconnected ({reason}), retrying in {secs}s"),
                 Color::LightRed,
             )
         }

@@ -28,6 +28,7 @@ impl App {
             NetEvent::Connecting { attempt } => self.conn = Conn::Connecting { attempt },
             NetEvent::Connected { generation } => {
                 self.conn = Conn::Online;
+                self.last_failure = None;
                 self.generation = generation;
                 self.login = Login::Idle;
                 self.note(0, LineKind::Notice(format!("connected to {}", self.server)));
@@ -50,6 +51,12 @@ impl App {
             retry_at_ms: self.now_ms.saturating_add(retry_ms),
         };
         self.login = Login::Idle;
+        if !was_online && self.last_failure.as_deref() != Some(reason.as_str()) {
+            // Said once per reason, not at every try.
+            let text = format!("cannot connect to {}: {reason}; retrying", self.server);
+            self.note(0, LineKind::Error(text));
+        }
+        self.last_failure = Some(reason.clone());
         if was_online {
             let text = format!("disconnected from {}: {reason}; reconnecting", self.server);
             if was_logged_in {
