@@ -197,6 +197,20 @@ async fn typed_messages_reach_another_clients_screen() {
     );
     assert_eq!(column(rows[first + 3], "third"), Some(body), "{screen}");
 
+    // A flag (two regional indicators, one wide grapheme) leaves nothing
+    // behind when another window is shown. (This tmux clears it either
+    // way; `tui::wide`'s tests show the terminals that would not.)
+    tmux.type_text("bob", "flag 🇨🇳 here").await;
+    tmux.key("bob", "Enter").await;
+    tmux.wait_for("alice", &["<bob> flag 🇨🇳 here"]).await;
+    tmux.key("alice", "M-1").await;
+    let screen = tmux.wait_for("alice", &["[1:(status)]"]).await;
+    assert!(
+        !screen.contains('\u{1F1F3}') && !screen.contains('\u{1F1E8}'),
+        "{screen}"
+    );
+    tmux.key("alice", "M-2").await;
+
     // Narrower than 80 columns, the member list gives way.
     tmux.run(&["resize-window", "-t", "bob", "-x", "70", "-y", "20"])
         .await;

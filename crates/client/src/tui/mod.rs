@@ -15,6 +15,7 @@
 //! - [`text`], [`mod@render`]: rows, colours, wrapping; the screen layout.
 //! - [`net`]: the network task with reconnection backoff.
 //! - [`terminal`]: raw mode in, and always back out (panic hook included).
+//! - [`wide`]: repainting what fragile wide graphemes covered.
 
 pub mod app;
 pub mod complete;
@@ -24,6 +25,7 @@ pub mod net;
 pub mod render;
 pub mod terminal;
 pub mod text;
+pub mod wide;
 pub mod window;
 
 use std::io;
@@ -84,8 +86,13 @@ pub async fn run(options: Options) -> io::Result<()> {
     );
     app.set_password(options.password);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut covered = Vec::new();
     let outcome = loop {
-        session.terminal().draw(|frame| render(&app, frame))?;
+        let drawn = session.terminal().draw(|frame| {
+            render(&app, frame);
+            wide::repaint(frame.buffer_mut(), &covered);
+        })?;
+        covered = wide::covered_by_fragile(drawn.buffer);
         let event = tokio::select! {
             event = events.recv() => match event {
                 Some(event) => event,
