@@ -693,6 +693,12 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             answered(state, d.reference.as_ref());
             writeln!(out, "* {} done", sanitize(&d.request, false))
         }
+        // Answers to requests this client does not send yet.
+        ServerFrame::SearchHit(_)
+        | ServerFrame::SearchEnd(_)
+        | ServerFrame::Conversations(_)
+        | ServerFrame::Whois(_)
+        | ServerFrame::Away(_) => Ok(()),
         ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => Ok(()),
     };
     let _ = out.flush();

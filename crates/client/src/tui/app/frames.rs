@@ -144,6 +144,12 @@ impl App {
                 self.note_here(LineKind::Notice(format!("{} done", d.request)));
             }
             // Pings are answered by the network task; they never get here.
+            // Answers to requests this client does not send yet.
+            ServerFrame::SearchHit(_)
+            | ServerFrame::SearchEnd(_)
+            | ServerFrame::Conversations(_)
+            | ServerFrame::Whois(_)
+            | ServerFrame::Away(_) => {}
             ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => {}
         }
     }
