@@ -585,3 +585,59 @@ async fn a_refused_connection_says_why() {
     )
     .await;
 }
+
+/// `/search` finds Chinese text in the room's stored history, `/away` is
+/// seen by whoever writes (and in `/whois`), `/ignore` hides a nickname,
+/// `/clear` empties the window.
+#[tokio::test]
+async fn search_away_whois_ignore_and_clear() {
+    let Some(tmux) = Tmux::start("commands") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    let mut bob = Raw::login(server.addr, "bob").await;
+    bob.say_in("lobby", "我们在学习网络编程").await;
+    bob.say_in("lobby", "something else").await;
+    tmux.session("ann", &[BIN, "join", "--server", &addr, "--nick", "ann"])
+        .await;
+    tmux.wait_for("ann", &["connected]", "something else"])
+        .await;
+
+    for line in ["/search 网络编程", "/away back soon", "/whois bob"] {
+        tmux.type_text("ann", line).await;
+        tmux.key("ann", "Enter").await;
+    }
+    tmux.wait_for(
+        "ann",
+        &[
+            "1 result(s) for \"网络编程\"",
+            "#lobby <bob> 我们在学习网络编程",
+            "you are marked away: back soon",
+            "[away]",
+            "bob (id ",
+        ],
+    )
+    .await;
+    bob.send_json(serde_json::json!({"type": "direct", "to": "ann", "message": "hi", "ref": 1}))
+        .await;
+    let away = bob.recv_type("away").await;
+    assert_eq!(away["message"], "back soon");
+
+    tmux.type_text("ann", "/ignore bob").await;
+    tmux.key("ann", "Enter").await;
+    tmux.wait_for("ann", &["bob's messages are hidden"]).await;
+    bob.say_in("lobby", "you cannot see this").await;
+    tmux.type_text("ann", "/clear").await;
+    tmux.key("ann", "Enter").await;
+    let start = Instant::now();
+    loop {
+        let screen = tmux.screen("ann").await;
+        if !screen.contains("something else") {
+            assert!(!screen.contains("you cannot see this"), "{screen}");
+            break;
+        }
+        assert!(start.elapsed() < SCREEN_WAIT, "not cleared:\n{screen}");
+        tokio::time::sleep(POLL).await;
+    }
+}

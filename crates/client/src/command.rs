@@ -50,6 +50,12 @@ enum Kind {
     Who,
     Rooms,
     History,
+    Search,
+    Whois,
+    Away,
+    Ignore,
+    Unignore,
+    Clear,
     Win,
     Help,
     Quit,
@@ -173,6 +179,48 @@ pub const COMMANDS: &[Spec] = &[
         "[N]",
         "show N (default 50, at most 500) older messages here",
     ),
+    spec(
+        Kind::Search,
+        "search",
+        &["find"],
+        "TEXT",
+        "search the server's history: this room, these direct messages, or (in status) all yours",
+    ),
+    spec(
+        Kind::Whois,
+        "whois",
+        &["wi"],
+        "NICK",
+        "what the server shows about NICK",
+    ),
+    spec(
+        Kind::Away,
+        "away",
+        &[],
+        "[MESSAGE]",
+        "mark yourself away (others see MESSAGE), or back without one",
+    ),
+    spec(
+        Kind::Ignore,
+        "ignore",
+        &[],
+        "[NICK]",
+        "hide NICK's messages (no NICK: list who is hidden)",
+    ),
+    spec(
+        Kind::Unignore,
+        "unignore",
+        &[],
+        "NICK",
+        "show NICK's messages again",
+    ),
+    screen(
+        Kind::Clear,
+        "clear",
+        &[],
+        "",
+        "clear this window (the server keeps its history)",
+    ),
     screen(Kind::Win, "win", &["window"], "N", "switch to window N"),
     spec(Kind::Help, "help", &["?"], "", "show this help"),
     spec(Kind::Quit, "quit", &["exit"], "", "log out and exit"),
@@ -217,6 +265,18 @@ pub enum Command {
     Topic(Option<String>),
     /// `/history [N]`: N older messages of the current room.
     History(u32),
+    /// `/search TEXT`: search the server's history.
+    Search(String),
+    /// `/whois NICK`.
+    Whois(String),
+    /// `/away [MESSAGE]`: away with MESSAGE, or back.
+    Away(Option<String>),
+    /// `/ignore [NICK]`: hide NICK's messages, or list who is hidden.
+    Ignore(Option<String>),
+    /// `/unignore NICK`.
+    Unignore(String),
+    /// `/clear`: clear the current window.
+    Clear,
     /// `/win N`: switch to window N (1-based).
     Win(usize),
     /// `/help`.
@@ -296,6 +356,14 @@ pub fn parse(line: &str, mode: Mode) -> Result<Option<Command>, String> {
                 ));
             }
         },
+        Kind::Search if arg.is_empty() => return Err(usage()),
+        Kind::Search => Command::Search(arg.to_owned()),
+        Kind::Whois => Command::Whois(first.ok_or_else(usage)?),
+        Kind::Away if arg.is_empty() => Command::Away(None),
+        Kind::Away => Command::Away(Some(arg.to_owned())),
+        Kind::Ignore => Command::Ignore(first),
+        Kind::Unignore => Command::Unignore(first.ok_or_else(usage)?),
+        Kind::Clear => Command::Clear,
         Kind::Win => match arg.parse::<usize>() {
             Ok(n) if n >= 1 => Command::Win(n),
             _ => return Err(usage()),
@@ -405,6 +473,14 @@ mod tests {
                 text: Some("hi".into())
             }
         );
+        assert_eq!(ok("/search 网络 编程"), Command::Search("网络 编程".into()));
+        assert_eq!(ok("/whois bob"), Command::Whois("bob".into()));
+        assert_eq!(ok("/away"), Command::Away(None));
+        assert_eq!(ok("/away at lunch"), Command::Away(Some("at lunch".into())));
+        assert_eq!(ok("/ignore"), Command::Ignore(None));
+        assert_eq!(ok("/ignore troll"), Command::Ignore(Some("troll".into())));
+        assert_eq!(ok("/unignore troll"), Command::Unignore("troll".into()));
+        assert_eq!(ok("/clear"), Command::Clear);
         assert_eq!(ok("/win 3"), Command::Win(3));
         assert_eq!(ok("/close"), Command::Close);
         assert_eq!(ok("/QUIT"), Command::Quit);
@@ -437,6 +513,9 @@ mod tests {
         assert_eq!(err("/me"), "usage: /me TEXT");
         assert!(err("/history 0").contains("1 to 500"));
         assert!(err("/history 501").contains("1 to 500"));
+        assert_eq!(err("/search"), "usage: /search TEXT");
+        assert_eq!(err("/whois"), "usage: /whois NICK");
+        assert!(parse("/clear", Mode::Line).is_err());
         assert_eq!(err("/win x"), "usage: /win N");
         assert_eq!(err("/win 0"), "usage: /win N");
         assert_eq!(err("/dance"), "unknown command /dance; /help lists them");

@@ -13,6 +13,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use chatroom_proto::json::{PresenceEvent, Ref, Request, Secret, ServerFrame};
+use chatroom_proto::nick;
 use chatroom_proto::room::{self, LOBBY};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
@@ -20,6 +21,9 @@ use tokio::time::Instant;
 use crate::command::{self, Command, Mode};
 use crate::connection::{FrameWriter, ReadError, Target, connect};
 use crate::display::{chat_line, clock, room_label, sanitize};
+
+/// How many results one page of `/search` prints.
+const SEARCH_PAGE: u32 = 20;
 
 /// How long, after input ends, to wait for outstanding answers and the
 /// server's goodbye.
@@ -168,6 +172,10 @@ struct State {
     rooms: BTreeSet<String>,
     /// Oldest message id seen per room (folded key), for `/history`.
     oldest: HashMap<String, u64>,
+    /// Nicknames (folded) whose messages are not shown (`/ignore`).
+    ignored: BTreeSet<String>,
+    /// The last `/search`'s text and the cursor of its next page.
+    last_search: Option<(String, Option<String>)>,
     input_done: bool,
     quitting: bool,
 }
@@ -240,6 +248,8 @@ where
         peer: None,
         rooms: BTreeSet::from([LOBBY.to_owned()]),
         oldest: HashMap::new(),
+        ignored: BTreeSet::new(),
+        last_search: None,
         input_done: false,
         quitting: false,
     };
@@ -342,7 +352,44 @@ async fn act<O: Write, E: Write>(
             return Ok(());
         }
         // Window commands are refused by the parser in line mode.
-        Command::Win(_) | Command::Close => return Ok(()),
+        Command::Win(_) | Command::Close | Command::Clear => return Ok(()),
+        Command::Ignore(None) => {
+            let names: Vec<&str> = state.ignored.iter().map(String::as_str).collect();
+            let _ = writeln!(out, "* ignored: {}", names.join(" "));
+            return Ok(());
+        }
+        Command::Ignore(Some(name)) => {
+            state.ignored.insert(nick::fold(&name));
+            let _ = writeln!(out, "* {} is ignored", sanitize(&name, false));
+            return Ok(());
+        }
+        Command::Unignore(name) => {
+            state.ignored.remove(&nick::fold(&name));
+            let _ = writeln!(out, "* {} is no longer ignored", sanitize(&name, false));
+            return Ok(());
+        }
+        Command::Whois(nickname) => (Request::Whois { nickname }, Pending::Other),
+        Command::Away(message) => (Request::Away { message }, Pending::Other),
+        Command::Search(text) => {
+            let cursor = match &state.last_search {
+                Some((last, next)) if *last == text => next.clone(),
+                _ => None,
+            };
+            let (room, with) = match &state.peer {
+                Some(peer) => (None, Some(peer.clone())),
+                None => (Some(current.clone()), None),
+            };
+            (
+                Request::Search {
+                    text,
+                    room,
+                    with,
+                    limit: SEARCH_PAGE,
+                    cursor,
+                },
+                Pending::Other,
+            )
+        }
         Command::Join(room) if state.rooms.contains(&room::fold(&room)) => {
             state.current = room;
             state.peer = None;
@@ -478,6 +525,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             state.me = Some((w.nickname, w.id));
             writeln!(out, "{line}")
         }
+        ServerFrame::Message(m) if state.ignored.contains(&nick::fold(&m.sender_nickname)) => {
+            state.seen(&m.room, m.msg_id);
+            Ok(())
+        }
+        ServerFrame::Direct(d) if state.ignored.contains(&nick::fold(&d.sender_nickname)) => Ok(()),
         ServerFrame::Message(m) => {
             state.seen(&m.room, m.msg_id);
             let place = room_label(&m.room);
@@ -693,12 +745,69 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             answered(state, d.reference.as_ref());
             writeln!(out, "* {} done", sanitize(&d.request, false))
         }
-        // Answers to requests this client does not send yet.
-        ServerFrame::SearchHit(_)
-        | ServerFrame::SearchEnd(_)
-        | ServerFrame::Conversations(_)
-        | ServerFrame::Whois(_)
-        | ServerFrame::Away(_) => Ok(()),
+        ServerFrame::SearchHit(h) => {
+            let place = match (&h.room, &h.to_nickname) {
+                (Some(room), _) => room_label(room),
+                (None, Some(to)) => format!("(direct to {})", sanitize(to, false)),
+                (None, None) => "(direct)".to_owned(),
+            };
+            writeln!(
+                out,
+                "{}",
+                chat_line(
+                    h.ts,
+                    Some(&place),
+                    &h.sender_nickname,
+                    h.sender_id,
+                    &h.message,
+                    h.action
+                )
+            )
+        }
+        ServerFrame::SearchEnd(e) => {
+            answered(state, e.reference.as_ref());
+            let more = if e.next.is_some() {
+                "; /search the same text again for more"
+            } else {
+                ""
+            };
+            let line = format!(
+                "* {} result(s) for \"{}\"{more}",
+                e.count,
+                sanitize(&e.text, false)
+            );
+            state.last_search = Some((e.text, e.next));
+            writeln!(out, "{line}")
+        }
+        ServerFrame::Whois(w) => {
+            answered(state, w.reference.as_ref());
+            let rooms: Vec<String> = w.rooms.iter().map(|r| room_label(r)).collect();
+            let mut line = format!(
+                "* {}({}): online since {}, in {}",
+                sanitize(&w.nickname, false),
+                w.id,
+                clock(w.since),
+                rooms.join(" ")
+            );
+            if let Some(account) = &w.account {
+                line.push_str(&format!("; account {}", sanitize(account, false)));
+            }
+            if w.operator {
+                line.push_str("; operator");
+            }
+            if let Some(away) = &w.away {
+                line.push_str(&format!("; away: {}", sanitize(away, false)));
+            }
+            writeln!(out, "{line}")
+        }
+        ServerFrame::Away(a) => writeln!(
+            out,
+            "* {} is away: {}",
+            sanitize(&a.nickname, false),
+            sanitize(&a.message, false)
+        ),
+        // Line mode never asks for the conversation list.
+        ServerFrame::Conversations(_) => Ok(()),
         ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => Ok(()),
     };
     let _ = out.flush();

@@ -15,7 +15,7 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chatroom_proto::json::{Limits, Ref, Request, Secret, encode_request};
 use chatroom_proto::nick;
@@ -31,6 +31,9 @@ use super::window::{Activity, Line, LineKey, LineKind, Older, Placed, Window, Wi
 
 /// How many messages one page of older history asks for.
 pub const HISTORY_PAGE: u32 = 100;
+
+/// How many results one page of `/search` shows.
+pub const SEARCH_PAGE: u32 = 10;
 
 /// How many pages of missed history a reconnect fetches per room at most.
 pub const MAX_GAP_PAGES: u32 = 20;
@@ -136,11 +139,32 @@ enum Pending {
         purpose: Purpose,
         page: Page,
     },
-    /// `rooms`, `who`, `topic`, `nick`: show the answer in `origin` unless quiet.
+    /// `rooms`, `who`, `whois`, `topic`, `nick`: show the answer in
+    /// `origin` unless quiet.
     Reply {
         origin: WindowKey,
         quiet: bool,
     },
+    /// `/away`: what was asked for.
+    Away {
+        message: Option<String>,
+        origin: WindowKey,
+    },
+    /// `/search`: the hits so far, shown together at `search_end`.
+    Search {
+        origin: WindowKey,
+        text: String,
+        hits: Vec<String>,
+    },
+}
+
+/// The last search, so that typing it again shows its next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LastSearch {
+    text: String,
+    origin: WindowKey,
+    /// The cursor of the next page; `None` when that was the last one.
+    next: Option<String>,
 }
 
 /// All state of the full-screen client.
@@ -181,6 +205,11 @@ pub struct App {
     /// What the server accepts, as its `welcome` said (`None` from a server
     /// that does not say).
     limits: Option<Limits>,
+    /// Nicknames (folded) whose messages are hidden (`/ignore`).
+    ignored: BTreeSet<String>,
+    /// The away message the server confirmed (`/away`).
+    away: Option<String>,
+    last_search: Option<LastSearch>,
     now_ms: i64,
     offset: FixedOffset,
     size: (u16, u16),
@@ -251,6 +280,9 @@ impl App {
             epoch: None,
             era: 0,
             limits: None,
+            ignored: BTreeSet::new(),
+            away: None,
+            last_search: None,
             now_ms,
             offset,
             size,
@@ -343,6 +375,16 @@ impl App {
     /// only within one (see [`LineKey`]).
     pub fn era(&self) -> u32 {
         self.era
+    }
+
+    /// The away message, while the user is marked away.
+    pub fn away(&self) -> Option<&str> {
+        self.away.as_deref()
+    }
+
+    /// Whether messages from `nick` are hidden (`/ignore`).
+    pub fn ignores(&self, nick: &str) -> bool {
+        self.ignored.contains(&chatroom_proto::nick::fold(nick))
     }
 
     /// The terminal's size in columns and rows.

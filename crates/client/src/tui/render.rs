@@ -284,6 +284,9 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
             clean(&window.label())
         )),
     ];
+    if app.away().is_some() {
+        spans.push(Span::raw(" [away]"));
+    }
     if !active.is_empty() {
         spans.push(Span::raw(format!(" [Act: {}]", active.join(","))));
     }

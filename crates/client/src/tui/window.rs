@@ -290,6 +290,15 @@ impl Window {
         Some(if at_end { Placed::End } else { Placed::Inside })
     }
 
+    /// Removes every line (`/clear`): the window starts empty, and
+    /// scrolling up does not fetch them back (`/history` does).
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.scroll = 0;
+        self.more_below = false;
+        self.older = Older::Exhausted;
+    }
+
     /// Marks everything as seen.
     pub fn mark_seen(&mut self) {
         self.unread = 0;

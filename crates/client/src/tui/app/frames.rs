@@ -9,7 +9,8 @@
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
     Ack, ChatMessage, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberList, Presence,
-    PresenceEvent, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, Welcome,
+    PresenceEvent, Ref, Renamed, Request, RoomList, SearchEnd, SearchHit, ServerFrame, TopicInfo,
+    Welcome, WhoisInfo,
 };
 use chatroom_proto::nick::{self, MAX_NICK_CHARS};
 use chatroom_proto::room;
@@ -139,17 +140,29 @@ impl App {
                 );
                 self.note_here(LineKind::Notice(text));
             }
-            ServerFrame::Done(d) => {
-                self.take_pending(d.reference.as_ref());
-                self.note_here(LineKind::Notice(format!("{} done", d.request)));
+            ServerFrame::Done(d) => match self.take_pending(d.reference.as_ref()) {
+                Some(Pending::Away { message, origin }) => {
+                    let text = match &message {
+                        Some(why) => format!("you are marked away: {why}"),
+                        None => "you are back (no longer away)".to_owned(),
+                    };
+                    self.away = message;
+                    let index = self.index_or_status(&origin);
+                    self.note(index, LineKind::Notice(text));
+                }
+                _ => self.note_here(LineKind::Notice(format!("{} done", d.request))),
+            },
+            ServerFrame::SearchHit(hit) => self.on_search_hit(hit),
+            ServerFrame::SearchEnd(end) => self.on_search_end(end),
+            ServerFrame::Whois(w) => self.on_whois(w),
+            ServerFrame::Away(a) => {
+                let index = self.ensure_window(WindowKey::query(&a.nickname), &a.nickname);
+                let text = format!("{} is away: {}", a.nickname, a.message);
+                self.note(index, LineKind::Notice(text));
             }
+            // Requested by a later version of this client.
+            ServerFrame::Conversations(_) => {}
             // Pings are answered by the network task; they never get here.
-            // Answers to requests this client does not send yet.
-            ServerFrame::SearchHit(_)
-            | ServerFrame::SearchEnd(_)
-            | ServerFrame::Conversations(_)
-            | ServerFrame::Whois(_)
-            | ServerFrame::Away(_) => {}
             ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => {}
         }
     }
@@ -315,6 +328,9 @@ impl App {
         } else {
             true
         };
+        if self.ignores(&m.sender_nickname) {
+            return;
+        }
         let Some(index) = self.window_index(&WindowKey::room(&m.room)) else {
             tracing::debug!(room = %m.room, "message for a room without a window");
             return;
@@ -344,6 +360,9 @@ impl App {
 
     fn on_direct(&mut self, d: DirectMessage) {
         let own = self.me.as_ref().is_some_and(|me| me.id == d.sender_id);
+        if !own && self.ignores(&d.sender_nickname) {
+            return;
+        }
         let peer = if own {
             &d.to_nickname
         } else {
@@ -558,6 +577,77 @@ impl App {
         }
     }
 
+    fn on_search_hit(&mut self, hit: SearchHit) {
+        let number = match &hit.reference {
+            Some(Ref::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        let when = hhmm(hit.ts, self.offset);
+        let place = match (&hit.room, &hit.to_nickname) {
+            (Some(room), _) => format!("#{room} "),
+            (None, Some(to)) => format!("(to {to}) "),
+            (None, None) => String::new(),
+        };
+        let line = format!(
+            "{when} {place}<{}> {}",
+            hit.sender_nickname,
+            preview(&hit.message)
+        );
+        if let Some(Pending::Search { hits, .. }) = number.and_then(|n| self.pending.get_mut(&n)) {
+            hits.push(line);
+        }
+    }
+
+    fn on_search_end(&mut self, end: SearchEnd) {
+        let Some(Pending::Search { origin, text, hits }) =
+            self.take_pending(end.reference.as_ref())
+        else {
+            return;
+        };
+        let index = self.index_or_status(&origin);
+        let mut note = if hits.is_empty() {
+            format!("nothing found for \"{text}\"")
+        } else {
+            format!("{} result(s) for \"{text}\", best first:", hits.len())
+        };
+        for hit in &hits {
+            note.push_str(&format!("\n  {hit}"));
+        }
+        if end.next.is_some() {
+            note.push_str(&format!("\n  (more: /search {text} again)"));
+        }
+        self.last_search = Some(super::LastSearch {
+            text,
+            origin,
+            next: end.next,
+        });
+        self.note(index, LineKind::Info(note));
+    }
+
+    fn on_whois(&mut self, w: WhoisInfo) {
+        let Some(index) = self.reply_window(w.reference.as_ref()) else {
+            return;
+        };
+        let rooms: Vec<String> = w.rooms.iter().map(|r| format!("#{r}")).collect();
+        let mut text = format!(
+            "{} (id {}): online since {}, in {}",
+            w.nickname,
+            w.id,
+            hhmm(w.since, self.offset),
+            rooms.join(" ")
+        );
+        if let Some(account) = &w.account {
+            text.push_str(&format!("; account {account}"));
+        }
+        if w.operator {
+            text.push_str("; operator");
+        }
+        if let Some(away) = &w.away {
+            text.push_str(&format!("; away: {away}"));
+        }
+        self.note(index, LineKind::Info(text));
+    }
+
     fn on_room_list(&mut self, list: RoomList) {
         let Some(index) = self.reply_window(list.reference.as_ref()) else {
             return;
@@ -692,7 +782,9 @@ impl App {
             Some(
                 Pending::Join { origin, .. }
                 | Pending::Part { origin, .. }
-                | Pending::Reply { origin, .. },
+                | Pending::Reply { origin, .. }
+                | Pending::Away { origin, .. }
+                | Pending::Search { origin, .. },
             ) => {
                 let index = self.index_or_status(&origin);
                 self.note(index, LineKind::Error(text));

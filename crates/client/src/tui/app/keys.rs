@@ -297,7 +297,12 @@ impl App {
     /// Whether `command` needs the server (and so a live login).
     fn needs_server(&self, command: &Command) -> bool {
         match command {
-            Command::Help | Command::Quit | Command::Win(_) => false,
+            Command::Help
+            | Command::Quit
+            | Command::Win(_)
+            | Command::Ignore(_)
+            | Command::Unignore(_)
+            | Command::Clear => false,
             Command::Query { text, .. } => text.is_some(),
             Command::Join(name) => self.window_index(&WindowKey::room(name)).is_none(),
             Command::Close => self.current_window().is_room(),
@@ -397,9 +402,79 @@ impl App {
                     self.error_here(format!("there is no window {n}"));
                 }
             }
+            Command::Search(text) => self.search(text, here),
+            Command::Whois(nickname) => {
+                self.reply(Request::Whois { nickname }, here);
+            }
+            Command::Away(message) => {
+                self.request(
+                    Request::Away {
+                        message: message.clone(),
+                    },
+                    Pending::Away {
+                        message,
+                        origin: here,
+                    },
+                );
+            }
+            Command::Ignore(None) => {
+                let text = if self.ignored.is_empty() {
+                    "nobody is ignored".to_owned()
+                } else {
+                    let names: Vec<&str> = self.ignored.iter().map(String::as_str).collect();
+                    format!("ignored: {}", names.join(" "))
+                };
+                self.note_here(LineKind::Info(text));
+            }
+            Command::Ignore(Some(nickname)) => {
+                self.ignored.insert(nick::fold(&nickname));
+                self.note_here(LineKind::Notice(format!(
+                    "{nickname}'s messages are hidden from now on (/unignore {nickname})"
+                )));
+            }
+            Command::Unignore(nickname) => {
+                let text = if self.ignored.remove(&nick::fold(&nickname)) {
+                    format!("{nickname}'s messages show again")
+                } else {
+                    format!("{nickname} was not ignored")
+                };
+                self.note_here(LineKind::Notice(text));
+            }
+            Command::Clear => self.windows[self.current].clear(),
             Command::Help => self.help(),
             Command::Quit => self.actions.push(Action::Quit),
         }
+    }
+
+    /// `/search TEXT` where it was typed: a room searches the room, a
+    /// direct-message window the conversation, the status window everything
+    /// the user may read. The same search again shows its next page.
+    fn search(&mut self, text: String, here: WindowKey) {
+        let window = self.current_window();
+        let (room, with) = match window.key() {
+            WindowKey::Room(_) => (Some(window.name.clone()), None),
+            WindowKey::Query(_) => (None, Some(window.name.clone())),
+            WindowKey::Status => (None, None),
+        };
+        let cursor = self
+            .last_search
+            .as_ref()
+            .filter(|last| last.text == text && last.origin == here)
+            .and_then(|last| last.next.clone());
+        self.request(
+            Request::Search {
+                text: text.clone(),
+                room,
+                with,
+                limit: super::SEARCH_PAGE,
+                cursor,
+            },
+            Pending::Search {
+                origin: here,
+                text,
+                hits: Vec::new(),
+            },
+        );
     }
 
     /// The current room's name, if the window shown is a room.

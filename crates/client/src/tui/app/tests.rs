@@ -1343,3 +1343,140 @@ fn a_new_epoch_never_drops_messages_whose_ids_were_seen_before() {
         Some(1)
     );
 }
+
+/// `/whois`, `/away`, `/ignore`, `/unignore` and `/clear`.
+#[test]
+fn whois_away_ignore_and_clear() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/whois bob");
+    assert_eq!(
+        requests(&req),
+        [Request::Whois {
+            nickname: "bob".into()
+        }]
+    );
+    frame(
+        &mut app,
+        json!({"type": "whois", "nickname": "bob", "id": 2, "away": "lunch", "rooms": ["lobby", "rust"],
+            "since": NOW, "account": "bob", "ref": req[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "bob (id 2): online since 00:00, in #lobby #rust; account bob; away: lunch"
+    );
+
+    let req = enter(&mut app, "/away gone fishing");
+    assert_eq!(
+        requests(&req),
+        [Request::Away {
+            message: Some("gone fishing".into())
+        }]
+    );
+    frame(
+        &mut app,
+        json!({"type": "done", "request": "away", "ref": req[0].1}),
+    );
+    assert_eq!(app.away(), Some("gone fishing"));
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "you are marked away: gone fishing"
+    );
+    let req = enter(&mut app, "/away");
+    frame(
+        &mut app,
+        json!({"type": "done", "request": "away", "ref": req[0].1}),
+    );
+    assert_eq!(app.away(), None);
+
+    // Writing to someone away: their message shows in their window.
+    let req = enter(&mut app, "/msg carol hi");
+    frame(
+        &mut app,
+        json!({"type": "away", "nickname": "carol", "message": "on holiday", "ref": req[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &WindowKey::query("carol")).last().unwrap(),
+        "carol is away: on holiday"
+    );
+
+    // /ignore hides a nickname's messages, here only; /unignore undoes it.
+    assert!(enter(&mut app, "/ignore BOB").is_empty());
+    frame(&mut app, message(50, "lobby", "bob", "spam", false));
+    frame(
+        &mut app,
+        json!({"type": "direct", "msg_id": 51, "ts": NOW, "sender_id": 2, "sender_nickname": "bob",
+            "to_id": 1, "to_nickname": "alice", "message": "more spam"}),
+    );
+    assert!(!texts(&app, &lobby()).iter().any(|t| t.contains("spam")));
+    assert!(app.window(&WindowKey::query("bob")).is_none());
+    enter(&mut app, "/ignore");
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "ignored: bob");
+    assert!(enter(&mut app, "/unignore bob").is_empty());
+    frame(&mut app, message(52, "lobby", "bob", "sorry", false));
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "<bob> sorry");
+
+    // /clear empties the window shown, without the server.
+    assert!(enter(&mut app, "/clear").is_empty());
+    assert!(app.window(&lobby()).unwrap().is_empty());
+}
+
+/// `/search` searches where it is typed (a room, a conversation, or from
+/// the status window everything), shows the page in one note, and the same
+/// search again asks for the next page.
+#[test]
+fn search_shows_results_where_it_was_typed_and_pages() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/search 网络 编程");
+    assert_eq!(
+        requests(&req),
+        [Request::Search {
+            text: "网络 编程".into(),
+            room: Some("lobby".into()),
+            with: None,
+            limit: SEARCH_PAGE,
+            cursor: None
+        }]
+    );
+    let r = req[0].1;
+    frame(
+        &mut app,
+        json!({"type": "search_hit", "msg_id": 3, "ts": NOW, "room": "lobby", "sender_id": 2,
+            "sender_nickname": "bob", "message": "网络编程\nsecond line", "ref": r}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "search_end", "text": "网络 编程", "count": 1, "next": "1", "ref": r}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "1 result(s) for \"网络 编程\", best first:\n  00:00 #lobby <bob> 网络编程…\n  (more: /search 网络 编程 again)"
+    );
+    let again = enter(&mut app, "/search 网络 编程");
+    assert!(matches!(
+        &requests(&again)[..],
+        [Request::Search { cursor: Some(c), .. }] if c == "1"
+    ));
+    frame(
+        &mut app,
+        json!({"type": "search_end", "text": "网络 编程", "count": 0, "ref": again[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "nothing found for \"网络 编程\""
+    );
+    // From the status window: everything; from a conversation: with them.
+    alt(&mut app, '1');
+    assert!(matches!(
+        &requests(&enter(&mut app, "/search x"))[..],
+        [Request::Search {
+            room: None,
+            with: None,
+            ..
+        }]
+    ));
+    enter(&mut app, "/query bob");
+    assert!(matches!(
+        &requests(&enter(&mut app, "/search x"))[..],
+        [Request::Search { room: None, with: Some(w), .. }] if w == "bob"
+    ));
+}
