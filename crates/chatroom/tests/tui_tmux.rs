@@ -641,3 +641,61 @@ async fn search_away_whois_ignore_and_clear() {
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// Direct-message windows come back when the client starts again: the
+/// conversations of the account's earlier sessions, with their messages.
+#[tokio::test]
+async fn direct_message_windows_come_back_after_a_restart() {
+    let Some(tmux) = Tmux::start("conversations") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    let password = "a-long-passphrase";
+    let mut ann = Raw::login_with(
+        server.addr,
+        serde_json::json!({"type": "register", "nickname": "ann", "password": password}),
+    )
+    .await;
+    let mut bob = Raw::login(server.addr, "bob").await;
+    ann.send_json(
+        serde_json::json!({"type": "direct", "to": "bob", "message": "lunch at noon?", "ref": 1}),
+    )
+    .await;
+    ann.recv_type("ack").await;
+    bob.send_json(
+        serde_json::json!({"type": "direct", "to": "ann", "message": "yes, see you", "ref": 2}),
+    )
+    .await;
+    bob.recv_type("ack").await;
+    ann.send_json(serde_json::json!({"type": "logout"})).await;
+    ann.until_closed().await;
+
+    tmux.session(
+        "ann",
+        &[
+            "env",
+            &format!("ANN_PASSWORD={password}"),
+            BIN,
+            "join",
+            "--server",
+            &addr,
+            "--nick",
+            "ann",
+            "--password-env",
+            "ANN_PASSWORD",
+        ],
+    )
+    .await;
+    tmux.wait_for("ann", &["connected]", " 3 bob"]).await;
+    tmux.key("ann", "M-3").await;
+    tmux.wait_for(
+        "ann",
+        &[
+            "direct messages with bob",
+            "<ann> lunch at noon?",
+            "<bob> yes, see you",
+        ],
+    )
+    .await;
+}

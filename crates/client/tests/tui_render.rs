@@ -75,12 +75,16 @@ fn logged_in(size: (u16, u16)) -> App {
     );
     feed(
         &mut app,
-        json!({"type": "member_list", "room": "lobby", "ref": after[0], "members": [
+        json!({"type": "conversations", "conversations": [], "ref": after[0]}),
+    );
+    feed(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": after[1], "members": [
             {"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"}, {"id": 3, "nickname": "张三"}]}),
     );
     feed(
         &mut app,
-        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[1]}),
+        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[2]}),
     );
     app
 }

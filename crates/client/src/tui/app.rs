@@ -32,6 +32,9 @@ use super::window::{Activity, Line, LineKey, LineKind, Older, Placed, Window, Wi
 /// How many messages one page of older history asks for.
 pub const HISTORY_PAGE: u32 = 100;
 
+/// How many direct-message windows of earlier sessions come back at start.
+pub const MAX_CONVERSATION_WINDOWS: u32 = 10;
+
 /// How many results one page of `/search` shows.
 pub const SEARCH_PAGE: u32 = 10;
 
@@ -133,8 +136,9 @@ enum Pending {
         origin: WindowKey,
         quiet: bool,
     },
+    /// `history` of a room, or of a conversation (a query window).
     History {
-        room: String,
+        window: WindowKey,
         origin: WindowKey,
         purpose: Purpose,
         page: Page,
@@ -150,6 +154,8 @@ enum Pending {
         message: Option<String>,
         origin: WindowKey,
     },
+    /// The conversations to bring back after the first login.
+    Conversations,
     /// `/search`: the hits so far, shown together at `search_end`.
     Search {
         origin: WindowKey,
@@ -413,12 +419,7 @@ impl App {
         if let Some(i) = self.window_index(&key) {
             return i;
         }
-        let mut window = Window::new(key, name);
-        if !window.is_room() {
-            // Direct messages are not kept in a pageable history.
-            window.older = Older::Exhausted;
-        }
-        self.windows.push(window);
+        self.windows.push(Window::new(key, name));
         self.windows.len() - 1
     }
 
@@ -585,27 +586,37 @@ impl App {
         }
     }
 
-    /// Asks for older messages of room window `index` (`limit` of them),
-    /// unless a request is already on its way or there are none.
+    /// Asks for older messages of window `index` (a room or a
+    /// conversation; `limit` of them), unless a request is already on its
+    /// way or there are none.
     fn fetch_older(&mut self, index: usize, limit: u32, announce: bool) {
         let window = &self.windows[index];
-        if !window.is_room() || window.fetching_older || !self.logged_in() {
+        if window.fetching_older || !self.logged_in() {
             return;
         }
         if window.older == Older::Exhausted && !announce {
             return;
         }
-        let room = window.name.clone();
+        let name = window.name.clone();
         let before = window.oldest_msg_id(self.era);
         let origin = window.key().clone();
-        let sent = self.request(
-            Request::History {
-                room: room.clone(),
+        let request = match &origin {
+            WindowKey::Room(_) => Request::History {
+                room: name,
                 before,
                 limit,
             },
+            WindowKey::Query(_) => Request::DirectHistory {
+                with: name,
+                before,
+                limit,
+            },
+            WindowKey::Status => return,
+        };
+        let sent = self.request(
+            request,
             Pending::History {
-                room,
+                window: origin.clone(),
                 origin,
                 purpose: Purpose::Older { announce },
                 page: Page::default(),

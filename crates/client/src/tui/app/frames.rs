@@ -8,9 +8,9 @@
 
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, ChatMessage, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberList, Presence,
-    PresenceEvent, Ref, Renamed, Request, RoomList, SearchEnd, SearchHit, ServerFrame, TopicInfo,
-    Welcome, WhoisInfo,
+    Ack, ChatMessage, ConversationList, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberList,
+    Presence, PresenceEvent, Ref, Renamed, Request, RoomList, SearchEnd, SearchHit, ServerFrame,
+    TopicInfo, Welcome, WhoisInfo,
 };
 use chatroom_proto::nick::{self, MAX_NICK_CHARS};
 use chatroom_proto::room;
@@ -19,8 +19,8 @@ use super::super::event::NetEvent;
 use super::super::text::hhmm;
 use super::super::window::{Line, LineKind, Older, WindowKey};
 use super::{
-    App, CHOOSE_NICK, Conn, HISTORY_PAGE, Login, MAX_GAP_PAGES, Me, Page, Pending, Purpose,
-    mentions,
+    App, CHOOSE_NICK, Conn, HISTORY_PAGE, Login, MAX_CONVERSATION_WINDOWS, MAX_GAP_PAGES, Me, Page,
+    Pending, Purpose, mentions,
 };
 
 impl App {
@@ -160,8 +160,7 @@ impl App {
                 let text = format!("{} is away: {}", a.nickname, a.message);
                 self.note(index, LineKind::Notice(text));
             }
-            // Requested by a later version of this client.
-            ServerFrame::Conversations(_) => {}
+            ServerFrame::Conversations(list) => self.on_conversations(list),
             // Pings are answered by the network task; they never get here.
             ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => {}
         }
@@ -206,6 +205,13 @@ impl App {
         let first = !self.logged_in_before;
         self.logged_in_before = true;
         if first {
+            // Bring back the direct-message windows of earlier sessions.
+            self.request(
+                Request::Conversations {
+                    limit: MAX_CONVERSATION_WINDOWS,
+                },
+                Pending::Conversations,
+            );
             for name in &w.rooms {
                 let index = self.ensure_window(WindowKey::room(name), name);
                 self.refresh_room(name, index, None);
@@ -292,7 +298,7 @@ impl App {
                 limit,
             },
             Pending::History {
-                room: name.to_owned(),
+                window: WindowKey::room(name),
                 origin,
                 purpose,
                 page: Page::default(),
@@ -306,7 +312,7 @@ impl App {
         let key = WindowKey::room(room_name);
         let open = self.pending.values_mut().find(|p| match p {
             Pending::Join { room, .. } => *room == key,
-            Pending::History { room, .. } => WindowKey::room(room) == key,
+            Pending::History { window, .. } => *window == key,
             _ => false,
         });
         match open {
@@ -359,7 +365,12 @@ impl App {
     }
 
     fn on_direct(&mut self, d: DirectMessage) {
-        let own = self.me.as_ref().is_some_and(|me| me.id == d.sender_id);
+        // Stored messages of an earlier session (the account's) have
+        // another user id: the nickname says whose they are.
+        let own = self.me.as_ref().is_some_and(|me| {
+            me.id == d.sender_id
+                || (d.history && nick::fold(&me.nick) == nick::fold(&d.sender_nickname))
+        });
         if !own && self.ignores(&d.sender_nickname) {
             return;
         }
@@ -378,9 +389,9 @@ impl App {
                 action: d.action,
                 own,
             },
-            mention: !own,
+            mention: !own && !d.history,
         };
-        self.add_message(index, d.msg_id, line, true);
+        self.add_message(index, d.msg_id, line, !d.history);
     }
 
     fn on_presence(&mut self, p: Presence) {
@@ -485,7 +496,11 @@ impl App {
         let Some(pending) = self.take_pending(h.reference.as_ref()) else {
             return;
         };
-        let Some(index) = self.window_index(&WindowKey::room(&h.room)) else {
+        let key = match &h.with {
+            Some(peer) => WindowKey::query(peer),
+            None => WindowKey::room(&h.room),
+        };
+        let Some(index) = self.window_index(&key) else {
             return;
         };
         let older = if h.has_more {
@@ -557,7 +572,7 @@ impl App {
                 limit: HISTORY_PAGE,
             },
             Pending::History {
-                room: name,
+                window: WindowKey::room(&name),
                 origin,
                 purpose: Purpose::Gap {
                     stop_at,
@@ -574,6 +589,33 @@ impl App {
             Some(Pending::Reply { quiet: true, .. }) => None,
             Some(Pending::Reply { origin, .. }) => Some(self.index_or_status(&origin)),
             _ => Some(self.current),
+        }
+    }
+
+    /// The people of earlier conversations: a window each (unless one is
+    /// open or they are ignored), filled with their recent messages.
+    fn on_conversations(&mut self, list: ConversationList) {
+        self.take_pending(list.reference.as_ref());
+        for peer in list.conversations.into_iter().rev() {
+            let key = WindowKey::query(&peer.nickname);
+            if self.window_index(&key).is_some() || self.ignores(&peer.nickname) {
+                continue;
+            }
+            let index = self.ensure_window(key.clone(), &peer.nickname);
+            self.windows[index].fetching_older = true;
+            self.request(
+                Request::DirectHistory {
+                    with: peer.nickname,
+                    before: None,
+                    limit: chatroom_proto::json::DEFAULT_HISTORY_LIMIT,
+                },
+                Pending::History {
+                    window: key.clone(),
+                    origin: key,
+                    purpose: Purpose::Older { announce: false },
+                    page: Page::default(),
+                },
+            );
         }
     }
 
@@ -788,6 +830,11 @@ impl App {
             ) => {
                 let index = self.index_or_status(&origin);
                 self.note(index, LineKind::Error(text));
+            }
+            // A server without `conversations` (older versions): nothing
+            // to bring back.
+            Some(Pending::Conversations) => {
+                tracing::debug!(%text, "no conversations to bring back")
             }
             None => self.error_here(text),
         }

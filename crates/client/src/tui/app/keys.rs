@@ -389,10 +389,12 @@ impl App {
                 None => self.error_here("this is not a room; /join one to see its topic"),
             },
             Command::History(limit) => {
-                if self.current_window().is_room() {
-                    self.fetch_older(self.current, limit, true);
+                if self.current == 0 {
+                    self.error_here(
+                        "the status window has no history: /history in a room or a conversation",
+                    );
                 } else {
-                    self.error_here("only rooms keep a history to page through");
+                    self.fetch_older(self.current, limit, true);
                 }
             }
             Command::Win(n) => {

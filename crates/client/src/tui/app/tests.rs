@@ -135,6 +135,9 @@ fn logged_in_with(password: Option<&str>) -> App {
     assert_eq!(
         requests(&after),
         [
+            Request::Conversations {
+                limit: MAX_CONVERSATION_WINDOWS
+            },
             Request::Who {
                 room: "lobby".into()
             },
@@ -147,12 +150,16 @@ fn logged_in_with(password: Option<&str>) -> App {
     );
     frame(
         &mut app,
-        json!({"type": "member_list", "room": "lobby", "ref": after[0].1,
+        json!({"type": "conversations", "conversations": [], "ref": after[0].1}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": after[1].1,
             "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"}]}),
     );
     frame(
         &mut app,
-        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[1].1}),
+        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[2].1}),
     );
     app
 }
@@ -1479,4 +1486,67 @@ fn search_shows_results_where_it_was_typed_and_pages() {
         &requests(&enter(&mut app, "/search x"))[..],
         [Request::Search { room: None, with: Some(w), .. }] if w == "bob"
     ));
+}
+
+/// After a restart, the conversations of earlier sessions come back: a
+/// window per peer, filled from the server's direct-message history
+/// (history is not news), and scrolling up in one pages further back.
+#[test]
+fn direct_message_windows_come_back_from_the_server() {
+    let mut app = new_app(Some("alice"));
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": EPOCH, "ref": login[0].1}),
+    );
+    let fills = frame(
+        &mut app,
+        json!({"type": "conversations", "ref": after[0].1, "conversations": [
+            {"nickname": "bob", "msg_id": 9, "ts": NOW}, {"nickname": "carol", "msg_id": 4, "ts": NOW}]}),
+    );
+    assert_eq!(
+        requests(&fills),
+        [
+            Request::DirectHistory {
+                with: "carol".into(),
+                before: None,
+                limit: 50
+            },
+            Request::DirectHistory {
+                with: "bob".into(),
+                before: None,
+                limit: 50
+            },
+        ]
+    );
+    // Sent in an earlier session: alice had another user id then.
+    let direct = |id: u64, from: &str, to: &str, text: &str| {
+        json!({"type": "direct", "msg_id": id, "ts": NOW, "sender_id": if from == "alice" { 7 } else { 2 },
+            "sender_nickname": from, "to_id": 0, "to_nickname": to, "message": text, "history": true})
+    };
+    frame(&mut app, direct(8, "alice", "bob", "hello bob"));
+    frame(&mut app, direct(9, "bob", "alice", "hi alice"));
+    frame(
+        &mut app,
+        json!({"type": "history_end", "with": "bob", "count": 2, "has_more": true, "ref": fills[1].1}),
+    );
+    let bob = WindowKey::query("bob");
+    assert_eq!(texts(&app, &bob), ["<alice> hello bob", "<bob> hi alice"]);
+    let window = app.window(&bob).unwrap();
+    assert_eq!((window.unread, window.older), (0, Older::More));
+    assert!(app.window(&WindowKey::query("carol")).is_some());
+    assert!(app.window(&WindowKey::query("alice")).is_none());
+    // Paging back in the conversation.
+    let index = app.windows().iter().position(|w| w.key() == &bob).unwrap();
+    alt(&mut app, char::from_digit(index as u32 + 1, 10).unwrap());
+    let older = enter(&mut app, "/history 20");
+    assert_eq!(
+        requests(&older),
+        [Request::DirectHistory {
+            with: "bob".into(),
+            before: Some(8),
+            limit: 20
+        }]
+    );
 }
