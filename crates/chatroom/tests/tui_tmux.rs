@@ -699,3 +699,40 @@ async fn direct_message_windows_come_back_after_a_restart() {
     )
     .await;
 }
+
+/// Alt-A jumps to the window where someone mentioned you, and the unread
+/// marker there shows where the lines you have not seen begin.
+#[tokio::test]
+async fn alt_a_and_the_unread_marker() {
+    let Some(tmux) = Tmux::start("activity") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    let mut bob = Raw::login(server.addr, "bob").await;
+    tmux.session("cy", &[BIN, "join", "--server", &addr, "--nick", "cy"])
+        .await;
+    tmux.wait_for("cy", &["connected]", "#lobby"]).await;
+    bob.say_in("lobby", "before you left").await;
+    tmux.wait_for("cy", &["<bob> before you left"]).await;
+    tmux.type_text("cy", "/join rust").await;
+    tmux.key("cy", "Enter").await;
+    tmux.wait_for("cy", &["you joined #rust"]).await;
+    bob.say_in("lobby", "cy: are you there?").await;
+    tmux.wait_for("cy", &["[Act: 2!]"]).await;
+    tmux.key("cy", "M-a").await;
+    let screen = tmux
+        .wait_for("cy", &["[2:#lobby]", "<bob> cy: are you there?"])
+        .await;
+    let rows: Vec<&str> = screen.lines().collect();
+    let before = rows
+        .iter()
+        .position(|r| r.contains("before you left"))
+        .unwrap();
+    let marker = rows.iter().position(|r| r.contains("─ new ─")).unwrap();
+    let after = rows
+        .iter()
+        .position(|r| r.contains("are you there"))
+        .unwrap();
+    assert!(before < marker && marker < after, "{screen}");
+}

@@ -425,9 +425,28 @@ impl App {
 
     fn switch_to(&mut self, index: usize) {
         if index < self.windows.len() {
+            if index != self.current
+                && let Some(left) = self.windows.get_mut(self.current)
+            {
+                left.set_marker();
+            }
             self.current = index;
             self.windows[index].mark_seen();
             self.completion = None;
+        }
+    }
+
+    /// Alt-A: the next window with activity, the most important first
+    /// (mentions and direct messages, then messages, then other events);
+    /// among equals, the first after the one shown.
+    fn next_active(&mut self) {
+        let n = self.windows.len();
+        let best = (1..n)
+            .map(|step| (self.current + step) % n)
+            .filter(|&i| self.windows[i].activity > Activity::None)
+            .min_by_key(|&i| std::cmp::Reverse(self.windows[i].activity));
+        if let Some(index) = best {
+            self.switch_to(index);
         }
     }
 

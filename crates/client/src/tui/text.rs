@@ -344,8 +344,19 @@ impl Wrapper {
     }
 }
 
+/// The unread marker: a rule across the pane after the last line seen.
+pub fn marker_row(width: usize) -> Row<'static> {
+    let label = " new ";
+    let side = width.saturating_sub(label.len()) / 2;
+    let text = format!("{}{label}{}", "─".repeat(side), "─".repeat(side));
+    Row::from(Span::styled(
+        fit(&text, width),
+        Style::new().fg(Color::LightRed),
+    ))
+}
+
 /// The rows of `window` at `width` columns, newest last: the `count` rows
-/// that end `skip` rows above the newest one.
+/// that end `skip` rows above the newest one (the unread marker included).
 pub fn visible_rows(
     window: &Window,
     cx: &RowContext,
@@ -355,12 +366,15 @@ pub fn visible_rows(
 ) -> Vec<Row<'static>> {
     let want = skip.saturating_add(count);
     let mut reversed: Vec<Row<'static>> = Vec::new();
-    let mut lines = window.lines().rev().peekable();
-    while let Some(line) = lines.next() {
+    let mut lines = window.lines_marked().rev().peekable();
+    while let Some((line, marked)) = lines.next() {
         if reversed.len() >= want {
             break;
         }
-        let prev = lines.peek().map(|l| l.ts);
+        if marked {
+            reversed.push(marker_row(width));
+        }
+        let prev = lines.peek().map(|(l, _)| l.ts);
         reversed.extend(line_rows(line, prev, cx, width).into_iter().rev());
     }
     reversed.into_iter().skip(skip).take(count).rev().collect()
@@ -369,20 +383,25 @@ pub fn visible_rows(
 /// How many rows all of `window` takes at `width` columns.
 pub fn total_rows(window: &Window, cx: &RowContext, width: usize) -> usize {
     let mut total = 0;
-    let mut lines = window.lines().rev().peekable();
-    while let Some(line) = lines.next() {
-        let prev = lines.peek().map(|l| l.ts);
-        total += line_rows(line, prev, cx, width).len();
+    let mut lines = window.lines_marked().rev().peekable();
+    while let Some((line, marked)) = lines.next() {
+        let prev = lines.peek().map(|(l, _)| l.ts);
+        total += line_rows(line, prev, cx, width).len() + usize::from(marked);
     }
     total
 }
 
-/// The rows one line takes when it is the newest in `window` (used to keep
-/// a scrolled-up view still while lines arrive below it).
+/// The rows one line adds when it arrives as the newest in `window` (used
+/// to keep a scrolled-up view still while lines arrive below it): its own,
+/// and the unread marker's when it is the first after it.
 pub fn newest_line_rows(window: &Window, cx: &RowContext, width: usize) -> usize {
-    let mut lines = window.lines().rev();
+    let mut lines = window.lines_marked().rev();
     match lines.next() {
-        Some(line) => line_rows(line, lines.next().map(|l| l.ts), cx, width).len(),
+        Some((line, _)) => {
+            let before = lines.next();
+            let marker = usize::from(before.is_some_and(|(_, marked)| marked));
+            line_rows(line, before.map(|(l, _)| l.ts), cx, width).len() + marker
+        }
         None => 0,
     }
 }

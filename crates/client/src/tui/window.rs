@@ -190,6 +190,9 @@ pub struct Window {
     pub older: Older,
     /// A request for older history is on its way.
     pub fetching_older: bool,
+    /// The last line shown when the user last left this window: the
+    /// unread marker goes after it once newer lines follow.
+    marker: Option<LineKey>,
 }
 
 impl Window {
@@ -208,6 +211,7 @@ impl Window {
             more_below: false,
             older: Older::Unknown,
             fetching_older: false,
+            marker: None,
         }
     }
 
@@ -239,6 +243,22 @@ impl Window {
     /// The lines, oldest first.
     pub fn lines(&self) -> impl DoubleEndedIterator<Item = &Line> + ExactSizeIterator {
         self.lines.values()
+    }
+
+    /// The lines, oldest first, each with whether the unread marker goes
+    /// right after it (after the line last seen, when newer ones follow).
+    pub fn lines_marked(&self) -> impl DoubleEndedIterator<Item = (&Line, bool)> {
+        let last = self.lines.last_key_value().map(|(key, _)| *key);
+        let marker = self.marker.filter(|m| Some(*m) != last);
+        self.lines
+            .iter()
+            .map(move |(key, line)| (line, Some(*key) == marker))
+    }
+
+    /// Puts the unread marker after the newest line (the user leaves the
+    /// window having seen everything in it).
+    pub fn set_marker(&mut self) {
+        self.marker = self.lines.last_key_value().map(|(key, _)| *key);
     }
 
     /// The number of lines.

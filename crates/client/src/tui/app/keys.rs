@@ -39,6 +39,7 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("Alt-1..9, Alt-0", "window 1..10 (or click it in the list)"),
     ("Ctrl-N, Ctrl-P", "next or previous window"),
+    ("Alt-A", "next window with activity, mentions first"),
     ("Ctrl-L", "draw the screen again"),
     ("Ctrl-C", "clear the line; on an empty line, quit"),
 ];
@@ -65,6 +66,7 @@ impl App {
                 let n = digit.to_digit(10).map_or(0, |d| d as usize);
                 self.switch_to(if n == 0 { 9 } else { n - 1 });
             }
+            KeyCode::Char('a') if alt => self.next_active(),
             KeyCode::Char('n') if ctrl => self.switch_to((self.current + 1) % self.windows.len()),
             KeyCode::Char('p') if ctrl => {
                 let n = self.windows.len();

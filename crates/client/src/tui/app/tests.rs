@@ -1550,3 +1550,65 @@ fn direct_message_windows_come_back_from_the_server() {
         }]
     );
 }
+
+/// Leaving a window puts the unread marker after its last line; lines that
+/// arrive meanwhile show below it when the window is shown again.
+#[test]
+fn the_unread_marker_shows_what_arrived_while_away() {
+    let mut app = logged_in();
+    frame(&mut app, message(10, "lobby", "bob", "seen before", false));
+    alt(&mut app, '1');
+    frame(
+        &mut app,
+        message(11, "lobby", "bob", "said while away", false),
+    );
+    alt(&mut app, '2');
+    let window = app.current_window();
+    let rows: Vec<String> = text::visible_rows(window, &app.row_context(), 60, 0, 3)
+        .iter()
+        .map(|r| {
+            r.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect();
+    assert!(rows[0].ends_with("<bob> seen before"), "{rows:?}");
+    assert!(
+        rows[1].contains(" new ") && rows[1].starts_with('─'),
+        "{rows:?}"
+    );
+    assert!(rows[2].ends_with("<bob> said while away"), "{rows:?}");
+    assert_eq!(
+        text::total_rows(window, &app.row_context(), 60),
+        window.len() + 1,
+        "the marker counts as a row when scrolling"
+    );
+    // Seen everything and left again: no marker until something new.
+    alt(&mut app, '1');
+    alt(&mut app, '2');
+    let rows = text::total_rows(app.current_window(), &app.row_context(), 60);
+    assert_eq!(rows, app.current_window().len());
+}
+
+/// Alt-A goes to the window with the most important activity (a mention or
+/// a direct message before plain messages), then the next.
+#[test]
+fn alt_a_jumps_to_activity_mentions_first() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    join(&mut app, "go", &[], false);
+    alt(&mut app, '1');
+    frame(&mut app, message(20, "lobby", "bob", "plain", false));
+    frame(&mut app, message(21, "go", "carol", "hey alice!", false));
+    alt(&mut app, 'a');
+    assert_eq!(app.current_window().key(), &WindowKey::room("go"));
+    alt(&mut app, 'a');
+    assert_eq!(app.current_window().key(), &lobby());
+    alt(&mut app, 'a');
+    assert_eq!(
+        app.current_window().key(),
+        &lobby(),
+        "no activity left: it stays"
+    );
+}
