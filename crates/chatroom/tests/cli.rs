@@ -391,3 +391,44 @@ async fn a_server_that_is_not_host_port_is_a_usage_error() {
         assert!(stderr.contains("HOST:PORT"), "{server}: {stderr}");
     }
 }
+
+/// `chatroom join` with no flags takes the server and the nickname from
+/// the XDG configuration file; a bad file is a usage error (2) naming it.
+#[tokio::test]
+async fn join_without_flags_uses_the_configuration_file() {
+    let server = TestServer::start().await;
+    let mut listener = Raw::login(server.addr, "listener").await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("chatroom");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("client.toml"),
+        format!("server = \"{}\"\nnick = \"configured\"\n", server.addr),
+    )
+    .unwrap();
+    let mut child = chatroom(&["join"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello from the file\n").await.unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("* logged in as configured"), "{stdout}");
+    let said = listener.recv_type("message").await;
+    assert_eq!(said["message"], "hello from the file");
+
+    std::fs::write(dir.join("client.toml"), "nik = \"typo\"\n").unwrap();
+    let child = chatroom(&["join"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("client.toml") && stderr.contains("nik"),
+        "{stderr}"
+    );
+    server.stop().await;
+}

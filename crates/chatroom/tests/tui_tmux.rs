@@ -736,3 +736,49 @@ async fn alt_a_and_the_unread_marker() {
         .unwrap();
     assert!(before < marker && marker < after, "{screen}");
 }
+
+/// The configuration file sets the server, the nickname, the timestamp
+/// format and highlight words: a highlighted line shows in the terminal's
+/// title (and rings the bell) until its window is seen.
+#[tokio::test]
+async fn the_configuration_file_is_used() {
+    let Some(tmux) = Tmux::start("config") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("client.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "server = \"{}\"\nnick = \"dee\"\ntimestamp = \"%H:%M:%S\"\nhighlight = [\"deploy\"]\n",
+            server.addr
+        ),
+    )
+    .unwrap();
+    tmux.session("dee", &[BIN, "join", "--config", file.to_str().unwrap()])
+        .await;
+    tmux.wait_for("dee", &["[dee]", "connected]"]).await;
+    tmux.type_text("dee", "/join ops").await;
+    tmux.key("dee", "Enter").await;
+    tmux.wait_for("dee", &["you joined #ops"]).await;
+    let mut bob = Raw::login(server.addr, "bob").await;
+    bob.say_in("lobby", "the deploy is done").await;
+    let start = Instant::now();
+    loop {
+        let title = tmux.format("dee", "#{pane_title}").await;
+        if title.starts_with("(1!) chatroom dee@") {
+            break;
+        }
+        assert!(start.elapsed() < SCREEN_WAIT, "title: {title}");
+        tokio::time::sleep(POLL).await;
+    }
+    tmux.key("dee", "M-2").await;
+    let screen = tmux.wait_for("dee", &["<bob> the deploy is done"]).await;
+    let line = screen
+        .lines()
+        .find(|l| l.contains("the deploy is done"))
+        .unwrap();
+    let time = line.split('│').nth(1).unwrap().split(' ').next().unwrap();
+    assert_eq!(time.len(), 8, "HH:MM:SS: {line}");
+}

@@ -2,6 +2,7 @@
 //! generator and the tests.
 //!
 //! - [`command`]: the slash commands, one table for both faces of the client.
+//! - [`config`]: the configuration file, `~/.config/chatroom/client.toml`.
 //! - [`connection`]: connect, send requests, read frames (bounded, hostile-safe).
 //! - [`display`]: frames as the lines a person reads, control sequences removed.
 //! - [`mod@line`]: line mode, the tutorial's command-line client grown up.
@@ -9,6 +10,7 @@
 //! - [`tls`]: which server certificates a `--tls` client trusts.
 
 pub mod command;
+pub mod config;
 pub mod connection;
 pub mod display;
 pub mod line;

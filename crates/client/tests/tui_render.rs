@@ -197,7 +197,7 @@ fn nicknames_have_stable_colours_and_mentions_stand_out() {
     assert_eq!(buffer[(x + 1, y)].fg, nick_color("bob"));
     let (x, y) = find_row(buffer, "<bob> alice: did you see that?");
     let cell = &buffer[(x + 1, y)];
-    let mention = mention_style();
+    let mention = mention_style(&chatroom_client::tui::look::Colours::default());
     assert_eq!((Some(cell.fg), Some(cell.bg)), (mention.fg, mention.bg));
     assert!(buffer[(x + 8, y)].modifier.contains(Modifier::BOLD));
     let (x, y) = find_row(buffer, "<alice> yes");

@@ -16,6 +16,7 @@ mod keys;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chatroom_proto::json::{Limits, Ref, Request, Secret, encode_request};
 use chatroom_proto::nick;
@@ -25,6 +26,7 @@ use ratatui::layout::Rect;
 use super::complete::Completion;
 use super::event::{Action, Event, Outgoing};
 use super::input::Input;
+use super::look::Look;
 use super::render::areas;
 use super::text::{self, RowContext};
 use super::window::{Activity, Line, LineKey, LineKind, Older, Placed, Window, WindowKey};
@@ -213,6 +215,10 @@ pub struct App {
     limits: Option<Limits>,
     /// Nicknames (folded) whose messages are hidden (`/ignore`).
     ignored: BTreeSet<String>,
+    /// Timestamps, colours, highlight words, bell and title.
+    look: Arc<Look>,
+    /// The window title last asked for.
+    title: String,
     /// The away message the server confirmed (`/away`).
     away: Option<String>,
     last_search: Option<LastSearch>,
@@ -231,6 +237,13 @@ pub fn update(app: &mut App, event: Event) -> Vec<Action> {
         Event::Resize(w, h) => app.size = (w, h),
         Event::Net(news) => app.on_net(news),
         Event::Tick(now_ms) => app.now_ms = now_ms,
+    }
+    if app.look.title {
+        let title = app.wanted_title();
+        if title != app.title {
+            app.actions.push(Action::Title(title.clone()));
+            app.title = title;
+        }
     }
     std::mem::take(&mut app.actions)
 }
@@ -287,6 +300,8 @@ impl App {
             era: 0,
             limits: None,
             ignored: BTreeSet::new(),
+            look: Arc::new(Look::default()),
+            title: String::new(),
             away: None,
             last_search: None,
             now_ms,
@@ -310,7 +325,14 @@ impl App {
         if app.wanted_nick.is_none() {
             app.note(0, LineKind::Notice(CHOOSE_NICK.into()));
         }
+        app.title = app.wanted_title();
         app
+    }
+
+    /// The terminal window's title as the client wants it now (the runner
+    /// sets it at start; later changes come as [`Action::Title`]).
+    pub fn title(&self) -> &str {
+        &self.title
     }
 
     /// The server's address, as given.
@@ -400,7 +422,50 @@ impl App {
 
     /// What building rows needs: the time zone and today's date.
     pub fn row_context(&self) -> RowContext {
-        RowContext::new(self.offset, self.now_ms)
+        RowContext::with_look(self.offset, self.now_ms, Arc::clone(&self.look))
+    }
+
+    /// How the client looks and when it rings (from the configuration).
+    pub fn set_look(&mut self, look: Look) {
+        self.look = Arc::new(look);
+    }
+
+    /// The look in use.
+    pub fn look(&self) -> &Look {
+        &self.look
+    }
+
+    /// Hides `nick`'s messages (as `/ignore` does).
+    pub fn ignore(&mut self, nick: &str) {
+        self.ignored.insert(chatroom_proto::nick::fold(nick));
+    }
+
+    /// Whether `text` mentions the user: their nickname or one of the
+    /// highlight words, as whole words in any case.
+    fn mentions_me(&self, text: &str) -> bool {
+        let nick = self.me.as_ref().map(|me| me.nick.as_str());
+        nick.into_iter()
+            .chain(self.look.highlight.iter().map(String::as_str))
+            .any(|word| mentions(text, word))
+    }
+
+    /// The window title: the client and who it is, with the number of
+    /// windows holding unseen mentions or direct messages first.
+    fn wanted_title(&self) -> String {
+        let who = match &self.me {
+            Some(me) => format!("{}@{}", me.nick, self.server),
+            None => self.server.clone(),
+        };
+        let waiting = self
+            .windows
+            .iter()
+            .filter(|w| w.activity == Activity::Mention)
+            .count();
+        if waiting > 0 {
+            format!("({waiting}!) chatroom {who}")
+        } else {
+            format!("chatroom {who}")
+        }
     }
 
     /// The time zone times are shown in.
@@ -490,6 +555,9 @@ impl App {
             return;
         };
         self.after_insert(index, placed);
+        if counts && mention && !own && self.look.bell {
+            self.actions.push(Action::Bell);
+        }
         if counts && index != self.current && !own {
             let window = &mut self.windows[index];
             window.unread += 1;

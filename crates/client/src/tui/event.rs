@@ -73,6 +73,10 @@ pub enum Action {
     Send(Outgoing),
     /// Clear the screen and draw everything again (Ctrl-L).
     Redraw,
+    /// Ring the terminal bell (a mention or a direct message).
+    Bell,
+    /// Set the terminal's window title (control characters removed).
+    Title(String),
     /// Log out and exit.
     Quit,
 }

@@ -15,12 +15,14 @@
 //! - [`text`], [`mod@render`]: rows, colours, wrapping; the screen layout.
 //! - [`net`]: the network task with reconnection backoff.
 //! - [`terminal`]: raw mode in, and always back out (panic hook included).
+//! - [`look`]: timestamps, colours, highlight words, bell and title.
 //! - [`wide`]: repainting what fragile wide graphemes covered.
 
 pub mod app;
 pub mod complete;
 pub mod event;
 pub mod input;
+pub mod look;
 pub mod net;
 pub mod render;
 pub mod terminal;
@@ -63,6 +65,10 @@ pub struct Options {
     pub nick: Option<String>,
     /// The password of that nickname's account, if it is registered.
     pub password: Option<String>,
+    /// How it looks and when it rings (from the configuration file).
+    pub look: look::Look,
+    /// Nicknames whose messages are hidden from the start.
+    pub ignore: Vec<String>,
 }
 
 /// Runs the full-screen client on this process's terminal until the user
@@ -85,6 +91,13 @@ pub async fn run(options: Options) -> io::Result<()> {
         now_ms(),
     );
     app.set_password(options.password);
+    app.set_look(options.look);
+    for nick in &options.ignore {
+        app.ignore(nick);
+    }
+    if app.look().title {
+        session.set_title(app.title())?;
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut covered = Vec::new();
     let outcome = loop {
@@ -116,6 +129,8 @@ pub async fn run(options: Options) -> io::Result<()> {
             match action {
                 Action::Send(outgoing) => net.send(outgoing),
                 Action::Redraw => session.terminal().clear()?,
+                Action::Bell => session.bell()?,
+                Action::Title(title) => session.set_title(&title)?,
                 Action::Quit => quit = true,
             }
         }

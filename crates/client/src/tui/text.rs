@@ -12,6 +12,9 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as Row, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use std::sync::Arc;
+
+use super::look::{Colours, Look};
 use super::window::{Line, LineKind, Window};
 
 /// Colours nicknames are drawn in; each nickname always gets the same one.
@@ -101,23 +104,43 @@ pub fn fit(text: &str, max: usize) -> String {
     out
 }
 
-/// What row building needs to know besides the line: the time zone and
-/// today's date (a day separator precedes lines of other days).
-#[derive(Debug, Clone, Copy)]
+/// What row building needs to know besides the line: the time zone,
+/// today's date (a day separator precedes lines of other days) and the
+/// look (timestamp format, colours).
+#[derive(Debug, Clone)]
 pub struct RowContext {
     /// The local time zone's offset from UTC.
     pub offset: FixedOffset,
     /// Today, in that zone.
     pub today: Option<NaiveDate>,
+    /// Timestamps and colours.
+    pub look: Arc<Look>,
 }
 
 impl RowContext {
-    /// The context at `now_ms` in time zone `offset`.
+    /// The context at `now_ms` in time zone `offset`, with the default look.
     pub fn new(offset: FixedOffset, now_ms: i64) -> Self {
+        Self::with_look(offset, now_ms, Arc::new(Look::default()))
+    }
+
+    /// The context at `now_ms` in time zone `offset`, looking as `look` says.
+    pub fn with_look(offset: FixedOffset, now_ms: i64, look: Arc<Look>) -> Self {
         RowContext {
             offset,
             today: day(now_ms, offset),
+            look,
         }
+    }
+
+    /// A line's time as the look formats it.
+    pub fn time(&self, ts_ms: i64) -> String {
+        self.offset
+            .timestamp_millis_opt(ts_ms)
+            .single()
+            .map_or_else(
+                || "--:--".to_owned(),
+                |t| t.format(&self.look.timestamp).to_string(),
+            )
     }
 }
 
@@ -137,15 +160,15 @@ pub fn hhmm(ts_ms: i64, offset: FixedOffset) -> String {
         .map_or_else(|| "--:--".to_owned(), |t| t.format("%H:%M").to_string())
 }
 
-fn time_style() -> Style {
-    Style::new().fg(Color::DarkGray)
+fn time_style(cx: &RowContext) -> Style {
+    Style::new().fg(cx.look.colours.time)
 }
 
 /// The style of a nickname's `<nick>` when the line mentions the user.
-pub fn mention_style() -> Style {
+pub fn mention_style(colours: &Colours) -> Style {
     Style::new()
-        .fg(Color::Black)
-        .bg(Color::Yellow)
+        .fg(colours.mention_fg)
+        .bg(colours.mention_bg)
         .add_modifier(Modifier::BOLD)
 }
 
@@ -167,9 +190,9 @@ pub fn line_rows(
         && day_above != Some(d)
     {
         let label = fit(&format!("─── {} ───", d.format("%A %Y-%m-%d")), width);
-        rows.push(Row::from(Span::styled(label, time_style())));
+        rows.push(Row::from(Span::styled(label, time_style(cx))));
     }
-    let time = Span::styled(format!("{} ", hhmm(line.ts, cx.offset)), time_style());
+    let time = Span::styled(format!("{} ", cx.time(line.ts)), time_style(cx));
     let (prefix, body, body_style) = match &line.kind {
         LineKind::Message {
             nick,
@@ -179,7 +202,7 @@ pub fn line_rows(
         } => {
             let nick = clean(nick);
             let nick_style = if line.mention {
-                mention_style()
+                mention_style(&cx.look.colours)
             } else if *own {
                 Style::new().add_modifier(Modifier::BOLD)
             } else {
@@ -208,12 +231,15 @@ pub fn line_rows(
             (prefix, text.as_str(), body_style)
         }
         LineKind::Notice(text) => (
-            vec![time, Span::styled("-!- ", Style::new().fg(Color::Cyan))],
+            vec![
+                time,
+                Span::styled("-!- ", Style::new().fg(cx.look.colours.notice)),
+            ],
             text.as_str(),
             Style::new(),
         ),
         LineKind::Info(text) => (
-            vec![time, Span::styled("--- ", time_style())],
+            vec![time, Span::styled("--- ", time_style(cx))],
             text.as_str(),
             Style::new(),
         ),
@@ -222,11 +248,13 @@ pub fn line_rows(
                 time,
                 Span::styled(
                     "-!- ",
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                    Style::new()
+                        .fg(cx.look.colours.error)
+                        .add_modifier(Modifier::BOLD),
                 ),
             ],
             text.as_str(),
-            Style::new().fg(Color::Red),
+            Style::new().fg(cx.look.colours.error),
         ),
     };
     rows.extend(wrap(prefix, &clean_multiline(body), body_style, width));
@@ -345,13 +373,13 @@ impl Wrapper {
 }
 
 /// The unread marker: a rule across the pane after the last line seen.
-pub fn marker_row(width: usize) -> Row<'static> {
+pub fn marker_row(width: usize, cx: &RowContext) -> Row<'static> {
     let label = " new ";
     let side = width.saturating_sub(label.len()) / 2;
     let text = format!("{}{label}{}", "─".repeat(side), "─".repeat(side));
     Row::from(Span::styled(
         fit(&text, width),
-        Style::new().fg(Color::LightRed),
+        Style::new().fg(cx.look.colours.marker),
     ))
 }
 
@@ -372,7 +400,7 @@ pub fn visible_rows(
             break;
         }
         if marked {
-            reversed.push(marker_row(width));
+            reversed.push(marker_row(width, cx));
         }
         let prev = lines.peek().map(|(l, _)| l.ts);
         reversed.extend(line_rows(line, prev, cx, width).into_iter().rev());

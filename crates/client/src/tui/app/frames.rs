@@ -20,7 +20,7 @@ use super::super::text::hhmm;
 use super::super::window::{Line, LineKind, Older, WindowKey};
 use super::{
     App, CHOOSE_NICK, Conn, HISTORY_PAGE, Login, MAX_CONVERSATION_WINDOWS, MAX_GAP_PAGES, Me, Page,
-    Pending, Purpose, mentions,
+    Pending, Purpose,
 };
 
 impl App {
@@ -345,11 +345,7 @@ impl App {
             .me
             .as_ref()
             .is_some_and(|me| me.id == m.sender_id && m.sender_id != 0);
-        let mention = !own
-            && self
-                .me
-                .as_ref()
-                .is_some_and(|me| mentions(&m.message, &me.nick));
+        let mention = !own && self.mentions_me(&m.message);
         let line = Line {
             ts: m.ts,
             msg_id: Some(m.msg_id),

@@ -1612,3 +1612,58 @@ fn alt_a_jumps_to_activity_mentions_first() {
         "no activity left: it stays"
     );
 }
+
+/// Highlight words mention the user like their nickname; a mention or a
+/// direct message rings the bell and shows in the title until seen; the
+/// configured timestamp format is used.
+#[test]
+fn highlights_ring_the_bell_and_show_in_the_title() {
+    let mut app = logged_in();
+    app.set_look(crate::tui::look::Look {
+        highlight: vec!["deploy".into()],
+        timestamp: "%H:%M:%S".into(),
+        ..Default::default()
+    });
+    join(&mut app, "rust", &[], false);
+    let actions = frame_actions(
+        &mut app,
+        message(30, "lobby", "bob", "the Deploy is done", false),
+    );
+    assert!(actions.contains(&Action::Bell), "{actions:?}");
+    assert!(
+        actions.contains(&Action::Title("(1!) chatroom alice@127.0.0.1:8000".into())),
+        "{actions:?}"
+    );
+    assert_eq!(app.window(&lobby()).unwrap().activity, Activity::Mention);
+    let quiet = frame_actions(&mut app, message(31, "lobby", "bob", "redeployed", false));
+    assert!(
+        !quiet.contains(&Action::Bell),
+        "not a whole word: {quiet:?}"
+    );
+    assert_eq!(
+        alt(&mut app, '2'),
+        [Action::Title("chatroom alice@127.0.0.1:8000".into())]
+    );
+    let rows = text::line_rows(
+        app.current_window().lines().last().unwrap(),
+        None,
+        &app.row_context(),
+        80,
+    );
+    let first: String = rows[0].spans.iter().map(|s| s.content.as_ref()).collect();
+    assert!(first.starts_with("00:00:00 <bob>"), "{first}");
+    // Without the bell and the title, neither.
+    app.set_look(crate::tui::look::Look {
+        bell: false,
+        title: false,
+        ..Default::default()
+    });
+    alt(&mut app, '3');
+    let actions = frame_actions(&mut app, message(32, "lobby", "bob", "alice?", false));
+    assert!(actions.is_empty(), "{actions:?}");
+}
+
+fn frame_actions(app: &mut App, value: Value) -> Vec<Action> {
+    let frame: ServerFrame = serde_json::from_value(value).unwrap();
+    net(app, NetEvent::Frame(frame))
+}
