@@ -550,6 +550,9 @@ impl App {
         self.newest_id = self.newest_id.max(msg_id);
         let mention = line.mention;
         let own = matches!(line.kind, LineKind::Message { own: true, .. });
+        if let (true, LineKind::Message { nick, .. }) = (counts, &line.kind) {
+            self.windows[index].spoke(nick);
+        }
         let key = LineKey::message(self.era, msg_id);
         let Some(placed) = self.windows[index].insert(key, line) else {
             return;

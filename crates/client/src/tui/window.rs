@@ -17,6 +17,9 @@ use std::collections::BTreeMap;
 use chatroom_proto::json::PresenceSummary;
 use chatroom_proto::{nick, room};
 
+/// How many recent speakers a window remembers for completion.
+pub const RECENT_SPEAKERS: usize = 50;
+
 /// The most lines one window keeps; older ones are dropped as new ones come.
 pub const MAX_LINES: usize = 5000;
 
@@ -190,6 +193,9 @@ pub struct Window {
     pub older: Older,
     /// A request for older history is on its way.
     pub fetching_older: bool,
+    /// Who spoke here lately, the most recent first (folded nicknames,
+    /// at most [`RECENT_SPEAKERS`]): Tab offers them first.
+    speakers: Vec<String>,
     /// The last line shown when the user last left this window: the
     /// unread marker goes after it once newer lines follow.
     marker: Option<LineKey>,
@@ -212,6 +218,7 @@ impl Window {
             older: Older::Unknown,
             fetching_older: false,
             marker: None,
+            speakers: Vec::new(),
         }
     }
 
@@ -253,6 +260,32 @@ impl Window {
         self.lines
             .iter()
             .map(move |(key, line)| (line, Some(*key) == marker))
+    }
+
+    /// Notes that `nick` just spoke here.
+    pub fn spoke(&mut self, nick: &str) {
+        let folded = nick::fold(nick);
+        self.speakers.retain(|s| *s != folded);
+        self.speakers.insert(0, folded);
+        self.speakers.truncate(RECENT_SPEAKERS);
+    }
+
+    /// The members' nicknames in the order Tab offers them: those who
+    /// spoke lately, most recent first, then the others by name.
+    pub fn nicks_by_recency(&self) -> Vec<String> {
+        let mut nicks: Vec<String> = self
+            .speakers
+            .iter()
+            .filter_map(|folded| self.members.get(folded))
+            .map(|m| m.nick.clone())
+            .collect();
+        nicks.extend(
+            self.members
+                .iter()
+                .filter(|(folded, _)| !self.speakers.contains(folded))
+                .map(|(_, m)| m.nick.clone()),
+        );
+        nicks
     }
 
     /// Puts the unread marker after the newest line (the user leaves the

@@ -159,10 +159,9 @@ impl App {
         let window = self.current_window();
         let me = self.me.as_ref().map(|m| nick::fold(&m.nick));
         let mut nicks: Vec<String> = window
-            .members
-            .iter()
-            .filter(|(folded, _)| Some(*folded) != me.as_ref())
-            .map(|(_, m)| m.nick.clone())
+            .nicks_by_recency()
+            .into_iter()
+            .filter(|n| Some(nick::fold(n)) != me)
             .collect();
         if let WindowKey::Query(_) = window.key() {
             nicks.push(window.name.clone());

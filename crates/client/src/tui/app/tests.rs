@@ -1667,3 +1667,24 @@ fn frame_actions(app: &mut App, value: Value) -> Vec<Action> {
     let frame: ServerFrame = serde_json::from_value(value).unwrap();
     net(app, NetEvent::Frame(frame))
 }
+
+/// Tab offers the nicknames that spoke lately first, most recent first.
+#[test]
+fn tab_offers_recent_speakers_first() {
+    let mut app = logged_in();
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby",
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"},
+                {"id": 4, "nickname": "Bobby"}, {"id": 5, "nickname": "boris"}]}),
+    );
+    frame(&mut app, message(40, "lobby", "boris", "hi", false));
+    frame(&mut app, message(41, "lobby", "Bobby", "hello", false));
+    type_text(&mut app, "bo");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "Bobby: ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "boris: ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "bob: ");
+}
