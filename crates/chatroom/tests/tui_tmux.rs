@@ -782,3 +782,42 @@ async fn the_configuration_file_is_used() {
     let time = line.split('│').nth(1).unwrap().split(' ').next().unwrap();
     assert_eq!(time.len(), 8, "HH:MM:SS: {line}");
 }
+
+/// A long link wraps and reads right on screen (the OSC 8 sequences around
+/// it do not show); Alt-M lets go of the mouse and takes it back.
+#[tokio::test]
+async fn links_show_and_alt_m_releases_the_mouse() {
+    let Some(tmux) = Tmux::start("links") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    tmux.session("eve", &[BIN, "join", "--server", &addr, "--nick", "eve"])
+        .await;
+    tmux.wait_for("eve", &["connected]", "#lobby"]).await;
+    let url = "https://example.com/docs/a-rather-long-path/that-wraps-in-the-pane/index.html?q=1";
+    let mut bob = Raw::login(server.addr, "bob").await;
+    bob.say_in("lobby", &format!("docs: {url}")).await;
+    let screen = tmux
+        .wait_for("eve", &["<bob> docs: https://example.com"])
+        .await;
+    assert!(!screen.contains("]8;"), "{screen}");
+    let joined: String = screen
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .map(str::trim)
+        .collect();
+    assert!(
+        joined.contains(url),
+        "the wrapped link reads whole:\n{screen}"
+    );
+
+    assert_eq!(tmux.format("eve", "#{mouse_any_flag}").await, "1");
+    tmux.key("eve", "M-m").await;
+    tmux.wait_for("eve", &["[mouse off]"]).await;
+    assert_eq!(tmux.format("eve", "#{mouse_any_flag}").await, "0");
+    tmux.key("eve", "M-m").await;
+    tmux.wait_for("eve", &["the mouse scrolls and switches windows again"])
+        .await;
+    assert_eq!(tmux.format("eve", "#{mouse_any_flag}").await, "1");
+}

@@ -397,3 +397,40 @@ fn scrolled_up_shows_older_lines_and_says_so() {
     assert_eq!(app.window(&WindowKey::room("lobby")).unwrap().scroll, 6);
     insta::assert_snapshot!("scrolled", terminal.backend());
 }
+
+/// A link in a message reaches the terminal as an OSC 8 hyperlink, its
+/// pieces (when it wraps) sharing one id.
+#[test]
+fn links_are_drawn_as_osc8_hyperlinks() {
+    let mut app = logged_in((60, 12));
+    let url = "https://example.com/a/long/path/that/wraps/over/two/rows/of/the/pane";
+    feed(
+        &mut app,
+        message(90, "lobby", "bob", 1, &format!("read {url} please")),
+    );
+    let terminal = draw(&app);
+    let buffer = terminal.backend().buffer();
+    let linked: Vec<String> = buffer
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_owned())
+        .filter(|s| s.starts_with("\x1b]8;id="))
+        .collect();
+    assert!(linked.len() >= 2, "wrapped: {linked:?}");
+    let id = |s: &str| s.split(';').nth(1).map(str::to_owned);
+    assert!(linked.iter().all(|l| id(l) == id(&linked[0])), "{linked:?}");
+    let text: String = linked
+        .iter()
+        .map(|l| {
+            l.split("\x1b\\")
+                .nth(1)
+                .unwrap_or("")
+                .trim_end_matches("\x1b]8;;")
+        })
+        .collect();
+    assert_eq!(text, url, "the pieces spell the link");
+    for piece in &linked {
+        assert!(piece.contains(&format!(";{url}\x1b\\")), "{piece:?}");
+        assert!(piece.ends_with("\x1b]8;;\x1b\\"), "{piece:?}");
+    }
+}

@@ -219,6 +219,8 @@ pub struct App {
     look: Arc<Look>,
     /// The window title last asked for.
     title: String,
+    /// Whether the client has the mouse (Alt-M gives it to the terminal).
+    mouse: bool,
     /// The away message the server confirmed (`/away`).
     away: Option<String>,
     last_search: Option<LastSearch>,
@@ -302,6 +304,7 @@ impl App {
             ignored: BTreeSet::new(),
             look: Arc::new(Look::default()),
             title: String::new(),
+            mouse: true,
             away: None,
             last_search: None,
             now_ms,
@@ -403,6 +406,12 @@ impl App {
     /// only within one (see [`LineKey`]).
     pub fn era(&self) -> u32 {
         self.era
+    }
+
+    /// Whether the client has the mouse (otherwise the terminal selects
+    /// text).
+    pub fn has_mouse(&self) -> bool {
+        self.mouse
     }
 
     /// The away message, while the user is marked away.

@@ -15,6 +15,7 @@
 //! - [`text`], [`mod@render`]: rows, colours, wrapping; the screen layout.
 //! - [`net`]: the network task with reconnection backoff.
 //! - [`terminal`]: raw mode in, and always back out (panic hook included).
+//! - [`link`]: links found in messages, written as OSC 8 hyperlinks.
 //! - [`look`]: timestamps, colours, highlight words, bell and title.
 //! - [`wide`]: repainting what fragile wide graphemes covered.
 
@@ -22,6 +23,7 @@ pub mod app;
 pub mod complete;
 pub mod event;
 pub mod input;
+pub mod link;
 pub mod look;
 pub mod net;
 pub mod render;
@@ -130,6 +132,7 @@ pub async fn run(options: Options) -> io::Result<()> {
                 Action::Send(outgoing) => net.send(outgoing),
                 Action::Redraw => session.terminal().clear()?,
                 Action::Bell => session.bell()?,
+                Action::Mouse(on) => session.set_mouse(on)?,
                 Action::Title(title) => session.set_title(&title)?,
                 Action::Quit => quit = true,
             }

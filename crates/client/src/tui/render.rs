@@ -21,6 +21,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, Conn};
 use super::input::{display_char, display_width};
+use super::link;
 use super::text::{self, clean, fit, hhmm, nick_color};
 use super::window::{Activity, Window, WindowKey};
 
@@ -209,7 +210,11 @@ fn render_messages(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
         .unwrap_or(area.height)
         .min(area.height);
     let target = Rect::new(area.x, area.y + area.height - used, area.width, used);
+    let links: Vec<(u64, Vec<link::Link>)> =
+        rows.iter().map(|r| (r.line_key, r.links.clone())).collect();
+    let rows: Vec<Row> = rows.into_iter().map(|r| r.row).collect();
     frame.render_widget(Paragraph::new(rows), target);
+    link::apply(frame.buffer_mut(), target, &links);
 }
 
 fn render_members(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
@@ -286,6 +291,9 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     ];
     if app.away().is_some() {
         spans.push(Span::raw(" [away]"));
+    }
+    if !app.has_mouse() {
+        spans.push(Span::raw(" [mouse off]"));
     }
     if !active.is_empty() {
         spans.push(Span::raw(format!(" [Act: {}]", active.join(","))));

@@ -51,6 +51,15 @@ impl TerminalSession {
         }
     }
 
+    /// Turns mouse reporting on or off.
+    pub fn set_mouse(&mut self, on: bool) -> io::Result<()> {
+        if on {
+            execute!(self.terminal.backend_mut(), EnableMouseCapture)
+        } else {
+            execute!(self.terminal.backend_mut(), DisableMouseCapture)
+        }
+    }
+
     /// Rings the bell.
     pub fn bell(&mut self) -> io::Result<()> {
         execute!(self.terminal.backend_mut(), crossterm::style::Print("\x07"))

@@ -14,6 +14,7 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use std::sync::Arc;
 
+use super::link::{self, Link};
 use super::look::{Colours, Look};
 use super::window::{Line, LineKind, Window};
 
@@ -180,6 +181,16 @@ pub fn line_rows(
     cx: &RowContext,
     width: usize,
 ) -> Vec<Row<'static>> {
+    line_rows_linked(line, prev_ts, cx, width).0
+}
+
+/// [`line_rows`], with the links of each row.
+pub fn line_rows_linked(
+    line: &Line,
+    prev_ts: Option<i64>,
+    cx: &RowContext,
+    width: usize,
+) -> (Vec<Row<'static>>, Vec<Vec<Link>>) {
     let mut rows = Vec::new();
     let this_day = day(line.ts, cx.offset);
     let day_above = match prev_ts {
@@ -257,8 +268,32 @@ pub fn line_rows(
             Style::new().fg(cx.look.colours.error),
         ),
     };
-    rows.extend(wrap(prefix, &clean_multiline(body), body_style, width));
-    rows
+    let link_style = Style::new()
+        .fg(cx.look.colours.link)
+        .add_modifier(Modifier::UNDERLINED);
+    let mut links = vec![Vec::new(); rows.len()];
+    let (body_rows, body_links) = wrap_linked(
+        prefix,
+        &clean_multiline(body),
+        body_style,
+        link_style,
+        width,
+    );
+    rows.extend(body_rows);
+    links.extend(body_links);
+    (rows, links)
+}
+
+/// A row ready to draw: its text, its links, and which line it belongs to
+/// (the pieces of a wrapped link share it).
+#[derive(Debug, Clone)]
+pub struct ShownRow {
+    /// The row.
+    pub row: Row<'static>,
+    /// Its links.
+    pub links: Vec<Link>,
+    /// Identifies its line.
+    pub line_key: u64,
 }
 
 /// Lays `body` out after `prefix` in rows of `width` columns: words move to
@@ -271,6 +306,18 @@ pub fn wrap(
     style: Style,
     width: usize,
 ) -> Vec<Row<'static>> {
+    wrap_linked(prefix, body, style, Style::new(), width).0
+}
+
+/// [`wrap`], with the links in `body` drawn in `link_style` and where they
+/// landed: for each row, its links.
+pub fn wrap_linked(
+    prefix: Vec<Span<'static>>,
+    body: &str,
+    style: Style,
+    link_style: Style,
+    width: usize,
+) -> (Vec<Row<'static>>, Vec<Vec<Link>>) {
     let width = width.max(1);
     let prefix_width: usize = prefix.iter().map(|s| s.content.width()).sum();
     let indent = if prefix_width * 2 <= width {
@@ -280,12 +327,15 @@ pub fn wrap(
     };
     let mut out = Wrapper {
         rows: Vec::new(),
+        links: Vec::new(),
         row: prefix,
+        row_links: Vec::new(),
         text: String::new(),
         col: prefix_width,
         indent,
         width,
         style,
+        link_style,
     };
     for (i, paragraph) in body.split('\n').enumerate() {
         if i > 0 {
@@ -316,59 +366,110 @@ fn tokens(text: &str) -> impl Iterator<Item = &str> {
 
 struct Wrapper {
     rows: Vec<Row<'static>>,
+    links: Vec<Vec<Link>>,
     row: Vec<Span<'static>>,
+    row_links: Vec<Link>,
     text: String,
     col: usize,
     indent: usize,
     width: usize,
     style: Style,
+    link_style: Style,
 }
 
 impl Wrapper {
-    fn break_row(&mut self) {
+    fn flush_text(&mut self) {
         let text = std::mem::take(&mut self.text);
         if !text.is_empty() {
             self.row.push(Span::styled(text, self.style));
         }
+    }
+
+    fn break_row(&mut self) {
+        self.flush_text();
         let row = std::mem::take(&mut self.row);
         self.rows.push(Row::from(row));
+        self.links.push(std::mem::take(&mut self.row_links));
         if self.indent > 0 {
             self.row.push(Span::raw(" ".repeat(self.indent)));
         }
         self.col = self.indent;
     }
 
+    /// Puts `piece` at the current column, as part of the link `url` if any.
+    fn put(&mut self, piece: &str, url: Option<&str>) {
+        let w = piece.width();
+        match url {
+            None => self.text.push_str(piece),
+            Some(url) => {
+                self.flush_text();
+                match self.row_links.last_mut() {
+                    // The link goes on: one span, one link.
+                    Some(last) if last.url == url && last.end == self.col => {
+                        last.end += w;
+                        if let Some(span) = self.row.last_mut() {
+                            span.content.to_mut().push_str(piece);
+                        }
+                    }
+                    _ => {
+                        self.row
+                            .push(Span::styled(piece.to_owned(), self.link_style));
+                        self.row_links.push(Link {
+                            start: self.col,
+                            end: self.col + w,
+                            url: url.to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        self.col += w;
+    }
+
+    /// Puts a whole word, its link (if any) marked.
+    fn put_word(&mut self, token: &str) {
+        match link::find(token) {
+            None => self.put(token, None),
+            Some(range) => {
+                let url = &token[range.clone()];
+                self.put(&token[..range.start], None);
+                self.put(url, Some(url));
+                self.put(&token[range.end..], None);
+            }
+        }
+    }
+
     fn push_token(&mut self, token: &str) {
         let w = token.width();
         if self.col + w <= self.width {
-            self.text.push_str(token);
-            self.col += w;
+            self.put_word(token);
         } else if token.starts_with(char::is_whitespace) {
             // Spaces where a row ends are dropped.
             self.break_row();
         } else if w <= self.width - self.indent && self.col > self.indent {
             self.break_row();
-            self.text.push_str(token);
-            self.col += w;
+            self.put_word(token);
         } else {
-            for c in token.chars() {
+            let link = link::find(token);
+            for (at, c) in token.char_indices() {
                 let cw = c.width().unwrap_or(0);
                 if self.col + cw > self.width && self.col > self.indent {
                     self.break_row();
                 }
-                self.text.push(c);
-                self.col += cw;
+                let url = link
+                    .as_ref()
+                    .filter(|r| r.contains(&at))
+                    .map(|r| &token[r.clone()]);
+                self.put(&token[at..at + c.len_utf8()], url);
             }
         }
     }
 
-    fn finish(mut self) -> Vec<Row<'static>> {
-        let text = std::mem::take(&mut self.text);
-        if !text.is_empty() {
-            self.row.push(Span::styled(text, self.style));
-        }
+    fn finish(mut self) -> (Vec<Row<'static>>, Vec<Vec<Link>>) {
+        self.flush_text();
         self.rows.push(Row::from(std::mem::take(&mut self.row)));
-        self.rows
+        self.links.push(std::mem::take(&mut self.row_links));
+        (self.rows, self.links)
     }
 }
 
@@ -391,19 +492,36 @@ pub fn visible_rows(
     width: usize,
     skip: usize,
     count: usize,
-) -> Vec<Row<'static>> {
+) -> Vec<ShownRow> {
     let want = skip.saturating_add(count);
-    let mut reversed: Vec<Row<'static>> = Vec::new();
+    let mut reversed: Vec<ShownRow> = Vec::new();
     let mut lines = window.lines_marked().rev().peekable();
     while let Some((line, marked)) = lines.next() {
         if reversed.len() >= want {
             break;
         }
+        let line_key = line
+            .msg_id
+            .unwrap_or_else(|| u64::from_ne_bytes(line.ts.to_ne_bytes()));
         if marked {
-            reversed.push(marker_row(width, cx));
+            reversed.push(ShownRow {
+                row: marker_row(width, cx),
+                links: Vec::new(),
+                line_key,
+            });
         }
         let prev = lines.peek().map(|(l, _)| l.ts);
-        reversed.extend(line_rows(line, prev, cx, width).into_iter().rev());
+        let (rows, links) = line_rows_linked(line, prev, cx, width);
+        reversed.extend(
+            rows.into_iter()
+                .zip(links)
+                .rev()
+                .map(|(row, links)| ShownRow {
+                    row,
+                    links,
+                    line_key,
+                }),
+        );
     }
     reversed.into_iter().skip(skip).take(count).rev().collect()
 }

@@ -40,6 +40,10 @@ const KEYS: &[(&str, &str)] = &[
     ("Alt-1..9, Alt-0", "window 1..10 (or click it in the list)"),
     ("Ctrl-N, Ctrl-P", "next or previous window"),
     ("Alt-A", "next window with activity, mentions first"),
+    (
+        "Alt-M",
+        "let go of the mouse to select text, or take it back",
+    ),
     ("Ctrl-L", "draw the screen again"),
     ("Ctrl-C", "clear the line; on an empty line, quit"),
 ];
@@ -67,6 +71,16 @@ impl App {
                 self.switch_to(if n == 0 { 9 } else { n - 1 });
             }
             KeyCode::Char('a') if alt => self.next_active(),
+            KeyCode::Char('m') if alt => {
+                self.mouse = !self.mouse;
+                self.actions.push(Action::Mouse(self.mouse));
+                let text = if self.mouse {
+                    "the mouse scrolls and switches windows again (Alt-M lets go)"
+                } else {
+                    "the mouse is the terminal's: select and copy text; Alt-M takes it back"
+                };
+                self.note_here(LineKind::Notice(text.into()));
+            }
             KeyCode::Char('n') if ctrl => self.switch_to((self.current + 1) % self.windows.len()),
             KeyCode::Char('p') if ctrl => {
                 let n = self.windows.len();

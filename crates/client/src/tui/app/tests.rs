@@ -1567,7 +1567,8 @@ fn the_unread_marker_shows_what_arrived_while_away() {
     let rows: Vec<String> = text::visible_rows(window, &app.row_context(), 60, 0, 3)
         .iter()
         .map(|r| {
-            r.spans
+            r.row
+                .spans
                 .iter()
                 .map(|s| s.content.as_ref())
                 .collect::<String>()
@@ -1687,4 +1688,49 @@ fn tab_offers_recent_speakers_first() {
     assert_eq!(app.input().text(), "boris: ");
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.input().text(), "bob: ");
+}
+
+/// Alt-M lets go of the mouse (so the terminal can select text) and takes
+/// it back.
+#[test]
+fn alt_m_releases_and_takes_back_the_mouse() {
+    let mut app = logged_in();
+    assert_eq!(alt(&mut app, 'm'), [Action::Mouse(false)]);
+    assert!(!app.has_mouse());
+    assert_eq!(alt(&mut app, 'm'), [Action::Mouse(true)]);
+    assert!(app.has_mouse());
+}
+
+/// A link is drawn in the link colour, and a long one wraps over rows.
+#[test]
+fn links_are_styled_and_wrap() {
+    let mut app = logged_in();
+    let url = "https://example.com/a/very/long/path/that/will/not/fit/on/one/row";
+    frame(
+        &mut app,
+        message(60, "lobby", "bob", &format!("see {url}."), false),
+    );
+    let line = app
+        .window(&lobby())
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .clone();
+    let (rows, links) = text::line_rows_linked(&line, Some(NOW), &app.row_context(), 40);
+    assert!(rows.len() > 1);
+    let linked: String = links
+        .iter()
+        .flatten()
+        .map(|l| l.url.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(linked.split(' ').all(|u| u == url), "{linked}");
+    assert!(links[0].len() == 1 && links[1].len() == 1, "{links:?}");
+    let styled = rows[0]
+        .spans
+        .iter()
+        .find(|s| s.content.starts_with("https://"))
+        .unwrap();
+    assert_eq!(styled.style.fg, Some(app.look().colours.link));
 }
