@@ -821,3 +821,30 @@ async fn links_show_and_alt_m_releases_the_mouse() {
         .await;
     assert_eq!(tmux.format("eve", "#{mouse_any_flag}").await, "1");
 }
+
+/// A long line being typed wraps onto a second row of the input line
+/// instead of scrolling sideways; sent, it is one message.
+#[tokio::test]
+async fn the_input_line_wraps() {
+    let Some(tmux) = Tmux::start("wrap") else {
+        return;
+    };
+    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr.to_string();
+    tmux.session("fay", &[BIN, "join", "--server", &addr, "--nick", "fay"])
+        .await;
+    tmux.wait_for("fay", &["connected]", "#lobby"]).await;
+    let text: String = (0..30).map(|i| format!("w{i:02} ")).collect::<String>() + "end";
+    tmux.type_text("fay", &text).await;
+    let screen = tmux.wait_for("fay", &["end"]).await;
+    let rows: Vec<&str> = screen.lines().collect();
+    let n = rows.len();
+    assert!(rows[n - 2].starts_with("[#lobby] w00 "), "{screen}");
+    assert!(rows[n - 1].trim_end().ends_with("end"), "{screen}");
+    assert!(
+        rows[n - 3].contains("[fay]"),
+        "the status line is above:\n{screen}"
+    );
+    tmux.key("fay", "Enter").await;
+    tmux.wait_for("fay", &["<fay> w00 w01"]).await;
+}

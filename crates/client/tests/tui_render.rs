@@ -245,20 +245,29 @@ fn chinese_input_puts_the_cursor_after_its_display_width() {
     insta::assert_snapshot!("chinese_input", terminal.backend());
 }
 
+/// A long input line wraps onto more rows (up to a third of the screen)
+/// instead of scrolling sideways; the cursor follows.
 #[test]
-fn a_long_input_line_scrolls_sideways_to_keep_the_cursor_in_view() {
-    let mut app = logged_in((30, 6));
+fn a_long_input_line_wraps_instead_of_scrolling_sideways() {
+    let mut app = logged_in((30, 9));
     keys(&mut app, &"中".repeat(20));
     let mut terminal = draw(&app);
-    terminal.backend_mut().assert_cursor_position((29, 5));
-    let (row, _) = row_text(terminal.backend().buffer(), 5);
-    assert_eq!(row.trim_end(), format!("[#lobby] {}", "中".repeat(10)));
+    let buffer = terminal.backend().buffer().clone();
+    let (first, _) = row_text(&buffer, 7);
+    let (second, _) = row_text(&buffer, 8);
+    assert_eq!(first.trim_end(), format!("[#lobby] {}", "中".repeat(10)));
+    assert_eq!(second.trim_end(), format!("         {}", "中".repeat(10)));
+    assert!(
+        row_text(&buffer, 6).0.contains("[alice]"),
+        "the status line moved up"
+    );
+    terminal.backend_mut().assert_cursor_position((29, 8));
     update(
         &mut app,
         Event::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)),
     );
     terminal.draw(|frame| render(&app, frame)).unwrap();
-    terminal.backend_mut().assert_cursor_position((9, 5));
+    terminal.backend_mut().assert_cursor_position((9, 7));
 }
 
 #[test]

@@ -27,7 +27,7 @@ use super::complete::Completion;
 use super::event::{Action, Event, Outgoing};
 use super::input::Input;
 use super::look::Look;
-use super::render::areas;
+use super::render::{areas, input_rows};
 use super::text::{self, RowContext};
 use super::window::{Activity, Line, LineKey, LineKind, Older, Placed, Window, WindowKey};
 
@@ -549,7 +549,8 @@ impl App {
     /// The message pane's width and height for the window shown.
     fn pane(&self) -> (usize, usize) {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let pane = areas(area, self.current_window().is_room()).messages;
+        let rows = input_rows(self, area);
+        let pane = areas(area, self.current_window().is_room(), rows).messages;
         (usize::from(pane.width), usize::from(pane.height))
     }
 

@@ -11,7 +11,7 @@ use crate::command::{self, Command, Mode};
 
 use super::super::complete;
 use super::super::event::Action;
-use super::super::render::{areas, list_start};
+use super::super::render::{areas, input_rows, list_start};
 use super::super::window::{LineKind, WindowKey};
 use super::{App, Conn, Login, Pending};
 
@@ -124,7 +124,8 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => {
                 // A click on the window list switches to that window.
                 let screen = Rect::new(0, 0, self.size.0, self.size.1);
-                let list = areas(screen, self.current_window().is_room()).rooms;
+                let rows = input_rows(self, screen);
+                let list = areas(screen, self.current_window().is_room(), rows).rooms;
                 if list.contains(Position::new(mouse.column, mouse.row)) {
                     let first =
                         list_start(self.windows.len(), usize::from(list.height), self.current);
