@@ -504,6 +504,7 @@ async fn join(mut args: JoinArgs, full_screen: bool) -> u8 {
             password,
             look,
             ignore: config.ignore,
+            log_dir: config.log_dir,
         };
         return match tui::run(options).await {
             Ok(()) => 0,

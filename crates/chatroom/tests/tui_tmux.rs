@@ -751,8 +751,10 @@ async fn the_configuration_file_is_used() {
     std::fs::write(
         &file,
         format!(
-            "server = \"{}\"\nnick = \"dee\"\ntimestamp = \"%H:%M:%S\"\nhighlight = [\"deploy\"]\n",
-            server.addr
+            "server = \"{}\"\nnick = \"dee\"\ntimestamp = \"%H:%M:%S\"\nhighlight = [\"deploy\"]\n\
+             log_dir = \"{}\"\n",
+            server.addr,
+            home.path().join("logs").display()
         ),
     )
     .unwrap();
@@ -781,6 +783,30 @@ async fn the_configuration_file_is_used() {
         .unwrap();
     let time = line.split('│').nth(1).unwrap().split(' ').next().unwrap();
     assert_eq!(time.len(), 8, "HH:MM:SS: {line}");
+    // The chat log: a file for the lobby, today's, with the line in it.
+    let lobby = home
+        .path()
+        .join("logs")
+        .join(server.addr.to_string())
+        .join("#lobby");
+    let start = Instant::now();
+    loop {
+        let logged = std::fs::read_dir(&lobby)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+            .collect::<String>();
+        if logged.contains("<bob> the deploy is done") {
+            break;
+        }
+        assert!(
+            start.elapsed() < SCREEN_WAIT,
+            "not logged in {}: {logged}",
+            lobby.display()
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// A long link wraps and reads right on screen (the OSC 8 sequences around

@@ -2,7 +2,8 @@
 //! directory (`$XDG_CONFIG_HOME/chatroom/client.toml`, by default
 //! `~/.config/chatroom/client.toml`): the server, nickname and TLS that
 //! `chatroom join` uses when no flag says otherwise, and the full-screen
-//! client's look (highlight words, timestamp format, colours, bell, title). Every key is optional; an unknown key or a bad value is an
+//! client's look (highlight words, timestamp format, colours, bell, title)
+//! and chat logs. Every key is optional; an unknown key or a bad value is an
 //! error that names it, not a silent default.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,8 @@ pub struct ClientConfig {
     pub title: Option<bool>,
     /// Nicknames whose messages are hidden from the start.
     pub ignore: Vec<String>,
+    /// Keep chat logs here, one file per window per day.
+    pub log_dir: Option<PathBuf>,
     /// Colours, by name, 0-255 or `#rrggbb`.
     pub colours: ColourNames,
 }
@@ -182,6 +185,7 @@ highlight = ["rust", "部署"]
 timestamp = "%H:%M:%S"
 bell = false
 ignore = ["troll"]
+log_dir = "/tmp/chatlogs"
 [colours]
 time = "gray"
 mention_background = "#ffaa00"

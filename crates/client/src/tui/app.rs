@@ -221,6 +221,8 @@ pub struct App {
     title: String,
     /// Whether the client has the mouse (Alt-M gives it to the terminal).
     mouse: bool,
+    /// Whether lines shown live go to the chat log.
+    logging: bool,
     /// The away message the server confirmed (`/away`).
     away: Option<String>,
     last_search: Option<LastSearch>,
@@ -305,6 +307,7 @@ impl App {
             look: Arc::new(Look::default()),
             title: String::new(),
             mouse: true,
+            logging: false,
             away: None,
             last_search: None,
             now_ms,
@@ -444,6 +447,20 @@ impl App {
         &self.look
     }
 
+    /// Sends every line shown live to the chat log ([`Action::Log`]).
+    pub fn set_logging(&mut self, on: bool) {
+        self.logging = on;
+    }
+
+    /// Asks the runner to log `line`, shown in window `index`.
+    fn log(&mut self, index: usize, line: &Line) {
+        if self.logging {
+            let label = self.windows[index].label();
+            let entry = super::chatlog::entry(&self.server, &label, line, self.offset);
+            self.actions.push(Action::Log(entry));
+        }
+    }
+
     /// Hides `nick`'s messages (as `/ignore` does).
     pub fn ignore(&mut self, nick: &str) {
         self.ignored.insert(chatroom_proto::nick::fold(nick));
@@ -563,10 +580,14 @@ impl App {
         if let (true, LineKind::Message { nick, .. }) = (counts, &line.kind) {
             self.windows[index].spoke(nick);
         }
+        let logged = (counts || own).then(|| line.clone());
         let key = LineKey::message(self.era, msg_id);
         let Some(placed) = self.windows[index].insert(key, line) else {
             return;
         };
+        if let Some(line) = logged {
+            self.log(index, &line);
+        }
         self.after_insert(index, placed);
         if counts && mention && !own && self.look.bell {
             self.actions.push(Action::Bell);
@@ -593,6 +614,7 @@ impl App {
             kind,
             mention: false,
         };
+        self.log(index, &line);
         if let Some(placed) = self.windows[index].insert(key, line) {
             self.after_insert(index, placed);
             if index != self.current {

@@ -17,9 +17,11 @@
 //! - [`terminal`]: raw mode in, and always back out (panic hook included).
 //! - [`link`]: links found in messages, written as OSC 8 hyperlinks.
 //! - [`look`]: timestamps, colours, highlight words, bell and title.
+//! - [`chatlog`]: chat logs on disk, a file per window per day.
 //! - [`wide`]: repainting what fragile wide graphemes covered.
 
 pub mod app;
+pub mod chatlog;
 pub mod complete;
 pub mod event;
 pub mod input;
@@ -71,6 +73,8 @@ pub struct Options {
     pub look: look::Look,
     /// Nicknames whose messages are hidden from the start.
     pub ignore: Vec<String>,
+    /// Keep chat logs under this directory.
+    pub log_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the full-screen client on this process's terminal until the user
@@ -100,6 +104,8 @@ pub async fn run(options: Options) -> io::Result<()> {
     if app.look().title {
         session.set_title(app.title())?;
     }
+    app.set_logging(options.log_dir.is_some());
+    let mut chatlog = options.log_dir.map(chatlog::ChatLog::new);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut covered = Vec::new();
     let outcome = loop {
@@ -133,6 +139,11 @@ pub async fn run(options: Options) -> io::Result<()> {
                 Action::Redraw => session.terminal().clear()?,
                 Action::Bell => session.bell()?,
                 Action::Mouse(on) => session.set_mouse(on)?,
+                Action::Log(entry) => {
+                    if let Some(log) = &mut chatlog {
+                        log.write(&entry);
+                    }
+                }
                 Action::Title(title) => session.set_title(&title)?,
                 Action::Quit => quit = true,
             }

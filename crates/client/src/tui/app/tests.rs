@@ -1734,3 +1734,43 @@ fn links_are_styled_and_wrap() {
         .unwrap();
     assert_eq!(styled.style.fg, Some(app.look().colours.link));
 }
+
+/// With chat logs on, lines shown live (and one's own) are logged, a file
+/// per window per day; history fetched from the server is not.
+#[test]
+fn live_lines_go_to_the_chat_log() {
+    let mut app = logged_in();
+    app.set_logging(true);
+    let logged = |actions: Vec<Action>| -> Vec<crate::tui::chatlog::LogEntry> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Log(entry) => Some(entry),
+                _ => None,
+            })
+            .collect()
+    };
+    let entries = logged(frame_actions(
+        &mut app,
+        message(70, "lobby", "bob", "live", false),
+    ));
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].file,
+        std::path::Path::new("127.0.0.1:8000/#lobby/2025-11-25.log")
+    );
+    assert_eq!(entries[0].text, "00:00:00 <bob> live");
+    assert!(
+        logged(frame_actions(
+            &mut app,
+            message(69, "lobby", "bob", "old", true)
+        ))
+        .is_empty()
+    );
+    let req = enter(&mut app, "mine");
+    let entries = logged(frame_actions(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 71, "ts": NOW}),
+    ));
+    assert_eq!(entries[0].text, "00:00:00 <alice> mine");
+}
