@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chatroom_bench::{FindMax, Proto, plot};
+use chatroom_client::config::ClientConfig;
 use chatroom_client::connection::Target;
 use chatroom_client::tls::{TlsClient, Trust};
 use chatroom_client::{line, tui};
@@ -71,7 +72,8 @@ enum Command {
             chatroom join --server chat.example:8000       # full-screen, asks for a nickname\n  \
             chatroom join --plain --nick bob               # line mode in a terminal\n  \
             printf 'login bob\\nsend hi\\n' | chatroom join   # scripted: deliver one message\n  \
-            chatroom join --nick alice --log-file chat.log # keep diagnostics in a file"
+            chatroom join --nick alice --log-file chat.log # keep diagnostics in a file\n  \
+            chatroom join                                  # server, nickname... from ~/.config/chatroom/client.toml"
     )]
     Join(JoinArgs),
     /// Load-test a chat server (ours, or any IRC server) and report
@@ -114,9 +116,14 @@ enum Command {
 
 #[derive(Args)]
 struct JoinArgs {
-    /// The server to join.
-    #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
-    server: String,
+    /// The server to join (default: the configuration file's `server`, else
+    /// 127.0.0.1:8000).
+    #[arg(long, value_name = "HOST:PORT", value_parser = chatroom_client::connection::parse_address)]
+    server: Option<String>,
+    /// Read the client's settings from FILE instead of
+    /// $XDG_CONFIG_HOME/chatroom/client.toml (~/.config/chatroom/client.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Log in with this nickname right away (otherwise the full-screen client
     /// asks for one, and line mode waits for `login NAME`).
     #[arg(long, value_name = "NAME")]
@@ -417,7 +424,54 @@ fn init_file_logging(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn join(args: JoinArgs, full_screen: bool) -> u8 {
+/// The server the client joins when neither a flag nor the configuration
+/// file names one.
+const DEFAULT_SERVER: &str = "127.0.0.1:8000";
+
+async fn join(mut args: JoinArgs, full_screen: bool) -> u8 {
+    // The configuration file fills in what the flags leave out.
+    let (path, optional) = match &args.config {
+        Some(path) => (Some(path.clone()), false),
+        None => (chatroom_client::config::default_path(), true),
+    };
+    let config = match path {
+        Some(path) => match ClientConfig::load(&path, optional) {
+            Ok(config) => config,
+            Err(e) => {
+                eprintln!("chatroom: {e}");
+                return 2;
+            }
+        },
+        None => ClientConfig::default(),
+    };
+    let server = match (args.server.take(), &config.server) {
+        (Some(server), _) => server,
+        (None, Some(server)) => match chatroom_client::connection::parse_address(server) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("chatroom: the configuration's server: {e}");
+                return 2;
+            }
+        },
+        (None, None) => DEFAULT_SERVER.to_owned(),
+    };
+    if args.nick.is_none() {
+        args.nick = config.nick.clone();
+        if args.password_env.is_none() {
+            args.password_env = config.password_env.clone();
+        }
+    }
+    args.tls |= config.tls;
+    if args.ca.is_none() && !args.insecure {
+        args.ca = config.ca.clone();
+    }
+    let look = match config.look() {
+        Ok(look) => look,
+        Err(e) => {
+            eprintln!("chatroom: {e}");
+            return 2;
+        }
+    };
     // A password asked for but missing is a mistake to report, not a
     // login without one.
     let password = match &args.password_env {
@@ -453,7 +507,7 @@ async fn join(args: JoinArgs, full_screen: bool) -> u8 {
         None
     };
     let server = Target {
-        address: args.server,
+        address: server,
         tls,
     };
     if full_screen {
@@ -461,6 +515,9 @@ async fn join(args: JoinArgs, full_screen: bool) -> u8 {
             server: server.clone(),
             nick: args.nick,
             password,
+            look,
+            ignore: config.ignore,
+            log_dir: config.log_dir,
         };
         return match tui::run(options).await {
             Ok(()) => 0,

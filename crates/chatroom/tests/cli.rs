@@ -242,7 +242,6 @@ async fn line_mode_room_commands() {
     stdin.write_all(script.as_bytes()).await.unwrap();
     drop(stdin);
     let (code, stdout, stderr) = finish(child).await;
-    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     for expected in [
         "* joined #rust; 2 here: ann, bob",
         "#rust [bob(",
@@ -267,6 +266,10 @@ async fn line_mode_room_commands() {
         );
     }
     assert!(stderr.contains("! no_such_user:"), "{stderr}");
+    assert_eq!(
+        code, 6,
+        "a refused message ends in 6\nstdout: {stdout}\nstderr: {stderr}"
+    );
 
     let mut seen = Vec::new();
     loop {
@@ -305,6 +308,127 @@ async fn line_mode_room_commands() {
     assert!(
         seen.iter()
             .any(|v| v["event"] == "nick" && v["nickname"] == "annie")
+    );
+    server.stop().await;
+}
+
+/// A scripted login the server refuses ends line mode with 5 at once:
+/// nothing after it is sent (no `not_logged_in` for the lines that follow).
+#[tokio::test]
+async fn a_refused_scripted_login_exits_5() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"login System\nsend hi\n").await.unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, 5, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("invalid_nickname"), "{stderr}");
+    assert!(!stderr.contains("not_logged_in"), "{stderr}");
+    server.stop().await;
+}
+
+/// Messages the server refuses (too fast, to nobody) end in 6 once the
+/// script is done; the messages that were delivered still are.
+#[tokio::test]
+async fn refused_messages_exit_6() {
+    let config = chatroom_server::Config {
+        messages_per_second: 1.0,
+        message_burst: 1,
+        ..chatroom_testkit::test_config()
+    };
+    let server = TestServer::start_with(config).await;
+    let addr = server.addr.to_string();
+    for script in [
+        "login ann\n/msg nobody hi\n",
+        "login bea\none\ntwo\nthree\n",
+    ] {
+        let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(script.as_bytes()).await.unwrap();
+        drop(stdin);
+        let (code, stdout, stderr) = finish(child).await;
+        assert_eq!(code, 6, "{script:?}\nstdout: {stdout}\nstderr: {stderr}");
+        assert!(
+            stderr.contains("no_such_user") || stderr.contains("rate_limited"),
+            "{stderr}"
+        );
+    }
+    server.stop().await;
+}
+
+/// A line the client cannot make sense of is a usage error (2), reported
+/// when the script ends.
+#[tokio::test]
+async fn a_script_line_that_is_not_a_command_exits_2() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"login cy\n/dance\nstill sent\n")
+        .await
+        .unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stderr.contains("unknown command /dance"), "{stderr}");
+    assert!(stdout.contains("] still sent"), "{stdout}");
+    server.stop().await;
+}
+
+/// `--server` must be HOST:PORT: anything else is bad usage (2), found
+/// before any connection is tried.
+#[tokio::test]
+async fn a_server_that_is_not_host_port_is_a_usage_error() {
+    for server in ["nonsense", "host:", ":8000", "host:port", "host:70000"] {
+        let child = chatroom(&["join", "--plain", "--server", server])
+            .spawn()
+            .unwrap();
+        let (code, _, stderr) = finish(child).await;
+        assert_eq!(code, 2, "{server}: {stderr}");
+        assert!(stderr.contains("HOST:PORT"), "{server}: {stderr}");
+    }
+}
+
+/// `chatroom join` with no flags takes the server and the nickname from
+/// the XDG configuration file; a bad file is a usage error (2) naming it.
+#[tokio::test]
+async fn join_without_flags_uses_the_configuration_file() {
+    let server = TestServer::start().await;
+    let mut listener = Raw::login(server.addr, "listener").await;
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("chatroom");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("client.toml"),
+        format!("server = \"{}\"\nnick = \"configured\"\n", server.addr),
+    )
+    .unwrap();
+    let mut child = chatroom(&["join"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello from the file\n").await.unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("* logged in as configured"), "{stdout}");
+    let said = listener.recv_type("message").await;
+    assert_eq!(said["message"], "hello from the file");
+
+    std::fs::write(dir.join("client.toml"), "nik = \"typo\"\n").unwrap();
+    let child = chatroom(&["join"])
+        .env("XDG_CONFIG_HOME", home.path())
+        .spawn()
+        .unwrap();
+    let (code, _, stderr) = finish(child).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("client.toml") && stderr.contains("nik"),
+        "{stderr}"
     );
     server.stop().await;
 }

@@ -45,6 +45,25 @@ impl Target {
     }
 }
 
+/// Checks that `address` is `HOST:PORT` (an IPv6 host in brackets) with a
+/// port from 1 to 65535, as `--server` takes it; returns it unchanged. A
+/// name that does not resolve is found only when connecting.
+pub fn parse_address(address: &str) -> Result<String, String> {
+    let bad =
+        || format!("expected HOST:PORT, e.g. 127.0.0.1:8000 or chat.example:8000, got {address:?}");
+    let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = match host.strip_prefix('[') {
+        Some(v6) => v6
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => !host.is_empty() && !host.contains(':') && !host.contains(char::is_whitespace),
+    };
+    match port.parse::<u16>() {
+        Ok(port) if port > 0 && host_ok => Ok(address.to_owned()),
+        _ => Err(bad()),
+    }
+}
+
 /// Longest server line accepted: a maximal message with every character
 /// escaped fits comfortably.
 pub const MAX_LINE_BYTES: usize = 1024 * 1024;
@@ -63,10 +82,74 @@ pub enum ReadError {
     NotAFrame(String),
 }
 
+/// Why a connection could not be made, in the terms a person needs to fix
+/// it: the name, the port, the network or TLS.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    /// The host name did not resolve to an address.
+    #[error("name not resolved: {host} ({source})")]
+    NameNotResolved {
+        /// The host name.
+        host: String,
+        /// What the resolver said.
+        source: io::Error,
+    },
+    /// Nothing listens on that port (or a firewall said no).
+    #[error("connection refused")]
+    Refused,
+    /// No answer in time.
+    #[error("timed out")]
+    TimedOut,
+    /// The TCP connection was made but TLS failed (a certificate not
+    /// trusted, a server that does not speak TLS...).
+    #[error("TLS error: {0}")]
+    Tls(io::Error),
+    /// Anything else (no route to the host, network down...).
+    #[error("{0}")]
+    Other(io::Error),
+}
+
+impl From<io::Error> for ConnectError {
+    fn from(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::ConnectionRefused => ConnectError::Refused,
+            io::ErrorKind::TimedOut => ConnectError::TimedOut,
+            _ => ConnectError::Other(e),
+        }
+    }
+}
+
 /// Connects to the target (with Nagle's algorithm off), with the TLS
-/// handshake first when it has TLS.
-pub async fn connect(target: &Target) -> io::Result<(FrameReader, FrameWriter)> {
-    let stream = TcpStream::connect(&target.address).await?;
+/// handshake first when it has TLS. Each of the host's addresses is tried
+/// in turn.
+pub async fn connect(target: &Target) -> Result<(FrameReader, FrameWriter), ConnectError> {
+    let host = target
+        .address
+        .rsplit_once(':')
+        .map_or(target.address.as_str(), |(host, _)| host);
+    let not_resolved = |source| ConnectError::NameNotResolved {
+        host: host.to_owned(),
+        source,
+    };
+    let addresses: Vec<_> = tokio::net::lookup_host(&target.address)
+        .await
+        .map_err(not_resolved)?
+        .collect();
+    let mut last = not_resolved(io::Error::new(
+        io::ErrorKind::NotFound,
+        "no address for the name",
+    ));
+    let mut connected = None;
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            Err(e) => last = e.into(),
+        }
+    }
+    let stream = connected.ok_or(last)?;
     stream.set_nodelay(true)?;
     let (read, write): (ReadHalf, WriteHalf) = match &target.tls {
         None => {
@@ -74,8 +157,12 @@ pub async fn connect(target: &Target) -> io::Result<(FrameReader, FrameWriter)> 
             (Box::new(read), Box::new(write))
         }
         Some(tls) => {
-            let name = server_name(&target.address)?;
-            let stream = tls.connector().connect(name, stream).await?;
+            let name = server_name(&target.address).map_err(ConnectError::Tls)?;
+            let stream = tls
+                .connector()
+                .connect(name, stream)
+                .await
+                .map_err(ConnectError::Tls)?;
             let (read, write) = tokio::io::split(stream);
             (Box::new(read), Box::new(write))
         }
@@ -186,6 +273,75 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(matches!(frame, Some(ServerFrame::Pong(_))), "{frame:?}");
+    }
+
+    /// Issue 19, bug 6: a failed connection says why.
+    #[tokio::test]
+    async fn a_failed_connection_says_why() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = connect(&Target::plain(format!("127.0.0.1:{port}"))).await;
+        assert!(
+            matches!(refused, Err(ConnectError::Refused)),
+            "{:?}",
+            refused.err()
+        );
+        // A server that does not speak TLS.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            socket.write_all(b"{\"type\":\"hello\"}\n").await.unwrap();
+        });
+        let tls = crate::tls::TlsClient::new(&crate::tls::Trust::Insecure).unwrap();
+        let target = Target {
+            address,
+            tls: Some(tls),
+        };
+        let error = connect(&target).await.err().unwrap();
+        assert!(matches!(error, ConnectError::Tls(_)), "{error:?}");
+        assert!(error.to_string().starts_with("TLS error: "), "{error}");
+        // How the other reasons read (no resolver is asked: tests send no
+        // traffic off this machine).
+        let unresolved = ConnectError::NameNotResolved {
+            host: "chat.example".into(),
+            source: io::Error::other("Name or service not known"),
+        };
+        assert_eq!(
+            unresolved.to_string(),
+            "name not resolved: chat.example (Name or service not known)"
+        );
+        let timed_out = ConnectError::from(io::Error::from(io::ErrorKind::TimedOut));
+        assert_eq!(timed_out.to_string(), "timed out");
+    }
+
+    #[test]
+    fn addresses_are_host_and_port() {
+        for good in [
+            "127.0.0.1:8000",
+            "localhost:1",
+            "chat.example:65535",
+            "[::1]:8000",
+            "聊天.example:80",
+        ] {
+            assert_eq!(parse_address(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "nonsense",
+            "host:",
+            ":8000",
+            "host:port",
+            "host:0",
+            "host:70000",
+            "::1:8000",
+            "[::1:8000",
+            "a b:1",
+        ] {
+            assert!(parse_address(bad).is_err(), "{bad}");
+        }
     }
 
     #[tokio::test]

@@ -5,41 +5,41 @@
 //! the rest (`/help` lists them). Incoming lines print as
 //! `HH:MM #room [nick(id)] text`. Because every request is sent with a `ref`
 //! and answered, a script piping lines in knows its messages were delivered:
-//! at end of input the client waits for the answers, logs out and exits 0.
+//! at end of input the client waits for the answers, logs out and exits 0,
+//! or with the code of the first thing that went wrong ([`Ending`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
 use chatroom_proto::json::{PresenceEvent, Ref, Request, Secret, ServerFrame};
+use chatroom_proto::nick;
 use chatroom_proto::room::{self, LOBBY};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 use tokio::time::Instant;
 
+use crate::command::{self, Command, Mode};
 use crate::connection::{FrameWriter, ReadError, Target, connect};
 use crate::display::{chat_line, clock, room_label, sanitize};
+
+/// How many results one page of `/search` prints.
+const SEARCH_PAGE: u32 = 20;
 
 /// How long, after input ends, to wait for outstanding answers and the
 /// server's goodbye.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The commands, as `/help` shows them.
-pub const HELP: &str = "\
-commands:
-  login NAME [PASS]   log in as NAME (1-32 characters, no spaces); PASS for a registered NAME
-  /register PASS      register your nickname with a password (8+ characters)
-  send TEXT           send TEXT to the current room; once logged in, any line is sent
-  /join ROOM          join ROOM (or switch to it) and see its recent history
-  /part [ROOM]        leave ROOM (default: the current room)
-  /rooms              list the rooms
-  /who [ROOM]         list a room's members
-  /msg NICK TEXT      send a direct message
-  /me TEXT            an action: \"* you TEXT\"
-  /nick NAME          change your nickname
-  /topic [TEXT]       show or set the current room's topic
-  /history [N]        show N older messages of the current room (default 50)
-  /help               show this help
-  /quit               log out and exit";
+/// The help text: the tutorial's commands, then the slash commands.
+pub fn help() -> String {
+    format!(
+        "\
+tutorial commands:
+  login NAME [PASS]    log in as NAME (1-32 characters, no spaces); PASS for a registered NAME
+  send TEXT            say TEXT where you are talking; once logged in, any line is said
+{}",
+        command::help(Mode::Line)
+    )
+}
 
 /// What the line client needs to know.
 #[derive(Debug, Clone)]
@@ -59,12 +59,18 @@ pub struct Options {
 pub enum Ending {
     /// Ended as asked: `/quit` or end of input, everything delivered.
     Done,
+    /// A line of input was not a command (unknown, or missing an argument);
+    /// the other lines were carried out.
+    Usage,
     /// The server could not be reached.
     Unreachable,
     /// The server closed the connection or it failed.
     ConnectionLost,
     /// The server refused the login.
     LoginRefused,
+    /// The server refused a request: a message not delivered (too fast, to
+    /// nobody, too long), a room not joined, and the like.
+    Refused,
 }
 
 impl Ending {
@@ -72,89 +78,58 @@ impl Ending {
     pub fn exit_code(self) -> u8 {
         match self {
             Ending::Done => 0,
+            Ending::Usage => 2,
             Ending::Unreachable => 3,
             Ending::ConnectionLost => 4,
             Ending::LoginRefused => 5,
+            Ending::Refused => 6,
         }
     }
 }
 
 /// One line of user input, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Command {
-    /// A nickname, and its account's password if it has one.
+enum Input {
+    /// The tutorial's `login NAME [PASS]`.
     Login(String, Option<String>),
-    Register(String),
-    Say(String),
-    Me(String),
-    Msg(String, String),
-    Join(String),
-    Part(Option<String>),
-    Rooms,
-    Who(Option<String>),
-    Nick(String),
-    Topic(Option<String>),
-    History(u32),
-    Help,
-    Quit,
+    /// A slash command, or something to say.
+    Command(Command),
     /// A line that needs an explanation instead of an action.
-    Hint(&'static str),
+    Hint(String),
+    /// An empty line.
     Nothing,
 }
 
-fn parse(line: &str, logged_in: bool) -> Command {
+/// Reads one line: the tutorial's `login` and `send`, or what
+/// [`command::parse`] makes of it (plain lines are said once logged in).
+fn parse(line: &str, logged_in: bool) -> Input {
+    const LOG_IN_FIRST: &str = "log in first: login NAME";
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() {
-        return Command::Nothing;
+        return Input::Nothing;
     }
-    if let Some(rest) = line.strip_prefix('/') {
-        let (name, arg) = rest.split_once(' ').unwrap_or((rest, ""));
-        let arg = arg.trim();
-        let word = || arg.split_whitespace().next().map(str::to_owned);
-        return match name.to_lowercase().as_str() {
-            "quit" | "exit" => Command::Quit,
-            "help" | "?" => Command::Help,
-            _ if !logged_in => Command::Hint("log in first: login NAME"),
-            "join" => word().map_or(Command::Hint("usage: /join ROOM"), Command::Join),
-            "part" | "leave" => Command::Part(word()),
-            "rooms" | "list" => Command::Rooms,
-            "who" | "names" => Command::Who(word()),
-            "nick" => word().map_or(Command::Hint("usage: /nick NAME"), Command::Nick),
-            "register" => word().map_or(
-                Command::Hint("usage: /register PASSWORD"),
-                Command::Register,
-            ),
-            "me" if !arg.is_empty() => Command::Me(arg.to_owned()),
-            "me" => Command::Hint("usage: /me TEXT"),
-            "msg" | "query" => match arg.split_once(' ') {
-                Some((to, text)) if !text.trim().is_empty() => {
-                    Command::Msg(to.to_owned(), text.to_owned())
+    if !line.starts_with('/') {
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        return match word.to_lowercase().as_str() {
+            "send" if rest.is_empty() => Input::Hint("usage: send TEXT".into()),
+            "send" => Input::Command(Command::Say(rest.to_owned())),
+            "login" if !logged_in => {
+                let mut words = rest.split_whitespace();
+                match words.next() {
+                    Some(nick) => Input::Login(nick.to_owned(), words.next().map(str::to_owned)),
+                    None => Input::Hint("usage: login NAME".into()),
                 }
-                _ => Command::Hint("usage: /msg NICK TEXT"),
-            },
-            "topic" if arg.is_empty() => Command::Topic(None),
-            "topic" => Command::Topic(Some(arg.to_owned())),
-            "history" if arg.is_empty() => Command::History(50),
-            "history" => match arg.parse::<u32>() {
-                Ok(n) if (1..=500).contains(&n) => Command::History(n),
-                _ => Command::Hint("usage: /history [N], N from 1 to 500"),
-            },
-            _ => Command::Hint("unknown command; /help lists them"),
+            }
+            _ if logged_in => Input::Command(Command::Say(line.to_owned())),
+            _ => Input::Hint(LOG_IN_FIRST.into()),
         };
     }
-    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
-    match word.to_lowercase().as_str() {
-        "send" if rest.is_empty() => Command::Hint("usage: send TEXT"),
-        "send" => Command::Say(rest.to_owned()),
-        "login" if !logged_in => match rest.split_whitespace().next() {
-            Some(nick) => Command::Login(
-                nick.to_owned(),
-                rest.split_whitespace().nth(1).map(str::to_owned),
-            ),
-            None => Command::Hint("usage: login NAME"),
-        },
-        _ if logged_in => Command::Say(line.to_owned()),
-        _ => Command::Hint("log in first: login NAME"),
+    match command::parse(line, Mode::Line) {
+        Ok(None) => Input::Nothing,
+        Ok(Some(command @ (Command::Quit | Command::Help))) => Input::Command(command),
+        Ok(Some(_)) if !logged_in => Input::Hint(LOG_IN_FIRST.into()),
+        Ok(Some(command)) => Input::Command(command),
+        Err(hint) => Input::Hint(hint),
     }
 }
 
@@ -170,6 +145,7 @@ enum Pending {
     Direct {
         to: String,
         text: String,
+        action: bool,
     },
     /// A join; the current room switched when it was sent, and switches
     /// back to `previous` if the server refuses.
@@ -182,15 +158,24 @@ enum Pending {
 struct State {
     me: Option<(String, u64)>,
     login_refused: bool,
+    /// The first thing that went wrong (a line not understood, a request
+    /// refused): it decides the exit code once input ends.
+    failure: Option<Ending>,
     /// Requests sent and not yet answered, by `ref`.
     pending: HashMap<u64, Pending>,
     next_ref: u64,
-    /// The room plain lines go to.
+    /// The room plain lines go to (unless `peer` is set).
     current: String,
+    /// The nickname plain lines go to instead, after `/query NICK`.
+    peer: Option<String>,
     /// Rooms joined (folded keys).
     rooms: BTreeSet<String>,
     /// Oldest message id seen per room (folded key), for `/history`.
     oldest: HashMap<String, u64>,
+    /// Nicknames (folded) whose messages are not shown (`/ignore`).
+    ignored: BTreeSet<String>,
+    /// The last `/search`'s text and the cursor of its next page.
+    last_search: Option<(String, Option<String>)>,
     input_done: bool,
     quitting: bool,
 }
@@ -200,6 +185,11 @@ impl State {
     /// order, so messages typed meanwhile follow the login).
     fn logged_in(&self) -> bool {
         self.me.is_some() || self.pending.values().any(|p| matches!(p, Pending::Login))
+    }
+
+    /// Remembers what went wrong, unless something went wrong before.
+    fn failed(&mut self, why: Ending) {
+        self.failure.get_or_insert(why);
     }
 
     fn seen(&mut self, room: &str, msg_id: u64) {
@@ -246,16 +236,20 @@ where
         }
     };
     if options.interactive {
-        let _ = writeln!(out, "* connected to {}\n{HELP}", options.server);
+        let _ = writeln!(out, "* connected to {}\n{}", options.server, help());
     }
     let mut state = State {
         me: None,
         login_refused: false,
+        failure: None,
         pending: HashMap::new(),
         next_ref: 0,
         current: LOBBY.to_owned(),
+        peer: None,
         rooms: BTreeSet::from([LOBBY.to_owned()]),
         oldest: HashMap::new(),
+        ignored: BTreeSet::new(),
+        last_search: None,
         input_done: false,
         quitting: false,
     };
@@ -288,13 +282,13 @@ where
                         continue;
                     }
                 };
-                let command = parse(&line, state.logged_in());
-                if command == Command::Quit {
+                let input = parse(&line, state.logged_in());
+                if input == Input::Command(Command::Quit) {
                     state.input_done = true;
                     deadline = Some(Instant::now() + DRAIN_TIMEOUT);
                     continue;
                 }
-                if act(command, &mut writer, &mut state, out, err).await.is_err() {
+                if act(input, &mut writer, &mut state, out, err).await.is_err() {
                     return lost(err);
                 }
             }
@@ -306,7 +300,7 @@ where
                     }
                 }
                 Ok(Some(frame)) => show(frame, &mut state, out, err),
-                Ok(None) if state.quitting => return Ending::Done,
+                Ok(None) if state.quitting => return state.failure.unwrap_or(Ending::Done),
                 Ok(None) => {
                     if state.login_refused && state.me.is_none() {
                         return Ending::LoginRefused;
@@ -321,37 +315,99 @@ where
                 return Ending::ConnectionLost;
             }
         }
-        if state.login_refused && options.nick.is_some() && state.me.is_none() {
+        // A script's lines all need the login: without it there is no
+        // point going on. A person may try another nickname.
+        let scripted = options.nick.is_some() || !options.interactive;
+        if state.login_refused && scripted && state.me.is_none() {
             return Ending::LoginRefused;
         }
     }
 }
 
-/// Carries out one command: a request to the server or a local answer.
+/// Carries out one line: a request to the server or a local answer.
 async fn act<O: Write, E: Write>(
-    command: Command,
+    input: Input,
     writer: &mut FrameWriter,
     state: &mut State,
     out: &mut O,
     err: &mut E,
 ) -> std::io::Result<()> {
-    let current = state.current.clone();
-    let (request, pending) = match command {
-        Command::Nothing | Command::Quit => return Ok(()),
-        Command::Help => {
-            let _ = writeln!(out, "{HELP}");
+    let command = match input {
+        Input::Nothing => return Ok(()),
+        Input::Hint(hint) => {
+            let _ = writeln!(err, "! {hint}");
+            state.failed(Ending::Usage);
             return Ok(());
         }
-        Command::Hint(hint) => {
-            let _ = writeln!(err, "! {hint}");
+        Input::Login(nickname, password) => {
+            return send(writer, state, login(nickname, password), Pending::Login).await;
+        }
+        Input::Command(command) => command,
+    };
+    let current = state.current.clone();
+    let (request, pending) = match command {
+        Command::Quit => return Ok(()),
+        Command::Help => {
+            let _ = writeln!(out, "{}", help());
             return Ok(());
+        }
+        // Window commands are refused by the parser in line mode.
+        Command::Win(_) | Command::Close | Command::Clear => return Ok(()),
+        Command::Ignore(None) => {
+            let names: Vec<&str> = state.ignored.iter().map(String::as_str).collect();
+            let _ = writeln!(out, "* ignored: {}", names.join(" "));
+            return Ok(());
+        }
+        Command::Ignore(Some(name)) => {
+            state.ignored.insert(nick::fold(&name));
+            let _ = writeln!(out, "* {} is ignored", sanitize(&name, false));
+            return Ok(());
+        }
+        Command::Unignore(name) => {
+            state.ignored.remove(&nick::fold(&name));
+            let _ = writeln!(out, "* {} is no longer ignored", sanitize(&name, false));
+            return Ok(());
+        }
+        Command::Whois(nickname) => (Request::Whois { nickname }, Pending::Other),
+        Command::Away(message) => (Request::Away { message }, Pending::Other),
+        Command::Search(text) => {
+            let cursor = match &state.last_search {
+                Some((last, next)) if *last == text => next.clone(),
+                _ => None,
+            };
+            let (room, with) = match &state.peer {
+                Some(peer) => (None, Some(peer.clone())),
+                None => (Some(current.clone()), None),
+            };
+            (
+                Request::Search {
+                    text,
+                    room,
+                    with,
+                    limit: SEARCH_PAGE,
+                    cursor,
+                },
+                Pending::Other,
+            )
         }
         Command::Join(room) if state.rooms.contains(&room::fold(&room)) => {
             state.current = room;
+            state.peer = None;
             let _ = writeln!(out, "* now talking in {}", room_label(&state.current));
             return Ok(());
         }
-        Command::Login(nickname, password) => (login(nickname, password), Pending::Login),
+        Command::Query { nick, text } => {
+            let _ = writeln!(
+                out,
+                "* now talking to {} (direct messages); /join a room to go back",
+                sanitize(&nick, false)
+            );
+            state.peer = Some(nick.clone());
+            match text {
+                Some(text) => direct(nick, text, false),
+                None => return Ok(()),
+            }
+        }
         Command::Register(password) => (
             Request::Register {
                 nickname: None,
@@ -359,42 +415,20 @@ async fn act<O: Write, E: Write>(
             },
             Pending::Other,
         ),
-        Command::Say(text) => (
-            Request::Broadcast {
-                room: Some(current.clone()),
-                message: text.clone(),
-                action: false,
-            },
-            Pending::Say {
-                room: current,
-                text,
-                action: false,
-            },
-        ),
-        Command::Me(text) => (
-            Request::Broadcast {
-                room: Some(current.clone()),
-                message: text.clone(),
-                action: true,
-            },
-            Pending::Say {
-                room: current,
-                text,
-                action: true,
-            },
-        ),
-        Command::Msg(to, text) => (
-            Request::Direct {
-                to: to.clone(),
-                message: text.clone(),
-                action: false,
-            },
-            Pending::Direct { to, text },
-        ),
+        Command::Say(text) => match state.peer.clone() {
+            Some(peer) => direct(peer, text, false),
+            None => say(current, text, false),
+        },
+        Command::Me(text) => match state.peer.clone() {
+            Some(peer) => direct(peer, text, true),
+            None => say(current, text, true),
+        },
+        Command::Msg { to, text } => direct(to, text, false),
         // The server handles requests in order, so lines typed after a join
         // or part belong to the new current room even before the answer.
         Command::Join(room) => {
             state.current = room.clone();
+            state.peer = None;
             (Request::Join { room }, Pending::Join { previous: current })
         }
         Command::Part(room) => {
@@ -441,6 +475,30 @@ async fn act<O: Write, E: Write>(
     send(writer, state, request, pending).await
 }
 
+/// A room message (or action) and what its answer shows.
+fn say(room: String, text: String, action: bool) -> (Request, Pending) {
+    (
+        Request::Broadcast {
+            room: Some(room.clone()),
+            message: text.clone(),
+            action,
+        },
+        Pending::Say { room, text, action },
+    )
+}
+
+/// A direct message (or action) and what its answer shows.
+fn direct(to: String, text: String, action: bool) -> (Request, Pending) {
+    (
+        Request::Direct {
+            to: to.clone(),
+            message: text.clone(),
+            action,
+        },
+        Pending::Direct { to, text, action },
+    )
+}
+
 fn lost<E: Write>(err: &mut E) -> Ending {
     let _ = writeln!(err, "! the connection to the server was lost");
     Ending::ConnectionLost
@@ -467,6 +525,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             state.me = Some((w.nickname, w.id));
             writeln!(out, "{line}")
         }
+        ServerFrame::Message(m) if state.ignored.contains(&nick::fold(&m.sender_nickname)) => {
+            state.seen(&m.room, m.msg_id);
+            Ok(())
+        }
+        ServerFrame::Direct(d) if state.ignored.contains(&nick::fold(&d.sender_nickname)) => Ok(()),
         ServerFrame::Message(m) => {
             state.seen(&m.room, m.msg_id);
             let place = room_label(&m.room);
@@ -541,12 +604,12 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
                         chat_line(a.ts, Some(&place), &me.0, me.1, &text, action)
                     )
                 }
-                Some(Pending::Direct { to, text }) => {
+                Some(Pending::Direct { to, text, action }) => {
                     let place = format!("(direct to {})", sanitize(&to, false));
                     writeln!(
                         out,
                         "{}",
-                        chat_line(a.ts, Some(&place), &me.0, me.1, &text, false)
+                        chat_line(a.ts, Some(&place), &me.0, me.1, &text, action)
                     )
                 }
                 _ => Ok(()),
@@ -661,8 +724,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         ServerFrame::Error(e) => {
             match ref_number(e.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
                 Some(Pending::Login) => state.login_refused = true,
-                Some(Pending::Join { previous }) => state.current = previous,
-                _ => {}
+                Some(Pending::Join { previous }) => {
+                    state.current = previous;
+                    state.failed(Ending::Refused);
+                }
+                _ => state.failed(Ending::Refused),
             }
             writeln!(err, "! {}: {}", e.code, sanitize(&e.message, false))
         }
@@ -679,6 +745,69 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             answered(state, d.reference.as_ref());
             writeln!(out, "* {} done", sanitize(&d.request, false))
         }
+        ServerFrame::SearchHit(h) => {
+            let place = match (&h.room, &h.to_nickname) {
+                (Some(room), _) => room_label(room),
+                (None, Some(to)) => format!("(direct to {})", sanitize(to, false)),
+                (None, None) => "(direct)".to_owned(),
+            };
+            writeln!(
+                out,
+                "{}",
+                chat_line(
+                    h.ts,
+                    Some(&place),
+                    &h.sender_nickname,
+                    h.sender_id,
+                    &h.message,
+                    h.action
+                )
+            )
+        }
+        ServerFrame::SearchEnd(e) => {
+            answered(state, e.reference.as_ref());
+            let more = if e.next.is_some() {
+                "; /search the same text again for more"
+            } else {
+                ""
+            };
+            let line = format!(
+                "* {} result(s) for \"{}\"{more}",
+                e.count,
+                sanitize(&e.text, false)
+            );
+            state.last_search = Some((e.text, e.next));
+            writeln!(out, "{line}")
+        }
+        ServerFrame::Whois(w) => {
+            answered(state, w.reference.as_ref());
+            let rooms: Vec<String> = w.rooms.iter().map(|r| room_label(r)).collect();
+            let mut line = format!(
+                "* {}({}): online since {}, in {}",
+                sanitize(&w.nickname, false),
+                w.id,
+                clock(w.since),
+                rooms.join(" ")
+            );
+            if let Some(account) = &w.account {
+                line.push_str(&format!("; account {}", sanitize(account, false)));
+            }
+            if w.operator {
+                line.push_str("; operator");
+            }
+            if let Some(away) = &w.away {
+                line.push_str(&format!("; away: {}", sanitize(away, false)));
+            }
+            writeln!(out, "{line}")
+        }
+        ServerFrame::Away(a) => writeln!(
+            out,
+            "* {} is away: {}",
+            sanitize(&a.nickname, false),
+            sanitize(&a.message, false)
+        ),
+        // Line mode never asks for the conversation list.
+        ServerFrame::Conversations(_) => Ok(()),
         ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => Ok(()),
     };
     let _ = out.flush();
@@ -695,76 +824,70 @@ fn answered(state: &mut State, reference: Option<&Ref>) {
 mod tests {
     use super::*;
 
+    fn say(text: &str) -> Input {
+        Input::Command(Command::Say(text.into()))
+    }
+
     #[test]
     fn tutorial_commands() {
-        assert_eq!(
-            parse("login bob", false),
-            Command::Login("bob".into(), None)
-        );
+        assert_eq!(parse("login bob", false), Input::Login("bob".into(), None));
         assert_eq!(
             parse("LOGIN bob s3cret", false),
-            Command::Login("bob".into(), Some("s3cret".into())),
+            Input::Login("bob".into(), Some("s3cret".into())),
             "a second word is the account's password"
         );
+        assert_eq!(parse("send hi there", true), say("hi there"));
+        assert_eq!(parse("send 你好", false), say("你好"));
         assert_eq!(
-            parse("send hi there", true),
-            Command::Say("hi there".into())
+            parse("login", false),
+            Input::Hint("usage: login NAME".into())
         );
-        assert_eq!(parse("send 你好", false), Command::Say("你好".into()));
-        assert_eq!(parse("login", false), Command::Hint("usage: login NAME"));
     }
 
     #[test]
     fn plain_lines_are_messages_once_logged_in() {
-        assert_eq!(parse("hello all", true), Command::Say("hello all".into()));
-        assert_eq!(
-            parse("login is broken", true),
-            Command::Say("login is broken".into())
-        );
+        assert_eq!(parse("hello all", true), say("hello all"));
+        assert_eq!(parse("login is broken", true), say("login is broken"));
         assert_eq!(
             parse("hello", false),
-            Command::Hint("log in first: login NAME")
+            Input::Hint("log in first: login NAME".into())
         );
-        assert_eq!(parse("   ", true), Command::Nothing);
-        assert_eq!(parse("hi\r", true), Command::Say("hi".into()));
+        assert_eq!(parse("   ", true), Input::Nothing);
+        assert_eq!(parse("hi\r", true), say("hi"));
+        assert_eq!(parse("//etc/hosts", true), say("/etc/hosts"));
     }
 
+    /// Slash commands are the shared table's (see `crate::command`); line
+    /// mode only adds that they need a login.
     #[test]
-    fn slash_commands() {
-        assert_eq!(parse("/quit", true), Command::Quit);
-        assert_eq!(parse("/QUIT", false), Command::Quit);
-        assert_eq!(parse("/help", false), Command::Help);
-        assert_eq!(parse("/join rust", true), Command::Join("rust".into()));
-        assert_eq!(parse("/join", true), Command::Hint("usage: /join ROOM"));
-        assert_eq!(parse("/part", true), Command::Part(None));
+    fn slash_commands_come_from_the_shared_table() {
+        assert_eq!(parse("/QUIT", false), Input::Command(Command::Quit));
+        assert_eq!(parse("/help", false), Input::Command(Command::Help));
         assert_eq!(
-            parse("/part rust", true),
-            Command::Part(Some("rust".into()))
-        );
-        assert_eq!(parse("/rooms", true), Command::Rooms);
-        assert_eq!(parse("/who", true), Command::Who(None));
-        assert_eq!(
-            parse("/msg bob hi there", true),
-            Command::Msg("bob".into(), "hi there".into())
+            parse("/j rust", true),
+            Input::Command(Command::Join("rust".into()))
         );
         assert_eq!(
-            parse("/msg bob", true),
-            Command::Hint("usage: /msg NICK TEXT")
+            parse("/history", true),
+            Input::Command(Command::History(
+                chatroom_proto::json::DEFAULT_HISTORY_LIMIT
+            ))
         );
-        assert_eq!(parse("/me waves", true), Command::Me("waves".into()));
-        assert_eq!(parse("/nick robert", true), Command::Nick("robert".into()));
-        assert_eq!(parse("/topic", true), Command::Topic(None));
         assert_eq!(
-            parse("/topic all about Rust", true),
-            Command::Topic(Some("all about Rust".into()))
+            parse("/query bob", true),
+            Input::Command(Command::Query {
+                nick: "bob".into(),
+                text: None
+            })
         );
-        assert_eq!(parse("/history", true), Command::History(50));
-        assert_eq!(parse("/history 10", true), Command::History(10));
-        assert!(matches!(parse("/history 9999", true), Command::Hint(_)));
-        assert!(matches!(parse("/dance", true), Command::Hint(_)));
+        assert_eq!(
+            parse("/join", true),
+            Input::Hint("usage: /join ROOM".into())
+        );
+        assert!(matches!(parse("/win 2", true), Input::Hint(_)));
         assert_eq!(
             parse("/join rust", false),
-            Command::Hint("log in first: login NAME")
+            Input::Hint("log in first: login NAME".into())
         );
     }
 
@@ -772,13 +895,15 @@ mod tests {
     fn exit_codes_are_distinct() {
         let codes: Vec<u8> = [
             Ending::Done,
+            Ending::Usage,
             Ending::Unreachable,
             Ending::ConnectionLost,
             Ending::LoginRefused,
+            Ending::Refused,
         ]
         .iter()
         .map(|e| e.exit_code())
         .collect();
-        assert_eq!(codes, vec![0, 3, 4, 5]);
+        assert_eq!(codes, vec![0, 2, 3, 4, 5, 6]);
     }
 }

@@ -75,12 +75,16 @@ fn logged_in(size: (u16, u16)) -> App {
     );
     feed(
         &mut app,
-        json!({"type": "member_list", "room": "lobby", "ref": after[0], "members": [
+        json!({"type": "conversations", "conversations": [], "ref": after[0]}),
+    );
+    feed(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": after[1], "members": [
             {"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"}, {"id": 3, "nickname": "张三"}]}),
     );
     feed(
         &mut app,
-        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[1]}),
+        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[2]}),
     );
     app
 }
@@ -193,7 +197,7 @@ fn nicknames_have_stable_colours_and_mentions_stand_out() {
     assert_eq!(buffer[(x + 1, y)].fg, nick_color("bob"));
     let (x, y) = find_row(buffer, "<bob> alice: did you see that?");
     let cell = &buffer[(x + 1, y)];
-    let mention = mention_style();
+    let mention = mention_style(&chatroom_client::tui::look::Colours::default());
     assert_eq!((Some(cell.fg), Some(cell.bg)), (mention.fg, mention.bg));
     assert!(buffer[(x + 8, y)].modifier.contains(Modifier::BOLD));
     let (x, y) = find_row(buffer, "<alice> yes");
@@ -241,20 +245,29 @@ fn chinese_input_puts_the_cursor_after_its_display_width() {
     insta::assert_snapshot!("chinese_input", terminal.backend());
 }
 
+/// A long input line wraps onto more rows (up to a third of the screen)
+/// instead of scrolling sideways; the cursor follows.
 #[test]
-fn a_long_input_line_scrolls_sideways_to_keep_the_cursor_in_view() {
-    let mut app = logged_in((30, 6));
+fn a_long_input_line_wraps_instead_of_scrolling_sideways() {
+    let mut app = logged_in((30, 9));
     keys(&mut app, &"中".repeat(20));
     let mut terminal = draw(&app);
-    terminal.backend_mut().assert_cursor_position((29, 5));
-    let (row, _) = row_text(terminal.backend().buffer(), 5);
-    assert_eq!(row.trim_end(), format!("[#lobby] {}", "中".repeat(10)));
+    let buffer = terminal.backend().buffer().clone();
+    let (first, _) = row_text(&buffer, 7);
+    let (second, _) = row_text(&buffer, 8);
+    assert_eq!(first.trim_end(), format!("[#lobby] {}", "中".repeat(10)));
+    assert_eq!(second.trim_end(), format!("         {}", "中".repeat(10)));
+    assert!(
+        row_text(&buffer, 6).0.contains("[alice]"),
+        "the status line moved up"
+    );
+    terminal.backend_mut().assert_cursor_position((29, 8));
     update(
         &mut app,
         Event::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)),
     );
     terminal.draw(|frame| render(&app, frame)).unwrap();
-    terminal.backend_mut().assert_cursor_position((9, 5));
+    terminal.backend_mut().assert_cursor_position((9, 7));
 }
 
 #[test]
@@ -269,6 +282,45 @@ fn the_status_line_shows_a_lost_connection() {
     );
     let terminal = draw(&app);
     insta::assert_snapshot!("disconnected", terminal.backend());
+}
+
+/// Issue 19, bug 6: when connecting fails, the status line and the status
+/// window say why (refused, timed out, TLS, name not resolved), not only
+/// that the client is disconnected.
+#[test]
+fn a_failed_connection_says_why() {
+    let mut app = App::new(
+        "127.0.0.1:9",
+        Some("alice".into()),
+        (100, 12),
+        FixedOffset::east_opt(0).unwrap(),
+        NOW,
+    );
+    for attempt in 1..=3 {
+        update(&mut app, Event::Net(NetEvent::Connecting { attempt }));
+        update(
+            &mut app,
+            Event::Net(NetEvent::Lost {
+                reason: "connection refused".into(),
+                retry_in: Duration::from_secs(8),
+            }),
+        );
+    }
+    let terminal = draw(&app);
+    let buffer = terminal.backend().buffer();
+    let (status, _) = row_text(buffer, 10);
+    assert!(
+        status.contains("disconnected (connection refused), retrying in 8s"),
+        "{status}"
+    );
+    let screen: String = (0..12).map(|y| row_text(buffer, y).0 + "\n").collect();
+    assert_eq!(
+        screen
+            .matches("cannot connect to 127.0.0.1:9: connection refused")
+            .count(),
+        1,
+        "said once, not at every try:\n{screen}"
+    );
 }
 
 #[test]
@@ -353,4 +405,41 @@ fn scrolled_up_shows_older_lines_and_says_so() {
     find_row(buffer, "-- more --");
     assert_eq!(app.window(&WindowKey::room("lobby")).unwrap().scroll, 6);
     insta::assert_snapshot!("scrolled", terminal.backend());
+}
+
+/// A link in a message reaches the terminal as an OSC 8 hyperlink, its
+/// pieces (when it wraps) sharing one id.
+#[test]
+fn links_are_drawn_as_osc8_hyperlinks() {
+    let mut app = logged_in((60, 12));
+    let url = "https://example.com/a/long/path/that/wraps/over/two/rows/of/the/pane";
+    feed(
+        &mut app,
+        message(90, "lobby", "bob", 1, &format!("read {url} please")),
+    );
+    let terminal = draw(&app);
+    let buffer = terminal.backend().buffer();
+    let linked: Vec<String> = buffer
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_owned())
+        .filter(|s| s.starts_with("\x1b]8;id="))
+        .collect();
+    assert!(linked.len() >= 2, "wrapped: {linked:?}");
+    let id = |s: &str| s.split(';').nth(1).map(str::to_owned);
+    assert!(linked.iter().all(|l| id(l) == id(&linked[0])), "{linked:?}");
+    let text: String = linked
+        .iter()
+        .map(|l| {
+            l.split("\x1b\\")
+                .nth(1)
+                .unwrap_or("")
+                .trim_end_matches("\x1b]8;;")
+        })
+        .collect();
+    assert_eq!(text, url, "the pieces spell the link");
+    for piece in &linked {
+        assert!(piece.contains(&format!(";{url}\x1b\\")), "{piece:?}");
+        assert!(piece.ends_with("\x1b]8;;\x1b\\"), "{piece:?}");
+    }
 }

@@ -236,6 +236,7 @@ impl Event {
                 to_nickname: to.1.to_string(),
                 message: text.to_string(),
                 action: *action,
+                history: false,
             }),
             EventKind::Join { room, who } => ServerFrame::Presence(presence(
                 PresenceEvent::Join,

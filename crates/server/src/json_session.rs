@@ -13,12 +13,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, BanTarget, ChatMessage, Done, Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer,
-    Limits, MemberInfo, MemberList, Notice, Parted, Pong, Ref, Registered, Renamed, Request,
-    RequestError, RoomList, Secret, ServerFrame, TopicInfo, Welcome, encode_frame, parse_request,
+    Ack, AwayNotice, BanTarget, ChatMessage, Conversation, ConversationList, DirectMessage, Done,
+    Envelope, ErrorFrame, FrameError, HistoryEnd, JsonFramer, Limits, MemberInfo, MemberList,
+    Notice, Parted, Pong, Ref, Registered, Renamed, Request, RequestError, RoomList, SearchEnd,
+    SearchHit, Secret, ServerFrame, TopicInfo, Welcome, WhoisInfo, encode_frame, parse_request,
 };
-use chatroom_proto::nick::SYSTEM_NICK;
-use chatroom_proto::room::LOBBY;
+use chatroom_proto::nick::{self, SYSTEM_NICK};
+use chatroom_proto::room::{self, LOBBY};
 use tracing::{debug, info, warn};
 
 use crate::accounts::{AccountError, Identity, WRONG_PASSWORDS_PER_CONNECTION};
@@ -26,7 +27,10 @@ use crate::conn::{Cost, Flow, Session};
 use crate::event::Format;
 use crate::hub::{Arrival, Hub, HubError, Member, Style, Topic};
 use crate::outbox::{CloseReason, Outbox};
-use crate::store::{Outcome, Receipt};
+use crate::store::{Outcome, Reader, Receipt, SearchQuery};
+
+/// The deepest a `search` may page (its `cursor` counts results skipped).
+const MAX_SEARCH_OFFSET: u32 = 10_000;
 
 /// The server's name and version, as announced in `welcome`.
 const SERVER_NAME: &str = concat!("chatroom ", env!("CARGO_PKG_VERSION"));
@@ -338,8 +342,92 @@ impl JsonSession {
                     action,
                     notice: false,
                 };
-                let receipt = self.receipt(reference);
-                hub.direct(member, &to, &message, style, receipt)?;
+                let receipt = self.receipt(reference.clone());
+                let posted = hub.direct(member, &to, &message, style, receipt)?;
+                // Whoever writes to someone away is told (before the ack,
+                // which waits for the store).
+                if let Some(away) = posted.away {
+                    self.send(&ServerFrame::Away(AwayNotice {
+                        nickname: to,
+                        message: away,
+                        reference,
+                    }));
+                }
+            }
+            Request::DirectHistory {
+                with,
+                before,
+                limit,
+            } => {
+                let reader = self.reader(member)?;
+                Box::pin(self.direct_replay(reader, with, before, limit, reference)).await;
+            }
+            Request::Conversations { limit } => {
+                let reader = self.reader(member)?;
+                match Box::pin(hub.store().conversations(reader, limit)).await {
+                    Ok(peers) => self.send(&ServerFrame::Conversations(ConversationList {
+                        conversations: peers
+                            .into_iter()
+                            .map(|p| Conversation {
+                                nickname: p.nick,
+                                msg_id: p.msg_id,
+                                ts: p.ts,
+                            })
+                            .collect(),
+                        reference,
+                    })),
+                    Err(e) => self.store_failed("conversations", &e, reference),
+                }
+            }
+            Request::Search {
+                text,
+                room,
+                with,
+                limit,
+                cursor,
+            } => {
+                let offset = match cursor.as_deref().map(str::parse::<u32>) {
+                    None => 0,
+                    Some(Ok(offset)) if offset <= MAX_SEARCH_OFFSET => offset,
+                    Some(_) => {
+                        self.send_error(
+                            ErrorCode::InvalidField,
+                            "field `cursor` is not one a search_end gave",
+                            reference,
+                        );
+                        return Ok(());
+                    }
+                };
+                let room = match room {
+                    Some(room) => Some(hub.membership(member, &room)?.0),
+                    None => None,
+                };
+                let query = SearchQuery {
+                    reader: self.reader(member)?,
+                    text: text.clone(),
+                    room,
+                    with: with.as_deref().map(nick::fold),
+                    limit,
+                    offset,
+                };
+                Box::pin(self.search(query, text, reference)).await;
+            }
+            Request::Away { message } => {
+                hub.set_away(member, message);
+                done(self, "away", reference);
+            }
+            Request::Whois { nickname } => {
+                let p = hub.whois(&nickname).ok_or(HubError::NoSuchUser(nickname))?;
+                self.send(&ServerFrame::Whois(WhoisInfo {
+                    nickname: p.nick,
+                    id: p.id,
+                    away: p.away,
+                    rooms: p.rooms,
+                    since: p.since,
+                    account: p.account,
+                    operator: p.operator,
+                    reference,
+                }));
             }
             Request::Join { room } => {
                 let joined_ref = reference.clone();
@@ -599,8 +687,110 @@ impl JsonSession {
         }
         self.send(&ServerFrame::HistoryEnd(HistoryEnd {
             room: name,
+            with: None,
             count,
             has_more: page.has_more,
+            reference,
+        }));
+    }
+
+    /// Whose messages this user may read: this session's, their account's,
+    /// and those of the rooms they are in now.
+    fn reader(&self, member: &Member) -> Result<Reader, HubError> {
+        let who = self.hub.identity(member).ok_or(HubError::Gone)?;
+        let profile = self
+            .hub
+            .whois(&who.nick)
+            .filter(|p| p.id == member.id)
+            .ok_or(HubError::Gone)?;
+        Ok(Reader {
+            user_id: member.id,
+            account: profile.account,
+            rooms: profile.rooms.iter().map(|name| room::fold(name)).collect(),
+        })
+    }
+
+    /// Tells the client a store read failed.
+    fn store_failed(&self, what: &str, error: &crate::store::StoreError, reference: Option<Ref>) {
+        tracing::error!(error = %error, what, "store read failed");
+        self.send_error(
+            ErrorCode::InternalError,
+            format!("{what} is unavailable right now"),
+            reference,
+        );
+    }
+
+    /// Sends up to `limit` stored direct messages between the reader and
+    /// `with` (ids below `before`), oldest first and marked as history,
+    /// then `history_end` naming `with`.
+    async fn direct_replay(
+        &self,
+        reader: Reader,
+        with: String,
+        before: Option<u64>,
+        limit: u32,
+        reference: Option<Ref>,
+    ) {
+        let store = self.hub.store();
+        let page = match store
+            .direct_history(reader, nick::fold(&with), before, limit)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => return self.store_failed("history", &e, reference),
+        };
+        let count = u32::try_from(page.messages.len()).unwrap_or(u32::MAX);
+        for m in page.messages {
+            let (to_id, to_nickname) = m.recipient.unwrap_or_default();
+            self.send(&ServerFrame::Direct(DirectMessage {
+                msg_id: m.id,
+                ts: m.ts,
+                sender_id: m.sender_id,
+                sender_nickname: m.sender_nick,
+                to_id,
+                to_nickname,
+                message: m.text,
+                action: m.action,
+                history: true,
+            }));
+        }
+        self.send(&ServerFrame::HistoryEnd(HistoryEnd {
+            room: String::new(),
+            with: Some(with),
+            count,
+            has_more: page.has_more,
+            reference,
+        }));
+    }
+
+    /// Runs a search and sends its page: a `search_hit` per result, best
+    /// first, then `search_end` (with the cursor of the next page).
+    async fn search(&self, query: SearchQuery, text: String, reference: Option<Ref>) {
+        let offset = query.offset;
+        let found = match self.hub.store().search(query).await {
+            Ok(found) => found,
+            Err(e) => return self.store_failed("search", &e, reference),
+        };
+        let count = u32::try_from(found.messages.len()).unwrap_or(u32::MAX);
+        for m in found.messages {
+            self.send(&ServerFrame::SearchHit(SearchHit {
+                msg_id: m.id,
+                ts: m.ts,
+                room: m.room.map(|(_, name)| name),
+                sender_id: m.sender_id,
+                sender_nickname: m.sender_nick,
+                to_nickname: m.recipient.map(|(_, nick)| nick),
+                message: m.text,
+                action: m.action,
+                reference: reference.clone(),
+            }));
+        }
+        self.send(&ServerFrame::SearchEnd(SearchEnd {
+            text,
+            count,
+            next: found
+                .has_more
+                .then(|| offset.saturating_add(count).to_string()),
             reference,
         }));
     }
@@ -700,8 +890,12 @@ impl Session for JsonSession {
             | Request::Oper { .. } => 5,
             // These reach everyone sharing a room with the user.
             Request::Nick { .. } | Request::Topic { topic: Some(_), .. } => 10,
-            // Reading history costs by the page.
-            Request::History { limit, .. } => 1 + limit / 25,
+            Request::Whois { .. } => 2,
+            Request::Conversations { .. } => 3,
+            Request::Away { .. } => 5,
+            // Reading history costs by the page; a full-text search more.
+            Request::History { limit, .. } | Request::DirectHistory { limit, .. } => 1 + limit / 25,
+            Request::Search { limit, .. } => 5 + limit / 5,
         })
     }
 

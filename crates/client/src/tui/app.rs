@@ -15,9 +15,10 @@ mod keys;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use chatroom_proto::json::{Ref, Request, Secret, encode_request};
+use chatroom_proto::json::{Limits, Ref, Request, Secret, encode_request};
 use chatroom_proto::nick;
 use chrono::FixedOffset;
 use ratatui::layout::Rect;
@@ -25,19 +26,26 @@ use ratatui::layout::Rect;
 use super::complete::Completion;
 use super::event::{Action, Event, Outgoing};
 use super::input::Input;
-use super::render::areas;
+use super::look::Look;
+use super::render::{areas, input_rows};
 use super::text::{self, RowContext};
 use super::window::{Activity, Line, LineKey, LineKind, Older, Placed, Window, WindowKey};
 
 /// How many messages one page of older history asks for.
 pub const HISTORY_PAGE: u32 = 100;
 
+/// How many direct-message windows of earlier sessions come back at start.
+pub const MAX_CONVERSATION_WINDOWS: u32 = 10;
+
+/// How many results one page of `/search` shows.
+pub const SEARCH_PAGE: u32 = 10;
+
 /// How many pages of missed history a reconnect fetches per room at most.
 pub const MAX_GAP_PAGES: u32 = 20;
 
-/// The largest request the client sends: the server's default frame cap. A
-/// longer message is refused here rather than have the server drop the
-/// connection.
+/// The largest request the client sends to a server that does not announce
+/// its limits: the default frame cap. A longer message is refused here
+/// rather than have the server drop the connection.
 pub const MAX_REQUEST_BYTES: usize = chatroom_proto::DEFAULT_MAX_FRAME_BYTES;
 
 /// The state of the connection, as the status line shows it.
@@ -130,17 +138,41 @@ enum Pending {
         origin: WindowKey,
         quiet: bool,
     },
+    /// `history` of a room, or of a conversation (a query window).
     History {
-        room: String,
+        window: WindowKey,
         origin: WindowKey,
         purpose: Purpose,
         page: Page,
     },
-    /// `rooms`, `who`, `topic`, `nick`: show the answer in `origin` unless quiet.
+    /// `rooms`, `who`, `whois`, `topic`, `nick`: show the answer in
+    /// `origin` unless quiet.
     Reply {
         origin: WindowKey,
         quiet: bool,
     },
+    /// `/away`: what was asked for.
+    Away {
+        message: Option<String>,
+        origin: WindowKey,
+    },
+    /// The conversations to bring back after the first login.
+    Conversations,
+    /// `/search`: the hits so far, shown together at `search_end`.
+    Search {
+        origin: WindowKey,
+        text: String,
+        hits: Vec<String>,
+    },
+}
+
+/// The last search, so that typing it again shows its next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LastSearch {
+    text: String,
+    origin: WindowKey,
+    /// The cursor of the next page; `None` when that was the last one.
+    next: Option<String>,
 }
 
 /// All state of the full-screen client.
@@ -160,6 +192,9 @@ pub struct App {
     registering: Option<String>,
     login: Login,
     logged_in_before: bool,
+    /// Why the last connection failed, while it keeps failing (each new
+    /// reason is noted once in the status window).
+    last_failure: Option<String>,
     windows: Vec<Window>,
     current: usize,
     input: Input,
@@ -167,8 +202,30 @@ pub struct App {
     pending: BTreeMap<u64, Pending>,
     next_ref: u64,
     next_seq: u64,
-    /// The highest message id seen: local notices are placed after it.
+    /// The highest message id seen in the current era: local notices are
+    /// placed after it.
     newest_id: u64,
+    /// The server epoch of the last login (`None` before one, or from a
+    /// server that announces none).
+    epoch: Option<String>,
+    /// Which epoch this is, counting from 0 (see [`LineKey`]).
+    era: u32,
+    /// What the server accepts, as its `welcome` said (`None` from a server
+    /// that does not say).
+    limits: Option<Limits>,
+    /// Nicknames (folded) whose messages are hidden (`/ignore`).
+    ignored: BTreeSet<String>,
+    /// Timestamps, colours, highlight words, bell and title.
+    look: Arc<Look>,
+    /// The window title last asked for.
+    title: String,
+    /// Whether the client has the mouse (Alt-M gives it to the terminal).
+    mouse: bool,
+    /// Whether lines shown live go to the chat log.
+    logging: bool,
+    /// The away message the server confirmed (`/away`).
+    away: Option<String>,
+    last_search: Option<LastSearch>,
     now_ms: i64,
     offset: FixedOffset,
     size: (u16, u16),
@@ -184,6 +241,13 @@ pub fn update(app: &mut App, event: Event) -> Vec<Action> {
         Event::Resize(w, h) => app.size = (w, h),
         Event::Net(news) => app.on_net(news),
         Event::Tick(now_ms) => app.now_ms = now_ms,
+    }
+    if app.look.title {
+        let title = app.wanted_title();
+        if title != app.title {
+            app.actions.push(Action::Title(title.clone()));
+            app.title = title;
+        }
     }
     std::mem::take(&mut app.actions)
 }
@@ -227,6 +291,7 @@ impl App {
             registering: None,
             login: Login::Idle,
             logged_in_before: false,
+            last_failure: None,
             windows: vec![status],
             current: 0,
             input: Input::default(),
@@ -235,6 +300,16 @@ impl App {
             next_ref: 1,
             next_seq: 1,
             newest_id: 0,
+            epoch: None,
+            era: 0,
+            limits: None,
+            ignored: BTreeSet::new(),
+            look: Arc::new(Look::default()),
+            title: String::new(),
+            mouse: true,
+            logging: false,
+            away: None,
+            last_search: None,
             now_ms,
             offset,
             size,
@@ -256,7 +331,14 @@ impl App {
         if app.wanted_nick.is_none() {
             app.note(0, LineKind::Notice(CHOOSE_NICK.into()));
         }
+        app.title = app.wanted_title();
         app
+    }
+
+    /// The terminal window's title as the client wants it now (the runner
+    /// sets it at start; later changes come as [`Action::Title`]).
+    pub fn title(&self) -> &str {
+        &self.title
     }
 
     /// The server's address, as given.
@@ -323,6 +405,28 @@ impl App {
         self.now_ms
     }
 
+    /// The era of the current server epoch: message ids are comparable
+    /// only within one (see [`LineKey`]).
+    pub fn era(&self) -> u32 {
+        self.era
+    }
+
+    /// Whether the client has the mouse (otherwise the terminal selects
+    /// text).
+    pub fn has_mouse(&self) -> bool {
+        self.mouse
+    }
+
+    /// The away message, while the user is marked away.
+    pub fn away(&self) -> Option<&str> {
+        self.away.as_deref()
+    }
+
+    /// Whether messages from `nick` are hidden (`/ignore`).
+    pub fn ignores(&self, nick: &str) -> bool {
+        self.ignored.contains(&chatroom_proto::nick::fold(nick))
+    }
+
     /// The terminal's size in columns and rows.
     pub fn size(&self) -> (u16, u16) {
         self.size
@@ -330,7 +434,64 @@ impl App {
 
     /// What building rows needs: the time zone and today's date.
     pub fn row_context(&self) -> RowContext {
-        RowContext::new(self.offset, self.now_ms)
+        RowContext::with_look(self.offset, self.now_ms, Arc::clone(&self.look))
+    }
+
+    /// How the client looks and when it rings (from the configuration).
+    pub fn set_look(&mut self, look: Look) {
+        self.look = Arc::new(look);
+    }
+
+    /// The look in use.
+    pub fn look(&self) -> &Look {
+        &self.look
+    }
+
+    /// Sends every line shown live to the chat log ([`Action::Log`]).
+    pub fn set_logging(&mut self, on: bool) {
+        self.logging = on;
+    }
+
+    /// Asks the runner to log `line`, shown in window `index`.
+    fn log(&mut self, index: usize, line: &Line) {
+        if self.logging {
+            let label = self.windows[index].label();
+            let entry = super::chatlog::entry(&self.server, &label, line, self.offset);
+            self.actions.push(Action::Log(entry));
+        }
+    }
+
+    /// Hides `nick`'s messages (as `/ignore` does).
+    pub fn ignore(&mut self, nick: &str) {
+        self.ignored.insert(chatroom_proto::nick::fold(nick));
+    }
+
+    /// Whether `text` mentions the user: their nickname or one of the
+    /// highlight words, as whole words in any case.
+    fn mentions_me(&self, text: &str) -> bool {
+        let nick = self.me.as_ref().map(|me| me.nick.as_str());
+        nick.into_iter()
+            .chain(self.look.highlight.iter().map(String::as_str))
+            .any(|word| mentions(text, word))
+    }
+
+    /// The window title: the client and who it is, with the number of
+    /// windows holding unseen mentions or direct messages first.
+    fn wanted_title(&self) -> String {
+        let who = match &self.me {
+            Some(me) => format!("{}@{}", me.nick, self.server),
+            None => self.server.clone(),
+        };
+        let waiting = self
+            .windows
+            .iter()
+            .filter(|w| w.activity == Activity::Mention)
+            .count();
+        if waiting > 0 {
+            format!("({waiting}!) chatroom {who}")
+        } else {
+            format!("chatroom {who}")
+        }
     }
 
     /// The time zone times are shown in.
@@ -349,20 +510,34 @@ impl App {
         if let Some(i) = self.window_index(&key) {
             return i;
         }
-        let mut window = Window::new(key, name);
-        if !window.is_room() {
-            // Direct messages are not kept in a pageable history.
-            window.older = Older::Exhausted;
-        }
-        self.windows.push(window);
+        self.windows.push(Window::new(key, name));
         self.windows.len() - 1
     }
 
     fn switch_to(&mut self, index: usize) {
         if index < self.windows.len() {
+            if index != self.current
+                && let Some(left) = self.windows.get_mut(self.current)
+            {
+                left.set_marker();
+            }
             self.current = index;
             self.windows[index].mark_seen();
             self.completion = None;
+        }
+    }
+
+    /// Alt-A: the next window with activity, the most important first
+    /// (mentions and direct messages, then messages, then other events);
+    /// among equals, the first after the one shown.
+    fn next_active(&mut self) {
+        let n = self.windows.len();
+        let best = (1..n)
+            .map(|step| (self.current + step) % n)
+            .filter(|&i| self.windows[i].activity > Activity::None)
+            .min_by_key(|&i| std::cmp::Reverse(self.windows[i].activity));
+        if let Some(index) = best {
+            self.switch_to(index);
         }
     }
 
@@ -391,7 +566,8 @@ impl App {
     /// The message pane's width and height for the window shown.
     fn pane(&self) -> (usize, usize) {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let pane = areas(area, self.current_window().is_room()).messages;
+        let rows = input_rows(self, area);
+        let pane = areas(area, self.current_window().is_room(), rows).messages;
         (usize::from(pane.width), usize::from(pane.height))
     }
 
@@ -401,10 +577,21 @@ impl App {
         self.newest_id = self.newest_id.max(msg_id);
         let mention = line.mention;
         let own = matches!(line.kind, LineKind::Message { own: true, .. });
-        let Some(placed) = self.windows[index].insert(LineKey::message(msg_id), line) else {
+        if let (true, LineKind::Message { nick, .. }) = (counts, &line.kind) {
+            self.windows[index].spoke(nick);
+        }
+        let logged = (counts || own).then(|| line.clone());
+        let key = LineKey::message(self.era, msg_id);
+        let Some(placed) = self.windows[index].insert(key, line) else {
             return;
         };
+        if let Some(line) = logged {
+            self.log(index, &line);
+        }
         self.after_insert(index, placed);
+        if counts && mention && !own && self.look.bell {
+            self.actions.push(Action::Bell);
+        }
         if counts && index != self.current && !own {
             let window = &mut self.windows[index];
             window.unread += 1;
@@ -419,7 +606,7 @@ impl App {
 
     /// Adds a local notice to window `index`, after the newest message known.
     fn note(&mut self, index: usize, kind: LineKind) {
-        let key = LineKey::notice(self.newest_id, self.next_seq);
+        let key = LineKey::notice(self.era, self.newest_id, self.next_seq);
         self.next_seq += 1;
         let line = Line {
             ts: self.now_ms,
@@ -427,6 +614,7 @@ impl App {
             kind,
             mention: false,
         };
+        self.log(index, &line);
         if let Some(placed) = self.windows[index].insert(key, line) {
             self.after_insert(index, placed);
             if index != self.current {
@@ -478,10 +666,31 @@ impl App {
         true
     }
 
-    /// Whether `request` fits in one frame the server accepts.
-    fn fits(&self, request: &Request) -> bool {
+    /// Why a message could not be sent as `request` with text `text`: longer
+    /// than the server's message limit, or than one frame it accepts. Says
+    /// so in one line (never quoting the text).
+    fn too_long(&self, request: &Request, text: &str) -> Option<String> {
+        let max_message = self.limits.map_or(0, |l| l.message_bytes);
+        if max_message > 0 && text.len() > max_message {
+            return Some(format!(
+                "too long to send: {} bytes, and the server takes at most {max_message} in one \
+                 message; it stays in the input line to be shortened",
+                text.len()
+            ));
+        }
+        let max_frame = self
+            .limits
+            .map(|l| l.frame_bytes)
+            .filter(|&n| n > 0)
+            .unwrap_or(MAX_REQUEST_BYTES);
         let reference = Ref::Number(self.next_ref.into());
-        encode_request(request, Some(&reference)).len() <= MAX_REQUEST_BYTES
+        let bytes = encode_request(request, Some(&reference)).len();
+        (bytes > max_frame).then(|| {
+            format!(
+                "too long to send: {bytes} bytes as a request, and the server takes at most \
+                 {max_frame} at once; it stays in the input line to be shortened"
+            )
+        })
     }
 
     fn send_login(&mut self) {
@@ -499,27 +708,37 @@ impl App {
         }
     }
 
-    /// Asks for older messages of room window `index` (`limit` of them),
-    /// unless a request is already on its way or there are none.
+    /// Asks for older messages of window `index` (a room or a
+    /// conversation; `limit` of them), unless a request is already on its
+    /// way or there are none.
     fn fetch_older(&mut self, index: usize, limit: u32, announce: bool) {
         let window = &self.windows[index];
-        if !window.is_room() || window.fetching_older || !self.logged_in() {
+        if window.fetching_older || !self.logged_in() {
             return;
         }
         if window.older == Older::Exhausted && !announce {
             return;
         }
-        let room = window.name.clone();
-        let before = window.oldest_msg_id();
+        let name = window.name.clone();
+        let before = window.oldest_msg_id(self.era);
         let origin = window.key().clone();
-        let sent = self.request(
-            Request::History {
-                room: room.clone(),
+        let request = match &origin {
+            WindowKey::Room(_) => Request::History {
+                room: name,
                 before,
                 limit,
             },
+            WindowKey::Query(_) => Request::DirectHistory {
+                with: name,
+                before,
+                limit,
+            },
+            WindowKey::Status => return,
+        };
+        let sent = self.request(
+            request,
             Pending::History {
-                room,
+                window: origin.clone(),
                 origin,
                 purpose: Purpose::Older { announce },
                 page: Page::default(),

@@ -6,7 +6,7 @@
 
 use chatroom_proto::nick;
 
-use super::command::COMMANDS;
+use crate::command::{self, Mode};
 
 /// An ongoing completion: where the word starts and what it may become.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,8 @@ impl Completion {
 }
 
 /// What the word before `cursor` may complete to, given the nicknames of the
-/// current window and the rooms joined. `None` when nothing matches.
+/// current window (in the order to offer them: recent speakers first) and
+/// the rooms joined (offered by name). `None` when nothing matches.
 pub fn start(
     line: &[char],
     cursor: usize,
@@ -63,25 +64,26 @@ pub fn start(
     let argument_index = before_words.count();
     let folded = nick::fold(&word);
     let matching = |names: &[String], suffix: &str| -> Vec<String> {
-        let mut found: Vec<String> = names
-            .iter()
-            .filter(|n| nick::fold(n).starts_with(&folded))
-            .map(|n| format!("{n}{suffix}"))
-            .collect();
-        found.sort_by_key(|n| nick::fold(n));
-        found.dedup();
+        let mut found: Vec<String> = Vec::new();
+        for name in names.iter().filter(|n| nick::fold(n).starts_with(&folded)) {
+            let candidate = format!("{name}{suffix}");
+            if !found.contains(&candidate) {
+                found.push(candidate);
+            }
+        }
         found
     };
+    let mut rooms = rooms.to_vec();
+    rooms.sort_by_key(|r| nick::fold(r));
     let candidates = if start == 0 && word.starts_with('/') {
         let name = folded.trim_start_matches('/');
-        COMMANDS
-            .iter()
-            .filter(|(n, _, _)| n.starts_with(name))
-            .map(|(n, _, _)| format!("/{n} "))
+        command::names(Mode::Screen)
+            .filter(|n| n.starts_with(name))
+            .map(|n| format!("/{n} "))
             .collect()
     } else {
         match command.as_deref() {
-            Some("join" | "part" | "who") if argument_index == 0 => matching(rooms, " "),
+            Some("join" | "part" | "who") if argument_index == 0 => matching(&rooms, " "),
             _ if start == 0 => matching(nicks, ": "),
             _ => matching(nicks, " "),
         }
@@ -109,6 +111,11 @@ mod tests {
         assert_eq!(
             complete("bo", &["bob", "Bobby", "alice"]),
             Some(vec!["bob: ".to_owned(), "Bobby: ".to_owned()])
+        );
+        assert_eq!(
+            complete("bo", &["Bobby", "bob"]),
+            Some(vec!["Bobby: ".to_owned(), "bob: ".to_owned()]),
+            "in the order given (recent speakers first)"
         );
         assert_eq!(
             complete("hi AL", &["bob", "alice"]),

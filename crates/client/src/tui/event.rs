@@ -73,6 +73,15 @@ pub enum Action {
     Send(Outgoing),
     /// Clear the screen and draw everything again (Ctrl-L).
     Redraw,
+    /// Turn the terminal's mouse reporting on (the wheel scrolls, clicks
+    /// switch windows) or off (the terminal selects and copies text).
+    Mouse(bool),
+    /// Append a line to the chat log (only when logging is on).
+    Log(super::chatlog::LogEntry),
+    /// Ring the terminal bell (a mention or a direct message).
+    Bell,
+    /// Set the terminal's window title (control characters removed).
+    Title(String),
     /// Log out and exit.
     Quit,
 }

@@ -210,9 +210,24 @@ impl Input {
 }
 
 /// How many columns a character of the input takes on screen: a newline
-/// (from a paste) shows as one column (`↵`), wide characters as two.
+/// or a tab (from a paste) shows as one column (`↵`, `⇥`), wide characters
+/// as two.
 pub fn display_width(c: char) -> usize {
-    if c == '\n' { 1 } else { c.width().unwrap_or(0) }
+    match c {
+        '\n' | '\t' => 1,
+        c => c.width().unwrap_or(0),
+    }
+}
+
+/// How a character of the input is shown: newlines and tabs as visible
+/// marks (`↵`, `⇥`), other control characters as `?`.
+pub fn display_char(c: char) -> char {
+    match c {
+        '\n' => '↵',
+        '\t' => '⇥',
+        c if c.is_control() => '?',
+        c => c,
+    }
 }
 
 #[cfg(test)]

@@ -10,20 +10,28 @@
 //!
 //! - [`app`]: the state and its transitions.
 //! - [`window`]: windows and their lines, ordered by message id.
-//! - [`input`], [`complete`], [`command`]: the input line, Tab, /commands.
+//! - [`input`], [`complete`]: the input line and Tab (the /commands are
+//!   [`crate::command`]'s, shared with line mode).
 //! - [`text`], [`mod@render`]: rows, colours, wrapping; the screen layout.
 //! - [`net`]: the network task with reconnection backoff.
 //! - [`terminal`]: raw mode in, and always back out (panic hook included).
+//! - [`link`]: links found in messages, written as OSC 8 hyperlinks.
+//! - [`look`]: timestamps, colours, highlight words, bell and title.
+//! - [`chatlog`]: chat logs on disk, a file per window per day.
+//! - [`wide`]: repainting what fragile wide graphemes covered.
 
 pub mod app;
-pub mod command;
+pub mod chatlog;
 pub mod complete;
 pub mod event;
 pub mod input;
+pub mod link;
+pub mod look;
 pub mod net;
 pub mod render;
 pub mod terminal;
 pub mod text;
+pub mod wide;
 pub mod window;
 
 use std::io;
@@ -61,6 +69,12 @@ pub struct Options {
     pub nick: Option<String>,
     /// The password of that nickname's account, if it is registered.
     pub password: Option<String>,
+    /// How it looks and when it rings (from the configuration file).
+    pub look: look::Look,
+    /// Nicknames whose messages are hidden from the start.
+    pub ignore: Vec<String>,
+    /// Keep chat logs under this directory.
+    pub log_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the full-screen client on this process's terminal until the user
@@ -83,9 +97,23 @@ pub async fn run(options: Options) -> io::Result<()> {
         now_ms(),
     );
     app.set_password(options.password);
+    app.set_look(options.look);
+    for nick in &options.ignore {
+        app.ignore(nick);
+    }
+    if app.look().title {
+        session.set_title(app.title())?;
+    }
+    app.set_logging(options.log_dir.is_some());
+    let mut chatlog = options.log_dir.map(chatlog::ChatLog::new);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut covered = Vec::new();
     let outcome = loop {
-        session.terminal().draw(|frame| render(&app, frame))?;
+        let drawn = session.terminal().draw(|frame| {
+            render(&app, frame);
+            wide::repaint(frame.buffer_mut(), &covered);
+        })?;
+        covered = wide::covered_by_fragile(drawn.buffer);
         let event = tokio::select! {
             event = events.recv() => match event {
                 Some(event) => event,
@@ -109,6 +137,14 @@ pub async fn run(options: Options) -> io::Result<()> {
             match action {
                 Action::Send(outgoing) => net.send(outgoing),
                 Action::Redraw => session.terminal().clear()?,
+                Action::Bell => session.bell()?,
+                Action::Mouse(on) => session.set_mouse(on)?,
+                Action::Log(entry) => {
+                    if let Some(log) = &mut chatlog {
+                        log.write(&entry);
+                    }
+                }
+                Action::Title(title) => session.set_title(&title)?,
                 Action::Quit => quit = true,
             }
         }

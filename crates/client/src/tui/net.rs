@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::event::{Event, NetEvent, Outgoing};
-use crate::connection::{FrameReader, FrameWriter, ReadError, Target, connect};
+use crate::connection::{ConnectError, FrameReader, FrameWriter, ReadError, Target, connect};
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -150,8 +150,8 @@ async fn run(
                     }
                 }
             }
-            Ok(Err(e)) => format!("cannot connect: {e}"),
-            Err(_) => "cannot connect: timed out".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => ConnectError::TimedOut.to_string(),
         };
         failures = failures.saturating_add(1);
         let retry_in = backoff.delay(failures, jitter());

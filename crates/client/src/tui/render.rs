@@ -20,7 +20,8 @@ use ratatui::text::{Line as Row, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::app::{App, Conn};
-use super::input::display_width;
+use super::input::{display_char, display_width};
+use super::link;
 use super::text::{self, clean, fit, hhmm, nick_color};
 use super::window::{Activity, Window, WindowKey};
 
@@ -32,6 +33,9 @@ pub const MEMBER_LIST_WIDTH: u16 = 18;
 const ROOM_LIST_MIN_SCREEN: u16 = 50;
 /// The member list shows from this many columns on.
 const MEMBER_LIST_MIN_SCREEN: u16 = 80;
+/// The most columns the status line gives to why the connection failed
+/// (the status window has all of it).
+const MAX_STATUS_REASON: usize = 40;
 /// Smaller than this and only a note is drawn.
 const MIN_SIZE: (u16, u16) = (20, 5);
 
@@ -53,11 +57,13 @@ pub struct Areas {
 }
 
 /// Splits the screen; `members` says whether the window shown has a member
-/// list (rooms do). The app uses this too, to know the message pane's size.
-pub fn areas(screen: Rect, members: bool) -> Areas {
+/// list (rooms do), `input_rows` how many rows the input line takes (see
+/// [`input_rows`]). The app uses this too, to know the message pane's size.
+pub fn areas(screen: Rect, members: bool, input_rows: u16) -> Areas {
     let row = |y: u16, height: u16| Rect::new(screen.x, y, screen.width, height);
     let height = screen.height;
-    let middle_height = height.saturating_sub(3);
+    let input_rows = input_rows.clamp(1, height.saturating_sub(3).max(1));
+    let middle_height = height.saturating_sub(2 + input_rows);
     let middle_y = screen.y + 1.min(height);
     let rooms_width = if screen.width >= ROOM_LIST_MIN_SCREEN {
         ROOM_LIST_WIDTH
@@ -85,9 +91,82 @@ pub fn areas(screen: Rect, members: bool) -> Areas {
             members_width,
             middle_height,
         ),
-        status: row(screen.y + height.saturating_sub(2), u16::from(height >= 2)),
-        input: row(screen.y + height.saturating_sub(1), u16::from(height >= 1)),
+        status: row(
+            screen.y + height.saturating_sub(1 + input_rows),
+            u16::from(height >= 2),
+        ),
+        input: row(
+            screen.y + height.saturating_sub(input_rows),
+            input_rows.min(height),
+        ),
     }
+}
+
+/// The most rows the input line grows to (and at most a third of the
+/// screen); past that it scrolls to keep the cursor in view.
+pub const MAX_INPUT_ROWS: u16 = 5;
+
+/// The input line laid out: the text after the prompt, wrapped at the
+/// screen's width (by character, continuation rows under the text's start;
+/// a newline shows as `↵` and starts a new row), and the cursor's column
+/// (after the prompt) and row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputLayout {
+    /// Each row's text.
+    pub rows: Vec<String>,
+    /// The cursor: column from the text's start, and row.
+    pub cursor: (usize, usize),
+}
+
+/// Lays out `chars` (cursor at index `cursor`) in rows of `avail` columns.
+pub fn layout_input(chars: &[char], cursor: usize, avail: usize) -> InputLayout {
+    let avail = avail.max(2);
+    let mut rows = vec![String::new()];
+    let (mut col, mut at) = (0, (0, 0));
+    for (i, &c) in chars.iter().enumerate() {
+        let w = display_width(c);
+        if col + w > avail {
+            rows.push(String::new());
+            col = 0;
+        }
+        if i == cursor {
+            at = (col, rows.len() - 1);
+        }
+        if let Some(row) = rows.last_mut() {
+            row.push(display_char(c));
+        }
+        col += w;
+        if c == '\n' {
+            rows.push(String::new());
+            col = 0;
+        }
+    }
+    if cursor >= chars.len() {
+        if col >= avail {
+            rows.push(String::new());
+            col = 0;
+        }
+        at = (col, rows.len() - 1);
+    }
+    InputLayout { rows, cursor: at }
+}
+
+/// How many rows the app's input line takes on a `screen` of this size.
+pub fn input_rows(app: &App, screen: Rect) -> u16 {
+    let (_, avail) = prompt_and_room(app, usize::from(screen.width));
+    let input = app.input();
+    let rows = layout_input(input.chars(), input.cursor(), avail)
+        .rows
+        .len();
+    let most = MAX_INPUT_ROWS.min((screen.height / 3).max(1));
+    u16::try_from(rows).unwrap_or(u16::MAX).clamp(1, most)
+}
+
+/// The prompt as shown, and the columns left for the text after it.
+fn prompt_and_room(app: &App, width: usize) -> (String, usize) {
+    let prompt = fit(&clean(&app.prompt()), width / 2);
+    let room = width.saturating_sub(text::width(&prompt)).max(1);
+    (prompt, room)
 }
 
 /// The first window the list shows, so that the current one is visible.
@@ -111,7 +190,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         return;
     }
     let window = app.current_window();
-    let areas = areas(screen, window.is_room());
+    let areas = areas(screen, window.is_room(), input_rows(app, screen));
     render_topic(app, window, frame, areas.topic);
     render_rooms(app, frame, areas.rooms);
     render_messages(app, window, frame, areas.messages);
@@ -206,7 +285,11 @@ fn render_messages(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
         .unwrap_or(area.height)
         .min(area.height);
     let target = Rect::new(area.x, area.y + area.height - used, area.width, used);
+    let links: Vec<(u64, Vec<link::Link>)> =
+        rows.iter().map(|r| (r.line_key, r.links.clone())).collect();
+    let rows: Vec<Row> = rows.into_iter().map(|r| r.row).collect();
     frame.render_widget(Paragraph::new(rows), target);
+    link::apply(frame.buffer_mut(), target, &links);
 }
 
 fn render_members(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
@@ -243,11 +326,15 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
         Conn::Online => ("logging in".to_owned(), Color::Yellow),
         Conn::Connecting { attempt: 1 } => ("connecting".to_owned(), Color::Yellow),
         Conn::Connecting { attempt } => (format!("connecting, try {attempt}"), Color::Yellow),
-        Conn::Offline { retry_at_ms, .. } => {
+        Conn::Offline {
+            retry_at_ms,
+            reason,
+        } => {
             let wait = (retry_at_ms - app.now_ms()).max(0);
             let secs = (wait + 999) / 1000;
+            let reason = fit(&clean(reason), MAX_STATUS_REASON);
             (
-                format!("disconnected, retrying in {secs}s"),
+                format!("disconnected ({reason}), retrying in {secs}s"),
                 Color::LightRed,
             )
         }
@@ -277,6 +364,12 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
             clean(&window.label())
         )),
     ];
+    if app.away().is_some() {
+        spans.push(Span::raw(" [away]"));
+    }
+    if !app.has_mouse() {
+        spans.push(Span::raw(" [mouse off]"));
+    }
     if !active.is_empty() {
         spans.push(Span::raw(format!(" [Act: {}]", active.join(","))));
     }
@@ -295,41 +388,32 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 fn render_input(app: &App, frame: &mut Frame, area: Rect) {
-    let width = usize::from(area.width);
-    let prompt = fit(&clean(&app.prompt()), width / 2);
+    let (prompt, avail) = prompt_and_room(app, usize::from(area.width));
     let prompt_width = text::width(&prompt);
-    let avail = width.saturating_sub(prompt_width).max(1);
     let input = app.input();
-    let chars = input.chars();
-    let widths: Vec<usize> = chars.iter().map(|&c| display_width(c)).collect();
-    let cursor = input.cursor();
-    // Scroll sideways so the cursor stays in view.
-    let mut start = 0;
-    let mut before_cursor: usize = widths[..cursor].iter().sum();
-    while before_cursor >= avail && start < cursor {
-        before_cursor -= widths[start];
-        start += 1;
-    }
-    let mut shown = String::new();
-    let mut used = 0;
-    for (&c, &w) in chars[start..].iter().zip(&widths[start..]) {
-        if used + w > avail {
-            break;
-        }
-        shown.push(match c {
-            '\n' => '↵',
-            c if c.is_control() => '?',
-            c => c,
-        });
-        used += w;
-    }
-    let row = Row::from(vec![
-        Span::styled(prompt, Style::new().fg(Color::Cyan)),
-        Span::raw(shown),
-    ]);
-    frame.render_widget(Paragraph::new(row), area);
-    let x = area.x + u16::try_from(prompt_width + before_cursor).unwrap_or(area.width);
-    frame.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y));
+    let layout = layout_input(input.chars(), input.cursor(), avail);
+    // Taller than the area: show the rows around the cursor.
+    let height = usize::from(area.height).max(1);
+    let first = (layout.cursor.1 + 1).saturating_sub(height);
+    let rows: Vec<Row> = layout
+        .rows
+        .iter()
+        .enumerate()
+        .skip(first)
+        .take(height)
+        .map(|(i, text)| {
+            let lead = if i == 0 {
+                Span::styled(prompt.clone(), Style::new().fg(Color::Cyan))
+            } else {
+                Span::raw(" ".repeat(prompt_width))
+            };
+            Row::from(vec![lead, Span::raw(text.clone())])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(rows), area);
+    let x = area.x + u16::try_from(prompt_width + layout.cursor.0).unwrap_or(area.width);
+    let y = area.y + u16::try_from(layout.cursor.1 - first).unwrap_or(0);
+    frame.set_cursor_position((x.min(area.right().saturating_sub(1)), y));
 }
 
 #[cfg(test)]
@@ -338,7 +422,7 @@ mod tests {
 
     #[test]
     fn areas_fill_the_screen_and_side_lists_give_way() {
-        let wide = areas(Rect::new(0, 0, 120, 40), true);
+        let wide = areas(Rect::new(0, 0, 120, 40), true, 1);
         assert_eq!(wide.topic, Rect::new(0, 0, 120, 1));
         assert_eq!(wide.rooms, Rect::new(0, 1, ROOM_LIST_WIDTH, 37));
         assert_eq!(
@@ -348,14 +432,33 @@ mod tests {
         assert_eq!(wide.members.x, 120 - MEMBER_LIST_WIDTH);
         assert_eq!(wide.status, Rect::new(0, 38, 120, 1));
         assert_eq!(wide.input, Rect::new(0, 39, 120, 1));
-        let no_members = areas(Rect::new(0, 0, 120, 40), false);
+        let no_members = areas(Rect::new(0, 0, 120, 40), false, 1);
         assert_eq!(no_members.members.width, 0);
         assert_eq!(no_members.messages.width, 120 - ROOM_LIST_WIDTH);
-        let narrow = areas(Rect::new(0, 0, 40, 10), true);
+        let narrow = areas(Rect::new(0, 0, 40, 10), true, 1);
         assert_eq!((narrow.rooms.width, narrow.members.width), (0, 0));
         assert_eq!(narrow.messages, Rect::new(0, 1, 40, 7));
-        let tiny = areas(Rect::new(0, 0, 3, 1), true);
+        let tiny = areas(Rect::new(0, 0, 3, 1), true, 1);
         assert_eq!(tiny.messages.height, 0);
+        // A taller input line takes rows from the message pane.
+        let tall = areas(Rect::new(0, 0, 120, 40), true, 3);
+        assert_eq!(tall.input, Rect::new(0, 37, 120, 3));
+        assert_eq!(tall.status, Rect::new(0, 36, 120, 1));
+        assert_eq!(tall.messages.height, 35);
+    }
+
+    #[test]
+    fn the_input_line_wraps_by_display_width() {
+        let chars: Vec<char> = "ab中文cd".chars().collect();
+        let layout = layout_input(&chars, chars.len(), 4);
+        assert_eq!(layout.rows, ["ab中", "文cd", ""]);
+        assert_eq!(layout.cursor, (0, 2));
+        let layout = layout_input(&chars, 3, 4);
+        assert_eq!(layout.cursor, (0, 1), "the cursor on 文, row 2");
+        let chars: Vec<char> = "one\ntwo".chars().collect();
+        let layout = layout_input(&chars, chars.len(), 10);
+        assert_eq!(layout.rows, ["one↵", "two"]);
+        assert_eq!(layout.cursor, (3, 1));
     }
 
     #[test]

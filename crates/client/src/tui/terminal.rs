@@ -14,7 +14,7 @@ use crossterm::event::{
 };
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    EnterAlternateScreen, LeaveAlternateScreen, SetTitle, disable_raw_mode, enable_raw_mode,
 };
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -30,8 +30,11 @@ impl TerminalSession {
         install_panic_hook();
         enable_raw_mode()?;
         let mut stdout = io::stdout();
+        // CSI 22;0 t saves the window title (xterm and most others), so
+        // that the one the client sets is undone on the way out.
         if let Err(e) = execute!(
             stdout,
+            crossterm::style::Print(SAVE_TITLE),
             EnterAlternateScreen,
             EnableMouseCapture,
             EnableBracketedPaste
@@ -46,6 +49,26 @@ impl TerminalSession {
                 Err(e)
             }
         }
+    }
+
+    /// Turns mouse reporting on or off.
+    pub fn set_mouse(&mut self, on: bool) -> io::Result<()> {
+        if on {
+            execute!(self.terminal.backend_mut(), EnableMouseCapture)
+        } else {
+            execute!(self.terminal.backend_mut(), DisableMouseCapture)
+        }
+    }
+
+    /// Rings the bell.
+    pub fn bell(&mut self) -> io::Result<()> {
+        execute!(self.terminal.backend_mut(), crossterm::style::Print("\x07"))
+    }
+
+    /// Sets the window title (control characters are removed first).
+    pub fn set_title(&mut self, title: &str) -> io::Result<()> {
+        let title = crate::display::sanitize(title, false);
+        execute!(self.terminal.backend_mut(), SetTitle(title))
     }
 
     /// The ratatui terminal to draw on.
@@ -76,9 +99,15 @@ pub fn write_restore_sequence(out: &mut impl Write) -> io::Result<()> {
         DisableBracketedPaste,
         DisableMouseCapture,
         LeaveAlternateScreen,
-        crossterm::cursor::Show
+        crossterm::cursor::Show,
+        crossterm::style::Print(RESTORE_TITLE)
     )
 }
+
+/// Saves the window title on the terminal's title stack.
+const SAVE_TITLE: &str = "\x1b[22;0t";
+/// Restores the title saved by [`SAVE_TITLE`].
+const RESTORE_TITLE: &str = "\x1b[23;0t";
 
 /// Installs (once per process) a panic hook that restores the terminal and
 /// then runs the previous hook, which prints the panic message.
@@ -120,7 +149,13 @@ mod tests {
         let mut out = Vec::new();
         write_restore_sequence(&mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        for sequence in ["\x1b[?2004l", "\x1b[?1049l", "\x1b[?25h", "\x1b[?1000l"] {
+        for sequence in [
+            "\x1b[?2004l",
+            "\x1b[?1049l",
+            "\x1b[?25h",
+            "\x1b[?1000l",
+            RESTORE_TITLE,
+        ] {
             assert!(
                 text.contains(sequence),
                 "{sequence:?} missing from {text:?}"

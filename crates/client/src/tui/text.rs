@@ -12,6 +12,10 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line as Row, Span};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use std::sync::Arc;
+
+use super::link::{self, Link};
+use super::look::{Colours, Look};
 use super::window::{Line, LineKind, Window};
 
 /// Colours nicknames are drawn in; each nickname always gets the same one.
@@ -45,9 +49,34 @@ pub fn clean(text: &str) -> String {
     crate::display::sanitize(text, false)
 }
 
-/// Like [`clean`], keeping newlines; tabs become spaces.
+/// Columns between tab stops when a message's tabs are shown.
+pub const TAB_WIDTH: usize = 4;
+
+/// Like [`clean`], keeping newlines; tabs become spaces up to the next tab
+/// stop (every [`TAB_WIDTH`] columns from the start of the text's line), so
+/// pasted code keeps its indentation.
 pub fn clean_multiline(text: &str) -> String {
-    crate::display::sanitize(text, true).replace('\t', "    ")
+    let text = crate::display::sanitize(text, true);
+    let mut out = String::with_capacity(text.len());
+    let mut col = 0;
+    for c in text.chars() {
+        match c {
+            '\t' => {
+                let spaces = TAB_WIDTH - col % TAB_WIDTH;
+                out.extend(std::iter::repeat_n(' ', spaces));
+                col += spaces;
+            }
+            '\n' => {
+                out.push('\n');
+                col = 0;
+            }
+            c => {
+                out.push(c);
+                col += c.width().unwrap_or(0);
+            }
+        }
+    }
+    out
 }
 
 /// How many columns `text` takes.
@@ -76,23 +105,43 @@ pub fn fit(text: &str, max: usize) -> String {
     out
 }
 
-/// What row building needs to know besides the line: the time zone and
-/// today's date (a day separator precedes lines of other days).
-#[derive(Debug, Clone, Copy)]
+/// What row building needs to know besides the line: the time zone,
+/// today's date (a day separator precedes lines of other days) and the
+/// look (timestamp format, colours).
+#[derive(Debug, Clone)]
 pub struct RowContext {
     /// The local time zone's offset from UTC.
     pub offset: FixedOffset,
     /// Today, in that zone.
     pub today: Option<NaiveDate>,
+    /// Timestamps and colours.
+    pub look: Arc<Look>,
 }
 
 impl RowContext {
-    /// The context at `now_ms` in time zone `offset`.
+    /// The context at `now_ms` in time zone `offset`, with the default look.
     pub fn new(offset: FixedOffset, now_ms: i64) -> Self {
+        Self::with_look(offset, now_ms, Arc::new(Look::default()))
+    }
+
+    /// The context at `now_ms` in time zone `offset`, looking as `look` says.
+    pub fn with_look(offset: FixedOffset, now_ms: i64, look: Arc<Look>) -> Self {
         RowContext {
             offset,
             today: day(now_ms, offset),
+            look,
         }
+    }
+
+    /// A line's time as the look formats it.
+    pub fn time(&self, ts_ms: i64) -> String {
+        self.offset
+            .timestamp_millis_opt(ts_ms)
+            .single()
+            .map_or_else(
+                || "--:--".to_owned(),
+                |t| t.format(&self.look.timestamp).to_string(),
+            )
     }
 }
 
@@ -112,15 +161,15 @@ pub fn hhmm(ts_ms: i64, offset: FixedOffset) -> String {
         .map_or_else(|| "--:--".to_owned(), |t| t.format("%H:%M").to_string())
 }
 
-fn time_style() -> Style {
-    Style::new().fg(Color::DarkGray)
+fn time_style(cx: &RowContext) -> Style {
+    Style::new().fg(cx.look.colours.time)
 }
 
 /// The style of a nickname's `<nick>` when the line mentions the user.
-pub fn mention_style() -> Style {
+pub fn mention_style(colours: &Colours) -> Style {
     Style::new()
-        .fg(Color::Black)
-        .bg(Color::Yellow)
+        .fg(colours.mention_fg)
+        .bg(colours.mention_bg)
         .add_modifier(Modifier::BOLD)
 }
 
@@ -132,6 +181,16 @@ pub fn line_rows(
     cx: &RowContext,
     width: usize,
 ) -> Vec<Row<'static>> {
+    line_rows_linked(line, prev_ts, cx, width).0
+}
+
+/// [`line_rows`], with the links of each row.
+pub fn line_rows_linked(
+    line: &Line,
+    prev_ts: Option<i64>,
+    cx: &RowContext,
+    width: usize,
+) -> (Vec<Row<'static>>, Vec<Vec<Link>>) {
     let mut rows = Vec::new();
     let this_day = day(line.ts, cx.offset);
     let day_above = match prev_ts {
@@ -142,9 +201,9 @@ pub fn line_rows(
         && day_above != Some(d)
     {
         let label = fit(&format!("─── {} ───", d.format("%A %Y-%m-%d")), width);
-        rows.push(Row::from(Span::styled(label, time_style())));
+        rows.push(Row::from(Span::styled(label, time_style(cx))));
     }
-    let time = Span::styled(format!("{} ", hhmm(line.ts, cx.offset)), time_style());
+    let time = Span::styled(format!("{} ", cx.time(line.ts)), time_style(cx));
     let (prefix, body, body_style) = match &line.kind {
         LineKind::Message {
             nick,
@@ -154,7 +213,7 @@ pub fn line_rows(
         } => {
             let nick = clean(nick);
             let nick_style = if line.mention {
-                mention_style()
+                mention_style(&cx.look.colours)
             } else if *own {
                 Style::new().add_modifier(Modifier::BOLD)
             } else {
@@ -183,12 +242,15 @@ pub fn line_rows(
             (prefix, text.as_str(), body_style)
         }
         LineKind::Notice(text) => (
-            vec![time, Span::styled("-!- ", Style::new().fg(Color::Cyan))],
+            vec![
+                time,
+                Span::styled("-!- ", Style::new().fg(cx.look.colours.notice)),
+            ],
             text.as_str(),
             Style::new(),
         ),
         LineKind::Info(text) => (
-            vec![time, Span::styled("--- ", time_style())],
+            vec![time, Span::styled("--- ", time_style(cx))],
             text.as_str(),
             Style::new(),
         ),
@@ -197,15 +259,41 @@ pub fn line_rows(
                 time,
                 Span::styled(
                     "-!- ",
-                    Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                    Style::new()
+                        .fg(cx.look.colours.error)
+                        .add_modifier(Modifier::BOLD),
                 ),
             ],
             text.as_str(),
-            Style::new().fg(Color::Red),
+            Style::new().fg(cx.look.colours.error),
         ),
     };
-    rows.extend(wrap(prefix, &clean_multiline(body), body_style, width));
-    rows
+    let link_style = Style::new()
+        .fg(cx.look.colours.link)
+        .add_modifier(Modifier::UNDERLINED);
+    let mut links = vec![Vec::new(); rows.len()];
+    let (body_rows, body_links) = wrap_linked(
+        prefix,
+        &clean_multiline(body),
+        body_style,
+        link_style,
+        width,
+    );
+    rows.extend(body_rows);
+    links.extend(body_links);
+    (rows, links)
+}
+
+/// A row ready to draw: its text, its links, and which line it belongs to
+/// (the pieces of a wrapped link share it).
+#[derive(Debug, Clone)]
+pub struct ShownRow {
+    /// The row.
+    pub row: Row<'static>,
+    /// Its links.
+    pub links: Vec<Link>,
+    /// Identifies its line.
+    pub line_key: u64,
 }
 
 /// Lays `body` out after `prefix` in rows of `width` columns: words move to
@@ -218,6 +306,18 @@ pub fn wrap(
     style: Style,
     width: usize,
 ) -> Vec<Row<'static>> {
+    wrap_linked(prefix, body, style, Style::new(), width).0
+}
+
+/// [`wrap`], with the links in `body` drawn in `link_style` and where they
+/// landed: for each row, its links.
+pub fn wrap_linked(
+    prefix: Vec<Span<'static>>,
+    body: &str,
+    style: Style,
+    link_style: Style,
+    width: usize,
+) -> (Vec<Row<'static>>, Vec<Vec<Link>>) {
     let width = width.max(1);
     let prefix_width: usize = prefix.iter().map(|s| s.content.width()).sum();
     let indent = if prefix_width * 2 <= width {
@@ -227,12 +327,15 @@ pub fn wrap(
     };
     let mut out = Wrapper {
         rows: Vec::new(),
+        links: Vec::new(),
         row: prefix,
+        row_links: Vec::new(),
         text: String::new(),
         col: prefix_width,
         indent,
         width,
         style,
+        link_style,
     };
     for (i, paragraph) in body.split('\n').enumerate() {
         if i > 0 {
@@ -263,80 +366,162 @@ fn tokens(text: &str) -> impl Iterator<Item = &str> {
 
 struct Wrapper {
     rows: Vec<Row<'static>>,
+    links: Vec<Vec<Link>>,
     row: Vec<Span<'static>>,
+    row_links: Vec<Link>,
     text: String,
     col: usize,
     indent: usize,
     width: usize,
     style: Style,
+    link_style: Style,
 }
 
 impl Wrapper {
-    fn break_row(&mut self) {
+    fn flush_text(&mut self) {
         let text = std::mem::take(&mut self.text);
         if !text.is_empty() {
             self.row.push(Span::styled(text, self.style));
         }
+    }
+
+    fn break_row(&mut self) {
+        self.flush_text();
         let row = std::mem::take(&mut self.row);
         self.rows.push(Row::from(row));
+        self.links.push(std::mem::take(&mut self.row_links));
         if self.indent > 0 {
             self.row.push(Span::raw(" ".repeat(self.indent)));
         }
         self.col = self.indent;
     }
 
+    /// Puts `piece` at the current column, as part of the link `url` if any.
+    fn put(&mut self, piece: &str, url: Option<&str>) {
+        let w = piece.width();
+        match url {
+            None => self.text.push_str(piece),
+            Some(url) => {
+                self.flush_text();
+                match self.row_links.last_mut() {
+                    // The link goes on: one span, one link.
+                    Some(last) if last.url == url && last.end == self.col => {
+                        last.end += w;
+                        if let Some(span) = self.row.last_mut() {
+                            span.content.to_mut().push_str(piece);
+                        }
+                    }
+                    _ => {
+                        self.row
+                            .push(Span::styled(piece.to_owned(), self.link_style));
+                        self.row_links.push(Link {
+                            start: self.col,
+                            end: self.col + w,
+                            url: url.to_owned(),
+                        });
+                    }
+                }
+            }
+        }
+        self.col += w;
+    }
+
+    /// Puts a whole word, its link (if any) marked.
+    fn put_word(&mut self, token: &str) {
+        match link::find(token) {
+            None => self.put(token, None),
+            Some(range) => {
+                let url = &token[range.clone()];
+                self.put(&token[..range.start], None);
+                self.put(url, Some(url));
+                self.put(&token[range.end..], None);
+            }
+        }
+    }
+
     fn push_token(&mut self, token: &str) {
         let w = token.width();
         if self.col + w <= self.width {
-            self.text.push_str(token);
-            self.col += w;
+            self.put_word(token);
         } else if token.starts_with(char::is_whitespace) {
             // Spaces where a row ends are dropped.
             self.break_row();
         } else if w <= self.width - self.indent && self.col > self.indent {
             self.break_row();
-            self.text.push_str(token);
-            self.col += w;
+            self.put_word(token);
         } else {
-            for c in token.chars() {
+            let link = link::find(token);
+            for (at, c) in token.char_indices() {
                 let cw = c.width().unwrap_or(0);
                 if self.col + cw > self.width && self.col > self.indent {
                     self.break_row();
                 }
-                self.text.push(c);
-                self.col += cw;
+                let url = link
+                    .as_ref()
+                    .filter(|r| r.contains(&at))
+                    .map(|r| &token[r.clone()]);
+                self.put(&token[at..at + c.len_utf8()], url);
             }
         }
     }
 
-    fn finish(mut self) -> Vec<Row<'static>> {
-        let text = std::mem::take(&mut self.text);
-        if !text.is_empty() {
-            self.row.push(Span::styled(text, self.style));
-        }
+    fn finish(mut self) -> (Vec<Row<'static>>, Vec<Vec<Link>>) {
+        self.flush_text();
         self.rows.push(Row::from(std::mem::take(&mut self.row)));
-        self.rows
+        self.links.push(std::mem::take(&mut self.row_links));
+        (self.rows, self.links)
     }
 }
 
+/// The unread marker: a rule across the pane after the last line seen.
+pub fn marker_row(width: usize, cx: &RowContext) -> Row<'static> {
+    let label = " new ";
+    let side = width.saturating_sub(label.len()) / 2;
+    let text = format!("{}{label}{}", "─".repeat(side), "─".repeat(side));
+    Row::from(Span::styled(
+        fit(&text, width),
+        Style::new().fg(cx.look.colours.marker),
+    ))
+}
+
 /// The rows of `window` at `width` columns, newest last: the `count` rows
-/// that end `skip` rows above the newest one.
+/// that end `skip` rows above the newest one (the unread marker included).
 pub fn visible_rows(
     window: &Window,
     cx: &RowContext,
     width: usize,
     skip: usize,
     count: usize,
-) -> Vec<Row<'static>> {
+) -> Vec<ShownRow> {
     let want = skip.saturating_add(count);
-    let mut reversed: Vec<Row<'static>> = Vec::new();
-    let mut lines = window.lines().rev().peekable();
-    while let Some(line) = lines.next() {
+    let mut reversed: Vec<ShownRow> = Vec::new();
+    let mut lines = window.lines_marked().rev().peekable();
+    while let Some((line, marked)) = lines.next() {
         if reversed.len() >= want {
             break;
         }
-        let prev = lines.peek().map(|l| l.ts);
-        reversed.extend(line_rows(line, prev, cx, width).into_iter().rev());
+        let line_key = line
+            .msg_id
+            .unwrap_or_else(|| u64::from_ne_bytes(line.ts.to_ne_bytes()));
+        if marked {
+            reversed.push(ShownRow {
+                row: marker_row(width, cx),
+                links: Vec::new(),
+                line_key,
+            });
+        }
+        let prev = lines.peek().map(|(l, _)| l.ts);
+        let (rows, links) = line_rows_linked(line, prev, cx, width);
+        reversed.extend(
+            rows.into_iter()
+                .zip(links)
+                .rev()
+                .map(|(row, links)| ShownRow {
+                    row,
+                    links,
+                    line_key,
+                }),
+        );
     }
     reversed.into_iter().skip(skip).take(count).rev().collect()
 }
@@ -344,20 +529,25 @@ pub fn visible_rows(
 /// How many rows all of `window` takes at `width` columns.
 pub fn total_rows(window: &Window, cx: &RowContext, width: usize) -> usize {
     let mut total = 0;
-    let mut lines = window.lines().rev().peekable();
-    while let Some(line) = lines.next() {
-        let prev = lines.peek().map(|l| l.ts);
-        total += line_rows(line, prev, cx, width).len();
+    let mut lines = window.lines_marked().rev().peekable();
+    while let Some((line, marked)) = lines.next() {
+        let prev = lines.peek().map(|(l, _)| l.ts);
+        total += line_rows(line, prev, cx, width).len() + usize::from(marked);
     }
     total
 }
 
-/// The rows one line takes when it is the newest in `window` (used to keep
-/// a scrolled-up view still while lines arrive below it).
+/// The rows one line adds when it arrives as the newest in `window` (used
+/// to keep a scrolled-up view still while lines arrive below it): its own,
+/// and the unread marker's when it is the first after it.
 pub fn newest_line_rows(window: &Window, cx: &RowContext, width: usize) -> usize {
-    let mut lines = window.lines().rev();
+    let mut lines = window.lines_marked().rev();
     match lines.next() {
-        Some(line) => line_rows(line, lines.next().map(|l| l.ts), cx, width).len(),
+        Some((line, _)) => {
+            let before = lines.next();
+            let marker = usize::from(before.is_some_and(|(_, marked)| marked));
+            line_rows(line, before.map(|(l, _)| l.ts), cx, width).len() + marker
+        }
         None => 0,
     }
 }
@@ -405,6 +595,11 @@ mod tests {
     }
 
     #[test]
+    fn tabs_expand_to_tab_stops_from_the_start_of_each_line() {
+        assert_eq!(clean_multiline("\tx\nab\ty\n你\tz"), "    x\nab  y\n你  z");
+    }
+
+    #[test]
     fn fit_cuts_by_display_width() {
         assert_eq!(fit("lobby", 10), "lobby");
         assert_eq!(fit("中文房间名字", 7), "中文房…");
@@ -438,7 +633,7 @@ mod tests {
         let cx = RowContext::new(FixedOffset::east_opt(0).unwrap(), 0);
         let text = plain(&line_rows(&line, None, &cx, 80)).join("\n");
         assert!(!text.contains(|c: char| c.is_control()), "{text:?}");
-        assert_eq!(text, "00:00 <ev[31mil> a]0;pwnedbc    d");
+        assert_eq!(text, "00:00 <ev[31mil> a]0;pwnedbc d");
     }
 
     #[test]

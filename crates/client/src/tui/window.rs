@@ -6,11 +6,19 @@
 //! message id seen twice is kept once. Local notices (presence, errors,
 //! command output) have no message id; they are placed after the newest
 //! message known when they were shown.
+//!
+//! Message ids are unique only within one server epoch (an in-memory server
+//! restarted starts a new one). Each epoch the client meets is an era, and
+//! every line key starts with its era: a later era's lines come after an
+//! earlier one's, and an id seen in one era never hides a message of another.
 
 use std::collections::BTreeMap;
 
 use chatroom_proto::json::PresenceSummary;
 use chatroom_proto::{nick, room};
+
+/// How many recent speakers a window remembers for completion.
+pub const RECENT_SPEAKERS: usize = 50;
 
 /// The most lines one window keeps; older ones are dropped as new ones come.
 pub const MAX_LINES: usize = 5000;
@@ -38,27 +46,39 @@ impl WindowKey {
     }
 }
 
-/// Where a line sorts in its window: after message `anchor`, `seq`-th among
-/// the local notices placed there (messages themselves have `seq` 0).
+/// Where a line sorts in its window: in era `era` (see the module
+/// documentation), after message `anchor`, `seq`-th among the local notices
+/// placed there (messages themselves have `seq` 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LineKey {
+    era: u32,
     anchor: u64,
     seq: u64,
 }
 
 impl LineKey {
-    /// The key of the message with id `msg_id`.
-    pub fn message(msg_id: u64) -> Self {
+    /// The key of the message with id `msg_id` in era `era`.
+    pub fn message(era: u32, msg_id: u64) -> Self {
         LineKey {
+            era,
             anchor: msg_id,
             seq: 0,
         }
     }
 
-    /// The key of a local notice shown after message `anchor`; `seq` must
-    /// be positive and unique.
-    pub fn notice(anchor: u64, seq: u64) -> Self {
-        LineKey { anchor, seq }
+    /// The key of a local notice shown after message `anchor` of era
+    /// `era`; `seq` must be positive and unique.
+    pub fn notice(era: u32, anchor: u64, seq: u64) -> Self {
+        LineKey { era, anchor, seq }
+    }
+
+    /// The first key of era `era`.
+    fn era_start(era: u32) -> Self {
+        LineKey {
+            era,
+            anchor: 0,
+            seq: 0,
+        }
     }
 }
 
@@ -173,6 +193,12 @@ pub struct Window {
     pub older: Older,
     /// A request for older history is on its way.
     pub fetching_older: bool,
+    /// Who spoke here lately, the most recent first (folded nicknames,
+    /// at most [`RECENT_SPEAKERS`]): Tab offers them first.
+    speakers: Vec<String>,
+    /// The last line shown when the user last left this window: the
+    /// unread marker goes after it once newer lines follow.
+    marker: Option<LineKey>,
 }
 
 impl Window {
@@ -191,6 +217,8 @@ impl Window {
             more_below: false,
             older: Older::Unknown,
             fetching_older: false,
+            marker: None,
+            speakers: Vec::new(),
         }
     }
 
@@ -224,6 +252,48 @@ impl Window {
         self.lines.values()
     }
 
+    /// The lines, oldest first, each with whether the unread marker goes
+    /// right after it (after the line last seen, when newer ones follow).
+    pub fn lines_marked(&self) -> impl DoubleEndedIterator<Item = (&Line, bool)> {
+        let last = self.lines.last_key_value().map(|(key, _)| *key);
+        let marker = self.marker.filter(|m| Some(*m) != last);
+        self.lines
+            .iter()
+            .map(move |(key, line)| (line, Some(*key) == marker))
+    }
+
+    /// Notes that `nick` just spoke here.
+    pub fn spoke(&mut self, nick: &str) {
+        let folded = nick::fold(nick);
+        self.speakers.retain(|s| *s != folded);
+        self.speakers.insert(0, folded);
+        self.speakers.truncate(RECENT_SPEAKERS);
+    }
+
+    /// The members' nicknames in the order Tab offers them: those who
+    /// spoke lately, most recent first, then the others by name.
+    pub fn nicks_by_recency(&self) -> Vec<String> {
+        let mut nicks: Vec<String> = self
+            .speakers
+            .iter()
+            .filter_map(|folded| self.members.get(folded))
+            .map(|m| m.nick.clone())
+            .collect();
+        nicks.extend(
+            self.members
+                .iter()
+                .filter(|(folded, _)| !self.speakers.contains(folded))
+                .map(|(_, m)| m.nick.clone()),
+        );
+        nicks
+    }
+
+    /// Puts the unread marker after the newest line (the user leaves the
+    /// window having seen everything in it).
+    pub fn set_marker(&mut self) {
+        self.marker = self.lines.last_key_value().map(|(key, _)| *key);
+    }
+
     /// The number of lines.
     pub fn len(&self) -> usize {
         self.lines.len()
@@ -234,14 +304,25 @@ impl Window {
         self.lines.is_empty()
     }
 
-    /// The highest message id shown here.
-    pub fn newest_msg_id(&self) -> Option<u64> {
-        self.lines.values().rev().find_map(|l| l.msg_id)
+    /// The lines of era `era`, oldest first.
+    fn era_lines(&self, era: u32) -> impl DoubleEndedIterator<Item = &Line> {
+        let end = match era.checked_add(1) {
+            Some(next) => std::ops::Bound::Excluded(LineKey::era_start(next)),
+            None => std::ops::Bound::Unbounded,
+        };
+        self.lines
+            .range((std::ops::Bound::Included(LineKey::era_start(era)), end))
+            .map(|(_, line)| line)
     }
 
-    /// The lowest message id shown here.
-    pub fn oldest_msg_id(&self) -> Option<u64> {
-        self.lines.values().find_map(|l| l.msg_id)
+    /// The highest message id shown here from era `era`.
+    pub fn newest_msg_id(&self, era: u32) -> Option<u64> {
+        self.era_lines(era).rev().find_map(|l| l.msg_id)
+    }
+
+    /// The lowest message id shown here from era `era`.
+    pub fn oldest_msg_id(&self, era: u32) -> Option<u64> {
+        self.era_lines(era).find_map(|l| l.msg_id)
     }
 
     /// Adds a line where `key` sorts and says where it went; `None` (and
@@ -260,6 +341,15 @@ impl Window {
             self.lines.pop_first();
         }
         Some(if at_end { Placed::End } else { Placed::Inside })
+    }
+
+    /// Removes every line (`/clear`): the window starts empty, and
+    /// scrolling up does not fetch them back (`/history` does).
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.scroll = 0;
+        self.more_below = false;
+        self.older = Older::Exhausted;
     }
 
     /// Marks everything as seen.
@@ -356,18 +446,18 @@ mod tests {
     fn lines_sort_by_message_id_and_duplicates_are_dropped() {
         let mut w = Window::new(WindowKey::room("Rust"), "Rust");
         assert_eq!(
-            w.insert(LineKey::message(5), msg(5, "five")),
+            w.insert(LineKey::message(0, 5), msg(5, "five")),
             Some(Placed::End)
         );
         assert_eq!(
-            w.insert(LineKey::message(9), msg(9, "nine")),
+            w.insert(LineKey::message(0, 9), msg(9, "nine")),
             Some(Placed::End)
         );
         assert_eq!(
-            w.insert(LineKey::message(7), msg(7, "seven")),
+            w.insert(LineKey::message(0, 7), msg(7, "seven")),
             Some(Placed::Inside)
         );
-        assert_eq!(w.insert(LineKey::message(7), msg(7, "again")), None);
+        assert_eq!(w.insert(LineKey::message(0, 7), msg(7, "again")), None);
         let notice = Line {
             ts: 0,
             msg_id: None,
@@ -375,7 +465,7 @@ mod tests {
             mention: false,
         };
         assert_eq!(
-            w.insert(LineKey::notice(7, 1), notice),
+            w.insert(LineKey::notice(0, 7, 1), notice),
             Some(Placed::Inside)
         );
         let texts: Vec<String> = w.lines().map(Line::text).collect();
@@ -383,18 +473,30 @@ mod tests {
             texts,
             ["<bob> five", "<bob> seven", "after seven", "<bob> nine"]
         );
-        assert_eq!(w.oldest_msg_id(), Some(5));
-        assert_eq!(w.newest_msg_id(), Some(9));
+        assert_eq!(w.oldest_msg_id(0), Some(5));
+        assert_eq!(w.newest_msg_id(0), Some(9));
+        // The same id in a later era is another message, shown after.
+        assert_eq!(
+            w.insert(LineKey::message(1, 5), msg(5, "five again")),
+            Some(Placed::End)
+        );
+        assert_eq!(
+            w.lines().last().map(Line::text).as_deref(),
+            Some("<bob> five again")
+        );
+        assert_eq!((w.oldest_msg_id(1), w.newest_msg_id(1)), (Some(5), Some(5)));
+        assert_eq!(w.newest_msg_id(0), Some(9));
+        assert_eq!(w.newest_msg_id(2), None);
     }
 
     #[test]
     fn a_window_keeps_at_most_max_lines() {
         let mut w = Window::new(WindowKey::Status, "status");
         for id in 0..(MAX_LINES as u64 + 10) {
-            w.insert(LineKey::message(id), msg(id, "x"));
+            w.insert(LineKey::message(0, id), msg(id, "x"));
         }
         assert_eq!(w.len(), MAX_LINES);
-        assert_eq!(w.oldest_msg_id(), Some(10));
+        assert_eq!(w.oldest_msg_id(0), Some(10));
     }
 
     #[test]

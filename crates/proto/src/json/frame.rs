@@ -45,6 +45,17 @@ pub enum ServerFrame {
     Done(Done),
     /// Reply to a `broadcast` that carried a `ref`: the message was accepted.
     Ack(Ack),
+    /// One result of a `search` (results come best first, then `search_end`).
+    SearchHit(SearchHit),
+    /// The end of a page of `search` results.
+    SearchEnd(SearchEnd),
+    /// Reply to `conversations`.
+    Conversations(ConversationList),
+    /// Reply to `whois`.
+    Whois(WhoisInfo),
+    /// The recipient of a `direct` is away (sent before its `ack`, with its
+    /// `ref`).
+    Away(AwayNotice),
     /// Reply to `ping`.
     Pong(Pong),
     /// A keepalive from the server: answer with a `pong` request carrying
@@ -154,6 +165,9 @@ pub struct DirectMessage {
     /// A `/me` action rather than a plain message.
     #[serde(default, skip_serializing_if = "is_false")]
     pub action: bool,
+    /// Replayed from history (`history` with `with`) rather than sent just now.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub history: bool,
 }
 
 /// A user as member lists show them.
@@ -182,8 +196,12 @@ pub struct Joined {
 /// The end of a history replay.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEnd {
-    /// The room.
+    /// The room (empty, and left out, for direct messages).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub room: String,
+    /// For direct messages: the other person, as the request named them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
     /// How many `message` frames the replay had.
     pub count: u32,
     /// Whether older messages exist before the oldest one sent.
@@ -369,6 +387,107 @@ pub struct Ack {
     pub msg_id: u64,
     /// The time it got, in milliseconds since the Unix epoch.
     pub ts: i64,
+}
+
+/// One message found by `search`: a room message (with `room`) or a direct
+/// message (with `to_nickname`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The message's id.
+    pub msg_id: u64,
+    /// When it was said, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// The room, for a room message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// Who said it.
+    pub sender_id: u64,
+    /// Their nickname at the time.
+    pub sender_nickname: String,
+    /// The recipient's nickname, for a direct message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_nickname: Option<String>,
+    /// The text.
+    pub message: String,
+    /// A `/me` action.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub action: bool,
+    /// The `search` request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// The end of a page of search results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchEnd {
+    /// The text searched for.
+    pub text: String,
+    /// How many `search_hit` frames the page had.
+    pub count: u32,
+    /// Pass this as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// One person the user exchanged direct messages with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Their nickname, as in the latest message.
+    pub nickname: String,
+    /// The latest message's id.
+    pub msg_id: u64,
+    /// When it was sent, in milliseconds since the Unix epoch.
+    pub ts: i64,
+}
+
+/// Reply to `conversations`: most recent first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationList {
+    /// The people, most recent conversation first.
+    pub conversations: Vec<Conversation>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `whois`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhoisInfo {
+    /// Their nickname.
+    pub nickname: String,
+    /// Their user id.
+    pub id: u64,
+    /// Their away message, if they are away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
+    /// The rooms they are in.
+    pub rooms: Vec<String>,
+    /// When they logged in, in milliseconds since the Unix epoch.
+    pub since: i64,
+    /// The account they are logged into, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Whether they are an operator.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub operator: bool,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Someone is away: said to whoever sends them a direct message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AwayNotice {
+    /// Who is away.
+    pub nickname: String,
+    /// Their away message.
+    pub message: String,
+    /// The `ref` of the `direct` this answers.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
 }
 
 /// `{"type":"pong"}`: the answer to a ping.

@@ -12,12 +12,14 @@ mod framer;
 mod request;
 
 pub use frame::{
-    Ack, ChatMessage, DirectMessage, Done, ErrorFrame, HistoryEnd, Joined, Limits, MemberInfo,
-    MemberList, Notice, Parted, Pong, Presence, PresenceEvent, PresenceSummary, Registered,
-    Renamed, RoomInfo, RoomList, ServerFrame, TopicInfo, Welcome, encode_frame,
+    Ack, AwayNotice, ChatMessage, Conversation, ConversationList, DirectMessage, Done, ErrorFrame,
+    HistoryEnd, Joined, Limits, MemberInfo, MemberList, Notice, Parted, Pong, Presence,
+    PresenceEvent, PresenceSummary, Registered, Renamed, RoomInfo, RoomList, SearchEnd, SearchHit,
+    ServerFrame, TopicInfo, Welcome, WhoisInfo, encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{
-    BanTarget, DEFAULT_HISTORY_LIMIT, Envelope, MAX_HISTORY_LIMIT, Ref, Request, RequestError,
-    Secret, encode_request, parse_request,
+    BanTarget, DEFAULT_CONVERSATIONS, DEFAULT_HISTORY_LIMIT, DEFAULT_SEARCH_LIMIT, Envelope,
+    MAX_AWAY_CHARS, MAX_CONVERSATIONS, MAX_HISTORY_LIMIT, MAX_SEARCH_CHARS, MAX_SEARCH_LIMIT, Ref,
+    Request, RequestError, Secret, encode_request, parse_request,
 };

@@ -32,6 +32,24 @@ pub const MAX_HISTORY_LIMIT: u32 = 500;
 /// How many messages `history` returns when no `limit` is given.
 pub const DEFAULT_HISTORY_LIMIT: u32 = 50;
 
+/// The most results one `search` page may ask for.
+pub const MAX_SEARCH_LIMIT: u32 = 50;
+
+/// How many results a `search` page has when no `limit` is given.
+pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
+
+/// The longest `search` text, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// The longest away message, in characters.
+pub const MAX_AWAY_CHARS: usize = 300;
+
+/// The most peers one `conversations` request may ask for.
+pub const MAX_CONVERSATIONS: u32 = 100;
+
+/// How many peers `conversations` lists when no `limit` is given.
+pub const DEFAULT_CONVERSATIONS: u32 = 20;
+
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -101,6 +119,51 @@ pub enum Request {
         before: Option<u64>,
         /// How many at most (1 to [`MAX_HISTORY_LIMIT`]).
         limit: u32,
+    },
+    /// `{"type":"history","with":"nick","before":42,"limit":50}`: page back
+    /// through the stored direct messages between the user and `with`.
+    DirectHistory {
+        /// The other person's nickname.
+        with: String,
+        /// Only messages with ids below this one; `None` means the newest.
+        before: Option<u64>,
+        /// How many at most (1 to [`MAX_HISTORY_LIMIT`]).
+        limit: u32,
+    },
+    /// `{"type":"conversations","limit":20}`: the people the user has
+    /// exchanged direct messages with, most recent first.
+    Conversations {
+        /// How many at most (1 to [`MAX_CONVERSATIONS`]).
+        limit: u32,
+    },
+    /// `{"type":"search","text":"...","room":"...","with":"...","limit":20,
+    /// "cursor":"..."}`: full-text search of the stored messages the user
+    /// may read (the rooms they are in, their direct messages).
+    Search {
+        /// What to look for: words that must all appear, as substrings,
+        /// in any case (1 to [`MAX_SEARCH_CHARS`] characters).
+        text: String,
+        /// Only this room (which the user must be in).
+        room: Option<String>,
+        /// Only direct messages with this nickname.
+        with: Option<String>,
+        /// How many results at most (1 to [`MAX_SEARCH_LIMIT`]).
+        limit: u32,
+        /// Where the previous page ended (its `search_end`'s `next`).
+        cursor: Option<String>,
+    },
+    /// `{"type":"away","message":"..."}`: mark oneself away (shown to
+    /// others: in `whois`, and to whoever sends a direct message), or back
+    /// without a message.
+    Away {
+        /// Why; `None` (or empty) means back.
+        message: Option<String>,
+    },
+    /// `{"type":"whois","nickname":"..."}`: what the server shows about an
+    /// online user.
+    Whois {
+        /// Who.
+        nickname: String,
     },
     /// `{"type":"register","password":"..."}`: register the nickname (the
     /// current one, or `nickname` before login, which also logs in).
@@ -242,7 +305,11 @@ impl Request {
             Request::Who { .. } => "who",
             Request::Topic { .. } => "topic",
             Request::Nick { .. } => "nick",
-            Request::History { .. } => "history",
+            Request::History { .. } | Request::DirectHistory { .. } => "history",
+            Request::Conversations { .. } => "conversations",
+            Request::Search { .. } => "search",
+            Request::Away { .. } => "away",
+            Request::Whois { .. } => "whois",
             Request::Register { .. } => "register",
             Request::Unregister { .. } => "unregister",
             Request::Oper { .. } => "oper",
@@ -327,6 +394,43 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
             put("limit", (*limit).into());
         }
+        Request::DirectHistory {
+            with,
+            before,
+            limit,
+        } => {
+            put("with", with.as_str().into());
+            if let Some(before) = before {
+                put("before", (*before).into());
+            }
+            put("limit", (*limit).into());
+        }
+        Request::Conversations { limit } => put("limit", (*limit).into()),
+        Request::Search {
+            text,
+            room,
+            with,
+            limit,
+            cursor,
+        } => {
+            put("text", text.as_str().into());
+            if let Some(room) = room {
+                put("room", room.as_str().into());
+            }
+            if let Some(with) = with {
+                put("with", with.as_str().into());
+            }
+            put("limit", (*limit).into());
+            if let Some(cursor) = cursor {
+                put("cursor", cursor.as_str().into());
+            }
+        }
+        Request::Away { message } => {
+            if let Some(message) = message {
+                put("message", message.as_str().into());
+            }
+        }
+        Request::Whois { nickname } => put("nickname", nickname.as_str().into()),
         Request::Register { nickname, password } => {
             if let Some(nickname) = nickname {
                 put("nickname", nickname.as_str().into());
@@ -417,6 +521,12 @@ struct Fields<'a> {
     ip: Option<&'a RawValue>,
     #[serde(borrow)]
     name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    with: Option<&'a RawValue>,
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow)]
+    cursor: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -493,19 +603,73 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             nickname: required(fields.nickname, "nickname")?,
         },
         "history" => {
-            let limit: u32 = optional(fields.limit, "limit")?.unwrap_or(DEFAULT_HISTORY_LIMIT);
-            if !(1..=MAX_HISTORY_LIMIT).contains(&limit) {
-                return Err(RequestError::new(
-                    ErrorCode::InvalidField,
-                    format!("field `limit` must be between 1 and {MAX_HISTORY_LIMIT}"),
-                ));
-            }
-            Request::History {
-                room: room()?,
-                before: optional(fields.before, "before")?,
-                limit,
+            let limit = limit(fields, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT)?;
+            let before = optional(fields.before, "before")?;
+            match optional::<String>(fields.with, "with")? {
+                None => Request::History {
+                    room: room()?,
+                    before,
+                    limit,
+                },
+                Some(_) if fields.room.is_some() => {
+                    return Err(RequestError::new(
+                        ErrorCode::InvalidField,
+                        "give either `room` or `with`, not both",
+                    ));
+                }
+                Some(with) => Request::DirectHistory {
+                    with,
+                    before,
+                    limit,
+                },
             }
         }
+        "conversations" => Request::Conversations {
+            limit: limit(fields, DEFAULT_CONVERSATIONS, MAX_CONVERSATIONS)?,
+        },
+        "search" => {
+            let text: String = required(fields.text, "text")?;
+            let chars = text.trim().chars().count();
+            if chars == 0 || chars > MAX_SEARCH_CHARS {
+                return Err(RequestError::new(
+                    ErrorCode::InvalidField,
+                    format!("field `text` must have 1 to {MAX_SEARCH_CHARS} characters"),
+                ));
+            }
+            let room = optional(fields.room, "room")?;
+            let with = optional(fields.with, "with")?;
+            if room.is_some() && with.is_some() {
+                return Err(RequestError::new(
+                    ErrorCode::InvalidField,
+                    "give either `room` or `with`, not both",
+                ));
+            }
+            Request::Search {
+                text,
+                room,
+                with,
+                limit: limit(fields, DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT)?,
+                cursor: optional(fields.cursor, "cursor")?,
+            }
+        }
+        "away" => {
+            let message: Option<String> = optional(fields.message, "message")?;
+            if message
+                .as_ref()
+                .is_some_and(|m| m.chars().count() > MAX_AWAY_CHARS)
+            {
+                return Err(RequestError::new(
+                    ErrorCode::InvalidField,
+                    format!("field `message` has at most {MAX_AWAY_CHARS} characters"),
+                ));
+            }
+            Request::Away {
+                message: message.filter(|m| !m.is_empty()),
+            }
+        }
+        "whois" => Request::Whois {
+            nickname: required(fields.nickname, "nickname")?,
+        },
         "logout" => Request::Logout,
         "register" => Request::Register {
             nickname: optional(fields.nickname, "nickname")?,
@@ -551,6 +715,18 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             ));
         }
     })
+}
+
+/// Reads the `limit` field: `default` when absent, else 1 to `max`.
+fn limit(fields: &Fields, default: u32, max: u32) -> Result<u32, RequestError> {
+    let limit: u32 = optional(fields.limit, "limit")?.unwrap_or(default);
+    if !(1..=max).contains(&limit) {
+        return Err(RequestError::new(
+            ErrorCode::InvalidField,
+            format!("field `limit` must be between 1 and {max}"),
+        ));
+    }
+    Ok(limit)
 }
 
 /// Reads a ban's target: a `nickname` or an `ip` (exactly one).
@@ -682,6 +858,32 @@ mod tests {
                     before,
                     limit
                 }),
+            (
+                any::<String>(),
+                proptest::option::of(any::<u64>()),
+                1..=MAX_HISTORY_LIMIT
+            )
+                .prop_map(|(with, before, limit)| Request::DirectHistory {
+                    with,
+                    before,
+                    limit
+                }),
+            (1..=MAX_CONVERSATIONS).prop_map(|limit| Request::Conversations { limit }),
+            (
+                "[a-z你好]{1,20}",
+                proptest::option::of(any::<String>()),
+                1..=MAX_SEARCH_LIMIT,
+                proptest::option::of(any::<String>())
+            )
+                .prop_map(|(text, with, limit, cursor)| Request::Search {
+                    text,
+                    room: None,
+                    with,
+                    limit,
+                    cursor
+                }),
+            proptest::option::of(".{1,40}").prop_map(|message| Request::Away { message }),
+            any::<String>().prop_map(|nickname| Request::Whois { nickname }),
             Just(Request::Logout),
             Just(Request::Ping),
             Just(Request::Pong),
@@ -953,6 +1155,74 @@ mod tests {
             ErrorCode::InvalidField
         );
         assert_eq!(err(br#"{"type":"register"}"#).code, ErrorCode::MissingField);
+    }
+
+    #[test]
+    fn search_away_whois_and_direct_history() {
+        assert_eq!(
+            ok(r#"{"type":"search","text":"你好世界"}"#).request,
+            Request::Search {
+                text: "你好世界".into(),
+                room: None,
+                with: None,
+                limit: DEFAULT_SEARCH_LIMIT,
+                cursor: None
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"search","text":"x","room":"r","limit":5,"cursor":"20"}"#).request,
+            Request::Search {
+                text: "x".into(),
+                room: Some("r".into()),
+                with: None,
+                limit: 5,
+                cursor: Some("20".into())
+            }
+        );
+        for bad in [
+            r#"{"type":"search"}"#,
+            r#"{"type":"search","text":"  "}"#,
+            r#"{"type":"search","text":"x","limit":51}"#,
+            r#"{"type":"search","text":"x","room":"r","with":"b"}"#,
+            r#"{"type":"history","room":"r","with":"b"}"#,
+            r#"{"type":"conversations","limit":0}"#,
+        ] {
+            assert!(parse_request(bad.as_bytes()).is_err(), "{bad}");
+        }
+        let long = format!(r#"{{"type":"search","text":"{}"}}"#, "x".repeat(201));
+        assert_eq!(err(long.as_bytes()).code, ErrorCode::InvalidField);
+        assert_eq!(
+            ok(r#"{"type":"history","with":"bob"}"#).request,
+            Request::DirectHistory {
+                with: "bob".into(),
+                before: None,
+                limit: DEFAULT_HISTORY_LIMIT
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"conversations"}"#).request,
+            Request::Conversations {
+                limit: DEFAULT_CONVERSATIONS
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"away","message":"lunch"}"#).request,
+            Request::Away {
+                message: Some("lunch".into())
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"away","message":""}"#).request,
+            Request::Away { message: None }
+        );
+        let long = format!(r#"{{"type":"away","message":"{}"}}"#, "z".repeat(301));
+        assert_eq!(err(long.as_bytes()).code, ErrorCode::InvalidField);
+        assert_eq!(
+            ok(r#"{"type":"whois","nickname":"bob"}"#).request,
+            Request::Whois {
+                nickname: "bob".into()
+            }
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@
 mod ids;
 mod retention;
 mod schema;
+mod search;
 mod writer;
 
 use std::path::PathBuf;
@@ -26,6 +27,7 @@ use tokio::sync::oneshot;
 
 pub use ids::Start;
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
+pub use search::{Found, Peer, Reader, SearchQuery};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "chatroom.db";
@@ -202,6 +204,22 @@ enum Op {
         limit: u32,
         reply: oneshot::Sender<Result<Page, StoreError>>,
     },
+    Search {
+        query: SearchQuery,
+        reply: oneshot::Sender<Result<Found, StoreError>>,
+    },
+    DirectHistory {
+        reader: Reader,
+        with: String,
+        before: Option<u64>,
+        limit: u32,
+        reply: oneshot::Sender<Result<Page, StoreError>>,
+    },
+    Conversations {
+        reader: Reader,
+        limit: u32,
+        reply: oneshot::Sender<Result<Vec<Peer>, StoreError>>,
+    },
     Flush(oneshot::Sender<()>),
     /// A new account; the reply comes once it is committed.
     Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
@@ -307,6 +325,52 @@ impl Store {
             .send(Op::History {
                 room_key,
                 before,
+                limit,
+                reply,
+            })
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Searches the messages `query.reader` may read (see [`SearchQuery`]);
+    /// sees every record queued before the call.
+    pub async fn search(&self, query: SearchQuery) -> Result<Found, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(Op::Search { query, reply })
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Up to `limit` direct messages between `reader` and `with` (a folded
+    /// nickname) with ids below `before`, oldest first.
+    pub async fn direct_history(
+        &self,
+        reader: Reader,
+        with: String,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(Op::DirectHistory {
+                reader,
+                with,
+                before,
+                limit,
+                reply,
+            })
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// The people `reader` exchanged direct messages with, most recent
+    /// first, at most `limit`.
+    pub async fn conversations(&self, reader: Reader, limit: u32) -> Result<Vec<Peer>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(Op::Conversations {
+                reader,
                 limit,
                 reply,
             })

@@ -5,8 +5,31 @@ use rusqlite::Connection;
 use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Synchronous};
 
 /// Bumped whenever the layout changes; a database from a newer version is
-/// refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+/// refused rather than misread. Version 2 added the full-text index.
+const SCHEMA_VERSION: i64 = 2;
+
+/// The full-text index of message bodies (version 2): an FTS5 table over
+/// `messages.body` that stores no text of its own, kept in step by
+/// triggers on every insert, delete (retention) and change. The `trigram`
+/// tokenizer indexes every three characters, so any substring of three or
+/// more characters is found, in any case and in any script (Chinese has no
+/// spaces to split words at, which the default tokenizer relies on). Its
+/// limit: shorter words cannot be looked up in it (see `search`).
+const FULL_TEXT: &str = "
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    body, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+);
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF body ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
+END;
+";
 
 const CREATE: &str = "
 CREATE TABLE IF NOT EXISTS messages (
@@ -74,8 +97,19 @@ pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), St
             ),
         )));
     }
-    conn.execute_batch(CREATE)?;
-    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    // `INSERT OR REPLACE` deletes the row it replaces; only with recursive
+    // triggers does that deletion reach the full-text index.
+    conn.pragma_update(None, "recursive_triggers", true)?;
+    super::search::register_functions(conn)?;
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(CREATE)?;
+    tx.execute_batch(FULL_TEXT)?;
+    if version < 2 {
+        // Messages stored before the index existed are indexed now.
+        tx.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');")?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 
 use super::ids::Ceilings;
+use super::search;
 use super::{
     Op, Outcome, Page, Receipt, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom,
 };
@@ -119,6 +120,27 @@ impl Writer {
                     reply,
                 } => {
                     let _ = reply.send(self.page(&room_key, before, limit));
+                }
+                Op::Search { query, reply } => {
+                    let _ = reply.send(search::search(&self.conn, &query));
+                }
+                Op::DirectHistory {
+                    reader,
+                    with,
+                    before,
+                    limit,
+                    reply,
+                } => {
+                    let page = search::direct_history(&self.conn, &reader, &with, before, limit)
+                        .map(|(messages, has_more)| Page { messages, has_more });
+                    let _ = reply.send(page);
+                }
+                Op::Conversations {
+                    reader,
+                    limit,
+                    reply,
+                } => {
+                    let _ = reply.send(search::conversations(&self.conn, &reader, limit));
                 }
                 Op::Flush(done) => {
                     let _ = done.send(());

@@ -8,8 +8,9 @@
 
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, ChatMessage, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberList, Presence,
-    PresenceEvent, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, Welcome,
+    Ack, ChatMessage, ConversationList, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberList,
+    Presence, PresenceEvent, Ref, Renamed, Request, RoomList, SearchEnd, SearchHit, ServerFrame,
+    TopicInfo, Welcome, WhoisInfo,
 };
 use chatroom_proto::nick::{self, MAX_NICK_CHARS};
 use chatroom_proto::room;
@@ -18,8 +19,8 @@ use super::super::event::NetEvent;
 use super::super::text::hhmm;
 use super::super::window::{Line, LineKind, Older, WindowKey};
 use super::{
-    App, CHOOSE_NICK, Conn, HISTORY_PAGE, Login, MAX_GAP_PAGES, Me, Page, Pending, Purpose,
-    mentions,
+    App, CHOOSE_NICK, Conn, HISTORY_PAGE, Login, MAX_CONVERSATION_WINDOWS, MAX_GAP_PAGES, Me, Page,
+    Pending, Purpose,
 };
 
 impl App {
@@ -28,6 +29,7 @@ impl App {
             NetEvent::Connecting { attempt } => self.conn = Conn::Connecting { attempt },
             NetEvent::Connected { generation } => {
                 self.conn = Conn::Online;
+                self.last_failure = None;
                 self.generation = generation;
                 self.login = Login::Idle;
                 self.note(0, LineKind::Notice(format!("connected to {}", self.server)));
@@ -50,6 +52,12 @@ impl App {
             retry_at_ms: self.now_ms.saturating_add(retry_ms),
         };
         self.login = Login::Idle;
+        if !was_online && self.last_failure.as_deref() != Some(reason.as_str()) {
+            // Said once per reason, not at every try.
+            let text = format!("cannot connect to {}: {reason}; retrying", self.server);
+            self.note(0, LineKind::Error(text));
+        }
+        self.last_failure = Some(reason.clone());
         if was_online {
             let text = format!("disconnected from {}: {reason}; reconnecting", self.server);
             if was_logged_in {
@@ -132,10 +140,27 @@ impl App {
                 );
                 self.note_here(LineKind::Notice(text));
             }
-            ServerFrame::Done(d) => {
-                self.take_pending(d.reference.as_ref());
-                self.note_here(LineKind::Notice(format!("{} done", d.request)));
+            ServerFrame::Done(d) => match self.take_pending(d.reference.as_ref()) {
+                Some(Pending::Away { message, origin }) => {
+                    let text = match &message {
+                        Some(why) => format!("you are marked away: {why}"),
+                        None => "you are back (no longer away)".to_owned(),
+                    };
+                    self.away = message;
+                    let index = self.index_or_status(&origin);
+                    self.note(index, LineKind::Notice(text));
+                }
+                _ => self.note_here(LineKind::Notice(format!("{} done", d.request))),
+            },
+            ServerFrame::SearchHit(hit) => self.on_search_hit(hit),
+            ServerFrame::SearchEnd(end) => self.on_search_end(end),
+            ServerFrame::Whois(w) => self.on_whois(w),
+            ServerFrame::Away(a) => {
+                let index = self.ensure_window(WindowKey::query(&a.nickname), &a.nickname);
+                let text = format!("{} is away: {}", a.nickname, a.message);
+                self.note(index, LineKind::Notice(text));
             }
+            ServerFrame::Conversations(list) => self.on_conversations(list),
             // Pings are answered by the network task; they never get here.
             ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => {}
         }
@@ -151,6 +176,19 @@ impl App {
 
     fn on_welcome(&mut self, w: Welcome) {
         self.pending.retain(|_, p| !matches!(p, Pending::Login));
+        // A server under another epoch numbers its messages afresh.
+        let new_epoch = match (&self.epoch, &w.epoch) {
+            (Some(before), Some(now)) => before != now,
+            _ => false,
+        };
+        if new_epoch {
+            self.era += 1;
+            self.newest_id = 0;
+        }
+        if w.epoch.is_some() {
+            self.epoch = w.epoch.clone();
+        }
+        self.limits = w.limits;
         self.login = Login::Done;
         self.wanted_nick = Some(w.nickname.clone());
         self.me = Some(Me {
@@ -167,6 +205,13 @@ impl App {
         let first = !self.logged_in_before;
         self.logged_in_before = true;
         if first {
+            // Bring back the direct-message windows of earlier sessions.
+            self.request(
+                Request::Conversations {
+                    limit: MAX_CONVERSATION_WINDOWS,
+                },
+                Pending::Conversations,
+            );
             for name in &w.rooms {
                 let index = self.ensure_window(WindowKey::room(name), name);
                 self.refresh_room(name, index, None);
@@ -185,7 +230,13 @@ impl App {
                 continue;
             }
             let name = window.name.clone();
-            let newest = window.newest_msg_id();
+            // In a new epoch nothing was seen yet: page back through all
+            // of it (as far as a gap is fetched).
+            let newest = if new_epoch {
+                Some(0)
+            } else {
+                window.newest_msg_id(self.era)
+            };
             let key = window.key().clone();
             self.note(index, LineKind::Notice("reconnected".into()));
             if in_rooms.contains(&room::fold(&name)) {
@@ -247,7 +298,7 @@ impl App {
                 limit,
             },
             Pending::History {
-                room: name.to_owned(),
+                window: WindowKey::room(name),
                 origin,
                 purpose,
                 page: Page::default(),
@@ -261,7 +312,7 @@ impl App {
         let key = WindowKey::room(room_name);
         let open = self.pending.values_mut().find(|p| match p {
             Pending::Join { room, .. } => *room == key,
-            Pending::History { room, .. } => WindowKey::room(room) == key,
+            Pending::History { window, .. } => *window == key,
             _ => false,
         });
         match open {
@@ -283,6 +334,9 @@ impl App {
         } else {
             true
         };
+        if self.ignores(&m.sender_nickname) {
+            return;
+        }
         let Some(index) = self.window_index(&WindowKey::room(&m.room)) else {
             tracing::debug!(room = %m.room, "message for a room without a window");
             return;
@@ -291,11 +345,7 @@ impl App {
             .me
             .as_ref()
             .is_some_and(|me| me.id == m.sender_id && m.sender_id != 0);
-        let mention = !own
-            && self
-                .me
-                .as_ref()
-                .is_some_and(|me| mentions(&m.message, &me.nick));
+        let mention = !own && self.mentions_me(&m.message);
         let line = Line {
             ts: m.ts,
             msg_id: Some(m.msg_id),
@@ -311,7 +361,15 @@ impl App {
     }
 
     fn on_direct(&mut self, d: DirectMessage) {
-        let own = self.me.as_ref().is_some_and(|me| me.id == d.sender_id);
+        // Stored messages of an earlier session (the account's) have
+        // another user id: the nickname says whose they are.
+        let own = self.me.as_ref().is_some_and(|me| {
+            me.id == d.sender_id
+                || (d.history && nick::fold(&me.nick) == nick::fold(&d.sender_nickname))
+        });
+        if !own && self.ignores(&d.sender_nickname) {
+            return;
+        }
         let peer = if own {
             &d.to_nickname
         } else {
@@ -327,9 +385,9 @@ impl App {
                 action: d.action,
                 own,
             },
-            mention: !own,
+            mention: !own && !d.history,
         };
-        self.add_message(index, d.msg_id, line, true);
+        self.add_message(index, d.msg_id, line, !d.history);
     }
 
     fn on_presence(&mut self, p: Presence) {
@@ -434,7 +492,11 @@ impl App {
         let Some(pending) = self.take_pending(h.reference.as_ref()) else {
             return;
         };
-        let Some(index) = self.window_index(&WindowKey::room(&h.room)) else {
+        let key = match &h.with {
+            Some(peer) => WindowKey::query(peer),
+            None => WindowKey::room(&h.room),
+        };
+        let Some(index) = self.window_index(&key) else {
             return;
         };
         let older = if h.has_more {
@@ -506,7 +568,7 @@ impl App {
                 limit: HISTORY_PAGE,
             },
             Pending::History {
-                room: name,
+                window: WindowKey::room(&name),
                 origin,
                 purpose: Purpose::Gap {
                     stop_at,
@@ -524,6 +586,104 @@ impl App {
             Some(Pending::Reply { origin, .. }) => Some(self.index_or_status(&origin)),
             _ => Some(self.current),
         }
+    }
+
+    /// The people of earlier conversations: a window each (unless one is
+    /// open or they are ignored), filled with their recent messages.
+    fn on_conversations(&mut self, list: ConversationList) {
+        self.take_pending(list.reference.as_ref());
+        for peer in list.conversations.into_iter().rev() {
+            let key = WindowKey::query(&peer.nickname);
+            if self.window_index(&key).is_some() || self.ignores(&peer.nickname) {
+                continue;
+            }
+            let index = self.ensure_window(key.clone(), &peer.nickname);
+            self.windows[index].fetching_older = true;
+            self.request(
+                Request::DirectHistory {
+                    with: peer.nickname,
+                    before: None,
+                    limit: chatroom_proto::json::DEFAULT_HISTORY_LIMIT,
+                },
+                Pending::History {
+                    window: key.clone(),
+                    origin: key,
+                    purpose: Purpose::Older { announce: false },
+                    page: Page::default(),
+                },
+            );
+        }
+    }
+
+    fn on_search_hit(&mut self, hit: SearchHit) {
+        let number = match &hit.reference {
+            Some(Ref::Number(n)) => n.as_u64(),
+            _ => None,
+        };
+        let when = hhmm(hit.ts, self.offset);
+        let place = match (&hit.room, &hit.to_nickname) {
+            (Some(room), _) => format!("#{room} "),
+            (None, Some(to)) => format!("(to {to}) "),
+            (None, None) => String::new(),
+        };
+        let line = format!(
+            "{when} {place}<{}> {}",
+            hit.sender_nickname,
+            preview(&hit.message)
+        );
+        if let Some(Pending::Search { hits, .. }) = number.and_then(|n| self.pending.get_mut(&n)) {
+            hits.push(line);
+        }
+    }
+
+    fn on_search_end(&mut self, end: SearchEnd) {
+        let Some(Pending::Search { origin, text, hits }) =
+            self.take_pending(end.reference.as_ref())
+        else {
+            return;
+        };
+        let index = self.index_or_status(&origin);
+        let mut note = if hits.is_empty() {
+            format!("nothing found for \"{text}\"")
+        } else {
+            format!("{} result(s) for \"{text}\", best first:", hits.len())
+        };
+        for hit in &hits {
+            note.push_str(&format!("\n  {hit}"));
+        }
+        if end.next.is_some() {
+            note.push_str(&format!("\n  (more: /search {text} again)"));
+        }
+        self.last_search = Some(super::LastSearch {
+            text,
+            origin,
+            next: end.next,
+        });
+        self.note(index, LineKind::Info(note));
+    }
+
+    fn on_whois(&mut self, w: WhoisInfo) {
+        let Some(index) = self.reply_window(w.reference.as_ref()) else {
+            return;
+        };
+        let rooms: Vec<String> = w.rooms.iter().map(|r| format!("#{r}")).collect();
+        let mut text = format!(
+            "{} (id {}): online since {}, in {}",
+            w.nickname,
+            w.id,
+            hhmm(w.since, self.offset),
+            rooms.join(" ")
+        );
+        if let Some(account) = &w.account {
+            text.push_str(&format!("; account {account}"));
+        }
+        if w.operator {
+            text.push_str("; operator");
+        }
+        if let Some(away) = &w.away {
+            text.push_str(&format!("; away: {away}"));
+        }
+        self.note(index, LineKind::Info(text));
     }
 
     fn on_room_list(&mut self, list: RoomList) {
@@ -638,12 +798,14 @@ impl App {
                 window, text: said, ..
             }) => {
                 let index = self.index_or_status(&window);
+                let said = preview(&said);
                 self.note(index, LineKind::Error(format!("not sent: {text}: {said}")));
             }
             Some(Pending::Direct {
                 origin, text: said, ..
             }) => {
                 let index = self.index_or_status(&origin);
+                let said = preview(&said);
                 self.note(index, LineKind::Error(format!("not sent: {text}: {said}")));
             }
             Some(Pending::History {
@@ -658,10 +820,17 @@ impl App {
             Some(
                 Pending::Join { origin, .. }
                 | Pending::Part { origin, .. }
-                | Pending::Reply { origin, .. },
+                | Pending::Reply { origin, .. }
+                | Pending::Away { origin, .. }
+                | Pending::Search { origin, .. },
             ) => {
                 let index = self.index_or_status(&origin);
                 self.note(index, LineKind::Error(text));
+            }
+            // A server without `conversations` (older versions): nothing
+            // to bring back.
+            Some(Pending::Conversations) => {
+                tracing::debug!(%text, "no conversations to bring back")
             }
             None => self.error_here(text),
         }
@@ -705,4 +874,18 @@ impl App {
             self.note_here(LineKind::Notice(CHOOSE_NICK.into()));
         }
     }
+}
+
+/// The most characters of a message quoted back in a notice about it.
+const PREVIEW_CHARS: usize = 40;
+
+/// The start of a message, to name it in one short line: its first line, at
+/// most [`PREVIEW_CHARS`] characters, with `…` when there is more.
+pub(super) fn preview(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("");
+    let mut out: String = first.chars().take(PREVIEW_CHARS).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
 }

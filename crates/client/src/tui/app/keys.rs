@@ -7,10 +7,11 @@ use crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
-use super::super::command::{self, COMMANDS, Command};
+use crate::command::{self, Command, Mode};
+
 use super::super::complete;
 use super::super::event::Action;
-use super::super::render::{areas, list_start};
+use super::super::render::{areas, input_rows, list_start};
 use super::super::window::{LineKind, WindowKey};
 use super::{App, Conn, Login, Pending};
 
@@ -38,6 +39,11 @@ const KEYS: &[(&str, &str)] = &[
     ),
     ("Alt-1..9, Alt-0", "window 1..10 (or click it in the list)"),
     ("Ctrl-N, Ctrl-P", "next or previous window"),
+    ("Alt-A", "next window with activity, mentions first"),
+    (
+        "Alt-M",
+        "let go of the mouse to select text, or take it back",
+    ),
     ("Ctrl-L", "draw the screen again"),
     ("Ctrl-C", "clear the line; on an empty line, quit"),
 ];
@@ -63,6 +69,17 @@ impl App {
             KeyCode::Char(digit @ '0'..='9') if alt => {
                 let n = digit.to_digit(10).map_or(0, |d| d as usize);
                 self.switch_to(if n == 0 { 9 } else { n - 1 });
+            }
+            KeyCode::Char('a') if alt => self.next_active(),
+            KeyCode::Char('m') if alt => {
+                self.mouse = !self.mouse;
+                self.actions.push(Action::Mouse(self.mouse));
+                let text = if self.mouse {
+                    "the mouse scrolls and switches windows again (Alt-M lets go)"
+                } else {
+                    "the mouse is the terminal's: select and copy text; Alt-M takes it back"
+                };
+                self.note_here(LineKind::Notice(text.into()));
             }
             KeyCode::Char('n') if ctrl => self.switch_to((self.current + 1) % self.windows.len()),
             KeyCode::Char('p') if ctrl => {
@@ -107,7 +124,8 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => {
                 // A click on the window list switches to that window.
                 let screen = Rect::new(0, 0, self.size.0, self.size.1);
-                let list = areas(screen, self.current_window().is_room()).rooms;
+                let rows = input_rows(self, screen);
+                let list = areas(screen, self.current_window().is_room(), rows).rooms;
                 if list.contains(Position::new(mouse.column, mouse.row)) {
                     let first =
                         list_start(self.windows.len(), usize::from(list.height), self.current);
@@ -118,19 +136,15 @@ impl App {
         }
     }
 
-    /// A bracketed paste: line ends become newlines (the text is sent as one
-    /// message, newlines included), tabs spaces, other control characters go.
+    /// A bracketed paste goes into the input line as it was: blank lines,
+    /// tabs and trailing line breaks kept (the text is sent as one message,
+    /// newlines included). Only line ends are normalised (terminals send CR,
+    /// or CR LF, for each line break) and other control characters dropped.
     pub(super) fn on_paste(&mut self, text: &str) {
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let text: String = text
-            .trim_end_matches('\n')
             .chars()
-            .filter_map(|c| match c {
-                '\t' => Some(' '),
-                '\n' => Some('\n'),
-                c if c.is_control() => None,
-                c => Some(c),
-            })
+            .filter(|&c| matches!(c, '\t' | '\n') || !c.is_control())
             .collect();
         self.insert_text(&text);
     }
@@ -160,10 +174,9 @@ impl App {
         let window = self.current_window();
         let me = self.me.as_ref().map(|m| nick::fold(&m.nick));
         let mut nicks: Vec<String> = window
-            .members
-            .iter()
-            .filter(|(folded, _)| Some(*folded) != me.as_ref())
-            .map(|(_, m)| m.nick.clone())
+            .nicks_by_recency()
+            .into_iter()
+            .filter(|n| Some(nick::fold(n)) != me)
             .collect();
         if let WindowKey::Query(_) = window.key() {
             nicks.push(window.name.clone());
@@ -196,7 +209,7 @@ impl App {
             self.choose_nickname(&text);
             return;
         }
-        let command = match command::parse(&text) {
+        let command = match command::parse(&text, Mode::Screen) {
             Ok(Some(command)) => command,
             Ok(None) => return,
             Err(hint) => {
@@ -211,8 +224,49 @@ impl App {
             ));
             return;
         }
+        if let Some(problem) = self.message_problem(&command) {
+            self.error_here(problem);
+            return;
+        }
         self.input.take();
         self.run(command);
+    }
+
+    /// Why a message `command` would send cannot be sent (too long), if so.
+    fn message_problem(&self, command: &Command) -> Option<String> {
+        let (request, text) = match command {
+            Command::Say(text) | Command::Me(text) => {
+                let window = self.current_window();
+                let request = match window.key() {
+                    WindowKey::Room(_) => Request::Broadcast {
+                        room: Some(window.name.clone()),
+                        message: text.clone(),
+                        action: true,
+                    },
+                    WindowKey::Query(_) => Request::Direct {
+                        to: window.name.clone(),
+                        message: text.clone(),
+                        action: true,
+                    },
+                    WindowKey::Status => return None,
+                };
+                (request, text)
+            }
+            Command::Msg { to, text }
+            | Command::Query {
+                nick: to,
+                text: Some(text),
+            } => (
+                Request::Direct {
+                    to: to.clone(),
+                    message: text.clone(),
+                    action: true,
+                },
+                text,
+            ),
+            _ => return None,
+        };
+        self.too_long(&request, text)
     }
 
     fn conn_summary(&self) -> &'static str {
@@ -233,7 +287,7 @@ impl App {
                 rest.trim()
             }
             _ if text.starts_with('/') => {
-                match command::parse(text) {
+                match command::parse(text, Mode::Screen) {
                     Ok(Some(Command::Quit)) => self.actions.push(Action::Quit),
                     Ok(Some(Command::Help)) => self.help(),
                     _ => self.error_here("choose a nickname first: type it and press Enter"),
@@ -259,7 +313,12 @@ impl App {
     /// Whether `command` needs the server (and so a live login).
     fn needs_server(&self, command: &Command) -> bool {
         match command {
-            Command::Help | Command::Quit | Command::Win(_) => false,
+            Command::Help
+            | Command::Quit
+            | Command::Win(_)
+            | Command::Ignore(_)
+            | Command::Unignore(_)
+            | Command::Clear => false,
             Command::Query { text, .. } => text.is_some(),
             Command::Join(name) => self.window_index(&WindowKey::room(name)).is_none(),
             Command::Close => self.current_window().is_room(),
@@ -346,10 +405,12 @@ impl App {
                 None => self.error_here("this is not a room; /join one to see its topic"),
             },
             Command::History(limit) => {
-                if self.current_window().is_room() {
-                    self.fetch_older(self.current, limit, true);
+                if self.current == 0 {
+                    self.error_here(
+                        "the status window has no history: /history in a room or a conversation",
+                    );
                 } else {
-                    self.error_here("only rooms keep a history to page through");
+                    self.fetch_older(self.current, limit, true);
                 }
             }
             Command::Win(n) => {
@@ -359,9 +420,79 @@ impl App {
                     self.error_here(format!("there is no window {n}"));
                 }
             }
+            Command::Search(text) => self.search(text, here),
+            Command::Whois(nickname) => {
+                self.reply(Request::Whois { nickname }, here);
+            }
+            Command::Away(message) => {
+                self.request(
+                    Request::Away {
+                        message: message.clone(),
+                    },
+                    Pending::Away {
+                        message,
+                        origin: here,
+                    },
+                );
+            }
+            Command::Ignore(None) => {
+                let text = if self.ignored.is_empty() {
+                    "nobody is ignored".to_owned()
+                } else {
+                    let names: Vec<&str> = self.ignored.iter().map(String::as_str).collect();
+                    format!("ignored: {}", names.join(" "))
+                };
+                self.note_here(LineKind::Info(text));
+            }
+            Command::Ignore(Some(nickname)) => {
+                self.ignored.insert(nick::fold(&nickname));
+                self.note_here(LineKind::Notice(format!(
+                    "{nickname}'s messages are hidden from now on (/unignore {nickname})"
+                )));
+            }
+            Command::Unignore(nickname) => {
+                let text = if self.ignored.remove(&nick::fold(&nickname)) {
+                    format!("{nickname}'s messages show again")
+                } else {
+                    format!("{nickname} was not ignored")
+                };
+                self.note_here(LineKind::Notice(text));
+            }
+            Command::Clear => self.windows[self.current].clear(),
             Command::Help => self.help(),
             Command::Quit => self.actions.push(Action::Quit),
         }
+    }
+
+    /// `/search TEXT` where it was typed: a room searches the room, a
+    /// direct-message window the conversation, the status window everything
+    /// the user may read. The same search again shows its next page.
+    fn search(&mut self, text: String, here: WindowKey) {
+        let window = self.current_window();
+        let (room, with) = match window.key() {
+            WindowKey::Room(_) => (Some(window.name.clone()), None),
+            WindowKey::Query(_) => (None, Some(window.name.clone())),
+            WindowKey::Status => (None, None),
+        };
+        let cursor = self
+            .last_search
+            .as_ref()
+            .filter(|last| last.text == text && last.origin == here)
+            .and_then(|last| last.next.clone());
+        self.request(
+            Request::Search {
+                text: text.clone(),
+                room,
+                with,
+                limit: super::SEARCH_PAGE,
+                cursor,
+            },
+            Pending::Search {
+                origin: here,
+                text,
+                hits: Vec::new(),
+            },
+        );
     }
 
     /// The current room's name, if the window shown is a room.
@@ -400,16 +531,14 @@ impl App {
                     message: text.clone(),
                     action,
                 };
-                if self.check_size(&request) {
-                    self.request(
-                        request,
-                        Pending::Say {
-                            window: here,
-                            text,
-                            action,
-                        },
-                    );
-                }
+                self.request(
+                    request,
+                    Pending::Say {
+                        window: here,
+                        text,
+                        action,
+                    },
+                );
             }
             WindowKey::Query(_) => {
                 let peer = self.current_window().name.clone();
@@ -427,37 +556,19 @@ impl App {
             message: text.clone(),
             action,
         };
-        if self.check_size(&request) {
-            self.request(
-                request,
-                Pending::Direct {
-                    peer,
-                    text,
-                    action,
-                    origin,
-                },
-            );
-        }
-    }
-
-    /// Refuses (with an explanation) a message too long for one frame.
-    fn check_size(&mut self, request: &Request) -> bool {
-        let fits = self.fits(request);
-        if !fits {
-            self.error_here(format!(
-                "that message is too long to send (the server takes at most {} KiB at once)",
-                super::MAX_REQUEST_BYTES / 1024
-            ));
-        }
-        fits
+        self.request(
+            request,
+            Pending::Direct {
+                peer,
+                text,
+                action,
+                origin,
+            },
+        );
     }
 
     fn help(&mut self) {
-        let mut text = String::from("commands:");
-        for (name, args, what) in COMMANDS {
-            let usage = format!("/{name} {args}");
-            text.push_str(&format!("\n  {usage:<20} {what}"));
-        }
+        let mut text = command::help(Mode::Screen);
         text.push_str("\n  other lines are said in this window (//text says /text)");
         text.push_str("\nkeys:");
         for (keys, what) in KEYS {

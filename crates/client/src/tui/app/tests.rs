@@ -14,6 +14,9 @@ use crate::tui::event::NetEvent;
 /// 2025-11-25 00:00 UTC.
 const NOW: i64 = 1_764_028_800_000;
 
+/// The epoch of the server [`logged_in`] logs into.
+const EPOCH: &str = "00000000000000a1";
+
 fn utc() -> FixedOffset {
     FixedOffset::east_opt(0).unwrap()
 }
@@ -125,11 +128,16 @@ fn logged_in_with(password: Option<&str>) -> App {
     let after = frame(
         &mut app,
         json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
-            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": EPOCH, "ref": login[0].1,
+            "limits": {"message_bytes": 16384, "frame_bytes": 65536, "rooms_per_user": 20,
+                "messages_per_second": 10.0, "message_burst": 20}}),
     );
     assert_eq!(
         requests(&after),
         [
+            Request::Conversations {
+                limit: MAX_CONVERSATION_WINDOWS
+            },
             Request::Who {
                 room: "lobby".into()
             },
@@ -142,12 +150,16 @@ fn logged_in_with(password: Option<&str>) -> App {
     );
     frame(
         &mut app,
-        json!({"type": "member_list", "room": "lobby", "ref": after[0].1,
+        json!({"type": "conversations", "conversations": [], "ref": after[0].1}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": after[1].1,
             "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"}]}),
     );
     frame(
         &mut app,
-        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[1].1}),
+        json!({"type": "history_end", "room": "lobby", "count": 0, "has_more": false, "ref": after[2].1}),
     );
     app
 }
@@ -626,6 +638,49 @@ fn a_message_too_long_for_one_frame_is_refused_before_sending() {
     assert!(shown.contains("holds at most"), "{shown}");
 }
 
+/// Issue 19, bug 4: a paste longer than the server's message limit (from
+/// `welcome`) is refused before sending, in one line, and stays in the
+/// input line to be cut down; a refusal from the server quotes the text in
+/// one short line, not all of it.
+#[test]
+fn an_oversized_paste_is_refused_in_one_line_and_kept() {
+    let mut app = logged_in();
+    let paste = "a line of a long log file\n".repeat(700);
+    assert!(paste.len() > 16384 && paste.chars().count() < super::keys::MAX_INPUT_CHARS);
+    update(&mut app, Event::Paste(paste.clone()));
+    let before = app.window(&lobby()).unwrap().len();
+    assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
+    assert_eq!(
+        app.input().text(),
+        paste,
+        "the text stays in the input line"
+    );
+    let window = app.window(&lobby()).unwrap();
+    assert_eq!(window.len(), before + 1, "one line explains");
+    let note = window.lines().last().unwrap().text();
+    assert!(!note.contains('\n') && note.len() < 200, "{note}");
+    assert!(note.contains("16384"), "{note}");
+    // Cut to size, it goes.
+    ctrl(&mut app, 'u');
+    update(&mut app, Event::Paste("x".repeat(16384)));
+    assert_eq!(sent(&key(&mut app, KeyCode::Enter)).len(), 1);
+    // The server refusing a long message says so in one short line.
+    let long = "word ".repeat(50) + "\nsecond line\nthird line";
+    let req = enter(&mut app, &long.replace('\n', " "));
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "message_too_long", "message": "a message has at most 16384 bytes", "ref": req[0].1}),
+    );
+    let note = texts(&app, &lobby()).last().unwrap().clone();
+    assert!(!note.contains('\n') && note.chars().count() < 160, "{note}");
+    assert!(
+        note.starts_with(
+            "not sent: a message has at most 16384 bytes (message_too_long): word word"
+        ),
+        "{note}"
+    );
+}
+
 // ----- keys -----
 
 #[test]
@@ -693,15 +748,70 @@ fn window_keys_switch_windows() {
 fn a_paste_of_several_lines_is_sent_as_one_message() {
     let mut app = logged_in();
     update(&mut app, Event::Paste("line one\r\nline\ttwo\n".into()));
-    assert_eq!(app.input().text(), "line one\nline two");
+    assert_eq!(app.input().text(), "line one\nline\ttwo\n");
     let req = sent(&key(&mut app, KeyCode::Enter));
     assert_eq!(
         requests(&req),
         [Request::Broadcast {
             room: Some("lobby".into()),
-            message: "line one\nline two".into(),
+            message: "line one\nline\ttwo".into(),
             action: false
         }]
+    );
+}
+
+/// Issue 19, bug 3: a paste is sent as it was, blank lines, tabs and
+/// trailing line breaks included (a second paste continues after them);
+/// only line ends are normalised (CR LF and CR become LF) and other
+/// control characters dropped.
+#[test]
+fn pasted_text_is_not_changed() {
+    let mut app = logged_in();
+    let code = "fn main() {\n\tlet x = 1;\n\n\n\treturn;\n}\n\n";
+    update(&mut app, Event::Paste(code.into()));
+    update(&mut app, Event::Paste("// end\r\n\r\nx\x07".into()));
+    assert_eq!(app.input().text(), format!("{code}// end\n\nx"));
+    let req = sent(&key(&mut app, KeyCode::Enter));
+    assert_eq!(
+        requests(&req),
+        [Request::Broadcast {
+            room: Some("lobby".into()),
+            message: format!("{code}// end\n\nx"),
+            action: false
+        }]
+    );
+    // Shown with its blank lines and its indentation.
+    frame(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 40, "ts": NOW}),
+    );
+    let window = app.window(&lobby()).unwrap();
+    let line = window.lines().last().unwrap();
+    let rows: Vec<String> = text::line_rows(line, Some(NOW), &app.row_context(), 60)
+        .iter()
+        .map(|r| {
+            r.spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect();
+    let body: Vec<&str> = rows.iter().map(|r| r[14..].trim_end()).collect();
+    assert_eq!(
+        body,
+        [
+            "fn main() {",
+            "    let x = 1;",
+            "",
+            "",
+            "    return;",
+            "}",
+            "",
+            "// end",
+            "",
+            "x"
+        ],
+        "{rows:#?}"
     );
 }
 
@@ -773,7 +883,7 @@ fn scrolling_to_the_top_fetches_older_history_once() {
     assert_eq!(window.scroll, before, "the view stays where it was");
     assert_eq!(window.older, Older::Exhausted);
     assert_eq!(window.unread, 0, "history is not news");
-    assert_eq!(window.oldest_msg_id(), Some(1));
+    assert_eq!(window.oldest_msg_id(app.era()), Some(1));
     // Nothing more to fetch: the top is the top.
     for _ in 0..40 {
         assert!(sent(&key(&mut app, KeyCode::PageUp)).is_empty());
@@ -1154,4 +1264,513 @@ fn after_a_nickname_change_reconnects_go_without_the_old_password() {
         matches!(&login[..], [Request::Login { nickname, password: None, .. }] if nickname == "bob"),
         "{login:?}"
     );
+}
+
+/// Bug 1 of issue 19: a server whose message ids start again (an in-memory
+/// server restarted, under a new epoch) must not have its messages dropped
+/// because their ids were seen before the restart. Lines are keyed by the
+/// epoch's era too: the new era's lines come after the old one's, and the
+/// missed messages are fetched back to the start of the new era.
+#[test]
+fn a_new_epoch_never_drops_messages_whose_ids_were_seen_before() {
+    let mut app = logged_in();
+    for id in 1..=6 {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("before {id}"), false),
+        );
+    }
+    net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "the server closed the connection".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    );
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": "00000000000000b2",
+            "ref": login[0].1}),
+    );
+    let history = after
+        .iter()
+        .find(|(r, _)| matches!(r, Request::History { .. }))
+        .unwrap();
+    assert_eq!(
+        history.0,
+        Request::History {
+            room: "lobby".into(),
+            before: None,
+            limit: HISTORY_PAGE
+        }
+    );
+    // Said while the client was away (ids start again at 1)...
+    for id in 1..=3 {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("away {id}"), true),
+        );
+    }
+    let more = frame(
+        &mut app,
+        json!({"type": "history_end", "room": "lobby", "count": 3, "has_more": false, "ref": history.1}),
+    );
+    assert!(more.is_empty(), "the new era's history is all there");
+    // ...and after it came back.
+    for id in 4..=11 {
+        frame(
+            &mut app,
+            message(id, "lobby", "bob", &format!("after {id}"), false),
+        );
+    }
+    let said: Vec<String> = texts(&app, &lobby())
+        .into_iter()
+        .filter(|t| t.starts_with("<bob>"))
+        .collect();
+    let expected: Vec<String> = (1..=6)
+        .map(|i| format!("<bob> before {i}"))
+        .chain((1..=3).map(|i| format!("<bob> away {i}")))
+        .chain((4..=11).map(|i| format!("<bob> after {i}")))
+        .collect();
+    assert_eq!(said, expected);
+    // Within one epoch a message seen twice is still shown once.
+    frame(&mut app, message(11, "lobby", "bob", "after 11", true));
+    assert_eq!(
+        texts(&app, &lobby())
+            .iter()
+            .filter(|t| t.as_str() == "<bob> after 11")
+            .count(),
+        1
+    );
+    // Scrolling back asks for messages older than the new era's oldest.
+    assert_eq!(
+        app.window(&lobby()).unwrap().oldest_msg_id(app.era()),
+        Some(1)
+    );
+}
+
+/// `/whois`, `/away`, `/ignore`, `/unignore` and `/clear`.
+#[test]
+fn whois_away_ignore_and_clear() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/whois bob");
+    assert_eq!(
+        requests(&req),
+        [Request::Whois {
+            nickname: "bob".into()
+        }]
+    );
+    frame(
+        &mut app,
+        json!({"type": "whois", "nickname": "bob", "id": 2, "away": "lunch", "rooms": ["lobby", "rust"],
+            "since": NOW, "account": "bob", "ref": req[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "bob (id 2): online since 00:00, in #lobby #rust; account bob; away: lunch"
+    );
+
+    let req = enter(&mut app, "/away gone fishing");
+    assert_eq!(
+        requests(&req),
+        [Request::Away {
+            message: Some("gone fishing".into())
+        }]
+    );
+    frame(
+        &mut app,
+        json!({"type": "done", "request": "away", "ref": req[0].1}),
+    );
+    assert_eq!(app.away(), Some("gone fishing"));
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "you are marked away: gone fishing"
+    );
+    let req = enter(&mut app, "/away");
+    frame(
+        &mut app,
+        json!({"type": "done", "request": "away", "ref": req[0].1}),
+    );
+    assert_eq!(app.away(), None);
+
+    // Writing to someone away: their message shows in their window.
+    let req = enter(&mut app, "/msg carol hi");
+    frame(
+        &mut app,
+        json!({"type": "away", "nickname": "carol", "message": "on holiday", "ref": req[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &WindowKey::query("carol")).last().unwrap(),
+        "carol is away: on holiday"
+    );
+
+    // /ignore hides a nickname's messages, here only; /unignore undoes it.
+    assert!(enter(&mut app, "/ignore BOB").is_empty());
+    frame(&mut app, message(50, "lobby", "bob", "spam", false));
+    frame(
+        &mut app,
+        json!({"type": "direct", "msg_id": 51, "ts": NOW, "sender_id": 2, "sender_nickname": "bob",
+            "to_id": 1, "to_nickname": "alice", "message": "more spam"}),
+    );
+    assert!(!texts(&app, &lobby()).iter().any(|t| t.contains("spam")));
+    assert!(app.window(&WindowKey::query("bob")).is_none());
+    enter(&mut app, "/ignore");
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "ignored: bob");
+    assert!(enter(&mut app, "/unignore bob").is_empty());
+    frame(&mut app, message(52, "lobby", "bob", "sorry", false));
+    assert_eq!(texts(&app, &lobby()).last().unwrap(), "<bob> sorry");
+
+    // /clear empties the window shown, without the server.
+    assert!(enter(&mut app, "/clear").is_empty());
+    assert!(app.window(&lobby()).unwrap().is_empty());
+}
+
+/// `/search` searches where it is typed (a room, a conversation, or from
+/// the status window everything), shows the page in one note, and the same
+/// search again asks for the next page.
+#[test]
+fn search_shows_results_where_it_was_typed_and_pages() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/search 网络 编程");
+    assert_eq!(
+        requests(&req),
+        [Request::Search {
+            text: "网络 编程".into(),
+            room: Some("lobby".into()),
+            with: None,
+            limit: SEARCH_PAGE,
+            cursor: None
+        }]
+    );
+    let r = req[0].1;
+    frame(
+        &mut app,
+        json!({"type": "search_hit", "msg_id": 3, "ts": NOW, "room": "lobby", "sender_id": 2,
+            "sender_nickname": "bob", "message": "网络编程\nsecond line", "ref": r}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "search_end", "text": "网络 编程", "count": 1, "next": "1", "ref": r}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "1 result(s) for \"网络 编程\", best first:\n  00:00 #lobby <bob> 网络编程…\n  (more: /search 网络 编程 again)"
+    );
+    let again = enter(&mut app, "/search 网络 编程");
+    assert!(matches!(
+        &requests(&again)[..],
+        [Request::Search { cursor: Some(c), .. }] if c == "1"
+    ));
+    frame(
+        &mut app,
+        json!({"type": "search_end", "text": "网络 编程", "count": 0, "ref": again[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "nothing found for \"网络 编程\""
+    );
+    // From the status window: everything; from a conversation: with them.
+    alt(&mut app, '1');
+    assert!(matches!(
+        &requests(&enter(&mut app, "/search x"))[..],
+        [Request::Search {
+            room: None,
+            with: None,
+            ..
+        }]
+    ));
+    enter(&mut app, "/query bob");
+    assert!(matches!(
+        &requests(&enter(&mut app, "/search x"))[..],
+        [Request::Search { room: None, with: Some(w), .. }] if w == "bob"
+    ));
+}
+
+/// After a restart, the conversations of earlier sessions come back: a
+/// window per peer, filled from the server's direct-message history
+/// (history is not news), and scrolling up in one pages further back.
+#[test]
+fn direct_message_windows_come_back_from_the_server() {
+    let mut app = new_app(Some("alice"));
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 1 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 1, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "epoch": EPOCH, "ref": login[0].1}),
+    );
+    let fills = frame(
+        &mut app,
+        json!({"type": "conversations", "ref": after[0].1, "conversations": [
+            {"nickname": "bob", "msg_id": 9, "ts": NOW}, {"nickname": "carol", "msg_id": 4, "ts": NOW}]}),
+    );
+    assert_eq!(
+        requests(&fills),
+        [
+            Request::DirectHistory {
+                with: "carol".into(),
+                before: None,
+                limit: 50
+            },
+            Request::DirectHistory {
+                with: "bob".into(),
+                before: None,
+                limit: 50
+            },
+        ]
+    );
+    // Sent in an earlier session: alice had another user id then.
+    let direct = |id: u64, from: &str, to: &str, text: &str| {
+        json!({"type": "direct", "msg_id": id, "ts": NOW, "sender_id": if from == "alice" { 7 } else { 2 },
+            "sender_nickname": from, "to_id": 0, "to_nickname": to, "message": text, "history": true})
+    };
+    frame(&mut app, direct(8, "alice", "bob", "hello bob"));
+    frame(&mut app, direct(9, "bob", "alice", "hi alice"));
+    frame(
+        &mut app,
+        json!({"type": "history_end", "with": "bob", "count": 2, "has_more": true, "ref": fills[1].1}),
+    );
+    let bob = WindowKey::query("bob");
+    assert_eq!(texts(&app, &bob), ["<alice> hello bob", "<bob> hi alice"]);
+    let window = app.window(&bob).unwrap();
+    assert_eq!((window.unread, window.older), (0, Older::More));
+    assert!(app.window(&WindowKey::query("carol")).is_some());
+    assert!(app.window(&WindowKey::query("alice")).is_none());
+    // Paging back in the conversation.
+    let index = app.windows().iter().position(|w| w.key() == &bob).unwrap();
+    alt(&mut app, char::from_digit(index as u32 + 1, 10).unwrap());
+    let older = enter(&mut app, "/history 20");
+    assert_eq!(
+        requests(&older),
+        [Request::DirectHistory {
+            with: "bob".into(),
+            before: Some(8),
+            limit: 20
+        }]
+    );
+}
+
+/// Leaving a window puts the unread marker after its last line; lines that
+/// arrive meanwhile show below it when the window is shown again.
+#[test]
+fn the_unread_marker_shows_what_arrived_while_away() {
+    let mut app = logged_in();
+    frame(&mut app, message(10, "lobby", "bob", "seen before", false));
+    alt(&mut app, '1');
+    frame(
+        &mut app,
+        message(11, "lobby", "bob", "said while away", false),
+    );
+    alt(&mut app, '2');
+    let window = app.current_window();
+    let rows: Vec<String> = text::visible_rows(window, &app.row_context(), 60, 0, 3)
+        .iter()
+        .map(|r| {
+            r.row
+                .spans
+                .iter()
+                .map(|s| s.content.as_ref())
+                .collect::<String>()
+        })
+        .collect();
+    assert!(rows[0].ends_with("<bob> seen before"), "{rows:?}");
+    assert!(
+        rows[1].contains(" new ") && rows[1].starts_with('─'),
+        "{rows:?}"
+    );
+    assert!(rows[2].ends_with("<bob> said while away"), "{rows:?}");
+    assert_eq!(
+        text::total_rows(window, &app.row_context(), 60),
+        window.len() + 1,
+        "the marker counts as a row when scrolling"
+    );
+    // Seen everything and left again: no marker until something new.
+    alt(&mut app, '1');
+    alt(&mut app, '2');
+    let rows = text::total_rows(app.current_window(), &app.row_context(), 60);
+    assert_eq!(rows, app.current_window().len());
+}
+
+/// Alt-A goes to the window with the most important activity (a mention or
+/// a direct message before plain messages), then the next.
+#[test]
+fn alt_a_jumps_to_activity_mentions_first() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    join(&mut app, "go", &[], false);
+    alt(&mut app, '1');
+    frame(&mut app, message(20, "lobby", "bob", "plain", false));
+    frame(&mut app, message(21, "go", "carol", "hey alice!", false));
+    alt(&mut app, 'a');
+    assert_eq!(app.current_window().key(), &WindowKey::room("go"));
+    alt(&mut app, 'a');
+    assert_eq!(app.current_window().key(), &lobby());
+    alt(&mut app, 'a');
+    assert_eq!(
+        app.current_window().key(),
+        &lobby(),
+        "no activity left: it stays"
+    );
+}
+
+/// Highlight words mention the user like their nickname; a mention or a
+/// direct message rings the bell and shows in the title until seen; the
+/// configured timestamp format is used.
+#[test]
+fn highlights_ring_the_bell_and_show_in_the_title() {
+    let mut app = logged_in();
+    app.set_look(crate::tui::look::Look {
+        highlight: vec!["deploy".into()],
+        timestamp: "%H:%M:%S".into(),
+        ..Default::default()
+    });
+    join(&mut app, "rust", &[], false);
+    let actions = frame_actions(
+        &mut app,
+        message(30, "lobby", "bob", "the Deploy is done", false),
+    );
+    assert!(actions.contains(&Action::Bell), "{actions:?}");
+    assert!(
+        actions.contains(&Action::Title("(1!) chatroom alice@127.0.0.1:8000".into())),
+        "{actions:?}"
+    );
+    assert_eq!(app.window(&lobby()).unwrap().activity, Activity::Mention);
+    let quiet = frame_actions(&mut app, message(31, "lobby", "bob", "redeployed", false));
+    assert!(
+        !quiet.contains(&Action::Bell),
+        "not a whole word: {quiet:?}"
+    );
+    assert_eq!(
+        alt(&mut app, '2'),
+        [Action::Title("chatroom alice@127.0.0.1:8000".into())]
+    );
+    let rows = text::line_rows(
+        app.current_window().lines().last().unwrap(),
+        None,
+        &app.row_context(),
+        80,
+    );
+    let first: String = rows[0].spans.iter().map(|s| s.content.as_ref()).collect();
+    assert!(first.starts_with("00:00:00 <bob>"), "{first}");
+    // Without the bell and the title, neither.
+    app.set_look(crate::tui::look::Look {
+        bell: false,
+        title: false,
+        ..Default::default()
+    });
+    alt(&mut app, '3');
+    let actions = frame_actions(&mut app, message(32, "lobby", "bob", "alice?", false));
+    assert!(actions.is_empty(), "{actions:?}");
+}
+
+fn frame_actions(app: &mut App, value: Value) -> Vec<Action> {
+    let frame: ServerFrame = serde_json::from_value(value).unwrap();
+    net(app, NetEvent::Frame(frame))
+}
+
+/// Tab offers the nicknames that spoke lately first, most recent first.
+#[test]
+fn tab_offers_recent_speakers_first() {
+    let mut app = logged_in();
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby",
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"},
+                {"id": 4, "nickname": "Bobby"}, {"id": 5, "nickname": "boris"}]}),
+    );
+    frame(&mut app, message(40, "lobby", "boris", "hi", false));
+    frame(&mut app, message(41, "lobby", "Bobby", "hello", false));
+    type_text(&mut app, "bo");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "Bobby: ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "boris: ");
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.input().text(), "bob: ");
+}
+
+/// Alt-M lets go of the mouse (so the terminal can select text) and takes
+/// it back.
+#[test]
+fn alt_m_releases_and_takes_back_the_mouse() {
+    let mut app = logged_in();
+    assert_eq!(alt(&mut app, 'm'), [Action::Mouse(false)]);
+    assert!(!app.has_mouse());
+    assert_eq!(alt(&mut app, 'm'), [Action::Mouse(true)]);
+    assert!(app.has_mouse());
+}
+
+/// A link is drawn in the link colour, and a long one wraps over rows.
+#[test]
+fn links_are_styled_and_wrap() {
+    let mut app = logged_in();
+    let url = "https://example.com/a/very/long/path/that/will/not/fit/on/one/row";
+    frame(
+        &mut app,
+        message(60, "lobby", "bob", &format!("see {url}."), false),
+    );
+    let line = app
+        .window(&lobby())
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .clone();
+    let (rows, links) = text::line_rows_linked(&line, Some(NOW), &app.row_context(), 40);
+    assert!(rows.len() > 1);
+    let linked: String = links
+        .iter()
+        .flatten()
+        .map(|l| l.url.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(linked.split(' ').all(|u| u == url), "{linked}");
+    assert!(links[0].len() == 1 && links[1].len() == 1, "{links:?}");
+    let styled = rows[0]
+        .spans
+        .iter()
+        .find(|s| s.content.starts_with("https://"))
+        .unwrap();
+    assert_eq!(styled.style.fg, Some(app.look().colours.link));
+}
+
+/// With chat logs on, lines shown live (and one's own) are logged, a file
+/// per window per day; history fetched from the server is not.
+#[test]
+fn live_lines_go_to_the_chat_log() {
+    let mut app = logged_in();
+    app.set_logging(true);
+    let logged = |actions: Vec<Action>| -> Vec<crate::tui::chatlog::LogEntry> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Log(entry) => Some(entry),
+                _ => None,
+            })
+            .collect()
+    };
+    let entries = logged(frame_actions(
+        &mut app,
+        message(70, "lobby", "bob", "live", false),
+    ));
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].file,
+        std::path::Path::new("127.0.0.1:8000/#lobby/2025-11-25.log")
+    );
+    assert_eq!(entries[0].text, "00:00:00 <bob> live");
+    assert!(
+        logged(frame_actions(
+            &mut app,
+            message(69, "lobby", "bob", "old", true)
+        ))
+        .is_empty()
+    );
+    let req = enter(&mut app, "mine");
+    let entries = logged(frame_actions(
+        &mut app,
+        json!({"type": "ack", "ref": req[0].1, "msg_id": 71, "ts": NOW}),
+    ));
+    assert_eq!(entries[0].text, "00:00:00 <alice> mine");
 }
