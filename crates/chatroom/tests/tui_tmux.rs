@@ -569,12 +569,11 @@ async fn a_refused_connection_says_why() {
     let Some(tmux) = Tmux::start("refused") else {
         return;
     };
-    // Bind then drop a listener: nothing listens on that port now.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A socket bound but never listening: the port stays ours (no other
+    // test can take it) and every connection to it is refused.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     tmux.session(
         "lonely",

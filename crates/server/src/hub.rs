@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
+use chatroom_proto::chat_text;
 use chatroom_proto::json::{BanTarget, MemberInfo, PresenceSummary, RoomInfo, Secret};
 use chatroom_proto::nick::{self, NickError};
 use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS, RoomNameError};
@@ -126,6 +127,10 @@ pub enum HubError {
     /// Someone online already has that nickname (compared case-insensitively).
     #[error("the nickname {0:?} is already in use")]
     NickTaken(String),
+    /// The nickname looks like one someone online has, or a registered one
+    /// (Unicode confusables: `Ьоb` with Cyrillic letters beside `bob`).
+    #[error("the nickname {0:?} looks too much like one already in use")]
+    LooksLike(String),
     /// The room name breaks the room name rules.
     #[error(transparent)]
     BadRoom(#[from] RoomNameError),
@@ -175,7 +180,7 @@ impl HubError {
     pub fn code(&self) -> ErrorCode {
         match self {
             HubError::BadNick(_) => ErrorCode::InvalidNickname,
-            HubError::NickTaken(_) => ErrorCode::NicknameTaken,
+            HubError::NickTaken(_) | HubError::LooksLike(_) => ErrorCode::NicknameTaken,
             HubError::BadRoom(_) => ErrorCode::InvalidRoomName,
             HubError::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
             HubError::NotInRoom(_) => ErrorCode::NotInRoom,
@@ -203,6 +208,16 @@ pub struct Posted {
     pub ts: i64,
     /// For direct messages: the recipient's away message, if they are away.
     pub away: Option<String>,
+}
+
+/// A nickname change the hub made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// The nickname before.
+    pub old: String,
+    /// The nickname now, as normalized (what the user typed may differ:
+    /// fullwidth letters, decomposed accents).
+    pub new: String,
 }
 
 /// How a message is to be sent.
@@ -386,6 +401,8 @@ struct State {
     users: HashMap<UserId, Box<User>>,
     /// Folded nickname to id.
     nicks: HashMap<String, UserId>,
+    /// Look-alike skeleton of each online nickname to its user.
+    skeletons: HashMap<String, UserId>,
     /// By folded name. Kept while they have members or a topic (the lobby always).
     rooms: HashMap<String, Room>,
 }
@@ -498,17 +515,14 @@ impl Hub {
         &self,
         arrival: Arrival,
         outbox: Arc<Outbox>,
-        welcome: impl FnOnce(&Member, &Joined) -> Bytes,
+        welcome: impl FnOnce(&Member, &str, &Joined) -> Bytes,
     ) -> Result<Arc<Member>, HubError> {
-        nick::validate(&arrival.nick)?;
-        self.may_use(&arrival.nick, &arrival.identity)?;
-        let folded = nick::fold(&arrival.nick);
+        let nick = nick::normalize(&arrival.nick)?;
+        self.may_use(&nick, &arrival.identity)?;
         let mut state = self.state.lock();
-        if state.nicks.contains_key(&folded) {
-            return Err(HubError::NickTaken(arrival.nick));
-        }
+        self.free_for(&state, &nick, None)?;
         if arrival.password_given && arrival.identity.account.is_none() {
-            return Err(HubError::NoAccount(arrival.nick));
+            return Err(HubError::NoAccount(nick));
         }
         let id = self.next_user.fetch_add(1, Ordering::Relaxed);
         self.store.user_id(id);
@@ -522,11 +536,12 @@ impl Hub {
         member.set_format(arrival.format);
         let who = Who {
             id,
-            nick: arrival.nick.as_str().into(),
+            nick: nick.as_str().into(),
             user: arrival.user.as_str().into(),
             host: format!("user/{id}").into(),
         };
-        state.nicks.insert(folded, id);
+        state.nicks.insert(nick::fold(&nick), id);
+        state.skeletons.insert(nick::skeleton(&nick), id);
         state.users.insert(
             id,
             Box::new(User {
@@ -541,8 +556,24 @@ impl Hub {
         );
         state.enter(id, LOBBY);
         let lobby = self.joined(&state, id, LOBBY)?;
-        member.outbox.push(welcome(&member, &lobby));
+        member.outbox.push(welcome(&member, &nick, &lobby));
         Ok(member)
+    }
+
+    /// Refuses `nick` if someone other than `me` is online with it, or with
+    /// a name it looks like, or if it looks like a registered name that is
+    /// not its own.
+    fn free_for(&self, state: &State, nick: &str, me: Option<UserId>) -> Result<(), HubError> {
+        let other = |owner: Option<&UserId>| owner.is_some_and(|id| Some(*id) != me);
+        if other(state.nicks.get(&nick::fold(nick))) {
+            return Err(HubError::NickTaken(nick.to_owned()));
+        }
+        if other(state.skeletons.get(&nick::skeleton(nick)))
+            || self.accounts.lookalike(nick).is_some()
+        {
+            return Err(HubError::LooksLike(nick.to_owned()));
+        }
+        Ok(())
     }
 
     /// Removes a user from every room and from the server. Everyone who
@@ -555,6 +586,7 @@ impl Hub {
             return;
         };
         state.nicks.remove(&nick::fold(&user.who.nick));
+        state.skeletons.remove(&nick::skeleton(&user.who.nick));
         if reason == CloseReason::Shutdown {
             for key in &user.rooms {
                 state.remove_from_room(key, member.id);
@@ -580,7 +612,7 @@ impl Hub {
             state.remove_from_room(key, member.id);
         }
         let reason = match message {
-            Some(text) => format!("Quit: {text}"),
+            Some(text) => format!("Quit: {}", chat_text::sanitize(text)),
             None => reason.as_str().to_owned(),
         };
         let event = Event::new(
@@ -606,11 +638,12 @@ impl Hub {
         receipt: Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
+        let text = chat_text::sanitize(text);
         let state = self.state.lock();
         let from = state.user(member.id)?.who.clone();
         let (key, room) = state.joined_room(member.id, room_name.unwrap_or(LOBBY))?;
         let (msg_id, ts) = self.next_post();
-        let text: Arc<str> = text.into();
+        let text: Arc<str> = text.as_ref().into();
         let name: Arc<str> = room.topic.room.as_str().into();
         let event = Event::new(
             EventKind::Message {
@@ -657,6 +690,7 @@ impl Hub {
         receipt: Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
+        let text = chat_text::sanitize(text);
         let state = self.state.lock();
         let from = state.user(member.id)?.who.clone();
         let recipient = state
@@ -665,7 +699,7 @@ impl Hub {
             .and_then(|id| state.users.get(id))
             .ok_or_else(|| HubError::NoSuchUser(to.to_owned()))?;
         let (msg_id, ts) = self.next_post();
-        let text: Arc<str> = text.into();
+        let text: Arc<str> = text.as_ref().into();
         let event = Event::new(
             EventKind::Direct {
                 msg_id,
@@ -757,7 +791,7 @@ impl Hub {
                 EventKind::Part {
                     room: name.as_str().into(),
                     who,
-                    reason: reason.map(Into::into),
+                    reason: reason.map(|r| chat_text::sanitize(r).as_ref().into()),
                 },
                 now_ms(),
             );
@@ -836,6 +870,7 @@ impl Hub {
         if text.chars().count() > MAX_TOPIC_CHARS {
             return Err(HubError::TopicTooLong);
         }
+        let text = &*chat_text::sanitize(text);
         let mut state = self.state.lock();
         let user = state.user(member.id)?;
         let who = user.who.clone();
@@ -870,22 +905,21 @@ impl Hub {
         Ok(topic)
     }
 
-    /// Changes the user's nickname; everyone sharing a room is told once.
-    /// Returns the old nickname.
-    pub fn rename(&self, member: &Member, new: &str) -> Result<String, HubError> {
-        nick::validate(new)?;
-        let folded = nick::fold(new);
+    /// Changes the user's nickname (as normalized: see `nick::normalize`);
+    /// everyone sharing a room is told once.
+    pub fn rename(&self, member: &Member, new: &str) -> Result<Renamed, HubError> {
+        let new = nick::normalize(new)?;
         let mut state = self.state.lock();
-        self.may_use(new, &state.user(member.id)?.identity)?;
-        if state.nicks.get(&folded).is_some_and(|&id| id != member.id) {
-            return Err(HubError::NickTaken(new.to_owned()));
-        }
+        self.may_use(&new, &state.user(member.id)?.identity)?;
+        self.free_for(&state, &new, Some(member.id))?;
         let old = state.user(member.id)?.who.clone();
         state.nicks.remove(&nick::fold(&old.nick));
-        state.nicks.insert(folded, member.id);
+        state.skeletons.remove(&nick::skeleton(&old.nick));
+        state.nicks.insert(nick::fold(&new), member.id);
+        state.skeletons.insert(nick::skeleton(&new), member.id);
         let rooms = match state.users.get_mut(&member.id) {
             Some(user) => {
-                user.who.nick = new.into();
+                user.who.nick = new.as_str().into();
                 user.rooms.clone()
             }
             None => return Err(HubError::Gone),
@@ -893,14 +927,17 @@ impl Hub {
         let event = Event::new(
             EventKind::Nick {
                 who: old.clone(),
-                new: new.into(),
+                new: new.as_str().into(),
             },
             now_ms(),
         );
         for other in state.audience(member.id, &rooms) {
             other.deliver(&event);
         }
-        Ok(old.nick.to_string())
+        Ok(Renamed {
+            old: old.nick.to_string(),
+            new,
+        })
     }
 
     /// Removes `target` from `room_name` (operators only); the room, the
@@ -921,7 +958,7 @@ impl Hub {
                 room: room.topic.room.as_str().into(),
                 by,
                 target: target_who.clone(),
-                reason: reason.into(),
+                reason: chat_text::sanitize(reason).as_ref().into(),
             },
             now_ms(),
         );
@@ -952,7 +989,7 @@ impl Hub {
         self.accounts.ban_nick(
             target,
             Ban {
-                reason: reason.to_owned(),
+                reason: chat_text::sanitize(reason).into_owned(),
                 by,
             },
         );
@@ -970,7 +1007,7 @@ impl Hub {
         self.accounts.ban_ip(
             ip,
             Ban {
-                reason: reason.to_owned(),
+                reason: chat_text::sanitize(reason).into_owned(),
                 by,
             },
         );
@@ -1001,13 +1038,20 @@ impl Hub {
         password: &Secret,
         from: IpAddr,
     ) -> Result<Identity, AccountError> {
-        let online = || self.state.lock().nicks.get(&nick::fold(nickname)).copied();
-        match member {
-            Some(member) if online() != Some(member.id) => {
-                return Err(AccountError::InUse(nickname.to_owned()));
-            }
-            None if online().is_some() => return Err(AccountError::InUse(nickname.to_owned())),
-            _ => {}
+        // Someone else online with the name, or with one it looks like, has
+        // the better claim to it.
+        let someone_else = {
+            let state = self.state.lock();
+            let me = member.map(|m| m.id);
+            let other = |owner: Option<&UserId>| owner.is_some_and(|id| Some(*id) != me);
+            let typed = nick::normalize(nickname).map_err(AccountError::InvalidNickname)?;
+            let own_name = me.is_none_or(|id| state.nicks.get(&nick::fold(&typed)) == Some(&id));
+            !own_name
+                || other(state.nicks.get(&nick::fold(&typed)))
+                || other(state.skeletons.get(&nick::skeleton(&typed)))
+        };
+        if someone_else {
+            return Err(AccountError::InUse(nickname.to_owned()));
         }
         let identity = self.accounts.register(nickname, password, from).await?;
         if let Some(member) = member
@@ -1072,6 +1116,7 @@ impl Hub {
 
     /// Sets (`Some`) or clears (`None`) the user's away message.
     pub fn set_away(&self, member: &Member, message: Option<String>) {
+        let message = message.map(|m| chat_text::sanitize(&m).into_owned());
         if let Some(user) = self.state.lock().users.get_mut(&member.id) {
             user.away = message;
         }

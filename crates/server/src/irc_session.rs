@@ -299,9 +299,9 @@ impl IrcSession {
         };
         let before = self.me();
         match self.hub.rename(&member, wanted) {
-            Ok(_) => {
-                self.nick = Some(wanted.to_owned());
-                let m = Message::new("NICK").with_source(before).param(wanted);
+            Ok(renamed) => {
+                let m = Message::new("NICK").with_source(before).param(&renamed.new);
+                self.nick = Some(renamed.new);
                 self.send(&m);
             }
             Err(e) => self.hub_error(&e, wanted),
@@ -419,12 +419,12 @@ impl IrcSession {
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.
         let (users, rooms) = self.hub.counts();
-        let result = self.hub.login(arrival, outbox, |member, lobby| {
+        let result = self.hub.login(arrival, outbox, |member, nick, lobby| {
             let mut out = Vec::new();
-            for m in self.welcome(member, &nick, (users + 1, rooms)) {
+            for m in self.welcome(member, nick, (users + 1, rooms)) {
                 m.encode_into(&mut out);
             }
-            for m in self.join_reply(member, &nick, lobby) {
+            for m in self.join_reply(member, nick, lobby) {
                 m.encode_into(&mut out);
             }
             Bytes::from(out)
@@ -432,6 +432,10 @@ impl IrcSession {
         match result {
             Ok(member) => {
                 info!(peer = %self.peer, id = member.id, nick = %nick, "IRC client registered");
+                // As the hub normalized it.
+                if let Some(who) = self.hub.identity(&member) {
+                    self.nick = Some(who.nick.to_string());
+                }
                 let lobby = self.hub.membership(&member, chatroom_proto::room::LOBBY);
                 self.member = Some(member);
                 if let Ok((key, name)) = lobby {
@@ -930,7 +934,9 @@ impl IrcSession {
             }
             Err(e) => {
                 let code = match e {
-                    AccountError::AlreadyRegistered(_) | AccountError::InUse(_) => "ACCOUNT_EXISTS",
+                    AccountError::AlreadyRegistered(_)
+                    | AccountError::InUse(_)
+                    | AccountError::LooksLike(_) => "ACCOUNT_EXISTS",
                     AccountError::InvalidNickname(_) => "BAD_ACCOUNT_NAME",
                     AccountError::BadPassword => "UNACCEPTABLE_PASSWORD",
                     _ => "TEMPORARILY_UNAVAILABLE",
@@ -1166,6 +1172,10 @@ impl IrcSession {
                 .numeric(numeric::ERR_NICKNAMEINUSE)
                 .param(target)
                 .trailing_param("Nickname is already in use"),
+            HubError::LooksLike(_) => self
+                .numeric(numeric::ERR_NICKNAMEINUSE)
+                .param(target)
+                .trailing_param("Nickname looks too much like one already in use"),
             HubError::BadRoom(e) => self
                 .numeric(numeric::ERR_NOSUCHCHANNEL)
                 .param(target)

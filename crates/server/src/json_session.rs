@@ -117,7 +117,7 @@ impl JsonSession {
             AccountError::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
             AccountError::BadPassword => ErrorCode::InvalidField,
             AccountError::InvalidNickname(_) => ErrorCode::InvalidNickname,
-            AccountError::InUse(_) => ErrorCode::NicknameTaken,
+            AccountError::InUse(_) | AccountError::LooksLike(_) => ErrorCode::NicknameTaken,
             AccountError::Banned(..) => ErrorCode::Banned,
             AccountError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
             AccountError::Busy => ErrorCode::ServerBusy,
@@ -194,19 +194,21 @@ impl JsonSession {
             identity,
             password_given,
         };
-        let result = self.hub.login(arrival, self.outbox.clone(), |member, _| {
-            encode_frame(&ServerFrame::Welcome(Welcome {
-                status: "ok".to_owned(),
-                id: member.id,
-                nickname: nickname.clone(),
-                protocol: chatroom_proto::PROTOCOL_VERSION,
-                server: SERVER_NAME.to_owned(),
-                rooms: vec![LOBBY.to_owned()],
-                epoch: Some(epoch),
-                limits: Some(limits),
-                reference: welcome_ref,
-            }))
-        });
+        let result = self
+            .hub
+            .login(arrival, self.outbox.clone(), |member, nickname, _| {
+                encode_frame(&ServerFrame::Welcome(Welcome {
+                    status: "ok".to_owned(),
+                    id: member.id,
+                    nickname: nickname.to_owned(),
+                    protocol: chatroom_proto::PROTOCOL_VERSION,
+                    server: SERVER_NAME.to_owned(),
+                    rooms: vec![LOBBY.to_owned()],
+                    epoch: Some(epoch),
+                    limits: Some(limits),
+                    reference: welcome_ref,
+                }))
+            });
         match result {
             Ok(member) => {
                 info!(peer = %self.peer, id = member.id, nick = %nickname, "logged in");
@@ -484,11 +486,11 @@ impl JsonSession {
                 self.send_topic(topic, reference);
             }
             Request::Nick { nickname } => {
-                let old = hub.rename(member, &nickname)?;
-                info!(peer = %self.peer, id = member.id, %old, new = %nickname, "renamed");
+                let renamed = hub.rename(member, &nickname)?;
+                info!(peer = %self.peer, id = member.id, old = %renamed.old, new = %renamed.new, "renamed");
                 self.send(&ServerFrame::Renamed(Renamed {
-                    old_nickname: old,
-                    nickname,
+                    old_nickname: renamed.old,
+                    nickname: renamed.new,
                     reference,
                 }));
             }

@@ -8,10 +8,14 @@
 //!   in-memory servers.
 //! - `history`: messages and topics across restarts, retention at startup.
 //! - `guessing`: password guessing is slow, cheap and harmless to others.
+//! - `lookalikes`: nicknames that look like others' are refused.
+//! - `escapes`: terminal escapes in user text reach nobody raw.
 #![allow(clippy::unwrap_used)]
 
 mod crash;
+mod escapes;
 mod guessing;
 mod history;
 mod ids;
+mod lookalikes;
 mod support;

@@ -57,6 +57,9 @@ pub enum AccountError {
     /// The nickname breaks the nickname rules.
     #[error(transparent)]
     InvalidNickname(#[from] chatroom_proto::nick::NickError),
+    /// The nickname looks like another registered one.
+    #[error("the nickname {0:?} looks too much like a registered one")]
+    LooksLike(String),
     /// Someone else is online with the nickname.
     #[error("the nickname {0:?} is in use by someone else")]
     InUse(String),
@@ -105,15 +108,47 @@ pub struct Ban {
     pub by: String,
 }
 
+/// The registered nicknames: by folded nickname, and by look-alike
+/// skeleton (`nick::skeleton`), so that nobody registers a name that looks
+/// like someone else's.
+#[derive(Default)]
+struct Registry {
+    /// Folded nickname to password hash.
+    hashes: HashMap<String, String>,
+    /// Skeleton to the folded nickname it belongs to.
+    skeletons: HashMap<String, String>,
+}
+
+impl Registry {
+    fn insert(&mut self, nickname: &str, key: String, hash: String) {
+        self.skeletons.insert(nick::skeleton(nickname), key.clone());
+        self.hashes.insert(key, hash);
+    }
+
+    fn remove(&mut self, key: &str) -> Option<String> {
+        self.skeletons.retain(|_, owner| owner != key);
+        self.hashes.remove(key)
+    }
+
+    /// The account a name looks like, when it is not that name's own.
+    fn lookalike(&self, nickname: &str) -> Option<&String> {
+        let key = nick::fold(nickname);
+        self.skeletons
+            .get(&nick::skeleton(nickname))
+            .filter(|owner| **owner != key)
+    }
+}
+
 /// The accounts, operators and bans of one server.
 pub struct Accounts {
-    /// Folded nickname to password hash.
-    hashes: Mutex<HashMap<String, String>>,
+    registry: Mutex<Registry>,
     operators: HashSet<String>,
     /// Operator name to password hash.
     opers: HashMap<String, String>,
     require_account: bool,
-    nick_bans: Mutex<HashMap<String, Ban>>,
+    /// Nickname bans by look-alike skeleton, so that `Ьоb` is as banned as
+    /// `bob`: the banned (folded) nickname and the ban.
+    nick_bans: Mutex<HashMap<String, (String, Ban)>>,
     ip_bans: Mutex<HashMap<IpAddr, Ban>>,
     store: Store,
     hashing: Hashing,
@@ -176,7 +211,7 @@ impl Accounts {
             };
             match ban.kind.as_str() {
                 "nick" => {
-                    nick_bans.insert(ban.value.clone(), info);
+                    nick_bans.insert(nick::skeleton(&ban.value), (ban.value.clone(), info));
                 }
                 "ip" => {
                     if let Ok(ip) = ban.value.parse() {
@@ -186,13 +221,12 @@ impl Accounts {
                 other => tracing::warn!(kind = other, "unknown ban kind in the database"),
             }
         }
+        let mut registry = Registry::default();
+        for account in accounts {
+            registry.insert(&account.nick, account.key.clone(), account.hash.clone());
+        }
         Ok(Accounts {
-            hashes: Mutex::new(
-                accounts
-                    .iter()
-                    .map(|a| (a.key.clone(), a.hash.clone()))
-                    .collect(),
-            ),
+            registry: Mutex::new(registry),
             operators: settings.operators.iter().map(|o| nick::fold(o)).collect(),
             opers: settings
                 .opers
@@ -211,7 +245,13 @@ impl Accounts {
 
     /// Whether the nickname has an account.
     pub fn is_registered(&self, nick: &str) -> bool {
-        self.hashes.lock().contains_key(&nick::fold(nick))
+        self.registry.lock().hashes.contains_key(&nick::fold(nick))
+    }
+
+    /// The registered account (folded nickname) that `nickname` looks like
+    /// without being it, if any: nobody else may take such a name.
+    pub fn lookalike(&self, nickname: &str) -> Option<String> {
+        self.registry.lock().lookalike(nickname).cloned()
     }
 
     /// Checks a login from `from`: who the user is allowed to be with this
@@ -226,7 +266,7 @@ impl Accounts {
             return Err(AccountError::Banned(nickname.to_owned(), ban.reason));
         }
         let key = nick::fold(nickname);
-        let hash = self.hashes.lock().get(&key).cloned();
+        let hash = self.registry.lock().hashes.get(&key).cloned();
         let Some(hash) = hash else {
             if self.require_account {
                 return Err(AccountError::Required(format!(
@@ -279,26 +319,21 @@ impl Accounts {
         if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
             return Err(AccountError::BadPassword);
         }
-        nick::validate(nickname)?;
+        let nickname = &nick::normalize(nickname)?;
         if let Some(ban) = self.nick_ban(nickname) {
             return Err(AccountError::Banned(nickname.to_owned(), ban.reason));
         }
         let key = nick::fold(nickname);
-        if self.hashes.lock().contains_key(&key) {
-            return Err(AccountError::AlreadyRegistered(nickname.to_owned()));
-        }
+        self.free_to_register(nickname, &key)?;
         if !self.registrations.take(from, Instant::now()) {
             return Err(AccountError::QuotaExceeded);
         }
         let hash = self.hashing.hash(password.to_owned()).await?;
-        {
-            // Two registrations may race through the hashing; the first wins.
-            let mut hashes = self.hashes.lock();
-            if hashes.contains_key(&key) {
-                return Err(AccountError::AlreadyRegistered(nickname.to_owned()));
-            }
-            hashes.insert(key.clone(), hash.clone());
-        }
+        // Two registrations may race through the hashing; the first wins.
+        self.free_to_register(nickname, &key)?;
+        self.registry
+            .lock()
+            .insert(nickname, key.clone(), hash.clone());
         let stored = StoredAccount {
             key: key.clone(),
             nick: nickname.to_owned(),
@@ -306,7 +341,7 @@ impl Accounts {
             created: now_ms(),
         };
         if let Err(e) = self.store.account(stored).await {
-            self.hashes.lock().remove(&key);
+            self.registry.lock().remove(&key);
             return Err(AccountError::Internal(e.to_string()));
         }
         tracing::info!(nick = nickname, "account registered");
@@ -314,6 +349,19 @@ impl Accounts {
             operator: self.operators.contains(&key),
             account: Some(key),
         })
+    }
+
+    /// Refuses a registration of `nickname` (folded: `key`) that is taken
+    /// or looks like a registered name.
+    fn free_to_register(&self, nickname: &str, key: &str) -> Result<(), AccountError> {
+        let registry = self.registry.lock();
+        if registry.hashes.contains_key(key) {
+            return Err(AccountError::AlreadyRegistered(nickname.to_owned()));
+        }
+        if registry.lookalike(nickname).is_some() {
+            return Err(AccountError::LooksLike(nickname.to_owned()));
+        }
+        Ok(())
     }
 
     /// Checks an operator's credentials from `from` (counted like any
@@ -356,11 +404,11 @@ impl Accounts {
     /// Deletes the account of `nickname`, durably; false if it had none.
     pub async fn unregister(&self, nickname: &str) -> Result<bool, AccountError> {
         let key = nick::fold(nickname);
-        let Some(hash) = self.hashes.lock().remove(&key) else {
+        let Some(hash) = self.registry.lock().remove(&key) else {
             return Ok(false);
         };
         if let Err(e) = self.store.delete_account(key.clone()).await {
-            self.hashes.lock().insert(key, hash);
+            self.registry.lock().insert(nickname, key, hash);
             return Err(AccountError::Internal(e.to_string()));
         }
         tracing::info!(nick = nickname, "account deleted");
@@ -374,7 +422,10 @@ impl Accounts {
 
     /// The ban on a nickname, if any.
     pub fn nick_ban(&self, nickname: &str) -> Option<Ban> {
-        self.nick_bans.lock().get(&nick::fold(nickname)).cloned()
+        self.nick_bans
+            .lock()
+            .get(&nick::skeleton(nickname))
+            .map(|(_, ban)| ban.clone())
     }
 
     /// The ban on an address, if any.
@@ -392,7 +443,9 @@ impl Accounts {
             by: ban.by.clone(),
             at: now_ms(),
         });
-        self.nick_bans.lock().insert(key, ban);
+        self.nick_bans
+            .lock()
+            .insert(nick::skeleton(nickname), (key, ban));
     }
 
     /// Bans an address (stored).
@@ -407,14 +460,17 @@ impl Accounts {
         self.ip_bans.lock().insert(ip, ban);
     }
 
-    /// Lifts a nickname ban; false if there was none.
+    /// Lifts a nickname ban (of this name or one it looks like); false if
+    /// there was none.
     pub fn unban_nick(&self, nickname: &str) -> bool {
-        let key = nick::fold(nickname);
-        let had = self.nick_bans.lock().remove(&key).is_some();
-        if had {
-            self.store.unban("nick", &key);
+        let removed = self.nick_bans.lock().remove(&nick::skeleton(nickname));
+        match removed {
+            Some((key, _)) => {
+                self.store.unban("nick", &key);
+                true
+            }
+            None => false,
         }
-        had
     }
 
     /// Lifts an address ban; false if there was none.

@@ -6,7 +6,7 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 
 /// Bumped whenever the layout changes; a database from a newer version is
 /// refused rather than misread. Version 2 added the full-text index.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// The full-text index of message bodies (version 2): an FTS5 table over
 /// `messages.body` that stores no text of its own, kept in step by
@@ -108,6 +108,9 @@ pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), St
         // Messages stored before the index existed are indexed now.
         tx.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');")?;
     }
+    if (1..3).contains(&version) {
+        refold_nicknames(&tx)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -158,4 +161,102 @@ pub fn load(conn: &Connection, ids: Start) -> Result<Loaded, StoreError> {
         accounts,
         bans,
     })
+}
+
+/// Version 3 compares nicknames after Unicode normalization (NFKC) as well
+/// as case (`nick::fold`), where earlier versions lowercased only: account
+/// keys and nickname bans are folded again. An account whose new key is
+/// another's (`ｂｏｂ` beside `bob`) keeps its old one and is logged, for an
+/// operator to resolve; two bans that become one are one.
+fn refold_nicknames(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let accounts: Vec<(String, String)> = tx
+        .prepare("SELECT key, nick FROM accounts")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (key, nick) in accounts {
+        let folded = chatroom_proto::nick::fold(&nick);
+        if folded == key {
+            continue;
+        }
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM accounts WHERE key = ?1)",
+            [&folded],
+            |r| r.get(0),
+        )?;
+        if taken {
+            tracing::warn!(
+                nick,
+                "two accounts now name the same person; this one cannot log in until one is deleted"
+            );
+        } else {
+            tx.execute(
+                "UPDATE accounts SET key = ?1 WHERE key = ?2",
+                [&folded, &key],
+            )?;
+        }
+    }
+    let bans: Vec<String> = tx
+        .prepare("SELECT value FROM bans WHERE kind = 'nick'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for value in bans {
+        let folded = chatroom_proto::nick::fold(&value);
+        if folded != value {
+            tx.execute(
+                "UPDATE OR REPLACE bans SET value = ?1 WHERE kind = 'nick' AND value = ?2",
+                [&folded, &value],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_refolded() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn, None).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        // Keys as version 1 made them: lowercase only.
+        for (key, nick) in [
+            ("ｂｏｂ", "ｂｏｂ"),
+            ("ａｌｉｃｅ", "ａｌｉｃｅ"),
+            ("alice", "alice"),
+        ] {
+            conn.execute(
+                "INSERT INTO accounts (key, nick, hash, created) VALUES (?1, ?2, 'h', 0)",
+                [key, nick],
+            )
+            .unwrap();
+        }
+        for value in ["ｍａｌｌｏｒｙ", "mallory"] {
+            conn.execute(
+                "INSERT INTO bans (kind, value, reason, by, at) VALUES ('nick', ?1, 'r', 'op', 0)",
+                [value],
+            )
+            .unwrap();
+        }
+        prepare(&conn, None).unwrap();
+        let keys: Vec<String> = conn
+            .prepare("SELECT key FROM accounts ORDER BY key")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // `ｂｏｂ` is now `bob`; the fullwidth `ａｌｉｃｅ` would collide with
+        // the real `alice`, so it keeps its old key.
+        assert_eq!(keys, ["alice", "bob", "ａｌｉｃｅ"]);
+        let bans: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM bans WHERE value = 'mallory'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bans, 1, "two bans on one person are one");
+    }
 }
