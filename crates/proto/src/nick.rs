@@ -210,6 +210,19 @@ pub fn skeleton(nick: &str) -> String {
     unicode_security::skeleton(&fold(&once)).collect()
 }
 
+/// Whether two nicknames of different people look alike: the same
+/// [`skeleton`], and at least one of them not plain ASCII.
+///
+/// Plain ASCII look-alikes (`l` and `1`, `O` and `0`, `rn` and `m`) have
+/// always been told apart on IRC and in chat rooms, by people and by their
+/// fonts, and numbered names (`bot1`, `botl`) are common; what UTS #39 is
+/// for here is a name borrowing letters from another script or form
+/// (`bоb` with a Cyrillic `о`, `ｂｏｂ`). Names that [`fold`] to the same
+/// key are the same person, not look-alikes.
+pub fn looks_alike(a: &str, b: &str) -> bool {
+    (!a.is_ascii() || !b.is_ascii()) && fold(a) != fold(b) && skeleton(a) == skeleton(b)
+}
+
 /// Format characters that render as nothing and let one name impersonate
 /// another (zero-width spaces and joiners, bidirectional overrides, BOM).
 pub(crate) fn is_invisible(c: char) -> bool {
@@ -545,5 +558,17 @@ mod tests {
         fn skeleton_never_panics(input in any::<String>()) {
             let _ = skeleton(&input);
         }
+    }
+
+    #[test]
+    fn look_alikes_borrow_from_another_script_or_form() {
+        assert!(looks_alike("bob", "b\u{43E}b"));
+        assert!(looks_alike("\u{430}lice", "alice"));
+        // Plain ASCII names are told apart, numbered ones included.
+        assert!(!looks_alike("byx9l", "byx91"));
+        assert!(!looks_alike("rnoon", "moon"));
+        // The same person is not a look-alike of themself.
+        assert!(!looks_alike("Bob", "bob"));
+        assert!(!looks_alike("jos\u{E9}", "jose\u{301}"));
     }
 }

@@ -401,8 +401,9 @@ struct State {
     users: HashMap<UserId, Box<User>>,
     /// Folded nickname to id.
     nicks: HashMap<String, UserId>,
-    /// Look-alike skeleton of each online nickname to its user.
-    skeletons: HashMap<String, UserId>,
+    /// Look-alike skeleton of each online nickname to its users (plain
+    /// ASCII names may share one: see `nick::looks_alike`).
+    skeletons: HashMap<String, Vec<UserId>>,
     /// By folded name. Kept while they have members or a topic (the lobby always).
     rooms: HashMap<String, Room>,
 }
@@ -541,7 +542,7 @@ impl Hub {
             host: format!("user/{id}").into(),
         };
         state.nicks.insert(nick::fold(&nick), id);
-        state.skeletons.insert(nick::skeleton(&nick), id);
+        state.add_skeleton(&nick, id);
         state.users.insert(
             id,
             Box::new(User {
@@ -564,13 +565,14 @@ impl Hub {
     /// a name it looks like, or if it looks like a registered name that is
     /// not its own.
     fn free_for(&self, state: &State, nick: &str, me: Option<UserId>) -> Result<(), HubError> {
-        let other = |owner: Option<&UserId>| owner.is_some_and(|id| Some(*id) != me);
-        if other(state.nicks.get(&nick::fold(nick))) {
+        if state
+            .nicks
+            .get(&nick::fold(nick))
+            .is_some_and(|id| Some(*id) != me)
+        {
             return Err(HubError::NickTaken(nick.to_owned()));
         }
-        if other(state.skeletons.get(&nick::skeleton(nick)))
-            || self.accounts.lookalike(nick).is_some()
-        {
+        if state.lookalike_online(nick, me) || self.accounts.lookalike(nick).is_some() {
             return Err(HubError::LooksLike(nick.to_owned()));
         }
         Ok(())
@@ -586,7 +588,7 @@ impl Hub {
             return;
         };
         state.nicks.remove(&nick::fold(&user.who.nick));
-        state.skeletons.remove(&nick::skeleton(&user.who.nick));
+        state.remove_skeleton(&user.who.nick, member.id);
         if reason == CloseReason::Shutdown {
             for key in &user.rooms {
                 state.remove_from_room(key, member.id);
@@ -679,15 +681,20 @@ impl Hub {
         })
     }
 
-    /// Sends `text` privately to the user called `to`, and stores it;
-    /// `receipt` is told once it is durable.
+    /// Sends `text` privately to the user called `to`, and stores it.
+    /// `reply` learns the recipient (their nickname, and their away
+    /// message if they are away) before the message is stored, and returns
+    /// the receipt to tell once it is durable: what it queues for the
+    /// sender comes before the acknowledgement.
+    ///
+    /// `reply` runs under the hub's lock: it must not call the hub.
     pub fn direct(
         &self,
         member: &Member,
         to: &str,
         text: &str,
         style: Style,
-        receipt: Option<Receipt>,
+        reply: impl FnOnce(&str, Option<&str>) -> Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let text = chat_text::sanitize(text);
@@ -716,6 +723,7 @@ impl Hub {
         if member.echo() && recipient.who.id != member.id {
             member.deliver(&event);
         }
+        let receipt = reply(&recipient.who.nick, recipient.away.as_deref());
         self.store.message(
             StoredMessage {
                 id: msg_id,
@@ -914,9 +922,9 @@ impl Hub {
         self.free_for(&state, &new, Some(member.id))?;
         let old = state.user(member.id)?.who.clone();
         state.nicks.remove(&nick::fold(&old.nick));
-        state.skeletons.remove(&nick::skeleton(&old.nick));
+        state.remove_skeleton(&old.nick, member.id);
         state.nicks.insert(nick::fold(&new), member.id);
-        state.skeletons.insert(nick::skeleton(&new), member.id);
+        state.add_skeleton(&new, member.id);
         let rooms = match state.users.get_mut(&member.id) {
             Some(user) => {
                 user.who.nick = new.as_str().into();
@@ -1048,7 +1056,7 @@ impl Hub {
             let own_name = me.is_none_or(|id| state.nicks.get(&nick::fold(&typed)) == Some(&id));
             !own_name
                 || other(state.nicks.get(&nick::fold(&typed)))
-                || other(state.skeletons.get(&nick::skeleton(&typed)))
+                || state.lookalike_online(&typed, me)
         };
         if someone_else {
             return Err(AccountError::InUse(nickname.to_owned()));
@@ -1198,6 +1206,35 @@ impl Hub {
 }
 
 impl State {
+    /// Whether someone other than `me` is online with a name `nick` looks
+    /// like.
+    fn lookalike_online(&self, nick: &str, me: Option<UserId>) -> bool {
+        self.skeletons
+            .get(&nick::skeleton(nick))
+            .into_iter()
+            .flatten()
+            .filter(|id| Some(**id) != me)
+            .filter_map(|id| self.users.get(id))
+            .any(|user| nick::looks_alike(nick, &user.who.nick))
+    }
+
+    fn add_skeleton(&mut self, nick: &str, id: UserId) {
+        self.skeletons
+            .entry(nick::skeleton(nick))
+            .or_default()
+            .push(id);
+    }
+
+    fn remove_skeleton(&mut self, nick: &str, id: UserId) {
+        let skeleton = nick::skeleton(nick);
+        if let Some(ids) = self.skeletons.get_mut(&skeleton) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.skeletons.remove(&skeleton);
+            }
+        }
+    }
+
     /// The logged-in user with this id.
     fn user(&self, id: UserId) -> Result<&User, HubError> {
         self.users

@@ -862,7 +862,7 @@ impl IrcSession {
                     Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
                 }
             } else {
-                self.hub.direct(member, target, text, style, None)
+                self.hub.direct(member, target, text, style, |_, _| None)
             };
             match result {
                 Ok(posted) => {

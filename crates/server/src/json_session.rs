@@ -344,17 +344,18 @@ impl JsonSession {
                     action,
                     notice: false,
                 };
-                let receipt = self.receipt(reference.clone());
-                let posted = hub.direct(member, &to, &message, style, receipt)?;
-                // Whoever writes to someone away is told (before the ack,
-                // which waits for the store).
-                if let Some(away) = posted.away {
-                    self.send(&ServerFrame::Away(AwayNotice {
-                        nickname: to,
-                        message: away,
-                        reference,
-                    }));
-                }
+                hub.direct(member, &to, &message, style, |nickname, away| {
+                    // Whoever writes to someone away is told, before the
+                    // ack (which waits for the store).
+                    if let Some(away) = away {
+                        self.send(&ServerFrame::Away(AwayNotice {
+                            nickname: nickname.to_owned(),
+                            message: away.to_owned(),
+                            reference: reference.clone(),
+                        }));
+                    }
+                    self.receipt(reference)
+                })?;
             }
             Request::DirectHistory {
                 with,

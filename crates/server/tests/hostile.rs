@@ -694,9 +694,10 @@ async fn irc_corpus_gets_the_documented_numerics() {
     scene.finish().await;
 }
 
-/// Control characters and escape sequences in messages are text: relayed
-/// as sent between JSON users, and to IRC users as lines that cannot smuggle
-/// in a command.
+/// Control characters and escape sequences in messages are defused (see
+/// `chat_text::sanitize`: U+FFFD for each, overrides closed) for JSON and
+/// IRC users alike, and reach IRC users as lines that cannot smuggle in a
+/// command.
 #[tokio::test]
 async fn control_characters_in_messages_are_relayed_as_text() {
     let mut scene = Scene::start().await;
@@ -715,9 +716,11 @@ async fn control_characters_in_messages_are_relayed_as_text() {
     mallory.send(say.to_string().as_bytes()).await;
     assert_eq!(mallory.inbox.frame_of("ack").await["ref"], 1);
     let m = eve.inbox.frame_of("message").await;
+    let defused = chatroom_proto::chat_text::sanitize(text);
+    assert_ne!(defused, text);
     assert_eq!(
         (m["sender_nickname"].as_str(), m["message"].as_str()),
-        (Some("mallory"), Some(text))
+        (Some("mallory"), Some(defused.as_ref()))
     );
     let mut relayed = Vec::new();
     for m in trudy.sync().await {
@@ -732,7 +735,7 @@ async fn control_characters_in_messages_are_relayed_as_text() {
     }
     let relayed = relayed.join("\n");
     assert!(
-        relayed.contains("\u{1b}[2J\u{1b}]0;pwned\u{7} hi"),
+        relayed.contains("\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} hi"),
         "{relayed:?}"
     );
     assert!(relayed.contains("QUIT :injected"), "{relayed:?}");
@@ -745,7 +748,10 @@ async fn control_characters_in_messages_are_relayed_as_text() {
         let m = p.inbox.frame_of("message").await;
         assert_eq!(
             (m["sender_nickname"].as_str(), m["message"].as_str()),
-            (Some("trudy"), Some(line))
+            (
+                Some("trudy"),
+                Some(chatroom_proto::chat_text::sanitize(line).as_ref())
+            )
         );
     }
     scene.chat.goes_on().await;

@@ -148,7 +148,8 @@ async fn message_text_cannot_forge_lines_or_frames() {
 
     let seen = json_watcher.drain().await;
     assert_eq!(seen.len(), 1, "one frame: {seen:?}");
-    assert_eq!(seen[0]["message"], text);
+    // CRLF line ends are stored as LF (`chat_text::sanitize`).
+    assert_eq!(seen[0]["message"], text.replace("\r\n", "\n"));
     assert_eq!(seen[0]["sender_nickname"], "mallory");
 
     let lines = irc.sync().await;

@@ -46,6 +46,12 @@ async fn look_alike_nicknames_are_refused_in_both_protocols() {
         let reply = login(addr, nick).await;
         assert_eq!(reply["code"], "nickname_taken", "{nick:?}: {reply}");
     }
+    // Plain ASCII names are told apart as IRC always has: numbered ones
+    // (as bots and load generators use) are not look-alikes.
+    for nick in ["bot1", "botl", "botI", "b0b"] {
+        let reply = login(addr, nick).await;
+        assert_eq!(reply["type"], "welcome", "{nick:?}: {reply}");
+    }
     // A fullwidth name is stored as the plain one.
     let carol = Raw::login(addr, "\u{FF43}\u{FF41}\u{FF52}\u{FF4F}\u{FF4C}").await;
     assert_eq!(carol.welcome["nickname"], "carol");

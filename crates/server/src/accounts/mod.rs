@@ -115,27 +115,35 @@ pub struct Ban {
 struct Registry {
     /// Folded nickname to password hash.
     hashes: HashMap<String, String>,
-    /// Skeleton to the folded nickname it belongs to.
-    skeletons: HashMap<String, String>,
+    /// Skeleton to the nicknames (as registered) that have it.
+    skeletons: HashMap<String, Vec<String>>,
 }
 
 impl Registry {
     fn insert(&mut self, nickname: &str, key: String, hash: String) {
-        self.skeletons.insert(nick::skeleton(nickname), key.clone());
+        self.skeletons
+            .entry(nick::skeleton(nickname))
+            .or_default()
+            .push(nickname.to_owned());
         self.hashes.insert(key, hash);
     }
 
     fn remove(&mut self, key: &str) -> Option<String> {
-        self.skeletons.retain(|_, owner| owner != key);
+        for names in self.skeletons.values_mut() {
+            names.retain(|name| nick::fold(name) != key);
+        }
+        self.skeletons.retain(|_, names| !names.is_empty());
         self.hashes.remove(key)
     }
 
-    /// The account a name looks like, when it is not that name's own.
+    /// The registered nickname `nickname` looks like (see
+    /// `nick::looks_alike`), if any.
     fn lookalike(&self, nickname: &str) -> Option<&String> {
-        let key = nick::fold(nickname);
         self.skeletons
             .get(&nick::skeleton(nickname))
-            .filter(|owner| **owner != key)
+            .into_iter()
+            .flatten()
+            .find(|name| nick::looks_alike(nickname, name))
     }
 }
 
@@ -146,8 +154,8 @@ pub struct Accounts {
     /// Operator name to password hash.
     opers: HashMap<String, String>,
     require_account: bool,
-    /// Nickname bans by look-alike skeleton, so that `Ьоb` is as banned as
-    /// `bob`: the banned (folded) nickname and the ban.
+    /// Nickname bans by folded nickname, with the nickname's look-alike
+    /// skeleton, so that `Ьоb` is as banned as `bob`.
     nick_bans: Mutex<HashMap<String, (String, Ban)>>,
     ip_bans: Mutex<HashMap<IpAddr, Ban>>,
     store: Store,
@@ -211,7 +219,7 @@ impl Accounts {
             };
             match ban.kind.as_str() {
                 "nick" => {
-                    nick_bans.insert(nick::skeleton(&ban.value), (ban.value.clone(), info));
+                    nick_bans.insert(ban.value.clone(), (nick::skeleton(&ban.value), info));
                 }
                 "ip" => {
                     if let Ok(ip) = ban.value.parse() {
@@ -248,8 +256,8 @@ impl Accounts {
         self.registry.lock().hashes.contains_key(&nick::fold(nick))
     }
 
-    /// The registered account (folded nickname) that `nickname` looks like
-    /// without being it, if any: nobody else may take such a name.
+    /// The registered nickname that `nickname` looks like without being
+    /// it, if any: nobody else may take such a name.
     pub fn lookalike(&self, nickname: &str) -> Option<String> {
         self.registry.lock().lookalike(nickname).cloned()
     }
@@ -422,10 +430,14 @@ impl Accounts {
 
     /// The ban on a nickname, if any.
     pub fn nick_ban(&self, nickname: &str) -> Option<Ban> {
-        self.nick_bans
-            .lock()
-            .get(&nick::skeleton(nickname))
-            .map(|(_, ban)| ban.clone())
+        let bans = self.nick_bans.lock();
+        if let Some((_, ban)) = bans.get(&nick::fold(nickname)) {
+            return Some(ban.clone());
+        }
+        let skeleton = nick::skeleton(nickname);
+        bans.iter()
+            .find(|(banned, (their, _))| *their == skeleton && nick::looks_alike(nickname, banned))
+            .map(|(_, (_, ban))| ban.clone())
     }
 
     /// The ban on an address, if any.
@@ -445,7 +457,7 @@ impl Accounts {
         });
         self.nick_bans
             .lock()
-            .insert(nick::skeleton(nickname), (key, ban));
+            .insert(key, (nick::skeleton(nickname), ban));
     }
 
     /// Bans an address (stored).
@@ -460,17 +472,14 @@ impl Accounts {
         self.ip_bans.lock().insert(ip, ban);
     }
 
-    /// Lifts a nickname ban (of this name or one it looks like); false if
-    /// there was none.
+    /// Lifts a nickname ban; false if there was none.
     pub fn unban_nick(&self, nickname: &str) -> bool {
-        let removed = self.nick_bans.lock().remove(&nick::skeleton(nickname));
-        match removed {
-            Some((key, _)) => {
-                self.store.unban("nick", &key);
-                true
-            }
-            None => false,
+        let key = nick::fold(nickname);
+        let had = self.nick_bans.lock().remove(&key).is_some();
+        if had {
+            self.store.unban("nick", &key);
         }
+        had
     }
 
     /// Lifts an address ban; false if there was none.
