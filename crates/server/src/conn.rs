@@ -239,8 +239,10 @@ where
         let mut ping_sent: Option<Instant> = None;
         let mut pings = 0u64;
         let mut buckets = Buckets {
-            chat: limits.rate.map(TokenBucket::new),
-            requests: limits.requests.map(TokenBucket::new),
+            chat: limits.rate.map_or(TokenBucket::new(OFF), TokenBucket::new),
+            requests: limits
+                .requests
+                .map_or(TokenBucket::new(OFF), TokenBucket::new),
         };
         let mut linger = Linger::new(limits.write_linger, started);
         // The shutdown wait and the timer are made once, not per turn: it
@@ -325,7 +327,7 @@ where
                     // recipient.
                     if !inputs.is_empty() {
                         let inputs = std::mem::take(&mut inputs);
-                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut buckets, inputs));
+                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut buckets, limits, inputs));
                         if let Some(reason) = handled.await {
                             return reason;
                         }
@@ -372,6 +374,7 @@ async fn handle<W, S>(
     session: &mut S,
     writing: &mut VecDeque<Bytes>,
     buckets: &mut Buckets,
+    limits: &DriverLimits,
     inputs: Vec<S::Input>,
 ) -> Option<CloseReason>
 where
@@ -381,11 +384,11 @@ where
     for input in inputs {
         let (bucket, cost) = match session.cost(&input) {
             Cost::Free => (None, 0),
-            Cost::Chat => (buckets.chat.as_mut(), 1),
-            Cost::Request(cost) => (buckets.requests.as_mut(), cost),
+            Cost::Chat => (limits.rate.map(|l| (&mut buckets.chat, l)), 1),
+            Cost::Request(cost) => (limits.requests.map(|l| (&mut buckets.requests, l)), cost),
         };
-        if let Some(bucket) = bucket {
-            match bucket.take_n(Instant::now().into_std(), cost) {
+        if let Some((bucket, limit)) = bucket {
+            match bucket.take_n(limit, Instant::now().into_std(), cost) {
                 Verdict::Pass => {}
                 Verdict::Refuse => {
                     session.rate_limited(input);
@@ -420,11 +423,17 @@ where
     None
 }
 
-/// A connection's two rate limits (`None`: off).
+/// A connection's two rate limits' buckets (unused when a limit is off).
 struct Buckets {
-    chat: Option<TokenBucket>,
-    requests: Option<TokenBucket>,
+    chat: TokenBucket,
+    requests: TokenBucket,
 }
+
+/// What an unused bucket is made with.
+const OFF: RateLimit = RateLimit {
+    per_second: 0.0,
+    burst: 0,
+};
 
 /// When traffic the client did not ask for waits to share a write (see
 /// [`DriverLimits::write_linger`]).

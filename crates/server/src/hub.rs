@@ -8,7 +8,7 @@
 //! lock, so every member of a room sees its messages in id order, and a
 //! join's history horizon splits "replayed" from "live" exactly.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -401,9 +401,11 @@ struct State {
     users: HashMap<UserId, Box<User>>,
     /// Folded nickname to id.
     nicks: HashMap<String, UserId>,
-    /// Look-alike skeleton of each online nickname to its users (plain
-    /// ASCII names may share one: see `nick::looks_alike`).
-    skeletons: HashMap<String, Vec<UserId>>,
+    /// Online users by a hash of their nickname's look-alike skeleton:
+    /// 16 bytes a user where the skeletons themselves would take a hundred
+    /// (every idle connection pays for this). Candidates found by hash are
+    /// checked against their real nickname (`nick::looks_alike`).
+    skeletons: BTreeSet<(u64, UserId)>,
     /// By folded name. Kept while they have members or a topic (the lobby always).
     rooms: HashMap<String, Room>,
 }
@@ -1209,30 +1211,20 @@ impl State {
     /// Whether someone other than `me` is online with a name `nick` looks
     /// like.
     fn lookalike_online(&self, nick: &str, me: Option<UserId>) -> bool {
+        let hash = skeleton_hash(nick);
         self.skeletons
-            .get(&nick::skeleton(nick))
-            .into_iter()
-            .flatten()
-            .filter(|id| Some(**id) != me)
-            .filter_map(|id| self.users.get(id))
+            .range((hash, UserId::MIN)..=(hash, UserId::MAX))
+            .filter(|(_, id)| Some(*id) != me)
+            .filter_map(|(_, id)| self.users.get(id))
             .any(|user| nick::looks_alike(nick, &user.who.nick))
     }
 
     fn add_skeleton(&mut self, nick: &str, id: UserId) {
-        self.skeletons
-            .entry(nick::skeleton(nick))
-            .or_default()
-            .push(id);
+        self.skeletons.insert((skeleton_hash(nick), id));
     }
 
     fn remove_skeleton(&mut self, nick: &str, id: UserId) {
-        let skeleton = nick::skeleton(nick);
-        if let Some(ids) = self.skeletons.get_mut(&skeleton) {
-            ids.retain(|other| *other != id);
-            if ids.is_empty() {
-                self.skeletons.remove(&skeleton);
-            }
-        }
+        self.skeletons.remove(&(skeleton_hash(nick), id));
     }
 
     /// The logged-in user with this id.
@@ -1348,4 +1340,10 @@ impl State {
         }
         out
     }
+}
+
+/// A hash of a nickname's look-alike skeleton, for [`State::skeletons`].
+fn skeleton_hash(nick: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(nick::skeleton(nick))
 }

@@ -1435,7 +1435,8 @@ impl Session for IrcSession {
             u32::try_from(n).unwrap_or(u32::MAX)
         };
         let registered = self.member.is_some();
-        Cost::Request(match m.command.to_ascii_uppercase().as_str() {
+        // Commands are upper case once parsed.
+        Cost::Request(match m.command.as_str() {
             "PRIVMSG" | "NOTICE" | "TAGMSG" => return Cost::Chat,
             "PONG" | "QUIT" => return Cost::Free,
             // These reach everyone sharing a channel with the user.
@@ -1453,8 +1454,8 @@ impl Session for IrcSession {
 
     fn rate_limited(&mut self, input: Input) {
         let Input::Line(line) = input else { return };
-        let command = line.command.to_ascii_uppercase();
-        let m = if matches!(command.as_str(), "PRIVMSG" | "NOTICE" | "TAGMSG") {
+        let command = line.command.as_str();
+        let m = if matches!(command, "PRIVMSG" | "NOTICE" | "TAGMSG") {
             let target = line.arg(0).map(irc::safe_param).unwrap_or("*");
             Message::new("NOTICE")
                 .with_source(Source::server(self.server()))
@@ -1464,7 +1465,7 @@ impl Session for IrcSession {
                 ))
         } else {
             self.numeric(numeric::RPL_TRYAGAIN)
-                .param(irc::safe_param(&command))
+                .param(irc::safe_param(command))
                 .trailing_param("Please wait a while and try again.")
         };
         self.send(&m);

@@ -35,11 +35,14 @@ pub enum Verdict {
 /// drain at `per_second` too. A client sending at up to twice the limit
 /// just loses its excess; one that keeps sending faster piles up strikes,
 /// and passing `2 * burst` strikes disconnects it.
+///
+/// The limit itself is not kept in the bucket (every connection has two
+/// buckets, and every idle connection pays for their bytes): callers pass
+/// it to [`TokenBucket::take_n`].
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
-    limit: RateLimit,
-    tokens: f64,
-    strikes: f64,
+    tokens: f32,
+    strikes: f32,
     last: Option<Instant>,
 }
 
@@ -47,26 +50,30 @@ impl TokenBucket {
     /// A full bucket.
     pub fn new(limit: RateLimit) -> Self {
         TokenBucket {
-            limit,
-            tokens: f64::from(limit.burst),
+            tokens: burst(limit),
             strikes: 0.0,
             last: None,
         }
     }
 
     /// Takes a token for a message arriving at `now`.
-    pub fn take(&mut self, now: Instant) -> Verdict {
-        self.take_n(now, 1)
+    pub fn take(&mut self, limit: RateLimit, now: Instant) -> Verdict {
+        self.take_n(limit, now, 1)
     }
 
     /// Takes `cost` tokens for something arriving at `now`: refused when
     /// fewer are left (a strike of `cost`), a flood once strikes pass twice
     /// the burst.
-    pub fn take_n(&mut self, now: Instant, cost: u32) -> Verdict {
-        let cost = f64::from(cost);
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "tokens are at most a burst: far inside f32's range and precision"
+    )]
+    pub fn take_n(&mut self, limit: RateLimit, now: Instant, cost: u32) -> Verdict {
+        let cost = cost as f32;
         if let Some(last) = self.last {
-            let refill = now.saturating_duration_since(last).as_secs_f64() * self.limit.per_second;
-            self.tokens = (self.tokens + refill).min(f64::from(self.limit.burst));
+            let refill =
+                (now.saturating_duration_since(last).as_secs_f64() * limit.per_second) as f32;
+            self.tokens = (self.tokens + refill).min(burst(limit));
             self.strikes = (self.strikes - refill).max(0.0);
         }
         self.last = Some(now);
@@ -75,12 +82,21 @@ impl TokenBucket {
             return Verdict::Pass;
         }
         self.strikes += cost;
-        if self.strikes > 2.0 * f64::from(self.limit.burst) {
+        if self.strikes > 2.0 * burst(limit) {
             Verdict::Flood
         } else {
             Verdict::Refuse
         }
     }
+}
+
+/// A limit's burst as a token count.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a burst is a small count of messages or cost units"
+)]
+fn burst(limit: RateLimit) -> f32 {
+    limit.burst as f32
 }
 
 /// The network an address stands for when counting what one party may do:
@@ -240,21 +256,29 @@ mod tests {
     #[test]
     fn a_burst_passes_then_excess_is_refused() {
         let mut bucket = TokenBucket::new(limit());
+        let limit = limit();
         let t = Instant::now();
         for _ in 0..5 {
-            assert_eq!(bucket.take(t), Verdict::Pass);
+            assert_eq!(bucket.take(limit, t), Verdict::Pass);
         }
-        assert_eq!(bucket.take(t), Verdict::Refuse);
+        assert_eq!(bucket.take(limit, t), Verdict::Refuse);
         // A tenth of a second later one token is back.
-        assert_eq!(bucket.take(t + Duration::from_millis(100)), Verdict::Pass);
-        assert_eq!(bucket.take(t + Duration::from_millis(100)), Verdict::Refuse);
+        assert_eq!(
+            bucket.take(limit, t + Duration::from_millis(100)),
+            Verdict::Pass
+        );
+        assert_eq!(
+            bucket.take(limit, t + Duration::from_millis(100)),
+            Verdict::Refuse
+        );
     }
 
     #[test]
     fn a_sustained_flood_disconnects() {
         let mut bucket = TokenBucket::new(limit());
+        let limit = limit();
         let t = Instant::now();
-        let verdicts: Vec<Verdict> = (0..20).map(|_| bucket.take(t)).collect();
+        let verdicts: Vec<Verdict> = (0..20).map(|_| bucket.take(limit, t)).collect();
         assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Pass).count(), 5);
         assert_eq!(verdicts.last(), Some(&Verdict::Flood));
     }
@@ -262,11 +286,12 @@ mod tests {
     #[test]
     fn twice_the_rate_loses_excess_but_is_not_a_flood() {
         let mut bucket = TokenBucket::new(limit());
+        let limit = limit();
         let mut t = Instant::now();
         let mut passed = 0;
         for _ in 0..2000 {
             t += Duration::from_millis(50); // 20 per second against 10 allowed
-            match bucket.take(t) {
+            match bucket.take(limit, t) {
                 Verdict::Pass => passed += 1,
                 Verdict::Refuse => {}
                 Verdict::Flood => panic!("twice the rate is not a flood"),
@@ -305,25 +330,26 @@ mod tests {
 
     #[test]
     fn costly_requests_take_more_tokens() {
-        let mut bucket = TokenBucket::new(RateLimit {
+        let limit = RateLimit {
             per_second: 20.0,
             burst: 40,
-        });
+        };
+        let mut bucket = TokenBucket::new(limit);
         let t = Instant::now();
         // Four of cost 10 pass, the fifth is refused; a cheap one too.
         for _ in 0..4 {
-            assert_eq!(bucket.take_n(t, 10), Verdict::Pass);
+            assert_eq!(bucket.take_n(limit, t, 10), Verdict::Pass);
         }
-        assert_eq!(bucket.take_n(t, 10), Verdict::Refuse);
-        assert_eq!(bucket.take_n(t, 1), Verdict::Refuse);
+        assert_eq!(bucket.take_n(limit, t, 10), Verdict::Refuse);
+        assert_eq!(bucket.take_n(limit, t, 1), Verdict::Refuse);
         // Half a second brings back ten tokens.
         assert_eq!(
-            bucket.take_n(t + Duration::from_millis(550), 10),
+            bucket.take_n(limit, t + Duration::from_millis(550), 10),
             Verdict::Pass
         );
         // Strikes count by cost: past twice the burst (80), a flood.
         let later = t + Duration::from_millis(550);
-        let verdicts: Vec<Verdict> = (0..9).map(|_| bucket.take_n(later, 10)).collect();
+        let verdicts: Vec<Verdict> = (0..9).map(|_| bucket.take_n(limit, later, 10)).collect();
         assert_eq!(verdicts[7], Verdict::Refuse, "{verdicts:?}");
         assert_eq!(verdicts.last(), Some(&Verdict::Flood), "{verdicts:?}");
     }
