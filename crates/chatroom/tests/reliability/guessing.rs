@@ -119,17 +119,20 @@ async fn run_guessing(who: impl Fn(usize) -> (IpAddr, String)) -> Outcome {
         })
         .collect();
     // Meanwhile, people chat.
-    let mut slowest = Duration::ZERO;
+    let mut chat = Vec::new();
     let mut n = 0;
     while Instant::now() < until {
         let sent = Instant::now();
         alice.say(&format!("still here {n}")).await;
         let m = bob.recv_type("message").await;
         assert_eq!(m["message"], format!("still here {n}"));
-        slowest = slowest.max(sent.elapsed());
+        chat.push(sent.elapsed());
         n += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    chat.sort();
+    let slowest = chat.last().copied().unwrap_or_default();
+    let p99 = chat[(chat.len() * 99 / 100).min(chat.len() - 1)];
     let mut tally = Tally::default();
     for g in guessers {
         tally.add(g.await.unwrap());
@@ -144,9 +147,12 @@ async fn run_guessing(who: impl Fn(usize) -> (IpAddr, String)) -> Outcome {
     assert_eq!(welcome["type"], "welcome", "{welcome}");
     let peak_kib = status_kib(pid, "VmHWM");
     eprintln!(
-        "{} attempts: {} passwords checked, {} refused; chat slowest {slowest:?}, \
-         a login {login_took:?}; RSS {before_kib} KiB before, peak {peak_kib} KiB",
-        tally.attempts, tally.checked, tally.refused
+        "{} attempts: {} passwords checked, {} refused; chat p99 {p99:?}, slowest {slowest:?} \
+         ({} messages), a login {login_took:?}; RSS {before_kib} KiB before, peak {peak_kib} KiB",
+        tally.attempts,
+        tally.checked,
+        tally.refused,
+        chat.len()
     );
     server.signal("TERM").await;
     assert_eq!(server.wait().await, Some(0));
