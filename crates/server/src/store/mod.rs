@@ -5,29 +5,38 @@
 //! (never waiting); the thread writes whatever has queued up in one
 //! transaction, so under load many messages share one commit, and only then
 //! tells each sender that waits for it (a [`Receipt`]): an acknowledgement
-//! means the message is durable. History reads
-//! are answered by the same thread, after the writes queued before them: a
-//! reader always sees every message relayed before its request. On disk the
-//! database is in WAL mode under the data directory; the in-memory mode keeps
-//! it in the thread's memory for throwaway servers.
+//! means the message is durable. On disk the database is in WAL mode under
+//! the data directory, and reads (history, search) are answered by reader
+//! threads with connections of their own, which WAL lets read while the
+//! writer writes: a read first waits until every message queued before it
+//! is committed (the writer publishes how far it has got), so a reader
+//! always sees every message relayed before its request, and a slow search
+//! never holds up a commit. The in-memory mode keeps the database in the
+//! writer's memory for throwaway servers, and the writer answers reads
+//! itself, after the writes queued before them.
 
+mod backup;
 mod ids;
+mod index;
+mod reads;
 mod retention;
 mod schema;
 mod search;
 mod writer;
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+pub use backup::{Stats, backup, stats};
 pub use ids::Start;
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
-pub use search::{Found, Peer, Reader, SearchQuery};
+pub use search::{Found, Peer, Reader, SEARCH_WINDOW, SearchQuery};
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "chatroom.db";
@@ -85,6 +94,14 @@ pub enum StoreError {
         path: PathBuf,
         /// Why.
         source: std::io::Error,
+    },
+    /// A database file failed its check.
+    #[error("{path} is damaged: {problem}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite's check reported.
+        problem: String,
     },
     /// The store thread is gone (the server is stopping).
     #[error("the history store has stopped")]
@@ -198,28 +215,8 @@ enum Op {
         next_user: u64,
     },
     Topic(StoredRoom),
-    History {
-        room_key: String,
-        before: Option<u64>,
-        limit: u32,
-        reply: oneshot::Sender<Result<Page, StoreError>>,
-    },
-    Search {
-        query: SearchQuery,
-        reply: oneshot::Sender<Result<Found, StoreError>>,
-    },
-    DirectHistory {
-        reader: Reader,
-        with: String,
-        before: Option<u64>,
-        limit: u32,
-        reply: oneshot::Sender<Result<Page, StoreError>>,
-    },
-    Conversations {
-        reader: Reader,
-        limit: u32,
-        reply: oneshot::Sender<Result<Vec<Peer>, StoreError>>,
-    },
+    /// A read, for a store without reader threads (in memory).
+    Read(reads::Read),
     Flush(oneshot::Sender<()>),
     /// A new account; the reply comes once it is committed.
     Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
@@ -233,26 +230,47 @@ enum Op {
     },
 }
 
+/// How far the writer has got, for reads to wait on.
+struct Progress {
+    /// The highest message id queued so far.
+    queued: AtomicU64,
+    /// The highest message id whose batch the writer has finished
+    /// (committed, or failed and reported); `u64::MAX` once it has stopped.
+    done: tokio::sync::watch::Sender<u64>,
+}
+
 /// The handle the hub and sessions use; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     ops: mpsc::Sender<Op>,
+    /// The reader threads' queue (a database on disk).
+    reads: Option<mpsc::Sender<reads::Read>>,
+    progress: Arc<Progress>,
 }
 
-/// The store thread; [`StoreThread::finish`] flushes and waits for it.
+/// The store's threads; [`StoreThread::finish`] flushes and waits for them.
 pub struct StoreThread {
     handle: JoinHandle<()>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 impl StoreThread {
     /// Waits until everything queued before the last [`Store`] handle was
-    /// dropped has been written.
+    /// dropped has been written, and the reads have been answered.
     pub fn finish(self) {
         if self.handle.join().is_err() {
             tracing::error!("the history store thread panicked");
         }
+        for reader in self.readers {
+            if reader.join().is_err() {
+                tracing::error!("a history reader thread panicked");
+            }
+        }
     }
 }
+
+/// How many reader threads a database on disk gets.
+const READERS: usize = 2;
 
 /// Opens (creating if needed) the database and starts its thread.
 pub fn open(
@@ -274,22 +292,55 @@ pub fn open(
     schema::prepare(&conn, on_disk.then_some(synchronous))?;
     let (start, ceilings) = ids::start(&conn, !on_disk)?;
     let loaded = schema::load(&conn, start)?;
+    let progress = Arc::new(Progress {
+        queued: AtomicU64::new(0),
+        done: tokio::sync::watch::Sender::new(0),
+    });
+    let (mut reads, mut readers) = (None, Vec::new());
+    if let Location::Dir(dir) = location {
+        let (tx, rx) = mpsc::channel();
+        let rx = Arc::new(parking_lot::Mutex::new(rx));
+        for n in 0..READERS {
+            let conn = reads::connect(&dir.join(DB_FILE))?;
+            let (rx, retention) = (rx.clone(), retention.clone());
+            readers.push(spawn(&format!("history-read-{n}"), move || {
+                reads::run(&conn, &rx, &retention);
+            })?);
+        }
+        reads = Some(tx);
+    }
     let (ops, rx) = mpsc::channel();
-    let handle = std::thread::Builder::new()
-        .name("history-store".into())
-        .spawn(move || writer::run(conn, rx, retention, ceilings))
+    let shared = progress.clone();
+    let handle = spawn("history-store", move || {
+        writer::run(conn, rx, retention, ceilings, &shared);
+    })?;
+    let store = Store {
+        ops,
+        reads,
+        progress,
+    };
+    Ok((store, StoreThread { handle, readers }, loaded))
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
         .map_err(|e| StoreError::DataDir {
-            path: PathBuf::from("<store thread>"),
+            path: PathBuf::from(format!("<{name} thread>")),
             source: e,
-        })?;
-    Ok((Store { ops }, StoreThread { handle }, loaded))
+        })
 }
 
 impl Store {
     /// Queues a message to be stored; never blocks. `receipt`, if any, is
     /// told once the message is durable (or could not be stored).
     pub fn message(&self, message: StoredMessage, receipt: Option<Receipt>) {
+        let id = message.id;
         self.send(Op::Message(message, std::time::Instant::now(), receipt));
+        // After the send: whoever sees this id queued finds the message in
+        // the channel ahead of anything it sends itself.
+        self.progress.queued.fetch_max(id, Ordering::AcqRel);
     }
 
     /// Records that a user id was handed out, so that no later run hands it
@@ -313,33 +364,27 @@ impl Store {
     }
 
     /// Up to `limit` messages of a room with ids below `before`, oldest
-    /// first. Sees every record queued before the call.
+    /// first. Sees every message queued before the call.
     pub async fn history(
         &self,
         room_key: String,
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.ops
-            .send(Op::History {
-                room_key,
-                before,
-                limit,
-                reply,
-            })
-            .map_err(|_| StoreError::Stopped)?;
-        answer.await.map_err(|_| StoreError::Stopped)?
+        self.read(|reply| reads::Read::History {
+            room_key,
+            before,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// Searches the messages `query.reader` may read (see [`SearchQuery`]);
-    /// sees every record queued before the call.
+    /// sees every message queued before the call.
     pub async fn search(&self, query: SearchQuery) -> Result<Found, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.ops
-            .send(Op::Search { query, reply })
-            .map_err(|_| StoreError::Stopped)?;
-        answer.await.map_err(|_| StoreError::Stopped)?
+        self.read(|reply| reads::Read::Search { query, reply })
+            .await
     }
 
     /// Up to `limit` direct messages between `reader` and `with` (a folded
@@ -351,30 +396,49 @@ impl Store {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.ops
-            .send(Op::DirectHistory {
-                reader,
-                with,
-                before,
-                limit,
-                reply,
-            })
-            .map_err(|_| StoreError::Stopped)?;
-        answer.await.map_err(|_| StoreError::Stopped)?
+        self.read(|reply| reads::Read::DirectHistory {
+            reader,
+            with,
+            before,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// The people `reader` exchanged direct messages with, most recent
     /// first, at most `limit`.
     pub async fn conversations(&self, reader: Reader, limit: u32) -> Result<Vec<Peer>, StoreError> {
+        self.read(|reply| reads::Read::Conversations {
+            reader,
+            limit,
+            reply,
+        })
+        .await
+    }
+
+    /// Sends a read to whoever answers reads: the reader threads once every
+    /// message queued before it is committed, or the writer after them.
+    async fn read<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> reads::Read,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.ops
-            .send(Op::Conversations {
-                reader,
-                limit,
-                reply,
-            })
-            .map_err(|_| StoreError::Stopped)?;
+        let read = make(reply);
+        match &self.reads {
+            Some(reads) => {
+                let horizon = self.progress.queued.load(Ordering::Acquire);
+                let mut done = self.progress.done.subscribe();
+                done.wait_for(|&done| done >= horizon)
+                    .await
+                    .map_err(|_| StoreError::Stopped)?;
+                reads.send(read).map_err(|_| StoreError::Stopped)?;
+            }
+            None => self
+                .ops
+                .send(Op::Read(read))
+                .map_err(|_| StoreError::Stopped)?,
+        }
         answer.await.map_err(|_| StoreError::Stopped)?
     }
 

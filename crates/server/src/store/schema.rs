@@ -5,30 +5,30 @@ use rusqlite::Connection;
 use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Synchronous};
 
 /// Bumped whenever the layout changes; a database from a newer version is
-/// refused rather than misread. Version 2 added the full-text index.
-const SCHEMA_VERSION: i64 = 3;
+/// refused rather than misread. Version 2 added a full-text index (FTS5,
+/// `trigram`, kept by triggers), version 3 refolded nicknames, version 4
+/// replaced the full-text index and the B-tree indexes on `messages` with
+/// one FTS5 message index written by the store itself (see `index`).
+const SCHEMA_VERSION: i64 = 4;
 
-/// The full-text index of message bodies (version 2): an FTS5 table over
-/// `messages.body` that stores no text of its own, kept in step by
-/// triggers on every insert, delete (retention) and change. The `trigram`
-/// tokenizer indexes every three characters, so any substring of three or
-/// more characters is found, in any case and in any script (Chinese has no
-/// spaces to split words at, which the default tokenizer relies on). Its
-/// limit: shorter words cannot be looked up in it (see `search`).
-const FULL_TEXT: &str = "
-CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    body, content = 'messages', content_rowid = 'id', tokenize = 'trigram'
+/// The message index (version 4; see `index` for what it holds and why):
+/// contentless (the text lives in `messages`), no positions, deletions by
+/// rowid allowed.
+const MESSAGE_INDEX: &str = "
+CREATE VIRTUAL TABLE IF NOT EXISTS message_index USING fts5(
+    terms, content = '', contentless_delete = 1, detail = none,
+    tokenize = 'unicode61 remove_diacritics 0'
 );
-CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
-END;
-CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
-END;
-CREATE TRIGGER IF NOT EXISTS messages_fts_update AFTER UPDATE OF body ON messages BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
-    INSERT INTO messages_fts (rowid, body) VALUES (new.id, new.body);
-END;
+";
+
+/// What versions before 4 had and version 4 does not.
+const BEFORE_4: &str = "
+DROP TRIGGER IF EXISTS messages_fts_insert;
+DROP TRIGGER IF EXISTS messages_fts_delete;
+DROP TRIGGER IF EXISTS messages_fts_update;
+DROP TABLE IF EXISTS messages_fts;
+DROP INDEX IF EXISTS messages_by_room;
+DROP INDEX IF EXISTS messages_by_time;
 ";
 
 const CREATE: &str = "
@@ -44,8 +44,6 @@ CREATE TABLE IF NOT EXISTS messages (
     body           TEXT NOT NULL,
     action         INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room_key, id);
-CREATE INDEX IF NOT EXISTS messages_by_time ON messages (ts);
 CREATE TABLE IF NOT EXISTS rooms (
     key          TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
@@ -73,6 +71,11 @@ CREATE TABLE IF NOT EXISTS bans (
 );
 ";
 
+/// The writer's page cache (a negative `cache_size` is KiB): the pages a
+/// batch touches stay in memory between commits instead of being read back
+/// from the operating system's cache.
+const WRITER_CACHE_KIB: i64 = -32 * 1024;
+
 /// Sets the connection up and creates the tables if needed. A database on
 /// disk comes with how its commits are synced.
 pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), StoreError> {
@@ -89,6 +92,7 @@ pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), St
         conn.pragma_update(None, "synchronous", mode)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
     }
+    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(
@@ -97,22 +101,54 @@ pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), St
             ),
         )));
     }
-    // `INSERT OR REPLACE` deletes the row it replaces; only with recursive
-    // triggers does that deletion reach the full-text index.
-    conn.pragma_update(None, "recursive_triggers", true)?;
     super::search::register_functions(conn)?;
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(CREATE)?;
-    tx.execute_batch(FULL_TEXT)?;
-    if version < 2 {
-        // Messages stored before the index existed are indexed now.
-        tx.execute_batch("INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');")?;
+    if version < 4 {
+        tx.execute_batch(BEFORE_4)?;
+    }
+    tx.execute_batch(MESSAGE_INDEX)?;
+    if (1..4).contains(&version) {
+        index_existing(&tx)?;
     }
     if (1..3).contains(&version) {
         refold_nicknames(&tx)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Indexes the messages a database from before version 4 holds.
+fn index_existing(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let mut read = tx.prepare(
+        "SELECT id, room_key, sender_id, sender_nick, recipient_id, recipient_nick, body FROM messages",
+    )?;
+    let mut write = tx.prepare("INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)")?;
+    let mut rows = read.query([])?;
+    let mut count = 0u64;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        let room: Option<String> = r.get(1)?;
+        let sender: (i64, String) = (r.get(2)?, r.get(3)?);
+        let recipient: (Option<i64>, Option<String>) = (r.get(4)?, r.get(5)?);
+        let body: String = r.get(6)?;
+        let recipient = match &recipient {
+            (Some(id), Some(nick)) => Some((id.cast_unsigned(), nick.as_str())),
+            _ => None,
+        };
+        let terms = super::index::terms(
+            &body,
+            room.as_deref(),
+            (sender.0.cast_unsigned(), &sender.1),
+            recipient,
+        );
+        write.execute(rusqlite::params![id, terms])?;
+        count += 1;
+    }
+    if count > 0 {
+        tracing::info!(messages = count, "history indexed for this version");
+    }
     Ok(())
 }
 

@@ -1,33 +1,51 @@
-//! Reading stored messages on behalf of one user: full-text search, direct
-//! message history and the list of direct-message conversations.
+//! Reading stored messages: a room's history, and on behalf of one user
+//! full-text search, direct message history and the list of
+//! direct-message conversations.
 //!
-//! Every query here is scoped to a [`Reader`]: room messages of the rooms
-//! they are in now, and direct messages they sent or received. A direct
-//! message is theirs when it was sent to or from their user id (this
+//! Every read finds its messages through the message index (see `index`),
+//! newest first, and checks what it found against `messages` in SQL, so a
+//! term that only looks like a scope term costs a candidate, never a wrong
+//! answer. Messages past their age limit are never returned, even before
+//! the store's sweep has deleted them.
+//!
+//! Every user query here is scoped to a [`Reader`]: room messages of the
+//! rooms they are in now, and direct messages they sent or received. A
+//! direct message is theirs when it was sent to or from their user id (this
 //! session), or, when they are logged into an account, to or from the
 //! account's nickname since the account was registered: without an account
 //! a nickname is anyone's once its user leaves, so whoever takes it next
 //! does not get the conversations of the one before.
 //!
-//! Search uses the FTS5 table `messages_fts` (see `schema`), built with the
-//! `trigram` tokenizer: it matches any substring of three characters or
-//! more, in any case, so Chinese (which has no spaces between words) is
-//! searchable like any other text. Words of one or two characters, which
-//! trigrams cannot index, are matched by scanning (`LIKE`) the reader's
-//! messages; a search made only of such words is ranked by recency instead
-//! of relevance. Results are ranked by bm25, then newest first.
+//! Search: every word must appear in the message, in any case. The index
+//! finds words by their beginning (`compil` finds `compiler`; words of one
+//! or two letters whole) and CJK text anywhere; each candidate's text is
+//! then checked for every word as typed. Of the newest [`SEARCH_WINDOW`]
+//! messages that match, the best come first: ranked by BM25's
+//! term-frequency and length weighting (how much of the message the words
+//! make up), ties newest first; a search made only of words shorter than
+//! three characters is ranked newest first.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::{StoreError, StoredMessage};
+use super::index::{any_of, folded_nick_term, quoted, room_term, user_term, word_query};
+use super::{Page, Retention, StoreError, StoredMessage};
+use crate::clock::now_ms;
 
 /// The SQL function that folds a nickname's case as the hub does
 /// (`chatroom_proto::nick::fold`), registered on the store's connection.
 pub const FOLD_FUNCTION: &str = "nick_fold";
 
-/// Shortest word the trigram index can find.
-const TRIGRAM: usize = 3;
+/// Searches rank the newest this many matches (and page through them).
+pub const SEARCH_WINDOW: usize = 1_000;
+
+/// Most candidates one search checks, matching or not: a search for
+/// punctuation alone, which the index cannot narrow, reads at most this many
+/// of the newest messages in scope.
+const SCAN_CAP: usize = 20_000;
+
+/// Words this long or longer count towards a relevance ranking.
+const RANKED_FROM: usize = 3;
 
 /// Whose messages a query may return.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +63,8 @@ pub struct Reader {
 pub struct SearchQuery {
     /// Who is searching.
     pub reader: Reader,
-    /// The words, all of which must appear (as substrings, in any case).
+    /// The words, all of which must appear (in any case; see the module
+    /// documentation for how they are found).
     pub text: String,
     /// Only this room (a folded key; it must be one of the reader's).
     pub room: Option<String>,
@@ -146,6 +165,15 @@ impl Identity {
         })
     }
 
+    /// The index terms that find this reader's direct messages.
+    fn terms(&self) -> Vec<String> {
+        let mut terms = vec![user_term(from_sql_int(self.user_id))];
+        if let Some((key, _)) = &self.account {
+            terms.push(folded_nick_term(key));
+        }
+        terms
+    }
+
     /// `m`'s sender (`side` "sender") or recipient ("recipient") is the
     /// reader.
     fn is(&self, side: &str) -> Condition {
@@ -206,91 +234,187 @@ fn in_rooms(rooms: &[String]) -> Condition {
     }
 }
 
-/// The words of a search, control characters removed: those long enough
-/// for the trigram index, and the shorter ones.
-fn words(text: &str) -> (Vec<String>, Vec<String>) {
+/// The words of a search, control characters removed.
+fn words(text: &str) -> Vec<String> {
     text.split_whitespace()
         .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
         .filter(|w| !w.is_empty())
-        .partition(|w| w.chars().count() >= TRIGRAM)
+        .collect()
 }
 
-/// An FTS5 query matching every word literally (each a quoted string, so
-/// nothing a user types is read as query syntax).
-fn fts_query(words: &[String]) -> String {
+/// The index query for messages in `scope` (an index expression) that
+/// hold every word, and whether the words narrowed it at all.
+fn index_query(scope: &str, words: &[String]) -> (String, bool) {
+    let mut parts = vec![scope.to_owned()];
+    for word in words {
+        parts.extend(word_query(word));
+    }
+    let narrowed = parts.len() > 1;
+    (parts.join(" AND "), narrowed)
+}
+
+/// The oldest timestamp the retention policy still keeps for a room (or,
+/// with `None`, for direct messages), if it limits age.
+fn oldest_kept(retention: &Retention, room_key: Option<&str>, now: i64) -> Option<i64> {
+    let policy = match room_key {
+        Some(key) => retention.for_room(key),
+        None => retention.default,
+    };
+    policy
+        .max_age
+        .map(|age| now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX)))
+}
+
+/// Whether `m` is past its age limit.
+fn expired(retention: &Retention, m: &StoredMessage, now: i64) -> bool {
+    let room = m.room.as_ref().map(|(key, _)| key.as_str());
+    oldest_kept(retention, room, now).is_some_and(|oldest| m.ts < oldest)
+}
+
+/// BM25's weighting of term frequency against length (k1 1.2, b 0.75),
+/// summed over the words: how much of `body` the words make up.
+fn score(body: &str, words: &[String], average_len: f64) -> f64 {
+    const K1: f64 = 1.2;
+    const B: f64 = 0.75;
+    let len = body.chars().count() as f64;
     words
         .iter()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// A `LIKE` pattern matching `word` anywhere, its wildcards escaped.
-fn like_pattern(word: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in word.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
+        .map(|w| {
+            let tf = body.matches(w.as_str()).count() as f64;
+            tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / average_len.max(1.0)))
+        })
+        .sum()
 }
 
 /// Runs a search (see the module documentation for how it matches and ranks).
-pub fn search(conn: &Connection, query: &SearchQuery) -> Result<Found, StoreError> {
-    let identity = Identity::of(conn, &query.reader)?;
-    let scope = match (&query.room, &query.with) {
-        (Some(room), _) => in_rooms(std::slice::from_ref(room)),
-        (None, Some(peer)) => identity.direct(Some(peer)),
-        (None, None) => {
-            let rooms = in_rooms(&query.reader.rooms);
-            let direct = identity.direct(None);
-            Condition {
-                sql: format!("({} OR {})", rooms.sql, direct.sql),
-                values: rooms.values.into_iter().chain(direct.values).collect(),
-            }
-        }
-    };
-    let (long, short) = words(&query.text);
-    if long.is_empty() && short.is_empty() {
+pub fn search(
+    conn: &Connection,
+    retention: &Retention,
+    query: &SearchQuery,
+) -> Result<Found, StoreError> {
+    let words = words(&query.text);
+    if words.is_empty() {
         return Ok(Found {
             messages: Vec::new(),
             has_more: false,
         });
     }
-    let mut values = Vec::new();
-    let mut sql = if long.is_empty() {
-        format!("SELECT {COLUMNS} FROM messages m WHERE {}", scope.sql)
-    } else {
-        values.push(Value::Text(fts_query(&long)));
-        format!(
-            "SELECT {COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid \
-             WHERE messages_fts MATCH ? AND {}",
-            scope.sql
-        )
+    let identity = Identity::of(conn, &query.reader)?;
+    let (scope, terms) = match (&query.room, &query.with) {
+        (Some(room), _) => (
+            in_rooms(std::slice::from_ref(room)),
+            quoted(&room_term(room)),
+        ),
+        (None, Some(peer)) => (
+            identity.direct(Some(peer)),
+            format!(
+                "{} AND {}",
+                any_of(&identity.terms()),
+                quoted(&folded_nick_term(peer))
+            ),
+        ),
+        (None, None) => {
+            let rooms = in_rooms(&query.reader.rooms);
+            let direct = identity.direct(None);
+            let mut terms: Vec<String> = query.reader.rooms.iter().map(|r| room_term(r)).collect();
+            terms.extend(identity.terms());
+            (
+                Condition {
+                    sql: format!("({} OR {})", rooms.sql, direct.sql),
+                    values: rooms.values.into_iter().chain(direct.values).collect(),
+                },
+                any_of(&terms),
+            )
+        }
     };
+    let (matching, _) = index_query(&terms, &words);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
+         WHERE message_index MATCH ? AND {} ORDER BY f.rowid DESC",
+        scope.sql
+    );
+    let mut values = vec![Value::Text(matching)];
     values.extend(scope.values);
-    for word in &short {
-        sql.push_str(" AND m.body LIKE ? ESCAPE '\\'");
-        values.push(Value::Text(like_pattern(word)));
-    }
-    sql.push_str(if long.is_empty() {
-        " ORDER BY m.id DESC"
-    } else {
-        " ORDER BY bm25(messages_fts), m.id DESC"
-    });
-    sql.push_str(" LIMIT ? OFFSET ?");
-    values.push(Value::Integer(i64::from(query.limit) + 1));
-    values.push(Value::Integer(i64::from(query.offset)));
+    let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
+    let now = now_ms();
     let mut stmt = conn.prepare(&sql)?;
-    let mut messages = stmt
-        .query_map(params_from_iter(values), message)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut matches = Vec::new();
+    let mut scanned = 0;
+    while let Some(row) = rows.next()? {
+        scanned += 1;
+        let m = message(row)?;
+        let body = m.text.to_lowercase();
+        if lowered.iter().all(|w| body.contains(w.as_str())) && !expired(retention, &m, now) {
+            matches.push((body, m));
+            if matches.len() == SEARCH_WINDOW {
+                break;
+            }
+        }
+        if scanned == SCAN_CAP {
+            break;
+        }
+    }
+    if words.iter().any(|w| w.chars().count() >= RANKED_FROM) && !matches.is_empty() {
+        let average = matches
+            .iter()
+            .map(|(body, _)| body.chars().count() as f64)
+            .sum::<f64>()
+            / matches.len() as f64;
+        let mut scored: Vec<(f64, StoredMessage)> = matches
+            .into_iter()
+            .map(|(body, m)| (score(&body, &lowered, average), m))
+            .collect();
+        // Best first; ties newest first (the candidates came newest first
+        // and the sort is stable).
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        matches = scored
+            .into_iter()
+            .map(|(_, m)| (String::new(), m))
+            .collect();
+    }
+    let mut messages: Vec<StoredMessage> = matches
+        .into_iter()
+        .map(|(_, m)| m)
+        .skip(query.offset as usize)
+        .take(query.limit as usize + 1)
+        .collect();
     let has_more = messages.len() > query.limit as usize;
     messages.truncate(query.limit as usize);
     Ok(Found { messages, has_more })
+}
+
+/// Up to `limit` messages of a room with ids below `before`, oldest first,
+/// and whether there are older ones.
+pub fn room_page(
+    conn: &Connection,
+    retention: &Retention,
+    room_key: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let oldest = oldest_kept(retention, Some(room_key), now_ms()).unwrap_or(i64::MIN);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
+         WHERE message_index MATCH ?1 AND f.rowid < ?2 AND m.room_key = ?3 AND m.ts >= ?4 \
+         ORDER BY f.rowid DESC LIMIT ?5"
+    ))?;
+    let mut messages = stmt
+        .query_map(
+            rusqlite::params![
+                quoted(&room_term(room_key)),
+                before.map_or(i64::MAX, to_sql_int),
+                room_key,
+                oldest,
+                i64::from(limit) + 1
+            ],
+            message,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let has_more = messages.len() > limit as usize;
+    messages.truncate(limit as usize);
+    messages.reverse();
+    Ok(Page { messages, has_more })
 }
 
 /// Up to `limit` direct messages between the reader and `with` (a folded
@@ -298,19 +422,31 @@ pub fn search(conn: &Connection, query: &SearchQuery) -> Result<Found, StoreErro
 /// older ones.
 pub fn direct_history(
     conn: &Connection,
+    retention: &Retention,
     reader: &Reader,
     with: &str,
     before: Option<u64>,
     limit: u32,
-) -> Result<(Vec<StoredMessage>, bool), StoreError> {
+) -> Result<Page, StoreError> {
     let identity = Identity::of(conn, reader)?;
     let scope = identity.direct(Some(with));
+    let terms = format!(
+        "{} AND {}",
+        any_of(&identity.terms()),
+        quoted(&folded_nick_term(with))
+    );
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages m WHERE {} AND m.id < ? ORDER BY m.id DESC LIMIT ?",
+        "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
+         WHERE message_index MATCH ? AND {} AND f.rowid < ? AND m.ts >= ? \
+         ORDER BY f.rowid DESC LIMIT ?",
         scope.sql
     );
-    let mut values = scope.values;
+    let mut values = vec![Value::Text(terms)];
+    values.extend(scope.values);
     values.push(Value::Integer(before.map_or(i64::MAX, to_sql_int)));
+    values.push(Value::Integer(
+        oldest_kept(retention, None, now_ms()).unwrap_or(i64::MIN),
+    ));
     values.push(Value::Integer(i64::from(limit) + 1));
     let mut stmt = conn.prepare(&sql)?;
     let mut messages = stmt
@@ -319,13 +455,14 @@ pub fn direct_history(
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
     messages.reverse();
-    Ok((messages, has_more))
+    Ok(Page { messages, has_more })
 }
 
 /// The people the reader exchanged direct messages with, the most recent
 /// conversation first, at most `limit`.
 pub fn conversations(
     conn: &Connection,
+    retention: &Retention,
     reader: &Reader,
     limit: u32,
 ) -> Result<Vec<Peer>, StoreError> {
@@ -337,12 +474,17 @@ pub fn conversations(
     let sql = format!(
         "SELECT CASE WHEN {} THEN m.recipient_nick ELSE m.sender_nick END AS peer, \
                 MAX(m.id), m.ts \
-         FROM messages m WHERE {} \
+         FROM message_index f JOIN messages m ON m.id = f.rowid \
+         WHERE message_index MATCH ? AND {} AND m.ts >= ? \
          GROUP BY {FOLD_FUNCTION}(peer) ORDER BY MAX(m.id) DESC LIMIT ?",
         sent.sql, scope.sql
     );
     let mut values = sent.values;
+    values.push(Value::Text(any_of(&identity.terms())));
     values.extend(scope.values);
+    values.push(Value::Integer(
+        oldest_kept(retention, None, now_ms()).unwrap_or(i64::MIN),
+    ));
     values.push(Value::Integer(i64::from(limit)));
     let mut stmt = conn.prepare(&sql)?;
     let peers = stmt
@@ -371,18 +513,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn words_split_by_what_trigrams_can_find() {
-        let (long, short) = words("你好 世界和平 ab  rust\u{0}ic");
-        assert_eq!(long, ["世界和平", "rustic"]);
-        assert_eq!(short, ["你好", "ab"]);
+    fn words_drop_control_characters() {
+        assert_eq!(
+            words("你好 世界和平 ab  rust\u{0}ic"),
+            ["你好", "世界和平", "ab", "rustic"]
+        );
     }
 
     #[test]
     fn user_text_is_never_query_syntax() {
+        let (query, narrowed) =
+            index_query("\"s\"", &["a\"b".into(), "OR".into(), "NEAR(x".into()]);
         assert_eq!(
-            fts_query(&["a\"b OR".into(), "NEAR(x".into()]),
-            "\"a\"\"b OR\" \"NEAR(x\""
+            query,
+            "\"s\" AND \"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\""
         );
-        assert_eq!(like_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+        assert!(narrowed);
+        assert!(!index_query("\"s\"", &["%".into()]).1);
+    }
+
+    #[test]
+    fn more_of_the_words_scores_higher() {
+        let words = ["tokio".to_owned()];
+        let short = score("tokio tokio tokio", &words, 40.0);
+        let long = score(
+            "a long message that happens to mention tokio just once among many words",
+            &words,
+            40.0,
+        );
+        assert!(short > long, "{short} {long}");
     }
 }

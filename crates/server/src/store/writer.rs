@@ -1,17 +1,20 @@
 //! The store thread: batches writes into transactions, tells senders once
-//! their messages are committed, answers reads, keeps the id ceilings ahead,
-//! and enforces retention.
+//! their messages are committed, keeps the id ceilings ahead, publishes how
+//! far it has got (for the reader threads), answers reads itself for a
+//! database in memory, and enforces retention in small batches between
+//! the batches of writes.
 
-use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 
 use super::ids::Ceilings;
-use super::search;
+use super::index;
+use super::reads;
 use super::{
-    Op, Outcome, Page, Receipt, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom,
+    Op, Outcome, Progress, Receipt, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom,
 };
 
 use crate::clock::now_ms;
@@ -32,49 +35,94 @@ const AGE_SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// `limit` right after a trim, at a cost that does not grow with the limit.
 const TRIM_FRACTION: u64 = 16;
 
-struct Writer {
+/// Most messages one step of retention deletes: one short transaction,
+/// after which the writes that queued meanwhile go first.
+const RETENTION_BATCH: usize = 500;
+
+/// Deletions retention still has to make.
+#[derive(Debug)]
+enum Work {
+    /// A room's messages with ids up to `through` (beyond its count limit).
+    Trim { room_key: String, through: i64 },
+    /// Messages older than `oldest` of the rooms without an age limit of
+    /// their own (`skip`), and direct messages, looking at ids after
+    /// `after`, oldest first.
+    AgeDefault {
+        oldest: i64,
+        after: i64,
+        skip: Vec<String>,
+    },
+    /// A room's messages older than `oldest`.
+    AgeRoom { room_key: String, oldest: i64 },
+}
+
+struct Writer<'a> {
     conn: Connection,
     retention: Retention,
     ceilings: Ceilings,
+    progress: &'a Progress,
     /// Messages inserted per room (folded key) since its last count trim.
     since_trim: HashMap<String, u64>,
+    /// Retention's deletions still to make, a step at a time.
+    work: VecDeque<Work>,
 }
 
 /// Runs until every [`super::Store`] handle is dropped and the queue is empty.
-pub fn run(conn: Connection, ops: Receiver<Op>, retention: Retention, ceilings: Ceilings) {
+pub fn run(
+    conn: Connection,
+    ops: Receiver<Op>,
+    retention: Retention,
+    ceilings: Ceilings,
+    progress: &Progress,
+) {
     let mut writer = Writer {
         conn,
         retention,
         ceilings,
+        progress,
         since_trim: HashMap::new(),
+        work: VecDeque::new(),
     };
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
     let mut batch = Vec::new();
     loop {
-        match ops.recv_timeout(AGE_SWEEP_EVERY) {
-            Ok(op) => batch.push(op),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        // With deletions to make, take what has queued without waiting and
+        // make one step of them after it; otherwise wait for work.
+        if writer.work.is_empty() {
+            match ops.recv_timeout(AGE_SWEEP_EVERY) {
+                Ok(op) => batch.push(op),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
         }
         while batch.len() < MAX_BATCH {
             match ops.try_recv() {
                 Ok(op) => batch.push(op),
-                Err(_) => break,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    if batch.is_empty() {
+                        writer.work.clear();
+                    }
+                    break;
+                }
             }
         }
         if !batch.is_empty() {
             writer.apply(&mut batch);
+        } else {
+            writer.step();
         }
         if last_sweep.elapsed() >= AGE_SWEEP_EVERY {
             writer.sweep_ages();
             last_sweep = Instant::now();
         }
     }
+    progress.done.send_replace(u64::MAX);
     tracing::debug!("history store closed");
 }
 
-impl Writer {
+impl Writer<'_> {
     /// Writes every record of the batch in one transaction, tells the
     /// senders waiting for their messages, then answers the reads and
     /// flushes (which thereby see all of it).
@@ -86,6 +134,10 @@ impl Writer {
         let oldest = batch.iter().find_map(|op| match op {
             Op::Message(_, queued, _) => Some(*queued),
             _ => None,
+        });
+        let last_id = batch.iter().fold(0, |last, op| match op {
+            Op::Message(m, _, _) => last.max(m.id),
+            _ => last,
         });
         let written = self.write(batch, &mut touched, &mut answers, &mut receipts);
         let error = written.as_ref().err();
@@ -113,35 +165,7 @@ impl Writer {
         }
         for op in answers {
             match op {
-                Op::History {
-                    room_key,
-                    before,
-                    limit,
-                    reply,
-                } => {
-                    let _ = reply.send(self.page(&room_key, before, limit));
-                }
-                Op::Search { query, reply } => {
-                    let _ = reply.send(search::search(&self.conn, &query));
-                }
-                Op::DirectHistory {
-                    reader,
-                    with,
-                    before,
-                    limit,
-                    reply,
-                } => {
-                    let page = search::direct_history(&self.conn, &reader, &with, before, limit)
-                        .map(|(messages, has_more)| Page { messages, has_more });
-                    let _ = reply.send(page);
-                }
-                Op::Conversations {
-                    reader,
-                    limit,
-                    reply,
-                } => {
-                    let _ = reply.send(search::conversations(&self.conn, &reader, limit));
-                }
+                Op::Read(read) => reads::answer(&self.conn, &self.retention, read),
                 Op::Flush(done) => {
                     let _ = done.send(());
                 }
@@ -164,6 +188,13 @@ impl Writer {
                 | Op::Unban { .. } => {}
             }
         }
+        // Reads that waited for these messages may go now: they are
+        // committed (or failed and were reported), and trimmed.
+        self.progress.done.send_if_modified(|done| {
+            let moved = last_id > *done;
+            *done = (*done).max(last_id);
+            moved
+        });
     }
 
     fn write(
@@ -191,11 +222,14 @@ impl Writer {
                  (id, ts, room_key, room_name, sender_id, sender_nick, recipient_id, recipient_nick, body, action)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
+            let mut index =
+                tx.prepare_cached("INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)")?;
             for op in batch.drain(..) {
                 match op {
                     Op::Message(m, _, _) => {
                         max_message = max_message.max(m.id);
                         insert_message(&mut insert, &m)?;
+                        index_message(&mut index, &m)?;
                         if let Some((key, _)) = m.room {
                             *touched.entry(key).or_insert(0) += 1;
                         }
@@ -245,34 +279,10 @@ impl Writer {
         Ok(())
     }
 
-    fn page(&self, room_key: &str, before: Option<u64>, limit: u32) -> Result<Page, StoreError> {
-        let before = before.map_or(i64::MAX, to_sql_int);
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, ts, room_key, room_name, sender_id, sender_nick, body, action
-             FROM messages WHERE room_key = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
-        )?;
-        let mut messages = stmt
-            .query_map(params![room_key, before, i64::from(limit) + 1], |r| {
-                Ok(StoredMessage {
-                    id: from_sql_int(r.get(0)?),
-                    ts: r.get(1)?,
-                    room: Some((r.get(2)?, r.get(3)?)),
-                    sender_id: from_sql_int(r.get(4)?),
-                    sender_nick: r.get(5)?,
-                    recipient: None,
-                    text: r.get(6)?,
-                    action: r.get(7)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
-        messages.reverse();
-        Ok(Page { messages, has_more })
-    }
-
     /// Deletes a room's messages beyond its count limit, once enough have
-    /// been inserted since the last trim (see [`TRIM_FRACTION`]).
+    /// been inserted since the last trim (see [`TRIM_FRACTION`]): the first
+    /// step at once (all of it, for a room that was within its limit), the
+    /// rest a step at a time.
     fn trim_count(&mut self, room_key: String, inserted: u64) {
         let Some(keep) = self.retention.for_room(&room_key).max_messages else {
             return;
@@ -283,52 +293,162 @@ impl Writer {
             return;
         }
         *since = 0;
-        let room_key = room_key.as_str();
-        let result = self.conn.execute(
-            "DELETE FROM messages WHERE room_key = ?1 AND id <=
-               (SELECT id FROM messages WHERE room_key = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-            params![room_key, to_sql_int(keep)],
+        // The newest message beyond the limit.
+        let through = self.conn.query_row(
+            "SELECT rowid FROM message_index WHERE message_index MATCH ?1
+             ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+            params![
+                index::quoted(&index::room_term(&room_key)),
+                to_sql_int(keep)
+            ],
+            |r| r.get::<_, i64>(0),
         );
-        match result {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(room = room_key, deleted = n, "history trimmed by count"),
+        match through {
+            Ok(through) => {
+                self.work.push_front(Work::Trim { room_key, through });
+                self.step();
+            }
+            Err(rusqlite::Error::QueryReturnedNoRows) => {}
             Err(e) => tracing::error!(room = room_key, error = %e, "could not trim history"),
         }
     }
 
-    /// Deletes messages past their room's (or the default) age limit.
+    /// Plans the deletion of messages past their room's (or the default)
+    /// age limit; [`Writer::step`] carries it out.
     fn sweep_ages(&mut self) {
+        if self
+            .work
+            .iter()
+            .any(|w| matches!(w, Work::AgeDefault { .. } | Work::AgeRoom { .. }))
+        {
+            return; // the last sweep is still going
+        }
         let now = now_ms();
         let cutoff =
             |age: Duration| now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
-        let mut statements: Vec<(String, Vec<rusqlite::types::Value>)> = Vec::new();
         for (key, policy) in &self.retention.rooms {
             if let Some(age) = policy.max_age {
-                statements.push((
-                    "DELETE FROM messages WHERE room_key = ?1 AND ts < ?2".into(),
-                    vec![key.clone().into(), cutoff(age).into()],
-                ));
+                self.work.push_back(Work::AgeRoom {
+                    room_key: key.clone(),
+                    oldest: cutoff(age),
+                });
             }
         }
         if let Some(age) = self.retention.default.max_age {
-            let overridden: Vec<String> = self.retention.rooms.keys().cloned().collect();
-            let placeholders = vec!["?"; overridden.len()].join(",");
-            let mut values: Vec<rusqlite::types::Value> = vec![cutoff(age).into()];
-            values.extend(overridden.into_iter().map(Into::into));
-            statements.push((
-                format!(
-                    "DELETE FROM messages WHERE ts < ?1 AND (room_key IS NULL OR room_key NOT IN ({placeholders}))"
-                ),
-                values,
-            ));
+            self.work.push_back(Work::AgeDefault {
+                oldest: cutoff(age),
+                after: 0,
+                skip: self.retention.rooms.keys().cloned().collect(),
+            });
         }
-        for (sql, values) in statements {
-            match self.conn.execute(&sql, rusqlite::params_from_iter(values)) {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(deleted = n, "history trimmed by age"),
-                Err(e) => tracing::error!(error = %e, "could not trim history by age"),
+    }
+
+    /// Makes one step of the first deletion retention has to make: at most
+    /// [`RETENTION_BATCH`] messages, in one transaction.
+    fn step(&mut self) {
+        let Some(mut work) = self.work.pop_front() else {
+            return;
+        };
+        match self.step_of(&mut work) {
+            Ok((deleted, finished)) => {
+                if deleted > 0 {
+                    tracing::debug!(deleted, ?work, "history retention step");
+                }
+                if !finished {
+                    self.work.push_front(work);
+                }
             }
+            Err(e) => tracing::error!(error = %e, ?work, "could not enforce history retention"),
         }
+    }
+
+    /// One step of `work`: how many messages it deleted, and whether the
+    /// work is done.
+    fn step_of(&mut self, work: &mut Work) -> Result<(usize, bool), StoreError> {
+        let limit = i64::try_from(RETENTION_BATCH).unwrap_or(i64::MAX);
+        let (ids, finished) = match work {
+            Work::Trim { room_key, through } => {
+                let ids: Vec<i64> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT f.rowid FROM message_index f JOIN messages m ON m.id = f.rowid
+                         WHERE message_index MATCH ?1 AND f.rowid <= ?2 AND m.room_key = ?3
+                         ORDER BY f.rowid LIMIT ?4",
+                    )?
+                    .query_map(
+                        params![
+                            index::quoted(&index::room_term(room_key)),
+                            *through,
+                            room_key.as_str(),
+                            limit
+                        ],
+                        |r| r.get(0),
+                    )?
+                    .collect::<Result<_, _>>()?;
+                let finished = ids.len() < RETENTION_BATCH;
+                (ids, finished)
+            }
+            Work::AgeRoom { room_key, oldest } => {
+                let rows: Vec<(i64, i64)> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT f.rowid, m.ts FROM message_index f JOIN messages m ON m.id = f.rowid
+                         WHERE message_index MATCH ?1 AND m.room_key = ?2
+                         ORDER BY f.rowid LIMIT ?3",
+                    )?
+                    .query_map(
+                        params![index::quoted(&index::room_term(room_key)), room_key.as_str(), limit],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?
+                    .collect::<Result<_, _>>()?;
+                // Oldest first: the first message young enough ends it.
+                let old = rows.iter().take_while(|(_, ts)| ts < oldest).count();
+                let finished = old < rows.len() || rows.len() < RETENTION_BATCH;
+                (rows[..old].iter().map(|(id, _)| *id).collect(), finished)
+            }
+            Work::AgeDefault {
+                oldest,
+                after,
+                skip,
+            } => {
+                let rows: Vec<(i64, i64, Option<String>)> = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id, ts, room_key FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
+                    )?
+                    .query_map(params![*after, limit], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                    })?
+                    .collect::<Result<_, _>>()?;
+                let mut ids = Vec::new();
+                let mut finished = rows.len() < RETENTION_BATCH;
+                for (id, ts, room) in rows {
+                    *after = id;
+                    if room.as_ref().is_some_and(|r| skip.contains(r)) {
+                        continue; // its own limit applies
+                    }
+                    if ts >= *oldest {
+                        finished = true;
+                        break;
+                    }
+                    ids.push(id);
+                }
+                (ids, finished)
+            }
+        };
+        if !ids.is_empty() {
+            let tx = self.conn.transaction()?;
+            {
+                let mut message = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
+                let mut index = tx.prepare_cached("DELETE FROM message_index WHERE rowid = ?1")?;
+                for id in &ids {
+                    message.execute([id])?;
+                    index.execute([id])?;
+                }
+            }
+            tx.commit()?;
+        }
+        Ok((ids.len(), finished))
     }
 }
 
@@ -358,6 +478,20 @@ fn insert_message(
     ])
 }
 
+/// Adds a message's terms to the message index (see `index`).
+fn index_message(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    m: &StoredMessage,
+) -> rusqlite::Result<usize> {
+    let terms = index::terms(
+        &m.text,
+        m.room.as_ref().map(|(key, _)| key.as_str()),
+        (m.sender_id, &m.sender_nick),
+        m.recipient.as_ref().map(|(id, nick)| (*id, nick.as_str())),
+    );
+    stmt.execute(params![to_sql_int(m.id), terms])
+}
+
 fn upsert_room(tx: &rusqlite::Transaction<'_>, room: &StoredRoom) -> rusqlite::Result<usize> {
     tx.execute(
         "INSERT INTO rooms (key, name, topic, topic_set_by, topic_set_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -372,6 +506,125 @@ fn to_sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn from_sql_int(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{RetentionPolicy, ids, schema};
+
+    fn progress() -> Progress {
+        Progress {
+            queued: std::sync::atomic::AtomicU64::new(0),
+            done: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    fn writer(retention: Retention, progress: &Progress) -> Writer<'_> {
+        let conn = Connection::open_in_memory().unwrap();
+        schema::prepare(&conn, None).unwrap();
+        let (_, ceilings) = ids::start(&conn, false).unwrap();
+        Writer {
+            conn,
+            retention,
+            ceilings,
+            progress,
+            since_trim: HashMap::new(),
+            work: VecDeque::new(),
+        }
+    }
+
+    fn message(id: u64, ts: i64, room: &str) -> Op {
+        Op::Message(
+            StoredMessage {
+                id,
+                ts,
+                room: Some((room.into(), room.into())),
+                sender_id: 1,
+                sender_nick: "ann".into(),
+                recipient: None,
+                text: format!("message {id}"),
+                action: false,
+            },
+            Instant::now(),
+            None,
+        )
+    }
+
+    fn count(w: &Writer<'_>, room: &str) -> i64 {
+        w.conn
+            .query_row(
+                "SELECT COUNT(*) FROM messages WHERE room_key = ?1",
+                [room],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    fn indexed(w: &Writer<'_>) -> i64 {
+        w.conn
+            .query_row("SELECT COUNT(*) FROM message_index", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn limit(count: Option<u64>, age: Option<Duration>) -> RetentionPolicy {
+        RetentionPolicy {
+            max_messages: count,
+            max_age: age,
+        }
+    }
+
+    #[test]
+    fn a_count_trim_deletes_in_small_steps() {
+        let mut retention = Retention::default();
+        retention.rooms.insert("big".into(), limit(Some(100), None));
+        let progress = progress();
+        let mut w = writer(retention, &progress);
+        let now = now_ms();
+        let mut batch: Vec<Op> = (1..=1000).map(|id| message(id, now, "big")).collect();
+        w.apply(&mut batch);
+        assert_eq!(*progress.done.borrow(), 1000, "reads may see the batch");
+        // The first step at once, the rest later.
+        assert_eq!(count(&w, "big"), 1000 - RETENTION_BATCH as i64);
+        assert_eq!(w.work.len(), 1);
+        w.step();
+        assert_eq!(count(&w, "big"), 100);
+        assert!(w.work.is_empty());
+        let oldest: i64 = w
+            .conn
+            .query_row("SELECT MIN(id) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(oldest, 901, "the newest are kept");
+        assert_eq!(indexed(&w), 100, "and only they are indexed");
+    }
+
+    #[test]
+    fn an_age_sweep_goes_oldest_first_in_steps_and_respects_room_limits() {
+        let mut retention = Retention {
+            default: limit(None, Some(Duration::from_secs(3600))),
+            ..Retention::default()
+        };
+        retention.rooms.insert(
+            "keep".into(),
+            limit(None, Some(Duration::from_secs(10 * 86400))),
+        );
+        let progress = progress();
+        let mut w = writer(retention, &progress);
+        let now = now_ms();
+        let old = now - 2 * 3600 * 1000;
+        let mut batch: Vec<Op> = (1..=1200)
+            .map(|id| message(id, old, if id % 2 == 0 { "keep" } else { "lobby" }))
+            .chain((1201..=1210).map(|id| message(id, now, "lobby")))
+            .collect();
+        w.apply(&mut batch);
+        w.sweep_ages();
+        let mut steps = 0;
+        while !w.work.is_empty() {
+            w.step();
+            steps += 1;
+            assert!(steps < 100, "the sweep ends");
+        }
+        assert!(steps >= 3, "{steps} steps: small batches");
+        assert_eq!(count(&w, "lobby"), 10, "only the young ones are left");
+        assert_eq!(count(&w, "keep"), 600, "its own, longer limit applies");
+        assert_eq!(indexed(&w), 610);
+    }
 }

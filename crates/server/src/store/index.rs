@@ -1,0 +1,245 @@
+//! The message index: one FTS5 table, `message_index`, that finds a room's
+//! messages, a person's direct messages and the messages holding some
+//! words, newest first, without a B-tree index on `messages`.
+//!
+//! Each message is indexed as one document of *terms* (its rowid is the
+//! message id):
+//!
+//! - the words of its text, as FTS5's `unicode61` tokenizer splits them
+//!   (at anything that is not a letter or a digit, case folded), except
+//!   that runs of Chinese and Japanese characters, which have no spaces
+//!   between words, are written as overlapping pairs of characters
+//!   (bigrams) and the run's last character: `网络编程` becomes
+//!   `网络 络编 编程 程`, so that any part of such a run can be found;
+//! - its *scope*: `0r` and a hash of the room for a room message; for a
+//!   direct message `0u` and the sender's and the recipient's user ids,
+//!   and `0n` and a hash of each one's folded nickname. (A word typed by a
+//!   user could look like one of these; every query checks the scope in
+//!   SQL as well, so that only costs a wasted candidate.)
+//!
+//! The table is *contentless* (it keeps no copy of the text, which lives
+//! in `messages`) with `detail=none` (no positions): it answers "which
+//! messages have these terms", newest first, and nothing more, which is
+//! all the reads need and a quarter of the size of the `trigram` index it
+//! replaced. Why, with the measurements: `docs/benchmarks.md`, "History at
+//! scale".
+//!
+//! Why one FTS5 table instead of B-tree indexes on `(room_key, id)`: a
+//! busy server writes to many rooms at once, so every commit dirtied a
+//! leaf page of that index per room written to, and WAL mode writes every
+//! dirty page whole at every commit. FTS5 writes each commit's terms as one
+//! new segment, sorted, and merges segments in the background: appends,
+//! not scattered page writes.
+
+use chatroom_proto::nick;
+
+/// Terms of this length or more are looked up as prefixes (`compil`
+/// finds `compiler`); shorter ones as whole terms.
+const PREFIX_FROM: usize = 3;
+
+/// Whether `c` is written as bigrams: the CJK ideographs and the Japanese
+/// kana, which are written without spaces between words.
+pub fn is_cjk(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x3040..=0x30FF      // hiragana, katakana
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xF900..=0xFAFF    // compatibility ideographs
+        | 0x20000..=0x3FFFF // extensions B and later
+    )
+}
+
+/// Appends `text` as the index sees it to `out`: everything as it is,
+/// except that each run of CJK characters becomes its bigrams and its last
+/// character, separated by spaces.
+pub fn push_text(text: &str, out: &mut String) {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if !is_cjk(c) {
+            out.push(c);
+            continue;
+        }
+        out.push(' ');
+        let mut current = c;
+        loop {
+            out.push(current);
+            match chars.peek() {
+                Some(&next) if is_cjk(next) => {
+                    out.push(next);
+                    out.push(' ');
+                    current = next;
+                    chars.next();
+                }
+                _ => break,
+            }
+        }
+        out.push(' ');
+    }
+}
+
+/// The scope term of a room (by folded key).
+pub fn room_term(room_key: &str) -> String {
+    format!("0r{:016x}", hash(room_key.as_bytes()))
+}
+
+/// The scope term of a user id.
+pub fn user_term(id: u64) -> String {
+    format!("0u{id}")
+}
+
+/// The scope term of a nickname (folded here).
+pub fn nick_term(nickname: &str) -> String {
+    format!("0n{:016x}", hash(nick::fold(nickname).as_bytes()))
+}
+
+/// The scope term of an already folded nickname.
+pub fn folded_nick_term(folded: &str) -> String {
+    format!("0n{:016x}", hash(folded.as_bytes()))
+}
+
+/// FNV-1a, 64 bits: a hash whose value never changes between versions
+/// and platforms (the terms are stored).
+fn hash(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The terms of one stored message: its text as the index sees it, then
+/// its scope terms.
+pub fn terms(
+    text: &str,
+    room_key: Option<&str>,
+    sender: (u64, &str),
+    recipient: Option<(u64, &str)>,
+) -> String {
+    let mut out = String::with_capacity(text.len() + 64);
+    push_text(text, &mut out);
+    out.push(' ');
+    match (room_key, recipient) {
+        (Some(room), _) => out.push_str(&room_term(room)),
+        (None, recipient) => {
+            out.push_str(&user_term(sender.0));
+            out.push(' ');
+            out.push_str(&nick_term(sender.1));
+            if let Some((id, nickname)) = recipient {
+                out.push(' ');
+                out.push_str(&user_term(id));
+                out.push(' ');
+                out.push_str(&nick_term(nickname));
+            }
+        }
+    }
+    out
+}
+
+/// A string as an FTS5 query term: quoted, so nothing in it is syntax.
+pub fn quoted(term: &str) -> String {
+    format!("\"{}\"", term.replace('"', "\"\""))
+}
+
+/// `terms` joined by OR, in parentheses (a scope).
+pub fn any_of(terms: &[String]) -> String {
+    let quoted: Vec<String> = terms.iter().map(|t| quoted(t)).collect();
+    format!("({})", quoted.join(" OR "))
+}
+
+/// The FTS5 query terms that must all be present for a message to contain
+/// `word` (one whitespace-separated word of a search): its letter-and-digit
+/// runs, prefixes when long enough, and for CJK runs their bigrams (a
+/// single CJK character: as a prefix, which finds it anywhere). Empty when
+/// the word has no letters or digits: the index cannot find it, only the
+/// check of the text can.
+pub fn word_query(word: &str) -> Vec<String> {
+    let mut form = String::new();
+    push_text(word, &mut form);
+    let mut out = Vec::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut Vec<String>| {
+        if run.is_empty() {
+            return;
+        }
+        let cjk = run.chars().next().is_some_and(is_cjk);
+        let count = run.chars().count();
+        let prefix = if cjk {
+            count == 1
+        } else {
+            count >= PREFIX_FROM
+        };
+        let term = quoted(&run.to_lowercase());
+        out.push(if prefix { format!("{term}*") } else { term });
+        run.clear();
+    };
+    for c in form.chars() {
+        if c.is_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+        }
+    }
+    flush(&mut run, &mut out);
+    // A CJK run of several characters became its bigrams and its last
+    // character; the bigrams alone say it, and the last character (a
+    // prefix lookup) would only slow the query down.
+    let cjk_pairs = out
+        .iter()
+        .any(|t| t.chars().nth(1).is_some_and(is_cjk) && !t.ends_with('*'));
+    if cjk_pairs {
+        out.retain(|t| !(t.chars().nth(1).is_some_and(is_cjk) && t.ends_with('*')));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cjk_runs_become_bigrams() {
+        let mut out = String::new();
+        push_text("学习网络编程, rust 很好", &mut out);
+        assert_eq!(out, " 学习 习网 网络 络编 编程 程 , rust  很好 好 ");
+        out.clear();
+        push_text("a字b", &mut out);
+        assert_eq!(out, "a 字 b");
+    }
+
+    #[test]
+    fn words_become_query_terms() {
+        assert_eq!(word_query("Compil"), ["\"compil\"*"]);
+        assert_eq!(word_query("go"), ["\"go\""]);
+        assert_eq!(word_query("100%"), ["\"100\"*"]);
+        assert_eq!(word_query("fun_stuff"), ["\"fun\"*", "\"stuff\"*"]);
+        assert_eq!(word_query("%"), Vec::<String>::new());
+        assert_eq!(word_query("网络编程"), ["\"网络\"", "\"络编\"", "\"编程\""]);
+        assert_eq!(word_query("编程"), ["\"编程\""]);
+        assert_eq!(word_query("编"), ["\"编\"*"]);
+        assert_eq!(word_query("rust编程"), ["\"rust\"*", "\"编程\""]);
+    }
+
+    #[test]
+    fn scope_terms_are_stable_and_folded() {
+        assert_eq!(room_term("rust"), room_term("rust"));
+        assert_ne!(room_term("rust"), room_term("go"));
+        assert_eq!(nick_term("Alice"), nick_term("alice"));
+        assert_eq!(nick_term("Alice"), folded_nick_term("alice"));
+        assert_eq!(user_term(42), "0u42");
+        assert_eq!(hash(b""), 0xcbf2_9ce4_8422_2325);
+    }
+
+    #[test]
+    fn a_message_carries_its_scope() {
+        let room = terms("hi", Some("rust"), (1, "ann"), None);
+        assert!(room.ends_with(&room_term("rust")), "{room}");
+        let direct = terms("hi", None, (1, "Ann"), Some((2, "Bob")));
+        for term in [
+            user_term(1),
+            user_term(2),
+            nick_term("ann"),
+            nick_term("bob"),
+        ] {
+            assert!(direct.contains(&term), "{direct}");
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Reads of stored messages and who answers them: the reader threads of a
+//! database on disk, each with a read-only connection of its own (WAL lets
+//! them read while the writer commits), or the writer itself for a
+//! database in memory.
+
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use super::search::{self, Found, Peer, Reader, SearchQuery};
+use super::{Page, Retention, StoreError};
+
+/// A reader thread's page cache, in KiB (SQLite's negative `cache_size`).
+const READER_CACHE_KIB: i64 = -16 * 1024;
+
+/// A read and where its answer goes.
+pub enum Read {
+    /// A page of a room's history.
+    History {
+        room_key: String,
+        before: Option<u64>,
+        limit: u32,
+        reply: oneshot::Sender<Result<Page, StoreError>>,
+    },
+    /// A full-text search.
+    Search {
+        query: SearchQuery,
+        reply: oneshot::Sender<Result<Found, StoreError>>,
+    },
+    /// A page of direct messages between the reader and someone.
+    DirectHistory {
+        reader: Reader,
+        with: String,
+        before: Option<u64>,
+        limit: u32,
+        reply: oneshot::Sender<Result<Page, StoreError>>,
+    },
+    /// The reader's direct-message conversations.
+    Conversations {
+        reader: Reader,
+        limit: u32,
+        reply: oneshot::Sender<Result<Vec<Peer>, StoreError>>,
+    },
+}
+
+/// Opens a read-only connection to the database at `path`.
+pub fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+    search::register_functions(&conn)?;
+    Ok(conn)
+}
+
+/// A reader thread: answers reads until every sender is gone.
+pub fn run(conn: &Connection, reads: &Mutex<Receiver<Read>>, retention: &Retention) {
+    loop {
+        // Held only while waiting: the next read goes to whichever thread
+        // is free.
+        let read = reads.lock().recv();
+        match read {
+            Ok(read) => answer(conn, retention, read),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Answers one read from `conn`.
+pub fn answer(conn: &Connection, retention: &Retention, read: Read) {
+    match read {
+        Read::History {
+            room_key,
+            before,
+            limit,
+            reply,
+        } => {
+            let _ = reply.send(search::room_page(conn, retention, &room_key, before, limit));
+        }
+        Read::Search { query, reply } => {
+            let _ = reply.send(search::search(conn, retention, &query));
+        }
+        Read::DirectHistory {
+            reader,
+            with,
+            before,
+            limit,
+            reply,
+        } => {
+            let _ = reply.send(search::direct_history(
+                conn, retention, &reader, &with, before, limit,
+            ));
+        }
+        Read::Conversations {
+            reader,
+            limit,
+            reply,
+        } => {
+            let _ = reply.send(search::conversations(conn, retention, &reader, limit));
+        }
+    }
+}
