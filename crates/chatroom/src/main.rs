@@ -1,6 +1,6 @@
 //! `chatroom`: the server (`serve`), the client (`join`), the load generator
-//! (`bench`), a certificate maker (`cert`) and an operator password hasher
-//! (`passwd`) in one binary.
+//! (`bench`), an online backup (`backup`), a certificate maker (`cert`) and
+//! an operator password hasher (`passwd`) in one binary.
 //!
 //! This file only parses flags, sets up logging and signals, and calls the
 //! libraries; everything else lives in `chatroom-server` and
@@ -100,6 +100,20 @@ enum Command {
             chatroom bench plot ours=ours.json theirs=theirs.json -o compare.svg"
     )]
     Bench(BenchArgs),
+    /// Copy the server's database to FILE, consistently, while it runs.
+    #[command(
+        long_about = "Copy the server's database (history, topics, accounts, bans, id counters) \
+            to FILE, consistently, without stopping the server.\n\n\
+            The copy is made in one read transaction (SQLite's VACUUM INTO), so it is the \
+            database as it was at one instant while the server goes on writing; it is then \
+            checked (PRAGMA quick_check). FILE must not exist. To restore, stop the server, put \
+            FILE in place of DIR/chatroom.db, delete DIR/chatroom.db-wal and DIR/chatroom.db-shm \
+            if present, and start it (docs/operations.md).",
+        after_help = "Examples:\n  \
+            chatroom backup backup.db                                  # the database in ./data\n  \
+            chatroom backup --data-dir /var/lib/chatroom /var/backups/chatroom-$(date +%F).db"
+    )]
+    Backup(BackupArgs),
     /// Write a self-signed TLS certificate and key (cert.pem, key.pem).
     Cert(cert::CertArgs),
     /// Hash a password for an `[[opers]]` entry of the server's configuration.
@@ -112,6 +126,16 @@ enum Command {
             user a server operator."
     )]
     Passwd,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// The server's data directory (its --data-dir).
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Where to write the copy; must not exist yet.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
 }
 
 #[derive(Args)]
@@ -324,6 +348,19 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+        Command::Backup(args) => {
+            init_logging("warn");
+            report(
+                chatroom_server::store::backup(&args.data_dir, &args.file)
+                    .map(|messages| {
+                        println!(
+                            "wrote {} ({messages} messages), checked",
+                            args.file.display()
+                        );
+                    })
+                    .with_context(|| format!("cannot back up {}", args.data_dir.display())),
+            )
         }
         Command::Cert(args) => report(cert::write_pair(&args).map(|(cert, key)| {
             println!("wrote {} and {}", cert.display(), key.display());

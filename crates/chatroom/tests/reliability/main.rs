@@ -4,6 +4,7 @@
 //!
 //! - `crash`: `kill -9` under pipelined load loses no acknowledged message,
 //!   and ids never go backwards after it.
+//! - `backup`: `chatroom backup` under write load restores consistently.
 //! - `ids`: user and message ids across clean restarts, crashes and
 //!   in-memory servers.
 //! - `history`: messages and topics across restarts, retention at startup.
@@ -12,6 +13,7 @@
 //! - `escapes`: terminal escapes in user text reach nobody raw.
 #![allow(clippy::unwrap_used)]
 
+mod backup;
 mod crash;
 mod escapes;
 mod guessing;
