@@ -39,6 +39,12 @@ const TRIM_FRACTION: u64 = 16;
 /// after which the writes that queued meanwhile go first.
 const RETENTION_BATCH: usize = 500;
 
+/// Under a steady stream of writes, a step of retention is taken at most
+/// this often (and whenever the queue is empty): writes keep most of the
+/// thread, and retention still gets on (at least `RETENTION_BATCH` messages
+/// per interval).
+const STEP_UNDER_LOAD: Duration = Duration::from_millis(25);
+
 /// Deletions retention still has to make.
 #[derive(Debug)]
 enum Work {
@@ -85,6 +91,7 @@ pub fn run(
     };
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
+    let mut last_step = Instant::now();
     let mut batch = Vec::new();
     loop {
         // With deletions to make, take what has queued without waiting and
@@ -108,10 +115,13 @@ pub fn run(
                 }
             }
         }
-        if !batch.is_empty() {
+        let busy = !batch.is_empty();
+        if busy {
             writer.apply(&mut batch);
-        } else {
+        }
+        if !writer.work.is_empty() && (!busy || last_step.elapsed() >= STEP_UNDER_LOAD) {
             writer.step();
+            last_step = Instant::now();
         }
         if last_sweep.elapsed() >= AGE_SWEEP_EVERY {
             writer.sweep_ages();
