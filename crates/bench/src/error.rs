@@ -30,6 +30,12 @@ pub enum BenchError {
     /// The bench's own figures could not be read.
     #[error("cannot read the bench's own CPU time: {0}")]
     OwnStats(ProcError),
+    /// The history store (filling, or counting a data directory) failed.
+    #[error("history store: {0}")]
+    Store(#[from] chatroom_server::store::StoreError),
+    /// A step of the history benchmark failed (the message says which).
+    #[error("history benchmark: {0}")]
+    History(String),
     /// The server's figures could not be read (is `--server-pid` a running
     /// local process?).
     #[error("cannot measure server process {pid}: {source}")]

@@ -16,6 +16,8 @@
 //! - [`idle`]: connect and hold N clients; memory per idle connection.
 //! - [`find_max`]: search for the highest clean rate.
 //! - [`plot`]: SVG charts of a run, a search, or recorded reports side by side.
+//! - [`history`]: history at scale: fill a data directory, then measure the
+//!   real server's ingest, joins, paging, search, start and size on it.
 //!
 //! The binary's `chatroom bench` subcommand only parses flags into a
 //! [`Config`] and prints what these return; `docs/bench.md` is the manual.
@@ -24,6 +26,7 @@ pub mod config;
 pub mod error;
 mod find_max;
 mod fleet;
+pub mod history;
 mod idle;
 pub mod latency;
 pub mod names;

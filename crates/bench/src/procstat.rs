@@ -104,6 +104,47 @@ pub fn process_rss_kib(pid: u32) -> Result<u64, ProcError> {
     parse_vm_rss(&text).ok_or(ProcError::Format { path })
 }
 
+/// The peak resident set size of process `pid` in KiB (`VmHWM`).
+pub fn process_peak_rss_kib(pid: u32) -> Result<u64, ProcError> {
+    let path = format!("/proc/{pid}/status");
+    let text = read(&path)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or(ProcError::Format { path })
+}
+
+/// The CPU time of each thread of process `pid` so far, summed by thread
+/// name (`/proc/PID/task/*/stat`), sorted by name.
+pub fn threads_cpu(pid: u32) -> Result<Vec<(String, CpuTime)>, ProcError> {
+    let dir = format!("/proc/{pid}/task");
+    let ticks = clock_ticks()?;
+    let entries = std::fs::read_dir(&dir).map_err(|source| ProcError::Read {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut by_name: std::collections::BTreeMap<String, CpuTime> = Default::default();
+    for entry in entries.flatten() {
+        let path = entry.path().join("stat");
+        // A thread may end between the listing and the read.
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let name = text
+            .find('(')
+            .zip(text.rfind(')'))
+            .map(|(a, b)| text[a + 1..b].to_owned())
+            .unwrap_or_default();
+        if let Some(cpu) = parse_stat(&text, ticks) {
+            let total = by_name.entry(name).or_default();
+            total.user_s += cpu.user_s;
+            total.sys_s += cpu.sys_s;
+        }
+    }
+    Ok(by_name.into_iter().collect())
+}
+
 fn read(path: &str) -> Result<String, ProcError> {
     std::fs::read_to_string(path).map_err(|source| ProcError::Read {
         path: path.to_owned(),

@@ -224,6 +224,82 @@ enum BenchAction {
             ngircd=out/matrix-1000x20x100-ngircd-1.json ours=out/findmax-chatroom-json.json -o p99.svg"
     )]
     Plot(PlotArgs),
+    /// History at scale: fill a data directory with a generated history,
+    /// then measure the real server on it (ingest, joins, paging, search,
+    /// start, size, memory).
+    #[command(
+        long_about = "History at scale, on the real store through the real server.\n\n\
+            Fills --data-dir with --messages generated messages (English and Chinese text of \
+            chat-like lengths in --rooms rooms and --dm-pairs direct-message pairs between --users \
+            people with accounts, timestamps over three years), through the store itself; a \
+            directory filled before is grown with the same settings. Then starts this binary's \
+            server on it (127.0.0.1, limits for load tests lifted) and measures: start time, \
+            memory, joins (their replay), history pages far back, searches (a mix of English and \
+            Chinese queries), IRC joins, durable ingest (--senders across rooms, open loop at \
+            --ingest-rate, time to each ack) with synchronous=full and normal, and ingest while \
+            retention deletes the oldest --retention-share of the history. docs/bench.md is the \
+            manual.",
+        after_help = "Examples:\n  \
+            chatroom bench history --data-dir /tmp/h100k --messages 100000\n  \
+            chatroom bench history --data-dir /tmp/h10m --messages 10000000 --json > h10m.json\n  \
+            chatroom bench history --data-dir /tmp/h1m --messages 1000000 --no-ingest"
+    )]
+    History(HistoryArgs),
+}
+
+#[derive(Args)]
+struct HistoryArgs {
+    /// The data directory to fill (or grow) and measure.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Generated messages it should hold.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    messages: u64,
+    /// Rooms (their sizes follow Zipf's law).
+    #[arg(long, default_value_t = 1_000, value_name = "R")]
+    rooms: u32,
+    /// People, each with an account.
+    #[arg(long, default_value_t = 5_000, value_name = "U")]
+    users: u32,
+    /// Pairs of people who exchange direct messages (a fifth of all messages).
+    #[arg(long, default_value_t = 10_000, value_name = "D")]
+    dm_pairs: u32,
+    /// Seeds the generated text and every random choice.
+    #[arg(long, default_value_t = 21)]
+    seed: u64,
+    /// Joins to time (IRC joins: a quarter as many).
+    #[arg(long, default_value_t = 2_000)]
+    joins: u32,
+    /// History pages to time.
+    #[arg(long, default_value_t = 2_000)]
+    pages: u32,
+    /// Searches to time.
+    #[arg(long, default_value_t = 1_000)]
+    searches: u32,
+    /// Timed starts of the server.
+    #[arg(long, default_value_t = 3)]
+    starts: u32,
+    /// Messages per second the ingest offers, all senders together.
+    #[arg(long, default_value_t = 100_000.0, value_name = "MSG/S")]
+    ingest_rate: f64,
+    /// Sending connections in the ingest.
+    #[arg(long, default_value_t = 200)]
+    senders: u32,
+    /// Rooms each sender sends to in turn.
+    #[arg(long, default_value_t = 2)]
+    rooms_per_sender: u32,
+    /// How long each ingest run sends.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    ingest_duration: Duration,
+    /// Skip the ingest runs and the retention pass.
+    #[arg(long)]
+    no_ingest: bool,
+    /// The share of the generated history the retention pass deletes (0 skips it).
+    #[arg(long, default_value_t = 0.05)]
+    retention_share: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -338,6 +414,7 @@ fn main() -> ExitCode {
             init_logging("warn");
             let done = match args.action {
                 Some(BenchAction::Plot(plot)) => plot_reports(&plot),
+                Some(BenchAction::History(history)) => runtime.block_on(bench_history(history)),
                 None => runtime.block_on(bench(args.run)),
             };
             match done {
@@ -634,6 +711,45 @@ async fn bench(args: BenchRunArgs) -> anyhow::Result<()> {
         if let Some(path) = &args.plot {
             write_svg(path, &plot::run_chart(&report)?)?;
         }
+    }
+    Ok(())
+}
+
+/// `chatroom bench history`: fills, measures and prints the report.
+async fn bench_history(args: HistoryArgs) -> anyhow::Result<()> {
+    use chatroom_bench::history::{self, HistoryConfig, IngestConfig, Layout};
+    let config = HistoryConfig {
+        data_dir: args.data_dir,
+        bin: std::env::current_exe().context("cannot find this program to start the server")?,
+        messages: args.messages,
+        layout: Layout {
+            seed: args.seed,
+            rooms: args.rooms,
+            users: args.users,
+            dm_pairs: args.dm_pairs,
+            user_base: 0,
+            first_id: 0,
+            end_id: 0,
+            t0_ms: 0,
+            filled: 0,
+        },
+        joins: args.joins,
+        pages: args.pages,
+        searches: args.searches,
+        starts: args.starts,
+        ingest: (!args.no_ingest).then_some(IngestConfig {
+            rate: args.ingest_rate,
+            senders: args.senders,
+            rooms_per_sender: args.rooms_per_sender,
+            duration_s: args.ingest_duration.as_secs_f64(),
+        }),
+        retention_share: (args.retention_share > 0.0).then_some(args.retention_share),
+    };
+    let report = history::history(&config).await?;
+    if args.json {
+        println!("{}", chatroom_bench::to_json(&report));
+    } else {
+        print!("{report}");
     }
     Ok(())
 }
