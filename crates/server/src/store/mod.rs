@@ -290,6 +290,7 @@ pub fn open(
     };
     let on_disk = matches!(location, Location::Dir(_));
     schema::prepare(&conn, on_disk.then_some(synchronous))?;
+    schema::catch_up(&conn)?;
     let (start, ceilings) = ids::start(&conn, !on_disk)?;
     let loaded = schema::load(&conn, start)?;
     let progress = Arc::new(Progress {

@@ -39,6 +39,25 @@ const TRIM_FRACTION: u64 = 16;
 /// after which the writes that queued meanwhile go first.
 const RETENTION_BATCH: usize = 500;
 
+/// Messages are added to the message index in their own transactions,
+/// after the transaction that stores them (and the acknowledgements): FTS5
+/// writes a new segment at every commit, at a cost that grows with the
+/// distinct terms of the commit more than with its messages, so indexing in
+/// larger batches costs far less per message. Under a steady stream of
+/// writes the writer indexes what is waiting this often...
+const INDEX_EVERY: Duration = Duration::from_millis(50);
+
+/// ... and when nothing has come for this long (or a read waits).
+const INDEX_WHEN_IDLE: Duration = Duration::from_millis(2);
+
+/// ... or once this many messages wait to be indexed.
+const INDEX_MOST: usize = 16_384;
+
+/// The `meta` key of the highest message id in the message index: on
+/// startup the messages after it (stored, acknowledged, not yet indexed
+/// when the process stopped) are indexed first.
+pub const INDEXED_THROUGH: &str = "indexed_through";
+
 /// Under a steady stream of writes, a step of retention is taken at most
 /// this often (and whenever the queue is empty): writes keep most of the
 /// thread, and retention still gets on (at least `RETENTION_BATCH` messages
@@ -71,6 +90,12 @@ struct Writer<'a> {
     since_trim: HashMap<String, u64>,
     /// Retention's deletions still to make, a step at a time.
     work: VecDeque<Work>,
+    /// Stored messages not yet in the message index: id and terms.
+    unindexed: Vec<(i64, String)>,
+    /// When the oldest of them was stored.
+    unindexed_since: Option<Instant>,
+    /// The highest message id of every batch so far.
+    seen_through: u64,
 }
 
 /// Runs until every [`super::Store`] handle is dropped and the queue is empty.
@@ -88,6 +113,9 @@ pub fn run(
         progress,
         since_trim: HashMap::new(),
         work: VecDeque::new(),
+        unindexed: Vec::new(),
+        unindexed_since: None,
+        seen_through: 0,
     };
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
@@ -97,17 +125,28 @@ pub fn run(
         // With deletions to make, take what has queued without waiting and
         // make one step of them after it; otherwise wait for work.
         if writer.work.is_empty() {
-            match ops.recv_timeout(AGE_SWEEP_EVERY) {
+            let wait = if writer.unindexed.is_empty() {
+                AGE_SWEEP_EVERY
+            } else {
+                INDEX_WHEN_IDLE
+            };
+            match ops.recv_timeout(wait) {
                 Ok(op) => batch.push(op),
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => writer.index_waiting(),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        // Whether the queue was found empty (rather than the batch full).
+        let mut drained = false;
         while batch.len() < MAX_BATCH {
             match ops.try_recv() {
                 Ok(op) => batch.push(op),
-                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Empty) => {
+                    drained = true;
+                    break;
+                }
                 Err(TryRecvError::Disconnected) => {
+                    drained = true;
                     if batch.is_empty() {
                         writer.work.clear();
                     }
@@ -119,6 +158,15 @@ pub fn run(
         if busy {
             writer.apply(&mut batch);
         }
+        let due = writer.unindexed.len() >= INDEX_MOST
+            || writer
+                .unindexed_since
+                .is_some_and(|since| since.elapsed() >= INDEX_EVERY);
+        // A read waits for the index: index now rather than later.
+        let read_waits = writer.progress.done.receiver_count() > 0;
+        if due || drained && read_waits && !writer.unindexed.is_empty() {
+            writer.index_waiting();
+        }
         if !writer.work.is_empty() && (!busy || last_step.elapsed() >= STEP_UNDER_LOAD) {
             writer.step();
             last_step = Instant::now();
@@ -128,6 +176,7 @@ pub fn run(
             last_sweep = Instant::now();
         }
     }
+    writer.index_waiting();
     progress.done.send_replace(u64::MAX);
     tracing::debug!("history store closed");
 }
@@ -170,8 +219,13 @@ impl Writer<'_> {
             }
             (Ok(()), None) => {}
         }
+        self.seen_through = self.seen_through.max(last_id);
         for (room, inserted) in touched {
             self.trim_count(room, inserted);
+        }
+        if answers.iter().any(|op| matches!(op, Op::Read(_))) {
+            // Reads here (a store in memory) see every message before them.
+            self.index_waiting();
         }
         for op in answers {
             match op {
@@ -198,13 +252,54 @@ impl Writer<'_> {
                 | Op::Unban { .. } => {}
             }
         }
-        // Reads that waited for these messages may go now: they are
-        // committed (or failed and were reported), and trimmed.
+        if self.unindexed.is_empty() {
+            self.publish();
+        }
+    }
+
+    /// Lets reads waiting for the messages so far go: they are committed
+    /// (or failed and were reported), indexed and trimmed.
+    fn publish(&self) {
+        let through = self.seen_through;
         self.progress.done.send_if_modified(|done| {
-            let moved = last_id > *done;
-            *done = (*done).max(last_id);
+            let moved = through > *done;
+            *done = (*done).max(through);
             moved
         });
+    }
+
+    /// Adds the stored messages waiting for it to the message index, in one
+    /// transaction with the index's watermark, then lets reads go.
+    fn index_waiting(&mut self) {
+        if self.unindexed.is_empty() {
+            self.publish();
+            return;
+        }
+        let waiting = std::mem::take(&mut self.unindexed);
+        self.unindexed_since = None;
+        let indexed = (|| -> Result<(), StoreError> {
+            let tx = self.conn.transaction()?;
+            {
+                let mut insert =
+                    tx.prepare_cached("INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)")?;
+                for (id, terms) in &waiting {
+                    insert.execute(params![id, terms])?;
+                }
+            }
+            let through = waiting.iter().map(|(id, _)| *id).max().unwrap_or(0);
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
+                params![INDEXED_THROUGH, through],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })();
+        if let Err(e) = indexed {
+            // The messages are stored; the next start indexes them.
+            tracing::error!(error = %e, messages = waiting.len(), "could not index stored messages");
+        }
+        self.publish();
     }
 
     fn write(
@@ -224,6 +319,7 @@ impl Writer<'_> {
             }
         }
         let tx = self.conn.transaction()?;
+        let mut stored = Vec::new();
         let (mut max_message, mut max_user) = (0, 0);
         let mut release = None;
         {
@@ -232,14 +328,12 @@ impl Writer<'_> {
                  (id, ts, room_key, room_name, sender_id, sender_nick, recipient_id, recipient_nick, body, action)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
-            let mut index =
-                tx.prepare_cached("INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)")?;
             for op in batch.drain(..) {
                 match op {
                     Op::Message(m, _, _) => {
                         max_message = max_message.max(m.id);
                         insert_message(&mut insert, &m)?;
-                        index_message(&mut index, &m)?;
+                        stored.push((to_sql_int(m.id), terms_of(&m)));
                         if let Some((key, _)) = m.room {
                             *touched.entry(key).or_insert(0) += 1;
                         }
@@ -276,6 +370,10 @@ impl Writer<'_> {
         }
         tx.commit()?;
         self.ceilings = ceilings;
+        if !stored.is_empty() {
+            self.unindexed_since.get_or_insert_with(Instant::now);
+            self.unindexed.extend(stored);
+        }
         Ok(())
     }
 
@@ -303,6 +401,8 @@ impl Writer<'_> {
             return;
         }
         *since = 0;
+        // The index finds the room's messages: it must hold them all.
+        self.index_waiting();
         // The newest message beyond the limit.
         let through = self.conn.query_row(
             "SELECT rowid FROM message_index WHERE message_index MATCH ?1
@@ -447,6 +547,13 @@ impl Writer<'_> {
             }
         };
         if !ids.is_empty() {
+            if self
+                .unindexed
+                .first()
+                .is_some_and(|(first, _)| ids.iter().any(|id| id >= first))
+            {
+                self.unindexed.retain(|(id, _)| !ids.contains(id));
+            }
             let tx = self.conn.transaction()?;
             {
                 let mut message = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
@@ -488,18 +595,14 @@ fn insert_message(
     ])
 }
 
-/// Adds a message's terms to the message index (see `index`).
-fn index_message(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    m: &StoredMessage,
-) -> rusqlite::Result<usize> {
-    let terms = index::terms(
+/// A message's terms in the message index (see `index`).
+fn terms_of(m: &StoredMessage) -> String {
+    index::terms(
         &m.text,
         m.room.as_ref().map(|(key, _)| key.as_str()),
         (m.sender_id, &m.sender_nick),
         m.recipient.as_ref().map(|(id, nick)| (*id, nick.as_str())),
-    );
-    stmt.execute(params![to_sql_int(m.id), terms])
+    )
 }
 
 fn upsert_room(tx: &rusqlite::Transaction<'_>, room: &StoredRoom) -> rusqlite::Result<usize> {
@@ -539,6 +642,9 @@ mod tests {
             progress,
             since_trim: HashMap::new(),
             work: VecDeque::new(),
+            unindexed: Vec::new(),
+            unindexed_since: None,
+            seen_through: 0,
         }
     }
 
@@ -580,6 +686,38 @@ mod tests {
             max_messages: count,
             max_age: age,
         }
+    }
+
+    #[test]
+    fn messages_are_indexed_after_their_commit_and_reads_wait_for_it() {
+        let progress = progress();
+        let mut w = writer(Retention::default(), &progress);
+        let now = now_ms();
+        let mut batch: Vec<Op> = (1..=10).map(|id| message(id, now, "lobby")).collect();
+        w.apply(&mut batch);
+        assert_eq!(count(&w, "lobby"), 10, "stored");
+        assert_eq!(indexed(&w), 0, "not indexed yet");
+        assert_eq!(*progress.done.borrow(), 0, "so reads wait");
+        w.index_waiting();
+        assert_eq!(indexed(&w), 10);
+        assert_eq!(*progress.done.borrow(), 10);
+    }
+
+    #[test]
+    fn stored_messages_missing_from_the_index_are_indexed_at_the_next_start() {
+        let progress = progress();
+        let mut w = writer(Retention::default(), &progress);
+        let now = now_ms();
+        let mut batch: Vec<Op> = (1..=10).map(|id| message(id, now, "lobby")).collect();
+        w.apply(&mut batch);
+        w.index_waiting();
+        let mut batch: Vec<Op> = (11..=25).map(|id| message(id, now, "lobby")).collect();
+        w.apply(&mut batch);
+        // The process stops here (kill -9): 15 stored, not indexed.
+        assert_eq!(indexed(&w), 10);
+        assert_eq!(schema::catch_up(&w.conn).unwrap(), 15);
+        assert_eq!(indexed(&w), 25);
+        assert_eq!(schema::catch_up(&w.conn).unwrap(), 0, "once");
     }
 
     #[test]
@@ -625,6 +763,7 @@ mod tests {
             .chain((1201..=1210).map(|id| message(id, now, "lobby")))
             .collect();
         w.apply(&mut batch);
+        w.index_waiting();
         w.sweep_ages();
         let mut steps = 0;
         while !w.work.is_empty() {
