@@ -22,8 +22,9 @@ use tracing::{debug, info, warn};
 use crate::accounts::{AccountError, WRONG_PASSWORDS_PER_CONNECTION};
 use crate::clock::now_ms;
 use crate::conn::{Cost, Flow, Session};
-use crate::event::{Format, irc_text_lines, irc_time};
-use crate::hub::{Arrival, Hub, HubError, Joined, Member, Style};
+use crate::event::Format;
+use crate::hub::{Arrival, Client, Hub, HubError, Joined, Style};
+use crate::irc::events::{irc_text_lines, irc_time};
 use crate::outbox::{CloseReason, Outbox};
 use crate::store::StoredMessage;
 
@@ -123,7 +124,7 @@ pub struct IrcSession {
     /// Registration waits while CAP negotiation is open.
     negotiating: bool,
     caps: Caps,
-    member: Option<Arc<Member>>,
+    client: Option<Arc<Client>>,
     invisible: bool,
     quit_message: Option<String>,
     batches: u64,
@@ -151,7 +152,7 @@ impl IrcSession {
             user: None,
             negotiating: false,
             caps: Caps::default(),
-            member: None,
+            client: None,
             invisible: false,
             quit_message: None,
             batches: 0,
@@ -192,14 +193,14 @@ impl IrcSession {
 
     /// Our own `nick!user@host`.
     fn me(&self) -> Source {
-        match self.member.as_ref().and_then(|m| self.hub.identity(m)) {
+        match self.client.as_ref().and_then(|m| self.hub.person(m)) {
             Some(who) => Source::user(&*who.nick, &*who.user, &*who.host),
             None => Source::user(self.client(), "*", "*"),
         }
     }
 
     async fn line(&mut self, message: Message) -> Flow {
-        let spec = match irc::lookup(&message, self.member.is_some()) {
+        let spec = match irc::lookup(&message, self.client.is_some()) {
             Ok(spec) => spec,
             Err(e) => {
                 if let Some(reply) = e.reply(self.server(), &self.client()) {
@@ -214,8 +215,8 @@ impl IrcSession {
             Command::Pass => self.password = Some(Secret::new(arg(0))),
             Command::Register => Box::pin(self.register(arg(0), arg(2))).await,
             Command::Kill => {
-                if let Some(member) = self.member.clone()
-                    && let Err(e) = self.hub.kill(&member, arg(0))
+                if let Some(client) = self.client.clone()
+                    && let Err(e) = self.hub.kill(&client, arg(0))
                 {
                     self.hub_error(&e, arg(0));
                 }
@@ -291,14 +292,14 @@ impl IrcSession {
                 .trailing_param(format!("Erroneous nickname: {e}"));
             return self.send(&m);
         }
-        let Some(member) = self.member.clone() else {
+        let Some(client) = self.client.clone() else {
             // Registration completes after this line is handled, once USER
             // is in too (see `Session::handle`).
             self.nick = Some(wanted.to_owned());
             return;
         };
         let before = self.me();
-        match self.hub.rename(&member, wanted) {
+        match self.hub.rename(&client, wanted) {
             Ok(renamed) => {
                 let m = Message::new("NICK").with_source(before).param(&renamed.new);
                 self.nick = Some(renamed.new);
@@ -319,7 +320,7 @@ impl IrcSession {
         };
         match sub.as_str() {
             "LS" => {
-                if self.member.is_none() {
+                if self.client.is_none() {
                     self.negotiating = true;
                 }
                 let m = reply(self, "LS", CAPS.join(" "));
@@ -330,7 +331,7 @@ impl IrcSession {
                 self.send(&m);
             }
             "REQ" => {
-                if self.member.is_none() {
+                if self.client.is_none() {
                     self.negotiating = true;
                 }
                 let wanted = args.get(1).cloned().unwrap_or_default();
@@ -343,9 +344,9 @@ impl IrcSession {
                     });
                 if all_known {
                     self.caps = caps;
-                    if let Some(member) = &self.member {
-                        member.set_format(caps.format());
-                        member.set_echo(caps.echo_message);
+                    if let Some(client) = &self.client {
+                        client.set_format(caps.format());
+                        client.set_echo(caps.echo_message);
                     }
                     let m = reply(self, "ACK", wanted);
                     self.send(&m);
@@ -370,7 +371,7 @@ impl IrcSession {
 
     /// Completes registration once NICK and USER are in and CAP is done.
     async fn try_register(&mut self) {
-        if self.member.is_some() || self.negotiating {
+        if self.client.is_some() || self.negotiating {
             return;
         }
         let (Some(nick), Some((user, realname))) = (self.nick.clone(), self.user.clone()) else {
@@ -410,7 +411,7 @@ impl IrcSession {
             nick: nick.clone(),
             user: user_name(&user, &nick),
             realname,
-            peer: self.peer,
+            address: self.peer,
             format: self.caps.format(),
             echo: self.caps.echo_message,
             identity,
@@ -419,25 +420,25 @@ impl IrcSession {
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.
         let (users, rooms) = self.hub.counts();
-        let result = self.hub.login(arrival, outbox, |member, nick, lobby| {
+        let result = self.hub.login(arrival, outbox, |client, nick, lobby| {
             let mut out = Vec::new();
-            for m in self.welcome(member, nick, (users + 1, rooms)) {
+            for m in self.welcome(client, nick, (users + 1, rooms)) {
                 m.encode_into(&mut out);
             }
-            for m in self.join_reply(member, nick, lobby) {
+            for m in self.join_reply(client, nick, lobby) {
                 m.encode_into(&mut out);
             }
             Bytes::from(out)
         });
         match result {
-            Ok(member) => {
-                info!(peer = %self.peer, id = member.id, nick = %nick, "IRC client registered");
+            Ok(client) => {
+                info!(peer = %self.peer, id = client.id, nick = %nick, "IRC client registered");
                 // As the hub normalized it.
-                if let Some(who) = self.hub.identity(&member) {
+                if let Some(who) = self.hub.person(&client) {
                     self.nick = Some(who.nick.to_string());
                 }
-                let lobby = self.hub.membership(&member, chatroom_proto::room::LOBBY);
-                self.member = Some(member);
+                let lobby = self.hub.membership(&client, chatroom_proto::room::LOBBY);
+                self.client = Some(client);
                 if let Ok((key, name)) = lobby {
                     Box::pin(self.replay(key, name, None)).await;
                 }
@@ -451,7 +452,7 @@ impl IrcSession {
 
     /// The registration burst: 001-005, LUSERS (from `counts`: users and
     /// rooms) and the MOTD. Runs under the hub's lock: no hub calls here.
-    fn welcome(&self, member: &Member, nick: &str, counts: (usize, usize)) -> Vec<Message> {
+    fn welcome(&self, client: &Client, nick: &str, counts: (usize, usize)) -> Vec<Message> {
         let server = self.server();
         let n = |numeric| Message::numeric(server, numeric, nick);
         let user = self.user.as_ref().map_or("user", |(u, _)| u.as_str());
@@ -459,7 +460,7 @@ impl IrcSession {
             n(numeric::RPL_WELCOME).trailing_param(format!(
                 "Welcome to the {server} IRC network, {nick}!{}@user/{}",
                 user_name(user, nick),
-                member.id
+                client.id
             )),
             n(numeric::RPL_YOURHOST)
                 .trailing_param(format!("Your host is {server}, running version {VERSION}")),
@@ -501,12 +502,12 @@ impl IrcSession {
 
     /// What a client sees when it joins: its own JOIN, the topic, the names.
     /// Runs under the hub's lock: no hub calls here.
-    fn join_reply(&self, member: &Member, nick: &str, joined: &Joined) -> Vec<Message> {
+    fn join_reply(&self, client: &Client, nick: &str, joined: &Joined) -> Vec<Message> {
         let channel = channel::room_to_channel(&joined.name);
         let source = Source::user(
             nick,
             user_name(self.user.as_ref().map_or("", |(u, _)| u), nick),
-            format!("user/{}", member.id),
+            format!("user/{}", client.id),
         );
         let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
         let n = |numeric| Message::numeric(self.server(), numeric, nick);
@@ -525,7 +526,7 @@ impl IrcSession {
                 );
             }
         }
-        let names: Vec<&str> = joined.members.iter().map(|m| m.nickname.as_str()).collect();
+        let names: Vec<&str> = joined.members.iter().map(|m| &*m.nick).collect();
         lines.extend(irc::fit_words(
             &n(numeric::RPL_NAMREPLY).param("=").param(&channel),
             names,
@@ -539,7 +540,7 @@ impl IrcSession {
     }
 
     async fn join(&mut self, channels: &str, keys: Option<&str>) {
-        let Some(member) = self.member.clone() else {
+        let Some(client) = self.client.clone() else {
             return;
         };
         if channels == "0" {
@@ -567,9 +568,9 @@ impl IrcSession {
                 }
             };
             let nick = self.client();
-            let result = self.hub.join(&member, &room, |joined| {
+            let result = self.hub.join(&client, &room, |joined| {
                 let mut out = Vec::new();
-                for m in self.join_reply(&member, &nick, joined) {
+                for m in self.join_reply(&client, &nick, joined) {
                     m.encode_into(&mut out);
                 }
                 Bytes::from(out)
@@ -586,7 +587,7 @@ impl IrcSession {
     }
 
     fn part(&mut self, channels: &str, reason: Option<&str>) {
-        let Some(member) = self.member.clone() else {
+        let Some(client) = self.client.clone() else {
             return;
         };
         for name in channel::split_list(channels) {
@@ -602,7 +603,7 @@ impl IrcSession {
                 }
             };
             let me = self.me();
-            match self.hub.part(&member, room, reason) {
+            match self.hub.part(&client, room, reason) {
                 Ok(room) => {
                     let mut m = Message::new("PART")
                         .with_source(me)
@@ -632,7 +633,7 @@ impl IrcSession {
                 && let Ok((room, members)) = self.hub.who(room)
             {
                 let channel_name = channel::room_to_channel(&room);
-                let names: Vec<&str> = members.iter().map(|p| p.nick.as_str()).collect();
+                let names: Vec<&str> = members.iter().map(|p| &*p.person.nick).collect();
                 lines.extend(irc::fit_words(
                     &self
                         .numeric(numeric::RPL_NAMREPLY)
@@ -657,7 +658,7 @@ impl IrcSession {
     }
 
     fn topic(&self, name: &str, text: Option<&str>) {
-        let Some(member) = &self.member else { return };
+        let Some(client) = &self.client else { return };
         let room = match channel::channel_to_room(name) {
             Ok(room) => room,
             Err(e) => {
@@ -700,7 +701,7 @@ impl IrcSession {
             },
             Some(text) => {
                 let me = self.me();
-                match self.hub.set_topic(member, room, text) {
+                match self.hub.set_topic(client, room, text) {
                     Ok(topic) => {
                         let m = Message::new("TOPIC")
                             .with_source(me)
@@ -741,10 +742,10 @@ impl IrcSession {
             let flags = if p.away.is_some() { "G" } else { "H" };
             self.numeric(numeric::RPL_WHOREPLY)
                 .param(channel)
-                .param(&p.user)
-                .param(&p.host)
+                .param(&*p.person.user)
+                .param(&*p.person.host)
                 .param(self.server())
-                .param(&p.nick)
+                .param(&*p.person.nick)
                 .param(flags)
                 .trailing_param(format!("0 {}", p.realname))
         };
@@ -778,9 +779,9 @@ impl IrcSession {
             Some(p) => {
                 lines.push(
                     self.numeric(numeric::RPL_WHOISUSER)
-                        .param(&p.nick)
-                        .param(&p.user)
-                        .param(&p.host)
+                        .param(&*p.person.nick)
+                        .param(&*p.person.user)
+                        .param(&*p.person.host)
                         .param("*")
                         .trailing_param(&p.realname),
                 );
@@ -791,40 +792,42 @@ impl IrcSession {
                         .map(|r| channel::room_to_channel(r))
                         .collect();
                     lines.extend(irc::fit_words(
-                        &self.numeric(numeric::RPL_WHOISCHANNELS).param(&p.nick),
+                        &self
+                            .numeric(numeric::RPL_WHOISCHANNELS)
+                            .param(&*p.person.nick),
                         channels.iter().map(String::as_str),
                     ));
                 }
                 lines.push(
                     self.numeric(numeric::RPL_WHOISSERVER)
-                        .param(&p.nick)
+                        .param(&*p.person.nick)
                         .param(self.server())
                         .trailing_param(VERSION),
                 );
                 if p.operator {
                     lines.push(
                         self.numeric(numeric::RPL_WHOISOPERATOR)
-                            .param(&p.nick)
+                            .param(&*p.person.nick)
                             .trailing_param("is an IRC operator"),
                     );
                 }
                 if let Some(away) = &p.away {
                     lines.push(
                         self.numeric(numeric::RPL_AWAY)
-                            .param(&p.nick)
+                            .param(&*p.person.nick)
                             .trailing_param(away),
                     );
                 }
                 lines.push(
                     self.numeric(numeric::RPL_WHOISIDLE)
-                        .param(&p.nick)
+                        .param(&*p.person.nick)
                         .param("0")
                         .param((p.since / 1000).to_string())
                         .trailing_param("seconds idle, signon time"),
                 );
                 lines.push(
                     self.numeric(numeric::RPL_ENDOFWHOIS)
-                        .param(&p.nick)
+                        .param(&*p.person.nick)
                         .trailing_param("End of /WHOIS list"),
                 );
             }
@@ -846,7 +849,7 @@ impl IrcSession {
     }
 
     fn privmsg(&self, targets: &str, text: &str, notice: bool) {
-        let Some(member) = &self.member else { return };
+        let Some(client) = &self.client else { return };
         let (text, action) = match text
             .strip_prefix("\u{1}ACTION ")
             .or_else(|| text.strip_prefix("\u{1}ACTION"))
@@ -858,11 +861,11 @@ impl IrcSession {
         for target in channel::split_list(targets).take(4) {
             let result = if channel::is_channel(target) {
                 match channel::channel_to_room(target) {
-                    Ok(room) => self.hub.say(member, Some(room), text, style, None),
+                    Ok(room) => self.hub.say(client, Some(room), text, style, None),
                     Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
                 }
             } else {
-                self.hub.direct(member, target, text, style, |_, _| None)
+                self.hub.direct(client, target, text, style, |_, _| None)
             };
             match result {
                 Ok(posted) => {
@@ -910,11 +913,11 @@ impl IrcSession {
             );
             return self.send(&m);
         }
-        let member = self.member.clone();
+        let client = self.client.clone();
         match self
             .hub
             .register(
-                member.as_deref(),
+                client.as_deref(),
                 &nick,
                 &Secret::new(password),
                 self.peer.ip(),
@@ -922,7 +925,7 @@ impl IrcSession {
             .await
         {
             Ok(_) => {
-                if self.member.is_none() {
+                if self.client.is_none() {
                     self.password = Some(Secret::new(password));
                 }
                 let m = Message::new("REGISTER")
@@ -949,7 +952,7 @@ impl IrcSession {
 
     /// `OPER <name> <password>`: server operator credentials.
     async fn oper(&mut self, name: &str, password: &str) {
-        let Some(member) = self.member.clone() else {
+        let Some(client) = self.client.clone() else {
             return;
         };
         let checked = self
@@ -957,7 +960,7 @@ impl IrcSession {
             .accounts()
             .oper(name, &Secret::new(password), self.peer.ip())
             .await;
-        let m = match checked.map(|()| self.hub.promote(&member)) {
+        let m = match checked.map(|()| self.hub.promote(&client)) {
             Ok(Ok(())) => self
                 .numeric(numeric::RPL_YOUREOPER)
                 .trailing_param("You are now an IRC operator"),
@@ -975,11 +978,11 @@ impl IrcSession {
 
     /// `KICK #room nick [:reason]`, for operators.
     fn kick(&self, channel_name: &str, target: &str, reason: Option<&str>) {
-        let Some(member) = &self.member else { return };
+        let Some(client) = &self.client else { return };
         let result = match channel::channel_to_room(channel_name) {
             Ok(room) => self
                 .hub
-                .kick(member, room, target, reason.unwrap_or("kicked")),
+                .kick(client, room, target, reason.unwrap_or("kicked")),
             Err(_) => Err(HubError::NoSuchRoom(channel_name.to_owned())),
         };
         match result {
@@ -1004,18 +1007,18 @@ impl IrcSession {
     }
 
     fn away(&self, message: Option<&str>) {
-        let Some(member) = &self.member else { return };
+        let Some(client) = &self.client else { return };
         match message.filter(|m| !m.is_empty()) {
             Some(text) => {
                 self.hub
-                    .set_away(member, Some(text.chars().take(300).collect()));
+                    .set_away(client, Some(text.chars().take(300).collect()));
                 let m = self
                     .numeric(numeric::RPL_NOWAWAY)
                     .trailing_param("You have been marked as being away");
                 self.send(&m);
             }
             None => {
-                self.hub.set_away(member, None);
+                self.hub.set_away(client, None);
                 let m = self
                     .numeric(numeric::RPL_UNAWAY)
                     .trailing_param("You are no longer marked as being away");
@@ -1147,10 +1150,10 @@ impl IrcSession {
             .map(|p| {
                 format!(
                     "{}={}{}@{}",
-                    p.nick,
+                    p.person.nick,
                     if p.away.is_some() { '-' } else { '+' },
-                    p.user,
-                    p.host
+                    p.person.user,
+                    p.person.host
                 )
             })
             .collect();
@@ -1399,7 +1402,7 @@ impl Session for IrcSession {
         };
         // A NICK that arrived after USER (e.g. retrying after 433) completes
         // registration here.
-        if self.member.is_none()
+        if self.client.is_none()
             && !self.negotiating
             && self.nick.is_some()
             && self.user.is_some()
@@ -1414,7 +1417,7 @@ impl Session for IrcSession {
     }
 
     fn logged_in(&self) -> bool {
-        self.member.is_some()
+        self.client.is_some()
     }
 
     fn ping(&mut self, token: u64) -> bool {
@@ -1434,7 +1437,7 @@ impl Session for IrcSession {
             let n = m.arg(i).map_or(1, |list| list.split(',').count());
             u32::try_from(n).unwrap_or(u32::MAX)
         };
-        let registered = self.member.is_some();
+        let registered = self.client.is_some();
         // Commands are upper case once parsed.
         Cost::Request(match m.command.as_str() {
             "PRIVMSG" | "NOTICE" | "TAGMSG" => return Cost::Chat,
@@ -1473,13 +1476,13 @@ impl Session for IrcSession {
 
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         let host = self.me().to_string();
-        if let Some(member) = self.member.take() {
+        if let Some(client) = self.client.take() {
             let quit = match reason {
                 CloseReason::Logout => Some(self.quit_message.as_deref().unwrap_or("Client quit")),
                 _ => None,
             };
-            self.hub.leave(&member, reason, quit);
-            info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "IRC client left");
+            self.hub.leave(&client, reason, quit);
+            info!(peer = %self.peer, id = client.id, reason = reason.as_str(), "IRC client left");
         } else {
             debug!(peer = %self.peer, reason = reason.as_str(), "IRC connection closed before registration");
         }

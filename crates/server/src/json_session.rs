@@ -25,7 +25,8 @@ use tracing::{debug, info, warn};
 use crate::accounts::{AccountError, Identity, WRONG_PASSWORDS_PER_CONNECTION};
 use crate::conn::{Cost, Flow, Session};
 use crate::event::Format;
-use crate::hub::{Arrival, Hub, HubError, Member, Style, Topic};
+use crate::hub::{Arrival, Client, Hub, HubError, Style, Topic};
+use crate::json::replies;
 use crate::outbox::{CloseReason, Outbox};
 use crate::store::{Outcome, Reader, Receipt, SearchQuery};
 
@@ -64,7 +65,7 @@ pub struct JsonSession {
     outbox: Arc<Outbox>,
     peer: SocketAddr,
     framer: JsonFramer,
-    member: Option<Arc<Member>>,
+    client: Option<Arc<Client>>,
     settings: Arc<JsonSettings>,
     /// The protocol version the client declared at login.
     protocol: u32,
@@ -88,7 +89,7 @@ impl JsonSession {
             outbox,
             peer,
             framer: JsonFramer::new(settings.max_frame),
-            member: None,
+            client: None,
             settings,
             protocol: 1,
             awaiting_receipts: false,
@@ -111,19 +112,7 @@ impl JsonSession {
     }
 
     fn account_error(&self, error: &AccountError, reference: Option<Ref>) {
-        let code = match error {
-            AccountError::Required(_) => ErrorCode::AccountRequired,
-            AccountError::WrongPassword(_) => ErrorCode::WrongPassword,
-            AccountError::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
-            AccountError::BadPassword => ErrorCode::InvalidField,
-            AccountError::InvalidNickname(_) => ErrorCode::InvalidNickname,
-            AccountError::InUse(_) | AccountError::LooksLike(_) => ErrorCode::NicknameTaken,
-            AccountError::Banned(..) => ErrorCode::Banned,
-            AccountError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
-            AccountError::Busy => ErrorCode::ServerBusy,
-            AccountError::QuotaExceeded => ErrorCode::QuotaExceeded,
-            AccountError::Internal(_) => ErrorCode::InternalError,
-        };
+        let code = crate::json::errors::account_error(error);
         self.send_error(code, error.to_string(), reference);
     }
 
@@ -134,8 +123,8 @@ impl JsonSession {
         protocol: Option<u32>,
         reference: Option<Ref>,
     ) -> Flow {
-        if let Some(member) = &self.member {
-            let text = match self.hub.identity(member) {
+        if let Some(client) = &self.client {
+            let text = match self.hub.person(client) {
                 Some(who) => format!("already logged in as {}", who.nick),
                 None => "already logged in".to_owned(),
             };
@@ -188,7 +177,7 @@ impl JsonSession {
             nick: nickname.clone(),
             user: nickname.clone(),
             realname: nickname.clone(),
-            peer: self.peer,
+            address: self.peer,
             format: Format::Json,
             echo: false,
             identity,
@@ -196,10 +185,10 @@ impl JsonSession {
         };
         let result = self
             .hub
-            .login(arrival, self.outbox.clone(), |member, nickname, _| {
+            .login(arrival, self.outbox.clone(), |client, nickname, _| {
                 encode_frame(&ServerFrame::Welcome(Welcome {
                     status: "ok".to_owned(),
-                    id: member.id,
+                    id: client.id,
                     nickname: nickname.to_owned(),
                     protocol: chatroom_proto::PROTOCOL_VERSION,
                     server: SERVER_NAME.to_owned(),
@@ -210,12 +199,12 @@ impl JsonSession {
                 }))
             });
         match result {
-            Ok(member) => {
-                info!(peer = %self.peer, id = member.id, nick = %nickname, "logged in");
+            Ok(client) => {
+                info!(peer = %self.peer, id = client.id, nick = %nickname, "logged in");
                 self.protocol = protocol.unwrap_or(1);
-                self.member = Some(member);
+                self.client = Some(client);
             }
-            Err(e) => self.send_error(e.code(), e.to_string(), reference),
+            Err(e) => self.send_error(crate::json::errors::hub_error(&e), e.to_string(), reference),
         }
     }
 
@@ -225,8 +214,8 @@ impl JsonSession {
         password: Secret,
         reference: Option<Ref>,
     ) {
-        let (nickname, logging_in) = match (&self.member, nickname) {
-            (Some(member), _) => match self.hub.identity(member) {
+        let (nickname, logging_in) = match (&self.client, nickname) {
+            (Some(client), _) => match self.hub.person(client) {
                 Some(who) => (who.nick.to_string(), false),
                 None => return,
             },
@@ -239,10 +228,10 @@ impl JsonSession {
                 );
             }
         };
-        let member = self.member.clone();
+        let client = self.client.clone();
         match Box::pin(
             self.hub
-                .register(member.as_deref(), &nickname, &password, self.peer.ip()),
+                .register(client.as_deref(), &nickname, &password, self.peer.ip()),
         )
         .await
         {
@@ -289,7 +278,7 @@ impl JsonSession {
                 return Flow::Close(CloseReason::Logout);
             }
             request => {
-                let Some(member) = self.member.clone() else {
+                let Some(client) = self.client.clone() else {
                     self.send_error(
                         ErrorCode::NotLoggedIn,
                         "log in first: {\"type\":\"login\",\"nickname\":\"...\"}",
@@ -298,10 +287,10 @@ impl JsonSession {
                     return Flow::Continue;
                 };
                 if let Err(e) = self
-                    .member_request(&member, request, reference.clone())
+                    .member_request(&client, request, reference.clone())
                     .await
                 {
-                    self.send_error(e.code(), e.to_string(), reference);
+                    self.send_error(crate::json::errors::hub_error(&e), e.to_string(), reference);
                 }
             }
         }
@@ -311,7 +300,7 @@ impl JsonSession {
     /// The requests that need a logged-in user.
     async fn member_request(
         &mut self,
-        member: &Member,
+        client: &Client,
         request: Request,
         reference: Option<Ref>,
     ) -> Result<(), HubError> {
@@ -333,7 +322,7 @@ impl JsonSession {
                     notice: false,
                 };
                 let receipt = self.receipt(reference);
-                hub.say(member, room.as_deref(), &message, style, receipt)?;
+                hub.say(client, room.as_deref(), &message, style, receipt)?;
             }
             Request::Direct {
                 to,
@@ -344,7 +333,7 @@ impl JsonSession {
                     action,
                     notice: false,
                 };
-                hub.direct(member, &to, &message, style, |nickname, away| {
+                hub.direct(client, &to, &message, style, |nickname, away| {
                     // Whoever writes to someone away is told, before the
                     // ack (which waits for the store).
                     if let Some(away) = away {
@@ -362,11 +351,11 @@ impl JsonSession {
                 before,
                 limit,
             } => {
-                let reader = self.reader(member)?;
+                let reader = self.reader(client)?;
                 Box::pin(self.direct_replay(reader, with, before, limit, reference)).await;
             }
             Request::Conversations { limit } => {
-                let reader = self.reader(member)?;
+                let reader = self.reader(client)?;
                 match Box::pin(hub.store().conversations(reader, limit)).await {
                     Ok(peers) => self.send(&ServerFrame::Conversations(ConversationList {
                         conversations: peers
@@ -402,11 +391,11 @@ impl JsonSession {
                     }
                 };
                 let room = match room {
-                    Some(room) => Some(hub.membership(member, &room)?.0),
+                    Some(room) => Some(hub.membership(client, &room)?.0),
                     None => None,
                 };
                 let query = SearchQuery {
-                    reader: self.reader(member)?,
+                    reader: self.reader(client)?,
                     text: text.clone(),
                     room,
                     with: with.as_deref().map(nick::fold),
@@ -416,14 +405,14 @@ impl JsonSession {
                 Box::pin(self.search(query, text, reference)).await;
             }
             Request::Away { message } => {
-                hub.set_away(member, message);
+                hub.set_away(client, message);
                 done(self, "away", reference);
             }
             Request::Whois { nickname } => {
                 let p = hub.whois(&nickname).ok_or(HubError::NoSuchUser(nickname))?;
                 self.send(&ServerFrame::Whois(WhoisInfo {
-                    nickname: p.nick,
-                    id: p.id,
+                    nickname: p.person.nick.to_string(),
+                    id: p.person.id,
                     away: p.away,
                     rooms: p.rooms,
                     since: p.since,
@@ -434,15 +423,15 @@ impl JsonSession {
             }
             Request::Join { room } => {
                 let joined_ref = reference.clone();
-                let joined = hub.join(member, &room, |joined| {
+                let joined = hub.join(client, &room, |joined| {
                     encode_frame(&ServerFrame::Joined(chatroom_proto::json::Joined {
                         room: joined.name.clone(),
                         topic: joined.topic.text.clone(),
-                        members: joined.members.clone(),
+                        members: joined.members.iter().map(replies::member).collect(),
                         reference: joined_ref,
                     }))
                 })?;
-                info!(peer = %self.peer, id = member.id, room = %joined.name, "joined");
+                info!(peer = %self.peer, id = client.id, room = %joined.name, "joined");
                 Box::pin(self.replay(
                     joined.key,
                     joined.name,
@@ -453,11 +442,12 @@ impl JsonSession {
                 .await;
             }
             Request::Part { room } => {
-                let room = hub.part(member, &room, None)?;
+                let room = hub.part(client, &room, None)?;
                 self.send(&ServerFrame::Parted(Parted { room, reference }));
             }
             Request::Rooms => {
                 let rooms = hub.rooms();
+                let rooms = rooms.into_iter().map(replies::room).collect();
                 self.send(&ServerFrame::RoomList(RoomList { rooms, reference }));
             }
             Request::Who { room } => {
@@ -465,8 +455,8 @@ impl JsonSession {
                 let members = members
                     .into_iter()
                     .map(|p| MemberInfo {
-                        id: p.id,
-                        nickname: p.nick,
+                        id: p.person.id,
+                        nickname: p.person.nick.to_string(),
                     })
                     .collect();
                 self.send(&ServerFrame::MemberList(MemberList {
@@ -483,12 +473,12 @@ impl JsonSession {
                 room,
                 topic: Some(text),
             } => {
-                let topic = hub.set_topic(member, &room, &text)?;
+                let topic = hub.set_topic(client, &room, &text)?;
                 self.send_topic(topic, reference);
             }
             Request::Nick { nickname } => {
-                let renamed = hub.rename(member, &nickname)?;
-                info!(peer = %self.peer, id = member.id, old = %renamed.old, new = %renamed.new, "renamed");
+                let renamed = hub.rename(client, &nickname)?;
+                info!(peer = %self.peer, id = client.id, old = %renamed.old, new = %renamed.new, "renamed");
                 self.send(&ServerFrame::Renamed(Renamed {
                     old_nickname: renamed.old,
                     nickname: renamed.new,
@@ -500,7 +490,7 @@ impl JsonSession {
                 before,
                 limit,
             } => {
-                let (key, name) = hub.membership(member, &room)?;
+                let (key, name) = hub.membership(client, &room)?;
                 Box::pin(self.replay(key, name, before, limit, reference)).await;
             }
             Request::Kick {
@@ -509,47 +499,47 @@ impl JsonSession {
                 reason,
             } => {
                 hub.kick(
-                    member,
+                    client,
                     &room,
                     &nickname,
                     reason.as_deref().unwrap_or("kicked"),
                 )?;
-                info!(peer = %self.peer, id = member.id, %room, target = %nickname, "kicked");
+                info!(peer = %self.peer, id = client.id, %room, target = %nickname, "kicked");
                 done(self, "kick", reference);
             }
             Request::Kill { nickname, reason } => {
-                hub.kill(member, &nickname)?;
-                info!(peer = %self.peer, id = member.id, target = %nickname, reason = reason.as_deref().unwrap_or(""), "killed");
+                hub.kill(client, &nickname)?;
+                info!(peer = %self.peer, id = client.id, target = %nickname, reason = reason.as_deref().unwrap_or(""), "killed");
                 done(self, "kill", reference);
             }
             Request::Ban { target, reason } => {
                 let reason = reason.as_deref().unwrap_or("banned");
                 match &target {
-                    BanTarget::Nickname(nick) => hub.ban_nick(member, nick, reason)?,
+                    BanTarget::Nickname(nick) => hub.ban_nick(client, nick, reason)?,
                     BanTarget::Ip(ip) => {
-                        hub.ban_ip(member, *ip, reason)?;
+                        hub.ban_ip(client, *ip, reason)?;
                     }
                 }
-                info!(peer = %self.peer, id = member.id, ?target, "banned");
+                info!(peer = %self.peer, id = client.id, ?target, "banned");
                 done(self, "ban", reference);
             }
             Request::Unban { target } => {
-                if hub.unban(member, &target)? {
-                    info!(peer = %self.peer, id = member.id, ?target, "unbanned");
+                if hub.unban(client, &replies::ban_target(target.clone()))? {
+                    info!(peer = %self.peer, id = client.id, ?target, "unbanned");
                 }
                 done(self, "unban", reference);
             }
             Request::Oper { name, password } => {
                 match Box::pin(hub.accounts().oper(&name, &password, self.peer.ip())).await {
                     Ok(()) => {
-                        hub.promote(member)?;
+                        hub.promote(client)?;
                         done(self, "oper", reference);
                     }
                     Err(e) => self.account_error(&e, reference),
                 }
             }
             Request::Unregister { nickname, password } => {
-                Box::pin(self.unregister(member, nickname, password, reference)).await?;
+                Box::pin(self.unregister(client, nickname, password, reference)).await?;
             }
             Request::Login { .. }
             | Request::Register { .. }
@@ -564,14 +554,14 @@ impl JsonSession {
     /// operator.
     async fn unregister(
         &mut self,
-        member: &Member,
+        client: &Client,
         nickname: Option<String>,
         password: Option<Secret>,
         reference: Option<Ref>,
     ) -> Result<(), HubError> {
         let own = self
             .hub
-            .identity(member)
+            .person(client)
             .ok_or(HubError::Gone)?
             .nick
             .to_string();
@@ -598,14 +588,14 @@ impl JsonSession {
                     return Ok(());
                 }
             }
-        } else if !self.hub.is_operator(member) {
+        } else if !self.hub.is_operator(client) {
             return Err(HubError::NotOperator);
         }
         match self.hub.accounts().unregister(&target).await {
             Ok(true) => {
                 self.hub
                     .forget_account(&chatroom_proto::nick::fold(&target));
-                info!(peer = %self.peer, id = member.id, account = %target, "account deleted");
+                info!(peer = %self.peer, id = client.id, account = %target, "account deleted");
                 self.send(&ServerFrame::Done(Done {
                     request: "unregister".to_owned(),
                     reference,
@@ -699,15 +689,15 @@ impl JsonSession {
 
     /// Whose messages this user may read: this session's, their account's,
     /// and those of the rooms they are in now.
-    fn reader(&self, member: &Member) -> Result<Reader, HubError> {
-        let who = self.hub.identity(member).ok_or(HubError::Gone)?;
+    fn reader(&self, client: &Client) -> Result<Reader, HubError> {
+        let who = self.hub.person(client).ok_or(HubError::Gone)?;
         let profile = self
             .hub
             .whois(&who.nick)
-            .filter(|p| p.id == member.id)
+            .filter(|p| p.person.id == client.id)
             .ok_or(HubError::Gone)?;
         Ok(Reader {
-            user_id: member.id,
+            user_id: client.id,
             account: profile.account,
             rooms: profile.rooms.iter().map(|name| room::fold(name)).collect(),
         })
@@ -857,7 +847,7 @@ impl Session for JsonSession {
     }
 
     fn logged_in(&self) -> bool {
-        self.member.is_some()
+        self.client.is_some()
     }
 
     fn ping(&mut self, token: u64) -> bool {
@@ -916,9 +906,9 @@ impl Session for JsonSession {
     }
 
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
-        if let Some(member) = self.member.take() {
-            self.hub.leave(&member, reason, None);
-            info!(peer = %self.peer, id = member.id, reason = reason.as_str(), "left");
+        if let Some(client) = self.client.take() {
+            self.hub.leave(&client, reason, None);
+            info!(peer = %self.peer, id = client.id, reason = reason.as_str(), "left");
         } else {
             debug!(peer = %self.peer, reason = reason.as_str(), "connection closed before login");
         }

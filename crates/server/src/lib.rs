@@ -17,7 +17,9 @@ mod config;
 mod conn;
 pub mod event;
 pub mod hub;
+mod irc;
 mod irc_session;
+mod json;
 mod json_session;
 pub mod limits;
 
