@@ -20,7 +20,6 @@ pub mod hub;
 mod irc;
 mod irc_session;
 mod json;
-mod json_session;
 pub mod limits;
 
 pub mod outbox;

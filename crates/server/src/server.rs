@@ -32,7 +32,7 @@ use crate::config::Config;
 use crate::conn::{DriverLimits, DriverSettings, drive};
 use crate::hub::{Hub, HubSettings};
 use crate::irc_session::{IrcSession, IrcSettings};
-use crate::json_session::{JsonSession, JsonSettings};
+use crate::json::{JsonSession, JsonSettings};
 use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal, Ticket};
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
