@@ -31,7 +31,7 @@ use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conn::{DriverLimits, DriverSettings, drive};
 use crate::hub::{Hub, HubSettings};
-use crate::irc_session::{IrcSession, IrcSettings};
+use crate::irc::{IrcSession, IrcSettings};
 use crate::json::{JsonSession, JsonSettings};
 use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal, Ticket};
 use crate::outbox::Outbox;
@@ -158,12 +158,12 @@ pub async fn run(
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let irc = IrcSettings {
-        server_name: config.server_name.as_str().into(),
-        motd: config.motd.clone().into(),
-        history_replay: config.history_replay,
-        started: now_ms(),
-    };
+    let irc = IrcSettings::new(
+        &config.server_name,
+        config.motd.clone(),
+        config.history_replay,
+        now_ms(),
+    );
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         irc,

@@ -9,34 +9,10 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::*;
-use crate::accounts::{AccountSettings, Identity};
+use crate::accounts::Identity;
 use crate::event::Format;
 use crate::outbox::{CloseReason, Outbox};
-use crate::store::{self, Location, Retention, Synchronous};
-
-fn settings(presence_threshold: usize) -> HubSettings {
-    HubSettings {
-        max_rooms_per_user: 0,
-        max_message_bytes: 0,
-        accounts: AccountSettings {
-            operators: Vec::new(),
-            opers: Vec::new(),
-            require_account: false,
-            registrations_per_hour: 0,
-            hashing_threads: 1,
-            hashing_queue: 4,
-        },
-        rooms_per_hour: 0,
-        presence_threshold,
-    }
-}
-
-/// A hub over an in-memory store (the store's thread ends with the hub).
-fn hub(presence_threshold: usize) -> Hub {
-    let (store, _thread, loaded) =
-        store::open(&Location::Memory, Retention::default(), Synchronous::Full).unwrap();
-    Hub::new(store, &loaded, settings(presence_threshold)).unwrap()
-}
+use crate::testing::hub;
 
 /// A logged-in client and what the hub queued for it.
 struct Peer {
