@@ -4,7 +4,7 @@
 
 use std::process::Stdio;
 
-use chatroom_testkit::{Raw, SpawnedServer, TestServer, WAIT};
+use chatroom_testkit::{Exit, Raw, ServerProcess, TestServer, WAIT};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -216,14 +216,13 @@ async fn refused_nick_exits_5() {
 /// the hub).
 #[tokio::test]
 async fn serve_shuts_down_gracefully_on_sigterm() {
-    let server = SpawnedServer::start(env!("CARGO_BIN_EXE_chatroom"), &["--in-memory"]).await;
-    let mut client = Raw::login(server.addr, "grace").await;
+    let server = ServerProcess::start(env!("CARGO_BIN_EXE_chatroom"), &["--in-memory"]).await;
+    let mut client = Raw::login(server.addr(), "grace").await;
     server.signal("TERM").await;
     let frames = client.until_closed().await;
     assert_eq!(frames.last().unwrap()["type"], "bye");
-    let (code, log) = server.wait_with_log().await;
+    let Exit { code, log } = server.wait().await;
     assert_eq!(code, Some(0));
-    let log = log.join("\n");
     assert!(log.contains("shut down"), "{log}");
     assert!(!log.contains("without closing the store"), "{log}");
 }

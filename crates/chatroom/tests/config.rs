@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use chatroom_testkit::{LoggedServer, Raw, WAIT};
+use chatroom_testkit::{Exit, Raw, Serve, WAIT};
 use serde_json::json;
 use tokio::process::Command;
 
@@ -293,8 +293,12 @@ max_message_bytes = 10
 max_rooms_per_user = 2
 "#,
     );
-    let server = LoggedServer::start(BIN, &["--config", &file], "info", 2).await;
-    let mut c = Raw::login(server.addr("json", false), "configured").await;
+    let server = Serve::new(BIN)
+        .args(&["--config", &file])
+        .configured_listeners(2)
+        .start()
+        .await;
+    let mut c = Raw::login(server.addr(), "configured").await;
     c.say_in("lobby", "ten bytes!").await;
     c.send_json(json!({"type": "broadcast", "message": "eleven bytes", "ref": 1}))
         .await;
@@ -303,9 +307,9 @@ max_rooms_per_user = 2
     c.send_json(json!({"type": "join", "room": "two"})).await;
     c.expect_error("too_many_rooms").await;
     // The IRC listener came from the file too.
-    tokio::net::TcpStream::connect(server.addr("irc", false))
+    tokio::net::TcpStream::connect(server.irc_addr())
         .await
         .unwrap();
-    let (code, log) = server.stop().await;
+    let Exit { code, log } = server.stop().await;
     assert_eq!(code, Some(0), "{log}");
 }

@@ -8,7 +8,7 @@
 use std::process::Stdio;
 
 use chatroom_proto::irc::parse;
-use chatroom_testkit::{LoggedServer, Raw, SpawnedServer, TestServer, WAIT};
+use chatroom_testkit::{Exit, Raw, Serve, ServerProcess, TestServer, WAIT};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -60,20 +60,12 @@ async fn passwords_never_appear_in_the_servers_log() {
         "unfinished-Secret-8",
         "73914025",
     ];
-    let server = LoggedServer::start(
-        BIN,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--irc-listen",
-            "127.0.0.1:0",
-            "--in-memory",
-        ],
-        "trace",
-        2,
-    )
-    .await;
-    let (json_addr, irc_addr) = (server.addr("json", false), server.addr("irc", false));
+    let server = Serve::new(BIN)
+        .args(&["--irc-listen", "127.0.0.1:0", "--in-memory"])
+        .log_level("trace")
+        .start()
+        .await;
+    let (json_addr, irc_addr) = (server.addr(), server.irc_addr());
 
     // Registering before login, logging in with the password, a wrong one.
     let mut alice = Raw::connect(json_addr).await;
@@ -166,7 +158,7 @@ async fn passwords_never_appear_in_the_servers_log() {
     .await;
     assert!(lines.iter().any(|l| l.contains(" 464 ")), "{lines:?}");
 
-    let (code, log) = server.stop().await;
+    let Exit { code, log } = server.stop().await;
     assert_eq!(code, Some(0));
     // The log is there, and says what happened...
     for expected in [
@@ -186,10 +178,10 @@ async fn passwords_never_appear_in_the_servers_log() {
     }
 }
 
-async fn restartable(dir: &std::path::Path, extra: &[&str]) -> SpawnedServer {
+async fn restartable(dir: &std::path::Path, extra: &[&str]) -> ServerProcess {
     let mut args = vec!["--data-dir", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
-    SpawnedServer::start(BIN, &args).await
+    ServerProcess::start(BIN, &args).await
 }
 
 #[tokio::test]
@@ -197,7 +189,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
     let dir = tempfile::tempdir().unwrap();
     // First run: an operator by credentials; `admin` registers an account.
     let server = restartable(dir.path(), &["--oper", "root:root-password"]).await;
-    let mut admin = Raw::connect(server.addr).await;
+    let mut admin = Raw::connect(server.addr()).await;
     admin
         .send_json(json!({"type": "register", "nickname": "admin", "password": "admin-password"}))
         .await;
@@ -207,7 +199,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
         .await;
     admin.recv_type("done").await;
     let reply = json_exchange(
-        server.addr,
+        server.addr(),
         json!({"type": "register", "nickname": "alice", "password": "alice-password"}),
     )
     .await;
@@ -216,8 +208,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
         .send_json(json!({"type": "ban", "nickname": "mallory", "reason": "spam"}))
         .await;
     admin.recv_type("done").await;
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 
     // Second run: the registered account `admin` is named an operator.
     let server = restartable(dir.path(), &["--operator", "admin"]).await;
@@ -226,7 +217,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
         if let Some(p) = password {
             request["password"] = json!(p);
         }
-        json_exchange(server.addr, request)
+        json_exchange(server.addr(), request)
     };
     assert_eq!(login("alice", None).await["code"], "account_required");
     assert_eq!(
@@ -239,7 +230,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
     );
     assert_eq!(login("mallory", None).await["code"], "banned");
     // An operator: the configuration names the account.
-    let mut admin = Raw::connect(server.addr).await;
+    let mut admin = Raw::connect(server.addr()).await;
     admin
         .send_json(json!({"type": "login", "nickname": "admin", "password": "admin-password"}))
         .await;
@@ -249,8 +240,7 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
         .await;
     assert_eq!(admin.recv_type("done").await["ref"], 1);
     assert_eq!(login("mallory", None).await["type"], "welcome");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }
 
 /// An operator account must be registered before the server starts with
@@ -451,11 +441,10 @@ async fn passwd_makes_the_hash_an_opers_entry_takes() {
     )
     .unwrap();
     let server =
-        SpawnedServer::start(BIN, &["--in-memory", "--config", config.to_str().unwrap()]).await;
-    let mut c = Raw::login(server.addr, "someone").await;
+        ServerProcess::start(BIN, &["--in-memory", "--config", config.to_str().unwrap()]).await;
+    let mut c = Raw::login(server.addr(), "someone").await;
     c.send_json(json!({"type": "oper", "name": "chief", "password": "opers secret 1"}))
         .await;
     assert_eq!(c.recv_type("done").await["request"], "oper");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }

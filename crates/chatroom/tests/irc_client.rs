@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use chatroom_testkit::{Raw, SpawnedServer, WAIT};
+use chatroom_testkit::{Raw, ServerProcess, WAIT};
 
 /// Whether `program` is on the PATH; fails instead of skipping when the
 /// end-to-end tests are required.
@@ -71,13 +71,13 @@ async fn weechat_and_a_json_client_talk_in_lobby() {
     if !available("weechat-headless") {
         return;
     }
-    let server = SpawnedServer::start(
+    let server = ServerProcess::start(
         env!("CARGO_BIN_EXE_chatroom"),
         &["--in-memory", "--irc-listen", "127.0.0.1:0"],
     )
     .await;
-    let irc = server.irc_addr.unwrap();
-    let mut json = Raw::login(server.addr, "jsonpal").await;
+    let irc = server.irc_addr();
+    let mut json = Raw::login(server.addr(), "jsonpal").await;
 
     let home = tempfile::tempdir().unwrap();
     let logs = home.path().join("logs");
@@ -137,6 +137,5 @@ async fn weechat_and_a_json_client_talk_in_lobby() {
         .await
         .unwrap()
         .unwrap();
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }

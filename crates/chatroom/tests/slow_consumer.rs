@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chatroom_testkit::{LoggedServer, status_kib};
+use chatroom_testkit::ServerProcess;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -105,7 +105,7 @@ async fn chat(
 async fn a_client_that_stops_reading_is_cut_off_and_nobody_else_notices() {
     let dir = tempfile::tempdir().unwrap();
     let outbox = OUTBOX_BYTES.to_string();
-    let server = LoggedServer::start(
+    let server = ServerProcess::start(
         BIN,
         &[
             "--listen",
@@ -123,12 +123,9 @@ async fn a_client_that_stops_reading_is_cut_off_and_nobody_else_notices() {
             "--ping-interval",
             "1h",
         ],
-        "info",
-        1,
     )
     .await;
-    let addr = server.addr("json", false);
-    let pid = server.child.id().unwrap();
+    let addr = server.addr();
 
     // The slow client: a tiny receive buffer, so the kernel cannot hide its
     // backlog, and after the welcome it never reads again.
@@ -142,7 +139,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_nobody_else_notices() {
         stream.set_nodelay(true).unwrap();
         chatters.push(login(stream, &format!("chatter{i}")).await);
     }
-    let baseline_kib = status_kib(pid, "VmRSS");
+    let baseline_kib = server.status_kib("VmRSS");
 
     // Everyone chats at full speed and reads everything from the others.
     let text = "x".repeat(TEXT_BYTES);
@@ -167,7 +164,7 @@ async fn a_client_that_stops_reading_is_cut_off_and_nobody_else_notices() {
     // The server never held the slow client's 20 MB backlog: its peak
     // memory grew by less than half of it (the budget is 256 KiB; the rest
     // is SQLite's page cache, allocator and runtime noise).
-    let peak_kib = status_kib(pid, "VmHWM");
+    let peak_kib = server.status_kib("VmHWM");
     let offered_kib = (CHATTERS * MESSAGES_EACH * TEXT_BYTES / 1024) as u64;
     assert!(
         peak_kib.saturating_sub(baseline_kib) < offered_kib / 2,

@@ -14,7 +14,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Stdio;
 
-use chatroom_testkit::{LoggedServer, WAIT};
+use chatroom_server::Protocol;
+use chatroom_testkit::{Exit, ServerProcess, WAIT};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -141,7 +142,7 @@ impl TlsClient {
 
 /// A TLS-only server (`--listen off`) with JSON and IRC over TLS, using
 /// the pair in `dir`.
-async fn tls_server(dir: &Path, extra: &[&str]) -> LoggedServer {
+async fn tls_server(dir: &Path, extra: &[&str]) -> ServerProcess {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let mut args = vec![
@@ -158,7 +159,7 @@ async fn tls_server(dir: &Path, extra: &[&str]) -> LoggedServer {
         "--in-memory",
     ];
     args.extend_from_slice(extra);
-    LoggedServer::start(BIN, &args, "info", 2).await
+    ServerProcess::start(BIN, &args).await
 }
 
 #[tokio::test]
@@ -236,11 +237,11 @@ async fn json_over_tls_end_to_end() {
     make_pair(dir.path()).await;
     let server = tls_server(dir.path(), &[]).await;
     assert_eq!(
-        server.listeners.len(),
+        server.listeners().len(),
         2,
         "--listen off: no plaintext listener"
     );
-    let addr = server.addr("json", true);
+    let addr = server.listener(Protocol::Json, true);
     let ca = dir.path().join("cert.pem");
 
     let (mut alice, welcome) = TlsClient::login(addr, &ca, "alice").await;
@@ -261,7 +262,7 @@ async fn json_over_tls_end_to_end() {
     assert_eq!(bob.recv_type("bye").await["message"], "goodbye");
     assert_eq!(bob.try_line().await, None, "the server closes after bye");
     assert_eq!(bob.exit_code().await, Some(0));
-    let (code, log) = server.stop().await;
+    let Exit { code, log } = server.stop().await;
     assert_eq!(code, Some(0), "{log}");
 }
 
@@ -276,7 +277,11 @@ async fn the_certificate_is_checked_by_the_client() {
     make_pair(other.path()).await;
     let server = tls_server(dir.path(), &[]).await;
     // A client trusting another certificate refuses this server.
-    let mut c = TlsClient::connect(server.addr("json", true), &other.path().join("cert.pem")).await;
+    let mut c = TlsClient::connect(
+        server.listener(Protocol::Json, true),
+        &other.path().join("cert.pem"),
+    )
+    .await;
     assert_eq!(
         c.try_line().await,
         None,
@@ -295,9 +300,10 @@ async fn irc_over_tls_end_to_end_and_with_json_over_tls() {
     make_pair(dir.path()).await;
     let server = tls_server(dir.path(), &[]).await;
     let ca = dir.path().join("cert.pem");
-    let (mut json_user, _) = TlsClient::login(server.addr("json", true), &ca, "jsonuser").await;
+    let (mut json_user, _) =
+        TlsClient::login(server.listener(Protocol::Json, true), &ca, "jsonuser").await;
 
-    let mut irc = TlsClient::connect(server.addr("irc", true), &ca).await;
+    let mut irc = TlsClient::connect(server.listener(Protocol::Irc, true), &ca).await;
     irc.send("NICK ircuser\r\nUSER ircuser 0 * :IRC over TLS")
         .await;
     let mut welcomed = false;
@@ -351,7 +357,7 @@ async fn plaintext_on_the_tls_port_fails_cleanly_and_harms_nobody() {
     make_pair(dir.path()).await;
     let server = tls_server(dir.path(), &["--login-timeout", "1s"]).await;
     let ca = dir.path().join("cert.pem");
-    let addr = server.addr("json", true);
+    let addr = server.listener(Protocol::Json, true);
     let (mut alice, _) = TlsClient::login(addr, &ca, "alice").await;
     let (mut bob, _) = TlsClient::login(addr, &ca, "bob").await;
 
@@ -359,7 +365,7 @@ async fn plaintext_on_the_tls_port_fails_cleanly_and_harms_nobody() {
     for (port, hello) in [
         (addr, &b"{\"type\":\"login\",\"nickname\":\"plain\"}\n"[..]),
         (
-            server.addr("irc", true),
+            server.listener(Protocol::Irc, true),
             &b"NICK plain\r\nUSER plain 0 * :plain\r\n"[..],
         ),
     ] {
@@ -388,7 +394,7 @@ async fn plaintext_on_the_tls_port_fails_cleanly_and_harms_nobody() {
         .send(&json!({"type": "ping", "ref": 1}).to_string())
         .await;
     assert_eq!(carol.recv().await, json!({"type": "pong", "ref": 1}));
-    let (code, log) = server.stop().await;
+    let Exit { code, log } = server.stop().await;
     assert_eq!(code, Some(0));
     assert!(!log.contains("panicked"), "{log}");
 }
@@ -404,10 +410,11 @@ async fn a_refusal_on_a_tls_port_is_sent_over_tls() {
     make_pair(dir.path()).await;
     let server = tls_server(dir.path(), &["--max-connections-per-ip", "1"]).await;
     let ca = dir.path().join("cert.pem");
-    let (_first, welcome) = TlsClient::login(server.addr("json", true), &ca, "first").await;
+    let (_first, welcome) =
+        TlsClient::login(server.listener(Protocol::Json, true), &ca, "first").await;
     assert_eq!(welcome["type"], "welcome", "{welcome}");
 
-    let mut refused = TlsClient::connect(server.addr("json", true), &ca).await;
+    let mut refused = TlsClient::connect(server.listener(Protocol::Json, true), &ca).await;
     let e = refused.recv().await;
     assert_eq!(
         (&e["type"], &e["code"]),
@@ -416,12 +423,12 @@ async fn a_refusal_on_a_tls_port_is_sent_over_tls() {
     );
     assert_eq!(refused.try_line().await, None, "then the server closes");
 
-    let mut irc = TlsClient::connect(server.addr("irc", true), &ca).await;
+    let mut irc = TlsClient::connect(server.listener(Protocol::Irc, true), &ca).await;
     let line = irc.try_line().await.expect("an IRC ERROR line");
     assert!(
         line.starts_with("ERROR :Closing Link: too many connections"),
         "{line}"
     );
-    let (code, log) = server.stop().await;
+    let Exit { code, log } = server.stop().await;
     assert_eq!(code, Some(0), "{log}");
 }

@@ -4,7 +4,8 @@
 
 use std::process::Stdio;
 
-use chatroom_testkit::WAIT;
+use chatroom_server::Protocol;
+use chatroom_testkit::{ServerProcess, WAIT};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
@@ -33,43 +34,6 @@ async fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     )
 }
 
-/// The TLS listener's address, read from the server's log.
-async fn start_tls_server(cert: &str, key: &str) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--in-memory",
-            "--listen",
-            "off",
-            "--tls-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--tls-cert", cert, "--tls-key", key])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    loop {
-        let line = tokio::time::timeout(WAIT, lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("server exited");
-        if line.contains("tls=true")
-            && let Some(at) = line.find("addr=")
-        {
-            let addr = line[at + 5..].split_whitespace().next().unwrap().to_owned();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return (child, addr);
-        }
-    }
-}
-
 #[tokio::test]
 async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
     let dir = tempfile::tempdir().unwrap();
@@ -84,7 +48,22 @@ async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the private key is readable by its owner only");
     }
-    let (_server, addr) = start_tls_server(cert.to_str().unwrap(), key.to_str().unwrap()).await;
+    let server = ServerProcess::start(
+        BIN,
+        &[
+            "--in-memory",
+            "--listen",
+            "off",
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let addr = server.listener(Protocol::Json, true).to_string();
 
     // Trusting the certificate: the scripted client logs in, talks, quits.
     let script = "login tlsuser\n/rooms\nsend over tls\n";

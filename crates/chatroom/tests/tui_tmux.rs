@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chatroom_testkit::{Raw, SpawnedServer};
+use chatroom_testkit::{Raw, ServerProcess};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
@@ -145,8 +145,8 @@ async fn typed_messages_reach_another_clients_screen() {
     let Some(tmux) = Tmux::start("two-clients") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
     tmux.session("bob", &[BIN, "join", "--server", &addr, "--nick", "bob"])
         .await;
     tmux.wait_for("bob", &["[bob]", "connected]", "#lobby"])
@@ -265,8 +265,8 @@ async fn the_terminal_is_restored_on_quit_sigterm_and_sighup() {
     let Some(tmux) = Tmux::start("restore") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
     let dir = tempfile::tempdir().unwrap();
     let script = wrapper(dir.path());
     let script = script.to_str().unwrap();
@@ -310,10 +310,10 @@ async fn the_mouse_wheel_and_page_up_scroll_back_through_history() {
     let Some(tmux) = Tmux::start("scroll") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory", "--messages-per-second", "0"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory", "--messages-per-second", "0"]).await;
+    let addr = server.addr().to_string();
     // More history than one join replays (50) and one screen shows.
-    let mut writer = chatroom_testkit::Raw::login(server.addr, "writer").await;
+    let mut writer = chatroom_testkit::Raw::login(server.addr(), "writer").await;
     for i in 1..=150 {
         writer.say_in("lobby", &format!("scroll {i:03}")).await;
     }
@@ -466,8 +466,8 @@ async fn every_message_shows_after_an_in_memory_server_restarts() {
         return;
     };
     let args = ["--in-memory", "--messages-per-second", "0"];
-    let first = SpawnedServer::start(BIN, &args).await;
-    let relay = Relay::start(first.addr).await;
+    let first = ServerProcess::start(BIN, &args).await;
+    let relay = Relay::start(first.addr()).await;
     let addr = relay.addr.to_string();
     tmux.session(
         "reader",
@@ -475,7 +475,7 @@ async fn every_message_shows_after_an_in_memory_server_restarts() {
     )
     .await;
     tmux.wait_for("reader", &["connected]", "#lobby"]).await;
-    let mut writer = Raw::login(first.addr, "writer").await;
+    let mut writer = Raw::login(first.addr(), "writer").await;
     for i in 1..=6 {
         writer.say(&format!("before the restart {i}")).await;
     }
@@ -487,12 +487,12 @@ async fn every_message_shows_after_an_in_memory_server_restarts() {
     drop(writer);
     first.signal("KILL").await;
     drop(first);
-    let second = SpawnedServer::start(BIN, &args).await;
-    let mut writer = Raw::login(second.addr, "writer").await;
+    let second = ServerProcess::start(BIN, &args).await;
+    let mut writer = Raw::login(second.addr(), "writer").await;
     for i in 1..=3 {
         writer.say(&format!("while away {i}")).await;
     }
-    relay.switch(Some(second.addr));
+    relay.switch(Some(second.addr()));
     tmux.wait_for("reader", &["while away 3"]).await;
     for i in 1..=8 {
         writer.say(&format!("after the return {i}")).await;
@@ -527,8 +527,8 @@ async fn an_oversized_paste_is_refused_in_one_line() {
     let Some(tmux) = Tmux::start("oversized") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
     tmux.session("big", &[BIN, "join", "--server", &addr, "--nick", "big"])
         .await;
     tmux.wait_for("big", &["connected]", "#lobby"]).await;
@@ -598,9 +598,9 @@ async fn search_away_whois_ignore_and_clear() {
     let Some(tmux) = Tmux::start("commands") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
-    let mut bob = Raw::login(server.addr, "bob").await;
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
+    let mut bob = Raw::login(server.addr(), "bob").await;
     bob.say_in("lobby", "我们在学习网络编程").await;
     bob.say_in("lobby", "something else").await;
     tmux.session("ann", &[BIN, "join", "--server", &addr, "--nick", "ann"])
@@ -653,15 +653,15 @@ async fn direct_message_windows_come_back_after_a_restart() {
     let Some(tmux) = Tmux::start("conversations") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
     let password = "a-long-passphrase";
     let mut ann = Raw::login_with(
-        server.addr,
+        server.addr(),
         serde_json::json!({"type": "register", "nickname": "ann", "password": password}),
     )
     .await;
-    let mut bob = Raw::login(server.addr, "bob").await;
+    let mut bob = Raw::login(server.addr(), "bob").await;
     ann.send_json(
         serde_json::json!({"type": "direct", "to": "bob", "message": "lunch at noon?", "ref": 1}),
     )
@@ -711,9 +711,9 @@ async fn alt_a_and_the_unread_marker() {
     let Some(tmux) = Tmux::start("activity") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
-    let mut bob = Raw::login(server.addr, "bob").await;
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
+    let mut bob = Raw::login(server.addr(), "bob").await;
     tmux.session("cy", &[BIN, "join", "--server", &addr, "--nick", "cy"])
         .await;
     tmux.wait_for("cy", &["connected]", "#lobby"]).await;
@@ -749,7 +749,7 @@ async fn the_configuration_file_is_used() {
     let Some(tmux) = Tmux::start("config") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("client.toml");
     std::fs::write(
@@ -757,7 +757,7 @@ async fn the_configuration_file_is_used() {
         format!(
             "server = \"{}\"\nnick = \"dee\"\ntimestamp = \"%H:%M:%S\"\nhighlight = [\"deploy\"]\n\
              log_dir = \"{}\"\n",
-            server.addr,
+            server.addr(),
             home.path().join("logs").display()
         ),
     )
@@ -768,7 +768,7 @@ async fn the_configuration_file_is_used() {
     tmux.type_text("dee", "/join ops").await;
     tmux.key("dee", "Enter").await;
     tmux.wait_for("dee", &["you joined #ops"]).await;
-    let mut bob = Raw::login(server.addr, "bob").await;
+    let mut bob = Raw::login(server.addr(), "bob").await;
     bob.say_in("lobby", "the deploy is done").await;
     let start = Instant::now();
     loop {
@@ -791,7 +791,7 @@ async fn the_configuration_file_is_used() {
     let lobby = home
         .path()
         .join("logs")
-        .join(server.addr.to_string())
+        .join(server.addr().to_string())
         .join("#lobby");
     let start = Instant::now();
     loop {
@@ -820,13 +820,13 @@ async fn links_show_and_alt_m_releases_the_mouse() {
     let Some(tmux) = Tmux::start("links") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
     tmux.session("eve", &[BIN, "join", "--server", &addr, "--nick", "eve"])
         .await;
     tmux.wait_for("eve", &["connected]", "#lobby"]).await;
     let url = "https://example.com/docs/a-rather-long-path/that-wraps-in-the-pane/index.html?q=1";
-    let mut bob = Raw::login(server.addr, "bob").await;
+    let mut bob = Raw::login(server.addr(), "bob").await;
     bob.say_in("lobby", &format!("docs: {url}")).await;
     let screen = tmux
         .wait_for("eve", &["<bob> docs: https://example.com"])
@@ -859,8 +859,8 @@ async fn the_input_line_wraps() {
     let Some(tmux) = Tmux::start("wrap") else {
         return;
     };
-    let server = SpawnedServer::start(BIN, &["--in-memory"]).await;
-    let addr = server.addr.to_string();
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
+    let addr = server.addr().to_string();
     tmux.session("fay", &[BIN, "join", "--server", &addr, "--nick", "fay"])
         .await;
     tmux.wait_for("fay", &["connected]", "#lobby"]).await;

@@ -80,11 +80,11 @@ async fn kill_9_under_pipelined_load_loses_no_acknowledged_message() {
         let dir = tempfile::tempdir().unwrap();
         let server = start(dir.path(), &[]).await;
         let writers: Vec<_> = (0..WRITERS)
-            .map(|i| tokio::spawn(writer(server.addr, format!("w{i}"), "crash")))
+            .map(|i| tokio::spawn(writer(server.addr(), format!("w{i}"), "crash")))
             .collect();
         tokio::time::sleep(LOAD).await;
         server.signal("KILL").await;
-        assert_eq!(server.wait().await, None, "killed by a signal");
+        assert_eq!(server.wait().await.code, None, "killed by a signal");
         let mut acked = HashSet::new();
         let mut max_seen = 0;
         for w in writers {
@@ -99,7 +99,7 @@ async fn kill_9_under_pipelined_load_loses_no_acknowledged_message() {
         );
 
         let server = start(dir.path(), &[]).await;
-        let mut reader = Raw::login(server.addr, "reader").await;
+        let mut reader = Raw::login(server.addr(), "reader").await;
         reader.join("crash").await;
         let stored: HashSet<u64> = all_history(&mut reader, "crash")
             .await
@@ -114,12 +114,11 @@ async fn kill_9_under_pipelined_load_loses_no_acknowledged_message() {
             lost.len()
         );
         assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
-        let next = next_message_id(server.addr, "crash").await;
+        let next = next_message_id(server.addr(), "crash").await;
         assert!(
             next > max_seen,
             "message id {next} after the crash, but {max_seen} was seen before it"
         );
-        server.signal("TERM").await;
-        assert_eq!(server.wait().await, Some(0));
+        assert_eq!(server.stop().await.code, Some(0));
     }
 }

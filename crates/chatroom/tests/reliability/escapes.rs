@@ -3,7 +3,7 @@
 //! unterminated bidirectional overrides are defused in messages, topics,
 //! away texts and reasons; IRC's own formatting codes survive.
 
-use chatroom_testkit::{IrcRaw, Raw, SpawnedServer};
+use chatroom_testkit::{IrcRaw, Raw, ServerProcess};
 use serde_json::json;
 
 use crate::support::BIN;
@@ -35,13 +35,13 @@ const HOSTILE: &str =
 
 #[tokio::test]
 async fn escapes_are_defused_for_every_protocol() {
-    let server = SpawnedServer::start(BIN, &["--in-memory", "--irc-listen", "127.0.0.1:0"]).await;
-    let mut irc = IrcRaw::register(server.irc_addr.unwrap(), "watcher", &[]).await;
+    let server = ServerProcess::start(BIN, &["--in-memory", "--irc-listen", "127.0.0.1:0"]).await;
+    let mut irc = IrcRaw::register(server.irc_addr(), "watcher", &[]).await;
     irc.send("JOIN #den").await;
     irc.until("366").await;
-    let mut json_watcher = Raw::login(server.addr, "jwatcher").await;
+    let mut json_watcher = Raw::login(server.addr(), "jwatcher").await;
     json_watcher.join("den").await;
-    let mut mallory = Raw::login(server.addr, "mallory").await;
+    let mut mallory = Raw::login(server.addr(), "mallory").await;
     mallory.join("den").await;
     mallory
         .send_json(json!({"type": "broadcast", "room": "den", "message": format!("{HOSTILE} \x02bold\x02 \x0304red\x03")}))
@@ -95,6 +95,5 @@ async fn escapes_are_defused_for_every_protocol() {
     let whois = json_watcher.recv_type("whois").await;
     let away = whois["away"].as_str().unwrap();
     assert!(forbidden(away).is_empty(), "{away:?}");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }

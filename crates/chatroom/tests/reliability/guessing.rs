@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use chatroom_testkit::{Raw, connect_from, status_kib};
+use chatroom_testkit::{Raw, connect_from};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -95,27 +95,26 @@ async fn run_guessing(who: impl Fn(usize) -> (IpAddr, String)) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     // Registering the victims is not what is measured: no quota.
     let server = start(dir.path(), &["--registrations-per-hour", "0"]).await;
-    let pid = server.child.id().unwrap();
     let mut victims: Vec<String> = (0..GUESSERS).map(|i| who(i).1).collect();
     victims.sort();
     victims.dedup();
     victims.push("regular".to_owned());
     for nick in &victims {
-        let mut c = Raw::connect(server.addr).await;
+        let mut c = Raw::connect(server.addr()).await;
         c.send_json(json!({"type": "register", "nickname": nick, "password": PASSWORD}))
             .await;
         c.recv_type("registered").await;
     }
-    let mut alice = Raw::login(server.addr, "alice").await;
-    let mut bob = Raw::login(server.addr, "bob").await;
+    let mut alice = Raw::login(server.addr(), "alice").await;
+    let mut bob = Raw::login(server.addr(), "bob").await;
     alice.recv_type("presence").await;
-    let before_kib = status_kib(pid, "VmRSS");
+    let before_kib = server.status_kib("VmRSS");
 
     let until = Instant::now() + GUESSING;
     let guessers: Vec<_> = (0..GUESSERS)
         .map(|i| {
             let (source, victim) = who(i);
-            tokio::spawn(guesser(server.addr, source, victim, until))
+            tokio::spawn(guesser(server.addr(), source, victim, until))
         })
         .collect();
     // Meanwhile, people chat.
@@ -138,14 +137,14 @@ async fn run_guessing(who: impl Fn(usize) -> (IpAddr, String)) -> Outcome {
         tally.add(g.await.unwrap());
     }
     let login_started = Instant::now();
-    let mut regular = Raw::connect_from(server.addr, "127.0.1.1".parse().unwrap()).await;
+    let mut regular = Raw::connect_from(server.addr(), "127.0.1.1".parse().unwrap()).await;
     regular
         .send_json(json!({"type": "login", "nickname": "regular", "password": PASSWORD}))
         .await;
     let welcome = regular.recv().await;
     let login_took = login_started.elapsed();
     assert_eq!(welcome["type"], "welcome", "{welcome}");
-    let peak_kib = status_kib(pid, "VmHWM");
+    let peak_kib = server.status_kib("VmHWM");
     eprintln!(
         "{} attempts: {} passwords checked, {} refused; chat p99 {p99:?}, slowest {slowest:?} \
          ({} messages), a login {login_took:?}; RSS {before_kib} KiB before, peak {peak_kib} KiB",
@@ -154,8 +153,7 @@ async fn run_guessing(who: impl Fn(usize) -> (IpAddr, String)) -> Outcome {
         tally.refused,
         chat.len()
     );
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
     Outcome {
         tally,
         slowest,

@@ -10,7 +10,7 @@ use crate::support::start;
 async fn history_and_topics_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]).await;
-    let mut a = Raw::login(server.addr, "alice").await;
+    let mut a = Raw::login(server.addr(), "alice").await;
     a.join("keep").await;
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -20,11 +20,10 @@ async fn history_and_topics_survive_a_restart() {
         .await;
     a.recv_type("topic").await;
     let first_user = a.id;
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 
     let server = start(dir.path(), &[]).await;
-    let mut b = Raw::login(server.addr, "bob").await;
+    let mut b = Raw::login(server.addr(), "bob").await;
     assert!(b.id > first_user, "user ids are not reused after a restart");
     let (joined, replay) = b.join("keep").await;
     assert_eq!(joined["topic"], "still here");
@@ -37,29 +36,26 @@ async fn history_and_topics_survive_a_restart() {
     assert_eq!(replay[0]["sender_nickname"], "alice");
     let next = b.say_in("keep", "after restart").await;
     assert!(next > *ids.last().unwrap(), "message ids keep increasing");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }
 
 #[tokio::test]
 async fn age_retention_is_applied_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]).await;
-    let mut a = Raw::login(server.addr, "a").await;
+    let mut a = Raw::login(server.addr(), "a").await;
     a.join("brief").await;
     a.join("lasting").await;
     a.say_in("brief", "short-lived").await;
     a.say_in("lasting", "kept").await;
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 
     // Everything in "brief" is older than a millisecond by now.
     let server = start(dir.path(), &["--room-retention", "brief:age=1ms"]).await;
-    let mut b = Raw::login(server.addr, "b").await;
+    let mut b = Raw::login(server.addr(), "b").await;
     let (_, brief) = b.join("brief").await;
     assert!(brief.is_empty(), "{brief:?}");
     let (_, lasting) = b.join("lasting").await;
     assert_eq!(lasting.len(), 1);
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }

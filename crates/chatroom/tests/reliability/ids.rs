@@ -2,7 +2,7 @@
 //! after a clean restart (which leaves no gap), a crash, or the restart of
 //! a server that keeps history in memory.
 
-use chatroom_testkit::{Raw, SpawnedServer};
+use chatroom_testkit::{Raw, ServerProcess};
 use serde_json::Value;
 
 use crate::support::{BIN, next_message_id, start};
@@ -18,19 +18,17 @@ async fn user_ids_are_not_reused_after_a_clean_restart() {
     let mut ids = Vec::new();
     let mut online = Vec::new();
     for nick in ["u1", "u2", "u3"] {
-        let c = Raw::login(server.addr, nick).await;
+        let c = Raw::login(server.addr(), nick).await;
         ids.push(c.id);
         online.push(c);
     }
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 
     let server = start(dir.path(), &[]).await;
-    let next = Raw::login(server.addr, "u4").await.id;
+    let next = Raw::login(server.addr(), "u4").await.id;
     let max = *ids.iter().max().unwrap();
     assert_eq!(next, max + 1, "a clean restart continues without a gap");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }
 
 #[tokio::test]
@@ -39,36 +37,33 @@ async fn user_ids_are_not_reused_after_a_crash() {
     let server = start(dir.path(), &[]).await;
     let mut online = Vec::new();
     for nick in ["u1", "u2", "u3"] {
-        online.push(Raw::login(server.addr, nick).await);
+        online.push(Raw::login(server.addr(), nick).await);
     }
     let max = online.iter().map(|c| c.id).max().unwrap();
     server.signal("KILL").await;
-    assert_eq!(server.wait().await, None);
+    assert_eq!(server.wait().await.code, None);
 
     let server = start(dir.path(), &[]).await;
-    let next = Raw::login(server.addr, "u4").await.id;
+    let next = Raw::login(server.addr(), "u4").await.id;
     assert!(
         next > max,
         "user id {next} after a crash; {max} was given before"
     );
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }
 
 #[tokio::test]
 async fn the_epoch_stays_with_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), &[]).await;
-    let first = welcome(server.addr, "a").await;
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    let first = welcome(server.addr(), "a").await;
+    assert_eq!(server.stop().await.code, Some(0));
     let server = start(dir.path(), &[]).await;
-    let second = welcome(server.addr, "a").await;
+    let second = welcome(server.addr(), "a").await;
     let epoch = first["epoch"].as_str().unwrap();
     assert_eq!(epoch.len(), 16, "{first}");
     assert_eq!(second["epoch"], epoch, "same database, same epoch");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }
 
 /// An in-memory server forgets its history, but its message ids still never
@@ -76,20 +71,18 @@ async fn the_epoch_stays_with_the_database() {
 #[tokio::test]
 async fn in_memory_message_ids_never_repeat_across_restarts() {
     let args = ["--in-memory", "--messages-per-second", "0"];
-    let server = SpawnedServer::start(BIN, &args).await;
-    let before = next_message_id(server.addr, "mem").await;
-    let first = welcome(server.addr, "a").await;
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    let server = ServerProcess::start(BIN, &args).await;
+    let before = next_message_id(server.addr(), "mem").await;
+    let first = welcome(server.addr(), "a").await;
+    assert_eq!(server.stop().await.code, Some(0));
 
-    let server = SpawnedServer::start(BIN, &args).await;
-    let after = next_message_id(server.addr, "mem").await;
-    let second = welcome(server.addr, "a").await;
+    let server = ServerProcess::start(BIN, &args).await;
+    let after = next_message_id(server.addr(), "mem").await;
+    let second = welcome(server.addr(), "a").await;
     assert!(
         after > before,
         "message id {after} after the restart, {before} before"
     );
     assert_ne!(first["epoch"], second["epoch"], "the id space started over");
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }

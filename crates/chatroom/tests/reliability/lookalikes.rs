@@ -4,7 +4,7 @@
 //! Latin ones) is taken, whether its owner is online or only registered.
 //! Nickname bans hold against look-alikes too.
 
-use chatroom_testkit::{IrcRaw, Raw, SpawnedServer};
+use chatroom_testkit::{IrcRaw, Raw, ServerProcess};
 use serde_json::{Value, json};
 
 use crate::support::BIN;
@@ -19,8 +19,8 @@ async fn login(addr: std::net::SocketAddr, nick: &str) -> Value {
 
 #[tokio::test]
 async fn look_alike_nicknames_are_refused_in_both_protocols() {
-    let server = SpawnedServer::start(BIN, &["--in-memory", "--irc-listen", "127.0.0.1:0"]).await;
-    let addr = server.addr;
+    let server = ServerProcess::start(BIN, &["--in-memory", "--irc-listen", "127.0.0.1:0"]).await;
+    let addr = server.addr();
     // Invisible, filler and reserved look-alikes: not nicknames at all.
     for nick in [
         "System\u{FE0F}",
@@ -79,21 +79,20 @@ async fn look_alike_nicknames_are_refused_in_both_protocols() {
     assert_eq!(dave.recv_type("renamed").await["nickname"], "Dave");
 
     // IRC: 432 for the invisible ones, 433 for the look-alikes.
-    let irc_addr = server.irc_addr.unwrap();
+    let irc_addr = server.irc_addr();
     let mut irc = IrcRaw::register(irc_addr, "ircuser", &[]).await;
     irc.send("NICK b\u{43E}b").await;
     irc.until("433").await;
     irc.send("NICK bob\u{3164}").await;
     irc.until("432").await;
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }
 
 #[tokio::test]
 async fn a_nickname_ban_holds_against_look_alikes() {
     let server =
-        SpawnedServer::start(BIN, &["--in-memory", "--oper", "op:operator password"]).await;
-    let mut op = Raw::login(server.addr, "op").await;
+        ServerProcess::start(BIN, &["--in-memory", "--oper", "op:operator password"]).await;
+    let mut op = Raw::login(server.addr(), "op").await;
     op.send_json(json!({"type": "oper", "name": "op", "password": "operator password"}))
         .await;
     op.recv_type("done").await;
@@ -101,9 +100,8 @@ async fn a_nickname_ban_holds_against_look_alikes() {
         .await;
     op.recv_type("done").await;
     for nick in ["mallory", "MALLORY", "m\u{430}llory", "\u{FF4D}allory"] {
-        let reply = login(server.addr, nick).await;
+        let reply = login(server.addr(), nick).await;
         assert_eq!(reply["code"], "banned", "{nick:?}: {reply}");
     }
-    server.signal("TERM").await;
-    assert_eq!(server.wait().await, Some(0));
+    assert_eq!(server.stop().await.code, Some(0));
 }

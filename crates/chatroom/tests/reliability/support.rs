@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use chatroom_testkit::{Raw, SpawnedServer};
+use chatroom_testkit::{Raw, ServerProcess};
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
@@ -11,7 +11,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
 /// The real server on `dir`, without the per-connection rate limits or the
 /// per-address cap (these tests send fast and read much history, from one
 /// address).
-pub async fn start(dir: &Path, extra: &[&str]) -> SpawnedServer {
+pub async fn start(dir: &Path, extra: &[&str]) -> ServerProcess {
     let mut args = vec![
         "--data-dir",
         dir.to_str().unwrap(),
@@ -23,7 +23,7 @@ pub async fn start(dir: &Path, extra: &[&str]) -> SpawnedServer {
         "0",
     ];
     args.extend_from_slice(extra);
-    SpawnedServer::start(BIN, &args).await
+    ServerProcess::start(BIN, &args).await
 }
 
 /// Every stored message of a room, oldest first, read page by page.
