@@ -1,31 +1,12 @@
 //! Presence in large rooms over real sockets: once a room has
 //! `presence_threshold` members, joins and leaves reach JSON and IRC clients
 //! as one summary a second instead of a notice per person.
-#![allow(clippy::unwrap_used)]
 
 use chatroom_server::Config;
-use chatroom_testkit::{IrcRaw, Raw, TestServer, test_config};
+use chatroom_testkit::{IrcRaw, TestServer, test_config};
 use serde_json::{Value, json};
 
-/// Logs in and reads up to its own pong, so no presence notices are pending.
-async fn user(server: &TestServer, nick: &str) -> Raw {
-    let mut c = Raw::login(server.addr, nick).await;
-    c.assert_quiet_and_alive().await;
-    c
-}
-
-/// Reads up to the pong of a ping: everything queued before it.
-async fn drain(c: &mut Raw) -> Vec<Value> {
-    c.send_json(json!({"type": "ping", "ref": "drain"})).await;
-    let mut frames = Vec::new();
-    loop {
-        let v = c.recv().await;
-        if v["type"] == "pong" && v["ref"] == "drain" {
-            return frames;
-        }
-        frames.push(v);
-    }
-}
+use crate::support::user;
 
 fn nicknames(users: &Value) -> Vec<String> {
     users
@@ -49,7 +30,7 @@ async fn small_rooms_announce_each_join_and_large_rooms_summarise() {
     let _bob = user(&server, "bob").await;
 
     // Below the threshold: one notice per join, as always.
-    let frames = drain(&mut alice).await;
+    let frames = alice.drain().await;
     let joins: Vec<&str> = frames
         .iter()
         .filter(|f| f["type"] == "presence" && f["event"] == "join")
@@ -124,7 +105,8 @@ async fn a_zero_threshold_announces_every_join_however_large_the_room() {
     for i in 0..5 {
         others.push(user(&server, &format!("user{i}")).await);
     }
-    let joins = drain(&mut first)
+    let joins = first
+        .drain()
         .await
         .into_iter()
         .filter(|f| f["type"] == "presence" && f["event"] == "join")

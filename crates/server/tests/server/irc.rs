@@ -1,19 +1,9 @@
 //! The IRC listener over real sockets: registration, every command, every
 //! error numeric, the IRCv3 capabilities, and traffic across protocols.
-#![allow(clippy::unwrap_used)]
 
 use chatroom_proto::irc::Message;
-use chatroom_testkit::{IrcRaw, Raw, TestServer};
+use chatroom_testkit::{IrcRaw, Raw, TestServer, commands, last_param};
 use serde_json::json;
-
-/// The numerics (or commands) of a list of lines.
-fn commands(lines: &[Message]) -> Vec<&str> {
-    lines.iter().map(|m| m.command.as_str()).collect()
-}
-
-fn last(m: &Message) -> &str {
-    m.params.last().map(String::as_str).unwrap_or("")
-}
 
 #[tokio::test]
 async fn registration_burst_and_automatic_lobby() {
@@ -39,7 +29,11 @@ async fn registration_burst_and_automatic_lobby() {
     }
     assert_eq!(lines[0].command, "001");
     assert_eq!(lines[0].params[0], "alice");
-    assert!(last(&lines[0]).contains("alice!al@user/"), "{:?}", lines[0]);
+    assert!(
+        last_param(&lines[0]).contains("alice!al@user/"),
+        "{:?}",
+        lines[0]
+    );
     let isupport: Vec<&String> = lines
         .iter()
         .filter(|m| m.command == "005")
@@ -62,7 +56,7 @@ async fn registration_burst_and_automatic_lobby() {
     assert_eq!(join.source.as_ref().unwrap().name, "alice");
     let names = lines.iter().find(|m| m.command == "353").unwrap();
     assert_eq!(names.params[1..3], ["=".to_owned(), "#lobby".to_owned()]);
-    assert_eq!(last(names), "alice");
+    assert_eq!(last_param(names), "alice");
     server.stop().await;
 }
 
@@ -81,26 +75,26 @@ async fn cap_negotiation_holds_registration_until_end() {
         "multi-prefix",
         "batch",
     ] {
-        assert!(last(&ls).split(' ').any(|c| c == cap), "{ls:?}");
+        assert!(last_param(&ls).split(' ').any(|c| c == cap), "{ls:?}");
     }
     c.send("NICK capper").await;
     c.send("USER capper 0 * :Cap").await;
     c.send("CAP REQ :server-time bogus-cap").await;
     let nak = c.recv().await;
     assert_eq!(
-        (nak.params[1].as_str(), last(&nak)),
+        (nak.params[1].as_str(), last_param(&nak)),
         ("NAK", "server-time bogus-cap")
     );
     c.send("CAP REQ :server-time echo-message").await;
     let ack = c.recv().await;
     assert_eq!(
-        (ack.params[1].as_str(), last(&ack)),
+        (ack.params[1].as_str(), last_param(&ack)),
         ("ACK", "server-time echo-message")
     );
     c.send("CAP LIST").await;
     let list = c.recv().await;
     assert_eq!(list.params[1], "LIST");
-    assert_eq!(last(&list), "echo-message server-time");
+    assert_eq!(last_param(&list), "echo-message server-time");
     c.send("CAP END").await;
     assert_eq!(
         c.recv().await.command,
@@ -121,13 +115,16 @@ async fn ping_pong_and_quit() {
     c.send("PING :token-123").await;
     let pong = c.recv().await;
     assert_eq!(pong.command, "PONG");
-    assert_eq!(last(&pong), "token-123");
+    assert_eq!(last_param(&pong), "token-123");
     c.send("PONG :whatever").await;
     c.send("QUIT :gone fishing").await;
     let lines = c.until_closed().await;
     let error = lines.last().unwrap();
     assert_eq!(error.command, "ERROR");
-    assert!(last(error).contains("Quit: gone fishing"), "{error:?}");
+    assert!(
+        last_param(error).contains("Quit: gone fishing"),
+        "{error:?}"
+    );
     let left = watcher.recv().await;
     assert_eq!(left["event"], "leave");
     assert_eq!(left["reason"], "Quit: gone fishing");
@@ -154,7 +151,7 @@ async fn join_part_names_and_their_errors() {
         .iter()
         .find(|m| m.command == "353" && m.params[2] == "#b")
         .unwrap();
-    let mut nicks: Vec<&str> = last(names_b).split(' ').collect();
+    let mut nicks: Vec<&str> = last_param(names_b).split(' ').collect();
     nicks.sort();
     assert_eq!(nicks, ["joiner", "other"]);
     // The other member of #b sees the join.
@@ -178,13 +175,17 @@ async fn join_part_names_and_their_errors() {
     c.send("PART #b :see you").await;
     let part = c.recv().await;
     assert_eq!(
-        (part.command.as_str(), part.params[0].as_str(), last(&part)),
+        (
+            part.command.as_str(),
+            part.params[0].as_str(),
+            last_param(&part)
+        ),
         ("PART", "#b", "see you")
     );
     let seen = other.sync().await;
     assert!(
         seen.iter()
-            .any(|m| m.command == "PART" && last(m) == "see you")
+            .any(|m| m.command == "PART" && last_param(m) == "see you")
     );
     c.send("PART #b").await;
     assert_eq!(c.recv().await.command, "442");
@@ -213,7 +214,7 @@ async fn topic_query_set_and_errors() {
     c.send("TOPIC #t :Rust and IRC").await;
     let echo = c.recv().await;
     assert_eq!(
-        (echo.command.as_str(), last(&echo)),
+        (echo.command.as_str(), last_param(&echo)),
         ("TOPIC", "Rust and IRC")
     );
     let p = json.recv_type("presence").await;
@@ -227,7 +228,7 @@ async fn topic_query_set_and_errors() {
     c.send("TOPIC #t").await;
     let lines = c.sync().await;
     assert_eq!(commands(&lines), ["332", "333"]);
-    assert_eq!(last(&lines[0]), "Rust and IRC");
+    assert_eq!(last_param(&lines[0]), "Rust and IRC");
     assert_eq!(lines[1].params[2], "topper");
     c.send("TOPIC #nowhere :x").await;
     assert_eq!(c.recv().await.command, "442");
@@ -260,17 +261,17 @@ async fn list_who_whois_and_lookups() {
     let whois = c.sync().await;
     assert_eq!(commands(&whois), ["311", "319", "312", "317", "318"]);
     assert_eq!(whois[1].params[1], "jsonfriend");
-    assert_eq!(last(&whois[1]), "#lobby");
+    assert_eq!(last_param(&whois[1]), "#lobby");
     c.send("WHOIS nobody").await;
     assert_eq!(commands(&c.sync().await), ["401", "318"]);
 
     c.send("ISON jsonfriend nobody ASKER").await;
-    assert_eq!(last(&c.recv().await), "jsonfriend asker");
+    assert_eq!(last_param(&c.recv().await), "jsonfriend asker");
     c.send("USERHOST jsonfriend").await;
     let uh = c.recv().await;
     assert_eq!(uh.command, "302");
     assert!(
-        last(&uh).starts_with("jsonfriend=+jsonfriend@user/"),
+        last_param(&uh).starts_with("jsonfriend=+jsonfriend@user/"),
         "{uh:?}"
     );
     c.send("VERSION").await;
@@ -282,7 +283,10 @@ async fn list_who_whois_and_lookups() {
     c.send("LUSERS").await;
     let lusers = c.sync().await;
     assert_eq!(lusers[0].command, "251");
-    assert!(last(&lusers[0]).contains("There are 2 users"), "{lusers:?}");
+    assert!(
+        last_param(&lusers[0]).contains("There are 2 users"),
+        "{lusers:?}"
+    );
     server.stop().await;
 }
 
@@ -329,7 +333,7 @@ async fn privmsg_and_notice_across_protocols() {
     };
     let texts: Vec<(&str, &str)> = lines
         .iter()
-        .map(|m| (m.params[0].as_str(), last(m)))
+        .map(|m| (m.params[0].as_str(), last_param(m)))
         .collect();
     assert_eq!(
         texts,
@@ -367,7 +371,7 @@ async fn away_nick_mode_and_kick() {
     assert_eq!(a.recv().await.command, "306");
     b.send("PRIVMSG awayer :you there?").await;
     let away = b.recv().await;
-    assert_eq!((away.command.as_str(), last(&away)), ("301", "lunch"));
+    assert_eq!((away.command.as_str(), last_param(&away)), ("301", "lunch"));
     b.send("WHOIS awayer").await;
     assert!(commands(&b.sync().await).contains(&"301"));
     a.send("AWAY").await;
@@ -413,7 +417,7 @@ async fn away_nick_mode_and_kick() {
     assert_eq!(a.recv().await.command, "221");
     a.send("MODE ayy +i").await;
     let set = a.recv().await;
-    assert_eq!((set.command.as_str(), last(&set)), ("MODE", "+i"));
+    assert_eq!((set.command.as_str(), last_param(&set)), ("MODE", "+i"));
     a.send("MODE ayy +z").await;
     assert_eq!(a.recv().await.command, "501");
     a.send("MODE bee").await;
@@ -486,7 +490,10 @@ async fn ircv3_server_time_message_tags_and_echo() {
     tagged.send("PRIVMSG #lobby :my own words").await;
     let echo = tagged.until("PRIVMSG").await;
     assert_eq!(
-        (echo.source.as_ref().unwrap().name.as_str(), last(&echo)),
+        (
+            echo.source.as_ref().unwrap().name.as_str(),
+            last_param(&echo)
+        ),
         ("tagged", "my own words")
     );
     assert!(echo.tag("msgid").is_some());
@@ -523,7 +530,7 @@ async fn history_replay_on_join_with_and_without_capabilities() {
         }
         assert_eq!(m.tag("batch"), Some(Some(id.as_str())));
         assert!(m.tag("time").is_some());
-        texts.push(last(&m).to_owned());
+        texts.push(last_param(&m).to_owned());
     }
     assert_eq!(texts, ["first words", "second", "with two lines"]);
 
@@ -538,7 +545,8 @@ async fn history_replay_on_join_with_and_without_capabilities() {
             .all(|m| m.command == "PRIVMSG" && m.tags.is_empty())
     );
     assert!(
-        last(&replay[0]).starts_with('[') && last(&replay[0]).ends_with("UTC] first words"),
+        last_param(&replay[0]).starts_with('[')
+            && last_param(&replay[0]).ends_with("UTC] first words"),
         "{:?}",
         replay[0]
     );
@@ -592,7 +600,10 @@ async fn a_slow_consumer_quits_with_sendq_exceeded() {
             .starts_with("slowpoke!"),
         "{quit:?}"
     );
-    assert_eq!(last(&quit), "SendQ exceeded (fell too far behind reading)");
+    assert_eq!(
+        last_param(&quit),
+        "SendQ exceeded (fell too far behind reading)"
+    );
     drop(slow_writer);
     server.stop().await;
 }

@@ -4,7 +4,6 @@
 //! `recv(1024)` + `json.loads`, checks `obj["id"]` after login and prints
 //! `[nick(id)] message` for everything it receives. Any frame it cannot
 //! parse makes it print "[Client] 无法从服务器获取数据", which fails the test.
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 use std::process::Stdio;

@@ -8,15 +8,13 @@
 //! Timeouts in these configurations are short so the tests are quick, but
 //! only ever as deadlines for the server: the tests wait for events (a frame,
 //! the end of a stream), never for time to pass.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use chatroom_proto::irc::Message;
 use chatroom_server::Config;
-use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT, test_config};
+use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT, last_param, test_config};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -24,10 +22,6 @@ use tokio::net::TcpStream;
 /// Another loopback address: the per-address limit must not count it with
 /// 127.0.0.1.
 const OTHER_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-fn last(m: &Message) -> &str {
-    m.params.last().map(String::as_str).unwrap_or("")
-}
 
 /// Connects to a full server until a slot is free (a leaving client's slot
 /// frees only once its connection task has finished closing); returns the
@@ -67,7 +61,7 @@ async fn assert_refused_irc(c: &mut IrcRaw, text: &str) {
     let lines = c.until_closed().await;
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0].command, "ERROR");
-    assert!(last(&lines[0]).contains(text), "{:?}", lines[0]);
+    assert!(last_param(&lines[0]).contains(text), "{:?}", lines[0]);
 }
 
 #[tokio::test]
@@ -159,7 +153,10 @@ async fn a_connection_that_does_not_log_in_in_time_is_closed() {
         let lines = c.until_closed().await;
         let error = lines.last().unwrap();
         assert_eq!(error.command, "ERROR", "{lines:?}");
-        assert!(last(error).contains("Registration timed out"), "{error:?}");
+        assert!(
+            last_param(error).contains("Registration timed out"),
+            "{error:?}"
+        );
     }
     // Connected before any of them, and still here.
     early.assert_quiet_and_alive().await;
@@ -219,14 +216,18 @@ async fn irc_clients_are_pinged_and_closed_when_silent() {
     let server = TestServer::start_with(keepalive_config()).await;
     let mut irc = IrcRaw::register(server.irc_addr, "quiet", &[]).await;
     let ping = irc.until("PING").await;
-    irc.send(&format!("PONG :{}", last(&ping))).await;
+    irc.send(&format!("PONG :{}", last_param(&ping))).await;
     let again = irc.until("PING").await;
-    assert_ne!(last(&again), last(&ping), "each ping has its own token");
+    assert_ne!(
+        last_param(&again),
+        last_param(&ping),
+        "each ping has its own token"
+    );
 
     let lines = irc.until_closed().await;
     let error = lines.last().unwrap();
     assert_eq!(error.command, "ERROR", "{lines:?}");
-    assert!(last(error).contains("Ping timeout"), "{error:?}");
+    assert!(last_param(error).contains("Ping timeout"), "{error:?}");
     server.stop().await;
 }
 
@@ -319,7 +320,7 @@ async fn a_message_over_the_length_limit_is_refused_in_both_protocols() {
     let lines = irc_user.sync().await;
     let got: Vec<(&str, &str)> = lines
         .iter()
-        .map(|m| (m.command.as_str(), last(m)))
+        .map(|m| (m.command.as_str(), last_param(m)))
         .collect();
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0], ("PRIVMSG", "a".repeat(MAX).as_str()));
@@ -461,13 +462,13 @@ async fn irc_messages_over_the_rate_get_a_notice_and_a_flood_is_excess_flood() {
     assert_eq!(replies.len(), 3, "{replies:?}");
     for notice in &replies {
         assert_eq!(notice.command, "NOTICE");
-        assert!(last(notice).contains("too fast"), "{notice:?}");
+        assert!(last_param(notice).contains("too fast"), "{notice:?}");
     }
     let seen = listener.sync().await;
     let texts: Vec<&str> = seen
         .iter()
         .filter(|m| m.command == "PRIVMSG")
-        .map(last)
+        .map(last_param)
         .collect();
     assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4"]);
 
@@ -483,7 +484,7 @@ async fn irc_messages_over_the_rate_get_a_notice_and_a_flood_is_excess_flood() {
     );
     let error = got.last().unwrap();
     assert_eq!(error.command, "ERROR");
-    assert!(last(error).contains("Excess Flood"), "{error:?}");
+    assert!(last_param(error).contains("Excess Flood"), "{error:?}");
     let quit = listener.until("QUIT").await;
     assert_eq!(quit.source.as_ref().unwrap().name, "flooder");
     server.stop().await;
@@ -873,7 +874,7 @@ async fn every_kind_of_request_flood_is_cut_short() {
     let lines = irc.until_closed().await;
     assert!(lines.iter().any(|m| m.command == "263"), "no 263");
     let error = lines.iter().find(|m| m.command == "ERROR").unwrap();
-    assert!(last(error).contains("Excess Flood"), "{error:?}");
+    assert!(last_param(error).contains("Excess Flood"), "{error:?}");
     let seen = bystander.drain().await;
     let renames = seen.iter().filter(|f| f["event"] == "nick").count();
     assert!(

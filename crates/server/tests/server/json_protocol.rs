@@ -1,5 +1,4 @@
 //! The JSON protocol over real sockets: login, relay, presence, bad input.
-#![allow(clippy::unwrap_used)]
 
 use chatroom_testkit::{Raw, TestServer};
 use serde_json::json;

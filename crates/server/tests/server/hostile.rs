@@ -16,7 +16,6 @@
 //!
 //! Everything is on loopback, bounded in size and count, and waits for
 //! events with generous timeouts (no sleeps).
-#![allow(clippy::unwrap_used)]
 
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -25,7 +24,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use chatroom_proto::irc::{Message, parse};
-use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT};
+use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT, last_param};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -293,7 +292,7 @@ impl Peer {
         let mut lines = Vec::new();
         loop {
             let m = self.inbox.irc().await.expect("closed during sync");
-            if m.command == "PONG" && m.params.last().map(String::as_str) == Some("sync") {
+            if m.command == "PONG" && last_param(&m) == "sync" {
                 return lines;
             }
             lines.push(m);

@@ -3,7 +3,6 @@
 //! `require_account`, password rules, persistence across a restart of the
 //! server (same data directory), and what operators may do: kick, kill, ban
 //! by nickname or address, unban, set any topic; and that nobody else may.
-#![allow(clippy::unwrap_used)]
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -11,18 +10,14 @@ use chatroom_proto::irc::Message;
 use chatroom_server::Config;
 use chatroom_server::accounts::OperCredentials;
 use chatroom_server::store::Location;
-use chatroom_testkit::{IrcRaw, Raw, TestServer, test_config};
+use chatroom_testkit::{IrcRaw, Raw, TestServer, commands, last_param, test_config};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
+use crate::support::PASSWORD;
 
 /// Where the operator connects from in the IP ban tests, so that banning
 /// 127.0.0.1 does not disconnect the operator too.
 const OPERATOR_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-
-fn last(m: &Message) -> &str {
-    m.params.last().map(String::as_str).unwrap_or("")
-}
 
 /// The hash of [`PASSWORD`], made once for every test's operators.
 static OPER_HASH: std::sync::LazyLock<String> =
@@ -104,10 +99,6 @@ async fn irc_connect(
     c.send(&format!("USER {nick} 0 * :{nick}")).await;
     let lines = c.sync().await;
     (c, lines)
-}
-
-fn commands(lines: &[Message]) -> Vec<&str> {
-    lines.iter().map(|m| m.command.as_str()).collect()
 }
 
 #[tokio::test]
@@ -226,7 +217,10 @@ async fn a_wrong_password_is_refused_in_both_protocols() {
     let (_irc, lines) = irc_connect(server.irc_addr, "alice", Some("not the password")).await;
     assert!(!commands(&lines).contains(&"001"), "{lines:?}");
     let refused = lines.iter().find(|m| m.command == "464").unwrap();
-    assert!(last(refused).contains("Password incorrect"), "{refused:?}");
+    assert!(
+        last_param(refused).contains("Password incorrect"),
+        "{refused:?}"
+    );
     server.stop().await;
 }
 
@@ -312,7 +306,7 @@ async fn require_account_refuses_plain_logins() {
     );
     irc.send("NICK ircfreeloader").await;
     let refused = irc.until("433").await;
-    assert!(last(&refused).contains("registered"), "{refused:?}");
+    assert!(last_param(&refused).contains("registered"), "{refused:?}");
     // Still themselves, in both protocols.
     member
         .send_json(json!({"type": "who", "room": "lobby"}))
@@ -551,7 +545,10 @@ async fn operators_kill_in_both_protocols() {
     let lines = ircvictim.until_closed().await;
     let error = lines.last().unwrap();
     assert_eq!(error.command, "ERROR", "{lines:?}");
-    assert!(last(error).contains("Killed by an operator"), "{error:?}");
+    assert!(
+        last_param(error).contains("Killed by an operator"),
+        "{error:?}"
+    );
     server.stop().await;
 }
 
@@ -645,7 +642,10 @@ async fn a_banned_address_is_disconnected_and_refused_until_unbanned() {
     let frames = alice.until_closed().await;
     assert_eq!(frames.last().unwrap()["code"], "banned", "{frames:?}");
     let lines = carol.until_closed().await;
-    assert!(last(lines.last().unwrap()).contains("banned"), "{lines:?}");
+    assert!(
+        last_param(lines.last().unwrap()).contains("banned"),
+        "{lines:?}"
+    );
 
     // New connections from the address are turned away at the door.
     let mut refused = Raw::connect(server.addr).await;
@@ -659,7 +659,7 @@ async fn a_banned_address_is_disconnected_and_refused_until_unbanned() {
     let mut refused = IrcRaw::connect(server.irc_addr).await;
     let lines = refused.until_closed().await;
     assert_eq!(commands(&lines), ["ERROR"]);
-    assert!(last(&lines[0]).contains("banned"), "{lines:?}");
+    assert!(last_param(&lines[0]).contains("banned"), "{lines:?}");
     // Other addresses are not.
     let seen = admin.drain().await;
     let reasons: Vec<(&str, &str)> = seen
@@ -849,7 +849,7 @@ async fn wrong_passwords_close_the_connection_and_slow_the_address() {
     let lines = irc.until_closed().await;
     let error = lines.iter().find(|m| m.command == "ERROR").unwrap();
     assert!(
-        last(error).contains("Too many wrong passwords"),
+        last_param(error).contains("Too many wrong passwords"),
         "{error:?}"
     );
     server.stop().await;

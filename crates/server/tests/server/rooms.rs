@@ -1,38 +1,19 @@
 //! Rooms, direct messages, presence and history over real sockets: one test
 //! per request and event, plus isolation and paging.
-#![allow(clippy::unwrap_used)]
 
 use chatroom_server::Config;
 use chatroom_server::store::{Location, Retention, RetentionPolicy};
 use chatroom_testkit::{Raw, TestServer};
 use serde_json::{Value, json};
 
-/// Logs in and reads up to its own pong, so no presence notices are pending.
-async fn user(server: &TestServer, nick: &str) -> Raw {
-    let mut c = Raw::login(server.addr, nick).await;
-    c.assert_quiet_and_alive().await;
-    c
-}
-
-/// Reads up to the pong of a ping: everything queued before it.
-async fn drain(c: &mut Raw) -> Vec<Value> {
-    c.send_json(json!({"type": "ping", "ref": "drain"})).await;
-    let mut frames = Vec::new();
-    loop {
-        let v = c.recv().await;
-        if v["type"] == "pong" && v["ref"] == "drain" {
-            return frames;
-        }
-        frames.push(v);
-    }
-}
+use crate::support::user;
 
 #[tokio::test]
 async fn join_replies_with_room_topic_and_members_and_tells_the_room() {
     let server = TestServer::start().await;
     let mut a = user(&server, "alice").await;
     let mut b = user(&server, "bob").await;
-    drain(&mut a).await;
+    a.drain().await;
     let (joined, replay) = a.join("Rust").await;
     assert_eq!(joined["room"], "Rust");
     assert_eq!(joined["topic"], "");
@@ -49,7 +30,7 @@ async fn join_replies_with_room_topic_and_members_and_tells_the_room() {
         "the room keeps its creator's spelling"
     );
     assert_eq!(joined["members"].as_array().unwrap().len(), 2);
-    let seen = drain(&mut a).await;
+    let seen = a.drain().await;
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0]["type"], "presence");
     assert_eq!(seen[0]["event"], "join");
@@ -70,17 +51,17 @@ async fn part_replies_tells_the_room_and_stops_delivery() {
     let mut b = user(&server, "b").await;
     a.join("ops").await;
     b.join("ops").await;
-    drain(&mut a).await;
+    a.drain().await;
     b.send_json(json!({"type": "part", "room": "ops", "ref": 1}))
         .await;
     let parted = b.recv_type("parted").await;
     assert_eq!(parted, json!({"type": "parted", "room": "ops", "ref": 1}));
-    let seen = drain(&mut a).await;
+    let seen = a.drain().await;
     assert_eq!(seen[0]["event"], "leave");
     assert_eq!(seen[0]["room"], "ops");
     assert_eq!(seen[0]["reason"], "part");
     a.say_in("ops", "after part").await;
-    assert!(drain(&mut b).await.is_empty());
+    assert!(b.drain().await.is_empty());
     b.send_json(json!({"type": "part", "room": "ops"})).await;
     b.expect_error("not_in_room").await;
     b.send_json(json!({"type": "broadcast", "room": "ops", "message": "x"}))
@@ -141,7 +122,7 @@ async fn two_rooms_never_leak_into_each_other() {
     both.join("r1").await;
     both.join("r2").await;
     for c in [&mut one, &mut two, &mut both] {
-        drain(c).await;
+        c.drain().await;
     }
     // Each sender's pong proves its message was fanned out; everything a
     // client receives on the way is kept.
@@ -157,10 +138,10 @@ async fn two_rooms_never_leak_into_each_other() {
         let c = &mut clients[who];
         c.send_json(json!({"type": "broadcast", "room": room, "message": text}))
             .await;
-        got[who].extend(drain(c).await);
+        got[who].extend(c.drain().await);
     }
     for (who, c) in clients.iter_mut().enumerate() {
-        got[who].extend(drain(c).await);
+        got[who].extend(c.drain().await);
     }
     let texts = |frames: &[Value]| -> Vec<(String, String)> {
         frames
@@ -191,7 +172,7 @@ async fn broadcast_defaults_to_the_lobby_and_actions_are_marked() {
     let server = TestServer::start().await;
     let mut a = user(&server, "a").await;
     let mut b = user(&server, "b").await;
-    drain(&mut a).await;
+    a.drain().await;
     a.send_json(json!({"type": "broadcast", "message": "waves", "action": true}))
         .await;
     let m = b.recv_type("message").await;
@@ -207,8 +188,8 @@ async fn direct_messages_reach_only_their_recipient() {
     let mut a = user(&server, "alice").await;
     let mut b = user(&server, "bob").await;
     let mut c = user(&server, "carol").await;
-    drain(&mut a).await;
-    drain(&mut b).await;
+    a.drain().await;
+    b.drain().await;
     a.send_json(json!({"type": "direct", "to": "BOB", "message": "psst", "ref": 9}))
         .await;
     let ack = a.recv_type("ack").await;
@@ -222,7 +203,7 @@ async fn direct_messages_reach_only_their_recipient() {
     assert_eq!(d["message"], "psst");
     assert_eq!(d["msg_id"], ack["msg_id"]);
     assert!(
-        drain(&mut c).await.is_empty(),
+        c.drain().await.is_empty(),
         "a third user never sees a direct message"
     );
     a.send_json(json!({"type": "direct", "to": "nobody", "message": "hello?"}))
@@ -245,7 +226,7 @@ async fn nick_change_is_told_once_to_everyone_sharing_a_room() {
     let mut b = user(&server, "bob").await;
     a.join("x").await;
     b.join("x").await;
-    drain(&mut b).await;
+    b.drain().await;
     a.send_json(json!({"type": "nick", "nickname": "Alicia", "ref": "n"}))
         .await;
     let renamed = a.recv_type("renamed").await;
@@ -253,7 +234,7 @@ async fn nick_change_is_told_once_to_everyone_sharing_a_room() {
         renamed,
         json!({"type": "renamed", "old_nickname": "alice", "nickname": "Alicia", "ref": "n"})
     );
-    let seen = drain(&mut b).await;
+    let seen = b.drain().await;
     assert_eq!(
         seen.len(),
         1,
@@ -267,7 +248,7 @@ async fn nick_change_is_told_once_to_everyone_sharing_a_room() {
     assert_eq!(b.recv_type("message").await["sender_nickname"], "Alicia");
     // The old name is free, the new one taken.
     let _new_alice = Raw::login(server.addr, "alice").await;
-    drain(&mut b).await;
+    b.drain().await;
     b.send_json(json!({"type": "nick", "nickname": "ALICIA"}))
         .await;
     b.expect_error("nickname_taken").await;
@@ -289,7 +270,7 @@ async fn topic_query_set_and_presence() {
     let mut outsider = user(&server, "outsider").await;
     a.join("t").await;
     b.join("t").await;
-    drain(&mut a).await;
+    a.drain().await;
     a.send_json(json!({"type": "topic", "room": "t"})).await;
     let t = a.recv_type("topic").await;
     assert_eq!(t["topic"], "");
@@ -300,7 +281,7 @@ async fn topic_query_set_and_presence() {
     assert_eq!(t["topic"], "Rust 2024");
     assert_eq!(t["set_by"], "b");
     assert_eq!(t["ref"], 3);
-    let seen = drain(&mut a).await;
+    let seen = a.drain().await;
     assert_eq!(seen[0]["event"], "topic");
     assert_eq!(seen[0]["room"], "t");
     assert_eq!(seen[0]["topic"], "Rust 2024");

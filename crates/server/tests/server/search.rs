@@ -3,14 +3,13 @@
 //! Chinese included), direct-message `history` and `conversations`, `away`
 //! and `whois`; and the full-text index built for a database from before it
 //! existed.
-#![allow(clippy::unwrap_used)]
 
 use chatroom_server::Config;
 use chatroom_server::store::Location;
 use chatroom_testkit::{Raw, TestServer, test_config};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
+use crate::support::PASSWORD;
 
 /// Sends a search and collects its page: the hits' texts and the end frame.
 async fn search(c: &mut Raw, request: Value) -> (Vec<String>, Value) {

@@ -8,15 +8,10 @@
 //! message is relayed under the hub's lock before its sender's `ack` is
 //! queued, so once the ack is read, anything leaked is already queued for
 //! the onlooker, ahead of the answer to the onlooker's next ping.
-#![allow(clippy::unwrap_used)]
 
 use chatroom_proto::irc::Message;
-use chatroom_testkit::{IrcRaw, Raw, TestServer};
+use chatroom_testkit::{IrcRaw, Raw, TestServer, last_param};
 use serde_json::{Value, json};
-
-fn last(m: &Message) -> &str {
-    m.params.last().map(String::as_str).unwrap_or("")
-}
 
 /// The text of every chat line among `frames` (JSON).
 fn texts(frames: &[Value]) -> Vec<String> {
@@ -32,7 +27,7 @@ fn irc_texts(lines: &[Message]) -> Vec<String> {
     lines
         .iter()
         .filter(|m| m.command == "PRIVMSG" || m.command == "NOTICE")
-        .map(|m| last(m).to_owned())
+        .map(|m| last_param(m).to_owned())
         .collect()
 }
 
@@ -80,7 +75,7 @@ async fn json_clients_cannot_send_as_someone_else() {
     let lines = irc.sync().await;
     let said = lines.iter().find(|m| m.command == "PRIVMSG").unwrap();
     assert_eq!(said.source.as_ref().unwrap().name, "mallory");
-    assert_eq!(last(said), "I am bob");
+    assert_eq!(last_param(said), "I am bob");
     server.stop().await;
 }
 
