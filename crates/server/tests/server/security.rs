@@ -2,7 +2,7 @@
 //! over real sockets in both protocols: nobody can send as someone else,
 //! nobody reads a room they are not in, and nobody reads another user's
 //! direct messages. (That the client strips terminal control sequences is
-//! tested with the real binary, in `crates/chatroom/tests/hardening.rs`.)
+//! tested with the real binary, in `crates/chatroom/tests/binary/hardening.rs`.)
 //!
 //! "Nothing leaked" is checked without waiting for time to pass: every
 //! message is relayed under the hub's lock before its sender's `ack` is

@@ -3,14 +3,13 @@
 //! --json` against `chatroom serve --in-memory`) into an SVG with one
 //! series per input, refuses missing, empty and malformed reports, and
 //! `chatroom bench --plot` draws a live run.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
-use chatroom_testkit::{TestServer, WAIT};
-use tokio::process::Command;
+use chatroom_testkit::TestServer;
+
+use crate::support::run;
 
 /// A recorded report from the fixtures.
 fn fixture(name: &str) -> String {
@@ -19,27 +18,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-/// Runs `chatroom ARGS...`; returns the exit code, stdout and stderr.
-async fn chatroom(args: &[&str]) -> (i32, String, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_chatroom"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("chatroom did not exit in time")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// What a chart shows: its texts (trimmed) and the distinct fill colours
@@ -77,15 +55,18 @@ fn output(dir: &tempfile::TempDir, name: &str) -> PathBuf {
 async fn plot_draws_one_series_per_report() {
     let dir = tempfile::tempdir().unwrap();
     let svg = output(&dir, "compare.svg");
-    let (code, stdout, stderr) = chatroom(&[
-        "bench",
-        "plot",
-        &fixture("run-json.json"),
-        &fixture("run-irc.json"),
-        &fixture("findmax-json.json"),
-        "-o",
-        svg.to_str().unwrap(),
-    ])
+    let (code, stdout, stderr) = run(
+        &[
+            "bench",
+            "plot",
+            &fixture("run-json.json"),
+            &fixture("run-irc.json"),
+            &fixture("findmax-json.json"),
+            "-o",
+            svg.to_str().unwrap(),
+        ],
+        "",
+    )
     .await;
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains("wrote"), "{stdout}");
@@ -113,15 +94,18 @@ async fn reports_with_the_same_label_make_one_series() {
     let ours = format!("ours={}", fixture("run-json.json"));
     let ours_too = format!("ours={}", fixture("findmax-json.json"));
     let irc = format!("over IRC={}", fixture("run-irc.json"));
-    let (code, _, stderr) = chatroom(&[
-        "bench",
-        "plot",
-        &ours,
-        &irc,
-        &ours_too,
-        "-o",
-        svg.to_str().unwrap(),
-    ])
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "plot",
+            &ours,
+            &irc,
+            &ours_too,
+            "-o",
+            svg.to_str().unwrap(),
+        ],
+        "",
+    )
     .await;
     assert_eq!(code, 0, "{stderr}");
     let chart = read_chart(&svg);
@@ -157,14 +141,17 @@ async fn missing_empty_and_malformed_reports_are_refused() {
     ];
     let svg = output(&dir, "never.svg");
     for (bad, expect) in cases {
-        let (code, _, stderr) = chatroom(&[
-            "bench",
-            "plot",
-            &fixture("run-json.json"),
-            bad.to_str().unwrap(),
-            "-o",
-            svg.to_str().unwrap(),
-        ])
+        let (code, _, stderr) = run(
+            &[
+                "bench",
+                "plot",
+                &fixture("run-json.json"),
+                bad.to_str().unwrap(),
+                "-o",
+                svg.to_str().unwrap(),
+            ],
+            "",
+        )
         .await;
         assert_eq!(code, 1, "{}: {stderr}", bad.display());
         assert!(
@@ -177,10 +164,10 @@ async fn missing_empty_and_malformed_reports_are_refused() {
 
 #[tokio::test]
 async fn plot_needs_a_report_and_an_output() {
-    let (code, _, stderr) = chatroom(&["bench", "plot", "-o", "x.svg"]).await;
+    let (code, _, stderr) = run(&["bench", "plot", "-o", "x.svg"], "").await;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("REPORT.json"), "{stderr}");
-    let (code, _, stderr) = chatroom(&["bench", "plot", &fixture("run-json.json")]).await;
+    let (code, _, stderr) = run(&["bench", "plot", &fixture("run-json.json")], "").await;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--output"), "{stderr}");
 }
@@ -191,22 +178,25 @@ async fn a_run_with_plot_draws_its_timeline() {
     let dir = tempfile::tempdir().unwrap();
     let svg = output(&dir, "run.svg");
     let addr = server.addr.to_string();
-    let (code, stdout, stderr) = chatroom(&[
-        "bench",
-        "--server",
-        &addr,
-        "--clients",
-        "4",
-        "--senders",
-        "2",
-        "--rate",
-        "20",
-        "--duration",
-        "1s",
-        "--json",
-        "--plot",
-        svg.to_str().unwrap(),
-    ])
+    let (code, stdout, stderr) = run(
+        &[
+            "bench",
+            "--server",
+            &addr,
+            "--clients",
+            "4",
+            "--senders",
+            "2",
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--json",
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
+        "",
+    )
     .await;
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     // stdout is still the report alone, for scripts.
@@ -230,16 +220,19 @@ async fn plot_into_a_missing_folder_fails_before_running() {
     let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = unused.local_addr().unwrap().to_string();
     drop(unused);
-    let (code, _, stderr) = chatroom(&[
-        "bench",
-        "--server",
-        &addr,
-        "--plot",
-        "/nonexistent-folder/run.svg",
-    ])
+    let (code, _, stderr) = run(
+        &[
+            "bench",
+            "--server",
+            &addr,
+            "--plot",
+            "/nonexistent-folder/run.svg",
+        ],
+        "",
+    )
     .await;
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("there is no folder"), "{stderr}");
-    let (code, _, stderr) = chatroom(&["bench", "--idle", "--plot", "x.svg"]).await;
+    let (code, _, stderr) = run(&["bench", "--idle", "--plot", "x.svg"], "").await;
     assert_eq!(code, 2, "--plot draws no --idle run: {stderr}");
 }

@@ -5,13 +5,14 @@
 //! `scripts/install-test-deps.sh` installs weechat-headless; without it the
 //! test says so and passes, unless `CHATROOM_E2E=require` (set by
 //! `scripts/test-all.sh`, hence CI) makes a missing client a failure.
-#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use chatroom_testkit::{Raw, ServerProcess, WAIT};
+
+use crate::support::BIN;
 
 /// Whether `program` is on the PATH; fails instead of skipping when the
 /// end-to-end tests are required.
@@ -71,11 +72,7 @@ async fn weechat_and_a_json_client_talk_in_lobby() {
     if !available("weechat-headless") {
         return;
     }
-    let server = ServerProcess::start(
-        env!("CARGO_BIN_EXE_chatroom"),
-        &["--in-memory", "--irc-listen", "127.0.0.1:0"],
-    )
-    .await;
+    let server = ServerProcess::start(BIN, &["--in-memory", "--irc-listen", "127.0.0.1:0"]).await;
     let irc = server.irc_addr();
     let mut json = Raw::login(server.addr(), "jsonpal").await;
 

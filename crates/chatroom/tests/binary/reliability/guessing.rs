@@ -9,7 +9,7 @@ use chatroom_testkit::{Raw, connect_from};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::start;
+use super::support::start;
 
 const PASSWORD: &str = "correct horse battery";
 const GUESSERS: usize = 100;

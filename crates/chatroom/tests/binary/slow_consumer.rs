@@ -3,7 +3,6 @@
 //! message, the server's memory stays within the outbox budget instead of
 //! growing with what the slow client missed, and the slow client is
 //! disconnected with reason `slow_consumer` (docs/architecture.md).
-#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+use crate::support::BIN;
 
 const CHATTERS: usize = 50;
 const MESSAGES_EACH: usize = 400;

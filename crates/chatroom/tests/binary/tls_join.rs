@@ -1,38 +1,9 @@
 //! `chatroom join --tls` against `chatroom serve --tls-listen`, with the
 //! self-signed pair `chatroom cert` makes.
-#![allow(clippy::unwrap_used)]
-
-use std::process::Stdio;
 
 use chatroom_server::Protocol;
-use chatroom_testkit::{ServerProcess, WAIT};
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
-
-async fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{run, tls_server};
 
 #[tokio::test]
 async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
@@ -48,21 +19,7 @@ async fn join_over_tls_with_the_certificate_chatroom_cert_made() {
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "the private key is readable by its owner only");
     }
-    let server = ServerProcess::start(
-        BIN,
-        &[
-            "--in-memory",
-            "--listen",
-            "off",
-            "--tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let server = tls_server(dir.path(), &[]).await;
     let addr = server.listener(Protocol::Json, true).to_string();
 
     // Trusting the certificate: the scripted client logs in, talks, quits.

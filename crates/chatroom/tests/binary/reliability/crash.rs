@@ -10,7 +10,7 @@ use chatroom_testkit::Raw;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
-use crate::support::{all_history, next_message_id, start};
+use super::support::{all_history, next_message_id, start};
 
 const WRITERS: usize = 10;
 /// Messages each writer keeps unacknowledged at once.

@@ -4,7 +4,7 @@
 use chatroom_testkit::Raw;
 use serde_json::json;
 
-use crate::support::start;
+use super::support::start;
 
 #[tokio::test]
 async fn history_and_topics_survive_a_restart() {

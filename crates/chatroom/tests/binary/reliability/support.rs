@@ -6,7 +6,7 @@ use std::path::Path;
 use chatroom_testkit::{Raw, ServerProcess};
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+use crate::support::BIN;
 
 /// The real server on `dir`, without the per-connection rate limits or the
 /// per-address cap (these tests send fast and read much history, from one

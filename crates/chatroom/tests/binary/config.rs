@@ -2,15 +2,13 @@
 //! shows the defaults, a `--config` file's values and flags overriding the
 //! file, its output reads back as a configuration file, the file's settings
 //! take effect, and mistakes are refused with a clear message.
-#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
-use chatroom_testkit::{Exit, Raw, Serve, WAIT};
+use chatroom_testkit::{Exit, Raw, Serve};
 use serde_json::json;
-use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+use crate::support::{BIN, run};
 
 /// Every setting and its default, as `docs/operations.md` documents them.
 /// Settings without a default (other listeners, TLS files, the MOTD file)
@@ -54,15 +52,7 @@ rooms_per_hour = 30
 
 /// Runs `chatroom serve ARGS...`; returns the exit code, stdout and stderr.
 async fn serve(args: &[&str]) -> (i32, String, String) {
-    let out = tokio::time::timeout(WAIT, Command::new(BIN).arg("serve").args(args).output())
-        .await
-        .expect("chatroom serve did not exit in time")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(&[&["serve"], args].concat(), "").await
 }
 
 /// The effective configuration for these arguments, parsed.

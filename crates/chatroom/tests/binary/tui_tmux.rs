@@ -6,7 +6,6 @@
 //! Without tmux the tests are skipped with a message, except in CI or with
 //! `CHATROOM_E2E=require`, where that is a failure
 //! (`scripts/install-test-deps.sh` installs tmux).
-#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,7 +18,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+use crate::support::BIN;
+
 /// The longest any screen may take to show what the test waits for.
 const SCREEN_WAIT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(100);

@@ -10,7 +10,6 @@
 //! - `guessing`: password guessing is slow, cheap and harmless to others.
 //! - `lookalikes`: nicknames that look like others' are refused.
 //! - `escapes`: terminal escapes in user text reach nobody raw.
-#![allow(clippy::unwrap_used)]
 
 mod crash;
 mod escapes;

@@ -3,11 +3,10 @@
 //! that do not speak TLS (or never finish a handshake) are turned away
 //! without harming anyone.
 //!
-//! `chatroom join` has no TLS option yet, so the TLS client here is
-//! `openssl s_client`, checking the server's certificate against the one
-//! `chatroom cert` wrote. Without openssl these tests say so and pass
+//! The TLS client here is `openssl s_client`, checking the server's
+//! certificate against the one `chatroom cert` wrote (`chatroom join --tls`
+//! is tested in `tls_join`). Without openssl these tests say so and pass
 //! without checking anything.
-#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
@@ -15,12 +14,12 @@ use std::path::Path;
 use std::process::Stdio;
 
 use chatroom_server::Protocol;
-use chatroom_testkit::{Exit, ServerProcess, WAIT};
+use chatroom_testkit::{Exit, WAIT};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+use crate::support::{run, tls_server};
 
 /// Whether `openssl` can be run; if not, says why the test checks nothing.
 fn have_openssl(test: &str) -> bool {
@@ -43,14 +42,8 @@ fn have_openssl(test: &str) -> bool {
 
 /// Runs `chatroom cert ARGS...`; returns the exit code and stderr.
 async fn cert(args: &[&str]) -> (i32, String) {
-    let out = tokio::time::timeout(WAIT, Command::new(BIN).arg("cert").args(args).output())
-        .await
-        .unwrap()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, _, stderr) = run(&[&["cert"], args].concat(), "").await;
+    (code, stderr)
 }
 
 /// A self-signed pair in `dir`.
@@ -138,28 +131,6 @@ impl TlsClient {
             .unwrap()
             .code()
     }
-}
-
-/// A TLS-only server (`--listen off`) with JSON and IRC over TLS, using
-/// the pair in `dir`.
-async fn tls_server(dir: &Path, extra: &[&str]) -> ServerProcess {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let mut args = vec![
-        "--listen",
-        "off",
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--irc-tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-        "--in-memory",
-    ];
-    args.extend_from_slice(extra);
-    ServerProcess::start(BIN, &args).await
 }
 
 #[tokio::test]

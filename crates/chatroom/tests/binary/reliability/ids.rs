@@ -5,7 +5,8 @@
 use chatroom_testkit::{Raw, ServerProcess};
 use serde_json::Value;
 
-use crate::support::{BIN, next_message_id, start};
+use super::support::{next_message_id, start};
+use crate::support::BIN;
 
 async fn welcome(addr: std::net::SocketAddr, nick: &str) -> Value {
     Raw::login(addr, nick).await.welcome

@@ -3,9 +3,6 @@
 //! across a restart of the process, and what `chatroom join` prints when
 //! other users send terminal control sequences (nothing that reaches the
 //! terminal as one).
-#![allow(clippy::unwrap_used)]
-
-use std::process::Stdio;
 
 use chatroom_proto::irc::parse;
 use chatroom_testkit::{Exit, Raw, Serve, ServerProcess, TestServer, WAIT};
@@ -13,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatroom");
+use crate::support::{BIN, chatroom, run};
 
 /// Sends IRC lines and reads until the server has answered them all (the
 /// PONG of a final PING) or closed the connection.
@@ -125,38 +122,31 @@ async fn passwords_never_appear_in_the_servers_log() {
     broken.expect_error("malformed_json").await;
 
     // IRC: REGISTER, PASS, a wrong PASS.
-    let lines = irc_exchange(
-        irc_addr,
-        &[
-            "NICK dave",
-            &format!("REGISTER * * :{}", secrets[3]),
-            "USER dave 0 * :Dave",
-            "QUIT",
-        ],
-    )
-    .await;
-    assert!(lines.iter().any(|l| l.contains(" 001 ")), "{lines:?}");
-    let lines = irc_exchange(
-        irc_addr,
-        &[
-            &format!("PASS :{}", secrets[3]),
-            "NICK dave",
-            "USER dave 0 * :Dave",
-            "QUIT",
-        ],
-    )
-    .await;
-    assert!(lines.iter().any(|l| l.contains(" 001 ")), "{lines:?}");
-    let lines = irc_exchange(
-        irc_addr,
-        &[
-            &format!("PASS :{}", secrets[4]),
-            "NICK dave",
-            "USER dave 0 * :Dave",
-        ],
-    )
-    .await;
-    assert!(lines.iter().any(|l| l.contains(" 464 ")), "{lines:?}");
+    let register = format!("REGISTER * * :{}", secrets[3]);
+    let pass = format!("PASS :{}", secrets[3]);
+    let wrong_pass = format!("PASS :{}", secrets[4]);
+    for (sent, numeric) in [
+        (
+            &[
+                "NICK dave",
+                register.as_str(),
+                "USER dave 0 * :Dave",
+                "QUIT",
+            ][..],
+            " 001 ",
+        ),
+        (
+            &[pass.as_str(), "NICK dave", "USER dave 0 * :Dave", "QUIT"],
+            " 001 ",
+        ),
+        (
+            &[wrong_pass.as_str(), "NICK dave", "USER dave 0 * :Dave"],
+            " 464 ",
+        ),
+    ] {
+        let lines = irc_exchange(irc_addr, sent).await;
+        assert!(lines.iter().any(|l| l.contains(numeric)), "{lines:?}");
+    }
 
     let Exit { code, log } = server.stop().await;
     assert_eq!(code, Some(0));
@@ -248,20 +238,20 @@ async fn accounts_and_bans_survive_a_restart_of_the_process() {
 #[tokio::test]
 async fn the_server_refuses_to_start_with_an_unregistered_operator_account() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .args([
+    let (code, _, stderr) = run(
+        &[
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--operator",
             "ghost",
             "--data-dir",
-        ])
-        .arg(dir.path())
-        .output();
-    let out = tokio::time::timeout(WAIT, out).await.unwrap().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+            dir.path().to_str().unwrap(),
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(code, 1);
     assert!(stderr.contains("\"ghost\" is not registered"), "{stderr}");
 }
 
@@ -307,21 +297,16 @@ async fn the_client_strips_terminal_control_sequences_from_what_it_shows() {
         .await;
     mallory.recv_type("topic").await;
 
-    let mut viewer = tokio::process::Command::new(BIN)
-        .args([
-            "join",
-            "--plain",
-            "--server",
-            &server.addr.to_string(),
-            "--nick",
-            "viewer",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut viewer = chatroom(&[
+        "join",
+        "--plain",
+        "--server",
+        &server.addr.to_string(),
+        "--nick",
+        "viewer",
+    ])
+    .spawn()
+    .unwrap();
     let mut stdin = viewer.stdin.take().unwrap();
     let mut stdout = BufReader::new(viewer.stdout.take().unwrap());
     let mut shown = Vec::new();
@@ -407,29 +392,9 @@ async fn the_client_strips_terminal_control_sequences_from_what_it_shows() {
 /// operator.
 #[tokio::test]
 async fn passwd_makes_the_hash_an_opers_entry_takes() {
-    use tokio::io::AsyncWriteExt as _;
-    let mut child = tokio::process::Command::new(BIN)
-        .arg("passwd")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"opers secret 1\n").await.unwrap();
-    drop(stdin);
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (code, stdout, stderr) = run(&["passwd"], "opers secret 1\n").await;
+    assert_eq!(code, 0, "{stderr}");
+    let hash = stdout.trim().to_owned();
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains("opers secret"), "{hash}");
 

@@ -1,34 +1,10 @@
 //! The real `chatroom` binary: scripted joins, exit codes, output format, and
 //! graceful shutdown of `chatroom serve` on SIGTERM.
-#![allow(clippy::unwrap_used)]
-
-use std::process::Stdio;
 
 use chatroom_testkit::{Exit, Raw, ServerProcess, TestServer, WAIT};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
 
-fn chatroom(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatroom"));
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    cmd
-}
-
-async fn finish(child: Child) -> (i32, String, String) {
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("chatroom did not exit in time")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::support::{BIN, chatroom, finish};
 
 /// `printf 'login bob\nsend hi\n' | chatroom join` delivers the message and
 /// exits 0 once it is acknowledged.
@@ -216,7 +192,7 @@ async fn refused_nick_exits_5() {
 /// the hub).
 #[tokio::test]
 async fn serve_shuts_down_gracefully_on_sigterm() {
-    let server = ServerProcess::start(env!("CARGO_BIN_EXE_chatroom"), &["--in-memory"]).await;
+    let server = ServerProcess::start(BIN, &["--in-memory"]).await;
     let mut client = Raw::login(server.addr(), "grace").await;
     server.signal("TERM").await;
     let frames = client.until_closed().await;
