@@ -18,7 +18,7 @@ use chatroom_proto::ErrorCode;
 use chatroom_proto::irc::Message;
 use chatroom_proto::json::{ErrorFrame, Limits, ServerFrame, encode_frame};
 use thiserror::Error;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 use crate::accounts::AccountSettings;
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::conn::{DriverLimits, DriverSettings, drive};
+use crate::conn::{ByteSink, ByteStream, DriverLimits, DriverSettings, Inbound, Outbound, drive};
 use crate::hub::{Hub, HubSettings};
 use crate::irc::{IrcSession, IrcSettings};
 use crate::json::{JsonSession, JsonSettings};
@@ -371,7 +371,15 @@ fn start(
     match tls {
         None => {
             let (reader, writer) = stream.into_split();
-            spawn_session(shared, tasks, peer, protocol, reader, writer, ticket);
+            spawn_session(
+                shared,
+                tasks,
+                peer,
+                protocol,
+                ByteStream(reader),
+                ByteSink(writer),
+                ticket,
+            );
         }
         Some(acceptor) => {
             let handshake = handshake(
@@ -404,6 +412,7 @@ async fn handshake(
     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => {
             let (reader, writer) = tokio::io::split(stream);
+            let (reader, writer) = (ByteStream(reader), ByteSink(writer));
             spawn_session(&shared, &tasks, peer, protocol, reader, writer, ticket);
         }
         Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
@@ -411,19 +420,19 @@ async fn handshake(
     }
 }
 
-/// Spawns an admitted connection's session in its protocol; `ticket` holds
-/// its connection slot until it ends.
-fn spawn_session<R, W>(
+/// Spawns an admitted connection's session in its protocol, over its
+/// transport's halves; `ticket` holds its connection slot until it ends.
+fn spawn_session<I, O>(
     shared: &Shared,
     tasks: &TaskTracker,
     peer: SocketAddr,
     protocol: Protocol,
-    reader: R,
-    writer: W,
+    reader: I,
+    writer: O,
     ticket: Ticket,
 ) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    I: Inbound + 'static,
+    O: Outbound + 'static,
 {
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();

@@ -1,11 +1,13 @@
 //! The connection driver: one task per connection moving bytes between the
 //! socket and a protocol session, and keeping the connection honest.
 //!
-//! Reading goes through a per-thread scratch buffer, so an idle plaintext
-//! connection holds no read buffer of its own; the session keeps only the
-//! bytes of an unfinished frame. Writing drains everything queued in the
-//! member's [`Outbox`] and hands it to the kernel in as few vectored writes as
-//! it can. The driver works on any split stream (plain TCP or TLS).
+//! It reads through an [`Inbound`] and writes through an [`Outbound`]
+//! ([`transport`]): a byte stream (plain TCP or TLS) reads into a per-thread
+//! scratch buffer, so an idle connection holds no read buffer of its own,
+//! and gathers queued frames into one write; a message transport
+//! (WebSocket) takes one protocol frame per message. The session keeps only
+//! the bytes of an unfinished frame. Writing drains everything queued in the
+//! client's [`Outbox`] and hands it over in as few system calls as it can.
 //!
 //! It also enforces the per-connection limits: a connection must log in
 //! within the login timeout; an idle connection is pinged and closed if it
@@ -16,28 +18,22 @@
 //! session says its last words, they are flushed within a deadline, and the
 //! socket is closed gracefully.
 
-use std::cell::RefCell;
+pub mod transport;
+
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::{RateLimit, TokenBucket, Verdict};
 use crate::outbox::{CloseReason, Outbox};
-
-/// Size of the per-thread read buffer.
-const SCRATCH_BYTES: usize = 64 * 1024;
-
-/// Size of the per-thread buffer frames are gathered into for one write.
-const GATHER_BYTES: usize = 64 * 1024;
+pub use transport::{ByteSink, ByteStream, Inbound, Outbound};
 
 /// While traffic is dense, write queues keep up to this many slots of
 /// capacity between writes (a busy connection reuses them); larger ones are
@@ -59,11 +55,6 @@ const LINGER_QUIET: Duration = Duration::from_millis(100);
 /// How long a client whose replies pile up (it sends faster than it reads)
 /// gets to read them before it is a slow consumer.
 const BACKPRESSURE_WAIT: Duration = Duration::from_secs(30);
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_BYTES]);
-    static GATHER: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(GATHER_BYTES));
-}
 
 /// Whether to keep a connection after handling one input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,17 +151,17 @@ pub struct DriverSettings {
     clippy::manual_async_fn,
     reason = "an async fn would store its arguments twice (rust-lang/rust#62958)"
 )]
-pub fn drive<R, W, S, G>(
-    mut reader: R,
-    mut writer: W,
+pub fn drive<I, O, S, G>(
+    mut reader: I,
+    mut writer: O,
     outbox: Arc<Outbox>,
     mut session: S,
     settings: Arc<DriverSettings>,
     guard: G,
 ) -> impl Future<Output = ()> + Send
 where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    I: Inbound,
+    O: Outbound,
     S: Session,
     G: Send,
 {
@@ -218,17 +209,17 @@ where
     clippy::manual_async_fn,
     reason = "an async fn would store its arguments twice (rust-lang/rust#62958)"
 )]
-fn run<'a, R, W, S>(
-    reader: &'a mut R,
-    writer: &'a mut W,
+fn run<'a, I, O, S>(
+    reader: &'a mut I,
+    writer: &'a mut O,
     outbox: &'a Outbox,
     session: &'a mut S,
     writing: &'a mut VecDeque<Bytes>,
     settings: &'a DriverSettings,
 ) -> impl Future<Output = CloseReason> + Send + 'a
 where
-    R: AsyncRead + Unpin + Send,
-    W: AsyncWrite + Unpin + Send,
+    I: Inbound,
+    O: Outbound,
     S: Session,
 {
     async move {
@@ -307,7 +298,7 @@ where
                         return CloseReason::Reset;
                     }
                 }
-                read = poll_fn(|cx| poll_read_scratch(reader, cx, |bytes| session.decode(bytes, &mut inputs))) => {
+                read = poll_fn(|cx| reader.poll_read(cx, |bytes| session.decode(bytes, &mut inputs))) => {
                     match read {
                         Ok(0) => return CloseReason::Closed,
                         Ok(_) => {
@@ -368,8 +359,8 @@ where
 
 /// Acts on freshly decoded inputs in order, through the rate limit; returns
 /// why the connection must close, if it must.
-async fn handle<W, S>(
-    writer: &mut W,
+async fn handle<O, S>(
+    writer: &mut O,
     outbox: &Outbox,
     session: &mut S,
     writing: &mut VecDeque<Bytes>,
@@ -378,7 +369,7 @@ async fn handle<W, S>(
     inputs: Vec<S::Input>,
 ) -> Option<CloseReason>
 where
-    W: AsyncWrite + Unpin + Send,
+    O: Outbound,
     S: Session,
 {
     for input in inputs {
@@ -481,33 +472,10 @@ impl Linger {
     }
 }
 
-/// Reads once into the thread's scratch buffer and passes what arrived to
-/// `consume`; the byte count is 0 at end of stream.
-fn poll_read_scratch<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    cx: &mut Context<'_>,
-    consume: impl FnOnce(&[u8]),
-) -> Poll<io::Result<usize>> {
-    SCRATCH.with_borrow_mut(|buf| {
-        let mut read = ReadBuf::new(buf);
-        match Pin::new(reader).poll_read(cx, &mut read) {
-            Poll::Ready(Ok(())) => {
-                let bytes = read.filled();
-                if !bytes.is_empty() {
-                    consume(bytes);
-                }
-                Poll::Ready(Ok(bytes.len()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    })
-}
-
 /// Writes queued frames (and flushes) until everything is out (`Ready`) or
 /// the socket is full (`Pending`); adds the frames written whole to `frames`.
-fn poll_drain<W: AsyncWrite + Unpin>(
-    writer: &mut W,
+fn poll_drain<O: Outbound>(
+    writer: &mut O,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     cx: &mut Context<'_>,
@@ -517,10 +485,10 @@ fn poll_drain<W: AsyncWrite + Unpin>(
         if writing.is_empty() {
             outbox.take(writing);
             if writing.is_empty() {
-                return Pin::new(&mut *writer).poll_flush(cx);
+                return writer.poll_flush(cx);
             }
         }
-        match poll_write_gathered(writer, writing, cx) {
+        match writer.poll_write(cx, writing) {
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Poll::Ready(Ok(n)) => {
                 outbox.written(n);
@@ -530,34 +498,6 @@ fn poll_drain<W: AsyncWrite + Unpin>(
             Poll::Pending => return Poll::Pending,
         }
     }
-}
-
-/// Writes the frames at the front of `writing` with one system call: a
-/// large first frame as it is, otherwise as many frames as fit gathered into
-/// the thread's buffer (one contiguous copy costs the kernel far less than
-/// many small pieces).
-fn poll_write_gathered<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    writing: &VecDeque<Bytes>,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
-    let first = writing.front().map_or(0, Bytes::len);
-    if writing.len() == 1 || first >= GATHER_BYTES {
-        return match writing.front() {
-            Some(frame) => Pin::new(&mut *writer).poll_write(cx, frame),
-            None => Poll::Ready(Ok(0)),
-        };
-    }
-    GATHER.with_borrow_mut(|buf| {
-        buf.clear();
-        for frame in writing {
-            if buf.len() + frame.len() > GATHER_BYTES {
-                break;
-            }
-            buf.extend_from_slice(frame);
-        }
-        Pin::new(&mut *writer).poll_write(cx, buf)
-    })
 }
 
 /// Drops the first `n` written bytes from the front of `writing`; returns how
@@ -586,15 +526,15 @@ fn consume(writing: &mut VecDeque<Bytes>, mut n: usize) -> usize {
 /// Flushes the last frames before `deadline`, closes our side, and reads
 /// until the peer closes too (or a short while passes) before dropping the
 /// socket.
-async fn close_gracefully<R, W>(
-    reader: &mut R,
-    writer: &mut W,
+async fn close_gracefully<I, O>(
+    reader: &mut I,
+    writer: &mut O,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     deadline: Instant,
 ) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    I: Inbound,
+    O: Outbound,
 {
     let flushed = timeout_at(
         deadline,
@@ -604,23 +544,15 @@ async fn close_gracefully<R, W>(
     if !matches!(flushed, Ok(Ok(()))) {
         return;
     }
-    if timeout_at(
-        deadline,
-        poll_fn(|cx| Pin::new(&mut *writer).poll_shutdown(cx)),
-    )
-    .await
-    .is_err()
+    if timeout_at(deadline, poll_fn(|cx| writer.poll_shutdown(cx)))
+        .await
+        .is_err()
     {
         return;
     }
     let _ = timeout(LINGER, async {
         loop {
-            match timeout(
-                LINGER_QUIET,
-                poll_fn(|cx| poll_read_scratch(reader, cx, |_| {})),
-            )
-            .await
-            {
+            match timeout(LINGER_QUIET, poll_fn(|cx| reader.poll_read(cx, |_| {}))).await {
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return,
             }
