@@ -14,13 +14,17 @@ use crate::support::{BIN, run};
 /// Settings without a default (other listeners, TLS files, the MOTD file)
 /// are absent.
 const DEFAULTS: &str = r#"
-listen = "127.0.0.1:8000"
 data_dir = "data"
 in_memory = false
 server_name = "chatroom"
 operators = []
 opers = []
 require_account = false
+
+[[listeners]]
+protocol = "json"
+address = "127.0.0.1:8000"
+tls = false
 
 [history]
 replay = 50
@@ -70,6 +74,22 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// The printed listeners, as (protocol, address, TLS).
+fn listeners(table: &toml::Table) -> Vec<(String, String, bool)> {
+    table["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["protocol"].as_str().unwrap().to_owned(),
+                l["address"].as_str().unwrap().to_owned(),
+                l["tls"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// `table[a][b]...` for a path of keys.
 fn at<'a>(table: &'a toml::Table, path: &[&str]) -> &'a toml::Value {
     let (first, rest) = path.split_first().unwrap();
@@ -111,10 +131,14 @@ max_connections_per_ip = 5
 "#,
     );
     let from_file = printed(&["--config", &file]).await;
+    let irc = ("irc".to_owned(), "127.0.0.1:6667".to_owned(), false);
+    assert_eq!(
+        listeners(&from_file),
+        std::slice::from_ref(&irc),
+        "the file's shortcuts: JSON off, IRC on"
+    );
     for (path, value) in [
-        (&["listen"][..], toml::Value::from("off")),
-        (&["irc_listen"], "127.0.0.1:6667".into()),
-        (&["server_name"], "irc.example".into()),
+        (&["server_name"][..], toml::Value::from("irc.example")),
         (&["history", "replay"], 7.into()),
         (&["history", "rooms", "lobby"], "count=100".into()),
         (&["limits", "messages_per_second"], 2.5.into()),
@@ -146,15 +170,21 @@ max_connections_per_ip = 5
         "rust:age=7d",
     ])
     .await;
+    assert_eq!(
+        listeners(&with_flags),
+        [irc, ("json".to_owned(), "127.0.0.1:9100".to_owned(), false)],
+        "--listen adds the JSON listener back; IRC stays as the file said"
+    );
     for (path, value) in [
-        (&["listen"][..], toml::Value::from("127.0.0.1:9100")),
-        (&["limits", "messages_per_second"], 7.0.into()),
+        (
+            &["limits", "messages_per_second"][..],
+            toml::Value::from(7.0),
+        ),
         (&["history", "replay"], 9.into()),
         (&["history", "rooms", "rust"], "age=7days".into()),
         // What no flag touched keeps the file's value.
         (&["history", "rooms", "lobby"], "count=100".into()),
         (&["limits", "ping_interval"], "30s".into()),
-        (&["irc_listen"], "127.0.0.1:6667".into()),
     ] {
         assert_eq!(at(&with_flags, path), &value, "{path:?}");
     }
