@@ -27,7 +27,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::settings::{Endpoint, ServeArgs, Settings};
+use crate::settings::{ListenerProtocol, ServeArgs, Settings};
 
 /// A chat room you can run yourself.
 #[derive(Parser)]
@@ -479,25 +479,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = settings.config()?;
     let tls = match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key))
-            if settings.tls_listen.is_some() || settings.irc_tls_listen.is_some() =>
-        {
+        (Some(cert), Some(key)) if settings.listeners.iter().any(|l| l.tls) => {
             Some(chatroom_server::tls::acceptor(cert, key)?)
         }
         _ => None,
     };
     let mut listeners = Vec::new();
-    if let Endpoint::At(addr) = settings.listen {
-        listeners.push(Listener::json(bind(addr).await?));
-    }
-    if let Some(addr) = settings.irc_listen {
-        listeners.push(Listener::irc(bind(addr).await?));
-    }
-    if let (Some(addr), Some(tls)) = (settings.tls_listen, &tls) {
-        listeners.push(Listener::json(bind(addr).await?).with_tls(tls.clone()));
-    }
-    if let (Some(addr), Some(tls)) = (settings.irc_tls_listen, &tls) {
-        listeners.push(Listener::irc(bind(addr).await?).with_tls(tls.clone()));
+    for spec in &settings.listeners {
+        let socket = bind(spec.address).await?;
+        let listener = match spec.protocol {
+            ListenerProtocol::Json => Listener::json(socket),
+            ListenerProtocol::Irc => Listener::irc(socket),
+        };
+        listeners.push(match (&tls, spec.tls) {
+            (Some(tls), true) => listener.with_tls(tls.clone()),
+            _ => listener,
+        });
     }
     let shutdown = shutdown_signal()?;
     chatroom_server::run(listeners, config, shutdown).await?;

@@ -47,6 +47,51 @@ impl Display for Endpoint {
     }
 }
 
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        as_text::deserialize(d)
+    }
+}
+
+/// What a listener's clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerProtocol {
+    /// The JSON protocol.
+    Json,
+    /// IRC.
+    Irc,
+}
+
+/// One `[[listeners]]` entry: an address, what its clients speak, whether
+/// over TLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSpec {
+    /// What its clients speak.
+    pub protocol: ListenerProtocol,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Whether clients speak TLS (needs `tls_cert` and `tls_key`).
+    #[serde(default)]
+    pub tls: bool,
+}
+
+/// The listener addresses as single settings, the way the flags (and
+/// earlier configuration files) give them: each sets, adds or (`off`)
+/// removes the listener of its protocol and TLS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListenerShortcuts {
+    /// Plaintext JSON clients, or `off`.
+    pub listen: Option<Endpoint>,
+    /// Plaintext IRC clients.
+    pub irc_listen: Option<SocketAddr>,
+    /// JSON clients over TLS.
+    pub tls_listen: Option<SocketAddr>,
+    /// IRC clients over TLS.
+    pub irc_tls_listen: Option<SocketAddr>,
+}
+
 /// A duration written the human way (`90s`, `5m`, `1h 30m`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span(pub Duration);
@@ -119,14 +164,20 @@ mod map_as_text {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// JSON clients, plaintext (`off` to disable).
-    #[serde(with = "as_text")]
-    pub listen: Endpoint,
-    /// IRC clients, plaintext.
+    /// Where clients connect, and what they speak there.
+    pub listeners: Vec<ListenerSpec>,
+    /// Plaintext JSON clients, or `off`: a shortcut a file may give instead
+    /// of `listeners` (applied when the file is read; never printed).
+    #[serde(skip_serializing)]
+    pub listen: Option<Endpoint>,
+    /// Plaintext IRC clients (a shortcut, as `listen`).
+    #[serde(skip_serializing)]
     pub irc_listen: Option<SocketAddr>,
-    /// JSON clients over TLS.
+    /// JSON clients over TLS (a shortcut, as `listen`).
+    #[serde(skip_serializing)]
     pub tls_listen: Option<SocketAddr>,
-    /// IRC clients over TLS.
+    /// IRC clients over TLS (a shortcut, as `listen`).
+    #[serde(skip_serializing)]
     pub irc_tls_listen: Option<SocketAddr>,
     /// The TLS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
@@ -219,6 +270,8 @@ pub struct HistorySettings {
     pub replay: u32,
     /// How commits reach the disk.
     pub synchronous: SyncMode,
+    /// The history writer's page cache in MiB; each reader thread gets half.
+    pub cache_mib: u32,
     /// Retention for every room: `count=N`, `age=D`, both, or `unlimited`.
     #[serde(with = "as_text")]
     pub retention: RetentionPolicy,
@@ -278,7 +331,12 @@ impl Default for Settings {
     fn default() -> Self {
         let config = Config::default();
         Settings {
-            listen: Endpoint::At(SocketAddr::from(([127, 0, 0, 1], 8000))),
+            listeners: vec![ListenerSpec {
+                protocol: ListenerProtocol::Json,
+                address: SocketAddr::from(([127, 0, 0, 1], 8000)),
+                tls: false,
+            }],
+            listen: None,
             irc_listen: None,
             tls_listen: None,
             irc_tls_listen: None,
@@ -294,6 +352,7 @@ impl Default for Settings {
             history: HistorySettings {
                 replay: config.history_replay,
                 synchronous: SyncMode::default(),
+                cache_mib: config.history_cache_mib,
                 retention: config.retention.default,
                 rooms: BTreeMap::new(),
             },
@@ -394,6 +453,11 @@ pub struct ServeArgs {
     /// (survives the server being killed) [default: full].
     #[arg(long, value_name = "MODE")]
     pub synchronous: Option<SyncMode>,
+    /// Memory the history store may use for its page cache, in MiB: the
+    /// writer's, and half as much for each of its two reader threads
+    /// [default: 32].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub history_cache_mib: Option<u32>,
     /// How long history is kept in every room (direct messages: by age):
     /// `count=N`, `age=DURATION`, both, or `unlimited` [default: unlimited].
     #[arg(long, value_name = "POLICY")]
@@ -492,7 +556,16 @@ impl Settings {
     fn from_file(path: &Path) -> anyhow::Result<Settings> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("bad configuration file {}", path.display()))
+        let mut settings: Settings = toml::from_str(&text)
+            .with_context(|| format!("bad configuration file {}", path.display()))?;
+        let shortcuts = ListenerShortcuts {
+            listen: settings.listen.take(),
+            irc_listen: settings.irc_listen.take(),
+            tls_listen: settings.tls_listen.take(),
+            irc_tls_listen: settings.irc_tls_listen.take(),
+        };
+        settings.apply_shortcuts(&shortcuts);
+        Ok(settings)
     }
 
     fn apply(&mut self, args: &ServeArgs) {
@@ -501,16 +574,12 @@ impl Settings {
                 *slot = value.clone();
             }
         }
-        set(&mut self.listen, &args.listen);
-        if args.irc_listen.is_some() {
-            self.irc_listen = args.irc_listen;
-        }
-        if args.tls_listen.is_some() {
-            self.tls_listen = args.tls_listen;
-        }
-        if args.irc_tls_listen.is_some() {
-            self.irc_tls_listen = args.irc_tls_listen;
-        }
+        self.apply_shortcuts(&ListenerShortcuts {
+            listen: args.listen,
+            irc_listen: args.irc_listen,
+            tls_listen: args.tls_listen,
+            irc_tls_listen: args.irc_tls_listen,
+        });
         if args.tls_cert.is_some() {
             self.tls_cert.clone_from(&args.tls_cert);
         }
@@ -529,6 +598,7 @@ impl Settings {
         self.require_account |= args.require_account;
         set(&mut self.history.replay, &args.history_replay);
         set(&mut self.history.synchronous, &args.synchronous);
+        set(&mut self.history.cache_mib, &args.history_cache_mib);
         set(&mut self.history.retention, &args.retention);
         for room in &args.room_retention {
             self.history
@@ -562,13 +632,43 @@ impl Settings {
         set(&mut limits.rooms_per_hour, &args.rooms_per_hour);
     }
 
+    /// Sets, adds or removes the listeners the shortcuts name.
+    fn apply_shortcuts(&mut self, shortcuts: &ListenerShortcuts) {
+        let plain_json = shortcuts.listen.map(|endpoint| match endpoint {
+            Endpoint::At(addr) => Some(addr),
+            Endpoint::Off => None,
+        });
+        let changes = [
+            (ListenerProtocol::Json, false, plain_json),
+            (ListenerProtocol::Irc, false, shortcuts.irc_listen.map(Some)),
+            (ListenerProtocol::Json, true, shortcuts.tls_listen.map(Some)),
+            (
+                ListenerProtocol::Irc,
+                true,
+                shortcuts.irc_tls_listen.map(Some),
+            ),
+        ];
+        for (protocol, tls, change) in changes {
+            let Some(address) = change else { continue };
+            self.listeners
+                .retain(|l| !(l.protocol == protocol && l.tls == tls));
+            if let Some(address) = address {
+                self.listeners.push(ListenerSpec {
+                    protocol,
+                    address,
+                    tls,
+                });
+            }
+        }
+    }
+
     /// Catches settings that cannot work together.
     fn check(&self) -> anyhow::Result<()> {
-        let wants_tls = self.tls_listen.is_some() || self.irc_tls_listen.is_some();
+        let wants_tls = self.listeners.iter().any(|l| l.tls);
         if wants_tls && (self.tls_cert.is_none() || self.tls_key.is_none()) {
             bail!("a TLS listener needs --tls-cert and --tls-key (chatroom cert makes a pair)");
         }
-        if self.listen == Endpoint::Off && self.irc_listen.is_none() && !wants_tls {
+        if self.listeners.is_empty() {
             bail!("no listener: --listen is off and no other listener is set");
         }
         for (name, rate) in [
@@ -588,6 +688,9 @@ impl Settings {
             if span.0.is_zero() {
                 bail!("{name} must be more than zero");
             }
+        }
+        if !(1..=65536).contains(&self.history.cache_mib) {
+            bail!("history.cache_mib must be between 1 and 65536");
         }
         if self.limits.max_frame_bytes < 1024 {
             bail!("max_frame_bytes must be at least 1024");
@@ -655,6 +758,7 @@ impl Settings {
                 Location::Dir(self.data_dir.clone())
             },
             synchronous: self.history.synchronous.store(),
+            history_cache_mib: self.history.cache_mib,
             retention: Retention {
                 default: self.history.retention,
                 rooms: self
@@ -693,15 +797,36 @@ mod tests {
         let text = defaults.to_toml().unwrap();
         let back: Settings = toml::from_str(&text).unwrap();
         assert_eq!(back, defaults);
-        assert!(text.contains("listen = \"127.0.0.1:8000\""), "{text}");
+        assert!(text.contains("[[listeners]]"), "{text}");
+        assert!(text.contains("address = \"127.0.0.1:8000\""), "{text}");
         assert!(text.contains("login_timeout = \"1m\""), "{text}");
+    }
+
+    /// Settings read from `text` as a configuration file is.
+    fn from_text(text: &str) -> Settings {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chatroom.toml");
+        std::fs::write(&path, text).unwrap();
+        Settings::from_file(&path).unwrap()
+    }
+
+    fn listener(protocol: ListenerProtocol, address: &str, tls: bool) -> ListenerSpec {
+        ListenerSpec {
+            protocol,
+            address: address.parse().unwrap(),
+            tls,
+        }
     }
 
     #[test]
     fn file_then_flags() {
         let file = "listen = \"off\"\nirc_listen = \"127.0.0.1:6667\"\n[limits]\nmessages_per_second = 2.5\nping_interval = \"30s\"\n[history.rooms]\nlobby = \"count=10\"\n";
-        let mut settings: Settings = toml::from_str(file).unwrap();
-        assert_eq!(settings.listen, Endpoint::Off);
+        let mut settings = from_text(file);
+        assert_eq!(
+            settings.listeners,
+            [listener(ListenerProtocol::Irc, "127.0.0.1:6667", false)],
+            "the file's shortcuts turned the JSON listener off and added IRC"
+        );
         assert_eq!(settings.limits.messages_per_second, 2.5);
         assert_eq!(settings.limits.ping_interval, Span(Duration::from_secs(30)));
         assert_eq!(
@@ -717,6 +842,13 @@ mod tests {
         assert_eq!(
             settings.limits.messages_per_second, 7.0,
             "flags override the file"
+        );
+        assert_eq!(
+            settings.listeners,
+            [
+                listener(ListenerProtocol::Irc, "127.0.0.1:6667", false),
+                listener(ListenerProtocol::Json, "127.0.0.1:9000", false),
+            ]
         );
         assert_eq!(
             settings.limits.ping_interval,
@@ -735,16 +867,44 @@ mod tests {
     }
 
     #[test]
+    fn listeners_are_a_list_and_flags_set_or_remove_theirs() {
+        let mut settings = from_text(
+            "[[listeners]]\nprotocol = \"irc\"\naddress = \"[::1]:6697\"\ntls = true\n\n\
+             [[listeners]]\nprotocol = \"json\"\naddress = \"127.0.0.1:8001\"\n",
+        );
+        assert_eq!(
+            settings.listeners,
+            [
+                listener(ListenerProtocol::Irc, "[::1]:6697", true),
+                listener(ListenerProtocol::Json, "127.0.0.1:8001", false),
+            ]
+        );
+        settings.apply(&ServeArgs {
+            listen: Some(Endpoint::Off),
+            irc_tls_listen: Some("127.0.0.1:7000".parse().unwrap()),
+            ..ServeArgs::default()
+        });
+        assert_eq!(
+            settings.listeners,
+            [listener(ListenerProtocol::Irc, "127.0.0.1:7000", true)]
+        );
+        let printed = settings.to_toml().unwrap();
+        let back: Settings = toml::from_str(&printed).unwrap();
+        assert_eq!(back.listeners, settings.listeners);
+        assert!(!printed.contains("irc_tls_listen"), "{printed}");
+    }
+
+    #[test]
     fn unknown_keys_and_impossible_combinations_are_refused() {
         assert!(toml::from_str::<Settings>("lissten = \"x\"").is_err());
         assert!(toml::from_str::<Settings>("[limits]\nlogin_timeout = \"soon\"").is_err());
         let tls_without_cert = Settings {
-            tls_listen: Some("127.0.0.1:0".parse().unwrap()),
+            listeners: vec![listener(ListenerProtocol::Json, "127.0.0.1:0", true)],
             ..Settings::default()
         };
         assert!(tls_without_cert.check().is_err());
         let nothing = Settings {
-            listen: Endpoint::Off,
+            listeners: Vec::new(),
             ..Settings::default()
         };
         assert!(nothing.check().is_err());
@@ -769,7 +929,7 @@ mod tests {
         let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
         let d = Settings::default();
         for expected in [
-            format!("[default: {}]", d.listen),
+            format!("[default: {}]", d.listeners[0].address),
             format!("[default: {}]", d.limits.max_frame_bytes),
             format!("[default: {}]", d.limits.max_message_bytes),
             format!("[default: {}]", d.limits.outbox_bytes),

@@ -57,6 +57,10 @@ pub struct Config {
     pub store: Location,
     /// How hard a commit works to be durable (on disk only).
     pub synchronous: Synchronous,
+    /// The history writer's page cache, in MiB (each of its reader threads
+    /// gets half): what the store may keep in memory beyond the operating
+    /// system's file cache.
+    pub history_cache_mib: u32,
     /// How long history is kept.
     pub retention: Retention,
     /// How many stored messages joining a room replays.
@@ -111,6 +115,7 @@ impl Default for Config {
             write_linger: Duration::from_millis(10),
             store: Location::Memory,
             synchronous: Synchronous::Full,
+            history_cache_mib: crate::store::DEFAULT_CACHE_MIB,
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,
             server_name: "chatroom".to_owned(),

@@ -7,8 +7,8 @@
 //! - [`outbox`]: each connection's bounded outbound queue.
 //! - [`store`]: durable history in SQLite, written by one batching thread.
 //! - [`event`]: what the hub delivers, encoded once per wire format.
-//! - `conn`: the per-connection I/O loop; `json_session` and `irc_session`:
-//!   the two protocols' sides of a connection.
+//! - `conn`: the per-connection I/O loop; `json` and `irc`: the two
+//!   protocols' sides of a connection.
 
 pub mod accounts;
 mod clock;
@@ -17,13 +17,15 @@ mod config;
 mod conn;
 pub mod event;
 pub mod hub;
-mod irc_session;
-mod json_session;
+mod irc;
+mod json;
 pub mod limits;
 
 pub mod outbox;
 mod server;
 pub mod store;
+#[cfg(test)]
+mod testing;
 pub mod tls;
 
 pub use config::{Config, DEFAULT_HISTORY_REPLAY, default_motd};

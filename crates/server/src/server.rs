@@ -18,7 +18,7 @@ use chatroom_proto::ErrorCode;
 use chatroom_proto::irc::Message;
 use chatroom_proto::json::{ErrorFrame, Limits, ServerFrame, encode_frame};
 use thiserror::Error;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -29,10 +29,10 @@ use tracing::{debug, info, warn};
 use crate::accounts::AccountSettings;
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::conn::{DriverLimits, DriverSettings, drive};
+use crate::conn::{ByteSink, ByteStream, DriverLimits, DriverSettings, Inbound, Outbound, drive};
 use crate::hub::{Hub, HubSettings};
-use crate::irc_session::{IrcSession, IrcSettings};
-use crate::json_session::{JsonSession, JsonSettings};
+use crate::irc::{IrcSession, IrcSettings};
+use crate::json::{JsonSession, JsonSettings};
 use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal, Ticket};
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
@@ -121,10 +121,12 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let (location, retention) = (config.store.clone(), config.retention.clone());
     let synchronous = config.synchronous;
-    let (store, store_thread, loaded) =
-        tokio::task::spawn_blocking(move || store::open(&location, retention, synchronous))
-            .await
-            .map_err(io::Error::other)??;
+    let cache_mib = config.history_cache_mib;
+    let (store, store_thread, loaded) = tokio::task::spawn_blocking(move || {
+        store::open(&location, retention, synchronous, cache_mib)
+    })
+    .await
+    .map_err(io::Error::other)??;
     info!(
         next_message_id = loaded.ids.next_message,
         next_user_id = loaded.ids.next_user,
@@ -158,12 +160,12 @@ pub async fn run(
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let irc = IrcSettings {
-        server_name: config.server_name.as_str().into(),
-        motd: config.motd.clone().into(),
-        history_replay: config.history_replay,
-        started: now_ms(),
-    };
+    let irc = IrcSettings::new(
+        &config.server_name,
+        config.motd.clone(),
+        config.history_replay,
+        now_ms(),
+    );
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         irc,
@@ -371,7 +373,15 @@ fn start(
     match tls {
         None => {
             let (reader, writer) = stream.into_split();
-            spawn_session(shared, tasks, peer, protocol, reader, writer, ticket);
+            spawn_session(
+                shared,
+                tasks,
+                peer,
+                protocol,
+                ByteStream(reader),
+                ByteSink(writer),
+                ticket,
+            );
         }
         Some(acceptor) => {
             let handshake = handshake(
@@ -404,6 +414,7 @@ async fn handshake(
     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
         Ok(Ok(stream)) => {
             let (reader, writer) = tokio::io::split(stream);
+            let (reader, writer) = (ByteStream(reader), ByteSink(writer));
             spawn_session(&shared, &tasks, peer, protocol, reader, writer, ticket);
         }
         Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
@@ -411,19 +422,19 @@ async fn handshake(
     }
 }
 
-/// Spawns an admitted connection's session in its protocol; `ticket` holds
-/// its connection slot until it ends.
-fn spawn_session<R, W>(
+/// Spawns an admitted connection's session in its protocol, over its
+/// transport's halves; `ticket` holds its connection slot until it ends.
+fn spawn_session<I, O>(
     shared: &Shared,
     tasks: &TaskTracker,
     peer: SocketAddr,
     protocol: Protocol,
-    reader: R,
-    writer: W,
+    reader: I,
+    writer: O,
     ticket: Ticket,
 ) where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    I: Inbound + 'static,
+    O: Outbound + 'static,
 {
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();

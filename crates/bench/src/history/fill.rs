@@ -150,6 +150,7 @@ pub async fn fill(
         &Location::Dir(dir.to_owned()),
         Retention::default(),
         Synchronous::Normal,
+        store::DEFAULT_CACHE_MIB,
     )?;
     let mut layout = match previous {
         Some(had) => had,

@@ -182,7 +182,7 @@ mod tests {
 
     fn database() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        super::super::schema::prepare(&conn, None).unwrap();
+        super::super::schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         conn
     }
 

@@ -272,11 +272,17 @@ impl StoreThread {
 /// How many reader threads a database on disk gets.
 const READERS: usize = 2;
 
-/// Opens (creating if needed) the database and starts its thread.
+/// The page cache of the writer by default, in MiB (each reader thread
+/// gets half as much).
+pub const DEFAULT_CACHE_MIB: u32 = 32;
+
+/// Opens (creating if needed) the database and starts its threads. The
+/// writer's page cache is `cache_mib`, each reader's half of it.
 pub fn open(
     location: &Location,
     retention: Retention,
     synchronous: Synchronous,
+    cache_mib: u32,
 ) -> Result<(Store, StoreThread, Loaded), StoreError> {
     let conn = match location {
         Location::Dir(dir) => {
@@ -289,7 +295,7 @@ pub fn open(
         Location::Memory => Connection::open_in_memory()?,
     };
     let on_disk = matches!(location, Location::Dir(_));
-    schema::prepare(&conn, on_disk.then_some(synchronous))?;
+    schema::prepare(&conn, on_disk.then_some(synchronous), cache_mib)?;
     schema::catch_up(&conn)?;
     let (start, ceilings) = ids::start(&conn, !on_disk)?;
     let loaded = schema::load(&conn, start)?;
@@ -302,7 +308,7 @@ pub fn open(
         let (tx, rx) = mpsc::channel();
         let rx = Arc::new(parking_lot::Mutex::new(rx));
         for n in 0..READERS {
-            let conn = reads::connect(&dir.join(DB_FILE))?;
+            let conn = reads::connect(&dir.join(DB_FILE), i64::from(cache_mib) * 512)?;
             let (rx, retention) = (rx.clone(), retention.clone());
             readers.push(spawn(&format!("history-read-{n}"), move || {
                 reads::run(&conn, &rx, &retention);

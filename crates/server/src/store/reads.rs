@@ -13,9 +13,6 @@ use tokio::sync::oneshot;
 use super::search::{self, Found, Peer, Reader, SearchQuery};
 use super::{Page, Retention, StoreError};
 
-/// A reader thread's page cache, in KiB (SQLite's negative `cache_size`).
-const READER_CACHE_KIB: i64 = -16 * 1024;
-
 /// A read and where its answer goes.
 pub enum Read {
     /// A page of a room's history.
@@ -46,14 +43,16 @@ pub enum Read {
     },
 }
 
-/// Opens a read-only connection to the database at `path`.
-pub fn connect(path: &Path) -> Result<Connection, StoreError> {
+/// Opens a read-only connection to the database at `path`, with a page
+/// cache of `cache_kib`.
+pub fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "cache_size", READER_CACHE_KIB)?;
+    // A negative `cache_size` is in KiB.
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     search::register_functions(&conn)?;
     Ok(conn)
 }

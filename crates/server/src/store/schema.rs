@@ -78,14 +78,15 @@ CREATE TABLE IF NOT EXISTS bans (
 );
 ";
 
-/// The writer's page cache (a negative `cache_size` is KiB): the pages a
-/// batch touches stay in memory between commits instead of being read back
-/// from the operating system's cache.
-const WRITER_CACHE_KIB: i64 = -32 * 1024;
-
 /// Sets the connection up and creates the tables if needed. A database on
-/// disk comes with how its commits are synced.
-pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), StoreError> {
+/// disk comes with how its commits are synced. `cache_mib` is the writer's
+/// page cache: the pages a batch touches stay in memory between commits
+/// instead of being read back from the operating system's cache.
+pub fn prepare(
+    conn: &Connection,
+    on_disk: Option<Synchronous>,
+    cache_mib: u32,
+) -> Result<(), StoreError> {
     if let Some(synchronous) = on_disk {
         // WAL: readers (backups, `sqlite3`) never block the writer, and a
         // commit survives the process being killed. FULL syncs the WAL at
@@ -99,7 +100,8 @@ pub fn prepare(conn: &Connection, on_disk: Option<Synchronous>) -> Result<(), St
         conn.pragma_update(None, "synchronous", mode)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
     }
-    conn.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+    // A negative `cache_size` is in KiB.
+    conn.pragma_update(None, "cache_size", -i64::from(cache_mib) * 1024)?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Sqlite(rusqlite::Error::InvalidParameterName(
@@ -299,7 +301,7 @@ mod tests {
     #[test]
     fn a_version_1_database_is_refolded() {
         let conn = Connection::open_in_memory().unwrap();
-        prepare(&conn, None).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         // Keys as version 1 made them: lowercase only.
         for (key, nick) in [
@@ -320,7 +322,7 @@ mod tests {
             )
             .unwrap();
         }
-        prepare(&conn, None).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         let keys: Vec<String> = conn
             .prepare("SELECT key FROM accounts ORDER BY key")
             .unwrap()

@@ -633,7 +633,7 @@ mod tests {
 
     fn writer(retention: Retention, progress: &Progress) -> Writer<'_> {
         let conn = Connection::open_in_memory().unwrap();
-        schema::prepare(&conn, None).unwrap();
+        schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         let (_, ceilings) = ids::start(&conn, false).unwrap();
         Writer {
             conn,

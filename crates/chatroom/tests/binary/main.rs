@@ -1,0 +1,27 @@
+//! Tests through the real `chatroom` binary, the way people run it: `serve`
+//! as a child process ([`chatroom_testkit::ServerProcess`]), `join` scripted
+//! or in tmux, `cert`, `passwd` and `bench plot`. One module per subject:
+//!
+//! - `cli`: scripted joins, exit codes, output, shutdown on SIGTERM.
+//! - `config`: `--print-config`, configuration files and their mistakes.
+//! - `hardening`: the server's log, accounts across restarts, terminal
+//!   escapes, `passwd`.
+//! - `tls`, `tls_join`: `cert`, and JSON and IRC over TLS.
+//! - `irc_client`: weechat against the server.
+//! - `tui_tmux`: the full-screen client in tmux.
+//! - `slow_consumer`: a client that stops reading, against 50 who chat.
+//! - `bench_plot`: the charts `bench` draws.
+//! - `reliability`: crashes, restarts and attackers.
+#![allow(clippy::unwrap_used)]
+
+mod bench_plot;
+mod cli;
+mod config;
+mod hardening;
+mod irc_client;
+mod reliability;
+mod slow_consumer;
+mod support;
+mod tls;
+mod tls_join;
+mod tui_tmux;

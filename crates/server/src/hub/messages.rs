@@ -1,0 +1,144 @@
+//! Saying things: messages to rooms and direct messages, relayed at once
+//! and stored.
+
+use std::sync::Arc;
+
+use chatroom_proto::chat_text;
+use chatroom_proto::nick;
+use chatroom_proto::room::LOBBY;
+
+use super::Hub;
+use super::publish::Audience;
+use super::types::{Client, HubError, Posted, Style};
+use crate::event::{Event, EventKind};
+use crate::store::{Receipt, StoredMessage};
+
+impl Hub {
+    /// Refuses a text longer than the server allows.
+    fn check_length(&self, text: &str) -> Result<(), HubError> {
+        let max = self.settings.max_message_bytes;
+        if max > 0 && text.len() > max {
+            return Err(HubError::MessageTooLong(max));
+        }
+        Ok(())
+    }
+
+    /// Relays `text` to everyone else in `room` (the lobby when `None`) and
+    /// stores it; `receipt` is told once it is durable.
+    pub fn say(
+        &self,
+        client: &Client,
+        room_name: Option<&str>,
+        text: &str,
+        style: Style,
+        receipt: Option<Receipt>,
+    ) -> Result<Posted, HubError> {
+        self.check_length(text)?;
+        let text = chat_text::sanitize(text);
+        let state = self.state.lock();
+        let from = state.user(client.id)?.person.clone();
+        let (key, room) = state.joined_room(client.id, room_name.unwrap_or(LOBBY))?;
+        let (msg_id, ts) = self.ids.message();
+        let text: Arc<str> = text.as_ref().into();
+        let name: Arc<str> = room.topic.room.as_str().into();
+        let event = Event::new(
+            EventKind::Message {
+                msg_id,
+                ts,
+                room: name.clone(),
+                from: from.clone(),
+                text: text.clone(),
+                action: style.action,
+                notice: style.notice,
+            },
+            ts,
+        );
+        let audience = if client.echo() {
+            Audience::room(&key)
+        } else {
+            Audience::room_except(&key, client.id)
+        };
+        state.publish(audience, &event);
+        self.store.message(
+            StoredMessage {
+                id: msg_id,
+                ts,
+                room: Some((key, name.to_string())),
+                sender_id: client.id,
+                sender_nick: from.nick.to_string(),
+                recipient: None,
+                text: text.to_string(),
+                action: style.action,
+            },
+            receipt,
+        );
+        Ok(Posted {
+            msg_id,
+            ts,
+            away: None,
+        })
+    }
+
+    /// Sends `text` privately to the user called `to`, and stores it.
+    /// `reply` learns the recipient (their nickname, and their away
+    /// message if they are away) before the message is stored, and returns
+    /// the receipt to tell once it is durable: what it queues for the
+    /// sender comes before the acknowledgement.
+    ///
+    /// `reply` runs under the hub's lock: it must not call the hub.
+    pub fn direct(
+        &self,
+        client: &Client,
+        to: &str,
+        text: &str,
+        style: Style,
+        reply: impl FnOnce(&str, Option<&str>) -> Option<Receipt>,
+    ) -> Result<Posted, HubError> {
+        self.check_length(text)?;
+        let text = chat_text::sanitize(text);
+        let state = self.state.lock();
+        let from = state.user(client.id)?.person.clone();
+        let recipient = state
+            .nicks
+            .get(&nick::fold(to))
+            .and_then(|id| state.users.get(id))
+            .ok_or_else(|| HubError::NoSuchUser(to.to_owned()))?;
+        let (msg_id, ts) = self.ids.message();
+        let text: Arc<str> = text.as_ref().into();
+        let event = Event::new(
+            EventKind::Direct {
+                msg_id,
+                ts,
+                from: from.clone(),
+                to: (recipient.person.id, recipient.person.nick.clone()),
+                text: text.clone(),
+                action: style.action,
+                notice: style.notice,
+            },
+            ts,
+        );
+        state.publish(Audience::User(recipient.person.id), &event);
+        if client.echo() && recipient.person.id != client.id {
+            state.publish(Audience::User(client.id), &event);
+        }
+        let receipt = reply(&recipient.person.nick, recipient.away.as_deref());
+        self.store.message(
+            StoredMessage {
+                id: msg_id,
+                ts,
+                room: None,
+                sender_id: client.id,
+                sender_nick: from.nick.to_string(),
+                recipient: Some((recipient.person.id, recipient.person.nick.to_string())),
+                text: text.to_string(),
+                action: style.action,
+            },
+            receipt,
+        );
+        Ok(Posted {
+            msg_id,
+            ts,
+            away: recipient.away.clone(),
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! The hub: who is online, which rooms exist, and who hears what.
+//!
+//! Protocol-agnostic shared state behind one short, non-async critical
+//! section ([`state`]): users by id, the nickname indexes, rooms and their
+//! members. Sessions call it synchronously; it never awaits and never writes
+//! to a socket. It speaks its own vocabulary ([`types`]): sessions turn
+//! their protocol's requests into these calls and the answers back into
+//! their protocol.
+//!
+//! Three seams are here:
+//! - **One delivery path** ([`publish`]): each happening becomes one
+//!   [`Event`](crate::event::Event), and every delivery names its
+//!   [`Audience`] and goes through `State::publish`.
+//! - **One id source** ([`ids`]): message and user ids, taken under the
+//!   lock so that every member of a room sees its messages in id order, and
+//!   a join's history horizon splits "replayed" from "live" exactly.
+//! - The events themselves are serializable data, for a broker to carry.
+//!
+//! The operations are grouped by what they are about: [`users`] (login,
+//! leaving, nicknames), [`messages`], [`rooms`], [`admin`] (operators and
+//! accounts), [`presence`] (summaries in large rooms).
+
+mod admin;
+mod ids;
+mod messages;
+mod presence;
+mod publish;
+mod rooms;
+mod state;
+#[cfg(test)]
+mod tests;
+mod types;
+mod users;
+
+use chatroom_proto::room::LOBBY;
+use parking_lot::Mutex;
+
+pub use publish::Audience;
+pub use types::{
+    Arrival, BanTarget, Client, HubError, HubSettings, Joined, Posted, Profile, Renamed,
+    RoomSummary, Style, Topic, UserId,
+};
+
+use crate::accounts::Accounts;
+use crate::limits::HourlyQuota;
+use crate::store::{Loaded, Store};
+use ids::IdSource;
+use state::{Room, State};
+
+/// The shared state of one server.
+pub struct Hub {
+    state: Mutex<State>,
+    ids: IdSource,
+    store: Store,
+    accounts: Accounts,
+    /// Rooms created, per network.
+    new_rooms: HourlyQuota,
+    settings: HubSettings,
+}
+
+impl Hub {
+    /// A hub continuing from what the store loaded (fails only if the
+    /// password hashing threads cannot be started).
+    pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> std::io::Result<Self> {
+        let mut state = State::new(settings.presence_threshold);
+        for stored in &loaded.rooms {
+            let mut room = Room::new(&stored.name);
+            room.topic.text = stored.topic.clone();
+            room.topic.set_by = stored.set_by.clone();
+            room.topic.set_at = stored.set_at;
+            state.rooms.insert(stored.key.clone(), room);
+        }
+        state
+            .rooms
+            .entry(LOBBY.to_owned())
+            .or_insert_with(|| Room::new(LOBBY));
+        let accounts = Accounts::new(
+            store.clone(),
+            &loaded.accounts,
+            &loaded.bans,
+            &settings.accounts,
+        )?;
+        Ok(Hub {
+            state: Mutex::new(state),
+            ids: IdSource::new(loaded.ids, store.clone()),
+            store,
+            accounts,
+            new_rooms: HourlyQuota::new(settings.rooms_per_hour),
+            settings,
+        })
+    }
+
+    /// The history store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Accounts, operators and bans.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Identifies this server's id space: message ids never repeat within
+    /// one epoch (see `store::ids`), so clients that remember ids they have
+    /// seen must forget them when the epoch changes.
+    pub fn epoch(&self) -> u64 {
+        self.ids.epoch()
+    }
+
+    /// At a clean shutdown, once every connection has left: tells the store
+    /// where ids continue, so that the next run leaves no gap.
+    pub fn release_ids(&self) {
+        self.ids.release();
+    }
+
+    /// How many users are online and how many rooms have members.
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        let rooms = state
+            .rooms
+            .values()
+            .filter(|r| !r.members.is_empty())
+            .count();
+        (state.users.len(), rooms)
+    }
+
+    /// How many users are online.
+    pub fn online(&self) -> usize {
+        self.state.lock().users.len()
+    }
+}

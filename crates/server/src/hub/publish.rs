@@ -1,0 +1,85 @@
+//! The one path by which events reach clients.
+//!
+//! Every delivery the hub makes names its audience ([`Audience`]) and goes
+//! through [`State::publish`], under the hub's lock, so that everyone who
+//! hears about something hears about it in the same order as everyone
+//! else. This is where a broker for several nodes plugs in: it would take
+//! the same audience and the same (serializable) event to the other nodes,
+//! which resolve the audience against their own clients.
+
+use std::collections::HashSet;
+
+use super::state::State;
+use super::types::UserId;
+use crate::event::Event;
+
+/// Who an event is for.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// The members of a room (by folded key), but `except` (the one who did
+    /// it, when they are not to get it back).
+    Room {
+        /// The room's key.
+        key: &'a str,
+        /// A member who is not told.
+        except: Option<UserId>,
+    },
+    /// One user.
+    User(UserId),
+    /// Everyone but `user` who shares at least one of `rooms` with them,
+    /// once each however many rooms they share.
+    Sharing {
+        /// Whose company.
+        user: UserId,
+        /// The rooms (keys) that count.
+        rooms: &'a [String],
+    },
+}
+
+impl<'a> Audience<'a> {
+    /// A room's members, all of them.
+    pub fn room(key: &'a str) -> Self {
+        Audience::Room { key, except: None }
+    }
+
+    /// A room's members but `id`.
+    pub fn room_except(key: &'a str, id: UserId) -> Self {
+        Audience::Room {
+            key,
+            except: Some(id),
+        }
+    }
+}
+
+impl State {
+    /// Queues `event` for everyone in `audience`, each in their format.
+    pub fn publish(&self, audience: Audience<'_>, event: &Event) {
+        match audience {
+            Audience::Room { key, except } => {
+                let Some(room) = self.rooms.get(key) else {
+                    return;
+                };
+                for (id, client) in &room.members {
+                    if Some(*id) != except {
+                        client.deliver(event);
+                    }
+                }
+            }
+            Audience::User(id) => {
+                if let Some(user) = self.users.get(&id) {
+                    user.client.deliver(event);
+                }
+            }
+            Audience::Sharing { user, rooms } => {
+                let mut told = HashSet::new();
+                for room in rooms.iter().filter_map(|key| self.rooms.get(key)) {
+                    for (id, client) in &room.members {
+                        if *id != user && told.insert(*id) {
+                            client.deliver(event);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! What the hub's lock protects: users online, their nicknames, rooms and
+//! their members.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chatroom_proto::nick;
+use chatroom_proto::room::{self, LOBBY};
+
+use super::presence::Tally;
+use super::publish::Audience;
+use super::types::{Client, HubError, Profile, Topic, UserId};
+use crate::accounts::Identity;
+use crate::clock::now_ms;
+use crate::event::{Event, EventKind, Person};
+
+/// An online user.
+pub(super) struct User {
+    pub client: Arc<Client>,
+    pub person: Person,
+    pub identity: Identity,
+    pub realname: String,
+    pub away: Option<String>,
+    /// When they logged in (ms since the epoch).
+    pub since: i64,
+    /// Keys of the rooms they are in.
+    pub rooms: RoomKeys,
+}
+
+/// A user's room keys, kept sorted in a plain vector: users are in a few
+/// rooms, and a B-tree node per user would cost more than the keys.
+#[derive(Debug, Clone, Default)]
+pub(super) struct RoomKeys(Vec<String>);
+
+impl RoomKeys {
+    /// Where `key` is (`Ok`) or would go (`Err`).
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|k| k.as_str().cmp(key))
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn insert(&mut self, key: String) {
+        if let Err(at) = self.find(&key) {
+            self.0.insert(at, key);
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        if let Ok(at) = self.find(key) {
+            self.0.remove(at);
+        }
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a RoomKeys {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// A room with its members.
+pub(super) struct Room {
+    pub topic: Topic,
+    pub members: HashMap<UserId, Arc<Client>>,
+    /// Joins and leaves waiting for the next summary (large rooms only).
+    pub tally: Tally,
+}
+
+impl Room {
+    pub fn new(name: &str) -> Room {
+        Room {
+            topic: Topic {
+                room: name.to_owned(),
+                ..Topic::default()
+            },
+            members: HashMap::new(),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Whether joins and leaves are summarised rather than announced one by
+    /// one: the room has at least `threshold` members (0: never).
+    pub fn is_large(&self, threshold: usize) -> bool {
+        threshold > 0 && self.members.len() >= threshold
+    }
+}
+
+/// Everything behind the hub's lock.
+#[derive(Default)]
+pub(super) struct State {
+    /// See [`super::HubSettings::presence_threshold`].
+    pub presence_threshold: usize,
+    /// Boxed: the table keeps spare slots as it grows, and a slot holding a
+    /// pointer wastes less than one holding a whole user.
+    pub users: HashMap<UserId, Box<User>>,
+    /// Folded nickname to id.
+    pub nicks: HashMap<String, UserId>,
+    /// Online users by a hash of their nickname's look-alike skeleton:
+    /// 16 bytes a user where the skeletons themselves would take a hundred
+    /// (every idle connection pays for this). Candidates found by hash are
+    /// checked against their real nickname (`nick::looks_alike`).
+    skeletons: BTreeSet<(u64, UserId)>,
+    /// By folded name. Kept while they have members or a topic (the lobby always).
+    pub rooms: HashMap<String, Room>,
+}
+
+impl State {
+    /// No one online yet; rooms this large summarise presence.
+    pub fn new(presence_threshold: usize) -> Self {
+        State {
+            presence_threshold,
+            ..State::default()
+        }
+    }
+
+    /// The logged-in user with this id.
+    pub fn user(&self, id: UserId) -> Result<&User, HubError> {
+        self.users
+            .get(&id)
+            .map(|user| &**user)
+            .ok_or(HubError::Gone)
+    }
+
+    /// The logged-in user with this id, if they are an operator.
+    pub fn operator(&self, id: UserId) -> Result<&User, HubError> {
+        let user = self.user(id)?;
+        if user.identity.operator {
+            Ok(user)
+        } else {
+            Err(HubError::NotOperator)
+        }
+    }
+
+    /// The online user with this nickname.
+    pub fn by_nick(&self, nick: &str) -> Result<&User, HubError> {
+        self.nicks
+            .get(&nick::fold(nick))
+            .and_then(|id| self.users.get(id))
+            .map(|user| &**user)
+            .ok_or_else(|| HubError::NoSuchUser(nick.to_owned()))
+    }
+
+    /// What WHO and WHOIS show about user `id`.
+    pub fn profile(&self, id: UserId) -> Option<Profile> {
+        let user = self.users.get(&id)?;
+        Some(Profile {
+            person: user.person.clone(),
+            realname: user.realname.clone(),
+            away: user.away.clone(),
+            rooms: user
+                .rooms
+                .iter()
+                .filter_map(|key| self.rooms.get(key))
+                .map(|room| room.topic.room.clone())
+                .collect(),
+            since: user.since,
+            account: user.identity.account.clone(),
+            operator: user.identity.operator,
+        })
+    }
+
+    /// The key of a room the user is in, and the room.
+    pub fn joined_room(&self, id: UserId, room_name: &str) -> Result<(String, &Room), HubError> {
+        let key = room::fold(room_name);
+        if !self.user(id)?.rooms.contains(&key) {
+            return Err(HubError::NotInRoom(room_name.to_owned()));
+        }
+        match self.rooms.get(&key) {
+            Some(room) => Ok((key, room)),
+            None => Err(HubError::NotInRoom(room_name.to_owned())),
+        }
+    }
+
+    /// Adds a user to a room (creating it under `name`) and tells the
+    /// others (a large room counts them for its next summary instead).
+    pub fn enter(&mut self, id: UserId, name: &str) {
+        let key = room::fold(name);
+        let Some(user) = self.users.get_mut(&id) else {
+            return;
+        };
+        user.rooms.insert(key.clone());
+        let (client, who) = (user.client.clone(), user.person.clone());
+        let threshold = self.presence_threshold;
+        let room = self
+            .rooms
+            .entry(key.clone())
+            .or_insert_with(|| Room::new(name));
+        if room.is_large(threshold) {
+            room.tally.joined(&who);
+        } else {
+            let event = Event::new(
+                EventKind::Join {
+                    room: room.topic.room.as_str().into(),
+                    who,
+                },
+                now_ms(),
+            );
+            self.publish(Audience::room_except(&key, id), &event);
+        }
+        if let Some(room) = self.rooms.get_mut(&key) {
+            room.members.insert(id, client);
+        }
+    }
+
+    /// Removes a member from a room (their own list of rooms too),
+    /// forgetting the room if nothing is left of it: no members and no
+    /// topic (the lobby always stays).
+    pub fn remove_from_room(&mut self, key: &str, id: UserId) {
+        if let Some(room) = self.rooms.get_mut(key) {
+            room.members.remove(&id);
+            if room.members.is_empty() && room.topic.text.is_empty() && key != LOBBY {
+                self.rooms.remove(key);
+            }
+        }
+        if let Some(user) = self.users.get_mut(&id) {
+            user.rooms.remove(key);
+        }
+    }
+
+    /// Whether someone other than `me` is online with a name `nick` looks
+    /// like.
+    pub fn lookalike_online(&self, nick: &str, me: Option<UserId>) -> bool {
+        let hash = skeleton_hash(nick);
+        self.skeletons
+            .range((hash, UserId::MIN)..=(hash, UserId::MAX))
+            .filter(|(_, id)| Some(*id) != me)
+            .filter_map(|(_, id)| self.users.get(id))
+            .any(|user| nick::looks_alike(nick, &user.person.nick))
+    }
+
+    /// Indexes an online user's nickname (see [`State::nicks`] and the
+    /// look-alike index).
+    pub fn add_name(&mut self, nick: &str, id: UserId) {
+        self.nicks.insert(nick::fold(nick), id);
+        self.skeletons.insert((skeleton_hash(nick), id));
+    }
+
+    /// Forgets an online user's nickname.
+    pub fn remove_name(&mut self, nick: &str, id: UserId) {
+        self.nicks.remove(&nick::fold(nick));
+        self.skeletons.remove(&(skeleton_hash(nick), id));
+    }
+}
+
+/// A hash of a nickname's look-alike skeleton, for the look-alike index.
+fn skeleton_hash(nick: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(nick::skeleton(nick))
+}

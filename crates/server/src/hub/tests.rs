@@ -1,0 +1,255 @@
+//! The hub on its own: an in-memory store, clients whose outboxes the tests
+//! read directly (as JSON frames), no sockets.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::*;
+use crate::accounts::Identity;
+use crate::event::Format;
+use crate::outbox::{CloseReason, Outbox};
+use crate::testing::hub;
+
+/// A logged-in client and what the hub queued for it.
+struct Peer {
+    client: Arc<Client>,
+    outbox: Arc<Outbox>,
+}
+
+impl Peer {
+    fn login(hub: &Hub, nick: &str) -> Peer {
+        Self::login_as(hub, nick, false)
+    }
+
+    fn login_as(hub: &Hub, nick: &str, operator: bool) -> Peer {
+        let outbox = Arc::new(Outbox::new(1 << 20));
+        let arrival = Arrival {
+            nick: nick.to_owned(),
+            user: nick.to_owned(),
+            realname: nick.to_owned(),
+            address: "127.0.0.1:1".parse().unwrap(),
+            format: Format::Json,
+            echo: false,
+            identity: Identity {
+                account: None,
+                operator,
+            },
+            password_given: false,
+        };
+        let client = hub
+            .login(arrival, outbox.clone(), |_, _, _| Bytes::new())
+            .unwrap();
+        Peer { client, outbox }
+    }
+
+    /// Every frame queued since the last call, as JSON.
+    fn frames(&self) -> Vec<Value> {
+        let mut queued = VecDeque::new();
+        self.outbox.take(&mut queued);
+        let mut frames = Vec::new();
+        for bytes in queued {
+            self.outbox.written(bytes.len());
+            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                frames.push(serde_json::from_slice(line).unwrap());
+            }
+        }
+        frames
+    }
+
+    fn events(&self, event: &str) -> Vec<Value> {
+        self.frames()
+            .into_iter()
+            .filter(|f| f["event"] == event)
+            .collect()
+    }
+}
+
+fn join(hub: &Hub, peer: &Peer, room: &str) -> Joined {
+    hub.join(&peer.client, room, |_| Bytes::new()).unwrap()
+}
+
+#[test]
+fn a_join_splits_history_from_live_at_its_horizon() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    join(&hub, &alice, "den");
+    let before = hub
+        .say(&alice.client, Some("den"), "before", Style::default(), None)
+        .unwrap();
+    let bob = Peer::login(&hub, "bob");
+    let joined = join(&hub, &bob, "den");
+    assert!(before.msg_id < joined.horizon, "said before: replayed");
+    let after = hub
+        .say(&alice.client, Some("den"), "after", Style::default(), None)
+        .unwrap();
+    assert!(after.msg_id >= joined.horizon, "said after: live");
+    let live: Vec<String> = bob
+        .frames()
+        .into_iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(live, ["after"], "only what was said after the join is live");
+    let names: Vec<&str> = joined.members.iter().map(|p| &*p.nick).collect();
+    assert_eq!(names, ["alice", "bob"]);
+}
+
+#[test]
+fn someone_sharing_several_rooms_hears_of_a_rename_once() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let bob = Peer::login(&hub, "bob");
+    let carol = Peer::login(&hub, "carol");
+    for room in ["one", "two"] {
+        join(&hub, &alice, room);
+        join(&hub, &bob, room);
+    }
+    bob.frames();
+    carol.frames();
+    let renamed = hub.rename(&alice.client, "alicia").unwrap();
+    assert_eq!(
+        (renamed.old.as_str(), renamed.new.as_str()),
+        ("alice", "alicia")
+    );
+    assert_eq!(
+        bob.events("nick").len(),
+        1,
+        "once, though in three rooms with her"
+    );
+    assert_eq!(carol.events("nick").len(), 1, "the lobby is shared too");
+    assert!(
+        alice.events("nick").is_empty(),
+        "the renamer is answered by its session"
+    );
+}
+
+#[test]
+fn a_rename_frees_the_old_name_and_takes_the_new() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let bob = Peer::login(&hub, "bob");
+    assert!(matches!(
+        hub.rename(&bob.client, "ALICE"),
+        Err(HubError::NickTaken(_))
+    ));
+    // A look-alike of someone else's name is refused too.
+    assert!(matches!(
+        hub.rename(&bob.client, "\u{430}lice"),
+        Err(HubError::LooksLike(_))
+    ));
+    hub.rename(&alice.client, "alicia").unwrap();
+    hub.rename(&bob.client, "alice").unwrap();
+    assert_eq!(&*hub.person(&bob.client).unwrap().nick, "alice");
+    // Changing the case of one's own name is fine.
+    hub.rename(&bob.client, "Alice").unwrap();
+    assert_eq!(hub.online_nicks(["alicia", "ALICE"]), ["alicia", "Alice"]);
+}
+
+#[test]
+fn a_ban_disconnects_and_keeps_out_look_alikes() {
+    let hub = hub(0);
+    let op = Peer::login_as(&hub, "op", true);
+    let mallory = Peer::login(&hub, "mallory");
+    let bob = Peer::login(&hub, "bob");
+    assert!(matches!(
+        hub.ban_nick(&bob.client, "mallory", "spam"),
+        Err(HubError::NotOperator)
+    ));
+    hub.ban_nick(&op.client, "mallory", "spam").unwrap();
+    assert_eq!(mallory.outbox.close_reason(), Some(CloseReason::Banned));
+    hub.leave(&mallory.client, CloseReason::Banned, None);
+    for nick in ["mallory", "MALLORY", "m\u{430}llory"] {
+        let outbox = Arc::new(Outbox::new(1024));
+        let arrival = Arrival {
+            nick: nick.to_owned(),
+            user: "m".into(),
+            realname: "m".into(),
+            address: "127.0.0.1:2".parse().unwrap(),
+            format: Format::Json,
+            echo: false,
+            identity: Identity {
+                account: None,
+                operator: false,
+            },
+            password_given: false,
+        };
+        let refused = hub.login(arrival, outbox, |_, _, _| Bytes::new());
+        assert!(matches!(refused, Err(HubError::Banned(_))), "{nick}");
+    }
+    assert!(
+        hub.unban(&op.client, &BanTarget::Nickname("mallory".into()))
+            .unwrap()
+    );
+    assert!(
+        bob.outbox.close_reason().is_none(),
+        "nobody else was touched"
+    );
+}
+
+#[test]
+fn large_rooms_count_presence_and_summarise_it_once() {
+    let hub = hub(3);
+    let peers: Vec<Peer> = ["a", "b", "c"]
+        .iter()
+        .map(|n| Peer::login(&hub, n))
+        .collect();
+    // The lobby has 3 members now: large. Joins and leaves are counted.
+    for p in &peers {
+        p.frames();
+    }
+    let d = Peer::login(&hub, "d");
+    let e = Peer::login(&hub, "e");
+    hub.leave(&e.client, CloseReason::Closed, None);
+    assert!(peers[0].events("join").is_empty(), "no notice per join");
+    assert!(peers[0].events("leave").is_empty(), "nor per leave");
+    hub.flush_presence();
+    let summaries = peers[0].events("summary");
+    assert_eq!(summaries.len(), 1, "{summaries:?}");
+    let summary = &summaries[0]["summary"];
+    assert_eq!(
+        (&summary["joined"], &summary["left"]),
+        (&2.into(), &1.into())
+    );
+    assert_eq!(summary["members"], 4);
+    assert_eq!(d.events("summary").len(), 1);
+    // Nothing new: no summary.
+    hub.flush_presence();
+    assert!(peers[0].events("summary").is_empty());
+}
+
+#[test]
+fn leaving_tells_everyone_sharing_a_small_room_once() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let bob = Peer::login(&hub, "bob");
+    join(&hub, &alice, "den");
+    join(&hub, &bob, "den");
+    bob.frames();
+    hub.leave(&alice.client, CloseReason::Closed, Some("bye\u{1b}[2J"));
+    let leaves = bob.events("leave");
+    assert_eq!(leaves.len(), 1);
+    assert_eq!(leaves[0]["reason"], "Quit: bye\u{FFFD}[2J", "defused");
+    // Gone from the room and the indexes.
+    assert_eq!(hub.who("den").unwrap().1.len(), 1);
+    assert!(hub.whois("alice").is_none());
+    Peer::login(&hub, "alice");
+}
+
+#[test]
+fn empty_rooms_without_a_topic_are_forgotten() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    join(&hub, &alice, "brief");
+    join(&hub, &alice, "kept");
+    hub.set_topic(&alice.client, "kept", "stays").unwrap();
+    hub.part(&alice.client, "brief", None).unwrap();
+    hub.part(&alice.client, "kept", None).unwrap();
+    assert!(matches!(hub.topic("brief"), Err(HubError::NoSuchRoom(_))));
+    assert_eq!(hub.topic("kept").unwrap().text, "stays");
+    let names: Vec<String> = hub.rooms().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["lobby"], "only rooms with members are listed");
+}

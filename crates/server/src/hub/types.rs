@@ -1,0 +1,272 @@
+//! The hub's vocabulary: what sessions hand it and what it answers, in its
+//! own words (no wire format's types).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use chatroom_proto::nick::NickError;
+use chatroom_proto::room::{MAX_TOPIC_CHARS, RoomNameError};
+use thiserror::Error;
+
+use crate::accounts::{AccountSettings, Identity};
+use crate::event::{Event, Format, Person};
+use crate::outbox::Outbox;
+
+/// A user id: 0 is System, users count up from 1.
+pub type UserId = u64;
+
+/// A logged-in client, as the hub reaches it: its id and its outbound
+/// queue. Sessions hold one for the life of a login; rooms hold one per
+/// member to deliver to.
+pub struct Client {
+    /// Their id, unique across restarts of a server with durable history.
+    pub id: UserId,
+    /// Where they connect from: for logs, address bans and the per-address
+    /// quotas.
+    pub address: SocketAddr,
+    /// Their outbound queue.
+    pub outbox: Arc<Outbox>,
+    format: AtomicU8,
+    echo: AtomicBool,
+}
+
+impl Client {
+    /// A client writing events in `format`; `echo` sends it its own
+    /// messages back.
+    pub(super) fn new(
+        id: UserId,
+        address: SocketAddr,
+        outbox: Arc<Outbox>,
+        format: Format,
+        echo: bool,
+    ) -> Client {
+        Client {
+            id,
+            address,
+            outbox,
+            format: AtomicU8::new(format.index()),
+            echo: AtomicBool::new(echo),
+        }
+    }
+
+    /// How events are written for this client.
+    pub fn format(&self) -> Format {
+        Format::from_index(self.format.load(Ordering::Relaxed))
+    }
+
+    /// Changes how events are written (an IRC client negotiating tags).
+    pub fn set_format(&self, format: Format) {
+        self.format.store(format.index(), Ordering::Relaxed);
+    }
+
+    /// Whether the client gets its own messages back (IRC `echo-message`).
+    pub fn set_echo(&self, echo: bool) {
+        self.echo.store(echo, Ordering::Relaxed);
+    }
+
+    pub(super) fn echo(&self) -> bool {
+        self.echo.load(Ordering::Relaxed)
+    }
+
+    /// Queues `event` for this client in its format.
+    pub(super) fn deliver(&self, event: &Event) {
+        self.outbox.push(event.encoded(self.format()));
+    }
+}
+
+/// What a new connection tells the hub about itself at login.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The wanted nickname.
+    pub nick: String,
+    /// The IRC user name (JSON clients: their nickname).
+    pub user: String,
+    /// The real name, shown by WHOIS.
+    pub realname: String,
+    /// Where they connect from.
+    pub address: SocketAddr,
+    /// How events are to be written for them.
+    pub format: Format,
+    /// Whether they get their own messages back.
+    pub echo: bool,
+    /// The account they proved they own (see `Accounts::check`).
+    pub identity: Identity,
+    /// Whether they gave a password (JSON): then the nickname must have an
+    /// account, or they would believe it protected when it is not. (IRC's
+    /// `PASS` is ignored for a nickname without one, as is usual on IRC.)
+    pub password_given: bool,
+}
+
+/// The hub's own limits.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Most rooms one user may be in at once (0: no limit).
+    pub max_rooms_per_user: usize,
+    /// Longest message text, in bytes (0: no limit beyond the frame size).
+    pub max_message_bytes: usize,
+    /// How accounts are protected.
+    pub accounts: AccountSettings,
+    /// Rooms one address may create an hour (0: no limit).
+    pub rooms_per_hour: u32,
+    /// Rooms with at least this many members get presence summaries
+    /// (`Hub::flush_presence`) instead of a notice per join and leave
+    /// (0: always one notice each).
+    pub presence_threshold: usize,
+}
+
+/// Why the hub refused a request. Each protocol says it in its own words
+/// (`json::errors`, `irc::errors`).
+#[derive(Debug, Error)]
+pub enum HubError {
+    /// The nickname breaks the nickname rules.
+    #[error(transparent)]
+    BadNick(#[from] NickError),
+    /// Someone online already has that nickname (compared case-insensitively).
+    #[error("the nickname {0:?} is already in use")]
+    NickTaken(String),
+    /// The nickname looks like one someone online has, or a registered one
+    /// (Unicode confusables: `Ьоb` with Cyrillic letters beside `bob`).
+    #[error("the nickname {0:?} looks too much like one already in use")]
+    LooksLike(String),
+    /// The room name breaks the room name rules.
+    #[error(transparent)]
+    BadRoom(#[from] RoomNameError),
+    /// No such room exists.
+    #[error("there is no room {0:?}")]
+    NoSuchRoom(String),
+    /// The user is not in that room.
+    #[error("you are not in {0:?}")]
+    NotInRoom(String),
+    /// The user is already in that room.
+    #[error("you are already in {0:?}")]
+    AlreadyInRoom(String),
+    /// Nobody with that nickname is online.
+    #[error("nobody called {0:?} is online")]
+    NoSuchUser(String),
+    /// The topic is too long.
+    #[error("a topic has at most {MAX_TOPIC_CHARS} characters")]
+    TopicTooLong,
+    /// The session is no longer logged in (it is leaving).
+    #[error("not logged in")]
+    Gone,
+    /// The nickname is registered to an account the user has not logged into.
+    #[error("the nickname {0:?} is registered: log in with its password")]
+    AccountRequired(String),
+    /// The user is in as many rooms as allowed.
+    #[error("you may be in at most {0} rooms")]
+    TooManyRooms(usize),
+    /// The message is too long.
+    #[error("a message has at most {0} bytes")]
+    MessageTooLong(usize),
+    /// The request needs an operator.
+    #[error("only operators may do that")]
+    NotOperator,
+    /// The user's address created as many rooms as allowed in an hour.
+    #[error("too many new rooms from your address; join an existing one or try again later")]
+    TooManyNewRooms,
+    /// The nickname is banned.
+    #[error("the nickname {0:?} is banned")]
+    Banned(String),
+    /// A password came with a nickname that has no account.
+    #[error("the nickname {0:?} has no account: log in without a password, then register it")]
+    NoAccount(String),
+}
+
+/// A message the hub accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    /// Its id.
+    pub msg_id: u64,
+    /// Its timestamp, in milliseconds since the Unix epoch.
+    pub ts: i64,
+    /// For direct messages: the recipient's away message, if they are away.
+    pub away: Option<String>,
+}
+
+/// A nickname change the hub made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// The nickname before.
+    pub old: String,
+    /// The nickname now, as normalized (what the user typed may differ:
+    /// fullwidth letters, decomposed accents).
+    pub new: String,
+}
+
+/// How a message is to be sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// A `/me` action.
+    pub action: bool,
+    /// An IRC NOTICE (never to be answered automatically).
+    pub notice: bool,
+}
+
+/// What a joiner learns about the room.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    /// The folded room key (for history requests).
+    pub key: String,
+    /// The room's display name.
+    pub name: String,
+    /// Its topic.
+    pub topic: Topic,
+    /// Its members, the joiner included, by nickname.
+    pub members: Vec<Person>,
+    /// Messages with ids below this were said before the join (replay them
+    /// from history); later ones are delivered live.
+    pub horizon: u64,
+}
+
+/// A room's topic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topic {
+    /// The room's display name.
+    pub room: String,
+    /// The text ("" when none).
+    pub text: String,
+    /// Who set it.
+    pub set_by: Option<String>,
+    /// When, in milliseconds since the Unix epoch.
+    pub set_at: Option<i64>,
+}
+
+/// A room as a list of rooms shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// The room's display name.
+    pub name: String,
+    /// How many are in it.
+    pub members: usize,
+    /// Its topic ("" when none).
+    pub topic: String,
+}
+
+/// Someone with what WHO and WHOIS show about them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Who they are.
+    pub person: Person,
+    /// Real name.
+    pub realname: String,
+    /// Their away message, if away.
+    pub away: Option<String>,
+    /// The rooms they are in (display names).
+    pub rooms: Vec<String>,
+    /// When they logged in (ms since the epoch).
+    pub since: i64,
+    /// The account they are logged into.
+    pub account: Option<String>,
+    /// Whether they are an operator.
+    pub operator: bool,
+}
+
+/// What a ban is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BanTarget {
+    /// A nickname (and its look-alikes).
+    Nickname(String),
+    /// An address.
+    Address(IpAddr),
+}

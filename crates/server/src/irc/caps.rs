@@ -1,0 +1,187 @@
+//! IRCv3 capabilities: the one table of what the server offers, what a
+//! client enabled, and the `CAP` command that negotiates them.
+
+use chatroom_proto::irc::{self, Message, Source, numeric};
+
+use super::IrcSession;
+use crate::event::Format;
+
+/// A capability the server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// Its name in `CAP` lines.
+    pub name: &'static str,
+    bit: u8,
+}
+
+/// `batch`: history replays come as a `chathistory` batch.
+pub const BATCH: Capability = Capability {
+    name: "batch",
+    bit: 1,
+};
+/// `echo-message`: the sender gets its own messages back.
+pub const ECHO_MESSAGE: Capability = Capability {
+    name: "echo-message",
+    bit: 1 << 1,
+};
+/// `message-tags`: lines carry tags (`time`, `msgid`).
+pub const MESSAGE_TAGS: Capability = Capability {
+    name: "message-tags",
+    bit: 1 << 2,
+};
+/// `multi-prefix`: accepted (there are no channel prefixes yet).
+pub const MULTI_PREFIX: Capability = Capability {
+    name: "multi-prefix",
+    bit: 1 << 3,
+};
+/// `server-time`: lines carry the `time` tag.
+pub const SERVER_TIME: Capability = Capability {
+    name: "server-time",
+    bit: 1 << 4,
+};
+
+/// Every capability offered, in `CAP LS` order.
+pub const OFFERED: [Capability; 5] = [BATCH, ECHO_MESSAGE, MESSAGE_TAGS, MULTI_PREFIX, SERVER_TIME];
+
+/// The capabilities a client enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps(u8);
+
+impl Caps {
+    /// Whether `cap` is enabled.
+    pub fn has(self, cap: Capability) -> bool {
+        self.0 & cap.bit != 0
+    }
+
+    /// These capabilities with `cap` turned on or off.
+    fn with(self, cap: Capability, on: bool) -> Caps {
+        if on {
+            Caps(self.0 | cap.bit)
+        } else {
+            Caps(self.0 & !cap.bit)
+        }
+    }
+
+    /// The capabilities a `CAP REQ` asks for applied to these, or `None`
+    /// if it names one the server does not offer (all or nothing).
+    fn requested(self, wanted: &str) -> Option<Caps> {
+        wanted.split_whitespace().try_fold(self, |caps, token| {
+            let (name, on) = match token.strip_prefix('-') {
+                Some(name) => (name, false),
+                None => (token, true),
+            };
+            let cap = OFFERED.iter().find(|c| c.name == name)?;
+            Some(caps.with(*cap, on))
+        })
+    }
+
+    /// The names of the enabled capabilities, in `CAP LS` order.
+    fn names(self) -> Vec<&'static str> {
+        OFFERED
+            .iter()
+            .filter(|c| self.has(**c))
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// How events are written for a client with these capabilities.
+    pub fn format(self) -> Format {
+        if self.has(SERVER_TIME) || self.has(MESSAGE_TAGS) {
+            Format::IrcTagged
+        } else {
+            Format::Irc
+        }
+    }
+
+    /// Whether lines for this client carry tags.
+    pub fn tagged(self) -> bool {
+        self.format() == Format::IrcTagged
+    }
+}
+
+impl IrcSession {
+    /// `CAP LS|LIST|REQ|END`.
+    pub(super) async fn cap(&mut self, args: &[String]) {
+        let sub = args.first().map(|s| s.to_uppercase()).unwrap_or_default();
+        let reply = |s: &Self, sub: &str, text: String| {
+            Message::new("CAP")
+                .with_source(Source::server(s.server()))
+                .param(s.addressee())
+                .param(sub)
+                .trailing_param(text)
+        };
+        match sub.as_str() {
+            "LS" => {
+                if self.client.is_none() {
+                    self.negotiating = true;
+                }
+                let offered: Vec<&str> = OFFERED.iter().map(|c| c.name).collect();
+                let m = reply(self, "LS", offered.join(" "));
+                self.send(&m);
+            }
+            "LIST" => {
+                let m = reply(self, "LIST", self.caps.names().join(" "));
+                self.send(&m);
+            }
+            "REQ" => {
+                if self.client.is_none() {
+                    self.negotiating = true;
+                }
+                let wanted = args.get(1).cloned().unwrap_or_default();
+                match self.caps.requested(&wanted) {
+                    Some(caps) => {
+                        self.caps = caps;
+                        if let Some(client) = &self.client {
+                            client.set_format(caps.format());
+                            client.set_echo(caps.has(ECHO_MESSAGE));
+                        }
+                        let m = reply(self, "ACK", wanted);
+                        self.send(&m);
+                    }
+                    None => {
+                        let m = reply(self, "NAK", wanted);
+                        self.send(&m);
+                    }
+                }
+            }
+            "END" => {
+                self.negotiating = false;
+                Box::pin(self.try_register()).await;
+            }
+            _ => {
+                let m = self
+                    .numeric(numeric::ERR_INVALIDCAPCMD)
+                    .param(irc::safe_param(&sub))
+                    .trailing_param("Invalid CAP command");
+                self.send(&m);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_all_or_nothing() {
+        let none = Caps::default();
+        let some = none.requested("server-time batch").unwrap();
+        assert!(some.has(SERVER_TIME) && some.has(BATCH) && !some.has(ECHO_MESSAGE));
+        assert_eq!(some.names(), ["batch", "server-time"]);
+        assert_eq!(some.requested("echo-message nonsense"), None);
+        let less = some.requested("-batch").unwrap();
+        assert_eq!(less.names(), ["server-time"]);
+        assert_eq!(less.format(), Format::IrcTagged);
+        assert_eq!(none.format(), Format::Irc);
+    }
+
+    #[test]
+    fn every_capability_has_its_own_bit() {
+        let all = OFFERED.iter().fold(0u8, |bits, c| {
+            assert_eq!(bits & c.bit, 0, "{} shares a bit", c.name);
+            bits | c.bit
+        });
+        assert_eq!(all.count_ones() as usize, OFFERED.len());
+    }
+}

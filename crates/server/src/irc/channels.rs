@@ -1,0 +1,216 @@
+//! Channels: JOIN, PART, NAMES, TOPIC, LIST, KICK, and MODE on a channel.
+
+use bytes::Bytes;
+use chatroom_proto::irc::{self, Message, Source, channel, numeric};
+
+use super::IrcSession;
+use super::replies::user_name;
+use crate::event::Person;
+use crate::hub::{Client, HubError, Joined};
+
+impl IrcSession {
+    /// What a client sees when it joins: its own JOIN, the topic, the names.
+    /// Runs under the hub's lock: no hub calls here.
+    pub(super) fn join_reply(&self, client: &Client, nick: &str, joined: &Joined) -> Vec<Message> {
+        let channel = channel::room_to_channel(&joined.name);
+        let source = Source::user(
+            nick,
+            user_name(self.user.as_ref().map_or("", |(u, _)| u), nick),
+            &*Person::cloak(client.id),
+        );
+        let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
+        lines.extend(self.topic_lines(nick, &joined.topic, false));
+        lines.extend(self.names_lines(nick, &channel, joined.members.iter().map(|m| &*m.nick)));
+        lines
+    }
+
+    /// `JOIN #a,#b [keys]`, or `JOIN 0` to part every channel.
+    pub(super) async fn join(&mut self, channels: &str, keys: Option<&str>) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        if channels == "0" {
+            let rooms = self
+                .hub
+                .whois(&self.addressee())
+                .map(|p| p.rooms)
+                .unwrap_or_default();
+            for room in rooms {
+                self.part(&channel::room_to_channel(&room), None);
+            }
+            return;
+        }
+        for (name, _key) in channel::join_targets(channels, keys) {
+            let Some(room) = self.room_of(name) else {
+                continue;
+            };
+            let nick = self.addressee();
+            let result = self.hub.join(&client, room, |joined| {
+                let mut out = Vec::new();
+                for m in self.join_reply(&client, &nick, joined) {
+                    m.encode_into(&mut out);
+                }
+                Bytes::from(out)
+            });
+            match result {
+                Ok(joined) => {
+                    Box::pin(self.replay(joined.key, joined.name, Some(joined.horizon))).await;
+                }
+                Err(e) => self.hub_error(&e, name),
+            }
+        }
+    }
+
+    /// `PART #a,#b [reason]`.
+    pub(super) fn part(&mut self, channels: &str, reason: Option<&str>) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        for name in channel::split_list(channels) {
+            let Some(room) = self.room_of(name) else {
+                continue;
+            };
+            let me = self.me();
+            match self.hub.part(&client, room, reason) {
+                Ok(room) => {
+                    let mut m = Message::new("PART")
+                        .with_source(me)
+                        .param(channel::room_to_channel(&room));
+                    if let Some(reason) = reason {
+                        m = m.trailing_param(reason);
+                    }
+                    self.send(&m);
+                }
+                Err(e) => self.hub_error(&e, name),
+            }
+        }
+    }
+
+    /// `NAMES [#a,#b]`.
+    pub(super) fn names(&self, channels: &str) {
+        let nick = self.addressee();
+        if channels.is_empty() {
+            return self.send_all(&self.names_lines(&nick, "*", []));
+        }
+        let mut lines = Vec::new();
+        for name in channel::split_list(channels) {
+            let found = channel::channel_to_room(name)
+                .ok()
+                .and_then(|room| self.hub.who(room).ok());
+            match found {
+                Some((room, members)) => {
+                    let names = members.iter().map(|p| &*p.person.nick);
+                    lines.extend(self.names_lines(&nick, &channel::room_to_channel(&room), names));
+                }
+                None => lines.extend(self.names_lines(&nick, irc::safe_param(name), [])),
+            }
+        }
+        self.send_all(&lines);
+    }
+
+    /// `TOPIC #a` asks; `TOPIC #a :text` sets.
+    pub(super) fn topic(&self, name: &str, text: Option<&str>) {
+        let Some(client) = &self.client else { return };
+        let Some(room) = self.room_of(name) else {
+            return;
+        };
+        match text {
+            None => match self.hub.topic(room) {
+                Ok(topic) => self.send_all(&self.topic_lines(&self.addressee(), &topic, true)),
+                Err(e) => self.hub_error(&e, name),
+            },
+            Some(text) => {
+                let me = self.me();
+                match self.hub.set_topic(client, room, text) {
+                    Ok(topic) => {
+                        let m = Message::new("TOPIC")
+                            .with_source(me)
+                            .param(channel::room_to_channel(&topic.room))
+                            .trailing_param(&topic.text);
+                        self.send(&m);
+                    }
+                    Err(e) => self.hub_error(&e, name),
+                }
+            }
+        }
+    }
+
+    /// `LIST`: every channel with members, their counts and topics.
+    pub(super) fn list(&self) {
+        let mut lines = vec![
+            self.numeric(numeric::RPL_LISTSTART)
+                .param("Channel")
+                .trailing_param("Users  Name"),
+        ];
+        for room in self.hub.rooms() {
+            lines.push(
+                self.numeric(numeric::RPL_LIST)
+                    .param(channel::room_to_channel(&room.name))
+                    .param(room.members.to_string())
+                    .trailing_param(room.topic),
+            );
+        }
+        lines.push(
+            self.numeric(numeric::RPL_LISTEND)
+                .trailing_param("End of /LIST"),
+        );
+        self.send_all(&lines);
+    }
+
+    /// `KICK #room nick [:reason]`, for operators.
+    pub(super) fn kick(&self, channel_name: &str, target: &str, reason: Option<&str>) {
+        let Some(client) = &self.client else { return };
+        let Some(room) = self.room_of(channel_name) else {
+            return;
+        };
+        match self
+            .hub
+            .kick(client, room, target, reason.unwrap_or("kicked"))
+        {
+            Ok(()) => {}
+            Err(HubError::NotOperator) => {
+                let m = self
+                    .numeric(numeric::ERR_CHANOPRIVSNEEDED)
+                    .param(irc::safe_param(channel_name))
+                    .trailing_param("You're not a channel operator");
+                self.send(&m);
+            }
+            Err(HubError::NotInRoom(_)) => {
+                let m = self
+                    .numeric(numeric::ERR_USERNOTINCHANNEL)
+                    .param(irc::safe_param(target))
+                    .param(irc::safe_param(channel_name))
+                    .trailing_param("They aren't on that channel");
+                self.send(&m);
+            }
+            Err(e) => self.hub_error(&e, target),
+        }
+    }
+
+    /// `MODE #channel [change]`: channels are `+n`; their ban list is
+    /// empty; changing modes needs an operator.
+    pub(super) fn channel_mode(&self, target: &str, change: Option<&str>) {
+        let topic = channel::channel_to_room(target)
+            .ok()
+            .and_then(|room| self.hub.topic(room).ok());
+        let Some(topic) = topic else {
+            return self.send(&self.no_such_channel(target, "No such channel"));
+        };
+        let channel = channel::room_to_channel(&topic.room);
+        let m = match change {
+            None => self
+                .numeric(numeric::RPL_CHANNELMODEIS)
+                .param(&channel)
+                .param("+n"),
+            Some("b" | "+b") => self
+                .numeric(numeric::RPL_ENDOFBANLIST)
+                .param(&channel)
+                .trailing_param("End of channel ban list"),
+            Some(_) => self
+                .numeric(numeric::ERR_CHANOPRIVSNEEDED)
+                .param(&channel)
+                .trailing_param("You're not a channel operator"),
+        };
+        self.send(&m);
+    }
+}

@@ -1,0 +1,225 @@
+//! The command table: what carries out each command.
+//!
+//! In the spirit of ergo's `irc/commands.go`: one row per command. The
+//! rules about a command (its parameter counts, whether it may come before
+//! registration, the reply when parameters are missing) live beside it in
+//! `chatroom_proto::irc::Command::spec` and are checked before a handler
+//! runs; [`handler`] gives the code that runs. Handlers get the command's
+//! parameters, at most as many as it uses.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use chatroom_proto::irc::Command;
+use chatroom_proto::json::Secret;
+
+use super::IrcSession;
+use crate::conn::Flow;
+use crate::outbox::CloseReason;
+
+/// A handler's future.
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Flow> + Send + 'a>>;
+
+/// What carries out a command.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Done at once.
+    Now(fn(&mut IrcSession, &[String]) -> Flow),
+    /// Waits (for password hashing, for the store).
+    Later(for<'a> fn(&'a mut IrcSession, &'a [String]) -> Pending<'a>),
+}
+
+/// The handler of `command`.
+pub fn handler(command: Command) -> Handler {
+    use Handler::{Later, Now};
+    match command {
+        Command::Pass => Now(pass),
+        Command::Nick => Now(nick),
+        Command::User => Later(user),
+        Command::Cap => Later(cap),
+        Command::Ping => Now(ping),
+        Command::Pong | Command::Tagmsg => Now(ignore),
+        Command::Quit => Now(quit),
+        Command::Join => Later(join),
+        Command::Part => Now(part),
+        Command::Names => Now(names),
+        Command::Topic => Now(topic),
+        Command::List => Now(list),
+        Command::Who => Now(who),
+        Command::Whois => Now(whois),
+        Command::Privmsg => Now(privmsg),
+        Command::Notice => Now(notice),
+        Command::Away => Now(away),
+        Command::Mode => Now(mode),
+        Command::Kick => Now(kick),
+        Command::Motd => Now(motd),
+        Command::Lusers => Now(lusers),
+        Command::Ison => Now(ison),
+        Command::Userhost => Now(userhost),
+        Command::Version => Now(version),
+        Command::Time => Now(time),
+        Command::Register => Later(register),
+        Command::Kill => Now(kill),
+        Command::Oper => Later(oper),
+    }
+}
+
+/// Parameter `i` ("" when absent).
+fn arg(args: &[String], i: usize) -> &str {
+    args.get(i).map_or("", String::as_str)
+}
+
+/// Parameter `i`, if given.
+fn opt(args: &[String], i: usize) -> Option<&str> {
+    args.get(i).map(String::as_str)
+}
+
+fn pass(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.password = Some(Secret::new(arg(a, 0)));
+    Flow::Continue
+}
+
+fn nick(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.nick_command(arg(a, 0));
+    Flow::Continue
+}
+
+fn user<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.user_command(arg(a, 0), arg(a, 3)).await;
+        Flow::Continue
+    })
+}
+
+fn cap<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.cap(a).await;
+        Flow::Continue
+    })
+}
+
+fn ping(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.ping_command(arg(a, 0));
+    Flow::Continue
+}
+
+fn ignore(_: &mut IrcSession, _: &[String]) -> Flow {
+    Flow::Continue
+}
+
+fn quit(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.quit_message = opt(a, 0).filter(|m| !m.is_empty()).map(str::to_owned);
+    Flow::Close(CloseReason::Logout)
+}
+
+fn join<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.join(arg(a, 0), opt(a, 1)).await;
+        Flow::Continue
+    })
+}
+
+fn part(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.part(arg(a, 0), opt(a, 1));
+    Flow::Continue
+}
+
+fn names(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.names(arg(a, 0));
+    Flow::Continue
+}
+
+fn topic(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.topic(arg(a, 0), opt(a, 1));
+    Flow::Continue
+}
+
+fn list(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.list();
+    Flow::Continue
+}
+
+fn who(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.who(arg(a, 0));
+    Flow::Continue
+}
+
+fn whois(s: &mut IrcSession, a: &[String]) -> Flow {
+    // `WHOIS [server] nicks`: the nicknames come last.
+    s.whois(a.last().map_or("", String::as_str));
+    Flow::Continue
+}
+
+fn privmsg(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.privmsg(arg(a, 0), arg(a, 1), false);
+    Flow::Continue
+}
+
+fn notice(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.privmsg(arg(a, 0), arg(a, 1), true);
+    Flow::Continue
+}
+
+fn away(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.away(opt(a, 0));
+    Flow::Continue
+}
+
+fn mode(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.mode(arg(a, 0), opt(a, 1));
+    Flow::Continue
+}
+
+fn kick(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.kick(arg(a, 0), arg(a, 1), opt(a, 2));
+    Flow::Continue
+}
+
+fn motd(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.send_all(&s.motd_lines(&s.addressee()));
+    Flow::Continue
+}
+
+fn lusers(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.send_all(&s.lusers_lines(&s.addressee(), s.hub.counts()));
+    Flow::Continue
+}
+
+fn ison(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.ison(a);
+    Flow::Continue
+}
+
+fn userhost(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.userhost(a);
+    Flow::Continue
+}
+
+fn version(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.version();
+    Flow::Continue
+}
+
+fn time(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.time();
+    Flow::Continue
+}
+
+fn register<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.register(arg(a, 0), arg(a, 2)).await;
+        Flow::Continue
+    })
+}
+
+fn kill(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.kill(arg(a, 0));
+    Flow::Continue
+}
+
+fn oper<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.oper(arg(a, 0), arg(a, 1)).await;
+        Flow::Continue
+    })
+}

@@ -1,0 +1,309 @@
+//! Events as IRC writes them: PRIVMSG, NOTICE, JOIN, PART, QUIT, NICK,
+//! KICK, TOPIC, with IRCv3 `time` and `msgid` tags for clients that asked.
+
+use bytes::Bytes;
+use chatroom_proto::irc::{self, Message, Source};
+use chatroom_proto::nick::SYSTEM_NICK;
+
+use crate::event::{self, EventKind, Person, QuitReason};
+use crate::outbox::CloseReason;
+
+/// Where a person's lines come from: `nick!user@host`.
+pub fn source(person: &Person) -> Source {
+    Source::user(&*person.nick, &*person.user, &*person.host)
+}
+
+/// The lines for `kind`, which happened at `ts` (ms since the epoch), with
+/// tags when `tagged`.
+pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    let tag = |m: Message, msg_id: Option<u64>, at: i64| {
+        if !tagged {
+            return m;
+        }
+        let m = m.with_tag("time", Some(&irc_time(at)));
+        match msg_id {
+            Some(id) => m.with_tag("msgid", Some(&id.to_string())),
+            None => m,
+        }
+    };
+    match kind {
+        EventKind::Message {
+            msg_id,
+            ts,
+            room,
+            from,
+            text,
+            action,
+            notice,
+        } => {
+            let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
+                .with_source(source(from))
+                .param(irc::channel::room_to_channel(room));
+            for line in irc_text_lines(&template, text, *action) {
+                tag(line, Some(*msg_id), *ts).encode_into(&mut out);
+            }
+        }
+        EventKind::Direct {
+            msg_id,
+            ts,
+            from,
+            to,
+            text,
+            action,
+            notice,
+        } => {
+            let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
+                .with_source(source(from))
+                .param(&*to.1);
+            for line in irc_text_lines(&template, text, *action) {
+                tag(line, Some(*msg_id), *ts).encode_into(&mut out);
+            }
+        }
+        EventKind::Join { room, who } => {
+            let m = Message::new("JOIN")
+                .with_source(source(who))
+                .param(irc::channel::room_to_channel(room));
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Part { room, who, reason } => {
+            let mut m = Message::new("PART")
+                .with_source(source(who))
+                .param(irc::channel::room_to_channel(room));
+            if let Some(reason) = reason {
+                m = m.trailing_param(&**reason);
+            }
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Quit { who, reason } => {
+            let m = Message::new("QUIT")
+                .with_source(source(who))
+                .trailing_param(quit_text(reason));
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Nick { who, new } => {
+            let m = Message::new("NICK").with_source(source(who)).param(&**new);
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Kick {
+            room,
+            by,
+            target,
+            reason,
+        } => {
+            let m = Message::new("KICK")
+                .with_source(source(by))
+                .param(irc::channel::room_to_channel(room))
+                .param(&*target.nick)
+                .trailing_param(&**reason);
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Summary {
+            room,
+            counts: (joined, left, members),
+            joined: joined_names,
+            left: left_names,
+        } => {
+            let text = event::summary_text(*joined, joined_names, *left, left_names, *members);
+            let m = Message::new("NOTICE")
+                .with_source(Source::server(SYSTEM_NICK))
+                .param(irc::channel::room_to_channel(room))
+                .trailing_param(format!("*** {text}"));
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Topic { room, who, topic } => {
+            let m = Message::new("TOPIC")
+                .with_source(source(who))
+                .param(irc::channel::room_to_channel(room))
+                .trailing_param(&**topic);
+            tag(m, None, ts).encode_into(&mut out);
+        }
+    }
+    Bytes::from(out)
+}
+
+/// IRCv3 `server-time`: `2026-11-24T12:34:56.789Z`.
+pub fn irc_time(ts_ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ts_ms) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => "1970-01-01T00:00:00.000Z".to_owned(),
+    }
+}
+
+/// How a quit reason reads on IRC: the client's own message as `Quit: ...`,
+/// the server's reasons in the words IRC servers use.
+pub fn quit_text(reason: &QuitReason) -> String {
+    match reason {
+        QuitReason::Said(text) => format!("Quit: {text}"),
+        QuitReason::Closed(why) => closed_text(*why).to_owned(),
+    }
+}
+
+/// Why the server closed (or saw closed) a connection, as IRC says it: in
+/// the QUIT others see and the ERROR the client gets.
+pub fn closed_text(why: CloseReason) -> &'static str {
+    match why {
+        CloseReason::Closed => "Connection closed",
+        CloseReason::Reset => "Connection reset",
+        CloseReason::Logout => "Client quit",
+        CloseReason::Shutdown => "Server shutting down",
+        // The name IRC servers give this ("SendQ exceeded"), and what it
+        // means for people who do not know it.
+        CloseReason::SlowConsumer => "SendQ exceeded (fell too far behind reading)",
+        CloseReason::Flood => "Excess Flood (sent too fast)",
+        CloseReason::FrameTooLarge => "Input line too long",
+        CloseReason::PingTimeout => "Ping timeout",
+        CloseReason::LoginTimeout => "Registration timed out",
+        CloseReason::Killed => "Killed by an operator",
+        CloseReason::Banned => "Banned",
+        CloseReason::TooManyAttempts => "Too many wrong passwords",
+    }
+}
+
+/// A message's text as IRC lines: one per line of the text, each split to
+/// fit the 512-byte limit, actions wrapped in CTCP ACTION.
+pub fn irc_text_lines(template: &Message, text: &str, action: bool) -> Vec<Message> {
+    let mut lines = Vec::new();
+    for line in irc::text_lines(text) {
+        if action {
+            // Leave room for the two \x01 and "ACTION ".
+            let inner = template.clone().trailing_param(String::new());
+            let budget = irc::text_budget(&inner).saturating_sub(9).max(1);
+            for piece in irc::split_text(line, budget) {
+                lines.push(
+                    template
+                        .clone()
+                        .trailing_param(format!("\u{1}ACTION {piece}\u{1}")),
+                );
+            }
+        } else {
+            lines.extend(irc::fit_text(template, line));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::event::{Event, Format};
+
+    fn who(nick: &str) -> Person {
+        Person {
+            id: 7,
+            nick: nick.into(),
+            user: "u".into(),
+            host: Person::cloak(7),
+        }
+    }
+
+    fn message(text: &str, action: bool) -> Arc<Event> {
+        Event::new(
+            EventKind::Message {
+                msg_id: 42,
+                ts: 0,
+                room: "lobby".into(),
+                from: who("bob"),
+                text: text.into(),
+                action,
+                notice: false,
+            },
+            0,
+        )
+    }
+
+    #[test]
+    fn quit_reasons_say_what_happened() {
+        let closed = |why| quit_text(&QuitReason::Closed(why));
+        assert_eq!(
+            closed(CloseReason::SlowConsumer),
+            "SendQ exceeded (fell too far behind reading)"
+        );
+        assert_eq!(closed(CloseReason::Flood), "Excess Flood (sent too fast)");
+        assert_eq!(closed(CloseReason::PingTimeout), "Ping timeout");
+        assert_eq!(quit_text(&QuitReason::Said("bye".into())), "Quit: bye");
+    }
+
+    #[test]
+    fn each_format_is_encoded_once_and_shared() {
+        let event = message("hi", false);
+        let a = event.encoded(Format::Json);
+        let b = event.encoded(Format::Json);
+        assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
+        let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
+        assert_eq!(v["message"], "hi");
+        assert_eq!(
+            &event.encoded(Format::Irc)[..],
+            b":bob!u@user/7 PRIVMSG #lobby :hi\r\n"
+        );
+        assert_eq!(
+            &event.encoded(Format::IrcTagged)[..],
+            b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user/7 PRIVMSG #lobby :hi\r\n"
+        );
+    }
+
+    #[test]
+    fn multi_line_text_and_actions_on_irc() {
+        let text =
+            String::from_utf8(message("one\ntwo", false).encoded(Format::Irc).to_vec()).unwrap();
+        assert_eq!(
+            text,
+            ":bob!u@user/7 PRIVMSG #lobby :one\r\n:bob!u@user/7 PRIVMSG #lobby :two\r\n"
+        );
+        let text = String::from_utf8(message("waves", true).encoded(Format::Irc).to_vec()).unwrap();
+        assert_eq!(
+            text,
+            ":bob!u@user/7 PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
+        );
+    }
+
+    #[test]
+    fn long_text_is_split_within_the_line_limit() {
+        let long = "字".repeat(400);
+        let bytes = message(&long, false).encoded(Format::IrcTagged);
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+        assert!(lines.len() > 1);
+        let mut rebuilt = String::new();
+        for line in &lines {
+            let body = line.split_once(' ').unwrap().1;
+            assert!(body.len() + 2 <= 512, "{}", body.len());
+            rebuilt.push_str(
+                line.rsplit_once(" :")
+                    .map_or_else(|| line.rsplit_once(' ').unwrap().1, |p| p.1),
+            );
+        }
+        assert_eq!(rebuilt, long);
+    }
+
+    #[test]
+    fn presence_on_irc() {
+        let quit = Event::new(
+            EventKind::Quit {
+                who: who("bob"),
+                reason: QuitReason::Closed(CloseReason::Closed),
+            },
+            0,
+        );
+        assert_eq!(
+            &quit.encoded(Format::Irc)[..],
+            b":bob!u@user/7 QUIT :Connection closed\r\n"
+        );
+        let nick = Event::new(
+            EventKind::Nick {
+                who: who("bob"),
+                new: "rob".into(),
+            },
+            0,
+        );
+        assert_eq!(
+            &nick.encoded(Format::Irc)[..],
+            b":bob!u@user/7 NICK rob\r\n"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&nick.encoded(Format::Json)).unwrap();
+        assert_eq!(v["old_nickname"], "bob");
+        assert_eq!(v["nickname"], "rob");
+    }
+}

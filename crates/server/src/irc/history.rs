@@ -1,0 +1,99 @@
+//! History on IRC: a channel's recent messages replayed on join, as a
+//! `chathistory` batch, as tagged lines, or as lines with their date and
+//! time (like a bouncer's playback), depending on the client's
+//! capabilities.
+
+use bytes::Bytes;
+use chatroom_proto::irc::{Message, Source, channel};
+use tracing::warn;
+
+use super::IrcSession;
+use super::caps::BATCH;
+use super::events::{irc_text_lines, irc_time};
+use crate::event::Person;
+use crate::store::StoredMessage;
+
+impl IrcSession {
+    /// Replays the messages of room `key` (display name `name`) with ids
+    /// below `before` (the newest when `None`).
+    pub(super) async fn replay(&mut self, key: String, name: String, before: Option<u64>) {
+        let channel = channel::room_to_channel(&name);
+        let page = match self
+            .hub
+            .store()
+            .history(key, before, self.settings.history_replay)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                warn!(peer = %self.peer, error = %e, "history read failed");
+                let m = Message::new("NOTICE")
+                    .with_source(Source::server(self.server()))
+                    .param(self.addressee())
+                    .trailing_param(format!(
+                        "*** The history of {channel} is unavailable right now"
+                    ));
+                return self.send(&m);
+            }
+        };
+        if page.messages.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        let batch = self.caps.has(BATCH).then(|| {
+            self.batches += 1;
+            format!("h{}", self.batches)
+        });
+        if let Some(id) = &batch {
+            Message::new("BATCH")
+                .with_source(Source::server(self.server()))
+                .param(format!("+{id}"))
+                .param("chathistory")
+                .param(&channel)
+                .encode_into(&mut out);
+        }
+        for m in &page.messages {
+            for line in self.history_lines(m, &channel, batch.as_deref()) {
+                line.encode_into(&mut out);
+            }
+        }
+        if let Some(id) = &batch {
+            Message::new("BATCH")
+                .with_source(Source::server(self.server()))
+                .param(format!("-{id}"))
+                .encode_into(&mut out);
+        }
+        self.outbox.push(Bytes::from(out));
+    }
+
+    /// One stored message as the lines this client reads.
+    fn history_lines(&self, m: &StoredMessage, channel: &str, batch: Option<&str>) -> Vec<Message> {
+        let tagged = self.caps.tagged();
+        let source = Source::user(&m.sender_nick, &m.sender_nick, &*Person::cloak(m.sender_id));
+        let template = Message::new("PRIVMSG").with_source(source).param(channel);
+        let text = if tagged {
+            m.text.clone()
+        } else {
+            let stamp = crate::clock::utc_stamp(m.ts);
+            m.text
+                .lines()
+                .map(|l| format!("[{stamp}] {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        irc_text_lines(&template, &text, m.action)
+            .into_iter()
+            .map(|mut line| {
+                if let Some(id) = batch {
+                    line = line.with_tag("batch", Some(id));
+                }
+                if tagged {
+                    line = line
+                        .with_tag("time", Some(&irc_time(m.ts)))
+                        .with_tag("msgid", Some(&m.id.to_string()));
+                }
+                line
+            })
+            .collect()
+    }
+}

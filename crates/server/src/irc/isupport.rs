@@ -1,0 +1,26 @@
+//! `005 RPL_ISUPPORT`: what the server tells IRC clients about itself,
+//! built once from its limits.
+
+use chatroom_proto::nick::MAX_NICK_CHARS;
+use chatroom_proto::room::{MAX_ROOM_CHARS, MAX_TOPIC_CHARS};
+
+/// The longest away message kept (longer ones are cut).
+pub const AWAYLEN: usize = 300;
+
+/// The tokens of `005` for a server called `server_name`.
+pub fn tokens(server_name: &str) -> Vec<String> {
+    vec![
+        "CASEMAPPING=rfc8265".to_owned(),
+        "CHANTYPES=#".to_owned(),
+        // A channel is `#` and the room's name.
+        format!("CHANNELLEN={}", MAX_ROOM_CHARS + 1),
+        format!("NICKLEN={MAX_NICK_CHARS}"),
+        format!("TOPICLEN={MAX_TOPIC_CHARS}"),
+        format!("AWAYLEN={AWAYLEN}"),
+        "CHANMODES=,,,n".to_owned(),
+        "PREFIX=".to_owned(),
+        format!("NETWORK={server_name}"),
+        "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,WHOIS:1".to_owned(),
+        "UTF8ONLY".to_owned(),
+    ]
+}

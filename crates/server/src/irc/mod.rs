@@ -1,0 +1,110 @@
+//! The IRC side of the server (docs/irc.md): RFC 1459/2812 client commands
+//! plus the IRCv3 basics, bridged onto the same hub as the JSON protocol.
+//!
+//! Rooms are channels (`lobby` is `#lobby`); every registered user starts in
+//! `#lobby`, like JSON users. Registration needs `NICK` and `USER` (and `CAP
+//! END` once `CAP` negotiation started).
+//!
+//! - [`commands`]: the command table: for every command its handler, next
+//!   to its parameter counts and whether it may come before registration
+//!   (`chatroom_proto::irc::Command::spec`);
+//! - [`session`]: the connection's life (decoding, dispatch, keepalive,
+//!   costs, last words);
+//! - [`registration`] (PASS, NICK, USER, REGISTER, the welcome burst) and
+//!   [`caps`] (the capability table and `CAP`);
+//! - [`channels`] (JOIN, PART, NAMES, TOPIC, LIST, KICK, channel MODE),
+//!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
+//!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
+//!   join);
+//! - [`events`], [`replies`], [`errors`], [`isupport`]: how events,
+//!   answers and refusals are written for IRC clients.
+
+mod caps;
+mod channels;
+mod commands;
+pub mod errors;
+pub mod events;
+mod history;
+pub mod isupport;
+mod messages;
+mod registration;
+pub mod replies;
+mod session;
+#[cfg(test)]
+mod tests;
+mod users;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chatroom_proto::irc::{IrcFramer, Message, ParseError};
+use chatroom_proto::json::Secret;
+
+use crate::hub::{Client, Hub};
+use crate::outbox::Outbox;
+use caps::Caps;
+
+/// The software and version, as VERSION and 002/004 show it.
+const VERSION: &str = concat!("chatroom-", env!("CARGO_PKG_VERSION"));
+
+/// What the IRC listener needs from the server's configuration.
+#[derive(Debug, Clone)]
+pub struct IrcSettings {
+    /// The server name used as the source of server lines (`:chatroom 001 ...`).
+    pub server_name: Arc<str>,
+    /// The message of the day, one entry per line (empty: `422 ERR_NOMOTD`).
+    pub motd: Arc<[String]>,
+    /// How many stored messages joining a channel replays.
+    pub history_replay: u32,
+    /// When the server started (ms since the epoch), for `003`.
+    pub started: i64,
+    /// The `005 RPL_ISUPPORT` tokens, built once ([`isupport::tokens`]).
+    pub isupport: Arc<[String]>,
+}
+
+impl IrcSettings {
+    /// Settings for a server called `server_name`.
+    pub fn new(server_name: &str, motd: Vec<String>, history_replay: u32, started: i64) -> Self {
+        IrcSettings {
+            isupport: isupport::tokens(server_name).into(),
+            server_name: server_name.into(),
+            motd: motd.into(),
+            history_replay,
+            started,
+        }
+    }
+}
+
+/// One unit of decoded client input.
+pub enum Input {
+    /// A parsed line.
+    Line(Message),
+    /// A line that could not be parsed.
+    Bad(ParseError),
+    /// A line over the length limit (skipped).
+    TooLong,
+}
+
+/// The state of one IRC connection.
+pub struct IrcSession {
+    hub: Arc<Hub>,
+    outbox: Arc<Outbox>,
+    peer: SocketAddr,
+    settings: IrcSettings,
+    framer: IrcFramer,
+    /// The nickname given with NICK (before registration) or in use.
+    nick: Option<String>,
+    /// USER's user name and real name.
+    user: Option<(String, String)>,
+    /// Registration waits while CAP negotiation is open.
+    negotiating: bool,
+    caps: Caps,
+    client: Option<Arc<Client>>,
+    invisible: bool,
+    quit_message: Option<String>,
+    batches: u64,
+    /// The password from PASS, for a registered nickname.
+    password: Option<Secret>,
+    /// Wrong passwords (and attempts while told to wait) on this connection.
+    wrong_passwords: u8,
+}

@@ -1,0 +1,220 @@
+//! Registration: NICK and USER (and PASS for a registered nickname), the
+//! account's REGISTER, and the welcome burst once a client is in.
+
+use bytes::Bytes;
+use chatroom_proto::irc::{self, Message, Source, numeric};
+use chatroom_proto::json::Secret;
+use chatroom_proto::nick;
+use chatroom_proto::room::LOBBY;
+use tracing::info;
+
+use super::caps::ECHO_MESSAGE;
+use super::events::irc_time;
+use super::replies::user_name;
+use super::{IrcSession, VERSION};
+use crate::accounts::AccountError;
+use crate::hub::{Arrival, Client};
+
+impl IrcSession {
+    /// `NICK`: before registration, the nickname to register with; after,
+    /// a rename everyone sharing a channel sees.
+    pub(super) fn nick_command(&mut self, wanted: &str) {
+        if let Err(e) = nick::validate(wanted) {
+            let m = self
+                .numeric(numeric::ERR_ERRONEUSNICKNAME)
+                .param(irc::safe_param(wanted))
+                .trailing_param(format!("Erroneous nickname: {e}"));
+            return self.send(&m);
+        }
+        let Some(client) = self.client.clone() else {
+            // Registration completes after this line is handled, once USER
+            // is in too (see `Session::handle`).
+            self.nick = Some(wanted.to_owned());
+            return;
+        };
+        let before = self.me();
+        match self.hub.rename(&client, wanted) {
+            Ok(renamed) => {
+                let m = Message::new("NICK").with_source(before).param(&renamed.new);
+                self.nick = Some(renamed.new);
+                self.send(&m);
+            }
+            Err(e) => self.hub_error(&e, wanted),
+        }
+    }
+
+    /// `USER <user> <mode> <unused> <realname>`.
+    pub(super) async fn user_command(&mut self, user: &str, realname: &str) {
+        self.user = Some((user.to_owned(), realname.to_owned()));
+        Box::pin(self.try_register()).await;
+    }
+
+    /// Completes registration once NICK and USER are in and CAP is done.
+    pub(super) async fn try_register(&mut self) {
+        if self.client.is_some() || self.negotiating {
+            return;
+        }
+        let (Some(nick), Some((user, realname))) = (self.nick.clone(), self.user.clone()) else {
+            return;
+        };
+        let identity = match self
+            .hub
+            .accounts()
+            .check(&nick, self.password.as_ref(), self.peer.ip())
+            .await
+        {
+            Ok(identity) => identity,
+            Err(e) => return self.refuse_registration(&e),
+        };
+        let arrival = Arrival {
+            nick: nick.clone(),
+            user: user_name(&user, &nick),
+            realname,
+            address: self.peer,
+            format: self.caps.format(),
+            echo: self.caps.has(ECHO_MESSAGE),
+            identity,
+            password_given: false,
+        };
+        let outbox = self.outbox.clone();
+        // The burst is built under the hub's lock: take the counts now.
+        let (users, rooms) = self.hub.counts();
+        let result = self.hub.login(arrival, outbox, |client, nick, lobby| {
+            let mut out = Vec::new();
+            for m in self.welcome(client, nick, (users + 1, rooms)) {
+                m.encode_into(&mut out);
+            }
+            for m in self.join_reply(client, nick, lobby) {
+                m.encode_into(&mut out);
+            }
+            Bytes::from(out)
+        });
+        match result {
+            Ok(client) => {
+                info!(peer = %self.peer, id = client.id, nick = %nick, "IRC client registered");
+                // As the hub normalized it.
+                if let Some(me) = self.hub.person(&client) {
+                    self.nick = Some(me.nick.to_string());
+                }
+                let lobby = self.hub.membership(&client, LOBBY);
+                self.client = Some(client);
+                if let Ok((key, name)) = lobby {
+                    Box::pin(self.replay(key, name, None)).await;
+                }
+            }
+            Err(e) => {
+                self.hub_error(&e, &nick);
+                self.nick = None;
+            }
+        }
+    }
+
+    /// Tells the client why its password (or nickname) was not accepted;
+    /// it may try another NICK.
+    fn refuse_registration(&mut self, error: &AccountError) {
+        if matches!(
+            error,
+            AccountError::WrongPassword(_) | AccountError::TooManyAttempts(_)
+        ) {
+            self.wrong_passwords += 1;
+        }
+        let m = match error {
+            AccountError::Banned(..) => self
+                .numeric(numeric::ERR_YOUREBANNEDCREEP)
+                .trailing_param(error.to_string()),
+            AccountError::InvalidNickname(_) => self
+                .numeric(numeric::ERR_ERRONEUSNICKNAME)
+                .trailing_param(error.to_string()),
+            _ => self
+                .numeric(numeric::ERR_PASSWDMISMATCH)
+                .trailing_param(format!("Password incorrect: {error}")),
+        };
+        self.send(&m);
+        self.nick = None;
+    }
+
+    /// The registration burst: 001-005, LUSERS (from `counts`: users and
+    /// rooms) and the MOTD. Runs under the hub's lock: no hub calls here.
+    fn welcome(&self, client: &Client, nick: &str, counts: (usize, usize)) -> Vec<Message> {
+        let server = self.server();
+        let n = |numeric| Message::numeric(server, numeric, nick);
+        let user = self.user.as_ref().map_or("user", |(u, _)| u.as_str());
+        let mut lines = vec![
+            n(numeric::RPL_WELCOME).trailing_param(format!(
+                "Welcome to the {server} IRC network, {nick}!{}@{}",
+                user_name(user, nick),
+                crate::event::Person::cloak(client.id)
+            )),
+            n(numeric::RPL_YOURHOST)
+                .trailing_param(format!("Your host is {server}, running version {VERSION}")),
+            n(numeric::RPL_CREATED).trailing_param(format!(
+                "This server was created {}",
+                irc_time(self.settings.started)
+            )),
+            n(numeric::RPL_MYINFO)
+                .param(server)
+                .param(VERSION)
+                .param("i")
+                .param("n"),
+        ];
+        lines.extend(self.isupport_lines(nick));
+        lines.extend(self.lusers_lines(nick, counts));
+        lines.extend(self.motd_lines(nick));
+        lines
+    }
+
+    /// `REGISTER <account> <email> <password>`: `*` or the current nickname
+    /// as the account; before registration it registers the NICK given.
+    pub(super) async fn register(&mut self, account: &str, password: &str) {
+        let fail = |s: &Self, code: &str, text: String| {
+            Message::new("FAIL")
+                .with_source(Source::server(s.server()))
+                .param("REGISTER")
+                .param(code)
+                .param(irc::safe_param(account))
+                .trailing_param(text)
+        };
+        let Some(nick) = self.nick.clone() else {
+            let m = fail(self, "NEED_NICK", "Send NICK before REGISTER".to_owned());
+            return self.send(&m);
+        };
+        if account != "*" && nick::fold(account) != nick::fold(&nick) {
+            let m = fail(
+                self,
+                "ACCOUNT_NAME_MUST_BE_NICK",
+                "The account name must be your nickname".to_owned(),
+            );
+            return self.send(&m);
+        }
+        let client = self.client.clone();
+        let password = Secret::new(password);
+        let registered = self
+            .hub
+            .register(client.as_deref(), &nick, &password, self.peer.ip())
+            .await;
+        let m = match registered {
+            Ok(_) => {
+                if self.client.is_none() {
+                    self.password = Some(password);
+                }
+                Message::new("REGISTER")
+                    .with_source(Source::server(self.server()))
+                    .param("SUCCESS")
+                    .param(&nick)
+                    .trailing_param("Account created")
+            }
+            Err(e) => {
+                let code = match e {
+                    AccountError::AlreadyRegistered(_)
+                    | AccountError::InUse(_)
+                    | AccountError::LooksLike(_) => "ACCOUNT_EXISTS",
+                    AccountError::InvalidNickname(_) => "BAD_ACCOUNT_NAME",
+                    AccountError::BadPassword => "UNACCEPTABLE_PASSWORD",
+                    _ => "TEMPORARILY_UNAVAILABLE",
+                };
+                fail(self, code, e.to_string())
+            }
+        };
+        self.send(&m);
+    }
+}

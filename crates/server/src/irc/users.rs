@@ -1,0 +1,264 @@
+//! Users and the server: WHO, WHOIS, ISON, USERHOST, AWAY, user MODE, OPER,
+//! KILL, PING, VERSION, TIME.
+
+use chatroom_proto::irc::{self, Message, Source, channel, numeric};
+use chatroom_proto::json::Secret;
+use chatroom_proto::nick;
+
+use super::events::irc_time;
+use super::isupport::AWAYLEN;
+use super::{IrcSession, VERSION};
+use crate::accounts::AccountError;
+use crate::clock::now_ms;
+use crate::hub::Profile;
+
+impl IrcSession {
+    /// `PING token`: `PONG server :token`.
+    pub(super) fn ping_command(&self, token: &str) {
+        let pong = Message::new("PONG")
+            .with_source(Source::server(self.server()))
+            .param(self.server())
+            .trailing_param(token);
+        self.send(&pong);
+    }
+
+    /// `WHO #channel` or `WHO nick`.
+    pub(super) fn who(&self, mask: &str) {
+        let mut lines = Vec::new();
+        let reply = |channel: &str, p: &Profile| {
+            let flags = if p.away.is_some() { "G" } else { "H" };
+            self.numeric(numeric::RPL_WHOREPLY)
+                .param(channel)
+                .param(&*p.person.user)
+                .param(&*p.person.host)
+                .param(self.server())
+                .param(&*p.person.nick)
+                .param(flags)
+                .trailing_param(format!("0 {}", p.realname))
+        };
+        if channel::is_channel(mask) {
+            if let Ok(room) = channel::channel_to_room(mask)
+                && let Ok((room, members)) = self.hub.who(room)
+            {
+                let channel = channel::room_to_channel(&room);
+                lines.extend(members.iter().map(|p| reply(&channel, p)));
+            }
+        } else if let Some(p) = self.hub.whois(mask) {
+            lines.push(reply("*", &p));
+        }
+        let end = if mask.is_empty() {
+            "*"
+        } else {
+            irc::safe_param(mask)
+        };
+        lines.push(
+            self.numeric(numeric::RPL_ENDOFWHO)
+                .param(end)
+                .trailing_param("End of /WHO list"),
+        );
+        self.send_all(&lines);
+    }
+
+    /// `WHOIS nick`.
+    pub(super) fn whois(&self, nicks: &str) {
+        let target = nicks.split(',').next().unwrap_or("");
+        let Some(p) = self.hub.whois(target) else {
+            let nick = irc::safe_param(target);
+            return self.send_all(&[
+                self.numeric(numeric::ERR_NOSUCHNICK)
+                    .param(nick)
+                    .trailing_param("No such nick/channel"),
+                self.numeric(numeric::RPL_ENDOFWHOIS)
+                    .param(nick)
+                    .trailing_param("End of /WHOIS list"),
+            ]);
+        };
+        let about = |n| self.numeric(n).param(&*p.person.nick);
+        let mut lines = vec![
+            about(numeric::RPL_WHOISUSER)
+                .param(&*p.person.user)
+                .param(&*p.person.host)
+                .param("*")
+                .trailing_param(&p.realname),
+        ];
+        if !p.rooms.is_empty() {
+            let channels: Vec<String> = p
+                .rooms
+                .iter()
+                .map(|r| channel::room_to_channel(r))
+                .collect();
+            lines.extend(irc::fit_words(
+                &about(numeric::RPL_WHOISCHANNELS),
+                channels.iter().map(String::as_str),
+            ));
+        }
+        lines.push(
+            about(numeric::RPL_WHOISSERVER)
+                .param(self.server())
+                .trailing_param(VERSION),
+        );
+        if p.operator {
+            lines.push(about(numeric::RPL_WHOISOPERATOR).trailing_param("is an IRC operator"));
+        }
+        if let Some(away) = &p.away {
+            lines.push(about(numeric::RPL_AWAY).trailing_param(away));
+        }
+        lines.push(
+            about(numeric::RPL_WHOISIDLE)
+                .param("0")
+                .param((p.since / 1000).to_string())
+                .trailing_param("seconds idle, signon time"),
+        );
+        lines.push(about(numeric::RPL_ENDOFWHOIS).trailing_param("End of /WHOIS list"));
+        self.send_all(&lines);
+    }
+
+    /// `ISON nicks...`: which are online.
+    pub(super) fn ison(&self, args: &[String]) {
+        let online = self
+            .hub
+            .online_nicks(args.iter().flat_map(|a| a.split(' ')));
+        let m = self
+            .numeric(numeric::RPL_ISON)
+            .trailing_param(online.join(" "));
+        self.send(&m);
+    }
+
+    /// `USERHOST nicks...` (up to five).
+    pub(super) fn userhost(&self, args: &[String]) {
+        let entries: Vec<String> = args
+            .iter()
+            .flat_map(|a| a.split(' '))
+            .take(5)
+            .filter_map(|nick| self.hub.whois(nick))
+            .map(|p| {
+                let away = if p.away.is_some() { '-' } else { '+' };
+                format!(
+                    "{}={away}{}@{}",
+                    p.person.nick, p.person.user, p.person.host
+                )
+            })
+            .collect();
+        let m = self
+            .numeric(numeric::RPL_USERHOST)
+            .trailing_param(entries.join(" "));
+        self.send(&m);
+    }
+
+    /// `AWAY :message` sets, `AWAY` clears.
+    pub(super) fn away(&self, message: Option<&str>) {
+        let Some(client) = &self.client else { return };
+        let m = match message.filter(|m| !m.is_empty()) {
+            Some(text) => {
+                self.hub
+                    .set_away(client, Some(text.chars().take(AWAYLEN).collect()));
+                self.numeric(numeric::RPL_NOWAWAY)
+                    .trailing_param("You have been marked as being away")
+            }
+            None => {
+                self.hub.set_away(client, None);
+                self.numeric(numeric::RPL_UNAWAY)
+                    .trailing_param("You are no longer marked as being away")
+            }
+        };
+        self.send(&m);
+    }
+
+    /// `MODE target [change]`: a channel's, or one's own user modes (`i`).
+    pub(super) fn mode(&mut self, target: &str, change: Option<&str>) {
+        if channel::is_channel(target) {
+            return self.channel_mode(target, change);
+        }
+        if nick::fold(target) != nick::fold(&self.addressee()) {
+            let m = self
+                .numeric(numeric::ERR_USERSDONTMATCH)
+                .trailing_param("Can't change mode for other users");
+            return self.send(&m);
+        }
+        let Some(change) = change else {
+            let modes = if self.invisible { "+i" } else { "+" };
+            let m = self.numeric(numeric::RPL_UMODEIS).param(modes);
+            return self.send(&m);
+        };
+        let mut adding = true;
+        let mut applied = String::new();
+        for c in change.chars() {
+            match c {
+                '+' => adding = true,
+                '-' => adding = false,
+                'i' => {
+                    self.invisible = adding;
+                    applied.push_str(if adding { "+i" } else { "-i" });
+                }
+                _ => {
+                    let m = self
+                        .numeric(numeric::ERR_UMODEUNKNOWNFLAG)
+                        .trailing_param("Unknown MODE flag");
+                    self.send(&m);
+                }
+            }
+        }
+        if !applied.is_empty() {
+            let nick = self.addressee();
+            let m = Message::new("MODE")
+                .with_source(Source::user(&nick, "*", "*"))
+                .param(&nick)
+                .trailing_param(applied);
+            self.send(&m);
+        }
+    }
+
+    /// `OPER name password`: server operator credentials.
+    pub(super) async fn oper(&mut self, name: &str, password: &str) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        let checked = self
+            .hub
+            .accounts()
+            .oper(name, &Secret::new(password), self.peer.ip())
+            .await;
+        let m = match checked.map(|()| self.hub.promote(&client)) {
+            Ok(Ok(())) => self
+                .numeric(numeric::RPL_YOUREOPER)
+                .trailing_param("You are now an IRC operator"),
+            Ok(Err(_)) => return,
+            Err(e) => {
+                if matches!(e, AccountError::WrongPassword(_)) {
+                    self.wrong_passwords += 1;
+                }
+                self.numeric(numeric::ERR_PASSWDMISMATCH)
+                    .trailing_param(format!("Password incorrect: {e}"))
+            }
+        };
+        self.send(&m);
+    }
+
+    /// `KILL nick [reason]`, for operators.
+    pub(super) fn kill(&self, target: &str) {
+        if let Some(client) = &self.client
+            && let Err(e) = self.hub.kill(client, target)
+        {
+            self.hub_error(&e, target);
+        }
+    }
+
+    /// `VERSION`.
+    pub(super) fn version(&self) {
+        let m = self
+            .numeric(numeric::RPL_VERSION)
+            .param(VERSION)
+            .param(self.server())
+            .trailing_param("chatroom: rooms for JSON and IRC clients alike");
+        self.send(&m);
+    }
+
+    /// `TIME`.
+    pub(super) fn time(&self) {
+        let m = self
+            .numeric(numeric::RPL_TIME)
+            .param(self.server())
+            .trailing_param(irc_time(now_ms()));
+        self.send(&m);
+    }
+}

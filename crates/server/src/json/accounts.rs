@@ -1,0 +1,215 @@
+//! Logging in, registering, deleting an account: the requests that prove
+//! who someone is.
+
+use chatroom_proto::ErrorCode;
+use chatroom_proto::json::{Done, Ref, Registered, Secret, ServerFrame, Welcome, encode_frame};
+use chatroom_proto::room::LOBBY;
+use tracing::info;
+
+use super::{JsonSession, SERVER_NAME, errors};
+use crate::accounts::{AccountError, Identity, WRONG_PASSWORDS_PER_CONNECTION};
+use crate::conn::Flow;
+use crate::event::Format;
+use crate::hub::{Arrival, Client, HubError};
+use crate::outbox::CloseReason;
+
+impl JsonSession {
+    /// `login`: checks the password (if any) and logs in; closes the
+    /// connection after too many wrong passwords.
+    pub(super) async fn login(
+        &mut self,
+        nickname: String,
+        password: Option<Secret>,
+        protocol: Option<u32>,
+        reference: Option<Ref>,
+    ) -> Flow {
+        if let Some(client) = &self.client {
+            let text = match self.hub.person(client) {
+                Some(who) => format!("already logged in as {}", who.nick),
+                None => "already logged in".to_owned(),
+            };
+            self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
+            return Flow::Continue;
+        }
+        // Rare paths like this one are boxed, so every connection's future
+        // does not carry their state (see `drive`).
+        let identity = match Box::pin(self.hub.accounts().check(
+            &nickname,
+            password.as_ref(),
+            self.peer.ip(),
+        ))
+        .await
+        {
+            Ok(identity) => identity,
+            Err(e) => {
+                self.account_error(&e, reference);
+                // Asking again while told to wait counts as much as a
+                // wrong guess.
+                if matches!(
+                    e,
+                    AccountError::WrongPassword(_) | AccountError::TooManyAttempts(_)
+                ) {
+                    self.wrong_passwords += 1;
+                    if self.wrong_passwords >= WRONG_PASSWORDS_PER_CONNECTION {
+                        return Flow::Close(CloseReason::TooManyAttempts);
+                    }
+                }
+                return Flow::Continue;
+            }
+        };
+        self.enter(nickname, identity, password.is_some(), protocol, reference);
+        Flow::Continue
+    }
+
+    /// Logs in as `nickname` with an established identity.
+    pub(super) fn enter(
+        &mut self,
+        nickname: String,
+        identity: Identity,
+        password_given: bool,
+        protocol: Option<u32>,
+        reference: Option<Ref>,
+    ) {
+        let welcome_ref = reference.clone();
+        let epoch = format!("{:016x}", self.hub.epoch());
+        let limits = self.settings.limits;
+        let arrival = Arrival {
+            nick: nickname.clone(),
+            user: nickname.clone(),
+            realname: nickname.clone(),
+            address: self.peer,
+            format: Format::Json,
+            echo: false,
+            identity,
+            password_given,
+        };
+        let result = self
+            .hub
+            .login(arrival, self.outbox.clone(), |client, nickname, _| {
+                encode_frame(&ServerFrame::Welcome(Welcome {
+                    status: "ok".to_owned(),
+                    id: client.id,
+                    nickname: nickname.to_owned(),
+                    protocol: chatroom_proto::PROTOCOL_VERSION,
+                    server: SERVER_NAME.to_owned(),
+                    rooms: vec![LOBBY.to_owned()],
+                    epoch: Some(epoch),
+                    limits: Some(limits),
+                    reference: welcome_ref,
+                }))
+            });
+        match result {
+            Ok(client) => {
+                info!(peer = %self.peer, id = client.id, nick = %nickname, "logged in");
+                self.protocol = protocol.unwrap_or(1);
+                self.client = Some(client);
+            }
+            Err(e) => self.send_error(errors::hub_error(&e), e.to_string(), reference),
+        }
+    }
+
+    /// `register`: the current nickname once logged in, or `nickname`
+    /// (logging in with it) before.
+    pub(super) async fn register(
+        &mut self,
+        nickname: Option<String>,
+        password: Secret,
+        reference: Option<Ref>,
+    ) {
+        let (nickname, logging_in) = match (&self.client, nickname) {
+            (Some(client), _) => match self.hub.person(client) {
+                Some(who) => (who.nick.to_string(), false),
+                None => return,
+            },
+            (None, Some(nickname)) => (nickname, true),
+            (None, None) => {
+                return self.send_error(
+                    ErrorCode::MissingField,
+                    "field `nickname` is missing (needed before login)",
+                    reference,
+                );
+            }
+        };
+        let client = self.client.clone();
+        match Box::pin(
+            self.hub
+                .register(client.as_deref(), &nickname, &password, self.peer.ip()),
+        )
+        .await
+        {
+            Ok(identity) => {
+                if logging_in {
+                    self.enter(
+                        nickname.clone(),
+                        identity,
+                        false,
+                        Some(chatroom_proto::PROTOCOL_VERSION),
+                        None,
+                    );
+                }
+                self.send(&ServerFrame::Registered(Registered {
+                    nickname,
+                    reference,
+                }));
+            }
+            Err(e) => self.account_error(&e, reference),
+        }
+    }
+
+    /// Deletes an account: one's own with its password, anyone's as an
+    /// operator.
+    pub(super) async fn unregister(
+        &mut self,
+        client: &Client,
+        nickname: Option<String>,
+        password: Option<Secret>,
+        reference: Option<Ref>,
+    ) -> Result<(), HubError> {
+        let own = self
+            .hub
+            .person(client)
+            .ok_or(HubError::Gone)?
+            .nick
+            .to_string();
+        let target = nickname.unwrap_or_else(|| own.clone());
+        if chatroom_proto::nick::fold(&target) == chatroom_proto::nick::fold(&own) {
+            let Some(password) = password else {
+                self.send_error(
+                    ErrorCode::MissingField,
+                    "field `password` is missing: your account's password, to delete it",
+                    reference,
+                );
+                return Ok(());
+            };
+            match self
+                .hub
+                .accounts()
+                .check(&own, Some(&password), self.peer.ip())
+                .await
+            {
+                Ok(identity) if identity.account.is_some() => {}
+                Ok(_) => return Err(HubError::NoAccount(own)),
+                Err(e) => {
+                    self.account_error(&e, reference);
+                    return Ok(());
+                }
+            }
+        } else if !self.hub.is_operator(client) {
+            return Err(HubError::NotOperator);
+        }
+        match self.hub.accounts().unregister(&target).await {
+            Ok(true) => {
+                self.hub
+                    .forget_account(&chatroom_proto::nick::fold(&target));
+                info!(peer = %self.peer, id = client.id, account = %target, "account deleted");
+                self.send(&ServerFrame::Done(Done {
+                    request: "unregister".to_owned(),
+                    reference,
+                }));
+            }
+            Ok(false) => return Err(HubError::NoAccount(target)),
+            Err(e) => self.account_error(&e, reference),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+//! The hub's answers in the JSON protocol's words: member lists, room
+//! lists, ban targets.
+
+use chatroom_proto::json;
+
+use crate::event::Person;
+use crate::hub::{BanTarget, RoomSummary};
+
+/// Someone in a member list.
+pub fn member(person: &Person) -> json::MemberInfo {
+    json::MemberInfo {
+        id: person.id,
+        nickname: person.nick.to_string(),
+    }
+}
+
+/// A room in a room list.
+pub fn room(room: RoomSummary) -> json::RoomInfo {
+    json::RoomInfo {
+        name: room.name,
+        members: u32::try_from(room.members).unwrap_or(u32::MAX),
+        topic: room.topic,
+    }
+}
+
+/// What a `ban` or `unban` request is about, as the hub says it.
+pub fn ban_target(target: json::BanTarget) -> BanTarget {
+    match target {
+        json::BanTarget::Nickname(nick) => BanTarget::Nickname(nick),
+        json::BanTarget::Ip(ip) => BanTarget::Address(ip),
+    }
+}

@@ -1,0 +1,308 @@
+//! What a logged-in user asks for: messages, rooms, topics, nicknames,
+//! operators' actions.
+
+use chatroom_proto::ErrorCode;
+use chatroom_proto::json::{
+    Ack, AwayNotice, BanTarget, Conversation, ConversationList, Done, ErrorFrame, MemberInfo,
+    MemberList, Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo,
+    encode_frame,
+};
+use chatroom_proto::nick::{self};
+use tracing::info;
+
+use super::{JsonSession, MAX_SEARCH_OFFSET, replies};
+use crate::hub::{Client, HubError, Style, Topic};
+use crate::store::{Outcome, Receipt, SearchQuery};
+
+impl JsonSession {
+    /// The requests that need a logged-in user.
+    pub(super) async fn member_request(
+        &mut self,
+        client: &Client,
+        request: Request,
+        reference: Option<Ref>,
+    ) -> Result<(), HubError> {
+        let hub = self.hub.clone();
+        let done = |s: &Self, request: &str, reference| {
+            s.send(&ServerFrame::Done(Done {
+                request: request.to_owned(),
+                reference,
+            }));
+        };
+        match request {
+            Request::Broadcast {
+                room,
+                message,
+                action,
+            } => {
+                let style = Style {
+                    action,
+                    notice: false,
+                };
+                let receipt = self.receipt(reference);
+                hub.say(client, room.as_deref(), &message, style, receipt)?;
+            }
+            Request::Direct {
+                to,
+                message,
+                action,
+            } => {
+                let style = Style {
+                    action,
+                    notice: false,
+                };
+                hub.direct(client, &to, &message, style, |nickname, away| {
+                    // Whoever writes to someone away is told, before the
+                    // ack (which waits for the store).
+                    if let Some(away) = away {
+                        self.send(&ServerFrame::Away(AwayNotice {
+                            nickname: nickname.to_owned(),
+                            message: away.to_owned(),
+                            reference: reference.clone(),
+                        }));
+                    }
+                    self.receipt(reference)
+                })?;
+            }
+            Request::DirectHistory {
+                with,
+                before,
+                limit,
+            } => {
+                let reader = self.reader(client)?;
+                Box::pin(self.direct_replay(reader, with, before, limit, reference)).await;
+            }
+            Request::Conversations { limit } => {
+                let reader = self.reader(client)?;
+                match Box::pin(hub.store().conversations(reader, limit)).await {
+                    Ok(peers) => self.send(&ServerFrame::Conversations(ConversationList {
+                        conversations: peers
+                            .into_iter()
+                            .map(|p| Conversation {
+                                nickname: p.nick,
+                                msg_id: p.msg_id,
+                                ts: p.ts,
+                            })
+                            .collect(),
+                        reference,
+                    })),
+                    Err(e) => self.store_failed("conversations", &e, reference),
+                }
+            }
+            Request::Search {
+                text,
+                room,
+                with,
+                limit,
+                cursor,
+            } => {
+                let offset = match cursor.as_deref().map(str::parse::<u32>) {
+                    None => 0,
+                    Some(Ok(offset)) if offset <= MAX_SEARCH_OFFSET => offset,
+                    Some(_) => {
+                        self.send_error(
+                            ErrorCode::InvalidField,
+                            "field `cursor` is not one a search_end gave",
+                            reference,
+                        );
+                        return Ok(());
+                    }
+                };
+                let room = match room {
+                    Some(room) => Some(hub.membership(client, &room)?.0),
+                    None => None,
+                };
+                let query = SearchQuery {
+                    reader: self.reader(client)?,
+                    text: text.clone(),
+                    room,
+                    with: with.as_deref().map(nick::fold),
+                    limit,
+                    offset,
+                };
+                Box::pin(self.search(query, text, reference)).await;
+            }
+            Request::Away { message } => {
+                hub.set_away(client, message);
+                done(self, "away", reference);
+            }
+            Request::Whois { nickname } => {
+                let p = hub.whois(&nickname).ok_or(HubError::NoSuchUser(nickname))?;
+                self.send(&ServerFrame::Whois(WhoisInfo {
+                    nickname: p.person.nick.to_string(),
+                    id: p.person.id,
+                    away: p.away,
+                    rooms: p.rooms,
+                    since: p.since,
+                    account: p.account,
+                    operator: p.operator,
+                    reference,
+                }));
+            }
+            Request::Join { room } => {
+                let joined_ref = reference.clone();
+                let joined = hub.join(client, &room, |joined| {
+                    encode_frame(&ServerFrame::Joined(chatroom_proto::json::Joined {
+                        room: joined.name.clone(),
+                        topic: joined.topic.text.clone(),
+                        members: joined.members.iter().map(replies::member).collect(),
+                        reference: joined_ref,
+                    }))
+                })?;
+                info!(peer = %self.peer, id = client.id, room = %joined.name, "joined");
+                Box::pin(self.replay(
+                    joined.key,
+                    joined.name,
+                    Some(joined.horizon),
+                    self.settings.history_replay,
+                    reference,
+                ))
+                .await;
+            }
+            Request::Part { room } => {
+                let room = hub.part(client, &room, None)?;
+                self.send(&ServerFrame::Parted(Parted { room, reference }));
+            }
+            Request::Rooms => {
+                let rooms = hub.rooms();
+                let rooms = rooms.into_iter().map(replies::room).collect();
+                self.send(&ServerFrame::RoomList(RoomList { rooms, reference }));
+            }
+            Request::Who { room } => {
+                let (room, members) = hub.who(&room)?;
+                let members = members
+                    .into_iter()
+                    .map(|p| MemberInfo {
+                        id: p.person.id,
+                        nickname: p.person.nick.to_string(),
+                    })
+                    .collect();
+                self.send(&ServerFrame::MemberList(MemberList {
+                    room,
+                    members,
+                    reference,
+                }));
+            }
+            Request::Topic { room, topic: None } => {
+                let topic = hub.topic(&room)?;
+                self.send_topic(topic, reference);
+            }
+            Request::Topic {
+                room,
+                topic: Some(text),
+            } => {
+                let topic = hub.set_topic(client, &room, &text)?;
+                self.send_topic(topic, reference);
+            }
+            Request::Nick { nickname } => {
+                let renamed = hub.rename(client, &nickname)?;
+                info!(peer = %self.peer, id = client.id, old = %renamed.old, new = %renamed.new, "renamed");
+                self.send(&ServerFrame::Renamed(Renamed {
+                    old_nickname: renamed.old,
+                    nickname: renamed.new,
+                    reference,
+                }));
+            }
+            Request::History {
+                room,
+                before,
+                limit,
+            } => {
+                let (key, name) = hub.membership(client, &room)?;
+                Box::pin(self.replay(key, name, before, limit, reference)).await;
+            }
+            Request::Kick {
+                room,
+                nickname,
+                reason,
+            } => {
+                hub.kick(
+                    client,
+                    &room,
+                    &nickname,
+                    reason.as_deref().unwrap_or("kicked"),
+                )?;
+                info!(peer = %self.peer, id = client.id, %room, target = %nickname, "kicked");
+                done(self, "kick", reference);
+            }
+            Request::Kill { nickname, reason } => {
+                hub.kill(client, &nickname)?;
+                info!(peer = %self.peer, id = client.id, target = %nickname, reason = reason.as_deref().unwrap_or(""), "killed");
+                done(self, "kill", reference);
+            }
+            Request::Ban { target, reason } => {
+                let reason = reason.as_deref().unwrap_or("banned");
+                match &target {
+                    BanTarget::Nickname(nick) => hub.ban_nick(client, nick, reason)?,
+                    BanTarget::Ip(ip) => {
+                        hub.ban_ip(client, *ip, reason)?;
+                    }
+                }
+                info!(peer = %self.peer, id = client.id, ?target, "banned");
+                done(self, "ban", reference);
+            }
+            Request::Unban { target } => {
+                if hub.unban(client, &replies::ban_target(target.clone()))? {
+                    info!(peer = %self.peer, id = client.id, ?target, "unbanned");
+                }
+                done(self, "unban", reference);
+            }
+            Request::Oper { name, password } => {
+                match Box::pin(hub.accounts().oper(&name, &password, self.peer.ip())).await {
+                    Ok(()) => {
+                        hub.promote(client)?;
+                        done(self, "oper", reference);
+                    }
+                    Err(e) => self.account_error(&e, reference),
+                }
+            }
+            Request::Unregister { nickname, password } => {
+                Box::pin(self.unregister(client, nickname, password, reference)).await?;
+            }
+            Request::Login { .. }
+            | Request::Register { .. }
+            | Request::Logout
+            | Request::Ping
+            | Request::Pong => {}
+        }
+        Ok(())
+    }
+
+    /// For a message whose sender asked for an acknowledgement (it carried
+    /// a `ref`): what sends the `ack` once the message is durable, or an
+    /// error if it could not be stored.
+    pub(super) fn receipt(&mut self, reference: Option<Ref>) -> Option<Receipt> {
+        let reference = reference?;
+        self.awaiting_receipts = true;
+        let outbox = self.outbox.clone();
+        Some(Box::new(move |outcome: Outcome<'_>| {
+            let frame = match outcome.error {
+                None => ServerFrame::Ack(Ack {
+                    reference: Some(reference),
+                    msg_id: outcome.msg_id,
+                    ts: outcome.ts,
+                }),
+                Some(e) => ServerFrame::Error(ErrorFrame {
+                    code: ErrorCode::InternalError,
+                    message: format!(
+                        "message {} was delivered but could not be stored: {e}",
+                        outcome.msg_id
+                    ),
+                    reference: Some(reference),
+                }),
+            };
+            outbox.push(encode_frame(&frame));
+        }))
+    }
+
+    /// Answers with a room's topic.
+    pub(super) fn send_topic(&self, topic: Topic, reference: Option<Ref>) {
+        self.send(&ServerFrame::Topic(TopicInfo {
+            room: topic.room,
+            topic: topic.text,
+            set_by: topic.set_by,
+            ts: topic.set_at,
+            reference,
+        }));
+    }
+}

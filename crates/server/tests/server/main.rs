@@ -1,0 +1,26 @@
+//! Integration tests of the server library: real servers on 127.0.0.1:0 in
+//! this process ([`chatroom_testkit::TestServer`]), real clients over real
+//! sockets, in both protocols. One module per subject:
+//!
+//! - `json_protocol`, `irc`: each protocol, request by request.
+//! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
+//!   search and direct-message history.
+//! - `history_store`: the store on its own with a generated history.
+//! - `accounts`: accounts, passwords and what operators may do.
+//! - `limits`, `security`, `hostile`: every limit crossed, the security
+//!   properties, and the hostile-input corpus.
+//! - `tutorial_client`: the source tutorial's own Python client.
+#![allow(clippy::unwrap_used)]
+
+mod accounts;
+mod history_store;
+mod hostile;
+mod irc;
+mod json_protocol;
+mod limits;
+mod presence;
+mod rooms;
+mod search;
+mod security;
+mod support;
+mod tutorial_client;
