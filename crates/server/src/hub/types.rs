@@ -203,6 +203,17 @@ pub struct Style {
     pub notice: bool,
 }
 
+impl Style {
+    /// A chat message, `/me` action or not (never a notice: only IRC sends
+    /// those).
+    pub fn chat(action: bool) -> Self {
+        Style {
+            action,
+            notice: false,
+        }
+    }
+}
+
 /// What a joiner learns about the room.
 #[derive(Debug, Clone)]
 pub struct Joined {

@@ -35,10 +35,7 @@ impl JsonSession {
                 message,
                 action,
             } => {
-                let style = Style {
-                    action,
-                    notice: false,
-                };
+                let style = Style::chat(action);
                 let receipt = self.receipt(reference);
                 hub.say(client, room.as_deref(), &message, style, receipt)?;
             }
@@ -47,10 +44,7 @@ impl JsonSession {
                 message,
                 action,
             } => {
-                let style = Style {
-                    action,
-                    notice: false,
-                };
+                let style = Style::chat(action);
                 hub.direct(client, &to, &message, style, |nickname, away| {
                     // Whoever writes to someone away is told, before the
                     // ack (which waits for the store).

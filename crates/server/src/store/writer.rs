@@ -106,17 +106,7 @@ pub fn run(
     ceilings: Ceilings,
     progress: &Progress,
 ) {
-    let mut writer = Writer {
-        conn,
-        retention,
-        ceilings,
-        progress,
-        since_trim: HashMap::new(),
-        work: VecDeque::new(),
-        unindexed: Vec::new(),
-        unindexed_since: None,
-        seen_through: 0,
-    };
+    let mut writer = Writer::new(conn, retention, ceilings, progress);
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
     let mut last_step = Instant::now();
@@ -181,7 +171,27 @@ pub fn run(
     tracing::debug!("history store closed");
 }
 
-impl Writer<'_> {
+impl<'p> Writer<'p> {
+    /// A writer that has done nothing yet.
+    fn new(
+        conn: Connection,
+        retention: Retention,
+        ceilings: Ceilings,
+        progress: &'p Progress,
+    ) -> Self {
+        Writer {
+            conn,
+            retention,
+            ceilings,
+            progress,
+            since_trim: HashMap::new(),
+            work: VecDeque::new(),
+            unindexed: Vec::new(),
+            unindexed_since: None,
+            seen_through: 0,
+        }
+    }
+
     /// Writes every record of the batch in one transaction, tells the
     /// senders waiting for their messages, then answers the reads and
     /// flushes (which thereby see all of it).
@@ -635,17 +645,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         let (_, ceilings) = ids::start(&conn, false).unwrap();
-        Writer {
-            conn,
-            retention,
-            ceilings,
-            progress,
-            since_trim: HashMap::new(),
-            work: VecDeque::new(),
-            unindexed: Vec::new(),
-            unindexed_since: None,
-            seen_through: 0,
-        }
+        Writer::new(conn, retention, ceilings, progress)
     }
 
     fn message(id: u64, ts: i64, room: &str) -> Op {
