@@ -376,6 +376,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = match spec.protocol {
             ListenerProtocol::Json => Listener::json(socket),
             ListenerProtocol::Irc => Listener::irc(socket),
+            ListenerProtocol::Http => {
+                let scheme = if spec.tls { "https" } else { "http" };
+                println!(
+                    "Open {} in a browser to chat.",
+                    web_url(scheme, socket.local_addr()?)
+                );
+                Listener::http(socket)
+            }
         };
         listeners.push(match (&tls, spec.tls) {
             (Some(tls), true) => listener.with_tls(tls.clone()),
@@ -385,6 +393,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     chatroom_server::run(listeners, config, shutdown).await?;
     Ok(())
+}
+
+/// The address to open for a listener bound to `addr` (an unspecified
+/// address, bound on every interface, is opened on this machine's loopback).
+fn web_url(scheme: &str, addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}/", addr.port())
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
