@@ -39,9 +39,12 @@ use crate::settings::{ListenerProtocol, ServeArgs, Settings};
         Start a server with `chatroom serve`, then join it from other terminals with \
         `chatroom join --nick NAME`. The server speaks the JSON protocol of the classic \
         Python socket tutorial (its client works unchanged) and, with --irc-listen, IRC; \
-        both kinds of clients share rooms, direct messages and history.",
+        it also serves a web client (the URL to open is printed at start, \
+        http://127.0.0.1:8080/ by default). All kinds of clients share rooms, direct \
+        messages and history.",
     after_help = "Examples:\n  \
-        chatroom serve                                   # JSON clients on 127.0.0.1:8000\n  \
+        chatroom serve                                   # JSON on 127.0.0.1:8000, web on :8080\n  \
+        chatroom serve --http-listen 0.0.0.0:8080        # the web client for the whole LAN\n  \
         chatroom serve --irc-listen 127.0.0.1:6667       # and IRC clients\n  \
         chatroom serve --config /etc/chatroom.toml       # settings from a file (see --print-config)\n  \
         chatroom join --nick alice                       # join and chat\n  \

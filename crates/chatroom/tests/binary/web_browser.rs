@@ -361,7 +361,16 @@ async fn the_web_client_in_a_real_browser() {
     ben.close().await;
 
     // A phone-sized window: the room list is a drawer behind a button.
+    // Headless chromium starts no narrower than 500 px; resizing the
+    // window afterwards gives the page its 400.
     let phone = Browser::start(400, 800).await;
+    phone.client.set_window_size(400, 800).await.unwrap();
+    let width = phone
+        .client
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(width, 400, "the page is not 400 px wide");
     phone.login(&url, "pia").await;
     let open = phone.wait_for(Locator::Id("drawer-open")).await;
     assert!(open.is_displayed().await.unwrap());
