@@ -9,6 +9,8 @@ declare -A needed=(
   [weechat-headless]=weechat-headless  # a real IRC client for the IRC end-to-end test
   [tmux]=tmux                          # drives the full-screen client in the end-to-end test
   [openssl]=openssl                    # the TLS client of the TLS end-to-end tests
+  [chromium]=chromium                  # the browser of the web client's tests
+  [chromedriver]=chromium-driver       # drives it over WebDriver
 )
 
 
@@ -16,6 +18,8 @@ missing=()
 for cmd in "${!needed[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${needed[$cmd]}")
 done
+# Chinese in the browser tests' screenshots, instead of boxes.
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
-# End-to-end tests that drive real programs (weechat, tmux) must run here,
+# End-to-end tests that drive real programs (weechat, tmux, chromium) must run here,
 # not skip: the line above installed what they need.
 export CHATROOM_E2E=require
 

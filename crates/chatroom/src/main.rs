@@ -39,9 +39,12 @@ use crate::settings::{ListenerProtocol, ServeArgs, Settings};
         Start a server with `chatroom serve`, then join it from other terminals with \
         `chatroom join --nick NAME`. The server speaks the JSON protocol of the classic \
         Python socket tutorial (its client works unchanged) and, with --irc-listen, IRC; \
-        both kinds of clients share rooms, direct messages and history.",
+        it also serves a web client (the URL to open is printed at start, \
+        http://127.0.0.1:8080/ by default). All kinds of clients share rooms, direct \
+        messages and history.",
     after_help = "Examples:\n  \
-        chatroom serve                                   # JSON clients on 127.0.0.1:8000\n  \
+        chatroom serve                                   # JSON on 127.0.0.1:8000, web on :8080\n  \
+        chatroom serve --http-listen 0.0.0.0:8080        # the web client for the whole LAN\n  \
         chatroom serve --irc-listen 127.0.0.1:6667       # and IRC clients\n  \
         chatroom serve --config /etc/chatroom.toml       # settings from a file (see --print-config)\n  \
         chatroom join --nick alice                       # join and chat\n  \
@@ -490,6 +493,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let listener = match spec.protocol {
             ListenerProtocol::Json => Listener::json(socket),
             ListenerProtocol::Irc => Listener::irc(socket),
+            ListenerProtocol::Http => {
+                let scheme = if spec.tls { "https" } else { "http" };
+                println!(
+                    "Open {} in a browser to chat.",
+                    web_url(scheme, socket.local_addr()?)
+                );
+                Listener::http(socket)
+            }
         };
         listeners.push(match (&tls, spec.tls) {
             (Some(tls), true) => listener.with_tls(tls.clone()),
@@ -499,6 +510,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     chatroom_server::run(listeners, config, shutdown).await?;
     Ok(())
+}
+
+/// The address to open for a listener bound to `addr` (an unspecified
+/// address, bound on every interface, is opened on this machine's loopback).
+fn web_url(scheme: &str, addr: SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("{scheme}://{host}:{}/", addr.port())
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {

@@ -16,7 +16,7 @@ use chatroom_server::accounts::OperCredentials;
 use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention, Synchronous};
 use serde::{Deserialize, Serialize};
 
-/// A JSON listener address, or `off`.
+/// A listener address, or `off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     /// Listen here.
@@ -61,6 +61,8 @@ pub enum ListenerProtocol {
     Json,
     /// IRC.
     Irc,
+    /// HTTP: the web client, and both protocols over WebSocket at `/ws`.
+    Http,
 }
 
 /// One `[[listeners]]` entry: an address, what its clients speak, whether
@@ -90,6 +92,10 @@ pub struct ListenerShortcuts {
     pub tls_listen: Option<SocketAddr>,
     /// IRC clients over TLS.
     pub irc_tls_listen: Option<SocketAddr>,
+    /// Plain HTTP (the web client), or `off`.
+    pub http_listen: Option<Endpoint>,
+    /// HTTPS.
+    pub https_listen: Option<SocketAddr>,
 }
 
 /// A duration written the human way (`90s`, `5m`, `1h 30m`).
@@ -179,6 +185,15 @@ pub struct Settings {
     /// IRC clients over TLS (a shortcut, as `listen`).
     #[serde(skip_serializing)]
     pub irc_tls_listen: Option<SocketAddr>,
+    /// The web client over plain HTTP, or `off` (a shortcut, as `listen`).
+    #[serde(skip_serializing)]
+    pub http_listen: Option<Endpoint>,
+    /// The web client over HTTPS (a shortcut, as `listen`).
+    #[serde(skip_serializing)]
+    pub https_listen: Option<SocketAddr>,
+    /// Web pages besides the server's own that may open WebSockets to it
+    /// (`https://chat.example`).
+    pub allowed_origins: Vec<String>,
     /// The TLS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// The TLS private key (PEM).
@@ -331,15 +346,25 @@ impl Default for Settings {
     fn default() -> Self {
         let config = Config::default();
         Settings {
-            listeners: vec![ListenerSpec {
-                protocol: ListenerProtocol::Json,
-                address: SocketAddr::from(([127, 0, 0, 1], 8000)),
-                tls: false,
-            }],
+            listeners: vec![
+                ListenerSpec {
+                    protocol: ListenerProtocol::Json,
+                    address: SocketAddr::from(([127, 0, 0, 1], 8000)),
+                    tls: false,
+                },
+                ListenerSpec {
+                    protocol: ListenerProtocol::Http,
+                    address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                    tls: false,
+                },
+            ],
             listen: None,
             irc_listen: None,
             tls_listen: None,
             irc_tls_listen: None,
+            http_listen: None,
+            https_listen: None,
+            allowed_origins: config.allowed_origins,
             tls_cert: None,
             tls_key: None,
             data_dir: PathBuf::from("data"),
@@ -415,6 +440,17 @@ pub struct ServeArgs {
     /// Listen for IRC clients over TLS here (e.g. 0.0.0.0:6697).
     #[arg(long, value_name = "ADDR:PORT")]
     pub irc_tls_listen: Option<SocketAddr>,
+    /// Address for the web client (HTTP, and WebSocket at /ws for JSON and
+    /// IRC clients), or `off` [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT|off")]
+    pub http_listen: Option<Endpoint>,
+    /// Serve the web client over HTTPS here (needs --tls-cert and --tls-key).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub https_listen: Option<SocketAddr>,
+    /// A web page's origin (e.g. https://chat.example) allowed to open
+    /// WebSockets besides the server's own; repeatable.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
     /// The TLS certificate chain, PEM (`chatroom cert` makes a self-signed one).
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -563,6 +599,8 @@ impl Settings {
             irc_listen: settings.irc_listen.take(),
             tls_listen: settings.tls_listen.take(),
             irc_tls_listen: settings.irc_tls_listen.take(),
+            http_listen: settings.http_listen.take(),
+            https_listen: settings.https_listen.take(),
         };
         settings.apply_shortcuts(&shortcuts);
         Ok(settings)
@@ -579,7 +617,12 @@ impl Settings {
             irc_listen: args.irc_listen,
             tls_listen: args.tls_listen,
             irc_tls_listen: args.irc_tls_listen,
+            http_listen: args.http_listen,
+            https_listen: args.https_listen,
         });
+        if !args.allowed_origins.is_empty() {
+            self.allowed_origins.clone_from(&args.allowed_origins);
+        }
         if args.tls_cert.is_some() {
             self.tls_cert.clone_from(&args.tls_cert);
         }
@@ -634,18 +677,30 @@ impl Settings {
 
     /// Sets, adds or removes the listeners the shortcuts name.
     fn apply_shortcuts(&mut self, shortcuts: &ListenerShortcuts) {
-        let plain_json = shortcuts.listen.map(|endpoint| match endpoint {
-            Endpoint::At(addr) => Some(addr),
-            Endpoint::Off => None,
-        });
+        let endpoint = |endpoint: Option<Endpoint>| {
+            endpoint.map(|endpoint| match endpoint {
+                Endpoint::At(addr) => Some(addr),
+                Endpoint::Off => None,
+            })
+        };
         let changes = [
-            (ListenerProtocol::Json, false, plain_json),
+            (ListenerProtocol::Json, false, endpoint(shortcuts.listen)),
             (ListenerProtocol::Irc, false, shortcuts.irc_listen.map(Some)),
             (ListenerProtocol::Json, true, shortcuts.tls_listen.map(Some)),
             (
                 ListenerProtocol::Irc,
                 true,
                 shortcuts.irc_tls_listen.map(Some),
+            ),
+            (
+                ListenerProtocol::Http,
+                false,
+                endpoint(shortcuts.http_listen),
+            ),
+            (
+                ListenerProtocol::Http,
+                true,
+                shortcuts.https_listen.map(Some),
             ),
         ];
         for (protocol, tls, change) in changes {
@@ -669,7 +724,17 @@ impl Settings {
             bail!("a TLS listener needs --tls-cert and --tls-key (chatroom cert makes a pair)");
         }
         if self.listeners.is_empty() {
-            bail!("no listener: --listen is off and no other listener is set");
+            bail!("no listener: --listen and --http-listen are off and no other listener is set");
+        }
+        for origin in &self.allowed_origins {
+            let rest = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if rest.is_none_or(|rest| rest.is_empty() || rest.trim_end_matches('/').contains('/')) {
+                bail!(
+                    "an allowed origin is a scheme and a host, like https://chat.example: {origin:?}"
+                );
+            }
         }
         for (name, rate) in [
             ("messages_per_second", self.limits.messages_per_second),
@@ -783,6 +848,7 @@ impl Settings {
             require_account: self.require_account,
             registrations_per_hour: limits.registrations_per_hour,
             rooms_per_hour: limits.rooms_per_hour,
+            allowed_origins: self.allowed_origins.clone(),
         })
     }
 }
@@ -819,13 +885,48 @@ mod tests {
     }
 
     #[test]
+    fn the_web_client_listens_by_default_and_off_removes_it() {
+        let defaults = Settings::default();
+        assert!(defaults.listeners.contains(&listener(
+            ListenerProtocol::Http,
+            "127.0.0.1:8080",
+            false
+        )));
+        let mut settings = Settings::default();
+        settings.apply(&ServeArgs {
+            http_listen: Some(Endpoint::Off),
+            allowed_origins: vec!["https://chat.example".to_owned()],
+            ..ServeArgs::default()
+        });
+        assert!(
+            settings
+                .listeners
+                .iter()
+                .all(|l| l.protocol != ListenerProtocol::Http)
+        );
+        assert_eq!(
+            settings.config().unwrap().allowed_origins,
+            ["https://chat.example"]
+        );
+        for bad in [
+            "chat.example",
+            "https://",
+            "https://chat.example/path",
+            "ftp://x",
+        ] {
+            settings.allowed_origins = vec![bad.to_owned()];
+            assert!(settings.check().is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
     fn file_then_flags() {
-        let file = "listen = \"off\"\nirc_listen = \"127.0.0.1:6667\"\n[limits]\nmessages_per_second = 2.5\nping_interval = \"30s\"\n[history.rooms]\nlobby = \"count=10\"\n";
+        let file = "listen = \"off\"\nirc_listen = \"127.0.0.1:6667\"\nhttp_listen = \"off\"\n[limits]\nmessages_per_second = 2.5\nping_interval = \"30s\"\n[history.rooms]\nlobby = \"count=10\"\n";
         let mut settings = from_text(file);
         assert_eq!(
             settings.listeners,
             [listener(ListenerProtocol::Irc, "127.0.0.1:6667", false)],
-            "the file's shortcuts turned the JSON listener off and added IRC"
+            "the file's shortcuts turned the JSON and HTTP listeners off and added IRC"
         );
         assert_eq!(settings.limits.messages_per_second, 2.5);
         assert_eq!(settings.limits.ping_interval, Span(Duration::from_secs(30)));
@@ -882,11 +983,15 @@ mod tests {
         settings.apply(&ServeArgs {
             listen: Some(Endpoint::Off),
             irc_tls_listen: Some("127.0.0.1:7000".parse().unwrap()),
+            https_listen: Some("127.0.0.1:8443".parse().unwrap()),
             ..ServeArgs::default()
         });
         assert_eq!(
             settings.listeners,
-            [listener(ListenerProtocol::Irc, "127.0.0.1:7000", true)]
+            [
+                listener(ListenerProtocol::Irc, "127.0.0.1:7000", true),
+                listener(ListenerProtocol::Http, "127.0.0.1:8443", true),
+            ]
         );
         let printed = settings.to_toml().unwrap();
         let back: Settings = toml::from_str(&printed).unwrap();

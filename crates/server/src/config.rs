@@ -81,6 +81,12 @@ pub struct Config {
     pub registrations_per_hour: u32,
     /// Rooms one address (an IPv6 /64) may create an hour (0: no limit).
     pub rooms_per_hour: u32,
+    /// Web pages, besides the server's own, whose scripts may open a
+    /// WebSocket to it: origins such as `https://chat.example` (scheme,
+    /// host and port, no path). Browsers send the page's origin with every
+    /// WebSocket; a foreign one is refused (403), so another site cannot
+    /// act as its visitors.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The message of the day IRC clients see when none is configured.
@@ -125,6 +131,7 @@ impl Default for Config {
             require_account: false,
             registrations_per_hour: 5,
             rooms_per_hour: 30,
+            allowed_origins: Vec::new(),
         }
     }
 }

@@ -8,7 +8,8 @@
 //! - [`store`]: durable history in SQLite, written by one batching thread.
 //! - [`event`]: what the hub delivers, encoded once per wire format.
 //! - `conn`: the per-connection I/O loop; `json` and `irc`: the two
-//!   protocols' sides of a connection.
+//!   protocols' sides of a connection; `http`: the web client and both
+//!   protocols over WebSocket.
 
 pub mod accounts;
 mod clock;
@@ -16,6 +17,7 @@ mod clock;
 mod config;
 mod conn;
 pub mod event;
+mod http;
 pub mod hub;
 mod irc;
 mod json;

@@ -30,6 +30,7 @@ use crate::accounts::AccountSettings;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conn::{ByteSink, ByteStream, DriverLimits, DriverSettings, Inbound, Outbound, drive};
+use crate::http::{self, HttpSettings};
 use crate::hub::{Hub, HubSettings};
 use crate::irc::{IrcSession, IrcSettings};
 use crate::json::{JsonSession, JsonSettings};
@@ -65,6 +66,9 @@ pub enum Protocol {
     Json,
     /// IRC (`docs/irc.md`).
     Irc,
+    /// HTTP: the web client's files, and both protocols over WebSocket at
+    /// `/ws` (`docs/web.md`).
+    Http,
 }
 
 impl Protocol {
@@ -72,8 +76,28 @@ impl Protocol {
         match self {
             Protocol::Json => "json",
             Protocol::Irc => "irc",
+            Protocol::Http => "http",
         }
     }
+
+    /// What its sessions speak on the bare connection (`None`: HTTP, whose
+    /// WebSocket sessions choose theirs when they upgrade).
+    fn wire(self) -> Option<Wire> {
+        match self {
+            Protocol::Json => Some(Wire::Json),
+            Protocol::Irc => Some(Wire::Irc),
+            Protocol::Http => None,
+        }
+    }
+}
+
+/// The protocol a session speaks, whatever carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    /// The JSON protocol.
+    Json,
+    /// IRC.
+    Irc,
 }
 
 /// A bound socket, the protocol to speak on it, and TLS if it has it.
@@ -101,6 +125,15 @@ impl Listener {
         Listener {
             socket,
             protocol: Protocol::Irc,
+            tls: None,
+        }
+    }
+
+    /// A plaintext HTTP listener (the web client and WebSocket).
+    pub fn http(socket: TcpListener) -> Self {
+        Listener {
+            socket,
+            protocol: Protocol::Http,
             tls: None,
         }
     }
@@ -205,6 +238,7 @@ pub async fn run(
                 },
             },
         }),
+        http: HttpSettings::new(&config.allowed_origins, config.max_frame_bytes),
     });
     for listener in listeners {
         let addr = listener.socket.local_addr()?;
@@ -258,15 +292,17 @@ async fn summarise_presence(hub: Arc<Hub>, stop: CancellationToken) {
 }
 
 /// What every connection needs from the server, shared by all of them.
-struct Shared {
-    hub: Arc<Hub>,
-    irc: IrcSettings,
+pub(crate) struct Shared {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) irc: IrcSettings,
     admission: Admission,
-    driver: Arc<DriverSettings>,
-    outbox_bytes: usize,
-    json: Arc<JsonSettings>,
+    pub(crate) driver: Arc<DriverSettings>,
+    pub(crate) outbox_bytes: usize,
+    pub(crate) json: Arc<JsonSettings>,
     /// Permits for refused TLS clients doing their handshakes.
     refusing: Arc<Semaphore>,
+    /// What the HTTP listeners need beyond that.
+    pub(crate) http: HttpSettings,
 }
 
 /// Accepts connections on one listener until the server stops.
@@ -371,18 +407,29 @@ fn start(
         }
     };
     match tls {
-        None => {
-            let (reader, writer) = stream.into_split();
-            spawn_session(
-                shared,
-                tasks,
-                peer,
-                protocol,
-                ByteStream(reader),
-                ByteSink(writer),
-                ticket,
-            );
-        }
+        None => match protocol.wire() {
+            None => {
+                tasks.spawn(http::serve(
+                    stream,
+                    peer,
+                    ticket,
+                    shared.clone(),
+                    tasks.clone(),
+                ));
+            }
+            Some(wire) => {
+                let (reader, writer) = stream.into_split();
+                spawn_session(
+                    shared,
+                    tasks,
+                    peer,
+                    wire,
+                    ByteStream(reader),
+                    ByteSink(writer),
+                    ticket,
+                );
+            }
+        },
         Some(acceptor) => {
             let handshake = handshake(
                 stream,
@@ -412,11 +459,14 @@ async fn handshake(
     // never logs in.
     let deadline = shared.driver.limits.login_timeout;
     match tokio::time::timeout(deadline, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => {
-            let (reader, writer) = tokio::io::split(stream);
-            let (reader, writer) = (ByteStream(reader), ByteSink(writer));
-            spawn_session(&shared, &tasks, peer, protocol, reader, writer, ticket);
-        }
+        Ok(Ok(stream)) => match protocol.wire() {
+            None => http::serve(stream, peer, ticket, shared, tasks).await,
+            Some(wire) => {
+                let (reader, writer) = tokio::io::split(stream);
+                let (reader, writer) = (ByteStream(reader), ByteSink(writer));
+                spawn_session(&shared, &tasks, peer, wire, reader, writer, ticket);
+            }
+        },
         Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => debug!(%peer, "TLS handshake timed out"),
     }
@@ -428,7 +478,7 @@ fn spawn_session<I, O>(
     shared: &Shared,
     tasks: &TaskTracker,
     peer: SocketAddr,
-    protocol: Protocol,
+    wire: Wire,
     reader: I,
     writer: O,
     ticket: Ticket,
@@ -439,12 +489,12 @@ fn spawn_session<I, O>(
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();
     let settings = shared.driver.clone();
-    match protocol {
-        Protocol::Json => {
+    match wire {
+        Wire::Json => {
             let session = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone());
             tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
         }
-        Protocol::Irc => {
+        Wire::Irc => {
             let session = IrcSession::new(hub, outbox.clone(), peer, shared.irc.clone());
             tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
         }
@@ -478,6 +528,7 @@ where
     };
     warn!(%peer, %code, "connection refused");
     let line = match protocol {
+        Protocol::Http => http::refusal(code, &text),
         Protocol::Json => encode_frame(&ServerFrame::Error(ErrorFrame {
             code,
             message: text,

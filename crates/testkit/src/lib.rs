@@ -9,6 +9,7 @@
 //!   process, for signals, restarts, crashes, TLS and what it logs.
 //! - [`Raw`] (`json`): a JSON-protocol client.
 //! - [`IrcRaw`] (`irc`): an IRC client, and helpers for reading its lines.
+//! - [`Ws`] (`ws`): a WebSocket client of the HTTP listener's `/ws`.
 //! - [`connect_from`] (`socket`): a socket from another loopback address.
 #![allow(clippy::unwrap_used)]
 
@@ -17,6 +18,7 @@ mod json;
 mod process;
 mod server;
 mod socket;
+mod ws;
 
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ pub use json::Raw;
 pub use process::{Exit, Listening, Serve, ServerProcess};
 pub use server::{TestServer, test_config};
 pub use socket::connect_from;
+pub use ws::{Ws, ws_url};
 
 /// How long anything a test waits for may take. Generous: only a broken
 /// server (or a broken test) takes this long.

@@ -21,11 +21,13 @@ use tokio::task::JoinHandle;
 use crate::WAIT;
 
 /// The flags that each add a listener, unless their value is `off`.
-const LISTENER_FLAGS: [&str; 4] = [
+const LISTENER_FLAGS: [&str; 6] = [
     "--listen",
     "--irc-listen",
     "--tls-listen",
     "--irc-tls-listen",
+    "--http-listen",
+    "--https-listen",
 ];
 
 /// How to run `BIN serve`: its arguments, its log level, and how many
@@ -33,8 +35,10 @@ const LISTENER_FLAGS: [&str; 4] = [
 ///
 /// Unless the arguments say `--listen` (or the listeners come from a
 /// configuration file, see [`Serve::configured_listeners`]), the server
-/// listens for JSON on 127.0.0.1:0, never on the default port. The
-/// listeners to wait for are those the listener flags ask for.
+/// listens for JSON on 127.0.0.1:0, never on the default port; unless they
+/// say `--http-listen`, it has no HTTP listener (whose default port many
+/// tests at once could not share). The listeners to wait for are those the
+/// listener flags ask for.
 #[derive(Debug)]
 pub struct Serve {
     bin: String,
@@ -87,6 +91,12 @@ impl Serve {
                 listeners_asked_for(&args)
             }
         };
+        if !args
+            .iter()
+            .any(|a| flag_value(a, "--http-listen").is_some())
+        {
+            args.extend(["--http-listen".to_owned(), "off".to_owned()]);
+        }
         let mut child = Command::new(&self.bin)
             .arg("serve")
             .args(&args)
@@ -196,6 +206,7 @@ fn parse_listening(line: &str) -> Option<Listening> {
     let protocol = match field("protocol")? {
         "json" => Protocol::Json,
         "irc" => Protocol::Irc,
+        "http" => Protocol::Http,
         other => panic!("a listener for an unknown protocol {other:?}: {line}"),
     };
     Some(Listening {

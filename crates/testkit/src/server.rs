@@ -11,14 +11,16 @@ use tokio::task::JoinHandle;
 
 use crate::WAIT;
 
-/// A server running in this process, with a JSON and an IRC listener on
-/// 127.0.0.1:0. Stop it with [`TestServer::stop`] to check that it shuts
+/// A server running in this process, with a JSON, an IRC and an HTTP
+/// listener on 127.0.0.1:0. Stop it with [`TestServer::stop`] to check that it shuts
 /// down cleanly; dropped, it just stops with the test's runtime.
 pub struct TestServer {
     /// The JSON listener's address.
     pub addr: SocketAddr,
     /// The IRC listener's address.
     pub irc_addr: SocketAddr,
+    /// The HTTP listener's address (the web client, WebSocket at `/ws`).
+    pub http_addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), ServerError>>,
 }
@@ -49,16 +51,23 @@ impl TestServer {
     pub async fn start_with(config: Config) -> Self {
         let json = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let irc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = json.local_addr().unwrap();
         let irc_addr = irc.local_addr().unwrap();
+        let http_addr = http.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let listeners = vec![Listener::json(json), Listener::irc(irc)];
+        let listeners = vec![
+            Listener::json(json),
+            Listener::irc(irc),
+            Listener::http(http),
+        ];
         let task = tokio::spawn(run(listeners, config, async {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
             irc_addr,
+            http_addr,
             stop: Some(stop),
             task,
         }

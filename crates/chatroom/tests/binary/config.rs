@@ -14,6 +14,7 @@ use crate::support::{BIN, run};
 /// Settings without a default (other listeners, TLS files, the MOTD file)
 /// are absent.
 const DEFAULTS: &str = r#"
+allowed_origins = []
 data_dir = "data"
 in_memory = false
 server_name = "chatroom"
@@ -24,6 +25,11 @@ require_account = false
 [[listeners]]
 protocol = "json"
 address = "127.0.0.1:8000"
+tls = false
+
+[[listeners]]
+protocol = "http"
+address = "127.0.0.1:8080"
 tls = false
 
 [history]
@@ -116,6 +122,7 @@ async fn a_config_file_sets_values_and_flags_override_it() {
         r#"
 listen = "off"
 irc_listen = "127.0.0.1:6667"
+http_listen = "off"
 operators = ["root", "admin"]
 server_name = "irc.example"
 
@@ -136,7 +143,7 @@ max_connections_per_ip = 5
     assert_eq!(
         listeners(&from_file),
         std::slice::from_ref(&irc),
-        "the file's shortcuts: JSON off, IRC on"
+        "the file's shortcuts: JSON and HTTP off, IRC on"
     );
     for (path, value) in [
         (&["server_name"][..], toml::Value::from("irc.example")),
@@ -240,7 +247,11 @@ async fn unknown_keys_and_bad_values_are_refused_with_exit_code_1() {
         ),
         ("listen = \"localhost-ish\"\n", "expected ADDR:PORT or off"),
         ("[history]\nretention = \"forever\"\n", "retention"),
-        ("listen = \"off\"\n", "no listener"),
+        ("listen = \"off\"\nhttp_listen = \"off\"\n", "no listener"),
+        (
+            "allowed_origins = [\"chat.example\"]\n",
+            "an allowed origin",
+        ),
         ("tls_listen = \"127.0.0.1:0\"\n", "--tls-cert"),
         (
             "[limits]\nmax_frame_bytes = 100\n",

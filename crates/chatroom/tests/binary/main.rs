@@ -12,6 +12,7 @@
 //! - `slow_consumer`: a client that stops reading, against 50 who chat.
 //! - `bench_plot`: the charts `bench` draws.
 //! - `reliability`: crashes, restarts and attackers.
+//! - `web_browser`: the web client in headless chromium over WebDriver.
 #![allow(clippy::unwrap_used)]
 
 mod bench_plot;
@@ -25,3 +26,4 @@ mod support;
 mod tls;
 mod tls_join;
 mod tui_tmux;
+mod web_browser;

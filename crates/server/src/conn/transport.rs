@@ -127,23 +127,9 @@ impl<W: AsyncWrite + Unpin + Send> Outbound for ByteSink<W> {
 }
 
 /// A stream of incoming messages, each one protocol frame.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the WebSocket listener (issue 16) is its first user"
-    )
-)]
 pub struct MessageStream<S>(pub S);
 
 /// A sink of outgoing messages, each one protocol frame.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the WebSocket listener (issue 16) is its first user"
-    )
-)]
 pub struct MessageSink<S>(pub S);
 
 impl<S, M, E> Inbound for MessageStream<S>

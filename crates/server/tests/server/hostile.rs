@@ -78,7 +78,7 @@ fn count_panics() {
 }
 
 /// Two normal users chatting across the protocols for as long as a test runs.
-struct Conversation {
+pub(crate) struct Conversation {
     stop: watch::Sender<bool>,
     rounds: watch::Receiver<u64>,
     task: JoinHandle<u64>,
@@ -114,7 +114,7 @@ impl Conversation {
     }
 
     /// Waits until a whole round has gone through after this call.
-    async fn goes_on(&mut self) {
+    pub(crate) async fn goes_on(&mut self) {
         let now = *self.rounds.borrow_and_update();
         let progressed = tokio::time::timeout(WAIT, self.rounds.wait_for(|&r| r >= now + 2)).await;
         assert!(
@@ -159,13 +159,13 @@ async fn from_bob(alice: &mut Raw) -> String {
 }
 
 /// A server, its conversation, and the checks every test ends with.
-struct Scene {
-    server: TestServer,
-    chat: Conversation,
+pub(crate) struct Scene {
+    pub(crate) server: TestServer,
+    pub(crate) chat: Conversation,
 }
 
 impl Scene {
-    async fn start() -> Scene {
+    pub(crate) async fn start() -> Scene {
         count_panics();
         let server = TestServer::start().await;
         let chat = Conversation::start(&server).await;
@@ -182,7 +182,7 @@ impl Scene {
 
     /// The conversation went on unharmed, nothing panicked, and the server
     /// shuts down cleanly.
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.chat.finish().await;
         assert_eq!(PANICS.with(Cell::get), 0, "a task panicked");
         self.server.stop().await;
@@ -414,7 +414,7 @@ impl Inbox {
 }
 
 /// `len` bytes of deterministic noise (xorshift), different per `seed`.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
+pub(crate) fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -427,7 +427,7 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
 }
 
 /// Nesting `depth` deep: arrays, or objects with the key `a`.
-fn nesting(depth: usize, arrays: bool) -> String {
+pub(crate) fn nesting(depth: usize, arrays: bool) -> String {
     if arrays {
         format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
     } else {

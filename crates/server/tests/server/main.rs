@@ -10,6 +10,8 @@
 //! - `limits`, `security`, `hostile`: every limit crossed, the security
 //!   properties, and the hostile-input corpus.
 //! - `tutorial_client`: the source tutorial's own Python client.
+//! - `websocket`: the HTTP listener: the page, WebSocket for both protocols
+//!   and its limits; `websocket_hostile`: the hostile-input corpus over it.
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
@@ -24,3 +26,5 @@ mod search;
 mod security;
 mod support;
 mod tutorial_client;
+mod websocket;
+mod websocket_hostile;

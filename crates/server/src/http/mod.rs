@@ -1,0 +1,136 @@
+//! The HTTP listener: the web client's files, and the chat protocols over
+//! WebSocket at `/ws` (JSON by default; IRC with the `text.ircv3.net` or
+//! `binary.ircv3.net` subprotocol).
+//!
+//! Connections are accepted by the server's own accept loop (bans and
+//! connection limits apply as on every listener, see `server.rs`); each one
+//! is then served here by hyper, with axum routing its requests. A
+//! WebSocket upgrade hands the connection to the same driver TCP clients
+//! have (`conn`), through the message transport, so every limit holds the
+//! same way. The connection's slot is held until both the HTTP connection
+//! and any WebSocket session on it have ended.
+
+mod assets;
+mod headers;
+mod origin;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::routing::get;
+use bytes::Bytes;
+use chatroom_proto::ErrorCode;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::task::TaskTracker;
+use tower_service::Service;
+use tracing::debug;
+
+use crate::limits::Ticket;
+use crate::server::Shared;
+pub(crate) use origin::Origins;
+
+/// What the HTTP listeners need besides what every connection needs.
+pub(crate) struct HttpSettings {
+    /// Pages allowed to open WebSockets besides the server's own.
+    origins: Origins,
+    /// Largest WebSocket message (one protocol frame), in bytes.
+    max_message: usize,
+}
+
+impl HttpSettings {
+    /// Settings from the configured origins and the frame size limit.
+    pub(crate) fn new(allowed_origins: &[String], max_frame: usize) -> Self {
+        HttpSettings {
+            origins: Origins::new(allowed_origins),
+            max_message: max_frame,
+        }
+    }
+}
+
+/// One accepted HTTP connection: who it is, and its slot (held by every
+/// WebSocket session started on it, too).
+pub(crate) struct Connection {
+    peer: SocketAddr,
+    _ticket: Ticket,
+}
+
+/// What every request handler can reach.
+#[derive(Clone)]
+struct AppState {
+    shared: Arc<Shared>,
+    tasks: TaskTracker,
+}
+
+/// The routes: the WebSocket endpoint, and the embedded files for
+/// everything else; every response carries the security headers.
+fn router(shared: Arc<Shared>, tasks: TaskTracker) -> Router {
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .fallback(get(assets::serve))
+        .layer(axum::middleware::map_response(headers::secure))
+        .with_state(AppState { shared, tasks })
+}
+
+/// Serves one HTTP connection (plain or TLS) until it closes, is upgraded
+/// to a WebSocket, or the server stops.
+pub(crate) async fn serve<S>(
+    stream: S,
+    peer: SocketAddr,
+    ticket: Ticket,
+    shared: Arc<Shared>,
+    tasks: TaskTracker,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shutdown = shared.driver.shutdown.clone();
+    let header_timeout = shared.driver.limits.login_timeout;
+    let connection = Arc::new(Connection {
+        peer,
+        _ticket: ticket,
+    });
+    let router = router(shared, tasks);
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(connection.clone());
+        let mut router = router.clone();
+        async move { router.call(request).await }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    // A client that never finishes its request is as good as one that
+    // never logs in.
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let served = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(served);
+    let result = tokio::select! {
+        result = served.as_mut() => result,
+        () = shutdown.cancelled() => {
+            served.as_mut().graceful_shutdown();
+            served.await
+        }
+    };
+    if let Err(e) = result {
+        debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}
+
+/// The response a refused HTTP client gets: the status that says why, and
+/// the reason as text.
+pub(crate) fn refusal(code: ErrorCode, text: &str) -> Bytes {
+    let status = match code {
+        ErrorCode::Banned => "403 Forbidden",
+        _ => "503 Service Unavailable",
+    };
+    Bytes::from(format!(
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{text}",
+        text.len()
+    ))
+}

@@ -1,0 +1,731 @@
+// The web client: one page with a window per room and per direct-message
+// peer, speaking the JSON protocol (docs/protocol.md) over WebSocket.
+//
+// Every message is kept once per window, by its msg_id, in msg_id order:
+// the replay on join, older pages when scrolling up, live messages and
+// what a reconnect brings back may overlap and arrive in any order, and
+// still show exactly once, in order.
+
+import { Connection } from "./js/net.js";
+import { el, line, nickClass, unreadMarker } from "./js/render.js";
+import { runCommand } from "./js/commands.js";
+
+const $ = (id) => document.getElementById(id);
+
+/** Messages asked for per page of older history. */
+const PAGE = 50;
+
+const state = {
+  nick: "",
+  password: "",
+  register: false,
+  epoch: null,
+  loggedIn: false,
+  everLoggedIn: false,
+  windows: new Map(),
+  current: null,
+  refs: 0,
+  pending: new Map(),
+  ignored: new Set(JSON.parse(localStorage.getItem("chatroom.ignored") || "[]")),
+};
+
+const conn = new Connection({
+  onOpen: login,
+  onFrame: handle,
+  onDown: (delay) => {
+    state.loggedIn = false;
+    if (state.everLoggedIn) {
+      status(`Connection lost; reconnecting in ${Math.ceil(delay / 1000)} s…`);
+    } else {
+      $("login-error").textContent = "Cannot reach the server; trying again…";
+    }
+  },
+});
+
+/** A window's key: "#room" or "@nickname", folded. */
+const roomKey = (room) => `#${room.toLowerCase()}`;
+const dmKey = (nick) => `@${nick.toLowerCase()}`;
+
+/** The window for a key, made when first needed. */
+function windowFor(key, name, kind) {
+  let win = state.windows.get(key);
+  if (win) return win;
+  const log = el("div", "log");
+  log.setAttribute("role", "log");
+  log.setAttribute("aria-label", kind === "room" ? `Messages in ${name}` : `Messages with ${name}`);
+  log.tabIndex = 0;
+  log.hidden = true;
+  log.addEventListener("scroll", () => {
+    if (log.scrollTop < 40) loadOlder(win);
+  });
+  $("logs").append(log);
+  win = {
+    key, name, kind, log, topic: "", members: new Map(), ids: new Set(),
+    oldest: null, newest: null, hasMore: true, loading: false, unread: 0, mention: false,
+    marker: null, sinceGap: null, oldestOfPage: null,
+  };
+  state.windows.set(key, win);
+  renderSidebar();
+  return win;
+}
+
+const roomWindow = (room) => windowFor(roomKey(room), room, "room");
+const dmWindow = (nick) => windowFor(dmKey(nick), nick, "dm");
+
+function send(frame) {
+  return conn.send(frame);
+}
+
+function nextRef() {
+  state.refs += 1;
+  return `r${state.refs}`;
+}
+
+function status(text) {
+  const s = $("status");
+  s.textContent = text;
+  s.hidden = !text;
+}
+
+// ---- logging in ----------------------------------------------------------
+
+function login() {
+  const frame = { type: "login", nickname: state.nick, protocol: 2, ref: "login" };
+  if (state.password && !state.register) frame.password = state.password;
+  send(frame);
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.nick = $("login-nick").value.trim();
+  state.password = $("login-password").value;
+  state.register = $("login-register").checked;
+  if (!state.nick) {
+    $("login-error").textContent = "Pick a nickname first.";
+    return;
+  }
+  if (state.register && state.password.length < 8) {
+    $("login-error").textContent = "A password has at least 8 characters.";
+    return;
+  }
+  $("login-error").textContent = "";
+  $("login-submit").disabled = true;
+  conn.open();
+});
+
+function welcome(frame) {
+  const restart = state.everLoggedIn;
+  if (state.epoch && frame.epoch !== state.epoch) {
+    // A new id space: what we hold cannot be matched against it.
+    for (const win of state.windows.values()) {
+      win.log.replaceChildren();
+      win.ids.clear();
+      win.oldest = win.newest = null;
+    }
+  }
+  state.epoch = frame.epoch;
+  state.nick = frame.nickname;
+  state.loggedIn = true;
+  state.everLoggedIn = true;
+  conn.settled();
+  status("");
+  $("me").textContent = state.nick;
+  $("me").className = `me ${nickClass(state.nick)}`;
+  $("login-view").hidden = true;
+  $("chat-view").hidden = false;
+  $("login-submit").disabled = false;
+  if (state.register && state.password) {
+    send({ type: "register", password: state.password, ref: "register" });
+    state.register = false;
+  }
+  const inRooms = new Set((frame.rooms || []).map((r) => r.toLowerCase()));
+  for (const room of frame.rooms || []) {
+    const win = roomWindow(room);
+    resync(win);
+    send({ type: "who", room });
+    send({ type: "topic", room });
+    send({ type: "history", room, limit: PAGE });
+  }
+  for (const win of state.windows.values()) {
+    if (win.kind === "room" && !inRooms.has(win.name.toLowerCase())) {
+      resync(win);
+      send({ type: "join", room: win.name });
+    } else if (win.kind === "dm") {
+      resync(win);
+      send({ type: "history", with: win.name, limit: PAGE });
+    }
+  }
+  if (!restart) send({ type: "conversations", limit: 20 });
+  if (!state.current) show(roomKey((frame.rooms || ["lobby"])[0] || "lobby"));
+  $("say-input").focus();
+}
+
+/** After a reconnect: remember the newest message seen, so the replay can
+ *  be paged back until it meets it (no gap). */
+function resync(win) {
+  win.sinceGap = win.newest;
+}
+
+// ---- frames from the server ------------------------------------------------
+
+function handle(frame) {
+  switch (frame.type) {
+    case "welcome": return welcome(frame);
+    case "message": return roomMessage(frame);
+    case "direct": return directMessage(frame);
+    case "presence": return presence(frame);
+    case "joined": return joined(frame);
+    case "parted": return parted(frame.room);
+    case "history_end": return historyEnd(frame);
+    case "member_list": return memberList(frame.room, frame.members);
+    case "topic": return setTopic(frame.room, frame.topic || "");
+    case "renamed": state.nick = frame.nickname; $("me").textContent = state.nick; return;
+    case "ack": return acked(frame);
+    case "error": return failed(frame);
+    case "ping": send({ type: "pong", ref: frame.ref }); return;
+    case "conversations":
+      for (const c of frame.conversations || []) {
+        const win = dmWindow(c.nickname);
+        send({ type: "history", with: win.name, limit: PAGE });
+      }
+      return;
+    case "room_list":
+      info(`Rooms: ${(frame.rooms || []).map((r) => `${r.name} (${r.members})${r.topic ? ` – ${r.topic}` : ""}`).join(", ")}`);
+      return;
+    case "whois":
+      info(`${frame.nickname}: in ${(frame.rooms || []).join(", ") || "no rooms"}${frame.away ? `; away: ${frame.away}` : ""}${frame.account ? "; registered" : ""}`);
+      return;
+    case "search_hit":
+      info(`found ${frame.room ? `in ${frame.room}` : "in direct messages"}: <${frame.sender_nickname}> ${frame.message}`);
+      return;
+    case "search_end":
+      info(`${frame.count} found for “${frame.text}”.`);
+      return;
+    case "registered": info("Your nickname is registered: log in with its password from now on."); return;
+    case "done": if (frame.ref) info("Done."); return;
+    case "away": info(`${frame.nickname} is away: ${frame.message}`); return;
+    case "bye": status(frame.message || "The server closed the connection."); return;
+    default: return;
+  }
+}
+
+function isMention(text) {
+  const me = state.nick.toLowerCase();
+  return me.length > 0 && text.toLowerCase().includes(me);
+}
+
+function roomMessage(frame) {
+  const win = roomWindow(frame.room);
+  notePage(win, frame);
+  addMessage(win, frame, false);
+}
+
+function directMessage(frame) {
+  const peer = frame.sender_nickname.toLowerCase() === state.nick.toLowerCase()
+    ? frame.to_nickname
+    : frame.sender_nickname;
+  const win = dmWindow(peer);
+  notePage(win, frame);
+  addMessage(win, frame, true);
+}
+
+/** Tracks the oldest message of the history page on its way. */
+function notePage(win, frame) {
+  if (frame.history && (win.oldestOfPage === null || frame.msg_id < win.oldestOfPage)) {
+    win.oldestOfPage = frame.msg_id;
+  }
+}
+
+/** Adds a message to a window once, in msg_id order. */
+function addMessage(win, frame, direct) {
+  const id = frame.msg_id;
+  if (win.ids.has(id)) return;
+  const mine = frame.sender_nickname.toLowerCase() === state.nick.toLowerCase();
+  if (mine && adoptPending(win, frame)) return;
+  if (state.ignored.has(frame.sender_nickname.toLowerCase())) return;
+  win.ids.add(id);
+  win.oldest = win.oldest === null ? id : Math.min(win.oldest, id);
+  win.newest = win.newest === null ? id : Math.max(win.newest, id);
+  const mention = !mine && (direct || isMention(frame.message));
+  const node = line({
+    ts: frame.ts, nick: frame.sender_nickname, text: frame.message, id,
+    kind: frame.action ? "action" : "message", mention: mention && !direct,
+  });
+  insertSorted(win, node, id);
+  if (!frame.history && !mine) noteUnread(win, node, mention, frame);
+}
+
+/** Puts a line where its id belongs (lines without ids stay at the end). */
+function insertSorted(win, node, id) {
+  const log = win.log;
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  let before = null;
+  for (let child = log.lastElementChild; child; child = child.previousElementSibling) {
+    const other = child.dataset.id;
+    if (other === undefined) continue;
+    if (Number(other) < id) break;
+    before = child;
+  }
+  if (before) {
+    const height = log.scrollHeight;
+    log.insertBefore(node, before);
+    if (!atBottom) log.scrollTop += log.scrollHeight - height;
+  } else {
+    log.append(node);
+  }
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+function noteUnread(win, node, mention, frame) {
+  const seen = win.key === state.current && !document.hidden;
+  if (!seen) {
+    if (win.unread === 0 && !win.marker) {
+      win.marker = unreadMarker();
+      win.log.insertBefore(win.marker, node);
+    }
+    win.unread += 1;
+    win.mention ||= mention;
+    renderSidebar();
+  }
+  if (mention && document.hidden) notify(win, frame);
+}
+
+function notify(win, frame) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const title = win.kind === "dm" ? `${frame.sender_nickname} (direct)` : `${frame.sender_nickname} in ${win.name}`;
+  const note = new Notification(title, { body: frame.message, tag: win.key });
+  note.addEventListener("click", () => {
+    window.focus();
+    show(win.key);
+  });
+}
+
+/** Our own message, shown before the server confirms it. */
+function addPending(win, text, action) {
+  const ref = nextRef();
+  const node = line({ ts: Date.now(), nick: state.nick, text, kind: action ? "action" : "message" });
+  node.classList.add("pending");
+  win.log.append(node);
+  win.log.scrollTop = win.log.scrollHeight;
+  state.pending.set(ref, { win, node, text });
+  return ref;
+}
+
+function acked(frame) {
+  const pending = state.pending.get(frame.ref);
+  if (!pending) return;
+  state.pending.delete(frame.ref);
+  const { win, node } = pending;
+  if (win.ids.has(frame.msg_id)) {
+    node.remove();
+    return;
+  }
+  node.classList.remove("pending");
+  node.dataset.id = String(frame.msg_id);
+  win.ids.add(frame.msg_id);
+  win.newest = win.newest === null ? frame.msg_id : Math.max(win.newest, frame.msg_id);
+  node.remove();
+  insertSorted(win, node, frame.msg_id);
+}
+
+/** A replayed message of ours whose ack was lost: it is the pending line. */
+function adoptPending(win, frame) {
+  for (const [ref, pending] of state.pending) {
+    if (pending.win === win && pending.text === frame.message) {
+      acked({ ref, msg_id: frame.msg_id });
+      return true;
+    }
+  }
+  return false;
+}
+
+function failed(frame) {
+  if (frame.ref === "login") {
+    if (state.everLoggedIn && frame.code === "nickname_taken") {
+      // Our old connection has not gone yet: try again shortly.
+      status("Reconnecting: waiting for the old connection to end…");
+      setTimeout(() => login(), 2000);
+      return;
+    }
+    conn.close();
+    $("login-view").hidden = false;
+    $("chat-view").hidden = true;
+    $("login-submit").disabled = false;
+    $("login-error").textContent = frame.message;
+    return;
+  }
+  const pending = state.pending.get(frame.ref);
+  if (pending) {
+    state.pending.delete(frame.ref);
+    pending.node.classList.replace("pending", "failed");
+    pending.node.title = frame.message;
+  }
+  info(`Error: ${frame.message}`, pending ? pending.win : undefined);
+}
+
+function presence(frame) {
+  const event = frame.event;
+  const rooms = frame.room
+    ? [roomWindow(frame.room)]
+    : [...state.windows.values()].filter((w) => w.kind === "room" && w.members.has(frame.user_id));
+  for (const win of rooms) {
+    if (event === "join") win.members.set(frame.user_id, frame.nickname);
+    if (event === "leave") win.members.delete(frame.user_id);
+    if (event === "nick") win.members.set(frame.user_id, frame.nickname);
+    if (event === "topic") setTopic(win.name, frame.topic || "");
+    if (event === "summary" && frame.summary) {
+      for (const u of frame.summary.joined_users || []) win.members.set(u.id, u.nickname);
+      for (const u of frame.summary.left_users || []) win.members.delete(u.id);
+    }
+    const node = line({ ts: frame.ts, text: frame.message, kind: "notice" });
+    win.log.append(node);
+    if (win.key === state.current) win.log.scrollTop = win.log.scrollHeight;
+  }
+  if (event === "nick") {
+    const old = state.windows.get(dmKey(frame.old_nickname || ""));
+    if (old) old.name = frame.nickname;
+  }
+  renderMembers();
+  renderSidebar();
+}
+
+function joined(frame) {
+  const win = roomWindow(frame.room);
+  setTopic(frame.room, frame.topic || "");
+  memberList(frame.room, frame.members);
+  if (!state.current || state.justJoined === roomKey(frame.room)) show(win.key);
+}
+
+function parted(room) {
+  const win = state.windows.get(roomKey(room));
+  if (!win) return;
+  win.log.remove();
+  state.windows.delete(win.key);
+  if (state.current === win.key) {
+    state.current = null;
+    const next = state.windows.keys().next();
+    if (!next.done) show(next.value);
+  }
+  renderSidebar();
+}
+
+function historyEnd(frame) {
+  const win = frame.room ? state.windows.get(roomKey(frame.room)) : state.windows.get(dmKey(frame.with || ""));
+  if (!win) return;
+  win.loading = false;
+  win.hasMore = Boolean(frame.has_more);
+  // After a reconnect: page back until the replay meets what we had.
+  const oldest = win.oldestOfPage;
+  win.oldestOfPage = null;
+  if (win.sinceGap !== null && win.hasMore && oldest !== null && oldest > win.sinceGap + 1) {
+    requestOlder(win, oldest);
+    return;
+  }
+  win.sinceGap = null;
+}
+
+function memberList(room, members) {
+  const win = roomWindow(room);
+  win.members = new Map((members || []).map((m) => [m.id, m.nickname]));
+  renderMembers();
+}
+
+function setTopic(room, topic) {
+  const win = roomWindow(room);
+  win.topic = topic;
+  if (win.key === state.current) $("window-topic").textContent = topic;
+}
+
+/** A line from the client itself (command output, errors). */
+function info(text, win) {
+  const target = win || state.windows.get(state.current);
+  if (!target) return;
+  target.log.append(line({ ts: Date.now(), text, kind: "info" }));
+  target.log.scrollTop = target.log.scrollHeight;
+}
+
+// ---- older history ------------------------------------------------------------
+
+function requestOlder(win, before) {
+  win.loading = true;
+  const frame = win.kind === "room" ? { type: "history", room: win.name } : { type: "history", with: win.name };
+  frame.limit = PAGE;
+  if (before !== null) frame.before = before;
+  send(frame);
+}
+
+function loadOlder(win) {
+  if (!win || win.loading || !win.hasMore || win.oldest === null || !state.loggedIn) return;
+  requestOlder(win, win.oldest);
+}
+
+
+// ---- showing windows ------------------------------------------------------------
+
+function show(key) {
+  const win = state.windows.get(key);
+  if (!win) return;
+  const previous = state.windows.get(state.current);
+  if (previous && previous !== win && previous.marker && previous.unread === 0) {
+    previous.marker.remove();
+    previous.marker = null;
+  }
+  state.current = key;
+  for (const w of state.windows.values()) w.log.hidden = w !== win;
+  win.unread = 0;
+  win.mention = false;
+  $("window-name").textContent = win.kind === "room" ? `#${win.name}` : win.name;
+  $("window-topic").textContent = win.kind === "room" ? win.topic : "direct messages";
+  win.log.scrollTop = win.marker ? win.marker.offsetTop - 40 : win.log.scrollHeight;
+  renderSidebar();
+  renderMembers();
+  closeDrawer();
+}
+
+function renderSidebar() {
+  const rooms = $("room-list");
+  const dms = $("dm-list");
+  rooms.replaceChildren();
+  dms.replaceChildren();
+  const sorted = [...state.windows.values()].sort((a, b) => a.name.localeCompare(b.name));
+  for (const win of sorted) {
+    const item = el("li");
+    const button = el("button", "window-button");
+    button.type = "button";
+    button.append(el("span", "name", win.kind === "room" ? `#${win.name}` : win.name));
+    if (win.unread > 0) {
+      const badge = el("span", win.mention ? "badge mention" : "badge", String(win.unread));
+      badge.setAttribute("aria-label", `${win.unread} unread${win.mention ? ", mentions you" : ""}`);
+      button.append(badge);
+    }
+    if (win.key === state.current) button.setAttribute("aria-current", "page");
+    button.addEventListener("click", () => show(win.key));
+    item.append(button);
+    (win.kind === "room" ? rooms : dms).append(item);
+  }
+  const unread = [...state.windows.values()].reduce((n, w) => n + w.unread, 0);
+  document.title = unread > 0 ? `(${unread}) chatroom` : "chatroom";
+}
+
+function renderMembers() {
+  const list = $("member-list");
+  list.replaceChildren();
+  const win = state.windows.get(state.current);
+  if (!win || win.kind !== "room") return;
+  const names = [...win.members.values()].sort((a, b) => a.localeCompare(b));
+  $("members-heading").textContent = `Members (${names.length})`;
+  for (const nick of names) {
+    const item = el("li");
+    const button = el("button", nickClass(nick), nick);
+    button.type = "button";
+    button.title = `Message ${nick}`;
+    button.addEventListener("click", () => openDm(nick));
+    item.append(button);
+    list.append(item);
+  }
+}
+
+function openDm(nick) {
+  const win = dmWindow(nick);
+  if (win.oldest === null) send({ type: "history", with: nick, limit: PAGE });
+  show(win.key);
+}
+
+function joinRoom(room) {
+  const key = roomKey(room.replace(/^#/, ""));
+  if (state.windows.has(key)) {
+    show(key);
+    return;
+  }
+  state.justJoined = key;
+  send({ type: "join", room: room.replace(/^#/, "") });
+}
+
+// ---- input ------------------------------------------------------------------------
+
+/** What commands may do: the client's own actions. */
+const client = {
+  get nick() { return state.nick; },
+  current: () => state.windows.get(state.current),
+  send,
+  info,
+  joinRoom,
+  openDm,
+  say,
+  part(room) { send({ type: "part", room }); },
+  closeWindow(win) {
+    if (win.kind === "room") {
+      send({ type: "part", room: win.name });
+    } else {
+      win.log.remove();
+      state.windows.delete(win.key);
+      state.current = null;
+      const next = state.windows.keys().next();
+      if (!next.done) show(next.value);
+      renderSidebar();
+    }
+  },
+  showIndex(n) {
+    const key = [...state.windows.keys()][n - 1];
+    if (key) show(key);
+  },
+  clear(win) {
+    win.log.replaceChildren();
+    win.marker = null;
+  },
+  ignore(nick) {
+    if (nick) state.ignored.add(nick.toLowerCase());
+    localStorage.setItem("chatroom.ignored", JSON.stringify([...state.ignored]));
+    return [...state.ignored];
+  },
+  unignore(nick) {
+    state.ignored.delete(nick.toLowerCase());
+    localStorage.setItem("chatroom.ignored", JSON.stringify([...state.ignored]));
+  },
+  loadOlder: (win, limit) => {
+    win.loading = true;
+    const frame = win.kind === "room" ? { type: "history", room: win.name } : { type: "history", with: win.name };
+    frame.limit = limit;
+    if (win.oldest !== null) frame.before = win.oldest;
+    send(frame);
+  },
+  quit: logout,
+};
+
+/** Says `text` (or does it, for /me) where the user is talking. */
+function say(win, text, action) {
+  if (!win) return;
+  const ref = addPending(win, text, action);
+  const frame = win.kind === "room"
+    ? { type: "broadcast", room: win.name, message: text, ref }
+    : { type: "direct", to: win.name, message: text, ref };
+  if (action) frame.action = true;
+  if (!send(frame)) {
+    const pending = state.pending.get(ref);
+    state.pending.delete(ref);
+    pending.node.classList.replace("pending", "failed");
+    pending.node.title = "not connected";
+  }
+}
+
+function submit() {
+  const input = $("say-input");
+  const text = input.value;
+  input.value = "";
+  autosize();
+  const win = state.windows.get(state.current);
+  for (const part of text.split("\n")) {
+    if (!part.trim()) continue;
+    if (part.startsWith("/") && !part.startsWith("//")) {
+      runCommand(part, client);
+    } else {
+      say(win, part.startsWith("//") ? part.slice(1) : part, false);
+    }
+  }
+}
+
+function autosize() {
+  const input = $("say-input");
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+}
+
+$("say-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  submit();
+});
+$("say-input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submit();
+  }
+});
+$("say-input").addEventListener("input", autosize);
+
+$("join-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const room = $("join-room").value.trim();
+  if (room) joinRoom(room);
+  $("join-room").value = "";
+});
+$("dm-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const nick = $("dm-nick").value.trim();
+  if (nick) openDm(nick);
+  $("dm-nick").value = "";
+});
+
+function logout() {
+  send({ type: "logout" });
+  conn.close();
+  for (const win of state.windows.values()) win.log.remove();
+  state.windows.clear();
+  state.current = null;
+  state.everLoggedIn = false;
+  state.loggedIn = false;
+  state.epoch = null;
+  $("chat-view").hidden = true;
+  $("login-view").hidden = false;
+  $("login-nick").focus();
+}
+$("logout-button").addEventListener("click", logout);
+
+// ---- notifications, drawer, keys ---------------------------------------------------
+
+function updateNotifyButton() {
+  const button = $("notify-button");
+  button.hidden = !("Notification" in window) || Notification.permission !== "default";
+}
+$("notify-button").addEventListener("click", async () => {
+  await Notification.requestPermission();
+  updateNotifyButton();
+});
+updateNotifyButton();
+
+function openDrawer() {
+  document.body.classList.add("drawer-open");
+  $("drawer-open").setAttribute("aria-expanded", "true");
+  $("scrim").hidden = false;
+  $("room-list").querySelector("button")?.focus();
+}
+function closeDrawer() {
+  if (!document.body.classList.contains("drawer-open")) return;
+  document.body.classList.remove("drawer-open");
+  $("drawer-open").setAttribute("aria-expanded", "false");
+  $("scrim").hidden = true;
+}
+$("drawer-open").addEventListener("click", openDrawer);
+$("drawer-close").addEventListener("click", closeDrawer);
+$("scrim").addEventListener("click", closeDrawer);
+const narrow = window.matchMedia("(max-width: 700px)");
+$("members-toggle").addEventListener("click", () => {
+  const shown = narrow.matches
+    ? document.body.classList.toggle("members-shown")
+    : !document.body.classList.toggle("members-hidden");
+  $("members-toggle").setAttribute("aria-expanded", String(shown));
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeDrawer();
+  // Alt+Up / Alt+Down: the previous or next window.
+  if (event.altKey && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+    const keys = [...state.windows.keys()];
+    const at = keys.indexOf(state.current);
+    const next = keys[(at + (event.key === "ArrowUp" ? keys.length - 1 : 1)) % keys.length];
+    if (next) show(next);
+    event.preventDefault();
+  }
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.current) {
+    const win = state.windows.get(state.current);
+    if (win) {
+      win.unread = 0;
+      win.mention = false;
+      renderSidebar();
+    }
+  }
+});
+
+window.addEventListener("online", () => conn.retryNow());
