@@ -55,6 +55,13 @@ const IRC_SUBPROTOCOLS: [&str; 2] = ["text.ircv3.net", "binary.ircv3.net"];
 /// writes on its own (a flush writes whatever is gathered at once).
 const WRITE_BUFFER: usize = 64 * 1024;
 
+/// Bytes the socket reads at a time. tungstenite allocates its read buffer
+/// up front for every connection (128 KiB by default), which an idle
+/// member would hold for nothing; chat messages are small, and a larger
+/// message still arrives whole (the buffer grows to hold it, up to the
+/// message size limit).
+const READ_BUFFER: usize = 4 * 1024;
+
 /// Close codes (RFC 6455, section 7.4.1).
 mod code {
     /// The connection did what it was for.
@@ -118,6 +125,7 @@ pub(crate) async fn upgrade(
         .protocols(IRC_SUBPROTOCOLS)
         .max_message_size(http.max_message)
         .max_frame_size(http.max_message)
+        .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         // The outbox bounds what waits for a slow reader; this only bounds
         // what one flush may hold on top of it.
