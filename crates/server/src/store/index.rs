@@ -134,6 +134,31 @@ pub fn terms(
     out
 }
 
+/// The columns of `messages` a message's terms are made of, in the order
+/// [`stored_terms`] reads them.
+pub const TERM_COLUMNS: &str =
+    "room_key, sender_id, sender_nick, recipient_id, recipient_nick, body";
+
+/// The terms of a stored message, from a row that starts with
+/// [`TERM_COLUMNS`]: the same terms the writer indexed it with, which is
+/// what removing it from the index must name.
+pub fn stored_terms(row: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
+    let room: Option<String> = row.get(0)?;
+    let sender: (i64, String) = (row.get(1)?, row.get(2)?);
+    let recipient: (Option<i64>, Option<String>) = (row.get(3)?, row.get(4)?);
+    let body: String = row.get(5)?;
+    let recipient = match &recipient {
+        (Some(id), Some(nick)) => Some((id.cast_unsigned(), nick.as_str())),
+        _ => None,
+    };
+    Ok(terms(
+        &body,
+        room.as_deref(),
+        (sender.0.cast_unsigned(), &sender.1),
+        recipient,
+    ))
+}
+
 /// A string as an FTS5 query term: quoted, so nothing in it is syntax.
 pub fn quoted(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))

@@ -8,19 +8,30 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// refused rather than misread. Version 2 added a full-text index (FTS5,
 /// `trigram`, kept by triggers), version 3 refolded nicknames, version 4
 /// replaced the full-text index and the B-tree indexes on `messages` with
-/// one FTS5 message index written by the store itself (see `index`).
-const SCHEMA_VERSION: i64 = 4;
+/// one FTS5 message index written by the store itself (see `index`),
+/// version 5 rebuilt that index so that a deletion names the terms it
+/// removes instead of leaving a tombstone (see [`MESSAGE_INDEX`]).
+const SCHEMA_VERSION: i64 = 5;
 
-/// The message index (version 4; see `index` for what it holds and why):
-/// contentless (the text lives in `messages`), no positions, deletions by
-/// rowid allowed, and an index of three-character prefixes, so that a
-/// search for a common short word (`the` finds `the`, `then`, `there`...)
-/// reads one list, newest first, as far as it needs, instead of merging the
-/// whole lists of every word it begins (about 5 % more space and a fifth
-/// more indexing time, measured).
+/// The message index (see `index` for what it holds and why): contentless
+/// (the text lives in `messages`), no positions, and an index of
+/// three-character prefixes, so that a search for a common short word
+/// (`the` finds `the`, `then`, `there`...) reads one list, newest first, as
+/// far as it needs, instead of merging the whole lists of every word it
+/// begins (about 5 % more space and a fifth more indexing time, measured).
+///
+/// A message leaves the index by FTS5's `'delete'` command with the terms
+/// it was indexed with (recomputed from its row, [`super::index::stored_terms`]),
+/// not by `contentless_delete = 1` (version 4): that option deletes by rowid
+/// and keeps the deleted rowids in per-segment hash tables with linear
+/// probing, which retention, deleting runs of consecutive ids, fills with
+/// long clusters that every later query and merge probes. Measured on 4
+/// million messages with the oldest 500,000 deleted: deletions 75,000/s
+/// against 150,000/s, and a one-word search 58 ms against 12 ms after
+/// (`docs/benchmarks.md`, "History at scale").
 const MESSAGE_INDEX: &str = "
 CREATE VIRTUAL TABLE IF NOT EXISTS message_index USING fts5(
-    terms, content = '', contentless_delete = 1, detail = none, prefix = '3',
+    terms, content = '', detail = none, prefix = '3',
     tokenize = 'unicode61 remove_diacritics 0'
 );
 ";
@@ -116,6 +127,16 @@ pub fn prepare(
     if version < 4 {
         tx.execute_batch(BEFORE_4)?;
     }
+    if (1..5).contains(&version) {
+        // Version 4's index deletes by rowid (a table option that cannot
+        // be changed): built again below.
+        tracing::info!(
+            from = version,
+            to = SCHEMA_VERSION,
+            "upgrading the database: building the message index again (about a minute per ten million messages)"
+        );
+        tx.execute_batch("DROP TABLE IF EXISTS message_index;")?;
+    }
     tx.execute_batch(MESSAGE_INDEX)?;
     // FTS5 merges its segments as it writes: by default four of a level
     // into one of the next. Eight at a time halves the merging (a quarter
@@ -125,7 +146,7 @@ pub fn prepare(
         "INSERT INTO message_index (message_index, rank) VALUES ('automerge', ?1)",
         [AUTOMERGE],
     )?;
-    if (1..4).contains(&version) {
+    if (1..5).contains(&version) {
         index_after(&tx, i64::MIN)?;
     }
     if (1..3).contains(&version) {
@@ -158,30 +179,17 @@ pub fn catch_up(conn: &Connection) -> Result<u64, StoreError> {
 /// Indexes the messages with ids above `after` and moves the index's
 /// watermark to the last of them.
 fn index_after(tx: &rusqlite::Transaction<'_>, after: i64) -> Result<u64, StoreError> {
-    let mut read = tx.prepare(
-        "SELECT id, room_key, sender_id, sender_nick, recipient_id, recipient_nick, body
-         FROM messages WHERE id > ?1 ORDER BY id",
-    )?;
+    let mut read = tx.prepare(&format!(
+        "SELECT {}, id FROM messages WHERE id > ?1 ORDER BY id",
+        super::index::TERM_COLUMNS
+    ))?;
     let mut write = tx.prepare("INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)")?;
     let mut rows = read.query([after])?;
     let mut count = 0u64;
     let mut last = None;
     while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let room: Option<String> = r.get(1)?;
-        let sender: (i64, String) = (r.get(2)?, r.get(3)?);
-        let recipient: (Option<i64>, Option<String>) = (r.get(4)?, r.get(5)?);
-        let body: String = r.get(6)?;
-        let recipient = match &recipient {
-            (Some(id), Some(nick)) => Some((id.cast_unsigned(), nick.as_str())),
-            _ => None,
-        };
-        let terms = super::index::terms(
-            &body,
-            room.as_deref(),
-            (sender.0.cast_unsigned(), &sender.1),
-            recipient,
-        );
+        let terms = super::index::stored_terms(r)?;
+        let id: i64 = r.get(6)?;
         write.execute(rusqlite::params![id, terms])?;
         count += 1;
         last = Some(id);
@@ -297,6 +305,83 @@ fn refold_nicknames(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_4_index_is_built_again_and_deletes_by_terms() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE).unwrap();
+        // Version 4's index: deletions by rowid.
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE message_index USING fts5(
+                terms, content = '', contentless_delete = 1, detail = none, prefix = '3',
+                tokenize = 'unicode61 remove_diacritics 0'
+            );",
+        )
+        .unwrap();
+        for id in 1..=3 {
+            conn.execute(
+                "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
+                 VALUES (?1, 0, 'rust', 'rust', 1, 'ann', ?2)",
+                rusqlite::params![id, format!("word{id} common")],
+            )
+            .unwrap();
+        }
+        // Only the first one had been indexed when version 4 stopped.
+        conn.execute(
+            "INSERT INTO message_index (rowid, terms) VALUES (1, 'word1 common')",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'message_index'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!sql.contains("contentless_delete"), "{sql}");
+        let found = |query: &str| -> Vec<i64> {
+            conn.prepare(
+                "SELECT rowid FROM message_index WHERE message_index MATCH ?1 ORDER BY rowid",
+            )
+            .unwrap()
+            .query_map([query], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        assert_eq!(found("common"), [1, 2, 3], "every message, indexed once");
+        assert_eq!(
+            found(&crate::store::index::quoted(
+                &crate::store::index::room_term("rust")
+            )),
+            [1, 2, 3]
+        );
+        // A deletion names the terms, recomputed from the stored row.
+        let terms = conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM messages WHERE id = 2",
+                    crate::store::index::TERM_COLUMNS
+                ),
+                [],
+                crate::store::index::stored_terms,
+            )
+            .unwrap();
+        conn.execute(
+            "INSERT INTO message_index (message_index, rowid, terms) VALUES ('delete', 2, ?1)",
+            [terms],
+        )
+        .unwrap();
+        assert_eq!(found("common"), [1, 3]);
+        assert_eq!(found("word2"), Vec::<i64>::new());
+    }
 
     #[test]
     fn a_version_1_database_is_refolded() {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ids::Ceilings;
 use super::index;
@@ -306,8 +306,13 @@ impl<'p> Writer<'p> {
             Ok(())
         })();
         if let Err(e) = indexed {
-            // The messages are stored; the next start indexes them.
+            // The messages are stored; they wait for the next try (or the
+            // next start), ahead of the ones stored since, so that the
+            // index's watermark never passes a message it does not hold.
             tracing::error!(error = %e, messages = waiting.len(), "could not index stored messages");
+            let since = std::mem::replace(&mut self.unindexed, waiting);
+            self.unindexed.extend(since);
+            self.unindexed_since.get_or_insert_with(Instant::now);
         }
         self.publish();
     }
@@ -557,23 +562,40 @@ impl<'p> Writer<'p> {
             }
         };
         if !ids.is_empty() {
-            if self
+            // Those still waiting to be indexed are not in the index: they
+            // leave the queue instead, once the deletion is committed.
+            // (`ids` is in ascending order: every step reads by id.)
+            let mut waiting: Vec<i64> = self
                 .unindexed
-                .first()
-                .is_some_and(|(first, _)| ids.iter().any(|id| id >= first))
-            {
-                self.unindexed.retain(|(id, _)| !ids.contains(id));
-            }
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| ids.binary_search(id).is_ok())
+                .collect();
+            waiting.sort_unstable();
             let tx = self.conn.transaction()?;
             {
-                let mut message = tx.prepare_cached("DELETE FROM messages WHERE id = ?1")?;
-                let mut index = tx.prepare_cached("DELETE FROM message_index WHERE rowid = ?1")?;
+                let mut message = tx.prepare_cached(&format!(
+                    "DELETE FROM messages WHERE id = ?1 RETURNING {}",
+                    index::TERM_COLUMNS
+                ))?;
+                // The terms it was indexed with (see `schema::MESSAGE_INDEX`).
+                let mut index = tx.prepare_cached(
+                    "INSERT INTO message_index (message_index, rowid, terms) VALUES ('delete', ?1, ?2)",
+                )?;
                 for id in &ids {
-                    message.execute([id])?;
-                    index.execute([id])?;
+                    let terms = message.query_row([id], index::stored_terms).optional()?;
+                    if let Some(terms) = terms
+                        && waiting.binary_search(id).is_err()
+                    {
+                        index.execute(params![id, terms])?;
+                    }
                 }
             }
             tx.commit()?;
+            if !waiting.is_empty() {
+                self.unindexed
+                    .retain(|(id, _)| waiting.binary_search(id).is_err());
+            }
         }
         Ok((ids.len(), finished))
     }
@@ -742,6 +764,132 @@ mod tests {
             .unwrap();
         assert_eq!(oldest, 901, "the newest are kept");
         assert_eq!(indexed(&w), 100, "and only they are indexed");
+    }
+
+    /// The ids the index finds for an FTS5 query, ascending.
+    fn found(w: &Writer<'_>, query: &str) -> Vec<i64> {
+        w.conn
+            .prepare("SELECT rowid FROM message_index WHERE message_index MATCH ?1 ORDER BY rowid")
+            .unwrap()
+            .query_map([query], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The ids still stored, ascending.
+    fn stored(w: &Writer<'_>) -> Vec<i64> {
+        w.conn
+            .prepare("SELECT id FROM messages ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    fn direct(id: u64, ts: i64, text: &str) -> Op {
+        Op::Message(
+            StoredMessage {
+                id,
+                ts,
+                room: None,
+                sender_id: 1,
+                sender_nick: "Ann".into(),
+                recipient: Some((2, "Bob".into())),
+                text: text.into(),
+                action: false,
+            },
+            Instant::now(),
+            None,
+        )
+    }
+
+    fn integrity_check(w: &Writer<'_>) {
+        w.conn
+            .execute(
+                "INSERT INTO message_index (message_index) VALUES ('integrity-check')",
+                [],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn deleted_messages_leave_every_term_list_of_the_index() {
+        let mut retention = Retention {
+            default: limit(None, Some(Duration::from_secs(3600))),
+            ..Retention::default()
+        };
+        retention.rooms.insert("big".into(), limit(Some(50), None));
+        let progress = progress();
+        let mut w = writer(retention, &progress);
+        let now = now_ms();
+        let old = now - 2 * 3600 * 1000;
+        // Room messages past the count limit, and old direct messages in
+        // Chinese (bigrams) beside young ones.
+        let mut batch: Vec<Op> = (1..=300)
+            .map(|id| match id % 3 {
+                0 => direct(id, if id <= 150 { old } else { now }, "学习网络编程 hello"),
+                _ => message(id, now, "big"),
+            })
+            .collect();
+        w.apply(&mut batch);
+        w.index_waiting();
+        w.sweep_ages();
+        let mut steps = 0;
+        while !w.work.is_empty() {
+            w.step();
+            steps += 1;
+            assert!(steps < 100, "retention ends");
+        }
+        let kept = stored(&w);
+        let rooms: Vec<i64> = kept.iter().copied().filter(|id| id % 3 != 0).collect();
+        let directs: Vec<i64> = kept.iter().copied().filter(|id| id % 3 == 0).collect();
+        assert_eq!(rooms.len(), 50, "the count limit");
+        assert_eq!(
+            directs,
+            (151..=300).filter(|id| id % 3 == 0).collect::<Vec<_>>()
+        );
+        // Whatever term a query looks up, it finds only what is stored.
+        assert_eq!(found(&w, &index::quoted(&index::room_term("big"))), rooms);
+        assert_eq!(found(&w, "\"message\""), rooms);
+        assert_eq!(found(&w, &index::quoted(&index::user_term(2))), directs);
+        assert_eq!(found(&w, &index::quoted(&index::nick_term("bob"))), directs);
+        assert_eq!(found(&w, "\"网络\" AND \"编程\""), directs);
+        assert_eq!(found(&w, "\"hel\"*"), directs, "the prefix index too");
+        assert_eq!(indexed(&w), i64::try_from(kept.len()).unwrap());
+        integrity_check(&w);
+    }
+
+    #[test]
+    fn messages_deleted_before_they_were_indexed_are_never_indexed() {
+        let retention = Retention {
+            default: limit(None, Some(Duration::from_secs(3600))),
+            ..Retention::default()
+        };
+        let progress = progress();
+        let mut w = writer(retention, &progress);
+        let now = now_ms();
+        let old = now - 2 * 3600 * 1000;
+        let mut batch: Vec<Op> = (1..=10).map(|id| message(id, old, "lobby")).collect();
+        w.apply(&mut batch);
+        w.index_waiting();
+        // Stored, not yet indexed, and already too old.
+        let mut batch: Vec<Op> = (11..=20)
+            .map(|id| message(id, old, "lobby"))
+            .chain((21..=25).map(|id| message(id, now, "lobby")))
+            .collect();
+        w.apply(&mut batch);
+        w.sweep_ages();
+        while !w.work.is_empty() {
+            w.step();
+        }
+        w.index_waiting();
+        let kept: Vec<i64> = (21..=25).collect();
+        assert_eq!(stored(&w), kept);
+        assert_eq!(found(&w, &index::quoted(&index::room_term("lobby"))), kept);
+        assert_eq!(found(&w, "\"message\""), kept);
+        integrity_check(&w);
     }
 
     #[test]
