@@ -4,6 +4,7 @@
 //! growing with what the slow client missed, and the slow client is
 //! disconnected with reason `slow_consumer` (docs/architecture.md).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chatroom_testkit::ServerProcess;
@@ -68,6 +69,17 @@ impl Seen {
     }
 }
 
+/// How far one chatter got, for the report when one does not finish.
+#[derive(Default, Clone, Copy)]
+struct Progress {
+    /// Messages sent and acknowledged.
+    sent: usize,
+    /// Messages from the others received.
+    received: usize,
+    /// Whether the slow client's leave notice arrived.
+    slow_left: bool,
+}
+
 /// Sends [`MESSAGES_EACH`] messages as fast as the server takes them (each
 /// as soon as the previous one is acknowledged; no rate limit), then reads
 /// until every message from the others and the slow client's leave notice
@@ -77,24 +89,31 @@ async fn chat(
     mut reader: BufReader<OwnedReadHalf>,
     mut write: OwnedWriteHalf,
     text: String,
+    progress: Arc<Mutex<Progress>>,
 ) -> Result<(Value, OwnedWriteHalf), String> {
     let request = json!({"type": "broadcast", "message": text, "ref": 1}).to_string();
     let mut seen = Seen::default();
-    for _ in 0..MESSAGES_EACH {
+    let report = |seen: &Seen, sent: usize| {
+        if let Ok(mut p) = progress.lock() {
+            *p = Progress {
+                sent,
+                received: seen.messages,
+                slow_left: seen.slow_left.is_some(),
+            };
+        }
+    };
+    for sent in 1..=MESSAGES_EACH {
         write
             .write_all(request.as_bytes())
             .await
             .map_err(|e| format!("sending: {e}"))?;
         while !seen.read(&mut reader).await? {}
+        report(&seen, sent);
     }
-    eprintln!(
-        "sent at {:?} seen {}",
-        std::time::SystemTime::now(),
-        seen.messages
-    );
     let expected = (CHATTERS - 1) * MESSAGES_EACH;
     while seen.messages < expected || seen.slow_left.is_none() {
         seen.read(&mut reader).await?;
+        report(&seen, MESSAGES_EACH);
     }
     assert_eq!(seen.messages, expected, "more messages than were sent");
     Ok((seen.slow_left.unwrap_or_default(), write))
@@ -147,17 +166,36 @@ async fn a_client_that_stops_reading_is_cut_off_and_nobody_else_notices() {
 
     // Everyone chats at full speed and reads everything from the others.
     let text = "x".repeat(TEXT_BYTES);
+    let progress: Vec<_> = (0..CHATTERS)
+        .map(|_| Arc::new(Mutex::new(Progress::default())))
+        .collect();
     let tasks: Vec<_> = chatters
         .into_iter()
-        .map(|(reader, write)| tokio::spawn(chat(reader, write, text.clone())))
+        .zip(&progress)
+        .map(|((reader, write), p)| tokio::spawn(chat(reader, write, text.clone(), p.clone())))
         .collect();
     // Keep the writing halves open until every chatter is done.
     let mut writers = Vec::new();
     for task in tasks {
-        let outcome = tokio::time::timeout(PATIENCE, task)
-            .await
-            .expect("a chatter did not receive everything in time")
-            .unwrap();
+        let Ok(outcome) = tokio::time::timeout(PATIENCE, task).await else {
+            let report: Vec<String> = progress
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((i, *p.lock().ok()?)))
+                .map(|(i, p)| {
+                    format!(
+                        "chatter{i}: sent {}, received {}, saw slowpoke leave: {}",
+                        p.sent, p.received, p.slow_left
+                    )
+                })
+                .collect();
+            panic!(
+                "a chatter did not receive everything in time:\n{}\nthe server's log:\n{}",
+                report.join("\n"),
+                server.log()
+            );
+        };
+        let outcome = outcome.unwrap();
         let (leave, write) = outcome.unwrap_or_else(|e| {
             panic!("a chatter failed: {e}; the server's log:\n{}", server.log())
         });

@@ -47,7 +47,6 @@ async fn a_backup_under_write_load_restores_consistently() {
         .output()
         .await
         .unwrap();
-    stop.store(true, Ordering::Relaxed);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{output:?}");
     let copied: usize = stdout
@@ -56,6 +55,14 @@ async fn a_backup_under_write_load_restores_consistently() {
         .and_then(|s| s.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no count in {stdout:?}"));
+    // The server goes on storing after the copy (on a loaded machine the
+    // copy can be quicker than the next commit): wait to see it.
+    while all_history(&mut probe, "copied").await.len() <= copied
+        && !writers.iter().all(|w| w.is_finished())
+    {
+        tokio::task::yield_now().await;
+    }
+    stop.store(true, Ordering::Relaxed);
     let mut after = 0;
     for w in writers {
         after += w.await.unwrap();
