@@ -34,7 +34,7 @@ use crate::latency::{self, Shards};
 use crate::names::RunId;
 use crate::payload::{self, Scanner, Stamp};
 use crate::schedule::{MAX_SEND_LAG, Schedule};
-use crate::wire::{self, Proto};
+use crate::wire::{self, MessageFrame, Proto};
 
 /// The longest line a reader accepts during the run (its buffer grows up
 /// to this for one line); a longer one ends the connection.
@@ -53,8 +53,8 @@ pub struct Shared {
     pub run: RunId,
     /// The protocol spoken.
     pub proto: Proto,
-    /// The room everyone is in.
-    pub room: String,
+    /// The bytes of a message around its text (to the run's room).
+    pub message: MessageFrame,
     /// Bytes per message text.
     pub size: usize,
     /// Deliveries seen so far, all connections together (for the drain
@@ -428,7 +428,7 @@ impl Sender {
                 tracing::error!("message not sent: {e}");
                 continue;
             }
-            wire::encode_message(shared.proto, &shared.room, &self.text, &mut self.out);
+            shared.message.encode(&self.text, &mut self.out);
             let lag = micros(now.saturating_sub(self.schedule.slot_time(seq)));
             count += 1;
             max_lag = max_lag.max(lag);

@@ -249,22 +249,83 @@ impl Lines {
     }
 }
 
-/// Appends the bytes of one chat message with `text` to `out`.
-pub fn encode_message(proto: Proto, room_name: &str, text: &str, out: &mut Vec<u8>) {
-    match proto {
-        Proto::Json => {
-            let request = Request::Broadcast {
-                room: Some(room_name.to_owned()),
-                message: text.to_owned(),
-                action: false,
-            };
-            out.extend_from_slice(&json::encode_request(&request, None));
+/// The bytes of a chat message around its text, worked out once per run,
+/// so that encoding a message on the hot path allocates nothing.
+#[derive(Debug, Clone)]
+pub struct MessageFrame {
+    /// Everything before the text.
+    head: Vec<u8>,
+    /// Everything after it, line end included.
+    tail: &'static [u8],
+    /// The text goes into a JSON string (escaped).
+    json: bool,
+}
+
+impl MessageFrame {
+    /// The frame of a message to `room_name`: a JSON `broadcast` or an IRC
+    /// `PRIVMSG #room :text`.
+    pub fn new(proto: Proto, room_name: &str) -> Self {
+        let mut head = Vec::new();
+        match proto {
+            Proto::Json => {
+                head.extend_from_slice(br#"{"type":"broadcast","room":"#);
+                json_string(room_name, &mut head);
+                head.extend_from_slice(br#","message":"#);
+                MessageFrame {
+                    head,
+                    tail: b"}\n",
+                    json: true,
+                }
+            }
+            Proto::Irc => {
+                head.extend_from_slice(b"PRIVMSG ");
+                head.extend_from_slice(irc::channel::room_to_channel(room_name).as_bytes());
+                head.extend_from_slice(b" :");
+                MessageFrame {
+                    head,
+                    tail: b"\r\n",
+                    json: false,
+                }
+            }
         }
-        Proto::Irc => irc::Message::new("PRIVMSG")
-            .param(irc::channel::room_to_channel(room_name))
-            .trailing_param(text)
-            .encode_into(out),
     }
+
+    /// Appends the bytes of one chat message with `text` to `out`. (An IRC
+    /// text is sent as it is: the payload never holds a line end.)
+    pub fn encode(&self, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        if self.json {
+            json_string(text, out);
+        } else {
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(self.tail);
+    }
+}
+
+/// Appends `text` as a JSON string, quoted and escaped (RFC 8259: quote,
+/// backslash and control characters; everything else as it is).
+fn json_string(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(bytes);
+    } else {
+        for &b in bytes {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0..0x20 => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 0xf)]);
+                }
+                _ => out.push(b),
+            }
+        }
+    }
+    out.push(b'"');
 }
 
 /// The bytes that log a client out politely.
@@ -311,6 +372,7 @@ pub fn irc_pongs(lines: &[u8], out: &mut Vec<u8>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn pings_are_answered_with_their_parameters() {
@@ -335,7 +397,8 @@ mod tests {
     #[test]
     fn messages_carry_the_text_in_either_protocol() {
         let mut out = Vec::new();
-        encode_message(Proto::Json, "lobby", "~b~1.2.3~xx", &mut out);
+        MessageFrame::new(Proto::Json, "lobby").encode("~b~1.2.3~xx", &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
         let request = json::parse_request(&out).unwrap();
         assert_eq!(
             request.request,
@@ -346,8 +409,46 @@ mod tests {
             }
         );
         out.clear();
-        encode_message(Proto::Irc, "lobby", "~b~1.2.3~xx", &mut out);
+        MessageFrame::new(Proto::Irc, "lobby").encode("~b~1.2.3~xx", &mut out);
         assert_eq!(out, b"PRIVMSG #lobby :~b~1.2.3~xx\r\n");
+    }
+
+    #[test]
+    fn messages_follow_one_another_in_one_buffer() {
+        let frame = MessageFrame::new(Proto::Json, "benchroom");
+        let mut out = Vec::new();
+        frame.encode("one", &mut out);
+        frame.encode("two", &mut out);
+        let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 3, "{out:?}");
+        for (line, text) in lines.iter().zip(["one", "two"]) {
+            let request = json::parse_request(line).unwrap();
+            assert_eq!(
+                request.request,
+                Request::Broadcast {
+                    room: Some("benchroom".into()),
+                    message: text.into(),
+                    action: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_controls() {
+        let mut out = Vec::new();
+        json_string("a\"b\\c\n\u{1}é", &mut out);
+        assert_eq!(out, "\"a\\\"b\\\\c\\u000a\\u0001é\"".as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn json_strings_read_back_as_written(text in any::<String>()) {
+            let mut out = Vec::new();
+            json_string(&text, &mut out);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            prop_assert_eq!(back, text);
+        }
     }
 
     #[test]
