@@ -1,7 +1,7 @@
 //! What a bench client says in each protocol: logging in and joining the
 //! room, a chat message, answering keep-alives, and leaving. Over TCP or a
-//! WebSocket alike: this works on whole lines, [`transport`](crate::transport)
-//! carries them.
+//! WebSocket alike: this works on whole lines, and the crate's `transport`
+//! module carries them.
 //!
 //! - JSON (`docs/protocol.md`): `login`, wait for `welcome`; everyone
 //!   starts in `lobby`, any other room is joined with `join` and ready once
