@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the fan-out comparison of docs/benchmarks.md: our server (over JSON
-# and over IRC), ngIRCd and InspIRCd, each started fresh on loopback for
+# and over IRC, and over JSON on a WebSocket through its HTTP listener),
+# ngIRCd and InspIRCd, each started fresh on loopback for
 # every run and driven by `chatroom bench`, load by load, so every server is
 # measured under the same conditions within minutes of the others.
 #
@@ -26,7 +27,7 @@ cd "$(dirname "$0")/.."
 out=${1:-target/bench-compare}
 reps=${REPS:-2}
 duration=${DURATION:-10s}
-servers=${SERVERS:-"chatroom-json chatroom-irc ngircd inspircd"}
+servers=${SERVERS:-"chatroom-json chatroom-irc chatroom-ws ngircd inspircd"}
 loads=${LOADS:-"200x200x1 1000x1000x1 2000x20x20 1000x20x100 1000x20x200"}
 phases=${PHASES:-"matrix findmax idle"}
 docs_img=${DOCS_IMG-docs/img}
@@ -90,11 +91,14 @@ cat >"$work/inspircd.conf" <<EOF
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="$work/inspircd.log">
 EOF
 
-# Starts server $1 on $port; sets pid and proto.
+# Starts server $1 on $port; sets pid, proto and addr. Our server listens
+# for JSON on $port, IRC on $port + 1 and HTTP (WebSocket at /ws) on
+# $port + 2, whichever one is measured.
 start_server() {
     case $1 in
-    chatroom-json | chatroom-irc)
-        local listen=(--listen "127.0.0.1:$port" --irc-listen "127.0.0.1:$((port + 1))")
+    chatroom-json | chatroom-irc | chatroom-ws)
+        local listen=(--listen "127.0.0.1:$port" --irc-listen "127.0.0.1:$((port + 1))"
+            --http-listen "127.0.0.1:$((port + 2))")
         "$bin" serve --in-memory "${listen[@]}" --messages-per-second 0 \
             --max-connections-per-ip 0 --max-connections 20000 2>"$work/chatroom.log" &
         pid=$!
@@ -112,6 +116,10 @@ start_server() {
     local at=$port
     if [[ $1 == chatroom-json ]]; then proto=json; fi
     if [[ $1 == chatroom-irc ]]; then at=$((port + 1)); fi
+    if [[ $1 == chatroom-ws ]]; then
+        proto=ws
+        at=$((port + 2))
+    fi
     addr=127.0.0.1:$at
     for _ in $(seq 100); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$at") 2>/dev/null; then return; fi

@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 OURS = "chatroom-json"
-OTHERS = ["chatroom-irc", "ngircd", "inspircd"]
+OTHERS = ["chatroom-irc", "chatroom-ws", "ngircd", "inspircd"]
 C_SERVERS = ["ngircd", "inspircd"]
 
 
@@ -33,6 +33,12 @@ def load_reports(out):
             key, server = "", "-".join(parts[1:])
         reports[(kind, key, server)].append(json.loads(text))
     return reports
+
+
+def server_process(report):
+    """The report's server figures; empty when it has none (no --server-pid:
+    the field is null)."""
+    return report.get("server_process") or {}
 
 
 def ms(us):
@@ -78,7 +84,7 @@ def matrix(reports):
                 f" | {span(delivered, rate)} | {span(lost, lambda v: f'{v:.2f} %')}"
                 f" | {span([r['latency']['p50_us'] for r in runs], ms)} | {span(p99, ms)}"
                 f" | {span([r['latency']['p999_us'] for r in runs], ms)}"
-                f" | {span([r.get('server_process', {}).get('cores', 0) for r in runs], lambda v: f'{v:.2f}')}"
+                f" | {span([server_process(r).get('cores', 0) for r in runs], lambda v: f'{v:.2f}')}"
                 f" | {span([r['bench_cores'] for r in runs], lambda v: f'{v:.2f}')} |"
             )
     print()
@@ -117,6 +123,10 @@ def findmax(reports):
     for server in [OURS] + OTHERS:
         for r in reports.get(("findmax", "", server), []):
             steps = ", ".join(f"{s['rate']:g} {verdict(s['verdict'])}" for s in r["steps"])
+            if r["best_rate"] is None:
+                # No step was clean: the best figures are null.
+                print(f"| {server} | none | - | - | {steps} |")
+                continue
             print(
                 f"| {server} | {r['best_rate']:g} msg/s | {rate(r['best_offered_deliveries_per_s'])}"
                 f" | {rate(r['best_delivered_per_s'])} | {steps} |"
@@ -128,7 +138,7 @@ def idle(reports):
     print("|---|---|---|---|---|---|---|")
     for server in [OURS] + OTHERS:
         for r in reports.get(("idle", "", server), []):
-            p = r.get("server_process", {})
+            p = server_process(r)
             print(
                 f"| {server} | {r['connected']} | {r['failed']} | {r['connect_s']:.1f} s"
                 f" | {p.get('rss_before_kib', 0) / 1024:.1f} MiB | {p.get('rss_joined_kib', 0) / 1024:.1f} MiB"

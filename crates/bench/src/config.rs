@@ -128,12 +128,16 @@ impl Config {
             + Duration::from_secs(5)
     }
 
-    /// The largest message text the protocol carries in one line.
+    /// The largest message text the protocol carries in one line: over
+    /// TCP and over a WebSocket alike, a JSON frame within the server's
+    /// default frame limit (which is also its WebSocket message limit), an
+    /// IRC line within 512 bytes.
     pub fn max_size(&self) -> usize {
-        match self.proto {
+        if self.proto.is_irc() {
+            irc::MAX_LINE_BYTES.saturating_sub(IRC_LINE_OVERHEAD + self.room.len())
+        } else {
             // The JSON framing of a broadcast around the text.
-            Proto::Json => DEFAULT_MAX_FRAME_BYTES - 256 - self.room.len(),
-            Proto::Irc => irc::MAX_LINE_BYTES.saturating_sub(IRC_LINE_OVERHEAD + self.room.len()),
+            DEFAULT_MAX_FRAME_BYTES - 256 - self.room.len()
         }
     }
 
@@ -234,10 +238,23 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        config().check_messaging().unwrap();
-        let mut irc = config();
-        irc.proto = Proto::Irc;
-        irc.check_messaging().unwrap();
+        for proto in [Proto::Json, Proto::Irc, Proto::Ws, Proto::IrcWs] {
+            let mut c = config();
+            c.proto = proto;
+            c.check_messaging().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_websocket_carries_the_same_line_as_tcp() {
+        let size = |proto| {
+            let mut c = config();
+            c.proto = proto;
+            c.max_size()
+        };
+        assert_eq!(size(Proto::Ws), size(Proto::Json));
+        assert_eq!(size(Proto::IrcWs), size(Proto::Irc));
+        assert!(size(Proto::Ws) > 60_000 && size(Proto::IrcWs) < 512);
     }
 
     #[test]

@@ -5,9 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -16,6 +13,7 @@ use crate::config::{Config, WIND_DOWN};
 use crate::error::BenchError;
 use crate::progress;
 use crate::session::{self, ReaderStats, Session, Shared, StartPlan, WriterStats};
+use crate::transport::Conn;
 use crate::wire::{self, LoginError, Proto};
 
 /// The clients that got in.
@@ -61,9 +59,14 @@ pub async fn connect_all(
         let at = began + Duration::from_secs_f64(f64::from(index) / config.ramp);
         let nick = shared.run.nick(index);
         let (proto, room, limit) = (config.proto, config.room.clone(), config.connect_timeout);
+        let server = config.server.clone();
         attempts.spawn(async move {
             tokio::time::sleep_until(at).await;
-            let login = tokio::time::timeout(limit, connect_one(proto, addr, &nick, &room)).await;
+            let login = tokio::time::timeout(
+                limit,
+                connect_one(proto, &server, addr, &nick, &room, read_buffer),
+            )
+            .await;
             (index, login.unwrap_or(Err(LoginError::Timeout(limit))))
         });
     }
@@ -75,12 +78,11 @@ pub async fn connect_all(
     };
     while let Some(attempt) = attempts.join_next().await {
         let failure = match attempt {
-            Ok((index, Ok((stream, leftover)))) => {
+            Ok((index, Ok(conn))) => {
                 let start = start.clone();
                 fleet.sessions.push(session::spawn(
                     index,
-                    stream,
-                    leftover,
+                    conn,
                     Arc::clone(shared),
                     start,
                     read_buffer,
@@ -104,16 +106,18 @@ pub async fn connect_all(
     fleet
 }
 
+/// Connects one client (over TCP or a WebSocket) and logs it in.
 async fn connect_one(
     proto: Proto,
+    server: &str,
     addr: SocketAddr,
     nick: &str,
     room: &str,
-) -> Result<(TcpStream, Vec<u8>), LoginError> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let leftover = wire::login(proto, &mut stream, nick, room).await?;
-    Ok((stream, leftover))
+    read_buffer: usize,
+) -> Result<Conn, LoginError> {
+    let mut conn = Conn::connect(proto, server, addr, read_buffer).await?;
+    wire::login(proto, &mut conn, nick, room).await?;
+    Ok(conn)
 }
 
 /// The figures and sockets handed back by the clients' tasks.
@@ -123,8 +127,8 @@ pub struct Collected {
     pub readers: Vec<ReaderStats>,
     /// Every writer's figures.
     pub writers: Vec<WriterStats>,
-    /// Sockets whose two halves both came back, to be closed politely.
-    pub sockets: Vec<(OwnedReadHalf, OwnedWriteHalf)>,
+    /// Connections whose two halves both came back, to be closed politely.
+    pub sockets: Vec<Conn>,
     /// Tasks that did not hand back in time (aborted; their figures are lost).
     pub lost_tasks: u64,
 }
@@ -161,8 +165,10 @@ pub async fn collect(sessions: Vec<Session>) -> Collected {
                 None
             }
         };
-        if let (Some(r), Some(w)) = (read_half, write_half) {
-            collected.sockets.push((r, w));
+        if let (Some(r), Some(w)) = (read_half, write_half)
+            && let Some(conn) = Conn::reunite(r, w)
+        {
+            collected.sockets.push(conn);
         }
     }
     collected
@@ -171,28 +177,12 @@ pub async fn collect(sessions: Vec<Session>) -> Collected {
 /// Logs every client out (JSON `logout`, IRC `QUIT`) and reads until the
 /// server closes, all at once, for at most [`WIND_DOWN`]; connections still
 /// open then are dropped. Returns how many closed cleanly.
-pub async fn disconnect(proto: Proto, sockets: Vec<(OwnedReadHalf, OwnedWriteHalf)>) -> u64 {
+pub async fn disconnect(proto: Proto, sockets: Vec<Conn>) -> u64 {
     let goodbye = Arc::new(wire::goodbye(proto));
     let mut closing = JoinSet::new();
-    for (read, write) in sockets {
+    for conn in sockets {
         let goodbye = Arc::clone(&goodbye);
-        closing.spawn(async move {
-            let Ok(mut stream) = read.reunite(write) else {
-                return false;
-            };
-            if stream.write_all(&goodbye).await.is_err() {
-                return false;
-            }
-            let _ = stream.shutdown().await;
-            let mut sink = [0u8; 4096];
-            loop {
-                match stream.read(&mut sink).await {
-                    Ok(0) => return true,
-                    Ok(_) => {}
-                    Err(_) => return false,
-                }
-            }
-        });
+        closing.spawn(async move { conn.close(&goodbye).await });
     }
     let deadline = Instant::now() + WIND_DOWN;
     let mut clean = 0;

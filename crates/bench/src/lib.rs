@@ -1,6 +1,7 @@
 //! `chatroom bench`: a load generator that measures how well a chat server
 //! fans messages out, over the chatroom JSON protocol or IRC (so the same
-//! run can drive ours, ngIRCd or InspIRCd).
+//! run can drive ours, ngIRCd or InspIRCd), each over TCP or over a
+//! WebSocket ([`Proto`]).
 //!
 //! A run connects N clients into one room at a steady ramp, then S of them
 //! send R messages per second each, open loop (by the clock, never waiting
@@ -40,6 +41,8 @@ pub mod schedule;
 mod session;
 pub mod tally;
 pub mod timeline;
+mod transport;
+mod websocket;
 pub mod wire;
 
 pub use config::Config;

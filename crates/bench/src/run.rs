@@ -19,6 +19,7 @@ use crate::progress;
 use crate::report::{Report, ServerStats};
 use crate::session::{Shared, StartPlan};
 use crate::tally::{self, DrainWatch};
+use crate::wire::MessageFrame;
 
 /// How often the drain looks at the delivered count.
 const DRAIN_TICK: Duration = Duration::from_millis(50);
@@ -43,7 +44,7 @@ pub(crate) fn shared_state(config: &Config) -> Arc<Shared> {
         epoch: Instant::now(),
         run: RunId::fresh(),
         proto: config.proto,
-        room: config.room.clone(),
+        message: MessageFrame::new(config.proto, &config.room),
         size: config.size,
         delivered: AtomicU64::new(0),
         sent: AtomicU64::new(0),

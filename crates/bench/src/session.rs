@@ -6,13 +6,16 @@
 //! writing to it), and a busy reader never delays a scheduled send.
 //!
 //! - The **reader** reads with a big buffer and hands each run of complete
-//!   lines to [`Scanner`]: one SIMD search for the run's marker, no frame
-//!   parsing. Each stamp found is a delivery (or an echo of the client's
-//!   own message); its latency goes into its thread's histogram
-//!   ([`Shards`]). In IRC it also answers `PING`s, through the writer.
+//!   lines (over a WebSocket: each batch of messages that have arrived, see
+//!   [`websocket::read_loop`]) to [`Scanner`]: one SIMD search for the
+//!   run's marker, no frame parsing. Each stamp found is a delivery (or an
+//!   echo of the client's own message); its latency goes into its thread's
+//!   histogram ([`Shards`]). In IRC it also answers `PING`s, through the
+//!   writer.
 //! - The **writer** waits for the start signal; a sender then follows its
 //!   open-loop [`Schedule`], writing every due message of a wake-up in one
-//!   `write`. It also writes the reader's `PONG`s.
+//!   `write` (over a WebSocket: one flush). It also writes the reader's
+//!   `PONG`s.
 //!
 //! Both stop when the run's stop token is cancelled and hand back their
 //! figures and their half of the socket, so the connection can be closed
@@ -22,9 +25,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -34,7 +36,9 @@ use crate::latency::{self, Shards};
 use crate::names::RunId;
 use crate::payload::{self, Scanner, Stamp};
 use crate::schedule::{MAX_SEND_LAG, Schedule};
-use crate::wire::{self, Proto};
+use crate::transport::{Conn, ReadHalf, WriteHalf};
+use crate::websocket;
+use crate::wire::{self, MessageFrame, Proto};
 
 /// The longest line a reader accepts during the run (its buffer grows up
 /// to this for one line); a longer one ends the connection.
@@ -53,8 +57,8 @@ pub struct Shared {
     pub run: RunId,
     /// The protocol spoken.
     pub proto: Proto,
-    /// The room everyone is in.
-    pub room: String,
+    /// The bytes of a message around its text (to the run's room).
+    pub message: MessageFrame,
     /// Bytes per message text.
     pub size: usize,
     /// Deliveries seen so far, all connections together (for the drain
@@ -76,7 +80,7 @@ pub struct Shared {
 
 impl Shared {
     /// Microseconds since the epoch.
-    fn now_us(&self) -> u64 {
+    pub fn now_us(&self) -> u64 {
         micros(Instant::now().saturating_duration_since(self.epoch))
     }
 }
@@ -134,35 +138,39 @@ pub struct Session {
     /// The client's index in the run.
     pub index: u32,
     /// The reader task.
-    pub reader: JoinHandle<(ReaderStats, OwnedReadHalf)>,
+    pub reader: JoinHandle<(ReaderStats, ReadHalf)>,
     /// The writer task.
-    pub writer: JoinHandle<(WriterStats, OwnedWriteHalf)>,
+    pub writer: JoinHandle<(WriterStats, WriteHalf)>,
 }
 
-/// Starts the tasks of a logged-in client. `leftover` holds bytes read
-/// past the login replies; `read_buffer` is the reader's buffer size.
+/// Starts the tasks of a logged-in client; `read_buffer` is the reader's
+/// buffer size over TCP (a WebSocket has its own, set when it connected).
 pub fn spawn(
     index: u32,
-    stream: TcpStream,
-    leftover: Vec<u8>,
+    conn: Conn,
     shared: Arc<Shared>,
     start: watch::Receiver<Option<Arc<StartPlan>>>,
     read_buffer: usize,
 ) -> Session {
-    let (read_half, write_half) = stream.into_split();
+    let (read_half, write_half, leftover) = conn.split();
     let (pong_tx, pong_rx) = mpsc::channel(16);
-    let reader = tokio::spawn(read_loop(
-        Reader {
-            index,
-            shared: Arc::clone(&shared),
-            scanner: Scanner::new(shared.run),
-            pongs: pong_tx,
-            stats: ReaderStats::default(),
-        },
-        read_half,
-        leftover,
-        read_buffer,
-    ));
+    let state = Reader {
+        index,
+        shared: Arc::clone(&shared),
+        scanner: Scanner::new(shared.run),
+        pongs: pong_tx,
+        stats: ReaderStats::default(),
+    };
+    let reader = match read_half {
+        ReadHalf::Tcp(half) => tokio::spawn(async move {
+            let (stats, half) = read_loop(state, half, leftover, read_buffer).await;
+            (stats, ReadHalf::Tcp(half))
+        }),
+        ReadHalf::Ws(stream) => tokio::spawn(async move {
+            let (stats, stream) = websocket::read_loop(state, stream).await;
+            (stats, ReadHalf::Ws(stream))
+        }),
+    };
     let writer = tokio::spawn(write_loop(index, shared, write_half, start, pong_rx));
     Session {
         index,
@@ -172,31 +180,36 @@ pub fn spawn(
 }
 
 /// A reader's state besides its buffer.
-struct Reader {
-    index: u32,
-    shared: Arc<Shared>,
+pub struct Reader {
+    /// The client's index in the run.
+    pub index: u32,
+    /// What the run's tasks share.
+    pub shared: Arc<Shared>,
     scanner: Scanner,
     pongs: mpsc::Sender<Vec<u8>>,
-    stats: ReaderStats,
+    /// What it saw so far.
+    pub stats: ReaderStats,
 }
 
 impl Reader {
-    /// Counts the stamps in a run of complete lines read at `now_us`, and
-    /// answers IRC pings in it.
-    fn lines(&mut self, lines: &[u8], now_us: u64) {
+    /// Counts the stamps in runs of complete lines (or WebSocket messages)
+    /// read at `now_us`, and answers IRC pings in them.
+    pub fn lines<T: AsRef<[u8]>>(&mut self, chunks: &[T], now_us: u64) {
         let index = self.index;
         let scanner = &self.scanner;
         let mut deliveries = 0;
         let mut echoes = 0;
         self.shared.latencies.with_local(now_us, |histogram| {
-            scanner.for_each(lines, |stamp: Stamp| {
-                if stamp.sender == index {
-                    echoes += 1;
-                } else {
-                    deliveries += 1;
-                    latency::record(histogram, now_us.saturating_sub(stamp.sent_us));
-                }
-            });
+            for chunk in chunks {
+                scanner.for_each(chunk.as_ref(), |stamp: Stamp| {
+                    if stamp.sender == index {
+                        echoes += 1;
+                    } else {
+                        deliveries += 1;
+                        latency::record(histogram, now_us.saturating_sub(stamp.sent_us));
+                    }
+                });
+            }
         });
         let stats = &mut self.stats;
         stats.echoes += echoes;
@@ -207,9 +220,13 @@ impl Reader {
                 .delivered
                 .fetch_add(deliveries, Ordering::Relaxed);
         }
-        if self.shared.proto == Proto::Irc {
+        if self.shared.proto.is_irc() {
             let mut pongs = Vec::new();
-            if wire::irc_pongs(lines, &mut pongs) > 0 {
+            let found: usize = chunks
+                .iter()
+                .map(|chunk| wire::irc_pongs(chunk.as_ref(), &mut pongs))
+                .sum();
+            if found > 0 {
                 // A writer that cannot keep up with pings has bigger
                 // problems; dropping a PONG then changes nothing.
                 let _ = self.pongs.try_send(pongs);
@@ -233,7 +250,7 @@ async fn read_loop(
     loop {
         if let Some(nl) = memchr::memrchr(b'\n', &buf[start..end]) {
             let now_us = reader.shared.now_us();
-            reader.lines(&buf[start..=start + nl], now_us);
+            reader.lines(&[&buf[start..=start + nl]], now_us);
             start += nl + 1;
         }
         if buf.len() - end < MIN_READ {
@@ -288,26 +305,30 @@ fn close_reason(handled: &[u8]) -> String {
         Some(nl) => &trimmed[nl + 1..],
         None => trimmed,
     };
-    let text = String::from_utf8_lossy(last);
+    match telling(last) {
+        Some(shown) => format!("closed by the server after: {shown}"),
+        None => "closed by the server".to_owned(),
+    }
+}
+
+/// A server's last line, shortened, when it says why the server closes:
+/// an error or a goodbye (JSON `error`/`bye`, IRC `ERROR`).
+pub fn telling(line: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(line);
     let text = text.trim();
     let telling = text.starts_with("ERROR")
         || text.contains("\"type\":\"error\"")
         || text.contains("\"type\":\"bye\"");
-    if telling {
-        let shown: String = text.chars().take(200).collect();
-        format!("closed by the server after: {shown}")
-    } else {
-        "closed by the server".to_owned()
-    }
+    telling.then(|| text.chars().take(200).collect())
 }
 
 async fn write_loop(
     index: u32,
     shared: Arc<Shared>,
-    mut half: OwnedWriteHalf,
+    mut half: WriteHalf,
     mut start: watch::Receiver<Option<Arc<StartPlan>>>,
     mut pongs: mpsc::Receiver<Vec<u8>>,
-) -> (WriterStats, OwnedWriteHalf) {
+) -> (WriterStats, WriteHalf) {
     let mut stats = WriterStats::default();
     let stop = shared.stop.clone();
     let mut waiting = true;
@@ -351,16 +372,12 @@ async fn sleep_until_some(wake: Option<Instant>) {
     }
 }
 
-/// Writes all of `bytes` unless the run stops first.
-async fn write(
-    half: &mut OwnedWriteHalf,
-    bytes: &[u8],
-    stop: &CancellationToken,
-) -> Result<(), String> {
+/// Writes all of `bytes` (whole lines) unless the run stops first.
+async fn write(half: &mut WriteHalf, bytes: &[u8], stop: &CancellationToken) -> Result<(), String> {
     tokio::select! {
         biased;
         _ = stop.cancelled() => Err("stopped while writing".to_owned()),
-        written = half.write_all(bytes) => written.map_err(|e| format!("write failed: {e}")),
+        written = half.write_lines(bytes) => written,
     }
 }
 
@@ -406,7 +423,7 @@ impl Sender {
     async fn send_due(
         &mut self,
         shared: &Shared,
-        half: &mut OwnedWriteHalf,
+        half: &mut WriteHalf,
         stats: &mut WriterStats,
     ) -> Result<(), String> {
         let now = Instant::now().saturating_duration_since(shared.epoch);
@@ -428,7 +445,7 @@ impl Sender {
                 tracing::error!("message not sent: {e}");
                 continue;
             }
-            wire::encode_message(shared.proto, &shared.room, &self.text, &mut self.out);
+            shared.message.encode(&self.text, &mut self.out);
             let lag = micros(now.saturating_sub(self.schedule.slot_time(seq)));
             count += 1;
             max_lag = max_lag.max(lag);

@@ -1,5 +1,7 @@
 //! What a bench client says in each protocol: logging in and joining the
-//! room, a chat message, answering keep-alives, and leaving.
+//! room, a chat message, answering keep-alives, and leaving. Over TCP or a
+//! WebSocket alike: this works on whole lines, and the crate's `transport`
+//! module carries them.
 //!
 //! - JSON (`docs/protocol.md`): `login`, wait for `welcome`; everyone
 //!   starts in `lobby`, any other room is joined with `join` and ready once
@@ -20,17 +22,38 @@ use chatroom_proto::room;
 use memchr::memmem;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-/// The wire protocol the clients speak.
+use crate::transport::Conn;
+
+/// The wire protocol the clients speak, and what carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Proto {
-    /// The chatroom JSON protocol.
+    /// The chatroom JSON protocol over TCP.
+    #[serde(rename = "json")]
     Json,
-    /// IRC (works against any IRC server).
+    /// IRC over TCP (works against any IRC server).
+    #[serde(rename = "irc")]
     Irc,
+    /// The chatroom JSON protocol over a WebSocket at `/ws` (the server's
+    /// HTTP listener), one frame per text message.
+    #[serde(rename = "ws")]
+    Ws,
+    /// IRC over a WebSocket at `/ws` with the subprotocol
+    /// `text.ircv3.net`, one line per text message.
+    #[serde(rename = "irc-ws")]
+    IrcWs,
+}
+
+impl Proto {
+    /// Whether the clients speak IRC (over TCP or a WebSocket).
+    pub fn is_irc(self) -> bool {
+        matches!(self, Proto::Irc | Proto::IrcWs)
+    }
+
+    /// Whether the clients connect over a WebSocket.
+    pub fn is_websocket(self) -> bool {
+        matches!(self, Proto::Ws | Proto::IrcWs)
+    }
 }
 
 impl std::fmt::Display for Proto {
@@ -38,6 +61,8 @@ impl std::fmt::Display for Proto {
         f.write_str(match self {
             Proto::Json => "json",
             Proto::Irc => "irc",
+            Proto::Ws => "ws",
+            Proto::IrcWs => "irc-ws",
         })
     }
 }
@@ -67,41 +92,36 @@ pub enum LoginError {
     /// Login took longer than the connect timeout.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// The WebSocket could not be opened or broke (the message says how).
+    #[error("{0}")]
+    WebSocket(String),
 }
 
-/// Logs in as `nick` and joins `room`; returns the bytes read past the
-/// last login reply, which belong to the run.
-pub async fn login(
+/// Logs in as `nick` and joins `room`. Whatever the connection read past
+/// the last login reply stays in it, for the run.
+pub(crate) async fn login(
     proto: Proto,
-    stream: &mut TcpStream,
+    conn: &mut Conn,
     nick: &str,
     room: &str,
-) -> Result<Vec<u8>, LoginError> {
-    let mut lines = Lines::default();
-    match proto {
-        Proto::Json => login_json(stream, &mut lines, nick, room).await?,
-        Proto::Irc => login_irc(stream, &mut lines, nick, room).await?,
+) -> Result<(), LoginError> {
+    if proto.is_irc() {
+        login_irc(conn, nick, room).await
+    } else {
+        login_json(conn, nick, room).await
     }
-    Ok(lines.buf)
 }
 
-async fn login_json(
-    stream: &mut TcpStream,
-    lines: &mut Lines,
-    nick: &str,
-    room_name: &str,
-) -> Result<(), LoginError> {
+async fn login_json(conn: &mut Conn, nick: &str, room_name: &str) -> Result<(), LoginError> {
     // No protocol version: bench clients get no keepalive pings to answer.
     let login = Request::Login {
         nickname: nick.to_owned(),
         password: None,
         protocol: None,
     };
-    stream
-        .write_all(&json::encode_request(&login, None))
-        .await?;
+    conn.send(&json::encode_request(&login, None)).await?;
     loop {
-        match json_frame(&lines.next(stream).await?)? {
+        match json_frame(&conn.line().await?)? {
             ServerFrame::Welcome(_) => break,
             ServerFrame::Error(e) => {
                 return Err(LoginError::Refused(format!("{}: {}", e.code, e.message)));
@@ -116,14 +136,13 @@ async fn login_json(
     let join = Request::Join {
         room: room_name.to_owned(),
     };
-    stream
-        .write_all(&json::encode_request(
-            &join,
-            Some(&Ref::Text("join".into())),
-        ))
-        .await?;
+    conn.send(&json::encode_request(
+        &join,
+        Some(&Ref::Text("join".into())),
+    ))
+    .await?;
     loop {
-        match json_frame(&lines.next(stream).await?)? {
+        match json_frame(&conn.line().await?)? {
             ServerFrame::HistoryEnd(end) if room::fold(&end.room) == room::fold(room_name) => {
                 return Ok(());
             }
@@ -150,12 +169,7 @@ const JOIN_ERRORS: [&str; 10] = [
     "403", "405", "437", "471", "473", "474", "475", "476", "477", "479",
 ];
 
-async fn login_irc(
-    stream: &mut TcpStream,
-    lines: &mut Lines,
-    nick: &str,
-    room_name: &str,
-) -> Result<(), LoginError> {
+async fn login_irc(conn: &mut Conn, nick: &str, room_name: &str) -> Result<(), LoginError> {
     let channel = irc::channel::room_to_channel(room_name);
     let mut hello = irc::Message::new("NICK").param(nick).encode();
     irc::Message::new("USER")
@@ -164,10 +178,10 @@ async fn login_irc(
         .param("*")
         .trailing_param("chatroom bench")
         .encode_into(&mut hello);
-    stream.write_all(&hello).await?;
+    conn.send(&hello).await?;
     let mut joining = false;
     loop {
-        let line = lines.next(stream).await?;
+        let line = conn.line().await?;
         let message =
             irc::parse(&line).map_err(|e| LoginError::Garbage(format!("{e}: {}", shown(&line))))?;
         match message.command.as_str() {
@@ -175,13 +189,12 @@ async fn login_irc(
                 let mut pong = irc::Message::new("PONG");
                 pong.params = message.params.clone();
                 pong.trailing = message.trailing;
-                stream.write_all(&pong.encode()).await?;
+                conn.send(&pong.encode()).await?;
             }
             "ERROR" => return Err(LoginError::Refused(shown(&line))),
             code if code == numeric::RPL_WELCOME.code() && !joining => {
                 joining = true;
-                stream
-                    .write_all(&irc::Message::new("JOIN").param(&channel).encode())
+                conn.send(&irc::Message::new("JOIN").param(&channel).encode())
                     .await?;
             }
             code if !joining && REGISTRATION_ERRORS.contains(&code) => {
@@ -204,7 +217,7 @@ async fn login_irc(
 }
 
 /// A line as text for an error message, cut to a readable length.
-fn shown(line: &[u8]) -> String {
+pub(crate) fn shown(line: &[u8]) -> String {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end();
     match text.char_indices().nth(200) {
@@ -213,67 +226,90 @@ fn shown(line: &[u8]) -> String {
     }
 }
 
-/// Splits what a server sends during login into lines (LF-terminated, a
-/// CR before the LF dropped), keeping whatever follows the last line asked for.
-#[derive(Debug, Default)]
-struct Lines {
-    buf: Vec<u8>,
+/// The bytes of a chat message around its text, worked out once per run,
+/// so that encoding a message on the hot path allocates nothing.
+#[derive(Debug, Clone)]
+pub struct MessageFrame {
+    /// Everything before the text.
+    head: Vec<u8>,
+    /// Everything after it, line end included.
+    tail: &'static [u8],
+    /// The text goes into a JSON string (escaped).
+    json: bool,
 }
 
-impl Lines {
-    async fn next(&mut self, stream: &mut TcpStream) -> Result<Vec<u8>, LoginError> {
-        let mut searched = 0;
-        loop {
-            if let Some(at) = memchr::memchr(b'\n', &self.buf[searched..]) {
-                let end = searched + at;
-                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                if line.is_empty() {
-                    searched = 0;
-                    continue;
-                }
-                return Ok(line);
+impl MessageFrame {
+    /// The frame of a message to `room_name`: a JSON `broadcast` or an IRC
+    /// `PRIVMSG #room :text`.
+    pub fn new(proto: Proto, room_name: &str) -> Self {
+        let mut head = Vec::new();
+        if proto.is_irc() {
+            head.extend_from_slice(b"PRIVMSG ");
+            head.extend_from_slice(irc::channel::room_to_channel(room_name).as_bytes());
+            head.extend_from_slice(b" :");
+            MessageFrame {
+                head,
+                tail: b"\r\n",
+                json: false,
             }
-            if self.buf.len() > MAX_LOGIN_LINE {
-                return Err(LoginError::LineTooLong);
-            }
-            searched = self.buf.len();
-            self.buf.reserve(16 * 1024);
-            if stream.read_buf(&mut self.buf).await? == 0 {
-                return Err(LoginError::Closed);
+        } else {
+            head.extend_from_slice(br#"{"type":"broadcast","room":"#);
+            json_string(room_name, &mut head);
+            head.extend_from_slice(br#","message":"#);
+            MessageFrame {
+                head,
+                tail: b"}\n",
+                json: true,
             }
         }
     }
+
+    /// Appends the bytes of one chat message with `text` to `out`. (An IRC
+    /// text is sent as it is: the payload never holds a line end.)
+    pub fn encode(&self, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        if self.json {
+            json_string(text, out);
+        } else {
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(self.tail);
+    }
 }
 
-/// Appends the bytes of one chat message with `text` to `out`.
-pub fn encode_message(proto: Proto, room_name: &str, text: &str, out: &mut Vec<u8>) {
-    match proto {
-        Proto::Json => {
-            let request = Request::Broadcast {
-                room: Some(room_name.to_owned()),
-                message: text.to_owned(),
-                action: false,
-            };
-            out.extend_from_slice(&json::encode_request(&request, None));
+/// Appends `text` as a JSON string, quoted and escaped (RFC 8259: quote,
+/// backslash and control characters; everything else as it is).
+fn json_string(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.extend_from_slice(bytes);
+    } else {
+        for &b in bytes {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                0..0x20 => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(b >> 4)]);
+                    out.push(HEX[usize::from(b & 0xf)]);
+                }
+                _ => out.push(b),
+            }
         }
-        Proto::Irc => irc::Message::new("PRIVMSG")
-            .param(irc::channel::room_to_channel(room_name))
-            .trailing_param(text)
-            .encode_into(out),
     }
+    out.push(b'"');
 }
 
 /// The bytes that log a client out politely.
 pub fn goodbye(proto: Proto) -> Vec<u8> {
-    match proto {
-        Proto::Json => json::encode_request(&Request::Logout, None),
-        Proto::Irc => irc::Message::new("QUIT")
+    if proto.is_irc() {
+        irc::Message::new("QUIT")
             .trailing_param("bench done")
-            .encode(),
+            .encode()
+    } else {
+        json::encode_request(&Request::Logout, None)
     }
 }
 
@@ -311,6 +347,7 @@ pub fn irc_pongs(lines: &[u8], out: &mut Vec<u8>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn pings_are_answered_with_their_parameters() {
@@ -335,7 +372,8 @@ mod tests {
     #[test]
     fn messages_carry_the_text_in_either_protocol() {
         let mut out = Vec::new();
-        encode_message(Proto::Json, "lobby", "~b~1.2.3~xx", &mut out);
+        MessageFrame::new(Proto::Json, "lobby").encode("~b~1.2.3~xx", &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
         let request = json::parse_request(&out).unwrap();
         assert_eq!(
             request.request,
@@ -346,8 +384,46 @@ mod tests {
             }
         );
         out.clear();
-        encode_message(Proto::Irc, "lobby", "~b~1.2.3~xx", &mut out);
+        MessageFrame::new(Proto::Irc, "lobby").encode("~b~1.2.3~xx", &mut out);
         assert_eq!(out, b"PRIVMSG #lobby :~b~1.2.3~xx\r\n");
+    }
+
+    #[test]
+    fn messages_follow_one_another_in_one_buffer() {
+        let frame = MessageFrame::new(Proto::Json, "benchroom");
+        let mut out = Vec::new();
+        frame.encode("one", &mut out);
+        frame.encode("two", &mut out);
+        let lines: Vec<&[u8]> = out.split(|&b| b == b'\n').collect();
+        assert_eq!(lines.len(), 3, "{out:?}");
+        for (line, text) in lines.iter().zip(["one", "two"]) {
+            let request = json::parse_request(line).unwrap();
+            assert_eq!(
+                request.request,
+                Request::Broadcast {
+                    room: Some("benchroom".into()),
+                    message: text.into(),
+                    action: false
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn json_strings_escape_quotes_backslashes_and_controls() {
+        let mut out = Vec::new();
+        json_string("a\"b\\c\n\u{1}é", &mut out);
+        assert_eq!(out, "\"a\\\"b\\\\c\\u000a\\u0001é\"".as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn json_strings_read_back_as_written(text in any::<String>()) {
+            let mut out = Vec::new();
+            json_string(&text, &mut out);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            prop_assert_eq!(back, text);
+        }
     }
 
     #[test]

@@ -83,7 +83,9 @@ enum Command {
     /// throughput, loss, latency and CPU.
     #[command(
         long_about = "Load-test a chat server and report what it delivered.\n\n\
-            Connects --clients clients (--ramp per second) into one room. --senders of them then \
+            Connects --clients clients (--ramp per second) into one room, over TCP (--proto json \
+            or irc) or WebSocket (--proto ws or irc-ws, to the server's HTTP listener). --senders \
+            of them then \
             send --rate messages per second each, open loop (by the clock, never waiting for \
             replies), for --duration; every message is --size bytes and carries its send time. \
             After a wait for late deliveries the report gives: connected, offered, actually sent, \
@@ -97,6 +99,7 @@ enum Command {
             chatroom bench --clients 1000 --senders 20 --rate 100 --duration 10s\n  \
             chatroom bench --server-pid $(pgrep -f 'chatroom serve') --json > run.json\n  \
             chatroom bench --proto irc --server 127.0.0.1:6667 --clients 1000 --senders 1000 --rate 1\n  \
+            chatroom bench --proto ws --server 127.0.0.1:8080 --clients 1000 --senders 20 --rate 100\n  \
             chatroom bench --find-max --clients 1000 --senders 20 --rate 50 --duration 5s\n  \
             chatroom bench --idle --clients 10000 --ramp 200 --duration 30s --server-pid 4242\n  \
             chatroom bench --clients 200 --senders 20 --rate 50 --plot run.svg\n  \
@@ -198,6 +201,12 @@ enum ProtoArg {
     Json,
     /// IRC: works against any IRC server (ngIRCd, InspIRCd, ...).
     Irc,
+    /// The JSON protocol over WebSocket: --server is the HTTP listener
+    /// (`chatroom serve --http-listen`), clients connect to ws://HOST:PORT/ws.
+    Ws,
+    /// IRC over WebSocket (subprotocol text.ircv3.net) to ws://HOST:PORT/ws
+    /// of the HTTP listener.
+    IrcWs,
 }
 
 #[derive(Args)]
@@ -318,10 +327,11 @@ struct PlotArgs {
 
 #[derive(Args)]
 struct BenchRunArgs {
-    /// The server to load.
+    /// The server to load (with --proto ws or irc-ws: its HTTP listener,
+    /// e.g. 127.0.0.1:8080).
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
     server: String,
-    /// The protocol the clients speak.
+    /// The protocol the clients speak, and whether over TCP or WebSocket.
     #[arg(long, value_enum, default_value = "json")]
     proto: ProtoArg,
     /// Clients to connect; all of them join the room.
@@ -685,6 +695,8 @@ async fn bench(args: BenchRunArgs) -> anyhow::Result<()> {
     config.proto = match args.proto {
         ProtoArg::Json => Proto::Json,
         ProtoArg::Irc => Proto::Irc,
+        ProtoArg::Ws => Proto::Ws,
+        ProtoArg::IrcWs => Proto::IrcWs,
     };
     config.clients = args.clients;
     config.senders = args.senders;

@@ -11,11 +11,13 @@
 //! - `tui_tmux`: the full-screen client in tmux.
 //! - `slow_consumer`: a client that stops reading, against 50 who chat.
 //! - `bench_plot`: the charts `bench` draws.
+//! - `bench_ws`: `bench --proto ws` and `irc-ws` against `serve --http-listen`.
 //! - `reliability`: crashes, restarts and attackers.
 //! - `web_browser`: the web client in headless chromium over WebDriver.
 #![allow(clippy::unwrap_used)]
 
 mod bench_plot;
+mod bench_ws;
 mod cli;
 mod config;
 mod hardening;
