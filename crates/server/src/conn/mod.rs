@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::limits::{RateLimit, TokenBucket, Verdict};
 use crate::outbox::{CloseReason, Outbox};
-pub use transport::{ByteSink, ByteStream, Inbound, MessageSink, MessageStream, Outbound};
+pub use transport::{ByteSink, ByteStream, Inbound, MessageStream, Outbound};
 
 /// While traffic is dense, write queues keep up to this many slots of
 /// capacity between writes (a busy connection reuses them); larger ones are

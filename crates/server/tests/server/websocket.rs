@@ -355,6 +355,46 @@ async fn idle_websockets_are_pinged_and_answer() {
 }
 
 #[tokio::test]
+async fn a_client_ping_is_answered_and_a_client_close_is_echoed() {
+    let server = TestServer::start().await;
+    let mut watcher = Raw::login(server.addr, "watcher").await;
+    let mut ws = Ws::login(server.http_addr, "pinger").await;
+    ws.send(Message::Ping(b"are you there".to_vec().into()))
+        .await;
+    loop {
+        match ws.next_raw().await {
+            Some(Message::Pong(payload)) => {
+                assert_eq!(&payload[..], b"are you there");
+                break;
+            }
+            Some(Message::Text(_)) => {}
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+    // Still a working session after it.
+    ws.send_json(json!({"type": "ping", "ref": "after"})).await;
+    assert_eq!(ws.recv_type("pong").await["ref"], "after");
+    // The client closes (going away, as a browser leaving the page does):
+    // the server answers with the same code and the member leaves.
+    ws.send(Message::Close(Some(
+        tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: CloseCode::Away,
+            reason: "".into(),
+        },
+    )))
+    .await;
+    closes_with(&mut ws, CloseCode::Away).await;
+    let left = loop {
+        let frame = watcher.recv_type("presence").await;
+        if frame["event"] == "leave" {
+            break frame;
+        }
+    };
+    assert_eq!(left["nickname"], "pinger", "{left}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_websocket_that_never_reads_is_cut_off_while_others_keep_receiving() {
     let server = TestServer::start_with(chatroom_server::Config {
         outbox_bytes: 64 * 1024,

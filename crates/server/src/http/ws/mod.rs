@@ -1,48 +1,46 @@
 //! WebSocket at `/ws`: the chat protocols over the message transport.
 //!
-//! The upgrade is checked (the page's origin; the handshake itself, whose
-//! faults axum answers with the right status) and the subprotocol chosen:
-//! `text.ircv3.net` or `binary.ircv3.net` speak IRC (one line per message,
-//! as web IRC clients such as gamja and Kiwi IRC do), anything else the
-//! JSON protocol (one frame per text message). The connection then runs in
-//! the connection driver like any TCP client, through [`MessageStream`] and
-//! [`MessageSink`] over the adapters here:
+//! The upgrade is checked (the page's origin, then the handshake itself,
+//! [`handshake`]) and the subprotocol chosen: `text.ircv3.net` or
+//! `binary.ircv3.net` speak IRC (one line per message, as web IRC clients
+//! such as gamja and Kiwi IRC do), anything else the JSON protocol (one
+//! frame per text message). The connection then runs in the connection
+//! driver like any TCP client, through its two halves:
 //!
-//! - [`Incoming`] turns WebSocket messages into protocol frames and the
-//!   problems the WebSocket layer finds into the close codes RFC 6455 gives
-//!   them: a message over the size limit closes with 1009, text that is not
-//!   UTF-8 with 1007, a broken frame with 1002, binary on the JSON protocol
-//!   with 1003.
-//! - [`Outgoing`] sends each protocol frame as one message; many queued
-//!   frames are fed to the socket's write buffer and flushed once, in one
-//!   write. It also sends keepalive pings and the closing frame.
-//! - [`WsSession`] wraps the protocol session: its keepalive is a WebSocket
-//!   ping (every browser answers one), and its close reason picks the close
-//!   code.
+//! - [`incoming`]: tungstenite reads the client's messages (masking,
+//!   fragments, limits, UTF-8) and its faults become close codes;
+//! - [`outgoing`]: the server writes its frames itself ([`frame`]),
+//!   gathered into one write per turn as over TCP, with the keepalive
+//!   pings, the answers to the client's pings and the close frame among
+//!   them; an idle connection holds no buffer of its own.
+//!
+//! [`WsSession`] wraps the protocol session: its keepalive is a WebSocket
+//! ping (every browser answers one), and its close reason picks the close
+//! code.
 
-use std::io;
-use std::net::SocketAddr;
-use std::pin::Pin;
+mod frame;
+mod handshake;
+mod incoming;
+mod outgoing;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::task::{Context, Poll, ready};
 
 use axum::Extension;
-use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures_core::Stream;
-use futures_sink::Sink;
-use futures_util::StreamExt;
-use futures_util::stream::{SplitSink, SplitStream};
-use tokio_tungstenite::tungstenite;
+use hyper_util::rt::TokioIo;
+use parking_lot::Mutex;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tracing::{debug, warn};
 
+use self::incoming::{Incoming, ReadOnly};
+use self::outgoing::Outgoing;
 use super::{AppState, Connection};
-use crate::conn::{Cost, Flow, MessageSink, MessageStream, Session, drive};
+use crate::conn::{Cost, Flow, MessageStream, Session, drive};
 use crate::irc::IrcSession;
 use crate::json::JsonSession;
 use crate::outbox::{CloseReason, Outbox};
@@ -51,16 +49,15 @@ use crate::server::Wire;
 /// The IRC subprotocols, in the order the server prefers them.
 const IRC_SUBPROTOCOLS: [&str; 2] = ["text.ircv3.net", "binary.ircv3.net"];
 
-/// Bytes of outgoing messages the socket's write buffer gathers before it
-/// writes on its own (a flush writes whatever is gathered at once).
-const WRITE_BUFFER: usize = 64 * 1024;
-
-/// Bytes the socket reads at a time. tungstenite allocates its read buffer
-/// up front for every connection (128 KiB by default), which an idle
-/// member would hold for nothing; chat messages are small, and a larger
-/// message still arrives whole (the buffer grows to hold it, up to the
-/// message size limit).
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes the socket reads at a time. tungstenite zeroes this much of its
+/// read buffer every time the connection is polled for input, which the
+/// driver does at every wake-up, also those for output: with its default
+/// of 128 KiB, and still with 4 KiB, that was a large share of the
+/// server's CPU under fan-out, and 128 KiB of memory per connection
+/// (docs/benchmarks.md). Requests are small; a larger message still
+/// arrives whole (the buffer grows to hold it, up to the message size
+/// limit), in more reads.
+const READ_BUFFER: usize = 512;
 
 /// Close codes (RFC 6455, section 7.4.1).
 mod code {
@@ -87,8 +84,12 @@ struct Shared {
     close_code: AtomicU16,
     /// The session asked for a keepalive ping not yet sent.
     ping_wanted: AtomicBool,
-    /// The peer sent its close frame (the reply goes out by itself).
+    /// The payload of the peer's latest ping, not answered yet.
+    pong: Mutex<Option<Bytes>>,
+    /// The peer sent its close frame.
     peer_closed: AtomicBool,
+    /// The code of the peer's close frame (sent back to it).
+    peer_close_code: AtomicU16,
 }
 
 impl Shared {
@@ -101,76 +102,84 @@ impl Shared {
     }
 }
 
-/// `GET /ws`: checks the origin, then upgrades.
+/// `GET /ws`: checks the origin and the handshake, then switches the
+/// connection over and runs the session on it.
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     Extension(connection): Extension<Arc<Connection>>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    mut request: Request,
 ) -> Response {
     let peer = connection.peer;
     let http = &state.shared.http;
-    if let Err(origin) = http.origins.check(&headers) {
+    let headers = request.headers();
+    if let Err(origin) = http.origins.check(headers) {
         warn!(%peer, %origin, "WebSocket from a foreign origin refused");
         return (StatusCode::FORBIDDEN, "this origin may not connect").into_response();
     }
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => {
-            debug!(%peer, %rejection, "bad WebSocket upgrade");
-            return rejection.into_response();
+    let key = match handshake::key(headers) {
+        Ok(key) => key.clone(),
+        Err(refusal) => {
+            debug!(%peer, reason = refusal.1, "bad WebSocket upgrade");
+            return refusal.into_response();
         }
     };
-    let upgrade = upgrade
-        .protocols(IRC_SUBPROTOCOLS)
-        .max_message_size(http.max_message)
-        .max_frame_size(http.max_message)
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        // The outbox bounds what waits for a slow reader; this only bounds
-        // what one flush may hold on top of it.
-        .max_write_buffer_size(WRITE_BUFFER + http.max_message * 2);
-    let (wire, binary) = match upgrade.selected_protocol().map(|p| p.as_bytes()) {
+    let protocol = handshake::subprotocol(headers, &IRC_SUBPROTOCOLS);
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "WebSocket request couldn't be upgraded since no upgrade state was present",
+        )
+            .into_response();
+    };
+    let (wire, binary) = match protocol.map(str::as_bytes) {
         Some(b"text.ircv3.net") => (Wire::Irc, false),
         Some(b"binary.ircv3.net") => (Wire::Irc, true),
         _ => (Wire::Json, false),
     };
-    // Taken now, while the HTTP connection's task is tracked, so shutdown
-    // waits for the session too.
-    let tracked = state.tasks.token();
+    // Spawned now, while the HTTP connection's task is tracked, so
+    // shutdown waits for the session too.
     let shared = state.shared.clone();
-    upgrade
-        .on_failed_upgrade(move |e| debug!(%peer, error = %e, "WebSocket upgrade failed"))
-        .on_upgrade(move |socket| async move {
-            debug!(%peer, ?wire, binary, "WebSocket session");
-            run(socket, wire, binary, &shared, connection).await;
-            drop(tracked);
-        })
+    state.tasks.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                debug!(%peer, ?wire, binary, "WebSocket session");
+                run(TokioIo::new(upgraded), wire, binary, &shared, connection).await;
+            }
+            Err(e) => debug!(%peer, error = %e, "WebSocket upgrade failed"),
+        }
+    });
+    handshake::switching(&key, protocol)
 }
 
 /// Runs one WebSocket session in the connection driver.
-async fn run(
-    socket: WebSocket,
+async fn run<S>(
+    socket: S,
     wire: Wire,
     binary: bool,
     shared: &crate::server::Shared,
     connection: Arc<Connection>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let peer = connection.peer;
     let state = Arc::new(Shared::default());
-    let (sink, stream) = socket.split();
+    let (read, write) = tokio::io::split(socket);
+    let max_message = shared.http.max_message;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(max_message))
+        .max_frame_size(Some(max_message));
+    let stream = WebSocketStream::from_raw_socket(ReadOnly(read), Role::Server, Some(config)).await;
     let reader = MessageStream(Incoming {
         stream,
         wire,
         peer,
         state: state.clone(),
     });
-    let writer = MessageSink(Outgoing {
-        sink,
-        binary,
-        state: state.clone(),
-        close_sent: false,
-    });
+    let writer = Outgoing::new(write, binary, state.clone());
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();
     let settings = shared.driver.clone();
@@ -185,131 +194,6 @@ async fn run(
             let session = WsSession { inner, state };
             drive(reader, writer, outbox, session, settings, connection).await;
         }
-    }
-}
-
-/// The incoming messages as protocol frames.
-struct Incoming {
-    stream: SplitStream<WebSocket>,
-    wire: Wire,
-    peer: SocketAddr,
-    state: Arc<Shared>,
-}
-
-impl Incoming {
-    /// Ends the input because of a fault of the peer's, closing with `code`.
-    fn fault(&self, code: u16, what: &str) -> Poll<Option<io::Result<Bytes>>> {
-        warn!(peer = %self.peer, code, "{what}; closing the WebSocket");
-        self.state.close_with(code);
-        Poll::Ready(None)
-    }
-}
-
-impl Stream for Incoming {
-    type Item = io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let message = ready!(self.stream.poll_next_unpin(cx));
-        match message {
-            None => Poll::Ready(None),
-            Some(Ok(Message::Text(text))) => Poll::Ready(Some(Ok(Bytes::from(text)))),
-            Some(Ok(Message::Binary(data))) => match self.wire {
-                Wire::Irc => Poll::Ready(Some(Ok(data))),
-                Wire::Json => self.fault(
-                    code::UNSUPPORTED,
-                    "binary message on the JSON protocol (it takes text)",
-                ),
-            },
-            // The transport answers pings itself; both show the peer is
-            // there, like any input (an empty frame is skipped).
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => Poll::Ready(Some(Ok(Bytes::new()))),
-            Some(Ok(Message::Close(_))) => {
-                self.state.peer_closed.store(true, Ordering::Relaxed);
-                Poll::Ready(None)
-            }
-            Some(Err(e)) => {
-                let inner = e.into_inner();
-                match inner.downcast_ref::<tungstenite::Error>() {
-                    Some(tungstenite::Error::Capacity(_)) => {
-                        self.fault(code::TOO_BIG, "WebSocket message over the size limit")
-                    }
-                    Some(tungstenite::Error::Utf8(_)) => {
-                        self.fault(code::INVALID_DATA, "WebSocket text that is not UTF-8")
-                    }
-                    Some(tungstenite::Error::Protocol(e)) => {
-                        let what = format!("WebSocket protocol error ({e})");
-                        self.fault(code::PROTOCOL, &what)
-                    }
-                    _ => Poll::Ready(Some(Err(io::Error::other(inner)))),
-                }
-            }
-        }
-    }
-}
-
-/// The outgoing protocol frames as messages.
-struct Outgoing {
-    sink: SplitSink<WebSocket, Message>,
-    /// Send binary messages (`binary.ircv3.net`) instead of text.
-    binary: bool,
-    state: Arc<Shared>,
-    close_sent: bool,
-}
-
-impl Outgoing {
-    /// Sends a keepalive ping if one is wanted and the socket takes it.
-    fn poll_ping(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
-        if self.state.ping_wanted.load(Ordering::Relaxed) && !self.close_sent {
-            ready!(Pin::new(&mut self.sink).poll_ready(cx))?;
-            Pin::new(&mut self.sink).start_send(Message::Ping(Bytes::new()))?;
-            self.state.ping_wanted.store(false, Ordering::Relaxed);
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl Sink<Bytes> for Outgoing {
-    type Error = axum::Error;
-
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.sink).poll_ready(cx)
-    }
-
-    fn start_send(mut self: Pin<&mut Self>, frame: Bytes) -> Result<(), Self::Error> {
-        let message = if self.binary {
-            Message::Binary(frame)
-        } else {
-            // Sessions only ever write UTF-8; were one not to, the peer
-            // gets replacement characters rather than a broken message.
-            let text = Utf8Bytes::try_from(frame.clone())
-                .unwrap_or_else(|_| Utf8Bytes::from(String::from_utf8_lossy(&frame).into_owned()));
-            Message::Text(text)
-        };
-        Pin::new(&mut self.sink).start_send(message)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        ready!(self.poll_ping(cx))?;
-        Pin::new(&mut self.sink).poll_flush(cx)
-    }
-
-    /// Sends the close frame (unless the peer closed first: the transport
-    /// has answered it) and flushes.
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        if !self.close_sent && !self.state.peer_closed.load(Ordering::Relaxed) {
-            ready!(Pin::new(&mut self.sink).poll_ready(cx))?;
-            let code = match self.state.close_code.load(Ordering::Relaxed) {
-                0 => code::NORMAL,
-                code => code,
-            };
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(""),
-            };
-            Pin::new(&mut self.sink).start_send(Message::Close(Some(frame)))?;
-            self.close_sent = true;
-        }
-        Pin::new(&mut self.sink).poll_flush(cx)
     }
 }
 

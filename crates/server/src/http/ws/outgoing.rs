@@ -1,0 +1,313 @@
+//! The server's side of a WebSocket: each protocol frame (each line of
+//! what the outbox holds) as one WebSocket message, with the control
+//! frames (keepalive pings, pongs, the close frame) written among them.
+//!
+//! The frames are encoded here ([`super::frame`]) into the connection
+//! driver's per-thread gather buffer, as many as fit, and written in one
+//! system call, as the byte stream does for TCP. Only what the socket does
+//! not take at once is kept, in a buffer of the connection's own that is
+//! given back as soon as it is written; an idle connection holds none.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use tokio::io::AsyncWrite;
+
+use super::frame::{self, MAX_HEADER};
+use super::{Shared, code};
+use crate::conn::Outbound;
+use crate::conn::transport::{GATHER_BYTES, with_gather};
+
+/// The write half of a WebSocket connection.
+pub(super) struct Outgoing<W> {
+    io: W,
+    /// The opcode of a protocol frame: text, or binary for
+    /// `binary.ircv3.net`.
+    opcode: u8,
+    state: Arc<Shared>,
+    /// Frames encoded but not yet taken by the socket.
+    unsent: Vec<u8>,
+    /// The close frame is on its way.
+    close_sent: bool,
+}
+
+impl<W: AsyncWrite + Unpin + Send> Outgoing<W> {
+    /// The writer of the connection whose write half is `io`.
+    pub(super) fn new(io: W, binary: bool, state: Arc<Shared>) -> Self {
+        Outgoing {
+            io,
+            opcode: if binary { frame::BINARY } else { frame::TEXT },
+            state,
+            unsent: Vec::new(),
+            close_sent: false,
+        }
+    }
+
+    /// Appends the control frames that are due to `out`: the answer to the
+    /// peer's latest ping, and a keepalive ping of ours.
+    fn push_control(&mut self, out: &mut Vec<u8>) {
+        if self.close_sent {
+            return;
+        }
+        if let Some(payload) = self.state.pong.lock().take() {
+            frame::push(out, frame::PONG, &payload);
+        }
+        if self.state.ping_wanted.swap(false, Ordering::Relaxed) {
+            frame::push(out, frame::PING, b"");
+        }
+    }
+
+    /// Writes what the socket did not take before; ready once all of it
+    /// is out.
+    fn poll_unsent(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.unsent.is_empty() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.unsent))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.unsent.drain(..n);
+        }
+        if self.unsent.capacity() > 0 {
+            self.unsent = Vec::new();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes `encoded` as far as the socket takes it now and keeps the
+    /// rest for later.
+    fn write_encoded(&mut self, cx: &mut Context<'_>, encoded: &[u8]) -> io::Result<()> {
+        let mut at = 0;
+        while at < encoded.len() {
+            match Pin::new(&mut self.io).poll_write(cx, &encoded[at..]) {
+                Poll::Ready(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => at += n,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
+            }
+        }
+        self.unsent.extend_from_slice(&encoded[at..]);
+        Ok(())
+    }
+
+    /// Writes the control frames that are due, if any.
+    fn poll_control(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_unsent(cx))?;
+        let mut control = Vec::new();
+        self.push_control(&mut control);
+        if !control.is_empty() {
+            self.write_encoded(cx, &control)?;
+            ready!(self.poll_unsent(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// `line` without its line end (`\n` or `\r\n`).
+fn without_line_end(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n")
+        .map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l))
+}
+
+impl<W: AsyncWrite + Unpin + Send> Outbound for Outgoing<W> {
+    /// Each line of the queued frames as one message, as many as fit the
+    /// gather buffer, in one write; counts the bytes of the lines encoded,
+    /// line ends included (what the socket did not take yet is kept and
+    /// written first next time).
+    fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        writing: &VecDeque<Bytes>,
+    ) -> Poll<io::Result<usize>> {
+        ready!(self.poll_unsent(cx))?;
+        with_gather(|buf| {
+            self.push_control(buf);
+            let mut consumed = 0;
+            'frames: for queued in writing {
+                let mut start = 0;
+                while start < queued.len() {
+                    let end = memchr::memchr(b'\n', &queued[start..])
+                        .map_or(queued.len(), |at| start + at + 1);
+                    let text = without_line_end(&queued[start..end]);
+                    if consumed > 0 && buf.len() + MAX_HEADER + text.len() > GATHER_BYTES {
+                        break 'frames;
+                    }
+                    if !text.is_empty() {
+                        frame::push(buf, self.opcode, text);
+                    }
+                    consumed += end - start;
+                    start = end;
+                }
+            }
+            self.write_encoded(cx, buf)?;
+            Poll::Ready(Ok(consumed))
+        })
+    }
+
+    /// Writes what is left and the control frames that are due, then
+    /// flushes.
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_control(cx))?;
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Sends the close frame (the reason's code; the peer's own code back
+    /// when the peer closed first) and flushes. The socket itself is closed
+    /// when the connection is dropped, after the peer had time to close.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_control(cx))?;
+        if !self.close_sent {
+            let code = if self.state.peer_closed.load(Ordering::Relaxed) {
+                self.state.peer_close_code.load(Ordering::Relaxed)
+            } else {
+                self.state.close_code.load(Ordering::Relaxed)
+            };
+            let mut close = Vec::with_capacity(4);
+            frame::push_close(&mut close, if code == 0 { code::NORMAL } else { code });
+            self.close_sent = true;
+            self.write_encoded(cx, &close)?;
+            ready!(self.poll_unsent(cx))?;
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::future::poll_fn;
+    use std::io::Cursor;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, DuplexStream, duplex};
+    use tokio_tungstenite::tungstenite::protocol::frame::FrameSocket;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+
+    use super::*;
+
+    /// Reads from `peer` until `count` frames arrived; returns them.
+    async fn frames(peer: &mut DuplexStream, count: usize) -> Vec<(OpCode, Vec<u8>)> {
+        let mut bytes = Vec::new();
+        loop {
+            let mut socket = FrameSocket::new(Cursor::new(bytes.clone()));
+            let mut read = Vec::new();
+            while let Ok(Some(frame)) = socket.read(None) {
+                read.push((frame.header().opcode, frame.into_payload().to_vec()));
+            }
+            if read.len() >= count {
+                return read;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout(Duration::from_secs(20), peer.read(&mut chunk))
+                .await
+                .expect("frames in time")
+                .unwrap();
+            assert!(n > 0, "closed after {} frames", read.len());
+            bytes.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn text(payload: &[u8]) -> (OpCode, Vec<u8>) {
+        (OpCode::Data(Data::Text), payload.to_vec())
+    }
+
+    #[tokio::test]
+    async fn each_queued_line_is_one_message_in_one_write() {
+        let (ours, mut peer) = duplex(1 << 16);
+        let mut writer = Outgoing::new(ours, false, Arc::new(Shared::default()));
+        let writing: VecDeque<Bytes> = [
+            Bytes::from_static(b"{\"type\":\"pong\"}\n"),
+            Bytes::from_static(b":s 001 a :hi\r\n:s 002 a :there\r\n"),
+        ]
+        .into();
+        let sent = poll_fn(|cx| writer.poll_write(cx, &writing)).await.unwrap();
+        assert_eq!(sent, writing.iter().map(Bytes::len).sum::<usize>());
+        assert_eq!(
+            frames(&mut peer, 3).await,
+            [
+                text(b"{\"type\":\"pong\"}"),
+                text(b":s 001 a :hi"),
+                text(b":s 002 a :there")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn what_a_full_socket_did_not_take_goes_out_whole_later() {
+        // A pipe that holds 100 bytes: most of each write waits.
+        let (ours, mut peer) = duplex(100);
+        let mut writer = Outgoing::new(ours, true, Arc::new(Shared::default()));
+        let lines: Vec<Vec<u8>> = (0..50)
+            .map(|i| format!("PRIVMSG #r :message {i} {}\r\n", "x".repeat(i * 7)).into_bytes())
+            .collect();
+        let mut writing: VecDeque<Bytes> = lines.iter().cloned().map(Bytes::from).collect();
+        let expected: Vec<(OpCode, Vec<u8>)> = lines
+            .iter()
+            .map(|l| (OpCode::Data(Data::Binary), without_line_end(l).to_vec()))
+            .collect();
+        let reader = tokio::spawn(async move { frames(&mut peer, 50).await });
+        while !writing.is_empty() {
+            let n = poll_fn(|cx| writer.poll_write(cx, &writing)).await.unwrap();
+            let mut n = n;
+            while n > 0 {
+                let front = writing.front_mut().unwrap();
+                if front.len() <= n {
+                    n -= front.len();
+                    writing.pop_front();
+                } else {
+                    bytes::Buf::advance(front, n);
+                    n = 0;
+                }
+            }
+        }
+        poll_fn(|cx| writer.poll_flush(cx)).await.unwrap();
+        assert_eq!(reader.await.unwrap(), expected);
+        assert_eq!(writer.unsent.capacity(), 0, "the buffer is given back");
+    }
+
+    #[tokio::test]
+    async fn pings_pongs_and_the_close_code() {
+        let (ours, mut peer) = duplex(1 << 16);
+        let state = Arc::new(Shared::default());
+        let mut writer = Outgoing::new(ours, false, state.clone());
+        *state.pong.lock() = Some(Bytes::from_static(b"hello"));
+        state.ping_wanted.store(true, Ordering::Relaxed);
+        poll_fn(|cx| writer.poll_flush(cx)).await.unwrap();
+        state.close_with(code::TOO_BIG);
+        poll_fn(|cx| writer.poll_shutdown(cx)).await.unwrap();
+        assert_eq!(
+            frames(&mut peer, 3).await,
+            [
+                (OpCode::Control(Control::Pong), b"hello".to_vec()),
+                (OpCode::Control(Control::Ping), vec![]),
+                (
+                    OpCode::Control(Control::Close),
+                    1009u16.to_be_bytes().to_vec()
+                ),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_closed_hears_its_own_code_back() {
+        let (ours, mut peer) = duplex(1 << 16);
+        let state = Arc::new(Shared::default());
+        let mut writer = Outgoing::new(ours, false, state.clone());
+        state.peer_close_code.store(1001, Ordering::Relaxed);
+        state.peer_closed.store(true, Ordering::Relaxed);
+        state.close_with(code::POLICY);
+        poll_fn(|cx| writer.poll_shutdown(cx)).await.unwrap();
+        assert_eq!(
+            frames(&mut peer, 1).await,
+            [(
+                OpCode::Control(Control::Close),
+                1001u16.to_be_bytes().to_vec()
+            )]
+        );
+    }
+}
