@@ -194,6 +194,9 @@ pub struct Settings {
     /// Web pages besides the server's own that may open WebSockets to it
     /// (`https://chat.example`).
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies in front of the HTTP listener whose
+    /// `X-Forwarded-For` is believed (`127.0.0.1`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The TLS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// The TLS private key (PEM).
@@ -365,6 +368,7 @@ impl Default for Settings {
             http_listen: None,
             https_listen: None,
             allowed_origins: config.allowed_origins,
+            trusted_proxies: config.trusted_proxies,
             tls_cert: None,
             tls_key: None,
             data_dir: PathBuf::from("data"),
@@ -451,6 +455,11 @@ pub struct ServeArgs {
     /// WebSockets besides the server's own; repeatable.
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     pub allowed_origins: Vec<String>,
+    /// The address of a reverse proxy (nginx, Caddy) in front of the HTTP
+    /// listener: its X-Forwarded-For names the client, whose address then
+    /// counts for per-address limits and bans; repeatable.
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The TLS certificate chain, PEM (`chatroom cert` makes a self-signed one).
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -622,6 +631,9 @@ impl Settings {
         });
         if !args.allowed_origins.is_empty() {
             self.allowed_origins.clone_from(&args.allowed_origins);
+        }
+        if !args.trusted_proxies.is_empty() {
+            self.trusted_proxies.clone_from(&args.trusted_proxies);
         }
         if args.tls_cert.is_some() {
             self.tls_cert.clone_from(&args.tls_cert);
@@ -849,6 +861,7 @@ impl Settings {
             registrations_per_hour: limits.registrations_per_hour,
             rooms_per_hour: limits.rooms_per_hour,
             allowed_origins: self.allowed_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }
@@ -908,6 +921,19 @@ mod tests {
             settings.config().unwrap().allowed_origins,
             ["https://chat.example"]
         );
+        // Proxies from the file, and from the command line instead.
+        let mut settings: Settings =
+            toml::from_str("trusted_proxies = [\"127.0.0.1\", \"::1\"]").unwrap();
+        assert_eq!(settings.config().unwrap().trusted_proxies.len(), 2);
+        settings.apply(&ServeArgs {
+            trusted_proxies: vec!["10.0.0.2".parse().unwrap()],
+            ..ServeArgs::default()
+        });
+        assert_eq!(
+            settings.config().unwrap().trusted_proxies,
+            ["10.0.0.2".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert!(toml::from_str::<Settings>("trusted_proxies = [\"nginx\"]").is_err());
         for bad in [
             "chat.example",
             "https://",

@@ -87,6 +87,13 @@ pub struct Config {
     /// WebSocket; a foreign one is refused (403), so another site cannot
     /// act as its visitors.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies (nginx, Caddy) in front of the HTTP listener, by
+    /// address. Behind one, every browser's connection comes from the
+    /// proxy; from these addresses the client's own address is taken from
+    /// `X-Forwarded-For`, and per-address limits and address bans apply to
+    /// it. From any other address that header is ignored (anyone can send
+    /// one).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The message of the day IRC clients see when none is configured.
@@ -132,6 +139,7 @@ impl Default for Config {
             registrations_per_hour: 5,
             rooms_per_hour: 30,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -195,7 +195,10 @@ pub struct Admission {
 
 /// Holds one connection's place; dropping it frees the place.
 pub struct Ticket {
-    ip: IpAddr,
+    /// Counted in the total.
+    total: bool,
+    /// Counted for this address.
+    ip: Option<IpAddr>,
     counts: Arc<Mutex<Counts>>,
 }
 
@@ -221,7 +224,41 @@ impl Admission {
         counts.total += 1;
         counts.per_ip.insert(ip, from_ip + 1);
         Ok(Ticket {
-            ip,
+            total: true,
+            ip: Some(ip),
+            counts: self.counts.clone(),
+        })
+    }
+
+    /// Admits a connection from a trusted reverse proxy: counted in the
+    /// total only, since it carries many people's connections; each of
+    /// them is counted for its own address once known
+    /// ([`Admission::admit_behind_proxy`]).
+    pub fn admit_proxy(&self) -> Result<Ticket, Refusal> {
+        let mut counts = self.counts.lock();
+        if self.limits.total > 0 && counts.total >= self.limits.total {
+            return Err(Refusal::Full);
+        }
+        counts.total += 1;
+        Ok(Ticket {
+            total: true,
+            ip: None,
+            counts: self.counts.clone(),
+        })
+    }
+
+    /// Admits the client at `ip` behind an admitted proxy connection
+    /// (which holds its place in the total): counted for its address.
+    pub fn admit_behind_proxy(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let mut counts = self.counts.lock();
+        let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.limits.per_ip > 0 && from_ip >= self.limits.per_ip {
+            return Err(Refusal::TooManyFromAddress);
+        }
+        counts.per_ip.insert(ip, from_ip + 1);
+        Ok(Ticket {
+            total: false,
+            ip: Some(ip),
             counts: self.counts.clone(),
         })
     }
@@ -230,11 +267,15 @@ impl Admission {
 impl Drop for Ticket {
     fn drop(&mut self) {
         let mut counts = self.counts.lock();
-        counts.total = counts.total.saturating_sub(1);
-        if let Some(n) = counts.per_ip.get_mut(&self.ip) {
+        if self.total {
+            counts.total = counts.total.saturating_sub(1);
+        }
+        if let Some(ip) = self.ip
+            && let Some(n) = counts.per_ip.get_mut(&ip)
+        {
             *n -= 1;
             if *n == 0 {
-                counts.per_ip.remove(&self.ip);
+                counts.per_ip.remove(&ip);
             }
         }
     }
@@ -352,6 +393,27 @@ mod tests {
         let verdicts: Vec<Verdict> = (0..9).map(|_| bucket.take_n(limit, later, 10)).collect();
         assert_eq!(verdicts[7], Verdict::Refuse, "{verdicts:?}");
         assert_eq!(verdicts.last(), Some(&Verdict::Flood), "{verdicts:?}");
+    }
+
+    #[test]
+    fn a_proxy_counts_in_the_total_and_its_clients_per_address() {
+        let admission = Admission::new(ConnectionLimits {
+            total: 2,
+            per_ip: 1,
+        });
+        let client: IpAddr = "203.0.113.5".parse().unwrap();
+        let proxy = admission.admit_proxy().unwrap();
+        let _second = admission.admit_proxy().unwrap();
+        assert_eq!(admission.admit_proxy().err(), Some(Refusal::Full));
+        let behind = admission.admit_behind_proxy(client).unwrap();
+        assert_eq!(
+            admission.admit_behind_proxy(client).err(),
+            Some(Refusal::TooManyFromAddress)
+        );
+        drop(behind);
+        let _again = admission.admit_behind_proxy(client).unwrap();
+        drop(proxy);
+        assert!(admission.admit_proxy().is_ok(), "the proxy's place is free");
     }
 
     #[test]

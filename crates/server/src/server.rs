@@ -238,7 +238,11 @@ pub async fn run(
                 },
             },
         }),
-        http: HttpSettings::new(&config.allowed_origins, config.max_frame_bytes),
+        http: HttpSettings::new(
+            &config.allowed_origins,
+            &config.trusted_proxies,
+            config.max_frame_bytes,
+        ),
     });
     for listener in listeners {
         let addr = listener.socket.local_addr()?;
@@ -295,7 +299,7 @@ async fn summarise_presence(hub: Arc<Hub>, stop: CancellationToken) {
 pub(crate) struct Shared {
     pub(crate) hub: Arc<Hub>,
     pub(crate) irc: IrcSettings,
-    admission: Admission,
+    pub(crate) admission: Admission,
     pub(crate) driver: Arc<DriverSettings>,
     pub(crate) outbox_bytes: usize,
     pub(crate) json: Arc<JsonSettings>,
@@ -370,9 +374,13 @@ fn start(
     if let Err(e) = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive) {
         debug!(%peer, error = %e, "could not enable TCP keepalive");
     }
+    // A trusted reverse proxy's connection carries many people's: their
+    // own addresses are checked once its requests name them (`http::ws`).
+    let proxy = protocol.wire().is_none() && shared.http.trusts(peer.ip());
     let admitted = match shared.hub.accounts().ip_ban(peer.ip()) {
-        Some(ban) => Err(Refused::Banned(ban.reason)),
-        None => shared.admission.admit(peer.ip()).map_err(Refused::Limit),
+        Some(ban) if !proxy => Err(Refused::Banned(ban.reason)),
+        _ if proxy => shared.admission.admit_proxy().map_err(Refused::Limit),
+        _ => shared.admission.admit(peer.ip()).map_err(Refused::Limit),
     };
     let ticket = match admitted {
         Ok(ticket) => ticket,
@@ -502,9 +510,31 @@ fn spawn_session<I, O>(
 }
 
 /// Why a connection is turned away before its session starts.
-enum Refused {
+pub(crate) enum Refused {
+    /// A connection limit.
     Limit(Refusal),
+    /// An address ban, with its reason.
     Banned(String),
+}
+
+impl Refused {
+    /// The error code and the text the client is told.
+    pub(crate) fn told(self) -> (ErrorCode, String) {
+        match self {
+            Refused::Limit(Refusal::Full) => (
+                ErrorCode::TooManyConnections,
+                "the server is full; try again later".to_owned(),
+            ),
+            Refused::Limit(Refusal::TooManyFromAddress) => (
+                ErrorCode::TooManyConnections,
+                "too many connections from your address".to_owned(),
+            ),
+            Refused::Banned(reason) => (
+                ErrorCode::Banned,
+                format!("your address is banned: {reason}"),
+            ),
+        }
+    }
 }
 
 /// Tells a refused client why, in its protocol, and closes.
@@ -512,20 +542,7 @@ async fn turn_away<S>(mut stream: S, peer: SocketAddr, protocol: Protocol, refus
 where
     S: AsyncWrite + Unpin,
 {
-    let (code, text) = match refused {
-        Refused::Limit(Refusal::Full) => (
-            ErrorCode::TooManyConnections,
-            "the server is full; try again later".to_owned(),
-        ),
-        Refused::Limit(Refusal::TooManyFromAddress) => (
-            ErrorCode::TooManyConnections,
-            "too many connections from your address".to_owned(),
-        ),
-        Refused::Banned(reason) => (
-            ErrorCode::Banned,
-            format!("your address is banned: {reason}"),
-        ),
-    };
+    let (code, text) = refused.told();
     warn!(%peer, %code, "connection refused");
     let line = match protocol {
         Protocol::Http => http::refusal(code, &text),

@@ -40,6 +40,18 @@ impl Ws {
         subprotocol: Option<&str>,
         origin: Option<&str>,
     ) -> Result<Ws, Error> {
+        let origin = origin.map(|o| ("origin", o));
+        Ws::connect_with_headers(addr, subprotocol, origin.as_slice()).await
+    }
+
+    /// Connects with a subprotocol, if given, and extra request headers
+    /// (as a reverse proxy adds `X-Forwarded-For`); the error is the
+    /// server's refusal.
+    pub async fn connect_with_headers(
+        addr: SocketAddr,
+        subprotocol: Option<&str>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Ws, Error> {
         let mut request = ws_url(addr).into_client_request().unwrap();
         if let Some(protocol) = subprotocol {
             request.headers_mut().insert(
@@ -47,10 +59,10 @@ impl Ws {
                 HeaderValue::from_str(protocol).unwrap(),
             );
         }
-        if let Some(origin) = origin {
+        for (name, value) in headers {
             request
                 .headers_mut()
-                .insert("origin", HeaderValue::from_str(origin).unwrap());
+                .append(*name, HeaderValue::from_str(value).unwrap());
         }
         let stream = TcpStream::connect(addr).await.unwrap();
         // The client takes messages of any size: what the server sends is

@@ -11,15 +11,17 @@
 //! and any WebSocket session on it have ended.
 
 mod assets;
+mod forwarded;
 mod headers;
 mod origin;
 mod ws;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::StatusCode;
 use axum::routing::get;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
@@ -38,17 +40,30 @@ pub(crate) use origin::Origins;
 pub(crate) struct HttpSettings {
     /// Pages allowed to open WebSockets besides the server's own.
     origins: Origins,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    trusted_proxies: Vec<IpAddr>,
     /// Largest WebSocket message (one protocol frame), in bytes.
     max_message: usize,
 }
 
 impl HttpSettings {
-    /// Settings from the configured origins and the frame size limit.
-    pub(crate) fn new(allowed_origins: &[String], max_frame: usize) -> Self {
+    /// Settings from the configured origins and proxies and the frame
+    /// size limit.
+    pub(crate) fn new(
+        allowed_origins: &[String],
+        trusted_proxies: &[IpAddr],
+        max_frame: usize,
+    ) -> Self {
         HttpSettings {
             origins: Origins::new(allowed_origins),
+            trusted_proxies: trusted_proxies.to_vec(),
             max_message: max_frame,
         }
+    }
+
+    /// Whether `ip` is a trusted reverse proxy.
+    pub(crate) fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.contains(&ip)
     }
 }
 
@@ -121,16 +136,24 @@ pub(crate) async fn serve<S>(
     }
 }
 
-/// The response a refused HTTP client gets: the status that says why, and
-/// the reason as text.
+/// The status that tells a refused HTTP client why: 403 for a ban, 503
+/// for a limit.
+pub(crate) fn refusal_status(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Banned => StatusCode::FORBIDDEN,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The response a refused HTTP client gets before its request is read:
+/// the status that says why, and the reason as text.
 pub(crate) fn refusal(code: ErrorCode, text: &str) -> Bytes {
-    let status = match code {
-        ErrorCode::Banned => "403 Forbidden",
-        _ => "503 Service Unavailable",
-    };
+    let status = refusal_status(code);
     Bytes::from(format!(
-        "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\n\
+        "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n{text}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or_default(),
         text.len()
     ))
 }

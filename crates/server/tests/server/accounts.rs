@@ -931,3 +931,47 @@ async fn accounts_are_deleted_by_their_owner_or_an_operator() {
     assert_eq!(victim_of_nobody.recv_type("registered").await["ref"], 7);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_address_ban_reaches_the_client_behind_a_trusted_proxy() {
+    let server = TestServer::start_with(Config {
+        trusted_proxies: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+        ..operators_config()
+    })
+    .await;
+    let mut admin = operator(server.addr, "admin").await;
+    let http = server.http_addr;
+    let proxied = |client: &'static str| async move {
+        chatroom_testkit::Ws::connect_with_headers(http, None, &[("x-forwarded-for", client)]).await
+    };
+    let mut mallory = proxied("203.0.113.66").await.unwrap();
+    mallory
+        .send_json(json!({"type": "login", "nickname": "mallory"}))
+        .await;
+    mallory.recv_type("welcome").await;
+    let mut alice = proxied("198.51.100.1").await.unwrap();
+    alice
+        .send_json(json!({"type": "login", "nickname": "alice"}))
+        .await;
+    alice.recv_type("welcome").await;
+    // The ban names the client's address, not the proxy's: mallory goes,
+    // alice (same proxy, another address) stays.
+    admin
+        .send_json(json!({"type": "ban", "ip": "203.0.113.66", "reason": "spam", "ref": 1}))
+        .await;
+    assert_eq!(admin.recv_type("done").await["request"], "ban");
+    assert!(mallory.closed().await.is_some(), "mallory is disconnected");
+    alice.send_json(json!({"type": "ping", "ref": 2})).await;
+    assert_eq!(alice.recv_type("pong").await["ref"], 2);
+    // And cannot come back through the proxy.
+    match proxied("203.0.113.66").await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            let body = response.body().as_deref().unwrap_or_default();
+            assert_eq!(body, b"your address is banned: spam");
+        }
+        Err(e) => panic!("not an HTTP refusal: {e}"),
+        Ok(_) => panic!("a banned address was let in"),
+    }
+    server.stop().await;
+}

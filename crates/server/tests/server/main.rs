@@ -21,6 +21,7 @@ mod irc;
 mod json_protocol;
 mod limits;
 mod presence;
+mod proxy;
 mod rooms;
 mod search;
 mod security;

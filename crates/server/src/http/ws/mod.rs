@@ -23,6 +23,7 @@ mod handshake;
 mod incoming;
 mod outgoing;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 
@@ -43,8 +44,9 @@ use super::{AppState, Connection};
 use crate::conn::{Cost, Flow, MessageStream, Session, drive};
 use crate::irc::IrcSession;
 use crate::json::JsonSession;
+use crate::limits::Ticket;
 use crate::outbox::{CloseReason, Outbox};
-use crate::server::Wire;
+use crate::server::{Refused, Wire};
 
 /// The IRC subprotocols, in the order the server prefers them.
 const IRC_SUBPROTOCOLS: [&str; 2] = ["text.ircv3.net", "binary.ircv3.net"];
@@ -123,6 +125,30 @@ pub(crate) async fn upgrade(
             return refusal.into_response();
         }
     };
+    // Behind a trusted reverse proxy, the client's own address is the
+    // one limits and bans apply to (the proxy's connection was admitted
+    // for the proxy).
+    let (peer, address_ticket) = if http.trusts(peer.ip()) {
+        let client = super::forwarded::client(headers, |ip| http.trusts(ip)).unwrap_or(peer.ip());
+        let admitted = match state.shared.hub.accounts().ip_ban(client) {
+            Some(ban) => Err(Refused::Banned(ban.reason)),
+            None => state
+                .shared
+                .admission
+                .admit_behind_proxy(client)
+                .map_err(Refused::Limit),
+        };
+        match admitted {
+            Ok(ticket) => (SocketAddr::new(client, peer.port()), Some(ticket)),
+            Err(refused) => {
+                let (code, text) = refused.told();
+                warn!(%peer, %client, %code, "WebSocket refused");
+                return (super::refusal_status(code), text).into_response();
+            }
+        }
+    } else {
+        (peer, None)
+    };
     let protocol = handshake::subprotocol(headers, &IRC_SUBPROTOCOLS);
     let Some(on_upgrade) = request
         .extensions_mut()
@@ -146,7 +172,16 @@ pub(crate) async fn upgrade(
         match on_upgrade.await {
             Ok(upgraded) => {
                 debug!(%peer, ?wire, binary, "WebSocket session");
-                run(TokioIo::new(upgraded), wire, binary, &shared, connection).await;
+                let socket = TokioIo::new(upgraded);
+                run(
+                    socket,
+                    peer,
+                    wire,
+                    binary,
+                    &shared,
+                    (connection, address_ticket),
+                )
+                .await;
             }
             Err(e) => debug!(%peer, error = %e, "WebSocket upgrade failed"),
         }
@@ -154,17 +189,19 @@ pub(crate) async fn upgrade(
     handshake::switching(&key, protocol)
 }
 
-/// Runs one WebSocket session in the connection driver.
+/// Runs one WebSocket session with the client at `peer` in the connection
+/// driver; `places` (the HTTP connection, and behind a proxy the client's
+/// own place) are held until it ends.
 async fn run<S>(
     socket: S,
+    peer: SocketAddr,
     wire: Wire,
     binary: bool,
     shared: &crate::server::Shared,
-    connection: Arc<Connection>,
+    places: (Arc<Connection>, Option<Ticket>),
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let peer = connection.peer;
     let state = Arc::new(Shared::default());
     let (read, write) = tokio::io::split(socket);
     let max_message = shared.http.max_message;
@@ -187,12 +224,12 @@ async fn run<S>(
         Wire::Json => {
             let inner = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone());
             let session = WsSession { inner, state };
-            drive(reader, writer, outbox, session, settings, connection).await;
+            drive(reader, writer, outbox, session, settings, places).await;
         }
         Wire::Irc => {
             let inner = IrcSession::new(hub, outbox.clone(), peer, shared.irc.clone());
             let session = WsSession { inner, state };
-            drive(reader, writer, outbox, session, settings, connection).await;
+            drive(reader, writer, outbox, session, settings, places).await;
         }
     }
 }
