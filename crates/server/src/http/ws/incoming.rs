@@ -62,18 +62,52 @@ impl<R: Unpin> AsyncWrite for ReadOnly<R> {
 
 /// The incoming messages as protocol frames.
 pub(super) struct Incoming<R> {
-    pub(super) stream: WebSocketStream<ReadOnly<R>>,
-    pub(super) wire: Wire,
-    pub(super) peer: SocketAddr,
-    pub(super) state: Arc<Shared>,
+    stream: WebSocketStream<ReadOnly<R>>,
+    wire: Wire,
+    peer: SocketAddr,
+    state: Arc<Shared>,
+    /// The peer broke a rule: what it still sends is read and dropped.
+    faulted: bool,
 }
 
-impl<R> Incoming<R> {
+impl<R: AsyncRead + Unpin> Incoming<R> {
+    /// The messages `stream` brings from `peer`, speaking `wire`.
+    pub(super) fn new(
+        stream: WebSocketStream<ReadOnly<R>>,
+        wire: Wire,
+        peer: SocketAddr,
+        state: Arc<Shared>,
+    ) -> Self {
+        Incoming {
+            stream,
+            wire,
+            peer,
+            state,
+            faulted: false,
+        }
+    }
+
     /// Ends the input because of a fault of the peer's, closing with `code`.
-    fn fault(&self, code: u16, what: &str) -> Poll<Option<io::Result<Bytes>>> {
+    fn fault(&mut self, code: u16, what: &str) -> Poll<Option<io::Result<Bytes>>> {
         warn!(peer = %self.peer, code, "{what}; closing the WebSocket");
         self.state.close_with(code);
+        self.faulted = true;
         Poll::Ready(None)
+    }
+
+    /// After a fault, while the connection closes: reads and drops what
+    /// the peer is still sending (the rest of a message over the limit),
+    /// one empty frame per read, so that it can finish sending and read
+    /// our close frame instead of being reset for unread input. The
+    /// closing connection bounds how long.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let mut scratch = [0u8; 8192];
+        let mut buf = ReadBuf::new(&mut scratch);
+        match ready!(Pin::new(&mut self.stream.get_mut().0).poll_read(cx, &mut buf)) {
+            Ok(()) if buf.filled().is_empty() => Poll::Ready(None),
+            Ok(()) => Poll::Ready(Some(Ok(Bytes::new()))),
+            Err(e) => Poll::Ready(Some(Err(e))),
+        }
     }
 }
 
@@ -81,6 +115,9 @@ impl<R: AsyncRead + Unpin> Stream for Incoming<R> {
     type Item = io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.faulted {
+            return self.poll_drain(cx);
+        }
         let message = ready!(self.stream.poll_next_unpin(cx));
         match message {
             None => Poll::Ready(None),

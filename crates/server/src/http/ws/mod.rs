@@ -210,12 +210,7 @@ async fn run<S>(
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
     let stream = WebSocketStream::from_raw_socket(ReadOnly(read), Role::Server, Some(config)).await;
-    let reader = MessageStream(Incoming {
-        stream,
-        wire,
-        peer,
-        state: state.clone(),
-    });
+    let reader = MessageStream(Incoming::new(stream, wire, peer, state.clone()));
     let writer = Outgoing::new(write, binary, state.clone());
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();
