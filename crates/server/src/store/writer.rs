@@ -805,6 +805,19 @@ mod tests {
         )
     }
 
+    /// Plans an age sweep and steps until retention has nothing left to
+    /// do; returns how many steps it took.
+    fn sweep_to_the_end(w: &mut Writer<'_>) -> usize {
+        w.sweep_ages();
+        let mut steps = 0;
+        while !w.work.is_empty() {
+            w.step();
+            steps += 1;
+            assert!(steps < 100, "retention ends");
+        }
+        steps
+    }
+
     fn integrity_check(w: &Writer<'_>) {
         w.conn
             .execute(
@@ -835,13 +848,7 @@ mod tests {
             .collect();
         w.apply(&mut batch);
         w.index_waiting();
-        w.sweep_ages();
-        let mut steps = 0;
-        while !w.work.is_empty() {
-            w.step();
-            steps += 1;
-            assert!(steps < 100, "retention ends");
-        }
+        sweep_to_the_end(&mut w);
         let kept = stored(&w);
         let rooms: Vec<i64> = kept.iter().copied().filter(|id| id % 3 != 0).collect();
         let directs: Vec<i64> = kept.iter().copied().filter(|id| id % 3 == 0).collect();
@@ -880,10 +887,7 @@ mod tests {
             .chain((21..=25).map(|id| message(id, now, "lobby")))
             .collect();
         w.apply(&mut batch);
-        w.sweep_ages();
-        while !w.work.is_empty() {
-            w.step();
-        }
+        sweep_to_the_end(&mut w);
         w.index_waiting();
         let kept: Vec<i64> = (21..=25).collect();
         assert_eq!(stored(&w), kept);
@@ -912,13 +916,7 @@ mod tests {
             .collect();
         w.apply(&mut batch);
         w.index_waiting();
-        w.sweep_ages();
-        let mut steps = 0;
-        while !w.work.is_empty() {
-            w.step();
-            steps += 1;
-            assert!(steps < 100, "the sweep ends");
-        }
+        let steps = sweep_to_the_end(&mut w);
         assert!(steps >= 3, "{steps} steps: small batches");
         assert_eq!(count(&w, "lobby"), 10, "only the young ones are left");
         assert_eq!(count(&w, "keep"), 600, "its own, longer limit applies");
