@@ -176,23 +176,41 @@ pub fn any_of(terms: &[String]) -> String {
 /// single CJK character: as a prefix, which finds it anywhere). Empty when
 /// the word has no letters or digits: the index cannot find it, only the
 /// check of the text can.
-pub fn word_query(word: &str) -> Vec<String> {
+///
+/// With `narrow`, a run of letters and digits longer
+/// than the prefix index's length is looked up by its first
+/// [`PREFIX_FROM`] characters instead, and returned (lowercased) in the
+/// second list: the caller must check that the text has a word that begins
+/// with it. Why: FTS5 answers a prefix of exactly the indexed length from
+/// one stored list, read lazily newest first, but a longer prefix by
+/// merging the whole lists of every term it begins before the first row
+/// (23 ms for the newest 20 messages with `people` in 7.75 million,
+/// against 2 ms this way).
+pub fn word_terms(word: &str, narrow: bool) -> (Vec<String>, Vec<String>) {
     let mut form = String::new();
     push_text(word, &mut form);
     let mut out = Vec::new();
+    let mut starts = Vec::new();
     let mut run = String::new();
-    let flush = |run: &mut String, out: &mut Vec<String>| {
+    let mut flush = |run: &mut String, out: &mut Vec<String>| {
         if run.is_empty() {
             return;
         }
         let cjk = run.chars().next().is_some_and(is_cjk);
         let count = run.chars().count();
+        let lower = run.to_lowercase();
         let prefix = if cjk {
             count == 1
         } else {
             count >= PREFIX_FROM
         };
-        let term = quoted(&run.to_lowercase());
+        let term = if narrow && !cjk && count > PREFIX_FROM {
+            let head: String = lower.chars().take(PREFIX_FROM).collect();
+            starts.push(lower);
+            quoted(&head)
+        } else {
+            quoted(&lower)
+        };
         out.push(if prefix { format!("{term}*") } else { term });
         run.clear();
     };
@@ -213,7 +231,18 @@ pub fn word_query(word: &str) -> Vec<String> {
     if cjk_pairs {
         out.retain(|t| !(t.chars().nth(1).is_some_and(is_cjk) && t.ends_with('*')));
     }
-    out
+    (out, starts)
+}
+
+/// Whether `text` (lowercased) has a word, as the index splits words, that
+/// begins with `start` (lowercased letters and digits).
+pub fn has_word_starting(text: &str, start: &str) -> bool {
+    text.match_indices(start).any(|(at, _)| {
+        text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|before| !before.is_alphanumeric() || is_cjk(before))
+    })
 }
 
 #[cfg(test)]
@@ -232,15 +261,51 @@ mod tests {
 
     #[test]
     fn words_become_query_terms() {
-        assert_eq!(word_query("Compil"), ["\"compil\"*"]);
-        assert_eq!(word_query("go"), ["\"go\""]);
-        assert_eq!(word_query("100%"), ["\"100\"*"]);
-        assert_eq!(word_query("fun_stuff"), ["\"fun\"*", "\"stuff\"*"]);
-        assert_eq!(word_query("%"), Vec::<String>::new());
-        assert_eq!(word_query("网络编程"), ["\"网络\"", "\"络编\"", "\"编程\""]);
-        assert_eq!(word_query("编程"), ["\"编程\""]);
-        assert_eq!(word_query("编"), ["\"编\"*"]);
-        assert_eq!(word_query("rust编程"), ["\"rust\"*", "\"编程\""]);
+        assert_eq!(word_terms("Compil", false).0, ["\"compil\"*"]);
+        assert_eq!(word_terms("go", false).0, ["\"go\""]);
+        assert_eq!(word_terms("100%", false).0, ["\"100\"*"]);
+        assert_eq!(word_terms("fun_stuff", false).0, ["\"fun\"*", "\"stuff\"*"]);
+        assert_eq!(word_terms("%", false).0, Vec::<String>::new());
+        assert_eq!(
+            word_terms("网络编程", false).0,
+            ["\"网络\"", "\"络编\"", "\"编程\""]
+        );
+        assert_eq!(word_terms("编程", false).0, ["\"编程\""]);
+        assert_eq!(word_terms("编", false).0, ["\"编\"*"]);
+        assert_eq!(word_terms("rust编程", false).0, ["\"rust\"*", "\"编程\""]);
+    }
+
+    #[test]
+    fn narrowed_words_are_looked_up_by_their_first_three_characters() {
+        assert_eq!(
+            word_terms("Compiler", true),
+            (vec!["\"com\"*".to_owned()], vec!["compiler".to_owned()])
+        );
+        assert_eq!(
+            word_terms("the", true),
+            (vec!["\"the\"*".to_owned()], vec![])
+        );
+        assert_eq!(word_terms("go", true), (vec!["\"go\"".to_owned()], vec![]));
+        assert_eq!(
+            word_terms("rust编程", true),
+            (
+                vec!["\"rus\"*".to_owned(), "\"编程\"".to_owned()],
+                vec!["rust".to_owned()]
+            )
+        );
+        assert_eq!(word_terms("Compiler", false).1, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_word_start_is_where_the_index_starts_a_term() {
+        assert!(has_word_starting("the compiler", "compil"));
+        assert!(has_word_starting("compiler", "compil"));
+        assert!(has_word_starting("(compiler)", "compil"));
+        assert!(has_word_starting("学习compiler", "compil"));
+        assert!(!has_word_starting("decompiler", "compil"));
+        assert!(has_word_starting("x_compiler", "compil"));
+        assert!(has_word_starting("decompiler, compile", "compil"));
+        assert!(!has_word_starting("", "compil"));
     }
 
     #[test]

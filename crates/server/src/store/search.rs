@@ -28,7 +28,9 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
-use super::index::{any_of, folded_nick_term, quoted, room_term, user_term, word_query};
+use super::index::{
+    any_of, folded_nick_term, has_word_starting, quoted, room_term, user_term, word_terms,
+};
 use super::{Page, Retention, StoreError, StoredMessage};
 use crate::clock::now_ms;
 
@@ -243,14 +245,84 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The index query for messages in `scope` (an index expression) that
-/// hold every word, and whether the words narrowed it at all.
-fn index_query(scope: &str, words: &[String]) -> (String, bool) {
+/// hold every word, and whether the words narrowed it at all; with
+/// `by_three`, long words are looked up by their first three characters
+/// and returned for the check of the text (see [`word_terms`]).
+fn index_query(scope: &str, words: &[String], by_three: bool) -> (String, bool, Vec<String>) {
     let mut parts = vec![scope.to_owned()];
+    let mut starts = Vec::new();
     for word in words {
-        parts.extend(word_query(word));
+        let (terms, word_starts) = word_terms(word, by_three);
+        parts.extend(terms);
+        starts.extend(word_starts);
     }
     let narrowed = parts.len() > 1;
-    (parts.join(" AND "), narrowed)
+    (parts.join(" AND "), narrowed, starts)
+}
+
+/// Candidates a search looked up by three characters may check: a rare
+/// word whose first three characters are common (`compil` among `com...`)
+/// is found faster by the word's whole prefix. After [`BY_THREE_PROBE`]
+/// candidates, the search gives up on this way as soon as the share that
+/// matched says a full window would take more than this many.
+const BY_THREE_CAP: usize = 4_000;
+
+/// Candidates checked before the share that matches is trusted.
+const BY_THREE_PROBE: usize = 300;
+
+/// What one pass over the index's candidates found.
+struct Candidates {
+    /// The matches, newest first, each with its lowercased text.
+    matches: Vec<(String, StoredMessage)>,
+    /// It stopped at its cap before the window was full or the candidates
+    /// ran out: there may be more matches than it found.
+    capped: bool,
+}
+
+/// Reads the candidates `sql` finds, newest first, and keeps those whose
+/// text has every word (and a word beginning with each of `starts`) and
+/// which retention still keeps, up to [`SEARCH_WINDOW`] matches or `cap`
+/// candidates; with `probe`, gives up early (capped) once that many
+/// candidates show that a full window would take more than `cap`.
+fn candidates(
+    conn: &Connection,
+    sql: &str,
+    values: Vec<Value>,
+    (lowered, starts): (&[String], &[String]),
+    retention: &Retention,
+    (cap, probe): (usize, Option<usize>),
+) -> Result<Candidates, StoreError> {
+    let now = now_ms();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(values))?;
+    let mut matches = Vec::new();
+    let mut scanned = 0;
+    while let Some(row) = rows.next()? {
+        scanned += 1;
+        let m = message(row)?;
+        let body = m.text.to_lowercase();
+        if lowered.iter().all(|w| body.contains(w.as_str()))
+            && starts.iter().all(|s| has_word_starting(&body, s))
+            && !expired(retention, &m, now)
+        {
+            matches.push((body, m));
+            if matches.len() == SEARCH_WINDOW {
+                break;
+            }
+        }
+        let hopeless = probe
+            .is_some_and(|probe| scanned >= probe && matches.len() * cap < scanned * SEARCH_WINDOW);
+        if scanned == cap || hopeless {
+            return Ok(Candidates {
+                capped: matches.len() < SEARCH_WINDOW,
+                matches,
+            });
+        }
+    }
+    Ok(Candidates {
+        matches,
+        capped: false,
+    })
 }
 
 /// The oldest timestamp the retention policy still keeps for a room (or,
@@ -327,34 +399,50 @@ pub fn search(
             )
         }
     };
-    let (matching, _) = index_query(&terms, &words);
     let sql = format!(
         "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
          WHERE message_index MATCH ? AND {} ORDER BY f.rowid DESC",
         scope.sql
     );
-    let mut values = vec![Value::Text(matching)];
-    values.extend(scope.values);
     let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
-    let now = now_ms();
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params_from_iter(values))?;
-    let mut matches = Vec::new();
-    let mut scanned = 0;
-    while let Some(row) = rows.next()? {
-        scanned += 1;
-        let m = message(row)?;
-        let body = m.text.to_lowercase();
-        if lowered.iter().all(|w| body.contains(w.as_str())) && !expired(retention, &m, now) {
-            matches.push((body, m));
-            if matches.len() == SEARCH_WINDOW {
-                break;
-            }
-        }
-        if scanned == SCAN_CAP {
-            break;
+    let with = |matching: String| {
+        let mut values = vec![Value::Text(matching)];
+        values.extend(scope.values.iter().cloned());
+        values
+    };
+    // Long words by their first three characters first (one lazily read
+    // list each); if that finds too few among too many candidates, by
+    // their whole prefixes.
+    let (by_three, _, starts) = index_query(&terms, &words, true);
+    let mut found = None;
+    if !starts.is_empty() {
+        let first = candidates(
+            conn,
+            &sql,
+            with(by_three),
+            (&lowered, &starts),
+            retention,
+            (BY_THREE_CAP, Some(BY_THREE_PROBE)),
+        )?;
+        if !first.capped {
+            found = Some(first.matches);
         }
     }
+    let mut matches = match found {
+        Some(matches) => matches,
+        None => {
+            let (matching, _, _) = index_query(&terms, &words, false);
+            candidates(
+                conn,
+                &sql,
+                with(matching),
+                (&lowered, &[]),
+                retention,
+                (SCAN_CAP, None),
+            )?
+            .matches
+        }
+    };
     if words.iter().any(|w| w.chars().count() >= RANKED_FROM) && !matches.is_empty() {
         let average = matches
             .iter()
@@ -522,14 +610,17 @@ mod tests {
 
     #[test]
     fn user_text_is_never_query_syntax() {
-        let (query, narrowed) =
-            index_query("\"s\"", &["a\"b".into(), "OR".into(), "NEAR(x".into()]);
+        let (query, narrowed, _) = index_query(
+            "\"s\"",
+            &["a\"b".into(), "OR".into(), "NEAR(x".into()],
+            false,
+        );
         assert_eq!(
             query,
             "\"s\" AND \"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\""
         );
         assert!(narrowed);
-        assert!(!index_query("\"s\"", &["%".into()]).1);
+        assert!(!index_query("\"s\"", &["%".into()], false).1);
     }
 
     #[test]

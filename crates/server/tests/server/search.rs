@@ -393,3 +393,49 @@ async fn retention_deletes_from_the_index_too() {
     assert_eq!(hits, ["retained 3", "retained 4"]);
     server.stop().await;
 }
+
+/// A long word is looked up by its first three letters first and checked
+/// against the text: found where a word begins with it, not inside one;
+/// and when those three letters are common and the word rare, the search
+/// still finds it (by the word's whole prefix).
+#[tokio::test]
+async fn long_words_are_found_at_word_starts_whether_their_first_letters_are_rare_or_common() {
+    let server = TestServer::start().await;
+    let mut alice = Raw::login(server.addr, "alice").await;
+    alice.join("words").await;
+    for text in [
+        "the compiler works",
+        "compile it",
+        "decompiler inside",
+        "people are here",
+        "peony expeople",
+    ] {
+        alice.say_in("words", text).await;
+    }
+    // Newer than all of them: thousands of messages whose words begin
+    // with `com` but not `compil`.
+    for chunk in 0..9 {
+        for i in 0..500 {
+            alice
+                .send_json(json!({
+                    "type": "broadcast",
+                    "room": "words",
+                    "message": format!("common company {chunk} {i}"),
+                    "ref": "flood",
+                }))
+                .await;
+        }
+        for _ in 0..500 {
+            alice.recv_type("ack").await;
+        }
+    }
+    let (mut hits, _) = search(&mut alice, json!({"text": "compil"})).await;
+    hits.sort();
+    assert_eq!(hits, ["compile it", "the compiler works"]);
+    let (hits, _) = search(&mut alice, json!({"text": "peopl"})).await;
+    assert_eq!(hits, ["people are here"], "not inside a word");
+    let (hits, end) = search(&mut alice, json!({"text": "company", "limit": 5})).await;
+    assert_eq!(hits.len(), 5);
+    assert!(end.get("next").is_some(), "more pages: {end}");
+    server.stop().await;
+}
