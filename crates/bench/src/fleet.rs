@@ -62,11 +62,8 @@ pub async fn connect_all(
         let server = config.server.clone();
         attempts.spawn(async move {
             tokio::time::sleep_until(at).await;
-            let login = tokio::time::timeout(
-                limit,
-                connect_one(proto, &server, addr, &nick, &room, read_buffer),
-            )
-            .await;
+            let login =
+                tokio::time::timeout(limit, connect_one(proto, &server, addr, &nick, &room)).await;
             (index, login.unwrap_or(Err(LoginError::Timeout(limit))))
         });
     }
@@ -113,9 +110,8 @@ async fn connect_one(
     addr: SocketAddr,
     nick: &str,
     room: &str,
-    read_buffer: usize,
 ) -> Result<Conn, LoginError> {
-    let mut conn = Conn::connect(proto, server, addr, read_buffer).await?;
+    let mut conn = Conn::connect(proto, server, addr).await?;
     wire::login(proto, &mut conn, nick, room).await?;
     Ok(conn)
 }

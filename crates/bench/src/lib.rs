@@ -44,6 +44,7 @@ pub mod timeline;
 mod transport;
 mod websocket;
 pub mod wire;
+mod ws_frame;
 
 pub use config::Config;
 pub use error::BenchError;

@@ -6,16 +6,16 @@
 //! writing to it), and a busy reader never delays a scheduled send.
 //!
 //! - The **reader** reads with a big buffer and hands each run of complete
-//!   lines (over a WebSocket: each batch of messages that have arrived, see
-//!   [`websocket::read_loop`]) to [`Scanner`]: one SIMD search for the
-//!   run's marker, no frame parsing. Each stamp found is a delivery (or an
-//!   echo of the client's own message); its latency goes into its thread's
-//!   histogram ([`Shards`]). In IRC it also answers `PING`s, through the
-//!   writer.
+//!   lines (over a WebSocket: the messages of each read, as slices of the
+//!   buffer, see [`websocket::read_loop`]) to [`Scanner`]: one SIMD search
+//!   for the run's marker, no protocol parsing. Each stamp found is a
+//!   delivery (or an echo of the client's own message); its latency goes
+//!   into its thread's histogram ([`Shards`]). In IRC it also answers
+//!   `PING`s (over a WebSocket also WebSocket pings), through the writer.
 //! - The **writer** waits for the start signal; a sender then follows its
 //!   open-loop [`Schedule`], writing every due message of a wake-up in one
-//!   `write` (over a WebSocket: one flush). It also writes the reader's
-//!   `PONG`s.
+//!   `write` (over a WebSocket: one frame each, in one write). It also
+//!   writes the reader's `PONG`s.
 //!
 //! Both stop when the run's stop token is cancelled and hand back their
 //! figures and their half of the socket, so the connection can be closed
@@ -144,7 +144,7 @@ pub struct Session {
 }
 
 /// Starts the tasks of a logged-in client; `read_buffer` is the reader's
-/// buffer size over TCP (a WebSocket has its own, set when it connected).
+/// buffer size.
 pub fn spawn(
     index: u32,
     conn: Conn,
@@ -166,9 +166,9 @@ pub fn spawn(
             let (stats, half) = read_loop(state, half, leftover, read_buffer).await;
             (stats, ReadHalf::Tcp(half))
         }),
-        ReadHalf::Ws(stream) => tokio::spawn(async move {
-            let (stats, stream) = websocket::read_loop(state, stream).await;
-            (stats, ReadHalf::Ws(stream))
+        ReadHalf::Ws(half) => tokio::spawn(async move {
+            let (stats, half) = websocket::read_loop(state, half, leftover, read_buffer).await;
+            (stats, ReadHalf::Ws(half))
         }),
     };
     let writer = tokio::spawn(write_loop(index, shared, write_half, start, pong_rx));
@@ -186,6 +186,7 @@ pub struct Reader {
     /// What the run's tasks share.
     pub shared: Arc<Shared>,
     scanner: Scanner,
+    /// Bytes for the writer to write as they are (pongs).
     pongs: mpsc::Sender<Vec<u8>>,
     /// What it saw so far.
     pub stats: ReaderStats,
@@ -194,14 +195,17 @@ pub struct Reader {
 impl Reader {
     /// Counts the stamps in runs of complete lines (or WebSocket messages)
     /// read at `now_us`, and answers IRC pings in them.
-    pub fn lines<T: AsRef<[u8]>>(&mut self, chunks: &[T], now_us: u64) {
+    pub fn lines<'a, I>(&mut self, chunks: I, now_us: u64)
+    where
+        I: IntoIterator<Item = &'a [u8]> + Clone,
+    {
         let index = self.index;
         let scanner = &self.scanner;
         let mut deliveries = 0;
         let mut echoes = 0;
         self.shared.latencies.with_local(now_us, |histogram| {
-            for chunk in chunks {
-                scanner.for_each(chunk.as_ref(), |stamp: Stamp| {
+            for chunk in chunks.clone() {
+                scanner.for_each(chunk, |stamp: Stamp| {
                     if stamp.sender == index {
                         echoes += 1;
                     } else {
@@ -223,15 +227,26 @@ impl Reader {
         if self.shared.proto.is_irc() {
             let mut pongs = Vec::new();
             let found: usize = chunks
-                .iter()
-                .map(|chunk| wire::irc_pongs(chunk.as_ref(), &mut pongs))
+                .into_iter()
+                .map(|chunk| wire::irc_pongs(chunk, &mut pongs))
                 .sum();
             if found > 0 {
-                // A writer that cannot keep up with pings has bigger
-                // problems; dropping a PONG then changes nothing.
-                let _ = self.pongs.try_send(pongs);
+                if self.shared.proto.is_websocket() {
+                    let mut frames = Vec::with_capacity(pongs.len() + 64);
+                    websocket::push_lines(&mut frames, &pongs);
+                    pongs = frames;
+                }
+                self.reply(pongs);
             }
         }
+    }
+
+    /// Has the writer write `bytes` as they are (pongs, over a WebSocket
+    /// already framed).
+    pub fn reply(&self, bytes: Vec<u8>) {
+        // A writer that cannot keep up with pings has bigger problems;
+        // dropping a pong then changes nothing.
+        let _ = self.pongs.try_send(bytes);
     }
 }
 
@@ -250,7 +265,7 @@ async fn read_loop(
     loop {
         if let Some(nl) = memchr::memrchr(b'\n', &buf[start..end]) {
             let now_us = reader.shared.now_us();
-            reader.lines(&[&buf[start..=start + nl]], now_us);
+            reader.lines([&buf[start..=start + nl]], now_us);
             start += nl + 1;
         }
         if buf.len() - end < MIN_READ {
@@ -338,7 +353,7 @@ async fn write_loop(
         let outcome = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
-            Some(pong) = pongs.recv() => write(&mut half, &pong, &stop).await,
+            Some(pong) = pongs.recv() => until_stopped(half.write_raw(&pong), &stop).await,
             changed = start.changed(), if waiting => {
                 waiting = false;
                 if changed.is_ok() {
@@ -372,12 +387,15 @@ async fn sleep_until_some(wake: Option<Instant>) {
     }
 }
 
-/// Writes all of `bytes` (whole lines) unless the run stops first.
-async fn write(half: &mut WriteHalf, bytes: &[u8], stop: &CancellationToken) -> Result<(), String> {
+/// Finishes a write unless the run stops first.
+async fn until_stopped(
+    write: impl Future<Output = Result<(), String>>,
+    stop: &CancellationToken,
+) -> Result<(), String> {
     tokio::select! {
         biased;
         _ = stop.cancelled() => Err("stopped while writing".to_owned()),
-        written = half.write_lines(bytes) => written,
+        written = write => written,
     }
 }
 
@@ -457,7 +475,7 @@ impl Sender {
         if count == 0 {
             return Ok(());
         }
-        write(half, &self.out, &shared.stop).await?;
+        until_stopped(half.write_lines(&self.out), &shared.stop).await?;
         stats.sent += count;
         stats.max_lag_us = stats.max_lag_us.max(max_lag);
         stats.total_lag_us = stats.total_lag_us.saturating_add(total_lag);

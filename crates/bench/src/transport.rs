@@ -5,18 +5,15 @@
 //! Everything above this works on whole lines in the TCP form: login
 //! writes them and reads them back one at a time ([`Conn`]), the run's
 //! writer writes batches of them ([`WriteHalf`]), and the goodbye is one.
-//! Here they become writes to the socket or WebSocket messages.
+//! Here they become writes to the socket or WebSocket frames.
 
 use std::net::SocketAddr;
 
-use futures_util::StreamExt;
-use futures_util::stream::{SplitSink, SplitStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::websocket::{self, WsStream};
+use crate::websocket::{self, WsConn, WsRead, WsWrite};
 use crate::wire::{LoginError, MAX_LOGIN_LINE, Proto};
 
 /// A client's connection while it logs in, and again while it logs out.
@@ -29,25 +26,20 @@ pub enum Conn {
         /// Read but not yet handed out.
         lines: Lines,
     },
-    /// A WebSocket (its own buffer holds what was read ahead).
-    Ws(Box<WsStream>),
+    /// A WebSocket (with what was read past the messages handed out).
+    Ws(WsConn),
 }
 
 impl Conn {
     /// Connects to `addr` (`server` as given, for the WebSocket's URL and
     /// `Host`), over TCP or, for the WebSocket protocols, upgraded to a
-    /// WebSocket whose reads use a buffer of `read_buffer` bytes.
-    pub async fn connect(
-        proto: Proto,
-        server: &str,
-        addr: SocketAddr,
-        read_buffer: usize,
-    ) -> Result<Conn, LoginError> {
+    /// WebSocket.
+    pub async fn connect(proto: Proto, server: &str, addr: SocketAddr) -> Result<Conn, LoginError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         if proto.is_websocket() {
-            let ws = websocket::handshake(stream, proto, server, read_buffer).await?;
-            Ok(Conn::Ws(Box::new(ws)))
+            let ws = websocket::handshake(stream, proto, server).await?;
+            Ok(Conn::Ws(ws))
         } else {
             Ok(Conn::Tcp {
                 stream,
@@ -60,9 +52,7 @@ impl Conn {
     pub async fn send(&mut self, bytes: &[u8]) -> Result<(), LoginError> {
         match self {
             Conn::Tcp { stream, .. } => Ok(stream.write_all(bytes).await?),
-            Conn::Ws(ws) => websocket::send_lines(ws.as_mut(), bytes)
-                .await
-                .map_err(LoginError::WebSocket),
+            Conn::Ws(ws) => ws.send_lines(bytes).await,
         }
     }
 
@@ -70,7 +60,7 @@ impl Conn {
     pub async fn line(&mut self) -> Result<Vec<u8>, LoginError> {
         match self {
             Conn::Tcp { stream, lines } => lines.next(stream).await,
-            Conn::Ws(ws) => websocket::next_line(ws).await,
+            Conn::Ws(ws) => ws.next_line().await,
         }
     }
 
@@ -83,8 +73,8 @@ impl Conn {
                 (ReadHalf::Tcp(read), WriteHalf::Tcp(write), lines.buf)
             }
             Conn::Ws(ws) => {
-                let (write, read) = ws.split();
-                (ReadHalf::Ws(read), WriteHalf::Ws(write), Vec::new())
+                let (read, write, leftover) = ws.split();
+                (ReadHalf::Ws(read), WriteHalf::Ws(write), leftover)
             }
         }
     }
@@ -98,7 +88,9 @@ impl Conn {
                     lines: Lines::default(),
                 })
             }
-            (ReadHalf::Ws(read), WriteHalf::Ws(write)) => read.reunite(write).ok().map(Conn::Ws),
+            (ReadHalf::Ws(read), WriteHalf::Ws(write)) => {
+                WsConn::reunite(read, write).map(Conn::Ws)
+            }
             _ => None,
         }
     }
@@ -122,21 +114,7 @@ impl Conn {
                     }
                 }
             }
-            Conn::Ws(mut ws) => {
-                if websocket::send_lines(ws.as_mut(), goodbye).await.is_err() {
-                    return false;
-                }
-                // The server may close first, after the goodbye: then this
-                // close is its answer, and fails harmlessly.
-                let _ = ws.as_mut().close(None).await;
-                loop {
-                    match ws.next().await {
-                        None => return true,
-                        Some(Ok(_)) => {}
-                        Some(Err(_)) => return false,
-                    }
-                }
-            }
+            Conn::Ws(ws) => ws.close(goodbye).await,
         }
     }
 }
@@ -146,8 +124,8 @@ impl Conn {
 pub enum ReadHalf {
     /// A TCP socket's.
     Tcp(OwnedReadHalf),
-    /// A WebSocket's incoming messages.
-    Ws(SplitStream<Box<WsStream>>),
+    /// A WebSocket's.
+    Ws(WsRead),
 }
 
 /// The writing end of a connection during the run.
@@ -155,21 +133,29 @@ pub enum ReadHalf {
 pub enum WriteHalf {
     /// A TCP socket's.
     Tcp(OwnedWriteHalf),
-    /// A WebSocket's outgoing messages.
-    Ws(SplitSink<Box<WsStream>, Message>),
+    /// A WebSocket's.
+    Ws(WsWrite),
 }
 
 impl WriteHalf {
-    /// Writes whole lines: over TCP as they are, in one write; over a
-    /// WebSocket one message per line, flushed together.
+    /// Writes whole lines in one write: over TCP as they are; over a
+    /// WebSocket one text frame per line.
     pub async fn write_lines(&mut self, bytes: &[u8]) -> Result<(), String> {
-        match self {
-            WriteHalf::Tcp(half) => half
-                .write_all(bytes)
-                .await
-                .map_err(|e| format!("write failed: {e}")),
-            WriteHalf::Ws(sink) => websocket::send_lines(sink, bytes).await,
-        }
+        let written = match self {
+            WriteHalf::Tcp(half) => half.write_all(bytes).await,
+            WriteHalf::Ws(half) => half.write_lines(bytes).await,
+        };
+        written.map_err(|e| format!("write failed: {e}"))
+    }
+
+    /// Writes bytes as they are, already in the connection's form (a
+    /// reader's pongs).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let written = match self {
+            WriteHalf::Tcp(half) => half.write_all(bytes).await,
+            WriteHalf::Ws(half) => half.write_raw(bytes).await,
+        };
+        written.map_err(|e| format!("write failed: {e}"))
     }
 }
 

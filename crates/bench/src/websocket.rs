@@ -2,7 +2,7 @@
 //!
 //! It exists because browsers reach the chat server another way than the
 //! TCP clients do: through its HTTP listener, upgraded to a WebSocket at
-//! `/ws`, each protocol frame one WebSocket message. That path (hyper's
+//! `/ws`, each protocol frame one WebSocket message. That path (the
 //! upgrade, WebSocket framing and masking, one message per frame both
 //! ways) has its own costs, and the web client's users get what it
 //! delivers, so the bench drives it the same way it drives the TCP
@@ -15,28 +15,31 @@
 //!   are answered with PONGs as over TCP.
 //!
 //! No `Origin` header is sent: the server lets non-browser clients in
-//! without one. WebSocket pings are answered by tungstenite as it reads.
+//! without one.
 //!
-//! The rest of the bench keeps working on whole lines in their TCP form:
-//! what it writes is split at its line ends into messages (all of one
-//! write fed to the socket, then flushed once), and the messages read are
-//! handed to the same stamp scanner, as many at once as have arrived.
+//! The client is as lean as the TCP one, so that the bench, not the
+//! server, is not what limits a run: the opening handshake is written and
+//! read by hand over the socket, and frames are parsed in place in the
+//! reader's buffer ([`ws_frame`]). The rest of the bench keeps working on
+//! whole lines in their TCP form: what it writes is split at its line ends
+//! into one masked text frame each, all of one write sent in one write;
+//! the run's reader hands the messages of each read to the same stamp
+//! scanner as slices of its buffer, and answers WebSocket pings with pongs
+//! through the writer.
 
-use futures_util::stream::SplitStream;
-use futures_util::{FutureExt, Sink, SinkExt, StreamExt};
+use std::ops::Range;
+
+use memchr::memmem;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
-use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{self, Bytes, Message, Utf8Bytes};
-use tokio_tungstenite::{WebSocketStream, client_async_with_config};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio_tungstenite::tungstenite::handshake::client::generate_key;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::http::StatusCode;
 
 use crate::session::{Reader, ReaderStats, telling};
-use crate::wire::{LoginError, MAX_LOGIN_LINE, Proto, shown};
-
-/// A WebSocket over a plain TCP connection.
-pub type WsStream = WebSocketStream<TcpStream>;
+use crate::wire::{LoginError, Proto, shown};
+use crate::ws_frame::{self, Decoder, Event};
 
 /// Where the server takes WebSockets.
 pub const PATH: &str = "/ws";
@@ -45,114 +48,349 @@ pub const PATH: &str = "/ws";
 /// message.
 pub const IRC_SUBPROTOCOL: &str = "text.ircv3.net";
 
-/// The most messages a reader takes in one go (one clock reading, one
-/// histogram lock and one update of the shared counters for all of them).
-const MAX_BATCH: usize = 256;
+/// The longest response head to an upgrade accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// The most of a refusal's body read (the server's reason).
+const MAX_REFUSAL_BODY: usize = 4 * 1024;
+
+/// Reads are never smaller than this: when less room is left at the end
+/// of the buffer, the unfinished frame is moved to the front.
+const MIN_READ: usize = 8 * 1024;
+
+/// How much a login read may add to the buffer.
+const LOGIN_READ: usize = 16 * 1024;
 
 /// The URL of the WebSocket endpoint of `server` (`HOST:PORT`).
 pub fn url(server: &str) -> String {
     format!("ws://{server}{PATH}")
 }
 
-/// Upgrades a fresh connection to `server` to a WebSocket speaking
-/// `proto`, reading with a buffer of `read_buffer` bytes.
-pub async fn handshake(
+/// A WebSocket client's connection while it logs in, and again while it
+/// logs out.
+#[derive(Debug)]
+pub struct WsConn {
     stream: TcpStream,
+    /// Read and not yet handled from `start` on.
+    buf: Vec<u8>,
+    start: usize,
+    decoder: Decoder,
+}
+
+/// Upgrades a fresh connection to `server` to a WebSocket speaking
+/// `proto`.
+pub async fn handshake(
+    mut stream: TcpStream,
     proto: Proto,
     server: &str,
-    read_buffer: usize,
-) -> Result<WsStream, LoginError> {
+) -> Result<WsConn, LoginError> {
     let url = url(server);
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| LoginError::WebSocket(format!("cannot make a request for {url}: {e}")))?;
-    if proto.is_irc() {
-        request.headers_mut().insert(
-            SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(IRC_SUBPROTOCOL),
-        );
+    let key = generate_key();
+    stream
+        .write_all(request(server, &key, proto).as_bytes())
+        .await?;
+    let mut buf = Vec::with_capacity(1024);
+    let head_end = loop {
+        if let Some(at) = memmem::find(&buf, b"\r\n\r\n") {
+            break at + 4;
+        }
+        let seen = buf.len().min(5);
+        if buf[..seen] != b"HTTP/"[..seen] {
+            return Err(failed(
+                &url,
+                &format!("the answer is not HTTP: {}", shown(&buf)),
+            ));
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(failed(
+                &url,
+                &format!("a response head longer than {MAX_HEAD} bytes"),
+            ));
+        }
+        buf.reserve(4096);
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(failed(&url, "the server closed before it answered"));
+        }
+    };
+    match answer(&buf[..head_end], &key, proto, &url)? {
+        Answer::Switched => Ok(WsConn {
+            stream,
+            buf,
+            start: head_end,
+            decoder: Decoder::default(),
+        }),
+        Answer::Refused { status, body_len } => {
+            let bound = body_len.unwrap_or(MAX_REFUSAL_BODY).min(MAX_REFUSAL_BODY);
+            let mut body = buf.split_off(head_end);
+            while body.len() < bound {
+                body.reserve(bound - body.len());
+                match stream.read_buf(&mut body).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            body.truncate(bound);
+            Err(LoginError::Refused(refusal(&url, status, &body)))
+        }
     }
-    // Messages as large as a login reply may be (the member list of a big
-    // room); the read buffer as small as the kind of run allows.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(read_buffer)
-        .max_message_size(Some(MAX_LOGIN_LINE))
-        .max_frame_size(Some(MAX_LOGIN_LINE));
-    match client_async_with_config(request, stream, Some(config)).await {
-        Ok((ws, _response)) => Ok(ws),
-        Err(tungstenite::Error::Http(response)) => Err(LoginError::Refused(refusal(
-            &url,
-            response.status(),
-            response.body().as_deref(),
-        ))),
-        Err(tungstenite::Error::Io(e)) => Err(LoginError::Io(e)),
-        Err(tungstenite::Error::Protocol(
-            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_),
-        )) => Err(LoginError::Refused(format!(
+}
+
+/// The upgrade request.
+fn request(server: &str, key: &str, proto: Proto) -> String {
+    let subprotocol = if proto.is_irc() {
+        format!("Sec-WebSocket-Protocol: {IRC_SUBPROTOCOL}\r\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "GET {PATH} HTTP/1.1\r\nHost: {server}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: {key}\r\n{subprotocol}\r\n"
+    )
+}
+
+/// What the server answered the upgrade with.
+#[derive(Debug, PartialEq, Eq)]
+enum Answer {
+    /// 101: the connection is a WebSocket now.
+    Switched,
+    /// Another status; the body (the reason) is this long if it said.
+    Refused {
+        /// The status.
+        status: StatusCode,
+        /// Its `Content-Length`.
+        body_len: Option<usize>,
+    },
+}
+
+/// A handshake that went wrong, with what went wrong.
+fn failed(url: &str, what: &str) -> LoginError {
+    LoginError::WebSocket(format!("WebSocket handshake with {url} failed: {what}"))
+}
+
+/// Reads the response head (up to and with its empty line) to the upgrade
+/// sent with `key`: a 101 must accept that key, with the subprotocol
+/// asked for.
+fn answer(head: &[u8], key: &str, proto: Proto, url: &str) -> Result<Answer, LoginError> {
+    let head =
+        std::str::from_utf8(head).map_err(|_| failed(url, "a response head not in UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut words = status_line.splitn(3, ' ');
+    let version = words.next().unwrap_or_default();
+    let code = words.next().unwrap_or_default();
+    let status = match code.parse::<u16>().map(StatusCode::from_u16) {
+        Ok(Ok(status)) if version.starts_with("HTTP/1.") && code.len() == 3 => status,
+        _ => {
+            return Err(failed(
+                url,
+                &format!("not an HTTP status line: {}", shown(status_line.as_bytes())),
+            ));
+        }
+    };
+    let headers: Vec<(&str, &str)> = lines
+        .filter(|line| !line.is_empty())
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim(), value.trim()))
+        .collect();
+    let header = |wanted: &str| {
+        headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
+            .map(|&(_, value)| value)
+    };
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        return Ok(Answer::Refused {
+            status,
+            body_len: header("content-length").and_then(|len| len.parse().ok()),
+        });
+    }
+    let upgraded = header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        && header("connection").is_some_and(|v| {
+            v.split(',')
+                .any(|token| token.trim().eq_ignore_ascii_case("upgrade"))
+        });
+    if !upgraded {
+        return Err(failed(url, "a 101 without Upgrade: websocket"));
+    }
+    if header("sec-websocket-accept") != Some(derive_accept_key(key.as_bytes()).as_str()) {
+        return Err(failed(url, "a wrong Sec-WebSocket-Accept"));
+    }
+    let subprotocol = header("sec-websocket-protocol");
+    match (proto.is_irc(), subprotocol) {
+        (true, Some(IRC_SUBPROTOCOL)) | (false, None) => Ok(Answer::Switched),
+        (true, _) => Err(LoginError::Refused(format!(
             "{url} did not take the WebSocket subprotocol {IRC_SUBPROTOCOL}"
         ))),
-        Err(e) => Err(LoginError::WebSocket(format!(
-            "WebSocket handshake with {url} failed: {e}"
-        ))),
+        (false, Some(other)) => Err(failed(
+            url,
+            &format!("a subprotocol not asked for: {}", shown(other.as_bytes())),
+        )),
     }
 }
 
 /// What to say when the server answered the upgrade with another status:
 /// the status and what the server said (a wrong port or path shows as a
 /// 404 or as a server that does not speak HTTP, a foreign `Origin` as 403).
-fn refusal(url: &str, status: StatusCode, body: Option<&[u8]>) -> String {
-    let said = body.map(shown).filter(|text| !text.is_empty());
-    match said {
-        Some(text) => format!("{url} answered the WebSocket upgrade with HTTP {status}: {text}"),
-        None => format!("{url} answered the WebSocket upgrade with HTTP {status}"),
+fn refusal(url: &str, status: StatusCode, body: &[u8]) -> String {
+    let said = shown(body);
+    if said.is_empty() {
+        format!("{url} answered the WebSocket upgrade with HTTP {status}")
+    } else {
+        format!("{url} answered the WebSocket upgrade with HTTP {status}: {said}")
     }
 }
 
-/// The next non-empty line the server sent during login: the text of a
-/// message, without a line end should it have one.
-pub async fn next_line(ws: &mut WsStream) -> Result<Vec<u8>, LoginError> {
-    loop {
-        let data = match ws.next().await {
-            Some(Ok(Message::Text(text))) => Bytes::from(text),
-            Some(Ok(Message::Binary(data))) => data,
-            // Pings are answered by tungstenite.
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-            Some(Ok(Message::Close(frame))) => {
-                return Err(LoginError::Refused(closed_by(frame.as_ref())));
+impl WsConn {
+    /// Sends whole lines (in their TCP form, each with its line end) as one
+    /// text message each, in one write.
+    pub async fn send_lines(&mut self, bytes: &[u8]) -> Result<(), LoginError> {
+        let mut out = Vec::with_capacity(bytes.len() + 64);
+        push_lines(&mut out, bytes);
+        Ok(self.stream.write_all(&out).await?)
+    }
+
+    /// The next non-empty line the server sent during login: the text of a
+    /// message, without a line end should it have one. Pings are answered.
+    pub async fn next_line(&mut self) -> Result<Vec<u8>, LoginError> {
+        loop {
+            while let Some((event, len)) = self.decoder.next(&self.buf[self.start..])? {
+                let at = self.start;
+                self.start += len;
+                let payload = |range: Range<usize>| at + range.start..at + range.end;
+                let message = match event {
+                    Event::Message(range) => &self.buf[payload(range)],
+                    Event::Assembled => self.decoder.assembled(),
+                    Event::Ping(range) => {
+                        let mut pong = Vec::new();
+                        ws_frame::push(&mut pong, ws_frame::PONG, &self.buf[payload(range)]);
+                        self.stream.write_all(&pong).await?;
+                        continue;
+                    }
+                    Event::Close(range) => {
+                        return Err(LoginError::Refused(closed_by(&self.buf[payload(range)])));
+                    }
+                    Event::Fragment | Event::Pong => continue,
+                };
+                if let Some(line) = lines(message).next() {
+                    return Ok(message[line].to_vec());
+                }
             }
-            None => return Err(LoginError::Closed),
-            Some(Err(tungstenite::Error::Io(e))) => return Err(LoginError::Io(e)),
-            Some(Err(tungstenite::Error::Capacity(_))) => return Err(LoginError::LineTooLong),
-            Some(Err(e)) => return Err(LoginError::WebSocket(e.to_string())),
+            self.buf.drain(..self.start);
+            self.start = 0;
+            self.buf.reserve(LOGIN_READ);
+            if self.stream.read_buf(&mut self.buf).await? == 0 {
+                return Err(LoginError::Closed);
+            }
+        }
+    }
+
+    /// The two halves for the run's reader and writer, and the bytes read
+    /// past the last message handed out (which belong to the run).
+    pub fn split(self) -> (WsRead, WsWrite, Vec<u8>) {
+        let (read, write) = self.stream.into_split();
+        let leftover = self.buf[self.start..].to_vec();
+        let read = WsRead {
+            half: read,
+            decoder: self.decoder,
         };
-        if let Some(line) = lines(&data).next() {
-            return Ok(data[line].to_vec());
+        let write = WsWrite {
+            half: write,
+            out: Vec::new(),
+        };
+        (read, write, leftover)
+    }
+
+    /// The connection of two halves that [`WsConn::split`] made of one.
+    pub fn reunite(read: WsRead, write: WsWrite) -> Option<WsConn> {
+        let stream = read.half.reunite(write.half).ok()?;
+        Some(WsConn {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+            decoder: read.decoder,
+        })
+    }
+
+    /// Sends `goodbye` and a close frame, and reads until the server
+    /// closes (its close frame, or the end of the stream). True when the
+    /// server closed cleanly.
+    pub async fn close(mut self, goodbye: &[u8]) -> bool {
+        if self.send_lines(goodbye).await.is_err() {
+            return false;
+        }
+        // The server may close first, after the goodbye: then this close
+        // is its answer, and fails harmlessly.
+        let mut close = Vec::new();
+        ws_frame::push(
+            &mut close,
+            ws_frame::CLOSE,
+            &ws_frame::NORMAL_CLOSURE.to_be_bytes(),
+        );
+        let _ = self.stream.write_all(&close).await;
+        loop {
+            loop {
+                match self.decoder.next(&self.buf[self.start..]) {
+                    Ok(Some((Event::Close(_), _))) => return true,
+                    Ok(Some((_, len))) => self.start += len,
+                    Ok(None) => break,
+                    Err(_) => return false,
+                }
+            }
+            self.buf.drain(..self.start);
+            self.start = 0;
+            self.buf.reserve(LOGIN_READ);
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
         }
     }
 }
 
-/// Sends whole lines (in their TCP form, each with its line end) as one
-/// text message each: fed to the socket one after another, flushed once.
-/// Copies the bytes once, into one buffer the messages share.
-pub async fn send_lines<S>(sink: &mut S, bytes: &[u8]) -> Result<(), String>
-where
-    S: Sink<Message, Error = tungstenite::Error> + Unpin,
-{
-    let shared = Bytes::copy_from_slice(bytes);
-    for line in lines(bytes) {
-        let text = Utf8Bytes::try_from(shared.slice(line))
-            .map_err(|e| format!("not sent: a line that is not UTF-8 ({e})"))?;
-        sink.feed(Message::Text(text))
-            .await
-            .map_err(|e| format!("write failed: {e}"))?;
+/// The reading end of a WebSocket during the run.
+#[derive(Debug)]
+pub struct WsRead {
+    half: OwnedReadHalf,
+    decoder: Decoder,
+}
+
+/// The writing end of a WebSocket during the run.
+#[derive(Debug)]
+pub struct WsWrite {
+    half: OwnedWriteHalf,
+    /// The frames of one write (kept for the next).
+    out: Vec<u8>,
+}
+
+impl WsWrite {
+    /// Writes whole lines (in their TCP form) as one text message each, in
+    /// one write.
+    pub async fn write_lines(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.out.clear();
+        push_lines(&mut self.out, bytes);
+        self.half.write_all(&self.out).await
     }
-    sink.flush().await.map_err(|e| format!("write failed: {e}"))
+
+    /// Writes bytes as they are (frames made by the reader).
+    pub async fn write_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.half.write_all(bytes).await
+    }
+}
+
+/// Appends each non-empty line of `bytes` (whole lines in their TCP form)
+/// to `out` as a masked text frame, without its line end. The bench's
+/// lines are made from strings, so they are UTF-8.
+pub fn push_lines(out: &mut Vec<u8>, bytes: &[u8]) {
+    for line in lines(bytes) {
+        ws_frame::push(out, ws_frame::TEXT, &bytes[line]);
+    }
 }
 
 /// Where the non-empty lines of `bytes` are: split at each LF, a CR
 /// before it left out; a last line without a line end counts too.
-fn lines(bytes: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+fn lines(bytes: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     let mut start = 0;
     std::iter::from_fn(move || {
         while start < bytes.len() {
@@ -175,73 +413,116 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     })
 }
 
-/// Why the server closed, from its close frame.
-fn closed_by(frame: Option<&CloseFrame>) -> String {
-    match frame {
-        None => "the server closed the WebSocket".to_owned(),
-        Some(frame) if frame.reason.is_empty() => format!(
-            "the server closed the WebSocket with code {}",
-            u16::from(frame.code)
-        ),
-        Some(frame) => format!(
-            "the server closed the WebSocket with code {} ({})",
-            u16::from(frame.code),
-            shown(frame.reason.as_bytes())
-        ),
+/// Why the server closed, from the payload of its close frame (a code and
+/// a reason, or nothing).
+fn closed_by(payload: &[u8]) -> String {
+    match payload {
+        [a, b, reason @ ..] => {
+            let code = u16::from_be_bytes([*a, *b]);
+            if reason.is_empty() {
+                format!("the server closed the WebSocket with code {code}")
+            } else {
+                format!(
+                    "the server closed the WebSocket with code {code} ({})",
+                    shown(reason)
+                )
+            }
+        }
+        _ => "the server closed the WebSocket".to_owned(),
     }
 }
 
-/// A reader over a WebSocket: hands every message to the reader's stamp
-/// scanner, as many at once as have arrived, until the run stops or the
-/// server closes; then hands its figures and its half back.
+/// A reader over a WebSocket: reads into a buffer of `read_buffer` bytes
+/// (after `leftover`, what login read ahead) and hands the messages of
+/// each read to the reader's stamp scanner in one batch, as slices of the
+/// buffer, until the run stops or the server closes; answers pings; then
+/// hands its figures and its half back.
 pub async fn read_loop(
     mut reader: Reader,
-    mut stream: SplitStream<Box<WsStream>>,
-) -> (ReaderStats, SplitStream<Box<WsStream>>) {
+    mut half: WsRead,
+    leftover: Vec<u8>,
+    read_buffer: usize,
+) -> (ReaderStats, WsRead) {
+    // A frame is at most a header and MAX_LOGIN_LINE bytes (longer ones are
+    // refused as soon as their header is read), so the buffer stops there.
+    let most = crate::wire::MAX_LOGIN_LINE + ws_frame::MAX_HEADER + MIN_READ;
+    let mut buf = vec![0u8; read_buffer.max(leftover.len() + MIN_READ)];
+    buf[..leftover.len()].copy_from_slice(&leftover);
+    // buf[..start] has been handled, buf[start..end] is an unfinished frame.
+    let mut start = 0;
+    let mut end = leftover.len();
+    let mut messages: Vec<Range<usize>> = Vec::new();
     let stop = reader.shared.stop.clone();
-    let mut batch: Vec<Bytes> = Vec::with_capacity(MAX_BATCH);
     loop {
-        let mut next = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            next = stream.next() => next,
-        };
         let now_us = reader.shared.now_us();
-        let ended = loop {
-            match next {
-                Some(Ok(Message::Text(text))) => batch.push(Bytes::from(text)),
-                Some(Ok(Message::Binary(data))) => batch.push(data),
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Close(frame))) => break Some(closed_by(frame.as_ref())),
-                None => break Some(closed_by(None)),
-                Some(Err(e)) => break Some(format!("read failed: {e}")),
+        let mut ended = None;
+        messages.clear();
+        loop {
+            let (event, len) = match half.decoder.next(&buf[start..end]) {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(e) => {
+                    ended = Some(e.to_string());
+                    break;
+                }
+            };
+            let at = start;
+            start += len;
+            let payload = |range: Range<usize>| at + range.start..at + range.end;
+            match event {
+                Event::Message(range) => messages.push(payload(range)),
+                Event::Assembled => reader.lines(std::iter::once(half.decoder.assembled()), now_us),
+                Event::Ping(range) => {
+                    let mut pong = Vec::new();
+                    ws_frame::push(&mut pong, ws_frame::PONG, &buf[payload(range)]);
+                    reader.reply(pong);
+                }
+                Event::Fragment | Event::Pong => {}
+                Event::Close(range) => {
+                    ended = Some(closed_by(&buf[payload(range)]));
+                    break;
+                }
             }
-            if batch.len() >= MAX_BATCH {
-                break None;
-            }
-            // Only what has arrived already: the clock reading above is
-            // theirs too.
-            match stream.next().now_or_never() {
-                Some(more) => next = more,
-                None => break None,
-            }
-        };
-        if !batch.is_empty() {
-            reader.lines(&batch, now_us);
-            // A batch is what one wake-up found, as a read is over TCP.
-            reader.stats.reads += 1;
-            reader.stats.bytes += batch.iter().map(|m| m.len() as u64).sum::<u64>();
+        }
+        if !messages.is_empty() {
+            reader.lines(messages.iter().map(|m| &buf[m.clone()]), now_us);
         }
         if let Some(reason) = ended {
-            let reason = match batch.last().and_then(|last| telling(last)) {
-                Some(last) => format!("{reason}, after: {last}"),
-                None => reason,
-            };
-            tracing::debug!(client = reader.index, "{reason}");
-            reader.stats.closed = Some(reason);
+            stopped(
+                &mut reader,
+                reason,
+                messages.last().map(|m| &buf[m.clone()]),
+            );
             break;
         }
-        batch.clear();
+        if buf.len() - end < MIN_READ {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+            if buf.len() - end < MIN_READ {
+                buf.resize((buf.len() * 2).min(most), 0);
+            }
+        }
+        let read = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            read = half.half.read(&mut buf[end..]) => read,
+        };
+        match read {
+            Ok(0) => {
+                stopped(&mut reader, closed_by(&[]), None);
+                break;
+            }
+            Ok(n) => {
+                end += n;
+                reader.stats.bytes += n as u64;
+                reader.stats.reads += 1;
+            }
+            Err(e) => {
+                stopped(&mut reader, format!("read failed: {e}"), None);
+                break;
+            }
+        }
     }
     if reader.stats.closed.is_some() {
         reader
@@ -249,13 +530,24 @@ pub async fn read_loop(
             .dropped
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    (reader.stats, stream)
+    (reader.stats, half)
+}
+
+/// Notes why the connection ended, with the last message when it says why.
+fn stopped(reader: &mut Reader, reason: String, last: Option<&[u8]>) {
+    let reason = match last.and_then(telling) {
+        Some(last) => format!("{reason}, after: {last}"),
+        None => reason,
+    };
+    tracing::debug!(client = reader.index, "{reason}");
+    reader.stats.closed = Some(reason);
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
-    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     fn split(bytes: &[u8]) -> Vec<&[u8]> {
         lines(bytes).map(|r| &bytes[r]).collect()
@@ -277,18 +569,140 @@ mod tests {
     }
 
     #[test]
-    fn refusals_say_the_status_and_the_reason() {
+    fn lines_are_sent_as_one_text_frame_each() {
+        let mut out = Vec::new();
+        push_lines(&mut out, b"NICK a\r\n\r\nUSER a 0 * :b\r\n");
+        let mut decoder = Decoder::default();
+        // Unmask by hand: the decoder refuses masked frames.
+        let mut sent = Vec::new();
+        let mut at = 0;
+        while at < out.len() {
+            assert_eq!(out[at], 0x81);
+            let len = usize::from(out[at + 1] & 0x7F);
+            let key = &out[at + 2..at + 6];
+            let payload: Vec<u8> = out[at + 6..at + 6 + len]
+                .iter()
+                .zip(key.iter().cycle())
+                .map(|(b, k)| b ^ k)
+                .collect();
+            sent.push(payload);
+            at += 6 + len;
+        }
+        assert_eq!(sent, [&b"NICK a"[..], b"USER a 0 * :b"]);
+        assert!(decoder.next(&out).is_err());
+    }
+
+    /// A response head to the upgrade sent with `key`.
+    fn head(status: &str, headers: &[&str]) -> Vec<u8> {
+        let mut head = format!("HTTP/1.1 {status}\r\n");
+        for header in headers {
+            head.push_str(header);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        head.into_bytes()
+    }
+
+    const URL: &str = "ws://127.0.0.1:1/ws";
+
+    #[test]
+    fn a_101_that_accepts_the_key_is_a_websocket() {
+        let key = generate_key();
+        let accept = format!(
+            "Sec-WebSocket-Accept: {}",
+            derive_accept_key(key.as_bytes())
+        );
+        let ok = head(
+            "101 Switching Protocols",
+            &["upgrade: WebSocket", "Connection: upgrade", &accept],
+        );
+        assert_eq!(answer(&ok, &key, Proto::Ws, URL).unwrap(), Answer::Switched);
+        // IRC needs its subprotocol back.
+        let err = answer(&ok, &key, Proto::IrcWs, URL)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "refused: ws://127.0.0.1:1/ws did not take the WebSocket subprotocol text.ircv3.net"
+        );
+        let irc = head(
+            "101 Switching Protocols",
+            &[
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &accept,
+                "Sec-WebSocket-Protocol: text.ircv3.net",
+            ],
+        );
+        assert_eq!(
+            answer(&irc, &key, Proto::IrcWs, URL).unwrap(),
+            Answer::Switched
+        );
+        assert!(answer(&irc, &key, Proto::Ws, URL).is_err());
+    }
+
+    #[test]
+    fn a_wrong_accept_key_fails_the_handshake() {
+        let key = generate_key();
+        let other = derive_accept_key(generate_key().as_bytes());
+        let wrong = head(
+            "101 Switching Protocols",
+            &[
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                &format!("Sec-WebSocket-Accept: {other}"),
+            ],
+        );
+        assert_eq!(
+            answer(&wrong, &key, Proto::Ws, URL)
+                .unwrap_err()
+                .to_string(),
+            "WebSocket handshake with ws://127.0.0.1:1/ws failed: a wrong Sec-WebSocket-Accept"
+        );
+        let missing = head(
+            "101 Switching Protocols",
+            &["Upgrade: websocket", "Connection: Upgrade"],
+        );
+        assert!(answer(&missing, &key, Proto::Ws, URL).is_err());
+        let not_http = answer(b"{\"type\":\"error\"}\r\n\r\n", &key, Proto::Ws, URL)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            not_http.starts_with("WebSocket handshake with ws://127.0.0.1:1/ws failed: "),
+            "{not_http}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_its_status_and_body() {
+        let key = generate_key();
+        let refused = head(
+            "503 Service Unavailable",
+            &["content-type: text/plain", "content-length: 38"],
+        );
+        assert_eq!(
+            answer(&refused, &key, Proto::Ws, URL).unwrap(),
+            Answer::Refused {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                body_len: Some(38)
+            }
+        );
         assert_eq!(
             refusal(
-                "ws://127.0.0.1:1/ws",
-                StatusCode::FORBIDDEN,
-                Some(b"this origin may not connect")
+                URL,
+                StatusCode::SERVICE_UNAVAILABLE,
+                b"too many connections from your address"
             ),
+            "ws://127.0.0.1:1/ws answered the WebSocket upgrade with HTTP 503 Service \
+             Unavailable: too many connections from your address"
+        );
+        assert_eq!(
+            refusal(URL, StatusCode::FORBIDDEN, b"this origin may not connect"),
             "ws://127.0.0.1:1/ws answered the WebSocket upgrade with HTTP 403 Forbidden: \
              this origin may not connect"
         );
         assert_eq!(
-            refusal("ws://h:2/ws", StatusCode::NOT_FOUND, Some(b"")),
+            refusal("ws://h:2/ws", StatusCode::NOT_FOUND, b""),
             "ws://h:2/ws answered the WebSocket upgrade with HTTP 404 Not Found"
         );
         assert_eq!(url("[::1]:8080"), "ws://[::1]:8080/ws");
@@ -296,21 +710,13 @@ mod tests {
 
     #[test]
     fn close_frames_give_their_code_and_reason() {
-        assert_eq!(closed_by(None), "the server closed the WebSocket");
-        let frame = CloseFrame {
-            code: CloseCode::Policy,
-            reason: Utf8Bytes::from_static(""),
-        };
+        assert_eq!(closed_by(b""), "the server closed the WebSocket");
         assert_eq!(
-            closed_by(Some(&frame)),
+            closed_by(&1008u16.to_be_bytes()),
             "the server closed the WebSocket with code 1008"
         );
-        let frame = CloseFrame {
-            code: CloseCode::Away,
-            reason: Utf8Bytes::from_static("shutting down"),
-        };
         assert_eq!(
-            closed_by(Some(&frame)),
+            closed_by(b"\x03\xE9shutting down"),
             "the server closed the WebSocket with code 1001 (shutting down)"
         );
     }
