@@ -21,6 +21,7 @@ server_name = "chatroom"
 operators = []
 opers = []
 require_account = false
+trusted_proxies = []
 
 [[listeners]]
 protocol = "json"
