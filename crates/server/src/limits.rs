@@ -213,21 +213,7 @@ impl Admission {
 
     /// Admits a connection from `ip`, or says why not.
     pub fn admit(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
-        let mut counts = self.counts.lock();
-        if self.limits.total > 0 && counts.total >= self.limits.total {
-            return Err(Refusal::Full);
-        }
-        let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.limits.per_ip > 0 && from_ip >= self.limits.per_ip {
-            return Err(Refusal::TooManyFromAddress);
-        }
-        counts.total += 1;
-        counts.per_ip.insert(ip, from_ip + 1);
-        Ok(Ticket {
-            total: true,
-            ip: Some(ip),
-            counts: self.counts.clone(),
-        })
+        self.take(true, Some(ip))
     }
 
     /// Admits a connection from a trusted reverse proxy: counted in the
@@ -235,30 +221,35 @@ impl Admission {
     /// them is counted for its own address once known
     /// ([`Admission::admit_behind_proxy`]).
     pub fn admit_proxy(&self) -> Result<Ticket, Refusal> {
-        let mut counts = self.counts.lock();
-        if self.limits.total > 0 && counts.total >= self.limits.total {
-            return Err(Refusal::Full);
-        }
-        counts.total += 1;
-        Ok(Ticket {
-            total: true,
-            ip: None,
-            counts: self.counts.clone(),
-        })
+        self.take(true, None)
     }
 
     /// Admits the client at `ip` behind an admitted proxy connection
     /// (which holds its place in the total): counted for its address.
     pub fn admit_behind_proxy(&self, ip: IpAddr) -> Result<Ticket, Refusal> {
+        self.take(false, Some(ip))
+    }
+
+    /// Takes a place in the total (if `total`) and for `ip` (if any), when
+    /// both have room.
+    fn take(&self, total: bool, ip: Option<IpAddr>) -> Result<Ticket, Refusal> {
         let mut counts = self.counts.lock();
-        let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.limits.per_ip > 0 && from_ip >= self.limits.per_ip {
-            return Err(Refusal::TooManyFromAddress);
+        if total && self.limits.total > 0 && counts.total >= self.limits.total {
+            return Err(Refusal::Full);
         }
-        counts.per_ip.insert(ip, from_ip + 1);
+        if let Some(ip) = ip {
+            let from_ip = counts.per_ip.get(&ip).copied().unwrap_or(0);
+            if self.limits.per_ip > 0 && from_ip >= self.limits.per_ip {
+                return Err(Refusal::TooManyFromAddress);
+            }
+            counts.per_ip.insert(ip, from_ip + 1);
+        }
+        if total {
+            counts.total += 1;
+        }
         Ok(Ticket {
-            total: false,
-            ip: Some(ip),
+            total,
+            ip,
             counts: self.counts.clone(),
         })
     }

@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -299,7 +299,7 @@ async fn summarise_presence(hub: Arc<Hub>, stop: CancellationToken) {
 pub(crate) struct Shared {
     pub(crate) hub: Arc<Hub>,
     pub(crate) irc: IrcSettings,
-    pub(crate) admission: Admission,
+    admission: Admission,
     pub(crate) driver: Arc<DriverSettings>,
     pub(crate) outbox_bytes: usize,
     pub(crate) json: Arc<JsonSettings>,
@@ -307,6 +307,24 @@ pub(crate) struct Shared {
     refusing: Arc<Semaphore>,
     /// What the HTTP listeners need beyond that.
     pub(crate) http: HttpSettings,
+}
+
+impl Shared {
+    /// Turns `ip` away if it is banned, otherwise takes its place in the
+    /// connection limits: in the total and for its address, or, for a
+    /// client behind a trusted proxy (whose connection already holds a
+    /// place in the total), for its address only.
+    pub(crate) fn admit(&self, ip: IpAddr, behind_proxy: bool) -> Result<Ticket, Refused> {
+        if let Some(ban) = self.hub.accounts().ip_ban(ip) {
+            return Err(Refused::Banned(ban.reason));
+        }
+        let admitted = if behind_proxy {
+            self.admission.admit_behind_proxy(ip)
+        } else {
+            self.admission.admit(ip)
+        };
+        admitted.map_err(Refused::Limit)
+    }
 }
 
 /// Accepts connections on one listener until the server stops.
@@ -376,11 +394,10 @@ fn start(
     }
     // A trusted reverse proxy's connection carries many people's: their
     // own addresses are checked once its requests name them (`http::ws`).
-    let proxy = protocol.wire().is_none() && shared.http.trusts(peer.ip());
-    let admitted = match shared.hub.accounts().ip_ban(peer.ip()) {
-        Some(ban) if !proxy => Err(Refused::Banned(ban.reason)),
-        _ if proxy => shared.admission.admit_proxy().map_err(Refused::Limit),
-        _ => shared.admission.admit(peer.ip()).map_err(Refused::Limit),
+    let admitted = if protocol.wire().is_none() && shared.http.trusts(peer.ip()) {
+        shared.admission.admit_proxy().map_err(Refused::Limit)
+    } else {
+        shared.admit(peer.ip(), false)
     };
     let ticket = match admitted {
         Ok(ticket) => ticket,

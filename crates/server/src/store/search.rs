@@ -412,36 +412,34 @@ pub fn search(
     };
     // Long words by their first three characters first (one lazily read
     // list each); if that finds too few among too many candidates, by
-    // their whole prefixes.
+    // their whole prefixes. (Without long words the two are one query.)
     let (by_three, _, starts) = index_query(&terms, &words, true);
-    let mut found = None;
-    if !starts.is_empty() {
-        let first = candidates(
+    let bounds = if starts.is_empty() {
+        (SCAN_CAP, None)
+    } else {
+        (BY_THREE_CAP, Some(BY_THREE_PROBE))
+    };
+    let first = candidates(
+        conn,
+        &sql,
+        with(by_three),
+        (&lowered, &starts),
+        retention,
+        bounds,
+    )?;
+    let mut matches = if first.capped && !starts.is_empty() {
+        let (matching, _, _) = index_query(&terms, &words, false);
+        candidates(
             conn,
             &sql,
-            with(by_three),
-            (&lowered, &starts),
+            with(matching),
+            (&lowered, &[]),
             retention,
-            (BY_THREE_CAP, Some(BY_THREE_PROBE)),
-        )?;
-        if !first.capped {
-            found = Some(first.matches);
-        }
-    }
-    let mut matches = match found {
-        Some(matches) => matches,
-        None => {
-            let (matching, _, _) = index_query(&terms, &words, false);
-            candidates(
-                conn,
-                &sql,
-                with(matching),
-                (&lowered, &[]),
-                retention,
-                (SCAN_CAP, None),
-            )?
-            .matches
-        }
+            (SCAN_CAP, None),
+        )?
+        .matches
+    } else {
+        first.matches
     };
     if words.iter().any(|w| w.chars().count() >= RANKED_FROM) && !matches.is_empty() {
         let average = matches

@@ -139,7 +139,6 @@ impl<R: AsyncRead + Unpin> Stream for Incoming<R> {
             Some(Ok(Message::Close(frame))) => {
                 let code = frame.map_or(code::NORMAL, |f| u16::from(f.code));
                 self.state.peer_close_code.store(code, Ordering::Relaxed);
-                self.state.peer_closed.store(true, Ordering::Relaxed);
                 Poll::Ready(None)
             }
             Some(Err(e)) => match e {

@@ -46,7 +46,7 @@ use crate::irc::IrcSession;
 use crate::json::JsonSession;
 use crate::limits::Ticket;
 use crate::outbox::{CloseReason, Outbox};
-use crate::server::{Refused, Wire};
+use crate::server::Wire;
 
 /// The IRC subprotocols, in the order the server prefers them.
 const IRC_SUBPROTOCOLS: [&str; 2] = ["text.ircv3.net", "binary.ircv3.net"];
@@ -88,9 +88,8 @@ struct Shared {
     ping_wanted: AtomicBool,
     /// The payload of the peer's latest ping, not answered yet.
     pong: Mutex<Option<Bytes>>,
-    /// The peer sent its close frame.
-    peer_closed: AtomicBool,
-    /// The code of the peer's close frame (sent back to it).
+    /// The code of the peer's close frame (sent back to it); 0 until the
+    /// peer closes.
     peer_close_code: AtomicU16,
 }
 
@@ -130,15 +129,7 @@ pub(crate) async fn upgrade(
     // for the proxy).
     let (peer, address_ticket) = if http.trusts(peer.ip()) {
         let client = super::forwarded::client(headers, |ip| http.trusts(ip)).unwrap_or(peer.ip());
-        let admitted = match state.shared.hub.accounts().ip_ban(client) {
-            Some(ban) => Err(Refused::Banned(ban.reason)),
-            None => state
-                .shared
-                .admission
-                .admit_behind_proxy(client)
-                .map_err(Refused::Limit),
-        };
-        match admitted {
+        match state.shared.admit(client, true) {
             Ok(ticket) => (SocketAddr::new(client, peer.port()), Some(ticket)),
             Err(refused) => {
                 let (code, text) = refused.told();
@@ -160,9 +151,9 @@ pub(crate) async fn upgrade(
         )
             .into_response();
     };
-    let (wire, binary) = match protocol.map(str::as_bytes) {
-        Some(b"text.ircv3.net") => (Wire::Irc, false),
-        Some(b"binary.ircv3.net") => (Wire::Irc, true),
+    let (wire, binary) = match protocol {
+        Some("text.ircv3.net") => (Wire::Irc, false),
+        Some("binary.ircv3.net") => (Wire::Irc, true),
         _ => (Wire::Json, false),
     };
     // Spawned now, while the HTTP connection's task is tracked, so

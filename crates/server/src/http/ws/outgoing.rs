@@ -161,10 +161,9 @@ impl<W: AsyncWrite + Unpin + Send> Outbound for Outgoing<W> {
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.poll_control(cx))?;
         if !self.close_sent {
-            let code = if self.state.peer_closed.load(Ordering::Relaxed) {
-                self.state.peer_close_code.load(Ordering::Relaxed)
-            } else {
-                self.state.close_code.load(Ordering::Relaxed)
+            let code = match self.state.peer_close_code.load(Ordering::Relaxed) {
+                0 => self.state.close_code.load(Ordering::Relaxed),
+                peer => peer,
             };
             let mut close = Vec::with_capacity(4);
             frame::push_close(&mut close, if code == 0 { code::NORMAL } else { code });
@@ -299,7 +298,6 @@ mod tests {
         let state = Arc::new(Shared::default());
         let mut writer = Outgoing::new(ours, false, state.clone());
         state.peer_close_code.store(1001, Ordering::Relaxed);
-        state.peer_closed.store(true, Ordering::Relaxed);
         state.close_with(code::POLICY);
         poll_fn(|cx| writer.poll_shutdown(cx)).await.unwrap();
         assert_eq!(
