@@ -13,25 +13,10 @@ use std::ops::Range;
 
 use crate::wire::{LoginError, MAX_LOGIN_LINE};
 
-/// Opcode of a frame continuing a fragmented message.
-pub const CONTINUATION: u8 = 0x0;
-/// Opcode of a text message.
-pub const TEXT: u8 = 0x1;
-/// Opcode of a binary message.
-pub const BINARY: u8 = 0x2;
-/// Opcode of a close frame.
-pub const CLOSE: u8 = 0x8;
-/// Opcode of a ping.
-pub const PING: u8 = 0x9;
-/// Opcode of a pong.
-pub const PONG: u8 = 0xA;
-
-/// The longest header of a masked frame: two bytes, a 64-bit length and
-/// the mask key.
-pub const MAX_MASKED_HEADER: usize = 14;
-
-/// The longest header of an unmasked frame: two bytes and a 64-bit length.
-pub const MAX_HEADER: usize = 10;
+use chatroom_proto::websocket::push_header;
+pub use chatroom_proto::websocket::{
+    BINARY, CLOSE, CONTINUATION, MAX_HEADER, MAX_MASKED_HEADER, PING, PONG, TEXT,
+};
 
 /// The close code of a normal closure.
 pub const NORMAL_CLOSURE: u16 = 1000;
@@ -46,19 +31,7 @@ pub fn push(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
 /// with `key`.
 pub fn push_masked(out: &mut Vec<u8>, opcode: u8, payload: &[u8], key: [u8; 4]) {
     out.reserve(MAX_MASKED_HEADER + payload.len());
-    out.push(0x80 | opcode);
-    match payload.len() {
-        len @ 0..=125 => out.push(0x80 | len as u8),
-        len if len <= usize::from(u16::MAX) => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
+    push_header(out, opcode, payload.len(), Some(key));
     let start = out.len();
     out.extend_from_slice(payload);
     mask(&mut out[start..], key);

@@ -8,6 +8,7 @@
 //! - [`room`]: what a room name may contain and how room names compare.
 //! - [`chat_text`]: what of a message, topic or away text may reach other
 //!   users' terminals.
+//! - [`websocket`]: the WebSocket frame header both our ends write.
 //! - [`ErrorCode`]: the stable, machine-readable error codes every protocol uses.
 
 pub mod chat_text;
@@ -16,6 +17,7 @@ pub mod irc;
 pub mod json;
 pub mod nick;
 pub mod room;
+pub mod websocket;
 
 pub use error_code::ErrorCode;
 

@@ -8,35 +8,13 @@
 //! holds no write buffer. (Reading, with its masking, fragments, limits and
 //! UTF-8 checks, is left to tungstenite.)
 
-/// Opcode of a text message.
-pub const TEXT: u8 = 0x1;
-/// Opcode of a binary message.
-pub const BINARY: u8 = 0x2;
-/// Opcode of a close frame.
-pub const CLOSE: u8 = 0x8;
-/// Opcode of a ping.
-pub const PING: u8 = 0x9;
-/// Opcode of a pong.
-pub const PONG: u8 = 0xA;
-
-/// The longest header of an unmasked frame: two bytes and a 64-bit length.
-pub const MAX_HEADER: usize = 10;
+use chatroom_proto::websocket::push_header;
+pub use chatroom_proto::websocket::{BINARY, CLOSE, MAX_HEADER, PING, PONG, TEXT};
 
 /// Appends one final, unmasked frame with `opcode` and `payload` to `out`.
 pub fn push(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     out.reserve(MAX_HEADER + payload.len());
-    out.push(0x80 | opcode);
-    match payload.len() {
-        len @ 0..=125 => out.push(len as u8),
-        len if len <= usize::from(u16::MAX) => {
-            out.push(126);
-            out.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        len => {
-            out.push(127);
-            out.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
+    push_header(out, opcode, payload.len(), None);
     out.extend_from_slice(payload);
 }
 
@@ -71,15 +49,6 @@ mod tests {
             ));
         }
         frames
-    }
-
-    #[test]
-    fn lengths_take_the_shortest_form_rfc_6455_allows() {
-        for (len, header) in [(0, 2), (125, 2), (126, 4), (65_535, 4), (65_536, 10)] {
-            let mut out = Vec::new();
-            push(&mut out, TEXT, &vec![b'x'; len]);
-            assert_eq!(out.len(), header + len, "{len}");
-        }
     }
 
     #[test]
