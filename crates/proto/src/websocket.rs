@@ -25,6 +25,7 @@ pub const MAX_MASKED_HEADER: usize = MAX_HEADER + 4;
 /// Appends the header of one final frame with `opcode` and a payload of
 /// `len` bytes to `out`: the length in the shortest form allowed, and the
 /// mask key when there is one (the payload must then be masked with it).
+#[inline]
 pub fn push_header(out: &mut Vec<u8>, opcode: u8, len: usize, mask: Option<[u8; 4]>) {
     let masked = if mask.is_some() { 0x80 } else { 0 };
     out.push(0x80 | opcode);
