@@ -135,6 +135,7 @@ async fn login_json(conn: &mut Conn, nick: &str, room_name: &str) -> Result<(), 
     }
     let join = Request::Join {
         room: room_name.to_owned(),
+        key: None,
     };
     conn.send(&json::encode_request(
         &join,

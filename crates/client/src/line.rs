@@ -429,7 +429,10 @@ async fn act<O: Write, E: Write>(
         Command::Join(room) => {
             state.current = room.clone();
             state.peer = None;
-            (Request::Join { room }, Pending::Join { previous: current })
+            (
+                Request::Join { room, key: None },
+                Pending::Join { previous: current },
+            )
         }
         Command::Part(room) => {
             let room = room.unwrap_or(current);
@@ -577,7 +580,9 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
                 PresenceEvent::Topic => {
                     format!("{who} set the topic: {}", p.topic.as_deref().unwrap_or(""))
                 }
-                PresenceEvent::Summary => p.message.clone(),
+                PresenceEvent::Summary | PresenceEvent::Mode | PresenceEvent::Invite => {
+                    p.message.clone()
+                }
             };
             let place = p.room.as_deref().map(room_label);
             writeln!(
@@ -684,7 +689,14 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             let names: Vec<String> = list
                 .members
                 .iter()
-                .map(|m| format!("{}({})", sanitize(&m.nickname, false), m.id))
+                .map(|m| {
+                    let prefix = match (m.operator, m.voice) {
+                        (true, _) => "@",
+                        (false, true) => "+",
+                        _ => "",
+                    };
+                    format!("{prefix}{}({})", sanitize(&m.nickname, false), m.id)
+                })
                 .collect();
             writeln!(
                 out,
@@ -693,6 +705,39 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
                 room_label(&list.room),
                 names.join(" ")
             )
+        }
+        ServerFrame::Modes(m) => {
+            answered(state, m.reference.as_ref());
+            let args: Vec<String> = m.args.iter().map(|a| sanitize(a, false)).collect();
+            writeln!(
+                out,
+                "* modes of {}: {} {}",
+                room_label(&m.room),
+                sanitize(&m.modes, false),
+                args.join(" ")
+            )
+        }
+        ServerFrame::MaskList(list) => {
+            answered(state, list.reference.as_ref());
+            let what = if list.list == "e" {
+                "exceptions"
+            } else {
+                "bans"
+            };
+            let mut text = format!(
+                "* {} {what} in {}:",
+                list.entries.len(),
+                room_label(&list.room)
+            );
+            for e in &list.entries {
+                text.push_str(&format!(
+                    "\n    {} (by {} at {})",
+                    sanitize(&e.mask, false),
+                    sanitize(&e.by, false),
+                    clock(e.at)
+                ));
+            }
+            writeln!(out, "{text}")
         }
         ServerFrame::Topic(t) => {
             answered(state, t.reference.as_ref());

@@ -87,6 +87,20 @@ pub enum ErrorCode {
     /// `internal_error`: the server failed to do something it should have
     /// (e.g. the history store is unavailable); the request may be retried.
     InternalError,
+    /// `not_room_operator`: the request needs an operator of the room (or a server operator).
+    NotRoomOperator,
+    /// `cannot_send`: the room does not take your messages: it is moderated (`+m`) and you have no voice, a ban matches you, or you are outside a room that takes messages only from members.
+    CannotSend,
+    /// `banned_from_room`: a ban of the room matches you (and no exception does): you cannot join.
+    BannedFromRoom,
+    /// `invite_only`: the room is invite-only (`+i`) and you were not invited.
+    InviteOnly,
+    /// `bad_room_key`: the room has a key (`+k`) and the `join` gave another, or none.
+    BadRoomKey,
+    /// `room_full`: the room has as many members as its limit (`+l`).
+    RoomFull,
+    /// `list_full`: the room's ban or exception list is full.
+    ListFull,
     /// Any code this version of the crate does not know (read side only).
     #[serde(other)]
     Other,
@@ -130,6 +144,13 @@ impl ErrorCode {
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::InternalError => "internal_error",
+            ErrorCode::NotRoomOperator => "not_room_operator",
+            ErrorCode::CannotSend => "cannot_send",
+            ErrorCode::BannedFromRoom => "banned_from_room",
+            ErrorCode::InviteOnly => "invite_only",
+            ErrorCode::BadRoomKey => "bad_room_key",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::ListFull => "list_full",
             ErrorCode::Other => "other",
         }
     }
@@ -182,6 +203,13 @@ mod tests {
             ErrorCode::ServerBusy,
             ErrorCode::QuotaExceeded,
             ErrorCode::InternalError,
+            ErrorCode::NotRoomOperator,
+            ErrorCode::CannotSend,
+            ErrorCode::BannedFromRoom,
+            ErrorCode::InviteOnly,
+            ErrorCode::BadRoomKey,
+            ErrorCode::RoomFull,
+            ErrorCode::ListFull,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

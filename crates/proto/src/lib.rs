@@ -8,6 +8,7 @@
 //! - [`room`]: what a room name may contain and how room names compare.
 //! - [`chat_text`]: what of a message, topic or away text may reach other
 //!   users' terminals.
+//! - [`modes`]: room modes as IRC writes them, read once for IRC and JSON.
 //! - [`websocket`]: the WebSocket frame header both our ends write.
 //! - [`ErrorCode`]: the stable, machine-readable error codes every protocol uses.
 
@@ -15,6 +16,7 @@ pub mod chat_text;
 mod error_code;
 pub mod irc;
 pub mod json;
+pub mod modes;
 pub mod nick;
 pub mod room;
 pub mod websocket;

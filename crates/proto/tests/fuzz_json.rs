@@ -48,7 +48,7 @@ fn request() -> impl Strategy<Value = Request> {
             message,
             action
         }),
-        text().prop_map(|room| Request::Join { room }),
+        text().prop_map(|room| Request::Join { room, key: None }),
         text().prop_map(|room| Request::Part { room }),
         text().prop_map(|room| Request::Who { room }),
         (text(), proptest::option::of(text()))

@@ -159,6 +159,26 @@ pub enum EventKind {
         /// Why.
         reason: Arc<str>,
     },
+    /// A room operator changed the room's modes.
+    Mode {
+        /// The room.
+        room: Arc<str>,
+        /// Who changed them.
+        by: Person,
+        /// The changes as a mode string (`+o-v`).
+        modes: Arc<str>,
+        /// Its arguments, in order.
+        args: Vec<Arc<str>>,
+    },
+    /// Someone invited the receiver into a room.
+    Invite {
+        /// The room.
+        room: Arc<str>,
+        /// Who invited.
+        by: Person,
+        /// Who is invited.
+        target: Person,
+    },
     /// In a large room: who joined and left since the last summary.
     Summary {
         /// The room.

@@ -106,11 +106,16 @@ impl Outbox {
     }
 
     /// Queues one encoded frame. Passing the budget closes the outbox with
-    /// [`CloseReason::SlowConsumer`] and drops everything queued.
+    /// [`CloseReason::SlowConsumer`] and drops everything queued. An empty
+    /// frame is nothing to send and is not queued (a zero-length write
+    /// would read as a closed connection).
     pub fn push(&self, frame: Bytes) -> Pushed {
         let mut state = self.state.lock();
         if state.close.is_some() {
             return Pushed::Refused;
+        }
+        if frame.is_empty() {
+            return Pushed::Queued;
         }
         if state.bytes + frame.len() > self.budget {
             state.close = Some(CloseReason::SlowConsumer);
@@ -222,6 +227,15 @@ mod tests {
         outbox.push(Bytes::from_static(b"c"));
         outbox.take(&mut out);
         assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn an_empty_frame_is_not_queued() {
+        let outbox = Outbox::new(100);
+        assert_eq!(outbox.push(Bytes::new()), Pushed::Queued);
+        let mut out = VecDeque::new();
+        assert_eq!(outbox.take(&mut out), None);
+        assert!(out.is_empty(), "nothing to write: {out:?}");
     }
 
     #[test]

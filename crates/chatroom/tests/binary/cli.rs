@@ -211,6 +211,10 @@ async fn line_mode_room_commands() {
     let mut bob = Raw::login(server.addr, "bob").await;
     bob.join("rust").await;
     bob.say_in("rust", "earlier message").await;
+    // Its creator lets every member set the topic.
+    bob.send_json(serde_json::json!({"type": "mode", "room": "rust", "modes": "-t"}))
+        .await;
+    bob.recv_type("done").await;
     bob.assert_quiet_and_alive().await;
     let addr = server.addr.to_string();
     let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();

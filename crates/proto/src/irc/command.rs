@@ -71,6 +71,8 @@ pub enum Command {
     Mode,
     /// `KICK <channel> <nicks> [<reason>]`: remove someone (operators).
     Kick,
+    /// `INVITE <nickname> <channel>`: invite someone into a channel.
+    Invite,
     /// `MOTD [<server>]`: the message of the day.
     Motd,
     /// `LUSERS`: user and channel counts.
@@ -164,7 +166,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 29] = [
+    pub const ALL: [Command; 30] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -185,6 +187,7 @@ impl Command {
         Command::Away,
         Command::Mode,
         Command::Kick,
+        Command::Invite,
         Command::Motd,
         Command::Lusers,
         Command::Ison,
@@ -223,6 +226,7 @@ impl Command {
             C::Away => row(self, "AWAY", (0, 1), Registered, Params),
             C::Mode => row(self, "MODE", (1, 15), Registered, Params),
             C::Kick => row(self, "KICK", (2, 3), Registered, Params),
+            C::Invite => row(self, "INVITE", (2, 2), Registered, Params),
             C::Motd => row(self, "MOTD", (0, 1), Registered, Params),
             C::Lusers => row(self, "LUSERS", (0, 2), Registered, Params),
             C::Ison => row(self, "ISON", (1, 15), Registered, Params),

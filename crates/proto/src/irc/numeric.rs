@@ -123,6 +123,12 @@ numerics! {
     RPL_TOPIC = "332";
     /// `<client> <channel> <nick> <setat>`: who set the topic and when (Unix seconds).
     RPL_TOPICWHOTIME = "333";
+    /// `<client> <nick> <channel>`: the invite was sent.
+    RPL_INVITING = "341";
+    /// `<client> <channel> <mask> [<who> <set-ts>]`: one ban-exception entry.
+    RPL_EXCEPTLIST = "348";
+    /// `<client> <channel> :End of channel exception list`.
+    RPL_ENDOFEXCEPTLIST = "349";
     /// `<client> <version> <server> :<comments>`: reply to VERSION.
     RPL_VERSION = "351";
     /// `<client> <channel> <username> <host> <server> <nick> <flags> :<hopcount> <realname>`: one WHO entry.
@@ -182,6 +188,8 @@ numerics! {
     ERR_USERNOTINCHANNEL = "441";
     /// `<client> <channel> :You're not on that channel`.
     ERR_NOTONCHANNEL = "442";
+    /// `<client> <nick> <channel> :is already on channel`.
+    ERR_USERONCHANNEL = "443";
     /// `<client> :You have not registered`: a command that needs registration came before it.
     ERR_NOTREGISTERED = "451";
     /// `<client> <command> :Not enough parameters`.
@@ -192,8 +200,18 @@ numerics! {
     ERR_PASSWDMISMATCH = "464";
     /// `<client> :You are banned from this server.`
     ERR_YOUREBANNEDCREEP = "465";
+    /// `<client> <channel> :Cannot join channel (+l)`.
+    ERR_CHANNELISFULL = "471";
     /// `<client> <modechar> :is unknown mode char to me`.
     ERR_UNKNOWNMODE = "472";
+    /// `<client> <channel> :Cannot join channel (+i)`.
+    ERR_INVITEONLYCHAN = "473";
+    /// `<client> <channel> :Cannot join channel (+b)`.
+    ERR_BANNEDFROMCHAN = "474";
+    /// `<client> <channel> :Cannot join channel (+k)`.
+    ERR_BADCHANNELKEY = "475";
+    /// `<client> <channel> <char> :Channel list is full`.
+    ERR_BANLISTFULL = "478";
     /// `<client> :Permission Denied- You're not an IRC operator`.
     ERR_NOPRIVILEGES = "481";
     /// `<client> <channel> :You're not channel operator`.

@@ -58,6 +58,10 @@ pub enum ServerFrame {
     Away(AwayNotice),
     /// Reply to `ping`.
     Pong(Pong),
+    /// Reply to `mode` without a mode string: the room's modes.
+    Modes(RoomModes),
+    /// Reply to `mode` with `b` or `e`: a room's ban or exception list.
+    MaskList(MaskList),
     /// A keepalive from the server: answer with a `pong` request carrying
     /// the same `ref` (any request will do).
     Ping(Pong),
@@ -177,6 +181,12 @@ pub struct MemberInfo {
     pub id: u64,
     /// Their nickname.
     pub nickname: String,
+    /// One of the room's operators (member lists only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub operator: bool,
+    /// Has voice in the room (member lists only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub voice: bool,
 }
 
 /// Reply to `join`.
@@ -304,6 +314,49 @@ pub struct Done {
     pub reference: Option<Ref>,
 }
 
+/// Reply to `{"type":"mode","room":"..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomModes {
+    /// The room.
+    pub room: String,
+    /// Its modes as IRC writes them (`+klnt`).
+    pub modes: String,
+    /// The mode string's arguments (the key shows as `*` to non-members).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// When the room was created, in milliseconds since the Unix epoch (0
+    /// if unknown).
+    pub created: i64,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// A room's ban (`b`) or exception (`e`) list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaskList {
+    /// The room.
+    pub room: String,
+    /// `b` or `e`.
+    pub list: String,
+    /// The entries, oldest first.
+    pub entries: Vec<MaskEntry>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// An entry of a ban or exception list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaskEntry {
+    /// The mask: `nick!user@host` with `*` and `?`, or `$a:account`.
+    pub mask: String,
+    /// Who set it.
+    pub by: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
 /// What kind of presence change happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -319,6 +372,10 @@ pub enum PresenceEvent {
     /// In a large room: who joined and left over the last moment, in one
     /// notice instead of one per person.
     Summary,
+    /// A room operator changed the room's modes (`mode`).
+    Mode,
+    /// Someone (the notice's user) invites you into the room.
+    Invite,
 }
 
 /// A notice from System that a user joined, left, changed nickname or set
@@ -346,6 +403,9 @@ pub struct Presence {
     /// The new topic, for `topic`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// The changes, for `mode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Box<ModeChanges>>,
     /// For `summary`: the counts and some of the names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Box<PresenceSummary>>,
@@ -355,6 +415,16 @@ pub struct Presence {
     pub sender_nickname: String,
     /// The notice as text, for clients that only print `message`.
     pub message: String,
+}
+
+/// Changes to a room's modes, as IRC writes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeChanges {
+    /// The mode string (`+o-v`).
+    pub modes: String,
+    /// Its arguments, in order (`["ann","bob"]`).
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 /// Who came and went in a large room over the last moment.

@@ -13,9 +13,10 @@ mod request;
 
 pub use frame::{
     Ack, AwayNotice, ChatMessage, Conversation, ConversationList, DirectMessage, Done, ErrorFrame,
-    HistoryEnd, Joined, Limits, MemberInfo, MemberList, Notice, Parted, Pong, Presence,
-    PresenceEvent, PresenceSummary, Registered, Renamed, RoomInfo, RoomList, SearchEnd, SearchHit,
-    ServerFrame, TopicInfo, Welcome, WhoisInfo, encode_frame,
+    HistoryEnd, Joined, Limits, MaskEntry, MaskList, MemberInfo, MemberList, ModeChanges, Notice,
+    Parted, Pong, Presence, PresenceEvent, PresenceSummary, Registered, Renamed, RoomInfo,
+    RoomList, RoomModes, SearchEnd, SearchHit, ServerFrame, TopicInfo, Welcome, WhoisInfo,
+    encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{

@@ -81,10 +81,13 @@ pub enum Request {
         /// A `/me` action rather than a plain message.
         action: bool,
     },
-    /// `{"type":"join","room":"..."}`: enter a room (creating it if needed).
+    /// `{"type":"join","room":"...","key":"..."}`: enter a room (creating
+    /// it if needed); `key` for a room that has one.
     Join {
         /// The room.
         room: String,
+        /// The room's key (`+k`), if it has one.
+        key: Option<String>,
     },
     /// `{"type":"part","room":"..."}`: leave a room.
     Part {
@@ -222,6 +225,26 @@ pub enum Request {
         /// What to unban.
         target: BanTarget,
     },
+    /// `{"type":"mode","room":"..."}` asks for a room's modes;
+    /// `{"type":"mode","room":"...","modes":"+o-v","args":["ann","bob"]}`
+    /// changes them (IRC's mode letters, docs/protocol.md), and
+    /// `"modes":"b"` lists its bans.
+    Mode {
+        /// The room.
+        room: String,
+        /// The mode string, if changing or listing.
+        modes: Option<String>,
+        /// The mode string's arguments, in order.
+        args: Vec<String>,
+    },
+    /// `{"type":"invite","room":"...","nickname":"..."}`: invite someone
+    /// into a room (past invite-only, a ban and the key).
+    Invite {
+        /// The room.
+        room: String,
+        /// Who.
+        nickname: String,
+    },
     /// `{"type":"logout"}`: leave; the server says goodbye and closes.
     Logout,
     /// `{"type":"ping"}`: asks for a `pong`, to check the connection.
@@ -314,6 +337,8 @@ impl Request {
             Request::Unregister { .. } => "unregister",
             Request::Oper { .. } => "oper",
             Request::Kick { .. } => "kick",
+            Request::Mode { .. } => "mode",
+            Request::Invite { .. } => "invite",
             Request::Kill { .. } => "kill",
             Request::Ban { .. } => "ban",
             Request::Unban { .. } => "unban",
@@ -374,8 +399,27 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
                 put("action", true.into());
             }
         }
-        Request::Join { room } | Request::Part { room } | Request::Who { room } => {
+        Request::Join { room, key } => {
             put("room", room.as_str().into());
+            if let Some(key) = key {
+                put("key", key.as_str().into());
+            }
+        }
+        Request::Part { room } | Request::Who { room } => {
+            put("room", room.as_str().into());
+        }
+        Request::Mode { room, modes, args } => {
+            put("room", room.as_str().into());
+            if let Some(modes) = modes {
+                put("modes", modes.as_str().into());
+            }
+            if !args.is_empty() {
+                put("args", args.clone().into());
+            }
+        }
+        Request::Invite { room, nickname } => {
+            put("room", room.as_str().into());
+            put("nickname", nickname.as_str().into());
         }
         Request::Topic { room, topic } => {
             put("room", room.as_str().into());
@@ -527,6 +571,12 @@ struct Fields<'a> {
     text: Option<&'a RawValue>,
     #[serde(borrow)]
     cursor: Option<&'a RawValue>,
+    #[serde(borrow)]
+    key: Option<&'a RawValue>,
+    #[serde(borrow)]
+    modes: Option<&'a RawValue>,
+    #[serde(borrow)]
+    args: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -591,7 +641,19 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             message: text(fields.message)?,
             action: optional(fields.action, "action")?.unwrap_or(false),
         },
-        "join" => Request::Join { room: room()? },
+        "join" => Request::Join {
+            room: room()?,
+            key: optional(fields.key, "key")?,
+        },
+        "mode" => Request::Mode {
+            room: room()?,
+            modes: optional(fields.modes, "modes")?,
+            args: mode_args(fields)?,
+        },
+        "invite" => Request::Invite {
+            room: room()?,
+            nickname: required(fields.nickname, "nickname")?,
+        },
         "part" => Request::Part { room: room()? },
         "rooms" => Request::Rooms,
         "who" => Request::Who { room: room()? },
@@ -715,6 +777,22 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             ));
         }
     })
+}
+
+/// Reads the `args` of a `mode` request: strings, at most a few more than
+/// a mode string may use.
+fn mode_args(fields: &Fields) -> Result<Vec<String>, RequestError> {
+    let args: Vec<String> = optional(fields.args, "args")?.unwrap_or_default();
+    if args.len() > 2 * crate::modes::MAX_ARGUMENT_MODES {
+        return Err(RequestError::new(
+            ErrorCode::InvalidField,
+            format!(
+                "field `args` has at most {} entries",
+                2 * crate::modes::MAX_ARGUMENT_MODES
+            ),
+        ));
+    }
+    Ok(args)
 }
 
 /// Reads the `limit` field: `default` when absent, else 1 to `max`.
@@ -841,7 +919,16 @@ mod tests {
                     action,
                 }
             }),
-            any::<String>().prop_map(|room| Request::Join { room }),
+            (any::<String>(), proptest::option::of(any::<String>()))
+                .prop_map(|(room, key)| Request::Join { room, key }),
+            (
+                any::<String>(),
+                proptest::option::of(any::<String>()),
+                proptest::collection::vec(any::<String>(), 0..4)
+            )
+                .prop_map(|(room, modes, args)| Request::Mode { room, modes, args }),
+            (any::<String>(), any::<String>())
+                .prop_map(|(room, nickname)| Request::Invite { room, nickname }),
             any::<String>().prop_map(|room| Request::Part { room }),
             Just(Request::Rooms),
             any::<String>().prop_map(|room| Request::Who { room }),
@@ -1057,7 +1144,8 @@ mod tests {
         assert_eq!(
             ok(r#"{"type":"join","room":"rust"}"#).request,
             Request::Join {
-                room: "rust".into()
+                room: "rust".into(),
+                key: None
             }
         );
         assert_eq!(ok(r#"{"type":"rooms"}"#).request, Request::Rooms);

@@ -1,4 +1,4 @@
-//! What operators do, and accounts as they touch who is online: kick, kill,
+//! What server operators do, and accounts as they touch who is online: kill,
 //! bans, operator rights, registering and forgetting accounts.
 
 use std::net::IpAddr;
@@ -8,41 +8,11 @@ use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
 
 use super::Hub;
-use super::publish::Audience;
 use super::types::{BanTarget, Client, HubError};
 use crate::accounts::{AccountError, Ban, Identity};
-use crate::clock::now_ms;
-use crate::event::{Event, EventKind};
 use crate::outbox::CloseReason;
 
 impl Hub {
-    /// Removes `target` from `room_name` (operators only); the room, the
-    /// target included, is told.
-    pub fn kick(
-        &self,
-        op: &Client,
-        room_name: &str,
-        target: &str,
-        reason: &str,
-    ) -> Result<(), HubError> {
-        let mut state = self.state.lock();
-        let by = state.operator(op.id)?.person.clone();
-        let target = state.by_nick(target)?.person.clone();
-        let (key, room) = state.joined_room(target.id, room_name)?;
-        let event = Event::new(
-            EventKind::Kick {
-                room: room.topic.room.as_str().into(),
-                by,
-                target: target.clone(),
-                reason: chat_text::sanitize(reason).as_ref().into(),
-            },
-            now_ms(),
-        );
-        state.publish(Audience::room(&key), &event);
-        state.remove_from_room(&key, target.id);
-        Ok(())
-    }
-
     /// Disconnects the user called `target` (operators only).
     pub fn kill(&self, op: &Client, target: &str) -> Result<(), HubError> {
         let state = self.state.lock();

@@ -7,9 +7,13 @@ use chatroom_proto::chat_text;
 use chatroom_proto::nick;
 use chatroom_proto::room::LOBBY;
 
+use chatroom_proto::modes::Flag;
+use chatroom_proto::room;
+
 use super::Hub;
 use super::publish::Audience;
-use super::types::{Client, HubError, Posted, Style};
+use super::state::{Room, State};
+use super::types::{Client, HubError, Posted, Style, UserId};
 use crate::event::{Event, EventKind};
 use crate::store::{Receipt, StoredMessage};
 
@@ -37,7 +41,7 @@ impl Hub {
         let text = chat_text::sanitize(text);
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
-        let (key, room) = state.joined_room(client.id, room_name.unwrap_or(LOBBY))?;
+        let (key, room) = speaking_room(&state, client.id, room_name.unwrap_or(LOBBY))?;
         let (msg_id, ts) = self.ids.message();
         let text: Arc<str> = text.as_ref().into();
         let name: Arc<str> = room.topic.room.as_str().into();
@@ -141,4 +145,33 @@ impl Hub {
             away: recipient.away.clone(),
         })
     }
+}
+
+/// The room user `id` may say something in, by key: a member, unless the
+/// room is moderated (operators and voiced members only) or a ban matches
+/// them (unless they are an operator or voiced); someone outside, only if
+/// the room takes messages from outside (`-n`) and does not ban them.
+fn speaking_room<'a>(
+    state: &'a State,
+    id: UserId,
+    room_name: &str,
+) -> Result<(String, &'a Room), HubError> {
+    let key = room::fold(room_name);
+    let member = state.user(id)?.rooms.contains(&key);
+    let room = match state.rooms.get(&key) {
+        Some(room) if member || !room.settings.has(Flag::NoOutside) => room,
+        _ => return Err(HubError::NotInRoom(room_name.to_owned())),
+    };
+    let settings = &room.settings;
+    if settings.has(Flag::Moderated) || !settings.bans.is_empty() {
+        let standing = room.standing(id);
+        let name = || room.topic.room.clone();
+        if settings.has(Flag::Moderated) && !standing.may_speak() {
+            return Err(HubError::CannotSend(name(), "the room is moderated"));
+        }
+        if !standing.may_speak() && state.subject(id).is_some_and(|who| settings.bans_out(&who)) {
+            return Err(HubError::CannotSend(name(), "you are banned from it"));
+        }
+    }
+    Ok((key, room))
 }

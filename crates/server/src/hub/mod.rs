@@ -18,13 +18,18 @@
 //!
 //! The operations are grouped by what they are about: [`users`] (login,
 //! leaving, nicknames), [`messages`], [`rooms`], [`admin`] (operators and
-//! accounts), [`presence`] (summaries in large rooms).
+//! accounts), [`moderation`] (room operators, modes, bans, invites,
+//! kicks; [`room_settings`] and [`masks`] are what it keeps),
+//! [`presence`] (summaries in large rooms).
 
 mod admin;
 mod ids;
+mod masks;
 mod messages;
+mod moderation;
 mod presence;
 mod publish;
+mod room_settings;
 mod rooms;
 mod state;
 #[cfg(test)]
@@ -37,14 +42,17 @@ use parking_lot::Mutex;
 
 pub use publish::Audience;
 pub use types::{
-    Arrival, BanTarget, Client, HubError, HubSettings, Joined, Posted, Profile, Renamed,
-    RoomSummary, Style, Topic, UserId,
+    Arrival, BanTarget, Client, HubError, HubSettings, Joined, MaskEntry, ModeOutcome, Posted,
+    Profile, Renamed, RoomModes, RoomSummary, Standing, Style, Topic, UserId,
 };
 
 use crate::accounts::Accounts;
+use crate::clock::now_ms;
 use crate::limits::HourlyQuota;
 use crate::store::{Loaded, Store};
 use ids::IdSource;
+pub use room_settings::MAX_LIST_ENTRIES;
+use room_settings::RoomSettings;
 use state::{Room, State};
 
 /// The shared state of one server.
@@ -64,7 +72,9 @@ impl Hub {
     pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> std::io::Result<Self> {
         let mut state = State::new(settings.presence_threshold);
         for stored in &loaded.rooms {
-            let mut room = Room::new(&stored.name);
+            let settings =
+                RoomSettings::from_stored(&stored.key, stored.settings.as_deref(), now_ms());
+            let mut room = Room::new(&stored.name, settings);
             room.topic.text = stored.topic.clone();
             room.topic.set_by = stored.set_by.clone();
             room.topic.set_at = stored.set_at;
@@ -73,7 +83,7 @@ impl Hub {
         state
             .rooms
             .entry(LOBBY.to_owned())
-            .or_insert_with(|| Room::new(LOBBY));
+            .or_insert_with(|| Room::new(LOBBY, RoomSettings::open(now_ms())));
         let accounts = Accounts::new(
             store.clone(),
             &loaded.accounts,

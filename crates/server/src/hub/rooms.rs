@@ -2,29 +2,32 @@
 
 use bytes::Bytes;
 use chatroom_proto::chat_text;
+use chatroom_proto::modes::Flag;
 use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS};
 
 use super::Hub;
 use super::publish::Audience;
-use super::state::State;
-use super::types::{Client, HubError, Joined, Profile, RoomSummary, Topic, UserId};
+use super::state::{Room, State};
+use super::types::{Client, HubError, Joined, Profile, RoomSummary, Standing, Topic, UserId};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Person};
-use crate::store::StoredRoom;
 
 impl Hub {
-    /// Puts the user in a room, creating it if needed. `reply` builds the
-    /// answer from what they learn; it is queued before any of the room's
-    /// traffic can reach them. The room's members are told.
+    /// Puts the user in a room, creating it if needed (they are then its
+    /// operator); `key` is the room's key, if it has one. `reply` builds
+    /// the answer from what they learn; it is queued before any of the
+    /// room's traffic can reach them. The room's members are told.
     ///
     /// `reply` runs under the hub's lock: it must not call the hub.
     pub fn join(
         &self,
         client: &Client,
         room_name: &str,
+        key: Option<&str>,
         reply: impl FnOnce(&Joined) -> Bytes,
     ) -> Result<Joined, HubError> {
         room::validate(room_name)?;
+        let key_given = key;
         let key = room::fold(room_name);
         let mut state = self.state.lock();
         let user = state.user(client.id)?;
@@ -35,16 +38,32 @@ impl Hub {
         if max > 0 && user.rooms.len() >= max {
             return Err(HubError::TooManyRooms(max));
         }
-        if !state.rooms.contains_key(&key)
-            && !self
+        let created = match state.rooms.get(&key) {
+            Some(room) => {
+                admit(&state, room, client.id, key_given)?;
+                false
+            }
+            None if self
                 .new_rooms
-                .take(client.address.ip(), std::time::Instant::now())
-        {
-            return Err(HubError::TooManyNewRooms);
-        }
+                .take(client.address.ip(), std::time::Instant::now()) =>
+            {
+                true
+            }
+            None => return Err(HubError::TooManyNewRooms),
+        };
         state.enter(client.id, room_name);
         let joined = self.joined(&state, client.id, room_name)?;
         client.outbox.push(reply(&joined));
+        if created
+            && state
+                .rooms
+                .get(&joined.key)
+                .is_some_and(Room::worth_keeping)
+        {
+            // A room made by someone with an account is theirs across
+            // restarts.
+            self.store_room(&state, &joined.key);
+        }
         Ok(joined)
     }
 
@@ -79,13 +98,18 @@ impl Hub {
         Ok(name)
     }
 
-    /// Every room with members (and the lobby), by name.
-    pub fn rooms(&self) -> Vec<RoomSummary> {
+    /// Every room with members (and the lobby), by name; secret rooms only
+    /// for their members (and server operators).
+    pub fn rooms(&self, viewer: &Client) -> Vec<RoomSummary> {
         let state = self.state.lock();
+        let insider = state.operator(viewer.id).is_ok();
         let mut rooms: Vec<RoomSummary> = state
             .rooms
             .iter()
             .filter(|(key, room)| !room.members.is_empty() || key.as_str() == LOBBY)
+            .filter(|(_, room)| {
+                insider || !room.settings.has(Flag::Secret) || room.members.contains_key(&viewer.id)
+            })
             .map(|(_, room)| RoomSummary {
                 name: room.topic.room.clone(),
                 members: room.members.len(),
@@ -96,18 +120,30 @@ impl Hub {
         rooms
     }
 
-    /// A room's display name and its members' profiles, by nickname.
-    pub fn who(&self, room_name: &str) -> Result<(String, Vec<Profile>), HubError> {
+    /// A room's display name and its members' profiles and standing, by
+    /// nickname. A secret room shows its members only to its members (and
+    /// server operators).
+    pub fn who(
+        &self,
+        viewer: &Client,
+        room_name: &str,
+    ) -> Result<(String, Vec<(Profile, Standing)>), HubError> {
         let key = room::fold(room_name);
         let state = self.state.lock();
+        let insider = state.operator(viewer.id).is_ok();
         match state.rooms.get(&key) {
-            Some(room) if !room.members.is_empty() || key == LOBBY => {
-                let mut members: Vec<Profile> = room
+            Some(room)
+                if (!room.members.is_empty() || key == LOBBY)
+                    && (insider
+                        || !room.settings.has(Flag::Secret)
+                        || room.members.contains_key(&viewer.id)) =>
+            {
+                let mut members: Vec<(Profile, Standing)> = room
                     .members
                     .keys()
-                    .filter_map(|id| state.profile(*id))
+                    .filter_map(|id| Some((state.profile(*id)?, room.standing(*id))))
                     .collect();
-                members.sort_by(|a, b| a.person.nick.cmp(&b.person.nick));
+                members.sort_by(|a, b| a.0.person.nick.cmp(&b.0.person.nick));
                 Ok((room.topic.room.clone(), members))
             }
             _ => Err(HubError::NoSuchRoom(room_name.to_owned())),
@@ -125,8 +161,9 @@ impl Hub {
             .ok_or_else(|| HubError::NoSuchRoom(room_name.to_owned()))
     }
 
-    /// Sets a room's topic (members only; operators for any room); the
-    /// other members are told and the topic is stored.
+    /// Sets a room's topic (members only, and only its operators when the
+    /// topic is locked; server operators for any room); the other members
+    /// are told and the topic is stored.
     pub fn set_topic(
         &self,
         client: &Client,
@@ -142,7 +179,10 @@ impl Hub {
         let who = user.person.clone();
         let key = room::fold(room_name);
         if !user.identity.operator {
-            state.joined_room(client.id, room_name)?;
+            let (_, room) = state.joined_room(client.id, room_name)?;
+            if room.settings.has(Flag::TopicLock) && !state.moderates(client.id, room) {
+                return Err(HubError::NotRoomOperator(room.topic.room.clone()));
+            }
         }
         let Some(room) = state.rooms.get_mut(&key) else {
             return Err(HubError::NoSuchRoom(room_name.to_owned()));
@@ -160,13 +200,7 @@ impl Hub {
             now_ms(),
         );
         state.publish(Audience::room_except(&key, client.id), &event);
-        self.store.topic(StoredRoom {
-            key,
-            name: topic.room.clone(),
-            topic: topic.text.clone(),
-            set_by: topic.set_by.clone(),
-            set_at: topic.set_at,
-        });
+        self.store_room(&state, &key);
         Ok(topic)
     }
 
@@ -190,13 +224,13 @@ impl Hub {
         room_name: &str,
     ) -> Result<Joined, HubError> {
         let (key, room) = state.joined_room(id, room_name)?;
-        let mut members: Vec<Person> = room
+        let mut members: Vec<(Person, Standing)> = room
             .members
             .keys()
             .filter_map(|id| state.users.get(id))
-            .map(|user| user.person.clone())
+            .map(|user| (user.person.clone(), room.standing(user.person.id)))
             .collect();
-        members.sort_by(|a, b| a.nick.cmp(&b.nick));
+        members.sort_by(|a, b| a.0.nick.cmp(&b.0.nick));
         Ok(Joined {
             key,
             name: room.topic.room.clone(),
@@ -205,4 +239,32 @@ impl Hub {
             horizon: self.ids.message_horizon(),
         })
     }
+}
+
+/// Whether user `id` may join `room`, whose `key` they gave: invited users
+/// and server operators pass every check; otherwise a ban (unless an
+/// exception matches), invite-only, the key and the member limit, in that
+/// order (as IRC servers check them).
+fn admit(state: &State, room: &Room, id: UserId, key: Option<&str>) -> Result<(), HubError> {
+    let name = || room.topic.room.clone();
+    if room.invited.contains(&id) || state.operator(id).is_ok() {
+        return Ok(());
+    }
+    let settings = &room.settings;
+    if state.subject(id).is_some_and(|who| settings.bans_out(&who)) {
+        return Err(HubError::BannedFromRoom(name()));
+    }
+    if settings.has(Flag::InviteOnly) {
+        return Err(HubError::InviteOnly(name()));
+    }
+    if settings.key.as_deref().is_some_and(|k| Some(k) != key) {
+        return Err(HubError::BadKey(name()));
+    }
+    if settings
+        .limit
+        .is_some_and(|limit| room.members.len() >= limit as usize)
+    {
+        return Err(HubError::RoomFull(name()));
+    }
+    Ok(())
 }

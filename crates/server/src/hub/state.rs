@@ -1,15 +1,17 @@
 //! What the hub's lock protects: users online, their nicknames, rooms and
 //! their members.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chatroom_proto::nick;
 use chatroom_proto::room::{self, LOBBY};
 
+use super::masks::Subject;
 use super::presence::Tally;
 use super::publish::Audience;
-use super::types::{Client, HubError, Profile, Topic, UserId};
+use super::room_settings::RoomSettings;
+use super::types::{Client, HubError, Profile, Standing, Topic, UserId};
 use crate::accounts::Identity;
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Person};
@@ -78,10 +80,18 @@ pub(super) struct Room {
     pub members: HashMap<UserId, Arc<Client>>,
     /// Joins and leaves waiting for the next summary (large rooms only).
     pub tally: Tally,
+    /// Modes, operator accounts, bans: what is stored with the topic.
+    pub settings: RoomSettings,
+    /// Members who are its operators now.
+    pub operators: HashSet<UserId>,
+    /// Members with voice now.
+    pub voiced: HashSet<UserId>,
+    /// Users invited and not yet joined.
+    pub invited: HashSet<UserId>,
 }
 
 impl Room {
-    pub fn new(name: &str) -> Room {
+    pub fn new(name: &str, settings: RoomSettings) -> Room {
         Room {
             topic: Topic {
                 room: name.to_owned(),
@@ -89,7 +99,25 @@ impl Room {
             },
             members: HashMap::new(),
             tally: Tally::default(),
+            settings,
+            operators: HashSet::new(),
+            voiced: HashSet::new(),
+            invited: HashSet::new(),
         }
+    }
+
+    /// A member's operator status and voice.
+    pub fn standing(&self, id: UserId) -> Standing {
+        Standing {
+            operator: self.operators.contains(&id),
+            voice: self.voiced.contains(&id),
+        }
+    }
+
+    /// Whether the room is kept with no one in it: it has a topic or
+    /// operator accounts (the lobby is always kept).
+    pub fn worth_keeping(&self) -> bool {
+        !self.topic.text.is_empty() || !self.settings.operators.is_empty()
     }
 
     /// Whether joins and leaves are summarised rather than announced one by
@@ -185,8 +213,10 @@ impl State {
         }
     }
 
-    /// Adds a user to a room (creating it under `name`) and tells the
-    /// others (a large room counts them for its next summary instead).
+    /// Adds a user to a room (creating it under `name`, with them as its
+    /// operator) and tells the others (a large room counts them for its
+    /// next summary instead). They are the room's operator if their
+    /// account is one of its operators.
     pub fn enter(&mut self, id: UserId, name: &str) {
         let key = room::fold(name);
         let Some(user) = self.users.get_mut(&id) else {
@@ -194,11 +224,18 @@ impl State {
         };
         user.rooms.insert(key.clone());
         let (client, who) = (user.client.clone(), user.person.clone());
+        let account = user.identity.account.clone();
         let threshold = self.presence_threshold;
-        let room = self
-            .rooms
-            .entry(key.clone())
-            .or_insert_with(|| Room::new(name));
+        let room = self.rooms.entry(key.clone()).or_insert_with(|| {
+            let mut room = Room::new(name, RoomSettings::new_room(now_ms()));
+            room.operators.insert(id);
+            room.settings.operators.extend(account.clone());
+            room
+        });
+        room.invited.remove(&id);
+        if account.is_some_and(|a| room.settings.operators.contains(&a)) {
+            room.operators.insert(id);
+        }
         if room.is_large(threshold) {
             room.tally.joined(&who);
         } else {
@@ -222,13 +259,33 @@ impl State {
     pub fn remove_from_room(&mut self, key: &str, id: UserId) {
         if let Some(room) = self.rooms.get_mut(key) {
             room.members.remove(&id);
-            if room.members.is_empty() && room.topic.text.is_empty() && key != LOBBY {
+            room.operators.remove(&id);
+            room.voiced.remove(&id);
+            if room.members.is_empty() && !room.worth_keeping() && key != LOBBY {
                 self.rooms.remove(key);
             }
         }
         if let Some(user) = self.users.get_mut(&id) {
             user.rooms.remove(key);
         }
+    }
+
+    /// User `id` as ban masks see them.
+    pub fn subject(&self, id: UserId) -> Option<Subject<'_>> {
+        let user = self.users.get(&id)?;
+        Some(Subject {
+            nick: &user.person.nick,
+            user: &user.person.user,
+            host: &user.person.host,
+            ip: user.client.address.ip(),
+            account: user.identity.account.as_deref(),
+        })
+    }
+
+    /// Whether user `id` may moderate room `key`: one of its operators, or
+    /// a server operator.
+    pub fn moderates(&self, id: UserId, room: &Room) -> bool {
+        room.operators.contains(&id) || self.users.get(&id).is_some_and(|u| u.identity.operator)
     }
 
     /// Whether someone other than `me` is online with a name `nick` looks

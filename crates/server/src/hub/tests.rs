@@ -69,7 +69,8 @@ impl Peer {
 }
 
 fn join(hub: &Hub, peer: &Peer, room: &str) -> Joined {
-    hub.join(&peer.client, room, |_| Bytes::new()).unwrap()
+    hub.join(&peer.client, room, None, |_| Bytes::new())
+        .unwrap()
 }
 
 #[test]
@@ -94,7 +95,7 @@ fn a_join_splits_history_from_live_at_its_horizon() {
         .map(|f| f["message"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(live, ["after"], "only what was said after the join is live");
-    let names: Vec<&str> = joined.members.iter().map(|p| &*p.nick).collect();
+    let names: Vec<&str> = joined.members.iter().map(|p| &*p.0.nick).collect();
     assert_eq!(names, ["alice", "bob"]);
 }
 
@@ -234,7 +235,7 @@ fn leaving_tells_everyone_sharing_a_small_room_once() {
     assert_eq!(leaves.len(), 1);
     assert_eq!(leaves[0]["reason"], "Quit: bye\u{FFFD}[2J", "defused");
     // Gone from the room and the indexes.
-    assert_eq!(hub.who("den").unwrap().1.len(), 1);
+    assert_eq!(hub.who(&bob.client, "den").unwrap().1.len(), 1);
     assert!(hub.whois("alice").is_none());
     Peer::login(&hub, "alice");
 }
@@ -250,6 +251,33 @@ fn empty_rooms_without_a_topic_are_forgotten() {
     hub.part(&alice.client, "kept", None).unwrap();
     assert!(matches!(hub.topic("brief"), Err(HubError::NoSuchRoom(_))));
     assert_eq!(hub.topic("kept").unwrap().text, "stays");
-    let names: Vec<String> = hub.rooms().into_iter().map(|r| r.name).collect();
+    let names: Vec<String> = hub
+        .rooms(&alice.client)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(names, ["lobby"], "only rooms with members are listed");
+}
+
+#[test]
+fn lifting_the_topic_lock_lets_members_set_the_topic() {
+    use chatroom_proto::modes::{Change, Flag};
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let bob = Peer::login(&hub, "bob");
+    join(&hub, &alice, "den");
+    join(&hub, &bob, "den");
+    assert!(matches!(
+        hub.set_topic(&bob.client, "den", "mine"),
+        Err(HubError::NotRoomOperator(_))
+    ));
+    let outcome = hub
+        .change_modes(
+            &alice.client,
+            "den",
+            &[Change::Flag(Flag::TopicLock, false)],
+        )
+        .unwrap();
+    assert_eq!(outcome.applied.len(), 1);
+    hub.set_topic(&bob.client, "den", "mine").unwrap();
 }

@@ -171,6 +171,34 @@ pub enum HubError {
     /// A password came with a nickname that has no account.
     #[error("the nickname {0:?} has no account: log in without a password, then register it")]
     NoAccount(String),
+    /// The request needs an operator of the room.
+    #[error("you are not an operator of {0:?}")]
+    NotRoomOperator(String),
+    /// The room does not take this user's messages (moderated, banned, or
+    /// messages from outside).
+    #[error("you cannot send to {0:?}: {1}")]
+    CannotSend(String, &'static str),
+    /// A ban of the room matches the user.
+    #[error("you are banned from {0:?}")]
+    BannedFromRoom(String),
+    /// The room is invite-only and the user was not invited.
+    #[error("{0:?} is invite-only: ask one of its operators for an invite")]
+    InviteOnly(String),
+    /// The room has a key and the user gave another (or none).
+    #[error("{0:?} needs the right key")]
+    BadKey(String),
+    /// The room has as many members as its limit.
+    #[error("{0:?} is full")]
+    RoomFull(String),
+    /// That user (`.0`) is not in the room (`.1`).
+    #[error("{0:?} is not in {1:?}")]
+    TheyAreNotInRoom(String, String),
+    /// That user (`.0`) is already in the room (`.1`).
+    #[error("{0:?} is already in {1:?}")]
+    TheyAreInRoom(String, String),
+    /// The room's ban or exception list is full.
+    #[error("the list of {0:?} is full")]
+    ListFull(String),
 }
 
 /// A message the hub accepted.
@@ -223,11 +251,75 @@ pub struct Joined {
     pub name: String,
     /// Its topic.
     pub topic: Topic,
-    /// Its members, the joiner included, by nickname.
-    pub members: Vec<Person>,
+    /// Its members, the joiner included, by nickname, with their standing.
+    pub members: Vec<(Person, Standing)>,
     /// Messages with ids below this were said before the join (replay them
     /// from history); later ones are delivered live.
     pub horizon: u64,
+}
+
+/// A member's standing in a room.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// One of the room's operators (`@`).
+    pub operator: bool,
+    /// Has voice (`+`).
+    pub voice: bool,
+}
+
+impl Standing {
+    /// The nickname prefixes: the highest only (`@`), or every one
+    /// (`@+`, IRCv3 `multi-prefix`).
+    pub fn prefixes(self, all: bool) -> &'static str {
+        match (self.operator, self.voice, all) {
+            (true, true, true) => "@+",
+            (true, _, _) => "@",
+            (false, true, _) => "+",
+            (false, false, _) => "",
+        }
+    }
+
+    /// Whether they speak in a moderated room, and despite a ban.
+    pub fn may_speak(self) -> bool {
+        self.operator || self.voice
+    }
+}
+
+/// A room's modes as a member or a passer-by sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomModes {
+    /// The room's display name.
+    pub room: String,
+    /// The mode string (`+klnt`).
+    pub modes: String,
+    /// Its arguments (the key as `*` for non-members).
+    pub args: Vec<String>,
+    /// When the room was created (ms since the epoch; 0 if unknown).
+    pub created: i64,
+}
+
+/// An entry of a room's ban or exception list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskEntry {
+    /// The mask (`nick!user@host`, `$a:account`).
+    pub mask: String,
+    /// Who set it.
+    pub by: String,
+    /// When (ms since the epoch).
+    pub at: i64,
+}
+
+/// What a mode request did.
+#[derive(Debug, Default)]
+pub struct ModeOutcome {
+    /// The room's display name.
+    pub room: String,
+    /// The changes made (announced to the room).
+    pub applied: Vec<chatroom_proto::modes::Change>,
+    /// Changes refused one by one, and why (the others still applied).
+    pub refused: Vec<(chatroom_proto::modes::Change, HubError)>,
+    /// Lists asked for (`MODE #r b`).
+    pub lists: Vec<(chatroom_proto::modes::List, Vec<MaskEntry>)>,
 }
 
 /// A room's topic.

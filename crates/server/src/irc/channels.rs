@@ -1,4 +1,4 @@
-//! Channels: JOIN, PART, NAMES, TOPIC, LIST, KICK, and MODE on a channel.
+//! Channels: JOIN, PART, NAMES, TOPIC, LIST.
 
 use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, channel, numeric};
@@ -6,7 +6,7 @@ use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 use super::IrcSession;
 use super::replies::user_name;
 use crate::event::Person;
-use crate::hub::{Client, HubError, Joined};
+use crate::hub::{Client, Joined, Standing};
 
 impl IrcSession {
     /// What a client sees when it joins: its own JOIN, the topic, the names.
@@ -20,7 +20,8 @@ impl IrcSession {
         );
         let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
         lines.extend(self.topic_lines(nick, &joined.topic, false));
-        lines.extend(self.names_lines(nick, &channel, joined.members.iter().map(|m| &*m.nick)));
+        let names = self.prefixed(joined.members.iter().map(|(p, s)| (&*p.nick, *s)));
+        lines.extend(self.names_lines(nick, &channel, names.iter().map(String::as_str)));
         lines
     }
 
@@ -40,12 +41,12 @@ impl IrcSession {
             }
             return;
         }
-        for (name, _key) in channel::join_targets(channels, keys) {
+        for (name, key) in channel::join_targets(channels, keys) {
             let Some(room) = self.room_of(name) else {
                 continue;
             };
             let nick = self.addressee();
-            let result = self.hub.join(&client, room, |joined| {
+            let result = self.hub.join(&client, room, key, |joined| {
                 let mut out = Vec::new();
                 for m in self.join_reply(&client, &nick, joined) {
                     m.encode_into(&mut out);
@@ -86,8 +87,24 @@ impl IrcSession {
         }
     }
 
+    /// Nicknames with their prefixes (`@ann`, `+bob`; every prefix with
+    /// `multi-prefix`).
+    pub(super) fn prefixed<'a>(
+        &self,
+        members: impl IntoIterator<Item = (&'a str, Standing)>,
+    ) -> Vec<String> {
+        let all = self.caps.has(super::caps::MULTI_PREFIX);
+        members
+            .into_iter()
+            .map(|(nick, standing)| format!("{}{nick}", standing.prefixes(all)))
+            .collect()
+    }
+
     /// `NAMES [#a,#b]`.
     pub(super) fn names(&self, channels: &str) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let nick = self.addressee();
         if channels.is_empty() {
             return self.send_all(&self.names_lines(&nick, "*", []));
@@ -96,10 +113,11 @@ impl IrcSession {
         for name in channel::split_list(channels) {
             let found = channel::channel_to_room(name)
                 .ok()
-                .and_then(|room| self.hub.who(room).ok());
+                .and_then(|room| self.hub.who(&client, room).ok());
             match found {
                 Some((room, members)) => {
-                    let names = members.iter().map(|p| &*p.person.nick);
+                    let names = self.prefixed(members.iter().map(|(p, s)| (&*p.person.nick, *s)));
+                    let names = names.iter().map(String::as_str);
                     lines.extend(self.names_lines(&nick, &channel::room_to_channel(&room), names));
                 }
                 None => lines.extend(self.names_lines(&nick, irc::safe_param(name), [])),
@@ -135,14 +153,18 @@ impl IrcSession {
         }
     }
 
-    /// `LIST`: every channel with members, their counts and topics.
+    /// `LIST`: every channel with members, their counts and topics (secret
+    /// ones only to their members).
     pub(super) fn list(&self) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
         let mut lines = vec![
             self.numeric(numeric::RPL_LISTSTART)
                 .param("Channel")
                 .trailing_param("Users  Name"),
         ];
-        for room in self.hub.rooms() {
+        for room in self.hub.rooms(&client) {
             lines.push(
                 self.numeric(numeric::RPL_LIST)
                     .param(channel::room_to_channel(&room.name))
@@ -155,62 +177,5 @@ impl IrcSession {
                 .trailing_param("End of /LIST"),
         );
         self.send_all(&lines);
-    }
-
-    /// `KICK #room nick [:reason]`, for operators.
-    pub(super) fn kick(&self, channel_name: &str, target: &str, reason: Option<&str>) {
-        let Some(client) = &self.client else { return };
-        let Some(room) = self.room_of(channel_name) else {
-            return;
-        };
-        match self
-            .hub
-            .kick(client, room, target, reason.unwrap_or("kicked"))
-        {
-            Ok(()) => {}
-            Err(HubError::NotOperator) => {
-                let m = self
-                    .numeric(numeric::ERR_CHANOPRIVSNEEDED)
-                    .param(irc::safe_param(channel_name))
-                    .trailing_param("You're not a channel operator");
-                self.send(&m);
-            }
-            Err(HubError::NotInRoom(_)) => {
-                let m = self
-                    .numeric(numeric::ERR_USERNOTINCHANNEL)
-                    .param(irc::safe_param(target))
-                    .param(irc::safe_param(channel_name))
-                    .trailing_param("They aren't on that channel");
-                self.send(&m);
-            }
-            Err(e) => self.hub_error(&e, target),
-        }
-    }
-
-    /// `MODE #channel [change]`: channels are `+n`; their ban list is
-    /// empty; changing modes needs an operator.
-    pub(super) fn channel_mode(&self, target: &str, change: Option<&str>) {
-        let topic = channel::channel_to_room(target)
-            .ok()
-            .and_then(|room| self.hub.topic(room).ok());
-        let Some(topic) = topic else {
-            return self.send(&self.no_such_channel(target, "No such channel"));
-        };
-        let channel = channel::room_to_channel(&topic.room);
-        let m = match change {
-            None => self
-                .numeric(numeric::RPL_CHANNELMODEIS)
-                .param(&channel)
-                .param("+n"),
-            Some("b" | "+b") => self
-                .numeric(numeric::RPL_ENDOFBANLIST)
-                .param(&channel)
-                .trailing_param("End of channel ban list"),
-            Some(_) => self
-                .numeric(numeric::ERR_CHANOPRIVSNEEDED)
-                .param(&channel)
-                .trailing_param("You're not a channel operator"),
-        };
-        self.send(&m);
     }
 }

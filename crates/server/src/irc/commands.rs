@@ -52,6 +52,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Away => Now(away),
         Command::Mode => Now(mode),
         Command::Kick => Now(kick),
+        Command::Invite => Now(invite),
         Command::Motd => Now(motd),
         Command::Lusers => Now(lusers),
         Command::Ison => Now(ison),
@@ -166,7 +167,17 @@ fn away(s: &mut IrcSession, a: &[String]) -> Flow {
 }
 
 fn mode(s: &mut IrcSession, a: &[String]) -> Flow {
-    s.mode(arg(a, 0), opt(a, 1));
+    let target = arg(a, 0);
+    if chatroom_proto::irc::channel::is_channel(target) {
+        s.channel_mode(target, a.get(1..).unwrap_or_default());
+    } else {
+        s.mode(target, opt(a, 1));
+    }
+    Flow::Continue
+}
+
+fn invite(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.invite(arg(a, 0), arg(a, 1));
     Flow::Continue
 }
 

@@ -62,6 +62,38 @@ impl IrcSession {
             ),
             HubError::Banned(_) => plain(numeric::ERR_YOUREBANNEDCREEP, error.to_string()),
             HubError::TooManyNewRooms => with(numeric::ERR_UNAVAILRESOURCE, error.to_string()),
+            HubError::NotRoomOperator(_) => with(
+                numeric::ERR_CHANOPRIVSNEEDED,
+                "You're not a channel operator".into(),
+            ),
+            HubError::CannotSend(_, why) => with(
+                numeric::ERR_CANNOTSENDTOCHAN,
+                format!("Cannot send to channel: {why}"),
+            ),
+            HubError::BannedFromRoom(_) => with(
+                numeric::ERR_BANNEDFROMCHAN,
+                "Cannot join channel (+b)".into(),
+            ),
+            HubError::InviteOnly(_) => with(
+                numeric::ERR_INVITEONLYCHAN,
+                "Cannot join channel (+i)".into(),
+            ),
+            HubError::BadKey(_) => with(
+                numeric::ERR_BADCHANNELKEY,
+                "Cannot join channel (+k)".into(),
+            ),
+            HubError::RoomFull(_) => with(
+                numeric::ERR_CHANNELISFULL,
+                "Cannot join channel (+l)".into(),
+            ),
+            HubError::TheyAreNotInRoom(..) => with(
+                numeric::ERR_USERNOTINCHANNEL,
+                "They aren't on that channel".into(),
+            ),
+            HubError::TheyAreInRoom(..) => {
+                with(numeric::ERR_USERONCHANNEL, "is already on channel".into())
+            }
+            HubError::ListFull(_) => with(numeric::ERR_BANLISTFULL, "Channel list is full".into()),
         })
     }
 }

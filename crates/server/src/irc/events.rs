@@ -118,6 +118,30 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
                 .trailing_param(&**topic);
             tag(m, None, ts).encode_into(&mut out);
         }
+        EventKind::Mode {
+            room,
+            by,
+            modes,
+            args,
+        } => {
+            // Mode arguments never start with `:` nor hold spaces
+            // (`chatroom_proto::modes`), so each is a middle parameter.
+            let mut m = Message::new("MODE")
+                .with_source(source(by))
+                .param(irc::channel::room_to_channel(room))
+                .param(&**modes);
+            for arg in args {
+                m = m.param(&**arg);
+            }
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Invite { room, by, target } => {
+            let m = Message::new("INVITE")
+                .with_source(source(by))
+                .param(&*target.nick)
+                .param(irc::channel::room_to_channel(room));
+            tag(m, None, ts).encode_into(&mut out);
+        }
     }
     Bytes::from(out)
 }

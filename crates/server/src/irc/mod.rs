@@ -12,7 +12,8 @@
 //!   costs, last words);
 //! - [`registration`] (PASS, NICK, USER, REGISTER, the welcome burst) and
 //!   [`caps`] (the capability table and `CAP`);
-//! - [`channels`] (JOIN, PART, NAMES, TOPIC, LIST, KICK, channel MODE),
+//! - [`channels`] (JOIN, PART, NAMES, TOPIC, LIST), [`moderation`] (channel
+//!   MODE, INVITE, KICK),
 //!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
 //!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
 //!   join);
@@ -27,6 +28,7 @@ pub mod events;
 mod history;
 pub mod isupport;
 mod messages;
+mod moderation;
 mod registration;
 pub mod replies;
 mod session;

@@ -10,7 +10,7 @@ use super::isupport::AWAYLEN;
 use super::{IrcSession, VERSION};
 use crate::accounts::AccountError;
 use crate::clock::now_ms;
-use crate::hub::Profile;
+use crate::hub::{Profile, Standing};
 
 impl IrcSession {
     /// `PING token`: `PONG server :token`.
@@ -25,8 +25,12 @@ impl IrcSession {
     /// `WHO #channel` or `WHO nick`.
     pub(super) fn who(&self, mask: &str) {
         let mut lines = Vec::new();
-        let reply = |channel: &str, p: &Profile| {
-            let flags = if p.away.is_some() { "G" } else { "H" };
+        let reply = |channel: &str, p: &Profile, standing: Standing| {
+            let mut flags = if p.away.is_some() { "G" } else { "H" }.to_owned();
+            if p.operator {
+                flags.push('*');
+            }
+            flags.push_str(standing.prefixes(self.caps.has(super::caps::MULTI_PREFIX)));
             self.numeric(numeric::RPL_WHOREPLY)
                 .param(channel)
                 .param(&*p.person.user)
@@ -37,14 +41,15 @@ impl IrcSession {
                 .trailing_param(format!("0 {}", p.realname))
         };
         if channel::is_channel(mask) {
-            if let Ok(room) = channel::channel_to_room(mask)
-                && let Ok((room, members)) = self.hub.who(room)
+            if let Some(client) = &self.client
+                && let Ok(room) = channel::channel_to_room(mask)
+                && let Ok((room, members)) = self.hub.who(client, room)
             {
                 let channel = channel::room_to_channel(&room);
-                lines.extend(members.iter().map(|p| reply(&channel, p)));
+                lines.extend(members.iter().map(|(p, s)| reply(&channel, p, *s)));
             }
         } else if let Some(p) = self.hub.whois(mask) {
-            lines.push(reply("*", &p));
+            lines.push(reply("*", &p, Standing::default()));
         }
         let end = if mask.is_empty() {
             "*"
@@ -166,9 +171,6 @@ impl IrcSession {
 
     /// `MODE target [change]`: a channel's, or one's own user modes (`i`).
     pub(super) fn mode(&mut self, target: &str, change: Option<&str>) {
-        if channel::is_channel(target) {
-            return self.channel_mode(target, change);
-        }
         if nick::fold(target) != nick::fold(&self.addressee()) {
             let m = self
                 .numeric(numeric::ERR_USERSDONTMATCH)

@@ -25,6 +25,15 @@ pub fn hub_error(error: &HubError) -> ErrorCode {
         HubError::TooManyNewRooms => ErrorCode::QuotaExceeded,
         HubError::Banned(_) => ErrorCode::Banned,
         HubError::NoAccount(_) => ErrorCode::NoAccount,
+        HubError::NotRoomOperator(_) => ErrorCode::NotRoomOperator,
+        HubError::CannotSend(..) => ErrorCode::CannotSend,
+        HubError::BannedFromRoom(_) => ErrorCode::BannedFromRoom,
+        HubError::InviteOnly(_) => ErrorCode::InviteOnly,
+        HubError::BadKey(_) => ErrorCode::BadRoomKey,
+        HubError::RoomFull(_) => ErrorCode::RoomFull,
+        HubError::TheyAreNotInRoom(..) => ErrorCode::NotInRoom,
+        HubError::TheyAreInRoom(..) => ErrorCode::AlreadyInRoom,
+        HubError::ListFull(_) => ErrorCode::ListFull,
     }
 }
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use chatroom_proto::json::{
-    ChatMessage, DirectMessage, MemberInfo, Presence, PresenceEvent, PresenceSummary, ServerFrame,
-    encode_frame,
+    ChatMessage, DirectMessage, MemberInfo, ModeChanges, Presence, PresenceEvent, PresenceSummary,
+    ServerFrame, encode_frame,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 
@@ -23,6 +23,7 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         reason: None,
         old_nickname: None,
         topic: None,
+        mode: None,
         summary: None,
         sender_id: 0,
         sender_nickname: SYSTEM_NICK.to_owned(),
@@ -125,6 +126,38 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
             p.reason = Some(format!("kicked by {}: {reason}", by.nick));
             ServerFrame::Presence(p)
         }
+        EventKind::Mode {
+            room,
+            by,
+            modes,
+            args,
+        } => {
+            let shown: Vec<&str> = std::iter::once(&**modes)
+                .chain(args.iter().map(|a| &**a))
+                .collect();
+            let mut p = presence(
+                PresenceEvent::Mode,
+                Some(room),
+                by,
+                format!(
+                    "{}({}) sets mode {} on {room}",
+                    by.nick,
+                    by.id,
+                    shown.join(" ")
+                ),
+            );
+            p.mode = Some(Box::new(ModeChanges {
+                modes: modes.to_string(),
+                args: args.iter().map(|a| a.to_string()).collect(),
+            }));
+            ServerFrame::Presence(p)
+        }
+        EventKind::Invite { room, by, target } => ServerFrame::Presence(presence(
+            PresenceEvent::Invite,
+            Some(room),
+            by,
+            format!("{}({}) invites {} into {room}", by.nick, by.id, target.nick),
+        )),
         EventKind::Summary {
             room,
             counts: (joined, left, members),
@@ -171,6 +204,8 @@ fn member_infos(users: &[(u64, Arc<str>)]) -> Vec<MemberInfo> {
     users
         .iter()
         .map(|(id, nick)| MemberInfo {
+            operator: false,
+            voice: false,
             id: *id,
             nickname: nick.to_string(),
         })

@@ -13,6 +13,7 @@
 //!   costs, last words);
 //! - [`accounts`]: login, registering, deleting an account;
 //! - [`requests`]: what a logged-in user asks for;
+//! - [`moderation`]: room modes, asked for and changed;
 //! - [`history`]: reads from the store;
 //! - [`events`], [`replies`], [`errors`]: events, answers and refusals as
 //!   JSON frames.
@@ -21,6 +22,7 @@ mod accounts;
 pub mod errors;
 pub mod events;
 mod history;
+mod moderation;
 pub mod replies;
 mod requests;
 mod session;

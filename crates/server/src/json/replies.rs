@@ -1,16 +1,27 @@
 //! The hub's answers in the JSON protocol's words: member lists, room
-//! lists, ban targets.
+//! lists, ban lists, ban targets.
 
 use chatroom_proto::json;
 
 use crate::event::Person;
-use crate::hub::{BanTarget, RoomSummary};
+use crate::hub::{BanTarget, MaskEntry, RoomSummary, Standing};
 
-/// Someone in a member list.
-pub fn member(person: &Person) -> json::MemberInfo {
+/// Someone in a member list, with their standing in the room.
+pub fn member(person: &Person, standing: Standing) -> json::MemberInfo {
     json::MemberInfo {
         id: person.id,
         nickname: person.nick.to_string(),
+        operator: standing.operator,
+        voice: standing.voice,
+    }
+}
+
+/// An entry of a ban or exception list.
+pub fn mask_entry(entry: MaskEntry) -> json::MaskEntry {
+    json::MaskEntry {
+        mask: entry.mask,
+        by: entry.by,
+        at: entry.at,
     }
 }
 

@@ -3,9 +3,8 @@
 
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, AwayNotice, BanTarget, Conversation, ConversationList, Done, ErrorFrame, MemberInfo,
-    MemberList, Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo,
-    encode_frame,
+    Ack, AwayNotice, BanTarget, Conversation, ConversationList, Done, ErrorFrame, MemberList,
+    Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo, encode_frame,
 };
 use chatroom_proto::nick::{self};
 use tracing::info;
@@ -133,13 +132,17 @@ impl JsonSession {
                     reference,
                 }));
             }
-            Request::Join { room } => {
+            Request::Join { room, key } => {
                 let joined_ref = reference.clone();
-                let joined = hub.join(client, &room, |joined| {
+                let joined = hub.join(client, &room, key.as_deref(), |joined| {
                     encode_frame(&ServerFrame::Joined(chatroom_proto::json::Joined {
                         room: joined.name.clone(),
                         topic: joined.topic.text.clone(),
-                        members: joined.members.iter().map(replies::member).collect(),
+                        members: joined
+                            .members
+                            .iter()
+                            .map(|(person, standing)| replies::member(person, *standing))
+                            .collect(),
                         reference: joined_ref,
                     }))
                 })?;
@@ -158,18 +161,15 @@ impl JsonSession {
                 self.send(&ServerFrame::Parted(Parted { room, reference }));
             }
             Request::Rooms => {
-                let rooms = hub.rooms();
+                let rooms = hub.rooms(client);
                 let rooms = rooms.into_iter().map(replies::room).collect();
                 self.send(&ServerFrame::RoomList(RoomList { rooms, reference }));
             }
             Request::Who { room } => {
-                let (room, members) = hub.who(&room)?;
+                let (room, members) = hub.who(client, &room)?;
                 let members = members
                     .into_iter()
-                    .map(|p| MemberInfo {
-                        id: p.person.id,
-                        nickname: p.person.nick.to_string(),
-                    })
+                    .map(|(p, standing)| replies::member(&p.person, standing))
                     .collect();
                 self.send(&ServerFrame::MemberList(MemberList {
                     room,
@@ -218,6 +218,14 @@ impl JsonSession {
                 )?;
                 info!(peer = %self.peer, id = client.id, %room, target = %nickname, "kicked");
                 done(self, "kick", reference);
+            }
+            Request::Mode { room, modes, args } => {
+                self.mode_request(client, &room, modes.as_deref(), &args, reference)?;
+            }
+            Request::Invite { room, nickname } => {
+                let (room, target) = hub.invite(client, &room, &nickname)?;
+                info!(peer = %self.peer, id = client.id, %room, target = %target.nick, "invited");
+                done(self, "invite", reference);
             }
             Request::Kill { nickname, reason } => {
                 hub.kill(client, &nickname)?;

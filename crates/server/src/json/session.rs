@@ -195,6 +195,8 @@ impl Session for JsonSession {
             Request::Pong | Request::Logout => return Cost::Free,
             Request::Ping | Request::Topic { topic: None, .. } => 1,
             Request::Kick { .. }
+            | Request::Invite { .. }
+            | Request::Mode { .. }
             | Request::Kill { .. }
             | Request::Ban { .. }
             | Request::Unban { .. } => 2,

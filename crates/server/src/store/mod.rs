@@ -1,4 +1,4 @@
-//! Durable history: every room message and direct message, and room topics,
+//! Durable history: every room message and direct message, and room topics and settings,
 //! in SQLite.
 //!
 //! One thread owns the database. The hub hands it records through a channel
@@ -129,7 +129,7 @@ pub struct StoredMessage {
     pub action: bool,
 }
 
-/// A room's stored topic.
+/// A room's stored topic and settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRoom {
     /// The folded key.
@@ -142,6 +142,9 @@ pub struct StoredRoom {
     pub set_by: Option<String>,
     /// When, in milliseconds since the Unix epoch.
     pub set_at: Option<i64>,
+    /// Its modes, operators and bans, as the hub writes them (JSON); none
+    /// for a room stored before it had any.
+    pub settings: Option<String>,
 }
 
 /// A registered nickname.
@@ -195,7 +198,7 @@ pub struct Page {
 pub struct Loaded {
     /// Where message and user ids continue, and the server's epoch.
     pub ids: Start,
-    /// Every room with a stored topic.
+    /// Every room with a stored topic or settings.
     pub rooms: Vec<StoredRoom>,
     /// Every registered nickname.
     pub accounts: Vec<StoredAccount>,
@@ -214,7 +217,7 @@ enum Op {
         next_message: u64,
         next_user: u64,
     },
-    Topic(StoredRoom),
+    Room(StoredRoom),
     /// A read, for a store without reader threads (in memory).
     Read(reads::Read),
     Flush(oneshot::Sender<()>),
@@ -365,9 +368,9 @@ impl Store {
         });
     }
 
-    /// Queues a room's new topic to be stored; never blocks.
-    pub fn topic(&self, room: StoredRoom) {
-        self.send(Op::Topic(room));
+    /// Queues a room's new topic or settings to be stored; never blocks.
+    pub fn room(&self, room: StoredRoom) {
+        self.send(Op::Room(room));
     }
 
     /// Up to `limit` messages of a room with ids below `before`, oldest

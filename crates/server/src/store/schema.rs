@@ -11,7 +11,7 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// one FTS5 message index written by the store itself (see `index`),
 /// version 5 rebuilt that index so that a deletion names the terms it
 /// removes instead of leaving a tombstone (see [`MESSAGE_INDEX`]).
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// The message index (see `index` for what it holds and why): contentless
 /// (the text lives in `messages`), no positions, and an index of
@@ -67,7 +67,8 @@ CREATE TABLE IF NOT EXISTS rooms (
     name         TEXT NOT NULL,
     topic        TEXT NOT NULL DEFAULT '',
     topic_set_by TEXT,
-    topic_set_at INTEGER
+    topic_set_at INTEGER,
+    settings     TEXT                     -- modes, operators, bans (JSON; version 6)
 );
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -152,9 +153,25 @@ pub fn prepare(
     if (1..3).contains(&version) {
         refold_nicknames(&tx)?;
     }
+    if (1..6).contains(&version) && !has_column(&tx, "rooms", "settings")? {
+        tx.execute_batch("ALTER TABLE rooms ADD COLUMN settings TEXT;")?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Whether `table` has a column called `column` (an older database may
+/// lack one a later version added).
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})"))?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+    for name in names {
+        if name? == column {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Indexes the stored messages the message index lacks: those after its
@@ -211,7 +228,7 @@ fn index_after(tx: &rusqlite::Transaction<'_>, after: i64) -> Result<u64, StoreE
 /// says where the ids continue.
 pub fn load(conn: &Connection, ids: Start) -> Result<Loaded, StoreError> {
     let mut stmt =
-        conn.prepare("SELECT key, name, topic, topic_set_by, topic_set_at FROM rooms")?;
+        conn.prepare("SELECT key, name, topic, topic_set_by, topic_set_at, settings FROM rooms")?;
     let rooms = stmt
         .query_map([], |r| {
             Ok(StoredRoom {
@@ -220,6 +237,7 @@ pub fn load(conn: &Connection, ids: Start) -> Result<Loaded, StoreError> {
                 topic: r.get(2)?,
                 set_by: r.get(3)?,
                 set_at: r.get(4)?,
+                settings: r.get(5)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

@@ -257,7 +257,7 @@ impl<'p> Writer<'p> {
                 Op::Message(..)
                 | Op::UserId(_)
                 | Op::ReleaseIds { .. }
-                | Op::Topic(_)
+                | Op::Room(_)
                 | Op::Ban(_)
                 | Op::Unban { .. } => {}
             }
@@ -358,7 +358,7 @@ impl<'p> Writer<'p> {
                         next_message,
                         next_user,
                     } => release = Some((next_message, next_user)),
-                    Op::Topic(room) => {
+                    Op::Room(room) => {
                         upsert_room(&tx, &room)?;
                     }
                     Op::Ban(ban) => {
@@ -639,10 +639,19 @@ fn terms_of(m: &StoredMessage) -> String {
 
 fn upsert_room(tx: &rusqlite::Transaction<'_>, room: &StoredRoom) -> rusqlite::Result<usize> {
     tx.execute(
-        "INSERT INTO rooms (key, name, topic, topic_set_by, topic_set_at) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO rooms (key, name, topic, topic_set_by, topic_set_at, settings)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(key) DO UPDATE SET name = excluded.name, topic = excluded.topic,
-           topic_set_by = excluded.topic_set_by, topic_set_at = excluded.topic_set_at",
-        params![room.key, room.name, room.topic, room.set_by, room.set_at],
+           topic_set_by = excluded.topic_set_by, topic_set_at = excluded.topic_set_at,
+           settings = excluded.settings",
+        params![
+            room.key,
+            room.name,
+            room.topic,
+            room.set_by,
+            room.set_at,
+            room.settings
+        ],
     )
 }
 

@@ -153,7 +153,7 @@ async fn join_part_names_and_their_errors() {
         .unwrap();
     let mut nicks: Vec<&str> = last_param(names_b).split(' ').collect();
     nicks.sort();
-    assert_eq!(nicks, ["joiner", "other"]);
+    assert_eq!(nicks, ["@other", "joiner"], "its creator is its operator");
     // The other member of #b sees the join.
     let seen = other.sync().await;
     assert!(seen.iter().any(|m| m.command == "JOIN"
@@ -207,6 +207,10 @@ async fn topic_query_set_and_errors() {
     let mut c = IrcRaw::register(server.irc_addr, "topper", &[]).await;
     let mut json = Raw::login(server.addr, "jsonuser").await;
     json.join("t").await;
+    // Its creator lets every member set the topic.
+    json.send_json(json!({"type": "mode", "room": "t", "modes": "-t"}))
+        .await;
+    json.recv_type("done").await;
     c.send("JOIN #t").await;
     c.until("366").await;
     c.send("TOPIC #t").await;
@@ -409,6 +413,7 @@ async fn away_nick_mode_and_kick() {
         (mode.command.as_str(), mode.params[2].as_str()),
         ("324", "+n")
     );
+    assert_eq!(a.recv().await.command, "329");
     a.send("MODE #lobby b").await;
     assert_eq!(a.recv().await.command, "368");
     a.send("MODE #lobby +o bee").await;

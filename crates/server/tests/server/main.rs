@@ -7,6 +7,7 @@
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
 //! - `accounts`: accounts, passwords and what operators may do.
+//! - `moderation`: room operators, voice, modes, bans, invites and kicks.
 //! - `limits`, `security`, `hostile`: every limit crossed, the security
 //!   properties, and the hostile-input corpus.
 //! - `tutorial_client`: the source tutorial's own Python client.
@@ -20,6 +21,7 @@ mod hostile;
 mod irc;
 mod json_protocol;
 mod limits;
+mod moderation;
 mod presence;
 mod proxy;
 mod rooms;

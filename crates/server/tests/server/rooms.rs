@@ -20,7 +20,8 @@ async fn join_replies_with_room_topic_and_members_and_tells_the_room() {
     assert_eq!(joined["ref"], "join");
     assert_eq!(
         joined["members"],
-        json!([{"id": a.id, "nickname": "alice"}])
+        json!([{"id": a.id, "nickname": "alice", "operator": true}]),
+        "its creator is its operator"
     );
     assert!(replay.is_empty());
 
@@ -105,7 +106,10 @@ async fn who_lists_members_and_unknown_rooms_are_errors() {
         .await;
     let list = a.recv_type("member_list").await;
     assert_eq!(list["room"], "den");
-    assert_eq!(list["members"], json!([{"id": b.id, "nickname": "b"}]));
+    assert_eq!(
+        list["members"],
+        json!([{"id": b.id, "nickname": "b", "operator": true}])
+    );
     a.send_json(json!({"type": "who", "room": "nowhere"})).await;
     a.expect_error("no_such_room").await;
     server.stop().await;
@@ -275,6 +279,13 @@ async fn topic_query_set_and_presence() {
     let t = a.recv_type("topic").await;
     assert_eq!(t["topic"], "");
     assert!(t.get("set_by").is_none());
+    // A new room's topic is its operators' (`+t`) until they lift the lock.
+    b.send_json(json!({"type": "topic", "room": "t", "topic": "Rust 2024"}))
+        .await;
+    b.expect_error("not_room_operator").await;
+    a.send_json(json!({"type": "mode", "room": "t", "modes": "-t"}))
+        .await;
+    a.recv_type("done").await;
     b.send_json(json!({"type": "topic", "room": "t", "topic": "Rust 2024", "ref": 3}))
         .await;
     let t = b.recv_type("topic").await;

@@ -39,6 +39,9 @@ async fn escapes_are_defused_for_every_protocol() {
     let mut irc = IrcRaw::register(server.irc_addr(), "watcher", &[]).await;
     irc.send("JOIN #den").await;
     irc.until("366").await;
+    // Anyone in the room may set its topic (its creator lifts the lock).
+    irc.send("MODE #den -t").await;
+    irc.until("MODE").await;
     let mut json_watcher = Raw::login(server.addr(), "jwatcher").await;
     json_watcher.join("den").await;
     let mut mallory = Raw::login(server.addr(), "mallory").await;

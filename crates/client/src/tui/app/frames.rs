@@ -119,6 +119,27 @@ impl App {
             ServerFrame::RoomList(list) => self.on_room_list(list),
             ServerFrame::MemberList(list) => self.on_member_list(list),
             ServerFrame::Topic(t) => self.on_topic(t),
+            ServerFrame::Modes(m) => {
+                let index = self.reply_window(m.reference.as_ref()).unwrap_or(0);
+                let text = format!("modes of #{}: {} {}", m.room, m.modes, m.args.join(" "));
+                self.note(index, LineKind::Info(text));
+            }
+            ServerFrame::MaskList(list) => {
+                let index = self.reply_window(list.reference.as_ref()).unwrap_or(0);
+                let what = if list.list == "e" {
+                    "exceptions"
+                } else {
+                    "bans"
+                };
+                let masks: Vec<&str> = list.entries.iter().map(|e| e.mask.as_str()).collect();
+                let text = format!(
+                    "{} {what} in #{}: {}",
+                    masks.len(),
+                    list.room,
+                    masks.join(" ")
+                );
+                self.note(index, LineKind::Info(text));
+            }
             ServerFrame::Renamed(r) => self.on_renamed(r),
             ServerFrame::Ack(a) => self.on_ack(a),
             ServerFrame::Error(e) => self.on_error(e),
@@ -243,7 +264,10 @@ impl App {
                 self.refresh_room(&name, index, Some(newest));
             } else {
                 self.request(
-                    Request::Join { room: name },
+                    Request::Join {
+                        room: name,
+                        key: None,
+                    },
                     Pending::Join {
                         room: key.clone(),
                         origin: key,
@@ -446,6 +470,18 @@ impl App {
                     };
                     self.windows[index].topic = topic;
                     self.note(index, LineKind::Notice(text));
+                }
+            }
+            (PresenceEvent::Mode, Some(name)) => {
+                if let Some(index) = self.window_index(&WindowKey::room(name)) {
+                    self.note(index, LineKind::Notice(p.message.clone()));
+                }
+            }
+            (PresenceEvent::Invite, Some(name)) => {
+                let text = format!("{who} invites you into #{name} (/join #{name})");
+                self.note(0, LineKind::Notice(text.clone()));
+                if self.current != 0 {
+                    self.note_here(LineKind::Notice(text));
                 }
             }
             (PresenceEvent::Summary, Some(name)) => {

@@ -351,7 +351,10 @@ impl App {
                     self.error_here(e.to_string());
                 } else {
                     self.request(
-                        Request::Join { room: name.clone() },
+                        Request::Join {
+                            room: name.clone(),
+                            key: None,
+                        },
                         Pending::Join {
                             room: WindowKey::room(&name),
                             origin: here,

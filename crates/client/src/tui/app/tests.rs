@@ -168,7 +168,13 @@ fn logged_in_with(password: Option<&str>) -> App {
 /// `joined` and the replay `replay` (message ids).
 fn join(app: &mut App, room: &str, replay: &[u64], has_more: bool) {
     let req = enter(app, &format!("/join {room}"));
-    assert_eq!(requests(&req), [Request::Join { room: room.into() }]);
+    assert_eq!(
+        requests(&req),
+        [Request::Join {
+            room: room.into(),
+            key: None
+        }]
+    );
     let r = req[0].1;
     frame(
         app,
@@ -1021,7 +1027,8 @@ fn reconnecting_logs_back_in_rejoins_and_fills_the_gap_without_duplicates() {
                 limit: HISTORY_PAGE
             },
             Request::Join {
-                room: "rust".into()
+                room: "rust".into(),
+                key: None
             },
         ]
     );
@@ -1123,7 +1130,8 @@ fn a_room_left_before_the_drop_is_left_again_after_it() {
         requests(&after),
         [
             Request::Join {
-                room: "rust".into()
+                room: "rust".into(),
+                key: None
             },
             Request::Part {
                 room: "lobby".into()

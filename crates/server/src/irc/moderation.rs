@@ -1,0 +1,196 @@
+//! Channel moderation on IRC: MODE on a channel, INVITE and KICK, with
+//! RFC 2812's numerics; the hub decides (`hub::moderation`), for IRC and
+//! JSON users alike.
+
+use chatroom_proto::irc::{self, Message, channel, numeric};
+use chatroom_proto::modes::{self, List, ModeError};
+
+use super::IrcSession;
+use crate::hub::{HubError, MaskEntry};
+
+impl IrcSession {
+    /// `MODE #channel` shows its modes (and `329` when it was made);
+    /// `MODE #channel b` its bans; `MODE #channel +o-v ann bob` changes
+    /// them. The change is announced to the channel as a `MODE` line.
+    pub(super) fn channel_mode(&self, target: &str, args: &[String]) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        let Some(room) = self.room_of(target) else {
+            return;
+        };
+        let Some((change, change_args)) = args.split_first() else {
+            match self.hub.modes(&client, room) {
+                Ok(modes) => {
+                    let channel = channel::room_to_channel(&modes.room);
+                    let mut m = self
+                        .numeric(numeric::RPL_CHANNELMODEIS)
+                        .param(&channel)
+                        .param(&modes.modes);
+                    for arg in &modes.args {
+                        m = m.param(arg);
+                    }
+                    let created = self
+                        .numeric(numeric::RPL_CREATIONTIME)
+                        .param(&channel)
+                        .param((modes.created / 1000).to_string());
+                    self.send_all(&[m, created]);
+                }
+                Err(e) => self.hub_error(&e, target),
+            }
+            return;
+        };
+        let (changes, unreadable) = modes::parse(change, change_args);
+        for error in unreadable {
+            let m = match error {
+                ModeError::Unknown(c) => self
+                    .numeric(numeric::ERR_UNKNOWNMODE)
+                    .param(c.to_string())
+                    .trailing_param("is an unknown mode char to me"),
+                ModeError::MissingArgument(c) => self
+                    .numeric(numeric::ERR_NEEDMOREPARAMS)
+                    .param("MODE")
+                    .trailing_param(format!("Mode {c} needs a parameter")),
+                ModeError::BadArgument(c, _) => self
+                    .numeric(numeric::ERR_UNKNOWNMODE)
+                    .param(c.to_string())
+                    .trailing_param(error.to_string()),
+            };
+            self.send(&m);
+        }
+        if changes.is_empty() {
+            return;
+        }
+        match self.hub.change_modes(&client, room, &changes) {
+            Ok(outcome) => {
+                let channel = channel::room_to_channel(&outcome.room);
+                let mut lines = Vec::new();
+                for (list, entries) in outcome.lists {
+                    lines.extend(self.list_lines(&channel, list, &entries));
+                }
+                for (change, error) in &outcome.refused {
+                    let subject = match change {
+                        modes::Change::Rank(_, _, nick) => nick.as_str(),
+                        _ => channel.as_str(),
+                    };
+                    lines.extend(self.refusal(error, subject, &channel));
+                }
+                self.send_all(&lines);
+            }
+            Err(e) => self.hub_error(&e, target),
+        }
+    }
+
+    /// A ban or exception list, then its end.
+    fn list_lines(&self, channel: &str, list: List, entries: &[MaskEntry]) -> Vec<Message> {
+        let (entry, end, what) = match list {
+            List::Bans => (
+                numeric::RPL_BANLIST,
+                numeric::RPL_ENDOFBANLIST,
+                "End of channel ban list",
+            ),
+            List::Exceptions => (
+                numeric::RPL_EXCEPTLIST,
+                numeric::RPL_ENDOFEXCEPTLIST,
+                "End of channel exception list",
+            ),
+        };
+        let mut lines: Vec<Message> = entries
+            .iter()
+            .map(|e| {
+                self.numeric(entry)
+                    .param(channel)
+                    .param(&e.mask)
+                    .param(irc::safe_param(&e.by))
+                    .param((e.at / 1000).to_string())
+            })
+            .collect();
+        lines.push(self.numeric(end).param(channel).trailing_param(what));
+        lines
+    }
+
+    /// The numeric for one refused change (`441` for someone not in the
+    /// channel, `401` for nobody of that name, `478` for a full list).
+    fn refusal(&self, error: &HubError, subject: &str, channel: &str) -> Option<Message> {
+        let subject = irc::safe_param(subject);
+        Some(match error {
+            HubError::TheyAreNotInRoom(..) => self
+                .numeric(numeric::ERR_USERNOTINCHANNEL)
+                .param(subject)
+                .param(channel)
+                .trailing_param("They aren't on that channel"),
+            HubError::NoSuchUser(_) => self
+                .numeric(numeric::ERR_NOSUCHNICK)
+                .param(subject)
+                .trailing_param("No such nick/channel"),
+            HubError::ListFull(_) => self
+                .numeric(numeric::ERR_BANLISTFULL)
+                .param(channel)
+                .param("b")
+                .trailing_param("Channel list is full"),
+            _ => {
+                self.hub_error(error, subject);
+                return None;
+            }
+        })
+    }
+
+    /// `INVITE nick #channel`: `341` to the inviter, an `INVITE` line to
+    /// the invitee.
+    pub(super) fn invite(&self, nick: &str, target: &str) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        let Some(room) = self.room_of(target) else {
+            return;
+        };
+        match self.hub.invite(&client, room, nick) {
+            Ok((room, invitee)) => {
+                let m = self
+                    .numeric(numeric::RPL_INVITING)
+                    .param(&*invitee.nick)
+                    .param(channel::room_to_channel(&room));
+                self.send(&m);
+            }
+            Err(HubError::TheyAreInRoom(..)) => {
+                let m = self
+                    .numeric(numeric::ERR_USERONCHANNEL)
+                    .param(irc::safe_param(nick))
+                    .param(irc::safe_param(target))
+                    .trailing_param("is already on channel");
+                self.send(&m);
+            }
+            Err(e @ HubError::NoSuchUser(_)) => self.hub_error(&e, nick),
+            Err(e) => self.hub_error(&e, target),
+        }
+    }
+
+    /// `KICK #channel nick[,nick] [:reason]`, for the channel's operators.
+    pub(super) fn kick(&self, channel_name: &str, targets: &str, reason: Option<&str>) {
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        let Some(room) = self.room_of(channel_name) else {
+            return;
+        };
+        let reason = reason.unwrap_or_else(|| self.nick.as_deref().unwrap_or("kicked"));
+        for target in targets.split(',').filter(|t| !t.is_empty()) {
+            match self.hub.kick(&client, room, target, reason) {
+                Ok(()) => {}
+                Err(HubError::TheyAreNotInRoom(..)) => {
+                    let m = self
+                        .numeric(numeric::ERR_USERNOTINCHANNEL)
+                        .param(irc::safe_param(target))
+                        .param(irc::safe_param(channel_name))
+                        .trailing_param("They aren't on that channel");
+                    self.send(&m);
+                }
+                Err(e @ HubError::NoSuchUser(_)) => self.hub_error(&e, target),
+                Err(e) => {
+                    self.hub_error(&e, channel_name);
+                    return;
+                }
+            }
+        }
+    }
+}
