@@ -2,6 +2,7 @@
 //! and stored.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chatroom_proto::chat_text;
 use chatroom_proto::nick;
@@ -35,6 +36,7 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let text = chat_text::sanitize(text);
+        let accepted = Instant::now();
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
         let (key, room) = state.joined_room(client.id, room_name.unwrap_or(LOBBY))?;
@@ -59,6 +61,7 @@ impl Hub {
             Audience::room_except(&key, client.id)
         };
         state.publish(audience, &event);
+        self.metrics.room_message(accepted);
         self.store.message(
             StoredMessage {
                 id: msg_id,
@@ -96,6 +99,7 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let text = chat_text::sanitize(text);
+        let accepted = Instant::now();
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
         let recipient = state
@@ -121,6 +125,7 @@ impl Hub {
         if client.echo() && recipient.person.id != client.id {
             state.publish(Audience::User(client.id), &event);
         }
+        self.metrics.direct_message(accepted);
         let receipt = reply(&recipient.person.nick, recipient.away.as_deref());
         self.store.message(
             StoredMessage {

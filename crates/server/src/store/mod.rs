@@ -33,6 +33,8 @@ use rusqlite::Connection;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+use crate::metrics::StoreMetrics;
+
 pub use backup::{Stats, backup, stats};
 pub use ids::Start;
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
@@ -246,6 +248,8 @@ pub struct Store {
     /// The reader threads' queue (a database on disk).
     reads: Option<mpsc::Sender<reads::Read>>,
     progress: Arc<Progress>,
+    /// The writer's commit latency.
+    metrics: StoreMetrics,
 }
 
 /// The store's threads; [`StoreThread::finish`] flushes and waits for them.
@@ -318,13 +322,16 @@ pub fn open(
     }
     let (ops, rx) = mpsc::channel();
     let shared = progress.clone();
+    let metrics = StoreMetrics::new();
+    let measured = metrics.clone();
     let handle = spawn("history-store", move || {
-        writer::run(conn, rx, retention, ceilings, &shared);
+        writer::run(conn, rx, retention, ceilings, &shared, measured);
     })?;
     let store = Store {
         ops,
         reads,
         progress,
+        metrics,
     };
     Ok((store, StoreThread { handle, readers }, loaded))
 }
@@ -488,6 +495,11 @@ impl Store {
             .send(Op::Flush(done))
             .map_err(|_| StoreError::Stopped)?;
         flushed.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// The store's instruments, for the server's metrics.
+    pub(crate) fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
     }
 
     fn send(&self, op: Op) {
