@@ -95,7 +95,8 @@ pub struct Config {
     /// one).
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Whether the HTTP listeners answer `GET /metrics` (counts in the
-    /// Prometheus text format, nothing about any one person).
+    /// Prometheus text format, nothing about any one person). `/healthz`
+    /// and `/readyz` are always answered.
     pub metrics: bool,
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP listener: the web client's files, the chat protocols over
 //! WebSocket at `/ws` (JSON by default; IRC with the `text.ircv3.net` or
-//! `binary.ircv3.net` subprotocol), and for operators `/metrics`.
+//! `binary.ircv3.net` subprotocol), and for operators `/metrics`,
+//! `/healthz` and `/readyz`.
 //!
 //! Connections are accepted by the server's own accept loop (bans and
 //! connection limits apply as on every listener, see `server.rs`); each one
@@ -13,6 +14,7 @@
 mod assets;
 mod forwarded;
 mod headers;
+mod health;
 mod metrics;
 mod origin;
 mod ws;
@@ -86,11 +88,14 @@ struct AppState {
     tasks: TaskTracker,
 }
 
-/// The routes: the WebSocket endpoint, the metrics (unless turned off),
-/// and the embedded files for everything else; every response carries the
-/// security headers.
+/// The routes: the WebSocket endpoint, the operators' probes (and the
+/// metrics, unless turned off), and the embedded files for everything
+/// else; every response carries the security headers.
 fn router(shared: Arc<Shared>, tasks: TaskTracker) -> Router {
-    let mut router = Router::new().route("/ws", get(ws::upgrade));
+    let mut router = Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready));
     if shared.http.metrics {
         router = router.route("/metrics", get(metrics::scrape));
     }

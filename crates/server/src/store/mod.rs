@@ -220,6 +220,8 @@ enum Op {
     /// A read, for a store without reader threads (in memory).
     Read(reads::Read),
     Flush(oneshot::Sender<()>),
+    /// A readiness probe: the writer answers after a trivial query.
+    Ping(oneshot::Sender<Result<(), StoreError>>),
     /// A new account; the reply comes once it is committed.
     Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
     /// An account to delete (by folded nickname); the reply comes once the
@@ -495,6 +497,17 @@ impl Store {
             .send(Op::Flush(done))
             .map_err(|_| StoreError::Stopped)?;
         flushed.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Waits for the writer thread to run a trivial query after everything
+    /// queued before it: whether the store is there and keeping up (a
+    /// readiness probe bounds the wait).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(Op::Ping(reply))
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// The store's instruments, for the server's metrics.

@@ -253,6 +253,14 @@ impl<'p> Writer<'p> {
                 Op::Flush(done) => {
                     let _ = done.send(());
                 }
+                Op::Ping(reply) => {
+                    let answered = self
+                        .conn
+                        .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                        .map(drop)
+                        .map_err(StoreError::from);
+                    let _ = reply.send(answered);
+                }
                 Op::Account(account, reply) => {
                     let _ = reply.send(self.insert_account(&account));
                 }
