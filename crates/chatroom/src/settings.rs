@@ -215,6 +215,8 @@ pub struct Settings {
     pub opers: Vec<OperEntry>,
     /// Whether every login needs an account.
     pub require_account: bool,
+    /// Whether the HTTP listeners answer `GET /metrics`.
+    pub metrics: bool,
     /// History replay and retention.
     pub history: HistorySettings,
     /// Limits and timeouts.
@@ -378,6 +380,7 @@ impl Default for Settings {
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,
+            metrics: config.metrics,
             history: HistorySettings {
                 replay: config.history_replay,
                 synchronous: SyncMode::default(),
@@ -490,6 +493,10 @@ pub struct ServeArgs {
     /// Refuse logins without an account.
     #[arg(long)]
     pub require_account: bool,
+    /// Whether the HTTP listeners serve GET /metrics (counts in the
+    /// Prometheus text format, nothing about any one person) [default: true].
+    #[arg(long, value_name = "true|false")]
+    pub metrics: Option<bool>,
     /// How many stored messages joining a room replays [default: 50].
     #[arg(long, value_name = "N")]
     pub history_replay: Option<u32>,
@@ -651,6 +658,7 @@ impl Settings {
             self.operators.clone_from(&args.operators);
         }
         self.require_account |= args.require_account;
+        set(&mut self.metrics, &args.metrics);
         set(&mut self.history.replay, &args.history_replay);
         set(&mut self.history.synchronous, &args.synchronous);
         set(&mut self.history.cache_mib, &args.history_cache_mib);
@@ -862,6 +870,7 @@ impl Settings {
             rooms_per_hour: limits.rooms_per_hour,
             allowed_origins: self.allowed_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            metrics: self.metrics,
         })
     }
 }

@@ -94,6 +94,10 @@ pub struct Config {
     /// it. From any other address that header is ignored (anyone can send
     /// one).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Whether the HTTP listeners answer `GET /metrics` (counts in the
+    /// Prometheus text format, nothing about any one person). `/healthz`
+    /// and `/readyz` are always answered.
+    pub metrics: bool,
 }
 
 /// The message of the day IRC clients see when none is configured.
@@ -140,6 +144,7 @@ impl Default for Config {
             rooms_per_hour: 30,
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            metrics: true,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod hub;
 mod irc;
 mod json;
 pub mod limits;
+mod metrics;
 
 pub mod outbox;
 mod server;

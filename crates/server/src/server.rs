@@ -35,6 +35,7 @@ use crate::hub::{Hub, HubSettings};
 use crate::irc::{IrcSession, IrcSettings};
 use crate::json::{JsonSession, JsonSettings};
 use crate::limits::{Admission, ConnectionLimits, RateLimit, Refusal, Ticket};
+use crate::metrics::{Metrics, Transport};
 use crate::outbox::Outbox;
 use crate::store::{self, StoreError};
 
@@ -187,6 +188,7 @@ pub async fn run(
         presence_threshold: config.presence_threshold,
     };
     let hub = Arc::new(Hub::new(store, &loaded, settings)?);
+    let metrics = Arc::new(Metrics::new(hub.metrics(), hub.store().metrics()));
     let admission = Admission::new(ConnectionLimits {
         total: config.max_connections,
         per_ip: config.max_connections_per_ip,
@@ -220,6 +222,7 @@ pub async fn run(
                 shutdown_grace: config.shutdown_grace,
                 write_linger: config.write_linger,
             },
+            metrics: metrics.driver.clone(),
         }),
         outbox_bytes: config.outbox_bytes,
         refusing: Arc::new(Semaphore::new(MAX_REFUSALS_AT_ONCE)),
@@ -242,7 +245,9 @@ pub async fn run(
             &config.allowed_origins,
             &config.trusted_proxies,
             config.max_frame_bytes,
+            config.metrics,
         ),
+        metrics,
     });
     for listener in listeners {
         let addr = listener.socket.local_addr()?;
@@ -307,6 +312,8 @@ pub(crate) struct Shared {
     refusing: Arc<Semaphore>,
     /// What the HTTP listeners need beyond that.
     pub(crate) http: HttpSettings,
+    /// What `GET /metrics` shows; sessions count themselves open here.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Shared {
@@ -514,14 +521,18 @@ fn spawn_session<I, O>(
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();
     let settings = shared.driver.clone();
+    let held = (
+        ticket,
+        shared.metrics.connections.open(Transport::Direct(wire)),
+    );
     match wire {
         Wire::Json => {
             let session = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone());
-            tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
+            tasks.spawn(drive(reader, writer, outbox, session, settings, held));
         }
         Wire::Irc => {
             let session = IrcSession::new(hub, outbox.clone(), peer, shared.irc.clone());
-            tasks.spawn(drive(reader, writer, outbox, session, settings, ticket));
+            tasks.spawn(drive(reader, writer, outbox, session, settings, held));
         }
     }
 }

@@ -21,6 +21,7 @@ server_name = "chatroom"
 operators = []
 opers = []
 require_account = false
+metrics = true
 trusted_proxies = []
 
 [[listeners]]
@@ -126,6 +127,7 @@ irc_listen = "127.0.0.1:6667"
 http_listen = "off"
 operators = ["root", "admin"]
 server_name = "irc.example"
+metrics = false
 
 [history]
 replay = 7
@@ -153,6 +155,7 @@ max_connections_per_ip = 5
         (&["limits", "messages_per_second"], 2.5.into()),
         (&["limits", "ping_interval"], "30s".into()),
         (&["limits", "max_connections_per_ip"], 5.into()),
+        (&["metrics"], false.into()),
         // Not in the file: the defaults.
         (&["limits", "message_burst"], 20.into()),
         (&["data_dir"], "data".into()),
@@ -177,6 +180,8 @@ max_connections_per_ip = 5
         "boss",
         "--room-retention",
         "rust:age=7d",
+        "--metrics",
+        "true",
     ])
     .await;
     assert_eq!(
@@ -191,6 +196,7 @@ max_connections_per_ip = 5
         ),
         (&["history", "replay"], 9.into()),
         (&["history", "rooms", "rust"], "age=7days".into()),
+        (&["metrics"], true.into()),
         // What no flag touched keeps the file's value.
         (&["history", "rooms", "lobby"], "count=100".into()),
         (&["limits", "ping_interval"], "30s".into()),

@@ -28,10 +28,12 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
+use prometheus_client::metrics::counter::Counter;
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::limits::{RateLimit, TokenBucket, Verdict};
+use crate::metrics::DriverMetrics;
 use crate::outbox::{CloseReason, Outbox};
 pub use transport::{ByteSink, ByteStream, Inbound, MessageStream, Outbound};
 
@@ -137,6 +139,8 @@ pub struct DriverSettings {
     pub shutdown: CancellationToken,
     /// The limits enforced on every connection.
     pub limits: DriverLimits,
+    /// Bytes sent, rate-limit refusals and disconnects, for the metrics.
+    pub(crate) metrics: DriverMetrics,
 }
 
 /// Runs a connection (its read and write halves) until it ends, then
@@ -176,6 +180,9 @@ where
             &settings,
         )
         .await;
+        // Counted before the last words go out: whoever sees them closed
+        // sees the count.
+        settings.metrics.closed(reason);
         // Nothing more is queued once the last words are chosen (a late
         // acknowledgement from the store would otherwise follow them).
         outbox.close(reason);
@@ -195,6 +202,7 @@ where
                 &outbox,
                 &mut writing,
                 deadline,
+                &settings.metrics,
             ))
             .await;
         }
@@ -224,6 +232,7 @@ where
 {
     async move {
         let limits = &settings.limits;
+        let sent = &settings.metrics.sent_bytes;
         let mut inputs = Vec::new();
         let started = Instant::now();
         let mut last_input = started;
@@ -252,6 +261,7 @@ where
                     writing,
                     &mut Context::from_waker(Waker::noop()),
                     &mut frames,
+                    sent,
                 );
                 if let Poll::Ready(Err(_)) = drained {
                     return CloseReason::Reset;
@@ -293,7 +303,7 @@ where
                         linger.arrived(Instant::now());
                     }
                 }
-                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)), if blocked => {
+                drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, sent)), if blocked => {
                     if drained.is_err() {
                         return CloseReason::Reset;
                     }
@@ -318,7 +328,7 @@ where
                     // recipient.
                     if !inputs.is_empty() {
                         let inputs = std::mem::take(&mut inputs);
-                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut buckets, limits, inputs));
+                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut buckets, settings, inputs));
                         if let Some(reason) = handled.await {
                             return reason;
                         }
@@ -365,13 +375,14 @@ async fn handle<O, S>(
     session: &mut S,
     writing: &mut VecDeque<Bytes>,
     buckets: &mut Buckets,
-    limits: &DriverLimits,
+    settings: &DriverSettings,
     inputs: Vec<S::Input>,
 ) -> Option<CloseReason>
 where
     O: Outbound,
     S: Session,
 {
+    let (limits, metrics) = (&settings.limits, &settings.metrics);
     for input in inputs {
         let (bucket, cost) = match session.cost(&input) {
             Cost::Free => (None, 0),
@@ -382,6 +393,7 @@ where
             match bucket.take_n(limit, Instant::now().into_std(), cost) {
                 Verdict::Pass => {}
                 Verdict::Refuse => {
+                    metrics.rate_limited.inc();
                     session.rate_limited(input);
                     continue;
                 }
@@ -396,7 +408,7 @@ where
         if outbox.is_half_full() {
             let drained = timeout(BACKPRESSURE_WAIT, async {
                 tokio::select! {
-                    drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)) => Some(drained),
+                    drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, &metrics.sent_bytes)) => Some(drained),
                     () = outbox.wait_closed() => None,
                 }
             })
@@ -473,13 +485,15 @@ impl Linger {
 }
 
 /// Writes queued frames (and flushes) until everything is out (`Ready`) or
-/// the socket is full (`Pending`); adds the frames written whole to `frames`.
+/// the socket is full (`Pending`); adds the frames written whole to
+/// `frames`, and each write's bytes to `sent`.
 fn poll_drain<O: Outbound>(
     writer: &mut O,
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     cx: &mut Context<'_>,
     frames: &mut usize,
+    sent: &Counter,
 ) -> Poll<io::Result<()>> {
     loop {
         if writing.is_empty() {
@@ -492,6 +506,7 @@ fn poll_drain<O: Outbound>(
             Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Poll::Ready(Ok(n)) => {
                 outbox.written(n);
+                sent.inc_by(n as u64);
                 *frames += consume(writing, n);
             }
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -532,13 +547,14 @@ async fn close_gracefully<I, O>(
     outbox: &Outbox,
     writing: &mut VecDeque<Bytes>,
     deadline: Instant,
+    metrics: &DriverMetrics,
 ) where
     I: Inbound,
     O: Outbound,
 {
     let flushed = timeout_at(
         deadline,
-        poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0)),
+        poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, &metrics.sent_bytes)),
     )
     .await;
     if !matches!(flushed, Ok(Ok(()))) {

@@ -261,6 +261,7 @@ mod tests {
                 shutdown_grace: Duration::from_secs(1),
                 write_linger: Duration::from_millis(10),
             },
+            metrics: crate::metrics::DriverMetrics::new(),
         });
         let driver = tokio::spawn(drive(stream, sink, outbox, session, settings, ()));
         // A frame per message, with no line end of its own; two in a row.

@@ -1,6 +1,7 @@
-//! The HTTP listener: the web client's files, and the chat protocols over
+//! The HTTP listener: the web client's files, the chat protocols over
 //! WebSocket at `/ws` (JSON by default; IRC with the `text.ircv3.net` or
-//! `binary.ircv3.net` subprotocol).
+//! `binary.ircv3.net` subprotocol), and for operators `/metrics`,
+//! `/healthz` and `/readyz`.
 //!
 //! Connections are accepted by the server's own accept loop (bans and
 //! connection limits apply as on every listener, see `server.rs`); each one
@@ -13,6 +14,8 @@
 mod assets;
 mod forwarded;
 mod headers;
+mod health;
+mod metrics;
 mod origin;
 mod ws;
 
@@ -44,20 +47,24 @@ pub(crate) struct HttpSettings {
     trusted_proxies: Vec<IpAddr>,
     /// Largest WebSocket message (one protocol frame), in bytes.
     max_message: usize,
+    /// Whether `GET /metrics` is answered.
+    metrics: bool,
 }
 
 impl HttpSettings {
-    /// Settings from the configured origins and proxies and the frame
-    /// size limit.
+    /// Settings from the configured origins and proxies, the frame size
+    /// limit, and whether metrics are served.
     pub(crate) fn new(
         allowed_origins: &[String],
         trusted_proxies: &[IpAddr],
         max_frame: usize,
+        metrics: bool,
     ) -> Self {
         HttpSettings {
             origins: Origins::new(allowed_origins),
             trusted_proxies: trusted_proxies.to_vec(),
             max_message: max_frame,
+            metrics,
         }
     }
 
@@ -81,11 +88,18 @@ struct AppState {
     tasks: TaskTracker,
 }
 
-/// The routes: the WebSocket endpoint, and the embedded files for
-/// everything else; every response carries the security headers.
+/// The routes: the WebSocket endpoint, the operators' probes (and the
+/// metrics, unless turned off), and the embedded files for everything
+/// else; every response carries the security headers.
 fn router(shared: Arc<Shared>, tasks: TaskTracker) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/ws", get(ws::upgrade))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready));
+    if shared.http.metrics {
+        router = router.route("/metrics", get(metrics::scrape));
+    }
+    router
         .fallback(get(assets::serve))
         .layer(axum::middleware::map_response(headers::secure))
         .with_state(AppState { shared, tasks })

@@ -2,6 +2,7 @@
 //! and stored.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chatroom_proto::chat_text;
 use chatroom_proto::nick;
@@ -39,6 +40,7 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let text = chat_text::sanitize(text);
+        let accepted = Instant::now();
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
         let (key, room) = speaking_room(&state, client.id, room_name.unwrap_or(LOBBY))?;
@@ -63,6 +65,7 @@ impl Hub {
             Audience::room_except(&key, client.id)
         };
         state.publish(audience, &event);
+        self.metrics.room_message(accepted);
         self.store.message(
             StoredMessage {
                 id: msg_id,
@@ -100,6 +103,7 @@ impl Hub {
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
         let text = chat_text::sanitize(text);
+        let accepted = Instant::now();
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
         let recipient = state
@@ -125,6 +129,7 @@ impl Hub {
         if client.echo() && recipient.person.id != client.id {
             state.publish(Audience::User(client.id), &event);
         }
+        self.metrics.direct_message(accepted);
         let receipt = reply(&recipient.person.nick, recipient.away.as_deref());
         self.store.message(
             StoredMessage {

@@ -49,6 +49,7 @@ pub use types::{
 use crate::accounts::Accounts;
 use crate::clock::now_ms;
 use crate::limits::HourlyQuota;
+use crate::metrics::HubMetrics;
 use crate::store::{Loaded, Store};
 use ids::IdSource;
 pub use room_settings::MAX_LIST_ENTRIES;
@@ -64,13 +65,17 @@ pub struct Hub {
     /// Rooms created, per network.
     new_rooms: HourlyQuota,
     settings: HubSettings,
+    /// Logins, messages, deliveries and fan-out latency.
+    metrics: HubMetrics,
 }
 
 impl Hub {
     /// A hub continuing from what the store loaded (fails only if the
     /// password hashing threads cannot be started).
     pub fn new(store: Store, loaded: &Loaded, settings: HubSettings) -> std::io::Result<Self> {
+        let metrics = HubMetrics::new();
         let mut state = State::new(settings.presence_threshold);
+        state.deliveries = metrics.deliveries.clone();
         for stored in &loaded.rooms {
             let settings =
                 RoomSettings::from_stored(&stored.key, stored.settings.as_deref(), now_ms());
@@ -97,12 +102,18 @@ impl Hub {
             accounts,
             new_rooms: HourlyQuota::new(settings.rooms_per_hour),
             settings,
+            metrics,
         })
     }
 
     /// The history store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The hub's instruments, for the server's metrics.
+    pub(crate) fn metrics(&self) -> &HubMetrics {
+        &self.metrics
     }
 
     /// Accounts, operators and bans.

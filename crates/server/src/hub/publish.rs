@@ -52,8 +52,11 @@ impl<'a> Audience<'a> {
 }
 
 impl State {
-    /// Queues `event` for everyone in `audience`, each in their format.
+    /// Queues `event` for everyone in `audience`, each in their format,
+    /// and counts the deliveries once (one atomic add per publish, not per
+    /// recipient).
     pub fn publish(&self, audience: Audience<'_>, event: &Event) {
+        let mut delivered = 0u64;
         match audience {
             Audience::Room { key, except } => {
                 let Some(room) = self.rooms.get(key) else {
@@ -62,12 +65,14 @@ impl State {
                 for (id, client) in &room.members {
                     if Some(*id) != except {
                         client.deliver(event);
+                        delivered += 1;
                     }
                 }
             }
             Audience::User(id) => {
                 if let Some(user) = self.users.get(&id) {
                     user.client.deliver(event);
+                    delivered = 1;
                 }
             }
             Audience::Sharing { user, rooms } => {
@@ -76,10 +81,12 @@ impl State {
                     for (id, client) in &room.members {
                         if *id != user && told.insert(*id) {
                             client.deliver(event);
+                            delivered += 1;
                         }
                     }
                 }
             }
         }
+        self.deliveries.inc_by(delivered);
     }
 }

@@ -144,6 +144,8 @@ pub(super) struct State {
     skeletons: BTreeSet<(u64, UserId)>,
     /// By folded name. Kept while they have members or a topic (the lobby always).
     pub rooms: HashMap<String, Room>,
+    /// Events queued for recipients (see `publish`).
+    pub deliveries: prometheus_client::metrics::counter::Counter,
 }
 
 impl State {

@@ -68,6 +68,7 @@ impl Hub {
         state.enter(id, LOBBY);
         let lobby = self.joined(&state, id, LOBBY)?;
         client.outbox.push(welcome(&client, &nick, &lobby));
+        self.metrics.login();
         Ok(client)
     }
 

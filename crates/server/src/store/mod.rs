@@ -33,6 +33,8 @@ use rusqlite::Connection;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
+use crate::metrics::StoreMetrics;
+
 pub use backup::{Stats, backup, stats};
 pub use ids::Start;
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
@@ -221,6 +223,8 @@ enum Op {
     /// A read, for a store without reader threads (in memory).
     Read(reads::Read),
     Flush(oneshot::Sender<()>),
+    /// A readiness probe: the writer answers after a trivial query.
+    Ping(oneshot::Sender<Result<(), StoreError>>),
     /// A new account; the reply comes once it is committed.
     Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
     /// An account to delete (by folded nickname); the reply comes once the
@@ -249,6 +253,8 @@ pub struct Store {
     /// The reader threads' queue (a database on disk).
     reads: Option<mpsc::Sender<reads::Read>>,
     progress: Arc<Progress>,
+    /// The writer's commit latency.
+    metrics: StoreMetrics,
 }
 
 /// The store's threads; [`StoreThread::finish`] flushes and waits for them.
@@ -321,13 +327,16 @@ pub fn open(
     }
     let (ops, rx) = mpsc::channel();
     let shared = progress.clone();
+    let metrics = StoreMetrics::new();
+    let measured = metrics.clone();
     let handle = spawn("history-store", move || {
-        writer::run(conn, rx, retention, ceilings, &shared);
+        writer::run(conn, rx, retention, ceilings, &shared, measured);
     })?;
     let store = Store {
         ops,
         reads,
         progress,
+        metrics,
     };
     Ok((store, StoreThread { handle, readers }, loaded))
 }
@@ -491,6 +500,22 @@ impl Store {
             .send(Op::Flush(done))
             .map_err(|_| StoreError::Stopped)?;
         flushed.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Waits for the writer thread to run a trivial query after everything
+    /// queued before it: whether the store is there and keeping up (a
+    /// readiness probe bounds the wait).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops
+            .send(Op::Ping(reply))
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// The store's instruments, for the server's metrics.
+    pub(crate) fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
     }
 
     fn send(&self, op: Op) {

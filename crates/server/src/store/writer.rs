@@ -18,6 +18,7 @@ use super::{
 };
 
 use crate::clock::now_ms;
+use crate::metrics::StoreMetrics;
 
 /// Most records written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -86,6 +87,8 @@ struct Writer<'a> {
     retention: Retention,
     ceilings: Ceilings,
     progress: &'a Progress,
+    /// Where each batch's commit time goes.
+    metrics: StoreMetrics,
     /// Messages inserted per room (folded key) since its last count trim.
     since_trim: HashMap<String, u64>,
     /// Retention's deletions still to make, a step at a time.
@@ -105,8 +108,9 @@ pub fn run(
     retention: Retention,
     ceilings: Ceilings,
     progress: &Progress,
+    metrics: StoreMetrics,
 ) {
-    let mut writer = Writer::new(conn, retention, ceilings, progress);
+    let mut writer = Writer::new(conn, retention, ceilings, progress, metrics);
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
     let mut last_step = Instant::now();
@@ -178,12 +182,14 @@ impl<'p> Writer<'p> {
         retention: Retention,
         ceilings: Ceilings,
         progress: &'p Progress,
+        metrics: StoreMetrics,
     ) -> Self {
         Writer {
             conn,
             retention,
             ceilings,
             progress,
+            metrics,
             since_trim: HashMap::new(),
             work: VecDeque::new(),
             unindexed: Vec::new(),
@@ -208,7 +214,11 @@ impl<'p> Writer<'p> {
             Op::Message(m, _, _) => last.max(m.id),
             _ => last,
         });
+        let started = Instant::now();
         let written = self.write(batch, &mut touched, &mut answers, &mut receipts);
+        if written.is_ok() {
+            self.metrics.committed(started.elapsed());
+        }
         let error = written.as_ref().err();
         for (msg_id, ts, receipt) in receipts {
             receipt(Outcome { msg_id, ts, error });
@@ -242,6 +252,14 @@ impl<'p> Writer<'p> {
                 Op::Read(read) => reads::answer(&self.conn, &self.retention, read),
                 Op::Flush(done) => {
                     let _ = done.send(());
+                }
+                Op::Ping(reply) => {
+                    let answered = self
+                        .conn
+                        .query_row("SELECT 1", [], |row| row.get::<_, i64>(0))
+                        .map(drop)
+                        .map_err(StoreError::from);
+                    let _ = reply.send(answered);
                 }
                 Op::Account(account, reply) => {
                     let _ = reply.send(self.insert_account(&account));
@@ -676,7 +694,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         let (_, ceilings) = ids::start(&conn, false).unwrap();
-        Writer::new(conn, retention, ceilings, progress)
+        Writer::new(conn, retention, ceilings, progress, StoreMetrics::new())
     }
 
     fn message(id: u64, ts: i64, room: &str) -> Op {

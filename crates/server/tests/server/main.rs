@@ -13,6 +13,8 @@
 //! - `tutorial_client`: the source tutorial's own Python client.
 //! - `websocket`: the HTTP listener: the page, WebSocket for both protocols
 //!   and its limits; `websocket_hostile`: the hostile-input corpus over it.
+//! - `metrics`: the operators' endpoints: `/metrics` counting what clients
+//!   did, `/healthz` and `/readyz`.
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
@@ -21,6 +23,7 @@ mod hostile;
 mod irc;
 mod json_protocol;
 mod limits;
+mod metrics;
 mod moderation;
 mod presence;
 mod proxy;

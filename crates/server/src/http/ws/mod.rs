@@ -45,6 +45,7 @@ use crate::conn::{Cost, Flow, MessageStream, Session, drive};
 use crate::irc::IrcSession;
 use crate::json::JsonSession;
 use crate::limits::Ticket;
+use crate::metrics::Transport;
 use crate::outbox::{CloseReason, Outbox};
 use crate::server::Wire;
 
@@ -206,6 +207,10 @@ async fn run<S>(
     let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
     let hub = shared.hub.clone();
     let settings = shared.driver.clone();
+    let places = (
+        places,
+        shared.metrics.connections.open(Transport::WebSocket(wire)),
+    );
     match wire {
         Wire::Json => {
             let inner = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone());
