@@ -17,12 +17,13 @@ asks for WebSocket.  Flags the binary does not have yet are detected from
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
-from pathlib import Path
 import shutil
+import socket
 import subprocess
-from typing import Dict, FrozenSet, List, Optional, Set, Type
+from typing import FrozenSet, List, Optional, Set, Tuple, Type
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
 from irctest.runner import NotImplementedByController
@@ -61,6 +62,29 @@ def has_flag(flag: str) -> bool:
     return flag in serve_flags()
 
 
+# Controllers whose server may still run.  irctest calls kill() from
+# tearDown, but unittest skips tearDown when setUp raises, and some test
+# classes raise a skip in setUp after the server started (bot_mode.py: no BOT
+# token).  So each new server first stops the ones left over (tests run one at
+# a time in a process), and whatever is left is stopped at exit.
+_live: List["ChatroomController"] = []
+
+
+def _stop(controller: "ChatroomController") -> None:
+    try:
+        controller.kill()
+    except Exception:
+        pass
+    if controller in _live:
+        _live.remove(controller)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for controller in list(_live):
+        _stop(controller)
+
+
 class ChatroomController(BaseServerController, DirectoryBasedController):
     software_name = "chatroom"
 
@@ -82,6 +106,20 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
     # through the hub; --write-linger 0 below keeps them from waiting.
     sync_sleep_time = 0.0
 
+    def get_hostname_and_port(self) -> Tuple[str, int]:
+        """A free port on 127.0.0.1: our servers listen on loopback only
+        (irctest's own helper binds 0.0.0.0)."""
+        with self._used_ports() as used_ports:
+            while True:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind(("127.0.0.1", 0))
+                    hostname, port = s.getsockname()
+                if (hostname, port) not in used_ports:
+                    break
+            used_ports.add((hostname, port))
+            self._own_ports.add((hostname, port))
+        return (hostname, port)
+
     def run(
         self,
         hostname: str,
@@ -95,9 +133,16 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         websocket_port: Optional[int] = None,
     ) -> None:
         assert self.proc is None
+        for stale in list(_live):
+            if stale is not self:
+                _stop(stale)
+        # Skipping from here leaves no tearDown to call kill(): release the
+        # ports irctest reserved for this test ourselves.
         if run_services:
+            self.kill()
             raise NotImplementedByController("services (NickServ)")
         if password is not None and not has_flag("--irc-password"):
+            self.kill()
             raise NotImplementedByController("server password (--irc-password)")
 
         self.hostname = hostname
@@ -170,6 +215,12 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
             self.faketime_enabled = True
 
         self.proc = self.execute(args, proc_name="chatroom")
+        _live.append(self)
+
+    def kill(self) -> None:
+        super().kill()
+        if self in _live:
+            _live.remove(self)
 
     def registerUser(
         self,
