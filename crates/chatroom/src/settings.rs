@@ -209,6 +209,12 @@ pub struct Settings {
     pub server_name: String,
     /// A file whose lines are the IRC message of the day.
     pub motd_file: Option<PathBuf>,
+    /// Rooms IRC users start in (`["lobby"]`; `[]` for none).
+    pub irc_autojoin: Vec<String>,
+    /// The server password IRC clients give with `PASS` (none by default).
+    /// Never printed by `--print-config`.
+    #[serde(skip_serializing)]
+    pub irc_password: Option<String>,
     /// Accounts that are operators.
     pub operators: Vec<String>,
     /// Operators by name and password (`OPER`).
@@ -377,6 +383,8 @@ impl Default for Settings {
             in_memory: false,
             server_name: config.server_name,
             motd_file: None,
+            irc_autojoin: config.irc_autojoin,
+            irc_password: None,
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,
@@ -478,6 +486,15 @@ pub struct ServeArgs {
     /// The server's name on IRC [default: chatroom].
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
+    /// The rooms IRC users start in, comma-separated (`""` for none, as on
+    /// other IRC servers) [default: lobby].
+    #[arg(long, value_name = "ROOMS")]
+    pub irc_autojoin: Option<String>,
+    /// A server password IRC clients must give with PASS before
+    /// registering (a shared secret for a private server; with it, PASS
+    /// is no longer an account's password).
+    #[arg(long, value_name = "PASSWORD")]
+    pub irc_password: Option<String>,
     /// A file whose lines are the IRC message of the day.
     #[arg(long = "motd", value_name = "FILE")]
     pub motd_file: Option<PathBuf>,
@@ -651,6 +668,16 @@ impl Settings {
         set(&mut self.data_dir, &args.data_dir);
         self.in_memory |= args.in_memory;
         set(&mut self.server_name, &args.server_name);
+        if let Some(rooms) = &args.irc_autojoin {
+            self.irc_autojoin = rooms
+                .split(',')
+                .map(|r| r.trim().trim_start_matches('#').to_owned())
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
+        if args.irc_password.is_some() {
+            self.irc_password.clone_from(&args.irc_password);
+        }
         if args.motd_file.is_some() {
             self.motd_file.clone_from(&args.motd_file);
         }
@@ -756,6 +783,11 @@ impl Settings {
                 );
             }
         }
+        for room in &self.irc_autojoin {
+            if let Err(e) = chatroom_proto::room::validate(room) {
+                bail!("irc_autojoin: {room:?} is not a room name: {e}");
+            }
+        }
         for (name, rate) in [
             ("messages_per_second", self.limits.messages_per_second),
             ("requests_per_second", self.limits.requests_per_second),
@@ -856,6 +888,8 @@ impl Settings {
             history_replay: self.history.replay,
             server_name: self.server_name.clone(),
             motd,
+            irc_autojoin: self.irc_autojoin.clone(),
+            irc_password: self.irc_password.clone(),
             operators: self.operators.clone(),
             opers: self
                 .opers
@@ -904,6 +938,30 @@ mod tests {
             address: address.parse().unwrap(),
             tls,
         }
+    }
+
+    #[test]
+    fn irc_users_start_in_the_lobby_unless_told_otherwise() {
+        let defaults = Settings::default();
+        assert_eq!(defaults.config().unwrap().irc_autojoin, ["lobby"]);
+        let mut settings = Settings::default();
+        settings.apply(&ServeArgs {
+            irc_autojoin: Some("#rust, help".to_owned()),
+            irc_password: Some("letmein".to_owned()),
+            ..ServeArgs::default()
+        });
+        let config = settings.config().unwrap();
+        assert_eq!(config.irc_autojoin, ["rust", "help"]);
+        assert_eq!(config.irc_password.as_deref(), Some("letmein"));
+        settings.apply(&ServeArgs {
+            irc_autojoin: Some(String::new()),
+            ..ServeArgs::default()
+        });
+        assert!(settings.config().unwrap().irc_autojoin.is_empty());
+        let bad: Settings = toml::from_str("irc_autojoin = [\"#bad\"]").unwrap();
+        assert!(bad.check().is_err());
+        // The password is never printed.
+        assert!(!toml::to_string(&settings).unwrap().contains("letmein"));
     }
 
     #[test]

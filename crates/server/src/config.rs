@@ -69,6 +69,14 @@ pub struct Config {
     pub server_name: String,
     /// The IRC message of the day, one entry per line.
     pub motd: Vec<String>,
+    /// Rooms IRC users are put in at registration (the lobby by default,
+    /// so the tutorial's one-room chat includes them; empty for none, as
+    /// IRC clients expect from other servers).
+    pub irc_autojoin: Vec<String>,
+    /// The server password IRC clients must give with `PASS` before
+    /// registering (none by default). A shared secret for a private
+    /// server, compared as given; it is not an account's password.
+    pub irc_password: Option<String>,
     /// Accounts (nicknames) that are operators; each must be registered
     /// before the server starts (or it refuses to), so that nobody can
     /// take the name first and become an operator.
@@ -137,6 +145,8 @@ impl Default for Config {
             history_replay: DEFAULT_HISTORY_REPLAY,
             server_name: "chatroom".to_owned(),
             motd: default_motd(),
+            irc_autojoin: vec![chatroom_proto::room::LOBBY.to_owned()],
+            irc_password: None,
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,

@@ -200,7 +200,9 @@ pub async fn run(
         config.motd.clone(),
         config.history_replay,
         now_ms(),
-    );
+    )
+    .starting_in(&config.irc_autojoin)
+    .with_password(config.irc_password.as_deref());
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         irc,

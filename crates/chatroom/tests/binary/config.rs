@@ -18,6 +18,7 @@ allowed_origins = []
 data_dir = "data"
 in_memory = false
 server_name = "chatroom"
+irc_autojoin = ["lobby"]
 operators = []
 opers = []
 require_account = false

@@ -220,6 +220,9 @@ numerics! {
     ERR_UMODEUNKNOWNFLAG = "501";
     /// `<client> :Cant change mode for other users`.
     ERR_USERSDONTMATCH = "502";
+    /// `<client> <target> <mode char> <parameter> :<description>`: a mode's
+    /// parameter is not usable (a limit that is not a number).
+    ERR_INVALIDMODEPARAM = "696";
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ impl Peer {
                 account: None,
                 operator,
             },
+            enter_lobby: true,
             password_given: false,
         };
         let client = hub
@@ -176,6 +177,7 @@ fn a_ban_disconnects_and_keeps_out_look_alikes() {
                 account: None,
                 operator: false,
             },
+            enter_lobby: true,
             password_given: false,
         };
         let refused = hub.login(arrival, outbox, |_, _, _| Bytes::new());

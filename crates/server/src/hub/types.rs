@@ -92,6 +92,9 @@ pub struct Arrival {
     pub echo: bool,
     /// The account they proved they own (see `Accounts::check`).
     pub identity: Identity,
+    /// Whether they start in the lobby (JSON users always, as the tutorial's
+    /// chat is the lobby; IRC users join their own list of channels).
+    pub enter_lobby: bool,
     /// Whether they gave a password (JSON): then the nickname must have an
     /// account, or they would believe it protected when it is not. (IRC's
     /// `PASS` is ignored for a nickname without one, as is usual on IRC.)

@@ -18,18 +18,19 @@ use crate::event::{Event, EventKind, Person, QuitReason};
 use crate::outbox::{CloseReason, Outbox};
 
 impl Hub {
-    /// Logs a user in and puts them in the lobby. `welcome` builds their
-    /// first frames from their new handle, their nickname (as normalized:
-    /// see `nick::normalize`) and the lobby they are now in; it is queued
-    /// before anything else can reach them, so the login reply is always the
-    /// first thing a client reads. The lobby is told they joined.
+    /// Logs a user in and puts them in the lobby if `arrival.enter_lobby`.
+    /// `welcome` builds their first frames from their new handle, their
+    /// nickname (as normalized: see `nick::normalize`) and the lobby they
+    /// are now in; it is queued before anything else can reach them, so the
+    /// login reply is always the first thing a client reads. The lobby is
+    /// told they joined.
     ///
     /// `welcome` runs under the hub's lock: it must not call the hub.
     pub fn login(
         &self,
         arrival: Arrival,
         outbox: Arc<Outbox>,
-        welcome: impl FnOnce(&Client, &str, &Joined) -> Bytes,
+        welcome: impl FnOnce(&Client, &str, Option<&Joined>) -> Bytes,
     ) -> Result<Arc<Client>, HubError> {
         let nick = nick::normalize(&arrival.nick)?;
         self.may_use(&nick, &arrival.identity)?;
@@ -65,9 +66,13 @@ impl Hub {
                 rooms: RoomKeys::default(),
             }),
         );
-        state.enter(id, LOBBY);
-        let lobby = self.joined(&state, id, LOBBY)?;
-        client.outbox.push(welcome(&client, &nick, &lobby));
+        let lobby = if arrival.enter_lobby {
+            state.enter(id, LOBBY);
+            Some(self.joined(&state, id, LOBBY)?)
+        } else {
+            None
+        };
+        client.outbox.push(welcome(&client, &nick, lobby.as_ref()));
         self.metrics.login();
         Ok(client)
     }

@@ -1,9 +1,10 @@
 //! The IRC side of the server (docs/irc.md): RFC 1459/2812 client commands
 //! plus the IRCv3 basics, bridged onto the same hub as the JSON protocol.
 //!
-//! Rooms are channels (`lobby` is `#lobby`); every registered user starts in
-//! `#lobby`, like JSON users. Registration needs `NICK` and `USER` (and `CAP
-//! END` once `CAP` negotiation started).
+//! Rooms are channels (`lobby` is `#lobby`); a registered user starts in
+//! the channels of `--irc-autojoin` (`#lobby` by default, like JSON users).
+//! Registration needs `NICK` and `USER` (and `CAP END` once `CAP`
+//! negotiation started), and `PASS` first on a server with a password.
 //!
 //! - [`commands`]: the command table: for every command its handler, next
 //!   to its parameter counts and whether it may come before registration
@@ -62,6 +63,11 @@ pub struct IrcSettings {
     pub started: i64,
     /// The `005 RPL_ISUPPORT` tokens, built once ([`isupport::tokens`]).
     pub isupport: Arc<[String]>,
+    /// The channels joined at registration, as a `JOIN` list (`#lobby`;
+    /// empty for none).
+    pub autojoin: Arc<str>,
+    /// The server password `PASS` must give, if the server has one.
+    pub password: Option<Arc<str>>,
 }
 
 impl IrcSettings {
@@ -73,7 +79,25 @@ impl IrcSettings {
             motd: motd.into(),
             history_replay,
             started,
+            autojoin: "#lobby".into(),
+            password: None,
         }
+    }
+
+    /// These settings, with IRC users put in `rooms` at registration.
+    pub fn starting_in(mut self, rooms: &[String]) -> Self {
+        let channels: Vec<String> = rooms
+            .iter()
+            .map(|room| chatroom_proto::irc::channel::room_to_channel(room))
+            .collect();
+        self.autojoin = channels.join(",").into();
+        self
+    }
+
+    /// These settings, with a server password (`None`: none).
+    pub fn with_password(mut self, password: Option<&str>) -> Self {
+        self.password = password.map(Into::into);
+        self
     }
 }
 

@@ -51,9 +51,11 @@ impl IrcSession {
                     .numeric(numeric::ERR_NEEDMOREPARAMS)
                     .param("MODE")
                     .trailing_param(format!("Mode {c} needs a parameter")),
-                ModeError::BadArgument(c, _) => self
-                    .numeric(numeric::ERR_UNKNOWNMODE)
+                ModeError::BadArgument(c, ref arg) => self
+                    .numeric(numeric::ERR_INVALIDMODEPARAM)
+                    .param(irc::safe_param(target))
                     .param(c.to_string())
+                    .param(irc::safe_param(arg))
                     .trailing_param(error.to_string()),
             };
             self.send(&m);

@@ -5,7 +5,6 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, numeric};
 use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
-use chatroom_proto::room::LOBBY;
 use tracing::info;
 
 use super::caps::ECHO_MESSAGE;
@@ -57,6 +56,25 @@ impl IrcSession {
         let (Some(nick), Some((user, realname))) = (self.nick.clone(), self.user.clone()) else {
             return;
         };
+        if let Some(expected) = self.settings.password.clone() {
+            // PASS was the server's password, not an account's.
+            let given = self.password.take();
+            let right = given.is_some_and(|g| {
+                constant_time_eq::constant_time_eq(g.expose().as_bytes(), expected.as_bytes())
+            });
+            if !right {
+                info!(peer = %self.peer, "IRC client refused: wrong or missing server password");
+                let m = self
+                    .numeric(numeric::ERR_PASSWDMISMATCH)
+                    .trailing_param("Password incorrect");
+                self.send(&m);
+                // Closes the connection (see `Session::handle`), and
+                // registration is not tried again before it does.
+                self.wrong_passwords = crate::accounts::WRONG_PASSWORDS_PER_CONNECTION;
+                self.nick = None;
+                return;
+            }
+        }
         let identity = match self
             .hub
             .accounts()
@@ -74,17 +92,15 @@ impl IrcSession {
             format: self.caps.format(),
             echo: self.caps.has(ECHO_MESSAGE),
             identity,
+            enter_lobby: false,
             password_given: false,
         };
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.
         let (users, rooms) = self.hub.counts();
-        let result = self.hub.login(arrival, outbox, |client, nick, lobby| {
+        let result = self.hub.login(arrival, outbox, |client, nick, _| {
             let mut out = Vec::new();
             for m in self.welcome(client, nick, (users + 1, rooms)) {
-                m.encode_into(&mut out);
-            }
-            for m in self.join_reply(client, nick, lobby) {
                 m.encode_into(&mut out);
             }
             Bytes::from(out)
@@ -96,10 +112,10 @@ impl IrcSession {
                 if let Some(me) = self.hub.person(&client) {
                     self.nick = Some(me.nick.to_string());
                 }
-                let lobby = self.hub.membership(&client, LOBBY);
                 self.client = Some(client);
-                if let Ok((key, name)) = lobby {
-                    Box::pin(self.replay(key, name, None)).await;
+                let autojoin = self.settings.autojoin.clone();
+                if !autojoin.is_empty() {
+                    Box::pin(self.join(&autojoin, None)).await;
                 }
             }
             Err(e) => {

@@ -221,9 +221,19 @@ impl IrcSession {
             .oper(name, &Secret::new(password), self.peer.ip())
             .await;
         let m = match checked.map(|()| self.hub.promote(&client)) {
-            Ok(Ok(())) => self
-                .numeric(numeric::RPL_YOUREOPER)
-                .trailing_param("You are now an IRC operator"),
+            Ok(Ok(())) => {
+                self.send(
+                    &self
+                        .numeric(numeric::RPL_YOUREOPER)
+                        .trailing_param("You are now an IRC operator"),
+                );
+                // User mode `o`, as every IRC server announces it.
+                let nick = self.addressee();
+                Message::new("MODE")
+                    .with_source(self.me())
+                    .param(&nick)
+                    .trailing_param("+o")
+            }
             Ok(Err(_)) => return,
             Err(e) => {
                 if matches!(e, AccountError::WrongPassword(_)) {

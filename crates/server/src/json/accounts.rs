@@ -81,6 +81,7 @@ impl JsonSession {
             format: Format::Json,
             echo: false,
             identity,
+            enter_lobby: true,
             password_given,
         };
         let result = self

@@ -486,6 +486,12 @@ async fn operators_kick_in_both_protocols_and_the_room_is_told() {
     ircop.until("001").await;
     ircop.send(&format!("OPER ircop :{PASSWORD}")).await;
     ircop.until("381").await;
+    let umode = ircop.recv().await;
+    assert_eq!(
+        (umode.command.as_str(), umode.params.as_slice()),
+        ("MODE", ["ircop", "+o"].map(String::from).as_slice()),
+        "the user mode o is announced"
+    );
     ircop.send("KICK #den carol :enough").await;
     let kick = carol.until("KICK").await;
     assert_eq!(kick.params, ["#den", "carol", "enough"]);

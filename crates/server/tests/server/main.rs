@@ -2,7 +2,8 @@
 //! this process ([`chatroom_testkit::TestServer`]), real clients over real
 //! sockets, in both protocols. One module per subject:
 //!
-//! - `json_protocol`, `irc`: each protocol, request by request.
+//! - `json_protocol`, `irc`: each protocol, request by request;
+//!   `irc_options`: the IRC listener's start channels and server password.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
@@ -21,6 +22,7 @@ mod accounts;
 mod history_store;
 mod hostile;
 mod irc;
+mod irc_options;
 mod json_protocol;
 mod limits;
 mod metrics;

@@ -424,9 +424,11 @@ async fn hostile_mode_requests_are_refused_one_by_one() {
     irc.send("MODE #den +l").await;
     assert_eq!(commands(&irc.sync().await), ["461"]);
     irc.send("MODE #den +l -5").await;
-    assert_eq!(commands(&irc.sync().await), ["472"]);
+    let lines = irc.sync().await;
+    assert_eq!(commands(&lines), ["696"]);
+    assert_eq!(lines[0].params[1..4], ["#den", "l", "-5"]);
     irc.send(&format!("MODE #den +b {}", "x".repeat(400))).await;
-    assert_eq!(commands(&irc.sync().await), ["472"]);
+    assert_eq!(commands(&irc.sync().await), ["696"]);
     // Masks of wildcards only are masks like any other.
     irc.send("MODE #den +b *!*@*").await;
     assert_eq!(last_param(&irc.until("MODE").await), "*!*@*");
