@@ -72,6 +72,19 @@ impl Person {
     }
 }
 
+/// IRCv3 client-only tags (`+draft/reply=42`) a sender put on a message,
+/// relayed as they came to recipients who take tags (none: `None`).
+pub type ClientTags = Option<Arc<[(String, Option<String>)]>>;
+
+/// Who a `TAGMSG` is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TagTarget {
+    /// A room's members (its display name).
+    Room(Arc<str>),
+    /// One user (their id and nickname).
+    User(u64, Arc<str>),
+}
+
 /// Why someone left the server, as others are told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QuitReason {
@@ -100,6 +113,8 @@ pub enum EventKind {
         action: bool,
         /// Sent as an IRC NOTICE (never to be answered automatically).
         notice: bool,
+        /// The sender's client-only tags.
+        tags: ClientTags,
     },
     /// A direct message.
     Direct {
@@ -117,6 +132,22 @@ pub enum EventKind {
         action: bool,
         /// Sent as an IRC NOTICE.
         notice: bool,
+        /// The sender's client-only tags.
+        tags: ClientTags,
+    },
+    /// Tags without a message (IRCv3 `TAGMSG`: typing notifications,
+    /// reactions); only clients that take tags see it.
+    TagMsg {
+        /// Its id.
+        msg_id: u64,
+        /// Its time.
+        ts: i64,
+        /// The sender.
+        from: Person,
+        /// A room, or one user.
+        target: TagTarget,
+        /// The client-only tags.
+        tags: Arc<[(String, Option<String>)]>,
     },
     /// Someone joined a room.
     Join {

@@ -15,7 +15,7 @@ use super::Hub;
 use super::publish::Audience;
 use super::state::{Room, State};
 use super::types::{Client, HubError, Posted, Style, UserId};
-use crate::event::{Event, EventKind};
+use crate::event::{Event, EventKind, TagTarget};
 use crate::store::{Receipt, StoredMessage};
 
 impl Hub {
@@ -56,6 +56,7 @@ impl Hub {
                 text: text.clone(),
                 action: style.action,
                 notice: style.notice,
+                tags: style.tags.clone(),
             },
             ts,
         );
@@ -122,6 +123,7 @@ impl Hub {
                 text: text.clone(),
                 action: style.action,
                 notice: style.notice,
+                tags: style.tags.clone(),
             },
             ts,
         );
@@ -150,6 +152,66 @@ impl Hub {
             away: recipient.away.clone(),
         })
     }
+}
+
+impl Hub {
+    /// Relays IRCv3 client-only `tags` without a message (`TAGMSG`) to a
+    /// room (`to` a channel's room name) or a user, under the same rules
+    /// as a message; nothing is stored. Only clients that take tags see it
+    /// (the others' encodings are empty).
+    pub fn tag_message(
+        &self,
+        client: &Client,
+        to: TagTo<'_>,
+        tags: Arc<[(String, Option<String>)]>,
+    ) -> Result<(), HubError> {
+        let state = self.state.lock();
+        let from = state.user(client.id)?.person.clone();
+        let event = |target| {
+            let (msg_id, ts) = self.ids.message();
+            Event::new(
+                EventKind::TagMsg {
+                    msg_id,
+                    ts,
+                    from,
+                    target,
+                    tags,
+                },
+                ts,
+            )
+        };
+        match to {
+            TagTo::Room(room_name) => {
+                let (key, room) = speaking_room(&state, client.id, room_name)?;
+                let event = event(TagTarget::Room(room.topic.room.as_str().into()));
+                let audience = if client.echo() {
+                    Audience::room(&key)
+                } else {
+                    Audience::room_except(&key, client.id)
+                };
+                state.publish(audience, &event);
+            }
+            TagTo::User(nick) => {
+                let recipient = state.by_nick(nick)?;
+                let id = recipient.person.id;
+                let event = event(TagTarget::User(id, recipient.person.nick.clone()));
+                state.publish(Audience::User(id), &event);
+                if client.echo() && id != client.id {
+                    state.publish(Audience::User(client.id), &event);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a `TAGMSG` goes.
+#[derive(Debug, Clone, Copy)]
+pub enum TagTo<'a> {
+    /// A room, by name.
+    Room(&'a str),
+    /// A user, by nickname.
+    User(&'a str),
 }
 
 /// The room user `id` may say something in, by key: a member, unless the

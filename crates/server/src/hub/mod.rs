@@ -40,6 +40,7 @@ mod users;
 use chatroom_proto::room::LOBBY;
 use parking_lot::Mutex;
 
+pub use messages::TagTo;
 pub use publish::Audience;
 pub use types::{
     Arrival, BanTarget, Client, HubError, HubSettings, Joined, MaskEntry, ModeOutcome, Posted,

@@ -226,21 +226,23 @@ pub struct Renamed {
 }
 
 /// How a message is to be sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Style {
     /// A `/me` action.
     pub action: bool,
     /// An IRC NOTICE (never to be answered automatically).
     pub notice: bool,
+    /// IRCv3 client-only tags to relay with it.
+    pub tags: crate::event::ClientTags,
 }
 
 impl Style {
     /// A chat message, `/me` action or not (never a notice: only IRC sends
-    /// those).
+    /// those), without tags.
     pub fn chat(action: bool) -> Self {
         Style {
             action,
-            notice: false,
+            ..Style::default()
         }
     }
 }

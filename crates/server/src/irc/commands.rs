@@ -38,7 +38,8 @@ pub fn handler(command: Command) -> Handler {
         Command::User => Later(user),
         Command::Cap => Later(cap),
         Command::Ping => Now(ping),
-        Command::Pong | Command::Tagmsg => Now(ignore),
+        Command::Pong => Now(ignore),
+        Command::Tagmsg => Now(tagmsg),
         Command::Quit => Now(quit),
         Command::Join => Later(join),
         Command::Part => Now(part),
@@ -153,6 +154,11 @@ fn whois(s: &mut IrcSession, a: &[String]) -> Flow {
 
 fn privmsg(s: &mut IrcSession, a: &[String]) -> Flow {
     s.privmsg(arg(a, 0), arg(a, 1), false);
+    Flow::Continue
+}
+
+fn tagmsg(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.tagmsg(arg(a, 0));
     Flow::Continue
 }
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source};
 use chatroom_proto::nick::SYSTEM_NICK;
 
-use crate::event::{self, EventKind, Person, QuitReason};
+use crate::event::{self, EventKind, Person, QuitReason, TagTarget};
 use crate::outbox::CloseReason;
 
 /// Where a person's lines come from: `nick!user@host`.
@@ -27,6 +27,15 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
             None => m,
         }
     };
+    // The sender's client-only tags, after the server's.
+    let with_client_tags = |mut m: Message, tags: &[(String, Option<String>)]| {
+        if tagged {
+            for (key, value) in tags {
+                m = m.with_tag(key.as_str(), value.as_deref());
+            }
+        }
+        m
+    };
     match kind {
         EventKind::Message {
             msg_id,
@@ -36,12 +45,14 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
             text,
             action,
             notice,
+            tags,
         } => {
             let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
                 .with_source(source(from))
                 .param(irc::channel::room_to_channel(room));
             for line in irc_text_lines(&template, text, *action) {
-                tag(line, Some(*msg_id), *ts).encode_into(&mut out);
+                let line = tag(line, Some(*msg_id), *ts);
+                with_client_tags(line, tags.as_deref().unwrap_or_default()).encode_into(&mut out);
             }
         }
         EventKind::Direct {
@@ -52,12 +63,31 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
             text,
             action,
             notice,
+            tags,
         } => {
             let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
                 .with_source(source(from))
                 .param(&*to.1);
             for line in irc_text_lines(&template, text, *action) {
-                tag(line, Some(*msg_id), *ts).encode_into(&mut out);
+                let line = tag(line, Some(*msg_id), *ts);
+                with_client_tags(line, tags.as_deref().unwrap_or_default()).encode_into(&mut out);
+            }
+        }
+        EventKind::TagMsg {
+            msg_id,
+            ts,
+            from,
+            target,
+            tags,
+        } => {
+            // Tags are all a TAGMSG says: nothing for clients without them.
+            if tagged {
+                let to = match target {
+                    TagTarget::Room(room) => irc::channel::room_to_channel(room),
+                    TagTarget::User(_, nick) => nick.to_string(),
+                };
+                let m = Message::new("TAGMSG").with_source(source(from)).param(to);
+                with_client_tags(tag(m, Some(*msg_id), *ts), tags).encode_into(&mut out);
             }
         }
         EventKind::Join { room, who } => {
@@ -233,9 +263,47 @@ mod tests {
                 text: text.into(),
                 action,
                 notice: false,
+                tags: None,
             },
             0,
         )
+    }
+
+    #[test]
+    fn client_tags_follow_the_servers_and_only_for_tagged_clients() {
+        let tags: Arc<[(String, Option<String>)]> =
+            vec![("+draft/reply".to_owned(), Some("7 x;y".to_owned()))].into();
+        let kind = EventKind::Message {
+            msg_id: 42,
+            ts: 0,
+            room: "lobby".into(),
+            from: who("bob"),
+            text: "hi".into(),
+            action: false,
+            notice: false,
+            tags: Some(tags.clone()),
+        };
+        assert_eq!(
+            encode(&kind, 0, true),
+            &b"@time=1970-01-01T00:00:00.000Z;msgid=42;+draft/reply=7\\sx\\:y :bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..]
+        );
+        assert_eq!(
+            encode(&kind, 0, false),
+            &b":bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..]
+        );
+        let typing = EventKind::TagMsg {
+            msg_id: 43,
+            ts: 0,
+            from: who("bob"),
+            target: TagTarget::User(3, "ann".into()),
+            tags,
+        };
+        assert!(encode(&typing, 0, false).is_empty(), "nothing without tags");
+        assert!(
+            encode(&typing, 0, true).ends_with(b" :bob!u@user/7 TAGMSG ann\r\n"),
+            "{:?}",
+            encode(&typing, 0, true)
+        );
     }
 
     #[test]

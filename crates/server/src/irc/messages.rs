@@ -1,10 +1,10 @@
 //! Saying things: PRIVMSG and NOTICE to channels and nicknames (CTCP ACTION
-//! is a `/me`).
+//! is a `/me`), with the sender's client-only tags; TAGMSG, tags alone.
 
 use chatroom_proto::irc::{self, channel, numeric};
 
 use super::IrcSession;
-use crate::hub::{HubError, Style};
+use crate::hub::{HubError, Style, TagTo};
 
 /// The most targets one PRIVMSG or NOTICE may name (`TARGMAX`).
 const MAX_TARGETS: usize = 4;
@@ -21,15 +21,20 @@ impl IrcSession {
             Some(rest) => (rest.strip_suffix('\u{1}').unwrap_or(rest), true),
             None => (text, false),
         };
-        let style = Style { action, notice };
+        let style = Style {
+            action,
+            notice,
+            tags: self.client_tags.clone(),
+        };
         for target in channel::split_list(targets).take(MAX_TARGETS) {
             let result = if channel::is_channel(target) {
                 match channel::channel_to_room(target) {
-                    Ok(room) => self.hub.say(client, Some(room), text, style, None),
+                    Ok(room) => self.hub.say(client, Some(room), text, style.clone(), None),
                     Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
                 }
             } else {
-                self.hub.direct(client, target, text, style, |_, _| None)
+                self.hub
+                    .direct(client, target, text, style.clone(), |_, _| None)
             };
             match result {
                 Ok(posted) => {
@@ -51,6 +56,33 @@ impl IrcSession {
                 }
                 Err(e) => self.hub_error(&e, target),
             }
+        }
+    }
+
+    /// `TAGMSG target` with client-only tags: relayed to clients that take
+    /// tags (typing notifications, reactions), under a message's rules.
+    pub(super) fn tagmsg(&self, target: &str) {
+        let (Some(client), Some(tags)) = (&self.client, self.client_tags.clone()) else {
+            return;
+        };
+        let to = if channel::is_channel(target) {
+            match channel::channel_to_room(target) {
+                Ok(room) => TagTo::Room(room),
+                Err(_) => return self.hub_error(&HubError::NoSuchRoom(target.to_owned()), target),
+            }
+        } else {
+            TagTo::User(target)
+        };
+        match self.hub.tag_message(client, to, tags) {
+            Ok(()) => {}
+            Err(HubError::NotInRoom(_)) => {
+                let m = self
+                    .numeric(numeric::ERR_CANNOTSENDTOCHAN)
+                    .param(irc::safe_param(target))
+                    .trailing_param("Cannot send to channel (you are not in it)");
+                self.send(&m);
+            }
+            Err(e) => self.hub_error(&e, target),
         }
     }
 }

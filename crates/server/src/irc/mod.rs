@@ -133,4 +133,7 @@ pub struct IrcSession {
     password: Option<Secret>,
     /// Wrong passwords (and attempts while told to wait) on this connection.
     wrong_passwords: u8,
+    /// The IRCv3 client-only tags of the line being handled, to relay with
+    /// a PRIVMSG, NOTICE or TAGMSG.
+    client_tags: crate::event::ClientTags,
 }

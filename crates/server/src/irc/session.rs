@@ -41,6 +41,7 @@ impl IrcSession {
             batches: 0,
             password: None,
             wrong_passwords: 0,
+            client_tags: None,
         }
     }
 
@@ -57,6 +58,13 @@ impl IrcSession {
             }
         };
         let args = spec.args(&message);
+        let client_tags: Vec<(String, Option<String>)> = message
+            .tags
+            .iter()
+            .filter(|t| t.is_client_only())
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
+        self.client_tags = (!client_tags.is_empty()).then(|| client_tags.into());
         match handler(spec.command) {
             Handler::Now(run) => run(self, args),
             Handler::Later(run) => run(self, args).await,

@@ -30,6 +30,8 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         message,
     };
     let frame = match kind {
+        // Tags without a message say nothing in JSON.
+        EventKind::TagMsg { .. } => return Bytes::new(),
         EventKind::Message {
             msg_id,
             ts,

@@ -677,6 +677,62 @@ async fn irc_corpus_gets_the_documented_numerics() {
     assert_eq!(fail.params[..2], ["NOTICE", "INVALID_UTF8"]);
     scene.chat.goes_on().await;
 
+    // Channel modes, tags and batches, abused.
+    p.numeric(
+        b"MODE #lobby +o
+",
+        "461",
+    )
+    .await;
+    p.numeric(
+        b"MODE #lobby +z
+",
+        "472",
+    )
+    .await;
+    p.numeric(
+        b"MODE #nowhere +m
+",
+        "403",
+    )
+    .await;
+    p.numeric(
+        b"MODE #lobby +b *!*@*
+",
+        "482",
+    )
+    .await;
+    p.numeric(
+        b"TAGMSG
+", "461",
+    )
+    .await;
+    p.numeric(
+        b"@+x=1 TAGMSG #nowhere
+",
+        "404",
+    )
+    .await;
+    let huge_tags = format!(
+        "@+a={} TAGMSG #lobby
+",
+        "x".repeat(5000)
+    );
+    p.numeric(huge_tags.as_bytes(), "417").await;
+    p.numeric(
+        b"BATCH +outer chathistory
+",
+        "421",
+    )
+    .await;
+    p.numeric(
+        b"CAP REQ :nonsense server-time
+",
+        "CAP",
+    )
+    .await;
+    scene.chat.goes_on().await;
+
     // Very many tiny lines in one write: every PING is answered, in order.
     let pings: String = (0..5_000).map(|i| format!("PING :{i}\r\n")).collect();
     p.send(pings.as_bytes()).await;
