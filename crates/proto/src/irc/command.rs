@@ -93,6 +93,8 @@ pub enum Command {
     Kill,
     /// `OPER <name> <password>`: become a server operator.
     Oper,
+    /// `AUTHENTICATE <mechanism|data|*>`: IRCv3 SASL (PLAIN).
+    Authenticate,
 }
 
 /// When a command may be used.
@@ -166,7 +168,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 30] = [
+    pub const ALL: [Command; 31] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -197,6 +199,7 @@ impl Command {
         Command::Register,
         Command::Kill,
         Command::Oper,
+        Command::Authenticate,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -236,6 +239,7 @@ impl Command {
             C::Register => row(self, "REGISTER", (3, 3), Any, Params),
             C::Kill => row(self, "KILL", (1, 2), Registered, Params),
             C::Oper => row(self, "OPER", (2, 2), Registered, Params),
+            C::Authenticate => row(self, "AUTHENTICATE", (1, 1), Any, Params),
         }
     }
 

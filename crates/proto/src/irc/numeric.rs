@@ -223,6 +223,20 @@ numerics! {
     /// `<client> <target> <mode char> <parameter> :<description>`: a mode's
     /// parameter is not usable (a limit that is not a number).
     ERR_INVALIDMODEPARAM = "696";
+    /// `<client> <nick>!<user>@<host> <account> :You are now logged in as <account>`.
+    RPL_LOGGEDIN = "900";
+    /// `<client> :SASL authentication successful`.
+    RPL_SASLSUCCESS = "903";
+    /// `<client> :SASL authentication failed`.
+    ERR_SASLFAIL = "904";
+    /// `<client> :SASL message too long`.
+    ERR_SASLTOOLONG = "905";
+    /// `<client> :SASL authentication aborted`.
+    ERR_SASLABORTED = "906";
+    /// `<client> :You have already authenticated using SASL`.
+    ERR_SASLALREADY = "907";
+    /// `<client> <mechanisms> :are available SASL mechanisms`.
+    RPL_SASLMECHS = "908";
 }
 
 #[cfg(test)]

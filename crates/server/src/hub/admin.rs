@@ -113,6 +113,18 @@ impl Hub {
         Ok(())
     }
 
+    /// The user logged into an account after logging in (IRC's SASL after
+    /// registration); an account that is an operator makes them one.
+    pub fn log_into(&self, client: &Client, identity: Identity) {
+        if let Some(user) = self.state.lock().users.get_mut(&client.id) {
+            let operator = user.identity.operator || identity.operator;
+            user.identity = Identity {
+                operator,
+                ..identity
+            };
+        }
+    }
+
     /// Whether the user is an operator.
     pub fn is_operator(&self, client: &Client) -> bool {
         self.state.lock().operator(client.id).is_ok()

@@ -11,41 +11,62 @@ use crate::event::Format;
 pub struct Capability {
     /// Its name in `CAP` lines.
     pub name: &'static str,
-    bit: u8,
+    bit: u32,
+    /// Its value in `CAP LS 302` (`sasl=PLAIN`).
+    value: Option<&'static str>,
 }
 
 /// `batch`: history replays come as a `chathistory` batch.
 pub const BATCH: Capability = Capability {
     name: "batch",
     bit: 1,
+    value: None,
 };
 /// `echo-message`: the sender gets its own messages back.
 pub const ECHO_MESSAGE: Capability = Capability {
     name: "echo-message",
     bit: 1 << 1,
+    value: None,
 };
 /// `message-tags`: lines carry tags (`time`, `msgid`).
 pub const MESSAGE_TAGS: Capability = Capability {
     name: "message-tags",
     bit: 1 << 2,
+    value: None,
 };
 /// `multi-prefix`: accepted (there are no channel prefixes yet).
 pub const MULTI_PREFIX: Capability = Capability {
     name: "multi-prefix",
     bit: 1 << 3,
+    value: None,
 };
 /// `server-time`: lines carry the `time` tag.
 pub const SERVER_TIME: Capability = Capability {
     name: "server-time",
     bit: 1 << 4,
+    value: None,
+};
+
+/// `sasl`: `AUTHENTICATE PLAIN` logs into an account (see `sasl.rs`).
+pub const SASL: Capability = Capability {
+    name: "sasl",
+    bit: 1 << 5,
+    value: Some(super::sasl::MECHANISMS),
 };
 
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 5] = [BATCH, ECHO_MESSAGE, MESSAGE_TAGS, MULTI_PREFIX, SERVER_TIME];
+pub const OFFERED: [Capability; 6] = [
+    BATCH,
+    ECHO_MESSAGE,
+    MESSAGE_TAGS,
+    MULTI_PREFIX,
+    SASL,
+    SERVER_TIME,
+];
 
 /// The capabilities a client enabled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Caps(u8);
+pub struct Caps(u32);
 
 impl Caps {
     /// Whether `cap` is enabled.
@@ -115,7 +136,18 @@ impl IrcSession {
                 if self.client.is_none() {
                     self.negotiating = true;
                 }
-                let offered: Vec<&str> = OFFERED.iter().map(|c| c.name).collect();
+                // `CAP LS 302` (or later) shows values.
+                let values = args
+                    .get(1)
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .is_some_and(|v| v >= 302);
+                let offered: Vec<String> = OFFERED
+                    .iter()
+                    .map(|c| match (values, c.value) {
+                        (true, Some(value)) => format!("{}={value}", c.name),
+                        _ => c.name.to_owned(),
+                    })
+                    .collect();
                 let m = reply(self, "LS", offered.join(" "));
                 self.send(&m);
             }
@@ -178,7 +210,7 @@ mod tests {
 
     #[test]
     fn every_capability_has_its_own_bit() {
-        let all = OFFERED.iter().fold(0u8, |bits, c| {
+        let all = OFFERED.iter().fold(0u32, |bits, c| {
             assert_eq!(bits & c.bit, 0, "{} shares a bit", c.name);
             bits | c.bit
         });

@@ -63,6 +63,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Register => Later(register),
         Command::Kill => Now(kill),
         Command::Oper => Later(oper),
+        Command::Authenticate => Later(authenticate),
     }
 }
 
@@ -237,6 +238,13 @@ fn kill(s: &mut IrcSession, a: &[String]) -> Flow {
 fn oper<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
     Box::pin(async move {
         s.oper(arg(a, 0), arg(a, 1)).await;
+        Flow::Continue
+    })
+}
+
+fn authenticate<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.authenticate(arg(a, 0)).await;
         Flow::Continue
     })
 }

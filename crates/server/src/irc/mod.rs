@@ -11,8 +11,8 @@
 //!   (`chatroom_proto::irc::Command::spec`);
 //! - [`session`]: the connection's life (decoding, dispatch, keepalive,
 //!   costs, last words);
-//! - [`registration`] (PASS, NICK, USER, REGISTER, the welcome burst) and
-//!   [`caps`] (the capability table and `CAP`);
+//! - [`registration`] (PASS, NICK, USER, REGISTER, the welcome burst),
+//!   [`caps`] (the capability table and `CAP`) and [`sasl`] (`AUTHENTICATE`);
 //! - [`channels`] (JOIN, PART, NAMES, TOPIC, LIST), [`moderation`] (channel
 //!   MODE, INVITE, KICK),
 //!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
@@ -32,6 +32,7 @@ mod messages;
 mod moderation;
 mod registration;
 pub mod replies;
+mod sasl;
 mod session;
 #[cfg(test)]
 mod tests;
@@ -136,4 +137,9 @@ pub struct IrcSession {
     /// The IRCv3 client-only tags of the line being handled, to relay with
     /// a PRIVMSG, NOTICE or TAGMSG.
     client_tags: crate::event::ClientTags,
+    /// A SASL exchange under way.
+    sasl: Option<sasl::Exchange>,
+    /// The account SASL logged into (used at registration instead of
+    /// `PASS`).
+    sasl_account: Option<crate::accounts::Identity>,
 }

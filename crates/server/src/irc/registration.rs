@@ -75,14 +75,19 @@ impl IrcSession {
                 return;
             }
         }
-        let identity = match self
-            .hub
-            .accounts()
-            .check(&nick, self.password.as_ref(), self.peer.ip())
-            .await
-        {
-            Ok(identity) => identity,
-            Err(e) => return self.refuse_registration(&e),
+        let identity = match self.sasl_account.clone() {
+            // Logged in by SASL: the hub checks that the nickname is
+            // theirs to use (`Hub::login`).
+            Some(identity) => identity,
+            None => match self
+                .hub
+                .accounts()
+                .check(&nick, self.password.as_ref(), self.peer.ip())
+                .await
+            {
+                Ok(identity) => identity,
+                Err(e) => return self.refuse_registration(&e),
+            },
         };
         let arrival = Arrival {
             nick: nick.clone(),

@@ -42,6 +42,8 @@ impl IrcSession {
             password: None,
             wrong_passwords: 0,
             client_tags: None,
+            sasl: None,
+            sasl_account: None,
         }
     }
 
