@@ -95,6 +95,8 @@ pub enum Command {
     Oper,
     /// `AUTHENTICATE <mechanism|data|*>`: IRCv3 SASL (PLAIN).
     Authenticate,
+    /// `CHATHISTORY <subcommand> <target> <point> [<point>] <limit>`: IRCv3 history.
+    Chathistory,
 }
 
 /// When a command may be used.
@@ -168,7 +170,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 31] = [
+    pub const ALL: [Command; 32] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -200,6 +202,7 @@ impl Command {
         Command::Kill,
         Command::Oper,
         Command::Authenticate,
+        Command::Chathistory,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -240,6 +243,7 @@ impl Command {
             C::Kill => row(self, "KILL", (1, 2), Registered, Params),
             C::Oper => row(self, "OPER", (2, 2), Registered, Params),
             C::Authenticate => row(self, "AUTHENTICATE", (1, 1), Any, Params),
+            C::Chathistory => row(self, "CHATHISTORY", (3, 5), Registered, Params),
         }
     }
 

@@ -11,6 +11,7 @@ use super::state::{Room, State};
 use super::types::{Client, HubError, Joined, Profile, RoomSummary, Standing, Topic, UserId};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Person};
+use crate::store::Reader;
 
 impl Hub {
     /// Puts the user in a room, creating it if needed (they are then its
@@ -214,6 +215,18 @@ impl Hub {
         let state = self.state.lock();
         let (key, room) = state.joined_room(client.id, room_name)?;
         Ok((key, room.topic.room.clone()))
+    }
+
+    /// Whose messages this user may read in history and search: this
+    /// session's, their account's, and those of the rooms they are in now.
+    pub fn reader(&self, client: &Client) -> Result<Reader, HubError> {
+        let state = self.state.lock();
+        let user = state.user(client.id)?;
+        Ok(Reader {
+            user_id: client.id,
+            account: user.identity.account.clone(),
+            rooms: user.rooms.iter().cloned().collect(),
+        })
     }
 
     /// What a member of `room_name` learns about it.

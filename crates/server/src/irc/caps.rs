@@ -54,9 +54,18 @@ pub const SASL: Capability = Capability {
     value: Some(super::sasl::MECHANISMS),
 };
 
+/// `draft/chathistory`: `CHATHISTORY` reads stored messages (see
+/// `chathistory.rs`; the command works without it too).
+pub const CHATHISTORY: Capability = Capability {
+    name: "draft/chathistory",
+    bit: 1 << 6,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 6] = [
+pub const OFFERED: [Capability; 7] = [
     BATCH,
+    CHATHISTORY,
     ECHO_MESSAGE,
     MESSAGE_TAGS,
     MULTI_PREFIX,

@@ -64,6 +64,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Kill => Now(kill),
         Command::Oper => Later(oper),
         Command::Authenticate => Later(authenticate),
+        Command::Chathistory => Later(chathistory),
     }
 }
 
@@ -245,6 +246,13 @@ fn oper<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
 fn authenticate<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
     Box::pin(async move {
         s.authenticate(arg(a, 0)).await;
+        Flow::Continue
+    })
+}
+
+fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.chathistory(a).await;
         Flow::Continue
     })
 }

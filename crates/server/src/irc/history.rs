@@ -39,6 +39,13 @@ impl IrcSession {
         if page.messages.is_empty() {
             return;
         }
+        self.send_history(&channel, &page.messages);
+    }
+
+    /// Sends stored messages about `target` (a channel or a nickname), in a
+    /// `chathistory` batch when the client takes batches (an empty batch
+    /// says there is nothing).
+    pub(super) fn send_history(&mut self, target: &str, messages: &[StoredMessage]) {
         let mut out = Vec::new();
         let batch = self.caps.has(BATCH).then(|| {
             self.batches += 1;
@@ -49,11 +56,11 @@ impl IrcSession {
                 .with_source(Source::server(self.server()))
                 .param(format!("+{id}"))
                 .param("chathistory")
-                .param(&channel)
+                .param(target)
                 .encode_into(&mut out);
         }
-        for m in &page.messages {
-            for line in self.history_lines(m, &channel, batch.as_deref()) {
+        for m in messages {
+            for line in self.history_lines(m, batch.as_deref()) {
                 line.encode_into(&mut out);
             }
         }
@@ -66,11 +73,17 @@ impl IrcSession {
         self.outbox.push(Bytes::from(out));
     }
 
-    /// One stored message as the lines this client reads.
-    fn history_lines(&self, m: &StoredMessage, channel: &str, batch: Option<&str>) -> Vec<Message> {
+    /// One stored message as the lines this client reads: to its channel,
+    /// or to its recipient for a direct message.
+    fn history_lines(&self, m: &StoredMessage, batch: Option<&str>) -> Vec<Message> {
         let tagged = self.caps.tagged();
         let source = Source::user(&m.sender_nick, &m.sender_nick, &*Person::cloak(m.sender_id));
-        let template = Message::new("PRIVMSG").with_source(source).param(channel);
+        let target = match (&m.room, &m.recipient) {
+            (Some((_, name)), _) => channel::room_to_channel(name),
+            (None, Some((_, nick))) => nick.clone(),
+            (None, None) => String::from("*"),
+        };
+        let template = Message::new("PRIVMSG").with_source(source).param(target);
         let text = if tagged {
             m.text.clone()
         } else {

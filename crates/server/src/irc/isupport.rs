@@ -23,6 +23,8 @@ pub fn tokens(server_name: &str) -> Vec<String> {
         format!("KEYLEN={}", chatroom_proto::modes::MAX_KEY_BYTES),
         format!("MAXLIST=be:{}", crate::hub::MAX_LIST_ENTRIES),
         "EXCEPTS=e".to_owned(),
+        format!("CHATHISTORY={}", super::chathistory::MAX_LIMIT),
+        "MSGREFTYPES=msgid,timestamp".to_owned(),
         format!("NETWORK={server_name}"),
         "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,WHOIS:1".to_owned(),
         "UTF8ONLY".to_owned(),

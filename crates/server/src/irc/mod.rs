@@ -17,12 +17,13 @@
 //!   MODE, INVITE, KICK),
 //!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
 //!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
-//!   join);
+//!   join) and [`chathistory`] (`CHATHISTORY`);
 //! - [`events`], [`replies`], [`errors`], [`isupport`]: how events,
 //!   answers and refusals are written for IRC clients.
 
 mod caps;
 mod channels;
+mod chathistory;
 mod commands;
 pub mod errors;
 pub mod events;

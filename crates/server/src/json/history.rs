@@ -6,10 +6,8 @@ use chatroom_proto::json::{
     ChatMessage, DirectMessage, HistoryEnd, Ref, SearchEnd, SearchHit, ServerFrame,
 };
 use chatroom_proto::nick::{self};
-use chatroom_proto::room::{self};
 
 use super::JsonSession;
-use crate::hub::{Client, HubError};
 use crate::store::{Reader, SearchQuery};
 
 impl JsonSession {
@@ -54,22 +52,6 @@ impl JsonSession {
             has_more: page.has_more,
             reference,
         }));
-    }
-
-    /// Whose messages this user may read: this session's, their account's,
-    /// and those of the rooms they are in now.
-    pub(super) fn reader(&self, client: &Client) -> Result<Reader, HubError> {
-        let who = self.hub.person(client).ok_or(HubError::Gone)?;
-        let profile = self
-            .hub
-            .whois(&who.nick)
-            .filter(|p| p.person.id == client.id)
-            .ok_or(HubError::Gone)?;
-        Ok(Reader {
-            user_id: client.id,
-            account: profile.account,
-            rooms: profile.rooms.iter().map(|name| room::fold(name)).collect(),
-        })
     }
 
     /// Tells the client a store read failed.

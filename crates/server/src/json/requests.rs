@@ -62,11 +62,11 @@ impl JsonSession {
                 before,
                 limit,
             } => {
-                let reader = self.reader(client)?;
+                let reader = hub.reader(client)?;
                 Box::pin(self.direct_replay(reader, with, before, limit, reference)).await;
             }
             Request::Conversations { limit } => {
-                let reader = self.reader(client)?;
+                let reader = hub.reader(client)?;
                 match Box::pin(hub.store().conversations(reader, limit)).await {
                     Ok(peers) => self.send(&ServerFrame::Conversations(ConversationList {
                         conversations: peers
@@ -106,7 +106,7 @@ impl JsonSession {
                     None => None,
                 };
                 let query = SearchQuery {
-                    reader: self.reader(client)?,
+                    reader: hub.reader(client)?,
                     text: text.clone(),
                     room,
                     with: with.as_deref().map(nick::fold),

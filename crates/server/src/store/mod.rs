@@ -22,6 +22,7 @@ mod reads;
 mod retention;
 mod schema;
 mod search;
+mod span;
 mod writer;
 
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub use backup::{Stats, backup, stats};
 pub use ids::Start;
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
 pub use search::{Found, Peer, Reader, SEARCH_WINDOW, SearchQuery};
+pub use span::Span;
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "chatroom.db";
@@ -390,9 +392,20 @@ impl Store {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
+        self.history_in(room_key, Span::before(before), limit).await
+    }
+
+    /// Up to `limit` messages of a room in `span`, oldest first (IRC's
+    /// `CHATHISTORY`). Sees every message queued before the call.
+    pub async fn history_in(
+        &self,
+        room_key: String,
+        span: Span,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
         self.read(|reply| reads::Read::History {
             room_key,
-            before,
+            span,
             limit,
             reply,
         })
@@ -415,10 +428,23 @@ impl Store {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Page, StoreError> {
+        self.direct_history_in(reader, with, Span::before(before), limit)
+            .await
+    }
+
+    /// Up to `limit` direct messages between `reader` and `with` (a folded
+    /// nickname) in `span`, oldest first.
+    pub async fn direct_history_in(
+        &self,
+        reader: Reader,
+        with: String,
+        span: Span,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
         self.read(|reply| reads::Read::DirectHistory {
             reader,
             with,
-            before,
+            span,
             limit,
             reply,
         })

@@ -11,14 +11,14 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use super::search::{self, Found, Peer, Reader, SearchQuery};
-use super::{Page, Retention, StoreError};
+use super::{Page, Retention, Span, StoreError};
 
 /// A read and where its answer goes.
 pub enum Read {
     /// A page of a room's history.
     History {
         room_key: String,
-        before: Option<u64>,
+        span: Span,
         limit: u32,
         reply: oneshot::Sender<Result<Page, StoreError>>,
     },
@@ -31,7 +31,7 @@ pub enum Read {
     DirectHistory {
         reader: Reader,
         with: String,
-        before: Option<u64>,
+        span: Span,
         limit: u32,
         reply: oneshot::Sender<Result<Page, StoreError>>,
     },
@@ -75,11 +75,11 @@ pub fn answer(conn: &Connection, retention: &Retention, read: Read) {
     match read {
         Read::History {
             room_key,
-            before,
+            span,
             limit,
             reply,
         } => {
-            let _ = reply.send(search::room_page(conn, retention, &room_key, before, limit));
+            let _ = reply.send(search::room_page(conn, retention, &room_key, span, limit));
         }
         Read::Search { query, reply } => {
             let _ = reply.send(search::search(conn, retention, &query));
@@ -87,12 +87,12 @@ pub fn answer(conn: &Connection, retention: &Retention, read: Read) {
         Read::DirectHistory {
             reader,
             with,
-            before,
+            span,
             limit,
             reply,
         } => {
             let _ = reply.send(search::direct_history(
-                conn, retention, &reader, &with, before, limit,
+                conn, retention, &reader, &with, span, limit,
             ));
         }
         Read::Conversations {

@@ -31,7 +31,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use super::index::{
     any_of, folded_nick_term, has_word_starting, quoted, room_term, user_term, word_terms,
 };
-use super::{Page, Retention, StoreError, StoredMessage};
+use super::{Page, Retention, Span, StoreError, StoredMessage};
 use crate::clock::now_ms;
 
 /// The SQL function that folds a nickname's case as the hub does
@@ -476,31 +476,34 @@ pub fn room_page(
     conn: &Connection,
     retention: &Retention,
     room_key: &str,
-    before: Option<u64>,
+    span: Span,
     limit: u32,
 ) -> Result<Page, StoreError> {
     let oldest = oldest_kept(retention, Some(room_key), now_ms()).unwrap_or(i64::MIN);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
-         WHERE message_index MATCH ?1 AND f.rowid < ?2 AND m.room_key = ?3 AND m.ts >= ?4 \
-         ORDER BY f.rowid DESC LIMIT ?5"
+         WHERE message_index MATCH ?1 AND f.rowid > ?2 AND f.rowid < ?3 AND m.room_key = ?4 \
+           AND m.ts >= ?5 AND m.ts > ?6 AND m.ts < ?7 \
+         ORDER BY f.rowid {} LIMIT ?8",
+        span.order()
     ))?;
-    let mut messages = stmt
+    let (after_ts, before_ts) = span.times();
+    let messages = stmt
         .query_map(
             rusqlite::params![
                 quoted(&room_term(room_key)),
-                before.map_or(i64::MAX, to_sql_int),
+                span.after_id.map_or(i64::MIN, to_sql_int),
+                span.before_id.map_or(i64::MAX, to_sql_int),
                 room_key,
                 oldest,
+                after_ts,
+                before_ts,
                 i64::from(limit) + 1
             ],
             message,
         )?
         .collect::<Result<Vec<_>, _>>()?;
-    let has_more = messages.len() > limit as usize;
-    messages.truncate(limit as usize);
-    messages.reverse();
-    Ok(Page { messages, has_more })
+    Ok(span.page(messages, limit))
 }
 
 /// Up to `limit` direct messages between the reader and `with` (a folded
@@ -511,7 +514,7 @@ pub fn direct_history(
     retention: &Retention,
     reader: &Reader,
     with: &str,
-    before: Option<u64>,
+    span: Span,
     limit: u32,
 ) -> Result<Page, StoreError> {
     let identity = Identity::of(conn, reader)?;
@@ -523,25 +526,28 @@ pub fn direct_history(
     );
     let sql = format!(
         "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
-         WHERE message_index MATCH ? AND {} AND f.rowid < ? AND m.ts >= ? \
-         ORDER BY f.rowid DESC LIMIT ?",
-        scope.sql
+         WHERE message_index MATCH ? AND {} AND f.rowid > ? AND f.rowid < ? AND m.ts >= ? \
+           AND m.ts > ? AND m.ts < ? \
+         ORDER BY f.rowid {} LIMIT ?",
+        scope.sql,
+        span.order()
     );
+    let (after_ts, before_ts) = span.times();
     let mut values = vec![Value::Text(terms)];
     values.extend(scope.values);
-    values.push(Value::Integer(before.map_or(i64::MAX, to_sql_int)));
+    values.push(Value::Integer(span.after_id.map_or(i64::MIN, to_sql_int)));
+    values.push(Value::Integer(span.before_id.map_or(i64::MAX, to_sql_int)));
     values.push(Value::Integer(
         oldest_kept(retention, None, now_ms()).unwrap_or(i64::MIN),
     ));
+    values.push(Value::Integer(after_ts));
+    values.push(Value::Integer(before_ts));
     values.push(Value::Integer(i64::from(limit) + 1));
     let mut stmt = conn.prepare(&sql)?;
-    let mut messages = stmt
+    let messages = stmt
         .query_map(params_from_iter(values), message)?
         .collect::<Result<Vec<_>, _>>()?;
-    let has_more = messages.len() > limit as usize;
-    messages.truncate(limit as usize);
-    messages.reverse();
-    Ok(Page { messages, has_more })
+    Ok(span.page(messages, limit))
 }
 
 /// The people the reader exchanged direct messages with, the most recent
