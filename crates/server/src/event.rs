@@ -76,6 +76,20 @@ impl Person {
 /// relayed as they came to recipients who take tags (none: `None`).
 pub type ClientTags = Option<Arc<[(String, Option<String>)]>>;
 
+/// Notifications only some clients take (IRCv3 `away-notify`,
+/// `account-notify`, `invite-notify`, `setname`): an event kind that needs
+/// one reaches a client only if it asked for it (`Client::set_wants`).
+pub mod wants {
+    /// Others going away and coming back.
+    pub const AWAY: u32 = 1;
+    /// Others logging into and out of accounts.
+    pub const ACCOUNT: u32 = 1 << 1;
+    /// Invitations into rooms one is in.
+    pub const INVITE: u32 = 1 << 2;
+    /// Others changing their real name.
+    pub const SETNAME: u32 = 1 << 3;
+}
+
 /// Who a `TAGMSG` is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TagTarget {
@@ -210,6 +224,36 @@ pub enum EventKind {
         /// Who is invited.
         target: Person,
     },
+    /// Someone went away (`message`) or came back (`None`).
+    Away {
+        /// Who.
+        who: Person,
+        /// Their away message.
+        message: Option<Arc<str>>,
+    },
+    /// Someone logged into an account (or out of one: `None`).
+    Account {
+        /// Who.
+        who: Person,
+        /// The account.
+        account: Option<Arc<str>>,
+    },
+    /// Someone was invited into a room the receiver is in.
+    Invited {
+        /// The room.
+        room: Arc<str>,
+        /// Who invited.
+        by: Person,
+        /// Who is invited.
+        target: Person,
+    },
+    /// Someone changed their real name.
+    Realname {
+        /// Who.
+        who: Person,
+        /// The new real name.
+        realname: Arc<str>,
+    },
     /// In a large room: who joined and left since the last summary.
     Summary {
         /// The room.
@@ -253,6 +297,18 @@ impl Event {
     /// What happened.
     pub fn kind(&self) -> &EventKind {
         &self.kind
+    }
+
+    /// The notification a client must want to get this (0: everyone
+    /// gets it); see [`wants`].
+    pub fn wanted(&self) -> u32 {
+        match self.kind {
+            EventKind::Away { .. } => wants::AWAY,
+            EventKind::Account { .. } => wants::ACCOUNT,
+            EventKind::Invited { .. } => wants::INVITE,
+            EventKind::Realname { .. } => wants::SETNAME,
+            _ => 0,
+        }
     }
 
     /// When it happened (ms since the epoch).

@@ -97,6 +97,8 @@ pub enum Command {
     Authenticate,
     /// `CHATHISTORY <subcommand> <target> <point> [<point>] <limit>`: IRCv3 history.
     Chathistory,
+    /// `SETNAME :<realname>`: IRCv3 `setname`, change one's real name.
+    Setname,
 }
 
 /// When a command may be used.
@@ -170,7 +172,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 32] = [
+    pub const ALL: [Command; 33] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -203,6 +205,7 @@ impl Command {
         Command::Oper,
         Command::Authenticate,
         Command::Chathistory,
+        Command::Setname,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -244,6 +247,7 @@ impl Command {
             C::Oper => row(self, "OPER", (2, 2), Registered, Params),
             C::Authenticate => row(self, "AUTHENTICATE", (1, 1), Any, Params),
             C::Chathistory => row(self, "CHATHISTORY", (3, 5), Registered, Params),
+            C::Setname => row(self, "SETNAME", (1, 1), Registered, Params),
         }
     }
 

@@ -10,6 +10,8 @@ use chatroom_proto::nick;
 use super::Hub;
 use super::types::{BanTarget, Client, HubError};
 use crate::accounts::{AccountError, Ban, Identity};
+use crate::clock::now_ms;
+use crate::event::{Event, EventKind};
 use crate::outbox::CloseReason;
 
 impl Hub {
@@ -97,10 +99,19 @@ impl Hub {
             return Err(AccountError::InUse(nickname.to_owned()));
         }
         let identity = self.accounts.register(nickname, password, from).await?;
-        if let Some(client) = client
-            && let Some(user) = self.state.lock().users.get_mut(&client.id)
-        {
-            user.identity = identity.clone();
+        if let Some(client) = client {
+            let mut state = self.state.lock();
+            if let Some(user) = state.users.get_mut(&client.id) {
+                user.identity = identity.clone();
+                let event = Event::new(
+                    EventKind::Account {
+                        who: user.person.clone(),
+                        account: identity.account.as_deref().map(Into::into),
+                    },
+                    now_ms(),
+                );
+                state.tell_sharing(client.id, &event);
+            }
         }
         Ok(identity)
     }
@@ -116,12 +127,21 @@ impl Hub {
     /// The user logged into an account after logging in (IRC's SASL after
     /// registration); an account that is an operator makes them one.
     pub fn log_into(&self, client: &Client, identity: Identity) {
-        if let Some(user) = self.state.lock().users.get_mut(&client.id) {
+        let mut state = self.state.lock();
+        if let Some(user) = state.users.get_mut(&client.id) {
             let operator = user.identity.operator || identity.operator;
             user.identity = Identity {
                 operator,
                 ..identity
             };
+            let event = Event::new(
+                EventKind::Account {
+                    who: user.person.clone(),
+                    account: user.identity.account.as_deref().map(Into::into),
+                },
+                now_ms(),
+            );
+            state.tell_sharing(client.id, &event);
         }
     }
 

@@ -148,6 +148,16 @@ impl Hub {
             now_ms(),
         );
         state.publish(Audience::User(target.id), &event);
+        // The room's members who asked (IRC's invite-notify) hear of it.
+        let notice = Event::new(
+            EventKind::Invited {
+                room: name.as_str().into(),
+                by: state.user(client.id)?.person.clone(),
+                target: target.clone(),
+            },
+            now_ms(),
+        );
+        state.publish(Audience::room_except(&key, client.id), &notice);
         Ok((name, target))
     }
 

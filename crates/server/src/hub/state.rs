@@ -63,6 +63,10 @@ impl RoomKeys {
     pub fn iter(&self) -> std::slice::Iter<'_, String> {
         self.0.iter()
     }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
 }
 
 impl<'a> IntoIterator for &'a RoomKeys {
@@ -270,6 +274,23 @@ impl State {
         if let Some(user) = self.users.get_mut(&id) {
             user.rooms.remove(key);
         }
+    }
+
+    /// Tells everyone sharing a room with user `id` (and, if it wants the
+    /// notification, the user too) about `event`: something about the user
+    /// as a whole (away, account, real name).
+    pub fn tell_sharing(&self, id: UserId, event: &Event) {
+        let Some(user) = self.users.get(&id) else {
+            return;
+        };
+        self.publish(
+            Audience::Sharing {
+                user: id,
+                rooms: user.rooms.as_slice(),
+            },
+            event,
+        );
+        self.publish(Audience::User(id), event);
     }
 
     /// User `id` as ban masks see them.

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use chatroom_proto::nick::NickError;
 use chatroom_proto::room::{MAX_TOPIC_CHARS, RoomNameError};
@@ -29,6 +29,7 @@ pub struct Client {
     pub outbox: Arc<Outbox>,
     format: AtomicU8,
     echo: AtomicBool,
+    wants: AtomicU32,
 }
 
 impl Client {
@@ -47,6 +48,7 @@ impl Client {
             outbox,
             format: AtomicU8::new(format.index()),
             echo: AtomicBool::new(echo),
+            wants: AtomicU32::new(0),
         }
     }
 
@@ -69,8 +71,19 @@ impl Client {
         self.echo.load(Ordering::Relaxed)
     }
 
-    /// Queues `event` for this client in its format.
+    /// Which notifications the client takes (`event::wants` bits: IRC's
+    /// `away-notify` and the like).
+    pub fn set_wants(&self, wants: u32) {
+        self.wants.store(wants, Ordering::Relaxed);
+    }
+
+    /// Queues `event` for this client in its format, unless it is a
+    /// notification the client did not ask for.
     pub(super) fn deliver(&self, event: &Event) {
+        let wanted = event.wanted();
+        if wanted != 0 && self.wants.load(Ordering::Relaxed) & wanted == 0 {
+            return;
+        }
         self.outbox.push(event.encoded(self.format()));
     }
 }

@@ -198,9 +198,47 @@ impl Hub {
     /// Sets (`Some`) or clears (`None`) the user's away message.
     pub fn set_away(&self, client: &Client, message: Option<String>) {
         let message = message.map(|m| chat_text::sanitize(&m).into_owned());
-        if let Some(user) = self.state.lock().users.get_mut(&client.id) {
-            user.away = message;
-        }
+        let mut state = self.state.lock();
+        let Some(user) = state.users.get_mut(&client.id) else {
+            return;
+        };
+        user.away.clone_from(&message);
+        let event = Event::new(
+            EventKind::Away {
+                who: user.person.clone(),
+                message: message.map(Into::into),
+            },
+            now_ms(),
+        );
+        // Only those who asked (IRC's away-notify) hear of it; the user
+        // has their own answer (305/306).
+        let rooms = user.rooms.clone();
+        state.publish(
+            Audience::Sharing {
+                user: client.id,
+                rooms: rooms.as_slice(),
+            },
+            &event,
+        );
+    }
+
+    /// Changes the user's real name (IRC's `SETNAME`); those sharing a
+    /// room who asked (IRC's `setname`), and the user, are told. Returns
+    /// it as kept.
+    pub fn set_realname(&self, client: &Client, realname: &str) -> Result<String, HubError> {
+        let realname = chat_text::sanitize(realname).into_owned();
+        let mut state = self.state.lock();
+        let user = state.users.get_mut(&client.id).ok_or(HubError::Gone)?;
+        user.realname.clone_from(&realname);
+        let event = Event::new(
+            EventKind::Realname {
+                who: user.person.clone(),
+                realname: realname.as_str().into(),
+            },
+            now_ms(),
+        );
+        state.tell_sharing(client.id, &event);
+        Ok(realname)
     }
 
     /// What WHOIS shows about the user called `nick`.

@@ -62,15 +62,52 @@ pub const CHATHISTORY: Capability = Capability {
     value: None,
 };
 
+/// `away-notify`: others going away and back come as `AWAY` lines.
+pub const AWAY_NOTIFY: Capability = Capability {
+    name: "away-notify",
+    bit: 1 << 7,
+    value: None,
+};
+/// `account-notify`: others logging into accounts come as `ACCOUNT` lines.
+pub const ACCOUNT_NOTIFY: Capability = Capability {
+    name: "account-notify",
+    bit: 1 << 8,
+    value: None,
+};
+/// `invite-notify`: invitations into one's channels come as `INVITE` lines.
+pub const INVITE_NOTIFY: Capability = Capability {
+    name: "invite-notify",
+    bit: 1 << 9,
+    value: None,
+};
+/// `setname`: `SETNAME` changes one's real name, others' come as lines.
+pub const SETNAME: Capability = Capability {
+    name: "setname",
+    bit: 1 << 10,
+    value: None,
+};
+/// `cap-notify`: the server would announce capabilities it adds or drops
+/// (its set never changes while it runs, so it never has to).
+pub const CAP_NOTIFY: Capability = Capability {
+    name: "cap-notify",
+    bit: 1 << 11,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 7] = [
+pub const OFFERED: [Capability; 12] = [
+    ACCOUNT_NOTIFY,
+    AWAY_NOTIFY,
     BATCH,
+    CAP_NOTIFY,
     CHATHISTORY,
     ECHO_MESSAGE,
+    INVITE_NOTIFY,
     MESSAGE_TAGS,
     MULTI_PREFIX,
     SASL,
     SERVER_TIME,
+    SETNAME,
 ];
 
 /// The capabilities a client enabled.
@@ -121,6 +158,21 @@ impl Caps {
         } else {
             Format::Irc
         }
+    }
+
+    /// The notifications these capabilities ask the hub for
+    /// (`event::wants`).
+    pub fn wants(self) -> u32 {
+        use crate::event::wants;
+        [
+            (AWAY_NOTIFY, wants::AWAY),
+            (ACCOUNT_NOTIFY, wants::ACCOUNT),
+            (INVITE_NOTIFY, wants::INVITE),
+            (SETNAME, wants::SETNAME),
+        ]
+        .into_iter()
+        .filter(|(cap, _)| self.has(*cap))
+        .fold(0, |bits, (_, want)| bits | want)
     }
 
     /// Whether lines for this client carry tags.
@@ -175,6 +227,7 @@ impl IrcSession {
                         if let Some(client) = &self.client {
                             client.set_format(caps.format());
                             client.set_echo(caps.has(ECHO_MESSAGE));
+                            client.set_wants(caps.wants());
                         }
                         let m = reply(self, "ACK", wanted);
                         self.send(&m);

@@ -65,6 +65,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Oper => Later(oper),
         Command::Authenticate => Later(authenticate),
         Command::Chathistory => Later(chathistory),
+        Command::Setname => Now(setname),
     }
 }
 
@@ -255,4 +256,9 @@ fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
         s.chathistory(a).await;
         Flow::Continue
     })
+}
+
+fn setname(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.setname(arg(a, 0));
+    Flow::Continue
 }

@@ -165,7 +165,26 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
             }
             tag(m, None, ts).encode_into(&mut out);
         }
-        EventKind::Invite { room, by, target } => {
+        EventKind::Away { who, message } => {
+            let mut m = Message::new("AWAY").with_source(source(who));
+            if let Some(message) = message {
+                m = m.trailing_param(&**message);
+            }
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Account { who, account } => {
+            let m = Message::new("ACCOUNT")
+                .with_source(source(who))
+                .param(account.as_deref().unwrap_or("*"));
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Realname { who, realname } => {
+            let m = Message::new("SETNAME")
+                .with_source(source(who))
+                .trailing_param(&**realname);
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Invite { room, by, target } | EventKind::Invited { room, by, target } => {
             let m = Message::new("INVITE")
                 .with_source(source(by))
                 .param(&*target.nick)

@@ -1,5 +1,6 @@
 //! Registration: NICK and USER (and PASS for a registered nickname), the
-//! account's REGISTER, and the welcome burst once a client is in.
+//! account's REGISTER, and the welcome burst once a client is in; SETNAME
+//! changes the real name USER gave.
 
 use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, numeric};
@@ -117,6 +118,7 @@ impl IrcSession {
                 if let Some(me) = self.hub.person(&client) {
                     self.nick = Some(me.nick.to_string());
                 }
+                client.set_wants(self.caps.wants());
                 self.client = Some(client);
                 let autojoin = self.settings.autojoin.clone();
                 if !autojoin.is_empty() {
@@ -238,4 +240,25 @@ impl IrcSession {
         };
         self.send(&m);
     }
+
+    /// `SETNAME :<realname>` (IRCv3 `setname`): the new real name comes
+    /// back as a `SETNAME` line to the client (if it took `setname`) and to
+    /// those sharing a channel who took it.
+    pub(super) fn setname(&self, realname: &str) {
+        let Some(client) = &self.client else { return };
+        if realname.is_empty() || realname.len() > MAX_REALNAME_BYTES {
+            let m = Message::new("FAIL")
+                .with_source(Source::server(self.server()))
+                .param("SETNAME")
+                .param("INVALID_REALNAME")
+                .trailing_param(format!("A real name has 1 to {MAX_REALNAME_BYTES} bytes"));
+            return self.send(&m);
+        }
+        if let Err(e) = self.hub.set_realname(client, realname) {
+            self.hub_error(&e, realname);
+        }
+    }
 }
+
+/// The longest real name `SETNAME` takes.
+const MAX_REALNAME_BYTES: usize = 200;

@@ -30,8 +30,13 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         message,
     };
     let frame = match kind {
-        // Tags without a message say nothing in JSON.
-        EventKind::TagMsg { .. } => return Bytes::new(),
+        // Tags without a message, and the notifications only IRC clients
+        // ask for, say nothing in JSON.
+        EventKind::TagMsg { .. }
+        | EventKind::Away { .. }
+        | EventKind::Account { .. }
+        | EventKind::Invited { .. }
+        | EventKind::Realname { .. } => return Bytes::new(),
         EventKind::Message {
             msg_id,
             ts,

@@ -13,8 +13,9 @@ use crate::hub::{Client, HubError};
 impl JsonSession {
     /// `mode` without `modes` answers the room's modes; with them, lists
     /// are answered one `mask_list` each, changes are announced to the
-    /// room (the sender included) and answered with `done`; a change that
-    /// could not be made gets an error of its own.
+    /// room (the sender included) and answered with `done` (also when they
+    /// changed nothing); a change that could not be made gets an error of
+    /// its own.
     pub(super) fn mode_request(
         &self,
         client: &Client,
@@ -42,6 +43,7 @@ impl JsonSession {
             };
             self.send_error(code, error.to_string(), reference.clone());
         }
+        let changing = changes.iter().any(|c| !matches!(c, modes::Change::Show(_)));
         let outcome = self.hub.change_modes(client, room, &changes)?;
         for (list, entries) in outcome.lists {
             self.send(&ServerFrame::MaskList(MaskList {
@@ -61,6 +63,10 @@ impl JsonSession {
         if !outcome.applied.is_empty() {
             let (modes, args) = modes::render(&outcome.applied);
             info!(peer = %self.peer, id = client.id, room = %outcome.room, %modes, ?args, "modes changed");
+        }
+        // A change request is always answered, even when it changed
+        // nothing (a flag already set, a mask not listed).
+        if changing {
             self.send(&ServerFrame::Done(chatroom_proto::json::Done {
                 request: "mode".to_owned(),
                 reference,

@@ -5,7 +5,7 @@
 //! - `json_protocol`, `irc`: each protocol, request by request;
 //!   `irc_options`: the IRC listener's start channels and server password;
 //!   `irc_tags`: IRCv3 client-only tags and TAGMSG; `irc_sasl`: SASL PLAIN;
-//!   `irc_chathistory`: CHATHISTORY.
+//!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
@@ -25,6 +25,7 @@ mod history_store;
 mod hostile;
 mod irc;
 mod irc_chathistory;
+mod irc_notify;
 mod irc_options;
 mod irc_sasl;
 mod irc_tags;

@@ -232,6 +232,14 @@ async fn a_key_and_a_limit_guard_the_door() {
         (Some("+ntkl"), &json!(["s3cret", "2"]))
     );
     mode(&mut ann, "vault", "-l", &[]).await;
+    // A change that changes nothing is answered all the same.
+    ann.send_json(json!({"type": "mode", "room": "vault", "modes": "+n", "ref": 2}))
+        .await;
+    let done = ann.recv_type("done").await;
+    assert_eq!(
+        (done["request"].as_str(), &done["ref"]),
+        (Some("mode"), &json!(2))
+    );
     irc.send("JOIN #vault s3cret").await;
     irc.until("366").await;
     server.stop().await;

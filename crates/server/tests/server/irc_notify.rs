@@ -1,0 +1,71 @@
+//! IRCv3 notifications a client asks for: away-notify, account-notify,
+//! invite-notify and setname; clients that did not ask see none of them.
+
+use chatroom_testkit::{IrcRaw, TestServer, commands, last_param};
+
+const CAPS: [&str; 4] = ["away-notify", "account-notify", "invite-notify", "setname"];
+
+#[tokio::test]
+async fn notifications_reach_those_who_asked() {
+    let server = TestServer::start().await;
+    let mut watcher = IrcRaw::register(server.irc_addr, "watcher", &CAPS).await;
+    let mut plain = IrcRaw::register(server.irc_addr, "plain", &[]).await;
+    let mut actor = IrcRaw::register(server.irc_addr, "actor", &["setname"]).await;
+    watcher.sync().await;
+    plain.sync().await;
+
+    actor.send("AWAY :lunch").await;
+    let away = watcher.until("AWAY").await;
+    assert_eq!(
+        (
+            away.source.as_ref().unwrap().name.as_str(),
+            last_param(&away)
+        ),
+        ("actor", "lunch")
+    );
+    actor.send("AWAY").await;
+    let back = watcher.until("AWAY").await;
+    assert!(back.params.is_empty(), "{back:?}");
+
+    actor.send("SETNAME :A. Ctor").await;
+    let echo = actor.until("SETNAME").await;
+    assert_eq!(last_param(&echo), "A. Ctor", "the sender gets it back");
+    let seen = watcher.until("SETNAME").await;
+    assert_eq!(last_param(&seen), "A. Ctor");
+    actor.send(&format!("SETNAME :{}", "x".repeat(300))).await;
+    let fail = actor.until("FAIL").await;
+    assert_eq!(fail.params[..2], ["SETNAME", "INVALID_REALNAME"]);
+
+    actor.send("REGISTER * * :a long enough password").await;
+    actor.until("REGISTER").await;
+    let account = watcher.until("ACCOUNT").await;
+    assert_eq!(account.params, ["actor"]);
+
+    watcher.send("JOIN #club").await;
+    watcher.until("366").await;
+    plain.send("JOIN #club").await;
+    plain.until("366").await;
+    actor.send("JOIN #club").await;
+    actor.until("366").await;
+    watcher.send("INVITE someone #club").await;
+    let mut someone = IrcRaw::register(server.irc_addr, "someone", &[]).await;
+    someone.sync().await;
+    actor.send("INVITE someone #club").await;
+    assert_eq!(someone.until("INVITE").await.params, ["someone", "#club"]);
+    let told = watcher.until("INVITE").await;
+    assert_eq!(
+        (
+            told.source.as_ref().unwrap().name.as_str(),
+            told.params.as_slice()
+        ),
+        ("actor", ["someone", "#club"].map(String::from).as_slice())
+    );
+
+    // The one who asked for nothing saw none of it.
+    let lines = plain.sync().await;
+    let seen = commands(&lines);
+    for command in ["AWAY", "SETNAME", "ACCOUNT", "INVITE"] {
+        assert!(!seen.contains(&command), "{command} in {lines:?}");
+    }
+    server.stop().await;
+}
