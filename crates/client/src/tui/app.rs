@@ -151,6 +151,13 @@ enum Pending {
         origin: WindowKey,
         quiet: bool,
     },
+    /// `/mode`, `/kick`, `/invite` (and the commands that are modes):
+    /// answers and refusals go to `origin`; `done` is what its `done`
+    /// shows (nothing for a mode change: the room's notice says it).
+    Moderation {
+        origin: WindowKey,
+        done: Option<String>,
+    },
     /// `/away`: what was asked for.
     Away {
         message: Option<String>,
