@@ -149,8 +149,10 @@ enum Pending {
         action: bool,
     },
     /// A join; the current room switched when it was sent, and switches
-    /// back to `previous` if the server refuses.
+    /// back to `previous` if the server refuses (unless a later line
+    /// switched elsewhere or joins the room again meanwhile).
     Join {
+        room: String,
         previous: String,
     },
     /// A request answered by `done`, which prints this (nothing for a
@@ -434,8 +436,14 @@ async fn act<O: Write, E: Write>(
             state.current = room.clone();
             state.peer = None;
             (
-                Request::Join { room, key },
-                Pending::Join { previous: current },
+                Request::Join {
+                    room: room.clone(),
+                    key,
+                },
+                Pending::Join {
+                    room,
+                    previous: current,
+                },
             )
         }
         Command::Mode { room, modes, args } => (
@@ -806,8 +814,14 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         ServerFrame::Error(e) => {
             match ref_number(e.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
                 Some(Pending::Login) => state.login_refused = true,
-                Some(Pending::Join { previous }) => {
-                    state.current = previous;
+                Some(Pending::Join { room, previous }) => {
+                    let key = room::fold(&room);
+                    let retried = state.pending.values().any(
+                        |p| matches!(p, Pending::Join { room, .. } if room::fold(room) == key),
+                    );
+                    if room::fold(&state.current) == key && !retried {
+                        state.current = previous;
+                    }
                     state.failed(Ending::Refused);
                 }
                 _ => state.failed(Ending::Refused),
