@@ -132,6 +132,8 @@ enum Pending {
         switch: bool,
         /// Joining again after a reconnect; the newest message shown before.
         rejoin: Option<Option<u64>>,
+        /// The room's key given, kept with its window for rejoining.
+        key: Option<String>,
         page: Page,
     },
     Part {

@@ -205,6 +205,9 @@ pub struct Window {
     pub more_below: bool,
     /// Whether older history exists on the server.
     pub older: Older,
+    /// The key this room was joined with (`/join ROOM KEY`), given again
+    /// when rejoining after a reconnect.
+    pub join_key: Option<String>,
     /// A request for older history is on its way.
     pub fetching_older: bool,
     /// Who spoke here lately, the most recent first (folded nicknames,
@@ -230,6 +233,7 @@ impl Window {
             scroll: 0,
             more_below: false,
             older: Older::Unknown,
+            join_key: None,
             fetching_older: false,
             marker: None,
             speakers: Vec::new(),

@@ -268,6 +268,7 @@ impl App {
                 window.newest_msg_id(self.era)
             };
             let key = window.key().clone();
+            let room_key = window.join_key.clone();
             self.note(index, LineKind::Notice("reconnected".into()));
             if in_rooms.contains(&room::fold(&name)) {
                 self.refresh_room(&name, index, Some(newest));
@@ -275,13 +276,14 @@ impl App {
                 self.request(
                     Request::Join {
                         room: name,
-                        key: None,
+                        key: room_key.clone(),
                     },
                     Pending::Join {
                         room: key.clone(),
                         origin: key,
                         switch: false,
                         rejoin: Some(newest),
+                        key: room_key,
                         page: Page::default(),
                     },
                 );
@@ -534,15 +536,21 @@ impl App {
             Ref::Number(n) => n.as_u64(),
             Ref::Text(_) => None,
         });
-        let (switch, rejoin) = match reference.and_then(|r| self.pending.get(&r)) {
-            Some(Pending::Join { switch, rejoin, .. }) => (*switch, rejoin.is_some()),
-            _ => (false, false),
+        let (switch, rejoin, room_key) = match reference.and_then(|r| self.pending.get(&r)) {
+            Some(Pending::Join {
+                switch,
+                rejoin,
+                key,
+                ..
+            }) => (*switch, rejoin.is_some(), key.clone()),
+            _ => (false, false, None),
         };
         let index = self.ensure_window(WindowKey::room(&j.room), &j.room);
         let window = &mut self.windows[index];
         window.name = j.room.clone();
         window.topic = j.topic.clone();
         window.set_members(&j.members);
+        window.join_key = room_key;
         if rejoin {
             self.note(index, LineKind::Notice(format!("rejoined #{}", j.room)));
             return;

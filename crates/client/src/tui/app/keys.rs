@@ -353,13 +353,14 @@ impl App {
                     self.request(
                         Request::Join {
                             room: name.clone(),
-                            key,
+                            key: key.clone(),
                         },
                         Pending::Join {
                             room: WindowKey::room(&name),
                             origin: here,
                             switch: true,
                             rejoin: None,
+                            key,
                             page: Default::default(),
                         },
                     );

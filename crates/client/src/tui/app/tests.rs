@@ -2028,3 +2028,35 @@ fn being_kicked_closes_the_room_window_and_says_why() {
         "you are no longer in #rust (kicked by carol: bye); /join rust to go back"
     );
 }
+
+#[test]
+fn a_room_joined_with_a_key_is_rejoined_with_it_after_a_reconnect() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/join den sesame");
+    frame(
+        &mut app,
+        json!({"type": "joined", "room": "den", "topic": "", "ref": req[0].1,
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 3, "nickname": "carol", "operator": true}]}),
+    );
+    let login = sent(&net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "gone".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    ));
+    assert!(login.is_empty());
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 5, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+    );
+    assert!(
+        requests(&after).contains(&Request::Join {
+            room: "den".into(),
+            key: Some("sesame".into())
+        }),
+        "{after:?}"
+    );
+}
