@@ -37,6 +37,11 @@ const CHROMEDRIVER: &str = "chromedriver";
 /// scroll to (the replay on login shows the last 50).
 const BACKLOG: usize = 120;
 
+/// Held by each browser test while it runs: browser scenes run one at a
+/// time (two chromiums and their drivers per scene are plenty for the
+/// machine, and drivers started together may pick the same free port).
+pub(crate) static ONE_SCENE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether chromium and chromedriver are here; fails instead of skipping
 /// when the end-to-end tests are required.
 pub(crate) fn browser_available() -> bool {
@@ -240,6 +245,7 @@ async fn the_web_client_in_a_real_browser() {
     if !browser_available() {
         return;
     }
+    let _scene = ONE_SCENE_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().unwrap();
     let server = serve(data.path(), 0, 0, 0).await;
     let url = format!("http://{}/", http_addr(&server));

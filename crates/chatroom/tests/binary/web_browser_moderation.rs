@@ -8,7 +8,7 @@
 
 use fantoccini::Locator;
 
-use crate::web_browser::{Browser, browser_available, http_addr, serve};
+use crate::web_browser::{Browser, ONE_SCENE_AT_A_TIME, browser_available, http_addr, serve};
 
 /// The XPath of `nick`'s entry in the member list shown, with `mark` (`@`,
 /// `+` or nothing) before the name.
@@ -23,6 +23,7 @@ async fn operators_are_marked_and_opping_shows_in_the_other_browser() {
     if !browser_available() {
         return;
     }
+    let _scene = ONE_SCENE_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().unwrap();
     let server = serve(data.path(), 0, 0, 0).await;
     let url = format!("http://{}/", http_addr(&server));
