@@ -47,6 +47,15 @@ enum Kind {
     Nick,
     Register,
     Topic,
+    Mode,
+    Op,
+    Deop,
+    Voice,
+    Devoice,
+    Kick,
+    Ban,
+    Unban,
+    Invite,
     Who,
     Rooms,
     History,
@@ -111,8 +120,8 @@ pub const COMMANDS: &[Spec] = &[
         Kind::Join,
         "join",
         &["j"],
-        "ROOM",
-        "join ROOM, or switch to it",
+        "ROOM [KEY]",
+        "join ROOM (KEY: the room's key, if it has one), or switch to it",
     ),
     spec(
         Kind::Part,
@@ -157,6 +166,63 @@ pub const COMMANDS: &[Spec] = &[
         &[],
         "[TEXT]",
         "show or set this room's topic",
+    ),
+    spec(
+        Kind::Mode,
+        "mode",
+        &[],
+        "[ROOM] [MODES [ARGS]]",
+        "show a room's modes, or change them (+o NICK, +m, +k KEY, +b MASK...)",
+    ),
+    spec(
+        Kind::Op,
+        "op",
+        &[],
+        "NICK",
+        "make NICK an operator of this room",
+    ),
+    spec(
+        Kind::Deop,
+        "deop",
+        &[],
+        "NICK",
+        "take NICK's operator status in this room",
+    ),
+    spec(
+        Kind::Voice,
+        "voice",
+        &[],
+        "NICK",
+        "let NICK speak in this room when it is moderated (+m)",
+    ),
+    spec(
+        Kind::Devoice,
+        "devoice",
+        &[],
+        "NICK",
+        "take NICK's voice in this room",
+    ),
+    spec(
+        Kind::Kick,
+        "kick",
+        &[],
+        "NICK [REASON]",
+        "put NICK out of this room (they may join again)",
+    ),
+    spec(
+        Kind::Ban,
+        "ban",
+        &[],
+        "[MASK]",
+        "ban MASK (nick!user@host, or a nickname) from this room; no MASK: list its bans",
+    ),
+    spec(Kind::Unban, "unban", &[], "MASK", "lift a ban of this room"),
+    spec(
+        Kind::Invite,
+        "invite",
+        &[],
+        "NICK [ROOM]",
+        "invite NICK into ROOM (default: this room), past +i, +k and bans",
     ),
     spec(
         Kind::Who,
@@ -247,8 +313,13 @@ pub enum Command {
         /// Something to send right away.
         text: Option<String>,
     },
-    /// `/join ROOM`.
-    Join(String),
+    /// `/join ROOM [KEY]`.
+    Join {
+        /// The room.
+        room: String,
+        /// Its key (`+k`), if given.
+        key: Option<String>,
+    },
     /// `/part [ROOM]`.
     Part(Option<String>),
     /// `/close`: close the current window (parting a room).
@@ -263,6 +334,31 @@ pub enum Command {
     Register(String),
     /// `/topic [TEXT]`.
     Topic(Option<String>),
+    /// `/mode [ROOM] [MODES [ARGS]]`, and what `/op`, `/deop`, `/voice`,
+    /// `/devoice`, `/ban` and `/unban` mean: a room's modes shown (no
+    /// `modes`) or changed, as IRC writes them.
+    Mode {
+        /// The room; `None`: the current window's.
+        room: Option<String>,
+        /// The mode string (`+o`, `-b`, `b` to list the bans).
+        modes: Option<String>,
+        /// Its arguments, in order.
+        args: Vec<String>,
+    },
+    /// `/kick NICK [REASON]` in the current window's room.
+    Kick {
+        /// Who.
+        nick: String,
+        /// Why (shown to the room).
+        reason: Option<String>,
+    },
+    /// `/invite NICK [ROOM]`.
+    Invite {
+        /// Who.
+        nick: String,
+        /// The room; `None`: the current window's.
+        room: Option<String>,
+    },
     /// `/history [N]`: N older messages of the current room.
     History(u32),
     /// `/search TEXT`: search the server's history.
@@ -317,16 +413,32 @@ pub fn parse(line: &str, mode: Mode) -> Result<Option<Command>, String> {
         ));
     }
     let arg = arg.trim();
-    let first = arg.split_whitespace().next().map(str::to_owned);
+    let words: Vec<&str> = arg.split_whitespace().collect();
+    let first = words.first().map(|w| (*w).to_owned());
     let usage = || spec.usage();
+    let mode = |modes: &str, args: Vec<String>| Command::Mode {
+        room: None,
+        modes: Some(modes.to_owned()),
+        args,
+    };
     let command = match spec.kind {
         Kind::Quit => Command::Quit,
         Kind::Help => Command::Help,
-        Kind::Join => Command::Join(first.ok_or_else(usage)?),
-        Kind::Part => Command::Part(first),
+        Kind::Join => match words.as_slice() {
+            [room] => Command::Join {
+                room: room_name(room),
+                key: None,
+            },
+            [room, key] => Command::Join {
+                room: room_name(room),
+                key: Some((*key).to_owned()),
+            },
+            _ => return Err(usage()),
+        },
+        Kind::Part => Command::Part(first.as_deref().map(room_name)),
         Kind::Close => Command::Close,
         Kind::Rooms => Command::Rooms,
-        Kind::Who => Command::Who(first),
+        Kind::Who => Command::Who(first.as_deref().map(room_name)),
         Kind::Nick => Command::Nick(first.ok_or_else(usage)?),
         Kind::Register => Command::Register(first.ok_or_else(usage)?),
         Kind::Me if arg.is_empty() => return Err(usage()),
@@ -347,6 +459,46 @@ pub fn parse(line: &str, mode: Mode) -> Result<Option<Command>, String> {
         },
         Kind::Topic if arg.is_empty() => Command::Topic(None),
         Kind::Topic => Command::Topic(Some(arg.to_owned())),
+        Kind::Mode => parse_mode(&words),
+        Kind::Op | Kind::Deop | Kind::Voice | Kind::Devoice => {
+            let [nick] = words.as_slice() else {
+                return Err(usage());
+            };
+            let modes = match spec.kind {
+                Kind::Op => "+o",
+                Kind::Deop => "-o",
+                Kind::Voice => "+v",
+                _ => "-v",
+            };
+            mode(modes, vec![(*nick).to_owned()])
+        }
+        Kind::Ban => match words.as_slice() {
+            [] => mode("b", Vec::new()),
+            [mask] => mode("+b", vec![(*mask).to_owned()]),
+            _ => return Err(usage()),
+        },
+        Kind::Unban => match words.as_slice() {
+            [mask] => mode("-b", vec![(*mask).to_owned()]),
+            _ => return Err(usage()),
+        },
+        Kind::Kick => match split_word(arg) {
+            ("", _) => return Err(usage()),
+            (nick, reason) => Command::Kick {
+                nick: nick.to_owned(),
+                reason,
+            },
+        },
+        Kind::Invite => match words.as_slice() {
+            [nick] => Command::Invite {
+                nick: (*nick).to_owned(),
+                room: None,
+            },
+            [nick, room] => Command::Invite {
+                nick: (*nick).to_owned(),
+                room: Some(room_name(room)),
+            },
+            _ => return Err(usage()),
+        },
         Kind::History if arg.is_empty() => Command::History(DEFAULT_HISTORY_LIMIT),
         Kind::History => match arg.parse::<u32>() {
             Ok(n) if (1..=MAX_HISTORY_LIMIT).contains(&n) => Command::History(n),
@@ -370,6 +522,29 @@ pub fn parse(line: &str, mode: Mode) -> Result<Option<Command>, String> {
         },
     };
     Ok(Some(command))
+}
+
+/// A room as typed: IRC's habit of `#room` is understood (room names
+/// never hold `#`).
+fn room_name(typed: &str) -> String {
+    typed.strip_prefix('#').unwrap_or(typed).to_owned()
+}
+
+/// `/mode [ROOM] [MODES [ARGS]]`: a first word starting with `+` or `-` is
+/// the mode string (of the current room), any other is the room.
+fn parse_mode(words: &[&str]) -> Command {
+    let (room, rest) = match words.split_first() {
+        Some((first, rest)) if !first.starts_with(['+', '-']) => (Some(room_name(first)), rest),
+        _ => (None, words),
+    };
+    let (modes, args) = match rest.split_first() {
+        Some((modes, args)) => (
+            Some((*modes).to_owned()),
+            args.iter().map(|a| (*a).to_owned()).collect(),
+        ),
+        None => (None, Vec::new()),
+    };
+    Command::Mode { room, modes, args }
 }
 
 /// The first word of `arg` and what follows it (`None` when nothing does).
@@ -414,6 +589,72 @@ mod tests {
         parse(line, Mode::Screen).unwrap().unwrap()
     }
 
+    fn join(room: &str, key: Option<&str>) -> Command {
+        Command::Join {
+            room: room.into(),
+            key: key.map(Into::into),
+        }
+    }
+
+    fn mode(room: Option<&str>, modes: Option<&str>, args: &[&str]) -> Command {
+        Command::Mode {
+            room: room.map(Into::into),
+            modes: modes.map(Into::into),
+            args: args.iter().map(|a| (*a).into()).collect(),
+        }
+    }
+
+    #[test]
+    fn moderation_commands_are_room_modes() {
+        assert_eq!(ok("/mode"), mode(None, None, &[]));
+        assert_eq!(ok("/mode #rust"), mode(Some("rust"), None, &[]));
+        assert_eq!(ok("/mode +mt"), mode(None, Some("+mt"), &[]));
+        assert_eq!(
+            ok("/mode rust +o-v ann bob"),
+            mode(Some("rust"), Some("+o-v"), &["ann", "bob"])
+        );
+        assert_eq!(ok("/mode -k"), mode(None, Some("-k"), &[]));
+        assert_eq!(ok("/mode rust b"), mode(Some("rust"), Some("b"), &[]));
+        assert_eq!(ok("/op ann"), mode(None, Some("+o"), &["ann"]));
+        assert_eq!(ok("/deop ann"), mode(None, Some("-o"), &["ann"]));
+        assert_eq!(ok("/voice 张三"), mode(None, Some("+v"), &["张三"]));
+        assert_eq!(ok("/devoice ann"), mode(None, Some("-v"), &["ann"]));
+        assert_eq!(ok("/ban"), mode(None, Some("b"), &[]));
+        assert_eq!(ok("/ban troll!*@*"), mode(None, Some("+b"), &["troll!*@*"]));
+        assert_eq!(ok("/unban $a:troll"), mode(None, Some("-b"), &["$a:troll"]));
+        assert_eq!(
+            ok("/kick bob"),
+            Command::Kick {
+                nick: "bob".into(),
+                reason: None
+            }
+        );
+        assert_eq!(
+            ok("/kick bob  stop  that"),
+            Command::Kick {
+                nick: "bob".into(),
+                reason: Some("stop  that".into())
+            }
+        );
+        assert_eq!(
+            ok("/invite bob"),
+            Command::Invite {
+                nick: "bob".into(),
+                room: None
+            }
+        );
+        assert_eq!(
+            ok("/invite bob #rust"),
+            Command::Invite {
+                nick: "bob".into(),
+                room: Some("rust".into())
+            }
+        );
+        for line in ["/op ann", "/ban", "/kick bob why", "/mode +i"] {
+            assert_eq!(parse(line, Mode::Line), parse(line, Mode::Screen), "{line}");
+        }
+    }
+
     #[test]
     fn plain_text_is_said() {
         assert_eq!(ok("hello 你好"), Command::Say("hello 你好".into()));
@@ -431,8 +672,9 @@ mod tests {
 
     #[test]
     fn every_command_is_understood() {
-        assert_eq!(ok("/join rust"), Command::Join("rust".into()));
-        assert_eq!(ok("/J rust"), Command::Join("rust".into()));
+        assert_eq!(ok("/join rust"), join("rust", None));
+        assert_eq!(ok("/J #rust"), join("rust", None));
+        assert_eq!(ok("/join rust sesame"), join("rust", Some("sesame")));
         assert_eq!(ok("/part"), Command::Part(None));
         assert_eq!(ok("/leave rust"), Command::Part(Some("rust".into())));
         assert_eq!(ok("/rooms"), Command::Rooms);
@@ -507,7 +749,13 @@ mod tests {
     #[test]
     fn bad_arguments_give_a_usage_hint() {
         let err = |line| parse(line, Mode::Screen).unwrap_err();
-        assert_eq!(err("/join"), "usage: /join ROOM");
+        assert_eq!(err("/join"), "usage: /join ROOM [KEY]");
+        assert_eq!(err("/join a b c"), "usage: /join ROOM [KEY]");
+        assert_eq!(err("/op"), "usage: /op NICK");
+        assert_eq!(err("/voice ann bob"), "usage: /voice NICK");
+        assert_eq!(err("/unban"), "usage: /unban MASK");
+        assert_eq!(err("/kick"), "usage: /kick NICK [REASON]");
+        assert_eq!(err("/invite"), "usage: /invite NICK [ROOM]");
         assert_eq!(err("/msg bob"), "usage: /msg NICK TEXT");
         assert_eq!(err("/query"), "usage: /query NICK [TEXT]");
         assert_eq!(err("/me"), "usage: /me TEXT");

@@ -5,6 +5,7 @@
 //! - [`config`]: the configuration file, `~/.config/chatroom/client.toml`.
 //! - [`connection`]: connect, send requests, read frames (bounded, hostile-safe).
 //! - [`display`]: frames as the lines a person reads, control sequences removed.
+//! - [`moderation`]: room moderation in words: mode changes, `@`/`+` prefixes.
 //! - [`mod@line`]: line mode, the tutorial's command-line client grown up.
 //! - [`tui`]: the full-screen terminal client (windows, scrollback, reconnect).
 //! - [`tls`]: which server certificates a `--tls` client trusts.
@@ -14,5 +15,6 @@ pub mod config;
 pub mod connection;
 pub mod display;
 pub mod line;
+pub mod moderation;
 pub mod tls;
 pub mod tui;

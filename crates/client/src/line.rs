@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::time::Duration;
 
-use chatroom_proto::json::{PresenceEvent, Ref, Request, Secret, ServerFrame};
+use chatroom_proto::json::{MemberInfo, PresenceEvent, Ref, Request, Secret, ServerFrame};
 use chatroom_proto::nick;
 use chatroom_proto::room::{self, LOBBY};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use crate::command::{self, Command, Mode};
 use crate::connection::{FrameWriter, ReadError, Target, connect};
 use crate::display::{chat_line, clock, room_label, sanitize};
+use crate::moderation;
 
 /// How many results one page of `/search` prints.
 const SEARCH_PAGE: u32 = 20;
@@ -148,10 +149,15 @@ enum Pending {
         action: bool,
     },
     /// A join; the current room switched when it was sent, and switches
-    /// back to `previous` if the server refuses.
+    /// back to `previous` if the server refuses (unless a later line
+    /// switched elsewhere or joins the room again meanwhile).
     Join {
+        room: String,
         previous: String,
     },
+    /// A request answered by `done`, which prints this (nothing for a
+    /// mode change: the room's notice of it says what happened).
+    Done(Option<String>),
     Other,
 }
 
@@ -390,7 +396,7 @@ async fn act<O: Write, E: Write>(
                 Pending::Other,
             )
         }
-        Command::Join(room) if state.rooms.contains(&room::fold(&room)) => {
+        Command::Join { room, .. } if state.rooms.contains(&room::fold(&room)) => {
             state.current = room;
             state.peer = None;
             let _ = writeln!(out, "* now talking in {}", room_label(&state.current));
@@ -426,26 +432,54 @@ async fn act<O: Write, E: Write>(
         Command::Msg { to, text } => direct(to, text, false),
         // The server handles requests in order, so lines typed after a join
         // or part belong to the new current room even before the answer.
-        Command::Join(room) => {
+        Command::Join { room, key } => {
             state.current = room.clone();
             state.peer = None;
             (
-                Request::Join { room, key: None },
-                Pending::Join { previous: current },
+                Request::Join {
+                    room: room.clone(),
+                    key,
+                },
+                Pending::Join {
+                    room,
+                    previous: current,
+                },
+            )
+        }
+        Command::Mode { room, modes, args } => (
+            Request::Mode {
+                room: room.unwrap_or(current),
+                modes,
+                args,
+            },
+            Pending::Done(None),
+        ),
+        Command::Kick { nick, reason } => (
+            Request::Kick {
+                room: current,
+                nickname: nick,
+                reason,
+            },
+            Pending::Done(None),
+        ),
+        Command::Invite { nick, room } => {
+            let room = room.unwrap_or(current);
+            let text = format!(
+                "* {} is invited into {}",
+                sanitize(&nick, false),
+                room_label(&room)
+            );
+            (
+                Request::Invite {
+                    room,
+                    nickname: nick,
+                },
+                Pending::Done(Some(text)),
             )
         }
         Command::Part(room) => {
             let room = room.unwrap_or(current);
-            let key = room::fold(&room);
-            state.rooms.remove(&key);
-            if room::fold(&state.current) == key {
-                state.current = state
-                    .rooms
-                    .iter()
-                    .next()
-                    .cloned()
-                    .unwrap_or_else(|| LOBBY.to_owned());
-            }
+            left_room(state, &room);
             (Request::Part { room }, Pending::Other)
         }
         Command::Rooms => (Request::Rooms, Pending::Other),
@@ -567,7 +601,17 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             let who = format!("{}({})", p.nickname, p.user_id);
             let text = match p.event {
                 PresenceEvent::Join => format!("{who} joined"),
-                PresenceEvent::Leave if p.room.is_some() => format!("{who} left"),
+                PresenceEvent::Leave if p.room.is_some() => {
+                    if p.user_id == me.1
+                        && let Some(room) = &p.room
+                    {
+                        left_room(state, room);
+                    }
+                    match p.reason.as_deref() {
+                        Some(reason) if reason != "part" => format!("{who} left ({reason})"),
+                        _ => format!("{who} left"),
+                    }
+                }
                 PresenceEvent::Leave => {
                     format!("{who} left ({})", p.reason.as_deref().unwrap_or("quit"))
                 }
@@ -580,9 +624,15 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
                 PresenceEvent::Topic => {
                     format!("{who} set the topic: {}", p.topic.as_deref().unwrap_or(""))
                 }
-                PresenceEvent::Summary | PresenceEvent::Mode | PresenceEvent::Invite => {
-                    p.message.clone()
+                PresenceEvent::Mode => match &p.mode {
+                    Some(m) => moderation::describe(&p.nickname, &m.modes, &m.args),
+                    None => p.message.clone(),
+                },
+                PresenceEvent::Invite => {
+                    let room = p.room.as_deref().unwrap_or_default();
+                    format!("{who} invites you into #{room}: /join {room} to go in")
                 }
+                PresenceEvent::Summary => p.message.clone(),
             };
             let place = p.room.as_deref().map(room_label);
             writeln!(
@@ -626,10 +676,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             if room::fold(&state.current) == room::fold(&j.room) {
                 state.current = j.room.clone();
             }
-            let names: Vec<String> = j
-                .members
-                .iter()
-                .map(|m| sanitize(&m.nickname, false))
+            let names: Vec<String> = ranked(&j.members)
+                .map(|m| {
+                    let prefix = moderation::prefix(m.operator, m.voice);
+                    format!("{prefix}{}", sanitize(&m.nickname, false))
+                })
                 .collect();
             let topic = if j.topic.is_empty() {
                 String::new()
@@ -686,15 +737,9 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         }
         ServerFrame::MemberList(list) => {
             answered(state, list.reference.as_ref());
-            let names: Vec<String> = list
-                .members
-                .iter()
+            let names: Vec<String> = ranked(&list.members)
                 .map(|m| {
-                    let prefix = match (m.operator, m.voice) {
-                        (true, _) => "@",
-                        (false, true) => "+",
-                        _ => "",
-                    };
+                    let prefix = moderation::prefix(m.operator, m.voice);
                     format!("{prefix}{}({})", sanitize(&m.nickname, false), m.id)
                 })
                 .collect();
@@ -769,13 +814,22 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         ServerFrame::Error(e) => {
             match ref_number(e.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
                 Some(Pending::Login) => state.login_refused = true,
-                Some(Pending::Join { previous }) => {
-                    state.current = previous;
+                Some(Pending::Join { room, previous }) => {
+                    let key = room::fold(&room);
+                    let retried = state.pending.values().any(
+                        |p| matches!(p, Pending::Join { room, .. } if room::fold(room) == key),
+                    );
+                    if room::fold(&state.current) == key && !retried {
+                        state.current = previous;
+                    }
                     state.failed(Ending::Refused);
                 }
                 _ => state.failed(Ending::Refused),
             }
-            writeln!(err, "! {}: {}", e.code, sanitize(&e.message, false))
+            let hint = moderation::hint(e.code)
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            writeln!(err, "! {}: {}{hint}", e.code, sanitize(&e.message, false))
         }
         ServerFrame::Bye(notice) => writeln!(out, "* {}", sanitize(&notice.message, false)),
         ServerFrame::Registered(r) => {
@@ -787,8 +841,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             )
         }
         ServerFrame::Done(d) => {
-            answered(state, d.reference.as_ref());
-            writeln!(out, "* {} done", sanitize(&d.request, false))
+            match ref_number(d.reference.as_ref()).and_then(|r| state.pending.remove(&r)) {
+                Some(Pending::Done(None)) => Ok(()),
+                Some(Pending::Done(Some(text))) => writeln!(out, "{text}"),
+                _ => writeln!(out, "* {} done", sanitize(&d.request, false)),
+            }
         }
         ServerFrame::SearchHit(h) => {
             let place = match (&h.room, &h.to_nickname) {
@@ -858,6 +915,28 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
     let _ = out.flush();
 }
 
+/// Forgets a room left (or kicked from); plain lines go to another.
+fn left_room(state: &mut State, room: &str) {
+    let key = room::fold(room);
+    state.rooms.remove(&key);
+    if room::fold(&state.current) == key {
+        state.current = state
+            .rooms
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| LOBBY.to_owned());
+    }
+}
+
+/// A member list as it is shown: operators first, then voiced members,
+/// then the others, each in the server's order.
+fn ranked(members: &[MemberInfo]) -> impl Iterator<Item = &MemberInfo> {
+    let mut sorted: Vec<&MemberInfo> = members.iter().collect();
+    sorted.sort_by_key(|m| moderation::rank_order(m.operator, m.voice));
+    sorted.into_iter()
+}
+
 /// Marks the request with this `ref` as answered.
 fn answered(state: &mut State, reference: Option<&Ref>) {
     if let Some(r) = ref_number(reference) {
@@ -910,7 +989,10 @@ mod tests {
         assert_eq!(parse("/help", false), Input::Command(Command::Help));
         assert_eq!(
             parse("/j rust", true),
-            Input::Command(Command::Join("rust".into()))
+            Input::Command(Command::Join {
+                room: "rust".into(),
+                key: None
+            })
         );
         assert_eq!(
             parse("/history", true),
@@ -927,7 +1009,7 @@ mod tests {
         );
         assert_eq!(
             parse("/join", true),
-            Input::Hint("usage: /join ROOM".into())
+            Input::Hint("usage: /join ROOM [KEY]".into())
         );
         assert!(matches!(parse("/win 2", true), Input::Hint(_)));
         assert_eq!(

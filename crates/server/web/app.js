@@ -9,6 +9,7 @@
 import { Connection } from "./js/net.js";
 import { el, line, nickClass, unreadMarker } from "./js/render.js";
 import { runCommand } from "./js/commands.js";
+import { describeModes, hint, parseModes, prefix, rankOrder } from "./js/moderation.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +18,7 @@ const PAGE = 50;
 
 const state = {
   nick: "",
+  id: 0,
   password: "",
   register: false,
   epoch: null,
@@ -26,6 +28,10 @@ const state = {
   current: null,
   refs: 0,
   pending: new Map(),
+  // Moderation requests by ref: the window that asked, and what `done` says.
+  asked: new Map(),
+  // Keys given with /join, by room key, until the room is joined.
+  roomKeys: new Map(),
   ignored: new Set(JSON.parse(localStorage.getItem("chatroom.ignored") || "[]")),
 };
 
@@ -60,7 +66,7 @@ function windowFor(key, name, kind) {
   });
   $("logs").append(log);
   win = {
-    key, name, kind, log, topic: "", members: new Map(), ids: new Set(),
+    key, name, kind, log, topic: "", members: new Map(), ids: new Set(), joinKey: null,
     oldest: null, newest: null, hasMore: true, loading: false, unread: 0, mention: false,
     marker: null, sinceGap: null, oldestOfPage: null,
   };
@@ -125,6 +131,7 @@ function welcome(frame) {
   }
   state.epoch = frame.epoch;
   state.nick = frame.nickname;
+  state.id = frame.id;
   state.loggedIn = true;
   state.everLoggedIn = true;
   conn.settled();
@@ -149,7 +156,9 @@ function welcome(frame) {
   for (const win of state.windows.values()) {
     if (win.kind === "room" && !inRooms.has(win.name.toLowerCase())) {
       resync(win);
-      send({ type: "join", room: win.name });
+      const frame = { type: "join", room: win.name };
+      if (win.joinKey) frame.key = win.joinKey;
+      send(frame);
     } else if (win.kind === "dm") {
       resync(win);
       send({ type: "history", with: win.name, limit: PAGE });
@@ -179,7 +188,7 @@ function handle(frame) {
     case "history_end": return historyEnd(frame);
     case "member_list": return memberList(frame.room, frame.members);
     case "topic": return setTopic(frame.room, frame.topic || "");
-    case "renamed": state.nick = frame.nickname; $("me").textContent = state.nick; return;
+    case "renamed": return renamed(frame.nickname);
     case "ack": return acked(frame);
     case "error": return failed(frame);
     case "ping": send({ type: "pong", ref: frame.ref }); return;
@@ -202,11 +211,42 @@ function handle(frame) {
       info(`${frame.count} found for “${frame.text}”.`);
       return;
     case "registered": info("Your nickname is registered: log in with its password from now on."); return;
-    case "done": if (frame.ref) info("Done."); return;
+    case "done": return done(frame);
+    case "modes": {
+      const target = answered(frame.ref);
+      info(`Modes of #${frame.room}: ${[frame.modes, ...(frame.args || [])].join(" ")}`, target);
+      return;
+    }
+    case "mask_list": {
+      const target = answered(frame.ref);
+      const what = frame.list === "e" ? "ban exceptions" : "bans";
+      const entries = frame.entries || [];
+      info(`${entries.length} ${what} in #${frame.room}${entries.length ? ":" : "."}`, target);
+      for (const e of entries) info(`${e.mask} (by ${e.by}, ${new Date(e.at).toLocaleString()})`, target);
+      return;
+    }
     case "away": info(`${frame.nickname} is away: ${frame.message}`); return;
     case "bye": status(frame.message || "The server closed the connection."); return;
     default: return;
   }
+}
+
+/** The window a moderation request was typed in (forgetting the request). */
+function answered(ref) {
+  const asked = state.asked.get(ref);
+  state.asked.delete(ref);
+  return asked ? state.windows.get(asked.key) : undefined;
+}
+
+function done(frame) {
+  const asked = state.asked.get(frame.ref);
+  if (!asked) {
+    if (frame.ref) info("Done.");
+    return;
+  }
+  state.asked.delete(frame.ref);
+  // A mode change says nothing more: the room's notice said what happened.
+  if (asked.text) info(asked.text, state.windows.get(asked.key));
 }
 
 function isMention(text) {
@@ -360,24 +400,50 @@ function failed(frame) {
     pending.node.classList.replace("pending", "failed");
     pending.node.title = frame.message;
   }
-  info(`Error: ${frame.message}`, pending ? pending.win : undefined);
+  const target = pending ? pending.win : answered(frame.ref);
+  const help = hint(frame.code);
+  info(`Error: ${frame.message}${help ? `. ${help}` : ""}`, target);
 }
+
+/** A room member as the member list shows them. */
+const member = (m) => ({ nickname: m.nickname, operator: Boolean(m.operator), voice: Boolean(m.voice) });
 
 function presence(frame) {
   const event = frame.event;
+  if (event === "invite") return invited(frame);
+  const mine = frame.user_id === state.id;
+  if (event === "leave" && frame.room && mine) {
+    // Put out of the room (a kick): its window goes, as after leaving it.
+    parted(frame.room);
+    info(`You are no longer in #${frame.room}${frame.reason ? ` (${frame.reason})` : ""}. /join ${frame.room} to go back.`);
+    return;
+  }
   const rooms = frame.room
     ? [roomWindow(frame.room)]
     : [...state.windows.values()].filter((w) => w.kind === "room" && w.members.has(frame.user_id));
+  let text = frame.message;
   for (const win of rooms) {
-    if (event === "join") win.members.set(frame.user_id, frame.nickname);
+    if (event === "join") win.members.set(frame.user_id, member(frame));
     if (event === "leave") win.members.delete(frame.user_id);
-    if (event === "nick") win.members.set(frame.user_id, frame.nickname);
+    if (event === "nick" && win.members.has(frame.user_id)) win.members.get(frame.user_id).nickname = frame.nickname;
     if (event === "topic") setTopic(win.name, frame.topic || "");
     if (event === "summary" && frame.summary) {
-      for (const u of frame.summary.joined_users || []) win.members.set(u.id, u.nickname);
+      for (const u of frame.summary.joined_users || []) win.members.set(u.id, member(u));
       for (const u of frame.summary.left_users || []) win.members.delete(u.id);
     }
-    const node = line({ ts: frame.ts, text: frame.message, kind: "notice" });
+    if (event === "mode" && frame.mode) {
+      const args = frame.mode.args || [];
+      for (const { on, letter, arg } of parseModes(frame.mode.modes, args)) {
+        if (letter !== "o" && letter !== "v") continue;
+        for (const m of win.members.values()) {
+          if (m.nickname.toLowerCase() !== String(arg).toLowerCase()) continue;
+          if (letter === "o") m.operator = on;
+          else m.voice = on;
+        }
+      }
+      text = describeModes(frame.nickname, frame.mode.modes, args);
+    }
+    const node = line({ ts: frame.ts, text, kind: "notice" });
     win.log.append(node);
     if (win.key === state.current) win.log.scrollTop = win.log.scrollHeight;
   }
@@ -389,8 +455,37 @@ function presence(frame) {
   renderSidebar();
 }
 
+/** Someone invites us into a room: say so where we are, with a button to go in. */
+function invited(frame) {
+  const win = state.windows.get(state.current);
+  if (!win) return;
+  const node = line({ ts: frame.ts, text: `${frame.nickname} invites you into #${frame.room}. `, kind: "notice" });
+  const go = el("button", "inline", `Join #${frame.room}`);
+  go.type = "button";
+  go.addEventListener("click", () => joinRoom(frame.room));
+  node.querySelector(".body").append(go);
+  win.log.append(node);
+  win.log.scrollTop = win.log.scrollHeight;
+}
+
+/** Our own new nickname, everywhere it shows. */
+function renamed(nickname) {
+  state.nick = nickname;
+  $("me").textContent = nickname;
+  for (const win of state.windows.values()) {
+    const me = win.members.get(state.id);
+    if (me) me.nickname = nickname;
+  }
+  renderMembers();
+}
+
 function joined(frame) {
   const win = roomWindow(frame.room);
+  const key = state.roomKeys.get(win.key);
+  if (key !== undefined) {
+    win.joinKey = key;
+    state.roomKeys.delete(win.key);
+  }
   setTopic(frame.room, frame.topic || "");
   memberList(frame.room, frame.members);
   if (!state.current || state.justJoined === roomKey(frame.room)) show(win.key);
@@ -426,7 +521,7 @@ function historyEnd(frame) {
 
 function memberList(room, members) {
   const win = roomWindow(room);
-  win.members = new Map((members || []).map((m) => [m.id, m.nickname]));
+  win.members = new Map((members || []).map((m) => [m.id, member(m)]));
   renderMembers();
 }
 
@@ -512,15 +607,24 @@ function renderMembers() {
   list.replaceChildren();
   const win = state.windows.get(state.current);
   if (!win || win.kind !== "room") return;
-  const names = [...win.members.values()].sort((a, b) => a.localeCompare(b));
-  $("members-heading").textContent = `Members (${names.length})`;
-  for (const nick of names) {
+  // Operators first, then voiced members, as IRC clients show them.
+  const members = [...win.members.values()].sort(
+    (a, b) => rankOrder(a) - rankOrder(b) || a.nickname.localeCompare(b.nickname),
+  );
+  $("members-heading").textContent = `Members (${members.length})`;
+  for (const m of members) {
+    const nick = m.nickname;
     const item = el("li");
+    const mark = prefix(m);
+    const rank = el("span", `rank${m.operator ? " op" : m.voice ? " voice" : ""}`, mark);
+    rank.setAttribute("aria-hidden", "true");
+    if (mark) rank.title = m.operator ? "operator" : "voice";
     const button = el("button", nickClass(nick), nick);
     button.type = "button";
     button.title = `Message ${nick}`;
     button.addEventListener("click", () => openDm(nick));
-    item.append(button);
+    item.append(rank, button);
+    if (mark) item.append(el("span", "visually-hidden", m.operator ? " (operator)" : " (voice)"));
     list.append(item);
   }
 }
@@ -531,14 +635,20 @@ function openDm(nick) {
   show(win.key);
 }
 
-function joinRoom(room) {
-  const key = roomKey(room.replace(/^#/, ""));
+function joinRoom(room, roomPassword) {
+  const name = room.replace(/^#/, "");
+  const key = roomKey(name);
   if (state.windows.has(key)) {
     show(key);
     return;
   }
   state.justJoined = key;
-  send({ type: "join", room: room.replace(/^#/, "") });
+  const frame = { type: "join", room: name };
+  if (roomPassword) {
+    frame.key = roomPassword;
+    state.roomKeys.set(key, roomPassword);
+  }
+  send(frame);
 }
 
 // ---- input ------------------------------------------------------------------------
@@ -553,6 +663,16 @@ const client = {
   openDm,
   say,
   part(room) { send({ type: "part", room }); },
+  /** Sends a moderation request; its answers go to the window shown now,
+   *  and `doneText` (if any) is said once it is done. */
+  moderate(frame, doneText) {
+    const ref = nextRef();
+    state.asked.set(ref, { key: state.current, text: doneText || "" });
+    if (!send({ ...frame, ref })) {
+      state.asked.delete(ref);
+      info("Not connected.");
+    }
+  },
   closeWindow(win) {
     if (win.kind === "room") {
       send({ type: "part", room: win.name });

@@ -203,6 +203,81 @@ async fn serve_shuts_down_gracefully_on_sigterm() {
     assert!(!log.contains("without closing the store"), "{log}");
 }
 
+/// The moderation commands of line mode through the real binary: a key
+/// refused and given, an invite, operator and voice given and taken, modes
+/// set and shown, a ban listed and lifted, a kick; each change reads as a
+/// sentence in the room.
+#[tokio::test]
+async fn line_mode_moderation_commands() {
+    let server = TestServer::start().await;
+    let mut bob = Raw::login(server.addr, "bob").await;
+    bob.join("vault").await;
+    bob.send_json(
+        serde_json::json!({"type": "mode", "room": "vault", "modes": "+k", "args": ["sesame"]}),
+    )
+    .await;
+    bob.recv_type("done").await;
+    let addr = server.addr.to_string();
+    let mut child = chatroom(&["join", "--server", &addr]).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(b"login ann\n/join vault\n/join vault sesame\n/join den\n/invite bob\n")
+        .await
+        .unwrap();
+    // bob goes in once invited (and so needs no key for it).
+    loop {
+        let v = bob.recv().await;
+        if v["event"] == "invite" {
+            assert_eq!((&v["room"], &v["nickname"]), (&"den".into(), &"ann".into()));
+            break;
+        }
+    }
+    bob.join("den").await;
+    stdin
+        .write_all(
+            b"/op bob\n/voice bob\n/mode +m\n/mode\n/ban troll\n/ban\n/unban troll\n\
+              /deop bob\n/kick bob enough\n/who\n",
+        )
+        .await
+        .unwrap();
+    drop(stdin);
+    let (code, stdout, stderr) = finish(child).await;
+    for expected in [
+        "* joined #vault; 2 here: @bob, ann",
+        "* joined #den; 1 here: @ann",
+        "* bob is invited into #den",
+        "#den [System(0)] ann gives operator status to bob",
+        "#den [System(0)] ann gives voice to bob",
+        "#den [System(0)] ann sets +m (moderated)",
+        "* modes of #den: +mnt",
+        "#den [System(0)] ann bans troll!*@*",
+        "* 1 bans in #den:\n    troll!*@* (by ann at ",
+        "#den [System(0)] ann lifts the ban on troll!*@*",
+        "#den [System(0)] ann takes operator status from bob",
+        ") left (kicked by ann: enough)",
+        "* 1 in #den: @ann(",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    assert!(
+        stderr.contains("! bad_room_key:") && stderr.contains("(give its key: /join ROOM KEY)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        code, 6,
+        "the refused join ends in 6\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    let mut kicked = false;
+    while !kicked {
+        let v = bob.recv().await;
+        kicked = v["event"] == "leave" && v["room"] == "den";
+    }
+    server.stop().await;
+}
+
 /// The room commands of line mode, scripted through the real binary: each
 /// reaches the server, and every line shows its room.
 #[tokio::test]
@@ -226,7 +301,7 @@ async fn line_mode_room_commands() {
     drop(stdin);
     let (code, stdout, stderr) = finish(child).await;
     for expected in [
-        "* joined #rust; 2 here: ann, bob",
+        "* joined #rust; 2 here: @bob, ann",
         "#rust [bob(",
         "] earlier message",
         "* 1 message(s) of history in #rust",
@@ -237,7 +312,7 @@ async fn line_mode_room_commands() {
         "(direct to bob) [ann(",
         "* topic of #rust: Rust 2024 (set by ann at ",
         "* 2 room(s):\n    #lobby (2)\n    #rust (2) - Rust 2024",
-        "* 2 in #rust: ann(",
+        "* 2 in #rust: @bob(",
         "* you are now known as annie",
         "* left #rust; now talking in #lobby",
         "#lobby [annie(",

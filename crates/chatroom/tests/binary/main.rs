@@ -14,6 +14,7 @@
 //! - `bench_ws`: `bench --proto ws` and `irc-ws` against `serve --http-listen`.
 //! - `reliability`: crashes, restarts and attackers.
 //! - `web_browser`: the web client in headless chromium over WebDriver.
+//! - `web_browser_moderation`: room operators in the browser, live.
 #![allow(clippy::unwrap_used)]
 
 mod bench_plot;
@@ -29,3 +30,4 @@ mod tls;
 mod tls_join;
 mod tui_tmux;
 mod web_browser;
+mod web_browser_moderation;

@@ -37,9 +37,14 @@ const CHROMEDRIVER: &str = "chromedriver";
 /// scroll to (the replay on login shows the last 50).
 const BACKLOG: usize = 120;
 
+/// Held by each browser test while it runs: browser scenes run one at a
+/// time (two chromiums and their drivers per scene are plenty for the
+/// machine, and drivers started together may pick the same free port).
+pub(crate) static ONE_SCENE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether chromium and chromedriver are here; fails instead of skipping
 /// when the end-to-end tests are required.
-fn browser_available() -> bool {
+pub(crate) fn browser_available() -> bool {
     let found = Path::new(CHROMIUM).exists()
         && std::process::Command::new("sh")
             .args(["-c", &format!("command -v {CHROMEDRIVER}")])
@@ -60,8 +65,9 @@ fn browser_available() -> bool {
 }
 
 /// One browser session: its chromedriver, its profile, its WebDriver client.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    /// The WebDriver session.
+    pub(crate) client: Client,
     _driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -69,7 +75,7 @@ struct Browser {
 impl Browser {
     /// Starts chromedriver on a free loopback port and a headless chromium
     /// with a fresh profile and a `width` x `height` window.
-    async fn start(width: u32, height: u32) -> Browser {
+    pub(crate) async fn start(width: u32, height: u32) -> Browser {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -136,7 +142,7 @@ impl Browser {
     }
 
     /// Waits for an element.
-    async fn wait_for(&self, locator: Locator<'_>) -> fantoccini::elements::Element {
+    pub(crate) async fn wait_for(&self, locator: Locator<'_>) -> fantoccini::elements::Element {
         let what = format!("{locator:?}");
         self.client
             .wait()
@@ -147,7 +153,7 @@ impl Browser {
     }
 
     /// Waits for a chat line holding `text` in the shown window.
-    async fn wait_for_line(&self, text: &str) {
+    pub(crate) async fn wait_for_line(&self, text: &str) {
         assert!(!text.contains('"'), "the XPath below quotes with \"");
         let xpath = format!(
             "//div[contains(@class,'log') and not(@hidden)]//div[contains(@class,'line') and contains(., \"{text}\")]"
@@ -168,7 +174,7 @@ impl Browser {
     }
 
     /// Opens the page and logs in as `nick`.
-    async fn login(&self, url: &str, nick: &str) {
+    pub(crate) async fn login(&self, url: &str, nick: &str) {
         self.client.goto(url).await.unwrap();
         let field = self.wait_for(Locator::Id("login-nick")).await;
         field.send_keys(nick).await.unwrap();
@@ -186,7 +192,7 @@ impl Browser {
     }
 
     /// Types a line and presses Enter.
-    async fn say(&self, text: &str) {
+    pub(crate) async fn say(&self, text: &str) {
         let input = self.wait_for(Locator::Id("say-input")).await;
         input.send_keys(text).await.unwrap();
         input.send_keys(&Key::Enter.to_string()).await.unwrap();
@@ -202,14 +208,15 @@ impl Browser {
         std::fs::write(&path, png).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 
-    async fn close(self) {
+    /// Ends the browser session.
+    pub(crate) async fn close(self) {
         self.client.close().await.unwrap();
     }
 }
 
 /// The server with a JSON, an IRC and an HTTP listener on data in `dir`,
 /// on the given ports (0: any).
-async fn serve(dir: &Path, json: u16, irc: u16, http: u16) -> ServerProcess {
+pub(crate) async fn serve(dir: &Path, json: u16, irc: u16, http: u16) -> ServerProcess {
     ServerProcess::start(
         BIN,
         &[
@@ -229,7 +236,7 @@ async fn serve(dir: &Path, json: u16, irc: u16, http: u16) -> ServerProcess {
 }
 
 /// The HTTP listener's address.
-fn http_addr(server: &ServerProcess) -> SocketAddr {
+pub(crate) fn http_addr(server: &ServerProcess) -> SocketAddr {
     server.listener(chatroom_server::Protocol::Http, false)
 }
 
@@ -238,6 +245,7 @@ async fn the_web_client_in_a_real_browser() {
     if !browser_available() {
         return;
     }
+    let _scene = ONE_SCENE_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().unwrap();
     let server = serve(data.path(), 0, 0, 0).await;
     let url = format!("http://{}/", http_addr(&server));

@@ -132,6 +132,8 @@ enum Pending {
         switch: bool,
         /// Joining again after a reconnect; the newest message shown before.
         rejoin: Option<Option<u64>>,
+        /// The room's key given, kept with its window for rejoining.
+        key: Option<String>,
         page: Page,
     },
     Part {
@@ -150,6 +152,13 @@ enum Pending {
     Reply {
         origin: WindowKey,
         quiet: bool,
+    },
+    /// `/mode`, `/kick`, `/invite` (and the commands that are modes):
+    /// answers and refusals go to `origin`; `done` is what its `done`
+    /// shows (nothing for a mode change: the room's notice says it).
+    Moderation {
+        origin: WindowKey,
+        done: Option<String>,
     },
     /// `/away`: what was asked for.
     Away {

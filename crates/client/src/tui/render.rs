@@ -304,9 +304,12 @@ fn render_members(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
         fit(&format!("{} here", window.head_count()), width),
         Style::new().add_modifier(Modifier::BOLD),
     ))];
-    for (folded, member) in &window.members {
-        let name = fit(&clean(&member.nick), width);
-        let style = if Some(folded) == me.as_ref() {
+    for member in window.members_ranked() {
+        let name = fit(
+            &format!("{}{}", member.prefix(), clean(&member.nick)),
+            width,
+        );
+        let style = if Some(chatroom_proto::nick::fold(&member.nick)) == me {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
             Style::new().fg(nick_color(&member.nick))

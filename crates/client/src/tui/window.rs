@@ -14,8 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use chatroom_proto::json::PresenceSummary;
+use chatroom_proto::json::{MemberInfo, PresenceSummary};
+use chatroom_proto::modes::Rank;
 use chatroom_proto::{nick, room};
+
+use crate::moderation;
 
 /// How many recent speakers a window remembers for completion.
 pub const RECENT_SPEAKERS: usize = 50;
@@ -138,6 +141,17 @@ pub struct Member {
     pub id: u64,
     /// Their nickname.
     pub nick: String,
+    /// One of the room's operators (`@`).
+    pub operator: bool,
+    /// Has voice in the room (`+`).
+    pub voice: bool,
+}
+
+impl Member {
+    /// `@` for an operator, `+` for voice, none otherwise.
+    pub fn prefix(&self) -> &'static str {
+        moderation::prefix(self.operator, self.voice)
+    }
 }
 
 /// How much happened in a window since it was last looked at.
@@ -191,6 +205,9 @@ pub struct Window {
     pub more_below: bool,
     /// Whether older history exists on the server.
     pub older: Older,
+    /// The key this room was joined with (`/join ROOM KEY`), given again
+    /// when rejoining after a reconnect.
+    pub join_key: Option<String>,
     /// A request for older history is on its way.
     pub fetching_older: bool,
     /// Who spoke here lately, the most recent first (folded nicknames,
@@ -216,6 +233,7 @@ impl Window {
             scroll: 0,
             more_below: false,
             older: Older::Unknown,
+            join_key: None,
             fetching_older: false,
             marker: None,
             speakers: Vec::new(),
@@ -358,13 +376,21 @@ impl Window {
         self.activity = Activity::None;
     }
 
-    /// Adds or replaces a member.
+    /// Adds or replaces a member (with no rank: a newcomer).
     pub fn add_member(&mut self, id: u64, nick: &str) {
-        let member = Member {
+        self.insert_member(Member {
             id,
             nick: nick.to_owned(),
-        };
-        if self.members.insert(nick::fold(nick), member).is_none()
+            operator: false,
+            voice: false,
+        });
+    }
+
+    fn insert_member(&mut self, member: Member) {
+        if self
+            .members
+            .insert(nick::fold(&member.nick), member)
+            .is_none()
             && let Some(count) = &mut self.population
         {
             *count = count.saturating_add(1);
@@ -380,13 +406,57 @@ impl Window {
         removed
     }
 
+    /// A member renamed (keeping their rank); returns whether they were
+    /// here.
+    pub fn rename_member(&mut self, old: &str, id: u64, new: &str) -> bool {
+        match self.members.remove(&nick::fold(old)) {
+            Some(member) => {
+                self.members.insert(
+                    nick::fold(new),
+                    Member {
+                        id,
+                        nick: new.to_owned(),
+                        ..member
+                    },
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives (`on`) or takes a member's rank; returns whether they are here.
+    pub fn set_rank(&mut self, nick: &str, rank: Rank, on: bool) -> bool {
+        let Some(member) = self.members.get_mut(&nick::fold(nick)) else {
+            return false;
+        };
+        match rank {
+            Rank::Operator => member.operator = on,
+            Rank::Voice => member.voice = on,
+        }
+        true
+    }
+
     /// Replaces the members with a full list from the server.
-    pub fn set_members<'a>(&mut self, members: impl IntoIterator<Item = (u64, &'a str)>) {
+    pub fn set_members<'a>(&mut self, members: impl IntoIterator<Item = &'a MemberInfo>) {
         self.members.clear();
         self.population = None;
-        for (id, nick) in members {
-            self.add_member(id, nick);
+        for m in members {
+            self.insert_member(Member {
+                id: m.id,
+                nick: m.nickname.clone(),
+                operator: m.operator,
+                voice: m.voice,
+            });
         }
+    }
+
+    /// The members as the member list shows them: operators, then voiced
+    /// members, then the others, each by name.
+    pub fn members_ranked(&self) -> Vec<&Member> {
+        let mut members: Vec<&Member> = self.members.values().collect();
+        members.sort_by_key(|m| moderation::rank_order(m.operator, m.voice));
+        members
     }
 
     /// Applies a presence summary: the listed comings and goings, and the
@@ -507,6 +577,39 @@ mod tests {
         assert!(w.has_member("BOB"));
         assert!(w.remove_member("bob"));
         assert!(!w.remove_member("bob"));
+        w.set_members(&[
+            MemberInfo {
+                id: 1,
+                nickname: "zed".into(),
+                operator: true,
+                voice: false,
+            },
+            MemberInfo {
+                id: 2,
+                nickname: "Ann".into(),
+                operator: false,
+                voice: false,
+            },
+            MemberInfo {
+                id: 3,
+                nickname: "max".into(),
+                operator: false,
+                voice: true,
+            },
+        ]);
+        let shown = |w: &Window| -> Vec<String> {
+            w.members_ranked()
+                .iter()
+                .map(|m| format!("{}{}", m.prefix(), m.nick))
+                .collect()
+        };
+        assert_eq!(shown(&w), ["@zed", "+max", "Ann"]);
+        assert!(w.set_rank("ANN", Rank::Operator, true));
+        assert!(w.set_rank("zed", Rank::Operator, false));
+        assert!(!w.set_rank("nobody", Rank::Voice, true));
+        assert_eq!(shown(&w), ["@Ann", "+max", "zed"]);
+        assert!(w.rename_member("max", 3, "Maxi"));
+        assert_eq!(shown(&w), ["@Ann", "+Maxi", "zed"]);
         let mut q = Window::new(WindowKey::query("Ann"), "Ann");
         q.rename_query("Anna");
         assert_eq!(q.key(), &WindowKey::query("anna"));

@@ -3,7 +3,7 @@
 
 /** Every command: name, aliases, arguments, what it does. */
 const COMMANDS = [
-  ["join", ["j"], "ROOM", "join ROOM, or switch to it"],
+  ["join", ["j"], "ROOM [KEY]", "join ROOM (KEY: the room's key, if it has one), or switch to it"],
   ["part", ["leave"], "[ROOM]", "leave ROOM (default: this room)"],
   ["close", ["wc"], "", "close this window (leaves the room)"],
   ["query", ["q"], "NICK [TEXT]", "talk to NICK in direct messages from now on (and say TEXT)"],
@@ -12,6 +12,15 @@ const COMMANDS = [
   ["nick", [], "NAME", "change your nickname"],
   ["register", [], "PASSWORD", "register your nickname (8+ characters)"],
   ["topic", [], "[TEXT]", "show or set this room's topic"],
+  ["mode", [], "[ROOM] [MODES [ARGS]]", "show a room's modes, or change them (+o NICK, +m, +k KEY, +b MASK...)"],
+  ["op", [], "NICK", "make NICK an operator of this room"],
+  ["deop", [], "NICK", "take NICK's operator status in this room"],
+  ["voice", [], "NICK", "let NICK speak in this room when it is moderated (+m)"],
+  ["devoice", [], "NICK", "take NICK's voice in this room"],
+  ["kick", [], "NICK [REASON]", "put NICK out of this room (they may join again)"],
+  ["ban", [], "[MASK]", "ban MASK (nick!user@host, or a nickname) from this room; no MASK: list its bans"],
+  ["unban", [], "MASK", "lift a ban of this room"],
+  ["invite", [], "NICK [ROOM]", "invite NICK into ROOM (default: this room), past +i, +k and bans"],
   ["who", ["names"], "[ROOM]", "list a room's members"],
   ["rooms", ["list"], "", "list the rooms on the server"],
   ["history", [], "[N]", "show N (default 50, at most 500) older messages here"],
@@ -37,6 +46,25 @@ function split(text) {
   return at < 0 ? [trimmed, ""] : [trimmed.slice(0, at), trimmed.slice(at).trim()];
 }
 
+/** A room as typed: `#room` is understood (room names never hold `#`). */
+const roomName = (typed) => typed.replace(/^#/, "");
+
+/** `/mode [ROOM] [MODES [ARGS]]`: a first word starting with + or - is the
+ *  mode string (of `room`), any other is the room. */
+function modeFrame(words, room) {
+  const frame = { type: "mode", room };
+  let rest = words;
+  if (rest.length && !/^[+-]/.test(rest[0])) {
+    frame.room = roomName(rest[0]);
+    rest = rest.slice(1);
+  }
+  if (rest.length) {
+    frame.modes = rest[0];
+    frame.args = rest.slice(1);
+  }
+  return frame;
+}
+
 /** Runs one typed `/command args` through the client's actions. */
 export function runCommand(typed, client) {
   const [word, arg] = split(typed.slice(1));
@@ -48,10 +76,18 @@ export function runCommand(typed, client) {
   const [name, , args] = spec;
   const usage = () => client.info(`usage: /${name} ${args}`);
   const [first, rest] = split(arg);
+  const words = arg ? arg.split(/\s+/) : [];
   const win = client.current();
   const room = win && win.kind === "room" ? win.name : null;
+  const inRoom = (frame, done) => {
+    if (!frame.room) return client.info(`This is not a room: use /${name} in a room's window.`);
+    return client.moderate(frame, done);
+  };
+  const mode = (modes, args) => inRoom({ type: "mode", room, modes, args });
   switch (name) {
-    case "join": return first ? client.joinRoom(first) : usage();
+    case "join":
+      if (words.length < 1 || words.length > 2) return usage();
+      return client.joinRoom(roomName(words[0]), words[1]);
     case "part": return first || room ? client.part((first || room).replace(/^#/, "")) : usage();
     case "close": return win ? client.closeWindow(win) : undefined;
     case "query":
@@ -69,6 +105,25 @@ export function runCommand(typed, client) {
     case "topic":
       if (!room) return client.info("Topics belong to rooms.");
       return client.send(arg ? { type: "topic", room, topic: arg } : { type: "topic", room });
+    case "mode": return inRoom(modeFrame(words, room));
+    case "op": case "deop": case "voice": case "devoice":
+      if (words.length !== 1) return usage();
+      return mode({ op: "+o", deop: "-o", voice: "+v", devoice: "-v" }[name], words);
+    case "ban":
+      if (words.length > 1) return usage();
+      return words.length ? mode("+b", words) : mode("b", []);
+    case "unban": return words.length === 1 ? mode("-b", words) : usage();
+    case "kick": {
+      if (!first) return usage();
+      const frame = { type: "kick", room, nickname: first };
+      if (rest) frame.reason = rest;
+      return inRoom(frame);
+    }
+    case "invite": {
+      if (words.length < 1 || words.length > 2) return usage();
+      const target = words[1] ? roomName(words[1]) : room;
+      return inRoom({ type: "invite", room: target, nickname: first }, `${first} is invited into #${target}.`);
+    }
     case "who": return first || room ? client.send({ type: "who", room: (first || room).replace(/^#/, "") }) : usage();
     case "rooms": return client.send({ type: "rooms" });
     case "history": {

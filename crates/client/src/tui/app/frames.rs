@@ -8,12 +8,14 @@
 
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
-    Ack, ChatMessage, ConversationList, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberList,
-    Presence, PresenceEvent, Ref, Renamed, Request, RoomList, SearchEnd, SearchHit, ServerFrame,
-    TopicInfo, Welcome, WhoisInfo,
+    Ack, ChatMessage, ConversationList, DirectMessage, ErrorFrame, HistoryEnd, Joined, MemberInfo,
+    MemberList, Presence, PresenceEvent, Ref, Renamed, Request, RoomList, SearchEnd, SearchHit,
+    ServerFrame, TopicInfo, Welcome, WhoisInfo,
 };
 use chatroom_proto::nick::{self, MAX_NICK_CHARS};
 use chatroom_proto::room;
+
+use crate::moderation;
 
 use super::super::event::NetEvent;
 use super::super::text::hhmm;
@@ -120,24 +122,25 @@ impl App {
             ServerFrame::MemberList(list) => self.on_member_list(list),
             ServerFrame::Topic(t) => self.on_topic(t),
             ServerFrame::Modes(m) => {
-                let index = self.reply_window(m.reference.as_ref()).unwrap_or(0);
-                let text = format!("modes of #{}: {} {}", m.room, m.modes, m.args.join(" "));
+                let index = self.moderation_window(m.reference.as_ref());
+                let shown: Vec<&str> = std::iter::once(m.modes.as_str())
+                    .chain(m.args.iter().map(String::as_str))
+                    .collect();
+                let text = format!("modes of #{}: {}", m.room, shown.join(" "));
                 self.note(index, LineKind::Info(text));
             }
             ServerFrame::MaskList(list) => {
-                let index = self.reply_window(list.reference.as_ref()).unwrap_or(0);
+                let index = self.moderation_window(list.reference.as_ref());
                 let what = if list.list == "e" {
-                    "exceptions"
+                    "ban exceptions"
                 } else {
                     "bans"
                 };
-                let masks: Vec<&str> = list.entries.iter().map(|e| e.mask.as_str()).collect();
-                let text = format!(
-                    "{} {what} in #{}: {}",
-                    masks.len(),
-                    list.room,
-                    masks.join(" ")
-                );
+                let mut text = format!("{} {what} in #{}", list.entries.len(), list.room);
+                for e in &list.entries {
+                    let at = hhmm(e.at, self.offset);
+                    text.push_str(&format!("\n  {} (by {} at {at})", e.mask, e.by));
+                }
                 self.note(index, LineKind::Info(text));
             }
             ServerFrame::Renamed(r) => self.on_renamed(r),
@@ -170,6 +173,12 @@ impl App {
                     self.away = message;
                     let index = self.index_or_status(&origin);
                     self.note(index, LineKind::Notice(text));
+                }
+                Some(Pending::Moderation { origin, done }) => {
+                    if let Some(text) = done {
+                        let index = self.index_or_status(&origin);
+                        self.note(index, LineKind::Notice(text));
+                    }
                 }
                 _ => self.note_here(LineKind::Notice(format!("{} done", d.request))),
             },
@@ -259,6 +268,7 @@ impl App {
                 window.newest_msg_id(self.era)
             };
             let key = window.key().clone();
+            let room_key = window.join_key.clone();
             self.note(index, LineKind::Notice("reconnected".into()));
             if in_rooms.contains(&room::fold(&name)) {
                 self.refresh_room(&name, index, Some(newest));
@@ -266,13 +276,14 @@ impl App {
                 self.request(
                     Request::Join {
                         room: name,
-                        key: None,
+                        key: room_key.clone(),
                     },
                     Pending::Join {
                         room: key.clone(),
                         origin: key,
                         switch: false,
                         rejoin: Some(newest),
+                        key: room_key,
                         page: Page::default(),
                     },
                 );
@@ -424,9 +435,25 @@ impl App {
                 }
             }
             (PresenceEvent::Leave, Some(name)) => {
+                let why = match p.reason.as_deref() {
+                    Some(reason) if reason != "part" => format!(" ({reason})"),
+                    _ => String::new(),
+                };
+                let mine = self.me.as_ref().is_some_and(|me| me.id == p.user_id);
                 if let Some(index) = self.window_index(&WindowKey::room(name)) {
-                    self.windows[index].remove_member(who);
-                    self.note(index, LineKind::Notice(format!("{who} left #{name}")));
+                    if mine {
+                        // Put out (a kick): the window goes, as after /part.
+                        self.remove_window(index);
+                        let text =
+                            format!("you are no longer in #{name}{why}; /join {name} to go back");
+                        self.note(0, LineKind::Notice(text.clone()));
+                        if self.current != 0 {
+                            self.note_here(LineKind::Notice(text));
+                        }
+                    } else {
+                        self.windows[index].remove_member(who);
+                        self.note(index, LineKind::Notice(format!("{who} left #{name}{why}")));
+                    }
                 }
             }
             (PresenceEvent::Leave, None) => {
@@ -447,8 +474,7 @@ impl App {
                 let old = p.old_nickname.clone().unwrap_or_default();
                 let text = format!("{old} is now known as {who}");
                 for index in 0..self.windows.len() {
-                    if self.windows[index].remove_member(&old) {
-                        self.windows[index].add_member(p.user_id, who);
+                    if self.windows[index].rename_member(&old, p.user_id, who) {
                         self.note(index, LineKind::Notice(text.clone()));
                     }
                 }
@@ -474,11 +500,20 @@ impl App {
             }
             (PresenceEvent::Mode, Some(name)) => {
                 if let Some(index) = self.window_index(&WindowKey::room(name)) {
-                    self.note(index, LineKind::Notice(p.message.clone()));
+                    let text = match &p.mode {
+                        Some(m) => {
+                            for (nick, rank, on) in moderation::rank_changes(&m.modes, &m.args) {
+                                self.windows[index].set_rank(&nick, rank, on);
+                            }
+                            moderation::describe(who, &m.modes, &m.args)
+                        }
+                        None => p.message.clone(),
+                    };
+                    self.note(index, LineKind::Notice(text));
                 }
             }
             (PresenceEvent::Invite, Some(name)) => {
-                let text = format!("{who} invites you into #{name} (/join #{name})");
+                let text = format!("{who} invites you into #{name}: /join {name} to go in");
                 self.note(0, LineKind::Notice(text.clone()));
                 if self.current != 0 {
                     self.note_here(LineKind::Notice(text));
@@ -501,15 +536,21 @@ impl App {
             Ref::Number(n) => n.as_u64(),
             Ref::Text(_) => None,
         });
-        let (switch, rejoin) = match reference.and_then(|r| self.pending.get(&r)) {
-            Some(Pending::Join { switch, rejoin, .. }) => (*switch, rejoin.is_some()),
-            _ => (false, false),
+        let (switch, rejoin, room_key) = match reference.and_then(|r| self.pending.get(&r)) {
+            Some(Pending::Join {
+                switch,
+                rejoin,
+                key,
+                ..
+            }) => (*switch, rejoin.is_some(), key.clone()),
+            _ => (false, false, None),
         };
         let index = self.ensure_window(WindowKey::room(&j.room), &j.room);
         let window = &mut self.windows[index];
         window.name = j.room.clone();
         window.topic = j.topic.clone();
-        window.set_members(j.members.iter().map(|m| (m.id, m.nickname.as_str())));
+        window.set_members(&j.members);
+        window.join_key = room_key;
         if rejoin {
             self.note(index, LineKind::Notice(format!("rejoined #{}", j.room)));
             return;
@@ -613,6 +654,17 @@ impl App {
                 page: Page::default(),
             },
         );
+    }
+
+    /// Where to show the answer to a moderation request: where it was
+    /// asked, else the window shown. The first answer settles the request
+    /// (one that asks for several lists and changes gets the rest in the
+    /// window shown).
+    fn moderation_window(&mut self, reference: Option<&Ref>) -> usize {
+        match self.take_pending(reference) {
+            Some(Pending::Moderation { origin, .. }) => self.index_or_status(&origin),
+            _ => self.current,
+        }
     }
 
     /// Where to show the answer to a request (`None`: nowhere, it was quiet).
@@ -740,11 +792,20 @@ impl App {
         let shown = self.reply_window(list.reference.as_ref());
         if let Some(room_index) = self.window_index(&WindowKey::room(&list.room)) {
             let window = &mut self.windows[room_index];
-            window.set_members(list.members.iter().map(|m| (m.id, m.nickname.as_str())));
+            window.set_members(&list.members);
         }
         if let Some(index) = shown {
-            let mut names: Vec<&str> = list.members.iter().map(|m| m.nickname.as_str()).collect();
-            names.sort_by_key(|n| nick::fold(n));
+            let mut members: Vec<&MemberInfo> = list.members.iter().collect();
+            members.sort_by_key(|m| {
+                (
+                    moderation::rank_order(m.operator, m.voice),
+                    nick::fold(&m.nickname),
+                )
+            });
+            let names: Vec<String> = members
+                .iter()
+                .map(|m| format!("{}{}", moderation::prefix(m.operator, m.voice), m.nickname))
+                .collect();
             let text = format!("{} in #{}: {}", names.len(), list.room, names.join(" "));
             self.note(index, LineKind::Info(text));
         }
@@ -774,9 +835,7 @@ impl App {
         let shown = self.reply_window(r.reference.as_ref());
         let id = self.me.as_ref().map_or(0, |me| me.id);
         for window in &mut self.windows {
-            if window.remove_member(&r.old_nickname) {
-                window.add_member(id, &r.nickname);
-            }
+            window.rename_member(&r.old_nickname, id, &r.nickname);
         }
         if let Some(me) = &mut self.me {
             me.nick = r.nickname.clone();
@@ -827,7 +886,10 @@ impl App {
 
     fn on_error(&mut self, e: ErrorFrame) {
         let pending = self.take_pending(e.reference.as_ref());
-        let text = format!("{} ({})", e.message, e.code.as_str());
+        let mut text = format!("{} ({})", e.message, e.code.as_str());
+        if let Some(hint) = moderation::hint(e.code) {
+            text.push_str(&format!("; {hint}"));
+        }
         match pending {
             Some(Pending::Login) => self.on_login_refused(e.code, &text),
             Some(Pending::Say {
@@ -858,6 +920,7 @@ impl App {
                 | Pending::Part { origin, .. }
                 | Pending::Reply { origin, .. }
                 | Pending::Away { origin, .. }
+                | Pending::Moderation { origin, .. }
                 | Pending::Search { origin, .. },
             ) => {
                 let index = self.index_or_status(&origin);

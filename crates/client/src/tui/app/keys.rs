@@ -320,7 +320,7 @@ impl App {
             | Command::Unignore(_)
             | Command::Clear => false,
             Command::Query { text, .. } => text.is_some(),
-            Command::Join(name) => self.window_index(&WindowKey::room(name)).is_none(),
+            Command::Join { room, .. } => self.window_index(&WindowKey::room(room)).is_none(),
             Command::Close => self.current_window().is_room(),
             _ => true,
         }
@@ -344,7 +344,7 @@ impl App {
                     self.direct(peer, text, false, key);
                 }
             }
-            Command::Join(name) => {
+            Command::Join { room: name, key } => {
                 if let Some(index) = self.window_index(&WindowKey::room(&name)) {
                     self.switch_to(index);
                 } else if let Err(e) = room::validate(&name) {
@@ -353,13 +353,14 @@ impl App {
                     self.request(
                         Request::Join {
                             room: name.clone(),
-                            key: None,
+                            key: key.clone(),
                         },
                         Pending::Join {
                             room: WindowKey::room(&name),
                             origin: here,
                             switch: true,
                             rejoin: None,
+                            key,
                             page: Default::default(),
                         },
                     );
@@ -406,6 +407,32 @@ impl App {
                     self.reply(Request::Topic { room, topic }, here);
                 }
                 None => self.error_here("this is not a room; /join one to see its topic"),
+            },
+            Command::Mode { room, modes, args } => match room.or_else(|| self.current_room()) {
+                Some(room) => self.moderate(Request::Mode { room, modes, args }, None, here),
+                None => self.error_here("this is not a room: /mode ROOM [MODES [ARGS]]"),
+            },
+            Command::Kick { nick, reason } => match self.current_room() {
+                Some(room) => {
+                    let request = Request::Kick {
+                        room,
+                        nickname: nick,
+                        reason,
+                    };
+                    self.moderate(request, None, here);
+                }
+                None => self.error_here("this is not a room: /kick in the room's window"),
+            },
+            Command::Invite { nick, room } => match room.or_else(|| self.current_room()) {
+                Some(room) => {
+                    let done = format!("{nick} is invited into #{room}");
+                    let request = Request::Invite {
+                        room,
+                        nickname: nick,
+                    };
+                    self.moderate(request, Some(done), here);
+                }
+                None => self.error_here("this is not a room: /invite NICK ROOM"),
             },
             Command::History(limit) => {
                 if self.current == 0 {
@@ -512,6 +539,12 @@ impl App {
                 quiet: false,
             },
         )
+    }
+
+    /// A moderation request: its answers go to `origin`; `done` is what
+    /// its `done` shows.
+    fn moderate(&mut self, request: Request, done: Option<String>, origin: WindowKey) {
+        self.request(request, Pending::Moderation { origin, done });
     }
 
     fn part(&mut self, room: String, origin: WindowKey) {

@@ -628,7 +628,10 @@ fn server_errors_are_shown_in_place_and_nothing_breaks() {
     type_text(&mut app, "/join");
     assert!(sent(&key(&mut app, KeyCode::Enter)).is_empty());
     assert_eq!(app.input().text(), "/join");
-    assert_eq!(texts(&app, &lobby()).last().unwrap(), "usage: /join ROOM");
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "usage: /join ROOM [KEY]"
+    );
 }
 
 #[test]
@@ -1781,4 +1784,279 @@ fn live_lines_go_to_the_chat_log() {
         json!({"type": "ack", "ref": req[0].1, "msg_id": 71, "ts": NOW}),
     ));
     assert_eq!(entries[0].text, "00:00:00 <alice> mine");
+}
+
+// ----- moderation -----
+
+/// The member list as the screen shows it: prefixes, operators first.
+fn member_list(app: &App, key: &WindowKey) -> Vec<String> {
+    app.window(key)
+        .unwrap()
+        .members_ranked()
+        .iter()
+        .map(|m| format!("{}{}", m.prefix(), m.nick))
+        .collect()
+}
+
+/// A mode change by `by` in `room`, as the server announces it.
+fn mode_change(room: &str, by: &str, modes: &str, args: &[&str]) -> Value {
+    json!({"type": "presence", "event": "mode", "room": room, "user_id": 3, "nickname": by,
+        "ts": NOW, "sender_id": 0, "sender_nickname": "System", "message": "...",
+        "mode": {"modes": modes, "args": args}})
+}
+
+#[test]
+fn moderation_commands_send_mode_kick_and_invite_requests() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    let mode = |room: &str, modes: Option<&str>, args: &[&str]| Request::Mode {
+        room: room.into(),
+        modes: modes.map(Into::into),
+        args: args.iter().map(|a| (*a).into()).collect(),
+    };
+    for (line, request) in [
+        ("/mode", mode("rust", None, &[])),
+        ("/mode lobby", mode("lobby", None, &[])),
+        ("/mode +mt", mode("rust", Some("+mt"), &[])),
+        ("/op carol", mode("rust", Some("+o"), &["carol"])),
+        ("/deop carol", mode("rust", Some("-o"), &["carol"])),
+        ("/voice carol", mode("rust", Some("+v"), &["carol"])),
+        ("/devoice carol", mode("rust", Some("-v"), &["carol"])),
+        ("/ban", mode("rust", Some("b"), &[])),
+        ("/ban troll", mode("rust", Some("+b"), &["troll"])),
+        ("/unban troll", mode("rust", Some("-b"), &["troll"])),
+        (
+            "/kick carol enough",
+            Request::Kick {
+                room: "rust".into(),
+                nickname: "carol".into(),
+                reason: Some("enough".into()),
+            },
+        ),
+        (
+            "/invite bob",
+            Request::Invite {
+                room: "rust".into(),
+                nickname: "bob".into(),
+            },
+        ),
+        (
+            "/invite bob #lobby",
+            Request::Invite {
+                room: "lobby".into(),
+                nickname: "bob".into(),
+            },
+        ),
+    ] {
+        assert_eq!(requests(&enter(&mut app, line)), [request], "{line}");
+    }
+    // Joining with a key sends it.
+    assert_eq!(
+        requests(&enter(&mut app, "/join den sesame")),
+        [Request::Join {
+            room: "den".into(),
+            key: Some("sesame".into())
+        }]
+    );
+    // Room commands need a room.
+    alt(&mut app, '1');
+    assert!(enter(&mut app, "/op carol").is_empty());
+    assert_eq!(
+        texts(&app, &WindowKey::Status).last().unwrap(),
+        "this is not a room: /mode ROOM [MODES [ARGS]]"
+    );
+}
+
+#[test]
+fn operators_and_voice_show_as_prefixes_and_follow_mode_changes() {
+    let mut app = logged_in();
+    let who = enter(&mut app, "/who");
+    frame(
+        &mut app,
+        json!({"type": "member_list", "room": "lobby", "ref": who[0].1,
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 2, "nickname": "bob"},
+                {"id": 3, "nickname": "carol", "operator": true},
+                {"id": 4, "nickname": "dave", "voice": true}]}),
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "4 in #lobby: @carol +dave alice bob"
+    );
+    assert_eq!(
+        member_list(&app, &lobby()),
+        ["@carol", "+dave", "alice", "bob"]
+    );
+    frame(
+        &mut app,
+        mode_change("lobby", "carol", "+o-v", &["bob", "dave"]),
+    );
+    assert_eq!(
+        member_list(&app, &lobby()),
+        ["@bob", "@carol", "alice", "dave"]
+    );
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "carol gives operator status to bob; carol takes voice from dave"
+    );
+    frame(&mut app, mode_change("lobby", "carol", "+m", &[]));
+    assert_eq!(
+        texts(&app, &lobby()).last().unwrap(),
+        "carol sets +m (moderated)"
+    );
+    // A renamed operator stays one.
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "nick", "user_id": 2, "nickname": "robert",
+            "old_nickname": "bob", "ts": NOW, "sender_id": 0, "sender_nickname": "System",
+            "message": "..."}),
+    );
+    assert_eq!(
+        member_list(&app, &lobby()),
+        ["@carol", "@robert", "alice", "dave"]
+    );
+    // The creator of a room is its operator from the start.
+    let req = enter(&mut app, "/join den");
+    frame(
+        &mut app,
+        json!({"type": "joined", "room": "den", "topic": "", "ref": req[0].1,
+            "members": [{"id": 1, "nickname": "alice", "operator": true}]}),
+    );
+    assert_eq!(member_list(&app, &WindowKey::room("den")), ["@alice"]);
+}
+
+#[test]
+fn mode_answers_show_where_they_were_asked_and_invites_say_how_to_join() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    let modes = enter(&mut app, "/mode lobby");
+    let bans = enter(&mut app, "/ban");
+    let invite = enter(&mut app, "/invite bob");
+    alt(&mut app, '1');
+    frame(
+        &mut app,
+        json!({"type": "modes", "room": "lobby", "modes": "+ntk", "args": ["*"],
+            "created": NOW, "ref": modes[0].1}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "mask_list", "room": "rust", "list": "b", "ref": bans[0].1,
+            "entries": [{"mask": "troll!*@*", "by": "alice", "at": NOW}]}),
+    );
+    frame(
+        &mut app,
+        json!({"type": "done", "request": "invite", "ref": invite[0].1}),
+    );
+    let rust = WindowKey::room("rust");
+    let shown = texts(&app, &rust);
+    let tail: Vec<&str> = shown
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "modes of #lobby: +ntk *",
+            "1 bans in #rust\n  troll!*@* (by alice at 00:00)",
+            "bob is invited into #rust"
+        ]
+    );
+    // A mode change's `done` adds nothing: the room's notice said it.
+    let op = enter(&mut app, "/op bob");
+    assert_eq!(op.len(), 0, "the status window is no room");
+    alt(&mut app, '3');
+    let op = enter(&mut app, "/op carol");
+    frame(&mut app, mode_change("rust", "alice", "+o", &["carol"]));
+    frame(
+        &mut app,
+        json!({"type": "done", "request": "mode", "ref": op[0].1}),
+    );
+    assert_eq!(
+        texts(&app, &rust).last().unwrap(),
+        "alice gives operator status to carol"
+    );
+    // Refusals go where the command was typed, with what to do about them.
+    let op = enter(&mut app, "/op carol");
+    frame(
+        &mut app,
+        json!({"type": "error", "code": "not_room_operator", "ref": op[0].1,
+            "message": "you are not an operator of \"rust\""}),
+    );
+    assert_eq!(
+        texts(&app, &rust).last().unwrap(),
+        "you are not an operator of \"rust\" (not_room_operator); /who shows its operators with @"
+    );
+    // An invite says how to go in, in the status window and the one shown.
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "invite", "room": "den", "user_id": 3,
+            "nickname": "carol", "ts": NOW, "sender_id": 0, "sender_nickname": "System",
+            "message": "..."}),
+    );
+    let expected = "carol invites you into #den: /join den to go in";
+    assert_eq!(texts(&app, &rust).last().unwrap(), expected);
+    assert_eq!(texts(&app, &WindowKey::Status).last().unwrap(), expected);
+}
+
+#[test]
+fn being_kicked_closes_the_room_window_and_says_why() {
+    let mut app = logged_in();
+    join(&mut app, "rust", &[], false);
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "leave", "room": "rust", "user_id": 3,
+            "nickname": "carol", "reason": "kicked by alice: spam", "ts": NOW, "sender_id": 0,
+            "sender_nickname": "System", "message": "..."}),
+    );
+    let rust = WindowKey::room("rust");
+    assert_eq!(
+        texts(&app, &rust).last().unwrap(),
+        "carol left #rust (kicked by alice: spam)"
+    );
+    assert!(!app.window(&rust).unwrap().has_member("carol"));
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "leave", "room": "rust", "user_id": 1,
+            "nickname": "alice", "reason": "kicked by carol: bye", "ts": NOW, "sender_id": 0,
+            "sender_nickname": "System", "message": "..."}),
+    );
+    assert!(app.window(&rust).is_none());
+    assert_eq!(
+        texts(&app, &WindowKey::Status).last().unwrap(),
+        "you are no longer in #rust (kicked by carol: bye); /join rust to go back"
+    );
+}
+
+#[test]
+fn a_room_joined_with_a_key_is_rejoined_with_it_after_a_reconnect() {
+    let mut app = logged_in();
+    let req = enter(&mut app, "/join den sesame");
+    frame(
+        &mut app,
+        json!({"type": "joined", "room": "den", "topic": "", "ref": req[0].1,
+            "members": [{"id": 1, "nickname": "alice"}, {"id": 3, "nickname": "carol", "operator": true}]}),
+    );
+    let login = sent(&net(
+        &mut app,
+        NetEvent::Lost {
+            reason: "gone".into(),
+            retry_in: Duration::from_millis(500),
+        },
+    ));
+    assert!(login.is_empty());
+    let login = sent(&net(&mut app, NetEvent::Connected { generation: 2 }));
+    let after = frame(
+        &mut app,
+        json!({"type": "welcome", "status": "ok", "id": 5, "nickname": "alice", "protocol": 2,
+            "server": "chatroom 0.1.0", "rooms": ["lobby"], "ref": login[0].1}),
+    );
+    assert!(
+        requests(&after).contains(&Request::Join {
+            room: "den".into(),
+            key: Some("sesame".into())
+        }),
+        "{after:?}"
+    );
 }
