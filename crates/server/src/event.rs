@@ -22,13 +22,21 @@ pub enum Format {
     /// IRC lines without tags.
     Irc,
     /// IRC lines with IRCv3 `time` and `msgid` tags (the client asked for
-    /// `server-time` or `message-tags`).
+    /// `server-time`).
     IrcTagged,
+    /// IRC lines with the server's tags and the senders' client-only tags
+    /// (the client asked for `message-tags`), and `TAGMSG`s.
+    IrcMessageTags,
 }
 
 impl Format {
     /// Every format, in the order of [`Format::index`].
-    const ALL: [Format; 3] = [Format::Json, Format::Irc, Format::IrcTagged];
+    const ALL: [Format; 4] = [
+        Format::Json,
+        Format::Irc,
+        Format::IrcTagged,
+        Format::IrcMessageTags,
+    ];
 
     /// The format's number: its slot in an event's cache, and how a client
     /// handle stores it in one atomic byte.
@@ -37,6 +45,7 @@ impl Format {
             Format::Json => 0,
             Format::Irc => 1,
             Format::IrcTagged => 2,
+            Format::IrcMessageTags => 3,
         }
     }
 
@@ -45,7 +54,7 @@ impl Format {
         Format::ALL
             .get(usize::from(index))
             .copied()
-            .unwrap_or(Format::IrcTagged)
+            .unwrap_or(Format::IrcMessageTags)
     }
 }
 
@@ -281,7 +290,7 @@ pub struct Event {
     kind: EventKind,
     /// When it happened (ms since the epoch), for presence timestamps.
     ts: i64,
-    cache: [OnceLock<Bytes>; 3],
+    cache: [OnceLock<Bytes>; 4],
 }
 
 impl Event {
@@ -321,8 +330,11 @@ impl Event {
         self.cache[usize::from(format.index())]
             .get_or_init(|| match format {
                 Format::Json => crate::json::events::encode(&self.kind, self.ts),
-                Format::Irc => crate::irc::events::encode(&self.kind, self.ts, false),
-                Format::IrcTagged => crate::irc::events::encode(&self.kind, self.ts, true),
+                Format::Irc => crate::irc::events::encode(&self.kind, self.ts, false, false),
+                Format::IrcTagged => crate::irc::events::encode(&self.kind, self.ts, true, false),
+                Format::IrcMessageTags => {
+                    crate::irc::events::encode(&self.kind, self.ts, true, true)
+                }
             })
             .clone()
     }

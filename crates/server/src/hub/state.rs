@@ -231,6 +231,7 @@ impl State {
         user.rooms.insert(key.clone());
         let (client, who) = (user.client.clone(), user.person.clone());
         let account = user.identity.account.clone();
+        let away = user.away.clone();
         let threshold = self.presence_threshold;
         let room = self.rooms.entry(key.clone()).or_insert_with(|| {
             let mut room = Room::new(name, RoomSettings::new_room(now_ms()));
@@ -248,11 +249,23 @@ impl State {
             let event = Event::new(
                 EventKind::Join {
                     room: room.topic.room.as_str().into(),
-                    who,
+                    who: who.clone(),
                 },
                 now_ms(),
             );
             self.publish(Audience::room_except(&key, id), &event);
+            if let Some(message) = away {
+                // Those who follow who is away (IRC's away-notify) learn
+                // that the newcomer is.
+                let event = Event::new(
+                    EventKind::Away {
+                        who,
+                        message: Some(message.into()),
+                    },
+                    now_ms(),
+                );
+                self.publish(Audience::room_except(&key, id), &event);
+            }
         }
         if let Some(room) = self.rooms.get_mut(&key) {
             room.members.insert(id, client);

@@ -153,7 +153,9 @@ impl Caps {
 
     /// How events are written for a client with these capabilities.
     pub fn format(self) -> Format {
-        if self.has(SERVER_TIME) || self.has(MESSAGE_TAGS) {
+        if self.has(MESSAGE_TAGS) {
+            Format::IrcMessageTags
+        } else if self.has(SERVER_TIME) {
             Format::IrcTagged
         } else {
             Format::Irc
@@ -177,7 +179,7 @@ impl Caps {
 
     /// Whether lines for this client carry tags.
     pub fn tagged(self) -> bool {
-        self.format() == Format::IrcTagged
+        self.format() != Format::Irc
     }
 }
 

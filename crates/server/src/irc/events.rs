@@ -14,8 +14,9 @@ pub fn source(person: &Person) -> Source {
 }
 
 /// The lines for `kind`, which happened at `ts` (ms since the epoch), with
-/// tags when `tagged`.
-pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
+/// the server's tags when `tagged`, and the senders' client-only tags (and
+/// `TAGMSG`s) when `client_tags` too.
+pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Bytes {
     let mut out = Vec::with_capacity(128);
     let tag = |m: Message, msg_id: Option<u64>, at: i64| {
         if !tagged {
@@ -29,7 +30,7 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
     };
     // The sender's client-only tags, after the server's.
     let with_client_tags = |mut m: Message, tags: &[(String, Option<String>)]| {
-        if tagged {
+        if client_tags {
             for (key, value) in tags {
                 m = m.with_tag(key.as_str(), value.as_deref());
             }
@@ -81,7 +82,7 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool) -> Bytes {
             tags,
         } => {
             // Tags are all a TAGMSG says: nothing for clients without them.
-            if tagged {
+            if client_tags {
                 let to = match target {
                     TagTarget::Room(room) => irc::channel::room_to_channel(room),
                     TagTarget::User(_, nick) => nick.to_string(),
@@ -303,11 +304,16 @@ mod tests {
             tags: Some(tags.clone()),
         };
         assert_eq!(
-            encode(&kind, 0, true),
+            encode(&kind, 0, true, true),
             &b"@time=1970-01-01T00:00:00.000Z;msgid=42;+draft/reply=7\\sx\\:y :bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..]
         );
         assert_eq!(
-            encode(&kind, 0, false),
+            encode(&kind, 0, true, false),
+            &b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..],
+            "server-time alone: the server's tags only"
+        );
+        assert_eq!(
+            encode(&kind, 0, false, false),
             &b":bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..]
         );
         let typing = EventKind::TagMsg {
@@ -317,11 +323,18 @@ mod tests {
             target: TagTarget::User(3, "ann".into()),
             tags,
         };
-        assert!(encode(&typing, 0, false).is_empty(), "nothing without tags");
         assert!(
-            encode(&typing, 0, true).ends_with(b" :bob!u@user/7 TAGMSG ann\r\n"),
+            encode(&typing, 0, false, false).is_empty(),
+            "nothing without tags"
+        );
+        assert!(
+            encode(&typing, 0, true, false).is_empty(),
+            "nor with server-time alone"
+        );
+        assert!(
+            encode(&typing, 0, true, true).ends_with(b" :bob!u@user/7 TAGMSG ann\r\n"),
             "{:?}",
-            encode(&typing, 0, true)
+            encode(&typing, 0, true, true)
         );
     }
 

@@ -23,6 +23,13 @@ async fn notifications_reach_those_who_asked() {
         ),
         ("actor", "lunch")
     );
+    // Joining a channel while away says so too.
+    watcher.send("JOIN #awaiting").await;
+    watcher.until("366").await;
+    actor.send("JOIN #awaiting").await;
+    watcher.until("JOIN").await;
+    let still = watcher.until("AWAY").await;
+    assert_eq!(last_param(&still), "lunch");
     actor.send("AWAY").await;
     let back = watcher.until("AWAY").await;
     assert!(back.params.is_empty(), "{back:?}");

@@ -10,12 +10,14 @@ async fn client_only_tags_reach_clients_that_take_tags() {
         IrcRaw::register(server.irc_addr, "sender", &["message-tags", "echo-message"]).await;
     let mut tagged = IrcRaw::register(server.irc_addr, "tagged", &["message-tags"]).await;
     let mut plain = IrcRaw::register(server.irc_addr, "plain", &[]).await;
-    for c in [&mut sender, &mut tagged, &mut plain] {
+    let mut timed = IrcRaw::register(server.irc_addr, "timed", &["server-time"]).await;
+    for c in [&mut sender, &mut tagged, &mut plain, &mut timed] {
         c.send("JOIN #t").await;
         c.until("366").await;
     }
     tagged.sync().await;
     plain.sync().await;
+    timed.sync().await;
     sender
         .send("@+draft/reply=123;+example.com/x=a\\sb;time=forged PRIVMSG #t :hi")
         .await;
@@ -32,6 +34,13 @@ async fn client_only_tags_reach_clients_that_take_tags() {
     assert_eq!(echoed.tag("+draft/reply"), Some(Some("123")));
     let untagged = plain.until("PRIVMSG").await;
     assert!(untagged.tags.is_empty(), "{untagged:?}");
+    let timed_only = timed.until("PRIVMSG").await;
+    assert!(timed_only.tag("time").is_some());
+    assert_eq!(
+        timed_only.tag("+draft/reply"),
+        None,
+        "client tags are for message-tags"
+    );
 
     // TAGMSG to a channel and to a nickname: only tag-takers see it.
     sender.send("@+typing=active TAGMSG #t").await;
@@ -48,8 +57,10 @@ async fn client_only_tags_reach_clients_that_take_tags() {
     let direct = tagged.until("TAGMSG").await;
     assert_eq!(direct.params, ["tagged"]);
     assert_eq!(sender.until("TAGMSG").await.params, ["tagged"], "echoed");
-    let lines = plain.sync().await;
-    assert!(!commands(&lines).contains(&"TAGMSG"), "{lines:?}");
+    for c in [&mut plain, &mut timed] {
+        let lines = c.sync().await;
+        assert!(!commands(&lines).contains(&"TAGMSG"), "{lines:?}");
+    }
 
     // A TAGMSG without client tags relays nothing; to nobody, 401.
     sender.send("TAGMSG #t").await;
