@@ -51,12 +51,14 @@ impl IrcSession {
                     .numeric(numeric::ERR_NEEDMOREPARAMS)
                     .param("MODE")
                     .trailing_param(format!("Mode {c} needs a parameter")),
+                // A key is never repeated back (it may be a secret
+                // mistyped by one character).
                 ModeError::BadArgument(c, ref arg) => self
                     .numeric(numeric::ERR_INVALIDMODEPARAM)
                     .param(irc::safe_param(target))
                     .param(c.to_string())
-                    .param(irc::safe_param(arg))
-                    .trailing_param(error.to_string()),
+                    .param(if c == 'k' { "*" } else { irc::safe_param(arg) })
+                    .trailing_param(format!("Invalid {c} parameter")),
             };
             self.send(&m);
         }

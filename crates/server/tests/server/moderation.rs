@@ -435,6 +435,14 @@ async fn hostile_mode_requests_are_refused_one_by_one() {
     let lines = irc.sync().await;
     assert_eq!(commands(&lines), ["696"]);
     assert_eq!(lines[0].params[1..4], ["#den", "l", "-5"]);
+    irc.send("MODE #den +k :a secret with spaces").await;
+    let lines = irc.sync().await;
+    assert_eq!(commands(&lines), ["696"]);
+    assert_eq!(
+        lines[0].params[1..4],
+        ["#den", "k", "*"],
+        "a key is never echoed"
+    );
     irc.send(&format!("MODE #den +b {}", "x".repeat(400))).await;
     assert_eq!(commands(&irc.sync().await), ["696"]);
     // Masks of wildcards only are masks like any other.
