@@ -308,6 +308,29 @@ impl Event {
         &self.kind
     }
 
+    /// Who did it, if someone did: a client gets the events it caused back
+    /// as answers to its request (IRC's labeled-response).
+    pub fn actor(&self) -> Option<u64> {
+        match &self.kind {
+            EventKind::Message { from, .. }
+            | EventKind::Direct { from, .. }
+            | EventKind::TagMsg { from, .. } => Some(from.id),
+            EventKind::Join { who, .. }
+            | EventKind::Part { who, .. }
+            | EventKind::Quit { who, .. }
+            | EventKind::Nick { who, .. }
+            | EventKind::Topic { who, .. }
+            | EventKind::Away { who, .. }
+            | EventKind::Account { who, .. }
+            | EventKind::Realname { who, .. } => Some(who.id),
+            EventKind::Kick { by, .. }
+            | EventKind::Mode { by, .. }
+            | EventKind::Invite { by, .. }
+            | EventKind::Invited { by, .. } => Some(by.id),
+            EventKind::Summary { .. } => None,
+        }
+    }
+
     /// The notification a client must want to get this (0: everyone
     /// gets it); see [`wants`].
     pub fn wanted(&self) -> u32 {

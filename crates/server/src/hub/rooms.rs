@@ -54,7 +54,7 @@ impl Hub {
         };
         state.enter(client.id, room_name);
         let joined = self.joined(&state, client.id, room_name)?;
-        client.outbox.push(reply(&joined));
+        client.answer(reply(&joined));
         if created
             && state
                 .rooms

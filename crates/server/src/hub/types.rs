@@ -30,6 +30,12 @@ pub struct Client {
     format: AtomicU8,
     echo: AtomicBool,
     wants: AtomicU32,
+    /// Whether what the client's own request causes is being gathered
+    /// (checked before taking `answers`' lock, so that delivery costs
+    /// nothing more when no request is labeled).
+    gathering: AtomicBool,
+    /// The answers to the request being handled (IRC's labeled-response).
+    answers: parking_lot::Mutex<Vec<bytes::Bytes>>,
 }
 
 impl Client {
@@ -49,6 +55,8 @@ impl Client {
             format: AtomicU8::new(format.index()),
             echo: AtomicBool::new(echo),
             wants: AtomicU32::new(0),
+            gathering: AtomicBool::new(false),
+            answers: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -78,13 +86,35 @@ impl Client {
     }
 
     /// Queues `event` for this client in its format, unless it is a
-    /// notification the client did not ask for.
+    /// notification the client did not ask for. What the client caused
+    /// itself is an answer to its request (see [`Client::answer`]).
     pub(super) fn deliver(&self, event: &Event) {
         let wanted = event.wanted();
         if wanted != 0 && self.wants.load(Ordering::Relaxed) & wanted == 0 {
             return;
         }
-        self.outbox.push(event.encoded(self.format()));
+        let bytes = event.encoded(self.format());
+        if self.gathering.load(Ordering::Relaxed) && event.actor() == Some(self.id) {
+            return self.answer(bytes);
+        }
+        self.outbox.push(bytes);
+    }
+
+    /// Queues an answer to the client's own request: gathered while a
+    /// labeled request is handled ([`Client::gather`]), queued otherwise.
+    pub fn answer(&self, bytes: bytes::Bytes) {
+        if self.gathering.load(Ordering::Relaxed) {
+            self.answers.lock().push(bytes);
+        } else {
+            self.outbox.push(bytes);
+        }
+    }
+
+    /// Starts (`true`) or ends gathering the answers to a request; ending
+    /// returns what was gathered.
+    pub fn gather(&self, on: bool) -> Vec<bytes::Bytes> {
+        self.gathering.store(on, Ordering::Relaxed);
+        std::mem::take(&mut *self.answers.lock())
     }
 }
 

@@ -94,8 +94,16 @@ pub const CAP_NOTIFY: Capability = Capability {
     value: None,
 };
 
+/// `labeled-response`: the answers to a request tagged `label` carry the
+/// label (see `labels.rs`).
+pub const LABELED_RESPONSE: Capability = Capability {
+    name: "labeled-response",
+    bit: 1 << 12,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 12] = [
+pub const OFFERED: [Capability; 13] = [
     ACCOUNT_NOTIFY,
     AWAY_NOTIFY,
     BATCH,
@@ -103,6 +111,7 @@ pub const OFFERED: [Capability; 12] = [
     CHATHISTORY,
     ECHO_MESSAGE,
     INVITE_NOTIFY,
+    LABELED_RESPONSE,
     MESSAGE_TAGS,
     MULTI_PREFIX,
     SASL,

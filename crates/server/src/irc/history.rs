@@ -70,7 +70,7 @@ impl IrcSession {
                 .param(format!("-{id}"))
                 .encode_into(&mut out);
         }
-        self.outbox.push(Bytes::from(out));
+        self.out(Bytes::from(out));
     }
 
     /// One stored message as the lines this client reads: to its channel,

@@ -19,7 +19,8 @@
 //!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
 //!   join) and [`chathistory`] (`CHATHISTORY`);
 //! - [`events`], [`replies`], [`errors`], [`isupport`]: how events,
-//!   answers and refusals are written for IRC clients.
+//!   answers and refusals are written for IRC clients; [`labels`]: the
+//!   answers to a labeled request (labeled-response).
 
 mod caps;
 mod channels;
@@ -29,6 +30,7 @@ pub mod errors;
 pub mod events;
 mod history;
 pub mod isupport;
+mod labels;
 mod messages;
 mod moderation;
 mod registration;

@@ -46,7 +46,18 @@ impl IrcSession {
         for m in messages {
             encode_fitted(m, &mut out);
         }
-        self.outbox.push(Bytes::from(out));
+        self.out(Bytes::from(out));
+    }
+
+    /// Queues lines answering the client's request (gathered while a
+    /// labeled request is handled: see `labels`).
+    pub(super) fn out(&self, bytes: Bytes) {
+        match &self.client {
+            Some(client) => client.answer(bytes),
+            None => {
+                self.outbox.push(bytes);
+            }
+        }
     }
 
     /// The room a channel name stands for; otherwise the client is told

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, IrcFramer, Limits, Message, ParseError, Source, numeric};
 use tracing::{debug, info, warn};
 
-use super::caps::Caps;
+use super::caps::{Caps, LABELED_RESPONSE};
 use super::commands::{Handler, handler};
 use super::events::closed_text;
-use super::{Input, IrcSession, IrcSettings};
+use super::{Input, IrcSession, IrcSettings, labels};
 use crate::accounts::WRONG_PASSWORDS_PER_CONNECTION;
 use crate::conn::{Cost, Flow, Session};
 use crate::hub::Hub;
@@ -47,9 +47,32 @@ impl IrcSession {
         }
     }
 
+    /// Handles one parsed line; a request tagged `label` (with
+    /// labeled-response) gets its answers labeled.
+    async fn line(&mut self, message: Message) -> Flow {
+        let labeled = match (&self.client, message.tag("label").flatten()) {
+            (Some(client), Some(label))
+                if self.caps.has(LABELED_RESPONSE) && label.len() <= labels::MAX_LABEL_BYTES =>
+            {
+                client.gather(true);
+                Some((client.clone(), label.to_owned()))
+            }
+            _ => None,
+        };
+        let flow = self.dispatch(message).await;
+        if let Some((client, label)) = labeled {
+            let answers = client.gather(false);
+            self.batches += 1;
+            let batch = format!("l{}", self.batches);
+            self.outbox
+                .push(labels::labeled(&label, self.server(), &answers, &batch));
+        }
+        flow
+    }
+
     /// Checks a parsed line against the command table's rules, then runs
     /// its handler.
-    async fn line(&mut self, message: Message) -> Flow {
+    async fn dispatch(&mut self, message: Message) -> Flow {
         let spec = match irc::lookup(&message, self.client.is_some()) {
             Ok(spec) => spec,
             Err(e) => {

@@ -5,7 +5,8 @@
 //! - `json_protocol`, `irc`: each protocol, request by request;
 //!   `irc_options`: the IRC listener's start channels and server password;
 //!   `irc_tags`: IRCv3 client-only tags and TAGMSG; `irc_sasl`: SASL PLAIN;
-//!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities.
+//!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities;
+//!   `irc_labels`: labeled-response.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
@@ -25,6 +26,7 @@ mod history_store;
 mod hostile;
 mod irc;
 mod irc_chathistory;
+mod irc_labels;
 mod irc_notify;
 mod irc_options;
 mod irc_sasl;
