@@ -93,6 +93,10 @@ pub enum Command {
     Kill,
     /// `OPER <name> <password>`: become a server operator.
     Oper,
+    /// `WHOWAS <nick> [<count>]`: who had a nickname before.
+    Whowas,
+    /// `INFO [<server>]`: about the server software.
+    Info,
 }
 
 /// When a command may be used.
@@ -166,7 +170,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 30] = [
+    pub const ALL: [Command; 32] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -197,6 +201,8 @@ impl Command {
         Command::Register,
         Command::Kill,
         Command::Oper,
+        Command::Whowas,
+        Command::Info,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -236,6 +242,8 @@ impl Command {
             C::Register => row(self, "REGISTER", (3, 3), Any, Params),
             C::Kill => row(self, "KILL", (1, 2), Registered, Params),
             C::Oper => row(self, "OPER", (2, 2), Registered, Params),
+            C::Whowas => row(self, "WHOWAS", (1, 3), Registered, Params),
+            C::Info => row(self, "INFO", (0, 1), Registered, Params),
         }
     }
 

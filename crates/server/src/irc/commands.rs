@@ -62,6 +62,8 @@ pub fn handler(command: Command) -> Handler {
         Command::Register => Later(register),
         Command::Kill => Now(kill),
         Command::Oper => Later(oper),
+        Command::Whowas => Now(whowas),
+        Command::Info => Now(info),
     }
 }
 
@@ -81,7 +83,11 @@ fn pass(s: &mut IrcSession, a: &[String]) -> Flow {
 }
 
 fn nick(s: &mut IrcSession, a: &[String]) -> Flow {
-    s.nick_command(arg(a, 0));
+    // The very nickname one has (a change of case is a change): nothing
+    // to do, and nothing is answered, as IRC servers do.
+    if s.client.is_none() || s.nick.as_deref() != Some(arg(a, 0)) {
+        s.nick_command(arg(a, 0));
+    }
     Flow::Continue
 }
 
@@ -135,13 +141,13 @@ fn topic(s: &mut IrcSession, a: &[String]) -> Flow {
     Flow::Continue
 }
 
-fn list(s: &mut IrcSession, _: &[String]) -> Flow {
-    s.list();
+fn list(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.list(arg(a, 0));
     Flow::Continue
 }
 
 fn who(s: &mut IrcSession, a: &[String]) -> Flow {
-    s.who(arg(a, 0));
+    s.who(arg(a, 0), arg(a, 1));
     Flow::Continue
 }
 
@@ -192,7 +198,7 @@ fn motd(s: &mut IrcSession, _: &[String]) -> Flow {
 }
 
 fn lusers(s: &mut IrcSession, _: &[String]) -> Flow {
-    s.send_all(&s.lusers_lines(&s.addressee(), s.hub.counts()));
+    s.send_all(&s.lusers_lines(&s.addressee(), s.hub.census()));
     Flow::Continue
 }
 
@@ -233,4 +239,14 @@ fn oper<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
         s.oper(arg(a, 0), arg(a, 1)).await;
         Flow::Continue
     })
+}
+
+fn whowas(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.whowas(arg(a, 0), arg(a, 1));
+    Flow::Continue
+}
+
+fn info(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.info();
+    Flow::Continue
 }

@@ -24,6 +24,7 @@
 mod caps;
 mod channels;
 mod commands;
+mod elist;
 pub mod errors;
 pub mod events;
 mod history;
@@ -36,6 +37,8 @@ mod session;
 #[cfg(test)]
 mod tests;
 mod users;
+mod who;
+mod whowas;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -3,7 +3,8 @@
 //! sockets, in both protocols. One module per subject:
 //!
 //! - `json_protocol`, `irc`: each protocol, request by request;
-//!   `irc_options`: the IRC listener's start channels and server password.
+//!   `irc_options`: the IRC listener's start channels and server password;
+//!   `irc_queries`: IRC's query and information commands.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
@@ -23,6 +24,7 @@ mod history_store;
 mod hostile;
 mod irc;
 mod irc_options;
+mod irc_queries;
 mod json_protocol;
 mod limits;
 mod metrics;
