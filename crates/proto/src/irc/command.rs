@@ -99,6 +99,10 @@ pub enum Command {
     Chathistory,
     /// `SETNAME :<realname>`: IRCv3 `setname`, change one's real name.
     Setname,
+    /// `WHOWAS <nick> [<count>]`: who had a nickname before.
+    Whowas,
+    /// `INFO [<server>]`: about the server software.
+    Info,
 }
 
 /// When a command may be used.
@@ -172,7 +176,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 33] = [
+    pub const ALL: [Command; 35] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -206,6 +210,8 @@ impl Command {
         Command::Authenticate,
         Command::Chathistory,
         Command::Setname,
+        Command::Whowas,
+        Command::Info,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -248,6 +254,8 @@ impl Command {
             C::Authenticate => row(self, "AUTHENTICATE", (1, 1), Any, Params),
             C::Chathistory => row(self, "CHATHISTORY", (3, 5), Registered, Params),
             C::Setname => row(self, "SETNAME", (1, 1), Registered, Params),
+            C::Whowas => row(self, "WHOWAS", (1, 3), Registered, Params),
+            C::Info => row(self, "INFO", (0, 1), Registered, Params),
         }
     }
 

@@ -82,6 +82,10 @@ numerics! {
     /// `<client> <command> :Please wait a while and try again.`: a command
     /// dropped by the server's rate limit.
     RPL_TRYAGAIN = "263";
+    /// `<client> [<u> <m>] :Current local users <u>, max <m>`.
+    RPL_LOCALUSERS = "265";
+    /// `<client> [<u> <m>] :Current global users <u>, max <m>`.
+    RPL_GLOBALUSERS = "266";
     /// `<client> <nick> :<away message>`: the target of a message or WHOIS is away.
     RPL_AWAY = "301";
     /// `<client> :[<nick>[*]=<+|-><host>{ ...}]`: reply to USERHOST.
@@ -98,6 +102,8 @@ numerics! {
     RPL_WHOISSERVER = "312";
     /// `<client> <nick> :is an IRC operator`: WHOIS, the user is an operator.
     RPL_WHOISOPERATOR = "313";
+    /// `<client> <nick> <username> <host> * :<realname>`: one WHOWAS entry.
+    RPL_WHOWASUSER = "314";
     /// `<client> <mask> :End of WHO list`.
     RPL_ENDOFWHO = "315";
     /// `<client> <nick> <secs> <signon> :seconds idle, signon time`: WHOIS.
@@ -117,6 +123,8 @@ numerics! {
     RPL_CHANNELMODEIS = "324";
     /// `<client> <channel> <creationtime>`: when the channel was created (Unix seconds).
     RPL_CREATIONTIME = "329";
+    /// `<client> <nick> <account> :is logged in as`: WHOIS, the user's account.
+    RPL_WHOISACCOUNT = "330";
     /// `<client> <channel> :No topic is set`.
     RPL_NOTOPIC = "331";
     /// `<client> <channel> :<topic>`.
@@ -135,6 +143,8 @@ numerics! {
     RPL_WHOREPLY = "352";
     /// `<client> <symbol> <channel> :[prefix]<nick>{ [prefix]<nick>}`: a line of NAMES.
     RPL_NAMREPLY = "353";
+    /// `<client> [token] <fields...>`: one WHOX entry (`WHO <mask> %<fields>`).
+    RPL_WHOSPCRPL = "354";
     /// `<client> <channel> :End of /NAMES list`.
     RPL_ENDOFNAMES = "366";
     /// `<client> <channel> <mask> [<who> <set-ts>]`: one ban-list entry
@@ -142,8 +152,14 @@ numerics! {
     RPL_BANLIST = "367";
     /// `<client> <channel> :End of channel ban list`.
     RPL_ENDOFBANLIST = "368";
+    /// `<client> <nick> :End of WHOWAS`.
+    RPL_ENDOFWHOWAS = "369";
+    /// `<client> :<string>`: a line of INFO.
+    RPL_INFO = "371";
     /// `<client> :<line of the motd>`.
     RPL_MOTD = "372";
+    /// `<client> :End of INFO list`.
+    RPL_ENDOFINFO = "374";
     /// `<client> :- <server> Message of the day - `.
     RPL_MOTDSTART = "375";
     /// `<client> :End of /MOTD command.`
@@ -162,6 +178,8 @@ numerics! {
     ERR_CANNOTSENDTOCHAN = "404";
     /// `<client> <channel> :You have joined too many channels`.
     ERR_TOOMANYCHANNELS = "405";
+    /// `<client> <nickname> :There was no such nickname`: WHOWAS knows nobody by that name.
+    ERR_WASNOSUCHNICK = "406";
     /// `<client> :No origin specified`: PING or PONG without a token (RFC 2812).
     ERR_NOORIGIN = "409";
     /// `<client> <subcommand> :Invalid CAP command`.

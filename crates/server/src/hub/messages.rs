@@ -39,6 +39,7 @@ impl Hub {
         receipt: Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
+        client.touch();
         let text = chat_text::sanitize(text);
         let accepted = Instant::now();
         let state = self.state.lock();
@@ -103,6 +104,7 @@ impl Hub {
         reply: impl FnOnce(&str, Option<&str>) -> Option<Receipt>,
     ) -> Result<Posted, HubError> {
         self.check_length(text)?;
+        client.touch();
         let text = chat_text::sanitize(text);
         let accepted = Instant::now();
         let state = self.state.lock();

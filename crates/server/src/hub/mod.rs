@@ -20,9 +20,11 @@
 //! leaving, nicknames), [`messages`], [`rooms`], [`admin`] (operators and
 //! accounts), [`moderation`] (room operators, modes, bans, invites,
 //! kicks; [`room_settings`] and [`masks`] are what it keeps),
-//! [`presence`] (summaries in large rooms).
+//! [`presence`] (summaries in large rooms), [`directory`] (looking people
+//! up, counts) and [`whowas`] (the nickname history).
 
 mod admin;
+mod directory;
 mod ids;
 mod masks;
 mod messages;
@@ -36,6 +38,7 @@ mod state;
 mod tests;
 mod types;
 mod users;
+mod whowas;
 
 use chatroom_proto::room::LOBBY;
 use parking_lot::Mutex;
@@ -43,8 +46,8 @@ use parking_lot::Mutex;
 pub use messages::TagTo;
 pub use publish::Audience;
 pub use types::{
-    Arrival, BanTarget, Client, HubError, HubSettings, Joined, MaskEntry, ModeOutcome, Posted,
-    Profile, Renamed, RoomModes, RoomSummary, Standing, Style, Topic, UserId,
+    Arrival, BanTarget, Census, Client, Departed, HubError, HubSettings, Joined, MaskEntry,
+    ModeOutcome, Posted, Profile, Renamed, RoomModes, RoomSummary, Standing, Style, Topic, UserId,
 };
 
 use crate::accounts::Accounts;
@@ -133,17 +136,6 @@ impl Hub {
     /// where ids continue, so that the next run leaves no gap.
     pub fn release_ids(&self) {
         self.ids.release();
-    }
-
-    /// How many users are online and how many rooms have members.
-    pub fn counts(&self) -> (usize, usize) {
-        let state = self.state.lock();
-        let rooms = state
-            .rooms
-            .values()
-            .filter(|r| !r.members.is_empty())
-            .count();
-        (state.users.len(), rooms)
     }
 
     /// How many users are online.

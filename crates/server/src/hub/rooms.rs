@@ -115,6 +115,8 @@ impl Hub {
                 name: room.topic.room.clone(),
                 members: room.members.len(),
                 topic: room.topic.text.clone(),
+                created: room.settings.created,
+                topic_set_at: room.topic.set_at.filter(|_| !room.topic.text.is_empty()),
             })
             .collect();
         rooms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -123,7 +125,7 @@ impl Hub {
 
     /// A room's display name and its members' profiles and standing, by
     /// nickname. A secret room shows its members only to its members (and
-    /// server operators).
+    /// server operators); invisible members show only to them too.
     pub fn who(
         &self,
         viewer: &Client,
@@ -139,10 +141,13 @@ impl Hub {
                         || !room.settings.has(Flag::Secret)
                         || room.members.contains_key(&viewer.id)) =>
             {
+                // Invisible members only show to those inside.
+                let inside = insider || room.members.contains_key(&viewer.id);
                 let mut members: Vec<(Profile, Standing)> = room
                     .members
                     .keys()
                     .filter_map(|id| Some((state.profile(*id)?, room.standing(*id))))
+                    .filter(|(p, _)| inside || !p.invisible)
                     .collect();
                 members.sort_by(|a, b| a.0.person.nick.cmp(&b.0.person.nick));
                 Ok((room.topic.room.clone(), members))
@@ -249,6 +254,7 @@ impl Hub {
             name: room.topic.room.clone(),
             topic: room.topic.clone(),
             members,
+            secret: room.settings.has(Flag::Secret),
             horizon: self.ids.message_horizon(),
         })
     }

@@ -12,6 +12,7 @@ use super::presence::Tally;
 use super::publish::Audience;
 use super::room_settings::RoomSettings;
 use super::types::{Client, HubError, Profile, Standing, Topic, UserId};
+use super::whowas::Whowas;
 use crate::accounts::Identity;
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Person};
@@ -27,6 +28,8 @@ pub(super) struct User {
     pub since: i64,
     /// Keys of the rooms they are in.
     pub rooms: RoomKeys,
+    /// Hidden from searches by people who share no room with them.
+    pub invisible: bool,
 }
 
 /// A user's room keys, kept sorted in a plain vector: users are in a few
@@ -150,6 +153,10 @@ pub(super) struct State {
     pub rooms: HashMap<String, Room>,
     /// Events queued for recipients (see `publish`).
     pub deliveries: prometheus_client::metrics::counter::Counter,
+    /// The most users online at once.
+    pub peak_users: usize,
+    /// Nicknames given up, most recent last.
+    pub whowas: Whowas,
 }
 
 impl State {
@@ -204,6 +211,8 @@ impl State {
             since: user.since,
             account: user.identity.account.clone(),
             operator: user.identity.operator,
+            invisible: user.invisible,
+            active: user.client.active(),
         })
     }
 
@@ -322,6 +331,14 @@ impl State {
     /// a server operator.
     pub fn moderates(&self, id: UserId, room: &Room) -> bool {
         room.operators.contains(&id) || self.users.get(&id).is_some_and(|u| u.identity.operator)
+    }
+
+    /// Whether user `viewer` shares a room with user `id`.
+    pub fn shares_room(&self, viewer: UserId, id: UserId) -> bool {
+        match (self.users.get(&viewer), self.users.get(&id)) {
+            (Some(a), Some(b)) => a.rooms.iter().any(|key| b.rooms.contains(key)),
+            _ => false,
+        }
     }
 
     /// Whether someone other than `me` is online with a name `nick` looks

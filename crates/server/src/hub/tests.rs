@@ -283,3 +283,97 @@ fn lifting_the_topic_lock_lets_members_set_the_topic() {
     assert_eq!(outcome.applied.len(), 1);
     hub.set_topic(&bob.client, "den", "mine").unwrap();
 }
+
+#[test]
+fn leaving_and_renaming_are_remembered_for_whowas() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    hub.rename(&alice.client, "ann").unwrap();
+    hub.leave(&alice.client, CloseReason::Logout, None);
+    let bob = Peer::login(&hub, "Alice");
+    hub.leave(&bob.client, CloseReason::Logout, None);
+    let gone = hub.whowas("ALICE", 0);
+    let ids: Vec<&str> = gone.iter().map(|d| d.host.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            &*crate::event::Person::cloak(bob.client.id),
+            &*crate::event::Person::cloak(alice.client.id)
+        ],
+        "most recent first, without case"
+    );
+    assert_eq!(hub.whowas("alice", 1).len(), 1);
+    assert_eq!(hub.whowas("ann", 0).len(), 1);
+    assert!(hub.whowas("carol", 0).is_empty());
+    // Renaming to the very same nickname is no change: nothing remembered.
+    let carol = Peer::login(&hub, "carol");
+    hub.rename(&carol.client, "carol").unwrap();
+    assert!(hub.whowas("carol", 0).is_empty());
+}
+
+#[test]
+fn the_census_counts_invisible_users_operators_and_the_peak() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let root = Peer::login_as(&hub, "root", true);
+    hub.set_invisible(&alice.client, true);
+    join(&hub, &alice, "den");
+    let census = hub.census();
+    assert_eq!(
+        (
+            census.users,
+            census.invisible,
+            census.operators,
+            census.peak
+        ),
+        (2, 1, 1, 2)
+    );
+    assert_eq!(census.rooms, 2, "the lobby and den have members");
+    hub.leave(&root.client, CloseReason::Logout, None);
+    let census = hub.census();
+    assert_eq!((census.users, census.operators, census.peak), (1, 0, 2));
+}
+
+#[test]
+fn invisible_users_hide_from_masks_and_secret_rooms_from_outsiders() {
+    let hub = hub(0);
+    let eve = Peer::login(&hub, "eve");
+    let bob = Peer::login(&hub, "bob");
+    let root = Peer::login_as(&hub, "root", true);
+    for peer in [&eve, &bob] {
+        hub.part(&peer.client, "lobby", None).unwrap();
+    }
+    let nicks = |viewer: &Peer, mask: &str| -> Vec<String> {
+        hub.who_matching(&viewer.client, mask)
+            .into_iter()
+            .map(|p| p.person.nick.to_string())
+            .collect()
+    };
+    assert_eq!(nicks(&bob, "e*"), ["eve"]);
+    hub.set_invisible(&eve.client, true);
+    assert!(nicks(&bob, "e*").is_empty(), "invisible, no shared room");
+    assert_eq!(nicks(&eve, "e*"), ["eve"], "one always sees oneself");
+    assert_eq!(
+        nicks(&root, "E?E"),
+        ["eve"],
+        "server operators see everyone"
+    );
+    join(&hub, &eve, "den");
+    join(&hub, &bob, "den");
+    assert_eq!(nicks(&bob, "e*"), ["eve"], "sharing a room");
+    // WHOIS's rooms: a secret room only to those in it.
+    join(&hub, &eve, "hideout");
+    let changes = chatroom_proto::modes::parse("+s", &[] as &[&str]).0;
+    hub.change_modes(&eve.client, "hideout", &changes).unwrap();
+    let rooms = |viewer: &Peer| -> Vec<(String, bool)> {
+        hub.rooms_of(&viewer.client, "eve")
+            .unwrap()
+            .into_iter()
+            .map(|(r, s)| (r, s.operator))
+            .collect()
+    };
+    assert_eq!(rooms(&bob), [("den".to_owned(), true)]);
+    assert_eq!(rooms(&eve).len(), 2);
+    assert_eq!(rooms(&root).len(), 2);
+    assert!(hub.rooms_of(&bob.client, "nobody").is_none());
+}

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, Ordering};
 
 use chatroom_proto::nick::NickError;
 use chatroom_proto::room::{MAX_TOPIC_CHARS, RoomNameError};
@@ -36,6 +36,8 @@ pub struct Client {
     gathering: AtomicBool,
     /// The answers to the request being handled (IRC's labeled-response).
     answers: parking_lot::Mutex<Vec<bytes::Bytes>>,
+    /// When they last said something (ms since the epoch), for idle times.
+    active: AtomicI64,
 }
 
 impl Client {
@@ -57,6 +59,7 @@ impl Client {
             wants: AtomicU32::new(0),
             gathering: AtomicBool::new(false),
             answers: parking_lot::Mutex::new(Vec::new()),
+            active: AtomicI64::new(crate::clock::now_ms()),
         }
     }
 
@@ -73,6 +76,17 @@ impl Client {
     /// Whether the client gets its own messages back (IRC `echo-message`).
     pub fn set_echo(&self, echo: bool) {
         self.echo.store(echo, Ordering::Relaxed);
+    }
+
+    /// Notes that the client said something now (its idle time restarts).
+    pub(super) fn touch(&self) {
+        self.active.store(crate::clock::now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the client last said something (or logged in), in ms since
+    /// the epoch.
+    pub fn active(&self) -> i64 {
+        self.active.load(Ordering::Relaxed)
     }
 
     pub(super) fn echo(&self) -> bool {
@@ -301,6 +315,8 @@ pub struct Joined {
     pub topic: Topic,
     /// Its members, the joiner included, by nickname, with their standing.
     pub members: Vec<(Person, Standing)>,
+    /// Whether the room is secret (hidden from those outside).
+    pub secret: bool,
     /// Messages with ids below this were said before the join (replay them
     /// from history); later ones are delivered live.
     pub horizon: u64,
@@ -392,6 +408,10 @@ pub struct RoomSummary {
     pub members: usize,
     /// Its topic ("" when none).
     pub topic: String,
+    /// When it was created (ms since the epoch; 0 if unknown).
+    pub created: i64,
+    /// When its topic was set, if it has one.
+    pub topic_set_at: Option<i64>,
 }
 
 /// Someone with what WHO and WHOIS show about them.
@@ -411,6 +431,55 @@ pub struct Profile {
     pub account: Option<String>,
     /// Whether they are an operator.
     pub operator: bool,
+    /// Whether they hide from searches by people who share no room with
+    /// them (IRC user mode `+i`).
+    pub invisible: bool,
+    /// When they last said something, or logged in (ms since the epoch).
+    pub active: i64,
+}
+
+/// Someone who left or gave up a nickname, as the nickname history
+/// (IRC `WHOWAS`) remembers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Departed {
+    /// The nickname they had.
+    pub nick: String,
+    /// Their IRC user name.
+    pub user: String,
+    /// The host everyone saw.
+    pub host: String,
+    /// Their real name.
+    pub realname: String,
+    /// When they left it (ms since the epoch).
+    pub at: i64,
+}
+
+/// How many are online and in rooms, as IRC's `LUSERS` tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Users online.
+    pub users: usize,
+    /// Of them, those invisible (IRC user mode `+i`).
+    pub invisible: usize,
+    /// Of them, server operators.
+    pub operators: usize,
+    /// Rooms with members.
+    pub rooms: usize,
+    /// The most users online at once since the server started.
+    pub peak: usize,
+}
+
+impl Census {
+    /// The counts once one more user is online (for a welcome built just
+    /// before the login that makes it true).
+    pub fn with_arrival(self) -> Census {
+        let users = self.users + 1;
+        Census {
+            users,
+            peak: self.peak.max(users),
+            ..self
+        }
+    }
 }
 
 /// What a ban is on.

@@ -11,7 +11,7 @@ use chatroom_proto::room::LOBBY;
 use super::Hub;
 use super::publish::Audience;
 use super::state::{RoomKeys, State, User};
-use super::types::{Arrival, Client, HubError, Joined, Profile, Renamed, UserId};
+use super::types::{Arrival, Client, Departed, HubError, Joined, Profile, Renamed, UserId};
 use crate::accounts::Identity;
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Person, QuitReason};
@@ -64,8 +64,10 @@ impl Hub {
                 away: None,
                 since: now_ms(),
                 rooms: RoomKeys::default(),
+                invisible: false,
             }),
         );
+        state.peak_users = state.peak_users.max(state.users.len());
         let lobby = if arrival.enter_lobby {
             state.enter(id, LOBBY);
             Some(self.joined(&state, id, LOBBY)?)
@@ -123,6 +125,7 @@ impl Hub {
             return;
         };
         state.remove_name(&user.person.nick, client.id);
+        state.whowas.record(Departed::of(&user, now_ms()));
         if reason != CloseReason::Shutdown {
             // Large rooms count the departure for their next summary;
             // everyone sharing a small room with the user is told once, now.
@@ -164,7 +167,16 @@ impl Hub {
         let mut state = self.state.lock();
         self.may_use(&new, &state.user(client.id)?.identity)?;
         self.free_for(&state, &new, Some(client.id))?;
-        let old = state.user(client.id)?.person.clone();
+        let user = state.user(client.id)?;
+        let (old, departed) = (user.person.clone(), Departed::of(user, now_ms()));
+        if *old.nick == *new {
+            // The very same nickname: nothing changes, nobody is told.
+            return Ok(Renamed {
+                old: new.clone(),
+                new,
+            });
+        }
+        state.whowas.record(departed);
         state.remove_name(&old.nick, client.id);
         state.add_name(&new, client.id);
         let rooms = match state.users.get_mut(&client.id) {
@@ -239,6 +251,14 @@ impl Hub {
         );
         state.tell_sharing(client.id, &event);
         Ok(realname)
+    }
+
+    /// Makes the user invisible (`true`: hidden from searches by people who
+    /// share no room with them) or visible again.
+    pub fn set_invisible(&self, client: &Client, invisible: bool) {
+        if let Some(user) = self.state.lock().users.get_mut(&client.id) {
+            user.invisible = invisible;
+        }
     }
 
     /// What WHOIS shows about the user called `nick`.

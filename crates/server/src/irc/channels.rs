@@ -4,7 +4,9 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 
 use super::IrcSession;
+use super::elist::ListQuery;
 use super::replies::user_name;
+use crate::clock::now_ms;
 use crate::event::Person;
 use crate::hub::{Client, Joined, Standing};
 
@@ -21,7 +23,9 @@ impl IrcSession {
         let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
         lines.extend(self.topic_lines(nick, &joined.topic, false));
         let names = self.prefixed(joined.members.iter().map(|(p, s)| (&*p.nick, *s)));
-        lines.extend(self.names_lines(nick, &channel, names.iter().map(String::as_str)));
+        let names = names.iter().map(String::as_str);
+        lines.extend(self.names_lines(nick, joined.secret, &channel, names));
+        lines.push(self.end_of_names(nick, &channel));
         lines
     }
 
@@ -100,29 +104,35 @@ impl IrcSession {
             .collect()
     }
 
-    /// `NAMES [#a,#b]`.
+    /// `NAMES [#a,#b]`: the `353`s of every channel the client may see,
+    /// then one `366` naming the channels as asked (RFC 2812).
     pub(super) fn names(&self, channels: &str) {
         let Some(client) = self.client.clone() else {
             return;
         };
         let nick = self.addressee();
-        if channels.is_empty() {
-            return self.send_all(&self.names_lines(&nick, "*", []));
-        }
         let mut lines = Vec::new();
         for name in channel::split_list(channels) {
-            let found = channel::channel_to_room(name)
-                .ok()
-                .and_then(|room| self.hub.who(&client, room).ok());
-            match found {
-                Some((room, members)) => {
-                    let names = self.prefixed(members.iter().map(|(p, s)| (&*p.person.nick, *s)));
-                    let names = names.iter().map(String::as_str);
-                    lines.extend(self.names_lines(&nick, &channel::room_to_channel(&room), names));
-                }
-                None => lines.extend(self.names_lines(&nick, irc::safe_param(name), [])),
+            let Ok(room) = channel::channel_to_room(name) else {
+                continue;
+            };
+            if let Ok((room, members)) = self.hub.who(&client, room) {
+                let secret = self.hub.modes(&client, &room).is_ok_and(|m| {
+                    m.modes
+                        .contains(chatroom_proto::modes::Flag::Secret.letter())
+                });
+                let names = self.prefixed(members.iter().map(|(p, s)| (&*p.person.nick, *s)));
+                let names = names.iter().map(String::as_str);
+                let channel = channel::room_to_channel(&room);
+                lines.extend(self.names_lines(&nick, secret, &channel, names));
             }
         }
+        let asked = if channels.is_empty() {
+            "*"
+        } else {
+            irc::safe_param(channels)
+        };
+        lines.push(self.end_of_names(&nick, asked));
         self.send_all(&lines);
     }
 
@@ -153,21 +163,29 @@ impl IrcSession {
         }
     }
 
-    /// `LIST`: every channel with members, their counts and topics (secret
-    /// ones only to their members).
-    pub(super) fn list(&self) {
+    /// `LIST [<names, masks and filters>]` (see [`ListQuery`]): the
+    /// channels with members, their counts and topics; secret ones only to
+    /// their members. A room with nobody in it is not a channel on IRC (as
+    /// InspIRCd forgets an empty channel), so it is not listed, even by name.
+    pub(super) fn list(&self, arg: &str) {
         let Some(client) = self.client.clone() else {
             return;
         };
+        let query = ListQuery::parse(arg);
+        let now = now_ms();
         let mut lines = vec![
             self.numeric(numeric::RPL_LISTSTART)
                 .param("Channel")
                 .trailing_param("Users  Name"),
         ];
         for room in self.hub.rooms(&client) {
+            let name = channel::room_to_channel(&room.name);
+            if room.members == 0 || !query.admits(&name, &room, now) {
+                continue;
+            }
             lines.push(
                 self.numeric(numeric::RPL_LIST)
-                    .param(channel::room_to_channel(&room.name))
+                    .param(name)
                     .param(room.members.to_string())
                     .trailing_param(room.topic),
             );

@@ -66,6 +66,8 @@ pub fn handler(command: Command) -> Handler {
         Command::Authenticate => Later(authenticate),
         Command::Chathistory => Later(chathistory),
         Command::Setname => Now(setname),
+        Command::Whowas => Now(whowas),
+        Command::Info => Now(info),
     }
 }
 
@@ -85,7 +87,11 @@ fn pass(s: &mut IrcSession, a: &[String]) -> Flow {
 }
 
 fn nick(s: &mut IrcSession, a: &[String]) -> Flow {
-    s.nick_command(arg(a, 0));
+    // The very nickname one has (a change of case is a change): nothing
+    // to do, and nothing is answered, as IRC servers do.
+    if s.client.is_none() || s.nick.as_deref() != Some(arg(a, 0)) {
+        s.nick_command(arg(a, 0));
+    }
     Flow::Continue
 }
 
@@ -139,13 +145,13 @@ fn topic(s: &mut IrcSession, a: &[String]) -> Flow {
     Flow::Continue
 }
 
-fn list(s: &mut IrcSession, _: &[String]) -> Flow {
-    s.list();
+fn list(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.list(arg(a, 0));
     Flow::Continue
 }
 
 fn who(s: &mut IrcSession, a: &[String]) -> Flow {
-    s.who(arg(a, 0));
+    s.who(arg(a, 0), arg(a, 1));
     Flow::Continue
 }
 
@@ -201,7 +207,7 @@ fn motd(s: &mut IrcSession, _: &[String]) -> Flow {
 }
 
 fn lusers(s: &mut IrcSession, _: &[String]) -> Flow {
-    s.send_all(&s.lusers_lines(&s.addressee(), s.hub.counts()));
+    s.send_all(&s.lusers_lines(&s.addressee(), s.hub.census()));
     Flow::Continue
 }
 
@@ -260,5 +266,15 @@ fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
 
 fn setname(s: &mut IrcSession, a: &[String]) -> Flow {
     s.setname(arg(a, 0));
+    Flow::Continue
+}
+
+fn whowas(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.whowas(arg(a, 0), arg(a, 1));
+    Flow::Continue
+}
+
+fn info(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.info();
     Flow::Continue
 }

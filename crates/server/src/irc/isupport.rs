@@ -25,8 +25,13 @@ pub fn tokens(server_name: &str) -> Vec<String> {
         "EXCEPTS=e".to_owned(),
         format!("CHATHISTORY={}", super::chathistory::MAX_LIMIT),
         "MSGREFTYPES=msgid,timestamp".to_owned(),
+        // LIST's filters: creation time, masks, negated masks, topic time,
+        // user counts (see `elist`).
+        "ELIST=CMNTU".to_owned(),
         format!("NETWORK={server_name}"),
         "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,NAMES:,WHOIS:1".to_owned(),
         "UTF8ONLY".to_owned(),
+        // WHO with `%fields` (see `who`).
+        "WHOX".to_owned(),
     ]
 }

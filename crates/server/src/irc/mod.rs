@@ -26,6 +26,7 @@ mod caps;
 mod channels;
 mod chathistory;
 mod commands;
+mod elist;
 pub mod errors;
 pub mod events;
 mod history;
@@ -40,6 +41,8 @@ mod session;
 #[cfg(test)]
 mod tests;
 mod users;
+mod who;
+mod whowas;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

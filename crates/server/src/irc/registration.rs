@@ -13,7 +13,7 @@ use super::events::irc_time;
 use super::replies::user_name;
 use super::{IrcSession, VERSION};
 use crate::accounts::AccountError;
-use crate::hub::{Arrival, Client};
+use crate::hub::{Arrival, Census, Client};
 
 impl IrcSession {
     /// `NICK`: before registration, the nickname to register with; after,
@@ -103,10 +103,10 @@ impl IrcSession {
         };
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.
-        let (users, rooms) = self.hub.counts();
+        let census = self.hub.census();
         let result = self.hub.login(arrival, outbox, |client, nick, _| {
             let mut out = Vec::new();
-            for m in self.welcome(client, nick, (users + 1, rooms)) {
+            for m in self.welcome(client, nick, census.with_arrival()) {
                 m.encode_into(&mut out);
             }
             Bytes::from(out)
@@ -156,9 +156,9 @@ impl IrcSession {
         self.nick = None;
     }
 
-    /// The registration burst: 001-005, LUSERS (from `counts`: users and
-    /// rooms) and the MOTD. Runs under the hub's lock: no hub calls here.
-    fn welcome(&self, client: &Client, nick: &str, counts: (usize, usize)) -> Vec<Message> {
+    /// The registration burst: 001-005, LUSERS (from `counts`) and the
+    /// MOTD. Runs under the hub's lock: no hub calls here.
+    fn welcome(&self, client: &Client, nick: &str, counts: Census) -> Vec<Message> {
         let server = self.server();
         let n = |numeric| Message::numeric(server, numeric, nick);
         let user = self.user.as_ref().map_or("user", |(u, _)| u.as_str());

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 
 use super::IrcSession;
+use crate::hub::Census;
 
 /// The most `005` tokens on one line.
 const TOKENS_PER_LINE: usize = 13;
@@ -94,21 +95,44 @@ impl IrcSession {
             .collect()
     }
 
-    /// `251`-`255` for `nick`, from the counts of users and rooms.
-    pub(super) fn lusers_lines(&self, nick: &str, (users, rooms): (usize, usize)) -> Vec<Message> {
+    /// `LUSERS` for `nick`: `251`, `252` (if any operators are online),
+    /// `254`, `255`, `265` and `266` (one server: local and global are the
+    /// same).
+    pub(super) fn lusers_lines(&self, nick: &str, counts: Census) -> Vec<Message> {
         let n = |numeric| Message::numeric(self.server(), numeric, nick);
-        vec![
-            n(numeric::RPL_LUSERCLIENT).trailing_param(format!(
-                "There are {users} users and 0 invisible on 1 servers"
-            )),
-            n(numeric::RPL_LUSEROP)
-                .param("0")
-                .trailing_param("operator(s) online"),
+        let Census {
+            users,
+            invisible,
+            operators,
+            rooms,
+            peak,
+        } = counts;
+        let mut lines = vec![n(numeric::RPL_LUSERCLIENT).trailing_param(format!(
+            "There are {} users and {invisible} invisible on 1 servers",
+            users - invisible.min(users)
+        ))];
+        if operators > 0 {
+            lines.push(
+                n(numeric::RPL_LUSEROP)
+                    .param(operators.to_string())
+                    .trailing_param("operator(s) online"),
+            );
+        }
+        lines.extend([
             n(numeric::RPL_LUSERCHANNELS)
                 .param(rooms.to_string())
                 .trailing_param("channels formed"),
             n(numeric::RPL_LUSERME).trailing_param(format!("I have {users} clients and 0 servers")),
-        ]
+            n(numeric::RPL_LOCALUSERS)
+                .param(users.to_string())
+                .param(peak.to_string())
+                .trailing_param(format!("Current local users {users}, max {peak}")),
+            n(numeric::RPL_GLOBALUSERS)
+                .param(users.to_string())
+                .param(peak.to_string())
+                .trailing_param(format!("Current global users {users}, max {peak}")),
+        ]);
+        lines
     }
 
     /// The message of the day for `nick` (`375`/`372`/`376`, or `422`).
@@ -165,21 +189,27 @@ impl IrcSession {
         lines
     }
 
-    /// `353`s and `366` for a channel and its members' nicknames.
+    /// `353`s for a channel (`@` if secret, `=` otherwise) and its
+    /// members' nicknames.
     pub(super) fn names_lines<'a>(
         &self,
         nick: &str,
+        secret: bool,
         channel: &str,
         names: impl IntoIterator<Item = &'a str>,
     ) -> Vec<Message> {
-        let n = |numeric| Message::numeric(self.server(), numeric, nick);
-        let mut lines = irc::fit_words(&n(numeric::RPL_NAMREPLY).param("=").param(channel), names);
-        lines.push(
-            n(numeric::RPL_ENDOFNAMES)
-                .param(channel)
-                .trailing_param("End of /NAMES list"),
-        );
-        lines
+        let symbol = if secret { "@" } else { "=" };
+        let template = Message::numeric(self.server(), numeric::RPL_NAMREPLY, nick)
+            .param(symbol)
+            .param(channel);
+        irc::fit_words(&template, names)
+    }
+
+    /// `366`: the end of NAMES for `channels` (as asked for).
+    pub(super) fn end_of_names(&self, nick: &str, channels: &str) -> Message {
+        Message::numeric(self.server(), numeric::RPL_ENDOFNAMES, nick)
+            .param(channels)
+            .trailing_param("End of /NAMES list")
     }
 }
 

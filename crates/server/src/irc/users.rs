@@ -1,5 +1,5 @@
-//! Users and the server: WHO, WHOIS, ISON, USERHOST, AWAY, user MODE, OPER,
-//! KILL, PING, VERSION, TIME.
+//! Users and the server: WHOIS, ISON, USERHOST, AWAY, user MODE, OPER,
+//! KILL, PING, VERSION, INFO, TIME.
 
 use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 use chatroom_proto::json::Secret;
@@ -10,7 +10,6 @@ use super::isupport::AWAYLEN;
 use super::{IrcSession, VERSION};
 use crate::accounts::AccountError;
 use crate::clock::now_ms;
-use crate::hub::{Profile, Standing};
 
 impl IrcSession {
     /// `PING token`: `PONG server :token`.
@@ -22,52 +21,17 @@ impl IrcSession {
         self.send(&pong);
     }
 
-    /// `WHO #channel` or `WHO nick`.
-    pub(super) fn who(&self, mask: &str) {
-        let mut lines = Vec::new();
-        let reply = |channel: &str, p: &Profile, standing: Standing| {
-            let mut flags = if p.away.is_some() { "G" } else { "H" }.to_owned();
-            if p.operator {
-                flags.push('*');
-            }
-            flags.push_str(standing.prefixes(self.caps.has(super::caps::MULTI_PREFIX)));
-            self.numeric(numeric::RPL_WHOREPLY)
-                .param(channel)
-                .param(&*p.person.user)
-                .param(&*p.person.host)
-                .param(self.server())
-                .param(&*p.person.nick)
-                .param(flags)
-                .trailing_param(format!("0 {}", p.realname))
-        };
-        if channel::is_channel(mask) {
-            if let Some(client) = &self.client
-                && let Ok(room) = channel::channel_to_room(mask)
-                && let Ok((room, members)) = self.hub.who(client, room)
-            {
-                let channel = channel::room_to_channel(&room);
-                lines.extend(members.iter().map(|(p, s)| reply(&channel, p, *s)));
-            }
-        } else if let Some(p) = self.hub.whois(mask) {
-            lines.push(reply("*", &p, Standing::default()));
-        }
-        let end = if mask.is_empty() {
-            "*"
-        } else {
-            irc::safe_param(mask)
-        };
-        lines.push(
-            self.numeric(numeric::RPL_ENDOFWHO)
-                .param(end)
-                .trailing_param("End of /WHO list"),
-        );
-        self.send_all(&lines);
-    }
-
-    /// `WHOIS nick`.
+    /// `WHOIS nick`: `311`, `319` (the channels the asker may see, with
+    /// prefixes), `312`, `313` for an operator, `301` if away, `330` for an
+    /// account, `317` idle and signon times, then `318`.
     pub(super) fn whois(&self, nicks: &str) {
+        let Some(client) = &self.client else { return };
         let target = nicks.split(',').next().unwrap_or("");
-        let Some(p) = self.hub.whois(target) else {
+        let found = self
+            .hub
+            .whois(target)
+            .zip(self.hub.rooms_of(client, target));
+        let Some((p, rooms)) = found else {
             let nick = irc::safe_param(target);
             return self.send_all(&[
                 self.numeric(numeric::ERR_NOSUCHNICK)
@@ -86,17 +50,21 @@ impl IrcSession {
                 .param("*")
                 .trailing_param(&p.realname),
         ];
-        if !p.rooms.is_empty() {
-            let channels: Vec<String> = p
-                .rooms
-                .iter()
-                .map(|r| channel::room_to_channel(r))
-                .collect();
-            lines.extend(irc::fit_words(
-                &about(numeric::RPL_WHOISCHANNELS),
-                channels.iter().map(String::as_str),
-            ));
-        }
+        let all = self.caps.has(super::caps::MULTI_PREFIX);
+        let channels: Vec<String> = rooms
+            .iter()
+            .map(|(room, standing)| {
+                format!(
+                    "{}{}",
+                    standing.prefixes(all),
+                    channel::room_to_channel(room)
+                )
+            })
+            .collect();
+        lines.extend(irc::fit_words(
+            &about(numeric::RPL_WHOISCHANNELS),
+            channels.iter().map(String::as_str),
+        ));
         lines.push(
             about(numeric::RPL_WHOISSERVER)
                 .param(self.server())
@@ -108,9 +76,17 @@ impl IrcSession {
         if let Some(away) = &p.away {
             lines.push(about(numeric::RPL_AWAY).trailing_param(away));
         }
+        if let Some(account) = &p.account {
+            lines.push(
+                about(numeric::RPL_WHOISACCOUNT)
+                    .param(account)
+                    .trailing_param("is logged in as"),
+            );
+        }
+        let idle = (now_ms() - p.active).max(0) / 1000;
         lines.push(
             about(numeric::RPL_WHOISIDLE)
-                .param("0")
+                .param(idle.to_string())
                 .param((p.since / 1000).to_string())
                 .trailing_param("seconds idle, signon time"),
         );
@@ -190,6 +166,9 @@ impl IrcSession {
                 '-' => adding = false,
                 'i' => {
                     self.invisible = adding;
+                    if let Some(client) = &self.client {
+                        self.hub.set_invisible(client, adding);
+                    }
                     applied.push_str(if adding { "+i" } else { "-i" });
                 }
                 _ => {
@@ -263,6 +242,27 @@ impl IrcSession {
             .param(self.server())
             .trailing_param("chatroom: rooms for JSON and IRC clients alike");
         self.send(&m);
+    }
+
+    /// `INFO`: `371` lines about the server software, then `374`.
+    pub(super) fn info(&self) {
+        let mut lines: Vec<Message> = [
+            VERSION,
+            "chatroom: rooms for JSON and IRC clients alike",
+            "IRC: RFC 1459/2812 and IRCv3, beside a JSON protocol, on one hub",
+        ]
+        .into_iter()
+        .map(|line| self.numeric(numeric::RPL_INFO).trailing_param(line))
+        .collect();
+        lines.push(
+            self.numeric(numeric::RPL_INFO)
+                .trailing_param(format!("Up since {}", irc_time(self.settings.started))),
+        );
+        lines.push(
+            self.numeric(numeric::RPL_ENDOFINFO)
+                .trailing_param("End of /INFO list"),
+        );
+        self.send_all(&lines);
     }
 
     /// `TIME`.

@@ -22,11 +22,12 @@ async fn registration_burst_and_automatic_lobby() {
     }
     let got = commands(&lines);
     for expected in [
-        "001", "002", "003", "004", "005", "251", "252", "254", "255", "375", "372", "376", "JOIN",
-        "353", "366",
+        "001", "002", "003", "004", "005", "251", "254", "255", "265", "266", "375", "372", "376",
+        "JOIN", "353", "366",
     ] {
         assert!(got.contains(&expected), "missing {expected} in {got:?}");
     }
+    assert!(!got.contains(&"252"), "no operators online: no 252");
     assert_eq!(lines[0].command, "001");
     assert_eq!(lines[0].params[0], "alice");
     assert!(

@@ -6,7 +6,8 @@
 //!   `irc_options`: the IRC listener's start channels and server password;
 //!   `irc_tags`: IRCv3 client-only tags and TAGMSG; `irc_sasl`: SASL PLAIN;
 //!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities;
-//!   `irc_labels`: labeled-response.
+//!   `irc_labels`: labeled-response; `irc_queries`: IRC's query and
+//!   information commands.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
@@ -29,6 +30,7 @@ mod irc_chathistory;
 mod irc_labels;
 mod irc_notify;
 mod irc_options;
+mod irc_queries;
 mod irc_sasl;
 mod irc_tags;
 mod json_protocol;
