@@ -102,7 +102,12 @@ impl Hub {
         if let Some(client) = client {
             let mut state = self.state.lock();
             if let Some(user) = state.users.get_mut(&client.id) {
-                user.identity = identity.clone();
+                // A server operator (by OPER) stays one.
+                let operator = user.identity.operator || identity.operator;
+                user.identity = Identity {
+                    operator,
+                    ..identity.clone()
+                };
                 let event = Event::new(
                     EventKind::Account {
                         who: user.person.clone(),

@@ -34,7 +34,7 @@ pub const MESSAGE_TAGS: Capability = Capability {
     bit: 1 << 2,
     value: None,
 };
-/// `multi-prefix`: accepted (there are no channel prefixes yet).
+/// `multi-prefix`: NAMES and WHO show every prefix (`@+nick`).
 pub const MULTI_PREFIX: Capability = Capability {
     name: "multi-prefix",
     bit: 1 << 3,
@@ -102,8 +102,15 @@ pub const LABELED_RESPONSE: Capability = Capability {
     value: None,
 };
 
+/// `userhost-in-names`: NAMES shows `nick!user@host`.
+pub const USERHOST_IN_NAMES: Capability = Capability {
+    name: "userhost-in-names",
+    bit: 1 << 13,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 13] = [
+pub const OFFERED: [Capability; 14] = [
     ACCOUNT_NOTIFY,
     AWAY_NOTIFY,
     BATCH,
@@ -117,6 +124,7 @@ pub const OFFERED: [Capability; 13] = [
     SASL,
     SERVER_TIME,
     SETNAME,
+    USERHOST_IN_NAMES,
 ];
 
 /// The capabilities a client enabled.

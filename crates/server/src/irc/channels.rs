@@ -22,7 +22,7 @@ impl IrcSession {
         );
         let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
         lines.extend(self.topic_lines(nick, &joined.topic, false));
-        let names = self.prefixed(joined.members.iter().map(|(p, s)| (&*p.nick, *s)));
+        let names = self.prefixed(joined.members.iter().map(|(p, s)| (p, *s)));
         let names = names.iter().map(String::as_str);
         lines.extend(self.names_lines(nick, joined.secret, &channel, names));
         lines.push(self.end_of_names(nick, &channel));
@@ -95,12 +95,20 @@ impl IrcSession {
     /// `multi-prefix`).
     pub(super) fn prefixed<'a>(
         &self,
-        members: impl IntoIterator<Item = (&'a str, Standing)>,
+        members: impl IntoIterator<Item = (&'a Person, Standing)>,
     ) -> Vec<String> {
         let all = self.caps.has(super::caps::MULTI_PREFIX);
+        let full = self.caps.has(super::caps::USERHOST_IN_NAMES);
         members
             .into_iter()
-            .map(|(nick, standing)| format!("{}{nick}", standing.prefixes(all)))
+            .map(|(p, standing)| {
+                let prefixes = standing.prefixes(all);
+                if full {
+                    format!("{prefixes}{}!{}@{}", p.nick, p.user, p.host)
+                } else {
+                    format!("{prefixes}{}", p.nick)
+                }
+            })
             .collect()
     }
 
@@ -121,7 +129,7 @@ impl IrcSession {
                     m.modes
                         .contains(chatroom_proto::modes::Flag::Secret.letter())
                 });
-                let names = self.prefixed(members.iter().map(|(p, s)| (&*p.person.nick, *s)));
+                let names = self.prefixed(members.iter().map(|(p, s)| (&p.person, *s)));
                 let names = names.iter().map(String::as_str);
                 let channel = channel::room_to_channel(&room);
                 lines.extend(self.names_lines(&nick, secret, &channel, names));

@@ -772,6 +772,24 @@ async fn operators_set_the_topic_of_a_room_they_are_not_in() {
     server.stop().await;
 }
 
+/// Registering one's nickname after OPER keeps the operator status (the
+/// account's identity used to replace it).
+#[tokio::test]
+async fn registering_after_oper_stays_an_operator() {
+    let server = TestServer::start_with(operators_config()).await;
+    let mut admin = operator(server.addr, "admin").await;
+    admin
+        .send_json(json!({"type": "register", "password": PASSWORD, "ref": "r"}))
+        .await;
+    admin.recv_type("registered").await;
+    let _target = in_room(&server, "target", "den").await;
+    admin
+        .send_json(json!({"type": "kill", "nickname": "target", "ref": "k"}))
+        .await;
+    assert_eq!(admin.recv_type("done").await["request"], "kill");
+    server.stop().await;
+}
+
 /// JSON refuses to register a nickname someone else is online with
 /// (`nickname_taken`); IRC must too, or anyone can claim the nickname of a
 /// user who is online without an account and lock them out of it.

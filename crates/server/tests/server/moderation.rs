@@ -87,10 +87,19 @@ async fn the_creator_gives_operator_status_and_voice_in_both_protocols() {
         who["members"][1],
         json!({"id": who["members"][1]["id"], "nickname": "ircbob", "operator": true, "voice": true})
     );
-    // multi-prefix shows both.
+    // multi-prefix shows both; userhost-in-names whole masks.
     let mut multi = IrcRaw::register(server.irc_addr, "multi", &["multi-prefix"]).await;
     multi.send("NAMES #den").await;
     assert_eq!(last_param(&multi.sync().await[0]), "@ann @+ircbob");
+    let mut full = IrcRaw::register(server.irc_addr, "full", &["userhost-in-names"]).await;
+    full.send("NAMES #den").await;
+    let names = full.sync().await;
+    let entries: Vec<&str> = last_param(&names[0]).split(' ').collect();
+    assert!(entries[0].starts_with("@ann!ann@user/"), "{entries:?}");
+    assert!(
+        entries[1].starts_with("@ircbob!ircbob@user/"),
+        "{entries:?}"
+    );
     // Now an operator, the IRC user takes the JSON user's status.
     irc.send("MODE #den -o ann").await;
     irc.until("MODE").await;
