@@ -129,9 +129,18 @@ impl Hub {
             },
             ts,
         );
-        state.publish(Audience::User(recipient.person.id), &event);
-        if client.echo() && recipient.person.id != client.id {
-            state.publish(Audience::User(client.id), &event);
+        if recipient.person.id == client.id {
+            // To oneself: received (not an answer to the request), and
+            // echoed as well if asked.
+            recipient.client.receive(&event);
+            if client.echo() {
+                state.publish(Audience::User(client.id), &event);
+            }
+        } else {
+            state.publish(Audience::User(recipient.person.id), &event);
+            if client.echo() {
+                state.publish(Audience::User(client.id), &event);
+            }
         }
         self.metrics.direct_message(accepted);
         let receipt = reply(&recipient.person.nick, recipient.away.as_deref());
@@ -197,8 +206,12 @@ impl Hub {
                 let recipient = state.by_nick(nick)?;
                 let id = recipient.person.id;
                 let event = event(TagTarget::User(id, recipient.person.nick.clone()));
-                state.publish(Audience::User(id), &event);
-                if client.echo() && id != client.id {
+                if id == client.id {
+                    recipient.client.receive(&event);
+                } else {
+                    state.publish(Audience::User(id), &event);
+                }
+                if client.echo() {
                     state.publish(Audience::User(client.id), &event);
                 }
             }

@@ -114,6 +114,16 @@ impl Client {
         self.outbox.push(bytes);
     }
 
+    /// Queues `event` as something the client receives, never as an
+    /// answer to its request (a message to oneself, as its recipient).
+    pub(super) fn receive(&self, event: &Event) {
+        let wanted = event.wanted();
+        if wanted != 0 && self.wants.load(Ordering::Relaxed) & wanted == 0 {
+            return;
+        }
+        self.outbox.push(event.encoded(self.format()));
+    }
+
     /// Queues an answer to the client's own request: gathered while a
     /// labeled request is handled ([`Client::gather`]), queued otherwise.
     pub fn answer(&self, bytes: bytes::Bytes) {

@@ -47,6 +47,15 @@ async fn answers_carry_the_requests_label() {
         (echo.command.as_str(), echo.tag("label")),
         ("PRIVMSG", Some(Some("m1")))
     );
+    // To oneself: received as such, and the echo is the answer.
+    c.send("@label=s1 PRIVMSG labeler :note to self").await;
+    let lines = [c.recv().await, c.recv().await];
+    assert_eq!(commands(&lines), ["PRIVMSG", "PRIVMSG"]);
+    let labels: Vec<_> = lines.iter().map(|m| m.tag("label")).collect();
+    assert!(
+        labels.contains(&Some(Some("s1"))) && labels.contains(&None),
+        "{lines:?}"
+    );
     // Nothing to say: an ACK.
     c.send("@label=a1 AWAY :gone").await;
     c.send("@label=a2 PRIVMSG #l :x").await;
