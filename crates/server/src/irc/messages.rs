@@ -47,16 +47,22 @@ impl IrcSession {
                     }
                 }
                 Err(_) if notice => {}
-                Err(HubError::NotInRoom(_)) => {
-                    let m = self
-                        .numeric(numeric::ERR_CANNOTSENDTOCHAN)
-                        .param(irc::safe_param(target))
-                        .trailing_param("Cannot send to channel (you are not in it)");
-                    self.send(&m);
-                }
-                Err(e) => self.hub_error(&e, target),
+                Err(e) => self.not_sent(&e, target),
             }
         }
+    }
+
+    /// Tells the client why what it sent to `target` went nowhere: `404`
+    /// outside a channel that takes messages only from members.
+    fn not_sent(&self, error: &HubError, target: &str) {
+        if let HubError::NotInRoom(_) = error {
+            let m = self
+                .numeric(numeric::ERR_CANNOTSENDTOCHAN)
+                .param(irc::safe_param(target))
+                .trailing_param("Cannot send to channel (you are not in it)");
+            return self.send(&m);
+        }
+        self.hub_error(error, target);
     }
 
     /// `TAGMSG target` with client-only tags: relayed to clients that take
@@ -73,16 +79,8 @@ impl IrcSession {
         } else {
             TagTo::User(target)
         };
-        match self.hub.tag_message(client, to, tags) {
-            Ok(()) => {}
-            Err(HubError::NotInRoom(_)) => {
-                let m = self
-                    .numeric(numeric::ERR_CANNOTSENDTOCHAN)
-                    .param(irc::safe_param(target))
-                    .trailing_param("Cannot send to channel (you are not in it)");
-                self.send(&m);
-            }
-            Err(e) => self.hub_error(&e, target),
+        if let Err(e) = self.hub.tag_message(client, to, tags) {
+            self.not_sent(&e, target);
         }
     }
 }
