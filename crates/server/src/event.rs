@@ -97,6 +97,9 @@ pub mod wants {
     pub const INVITE: u32 = 1 << 2;
     /// Others changing their real name.
     pub const SETNAME: u32 = 1 << 3;
+    /// Server operators' messages to everyone listening (IRC user mode
+    /// `w`).
+    pub const WALLOPS: u32 = 1 << 4;
 }
 
 /// Who a `TAGMSG` is for.
@@ -263,6 +266,13 @@ pub enum EventKind {
         /// The new real name.
         realname: Arc<str>,
     },
+    /// A server operator's message to everyone who listens for them.
+    Wallops {
+        /// The operator.
+        from: Person,
+        /// The text.
+        text: Arc<str>,
+    },
     /// In a large room: who joined and left since the last summary.
     Summary {
         /// The room.
@@ -314,7 +324,8 @@ impl Event {
         match &self.kind {
             EventKind::Message { from, .. }
             | EventKind::Direct { from, .. }
-            | EventKind::TagMsg { from, .. } => Some(from.id),
+            | EventKind::TagMsg { from, .. }
+            | EventKind::Wallops { from, .. } => Some(from.id),
             EventKind::Join { who, .. }
             | EventKind::Part { who, .. }
             | EventKind::Quit { who, .. }
@@ -339,6 +350,7 @@ impl Event {
             EventKind::Account { .. } => wants::ACCOUNT,
             EventKind::Invited { .. } => wants::INVITE,
             EventKind::Realname { .. } => wants::SETNAME,
+            EventKind::Wallops { .. } => wants::WALLOPS,
             _ => 0,
         }
     }

@@ -99,6 +99,8 @@ pub enum Command {
     Chathistory,
     /// `SETNAME :<realname>`: IRCv3 `setname`, change one's real name.
     Setname,
+    /// `WALLOPS :<text>`: a server operator's message to users with mode `w`.
+    Wallops,
     /// `WHOWAS <nick> [<count>]`: who had a nickname before.
     Whowas,
     /// `INFO [<server>]`: about the server software.
@@ -176,7 +178,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 35] = [
+    pub const ALL: [Command; 36] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -210,6 +212,7 @@ impl Command {
         Command::Authenticate,
         Command::Chathistory,
         Command::Setname,
+        Command::Wallops,
         Command::Whowas,
         Command::Info,
     ];
@@ -254,6 +257,7 @@ impl Command {
             C::Authenticate => row(self, "AUTHENTICATE", (1, 1), Any, Params),
             C::Chathistory => row(self, "CHATHISTORY", (3, 5), Registered, Params),
             C::Setname => row(self, "SETNAME", (1, 1), Registered, Params),
+            C::Wallops => row(self, "WALLOPS", (1, 1), Registered, Params),
             C::Whowas => row(self, "WHOWAS", (1, 3), Registered, Params),
             C::Info => row(self, "INFO", (0, 1), Registered, Params),
         }

@@ -15,6 +15,22 @@ use crate::event::{Event, EventKind};
 use crate::outbox::CloseReason;
 
 impl Hub {
+    /// Sends `text` from a server operator to everyone listening for
+    /// operators' messages (IRC's `WALLOPS` and user mode `w`).
+    pub fn wallops(&self, op: &Client, text: &str) -> Result<(), HubError> {
+        let state = self.state.lock();
+        let from = state.operator(op.id)?.person.clone();
+        let event = Event::new(
+            EventKind::Wallops {
+                from,
+                text: chat_text::sanitize(text).as_ref().into(),
+            },
+            now_ms(),
+        );
+        state.publish(super::publish::Audience::Everyone, &event);
+        Ok(())
+    }
+
     /// Disconnects the user called `target` (operators only).
     pub fn kill(&self, op: &Client, target: &str) -> Result<(), HubError> {
         let state = self.state.lock();

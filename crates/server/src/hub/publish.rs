@@ -26,6 +26,9 @@ pub enum Audience<'a> {
     },
     /// One user.
     User(UserId),
+    /// Everyone online (each filters what it did not ask for: see
+    /// `Event::wanted`).
+    Everyone,
     /// Everyone but `user` who shares at least one of `rooms` with them,
     /// once each however many rooms they share.
     Sharing {
@@ -73,6 +76,12 @@ impl State {
                 if let Some(user) = self.users.get(&id) {
                     user.client.deliver(event);
                     delivered = 1;
+                }
+            }
+            Audience::Everyone => {
+                for user in self.users.values() {
+                    user.client.deliver(event);
+                    delivered += 1;
                 }
             }
             Audience::Sharing { user, rooms } => {

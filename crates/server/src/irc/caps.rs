@@ -246,8 +246,8 @@ impl IrcSession {
                         if let Some(client) = &self.client {
                             client.set_format(caps.format());
                             client.set_echo(caps.has(ECHO_MESSAGE));
-                            client.set_wants(caps.wants());
                         }
+                        self.update_wants();
                         let m = reply(self, "ACK", wanted);
                         self.send(&m);
                     }

@@ -66,6 +66,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Authenticate => Later(authenticate),
         Command::Chathistory => Later(chathistory),
         Command::Setname => Now(setname),
+        Command::Wallops => Now(wallops),
         Command::Whowas => Now(whowas),
         Command::Info => Now(info),
     }
@@ -276,5 +277,10 @@ fn whowas(s: &mut IrcSession, a: &[String]) -> Flow {
 
 fn info(s: &mut IrcSession, _: &[String]) -> Flow {
     s.info();
+    Flow::Continue
+}
+
+fn wallops(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.wallops_command(arg(a, 0));
     Flow::Continue
 }

@@ -179,6 +179,12 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                 .param(account.as_deref().unwrap_or("*"));
             tag(m, None, ts).encode_into(&mut out);
         }
+        EventKind::Wallops { from, text } => {
+            let m = Message::new("WALLOPS")
+                .with_source(source(from))
+                .trailing_param(&**text);
+            tag(m, None, ts).encode_into(&mut out);
+        }
         EventKind::Realname { who, realname } => {
             let m = Message::new("SETNAME")
                 .with_source(source(who))

@@ -77,6 +77,21 @@ pub struct IrcSettings {
     pub password: Option<Arc<str>>,
 }
 
+impl IrcSession {
+    /// Tells the hub which notifications this client takes: those of its
+    /// capabilities, and WALLOPS with user mode `w`.
+    fn update_wants(&self) {
+        if let Some(client) = &self.client {
+            let wallops = if self.wallops {
+                crate::event::wants::WALLOPS
+            } else {
+                0
+            };
+            client.set_wants(self.caps.wants() | wallops);
+        }
+    }
+}
+
 impl IrcSettings {
     /// Settings for a server called `server_name`.
     pub fn new(server_name: &str, motd: Vec<String>, history_replay: u32, started: i64) -> Self {
@@ -134,6 +149,8 @@ pub struct IrcSession {
     caps: Caps,
     client: Option<Arc<Client>>,
     invisible: bool,
+    /// User mode `w`: server operators' WALLOPS reach this client.
+    wallops: bool,
     quit_message: Option<String>,
     batches: u64,
     /// The password from PASS, for a registered nickname.

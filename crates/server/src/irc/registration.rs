@@ -118,8 +118,8 @@ impl IrcSession {
                 if let Some(me) = self.hub.person(&client) {
                     self.nick = Some(me.nick.to_string());
                 }
-                client.set_wants(self.caps.wants());
                 self.client = Some(client);
+                self.update_wants();
                 let autojoin = self.settings.autojoin.clone();
                 if !autojoin.is_empty() {
                     Box::pin(self.join(&autojoin, None)).await;

@@ -44,6 +44,7 @@ impl IrcSession {
             client_tags: None,
             sasl: None,
             sasl_account: None,
+            wallops: false,
         }
     }
 

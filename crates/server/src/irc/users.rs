@@ -154,7 +154,13 @@ impl IrcSession {
             return self.send(&m);
         }
         let Some(change) = change else {
-            let modes = if self.invisible { "+i" } else { "+" };
+            let mut modes = String::from("+");
+            if self.invisible {
+                modes.push('i');
+            }
+            if self.wallops {
+                modes.push('w');
+            }
             let m = self.numeric(numeric::RPL_UMODEIS).param(modes);
             return self.send(&m);
         };
@@ -171,6 +177,11 @@ impl IrcSession {
                     }
                     applied.push_str(if adding { "+i" } else { "-i" });
                 }
+                'w' => {
+                    self.wallops = adding;
+                    self.update_wants();
+                    applied.push_str(if adding { "+w" } else { "-w" });
+                }
                 _ => {
                     let m = self
                         .numeric(numeric::ERR_UMODEUNKNOWNFLAG)
@@ -186,6 +197,16 @@ impl IrcSession {
                 .param(&nick)
                 .trailing_param(applied);
             self.send(&m);
+        }
+    }
+
+    /// `WALLOPS :text`, for server operators: to everyone with user mode
+    /// `w`.
+    pub(super) fn wallops_command(&self, text: &str) {
+        if let Some(client) = &self.client
+            && let Err(e) = self.hub.wallops(client, text)
+        {
+            self.hub_error(&e, text);
         }
     }
 

@@ -36,7 +36,8 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         | EventKind::Away { .. }
         | EventKind::Account { .. }
         | EventKind::Invited { .. }
-        | EventKind::Realname { .. } => return Bytes::new(),
+        | EventKind::Realname { .. }
+        | EventKind::Wallops { .. } => return Bytes::new(),
         EventKind::Message {
             msg_id,
             ts,

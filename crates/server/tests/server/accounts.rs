@@ -772,6 +772,36 @@ async fn operators_set_the_topic_of_a_room_they_are_not_in() {
     server.stop().await;
 }
 
+/// WALLOPS: a server operator's message reaches the users with mode `w`
+/// (and only them); others may not send one.
+#[tokio::test]
+async fn wallops_reach_users_with_mode_w() {
+    let server = TestServer::start_with(operators_config()).await;
+    let mut listener = IrcRaw::register(server.irc_addr, "listener", &[]).await;
+    listener.send("MODE listener +w").await;
+    listener.until("MODE").await;
+    listener.send("MODE listener").await;
+    assert_eq!(listener.until("221").await.params[1], "+w");
+    let mut deaf = IrcRaw::register(server.irc_addr, "deaf", &[]).await;
+    deaf.send("WALLOPS :not an operator").await;
+    assert_eq!(commands(&deaf.sync().await), ["481"]);
+    let mut ircop = IrcRaw::register(server.irc_addr, "ircop", &[]).await;
+    ircop.send(&format!("OPER ircop :{PASSWORD}")).await;
+    ircop.until("381").await;
+    ircop.send("WALLOPS :maintenance at noon").await;
+    let heard = listener.until("WALLOPS").await;
+    assert_eq!(
+        (
+            heard.source.as_ref().unwrap().name.as_str(),
+            heard.params.as_slice()
+        ),
+        ("ircop", ["maintenance at noon".to_owned()].as_slice())
+    );
+    let lines = deaf.sync().await;
+    assert!(!commands(&lines).contains(&"WALLOPS"), "{lines:?}");
+    server.stop().await;
+}
+
 /// Registering one's nickname after OPER keeps the operator status (the
 /// account's identity used to replace it).
 #[tokio::test]
