@@ -402,6 +402,35 @@ mod tests {
     }
 
     #[test]
+    fn a_version_5_database_gains_room_settings_and_keeps_its_rooms() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        // Version 5's rooms table had no settings column.
+        conn.execute_batch(
+            "DROP TABLE rooms;
+             CREATE TABLE rooms (key TEXT PRIMARY KEY, name TEXT NOT NULL,
+                 topic TEXT NOT NULL DEFAULT '', topic_set_by TEXT, topic_set_at INTEGER);
+             INSERT INTO rooms (key, name, topic) VALUES ('rust', 'Rust', 'all things Rust');",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert!(has_column(&conn, "rooms", "settings").unwrap());
+        let start = crate::store::Start {
+            next_message: 1,
+            next_user: 1,
+            epoch: 0,
+        };
+        let loaded = load(&conn, start).unwrap();
+        assert_eq!(loaded.rooms.len(), 1);
+        assert_eq!(loaded.rooms[0].topic, "all things Rust");
+        assert_eq!(loaded.rooms[0].settings, None, "an open room, as before");
+        // Preparing again (every start) changes nothing.
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(load(&conn, start).unwrap().rooms, loaded.rooms);
+    }
+
+    #[test]
     fn a_version_1_database_is_refolded() {
         let conn = Connection::open_in_memory().unwrap();
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
