@@ -303,7 +303,7 @@ fn apply(
                 (true, Some(_)) | (false, None) => false,
                 (true, None) => {
                     if entries.len() >= MAX_LIST_ENTRIES {
-                        return Err(HubError::ListFull(room.topic.room.clone()));
+                        return Err(HubError::ListFull(room.topic.room.clone(), list.letter()));
                     }
                     let mask = Mask::new(mask);
                     let text = mask.as_str().to_owned();

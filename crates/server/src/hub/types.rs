@@ -103,25 +103,28 @@ impl Client {
     /// notification the client did not ask for. What the client caused
     /// itself is an answer to its request (see [`Client::answer`]).
     pub(super) fn deliver(&self, event: &Event) {
-        let wanted = event.wanted();
-        if wanted != 0 && self.wants.load(Ordering::Relaxed) & wanted == 0 {
-            return;
-        }
-        let bytes = event.encoded(self.format());
         if self.gathering.load(Ordering::Relaxed) && event.actor() == Some(self.id) {
-            return self.answer(bytes);
+            if self.takes(event) {
+                self.answer(event.encoded(self.format()));
+            }
+        } else {
+            self.receive(event);
         }
-        self.outbox.push(bytes);
     }
 
     /// Queues `event` as something the client receives, never as an
     /// answer to its request (a message to oneself, as its recipient).
     pub(super) fn receive(&self, event: &Event) {
-        let wanted = event.wanted();
-        if wanted != 0 && self.wants.load(Ordering::Relaxed) & wanted == 0 {
-            return;
+        if self.takes(event) {
+            self.outbox.push(event.encoded(self.format()));
         }
-        self.outbox.push(event.encoded(self.format()));
+    }
+
+    /// Whether the client takes `event`: not a notification it did not ask
+    /// for.
+    fn takes(&self, event: &Event) -> bool {
+        let wanted = event.wanted();
+        wanted == 0 || self.wants.load(Ordering::Relaxed) & wanted != 0
     }
 
     /// Queues an answer to the client's own request: gathered while a
@@ -266,9 +269,9 @@ pub enum HubError {
     /// That user (`.0`) is already in the room (`.1`).
     #[error("{0:?} is already in {1:?}")]
     TheyAreInRoom(String, String),
-    /// The room's ban or exception list is full.
+    /// The room's ban (`b`) or exception (`e`) list is full.
     #[error("the list of {0:?} is full")]
-    ListFull(String),
+    ListFull(String, char),
 }
 
 /// A message the hub accepted.

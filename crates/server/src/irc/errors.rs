@@ -1,6 +1,6 @@
 //! What the hub's refusals are called on IRC: RFC 1459/2812 numerics.
 
-use chatroom_proto::irc::{self, Message, numeric};
+use chatroom_proto::irc::{self, Message, channel, numeric};
 
 use super::IrcSession;
 use crate::hub::HubError;
@@ -86,14 +86,23 @@ impl IrcSession {
                 numeric::ERR_CHANNELISFULL,
                 "Cannot join channel (+l)".into(),
             ),
-            HubError::TheyAreNotInRoom(..) => with(
-                numeric::ERR_USERNOTINCHANNEL,
-                "They aren't on that channel".into(),
-            ),
-            HubError::TheyAreInRoom(..) => {
-                with(numeric::ERR_USERONCHANNEL, "is already on channel".into())
-            }
-            HubError::ListFull(_) => with(numeric::ERR_BANLISTFULL, "Channel list is full".into()),
+            // These name a person and a channel, or a channel and a list:
+            // both come from the refusal itself.
+            HubError::TheyAreNotInRoom(nick, room) => self
+                .numeric(numeric::ERR_USERNOTINCHANNEL)
+                .param(irc::safe_param(nick))
+                .param(channel::room_to_channel(room))
+                .trailing_param("They aren't on that channel"),
+            HubError::TheyAreInRoom(nick, room) => self
+                .numeric(numeric::ERR_USERONCHANNEL)
+                .param(irc::safe_param(nick))
+                .param(channel::room_to_channel(room))
+                .trailing_param("is already on channel"),
+            HubError::ListFull(room, list) => self
+                .numeric(numeric::ERR_BANLISTFULL)
+                .param(channel::room_to_channel(room))
+                .param(list.to_string())
+                .trailing_param("Channel list is full"),
         })
     }
 }

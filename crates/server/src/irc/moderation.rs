@@ -72,14 +72,16 @@ impl IrcSession {
                 for (list, entries) in outcome.lists {
                     lines.extend(self.list_lines(&channel, list, &entries));
                 }
+                self.send_all(&lines);
+                // Each refused change is answered as the hub's refusal
+                // says (`441`, `401`, `478`), about its nickname.
                 for (change, error) in &outcome.refused {
                     let subject = match change {
                         modes::Change::Rank(_, _, nick) => nick.as_str(),
                         _ => channel.as_str(),
                     };
-                    lines.extend(self.refusal(error, subject, &channel));
+                    self.hub_error(error, subject);
                 }
-                self.send_all(&lines);
             }
             Err(e) => self.hub_error(&e, target),
         }
@@ -113,32 +115,6 @@ impl IrcSession {
         lines
     }
 
-    /// The numeric for one refused change (`441` for someone not in the
-    /// channel, `401` for nobody of that name, `478` for a full list).
-    fn refusal(&self, error: &HubError, subject: &str, channel: &str) -> Option<Message> {
-        let subject = irc::safe_param(subject);
-        Some(match error {
-            HubError::TheyAreNotInRoom(..) => self
-                .numeric(numeric::ERR_USERNOTINCHANNEL)
-                .param(subject)
-                .param(channel)
-                .trailing_param("They aren't on that channel"),
-            HubError::NoSuchUser(_) => self
-                .numeric(numeric::ERR_NOSUCHNICK)
-                .param(subject)
-                .trailing_param("No such nick/channel"),
-            HubError::ListFull(_) => self
-                .numeric(numeric::ERR_BANLISTFULL)
-                .param(channel)
-                .param("b")
-                .trailing_param("Channel list is full"),
-            _ => {
-                self.hub_error(error, subject);
-                return None;
-            }
-        })
-    }
-
     /// `INVITE nick #channel`: `341` to the inviter, an `INVITE` line to
     /// the invitee.
     pub(super) fn invite(&self, nick: &str, target: &str) {
@@ -154,14 +130,6 @@ impl IrcSession {
                     .numeric(numeric::RPL_INVITING)
                     .param(&*invitee.nick)
                     .param(channel::room_to_channel(&room));
-                self.send(&m);
-            }
-            Err(HubError::TheyAreInRoom(..)) => {
-                let m = self
-                    .numeric(numeric::ERR_USERONCHANNEL)
-                    .param(irc::safe_param(nick))
-                    .param(irc::safe_param(target))
-                    .trailing_param("is already on channel");
                 self.send(&m);
             }
             Err(e @ HubError::NoSuchUser(_)) => self.hub_error(&e, nick),
@@ -181,15 +149,9 @@ impl IrcSession {
         for target in targets.split(',').filter(|t| !t.is_empty()) {
             match self.hub.kick(&client, room, target, reason) {
                 Ok(()) => {}
-                Err(HubError::TheyAreNotInRoom(..)) => {
-                    let m = self
-                        .numeric(numeric::ERR_USERNOTINCHANNEL)
-                        .param(irc::safe_param(target))
-                        .param(irc::safe_param(channel_name))
-                        .trailing_param("They aren't on that channel");
-                    self.send(&m);
+                Err(e @ (HubError::NoSuchUser(_) | HubError::TheyAreNotInRoom(..))) => {
+                    self.hub_error(&e, target);
                 }
-                Err(e @ HubError::NoSuchUser(_)) => self.hub_error(&e, target),
                 Err(e) => {
                     self.hub_error(&e, channel_name);
                     return;

@@ -33,7 +33,7 @@ pub fn hub_error(error: &HubError) -> ErrorCode {
         HubError::RoomFull(_) => ErrorCode::RoomFull,
         HubError::TheyAreNotInRoom(..) => ErrorCode::NotInRoom,
         HubError::TheyAreInRoom(..) => ErrorCode::AlreadyInRoom,
-        HubError::ListFull(_) => ErrorCode::ListFull,
+        HubError::ListFull(..) => ErrorCode::ListFull,
     }
 }
 
