@@ -191,6 +191,10 @@ class ChatroomController(BaseServerController, DirectoryBasedController):
         if has_flag("--irc-autojoin"):
             # irctest expects a fresh client to be in no channel.
             args += ["--irc-autojoin", ""]
+        if has_flag("--server-description"):
+            # The description irctest's other controllers configure
+            # (checked by LINKS).
+            args += ["--server-description", "test server"]
 
         # Limits meant for the open internet get in the way of a conformance
         # suite that opens many connections and sends bursts from one

@@ -207,8 +207,12 @@ pub struct Settings {
     pub in_memory: bool,
     /// The server's name on IRC.
     pub server_name: String,
+    /// What the server is, in a few words (IRC WHOIS, LINKS).
+    pub server_description: String,
     /// A file whose lines are the IRC message of the day.
     pub motd_file: Option<PathBuf>,
+    /// How to reach the server's administrators (IRC `ADMIN`).
+    pub admin_contact: Option<String>,
     /// Rooms IRC users start in (`["lobby"]`; `[]` for none).
     pub irc_autojoin: Vec<String>,
     /// The server password IRC clients give with `PASS` (none by default).
@@ -382,7 +386,9 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             in_memory: false,
             server_name: config.server_name,
+            server_description: config.server_description,
             motd_file: None,
+            admin_contact: None,
             irc_autojoin: config.irc_autojoin,
             irc_password: None,
             operators: Vec::new(),
@@ -486,6 +492,10 @@ pub struct ServeArgs {
     /// The server's name on IRC [default: chatroom].
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
+    /// What the server is, in a few words, as IRC's WHOIS and LINKS show
+    /// it [default: chatroom: rooms for JSON and IRC clients alike].
+    #[arg(long, value_name = "TEXT")]
+    pub server_description: Option<String>,
     /// The rooms IRC users start in, comma-separated (`""` for none, as on
     /// other IRC servers) [default: lobby].
     #[arg(long, value_name = "ROOMS")]
@@ -498,6 +508,10 @@ pub struct ServeArgs {
     /// A file whose lines are the IRC message of the day.
     #[arg(long = "motd", value_name = "FILE")]
     pub motd_file: Option<PathBuf>,
+    /// How to reach the server's administrators, e.g. an email address
+    /// (IRC clients see it with ADMIN).
+    #[arg(long, value_name = "TEXT")]
+    pub admin_contact: Option<String>,
     /// An account that is an operator (may kick, kill, ban, set any topic); repeatable.
     #[arg(long = "operator", value_name = "NICK")]
     pub operators: Vec<String>,
@@ -668,6 +682,7 @@ impl Settings {
         set(&mut self.data_dir, &args.data_dir);
         self.in_memory |= args.in_memory;
         set(&mut self.server_name, &args.server_name);
+        set(&mut self.server_description, &args.server_description);
         if let Some(rooms) = &args.irc_autojoin {
             self.irc_autojoin = rooms
                 .split(',')
@@ -680,6 +695,9 @@ impl Settings {
         }
         if args.motd_file.is_some() {
             self.motd_file.clone_from(&args.motd_file);
+        }
+        if args.admin_contact.is_some() {
+            self.admin_contact.clone_from(&args.admin_contact);
         }
         if !args.operators.is_empty() {
             self.operators.clone_from(&args.operators);
@@ -887,9 +905,11 @@ impl Settings {
             },
             history_replay: self.history.replay,
             server_name: self.server_name.clone(),
+            server_description: self.server_description.clone(),
             motd,
             irc_autojoin: self.irc_autojoin.clone(),
             irc_password: self.irc_password.clone(),
+            admin_contact: self.admin_contact.clone(),
             operators: self.operators.clone(),
             opers: self
                 .opers

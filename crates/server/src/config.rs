@@ -67,6 +67,9 @@ pub struct Config {
     pub history_replay: u32,
     /// The server's name on IRC (the source of server lines, `NETWORK=`).
     pub server_name: String,
+    /// What the server is, in a few words (IRC's WHOIS `312`, LINKS,
+    /// VERSION).
+    pub server_description: String,
     /// The IRC message of the day, one entry per line.
     pub motd: Vec<String>,
     /// Rooms IRC users are put in at registration (the lobby by default,
@@ -77,6 +80,9 @@ pub struct Config {
     /// registering (none by default). A shared secret for a private
     /// server, compared as given; it is not an account's password.
     pub irc_password: Option<String>,
+    /// How to reach the server's administrators (an email address, a web
+    /// page), shown by IRC `ADMIN`; none by default.
+    pub admin_contact: Option<String>,
     /// Accounts (nicknames) that are operators; each must be registered
     /// before the server starts (or it refuses to), so that nobody can
     /// take the name first and become an operator.
@@ -144,9 +150,11 @@ impl Default for Config {
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,
             server_name: "chatroom".to_owned(),
+            server_description: "chatroom: rooms for JSON and IRC clients alike".to_owned(),
             motd: default_motd(),
             irc_autojoin: vec![chatroom_proto::room::LOBBY.to_owned()],
             irc_password: None,
+            admin_contact: None,
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,

@@ -72,12 +72,18 @@ pub struct Person {
     /// IRC host: a cloak made from the id ([`Person::cloak`]), never the
     /// address.
     pub host: Arc<str>,
+    /// A bot (IRCv3 bot mode: user mode `B`); its messages carry the `bot`
+    /// tag.
+    #[serde(default)]
+    pub bot: bool,
 }
 
 impl Person {
-    /// The host shown for user `id` instead of their address.
+    /// The host shown for user `id` instead of their address:
+    /// `user-7.chatroom`, a name shaped like a host name (letters, digits,
+    /// `-` and `.`), as IRC clients and RFC 2812 expect.
     pub fn cloak(id: u64) -> Arc<str> {
-        format!("user/{id}").into()
+        format!("user-{id}.chatroom").into()
     }
 }
 
@@ -100,6 +106,10 @@ pub mod wants {
     /// Server operators' messages to everyone listening (IRC user mode
     /// `w`).
     pub const WALLOPS: u32 = 1 << 4;
+    /// What the people one watches (IRC `MONITOR`) do to themselves (away,
+    /// account, real name), as if one shared a room with them (IRCv3
+    /// `extended-monitor`; each still needs its own bit above).
+    pub const EXTENDED_MONITOR: u32 = 1 << 5;
 }
 
 /// Who a `TAGMSG` is for.
@@ -273,6 +283,20 @@ pub enum EventKind {
         /// The text.
         text: Arc<str>,
     },
+    /// A nickname its receiver watches (IRC `MONITOR`) is now someone's.
+    Online {
+        /// The server's name (the source of the notice).
+        server: Arc<str>,
+        /// Who has it.
+        who: Person,
+    },
+    /// A nickname its receiver watches was given up.
+    Offline {
+        /// The server's name.
+        server: Arc<str>,
+        /// The nickname, as its last holder spelled it.
+        nick: Arc<str>,
+    },
     /// In a large room: who joined and left since the last summary.
     Summary {
         /// The room.
@@ -338,7 +362,9 @@ impl Event {
             | EventKind::Mode { by, .. }
             | EventKind::Invite { by, .. }
             | EventKind::Invited { by, .. } => Some(by.id),
-            EventKind::Summary { .. } => None,
+            EventKind::Summary { .. } | EventKind::Online { .. } | EventKind::Offline { .. } => {
+                None
+            }
         }
     }
 
@@ -412,6 +438,7 @@ mod tests {
             nick: "bob".into(),
             user: "u".into(),
             host: Person::cloak(7),
+            bot: false,
         }
     }
 

@@ -186,6 +186,7 @@ pub async fn run(
         },
         rooms_per_hour: config.rooms_per_hour,
         presence_threshold: config.presence_threshold,
+        server_name: config.server_name.as_str().into(),
     };
     let hub = Arc::new(Hub::new(store, &loaded, settings)?);
     let metrics = Arc::new(Metrics::new(hub.metrics(), hub.store().metrics()));
@@ -202,7 +203,9 @@ pub async fn run(
         now_ms(),
     )
     .starting_in(&config.irc_autojoin)
-    .with_password(config.irc_password.as_deref());
+    .with_password(config.irc_password.as_deref())
+    .with_admin_contact(config.admin_contact.as_deref())
+    .described_as(&config.server_description);
     let shared = Arc::new(Shared {
         hub: hub.clone(),
         irc,

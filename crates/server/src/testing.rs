@@ -20,6 +20,7 @@ pub fn settings(presence_threshold: usize) -> HubSettings {
         },
         rooms_per_hour: 0,
         presence_threshold,
+        server_name: "chatroom".into(),
     }
 }
 

@@ -18,6 +18,7 @@ allowed_origins = []
 data_dir = "data"
 in_memory = false
 server_name = "chatroom"
+server_description = "chatroom: rooms for JSON and IRC clients alike"
 irc_autojoin = ["lobby"]
 operators = []
 opers = []

@@ -105,6 +105,13 @@ pub enum Command {
     Whowas,
     /// `INFO [<server>]`: about the server software.
     Info,
+    /// `ADMIN [<server>]`: who runs the server and how to reach them.
+    Admin,
+    /// `LINKS [[<server>] <mask>]`: the servers of the network (this one).
+    Links,
+    /// `MONITOR <+|-|C|L|S> [<targets>]`: be told when nicknames come and
+    /// go (IRCv3 monitor).
+    Monitor,
 }
 
 /// When a command may be used.
@@ -178,7 +185,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 36] = [
+    pub const ALL: [Command; 39] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -215,6 +222,9 @@ impl Command {
         Command::Wallops,
         Command::Whowas,
         Command::Info,
+        Command::Admin,
+        Command::Links,
+        Command::Monitor,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -244,7 +254,8 @@ impl Command {
             C::Away => row(self, "AWAY", (0, 1), Registered, Params),
             C::Mode => row(self, "MODE", (1, 15), Registered, Params),
             C::Kick => row(self, "KICK", (2, 3), Registered, Params),
-            C::Invite => row(self, "INVITE", (2, 2), Registered, Params),
+            // A bare INVITE lists one's invitations.
+            C::Invite => row(self, "INVITE", (0, 2), Registered, Params),
             C::Motd => row(self, "MOTD", (0, 1), Registered, Params),
             C::Lusers => row(self, "LUSERS", (0, 2), Registered, Params),
             C::Ison => row(self, "ISON", (1, 15), Registered, Params),
@@ -260,6 +271,9 @@ impl Command {
             C::Wallops => row(self, "WALLOPS", (1, 1), Registered, Params),
             C::Whowas => row(self, "WHOWAS", (1, 3), Registered, Params),
             C::Info => row(self, "INFO", (0, 1), Registered, Params),
+            C::Admin => row(self, "ADMIN", (0, 1), Registered, Params),
+            C::Links => row(self, "LINKS", (0, 2), Registered, Params),
+            C::Monitor => row(self, "MONITOR", (1, 2), Registered, Params),
         }
     }
 

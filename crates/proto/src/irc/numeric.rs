@@ -9,8 +9,7 @@
 //!
 //! Capability negotiation has a single numeric of its own,
 //! [`ERR_INVALIDCAPCMD`]: all its replies are `CAP` messages, not numerics.
-//! The SASL numerics (900-908) are not here because the server does not
-//! offer SASL.
+//! The SASL numerics (900-908) come last.
 
 /// A numeric reply: the three-digit code sent as the command, and its name
 /// (for logs and tests).
@@ -79,6 +78,14 @@ numerics! {
     RPL_LUSERCHANNELS = "254";
     /// `<client> :I have <c> clients and <s> servers`.
     RPL_LUSERME = "255";
+    /// `<client> [<server>] :Administrative info`: first line of ADMIN.
+    RPL_ADMINME = "256";
+    /// `<client> :<info>`: ADMIN, where the server is.
+    RPL_ADMINLOC1 = "257";
+    /// `<client> :<info>`: ADMIN, who runs it.
+    RPL_ADMINLOC2 = "258";
+    /// `<client> :<info>`: ADMIN, how to reach them.
+    RPL_ADMINEMAIL = "259";
     /// `<client> <command> :Please wait a while and try again.`: a command
     /// dropped by the server's rate limit.
     RPL_TRYAGAIN = "263";
@@ -131,6 +138,12 @@ numerics! {
     RPL_TOPIC = "332";
     /// `<client> <channel> <nick> <setat>`: who set the topic and when (Unix seconds).
     RPL_TOPICWHOTIME = "333";
+    /// `<client> <nick> :is a bot`: WHOIS, the user set the bot mode.
+    RPL_WHOISBOT = "335";
+    /// `<client> <channel>`: one channel one is invited to (bare `INVITE`).
+    RPL_INVITELIST = "336";
+    /// `<client> :End of /INVITE list`.
+    RPL_ENDOFINVITELIST = "337";
     /// `<client> <nick> <channel>`: the invite was sent.
     RPL_INVITING = "341";
     /// `<client> <channel> <mask> [<who> <set-ts>]`: one ban-exception entry.
@@ -145,6 +158,10 @@ numerics! {
     RPL_NAMREPLY = "353";
     /// `<client> [token] <fields...>`: one WHOX entry (`WHO <mask> %<fields>`).
     RPL_WHOSPCRPL = "354";
+    /// `<client> * <server> :<hopcount> <server info>`: one server (LINKS).
+    RPL_LINKS = "364";
+    /// `<client> * :End of /LINKS list`.
+    RPL_ENDOFLINKS = "365";
     /// `<client> <channel> :End of /NAMES list`.
     RPL_ENDOFNAMES = "366";
     /// `<client> <channel> <mask> [<who> <set-ts>]`: one ban-list entry
@@ -168,6 +185,9 @@ numerics! {
     RPL_YOUREOPER = "381";
     /// `<client> <server> [<timestamp> [<TS offset>]] :<human-readable time>`: reply to TIME.
     RPL_TIME = "391";
+    /// `<client> <command>{ <subcommand>} :<info>`: a request the server
+    /// understood but cannot carry out as asked (an unknown subcommand).
+    ERR_UNKNOWNERROR = "400";
     /// `<client> <nickname> :No such nick/channel`.
     ERR_NOSUCHNICK = "401";
     /// `<client> <server name> :No such server`: a query named another server.
@@ -241,6 +261,17 @@ numerics! {
     /// `<client> <target> <mode char> <parameter> :<description>`: a mode's
     /// parameter is not usable (a limit that is not a number).
     ERR_INVALIDMODEPARAM = "696";
+    /// `<client> :target[!user@host][,target[!user@host]]*`: monitored
+    /// nicknames that are online (MONITOR).
+    RPL_MONONLINE = "730";
+    /// `<client> :target[,target]*`: monitored nicknames that are offline.
+    RPL_MONOFFLINE = "731";
+    /// `<client> :target[,target]*`: the monitor list (`MONITOR L`).
+    RPL_MONLIST = "732";
+    /// `<client> :End of MONITOR list`.
+    RPL_ENDOFMONLIST = "733";
+    /// `<client> <limit> <targets> :Monitor list is full.`
+    ERR_MONLISTFULL = "734";
     /// `<client> <nick>!<user>@<host> <account> :You are now logged in as <account>`.
     RPL_LOGGEDIN = "900";
     /// `<client> :SASL authentication successful`.

@@ -5,12 +5,15 @@
 //! in (`bob` is `bob!*@*`, `*@host` is `*!*@host`). `$a:name` is about an
 //! account instead (`$a:*` any logged-in user), the way Solanum and
 //! InspIRCd write account bans. The host part is matched against both the
-//! host everyone sees (the cloak, `user/7`) and the real address, so an
+//! host everyone sees (the cloak, `user-7.chatroom`) and the real address, so an
 //! operator who knows an address can ban it.
 
 use std::net::IpAddr;
 
 use wildmatch::WildMatch;
+
+/// How cloaks began before they took the shape of host names.
+const LEGACY_CLOAK: &str = "user/";
 
 /// Someone as a mask sees them.
 pub struct Subject<'a> {
@@ -75,6 +78,27 @@ impl Mask {
         }
     }
 
+    /// A mask read back from the store. Until 2026-12-06 cloaks were
+    /// `user/7`; a stored host part in that form (`*!*@user/7`,
+    /// `*!*@user/*`) is read as the same users' cloaks today
+    /// (`user-7.chatroom`, `user-*.chatroom`), so old bans keep their
+    /// meaning.
+    pub fn stored(raw: &str) -> Mask {
+        match raw.split_once('@') {
+            Some((who, host))
+                if !raw.starts_with("$a:")
+                    && host.len() > LEGACY_CLOAK.len()
+                    && host
+                        .get(..LEGACY_CLOAK.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(LEGACY_CLOAK)) =>
+            {
+                let id = &host[LEGACY_CLOAK.len()..];
+                Mask::new(&format!("{who}@user-{id}.chatroom"))
+            }
+            _ => Mask::new(raw),
+        }
+    }
+
     /// The mask as shown in ban lists.
     pub fn as_str(&self) -> &str {
         &self.text
@@ -110,7 +134,7 @@ mod tests {
         Subject {
             nick: "Bob",
             user: "bob",
-            host: "user/7",
+            host: "user-7.chatroom",
             ip: "192.0.2.9".parse().unwrap(),
             account,
         }
@@ -119,7 +143,10 @@ mod tests {
     #[test]
     fn short_forms_are_filled_in() {
         assert_eq!(Mask::new("bob").as_str(), "bob!*@*");
-        assert_eq!(Mask::new("*@user/7").as_str(), "*!*@user/7");
+        assert_eq!(
+            Mask::new("*@user-7.chatroom").as_str(),
+            "*!*@user-7.chatroom"
+        );
         assert_eq!(Mask::new("bob!b").as_str(), "bob!b@*");
         assert_eq!(Mask::new("!@").as_str(), "*!*@*");
         assert_eq!(Mask::new("$a:").as_str(), "$a:*");
@@ -128,15 +155,25 @@ mod tests {
     #[test]
     fn matches_without_case_on_the_cloak_and_the_address() {
         assert!(Mask::new("BOB").matches(&bob(None)));
-        assert!(Mask::new("*!*@user/7").matches(&bob(None)));
+        assert!(Mask::new("*!*@user-7.chatroom").matches(&bob(None)));
         assert!(Mask::new("*!*@192.0.2.*").matches(&bob(None)));
         assert!(Mask::new("b?b!*@*").matches(&bob(None)));
         assert!(!Mask::new("alice").matches(&bob(None)));
-        assert!(!Mask::new("*!*@user/70").matches(&bob(None)));
+        assert!(!Mask::new("*!*@user-70.chatroom").matches(&bob(None)));
         assert!(
             Mask::new("*").matches(&bob(None)),
             "wildcards only: everyone"
         );
+    }
+
+    #[test]
+    fn stored_masks_on_old_cloaks_mean_the_same_users() {
+        assert_eq!(Mask::stored("*!*@user/7").as_str(), "*!*@user-7.chatroom");
+        assert_eq!(Mask::stored("*@User/*").as_str(), "*!*@user-*.chatroom");
+        assert!(Mask::stored("*!*@user/7").matches(&bob(None)));
+        assert_eq!(Mask::stored("bob!*@user/").as_str(), "bob!*@user/");
+        assert_eq!(Mask::stored("$a:user/7").as_str(), "$a:user/7");
+        assert_eq!(Mask::stored("troll").as_str(), "troll!*@*");
     }
 
     #[test]

@@ -21,7 +21,8 @@
 //! accounts), [`moderation`] (room operators, modes, bans, invites,
 //! kicks; [`room_settings`] and [`masks`] are what it keeps),
 //! [`presence`] (summaries in large rooms), [`directory`] (looking people
-//! up, counts) and [`whowas`] (the nickname history).
+//! up, counts), [`whowas`] (the nickname history) and [`monitor`] (who
+//! watches which nicknames).
 
 mod admin;
 mod directory;
@@ -29,6 +30,7 @@ mod ids;
 mod masks;
 mod messages;
 mod moderation;
+mod monitor;
 mod presence;
 mod publish;
 mod room_settings;
@@ -44,6 +46,7 @@ use chatroom_proto::room::LOBBY;
 use parking_lot::Mutex;
 
 pub use messages::TagTo;
+pub use monitor::{MAX_WATCHED, WatchAdded, Watched};
 pub use publish::Audience;
 pub use types::{
     Arrival, BanTarget, Census, Client, Departed, HubError, HubSettings, Joined, MaskEntry,

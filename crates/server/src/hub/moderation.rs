@@ -161,6 +161,20 @@ impl Hub {
         Ok((name, target))
     }
 
+    /// The rooms (display names, sorted) the client is invited to and has
+    /// not joined yet.
+    pub fn invitations(&self, client: &Client) -> Vec<String> {
+        let state = self.state.lock();
+        let mut rooms: Vec<String> = state
+            .rooms
+            .values()
+            .filter(|room| room.invited.contains(&client.id))
+            .map(|room| room.topic.room.clone())
+            .collect();
+        rooms.sort();
+        rooms
+    }
+
     /// Removes `target` from `room_name` (the room's operators, or a
     /// server operator); the room, the target included, is told.
     pub fn kick(

@@ -162,7 +162,7 @@ mod mask_text {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mask, D::Error> {
-        Ok(Mask::new(&String::deserialize(d)?))
+        Ok(Mask::stored(&String::deserialize(d)?))
     }
 }
 
@@ -191,6 +191,13 @@ mod tests {
         assert_eq!(back.operators, s.operators);
         assert_eq!(back.bans[0].mask.as_str(), "troll!*@*");
         assert_eq!(back.created, 5);
+    }
+
+    #[test]
+    fn bans_stored_on_old_cloaks_are_read_on_todays() {
+        let stored = r#"{"flags":"nt","bans":[{"mask":"*!*@user/7","by":"ann","at":1}]}"#;
+        let s = RoomSettings::from_stored("r", Some(stored), 0);
+        assert_eq!(s.bans[0].mask.as_str(), "*!*@user-7.chatroom");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use chatroom_proto::nick;
 use chatroom_proto::room::{self, LOBBY};
 
 use super::masks::Subject;
+use super::monitor::Watches;
 use super::presence::Tally;
 use super::publish::Audience;
 use super::room_settings::RoomSettings;
@@ -157,6 +158,8 @@ pub(super) struct State {
     pub peak_users: usize,
     /// Nicknames given up, most recent last.
     pub whowas: Whowas,
+    /// Who watches which nicknames (IRC `MONITOR`).
+    pub watches: Watches,
 }
 
 impl State {
@@ -313,6 +316,7 @@ impl State {
             event,
         );
         self.publish(Audience::User(id), event);
+        self.tell_extended_watchers(id, event);
     }
 
     /// User `id` as ban masks see them.

@@ -120,6 +120,11 @@ impl Client {
         }
     }
 
+    /// Which notifications the client takes (`event::wants` bits).
+    pub(super) fn wants(&self) -> u32 {
+        self.wants.load(Ordering::Relaxed)
+    }
+
     /// Whether the client takes `event`: not a notification it did not ask
     /// for.
     fn takes(&self, event: &Event) -> bool {
@@ -186,6 +191,9 @@ pub struct HubSettings {
     /// (`Hub::flush_presence`) instead of a notice per join and leave
     /// (0: always one notice each).
     pub presence_threshold: usize,
+    /// The server's name, the source of what it says itself on IRC
+    /// (MONITOR's notices).
+    pub server_name: std::sync::Arc<str>,
 }
 
 /// Why the hub refused a request. Each protocol says it in its own words

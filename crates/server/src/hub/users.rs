@@ -52,6 +52,7 @@ impl Hub {
             nick: nick.as_str().into(),
             user: arrival.user.as_str().into(),
             host: Person::cloak(id),
+            bot: false,
         };
         state.add_name(&nick, id);
         state.users.insert(
@@ -68,6 +69,9 @@ impl Hub {
             }),
         );
         state.peak_users = state.peak_users.max(state.users.len());
+        if let Some(user) = state.users.get(&id) {
+            state.tell_watchers(&self.settings.server_name, &nick, Some(&user.person));
+        }
         let lobby = if arrival.enter_lobby {
             state.enter(id, LOBBY);
             Some(self.joined(&state, id, LOBBY)?)
@@ -126,7 +130,9 @@ impl Hub {
         };
         state.remove_name(&user.person.nick, client.id);
         state.whowas.record(Departed::of(&user, now_ms()));
+        state.watches.forget(client.id);
         if reason != CloseReason::Shutdown {
+            state.tell_watchers(&self.settings.server_name, &user.person.nick, None);
             // Large rooms count the departure for their next summary;
             // everyone sharing a small room with the user is told once, now.
             let threshold = state.presence_threshold;
@@ -201,6 +207,15 @@ impl Hub {
             },
             &event,
         );
+        // Watchers of either name learn of the change; a change of case
+        // is the same name to them.
+        if nick::fold(&old.nick) != nick::fold(&new) {
+            let server = &self.settings.server_name;
+            state.tell_watchers(server, &old.nick, None);
+            if let Some(user) = state.users.get(&client.id) {
+                state.tell_watchers(server, &new, Some(&user.person));
+            }
+        }
         Ok(Renamed {
             old: old.nick.to_string(),
             new,
@@ -232,6 +247,7 @@ impl Hub {
             },
             &event,
         );
+        state.tell_extended_watchers(client.id, &event);
     }
 
     /// Changes the user's real name (IRC's `SETNAME`); those sharing a
@@ -258,6 +274,14 @@ impl Hub {
     pub fn set_invisible(&self, client: &Client, invisible: bool) {
         if let Some(user) = self.state.lock().users.get_mut(&client.id) {
             user.invisible = invisible;
+        }
+    }
+
+    /// Marks the user as a bot (IRCv3 bot mode) or not: their messages
+    /// from now on say so.
+    pub fn set_bot(&self, client: &Client, bot: bool) {
+        if let Some(user) = self.state.lock().users.get_mut(&client.id) {
+            user.person.bot = bot;
         }
     }
 

@@ -92,7 +92,7 @@ mod tests {
         Departed {
             nick: nick.to_owned(),
             user: user.to_owned(),
-            host: "user/1".to_owned(),
+            host: "user-1.chatroom".to_owned(),
             realname: "R".to_owned(),
             at,
         }

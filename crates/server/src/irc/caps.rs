@@ -109,14 +109,24 @@ pub const USERHOST_IN_NAMES: Capability = Capability {
     value: None,
 };
 
+/// `extended-monitor`: away, account and real-name changes of the people
+/// one monitors come as if one shared a channel with them (each with its
+/// own capability too).
+pub const EXTENDED_MONITOR: Capability = Capability {
+    name: "extended-monitor",
+    bit: 1 << 14,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 14] = [
+pub const OFFERED: [Capability; 15] = [
     ACCOUNT_NOTIFY,
     AWAY_NOTIFY,
     BATCH,
     CAP_NOTIFY,
     CHATHISTORY,
     ECHO_MESSAGE,
+    EXTENDED_MONITOR,
     INVITE_NOTIFY,
     LABELED_RESPONSE,
     MESSAGE_TAGS,
@@ -188,6 +198,7 @@ impl Caps {
             (ACCOUNT_NOTIFY, wants::ACCOUNT),
             (INVITE_NOTIFY, wants::INVITE),
             (SETNAME, wants::SETNAME),
+            (EXTENDED_MONITOR, wants::EXTENDED_MONITOR),
         ]
         .into_iter()
         .filter(|(cap, _)| self.has(*cap))

@@ -69,6 +69,9 @@ pub fn handler(command: Command) -> Handler {
         Command::Wallops => Now(wallops),
         Command::Whowas => Now(whowas),
         Command::Info => Now(info),
+        Command::Admin => Now(admin),
+        Command::Links => Now(links),
+        Command::Monitor => Now(monitor),
     }
 }
 
@@ -282,5 +285,20 @@ fn info(s: &mut IrcSession, _: &[String]) -> Flow {
 
 fn wallops(s: &mut IrcSession, a: &[String]) -> Flow {
     s.wallops_command(arg(a, 0));
+    Flow::Continue
+}
+
+fn admin(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.admin();
+    Flow::Continue
+}
+
+fn links(s: &mut IrcSession, _: &[String]) -> Flow {
+    s.links();
+    Flow::Continue
+}
+
+fn monitor(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.monitor(arg(a, 0), arg(a, 1));
     Flow::Continue
 }

@@ -2,7 +2,7 @@
 //! KICK, TOPIC, with IRCv3 `time` and `msgid` tags for clients that asked.
 
 use bytes::Bytes;
-use chatroom_proto::irc::{self, Message, Source};
+use chatroom_proto::irc::{self, Message, Source, numeric};
 use chatroom_proto::nick::SYSTEM_NICK;
 
 use crate::event::{self, EventKind, Person, QuitReason, TagTarget};
@@ -28,9 +28,13 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
             None => m,
         }
     };
-    // The sender's client-only tags, after the server's.
-    let with_client_tags = |mut m: Message, tags: &[(String, Option<String>)]| {
+    // The sender's client-only tags, after the server's (and `bot` for a
+    // bot's).
+    let with_client_tags = |mut m: Message, from: &Person, tags: &[(String, Option<String>)]| {
         if client_tags {
+            if from.bot {
+                m = m.with_tag("bot", None);
+            }
             for (key, value) in tags {
                 m = m.with_tag(key.as_str(), value.as_deref());
             }
@@ -53,7 +57,8 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                 .param(irc::channel::room_to_channel(room));
             for line in irc_text_lines(&template, text, *action) {
                 let line = tag(line, Some(*msg_id), *ts);
-                with_client_tags(line, tags.as_deref().unwrap_or_default()).encode_into(&mut out);
+                with_client_tags(line, from, tags.as_deref().unwrap_or_default())
+                    .encode_into(&mut out);
             }
         }
         EventKind::Direct {
@@ -71,7 +76,8 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                 .param(&*to.1);
             for line in irc_text_lines(&template, text, *action) {
                 let line = tag(line, Some(*msg_id), *ts);
-                with_client_tags(line, tags.as_deref().unwrap_or_default()).encode_into(&mut out);
+                with_client_tags(line, from, tags.as_deref().unwrap_or_default())
+                    .encode_into(&mut out);
             }
         }
         EventKind::TagMsg {
@@ -88,7 +94,7 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                     TagTarget::User(_, nick) => nick.to_string(),
                 };
                 let m = Message::new("TAGMSG").with_source(source(from)).param(to);
-                with_client_tags(tag(m, Some(*msg_id), *ts), tags).encode_into(&mut out);
+                with_client_tags(tag(m, Some(*msg_id), *ts), from, tags).encode_into(&mut out);
             }
         }
         EventKind::Join { room, who } => {
@@ -198,6 +204,22 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                 .param(irc::channel::room_to_channel(room));
             tag(m, None, ts).encode_into(&mut out);
         }
+        // Numerics shared by every watcher: addressed to `*`, as the
+        // monitor specification allows.
+        EventKind::Online { server, who } => {
+            let m = Message::new(numeric::RPL_MONONLINE.code())
+                .with_source(Source::server(&**server))
+                .param("*")
+                .trailing_param(format!("{}!{}@{}", who.nick, who.user, who.host));
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::Offline { server, nick } => {
+            let m = Message::new(numeric::RPL_MONOFFLINE.code())
+                .with_source(Source::server(&**server))
+                .param("*")
+                .trailing_param(&**nick);
+            tag(m, None, ts).encode_into(&mut out);
+        }
     }
     Bytes::from(out)
 }
@@ -276,6 +298,7 @@ mod tests {
             nick: nick.into(),
             user: "u".into(),
             host: Person::cloak(7),
+            bot: false,
         }
     }
 
@@ -311,16 +334,16 @@ mod tests {
         };
         assert_eq!(
             encode(&kind, 0, true, true),
-            &b"@time=1970-01-01T00:00:00.000Z;msgid=42;+draft/reply=7\\sx\\:y :bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..]
+            &b"@time=1970-01-01T00:00:00.000Z;msgid=42;+draft/reply=7\\sx\\:y :bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..]
         );
         assert_eq!(
             encode(&kind, 0, true, false),
-            &b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..],
+            &b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..],
             "server-time alone: the server's tags only"
         );
         assert_eq!(
             encode(&kind, 0, false, false),
-            &b":bob!u@user/7 PRIVMSG #lobby :hi\r\n"[..]
+            &b":bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..]
         );
         let typing = EventKind::TagMsg {
             msg_id: 43,
@@ -338,7 +361,7 @@ mod tests {
             "nor with server-time alone"
         );
         assert!(
-            encode(&typing, 0, true, true).ends_with(b" :bob!u@user/7 TAGMSG ann\r\n"),
+            encode(&typing, 0, true, true).ends_with(b" :bob!u@user-7.chatroom TAGMSG ann\r\n"),
             "{:?}",
             encode(&typing, 0, true, true)
         );
@@ -366,11 +389,11 @@ mod tests {
         assert_eq!(v["message"], "hi");
         assert_eq!(
             &event.encoded(Format::Irc)[..],
-            b":bob!u@user/7 PRIVMSG #lobby :hi\r\n"
+            b":bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"
         );
         assert_eq!(
             &event.encoded(Format::IrcTagged)[..],
-            b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user/7 PRIVMSG #lobby :hi\r\n"
+            b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"
         );
     }
 
@@ -380,12 +403,12 @@ mod tests {
             String::from_utf8(message("one\ntwo", false).encoded(Format::Irc).to_vec()).unwrap();
         assert_eq!(
             text,
-            ":bob!u@user/7 PRIVMSG #lobby :one\r\n:bob!u@user/7 PRIVMSG #lobby :two\r\n"
+            ":bob!u@user-7.chatroom PRIVMSG #lobby :one\r\n:bob!u@user-7.chatroom PRIVMSG #lobby :two\r\n"
         );
         let text = String::from_utf8(message("waves", true).encoded(Format::Irc).to_vec()).unwrap();
         assert_eq!(
             text,
-            ":bob!u@user/7 PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
+            ":bob!u@user-7.chatroom PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
         );
     }
 
@@ -419,7 +442,7 @@ mod tests {
         );
         assert_eq!(
             &quit.encoded(Format::Irc)[..],
-            b":bob!u@user/7 QUIT :Connection closed\r\n"
+            b":bob!u@user-7.chatroom QUIT :Connection closed\r\n"
         );
         let nick = Event::new(
             EventKind::Nick {
@@ -430,7 +453,7 @@ mod tests {
         );
         assert_eq!(
             &nick.encoded(Format::Irc)[..],
-            b":bob!u@user/7 NICK rob\r\n"
+            b":bob!u@user-7.chatroom NICK rob\r\n"
         );
         let v: serde_json::Value = serde_json::from_slice(&nick.encoded(Format::Json)).unwrap();
         assert_eq!(v["old_nickname"], "bob");

@@ -14,7 +14,8 @@
 //! - [`registration`] (PASS, NICK, USER, REGISTER, the welcome burst),
 //!   [`caps`] (the capability table and `CAP`) and [`sasl`] (`AUTHENTICATE`);
 //! - [`channels`] (JOIN, PART, NAMES, TOPIC, LIST), [`moderation`] (channel
-//!   MODE, INVITE, KICK),
+//!   MODE, INVITE, KICK), [`monitor`] (MONITOR), [`about`] (VERSION, INFO,
+//!   TIME, ADMIN, LINKS),
 //!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
 //!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
 //!   join) and [`chathistory`] (`CHATHISTORY`);
@@ -22,6 +23,7 @@
 //!   answers and refusals are written for IRC clients; [`labels`]: the
 //!   answers to a labeled request (labeled-response).
 
+mod about;
 mod caps;
 mod channels;
 mod chathistory;
@@ -34,6 +36,7 @@ pub mod isupport;
 mod labels;
 mod messages;
 mod moderation;
+mod monitor;
 mod registration;
 pub mod replies;
 mod sasl;
@@ -75,6 +78,10 @@ pub struct IrcSettings {
     pub autojoin: Arc<str>,
     /// The server password `PASS` must give, if the server has one.
     pub password: Option<Arc<str>>,
+    /// What the server is, in a few words (WHOIS, LINKS, VERSION).
+    pub description: Arc<str>,
+    /// How to reach the administrators, for `ADMIN` (none: not given).
+    pub admin_contact: Option<Arc<str>>,
 }
 
 impl IrcSession {
@@ -103,6 +110,8 @@ impl IrcSettings {
             started,
             autojoin: "#lobby".into(),
             password: None,
+            admin_contact: None,
+            description: crate::Config::default().server_description.into(),
         }
     }
 
@@ -113,6 +122,18 @@ impl IrcSettings {
             .map(|room| chatroom_proto::irc::channel::room_to_channel(room))
             .collect();
         self.autojoin = channels.join(",").into();
+        self
+    }
+
+    /// These settings, with the server described as `description`.
+    pub fn described_as(mut self, description: &str) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// These settings, with the administrators' contact for `ADMIN`.
+    pub fn with_admin_contact(mut self, contact: Option<&str>) -> Self {
+        self.admin_contact = contact.map(Into::into);
         self
     }
 
@@ -151,6 +172,8 @@ pub struct IrcSession {
     invisible: bool,
     /// User mode `w`: server operators' WALLOPS reach this client.
     wallops: bool,
+    /// User mode `B`: a bot (IRCv3 bot mode).
+    bot: bool,
     quit_message: Option<String>,
     batches: u64,
     /// The password from PASS, for a registered nickname.

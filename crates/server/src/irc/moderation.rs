@@ -116,11 +116,33 @@ impl IrcSession {
     }
 
     /// `INVITE nick #channel`: `341` to the inviter, an `INVITE` line to
-    /// the invitee.
+    /// the invitee. A bare `INVITE` lists the channels one is invited to
+    /// (`336`, then `337`).
     pub(super) fn invite(&self, nick: &str, target: &str) {
         let Some(client) = self.client.clone() else {
             return;
         };
+        if nick.is_empty() {
+            // A bare INVITE: the channels one is invited to.
+            let mut lines: Vec<Message> = self
+                .hub
+                .invitations(&client)
+                .iter()
+                .map(|room| {
+                    self.numeric(numeric::RPL_INVITELIST)
+                        .param(channel::room_to_channel(room))
+                })
+                .collect();
+            lines.push(
+                self.numeric(numeric::RPL_ENDOFINVITELIST)
+                    .trailing_param("End of /INVITE list"),
+            );
+            self.send_all(&lines);
+            return;
+        }
+        if target.is_empty() {
+            return self.need_more_params("INVITE");
+        }
         let Some(room) = self.room_of(target) else {
             return;
         };
@@ -138,7 +160,24 @@ impl IrcSession {
     }
 
     /// `KICK #channel nick[,nick] [:reason]`, for the channel's operators.
-    pub(super) fn kick(&self, channel_name: &str, targets: &str, reason: Option<&str>) {
+    pub(super) fn kick(&self, channels: &str, targets: &str, reason: Option<&str>) {
+        let channels: Vec<&str> = channels.split(',').filter(|c| !c.is_empty()).collect();
+        let targets: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
+        // RFC 2812: one channel and any number of users, or as many
+        // channels as users, paired in order.
+        match channels.as_slice() {
+            [channel] => self.kick_from(channel, &targets, reason),
+            _ if channels.len() == targets.len() => {
+                for (channel, target) in channels.iter().zip(&targets) {
+                    self.kick_from(channel, std::slice::from_ref(target), reason);
+                }
+            }
+            _ => self.need_more_params("KICK"),
+        }
+    }
+
+    /// KICK of `targets` from one channel.
+    fn kick_from(&self, channel_name: &str, targets: &[&str], reason: Option<&str>) {
         let Some(client) = self.client.clone() else {
             return;
         };
@@ -146,7 +185,7 @@ impl IrcSession {
             return;
         };
         let reason = reason.unwrap_or_else(|| self.nick.as_deref().unwrap_or("kicked"));
-        for target in targets.split(',').filter(|t| !t.is_empty()) {
+        for target in targets {
             match self.hub.kick(&client, room, target, reason) {
                 Ok(()) => {}
                 Err(e @ (HubError::NoSuchUser(_) | HubError::TheyAreNotInRoom(..))) => {

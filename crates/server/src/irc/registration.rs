@@ -177,8 +177,9 @@ impl IrcSession {
             n(numeric::RPL_MYINFO)
                 .param(server)
                 .param(VERSION)
-                .param("i")
-                .param("n"),
+                .param("Biow")
+                .param("beiklmnostv")
+                .param("beklov"),
         ];
         lines.extend(self.isupport_lines(nick));
         lines.extend(self.lusers_lines(nick, counts));

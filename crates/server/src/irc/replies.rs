@@ -27,6 +27,15 @@ impl IrcSession {
         Message::numeric(self.server(), n, &self.addressee())
     }
 
+    /// `461`: `command` came without the parameters it needs.
+    pub(super) fn need_more_params(&self, command: &str) {
+        let m = self
+            .numeric(numeric::ERR_NEEDMOREPARAMS)
+            .param(command)
+            .trailing_param("Not enough parameters");
+        self.send(&m);
+    }
+
     /// Our own `nick!user@host`.
     pub(super) fn me(&self) -> Source {
         match self.client.as_ref().and_then(|c| self.hub.person(c)) {

@@ -45,6 +45,7 @@ impl IrcSession {
             sasl: None,
             sasl_account: None,
             wallops: false,
+            bot: false,
         }
     }
 
@@ -194,7 +195,8 @@ impl Session for IrcSession {
             "JOIN" => 5u32.saturating_mul(targets(0)),
             "PART" => 3u32.saturating_mul(targets(0)),
             "LIST" | "WHO" | "MOTD" => 3,
-            "NAMES" | "WHOIS" | "MODE" | "KICK" | "KILL" => 2,
+            "KICK" => 2u32.saturating_mul(targets(1)),
+            "NAMES" | "WHOIS" | "MODE" | "KILL" => 2,
             "REGISTER" | "OPER" => 5,
             _ => 1,
         })

@@ -103,7 +103,7 @@ async fn the_burst_announces_isupport_built_from_the_limits() {
     );
     assert!(tokens.iter().any(|t| *t == "NICKLEN=32"), "{tokens:?}");
     assert!(
-        last(&burst[0]).ends_with("alice!al@user/1"),
+        last(&burst[0]).ends_with("alice!al@user-1.chatroom"),
         "{:?}",
         burst[0]
     );
@@ -154,7 +154,7 @@ async fn cap_negotiation_holds_registration_and_is_all_or_nothing() {
     let ls = irc.replies();
     assert_eq!(
         last(&ls[0]),
-        "account-notify away-notify batch cap-notify draft/chathistory echo-message invite-notify labeled-response message-tags multi-prefix sasl=PLAIN server-time setname userhost-in-names"
+        "account-notify away-notify batch cap-notify draft/chathistory echo-message extended-monitor invite-notify labeled-response message-tags multi-prefix sasl=PLAIN server-time setname userhost-in-names"
     );
     irc.say("NICK dave").await;
     irc.say("USER dave 0 * :Dave").await;
@@ -231,7 +231,7 @@ async fn queries_about_users() {
     frank.say("AWAY :lunch").await;
     assert_eq!(frank.commands(), ["306"]);
     frank.say("USERHOST frank").await;
-    assert_eq!(last(&frank.replies()[0]), "frank=-frank@user/1");
+    assert_eq!(last(&frank.replies()[0]), "frank=-frank@user-1.chatroom");
     frank.say("MODE frank +i").await;
     assert_eq!(last(&frank.replies()[0]), "+i");
     frank.say("MODE grace +i").await;

@@ -1,13 +1,12 @@
-//! Users and the server: WHOIS, ISON, USERHOST, AWAY, user MODE, OPER,
-//! KILL, PING, VERSION, INFO, TIME.
+//! Queries about users and what users do to themselves: WHOIS, ISON,
+//! USERHOST, AWAY, user MODE, OPER, KILL, PING.
 
 use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
 
-use super::events::irc_time;
+use super::IrcSession;
 use super::isupport::AWAYLEN;
-use super::{IrcSession, VERSION};
 use crate::accounts::AccountError;
 use crate::clock::now_ms;
 
@@ -68,10 +67,13 @@ impl IrcSession {
         lines.push(
             about(numeric::RPL_WHOISSERVER)
                 .param(self.server())
-                .trailing_param(VERSION),
+                .trailing_param(&*self.settings.description),
         );
         if p.operator {
             lines.push(about(numeric::RPL_WHOISOPERATOR).trailing_param("is an IRC operator"));
+        }
+        if p.person.bot {
+            lines.push(about(numeric::RPL_WHOISBOT).trailing_param("is a bot"));
         }
         if let Some(away) = &p.away {
             lines.push(about(numeric::RPL_AWAY).trailing_param(away));
@@ -161,6 +163,9 @@ impl IrcSession {
             if self.wallops {
                 modes.push('w');
             }
+            if self.bot {
+                modes.push('B');
+            }
             let m = self.numeric(numeric::RPL_UMODEIS).param(modes);
             return self.send(&m);
         };
@@ -181,6 +186,13 @@ impl IrcSession {
                     self.wallops = adding;
                     self.update_wants();
                     applied.push_str(if adding { "+w" } else { "-w" });
+                }
+                'B' => {
+                    self.bot = adding;
+                    if let Some(client) = &self.client {
+                        self.hub.set_bot(client, adding);
+                    }
+                    applied.push_str(if adding { "+B" } else { "-B" });
                 }
                 _ => {
                     let m = self
@@ -253,45 +265,5 @@ impl IrcSession {
         {
             self.hub_error(&e, target);
         }
-    }
-
-    /// `VERSION`.
-    pub(super) fn version(&self) {
-        let m = self
-            .numeric(numeric::RPL_VERSION)
-            .param(VERSION)
-            .param(self.server())
-            .trailing_param("chatroom: rooms for JSON and IRC clients alike");
-        self.send(&m);
-    }
-
-    /// `INFO`: `371` lines about the server software, then `374`.
-    pub(super) fn info(&self) {
-        let mut lines: Vec<Message> = [
-            VERSION,
-            "chatroom: rooms for JSON and IRC clients alike",
-            "IRC: RFC 1459/2812 and IRCv3, beside a JSON protocol, on one hub",
-        ]
-        .into_iter()
-        .map(|line| self.numeric(numeric::RPL_INFO).trailing_param(line))
-        .collect();
-        lines.push(
-            self.numeric(numeric::RPL_INFO)
-                .trailing_param(format!("Up since {}", irc_time(self.settings.started))),
-        );
-        lines.push(
-            self.numeric(numeric::RPL_ENDOFINFO)
-                .trailing_param("End of /INFO list"),
-        );
-        self.send_all(&lines);
-    }
-
-    /// `TIME`.
-    pub(super) fn time(&self) {
-        let m = self
-            .numeric(numeric::RPL_TIME)
-            .param(self.server())
-            .trailing_param(irc_time(now_ms()));
-        self.send(&m);
     }
 }

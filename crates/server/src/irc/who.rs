@@ -105,12 +105,15 @@ impl IrcSession {
         self.send_all(&lines);
     }
 
-    /// The flags of a WHO reply: `H`/`G`, `*` for an operator, the channel
-    /// prefixes.
+    /// The flags of a WHO reply: `H`/`G`, `*` for an operator, `B` for a
+    /// bot, the channel prefixes.
     fn who_flags(&self, p: &Profile, standing: Standing) -> String {
         let mut flags = if p.away.is_some() { "G" } else { "H" }.to_owned();
         if p.operator {
             flags.push('*');
+        }
+        if p.person.bot {
+            flags.push('B');
         }
         flags.push_str(standing.prefixes(self.caps.has(super::caps::MULTI_PREFIX)));
         flags

@@ -37,7 +37,9 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         | EventKind::Account { .. }
         | EventKind::Invited { .. }
         | EventKind::Realname { .. }
-        | EventKind::Wallops { .. } => return Bytes::new(),
+        | EventKind::Wallops { .. }
+        | EventKind::Online { .. }
+        | EventKind::Offline { .. } => return Bytes::new(),
         EventKind::Message {
             msg_id,
             ts,
@@ -177,6 +179,7 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
                 nick: SYSTEM_NICK.into(),
                 user: SYSTEM_NICK.into(),
                 host: SYSTEM_NICK.into(),
+                bot: false,
             };
             let mut p = presence(
                 PresenceEvent::Summary,

@@ -719,6 +719,16 @@ async fn irc_corpus_gets_the_documented_numerics() {
         "x".repeat(5000)
     );
     p.numeric(huge_tags.as_bytes(), "417").await;
+    p.numeric(b"MONITOR + *!*@*\r\n", "432").await;
+    p.numeric(b"MONITOR ?? x\r\n", "400").await;
+    let many_nicks = format!(
+        "MONITOR + {}\r\n",
+        (0..200)
+            .map(|i| format!("m{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    p.numeric(many_nicks.as_bytes(), "417").await;
     p.numeric(
         b"BATCH +outer chathistory
 ",

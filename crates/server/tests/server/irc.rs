@@ -31,7 +31,7 @@ async fn registration_burst_and_automatic_lobby() {
     assert_eq!(lines[0].command, "001");
     assert_eq!(lines[0].params[0], "alice");
     assert!(
-        last_param(&lines[0]).contains("alice!al@user/"),
+        last_param(&lines[0]).contains("alice!al@user-"),
         "{:?}",
         lines[0]
     );
@@ -276,7 +276,7 @@ async fn list_who_whois_and_lookups() {
     let uh = c.recv().await;
     assert_eq!(uh.command, "302");
     assert!(
-        last_param(&uh).starts_with("jsonfriend=+jsonfriend@user/"),
+        last_param(&uh).starts_with("jsonfriend=+jsonfriend@user-"),
         "{uh:?}"
     );
     c.send("VERSION").await;

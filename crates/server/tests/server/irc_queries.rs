@@ -1,6 +1,7 @@
 //! IRC's query and information commands, one test each: WHOWAS, INFO,
-//! LIST with names and ELIST filters, LUSERS, WHO (masks, flags, WHOX,
-//! invisible users), WHOIS, and NICK to the very same nickname. IRC users
+//! ADMIN, LINKS, LIST with names and ELIST filters, LUSERS, WHO (masks,
+//! flags, WHOX, invisible users), WHOIS, a bare INVITE, KICK of several
+//! users, and NICK to the very same nickname. IRC users
 //! start in no channel here, as IRC clients (and irctest) expect.
 
 use chatroom_proto::irc::Message;
@@ -104,6 +105,97 @@ async fn info_describes_the_server() {
     assert!(!info.is_empty());
     assert!(info.iter().all(|m| m.command == "371"), "{lines:?}");
     assert!(last_param(&info[0]).starts_with("chatroom-"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_and_links_describe_the_server_as_configured() {
+    let server = TestServer::start_with(Config {
+        irc_autojoin: vec![],
+        server_name: "irc.example".to_owned(),
+        server_description: "Example chat".to_owned(),
+        admin_contact: Some("ops@example.org".to_owned()),
+        ..test_config()
+    })
+    .await;
+    let mut c = user(&server, "curious").await;
+    let lines = ask(&mut c, "ADMIN").await;
+    assert_eq!(commands(&lines), ["256", "257", "258", "259"]);
+    assert_eq!(lines[0].params[1], "irc.example");
+    assert_eq!(last_param(&lines[3]), "ops@example.org");
+    let lines = ask(&mut c, "LINKS").await;
+    assert_eq!(commands(&lines), ["364", "365"]);
+    assert_eq!(
+        lines[0].params[1..],
+        ["irc.example", "irc.example", "0 Example chat"]
+    );
+    let lines = ask(&mut c, "WHOIS curious").await;
+    assert_eq!(column(&lines, "312", 3), ["Example chat"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_bare_invite_lists_the_channels_one_is_invited_to() {
+    let server = server().await;
+    let mut host = user(&server, "host").await;
+    let mut guest = user(&server, "guest").await;
+    for channel in ["#b", "#a"] {
+        ask(&mut host, &format!("JOIN {channel}")).await;
+        ask(&mut host, &format!("INVITE guest {channel}")).await;
+    }
+    let lines = ask(&mut guest, "INVITE").await;
+    assert_eq!(commands(&lines), ["INVITE", "INVITE", "336", "336", "337"]);
+    assert_eq!(column(&lines, "336", 1), ["#a", "#b"]);
+    ask(&mut guest, "JOIN #a").await;
+    let lines = ask(&mut guest, "INVITE").await;
+    assert_eq!(
+        column(&lines, "336", 1),
+        ["#b"],
+        "joined: no longer pending"
+    );
+    let lines = ask(&mut guest, "INVITE host").await;
+    assert_eq!(commands(&lines), ["461"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn kick_takes_several_users_or_channel_user_pairs() {
+    let server = server().await;
+    let mut op = user(&server, "op").await;
+    let mut users = Vec::new();
+    for nick in ["bar", "baz", "qux"] {
+        users.push(user(&server, nick).await);
+    }
+    ask(&mut op, "JOIN #chan").await;
+    ask(&mut op, "JOIN #other").await;
+    for c in &mut users {
+        ask(c, "JOIN #chan,#other").await;
+    }
+    let lines = ask(&mut op, "KICK #chan bar,baz :bye").await;
+    let kicked: Vec<(String, String)> = lines
+        .iter()
+        .filter(|m| m.command == "KICK")
+        .map(|m| (m.params[1].clone(), last_param(m).to_owned()))
+        .collect();
+    assert_eq!(
+        kicked,
+        [("bar".into(), "bye".into()), ("baz".into(), "bye".into())]
+    );
+    let lines = ask(&mut op, "KICK #chan,#other qux,bar").await;
+    let pairs: Vec<(String, String)> = lines
+        .iter()
+        .filter(|m| m.command == "KICK")
+        .map(|m| (m.params[0].clone(), m.params[1].clone()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("#chan".into(), "qux".into()),
+            ("#other".into(), "bar".into())
+        ]
+    );
+    let lines = ask(&mut op, "KICK #chan,#other baz").await;
+    assert_eq!(commands(&lines), ["461"], "two channels, one user");
     server.stop().await;
 }
 

@@ -28,6 +28,7 @@ mod hostile;
 mod irc;
 mod irc_chathistory;
 mod irc_labels;
+mod irc_monitor;
 mod irc_notify;
 mod irc_options;
 mod irc_queries;

@@ -95,9 +95,9 @@ async fn the_creator_gives_operator_status_and_voice_in_both_protocols() {
     full.send("NAMES #den").await;
     let names = full.sync().await;
     let entries: Vec<&str> = last_param(&names[0]).split(' ').collect();
-    assert!(entries[0].starts_with("@ann!ann@user/"), "{entries:?}");
+    assert!(entries[0].starts_with("@ann!ann@user-"), "{entries:?}");
     assert!(
-        entries[1].starts_with("@ircbob!ircbob@user/"),
+        entries[1].starts_with("@ircbob!ircbob@user-"),
         "{entries:?}"
     );
     // Now an operator, the IRC user takes the JSON user's status.
@@ -272,7 +272,7 @@ async fn bans_keep_people_out_and_quiet_unless_excepted() {
         .await;
     refused(&mut troll, "cannot_send").await;
     let mut irc_troll = IrcRaw::register(server.irc_addr, "troll2", &[]).await;
-    mode(&mut ann, "den", "+b", &["*!*@user/*"]).await;
+    mode(&mut ann, "den", "+b", &["*!*@user-*.chatroom"]).await;
     irc_troll.send("JOIN #den").await;
     assert_eq!(numerics(&irc_troll.sync().await), ["474"]);
     // The list, in both protocols.
@@ -285,7 +285,7 @@ async fn bans_keep_people_out_and_quiet_unless_excepted() {
         .iter()
         .map(|e| e["mask"].as_str().unwrap())
         .collect();
-    assert_eq!(masks, ["troll!*@*", "*!*@user/*"]);
+    assert_eq!(masks, ["troll!*@*", "*!*@user-*.chatroom"]);
     assert_eq!(list["entries"][0]["by"], "ann");
     irc_troll.send("MODE #den b").await;
     let lines = irc_troll.sync().await;
@@ -299,7 +299,7 @@ async fn bans_keep_people_out_and_quiet_unless_excepted() {
     let heard = ann.recv_type("message").await;
     assert_eq!(heard["message"], "excepted");
     // Lifted, the bans no longer hold.
-    mode(&mut ann, "den", "-bb", &["troll", "*!*@user/*"]).await;
+    mode(&mut ann, "den", "-bb", &["troll", "*!*@user-*.chatroom"]).await;
     troll.say_in("den", "I behave now").await;
     server.stop().await;
 }

@@ -92,7 +92,7 @@ async fn irc_clients_cannot_send_as_someone_else() {
     // A source prefix and server tags of its own making.
     mallory
         .send(
-            "@msgid=forged;time=2000-01-01T00:00:00.000Z :bob!bob@user/1 PRIVMSG #lobby :I am bob",
+            "@msgid=forged;time=2000-01-01T00:00:00.000Z :bob!bob@user-1.chatroom PRIVMSG #lobby :I am bob",
         )
         .await;
     mallory
@@ -138,7 +138,7 @@ async fn message_text_cannot_forge_lines_or_frames() {
     let mut irc = IrcRaw::register(server.irc_addr, "ircwatcher", &[]).await;
     json_watcher.drain().await;
 
-    let text = "hello\r\n:admin!admin@user/1 PRIVMSG #lobby :I am admin\r\nERROR :bye\n{\"type\":\"message\",\"sender_id\":0,\"sender_nickname\":\"System\",\"message\":\"forged\"}";
+    let text = "hello\r\n:admin!admin@user-1.chatroom PRIVMSG #lobby :I am admin\r\nERROR :bye\n{\"type\":\"message\",\"sender_id\":0,\"sender_nickname\":\"System\",\"message\":\"forged\"}";
     mallory.say_in("lobby", text).await;
 
     let seen = json_watcher.drain().await;
