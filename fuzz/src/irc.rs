@@ -247,9 +247,12 @@ fn check_line(line: &[u8]) -> Result<Message, ParseError> {
 fn check_message(message: &Message) {
     let command = message.command.as_bytes();
     assert!(
-        command.iter().all(u8::is_ascii_uppercase)
+        (command.first().is_some_and(u8::is_ascii_uppercase)
+            && command
+                .iter()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b'_'))
             || (command.len() == 3 && command.iter().all(u8::is_ascii_digit)),
-        "the command {:?} is neither letters nor a numeric",
+        "the command {:?} is neither a word nor a numeric",
         message.command
     );
     assert!(!command.is_empty(), "a message without a command");

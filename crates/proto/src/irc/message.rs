@@ -435,9 +435,16 @@ fn skip_spaces(line: &[u8], from: usize) -> usize {
         .map_or(0, |rest| rest.iter().take_while(|&&b| b == b' ').count())
 }
 
-/// Checks the command token (letters, or exactly three digits) and upper-cases it.
+/// Checks the command token and upper-cases it: exactly three digits, or a
+/// word of letters, digits and `_` starting with a letter. The grammar says
+/// letters only; a word like `NO_SUCH_COMMAND` is read anyway so that the
+/// server can answer it as an unknown command, with its tags (a label)
+/// honoured, as other servers do.
 fn command_name(token: &[u8]) -> Result<String, ParseError> {
-    let letters = token.iter().all(u8::is_ascii_alphabetic);
+    let letters = token.first().is_some_and(u8::is_ascii_alphabetic)
+        && token
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_');
     let numeric = token.len() == 3 && token.iter().all(u8::is_ascii_digit);
     if letters || numeric {
         Ok(String::from_utf8_lossy(token).to_ascii_uppercase())
@@ -689,8 +696,13 @@ mod tests {
             Err(ParseError::InvalidCommand("/join".into()))
         );
         assert_eq!(
-            parse(b"PRIV_MSG"),
-            Err(ParseError::InvalidCommand("PRIV_MSG".into()))
+            parse(b"_PRIVMSG"),
+            Err(ParseError::InvalidCommand("_PRIVMSG".into()))
+        );
+        assert_eq!(
+            parse(b"priv_msg2 x").map(|m| m.command),
+            Ok("PRIV_MSG2".to_owned()),
+            "a word: an unknown command for the server to answer"
         );
         assert_eq!(
             parse(b"J\xffOIN #a"),

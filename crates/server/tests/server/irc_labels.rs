@@ -15,6 +15,14 @@ async fn answers_carry_the_requests_label() {
     other.until("366").await;
     c.sync().await;
 
+    // An unknown command's 421 is an answer too.
+    c.send("@label=u1 NO_SUCH_COMMAND").await;
+    let unknown = c.recv().await;
+    assert_eq!(
+        (unknown.command.as_str(), unknown.tag("label")),
+        ("421", Some(Some("u1")))
+    );
+
     // One line: labeled.
     c.send("@label=p1 PING :x").await;
     let pong = c.recv().await;
