@@ -105,6 +105,9 @@ pub enum Command {
     Whowas,
     /// `INFO [<server>]`: about the server software.
     Info,
+    /// `MARKREAD <target> [timestamp=...]`: IRCv3 `draft/read-marker`,
+    /// read or move one's read marker.
+    Markread,
 }
 
 /// When a command may be used.
@@ -178,7 +181,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 36] = [
+    pub const ALL: [Command; 37] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -215,6 +218,7 @@ impl Command {
         Command::Wallops,
         Command::Whowas,
         Command::Info,
+        Command::Markread,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -260,6 +264,9 @@ impl Command {
             C::Wallops => row(self, "WALLOPS", (1, 1), Registered, Params),
             C::Whowas => row(self, "WHOWAS", (1, 3), Registered, Params),
             C::Info => row(self, "INFO", (0, 1), Registered, Params),
+            // No minimum: the spec answers a bare `MARKREAD` with
+            // `FAIL MARKREAD NEED_MORE_PARAMS`, not `461`.
+            C::Markread => row(self, "MARKREAD", (0, 2), Registered, Params),
         }
     }
 

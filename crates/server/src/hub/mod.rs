@@ -31,6 +31,7 @@ mod messages;
 mod moderation;
 mod presence;
 mod publish;
+mod read_markers;
 mod room_settings;
 mod rooms;
 mod state;

@@ -109,13 +109,22 @@ pub const USERHOST_IN_NAMES: Capability = Capability {
     value: None,
 };
 
+/// `draft/read-marker`: `MARKREAD`, and one's read markers after JOIN and
+/// when another session moves them (see `read_marker.rs`).
+pub const READ_MARKER: Capability = Capability {
+    name: "draft/read-marker",
+    bit: 1 << 14,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 14] = [
+pub const OFFERED: [Capability; 15] = [
     ACCOUNT_NOTIFY,
     AWAY_NOTIFY,
     BATCH,
     CAP_NOTIFY,
     CHATHISTORY,
+    READ_MARKER,
     ECHO_MESSAGE,
     INVITE_NOTIFY,
     LABELED_RESPONSE,
@@ -188,6 +197,7 @@ impl Caps {
             (ACCOUNT_NOTIFY, wants::ACCOUNT),
             (INVITE_NOTIFY, wants::INVITE),
             (SETNAME, wants::SETNAME),
+            (READ_MARKER, wants::READ_MARKER),
         ]
         .into_iter()
         .filter(|(cap, _)| self.has(*cap))

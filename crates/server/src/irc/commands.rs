@@ -69,6 +69,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Wallops => Now(wallops),
         Command::Whowas => Now(whowas),
         Command::Info => Now(info),
+        Command::Markread => Later(markread),
     }
 }
 
@@ -261,6 +262,13 @@ fn authenticate<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
 fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
     Box::pin(async move {
         s.chathistory(a).await;
+        Flow::Continue
+    })
+}
+
+fn markread<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.markread(a).await;
         Flow::Continue
     })
 }

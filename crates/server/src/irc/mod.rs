@@ -17,7 +17,8 @@
 //!   MODE, INVITE, KICK),
 //!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
 //!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
-//!   join) and [`chathistory`] (`CHATHISTORY`);
+//!   join) and [`chathistory`] (`CHATHISTORY`); [`read_marker`]
+//!   (`MARKREAD`);
 //! - [`events`], [`replies`], [`errors`], [`isupport`]: how events,
 //!   answers and refusals are written for IRC clients; [`labels`]: the
 //!   answers to a labeled request (labeled-response).
@@ -34,6 +35,7 @@ pub mod isupport;
 mod labels;
 mod messages;
 mod moderation;
+mod read_marker;
 mod registration;
 pub mod replies;
 mod sasl;
@@ -165,4 +167,6 @@ pub struct IrcSession {
     /// The account SASL logged into (used at registration instead of
     /// `PASS`).
     sasl_account: Option<crate::accounts::Identity>,
+    /// Read markers (`MARKREAD`).
+    markers: crate::read_markers::ReadMarkers,
 }

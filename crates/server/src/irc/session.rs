@@ -45,6 +45,7 @@ impl IrcSession {
             sasl: None,
             sasl_account: None,
             wallops: false,
+            markers: Default::default(),
         }
     }
 
