@@ -169,7 +169,9 @@ async fn an_accounts_sessions_share_markers_across_protocols() {
         json.recv_type("read_marker").await,
         json!({"type": "read_marker", "with": "Bob", "ts": 1000, "ref": 3})
     );
-    assert_eq!(markread(&irc2.sync().await), ["Bob", "timestamp=1970-01-01T00:00:01.000Z"]);
+    let bob = ["Bob", "timestamp=1970-01-01T00:00:01.000Z"];
+    assert_eq!(markread(&irc.sync().await), bob);
+    assert_eq!(markread(&irc2.sync().await), bob);
     assert_eq!(
         ask(&mut irc, "MARKREAD bob").await,
         ["bob", "timestamp=1970-01-01T00:00:01.000Z"]
@@ -214,6 +216,7 @@ async fn json_without_an_account_keeps_markers_for_the_session() {
         after,
         json!({"type": "read_marker", "room": "lobby", "ts": 2000, "ref": "j"})
     );
+    c.until_history_end().await;
     c.send_json(json!({"type": "mark_read", "room": "#bad", "ts": 1, "ref": 2})).await;
     c.expect_error("invalid_field").await;
     server.stop().await;
