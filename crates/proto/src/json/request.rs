@@ -547,11 +547,8 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
             put("ts", (*ts).into());
         }
-        Request::Rooms
-        | Request::ReadMarkers
-        | Request::Logout
-        | Request::Ping
-        | Request::Pong => {}
+        Request::Rooms | Request::ReadMarkers | Request::Logout | Request::Ping | Request::Pong => {
+        }
     }
     let mut out = serde_json::Value::Object(object).to_string().into_bytes();
     out.push(b'\n');
@@ -769,7 +766,10 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             nickname: required(fields.nickname, "nickname")?,
         },
         "mark_read" => {
-            let target = match (optional(fields.room, "room")?, optional(fields.with, "with")?) {
+            let target = match (
+                optional(fields.room, "room")?,
+                optional(fields.with, "with")?,
+            ) {
                 (Some(room), None) => ReadTarget::Room(room),
                 (None, Some(with)) => ReadTarget::With(with),
                 (None, None) => {
@@ -1333,17 +1333,32 @@ mod tests {
                 ts: 0
             }
         );
-        assert_eq!(ok(r#"{"type":"read_markers"}"#).request, Request::ReadMarkers);
+        assert_eq!(
+            ok(r#"{"type":"read_markers"}"#).request,
+            Request::ReadMarkers
+        );
         for (bad, code) in [
             (r#"{"type":"mark_read","ts":1}"#, ErrorCode::MissingField),
-            (r#"{"type":"mark_read","room":"r"}"#, ErrorCode::MissingField),
+            (
+                r#"{"type":"mark_read","room":"r"}"#,
+                ErrorCode::MissingField,
+            ),
             (
                 r#"{"type":"mark_read","room":"r","with":"b","ts":1}"#,
                 ErrorCode::InvalidField,
             ),
-            (r#"{"type":"mark_read","room":"r","ts":-1}"#, ErrorCode::InvalidField),
-            (r#"{"type":"mark_read","room":"r","ts":1.5}"#, ErrorCode::InvalidField),
-            (r#"{"type":"mark_read","room":"r","ts":"1"}"#, ErrorCode::InvalidField),
+            (
+                r#"{"type":"mark_read","room":"r","ts":-1}"#,
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"type":"mark_read","room":"r","ts":1.5}"#,
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"type":"mark_read","room":"r","ts":"1"}"#,
+                ErrorCode::InvalidField,
+            ),
         ] {
             assert_eq!(err(bad.as_bytes()).code, code, "{bad}");
         }

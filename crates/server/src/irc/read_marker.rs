@@ -33,7 +33,10 @@ pub fn markread_line(server: &str, target: &MarkerTarget, ts: Option<i64>) -> Me
     Message::new("MARKREAD")
         .with_source(Source::server(server))
         .param(target)
-        .param(ts.map_or_else(|| "*".to_owned(), |ts| format!("timestamp={}", irc_time(ts))))
+        .param(ts.map_or_else(
+            || "*".to_owned(),
+            |ts| format!("timestamp={}", irc_time(ts)),
+        ))
 }
 
 /// The marker target a `MARKREAD` names: a channel, or a nickname.

@@ -45,7 +45,12 @@ pub fn set(conn: &Connection, marker: &StoredMarker) -> Result<Option<i64>, Stor
          ON CONFLICT (account, key) DO UPDATE SET ts = excluded.ts, target = excluded.target
          WHERE excluded.ts > read_markers.ts",
     )?
-    .execute(params![marker.account, marker.key, marker.target, marker.ts])?;
+    .execute(params![
+        marker.account,
+        marker.key,
+        marker.target,
+        marker.ts
+    ])?;
     Ok(get(conn, &marker.account, &marker.key)?)
 }
 
@@ -110,6 +115,10 @@ mod tests {
             assert!(set(&conn, &marker(&format!("n{n}"), 1)).unwrap().is_some());
         }
         assert_eq!(set(&conn, &marker("one-more", 1)).unwrap(), None);
-        assert_eq!(set(&conn, &marker("n0", 5)).unwrap(), Some(5), "known ones still move");
+        assert_eq!(
+            set(&conn, &marker("n0", 5)).unwrap(),
+            Some(5),
+            "known ones still move"
+        );
     }
 }

@@ -241,7 +241,10 @@ enum Op {
     },
     /// A read marker to move forward; the reply (where it stands, `None`
     /// past the account's limit) comes once it is committed.
-    MarkRead(StoredMarker, oneshot::Sender<Result<Option<i64>, StoreError>>),
+    MarkRead(
+        StoredMarker,
+        oneshot::Sender<Result<Option<i64>, StoreError>>,
+    ),
 }
 
 /// How far the writer has got, for reads to wait on.
@@ -524,7 +527,11 @@ impl Store {
     }
 
     /// Where `account`'s read marker for `key` stands, if it has one.
-    pub async fn read_marker(&self, account: String, key: String) -> Result<Option<i64>, StoreError> {
+    pub async fn read_marker(
+        &self,
+        account: String,
+        key: String,
+    ) -> Result<Option<i64>, StoreError> {
         self.read(|reply| reads::Read::Marker {
             account,
             key,

@@ -10,8 +10,8 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use super::search::{self, Found, Peer, Reader, SearchQuery};
 use super::markers::{self, StoredMarker};
+use super::search::{self, Found, Peer, Reader, SearchQuery};
 use super::{Page, Retention, Span, StoreError};
 
 /// A read and where its answer goes.

@@ -469,19 +469,22 @@ mod tests {
             target: "#Rust".into(),
             ts: 42,
         };
-        assert_eq!(super::super::markers::set(&conn, &marker).unwrap(), Some(42));
+        assert_eq!(
+            super::super::markers::set(&conn, &marker).unwrap(),
+            Some(42)
+        );
         let start = crate::store::Start {
             next_message: 1,
             next_user: 1,
             epoch: 0,
         };
-        assert_eq!(load(&conn, start).unwrap().rooms[0].topic, "all things Rust");
+        assert_eq!(
+            load(&conn, start).unwrap().rooms[0].topic,
+            "all things Rust"
+        );
         // Preparing again (every start) keeps the markers.
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
-        assert_eq!(
-            super::super::markers::all(&conn, "ann").unwrap(),
-            [marker]
-        );
+        assert_eq!(super::super::markers::all(&conn, "ann").unwrap(), [marker]);
     }
 
     #[test]

@@ -605,7 +605,10 @@ async fn json_corpus_gets_the_documented_errors() {
         ),
         // Read markers: no target, both, bad names, bad times.
         (json!({"type": "mark_read", "ts": 1}), "missing_field"),
-        (json!({"type": "mark_read", "room": "lobby"}), "missing_field"),
+        (
+            json!({"type": "mark_read", "room": "lobby"}),
+            "missing_field",
+        ),
         (
             json!({"type": "mark_read", "room": "lobby", "with": "bob", "ts": 1}),
             "invalid_field",
@@ -765,7 +768,10 @@ async fn irc_corpus_gets_the_documented_numerics() {
         ("MARKREAD\r\n".to_owned(), "NEED_MORE_PARAMS"),
         ("MARKREAD :\r\n".to_owned(), "NEED_MORE_PARAMS"),
         ("MARKREAD #lobby *\r\n".to_owned(), "INVALID_PARAMS"),
-        ("MARKREAD #lobby timestamp=\r\n".to_owned(), "INVALID_PARAMS"),
+        (
+            "MARKREAD #lobby timestamp=\r\n".to_owned(),
+            "INVALID_PARAMS",
+        ),
         (
             "MARKREAD #lobby timestamp=2019-02-30T00:00:00.000Z\r\n".to_owned(),
             "INVALID_PARAMS",
@@ -779,7 +785,10 @@ async fn irc_corpus_gets_the_documented_numerics() {
             "INVALID_PARAMS",
         ),
         (
-            format!("MARKREAD #{} timestamp=2019-01-01T00:00:00Z\r\n", "x".repeat(400)),
+            format!(
+                "MARKREAD #{} timestamp=2019-01-01T00:00:00Z\r\n",
+                "x".repeat(400)
+            ),
             "INVALID_PARAMS",
         ),
         ("MARKREAD &other\r\n".to_owned(), "INVALID_PARAMS"),

@@ -109,7 +109,10 @@ async fn joining_tells_the_marker_before_the_end_of_names() {
     let lines = c.sync().await;
     let order = commands(&lines);
     let at = |command: &str| order.iter().position(|c| *c == command).unwrap();
-    assert!(at("JOIN") < at("MARKREAD") && at("MARKREAD") < at("366"), "{order:?}");
+    assert!(
+        at("JOIN") < at("MARKREAD") && at("MARKREAD") < at("366"),
+        "{order:?}"
+    );
     assert_eq!(markread(&lines), ["#rust", "*"]);
     let ts = "timestamp=2020-03-15T10:00:00.000Z";
     ask(&mut c, &format!("MARKREAD #rust {ts}")).await;
@@ -147,8 +150,10 @@ async fn an_accounts_sessions_share_markers_across_protocols() {
     );
 
     // JSON moves it: both IRC sessions are told; JSON gets the answer.
-    json.send_json(json!({"type": "mark_read", "room": "test", "ts": 1_668_165_072_000_i64, "ref": 1}))
-        .await;
+    json.send_json(
+        json!({"type": "mark_read", "room": "test", "ts": 1_668_165_072_000_i64, "ref": 1}),
+    )
+    .await;
     assert_eq!(
         json.recv_type("read_marker").await,
         json!({"type": "read_marker", "room": "test", "ts": 1_668_165_072_000_i64, "ref": 1})
@@ -159,7 +164,10 @@ async fn an_accounts_sessions_share_markers_across_protocols() {
     // An older time moves nothing and tells nobody.
     json.send_json(json!({"type": "mark_read", "room": "test", "ts": 5, "ref": 2}))
         .await;
-    assert_eq!(json.recv_type("read_marker").await["ts"], 1_668_165_072_000_i64);
+    assert_eq!(
+        json.recv_type("read_marker").await["ts"],
+        1_668_165_072_000_i64
+    );
     assert!(irc.sync().await.is_empty());
 
     // A conversation's marker, from JSON, asked for over IRC.
@@ -180,7 +188,8 @@ async fn an_accounts_sessions_share_markers_across_protocols() {
     assert_eq!(ask(&mut stranger, "MARKREAD #test").await, ["#test", "*"]);
 
     // Every marker at once.
-    json.send_json(json!({"type": "read_markers", "ref": 4})).await;
+    json.send_json(json!({"type": "read_markers", "ref": 4}))
+        .await;
     assert_eq!(
         json.recv_type("read_markers").await,
         json!({"type": "read_markers", "markers": [
@@ -200,7 +209,8 @@ async fn json_without_an_account_keeps_markers_for_the_session() {
         c.recv_type("read_markers").await,
         json!({"type": "read_markers", "markers": [], "ref": 1})
     );
-    c.send_json(json!({"type": "mark_read", "room": "lobby", "ts": 2000})).await;
+    c.send_json(json!({"type": "mark_read", "room": "lobby", "ts": 2000}))
+        .await;
     assert_eq!(
         c.recv_type("read_marker").await,
         json!({"type": "read_marker", "room": "lobby", "ts": 2000})
@@ -208,7 +218,8 @@ async fn json_without_an_account_keeps_markers_for_the_session() {
     // Joining a room with a marker: the marker follows `joined`.
     c.send_json(json!({"type": "part", "room": "lobby"})).await;
     c.recv_type("parted").await;
-    c.send_json(json!({"type": "join", "room": "lobby", "ref": "j"})).await;
+    c.send_json(json!({"type": "join", "room": "lobby", "ref": "j"}))
+        .await;
     let joined = c.recv().await;
     assert_eq!(joined["type"], "joined", "{joined}");
     let after: Value = c.recv().await;
@@ -217,7 +228,8 @@ async fn json_without_an_account_keeps_markers_for_the_session() {
         json!({"type": "read_marker", "room": "lobby", "ts": 2000, "ref": "j"})
     );
     c.until_history_end().await;
-    c.send_json(json!({"type": "mark_read", "room": "#bad", "ts": 1, "ref": 2})).await;
+    c.send_json(json!({"type": "mark_read", "room": "#bad", "ts": 1, "ref": 2}))
+        .await;
     c.expect_error("invalid_field").await;
     server.stop().await;
 }
@@ -236,14 +248,17 @@ async fn markers_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = durable_server(dir.path()).await;
     let mut json = account(&server, "alys").await;
-    json.send_json(json!({"type": "mark_read", "room": "Rust", "ts": 1_600_000_000_000_i64, "ref": 1}))
-        .await;
+    json.send_json(
+        json!({"type": "mark_read", "room": "Rust", "ts": 1_600_000_000_000_i64, "ref": 1}),
+    )
+    .await;
     json.recv_type("read_marker").await;
     server.stop().await;
 
     let server = durable_server(dir.path()).await;
     let mut json = json_session(&server, "alys").await;
-    json.send_json(json!({"type": "read_markers", "ref": 1})).await;
+    json.send_json(json!({"type": "read_markers", "ref": 1}))
+        .await;
     assert_eq!(
         json.recv_type("read_markers").await["markers"],
         json!([{"room": "Rust", "ts": 1_600_000_000_000_i64}])
