@@ -51,7 +51,7 @@ pub fn set(conn: &Connection, marker: &StoredMarker) -> Result<Option<i64>, Stor
         marker.target,
         marker.ts
     ])?;
-    Ok(get(conn, &marker.account, &marker.key)?)
+    get(conn, &marker.account, &marker.key)
 }
 
 /// Where `account`'s marker for `key` stands, if it has one.

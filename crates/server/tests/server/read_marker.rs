@@ -27,12 +27,11 @@ async fn account(server: &TestServer, nick: &str) -> Raw {
 
 /// Logs into `account` over JSON with its password.
 async fn json_session(server: &TestServer, account: &str) -> Raw {
-    let c = Raw::login_with(
+    Raw::login_with(
         server.addr,
         json!({"type": "login", "nickname": account, "password": PASSWORD}),
     )
-    .await;
-    c
+    .await
 }
 
 /// An IRC session as `nick`, logged into `account` by SASL, with the
@@ -94,7 +93,7 @@ async fn markread_sets_asks_and_only_moves_forward_without_an_account() {
     // A time in the future counts as now.
     let future = ask(&mut c, "MARKREAD #later timestamp=2999-01-01T00:00:00.000Z").await;
     assert!(future[1].starts_with("timestamp=20"), "{future:?}");
-    assert!(future[1] < "timestamp=2999".to_owned(), "{future:?}");
+    assert!(future[1].as_str() < "timestamp=2999", "{future:?}");
     // Another connection without an account has markers of its own.
     let mut other = IrcRaw::register(server.irc_addr, "bea", &[CAP]).await;
     assert_eq!(ask(&mut other, "MARKREAD #rust").await, ["#rust", "*"]);
