@@ -910,7 +910,13 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
         ),
         // Line mode never asks for the conversation list.
         ServerFrame::Conversations(_) => Ok(()),
-        ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => Ok(()),
+        // Read markers are for clients that show unread lines; line mode
+        // prints everything as it comes.
+        ServerFrame::ReadMarker(_)
+        | ServerFrame::ReadMarkers(_)
+        | ServerFrame::Pong(_)
+        | ServerFrame::Ping(_)
+        | ServerFrame::Unknown => Ok(()),
     };
     let _ = out.flush();
 }

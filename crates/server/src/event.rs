@@ -110,6 +110,19 @@ pub mod wants {
     /// account, real name), as if one shared a room with them (IRCv3
     /// `extended-monitor`; each still needs its own bit above).
     pub const EXTENDED_MONITOR: u32 = 1 << 5;
+    /// One's own read markers moved by another session of the same account
+    /// (IRCv3 `draft/read-marker`; every JSON session).
+    pub const READ_MARKER: u32 = 1 << 6;
+}
+
+/// Whose messages a read marker is about: a room or a conversation with
+/// someone, as the user named it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MarkerTarget {
+    /// A room (its name, without IRC's `#`).
+    Room(Arc<str>),
+    /// Direct messages with this nickname.
+    Nick(Arc<str>),
 }
 
 /// Who a `TAGMSG` is for.
@@ -317,6 +330,14 @@ pub enum EventKind {
         /// The new topic.
         topic: Arc<str>,
     },
+    /// The receiver's own read marker moved (another session of their
+    /// account set it).
+    ReadMarker {
+        /// Which conversation.
+        target: MarkerTarget,
+        /// Where the marker stands now (ms since the epoch).
+        ts: i64,
+    },
 }
 
 /// An event and its encodings.
@@ -362,9 +383,10 @@ impl Event {
             | EventKind::Mode { by, .. }
             | EventKind::Invite { by, .. }
             | EventKind::Invited { by, .. } => Some(by.id),
-            EventKind::Summary { .. } | EventKind::Online { .. } | EventKind::Offline { .. } => {
-                None
-            }
+            EventKind::Summary { .. }
+            | EventKind::Online { .. }
+            | EventKind::Offline { .. }
+            | EventKind::ReadMarker { .. } => None,
         }
     }
 
@@ -377,6 +399,7 @@ impl Event {
             EventKind::Invited { .. } => wants::INVITE,
             EventKind::Realname { .. } => wants::SETNAME,
             EventKind::Wallops { .. } => wants::WALLOPS,
+            EventKind::ReadMarker { .. } => wants::READ_MARKER,
             _ => 0,
         }
     }

@@ -25,6 +25,7 @@ pub mod limits;
 mod metrics;
 
 pub mod outbox;
+mod read_markers;
 mod server;
 pub mod store;
 #[cfg(test)]

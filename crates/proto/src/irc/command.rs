@@ -112,6 +112,9 @@ pub enum Command {
     /// `MONITOR <+|-|C|L|S> [<targets>]`: be told when nicknames come and
     /// go (IRCv3 monitor).
     Monitor,
+    /// `MARKREAD <target> [timestamp=...]`: IRCv3 `draft/read-marker`,
+    /// read or move one's read marker.
+    Markread,
 }
 
 /// When a command may be used.
@@ -185,7 +188,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 39] = [
+    pub const ALL: [Command; 40] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -225,6 +228,7 @@ impl Command {
         Command::Admin,
         Command::Links,
         Command::Monitor,
+        Command::Markread,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -274,6 +278,9 @@ impl Command {
             C::Admin => row(self, "ADMIN", (0, 1), Registered, Params),
             C::Links => row(self, "LINKS", (0, 2), Registered, Params),
             C::Monitor => row(self, "MONITOR", (1, 2), Registered, Params),
+            // No minimum: the spec answers a bare `MARKREAD` with
+            // `FAIL MARKREAD NEED_MORE_PARAMS`, not `461`.
+            C::Markread => row(self, "MARKREAD", (0, 2), Registered, Params),
         }
     }
 

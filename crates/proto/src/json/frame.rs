@@ -53,6 +53,12 @@ pub enum ServerFrame {
     Conversations(ConversationList),
     /// Reply to `whois`.
     Whois(WhoisInfo),
+    /// Where a read marker stands: the reply to `mark_read`, after `join`
+    /// of a room with a marker, and to the account's other sessions when
+    /// one of them moves it.
+    ReadMarker(ReadMarker),
+    /// Reply to `read_markers`.
+    ReadMarkers(ReadMarkerList),
     /// The recipient of a `direct` is away (sent before its `ack`, with its
     /// `ref`).
     Away(AwayNotice),
@@ -518,6 +524,33 @@ pub struct Conversation {
 pub struct ConversationList {
     /// The people, most recent conversation first.
     pub conversations: Vec<Conversation>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// `{"type":"read_marker","room":"rust","ts":...}`: the user has read the
+/// room (or, with `with`, the conversation) up to the message of `ts`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    /// The room, for a room's marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The other person, for a conversation's marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<String>,
+    /// The time of the last message read (ms since the epoch).
+    pub ts: i64,
+    /// The request's `ref` (none when another session moved it).
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `read_markers`: every marker the user has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadMarkerList {
+    /// The markers (without `ref`s).
+    pub markers: Vec<ReadMarker>,
     /// The request's `ref`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Ref>,

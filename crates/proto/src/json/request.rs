@@ -155,6 +155,18 @@ pub enum Request {
         /// Where the previous page ended (its `search_end`'s `next`).
         cursor: Option<String>,
     },
+    /// `{"type":"mark_read","room":"...","ts":1764028800000}` (or `with`
+    /// a nickname): the user has read a room or a conversation up to the
+    /// message of that time; the marker only moves forward.
+    MarkRead {
+        /// The room or the conversation.
+        target: ReadTarget,
+        /// The time of the last message read (ms since the epoch, not
+        /// negative).
+        ts: i64,
+    },
+    /// `{"type":"read_markers"}`: every read marker the user has.
+    ReadMarkers,
     /// `{"type":"away","message":"..."}`: mark oneself away (shown to
     /// others: in `whois`, and to whoever sends a direct message), or back
     /// without a message.
@@ -285,6 +297,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Which read marker a `mark_read` moves: a room's, or a conversation's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadTarget {
+    /// A room (`room`).
+    Room(String),
+    /// Direct messages with a nickname (`with`).
+    With(String),
+}
+
 /// A request with its correlation value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
@@ -331,6 +352,8 @@ impl Request {
             Request::History { .. } | Request::DirectHistory { .. } => "history",
             Request::Conversations { .. } => "conversations",
             Request::Search { .. } => "search",
+            Request::MarkRead { .. } => "mark_read",
+            Request::ReadMarkers => "read_markers",
             Request::Away { .. } => "away",
             Request::Whois { .. } => "whois",
             Request::Register { .. } => "register",
@@ -517,7 +540,15 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
         }
         Request::Unban { target } => put_target(&mut put, target),
-        Request::Rooms | Request::Logout | Request::Ping | Request::Pong => {}
+        Request::MarkRead { target, ts } => {
+            match target {
+                ReadTarget::Room(room) => put("room", room.as_str().into()),
+                ReadTarget::With(with) => put("with", with.as_str().into()),
+            }
+            put("ts", (*ts).into());
+        }
+        Request::Rooms | Request::ReadMarkers | Request::Logout | Request::Ping | Request::Pong => {
+        }
     }
     let mut out = serde_json::Value::Object(object).to_string().into_bytes();
     out.push(b'\n');
@@ -577,6 +608,8 @@ struct Fields<'a> {
     modes: Option<&'a RawValue>,
     #[serde(borrow)]
     args: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ts: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -732,6 +765,36 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
         "whois" => Request::Whois {
             nickname: required(fields.nickname, "nickname")?,
         },
+        "mark_read" => {
+            let target = match (
+                optional(fields.room, "room")?,
+                optional(fields.with, "with")?,
+            ) {
+                (Some(room), None) => ReadTarget::Room(room),
+                (None, Some(with)) => ReadTarget::With(with),
+                (None, None) => {
+                    return Err(RequestError::new(
+                        ErrorCode::MissingField,
+                        "field `room` (or `with`) is missing",
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(RequestError::new(
+                        ErrorCode::InvalidField,
+                        "give either `room` or `with`, not both",
+                    ));
+                }
+            };
+            let ts: i64 = required(fields.ts, "ts")?;
+            if ts < 0 {
+                return Err(RequestError::new(
+                    ErrorCode::InvalidField,
+                    "field `ts` must not be negative",
+                ));
+            }
+            Request::MarkRead { target, ts }
+        }
+        "read_markers" => Request::ReadMarkers,
         "logout" => Request::Logout,
         "register" => Request::Register {
             nickname: optional(fields.nickname, "nickname")?,
@@ -971,6 +1034,15 @@ mod tests {
                 }),
             proptest::option::of(".{1,40}").prop_map(|message| Request::Away { message }),
             any::<String>().prop_map(|nickname| Request::Whois { nickname }),
+            (any::<String>(), 0..i64::MAX).prop_map(|(room, ts)| Request::MarkRead {
+                target: ReadTarget::Room(room),
+                ts
+            }),
+            (any::<String>(), 0..i64::MAX).prop_map(|(with, ts)| Request::MarkRead {
+                target: ReadTarget::With(with),
+                ts
+            }),
+            Just(Request::ReadMarkers),
             Just(Request::Logout),
             Just(Request::Ping),
             Just(Request::Pong),
@@ -1243,6 +1315,53 @@ mod tests {
             ErrorCode::InvalidField
         );
         assert_eq!(err(br#"{"type":"register"}"#).code, ErrorCode::MissingField);
+    }
+
+    #[test]
+    fn read_markers_name_a_room_or_a_nickname_and_a_time() {
+        assert_eq!(
+            ok(r#"{"type":"mark_read","room":"rust","ts":42}"#).request,
+            Request::MarkRead {
+                target: ReadTarget::Room("rust".into()),
+                ts: 42
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"mark_read","with":"bob","ts":0}"#).request,
+            Request::MarkRead {
+                target: ReadTarget::With("bob".into()),
+                ts: 0
+            }
+        );
+        assert_eq!(
+            ok(r#"{"type":"read_markers"}"#).request,
+            Request::ReadMarkers
+        );
+        for (bad, code) in [
+            (r#"{"type":"mark_read","ts":1}"#, ErrorCode::MissingField),
+            (
+                r#"{"type":"mark_read","room":"r"}"#,
+                ErrorCode::MissingField,
+            ),
+            (
+                r#"{"type":"mark_read","room":"r","with":"b","ts":1}"#,
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"type":"mark_read","room":"r","ts":-1}"#,
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"type":"mark_read","room":"r","ts":1.5}"#,
+                ErrorCode::InvalidField,
+            ),
+            (
+                r#"{"type":"mark_read","room":"r","ts":"1"}"#,
+                ErrorCode::InvalidField,
+            ),
+        ] {
+            assert_eq!(err(bad.as_bytes()).code, code, "{bad}");
+        }
     }
 
     #[test]

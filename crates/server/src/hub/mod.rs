@@ -33,6 +33,7 @@ mod moderation;
 mod monitor;
 mod presence;
 mod publish;
+mod read_markers;
 mod room_settings;
 mod rooms;
 mod state;

@@ -29,6 +29,14 @@ pub enum Audience<'a> {
     /// Everyone online (each filters what it did not ask for: see
     /// `Event::wanted`).
     Everyone,
+    /// The sessions logged into `account` (a folded nickname), but
+    /// `except` (the one that caused it).
+    Account {
+        /// The account.
+        account: &'a str,
+        /// A session that is not told.
+        except: UserId,
+    },
     /// Everyone but `user` who shares at least one of `rooms` with them,
     /// once each however many rooms they share.
     Sharing {
@@ -82,6 +90,16 @@ impl State {
                 for user in self.users.values() {
                     user.client.deliver(event);
                     delivered += 1;
+                }
+            }
+            Audience::Account { account, except } => {
+                // Few sessions share an account, and this is rare (read
+                // markers): a scan, rather than an index every login keeps.
+                for (id, user) in &self.users {
+                    if *id != except && user.identity.account.as_deref() == Some(account) {
+                        user.client.deliver(event);
+                        delivered += 1;
+                    }
                 }
             }
             Audience::Sharing { user, rooms } => {

@@ -114,17 +114,26 @@ pub const USERHOST_IN_NAMES: Capability = Capability {
 /// own capability too).
 pub const EXTENDED_MONITOR: Capability = Capability {
     name: "extended-monitor",
+    bit: 1 << 15,
+    value: None,
+};
+
+/// `draft/read-marker`: `MARKREAD`, and one's read markers after JOIN and
+/// when another session moves them (see `read_marker.rs`).
+pub const READ_MARKER: Capability = Capability {
+    name: "draft/read-marker",
     bit: 1 << 14,
     value: None,
 };
 
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 15] = [
+pub const OFFERED: [Capability; 16] = [
     ACCOUNT_NOTIFY,
     AWAY_NOTIFY,
     BATCH,
     CAP_NOTIFY,
     CHATHISTORY,
+    READ_MARKER,
     ECHO_MESSAGE,
     EXTENDED_MONITOR,
     INVITE_NOTIFY,
@@ -199,6 +208,7 @@ impl Caps {
             (INVITE_NOTIFY, wants::INVITE),
             (SETNAME, wants::SETNAME),
             (EXTENDED_MONITOR, wants::EXTENDED_MONITOR),
+            (READ_MARKER, wants::READ_MARKER),
         ]
         .into_iter()
         .filter(|(cap, _)| self.has(*cap))

@@ -50,9 +50,15 @@ impl IrcSession {
                 continue;
             };
             let nick = self.addressee();
+            let marker = self.join_markread(room).await;
             let result = self.hub.join(&client, room, key, |joined| {
                 let mut out = Vec::new();
-                for m in self.join_reply(&client, &nick, joined) {
+                let mut lines = self.join_reply(&client, &nick, joined);
+                if let Some(marker) = &marker {
+                    // After the names, before their end (draft/read-marker).
+                    lines.insert(lines.len().saturating_sub(1), marker.clone());
+                }
+                for m in lines {
                     m.encode_into(&mut out);
                 }
                 Bytes::from(out)

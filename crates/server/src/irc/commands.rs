@@ -72,6 +72,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Admin => Now(admin),
         Command::Links => Now(links),
         Command::Monitor => Now(monitor),
+        Command::Markread => Later(markread),
     }
 }
 
@@ -264,6 +265,13 @@ fn authenticate<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
 fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
     Box::pin(async move {
         s.chathistory(a).await;
+        Flow::Continue
+    })
+}
+
+fn markread<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.markread(a).await;
         Flow::Continue
     })
 }

@@ -18,7 +18,8 @@
 //!   TIME, ADMIN, LINKS),
 //!   [`messages`] (PRIVMSG, NOTICE, TAGMSG), [`users`] (queries about users
 //!   and the server, AWAY, OPER, KILL, user MODE), [`history`] (replay on
-//!   join) and [`chathistory`] (`CHATHISTORY`);
+//!   join) and [`chathistory`] (`CHATHISTORY`); [`read_marker`]
+//!   (`MARKREAD`);
 //! - [`events`], [`replies`], [`errors`], [`isupport`]: how events,
 //!   answers and refusals are written for IRC clients; [`labels`]: the
 //!   answers to a labeled request (labeled-response).
@@ -37,6 +38,7 @@ mod labels;
 mod messages;
 mod moderation;
 mod monitor;
+mod read_marker;
 mod registration;
 pub mod replies;
 mod sasl;
@@ -188,4 +190,6 @@ pub struct IrcSession {
     /// The account SASL logged into (used at registration instead of
     /// `PASS`).
     sasl_account: Option<crate::accounts::Identity>,
+    /// Read markers (`MARKREAD`).
+    markers: crate::read_markers::ReadMarkers,
 }

@@ -46,6 +46,7 @@ impl IrcSession {
             sasl_account: None,
             wallops: false,
             bot: false,
+            markers: Default::default(),
         }
     }
 

@@ -103,6 +103,9 @@ impl JsonSession {
             Ok(client) => {
                 info!(peer = %self.peer, id = client.id, nick = %nickname, "logged in");
                 self.protocol = protocol.unwrap_or(1);
+                // Every JSON client hears when another session of its
+                // account moves a read marker.
+                client.set_wants(crate::event::wants::READ_MARKER);
                 self.client = Some(client);
             }
             Err(e) => self.send_error(errors::hub_error(&e), e.to_string(), reference),

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chatroom_proto::json::{
     ChatMessage, DirectMessage, MemberInfo, ModeChanges, Presence, PresenceEvent, PresenceSummary,
-    ServerFrame, encode_frame,
+    ReadMarker, ServerFrame, encode_frame,
 };
 use chatroom_proto::nick::SYSTEM_NICK;
 
-use crate::event::{self, EventKind, Person, QuitReason};
+use crate::event::{self, EventKind, MarkerTarget, Person, QuitReason};
 
 /// The frame for `kind`, which happened at `ts` (ms since the epoch).
 pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
@@ -40,6 +40,7 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         | EventKind::Wallops { .. }
         | EventKind::Online { .. }
         | EventKind::Offline { .. } => return Bytes::new(),
+        EventKind::ReadMarker { target, ts } => ServerFrame::ReadMarker(read_marker(target, *ts)),
         EventKind::Message {
             msg_id,
             ts,
@@ -221,4 +222,19 @@ fn member_infos(users: &[(u64, Arc<str>)]) -> Vec<MemberInfo> {
             nickname: nick.to_string(),
         })
         .collect()
+}
+
+/// The `read_marker` frame for `target` (no `ref`: add the request's when
+/// it answers one).
+pub fn read_marker(target: &MarkerTarget, ts: i64) -> ReadMarker {
+    let (room, with) = match target {
+        MarkerTarget::Room(name) => (Some(name.to_string()), None),
+        MarkerTarget::Nick(nick) => (None, Some(nick.to_string())),
+    };
+    ReadMarker {
+        room,
+        with,
+        ts,
+        reference: None,
+    }
 }

@@ -15,6 +15,7 @@
 //! - [`requests`]: what a logged-in user asks for;
 //! - [`moderation`]: room modes, asked for and changed;
 //! - [`history`]: reads from the store;
+//! - [`read_markers`]: `mark_read`, `read_markers`, the marker after `join`;
 //! - [`events`], [`replies`], [`errors`]: events, answers and refusals as
 //!   JSON frames.
 
@@ -23,6 +24,7 @@ pub mod errors;
 pub mod events;
 mod history;
 mod moderation;
+mod read_markers;
 pub mod replies;
 mod requests;
 mod session;
@@ -79,4 +81,6 @@ pub struct JsonSession {
     awaiting_receipts: bool,
     /// Wrong passwords (and attempts while told to wait) on this connection.
     wrong_passwords: u8,
+    /// Read markers (`mark_read`).
+    markers: crate::read_markers::ReadMarkers,
 }

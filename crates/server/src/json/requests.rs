@@ -115,6 +115,10 @@ impl JsonSession {
                 };
                 Box::pin(self.search(query, text, reference)).await;
             }
+            Request::MarkRead { target, ts } => {
+                Box::pin(self.mark_read(client, target, ts, reference)).await;
+            }
+            Request::ReadMarkers => Box::pin(self.read_markers(client, reference)).await,
             Request::Away { message } => {
                 hub.set_away(client, message);
                 done(self, "away", reference);
@@ -147,6 +151,7 @@ impl JsonSession {
                     }))
                 })?;
                 info!(peer = %self.peer, id = client.id, room = %joined.name, "joined");
+                Box::pin(self.join_marker(client, &joined.name, reference.clone())).await;
                 Box::pin(self.replay(
                     joined.key,
                     joined.name,

@@ -37,6 +37,7 @@ impl JsonSession {
             protocol: 1,
             awaiting_receipts: false,
             wrong_passwords: 0,
+            markers: Default::default(),
         }
     }
 
@@ -208,7 +209,7 @@ impl Session for JsonSession {
             | Request::Oper { .. } => 5,
             // These reach everyone sharing a room with the user.
             Request::Nick { .. } | Request::Topic { topic: Some(_), .. } => 10,
-            Request::Whois { .. } => 2,
+            Request::Whois { .. } | Request::MarkRead { .. } | Request::ReadMarkers => 2,
             Request::Conversations { .. } => 3,
             Request::Away { .. } => 5,
             // Reading history costs by the page; a full-text search more.

@@ -18,6 +18,7 @@
 mod backup;
 mod ids;
 mod index;
+mod markers;
 mod reads;
 mod retention;
 mod schema;
@@ -38,6 +39,7 @@ use crate::metrics::StoreMetrics;
 
 pub use backup::{Stats, backup, stats};
 pub use ids::Start;
+pub use markers::{MAX_MARKERS_PER_ACCOUNT, StoredMarker};
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
 pub use search::{Found, Peer, Reader, SEARCH_WINDOW, SearchQuery};
 pub use span::Span;
@@ -237,6 +239,12 @@ enum Op {
         kind: String,
         value: String,
     },
+    /// A read marker to move forward; the reply (where it stands, `None`
+    /// past the account's limit) comes once it is committed.
+    MarkRead(
+        StoredMarker,
+        oneshot::Sender<Result<Option<i64>, StoreError>>,
+    ),
 }
 
 /// How far the writer has got, for reads to wait on.
@@ -504,6 +512,38 @@ impl Store {
             .send(Op::DeleteAccount(key, reply))
             .map_err(|_| StoreError::Stopped)?;
         done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Moves `marker.account`'s read marker for `marker.key` forward to
+    /// `marker.ts` (never back) and waits until that is committed; answers
+    /// where the marker stands, or `None` when it is a new one and the
+    /// account has [`MAX_MARKERS_PER_ACCOUNT`] already.
+    pub async fn mark_read(&self, marker: StoredMarker) -> Result<Option<i64>, StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.ops
+            .send(Op::MarkRead(marker, reply))
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Where `account`'s read marker for `key` stands, if it has one.
+    pub async fn read_marker(
+        &self,
+        account: String,
+        key: String,
+    ) -> Result<Option<i64>, StoreError> {
+        self.read(|reply| reads::Read::Marker {
+            account,
+            key,
+            reply,
+        })
+        .await
+    }
+
+    /// Every read marker of `account`.
+    pub async fn read_markers(&self, account: String) -> Result<Vec<StoredMarker>, StoreError> {
+        self.read(|reply| reads::Read::Markers { account, reply })
+            .await
     }
 
     /// Queues a ban to be stored; never blocks.

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+use super::markers::{self, StoredMarker};
 use super::search::{self, Found, Peer, Reader, SearchQuery};
 use super::{Page, Retention, Span, StoreError};
 
@@ -40,6 +41,17 @@ pub enum Read {
         reader: Reader,
         limit: u32,
         reply: oneshot::Sender<Result<Vec<Peer>, StoreError>>,
+    },
+    /// One account's read marker for one conversation.
+    Marker {
+        account: String,
+        key: String,
+        reply: oneshot::Sender<Result<Option<i64>, StoreError>>,
+    },
+    /// Every read marker of one account.
+    Markers {
+        account: String,
+        reply: oneshot::Sender<Result<Vec<StoredMarker>, StoreError>>,
     },
 }
 
@@ -101,6 +113,16 @@ pub fn answer(conn: &Connection, retention: &Retention, read: Read) {
             reply,
         } => {
             let _ = reply.send(search::conversations(conn, retention, &reader, limit));
+        }
+        Read::Marker {
+            account,
+            key,
+            reply,
+        } => {
+            let _ = reply.send(markers::get(conn, &account, &key));
+        }
+        Read::Markers { account, reply } => {
+            let _ = reply.send(markers::all(conn, &account));
         }
     }
 }

@@ -10,8 +10,22 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// replaced the full-text index and the B-tree indexes on `messages` with
 /// one FTS5 message index written by the store itself (see `index`),
 /// version 5 rebuilt that index so that a deletion names the terms it
-/// removes instead of leaving a tombstone (see [`MESSAGE_INDEX`]).
-const SCHEMA_VERSION: i64 = 6;
+/// removes instead of leaving a tombstone (see [`MESSAGE_INDEX`]),
+/// version 6 stored rooms' settings, version 7 added read markers
+/// ([`READ_MARKERS`]).
+const SCHEMA_VERSION: i64 = 7;
+
+/// Version 7: each account's read position per conversation (see
+/// `markers`), read by one account at a time, hence the primary key.
+const READ_MARKERS: &str = "
+CREATE TABLE IF NOT EXISTS read_markers (
+    account TEXT NOT NULL,                -- folded nickname of the account
+    key     TEXT NOT NULL,                -- '#' and a room key, or a folded nickname
+    target  TEXT NOT NULL,                -- as the user last named it
+    ts      INTEGER NOT NULL,             -- ms since the Unix epoch
+    PRIMARY KEY (account, key)
+) WITHOUT ROWID;
+";
 
 /// The message index (see `index` for what it holds and why): contentless
 /// (the text lives in `messages`), no positions, and an index of
@@ -155,6 +169,9 @@ pub fn prepare(
     }
     if (1..6).contains(&version) && !has_column(&tx, "rooms", "settings")? {
         tx.execute_batch("ALTER TABLE rooms ADD COLUMN settings TEXT;")?;
+    }
+    if version < 7 {
+        tx.execute_batch(READ_MARKERS)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -428,6 +445,46 @@ mod tests {
         // Preparing again (every start) changes nothing.
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         assert_eq!(load(&conn, start).unwrap().rooms, loaded.rooms);
+    }
+
+    #[test]
+    fn a_version_6_database_gains_read_markers_and_keeps_its_rooms() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        // Version 6 had no read markers.
+        conn.execute_batch(
+            "DROP TABLE read_markers;
+             INSERT INTO rooms (key, name, topic) VALUES ('rust', 'Rust', 'all things Rust');",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let marker = crate::store::StoredMarker {
+            account: "ann".into(),
+            key: "#rust".into(),
+            target: "#Rust".into(),
+            ts: 42,
+        };
+        assert_eq!(
+            super::super::markers::set(&conn, &marker).unwrap(),
+            Some(42)
+        );
+        let start = crate::store::Start {
+            next_message: 1,
+            next_user: 1,
+            epoch: 0,
+        };
+        assert_eq!(
+            load(&conn, start).unwrap().rooms[0].topic,
+            "all things Rust"
+        );
+        // Preparing again (every start) keeps the markers.
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(super::super::markers::all(&conn, "ann").unwrap(), [marker]);
     }
 
     #[test]

@@ -272,6 +272,9 @@ impl<'p> Writer<'p> {
                         .map_err(StoreError::from);
                     let _ = reply.send(deleted);
                 }
+                Op::MarkRead(marker, reply) => {
+                    let _ = reply.send(super::markers::set(&self.conn, &marker));
+                }
                 Op::Message(..)
                 | Op::UserId(_)
                 | Op::ReleaseIds { .. }

@@ -603,6 +603,36 @@ async fn json_corpus_gets_the_documented_errors() {
             json!({"type": "login", "nickname": "again"}),
             "already_logged_in",
         ),
+        // Read markers: no target, both, bad names, bad times.
+        (json!({"type": "mark_read", "ts": 1}), "missing_field"),
+        (
+            json!({"type": "mark_read", "room": "lobby"}),
+            "missing_field",
+        ),
+        (
+            json!({"type": "mark_read", "room": "lobby", "with": "bob", "ts": 1}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "mark_read", "room": "lobby", "ts": -1}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "mark_read", "room": "lobby", "ts": "yesterday"}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "mark_read", "room": "lobby", "ts": 1e300}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "mark_read", "room": "x".repeat(5000), "ts": 1}),
+            "invalid_field",
+        ),
+        (
+            json!({"type": "mark_read", "with": "\u{1b}[5mblink", "ts": 1}),
+            "invalid_field",
+        ),
     ] {
         let e = p.refused(request.to_string().as_bytes(), code).await;
         assert!(e.get("ref").is_none(), "{e}");
@@ -741,6 +771,43 @@ async fn irc_corpus_gets_the_documented_numerics() {
         "CAP",
     )
     .await;
+    scene.chat.goes_on().await;
+
+    // Read markers: missing parameters, bad times and targets.
+    let markread_fails = [
+        ("MARKREAD\r\n".to_owned(), "NEED_MORE_PARAMS"),
+        ("MARKREAD :\r\n".to_owned(), "NEED_MORE_PARAMS"),
+        ("MARKREAD #lobby *\r\n".to_owned(), "INVALID_PARAMS"),
+        (
+            "MARKREAD #lobby timestamp=\r\n".to_owned(),
+            "INVALID_PARAMS",
+        ),
+        (
+            "MARKREAD #lobby timestamp=2019-02-30T00:00:00.000Z\r\n".to_owned(),
+            "INVALID_PARAMS",
+        ),
+        (
+            "MARKREAD #lobby timestamp=-0001-01-01T00:00:00.000Z\r\n".to_owned(),
+            "INVALID_PARAMS",
+        ),
+        (
+            "MARKREAD #lobby timestamp=99999-01-01T00:00:00.000Z\r\n".to_owned(),
+            "INVALID_PARAMS",
+        ),
+        (
+            format!(
+                "MARKREAD #{} timestamp=2019-01-01T00:00:00Z\r\n",
+                "x".repeat(400)
+            ),
+            "INVALID_PARAMS",
+        ),
+        ("MARKREAD &other\r\n".to_owned(), "INVALID_PARAMS"),
+        ("MARKREAD \x1b[5mblink\r\n".to_owned(), "INVALID_PARAMS"),
+    ];
+    for (line, code) in markread_fails {
+        let fail = p.numeric(line.as_bytes(), "FAIL").await;
+        assert_eq!(fail.params[..2], ["MARKREAD", code], "{line:?}");
+    }
     scene.chat.goes_on().await;
 
     // Very many tiny lines in one write: every PING is answered, in order.

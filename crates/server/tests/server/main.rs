@@ -7,7 +7,7 @@
 //!   `irc_tags`: IRCv3 client-only tags and TAGMSG; `irc_sasl`: SASL PLAIN;
 //!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities;
 //!   `irc_labels`: labeled-response; `irc_queries`: IRC's query and
-//!   information commands.
+//!   information commands; `read_marker`: read markers in both protocols.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
@@ -40,6 +40,7 @@ mod metrics;
 mod moderation;
 mod presence;
 mod proxy;
+mod read_marker;
 mod rooms;
 mod search;
 mod security;

@@ -192,7 +192,13 @@ impl App {
             }
             ServerFrame::Conversations(list) => self.on_conversations(list),
             // Pings are answered by the network task; they never get here.
-            ServerFrame::Pong(_) | ServerFrame::Ping(_) | ServerFrame::Unknown => {}
+            // The full-screen client keeps its own unread counts and does
+            // not use read markers (yet).
+            ServerFrame::ReadMarker(_)
+            | ServerFrame::ReadMarkers(_)
+            | ServerFrame::Pong(_)
+            | ServerFrame::Ping(_)
+            | ServerFrame::Unknown => {}
         }
     }
 
