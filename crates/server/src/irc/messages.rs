@@ -1,9 +1,11 @@
 //! Saying things: PRIVMSG and NOTICE to channels and nicknames (CTCP ACTION
 //! is a `/me`), with the sender's client-only tags; TAGMSG, tags alone.
 
-use chatroom_proto::irc::{self, channel, numeric};
+use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 
 use super::IrcSession;
+use super::replies::user_name;
+use crate::event::Person;
 use crate::hub::{HubError, Style, TagTo};
 
 /// The most targets one PRIVMSG or NOTICE may name (`TARGMAX`).
@@ -26,7 +28,9 @@ impl IrcSession {
             notice,
             tags: self.client_tags.clone(),
         };
+        let command = if notice { "NOTICE" } else { "PRIVMSG" };
         for target in channel::split_list(targets).take(MAX_TARGETS) {
+            let text = self.fitted(client.id, command, target, text, action);
             let result = if channel::is_channel(target) {
                 match channel::channel_to_room(target) {
                     Ok(room) => self.hub.say(client, Some(room), text, style.clone(), None),
@@ -50,6 +54,38 @@ impl IrcSession {
                 Err(e) => self.not_sent(&e, target),
             }
         }
+    }
+
+    /// `text` as it fits in one relayed line to `target`. The relay
+    /// carries the sender's `nick!user@host`, which the client's own line
+    /// did not, so a text that fitted in the client's line may not fit in
+    /// the relayed one: it is cut at a character boundary, as IRC servers
+    /// do, rather than sent on as a second line the sender never wrote.
+    fn fitted<'t>(
+        &self,
+        id: u64,
+        command: &str,
+        target: &str,
+        text: &'t str,
+        action: bool,
+    ) -> &'t str {
+        // The shortest text that can overflow is longer than this: a line
+        // from a client holds 510 bytes, and a source takes under 200.
+        if text.len() < 300 {
+            return text;
+        }
+        let (Some(nick), Some((user, _))) = (&self.nick, &self.user) else {
+            return text;
+        };
+        let source = Source::user(nick, user_name(user, nick), &*Person::cloak(id));
+        let template = Message::new(command).with_source(source).param(target);
+        // `/me` adds "\x01ACTION " and a closing "\x01".
+        let overhead = if action { 9 } else { 0 };
+        let budget = irc::text_budget(&template).saturating_sub(overhead).max(1);
+        irc::split_text(text, budget)
+            .first()
+            .copied()
+            .unwrap_or(text)
     }
 
     /// Tells the client why what it sent to `target` went nowhere: `404`

@@ -613,3 +613,41 @@ async fn a_slow_consumer_quits_with_sendq_exceeded() {
     drop(slow_writer);
     server.stop().await;
 }
+
+/// A PRIVMSG that filled the client's line arrives as one line, cut to
+/// fit once the sender's `nick!user@host` is in front of it (as IRC servers
+/// do), never as a second line the sender did not write; a JSON user gets
+/// the same text.
+#[tokio::test]
+async fn a_full_line_from_irc_is_relayed_as_one_line_cut_to_fit() {
+    let server = TestServer::start().await;
+    let mut sender = IrcRaw::register(server.irc_addr, "sender", &["echo-message"]).await;
+    let mut receiver = IrcRaw::register(server.irc_addr, "receiver", &[]).await;
+    let text = "b".repeat(510 - "PRIVMSG #lobby :".len());
+    sender.send(&format!("PRIVMSG #lobby :{text}")).await;
+    let echo = sender.until("PRIVMSG").await;
+    let relayed = receiver.until("PRIVMSG").await;
+    for m in [&echo, &relayed] {
+        let got = last_param(m);
+        assert!(
+            got.len() >= 400 && text.starts_with(got),
+            "{} bytes",
+            got.len()
+        );
+        assert!(m.encode().len() <= 512);
+    }
+    let rest = receiver.sync().await;
+    assert!(
+        !commands(&rest).contains(&"PRIVMSG"),
+        "a second line: {rest:?}"
+    );
+    let rest = sender.sync().await;
+    assert!(
+        !commands(&rest).contains(&"PRIVMSG"),
+        "a second echo: {rest:?}"
+    );
+    // Short texts are untouched.
+    sender.send("PRIVMSG #lobby :short").await;
+    assert_eq!(last_param(&receiver.until("PRIVMSG").await), "short");
+    server.stop().await;
+}
