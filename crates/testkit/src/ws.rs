@@ -52,7 +52,23 @@ impl Ws {
         subprotocol: Option<&str>,
         headers: &[(&'static str, &str)],
     ) -> Result<Ws, Error> {
-        let mut request = ws_url(addr).into_client_request().unwrap();
+        Ws::open(addr, &ws_url(addr), subprotocol, headers).await
+    }
+
+    /// Connects to the listener's root, `/`, where web IRC clients (and
+    /// irctest) look for the WebSocket, with a subprotocol if given.
+    pub async fn connect_at_root(addr: SocketAddr, subprotocol: Option<&str>) -> Result<Ws, Error> {
+        Ws::open(addr, &format!("ws://{addr}/"), subprotocol, &[]).await
+    }
+
+    /// Opens `url` on `addr` (see [`Ws::connect_with_headers`]).
+    async fn open(
+        addr: SocketAddr,
+        url: &str,
+        subprotocol: Option<&str>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Ws, Error> {
+        let mut request = url.into_client_request().unwrap();
         if let Some(protocol) = subprotocol {
             request.headers_mut().insert(
                 "sec-websocket-protocol",

@@ -23,8 +23,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Extension, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use bytes::Bytes;
 use chatroom_proto::ErrorCode;
@@ -93,6 +94,7 @@ struct AppState {
 /// else; every response carries the security headers.
 fn router(shared: Arc<Shared>, tasks: TaskTracker) -> Router {
     let mut router = Router::new()
+        .route("/", get(front_door))
         .route("/ws", get(ws::upgrade))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready));
@@ -103,6 +105,26 @@ fn router(shared: Arc<Shared>, tasks: TaskTracker) -> Router {
         .fallback(get(assets::serve))
         .layer(axum::middleware::map_response(headers::secure))
         .with_state(AppState { shared, tasks })
+}
+
+/// `/`: the web client's page, or, for a WebSocket upgrade, the same
+/// endpoint as `/ws`: web IRC clients (and irctest) open their WebSocket at
+/// a server's root.
+async fn front_door(
+    state: State<AppState>,
+    connection: Extension<Arc<Connection>>,
+    request: Request,
+) -> Response {
+    let upgrade = request
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        ws::upgrade(state, connection, request).await
+    } else {
+        assets::serve(request.uri().clone()).await
+    }
 }
 
 /// Serves one HTTP connection (plain or TLS) until it closes, is upgraded

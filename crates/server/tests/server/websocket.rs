@@ -451,3 +451,30 @@ async fn a_websocket_that_never_reads_is_cut_off_while_others_keep_receiving() {
     drop(slow);
     server.stop().await;
 }
+
+/// Web IRC clients (and irctest) open their WebSocket at the server's
+/// root: `/` upgrades like `/ws`, and without an upgrade still serves the
+/// page.
+#[tokio::test]
+async fn the_root_takes_websockets_too() {
+    let server = TestServer::start().await;
+    let mut irc = Ws::connect_at_root(server.http_addr, Some("text.ircv3.net"))
+        .await
+        .unwrap();
+    irc.send_text("NICK rooted").await;
+    irc.send_text("USER rooted 0 * :Rooted").await;
+    while !irc.recv_line().await.contains(" 001 ") {}
+    let json = Ws::connect_at_root(server.http_addr, None).await;
+    assert!(
+        json.is_ok(),
+        "JSON at the root too: {json:?}",
+        json = json.err()
+    );
+    let page = get(server.http_addr, "/").await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.contains("<!doctype html") || page.contains("<!DOCTYPE html"),
+        "{page}"
+    );
+    server.stop().await;
+}

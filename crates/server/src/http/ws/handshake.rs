@@ -59,11 +59,19 @@ pub(super) fn key(headers: &HeaderMap) -> Result<&HeaderValue, Refusal> {
     ))
 }
 
-/// The first of `ours` (in our order of preference) the client asked for.
+/// The first subprotocol the client offered (in its order of preference,
+/// as the IRCv3 WebSocket specification asks) that is one of `ours`.
 pub(super) fn subprotocol(headers: &HeaderMap, ours: &[&'static str]) -> Option<&'static str> {
-    ours.iter()
-        .copied()
-        .find(|p| has_token(headers, SEC_WEBSOCKET_PROTOCOL, p))
+    headers
+        .get_all(SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|offered| {
+            ours.iter()
+                .copied()
+                .find(|p| offered.trim().eq_ignore_ascii_case(p))
+        })
 }
 
 /// The `101 Switching Protocols` answering the request with `key`.
@@ -145,9 +153,11 @@ mod tests {
     }
 
     #[test]
-    fn our_preferred_subprotocol_of_those_asked_for() {
+    fn the_clients_first_subprotocol_that_we_speak() {
         let ours = ["text.ircv3.net", "binary.ircv3.net"];
         let asked = headers(&[("sec-websocket-protocol", "binary.ircv3.net, text.ircv3.net")]);
+        assert_eq!(subprotocol(&asked, &ours), Some("binary.ircv3.net"));
+        let asked = headers(&[("sec-websocket-protocol", "chat, text.ircv3.net")]);
         assert_eq!(subprotocol(&asked, &ours), Some("text.ircv3.net"));
         let asked = headers(&[("sec-websocket-protocol", "binary.ircv3.net")]);
         assert_eq!(subprotocol(&asked, &ours), Some("binary.ircv3.net"));

@@ -49,7 +49,7 @@ use crate::metrics::Transport;
 use crate::outbox::{CloseReason, Outbox};
 use crate::server::Wire;
 
-/// The IRC subprotocols, in the order the server prefers them.
+/// The IRC subprotocols (the client's order of preference decides).
 const IRC_SUBPROTOCOLS: [&str; 2] = ["text.ircv3.net", "binary.ircv3.net"];
 
 /// Bytes the socket reads at a time. tungstenite zeroes this much of its
