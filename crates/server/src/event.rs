@@ -333,6 +333,8 @@ pub enum EventKind {
     /// The receiver's own read marker moved (another session of their
     /// account set it).
     ReadMarker {
+        /// The server's name (the source of the IRC line).
+        server: Arc<str>,
         /// Which conversation.
         target: MarkerTarget,
         /// Where the marker stands now (ms since the epoch).

@@ -21,7 +21,14 @@ impl Hub {
     /// `target` now stands at `ts` (IRC clients that took
     /// `draft/read-marker`, and JSON clients).
     pub fn read_marker_moved(&self, client: &Client, account: &str, target: MarkerTarget, ts: i64) {
-        let event = Event::new(EventKind::ReadMarker { target, ts }, now_ms());
+        let event = Event::new(
+            EventKind::ReadMarker {
+                server: self.settings.server_name.clone(),
+                target,
+                ts,
+            },
+            now_ms(),
+        );
         let state = self.state.lock();
         state.publish(
             Audience::Account {

@@ -197,9 +197,8 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                 .trailing_param(&**realname);
             tag(m, None, ts).encode_into(&mut out);
         }
-        EventKind::ReadMarker { target, ts } => {
-            // The server's own line: from the same name as summaries.
-            super::read_marker::markread_line(SYSTEM_NICK, target, Some(*ts)).encode_into(&mut out);
+        EventKind::ReadMarker { server, target, ts } => {
+            super::read_marker::markread_line(server, target, Some(*ts)).encode_into(&mut out);
         }
         EventKind::Invite { room, by, target } | EventKind::Invited { room, by, target } => {
             let m = Message::new("INVITE")

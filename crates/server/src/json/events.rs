@@ -40,7 +40,9 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         | EventKind::Wallops { .. }
         | EventKind::Online { .. }
         | EventKind::Offline { .. } => return Bytes::new(),
-        EventKind::ReadMarker { target, ts } => ServerFrame::ReadMarker(read_marker(target, *ts)),
+        EventKind::ReadMarker { target, ts, .. } => {
+            ServerFrame::ReadMarker(read_marker(target, *ts))
+        }
         EventKind::Message {
             msg_id,
             ts,

@@ -158,7 +158,17 @@ async fn an_accounts_sessions_share_markers_across_protocols() {
         json!({"type": "read_marker", "room": "test", "ts": 1_668_165_072_000_i64, "ref": 1})
     );
     let moved = "timestamp=2022-11-11T11:11:12.000Z";
-    assert_eq!(markread(&irc.sync().await), ["#test", moved]);
+    let pushed = irc.sync().await;
+    assert_eq!(markread(&pushed), ["#test", moved]);
+    let source = pushed
+        .iter()
+        .find(|m| m.command == "MARKREAD")
+        .and_then(|m| m.source.clone());
+    assert_eq!(
+        source.map(|s| s.name),
+        Some("chatroom".to_owned()),
+        "from the server, by its name"
+    );
     assert_eq!(markread(&irc2.sync().await), ["#test", moved]);
     // An older time moves nothing and tells nobody.
     json.send_json(json!({"type": "mark_read", "room": "test", "ts": 5, "ref": 2}))
