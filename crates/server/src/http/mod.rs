@@ -115,12 +115,7 @@ async fn front_door(
     connection: Extension<Arc<Connection>>,
     request: Request,
 ) -> Response {
-    let upgrade = request
-        .headers()
-        .get(axum::http::header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    if upgrade {
+    if ws::asks_for_websocket(request.headers()) {
         ws::upgrade(state, connection, request).await
     } else {
         assets::serve(request.uri().clone()).await

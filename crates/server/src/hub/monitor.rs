@@ -11,6 +11,7 @@
 //! nobody cost nothing.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use chatroom_proto::nick;
 
@@ -78,18 +79,18 @@ impl Watches {
 impl State {
     /// Tells those watching `nick` that `who` now has it (`Some`) or that
     /// nobody does (`None`: its last holder gave it up).
-    pub(super) fn tell_watchers(&self, server: &str, nick: &str, who: Option<&Person>) {
+    pub(super) fn tell_watchers(&self, server: &Arc<str>, nick: &str, who: Option<&Person>) {
         let folded = nick::fold(nick);
         if !self.watches.watchers.contains_key(&folded) {
             return;
         }
         let kind = match who {
             Some(person) => EventKind::Online {
-                server: server.into(),
+                server: server.clone(),
                 who: person.clone(),
             },
             None => EventKind::Offline {
-                server: server.into(),
+                server: server.clone(),
                 nick: nick.into(),
             },
         };
@@ -166,14 +167,6 @@ impl Hub {
                     .insert(client.id);
             }
             added.watched.push(state.watched(given));
-        }
-        if state
-            .watches
-            .watched
-            .get(&client.id)
-            .is_some_and(BTreeMap::is_empty)
-        {
-            state.watches.watched.remove(&client.id);
         }
         added
     }

@@ -4,7 +4,7 @@
 //! `chathistory` batch, from the same store as the replay on join and the
 //! JSON `history` request.
 
-use chatroom_proto::irc::{Message, Source, channel};
+use chatroom_proto::irc::channel;
 use chatroom_proto::nick;
 use tracing::warn;
 
@@ -188,19 +188,10 @@ impl IrcSession {
         self.send_history(&target_name, &messages);
     }
 
-    /// `FAIL CHATHISTORY <code> <subcommand> :<text>`.
+    /// `FAIL CHATHISTORY <code> <subcommand> :<text>` (`*` for a missing
+    /// subcommand).
     fn chathistory_fail(&self, code: &str, sub: &str, text: &str) {
-        let m = Message::new("FAIL")
-            .with_source(Source::server(self.server()))
-            .param("CHATHISTORY")
-            .param(code)
-            .param(chatroom_proto::irc::safe_param(if sub.is_empty() {
-                "*"
-            } else {
-                sub
-            }))
-            .trailing_param(text);
-        self.send(&m);
+        self.send(&self.fail("CHATHISTORY", code, Some(sub), text));
     }
 }
 

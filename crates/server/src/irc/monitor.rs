@@ -87,20 +87,10 @@ impl IrcSession {
 
     /// `items`, comma-separated, in as few `n` lines as fit.
     fn comma_lines(&self, n: irc::Numeric, items: impl Iterator<Item = String>) -> Vec<Message> {
-        let mut lines = Vec::new();
-        let mut current = String::new();
-        for item in items {
-            if !current.is_empty() && current.len() + 1 + item.len() > LIST_BYTES {
-                lines.push(self.numeric(n).trailing_param(std::mem::take(&mut current)));
-            }
-            if !current.is_empty() {
-                current.push(',');
-            }
-            current.push_str(&item);
-        }
-        if !current.is_empty() {
-            lines.push(self.numeric(n).trailing_param(current));
-        }
-        lines
+        let items: Vec<String> = items.collect();
+        irc::pack_words(items.iter().map(String::as_str), LIST_BYTES, usize::MAX)
+            .into_iter()
+            .map(|group| self.numeric(n).trailing_param(group.join(",")))
+            .collect()
     }
 }

@@ -4,7 +4,7 @@
 //! the capability is told its channel's marker after every JOIN, before
 //! the end of the names.
 
-use chatroom_proto::irc::{self, Message, Source, channel};
+use chatroom_proto::irc::{Message, Source, channel};
 use tracing::warn;
 
 use super::IrcSession;
@@ -127,14 +127,7 @@ impl IrcSession {
 
     /// `FAIL MARKREAD <code> [<param>] :<text>`.
     fn markread_fail(&self, code: &str, param: Option<&str>, text: &str) {
-        let mut m = Message::new("FAIL")
-            .with_source(Source::server(self.server()))
-            .param("MARKREAD")
-            .param(code);
-        if let Some(param) = param {
-            m = m.param(irc::safe_param(param));
-        }
-        self.send(&m.trailing_param(text));
+        self.send(&self.fail("MARKREAD", code, param, text));
     }
 }
 

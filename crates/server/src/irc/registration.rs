@@ -190,14 +190,8 @@ impl IrcSession {
     /// `REGISTER <account> <email> <password>`: `*` or the current nickname
     /// as the account; before registration it registers the NICK given.
     pub(super) async fn register(&mut self, account: &str, password: &str) {
-        let fail = |s: &Self, code: &str, text: String| {
-            Message::new("FAIL")
-                .with_source(Source::server(s.server()))
-                .param("REGISTER")
-                .param(code)
-                .param(irc::safe_param(account))
-                .trailing_param(text)
-        };
+        let fail =
+            |s: &Self, code: &str, text: String| s.fail("REGISTER", code, Some(account), text);
         let Some(nick) = self.nick.clone() else {
             let m = fail(self, "NEED_NICK", "Send NICK before REGISTER".to_owned());
             return self.send(&m);
@@ -248,11 +242,12 @@ impl IrcSession {
     pub(super) fn setname(&self, realname: &str) {
         let Some(client) = &self.client else { return };
         if realname.is_empty() || realname.len() > MAX_REALNAME_BYTES {
-            let m = Message::new("FAIL")
-                .with_source(Source::server(self.server()))
-                .param("SETNAME")
-                .param("INVALID_REALNAME")
-                .trailing_param(format!("A real name has 1 to {MAX_REALNAME_BYTES} bytes"));
+            let m = self.fail(
+                "SETNAME",
+                "INVALID_REALNAME",
+                None,
+                format!("A real name has 1 to {MAX_REALNAME_BYTES} bytes"),
+            );
             return self.send(&m);
         }
         if let Err(e) = self.hub.set_realname(client, realname) {

@@ -27,6 +27,26 @@ impl IrcSession {
         Message::numeric(self.server(), n, &self.addressee())
     }
 
+    /// `FAIL <command> <code> [<context>] :<text>` (IRCv3 standard
+    /// replies). The command and context may come from the client: each is
+    /// sent as `*` if it cannot be a middle parameter.
+    pub(super) fn fail(
+        &self,
+        command: &str,
+        code: &str,
+        context: Option<&str>,
+        text: impl Into<String>,
+    ) -> Message {
+        let mut m = Message::new("FAIL")
+            .with_source(Source::server(self.server()))
+            .param(irc::safe_param(command))
+            .param(code);
+        if let Some(context) = context {
+            m = m.param(irc::safe_param(context));
+        }
+        m.trailing_param(text)
+    }
+
     /// `461`: `command` came without the parameters it needs.
     pub(super) fn need_more_params(&self, command: &str) {
         let m = self

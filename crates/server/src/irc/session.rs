@@ -129,11 +129,12 @@ impl Session for IrcSession {
             Input::Bad(ParseError::Empty) => Flow::Continue,
             Input::Bad(ParseError::InvalidUtf8 { command }) => {
                 warn!(peer = %self.peer, %command, "IRC line is not UTF-8");
-                let m = Message::new("FAIL")
-                    .with_source(Source::server(self.server()))
-                    .param(irc::safe_param(&command))
-                    .param("INVALID_UTF8")
-                    .trailing_param("Message rejected: this network only accepts UTF-8");
+                let m = self.fail(
+                    &command,
+                    "INVALID_UTF8",
+                    None,
+                    "Message rejected: this network only accepts UTF-8",
+                );
                 self.send(&m);
                 Flow::Continue
             }

@@ -29,6 +29,12 @@ fn has_token(
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// Whether a request asks to become a WebSocket (`Upgrade: websocket`),
+/// so that a path serving something else too (`/`) can tell.
+pub(crate) fn asks_for_websocket(headers: &HeaderMap) -> bool {
+    has_token(headers, UPGRADE, "websocket")
+}
+
 /// Checks an upgrade request's headers; returns its key.
 pub(super) fn key(headers: &HeaderMap) -> Result<&HeaderValue, Refusal> {
     if !has_token(headers, CONNECTION, "upgrade") {
@@ -37,7 +43,7 @@ pub(super) fn key(headers: &HeaderMap) -> Result<&HeaderValue, Refusal> {
             "Connection header did not include 'upgrade'",
         ));
     }
-    if !has_token(headers, UPGRADE, "websocket") {
+    if !asks_for_websocket(headers) {
         return Err((
             StatusCode::BAD_REQUEST,
             "`Upgrade` header did not include 'websocket'",

@@ -20,6 +20,8 @@
 
 mod frame;
 mod handshake;
+
+pub(crate) use handshake::asks_for_websocket;
 mod incoming;
 mod outgoing;
 
