@@ -15,46 +15,94 @@ use serde::{Deserialize, Serialize};
 use crate::outbox::CloseReason;
 
 /// How a client wants events written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// JSON frames, one per line.
     Json,
-    /// IRC lines without tags.
-    Irc,
-    /// IRC lines with IRCv3 `time` and `msgid` tags (the client asked for
-    /// `server-time`).
-    IrcTagged,
-    /// IRC lines with the server's tags and the senders' client-only tags
-    /// (the client asked for `message-tags`), and `TAGMSG`s.
-    IrcMessageTags,
+    /// IRC lines, shaped by the client's capabilities.
+    Irc(IrcFormat),
+}
+
+/// Which tags IRC lines carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum IrcTags {
+    /// None.
+    #[default]
+    None,
+    /// IRCv3 `time` and `msgid` (the client asked for `server-time`).
+    ServerTime,
+    /// The server's tags and the senders' client-only tags (the client
+    /// asked for `message-tags`), and `TAGMSG`s.
+    MessageTags,
+}
+
+/// What an IRC client's capabilities change in the lines it is sent: each
+/// combination is encoded at most once per event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct IrcFormat {
+    /// The tags lines carry.
+    pub tags: IrcTags,
+    /// IRCv3 `account-tag`: lines from someone logged into an account
+    /// carry `account=`.
+    pub account_tag: bool,
+    /// IRCv3 `extended-join`: JOIN lines carry the account and real name.
+    pub extended_join: bool,
 }
 
 impl Format {
-    /// Every format, in the order of [`Format::index`].
-    const ALL: [Format; 4] = [
-        Format::Json,
-        Format::Irc,
-        Format::IrcTagged,
-        Format::IrcMessageTags,
-    ];
+    /// How many formats there are: the size of an event's cache.
+    const COUNT: usize = 13;
+
+    /// Plain IRC: no capabilities.
+    pub const IRC: Format = Format::Irc(IrcFormat {
+        tags: IrcTags::None,
+        account_tag: false,
+        extended_join: false,
+    });
 
     /// The format's number: its slot in an event's cache, and how a client
     /// handle stores it in one atomic byte.
     pub fn index(self) -> u8 {
         match self {
             Format::Json => 0,
-            Format::Irc => 1,
-            Format::IrcTagged => 2,
-            Format::IrcMessageTags => 3,
+            Format::Irc(irc) => {
+                let tags = match irc.tags {
+                    IrcTags::None => 0,
+                    IrcTags::ServerTime => 1,
+                    IrcTags::MessageTags => 2,
+                };
+                1 + tags * 4 + u8::from(irc.account_tag) * 2 + u8::from(irc.extended_join)
+            }
         }
     }
 
     /// The format numbered `index` (see [`Format::index`]).
     pub fn from_index(index: u8) -> Format {
-        Format::ALL
-            .get(usize::from(index))
-            .copied()
-            .unwrap_or(Format::IrcMessageTags)
+        let Some(irc) = index.checked_sub(1) else {
+            return Format::Json;
+        };
+        Format::Irc(IrcFormat {
+            tags: match irc / 4 {
+                0 => IrcTags::None,
+                1 => IrcTags::ServerTime,
+                _ => IrcTags::MessageTags,
+            },
+            account_tag: irc & 2 != 0,
+            extended_join: irc & 1 != 0,
+        })
+    }
+
+    /// The format as far as it changes how `kind` is written, so that
+    /// clients whose differences do not matter to it share one encoding
+    /// (`extended-join` only changes JOIN lines).
+    fn for_kind(self, kind: &EventKind) -> Format {
+        match self {
+            Format::Irc(mut irc) if !matches!(kind, EventKind::Join { .. }) => {
+                irc.extended_join = false;
+                Format::Irc(irc)
+            }
+            other => other,
+        }
     }
 }
 
@@ -76,6 +124,10 @@ pub struct Person {
     /// tag.
     #[serde(default)]
     pub bot: bool,
+    /// The account they are logged into, if any (IRCv3 `account-tag` and
+    /// `extended-join` show it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Arc<str>>,
 }
 
 impl Person {
@@ -204,6 +256,9 @@ pub enum EventKind {
         room: Arc<str>,
         /// Who.
         who: Person,
+        /// Their real name (IRCv3 `extended-join` shows it).
+        #[serde(default)]
+        realname: Arc<str>,
     },
     /// Someone left a room (parted).
     Part {
@@ -347,7 +402,7 @@ pub struct Event {
     kind: EventKind,
     /// When it happened (ms since the epoch), for presence timestamps.
     ts: i64,
-    cache: [OnceLock<Bytes>; 4],
+    cache: [OnceLock<Bytes>; Format::COUNT],
 }
 
 impl Event {
@@ -413,14 +468,11 @@ impl Event {
 
     /// The event in `format`, encoded on first use.
     pub fn encoded(&self, format: Format) -> Bytes {
+        let format = format.for_kind(&self.kind);
         self.cache[usize::from(format.index())]
             .get_or_init(|| match format {
                 Format::Json => crate::json::events::encode(&self.kind, self.ts),
-                Format::Irc => crate::irc::events::encode(&self.kind, self.ts, false, false),
-                Format::IrcTagged => crate::irc::events::encode(&self.kind, self.ts, true, false),
-                Format::IrcMessageTags => {
-                    crate::irc::events::encode(&self.kind, self.ts, true, true)
-                }
+                Format::Irc(irc) => crate::irc::events::encode(&self.kind, self.ts, irc),
             })
             .clone()
     }
@@ -464,6 +516,7 @@ mod tests {
             user: "u".into(),
             host: Person::cloak(7),
             bot: false,
+            account: None,
         }
     }
 
@@ -473,14 +526,15 @@ mod tests {
             EventKind::Join {
                 room: "lobby".into(),
                 who: bob(),
+                realname: "Bob".into(),
             },
             0,
         );
         let a = event.encoded(Format::Json);
         let b = event.encoded(Format::Json);
         assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
-        let c = event.encoded(Format::Irc);
-        assert_eq!(c.as_ptr(), event.encoded(Format::Irc).as_ptr());
+        let c = event.encoded(Format::IRC);
+        assert_eq!(c.as_ptr(), event.encoded(Format::IRC).as_ptr());
         assert_ne!(a, c);
     }
 
@@ -505,8 +559,11 @@ mod tests {
 
     #[test]
     fn formats_round_trip_through_their_index() {
-        for format in Format::ALL {
-            assert_eq!(Format::from_index(format.index()), format);
+        let mut seen = std::collections::HashSet::new();
+        for index in 0..Format::COUNT as u8 {
+            let format = Format::from_index(index);
+            assert_eq!(format.index(), index);
+            assert!(seen.insert(format), "{format:?} twice");
         }
     }
 

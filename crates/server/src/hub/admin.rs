@@ -124,6 +124,7 @@ impl Hub {
                     operator,
                     ..identity.clone()
                 };
+                user.person.account = identity.account.as_deref().map(Into::into);
                 let event = Event::new(
                     EventKind::Account {
                         who: user.person.clone(),
@@ -155,6 +156,7 @@ impl Hub {
                 operator,
                 ..identity
             };
+            user.person.account = user.identity.account.as_deref().map(Into::into);
             let event = Event::new(
                 EventKind::Account {
                     who: user.person.clone(),
@@ -180,6 +182,7 @@ impl Hub {
         for user in state.users.values_mut() {
             if user.identity.account.as_deref() == Some(key) {
                 user.identity.account = None;
+                user.person.account = None;
                 if account_operator {
                     user.identity.operator = false;
                 }

@@ -243,6 +243,7 @@ impl State {
         user.rooms.insert(key.clone());
         let (client, who) = (user.client.clone(), user.person.clone());
         let account = user.identity.account.clone();
+        let realname: Arc<str> = user.realname.as_str().into();
         let away = user.away.clone();
         let threshold = self.presence_threshold;
         let room = self.rooms.entry(key.clone()).or_insert_with(|| {
@@ -262,6 +263,7 @@ impl State {
                 EventKind::Join {
                     room: room.topic.room.as_str().into(),
                     who: who.clone(),
+                    realname,
                 },
                 now_ms(),
             );

@@ -53,6 +53,7 @@ impl Hub {
             user: arrival.user.as_str().into(),
             host: Person::cloak(id),
             bot: false,
+            account: arrival.identity.account.as_deref().map(Into::into),
         };
         state.add_name(&nick, id);
         state.users.insert(

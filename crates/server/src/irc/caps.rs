@@ -4,7 +4,7 @@
 use chatroom_proto::irc::{self, Message, Source, numeric};
 
 use super::IrcSession;
-use crate::event::Format;
+use crate::event::{Format, IrcFormat, IrcTags};
 
 /// A capability the server offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,15 +126,41 @@ pub const READ_MARKER: Capability = Capability {
     value: None,
 };
 
+/// `account-tag`: lines from someone logged into an account carry
+/// `account=`.
+pub const ACCOUNT_TAG: Capability = Capability {
+    name: "account-tag",
+    bit: 1 << 16,
+    value: None,
+};
+
+/// `extended-join`: JOIN lines carry the joiner's account and real name.
+pub const EXTENDED_JOIN: Capability = Capability {
+    name: "extended-join",
+    bit: 1 << 17,
+    value: None,
+};
+
+/// `standard-replies`: the client understands `FAIL`, `WARN` and `NOTE`
+/// (the server sends `FAIL` where a command has no numeric for the error,
+/// with or without it).
+pub const STANDARD_REPLIES: Capability = Capability {
+    name: "standard-replies",
+    bit: 1 << 18,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 16] = [
+pub const OFFERED: [Capability; 19] = [
     ACCOUNT_NOTIFY,
+    ACCOUNT_TAG,
     AWAY_NOTIFY,
     BATCH,
     CAP_NOTIFY,
     CHATHISTORY,
     READ_MARKER,
     ECHO_MESSAGE,
+    EXTENDED_JOIN,
     EXTENDED_MONITOR,
     INVITE_NOTIFY,
     LABELED_RESPONSE,
@@ -143,6 +169,7 @@ pub const OFFERED: [Capability; 16] = [
     SASL,
     SERVER_TIME,
     SETNAME,
+    STANDARD_REPLIES,
     USERHOST_IN_NAMES,
 ];
 
@@ -189,12 +216,22 @@ impl Caps {
 
     /// How events are written for a client with these capabilities.
     pub fn format(self) -> Format {
-        if self.has(MESSAGE_TAGS) {
-            Format::IrcMessageTags
+        Format::Irc(self.irc_format())
+    }
+
+    /// What these capabilities change in the lines the client is sent.
+    fn irc_format(self) -> IrcFormat {
+        let tags = if self.has(MESSAGE_TAGS) {
+            IrcTags::MessageTags
         } else if self.has(SERVER_TIME) {
-            Format::IrcTagged
+            IrcTags::ServerTime
         } else {
-            Format::Irc
+            IrcTags::None
+        };
+        IrcFormat {
+            tags,
+            account_tag: self.has(ACCOUNT_TAG),
+            extended_join: self.has(EXTENDED_JOIN),
         }
     }
 
@@ -215,9 +252,20 @@ impl Caps {
         .fold(0, |bits, (_, want)| bits | want)
     }
 
-    /// Whether lines for this client carry tags.
+    /// Whether lines for this client carry the server's tags (`time`,
+    /// `msgid`).
     pub fn tagged(self) -> bool {
-        self.format() != Format::Irc
+        self.irc_format().tags != IrcTags::None
+    }
+
+    /// Whether lines from someone logged in carry their account.
+    pub fn account_tag(self) -> bool {
+        self.has(ACCOUNT_TAG)
+    }
+
+    /// Whether JOIN lines for this client carry account and real name.
+    pub fn extended_join(self) -> bool {
+        self.has(EXTENDED_JOIN)
     }
 }
 
@@ -306,8 +354,11 @@ mod tests {
         assert_eq!(some.requested("echo-message nonsense"), None);
         let less = some.requested("-batch").unwrap();
         assert_eq!(less.names(), ["server-time"]);
-        assert_eq!(less.format(), Format::IrcTagged);
-        assert_eq!(none.format(), Format::Irc);
+        assert_eq!(less.irc_format().tags, IrcTags::ServerTime);
+        assert_eq!(none.format(), Format::IRC);
+        let accounts = none.requested("account-tag extended-join").unwrap();
+        assert!(accounts.irc_format().account_tag && accounts.extended_join());
+        assert!(!accounts.tagged(), "account-tag alone adds no time tags");
     }
 
     #[test]

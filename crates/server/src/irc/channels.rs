@@ -20,7 +20,20 @@ impl IrcSession {
             user_name(self.user.as_ref().map_or("", |(u, _)| u), nick),
             &*Person::cloak(client.id),
         );
-        let mut lines = vec![Message::new("JOIN").with_source(source).param(&channel)];
+        let account = joined
+            .members
+            .iter()
+            .find(|(p, _)| p.id == client.id)
+            .and_then(|(p, _)| p.account.as_deref());
+        let mut own = Message::new("JOIN").with_source(source).param(&channel);
+        if self.caps.extended_join() {
+            let realname = self.user.as_ref().map_or("", |(_, r)| r);
+            own = own.param(account.unwrap_or("*")).trailing_param(realname);
+        }
+        if let Some(account) = account.filter(|_| self.caps.account_tag()) {
+            own = own.with_tag("account", Some(account));
+        }
+        let mut lines = vec![own];
         lines.extend(self.topic_lines(nick, &joined.topic, false));
         let names = self.prefixed(joined.members.iter().map(|(p, s)| (p, *s)));
         let names = names.iter().map(String::as_str);

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, numeric};
 use chatroom_proto::nick::SYSTEM_NICK;
 
-use crate::event::{self, EventKind, Person, QuitReason, TagTarget};
+use crate::event::{self, EventKind, IrcFormat, IrcTags, Person, QuitReason, TagTarget};
 use crate::outbox::CloseReason;
 
 /// Where a person's lines come from: `nick!user@host`.
@@ -13,12 +13,19 @@ pub fn source(person: &Person) -> Source {
     Source::user(&*person.nick, &*person.user, &*person.host)
 }
 
-/// The lines for `kind`, which happened at `ts` (ms since the epoch), with
-/// the server's tags when `tagged`, and the senders' client-only tags (and
-/// `TAGMSG`s) when `client_tags` too.
-pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Bytes {
+/// The lines for `kind`, which happened at `ts` (ms since the epoch), as
+/// `format` asks: the server's tags, the senders' client-only tags (and
+/// `TAGMSG`s), their accounts, and JOINs with account and real name.
+pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
     let mut out = Vec::with_capacity(128);
+    let tagged = format.tags != IrcTags::None;
+    let client_tags = format.tags == IrcTags::MessageTags;
+    // The server's tags, and the account of whoever the line is from.
     let tag = |m: Message, msg_id: Option<u64>, at: i64| {
+        let m = match (format.account_tag, kind_account(kind)) {
+            (true, Some(account)) => m.with_tag("account", Some(account)),
+            _ => m,
+        };
         if !tagged {
             return m;
         }
@@ -97,10 +104,19 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
                 with_client_tags(tag(m, Some(*msg_id), *ts), from, tags).encode_into(&mut out);
             }
         }
-        EventKind::Join { room, who } => {
-            let m = Message::new("JOIN")
+        EventKind::Join {
+            room,
+            who,
+            realname,
+        } => {
+            let mut m = Message::new("JOIN")
                 .with_source(source(who))
                 .param(irc::channel::room_to_channel(room));
+            if format.extended_join {
+                m = m
+                    .param(who.account.as_deref().unwrap_or("*"))
+                    .trailing_param(&**realname);
+            }
             tag(m, None, ts).encode_into(&mut out);
         }
         EventKind::Part { room, who, reason } => {
@@ -227,6 +243,33 @@ pub fn encode(kind: &EventKind, ts: i64, tagged: bool, client_tags: bool) -> Byt
     Bytes::from(out)
 }
 
+/// The account of the person a line about `kind` comes from (IRCv3
+/// `account-tag`), if they are logged into one.
+fn kind_account(kind: &EventKind) -> Option<&str> {
+    match kind {
+        EventKind::Message { from, .. }
+        | EventKind::Direct { from, .. }
+        | EventKind::TagMsg { from, .. }
+        | EventKind::Wallops { from, .. } => from.account.as_deref(),
+        EventKind::Join { who, .. }
+        | EventKind::Part { who, .. }
+        | EventKind::Quit { who, .. }
+        | EventKind::Nick { who, .. }
+        | EventKind::Topic { who, .. }
+        | EventKind::Away { who, .. }
+        | EventKind::Account { who, .. }
+        | EventKind::Realname { who, .. } => who.account.as_deref(),
+        EventKind::Kick { by, .. }
+        | EventKind::Mode { by, .. }
+        | EventKind::Invite { by, .. }
+        | EventKind::Invited { by, .. } => by.account.as_deref(),
+        EventKind::Summary { .. }
+        | EventKind::Online { .. }
+        | EventKind::Offline { .. }
+        | EventKind::ReadMarker { .. } => None,
+    }
+}
+
 /// IRCv3 `server-time`: `2026-11-24T12:34:56.789Z`.
 pub fn irc_time(ts_ms: i64) -> String {
     match chrono::DateTime::from_timestamp_millis(ts_ms) {
@@ -302,6 +345,14 @@ mod tests {
             user: "u".into(),
             host: Person::cloak(7),
             bot: false,
+            account: None,
+        }
+    }
+
+    fn tagged(tags: IrcTags) -> IrcFormat {
+        IrcFormat {
+            tags,
+            ..IrcFormat::default()
         }
     }
 
@@ -336,16 +387,16 @@ mod tests {
             tags: Some(tags.clone()),
         };
         assert_eq!(
-            encode(&kind, 0, true, true),
+            encode(&kind, 0, tagged(IrcTags::MessageTags)),
             &b"@time=1970-01-01T00:00:00.000Z;msgid=42;+draft/reply=7\\sx\\:y :bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..]
         );
         assert_eq!(
-            encode(&kind, 0, true, false),
+            encode(&kind, 0, tagged(IrcTags::ServerTime)),
             &b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..],
             "server-time alone: the server's tags only"
         );
         assert_eq!(
-            encode(&kind, 0, false, false),
+            encode(&kind, 0, tagged(IrcTags::None)),
             &b":bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..]
         );
         let typing = EventKind::TagMsg {
@@ -356,17 +407,85 @@ mod tests {
             tags,
         };
         assert!(
-            encode(&typing, 0, false, false).is_empty(),
+            encode(&typing, 0, tagged(IrcTags::None)).is_empty(),
             "nothing without tags"
         );
         assert!(
-            encode(&typing, 0, true, false).is_empty(),
+            encode(&typing, 0, tagged(IrcTags::ServerTime)).is_empty(),
             "nor with server-time alone"
         );
         assert!(
-            encode(&typing, 0, true, true).ends_with(b" :bob!u@user-7.chatroom TAGMSG ann\r\n"),
+            encode(&typing, 0, tagged(IrcTags::MessageTags))
+                .ends_with(b" :bob!u@user-7.chatroom TAGMSG ann\r\n"),
             "{:?}",
-            encode(&typing, 0, true, true)
+            encode(&typing, 0, tagged(IrcTags::MessageTags))
+        );
+    }
+
+    #[test]
+    fn accounts_show_in_tags_and_extended_joins() {
+        let ann = Person {
+            account: Some("ann".into()),
+            ..who("Ann")
+        };
+        let join = |who: Person| EventKind::Join {
+            room: "lobby".into(),
+            who,
+            realname: "Ann Smith".into(),
+        };
+        let extended = IrcFormat {
+            extended_join: true,
+            ..IrcFormat::default()
+        };
+        assert_eq!(
+            encode(&join(ann.clone()), 0, extended),
+            &b":Ann!u@user-7.chatroom JOIN #lobby ann :Ann Smith\r\n"[..]
+        );
+        assert_eq!(
+            encode(&join(who("bob")), 0, extended),
+            &b":bob!u@user-7.chatroom JOIN #lobby * :Ann Smith\r\n"[..],
+            "no account: *"
+        );
+        let account_tag = IrcFormat {
+            account_tag: true,
+            ..IrcFormat::default()
+        };
+        assert_eq!(
+            encode(&join(ann.clone()), 0, account_tag),
+            &b"@account=ann :Ann!u@user-7.chatroom JOIN #lobby\r\n"[..]
+        );
+        let said = EventKind::Message {
+            msg_id: 42,
+            ts: 0,
+            room: "lobby".into(),
+            from: ann,
+            text: "hi".into(),
+            action: false,
+            notice: false,
+            tags: None,
+        };
+        assert_eq!(
+            encode(&said, 0, account_tag),
+            &b"@account=ann :Ann!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..]
+        );
+        assert_eq!(
+            encode(&said, 0, tagged(IrcTags::None)),
+            &b":Ann!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..]
+        );
+        let said_by_bob = EventKind::Message {
+            msg_id: 43,
+            ts: 0,
+            room: "lobby".into(),
+            from: who("bob"),
+            text: "hi".into(),
+            action: false,
+            notice: false,
+            tags: None,
+        };
+        assert_eq!(
+            encode(&said_by_bob, 0, account_tag),
+            &b":bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"[..],
+            "no account, no tag"
         );
     }
 
@@ -391,11 +510,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
         assert_eq!(v["message"], "hi");
         assert_eq!(
-            &event.encoded(Format::Irc)[..],
+            &event.encoded(Format::IRC)[..],
             b":bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"
         );
         assert_eq!(
-            &event.encoded(Format::IrcTagged)[..],
+            &event.encoded(Format::Irc(tagged(IrcTags::ServerTime)))[..],
             b"@time=1970-01-01T00:00:00.000Z;msgid=42 :bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"
         );
     }
@@ -403,12 +522,12 @@ mod tests {
     #[test]
     fn multi_line_text_and_actions_on_irc() {
         let text =
-            String::from_utf8(message("one\ntwo", false).encoded(Format::Irc).to_vec()).unwrap();
+            String::from_utf8(message("one\ntwo", false).encoded(Format::IRC).to_vec()).unwrap();
         assert_eq!(
             text,
             ":bob!u@user-7.chatroom PRIVMSG #lobby :one\r\n:bob!u@user-7.chatroom PRIVMSG #lobby :two\r\n"
         );
-        let text = String::from_utf8(message("waves", true).encoded(Format::Irc).to_vec()).unwrap();
+        let text = String::from_utf8(message("waves", true).encoded(Format::IRC).to_vec()).unwrap();
         assert_eq!(
             text,
             ":bob!u@user-7.chatroom PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
@@ -418,7 +537,7 @@ mod tests {
     #[test]
     fn long_text_is_split_within_the_line_limit() {
         let long = "字".repeat(400);
-        let bytes = message(&long, false).encoded(Format::IrcTagged);
+        let bytes = message(&long, false).encoded(Format::Irc(tagged(IrcTags::ServerTime)));
         let text = String::from_utf8(bytes.to_vec()).unwrap();
         let lines: Vec<&str> = text.split_terminator("\r\n").collect();
         assert!(lines.len() > 1);
@@ -444,7 +563,7 @@ mod tests {
             0,
         );
         assert_eq!(
-            &quit.encoded(Format::Irc)[..],
+            &quit.encoded(Format::IRC)[..],
             b":bob!u@user-7.chatroom QUIT :Connection closed\r\n"
         );
         let nick = Event::new(
@@ -455,7 +574,7 @@ mod tests {
             0,
         );
         assert_eq!(
-            &nick.encoded(Format::Irc)[..],
+            &nick.encoded(Format::IRC)[..],
             b":bob!u@user-7.chatroom NICK rob\r\n"
         );
         let v: serde_json::Value = serde_json::from_slice(&nick.encoded(Format::Json)).unwrap();

@@ -80,7 +80,7 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
             action: *action,
             history: false,
         }),
-        EventKind::Join { room, who } => ServerFrame::Presence(presence(
+        EventKind::Join { room, who, .. } => ServerFrame::Presence(presence(
             PresenceEvent::Join,
             Some(room),
             who,
@@ -183,6 +183,7 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
                 user: SYSTEM_NICK.into(),
                 host: SYSTEM_NICK.into(),
                 bot: false,
+                account: None,
             };
             let mut p = presence(
                 PresenceEvent::Summary,

@@ -76,3 +76,72 @@ async fn notifications_reach_those_who_asked() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn account_tag_and_extended_join_show_accounts_to_those_who_asked() {
+    let server = TestServer::start().await;
+    let mut watcher = IrcRaw::register(
+        server.irc_addr,
+        "watcher",
+        &["account-tag", "extended-join"],
+    )
+    .await;
+    let mut plain = IrcRaw::register(server.irc_addr, "plain", &[]).await;
+    let mut member = IrcRaw::register(server.irc_addr, "member", &[]).await;
+    let mut guest = IrcRaw::register(server.irc_addr, "guest", &[]).await;
+    member.send("REGISTER * * :a long enough password").await;
+    member.until("REGISTER").await;
+    // The others joining the lobby, seen before anything else.
+    watcher.sync().await;
+    plain.sync().await;
+
+    watcher.send("JOIN #acct").await;
+    let own = watcher.until("JOIN").await;
+    assert_eq!(own.params, ["#acct", "*", "Real watcher"], "{own:?}");
+    assert_eq!(own.tag("account"), None, "no account, no tag");
+    watcher.until("366").await;
+    plain.send("JOIN #acct").await;
+    plain.until("366").await;
+    let join = watcher.until("JOIN").await;
+    assert_eq!(join.params, ["#acct", "*", "Real plain"]);
+
+    member.send("JOIN #acct").await;
+    let join = watcher.until("JOIN").await;
+    assert_eq!(join.params, ["#acct", "member", "Real member"]);
+    assert_eq!(join.tag("account"), Some(Some("member")));
+    let plain_join = plain.until("JOIN").await;
+    assert_eq!(plain_join.params, ["#acct"]);
+    assert!(plain_join.tags.is_empty(), "{plain_join:?}");
+    // A member's own JOIN shows its account when it asked.
+    member.until("366").await;
+
+    member.send("PRIVMSG #acct :hello").await;
+    let said = watcher.until("PRIVMSG").await;
+    assert_eq!(said.tag("account"), Some(Some("member")));
+    assert_eq!(said.tag("time"), None, "account-tag alone adds no time");
+    let plain_said = plain.until("PRIVMSG").await;
+    assert!(plain_said.tags.is_empty(), "{plain_said:?}");
+
+    guest.send("JOIN #acct").await;
+    let join = watcher.until("JOIN").await;
+    assert_eq!(join.params, ["#acct", "*", "Real guest"]);
+    assert_eq!(join.tag("account"), None);
+    guest.until("366").await;
+    guest.send("PRIVMSG #acct :hi").await;
+    let said = watcher.until("PRIVMSG").await;
+    assert_eq!(said.tag("account"), None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn own_join_carries_ones_account() {
+    let server = TestServer::start().await;
+    let mut ann = IrcRaw::register(server.irc_addr, "ann", &["account-tag", "extended-join"]).await;
+    ann.send("REGISTER * * :a long enough password").await;
+    ann.until("REGISTER").await;
+    ann.send("JOIN #mine").await;
+    let own = ann.until("JOIN").await;
+    assert_eq!(own.params, ["#mine", "ann", "Real ann"]);
+    assert_eq!(own.tag("account"), Some(Some("ann")));
+    server.stop().await;
+}
