@@ -47,31 +47,35 @@ pub struct IrcFormat {
     pub account_tag: bool,
     /// IRCv3 `extended-join`: JOIN lines carry the account and real name.
     pub extended_join: bool,
+    /// IRCv3 `draft/multiline` (with `batch`): a message of several lines
+    /// comes as one `draft/multiline` batch.
+    pub multiline: bool,
 }
 
 impl Format {
-    /// How many formats there are: the size of an event's cache.
-    const COUNT: usize = 13;
+    /// How many encodings an event keeps: JSON, and per tag level with and
+    /// without accounts, with and without the one capability that matters
+    /// to its kind ([`Format::slot`]).
+    const SLOTS: usize = 13;
 
     /// Plain IRC: no capabilities.
     pub const IRC: Format = Format::Irc(IrcFormat {
         tags: IrcTags::None,
         account_tag: false,
         extended_join: false,
+        multiline: false,
     });
 
-    /// The format's number: its slot in an event's cache, and how a client
-    /// handle stores it in one atomic byte.
+    /// The format's number, how a client handle stores it in one atomic
+    /// byte.
     pub fn index(self) -> u8 {
         match self {
             Format::Json => 0,
             Format::Irc(irc) => {
-                let tags = match irc.tags {
-                    IrcTags::None => 0,
-                    IrcTags::ServerTime => 1,
-                    IrcTags::MessageTags => 2,
-                };
-                1 + tags * 4 + u8::from(irc.account_tag) * 2 + u8::from(irc.extended_join)
+                1 + Self::tag_level(irc.tags) * 8
+                    + u8::from(irc.account_tag) * 4
+                    + u8::from(irc.extended_join) * 2
+                    + u8::from(irc.multiline)
             }
         }
     }
@@ -82,27 +86,42 @@ impl Format {
             return Format::Json;
         };
         Format::Irc(IrcFormat {
-            tags: match irc / 4 {
+            tags: match irc / 8 {
                 0 => IrcTags::None,
                 1 => IrcTags::ServerTime,
                 _ => IrcTags::MessageTags,
             },
-            account_tag: irc & 2 != 0,
-            extended_join: irc & 1 != 0,
+            account_tag: irc & 4 != 0,
+            extended_join: irc & 2 != 0,
+            multiline: irc & 1 != 0,
         })
+    }
+
+    fn tag_level(tags: IrcTags) -> u8 {
+        match tags {
+            IrcTags::None => 0,
+            IrcTags::ServerTime => 1,
+            IrcTags::MessageTags => 2,
+        }
     }
 
     /// The format as far as it changes how `kind` is written, so that
     /// clients whose differences do not matter to it share one encoding
-    /// (`extended-join` only changes JOIN lines).
-    fn for_kind(self, kind: &EventKind) -> Format {
-        match self {
-            Format::Irc(mut irc) if !matches!(kind, EventKind::Join { .. }) => {
-                irc.extended_join = false;
-                Format::Irc(irc)
-            }
-            other => other,
-        }
+    /// (`extended-join` changes only JOINs, `draft/multiline` only
+    /// messages), and its slot in the event's cache.
+    fn for_kind(self, kind: &EventKind) -> (Format, usize) {
+        let Format::Irc(mut irc) = self else {
+            return (self, 0);
+        };
+        let joins = matches!(kind, EventKind::Join { .. });
+        let says = matches!(kind, EventKind::Message { .. } | EventKind::Direct { .. });
+        irc.extended_join &= joins;
+        irc.multiline &= says;
+        let slot = 1
+            + usize::from(Self::tag_level(irc.tags)) * 4
+            + usize::from(irc.account_tag) * 2
+            + usize::from(irc.extended_join || irc.multiline);
+        (Format::Irc(irc), slot)
     }
 }
 
@@ -142,6 +161,12 @@ impl Person {
 /// IRCv3 client-only tags (`+draft/reply=42`) a sender put on a message,
 /// relayed as they came to recipients who take tags (none: `None`).
 pub type ClientTags = Option<Arc<[(String, Option<String>)]>>;
+
+/// How an IRC client wrote a message in lines (IRCv3 `draft/multiline`):
+/// each line, and whether it continues the one before without a line
+/// break (`draft/multiline-concat`); the message's text is the lines
+/// joined. `None` for a message written as one text.
+pub type Lines = Option<Arc<[(Arc<str>, bool)]>>;
 
 /// Notifications only some clients take (IRCv3 `away-notify`,
 /// `account-notify`, `invite-notify`, `setname`): an event kind that needs
@@ -216,6 +241,9 @@ pub enum EventKind {
         notice: bool,
         /// The sender's client-only tags.
         tags: ClientTags,
+        /// How it was written in lines, if it came as a multiline batch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lines: Lines,
     },
     /// A direct message.
     Direct {
@@ -235,6 +263,9 @@ pub enum EventKind {
         notice: bool,
         /// The sender's client-only tags.
         tags: ClientTags,
+        /// How it was written in lines, if it came as a multiline batch.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lines: Lines,
     },
     /// Tags without a message (IRCv3 `TAGMSG`: typing notifications,
     /// reactions); only clients that take tags see it.
@@ -402,7 +433,7 @@ pub struct Event {
     kind: EventKind,
     /// When it happened (ms since the epoch), for presence timestamps.
     ts: i64,
-    cache: [OnceLock<Bytes>; Format::COUNT],
+    cache: [OnceLock<Bytes>; Format::SLOTS],
 }
 
 impl Event {
@@ -468,8 +499,8 @@ impl Event {
 
     /// The event in `format`, encoded on first use.
     pub fn encoded(&self, format: Format) -> Bytes {
-        let format = format.for_kind(&self.kind);
-        self.cache[usize::from(format.index())]
+        let (format, slot) = format.for_kind(&self.kind);
+        self.cache[slot]
             .get_or_init(|| match format {
                 Format::Json => crate::json::events::encode(&self.kind, self.ts),
                 Format::Irc(irc) => crate::irc::events::encode(&self.kind, self.ts, irc),
@@ -560,11 +591,31 @@ mod tests {
     #[test]
     fn formats_round_trip_through_their_index() {
         let mut seen = std::collections::HashSet::new();
-        for index in 0..Format::COUNT as u8 {
+        for index in 0..25 {
             let format = Format::from_index(index);
             assert_eq!(format.index(), index);
             assert!(seen.insert(format), "{format:?} twice");
         }
+    }
+
+    #[test]
+    fn formats_that_write_an_event_alike_share_its_slot() {
+        let join = EventKind::Join {
+            room: "lobby".into(),
+            who: bob(),
+            realname: "Bob".into(),
+        };
+        let mut slots = std::collections::HashMap::new();
+        for index in 0..25 {
+            let format = Format::from_index(index);
+            let (written, slot) = format.for_kind(&join);
+            assert!(slot < Format::SLOTS);
+            if let Format::Irc(irc) = written {
+                assert!(!irc.multiline, "multiline changes no JOIN");
+            }
+            assert_eq!(*slots.entry(slot).or_insert(written), written);
+        }
+        assert_eq!(slots.len(), Format::SLOTS);
     }
 
     #[test]

@@ -115,6 +115,9 @@ pub enum Command {
     /// `MARKREAD <target> [timestamp=...]`: IRCv3 `draft/read-marker`,
     /// read or move one's read marker.
     Markread,
+    /// `BATCH +<ref> draft/multiline <target>` ... `BATCH -<ref>`: IRCv3
+    /// `draft/multiline`, one message sent in several lines.
+    Batch,
 }
 
 /// When a command may be used.
@@ -188,7 +191,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 40] = [
+    pub const ALL: [Command; 41] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -229,6 +232,7 @@ impl Command {
         Command::Links,
         Command::Monitor,
         Command::Markread,
+        Command::Batch,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -281,6 +285,7 @@ impl Command {
             // No minimum: the spec answers a bare `MARKREAD` with
             // `FAIL MARKREAD NEED_MORE_PARAMS`, not `461`.
             C::Markread => row(self, "MARKREAD", (0, 2), Registered, Params),
+            C::Batch => row(self, "BATCH", (1, 3), Registered, Params),
         }
     }
 

@@ -58,6 +58,7 @@ impl Hub {
                 action: style.action,
                 notice: style.notice,
                 tags: style.tags.clone(),
+                lines: style.lines.clone(),
             },
             ts,
         );
@@ -126,6 +127,7 @@ impl Hub {
                 action: style.action,
                 notice: style.notice,
                 tags: style.tags.clone(),
+                lines: style.lines.clone(),
             },
             ts,
         );

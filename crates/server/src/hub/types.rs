@@ -312,6 +312,8 @@ pub struct Style {
     pub notice: bool,
     /// IRCv3 client-only tags to relay with it.
     pub tags: crate::event::ClientTags,
+    /// The lines it was written in (an IRC multiline batch).
+    pub lines: crate::event::Lines,
 }
 
 impl Style {

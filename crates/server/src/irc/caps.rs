@@ -150,14 +150,23 @@ pub const STANDARD_REPLIES: Capability = Capability {
     value: None,
 };
 
+/// `draft/multiline`: a message of several lines sent and received as one
+/// `draft/multiline` batch (see `multiline.rs`).
+pub const MULTILINE: Capability = Capability {
+    name: "draft/multiline",
+    bit: 1 << 19,
+    value: Some(super::multiline::LIMITS),
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 19] = [
+pub const OFFERED: [Capability; 20] = [
     ACCOUNT_NOTIFY,
     ACCOUNT_TAG,
     AWAY_NOTIFY,
     BATCH,
     CAP_NOTIFY,
     CHATHISTORY,
+    MULTILINE,
     READ_MARKER,
     ECHO_MESSAGE,
     EXTENDED_JOIN,
@@ -232,6 +241,8 @@ impl Caps {
             tags,
             account_tag: self.has(ACCOUNT_TAG),
             extended_join: self.has(EXTENDED_JOIN),
+            // A batch needs `batch` too.
+            multiline: self.has(MULTILINE) && self.has(BATCH),
         }
     }
 

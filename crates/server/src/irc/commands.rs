@@ -73,6 +73,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Links => Now(links),
         Command::Monitor => Now(monitor),
         Command::Markread => Later(markread),
+        Command::Batch => Now(batch),
     }
 }
 
@@ -308,5 +309,10 @@ fn links(s: &mut IrcSession, _: &[String]) -> Flow {
 
 fn monitor(s: &mut IrcSession, a: &[String]) -> Flow {
     s.monitor(arg(a, 0), arg(a, 1));
+    Flow::Continue
+}
+
+fn batch(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.batch(a);
     Flow::Continue
 }

@@ -1,6 +1,8 @@
 //! Events as IRC writes them: PRIVMSG, NOTICE, JOIN, PART, QUIT, NICK,
 //! KICK, TOPIC, with IRCv3 `time` and `msgid` tags for clients that asked.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chatroom_proto::irc::{self, Message, Source, numeric};
 use chatroom_proto::nick::SYSTEM_NICK;
@@ -58,15 +60,22 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
             action,
             notice,
             tags,
+            lines,
         } => {
             let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
                 .with_source(source(from))
                 .param(irc::channel::room_to_channel(room));
-            for line in irc_text_lines(&template, text, *action) {
-                let line = tag(line, Some(*msg_id), *ts);
-                with_client_tags(line, from, tags.as_deref().unwrap_or_default())
-                    .encode_into(&mut out);
-            }
+            let said = Said {
+                template,
+                msg_id: *msg_id,
+                ts: *ts,
+                from,
+                text,
+                action: *action,
+                tags: tags.as_deref().unwrap_or_default(),
+                lines: lines.as_deref(),
+            };
+            said.encode(format, &mut out);
         }
         EventKind::Direct {
             msg_id,
@@ -77,15 +86,22 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
             action,
             notice,
             tags,
+            lines,
         } => {
             let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
                 .with_source(source(from))
                 .param(&*to.1);
-            for line in irc_text_lines(&template, text, *action) {
-                let line = tag(line, Some(*msg_id), *ts);
-                with_client_tags(line, from, tags.as_deref().unwrap_or_default())
-                    .encode_into(&mut out);
-            }
+            let said = Said {
+                template,
+                msg_id: *msg_id,
+                ts: *ts,
+                from,
+                text,
+                action: *action,
+                tags: tags.as_deref().unwrap_or_default(),
+                lines: lines.as_deref(),
+            };
+            said.encode(format, &mut out);
         }
         EventKind::TagMsg {
             msg_id,
@@ -243,6 +259,120 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
     Bytes::from(out)
 }
 
+/// The batch type of a message sent in several lines (IRCv3
+/// `draft/multiline`).
+pub const MULTILINE_BATCH: &str = "draft/multiline";
+
+/// The tag on a line of a multiline batch that continues the line before
+/// without a line break.
+pub const MULTILINE_CONCAT: &str = "draft/multiline-concat";
+
+/// A message or direct message, to write as IRC lines.
+struct Said<'a> {
+    /// Its source, command and target, without the text.
+    template: Message,
+    msg_id: u64,
+    ts: i64,
+    from: &'a Person,
+    text: &'a str,
+    action: bool,
+    /// The sender's client-only tags.
+    tags: &'a [(String, Option<String>)],
+    /// The lines it was written in, if it came as a multiline batch.
+    lines: Option<&'a [(Arc<str>, bool)]>,
+}
+
+impl Said<'_> {
+    /// Writes the message: one line per line of its text, each split to
+    /// fit. A client that took `draft/multiline` gets a message of several
+    /// lines as one batch (the batch's opening line carries the message's
+    /// tags; continuations of a split line are marked as such); others get
+    /// the lines one by one, blank ones left out, the first with the
+    /// message's id.
+    fn encode(&self, format: IrcFormat, out: &mut Vec<u8>) {
+        // (line, continues the one before)
+        let mut pieces: Vec<(&str, bool)> = match self.lines {
+            Some(lines) => lines.iter().map(|(l, concat)| (&**l, *concat)).collect(),
+            None => self.text.split(['\r', '\n']).map(|l| (l, false)).collect(),
+        };
+        if self.lines.is_none() {
+            // A text's trailing line breaks make no lines.
+            while pieces.len() > 1 && pieces.last().is_some_and(|(l, _)| l.is_empty()) {
+                pieces.pop();
+            }
+        }
+        let mut lines: Vec<(Message, bool)> = Vec::new();
+        for (piece, concat) in pieces {
+            let fitted = irc_text_lines(&self.template, piece, self.action);
+            if fitted.is_empty() && format.multiline {
+                lines.push((self.template.clone().trailing_param(""), concat));
+            }
+            for (i, line) in fitted.into_iter().enumerate() {
+                lines.push((line, concat || i > 0));
+            }
+        }
+        if format.multiline && lines.len() > 1 {
+            let reference = format!("ml{}", self.msg_id);
+            let mut open = Message::new("BATCH")
+                .param(format!("+{reference}"))
+                .param(MULTILINE_BATCH);
+            open.source = self.template.source.clone();
+            if let Some(target) = self.template.params.first() {
+                open = open.param(target);
+            }
+            self.head_tags(open, format).encode_into(out);
+            for (line, concat) in lines {
+                let mut line = line.with_tag("batch", Some(&reference));
+                if concat {
+                    line = line.with_tag(MULTILINE_CONCAT, None);
+                }
+                line.encode_into(out);
+            }
+            let mut close = Message::new("BATCH").param(format!("-{reference}"));
+            close.source = self.template.source.clone();
+            close.encode_into(out);
+            return;
+        }
+        for (i, (line, _)) in lines.into_iter().enumerate() {
+            let line = if i == 0 {
+                self.head_tags(line, format)
+            } else {
+                self.tags(line, format, false)
+            };
+            line.encode_into(out);
+        }
+    }
+
+    /// The message's tags on the line that stands for it: with its id.
+    fn head_tags(&self, m: Message, format: IrcFormat) -> Message {
+        self.tags(m, format, true)
+    }
+
+    /// The tags `format` asks for: the sender's account, the time and (on
+    /// the line that stands for the message) its id, then `bot` and the
+    /// sender's client-only tags.
+    fn tags(&self, mut m: Message, format: IrcFormat, with_id: bool) -> Message {
+        if let (true, Some(account)) = (format.account_tag, self.from.account.as_deref()) {
+            m = m.with_tag("account", Some(account));
+        }
+        if format.tags != IrcTags::None {
+            m = m.with_tag("time", Some(&irc_time(self.ts)));
+            if with_id {
+                m = m.with_tag("msgid", Some(&self.msg_id.to_string()));
+            }
+        }
+        if format.tags == IrcTags::MessageTags {
+            if self.from.bot {
+                m = m.with_tag("bot", None);
+            }
+            for (key, value) in self.tags {
+                m = m.with_tag(key.as_str(), value.as_deref());
+            }
+        }
+        m
+    }
+}
+
 /// The account of the person a line about `kind` comes from (IRCv3
 /// `account-tag`), if they are logged into one.
 fn kind_account(kind: &EventKind) -> Option<&str> {
@@ -367,6 +497,7 @@ mod tests {
                 action,
                 notice: false,
                 tags: None,
+                lines: None,
             },
             0,
         )
@@ -385,6 +516,7 @@ mod tests {
             action: false,
             notice: false,
             tags: Some(tags.clone()),
+            lines: None,
         };
         assert_eq!(
             encode(&kind, 0, tagged(IrcTags::MessageTags)),
@@ -463,6 +595,7 @@ mod tests {
             action: false,
             notice: false,
             tags: None,
+            lines: None,
         };
         assert_eq!(
             encode(&said, 0, account_tag),
@@ -481,6 +614,7 @@ mod tests {
             action: false,
             notice: false,
             tags: None,
+            lines: None,
         };
         assert_eq!(
             encode(&said_by_bob, 0, account_tag),

@@ -28,6 +28,14 @@ pub fn labeled(label: &str, server: &str, answers: &[Bytes], batch: &str) -> Byt
                 .encode_into(&mut out);
         }
         [line] => with_tag(line, &label_tag, &mut out),
+        // One batch of its own (a multiline message's echo): the label
+        // goes on its opening line.
+        [first, .., last] if one_batch(first, last) => {
+            with_tag(first, &label_tag, &mut out);
+            for line in &lines[1..] {
+                out.extend_from_slice(line);
+            }
+        }
         lines => {
             Message::new("BATCH")
                 .with_source(Source::server(server))
@@ -46,6 +54,19 @@ pub fn labeled(label: &str, server: &str, answers: &[Bytes], batch: &str) -> Byt
         }
     }
     Bytes::from(out)
+}
+
+/// Whether `first` opens a batch that `last` closes.
+fn one_batch(first: &[u8], last: &[u8]) -> bool {
+    let reference = |line: &[u8], sign: char| -> Option<String> {
+        let message = chatroom_proto::irc::parse(line.trim_ascii_end()).ok()?;
+        let reference = message.params.first()?.strip_prefix(sign)?.to_owned();
+        message
+            .command
+            .eq_ignore_ascii_case("BATCH")
+            .then_some(reference)
+    };
+    reference(first, '+').is_some_and(|r| reference(last, '-') == Some(r))
 }
 
 /// Writes an encoded `line` with `tag` (`key=value`) added first.
@@ -93,6 +114,23 @@ mod tests {
                @batch=l2;time=t :me!u@h JOIN #a\r\n\
                @batch=l2 :srv 366 me #a :End\r\n\
                :srv BATCH -l2\r\n"[..]
+        );
+        let multiline = labeled(
+            "x",
+            "srv",
+            &[Bytes::from_static(
+                b"@msgid=1 :me!u@h BATCH +ml1 draft/multiline #a\r\n\
+                  @batch=ml1 :me!u@h PRIVMSG #a :one\r\n\
+                  :me!u@h BATCH -ml1\r\n",
+            )],
+            "l3",
+        );
+        assert_eq!(
+            &multiline[..],
+            &b"@label=x;msgid=1 :me!u@h BATCH +ml1 draft/multiline #a\r\n\
+               @batch=ml1 :me!u@h PRIVMSG #a :one\r\n\
+               :me!u@h BATCH -ml1\r\n"[..],
+            "one batch: labeled on its opening line"
         );
     }
 }

@@ -6,7 +6,7 @@ use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 use super::IrcSession;
 use super::replies::user_name;
 use crate::event::Person;
-use crate::hub::{HubError, Style, TagTo};
+use crate::hub::{Client, HubError, Style, TagTo};
 
 /// The most targets one PRIVMSG or NOTICE may name (`TARGMAX`).
 const MAX_TARGETS: usize = 4;
@@ -27,32 +27,40 @@ impl IrcSession {
             action,
             notice,
             tags: self.client_tags.clone(),
+            lines: None,
         };
         let command = if notice { "NOTICE" } else { "PRIVMSG" };
         for target in channel::split_list(targets).take(MAX_TARGETS) {
             let text = self.fitted(client.id, command, target, text, action);
-            let result = if channel::is_channel(target) {
-                match channel::channel_to_room(target) {
-                    Ok(room) => self.hub.say(client, Some(room), text, style.clone(), None),
-                    Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
-                }
-            } else {
-                self.hub
-                    .direct(client, target, text, style.clone(), |_, _| None)
-            };
-            match result {
-                Ok(posted) => {
-                    if let (Some(away), false) = (posted.away, notice) {
-                        let m = self
-                            .numeric(numeric::RPL_AWAY)
-                            .param(irc::safe_param(target))
-                            .trailing_param(away);
-                        self.send(&m);
-                    }
-                }
-                Err(_) if notice => {}
-                Err(e) => self.not_sent(&e, target),
+            self.deliver(client, target, text, style.clone());
+        }
+    }
+
+    /// Sends `text` to one channel or nickname and tells the client what
+    /// came of it: `301` for an away recipient, the refusal otherwise
+    /// (never for a NOTICE).
+    pub(super) fn deliver(&self, client: &Client, target: &str, text: &str, style: Style) {
+        let notice = style.notice;
+        let result = if channel::is_channel(target) {
+            match channel::channel_to_room(target) {
+                Ok(room) => self.hub.say(client, Some(room), text, style, None),
+                Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
             }
+        } else {
+            self.hub.direct(client, target, text, style, |_, _| None)
+        };
+        match result {
+            Ok(posted) => {
+                if let (Some(away), false) = (posted.away, notice) {
+                    let m = self
+                        .numeric(numeric::RPL_AWAY)
+                        .param(irc::safe_param(target))
+                        .trailing_param(away);
+                    self.send(&m);
+                }
+            }
+            Err(_) if notice => {}
+            Err(e) => self.not_sent(&e, target),
         }
     }
 

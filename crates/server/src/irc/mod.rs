@@ -38,6 +38,7 @@ mod labels;
 mod messages;
 mod moderation;
 mod monitor;
+mod multiline;
 mod read_marker;
 mod registration;
 pub mod replies;
@@ -192,4 +193,11 @@ pub struct IrcSession {
     sasl_account: Option<crate::accounts::Identity>,
     /// Read markers (`MARKREAD`).
     markers: crate::read_markers::ReadMarkers,
+    /// The multiline batch being sent (`draft/multiline`).
+    multiline: Option<multiline::OpenBatch>,
+    /// The reference of a multiline batch refused before it closed: its
+    /// remaining lines are dropped without more replies.
+    discarded: Option<String>,
+    /// The label of the `BATCH +` line being handled, for its batch.
+    opening_label: Option<String>,
 }

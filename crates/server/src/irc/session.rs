@@ -8,7 +8,7 @@ use bytes::Bytes;
 use chatroom_proto::irc::{self, IrcFramer, Limits, Message, ParseError, Source, numeric};
 use tracing::{debug, info, warn};
 
-use super::caps::{Caps, LABELED_RESPONSE};
+use super::caps::{Caps, LABELED_RESPONSE, MULTILINE};
 use super::commands::{Handler, handler};
 use super::events::closed_text;
 use super::{Input, IrcSession, IrcSettings, labels};
@@ -47,18 +47,26 @@ impl IrcSession {
             wallops: false,
             bot: false,
             markers: Default::default(),
+            multiline: None,
+            discarded: None,
+            opening_label: None,
         }
     }
 
     /// Handles one parsed line; a request tagged `label` (with
     /// labeled-response) gets its answers labeled.
     async fn line(&mut self, message: Message) -> Flow {
-        let labeled = match (&self.client, message.tag("label").flatten()) {
+        if self.client.is_some() && self.caps.has(MULTILINE) && message.tag("batch").is_some() {
+            self.batched_line(&message);
+            return Flow::Continue;
+        }
+        let label = self.label_of(&message);
+        let labeled = match (&self.client, label) {
             (Some(client), Some(label))
                 if self.caps.has(LABELED_RESPONSE) && label.len() <= labels::MAX_LABEL_BYTES =>
             {
                 client.gather(true);
-                Some((client.clone(), label.to_owned()))
+                Some((client.clone(), label))
             }
             _ => None,
         };

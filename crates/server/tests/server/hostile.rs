@@ -759,12 +759,12 @@ async fn irc_corpus_gets_the_documented_numerics() {
             .join(",")
     );
     p.numeric(many_nicks.as_bytes(), "417").await;
-    p.numeric(
-        b"BATCH +outer chathistory
-",
-        "421",
-    )
-    .await;
+    // Batches: only multiline ones, and only with their capability.
+    p.numeric(b"BATCH +outer chathistory\r\n", "FAIL").await;
+    p.numeric(b"BATCH +ml draft/multiline #lobby\r\n", "FAIL")
+        .await;
+    p.numeric(b"BATCH -never\r\n", "FAIL").await;
+    p.numeric(b"BATCH\r\n", "461").await;
     p.numeric(
         b"CAP REQ :nonsense server-time
 ",

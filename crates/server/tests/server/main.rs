@@ -6,7 +6,7 @@
 //!   `irc_options`: the IRC listener's start channels and server password;
 //!   `irc_tags`: IRCv3 client-only tags and TAGMSG; `irc_sasl`: SASL PLAIN;
 //!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities;
-//!   `irc_labels`: labeled-response; `irc_queries`: IRC's query and
+//!   `irc_labels`: labeled-response; `irc_multiline`: draft/multiline; `irc_queries`: IRC's query and
 //!   information commands; `read_marker`: read markers in both protocols.
 //! - `rooms`, `presence`, `search`: rooms, history, presence summaries,
 //!   search and direct-message history.
@@ -29,6 +29,7 @@ mod irc;
 mod irc_chathistory;
 mod irc_labels;
 mod irc_monitor;
+mod irc_multiline;
 mod irc_notify;
 mod irc_options;
 mod irc_queries;
