@@ -190,6 +190,8 @@ pub mod wants {
     /// One's own read markers moved by another session of the same account
     /// (IRCv3 `draft/read-marker`; every JSON session).
     pub const READ_MARKER: u32 = 1 << 6;
+    /// Others' hosts changed by an operator (IRCv3 `chghost`).
+    pub const CHGHOST: u32 = 1 << 7;
 }
 
 /// Whose messages a read marker is about: a room or a conversation with
@@ -368,6 +370,22 @@ pub enum EventKind {
         /// Who is invited.
         target: Person,
     },
+    /// A server operator changed the host others see for someone.
+    Host {
+        /// Who, with the host they had.
+        who: Person,
+        /// The new host.
+        host: Arc<str>,
+    },
+    /// The receiver's own host, as others now see it.
+    OwnHost {
+        /// The server's name (the source of the IRC line).
+        server: Arc<str>,
+        /// The receiver's nickname.
+        nick: Arc<str>,
+        /// The host.
+        host: Arc<str>,
+    },
     /// Someone changed their real name.
     Realname {
         /// Who.
@@ -466,6 +484,7 @@ impl Event {
             | EventKind::Topic { who, .. }
             | EventKind::Away { who, .. }
             | EventKind::Account { who, .. }
+            | EventKind::Host { who, .. }
             | EventKind::Realname { who, .. } => Some(who.id),
             EventKind::Kick { by, .. }
             | EventKind::Mode { by, .. }
@@ -474,6 +493,7 @@ impl Event {
             EventKind::Summary { .. }
             | EventKind::Online { .. }
             | EventKind::Offline { .. }
+            | EventKind::OwnHost { .. }
             | EventKind::ReadMarker { .. } => None,
         }
     }
@@ -488,6 +508,7 @@ impl Event {
             EventKind::Realname { .. } => wants::SETNAME,
             EventKind::Wallops { .. } => wants::WALLOPS,
             EventKind::ReadMarker { .. } => wants::READ_MARKER,
+            EventKind::Host { .. } => wants::CHGHOST,
             _ => 0,
         }
     }

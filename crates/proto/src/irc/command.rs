@@ -118,6 +118,9 @@ pub enum Command {
     /// `BATCH +<ref> draft/multiline <target>` ... `BATCH -<ref>`: IRCv3
     /// `draft/multiline`, one message sent in several lines.
     Batch,
+    /// `CHGHOST <nick> <host>`: a server operator changes the host others
+    /// see for someone.
+    Chghost,
 }
 
 /// When a command may be used.
@@ -191,7 +194,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 41] = [
+    pub const ALL: [Command; 42] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -233,6 +236,7 @@ impl Command {
         Command::Monitor,
         Command::Markread,
         Command::Batch,
+        Command::Chghost,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -286,6 +290,7 @@ impl Command {
             // `FAIL MARKREAD NEED_MORE_PARAMS`, not `461`.
             C::Markread => row(self, "MARKREAD", (0, 2), Registered, Params),
             C::Batch => row(self, "BATCH", (1, 3), Registered, Params),
+            C::Chghost => row(self, "CHGHOST", (2, 2), Registered, Params),
         }
     }
 

@@ -185,6 +185,9 @@ numerics! {
     RPL_YOUREOPER = "381";
     /// `<client> <server> [<timestamp> [<TS offset>]] :<human-readable time>`: reply to TIME.
     RPL_TIME = "391";
+    /// `<client> <host> :is now your displayed host`: an operator changed
+    /// the host others see (CHGHOST).
+    RPL_VISIBLEHOST = "396";
     /// `<client> <command>{ <subcommand>} :<info>`: a request the server
     /// understood but cannot carry out as asked (an unknown subcommand).
     ERR_UNKNOWNERROR = "400";

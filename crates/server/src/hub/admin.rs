@@ -2,12 +2,14 @@
 //! bans, operator rights, registering and forgetting accounts.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chatroom_proto::chat_text;
 use chatroom_proto::json::Secret;
 use chatroom_proto::nick;
 
 use super::Hub;
+use super::publish::Audience;
 use super::types::{BanTarget, Client, HubError};
 use crate::accounts::{AccountError, Ban, Identity};
 use crate::clock::now_ms;
@@ -40,6 +42,40 @@ impl Hub {
             .client
             .outbox
             .close(CloseReason::Killed);
+        Ok(())
+    }
+
+    /// Changes the host others see for `target` (operators only; the host
+    /// checked by the caller): those sharing a room with them who follow
+    /// host changes are told, and so are they.
+    pub fn change_host(&self, op: &Client, target: &str, host: &str) -> Result<(), HubError> {
+        let mut state = self.state.lock();
+        state.operator(op.id)?;
+        let id = state.by_nick(target)?.person.id;
+        let Some(user) = state.users.get_mut(&id) else {
+            return Err(HubError::NoSuchUser(target.to_owned()));
+        };
+        let host: Arc<str> = host.into();
+        let before = user.person.clone();
+        user.person.host = host.clone();
+        let nick = user.person.nick.clone();
+        let event = Event::new(
+            EventKind::Host {
+                who: before,
+                host: host.clone(),
+            },
+            now_ms(),
+        );
+        state.tell_sharing(id, &event);
+        let own = Event::new(
+            EventKind::OwnHost {
+                server: self.settings.server_name.clone(),
+                nick,
+                host,
+            },
+            now_ms(),
+        );
+        state.publish(Audience::User(id), &own);
         Ok(())
     }
 

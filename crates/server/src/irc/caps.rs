@@ -158,14 +158,22 @@ pub const MULTILINE: Capability = Capability {
     value: Some(super::multiline::LIMITS),
 };
 
+/// `chghost`: hosts an operator changes come as `CHGHOST` lines.
+pub const CHGHOST: Capability = Capability {
+    name: "chghost",
+    bit: 1 << 20,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 20] = [
+pub const OFFERED: [Capability; 21] = [
     ACCOUNT_NOTIFY,
     ACCOUNT_TAG,
     AWAY_NOTIFY,
     BATCH,
     CAP_NOTIFY,
     CHATHISTORY,
+    CHGHOST,
     MULTILINE,
     READ_MARKER,
     ECHO_MESSAGE,
@@ -257,6 +265,7 @@ impl Caps {
             (SETNAME, wants::SETNAME),
             (EXTENDED_MONITOR, wants::EXTENDED_MONITOR),
             (READ_MARKER, wants::READ_MARKER),
+            (CHGHOST, wants::CHGHOST),
         ]
         .into_iter()
         .filter(|(cap, _)| self.has(*cap))

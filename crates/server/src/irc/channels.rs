@@ -15,16 +15,21 @@ impl IrcSession {
     /// Runs under the hub's lock: no hub calls here.
     pub(super) fn join_reply(&self, client: &Client, nick: &str, joined: &Joined) -> Vec<Message> {
         let channel = channel::room_to_channel(&joined.name);
-        let source = Source::user(
-            nick,
-            user_name(self.user.as_ref().map_or("", |(u, _)| u), nick),
-            &*Person::cloak(client.id),
-        );
-        let account = joined
+        let me = joined
             .members
             .iter()
             .find(|(p, _)| p.id == client.id)
-            .and_then(|(p, _)| p.account.as_deref());
+            .map(|(p, _)| p);
+        // As others see the joiner (an operator may have changed the host).
+        let source = match me {
+            Some(me) => super::events::source(me),
+            None => Source::user(
+                nick,
+                user_name(self.user.as_ref().map_or("", |(u, _)| u), nick),
+                &*Person::cloak(client.id),
+            ),
+        };
+        let account = me.and_then(|p| p.account.as_deref());
         let mut own = Message::new("JOIN").with_source(source).param(&channel);
         if self.caps.extended_join() {
             let realname = self.user.as_ref().map_or("", |(_, r)| r);

@@ -74,6 +74,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Monitor => Now(monitor),
         Command::Markread => Later(markread),
         Command::Batch => Now(batch),
+        Command::Chghost => Now(chghost),
     }
 }
 
@@ -314,5 +315,10 @@ fn monitor(s: &mut IrcSession, a: &[String]) -> Flow {
 
 fn batch(s: &mut IrcSession, a: &[String]) -> Flow {
     s.batch(a);
+    Flow::Continue
+}
+
+fn chghost(s: &mut IrcSession, a: &[String]) -> Flow {
+    s.chghost(arg(a, 0), arg(a, 1));
     Flow::Continue
 }

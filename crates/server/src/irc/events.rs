@@ -229,6 +229,21 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
                 .trailing_param(&**realname);
             tag(m, None, ts).encode_into(&mut out);
         }
+        EventKind::Host { who, host } => {
+            let m = Message::new("CHGHOST")
+                .with_source(source(who))
+                .param(&*who.user)
+                .param(&**host);
+            tag(m, None, ts).encode_into(&mut out);
+        }
+        EventKind::OwnHost { server, nick, host } => {
+            let m = Message::new(numeric::RPL_VISIBLEHOST.code())
+                .with_source(Source::server(&**server))
+                .param(&**nick)
+                .param(&**host)
+                .trailing_param("is now your displayed host");
+            tag(m, None, ts).encode_into(&mut out);
+        }
         EventKind::ReadMarker { server, target, ts } => {
             super::read_marker::markread_line(server, target, Some(*ts)).encode_into(&mut out);
         }
@@ -388,6 +403,7 @@ fn kind_account(kind: &EventKind) -> Option<&str> {
         | EventKind::Topic { who, .. }
         | EventKind::Away { who, .. }
         | EventKind::Account { who, .. }
+        | EventKind::Host { who, .. }
         | EventKind::Realname { who, .. } => who.account.as_deref(),
         EventKind::Kick { by, .. }
         | EventKind::Mode { by, .. }
@@ -396,6 +412,7 @@ fn kind_account(kind: &EventKind) -> Option<&str> {
         EventKind::Summary { .. }
         | EventKind::Online { .. }
         | EventKind::Offline { .. }
+        | EventKind::OwnHost { .. }
         | EventKind::ReadMarker { .. } => None,
     }
 }

@@ -82,10 +82,17 @@ impl IrcSession {
         if text.len() < 300 {
             return text;
         }
-        let (Some(nick), Some((user, _))) = (&self.nick, &self.user) else {
-            return text;
+        // The sender as others see them (an operator may have changed the
+        // host).
+        let source = match self.client.as_deref().and_then(|c| self.hub.person(c)) {
+            Some(me) => super::events::source(&me),
+            None => {
+                let (Some(nick), Some((user, _))) = (&self.nick, &self.user) else {
+                    return text;
+                };
+                Source::user(nick, user_name(user, nick), &*Person::cloak(id))
+            }
         };
-        let source = Source::user(nick, user_name(user, nick), &*Person::cloak(id));
         let template = Message::new(command).with_source(source).param(target);
         // `/me` adds "\x01ACTION " and a closing "\x01".
         let overhead = if action { 9 } else { 0 };

@@ -259,11 +259,68 @@ impl IrcSession {
     }
 
     /// `KILL nick [reason]`, for operators.
+    /// `CHGHOST nick host` (server operators): the host others see for
+    /// `nick` from now on.
+    pub(super) fn chghost(&self, target: &str, host: &str) {
+        let Some(client) = &self.client else { return };
+        if !self.hub.is_operator(client) {
+            return self.hub_error(&crate::hub::HubError::NotOperator, target);
+        }
+        if !valid_host(host) {
+            let m = self.fail(
+                "CHGHOST",
+                "INVALID_PARAMS",
+                Some(host),
+                "A host is 1-63 letters, digits, '-', '.' and ':', not starting with ':' or '-'",
+            );
+            return self.send(&m);
+        }
+        if let Err(e) = self.hub.change_host(client, target, host) {
+            self.hub_error(&e, target);
+        }
+    }
+
     pub(super) fn kill(&self, target: &str) {
         if let Some(client) = &self.client
             && let Err(e) = self.hub.kill(client, target)
         {
             self.hub_error(&e, target);
         }
+    }
+}
+
+/// Whether `host` may be shown as someone's host: what IRC clients and
+/// ban masks take (letters, digits, `-`, `.` and `:` for IPv6), never a
+/// parameter of its own nor a wildcard.
+fn valid_host(host: &str) -> bool {
+    (1..=63).contains(&host.len())
+        && !host.starts_with([':', '-'])
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_host_names() {
+        for good in ["staff.example.org", "vhost-1", "2001:db8::1", "a"] {
+            assert!(valid_host(good), "{good}");
+        }
+        for bad in [
+            "",
+            ":x",
+            "-x",
+            "a b",
+            "*.example",
+            "ex@mple",
+            "x!y",
+            "é.org",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+        assert!(!valid_host(&"a".repeat(64)));
     }
 }

@@ -39,7 +39,9 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         | EventKind::Realname { .. }
         | EventKind::Wallops { .. }
         | EventKind::Online { .. }
-        | EventKind::Offline { .. } => return Bytes::new(),
+        | EventKind::Offline { .. }
+        | EventKind::Host { .. }
+        | EventKind::OwnHost { .. } => return Bytes::new(),
         EventKind::ReadMarker { target, ts, .. } => {
             ServerFrame::ReadMarker(read_marker(target, *ts))
         }

@@ -1043,3 +1043,53 @@ async fn an_address_ban_reaches_the_client_behind_a_trusted_proxy() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_operator_changes_someones_host_and_chghost_clients_are_told() {
+    let server = TestServer::start_with(operators_config()).await;
+    let mut ircop = IrcRaw::register(server.irc_addr, "ircop", &[]).await;
+    ircop.send(&format!("OPER ircop :{PASSWORD}")).await;
+    ircop.until("381").await;
+    let mut target = IrcRaw::register(server.irc_addr, "target", &["chghost"]).await;
+    let mut watcher = IrcRaw::register(server.irc_addr, "watcher", &["chghost"]).await;
+    let mut plain = IrcRaw::register(server.irc_addr, "plain", &[]).await;
+    watcher.sync().await;
+    plain.sync().await;
+
+    // Not an operator, not a host, nobody there.
+    plain.send("CHGHOST target staff.example").await;
+    assert_eq!(plain.until("481").await.command, "481");
+    ircop.send("CHGHOST target bad*host").await;
+    let fail = ircop.until("FAIL").await;
+    assert_eq!(fail.params[..2], ["CHGHOST", "INVALID_PARAMS"]);
+    ircop.send("CHGHOST nobody staff.example").await;
+    ircop.until("401").await;
+
+    ircop.send("CHGHOST target staff.example").await;
+    let seen = watcher.until("CHGHOST").await;
+    let from = seen.source.as_ref().unwrap();
+    assert_eq!(
+        from.host.as_deref(),
+        Some("user-2.chatroom"),
+        "the old host"
+    );
+    assert_eq!(seen.params, ["target", "staff.example"]);
+    let own = target.until("CHGHOST").await;
+    assert_eq!(own.params, ["target", "staff.example"]);
+    let visible = target.until("396").await;
+    assert_eq!(visible.params[1], "staff.example");
+
+    // The new host is the one everyone sees from now on.
+    target.send("JOIN #after").await;
+    let join = target.until("JOIN").await;
+    assert_eq!(join.source.unwrap().host.as_deref(), Some("staff.example"));
+    plain.send("WHOIS target").await;
+    let whois = plain.until("311").await;
+    assert_eq!(whois.params[3], "staff.example");
+    let lines = plain.sync().await;
+    assert!(
+        !lines.iter().any(|m| m.command == "CHGHOST"),
+        "only for those who asked: {lines:?}"
+    );
+    server.stop().await;
+}

@@ -765,6 +765,8 @@ async fn irc_corpus_gets_the_documented_numerics() {
         .await;
     p.numeric(b"BATCH -never\r\n", "FAIL").await;
     p.numeric(b"BATCH\r\n", "461").await;
+    p.numeric(b"CHGHOST someone\r\n", "461").await;
+    p.numeric(b"CHGHOST someone *!*@*\r\n", "481").await;
     p.numeric(
         b"CAP REQ :nonsense server-time
 ",
