@@ -427,6 +427,9 @@ pub enum EventKind {
     },
     /// Someone set a room's topic.
     Topic {
+        /// The change's id (it is kept in the room's history).
+        #[serde(default)]
+        msg_id: u64,
         /// The room.
         room: Arc<str>,
         /// Who.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chatroom_server::store::{
-    self, Location, Retention, StoredAccount, StoredMessage, Synchronous,
+    self, Location, Retention, StoredAccount, StoredKind, StoredMessage, Synchronous,
 };
 use serde::{Deserialize, Serialize};
 
@@ -208,6 +208,8 @@ pub async fn fill(
                     recipient: Some((layout.user_base + u64::from(b), Layout::nick(b))),
                     text,
                     action: false,
+                    kind: StoredKind::Message,
+                    tags: Vec::new(),
                 }
             } else {
                 let room = Layout::room(
@@ -223,6 +225,8 @@ pub async fn fill(
                     recipient: None,
                     text,
                     action: false,
+                    kind: StoredKind::Message,
+                    tags: Vec::new(),
                 }
             };
             store.message(message, None);

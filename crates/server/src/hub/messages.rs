@@ -16,7 +16,7 @@ use super::publish::Audience;
 use super::state::{Room, State};
 use super::types::{Client, HubError, Posted, Style, UserId};
 use crate::event::{Event, EventKind, TagTarget};
-use crate::store::{Receipt, StoredMessage};
+use crate::store::{Receipt, StoredKind, StoredMessage};
 
 impl Hub {
     /// Refuses a text longer than the server allows.
@@ -79,6 +79,8 @@ impl Hub {
                 recipient: None,
                 text: text.to_string(),
                 action: style.action,
+                kind: stored_kind(&style),
+                tags: stored_tags(&style.tags),
             },
             receipt,
         );
@@ -156,6 +158,8 @@ impl Hub {
                 recipient: Some((recipient.person.id, recipient.person.nick.to_string())),
                 text: text.to_string(),
                 action: style.action,
+                kind: stored_kind(&style),
+                tags: stored_tags(&style.tags),
             },
             receipt,
         );
@@ -180,8 +184,25 @@ impl Hub {
     ) -> Result<(), HubError> {
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
-        let event = |target| {
-            let (msg_id, ts) = self.ids.message();
+        let (msg_id, ts) = self.ids.message();
+        // Reactions and the like are kept in history (shown to IRC
+        // clients that ask for events); typing notifications are not.
+        let kept = tags
+            .iter()
+            .any(|(key, _)| KEPT_TAGS.contains(&key.as_str()));
+        let stored = StoredMessage {
+            id: msg_id,
+            ts,
+            room: None,
+            sender_id: client.id,
+            sender_nick: from.nick.to_string(),
+            recipient: None,
+            text: String::new(),
+            action: false,
+            kind: StoredKind::TagMsg,
+            tags: tags.to_vec(),
+        };
+        let event = |target, from| {
             Event::new(
                 EventKind::TagMsg {
                     msg_id,
@@ -193,21 +214,27 @@ impl Hub {
                 ts,
             )
         };
-        match to {
+        let stored = match to {
             TagTo::Room(room_name) => {
                 let (key, room) = speaking_room(&state, client.id, room_name)?;
-                let event = event(TagTarget::Room(room.topic.room.as_str().into()));
+                let name = room.topic.room.clone();
+                let event = event(TagTarget::Room(name.as_str().into()), from);
                 let audience = if client.echo() {
                     Audience::room(&key)
                 } else {
                     Audience::room_except(&key, client.id)
                 };
                 state.publish(audience, &event);
+                StoredMessage {
+                    room: Some((key, name)),
+                    ..stored
+                }
             }
             TagTo::User(nick) => {
                 let recipient = state.by_nick(nick)?;
                 let id = recipient.person.id;
-                let event = event(TagTarget::User(id, recipient.person.nick.clone()));
+                let to_nick = recipient.person.nick.clone();
+                let event = event(TagTarget::User(id, to_nick.clone()), from);
                 if id == client.id {
                     recipient.client.receive(&event);
                 } else {
@@ -216,10 +243,38 @@ impl Hub {
                 if client.echo() {
                     state.publish(Audience::User(client.id), &event);
                 }
+                StoredMessage {
+                    recipient: Some((id, to_nick.to_string())),
+                    ..stored
+                }
             }
+        };
+        // Queued under the hub's lock, as messages are: the store gets
+        // them in the order of their ids.
+        if kept {
+            self.store.message(stored, None);
         }
         Ok(())
     }
+}
+
+/// The client-only tags that make a `TAGMSG` worth keeping in history:
+/// reactions (IRCv3 `+draft/react`, and `+react` some clients send), and
+/// `+draft/persist`, a sender's explicit ask to keep it.
+pub const KEPT_TAGS: [&str; 3] = ["+draft/react", "+react", "+draft/persist"];
+
+/// What a message is, as stored.
+fn stored_kind(style: &Style) -> StoredKind {
+    if style.notice {
+        StoredKind::Notice
+    } else {
+        StoredKind::Message
+    }
+}
+
+/// A message's client-only tags, as stored.
+fn stored_tags(tags: &crate::event::ClientTags) -> Vec<(String, Option<String>)> {
+    tags.as_deref().map(<[_]>::to_vec).unwrap_or_default()
 }
 
 /// Where a `TAGMSG` goes.

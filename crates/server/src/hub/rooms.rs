@@ -11,7 +11,7 @@ use super::state::{Room, State};
 use super::types::{Client, HubError, Joined, Profile, RoomSummary, Standing, Topic, UserId};
 use crate::clock::now_ms;
 use crate::event::{Event, EventKind, Person};
-use crate::store::Reader;
+use crate::store::{Reader, StoredKind, StoredMessage};
 
 impl Hub {
     /// Puts the user in a room, creating it if needed (they are then its
@@ -169,13 +169,14 @@ impl Hub {
 
     /// Sets a room's topic (members only, and only its operators when the
     /// topic is locked; server operators for any room); the other members
-    /// are told and the topic is stored.
+    /// are told and the topic is stored, and the change is kept in the
+    /// room's history as an event. Returns the topic and the change's id.
     pub fn set_topic(
         &self,
         client: &Client,
         room_name: &str,
         text: &str,
-    ) -> Result<Topic, HubError> {
+    ) -> Result<(Topic, u64), HubError> {
         if text.chars().count() > MAX_TOPIC_CHARS {
             return Err(HubError::TopicTooLong);
         }
@@ -193,21 +194,38 @@ impl Hub {
         let Some(room) = state.rooms.get_mut(&key) else {
             return Err(HubError::NoSuchRoom(room_name.to_owned()));
         };
+        let (msg_id, ts) = self.ids.message();
         room.topic.text = text.to_owned();
         room.topic.set_by = Some(who.nick.to_string());
-        room.topic.set_at = Some(now_ms());
+        room.topic.set_at = Some(ts);
         let topic = room.topic.clone();
         let event = Event::new(
             EventKind::Topic {
+                msg_id,
                 room: topic.room.as_str().into(),
-                who,
+                who: who.clone(),
                 topic: text.into(),
             },
-            now_ms(),
+            ts,
         );
         state.publish(Audience::room_except(&key, client.id), &event);
         self.store_room(&state, &key);
-        Ok(topic)
+        self.store.message(
+            StoredMessage {
+                id: msg_id,
+                ts,
+                room: Some((key, topic.room.clone())),
+                sender_id: client.id,
+                sender_nick: who.nick.to_string(),
+                recipient: None,
+                text: text.to_owned(),
+                action: false,
+                kind: StoredKind::Topic,
+                tags: Vec::new(),
+            },
+            None,
+        );
+        Ok((topic, msg_id))
     }
 
     /// The room's key and display name, if the user is in it (history is

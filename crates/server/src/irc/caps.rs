@@ -165,8 +165,16 @@ pub const CHGHOST: Capability = Capability {
     value: None,
 };
 
+/// `draft/event-playback`: history (on join and by `CHATHISTORY`) shows
+/// topic changes and kept TAGMSGs (reactions) beside messages.
+pub const EVENT_PLAYBACK: Capability = Capability {
+    name: "draft/event-playback",
+    bit: 1 << 21,
+    value: None,
+};
+
 /// Every capability offered, in `CAP LS` order.
-pub const OFFERED: [Capability; 21] = [
+pub const OFFERED: [Capability; 22] = [
     ACCOUNT_NOTIFY,
     ACCOUNT_TAG,
     AWAY_NOTIFY,
@@ -174,6 +182,7 @@ pub const OFFERED: [Capability; 21] = [
     CAP_NOTIFY,
     CHATHISTORY,
     CHGHOST,
+    EVENT_PLAYBACK,
     MULTILINE,
     READ_MARKER,
     ECHO_MESSAGE,

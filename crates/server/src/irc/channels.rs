@@ -182,11 +182,17 @@ impl IrcSession {
             Some(text) => {
                 let me = self.me();
                 match self.hub.set_topic(client, room, text) {
-                    Ok(topic) => {
-                        let m = Message::new("TOPIC")
+                    Ok((topic, msg_id)) => {
+                        let mut m = Message::new("TOPIC")
                             .with_source(me)
                             .param(channel::room_to_channel(&topic.room))
                             .trailing_param(&topic.text);
+                        if self.caps.tagged() {
+                            let at = topic.set_at.unwrap_or_else(now_ms);
+                            m = m
+                                .with_tag("time", Some(&super::events::irc_time(at)))
+                                .with_tag("msgid", Some(&msg_id.to_string()));
+                        }
                         self.send(&m);
                     }
                     Err(e) => self.hub_error(&e, name),

@@ -161,6 +161,7 @@ impl IrcSession {
             limit
         };
         for span in spans {
+            let span = self.history_span(span);
             let store = self.hub.store();
             let page = match &target {
                 Target::Room(key) => store.history_in(key.clone(), span, share).await,

@@ -180,12 +180,17 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
                 .trailing_param(format!("*** {text}"));
             tag(m, None, ts).encode_into(&mut out);
         }
-        EventKind::Topic { room, who, topic } => {
+        EventKind::Topic {
+            msg_id,
+            room,
+            who,
+            topic,
+        } => {
             let m = Message::new("TOPIC")
                 .with_source(source(who))
                 .param(irc::channel::room_to_channel(room))
                 .trailing_param(&**topic);
-            tag(m, None, ts).encode_into(&mut out);
+            tag(m, Some(*msg_id), ts).encode_into(&mut out);
         }
         EventKind::Mode {
             room,

@@ -8,10 +8,10 @@ use chatroom_proto::irc::{Message, Source, channel};
 use tracing::warn;
 
 use super::IrcSession;
-use super::caps::BATCH;
+use super::caps::{BATCH, EVENT_PLAYBACK, MESSAGE_TAGS};
 use super::events::{irc_text_lines, irc_time};
 use crate::event::Person;
-use crate::store::StoredMessage;
+use crate::store::{Span, StoredKind, StoredMessage};
 
 impl IrcSession {
     /// Replays the messages of room `key` (display name `name`) with ids
@@ -21,7 +21,11 @@ impl IrcSession {
         let page = match self
             .hub
             .store()
-            .history(key, before, self.settings.history_replay)
+            .history_in(
+                key,
+                self.history_span(Span::before(before)),
+                self.settings.history_replay,
+            )
             .await
         {
             Ok(page) => page,
@@ -73,37 +77,75 @@ impl IrcSession {
         self.out(Bytes::from(out));
     }
 
-    /// One stored message as the lines this client reads: to its channel,
-    /// or to its recipient for a direct message.
+    /// `span` with the events this client asked to see in history
+    /// (topic changes, kept TAGMSGs: IRCv3 `draft/event-playback`).
+    pub(super) fn history_span(&self, span: Span) -> Span {
+        Span {
+            events: self.caps.has(EVENT_PLAYBACK),
+            ..span
+        }
+    }
+
+    /// One stored message (or event) as the lines this client reads: to
+    /// its channel, or to its recipient for a direct message.
     fn history_lines(&self, m: &StoredMessage, batch: Option<&str>) -> Vec<Message> {
         let tagged = self.caps.tagged();
+        let client_tags = self.caps.has(MESSAGE_TAGS);
         let source = Source::user(&m.sender_nick, &m.sender_nick, &*Person::cloak(m.sender_id));
         let target = match (&m.room, &m.recipient) {
             (Some((_, name)), _) => channel::room_to_channel(name),
             (None, Some((_, nick))) => nick.clone(),
             (None, None) => String::from("*"),
         };
-        let template = Message::new("PRIVMSG").with_source(source).param(target);
-        let text = if tagged {
-            m.text.clone()
-        } else {
-            let stamp = crate::clock::utc_stamp(m.ts);
-            m.text
-                .lines()
-                .map(|l| format!("[{stamp}] {l}"))
-                .collect::<Vec<_>>()
-                .join("\n")
+        let lines = match m.kind {
+            StoredKind::Message | StoredKind::Notice => {
+                let command = if m.kind == StoredKind::Notice {
+                    "NOTICE"
+                } else {
+                    "PRIVMSG"
+                };
+                let template = Message::new(command).with_source(source).param(target);
+                let text = if tagged {
+                    m.text.clone()
+                } else {
+                    let stamp = crate::clock::utc_stamp(m.ts);
+                    m.text
+                        .lines()
+                        .map(|l| format!("[{stamp}] {l}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                irc_text_lines(&template, &text, m.action)
+            }
+            StoredKind::Topic => vec![
+                Message::new("TOPIC")
+                    .with_source(source)
+                    .param(target)
+                    .trailing_param(&m.text),
+            ],
+            // Tags are all a TAGMSG says.
+            StoredKind::TagMsg if client_tags => {
+                vec![Message::new("TAGMSG").with_source(source).param(target)]
+            }
+            StoredKind::TagMsg => Vec::new(),
         };
-        irc_text_lines(&template, &text, m.action)
+        lines
             .into_iter()
-            .map(|mut line| {
+            .enumerate()
+            .map(|(i, mut line)| {
                 if let Some(id) = batch {
                     line = line.with_tag("batch", Some(id));
                 }
                 if tagged {
-                    line = line
-                        .with_tag("time", Some(&irc_time(m.ts)))
-                        .with_tag("msgid", Some(&m.id.to_string()));
+                    line = line.with_tag("time", Some(&irc_time(m.ts)));
+                    if i == 0 {
+                        line = line.with_tag("msgid", Some(&m.id.to_string()));
+                    }
+                }
+                if client_tags {
+                    for (key, value) in &m.tags {
+                        line = line.with_tag(key.as_str(), value.as_deref());
+                    }
                 }
                 line
             })

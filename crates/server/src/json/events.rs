@@ -202,7 +202,9 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
             }));
             ServerFrame::Presence(p)
         }
-        EventKind::Topic { room, who, topic } => {
+        EventKind::Topic {
+            room, who, topic, ..
+        } => {
             let mut p = presence(
                 PresenceEvent::Topic,
                 Some(room),

@@ -190,7 +190,7 @@ impl JsonSession {
                 room,
                 topic: Some(text),
             } => {
-                let topic = hub.set_topic(client, &room, &text)?;
+                let (topic, _) = hub.set_topic(client, &room, &text)?;
                 self.send_topic(topic, reference);
             }
             Request::Nick { nickname } => {

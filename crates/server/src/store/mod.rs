@@ -129,10 +129,74 @@ pub struct StoredMessage {
     pub sender_nick: String,
     /// For direct messages: the recipient's id and nickname.
     pub recipient: Option<(u64, String)>,
-    /// The text.
+    /// The text (a topic's text for a topic change; empty for tags alone).
     pub text: String,
     /// A `/me` action.
     pub action: bool,
+    /// What it is: a message, or an event kept beside them.
+    pub kind: StoredKind,
+    /// The sender's IRCv3 client-only tags (`+draft/reply=...`).
+    pub tags: Vec<(String, Option<String>)>,
+}
+
+/// What a stored row of history is. Messages are what every history
+/// shows; the rest are events shown only to IRC clients that ask for them
+/// (IRCv3 `draft/event-playback`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StoredKind {
+    /// A message (IRC PRIVMSG).
+    #[default]
+    Message,
+    /// A notice (IRC NOTICE): a message never to be answered automatically.
+    Notice,
+    /// A topic change; the text is the new topic.
+    Topic,
+    /// Tags without text (an IRC TAGMSG kept for its tags, e.g. a
+    /// reaction).
+    TagMsg,
+}
+
+impl StoredKind {
+    /// Its number in the `kind` column.
+    pub fn code(self) -> i64 {
+        match self {
+            StoredKind::Message => 0,
+            StoredKind::Notice => 1,
+            StoredKind::Topic => 2,
+            StoredKind::TagMsg => 3,
+        }
+    }
+
+    /// The kind numbered `code` (an unknown number reads as a message).
+    pub fn from_code(code: i64) -> StoredKind {
+        match code {
+            1 => StoredKind::Notice,
+            2 => StoredKind::Topic,
+            3 => StoredKind::TagMsg,
+            _ => StoredKind::Message,
+        }
+    }
+
+    /// Whether every history shows it, not only event playback.
+    pub fn is_message(self) -> bool {
+        matches!(self, StoredKind::Message | StoredKind::Notice)
+    }
+}
+
+/// Client-only tags as the `tags` column holds them: a JSON list of
+/// `[key, value]` pairs, `NULL` for none.
+pub fn tags_to_column(tags: &[(String, Option<String>)]) -> Option<String> {
+    if tags.is_empty() {
+        return None;
+    }
+    serde_json::to_string(tags).ok()
+}
+
+/// The tags of a `tags` column (none if it is empty or unreadable).
+pub fn tags_from_column(column: Option<&str>) -> Vec<(String, Option<String>)> {
+    column
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default()
 }
 
 /// A room's stored topic and settings.

@@ -12,8 +12,17 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// version 5 rebuilt that index so that a deletion names the terms it
 /// removes instead of leaving a tombstone (see [`MESSAGE_INDEX`]),
 /// version 6 stored rooms' settings, version 7 added read markers
-/// ([`READ_MARKERS`]).
-const SCHEMA_VERSION: i64 = 7;
+/// ([`READ_MARKERS`]), version 8 kept events beside messages and
+/// client-only tags ([`KINDS_AND_TAGS`]).
+const SCHEMA_VERSION: i64 = 8;
+
+/// Version 8: what a row is (`StoredKind`: message, notice, topic change,
+/// kept TAGMSG) and its client-only tags. Adding columns with constant
+/// defaults rewrites no row; a message row pays two bytes of header.
+const KINDS_AND_TAGS: &str = "
+ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN tags TEXT;
+";
 
 /// Version 7: each account's read position per conversation (see
 /// `markers`), read by one account at a time, hence the primary key.
@@ -74,7 +83,9 @@ CREATE TABLE IF NOT EXISTS messages (
     recipient_id   INTEGER,               -- direct messages only
     recipient_nick TEXT,
     body           TEXT NOT NULL,
-    action         INTEGER NOT NULL DEFAULT 0
+    action         INTEGER NOT NULL DEFAULT 0,
+    kind           INTEGER NOT NULL DEFAULT 0, -- StoredKind (version 8)
+    tags           TEXT                   -- client-only tags, JSON (version 8)
 );
 CREATE TABLE IF NOT EXISTS rooms (
     key          TEXT PRIMARY KEY,
@@ -172,6 +183,9 @@ pub fn prepare(
     }
     if version < 7 {
         tx.execute_batch(READ_MARKERS)?;
+    }
+    if (1..8).contains(&version) && !has_column(&tx, "messages", "kind")? {
+        tx.execute_batch(KINDS_AND_TAGS)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
@@ -445,6 +459,36 @@ mod tests {
         // Preparing again (every start) changes nothing.
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         assert_eq!(load(&conn, start).unwrap().rooms, loaded.rooms);
+    }
+
+    #[test]
+    fn a_version_7_database_gains_kinds_and_tags_and_its_messages_stay_messages() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        // Version 7's messages had neither column.
+        conn.execute_batch(
+            "DROP TABLE messages;
+             CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+                 room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
+                 sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,
+                 body TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0);
+             INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
+                 VALUES (1, 0, 'rust', 'Rust', 1, 'ann', 'hello');",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let (kind, tags): (i64, Option<String>) = conn
+            .query_row("SELECT kind, tags FROM messages WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(
+            (crate::store::StoredKind::from_code(kind), tags),
+            (crate::store::StoredKind::Message, None)
+        );
+        // Preparing again (every start) changes nothing.
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
 }
 
 const COLUMNS: &str = "m.id, m.ts, m.room_key, m.room_name, m.sender_id, m.sender_nick, \
-     m.recipient_id, m.recipient_nick, m.body, m.action";
+     m.recipient_id, m.recipient_nick, m.body, m.action, m.kind, m.tags";
 
 fn message(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     let room = match (row.get::<_, Option<String>>(2)?, row.get(3)?) {
@@ -134,6 +134,8 @@ fn message(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
         recipient,
         text: row.get(8)?,
         action: row.get(9)?,
+        kind: super::StoredKind::from_code(row.get(10)?),
+        tags: super::tags_from_column(row.get::<_, Option<String>>(11)?.as_deref()),
     })
 }
 
@@ -401,7 +403,7 @@ pub fn search(
     };
     let sql = format!(
         "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
-         WHERE message_index MATCH ? AND {} ORDER BY f.rowid DESC",
+         WHERE message_index MATCH ? AND {} AND m.kind <= 1 ORDER BY f.rowid DESC",
         scope.sql
     );
     let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
@@ -483,7 +485,7 @@ pub fn room_page(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
          WHERE message_index MATCH ?1 AND f.rowid > ?2 AND f.rowid < ?3 AND m.room_key = ?4 \
-           AND m.ts >= ?5 AND m.ts > ?6 AND m.ts < ?7 \
+           AND m.ts >= ?5 AND m.ts > ?6 AND m.ts < ?7 AND m.kind <= ?9 \
          ORDER BY f.rowid {} LIMIT ?8",
         span.order()
     ))?;
@@ -498,7 +500,8 @@ pub fn room_page(
                 oldest,
                 after_ts,
                 before_ts,
-                i64::from(limit) + 1
+                i64::from(limit) + 1,
+                span.kinds()
             ],
             message,
         )?
@@ -527,7 +530,7 @@ pub fn direct_history(
     let sql = format!(
         "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
          WHERE message_index MATCH ? AND {} AND f.rowid > ? AND f.rowid < ? AND m.ts >= ? \
-           AND m.ts > ? AND m.ts < ? \
+           AND m.ts > ? AND m.ts < ? AND m.kind <= ? \
          ORDER BY f.rowid {} LIMIT ?",
         scope.sql,
         span.order()
@@ -542,6 +545,7 @@ pub fn direct_history(
     ));
     values.push(Value::Integer(after_ts));
     values.push(Value::Integer(before_ts));
+    values.push(Value::Integer(span.kinds()));
     values.push(Value::Integer(i64::from(limit) + 1));
     let mut stmt = conn.prepare(&sql)?;
     let messages = stmt

@@ -19,6 +19,9 @@ pub struct Span {
     pub before_ts: Option<i64>,
     /// Take the oldest of the span rather than the newest.
     pub from_after: bool,
+    /// Events too (topic changes, kept TAGMSGs), not only messages (IRCv3
+    /// `draft/event-playback`).
+    pub events: bool,
 }
 
 impl Span {
@@ -33,6 +36,15 @@ impl Span {
     /// The SQL order that takes the span's end nearest the wanted messages.
     pub(super) fn order(self) -> &'static str {
         if self.from_after { "ASC" } else { "DESC" }
+    }
+
+    /// The highest `kind` column the read takes (see `StoredKind`).
+    pub(super) fn kinds(self) -> i64 {
+        if self.events {
+            i64::MAX
+        } else {
+            super::StoredKind::Notice.code()
+        }
     }
 
     /// The time bounds, open where not given.

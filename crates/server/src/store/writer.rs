@@ -361,8 +361,8 @@ impl<'p> Writer<'p> {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO messages
-                 (id, ts, room_key, room_name, sender_id, sender_nick, recipient_id, recipient_nick, body, action)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 (id, ts, room_key, room_name, sender_id, sender_nick, recipient_id, recipient_nick, body, action, kind, tags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?;
             for op in batch.drain(..) {
                 match op {
@@ -645,6 +645,8 @@ fn insert_message(
         recipient_nick,
         m.text,
         m.action,
+        m.kind.code(),
+        super::tags_to_column(&m.tags),
     ])
 }
 
@@ -684,7 +686,7 @@ fn to_sql_int(n: u64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{RetentionPolicy, ids, schema};
+    use crate::store::{RetentionPolicy, StoredKind, ids, schema};
 
     fn progress() -> Progress {
         Progress {
@@ -711,6 +713,8 @@ mod tests {
                 recipient: None,
                 text: format!("message {id}"),
                 action: false,
+                kind: StoredKind::Message,
+                tags: Vec::new(),
             },
             Instant::now(),
             None,
@@ -829,6 +833,8 @@ mod tests {
                 recipient: Some((2, "Bob".into())),
                 text: text.into(),
                 action: false,
+                kind: StoredKind::Message,
+                tags: Vec::new(),
             },
             Instant::now(),
             None,

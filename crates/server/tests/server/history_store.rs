@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chatroom_server::store::{
     self, Location, Reader, Retention, RetentionPolicy, SearchQuery, Store, StoreThread,
-    StoredMessage, Synchronous,
+    StoredKind, StoredMessage, Synchronous,
 };
 
 const HOUR: i64 = 3_600_000;
@@ -49,6 +49,8 @@ fn room_message(id: u64, ts: i64, room: &str, sender: u64, text: String) -> Stor
         recipient: None,
         text,
         action: false,
+        kind: StoredKind::Message,
+        tags: Vec::new(),
     }
 }
 
@@ -62,6 +64,8 @@ fn direct_message(id: u64, ts: i64, from: u64, to: u64, text: String) -> StoredM
         recipient: Some((to, format!("user{to}"))),
         text,
         action: false,
+        kind: StoredKind::Message,
+        tags: Vec::new(),
     }
 }
 

@@ -116,3 +116,87 @@ async fn chathistory_reads_around_a_point_by_id_or_time() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn event_playback_shows_topics_and_reactions_only_to_those_who_asked() {
+    let server = TestServer::start().await;
+    let caps = [
+        "batch",
+        "server-time",
+        "message-tags",
+        "echo-message",
+        "draft/chathistory",
+    ];
+    let mut with_events = caps.to_vec();
+    with_events.push("draft/event-playback");
+    let mut ann = IrcRaw::register(server.irc_addr, "ann", &with_events).await;
+    let mut bob = IrcRaw::register(server.irc_addr, "bob", &caps).await;
+    ann.send("JOIN #ev").await;
+    ann.until("366").await;
+    bob.send("JOIN #ev").await;
+    bob.until("366").await;
+
+    ann.send("TOPIC #ev :first topic").await;
+    let topic_echo = ann.until("TOPIC").await;
+    let topic_id = topic_echo.tag("msgid").flatten().unwrap().to_owned();
+    ann.send("@+draft/reply=1 PRIVMSG #ev :hello").await;
+    ann.until("PRIVMSG").await;
+    ann.send("NOTICE #ev :a notice").await;
+    ann.until("NOTICE").await;
+    ann.send("@+draft/react=👍;+draft/reply=1 TAGMSG #ev").await;
+    let reaction = ann.until("TAGMSG").await;
+    let reaction_id = reaction.tag("msgid").flatten().unwrap().to_owned();
+    ann.send("@+typing=active TAGMSG #ev").await;
+    ann.until("TAGMSG").await;
+
+    // With event-playback: the topic change (with the id its echo had)
+    // and the reaction, not the typing notification.
+    ann.send("CHATHISTORY LATEST #ev * 10").await;
+    let lines = ann.sync().await;
+    let seen: Vec<&str> = lines
+        .iter()
+        .filter(|m| m.command != "BATCH")
+        .map(|m| m.command.as_str())
+        .collect();
+    assert_eq!(seen, ["TOPIC", "PRIVMSG", "NOTICE", "TAGMSG"], "{lines:?}");
+    let topic = lines.iter().find(|m| m.command == "TOPIC").unwrap();
+    assert_eq!(topic.tag("msgid"), Some(Some(topic_id.as_str())));
+    assert_eq!(topic.params, ["#ev", "first topic"]);
+    let tagmsg = lines.iter().find(|m| m.command == "TAGMSG").unwrap();
+    assert_eq!(tagmsg.tag("msgid"), Some(Some(reaction_id.as_str())));
+    assert_eq!(tagmsg.tag("+draft/react"), Some(Some("👍")));
+    let hello = lines.iter().find(|m| m.command == "PRIVMSG").unwrap();
+    assert_eq!(
+        hello.tag("+draft/reply"),
+        Some(Some("1")),
+        "client tags kept"
+    );
+
+    // Without it: messages and notices only, and the limit counts them.
+    bob.sync().await;
+    bob.send("CHATHISTORY LATEST #ev * 2").await;
+    let lines = bob.sync().await;
+    let seen: Vec<&str> = lines
+        .iter()
+        .filter(|m| m.command != "BATCH")
+        .map(|m| m.command.as_str())
+        .collect();
+    assert_eq!(seen, ["PRIVMSG", "NOTICE"], "{lines:?}");
+
+    // Joining replays with the same rule.
+    let mut late = IrcRaw::register(server.irc_addr, "late", &with_events).await;
+    late.send("JOIN #ev").await;
+    late.until("366").await;
+    let replay = late.sync().await;
+    assert!(commands(&replay).contains(&"TOPIC"), "{replay:?}");
+
+    // JSON history shows messages only.
+    let mut jay = chatroom_testkit::Raw::login(server.addr, "jay").await;
+    let (_, replayed) = jay.join("ev").await;
+    let said: Vec<&str> = replayed
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert_eq!(said, ["hello", "a notice"], "{replayed:?}");
+    server.stop().await;
+}
