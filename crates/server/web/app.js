@@ -5,11 +5,17 @@
 // the replay on join, older pages when scrolling up, live messages and
 // what a reconnect brings back may overlap and arrive in any order, and
 // still show exactly once, in order.
+//
+// What is unread comes from the server's read markers (js/unread.js): the
+// page asks for them at every login, follows the ones other sessions of the
+// account move, and moves them itself as the user reads (what is on screen
+// in the shown window of a visible tab).
 
 import { Connection } from "./js/net.js";
 import { el, line, nickClass, unreadMarker } from "./js/render.js";
 import { runCommand } from "./js/commands.js";
 import { describeModes, hint, parseModes, prefix, rankOrder } from "./js/moderation.js";
+import { MarkQueue, summarize } from "./js/unread.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -33,7 +39,13 @@ const state = {
   // Keys given with /join, by room key, until the room is joined.
   roomKeys: new Map(),
   ignored: new Set(JSON.parse(localStorage.getItem("chatroom.ignored") || "[]")),
+  // Read markers by window key: how far the user has read (the server's, or
+  // further where this page has read since).
+  markers: new Map(),
 };
+
+/** Marker moves on their way to the server, at most one batch a second. */
+const marks = new MarkQueue((target, ts) => send({ type: "mark_read", ...target, ts, ref: "mark" }));
 
 const conn = new Connection({
   onOpen: login,
@@ -63,12 +75,17 @@ function windowFor(key, name, kind) {
   log.hidden = true;
   log.addEventListener("scroll", () => {
     if (log.scrollTop < 40) loadOlder(win);
+    markSeen(win);
   });
   $("logs").append(log);
   win = {
     key, name, kind, log, topic: "", members: new Map(), ids: new Set(), joinKey: null,
     oldest: null, newest: null, hasMore: true, loading: false, unread: 0, mention: false,
-    marker: null, sinceGap: null, oldestOfPage: null,
+    // msgs: id -> { ts, mine, live, mention, node }, what unread counts are
+    // made of; unreadLine: the "new messages" line, if shown; replaying: the
+    // first history is on its way (nothing is read until it is in).
+    msgs: new Map(), unreadLine: null, replaying: false,
+    sinceGap: null, oldestOfPage: null,
   };
   state.windows.set(key, win);
   renderSidebar();
@@ -126,6 +143,8 @@ function welcome(frame) {
     for (const win of state.windows.values()) {
       win.log.replaceChildren();
       win.ids.clear();
+      win.msgs.clear();
+      win.unreadLine = null;
       win.oldest = win.newest = null;
     }
   }
@@ -145,13 +164,15 @@ function welcome(frame) {
     send({ type: "register", password: state.password, ref: "register" });
     state.register = false;
   }
+  // The read markers first, so that they are in before the history.
+  send({ type: "read_markers", ref: "markers" });
   const inRooms = new Set((frame.rooms || []).map((r) => r.toLowerCase()));
   for (const room of frame.rooms || []) {
     const win = roomWindow(room);
     resync(win);
     send({ type: "who", room });
     send({ type: "topic", room });
-    send({ type: "history", room, limit: PAGE });
+    replay(win);
   }
   for (const win of state.windows.values()) {
     if (win.kind === "room" && !inRooms.has(win.name.toLowerCase())) {
@@ -161,7 +182,7 @@ function welcome(frame) {
       send(frame);
     } else if (win.kind === "dm") {
       resync(win);
-      send({ type: "history", with: win.name, limit: PAGE });
+      replay(win);
     }
   }
   if (!restart) send({ type: "conversations", limit: 20 });
@@ -173,6 +194,17 @@ function welcome(frame) {
  *  be paged back until it meets it (no gap). */
 function resync(win) {
   win.sinceGap = win.newest;
+}
+
+/** Asks for a window's latest history (on login, on opening it). */
+function replay(win) {
+  win.replaying = true;
+  const frame = win.kind === "room" ? { type: "history", room: win.name } : { type: "history", with: win.name };
+  frame.limit = PAGE;
+  // Its ref names it in an error (a ref holds at most 64 bytes: not the name).
+  win.replayRef = nextRef();
+  frame.ref = win.replayRef;
+  send(frame);
 }
 
 // ---- frames from the server ------------------------------------------------
@@ -192,11 +224,10 @@ function handle(frame) {
     case "ack": return acked(frame);
     case "error": return failed(frame);
     case "ping": send({ type: "pong", ref: frame.ref }); return;
+    case "read_marker": return readMarker(frame);
+    case "read_markers": return readMarkers(frame.markers || []);
     case "conversations":
-      for (const c of frame.conversations || []) {
-        const win = dmWindow(c.nickname);
-        send({ type: "history", with: win.name, limit: PAGE });
-      }
+      for (const c of frame.conversations || []) replay(dmWindow(c.nickname));
       return;
     case "room_list":
       info(`Rooms: ${(frame.rooms || []).map((r) => `${r.name} (${r.members})${r.topic ? ` – ${r.topic}` : ""}`).join(", ")}`);
@@ -292,7 +323,10 @@ function addMessage(win, frame, direct) {
     kind: frame.action ? "action" : "message", mention: mention && !direct,
   });
   insertSorted(win, node, id);
-  if (!frame.history && !mine) noteUnread(win, node, mention, frame);
+  const live = !frame.history;
+  win.msgs.set(id, { ts: frame.ts, mine, live, mention, node });
+  changed(win);
+  if (live && mention && document.hidden) notify(win, frame);
 }
 
 /** Puts a line where its id belongs (lines without ids stay at the end). */
@@ -316,18 +350,111 @@ function insertSorted(win, node, id) {
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
-function noteUnread(win, node, mention, frame) {
-  const seen = win.key === state.current && !document.hidden;
-  if (!seen) {
-    if (win.unread === 0 && !win.marker) {
-      win.marker = unreadMarker();
-      win.log.insertBefore(win.marker, node);
-    }
-    win.unread += 1;
-    win.mention ||= mention;
-    renderSidebar();
+// ---- read markers and unread counts ---------------------------------------------
+
+/** A window's read-marker target, as `mark_read` names it. */
+const target = (win) => (win.kind === "room" ? { room: win.name } : { with: win.name });
+
+/** Something changed in a window (a message came): reads what is on
+ *  screen, then counts what is left. */
+function changed(win) {
+  if (!markSeen(win)) recount(win);
+}
+
+/**
+ * Counts a window's unread messages from its marker, for the sidebar. The
+ * "new messages" line goes before the first of them in a window not shown
+ * (and while a window's first history comes in); in the shown window it
+ * stays where it was when it was opened, so that one sees where the news
+ * started, unless `moveLine` (the window is being opened, or the user read
+ * further elsewhere).
+ */
+function recount(win, moveLine = false) {
+  const { count, mention, first } = summarize(win.msgs, state.markers.get(win.key) ?? null);
+  win.unread = count;
+  win.mention = mention;
+  if (moveLine || win.key !== state.current || win.replaying || !win.unreadLine) placeLine(win, first);
+  renderSidebar();
+}
+
+/** Puts the "new messages" line before message `first` (none: takes it away). */
+function placeLine(win, first) {
+  const node = first === null ? null : win.msgs.get(first)?.node;
+  if (!node || node.parentNode !== win.log) {
+    win.unreadLine?.remove();
+    win.unreadLine = null;
+    return;
   }
-  if (mention && document.hidden) notify(win, frame);
+  if (!win.unreadLine) win.unreadLine = unreadMarker();
+  if (win.unreadLine.nextSibling === node) return;
+  const log = win.log;
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.insertBefore(win.unreadLine, node);
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+/** The time of the newest message on screen (at least partly) or above
+ *  it, in a shown window; null when none. */
+function shownUpTo(win) {
+  const log = win.log;
+  const bottom = log.scrollTop + log.clientHeight;
+  for (let child = log.lastElementChild; child; child = child.previousElementSibling) {
+    const id = child.dataset.id;
+    if (id === undefined || child.offsetTop >= bottom) continue;
+    const msg = win.msgs.get(Number(id));
+    if (msg && Number.isFinite(msg.ts)) return msg.ts;
+  }
+  return null;
+}
+
+/**
+ * The user reads the shown window of a visible tab: its marker moves to
+ * the newest message on screen (never back), and the server hears of it
+ * (at most once a second). Nothing is read while the window's first
+ * history is still coming. True when the marker moved (and the window was
+ * counted again).
+ */
+function markSeen(win) {
+  if (!win || win.key !== state.current || document.hidden || win.replaying || win.log.hidden) return false;
+  const ts = shownUpTo(win);
+  const had = state.markers.get(win.key) ?? null;
+  if (ts === null || (had !== null && ts <= had)) return false;
+  state.markers.set(win.key, ts);
+  marks.mark(win.key, target(win), ts);
+  recount(win);
+  return true;
+}
+
+/** A marker from the server: after a join, the answer to our `mark_read`,
+ *  or moved by another session of the account. */
+function readMarker(frame) {
+  let key = null;
+  if (typeof frame.room === "string") key = roomKey(frame.room);
+  else if (typeof frame.with === "string") key = dmKey(frame.with);
+  if (key === null || !Number.isFinite(frame.ts)) return;
+  const had = state.markers.get(key) ?? null;
+  if (had !== null && frame.ts <= had) return;
+  state.markers.set(key, frame.ts);
+  // Further than this page has read: read elsewhere, the line moves on.
+  const win = state.windows.get(key);
+  if (win) recount(win, true);
+}
+
+/** Every marker, at login: taken where further than ours; where this page
+ *  has read further (a move lost with the connection, or a session without
+ *  an account, whose markers ended with it), the server is told. */
+function readMarkers(markers) {
+  const server = new Map();
+  for (const m of markers) {
+    readMarker(m);
+    const key = typeof m.room === "string" ? roomKey(m.room) : dmKey(String(m.with));
+    server.set(key, m.ts);
+  }
+  for (const [key, ts] of state.markers) {
+    const win = state.windows.get(key);
+    if (win && !(server.get(key) >= ts)) marks.mark(key, target(win), ts);
+  }
+  marks.flush();
 }
 
 function notify(win, frame) {
@@ -366,13 +493,15 @@ function acked(frame) {
   win.newest = win.newest === null ? frame.msg_id : Math.max(win.newest, frame.msg_id);
   node.remove();
   insertSorted(win, node, frame.msg_id);
+  win.msgs.set(frame.msg_id, { ts: frame.ts, mine: true, live: true, mention: false, node });
+  changed(win);
 }
 
 /** A replayed message of ours whose ack was lost: it is the pending line. */
 function adoptPending(win, frame) {
   for (const [ref, pending] of state.pending) {
     if (pending.win === win && pending.text === frame.message) {
-      acked({ ref, msg_id: frame.msg_id });
+      acked({ ref, msg_id: frame.msg_id, ts: frame.ts });
       return true;
     }
   }
@@ -380,6 +509,14 @@ function adoptPending(win, frame) {
 }
 
 function failed(frame) {
+  // Markers are a comfort: without them (the store failed, too many), the
+  // page goes on counting as it can.
+  if (frame.ref === "mark" || frame.ref === "markers") return;
+  const replaying = [...state.windows.values()].find((w) => w.replaying && w.replayRef === frame.ref);
+  if (replaying) {
+    replaying.replaying = false;
+    recount(replaying);
+  }
   if (frame.ref === "login") {
     if (state.everLoggedIn && frame.code === "nickname_taken") {
       // Our old connection has not gone yet: try again shortly.
@@ -486,6 +623,8 @@ function joined(frame) {
     win.joinKey = key;
     state.roomKeys.delete(win.key);
   }
+  // Its marker (if any) and its latest history follow.
+  win.replaying = true;
   setTopic(frame.room, frame.topic || "");
   memberList(frame.room, frame.members);
   if (!state.current || state.justJoined === roomKey(frame.room)) show(win.key);
@@ -517,6 +656,18 @@ function historyEnd(frame) {
     return;
   }
   win.sinceGap = null;
+  if (win.replaying) {
+    // The first history is in: the line goes before the first unread, and
+    // a window being looked at shows it and reads what is on screen.
+    win.replaying = false;
+    const log = win.log;
+    const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    recount(win, true);
+    if (win.key === state.current) {
+      if (win.unreadLine && atBottom) log.scrollTop = win.unreadLine.offsetTop - 40;
+      markSeen(win);
+    }
+  }
 }
 
 function memberList(room, members) {
@@ -561,17 +712,20 @@ function show(key) {
   const win = state.windows.get(key);
   if (!win) return;
   const previous = state.windows.get(state.current);
-  if (previous && previous !== win && previous.marker && previous.unread === 0) {
-    previous.marker.remove();
-    previous.marker = null;
-  }
   state.current = key;
+  if (previous && previous !== win) {
+    // Left: what was read there goes now; its line follows its marker.
+    marks.flush();
+    recount(previous);
+  }
   for (const w of state.windows.values()) w.log.hidden = w !== win;
-  win.unread = 0;
-  win.mention = false;
   $("window-name").textContent = win.kind === "room" ? `#${win.name}` : win.name;
   $("window-topic").textContent = win.kind === "room" ? win.topic : "direct messages";
-  win.log.scrollTop = win.marker ? win.marker.offsetTop - 40 : win.log.scrollHeight;
+  // Opened where the unread messages start (by the marker), and what is on
+  // screen is read.
+  recount(win, true);
+  win.log.scrollTop = win.unreadLine ? win.unreadLine.offsetTop - 40 : win.log.scrollHeight;
+  markSeen(win);
   renderSidebar();
   renderMembers();
   closeDrawer();
@@ -631,7 +785,7 @@ function renderMembers() {
 
 function openDm(nick) {
   const win = dmWindow(nick);
-  if (win.oldest === null) send({ type: "history", with: nick, limit: PAGE });
+  if (win.oldest === null && !win.replaying) replay(win);
   show(win.key);
 }
 
@@ -691,7 +845,9 @@ const client = {
   },
   clear(win) {
     win.log.replaceChildren();
-    win.marker = null;
+    win.unreadLine = null;
+    win.msgs.clear();
+    recount(win);
   },
   ignore(nick) {
     if (nick) state.ignored.add(nick.toLowerCase());
@@ -776,8 +932,11 @@ $("dm-form").addEventListener("submit", (event) => {
 });
 
 function logout() {
+  marks.flush();
   send({ type: "logout" });
   conn.close();
+  marks.clear();
+  state.markers.clear();
   for (const win of state.windows.values()) win.log.remove();
   state.windows.clear();
   state.current = null;
@@ -837,15 +996,12 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// Back to the tab: what is on screen is read. Leaving it (or the page):
+// what was read goes now rather than in a second.
 document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && state.current) {
-    const win = state.windows.get(state.current);
-    if (win) {
-      win.unread = 0;
-      win.mention = false;
-      renderSidebar();
-    }
-  }
+  if (document.hidden) marks.flush();
+  else markSeen(state.windows.get(state.current));
 });
+window.addEventListener("pagehide", () => marks.flush());
 
 window.addEventListener("online", () => conn.retryNow());

@@ -15,6 +15,8 @@
 //! - `reliability`: crashes, restarts and attackers.
 //! - `web_browser`: the web client in headless chromium over WebDriver.
 //! - `web_browser_moderation`: room operators in the browser, live.
+//! - `web_browser_read_markers`: read markers shared with the account's
+//!   other sessions, in the browser.
 #![allow(clippy::unwrap_used)]
 
 mod bench_plot;
@@ -31,3 +33,4 @@ mod tls_join;
 mod tui_tmux;
 mod web_browser;
 mod web_browser_moderation;
+mod web_browser_read_markers;
