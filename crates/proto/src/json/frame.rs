@@ -508,11 +508,16 @@ pub struct SearchEnd {
     pub reference: Option<Ref>,
 }
 
-/// One person the user exchanged direct messages with.
+/// One conversation: a person the user exchanged direct messages with
+/// (`nickname`), or a room they are in (`room`, only when asked for).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
-    /// Their nickname, as in the latest message.
-    pub nickname: String,
+    /// The person's nickname, as in the latest message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// The room's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// The latest message's id.
     pub msg_id: u64,
     /// When it was sent, in milliseconds since the Unix epoch.
@@ -522,7 +527,7 @@ pub struct Conversation {
 /// Reply to `conversations`: most recent first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationList {
-    /// The people, most recent conversation first.
+    /// The conversations, most recent first.
     pub conversations: Vec<Conversation>,
     /// The request's `ref`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]

@@ -11,7 +11,7 @@ use tracing::info;
 
 use super::{JsonSession, MAX_SEARCH_OFFSET, replies};
 use crate::hub::{Client, HubError, Style, Topic};
-use crate::store::{Outcome, Receipt, SearchQuery};
+use crate::store::{ConversationQuery, Counterpart, Outcome, Peer, Receipt, SearchQuery};
 
 impl JsonSession {
     /// The requests that need a logged-in user.
@@ -65,18 +65,23 @@ impl JsonSession {
                 let reader = hub.reader(client)?;
                 Box::pin(self.direct_replay(reader, with, before, limit, reference)).await;
             }
-            Request::Conversations { limit } => {
-                let reader = hub.reader(client)?;
-                match Box::pin(hub.store().conversations(reader, limit)).await {
+            Request::Conversations {
+                limit,
+                after,
+                before,
+                rooms,
+            } => {
+                let query = ConversationQuery {
+                    reader: hub.reader(client)?,
+                    after_ts: after,
+                    before_ts: before,
+                    rooms,
+                    limit,
+                    from_after: false,
+                };
+                match Box::pin(hub.store().conversations(query)).await {
                     Ok(peers) => self.send(&ServerFrame::Conversations(ConversationList {
-                        conversations: peers
-                            .into_iter()
-                            .map(|p| Conversation {
-                                nickname: p.nick,
-                                msg_id: p.msg_id,
-                                ts: p.ts,
-                            })
-                            .collect(),
+                        conversations: peers.into_iter().map(conversation).collect(),
                         reference,
                     })),
                     Err(e) => self.store_failed("conversations", &e, reference),
@@ -311,5 +316,19 @@ impl JsonSession {
             ts: topic.set_at,
             reference,
         }));
+    }
+}
+
+/// A conversation as the JSON protocol says it.
+fn conversation(peer: Peer) -> Conversation {
+    let (nickname, room) = match peer.with {
+        Counterpart::Person(nick) => (Some(nick), None),
+        Counterpart::Room { name, .. } => (None, Some(name)),
+    };
+    Conversation {
+        nickname,
+        room,
+        msg_id: peer.msg_id,
+        ts: peer.ts,
     }
 }
