@@ -50,6 +50,12 @@ pub const MAX_CONVERSATIONS: u32 = 100;
 /// How many peers `conversations` lists when no `limit` is given.
 pub const DEFAULT_CONVERSATIONS: u32 = 20;
 
+/// The most entries one `whowas` request may ask for.
+pub const MAX_WHOWAS: u32 = 100;
+
+/// How many entries `whowas` returns when no `limit` is given.
+pub const DEFAULT_WHOWAS: u32 = 10;
+
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -189,6 +195,14 @@ pub enum Request {
     Whois {
         /// Who.
         nickname: String,
+    },
+    /// `{"type":"whowas","nickname":"...","limit":10}`: who used a
+    /// nickname before (the server's recent departures), most recent first.
+    Whowas {
+        /// The nickname.
+        nickname: String,
+        /// How many entries at most (1 to [`MAX_WHOWAS`]).
+        limit: u32,
     },
     /// `{"type":"register","password":"..."}`: register the nickname (the
     /// current one, or `nickname` before login, which also logs in).
@@ -366,6 +380,7 @@ impl Request {
             Request::ReadMarkers => "read_markers",
             Request::Away { .. } => "away",
             Request::Whois { .. } => "whois",
+            Request::Whowas { .. } => "whowas",
             Request::Register { .. } => "register",
             Request::Unregister { .. } => "unregister",
             Request::Oper { .. } => "oper",
@@ -524,6 +539,10 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
         }
         Request::Whois { nickname } => put("nickname", nickname.as_str().into()),
+        Request::Whowas { nickname, limit } => {
+            put("nickname", nickname.as_str().into());
+            put("limit", (*limit).into());
+        }
         Request::Register { nickname, password } => {
             if let Some(nickname) = nickname {
                 put("nickname", nickname.as_str().into());
@@ -797,6 +816,10 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
         }
         "whois" => Request::Whois {
             nickname: required(fields.nickname, "nickname")?,
+        },
+        "whowas" => Request::Whowas {
+            nickname: required(fields.nickname, "nickname")?,
+            limit: limit(fields, DEFAULT_WHOWAS, MAX_WHOWAS)?,
         },
         "mark_read" => {
             let target = match (
@@ -1090,6 +1113,8 @@ mod tests {
                 }),
             proptest::option::of(".{1,40}").prop_map(|message| Request::Away { message }),
             any::<String>().prop_map(|nickname| Request::Whois { nickname }),
+            (any::<String>(), 1..=MAX_WHOWAS)
+                .prop_map(|(nickname, limit)| Request::Whowas { nickname, limit }),
             (any::<String>(), 0..i64::MAX).prop_map(|(room, ts)| Request::MarkRead {
                 target: ReadTarget::Room(room),
                 ts
@@ -1505,6 +1530,18 @@ mod tests {
             Request::Whois {
                 nickname: "bob".into()
             }
+        );
+        assert_eq!(
+            ok(r#"{"type":"whowas","nickname":"bob"}"#).request,
+            Request::Whowas {
+                nickname: "bob".into(),
+                limit: DEFAULT_WHOWAS
+            }
+        );
+        assert_eq!(err(br#"{"type":"whowas"}"#).code, ErrorCode::MissingField);
+        assert_eq!(
+            err(br#"{"type":"whowas","nickname":"bob","limit":0}"#).code,
+            ErrorCode::InvalidField
         );
     }
 

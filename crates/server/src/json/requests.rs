@@ -4,7 +4,8 @@
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
     Ack, AwayNotice, BanTarget, Conversation, ConversationList, Done, ErrorFrame, MemberList,
-    Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo, encode_frame,
+    Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo, WhowasEntry,
+    WhowasList, encode_frame,
 };
 use chatroom_proto::nick::{self};
 use tracing::info;
@@ -138,6 +139,31 @@ impl JsonSession {
                     since: p.since,
                     account: p.account,
                     operator: p.operator,
+                    reference,
+                }));
+            }
+            Request::Whowas { nickname, limit } => {
+                let entries = hub.whowas(&nickname, limit as usize);
+                if entries.is_empty() {
+                    self.send_error(
+                        ErrorCode::NoSuchUser,
+                        format!("nobody gave up the nickname {nickname:?} recently"),
+                        reference,
+                    );
+                    return Ok(());
+                }
+                self.send(&ServerFrame::Whowas(WhowasList {
+                    nickname,
+                    entries: entries
+                        .into_iter()
+                        .map(|d| WhowasEntry {
+                            nickname: d.nick,
+                            user: d.user,
+                            host: d.host,
+                            realname: d.realname,
+                            ts: d.at,
+                        })
+                        .collect(),
                     reference,
                 }));
             }

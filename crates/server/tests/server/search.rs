@@ -1,8 +1,8 @@
 //! Reading stored messages over real sockets: `search` (scoped to the
 //! rooms the user is in and their own direct messages, ranked, paged,
 //! Chinese included), direct-message `history` and `conversations` (with
-//! rooms and a time window), `away` and `whois`; and the full-text index
-//! built for a database from before it existed.
+//! rooms and a time window), `away`, `whois` and `whowas`; and the
+//! full-text index built for a database from before it existed.
 
 use chatroom_server::Config;
 use chatroom_server::store::Location;
@@ -402,6 +402,66 @@ async fn conversations_list_rooms_too_and_take_a_time_window() {
         .send_json(json!({"type": "conversations", "rooms": "yes", "ref": 2}))
         .await;
     alice.expect_error("invalid_field").await;
+    server.stop().await;
+}
+
+/// `whowas` tells who gave up a nickname (leaving or renaming), most recent
+/// first, with the host everyone saw; `no_such_user` when nobody did.
+#[tokio::test]
+async fn whowas_lists_who_gave_up_a_nickname() {
+    let server = TestServer::start().await;
+    let mut alice = Raw::login(server.addr, "alice").await;
+    let mut carol = Raw::login(server.addr, "carol").await;
+    let carol_id = carol.id;
+    carol
+        .send_json(json!({"type": "nick", "nickname": "carla"}))
+        .await;
+    carol.recv_type("renamed").await;
+    carol.send_json(json!({"type": "logout"})).await;
+    carol.until_closed().await;
+    let mut again = Raw::login(server.addr, "carol").await;
+    again.send_json(json!({"type": "logout"})).await;
+    again.until_closed().await;
+
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "CAROL", "ref": "w"}))
+        .await;
+    let was = alice.recv_type("whowas").await;
+    assert_eq!(was["ref"], "w");
+    assert_eq!(was["nickname"], "CAROL");
+    let entries = was["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{was}");
+    assert_eq!(
+        entries[1]["host"],
+        format!("user-{carol_id}.chatroom"),
+        "the first carol, the older entry"
+    );
+    for entry in entries {
+        assert_eq!(entry["nickname"], "carol");
+        assert_eq!(entry["user"], "carol");
+        assert_eq!(entry["realname"], "carol");
+        assert!(entry["ts"].as_i64().unwrap() > 0);
+    }
+    assert!(entries[0]["ts"].as_i64() >= entries[1]["ts"].as_i64());
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "carol", "limit": 1}))
+        .await;
+    let one = alice.recv_type("whowas").await;
+    assert_eq!(one["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(one["entries"][0], entries[0]);
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "carla"}))
+        .await;
+    assert_eq!(
+        alice.recv_type("whowas").await["entries"][0]["nickname"],
+        "carla"
+    );
+
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "nobody", "ref": 3}))
+        .await;
+    let e = alice.expect_error("no_such_user").await;
+    assert_eq!(e["ref"], 3);
     server.stop().await;
 }
 

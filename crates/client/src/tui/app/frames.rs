@@ -193,8 +193,9 @@ impl App {
             ServerFrame::Conversations(list) => self.on_conversations(list),
             // Pings are answered by the network task; they never get here.
             // The full-screen client keeps its own unread counts and does
-            // not use read markers (yet).
-            ServerFrame::ReadMarker(_)
+            // not use read markers (yet), nor ask whowas.
+            ServerFrame::Whowas(_)
+            | ServerFrame::ReadMarker(_)
             | ServerFrame::ReadMarkers(_)
             | ServerFrame::Pong(_)
             | ServerFrame::Ping(_)
