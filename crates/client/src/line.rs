@@ -908,8 +908,8 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             sanitize(&a.nickname, false),
             sanitize(&a.message, false)
         ),
-        // Line mode never asks for the conversation list.
-        ServerFrame::Conversations(_) => Ok(()),
+        // Line mode never asks for the conversation list, nor whowas.
+        ServerFrame::Conversations(_) | ServerFrame::Whowas(_) => Ok(()),
         // Read markers are for clients that show unread lines; line mode
         // prints everything as it comes.
         ServerFrame::ReadMarker(_)

@@ -53,6 +53,8 @@ pub enum ServerFrame {
     Conversations(ConversationList),
     /// Reply to `whois`.
     Whois(WhoisInfo),
+    /// Reply to `whowas`.
+    Whowas(WhowasList),
     /// Where a read marker stands: the reply to `mark_read`, after `join`
     /// of a room with a marker, and to the account's other sessions when
     /// one of them moves it.
@@ -508,11 +510,16 @@ pub struct SearchEnd {
     pub reference: Option<Ref>,
 }
 
-/// One person the user exchanged direct messages with.
+/// One conversation: a person the user exchanged direct messages with
+/// (`nickname`), or a room they are in (`room`, only when asked for).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
-    /// Their nickname, as in the latest message.
-    pub nickname: String,
+    /// The person's nickname, as in the latest message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// The room's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
     /// The latest message's id.
     pub msg_id: u64,
     /// When it was sent, in milliseconds since the Unix epoch.
@@ -522,7 +529,7 @@ pub struct Conversation {
 /// Reply to `conversations`: most recent first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationList {
-    /// The people, most recent conversation first.
+    /// The conversations, most recent first.
     pub conversations: Vec<Conversation>,
     /// The request's `ref`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
@@ -579,6 +586,33 @@ pub struct WhoisInfo {
     /// The request's `ref`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Ref>,
+}
+
+/// Reply to `whowas`: who used a nickname before, most recent first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhowasList {
+    /// The nickname asked about, as the request spelled it.
+    pub nickname: String,
+    /// Who had it, most recent first.
+    pub entries: Vec<WhowasEntry>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Someone who gave up a nickname (by leaving or renaming).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhowasEntry {
+    /// The nickname, as they spelled it.
+    pub nickname: String,
+    /// Their user name (IRC's; a JSON user's is their nickname).
+    pub user: String,
+    /// The host everyone saw (never their address).
+    pub host: String,
+    /// Their real name (IRC's; a JSON user's is their nickname).
+    pub realname: String,
+    /// When they gave it up, in milliseconds since the Unix epoch.
+    pub ts: i64,
 }
 
 /// Someone is away: said to whoever sends them a direct message.

@@ -16,11 +16,12 @@ pub use frame::{
     HistoryEnd, Joined, Limits, MaskEntry, MaskList, MemberInfo, MemberList, ModeChanges, Notice,
     Parted, Pong, Presence, PresenceEvent, PresenceSummary, ReadMarker, ReadMarkerList, Registered,
     Renamed, RoomInfo, RoomList, RoomModes, SearchEnd, SearchHit, ServerFrame, TopicInfo, Welcome,
-    WhoisInfo, encode_frame,
+    WhoisInfo, WhowasEntry, WhowasList, encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{
-    BanTarget, DEFAULT_CONVERSATIONS, DEFAULT_HISTORY_LIMIT, DEFAULT_SEARCH_LIMIT, Envelope,
-    MAX_AWAY_CHARS, MAX_CONVERSATIONS, MAX_HISTORY_LIMIT, MAX_SEARCH_CHARS, MAX_SEARCH_LIMIT,
-    ReadTarget, Ref, Request, RequestError, Secret, encode_request, parse_request,
+    BanTarget, DEFAULT_CONVERSATIONS, DEFAULT_HISTORY_LIMIT, DEFAULT_SEARCH_LIMIT, DEFAULT_WHOWAS,
+    Envelope, MAX_AWAY_CHARS, MAX_CONVERSATIONS, MAX_HISTORY_LIMIT, MAX_SEARCH_CHARS,
+    MAX_SEARCH_LIMIT, MAX_WHOWAS, ReadTarget, Ref, Request, RequestError, Secret, encode_request,
+    parse_request,
 };

@@ -50,6 +50,12 @@ pub const MAX_CONVERSATIONS: u32 = 100;
 /// How many peers `conversations` lists when no `limit` is given.
 pub const DEFAULT_CONVERSATIONS: u32 = 20;
 
+/// The most entries one `whowas` request may ask for.
+pub const MAX_WHOWAS: u32 = 100;
+
+/// How many entries `whowas` returns when no `limit` is given.
+pub const DEFAULT_WHOWAS: u32 = 10;
+
 /// What a client asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -133,11 +139,21 @@ pub enum Request {
         /// How many at most (1 to [`MAX_HISTORY_LIMIT`]).
         limit: u32,
     },
-    /// `{"type":"conversations","limit":20}`: the people the user has
-    /// exchanged direct messages with, most recent first.
+    /// `{"type":"conversations","limit":20,"after":...,"before":...,
+    /// "rooms":true}`: the people the user has exchanged direct messages
+    /// with (and, with `rooms`, the rooms they are in), each with its
+    /// latest message, most recent first.
     Conversations {
         /// How many at most (1 to [`MAX_CONVERSATIONS`]).
         limit: u32,
+        /// Only conversations whose latest message is later than this
+        /// (ms since the epoch, not negative).
+        after: Option<i64>,
+        /// Only conversations whose latest message is earlier than this
+        /// (ms since the epoch, not negative).
+        before: Option<i64>,
+        /// The rooms the user is in as well.
+        rooms: bool,
     },
     /// `{"type":"search","text":"...","room":"...","with":"...","limit":20,
     /// "cursor":"..."}`: full-text search of the stored messages the user
@@ -179,6 +195,14 @@ pub enum Request {
     Whois {
         /// Who.
         nickname: String,
+    },
+    /// `{"type":"whowas","nickname":"...","limit":10}`: who used a
+    /// nickname before (the server's recent departures), most recent first.
+    Whowas {
+        /// The nickname.
+        nickname: String,
+        /// How many entries at most (1 to [`MAX_WHOWAS`]).
+        limit: u32,
     },
     /// `{"type":"register","password":"..."}`: register the nickname (the
     /// current one, or `nickname` before login, which also logs in).
@@ -356,6 +380,7 @@ impl Request {
             Request::ReadMarkers => "read_markers",
             Request::Away { .. } => "away",
             Request::Whois { .. } => "whois",
+            Request::Whowas { .. } => "whowas",
             Request::Register { .. } => "register",
             Request::Unregister { .. } => "unregister",
             Request::Oper { .. } => "oper",
@@ -472,7 +497,23 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
             put("limit", (*limit).into());
         }
-        Request::Conversations { limit } => put("limit", (*limit).into()),
+        Request::Conversations {
+            limit,
+            after,
+            before,
+            rooms,
+        } => {
+            put("limit", (*limit).into());
+            if let Some(after) = after {
+                put("after", (*after).into());
+            }
+            if let Some(before) = before {
+                put("before", (*before).into());
+            }
+            if *rooms {
+                put("rooms", true.into());
+            }
+        }
         Request::Search {
             text,
             room,
@@ -498,6 +539,10 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
         }
         Request::Whois { nickname } => put("nickname", nickname.as_str().into()),
+        Request::Whowas { nickname, limit } => {
+            put("nickname", nickname.as_str().into());
+            put("limit", (*limit).into());
+        }
         Request::Register { nickname, password } => {
             if let Some(nickname) = nickname {
                 put("nickname", nickname.as_str().into());
@@ -610,6 +655,10 @@ struct Fields<'a> {
     args: Option<&'a RawValue>,
     #[serde(borrow)]
     ts: Option<&'a RawValue>,
+    #[serde(borrow)]
+    after: Option<&'a RawValue>,
+    #[serde(borrow)]
+    rooms: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -721,6 +770,9 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
         }
         "conversations" => Request::Conversations {
             limit: limit(fields, DEFAULT_CONVERSATIONS, MAX_CONVERSATIONS)?,
+            after: time(fields.after, "after")?,
+            before: time(fields.before, "before")?,
+            rooms: optional(fields.rooms, "rooms")?.unwrap_or(false),
         },
         "search" => {
             let text: String = required(fields.text, "text")?;
@@ -764,6 +816,10 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
         }
         "whois" => Request::Whois {
             nickname: required(fields.nickname, "nickname")?,
+        },
+        "whowas" => Request::Whowas {
+            nickname: required(fields.nickname, "nickname")?,
+            limit: limit(fields, DEFAULT_WHOWAS, MAX_WHOWAS)?,
         },
         "mark_read" => {
             let target = match (
@@ -868,6 +924,18 @@ fn limit(fields: &Fields, default: u32, max: u32) -> Result<u32, RequestError> {
         ));
     }
     Ok(limit)
+}
+
+/// Reads an optional time (ms since the epoch): an integer, not negative.
+fn time(raw: Option<&RawValue>, name: &str) -> Result<Option<i64>, RequestError> {
+    let ts: Option<i64> = optional(raw, name)?;
+    if ts.is_some_and(|ts| ts < 0) {
+        return Err(RequestError::new(
+            ErrorCode::InvalidField,
+            format!("field `{name}` must not be negative"),
+        ));
+    }
+    Ok(ts)
 }
 
 /// Reads a ban's target: a `nickname` or an `ip` (exactly one).
@@ -1018,7 +1086,18 @@ mod tests {
                     before,
                     limit
                 }),
-            (1..=MAX_CONVERSATIONS).prop_map(|limit| Request::Conversations { limit }),
+            (
+                1..=MAX_CONVERSATIONS,
+                proptest::option::of(0..i64::MAX),
+                proptest::option::of(0..i64::MAX),
+                any::<bool>()
+            )
+                .prop_map(|(limit, after, before, rooms)| Request::Conversations {
+                    limit,
+                    after,
+                    before,
+                    rooms
+                }),
             (
                 "[a-z你好]{1,20}",
                 proptest::option::of(any::<String>()),
@@ -1034,6 +1113,8 @@ mod tests {
                 }),
             proptest::option::of(".{1,40}").prop_map(|message| Request::Away { message }),
             any::<String>().prop_map(|nickname| Request::Whois { nickname }),
+            (any::<String>(), 1..=MAX_WHOWAS)
+                .prop_map(|(nickname, limit)| Request::Whowas { nickname, limit }),
             (any::<String>(), 0..i64::MAX).prop_map(|(room, ts)| Request::MarkRead {
                 target: ReadTarget::Room(room),
                 ts
@@ -1409,9 +1490,29 @@ mod tests {
         assert_eq!(
             ok(r#"{"type":"conversations"}"#).request,
             Request::Conversations {
-                limit: DEFAULT_CONVERSATIONS
+                limit: DEFAULT_CONVERSATIONS,
+                after: None,
+                before: None,
+                rooms: false
             }
         );
+        assert_eq!(
+            ok(r#"{"type":"conversations","after":5,"before":9,"rooms":true,"limit":3}"#).request,
+            Request::Conversations {
+                limit: 3,
+                after: Some(5),
+                before: Some(9),
+                rooms: true
+            }
+        );
+        for bad in [
+            r#"{"type":"conversations","after":-1}"#,
+            r#"{"type":"conversations","before":"soon"}"#,
+            r#"{"type":"conversations","rooms":1}"#,
+            r#"{"type":"conversations","limit":101}"#,
+        ] {
+            assert_eq!(err(bad.as_bytes()).code, ErrorCode::InvalidField, "{bad}");
+        }
         assert_eq!(
             ok(r#"{"type":"away","message":"lunch"}"#).request,
             Request::Away {
@@ -1429,6 +1530,18 @@ mod tests {
             Request::Whois {
                 nickname: "bob".into()
             }
+        );
+        assert_eq!(
+            ok(r#"{"type":"whowas","nickname":"bob"}"#).request,
+            Request::Whowas {
+                nickname: "bob".into(),
+                limit: DEFAULT_WHOWAS
+            }
+        );
+        assert_eq!(err(br#"{"type":"whowas"}"#).code, ErrorCode::MissingField);
+        assert_eq!(
+            err(br#"{"type":"whowas","nickname":"bob","limit":0}"#).code,
+            ErrorCode::InvalidField
         );
     }
 

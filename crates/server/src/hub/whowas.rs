@@ -1,4 +1,5 @@
-//! The nickname history: who used a nickname before, for IRC's `WHOWAS`.
+//! The nickname history: who used a nickname before, for IRC's `WHOWAS`
+//! and the JSON `whowas` request.
 //!
 //! Everyone who leaves the server or changes their nickname leaves an
 //! entry; the history keeps the last [`WHOWAS_ENTRIES`] of them in memory

@@ -2,14 +2,20 @@
 //! conversation's stored messages around a point (`LATEST`, `BEFORE`,
 //! `AFTER`, `AROUND`, `BETWEEN`), by message id or time, and gets them in a
 //! `chathistory` batch, from the same store as the replay on join and the
-//! JSON `history` request.
+//! JSON `history` request; or (`TARGETS`) which channels and conversations
+//! had their latest message between two times, in a
+//! `draft/chathistory-targets` batch, as the JSON `conversations` request.
 
-use chatroom_proto::irc::channel;
+use bytes::Bytes;
+use chatroom_proto::irc::{Message, Source, channel};
 use chatroom_proto::nick;
 use tracing::warn;
 
 use super::IrcSession;
-use crate::store::{Span, StoredMessage};
+use super::caps::BATCH;
+use super::events::irc_time;
+use crate::hub::Client;
+use crate::store::{ConversationQuery, Counterpart, Span, StoredMessage};
 
 /// The most messages one request returns (ISUPPORT `CHATHISTORY`).
 pub const MAX_LIMIT: u32 = 100;
@@ -78,6 +84,9 @@ impl IrcSession {
             return;
         };
         let sub = args.first().map(|s| s.to_uppercase()).unwrap_or_default();
+        if sub == "TARGETS" {
+            return self.chathistory_targets(&client, &args[1..]).await;
+        }
         let target_name = args.get(1).cloned().unwrap_or_default();
         let points: Vec<&str> = args.iter().skip(2).map(String::as_str).collect();
         let Some((limit, points)) = points.split_last() else {
@@ -187,6 +196,85 @@ impl IrcSession {
         messages.dedup_by_key(|m| m.id);
         messages.truncate(limit as usize);
         self.send_history(&target_name, &messages);
+    }
+
+    /// `CHATHISTORY TARGETS <timestamp> <timestamp> <limit>`: the channels
+    /// one is in and the people one exchanged direct messages with whose
+    /// latest message falls strictly between the two times, oldest first,
+    /// at most `limit` counted from the first time (which may be the later
+    /// one, as in `BETWEEN`). Whose conversations are whose is the store's
+    /// rule for direct messages (`store::Reader`).
+    async fn chathistory_targets(&mut self, client: &Client, args: &[String]) {
+        const SUB: &str = "TARGETS";
+        let [first, second, limit] = args else {
+            return self.chathistory_fail("INVALID_PARAMS", SUB, "Wrong number of parameters");
+        };
+        let Some(limit) = limit.parse::<u32>().ok().filter(|l| *l > 0) else {
+            return self.chathistory_fail("INVALID_PARAMS", SUB, "Bad limit");
+        };
+        let (Some(Point::Time(first)), Some(Point::Time(second))) =
+            (Point::parse(first), Point::parse(second))
+        else {
+            return self.chathistory_fail("INVALID_PARAMS", SUB, "Bad timestamp");
+        };
+        let Ok(reader) = self.hub.reader(client) else {
+            return;
+        };
+        let query = ConversationQuery {
+            reader,
+            after_ts: Some(first.min(second)),
+            before_ts: Some(first.max(second)),
+            rooms: true,
+            limit: limit.min(MAX_LIMIT),
+            from_after: first <= second,
+        };
+        let peers = match self.hub.store().conversations(query).await {
+            Ok(peers) => peers,
+            Err(e) => {
+                warn!(peer = %self.peer, error = %e, "history read failed");
+                return self.chathistory_fail(
+                    "MESSAGE_ERROR",
+                    SUB,
+                    "History is unavailable right now",
+                );
+            }
+        };
+        let server = Source::server(self.server());
+        let batch = self.caps.has(BATCH).then(|| {
+            self.batches += 1;
+            format!("h{}", self.batches)
+        });
+        let mut out = Vec::new();
+        if let Some(id) = &batch {
+            Message::new("BATCH")
+                .with_source(server.clone())
+                .param(format!("+{id}"))
+                .param("draft/chathistory-targets")
+                .encode_into(&mut out);
+        }
+        // Oldest first, as the other subcommands answer.
+        for peer in peers.iter().rev() {
+            let target = match &peer.with {
+                Counterpart::Room { name, .. } => channel::room_to_channel(name),
+                Counterpart::Person(nick) => nick.clone(),
+            };
+            let mut line = Message::new("CHATHISTORY")
+                .with_source(server.clone())
+                .param(SUB)
+                .param(target)
+                .param(irc_time(peer.ts));
+            if let Some(id) = &batch {
+                line = line.with_tag("batch", Some(id));
+            }
+            line.encode_into(&mut out);
+        }
+        if let Some(id) = &batch {
+            Message::new("BATCH")
+                .with_source(server)
+                .param(format!("-{id}"))
+                .encode_into(&mut out);
+        }
+        self.out(Bytes::from(out));
     }
 
     /// `FAIL CHATHISTORY <code> <subcommand> :<text>` (`*` for a missing

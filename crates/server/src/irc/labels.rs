@@ -1,11 +1,13 @@
 //! IRCv3 `labeled-response`: a request tagged `@label=...` gets its
-//! answers tagged with the same label: one line labeled, several in a
-//! `labeled-response` batch, none as a labeled `ACK`. The hub and the
-//! session gather the answers while the request is handled
+//! answers tagged with the same label: one line labeled, a single batch
+//! (a `chathistory` batch, say) by labeling its start, several lines in a
+//! `labeled-response` batch (a batch among them nested in it: only its
+//! start and end join the outer batch), none as a labeled `ACK`. The hub
+//! and the session gather the answers while the request is handled
 //! (`Client::gather`); this module labels them.
 
 use bytes::Bytes;
-use chatroom_proto::irc::{Message, Source, escape_tag_value};
+use chatroom_proto::irc::{Message, Source, escape_tag_value, parse};
 
 /// The longest label taken (longer ones are not answered with labels).
 pub const MAX_LABEL_BYTES: usize = 64;
@@ -28,10 +30,8 @@ pub fn labeled(label: &str, server: &str, answers: &[Bytes], batch: &str) -> Byt
                 .encode_into(&mut out);
         }
         [line] => with_tag(line, &label_tag, &mut out),
-        // One batch of its own (a multiline message's echo): the label
-        // goes on its opening line.
-        [first, .., last] if one_batch(first, last) => {
-            with_tag(first, &label_tag, &mut out);
+        lines if is_one_batch(lines) => {
+            with_tag(lines[0], &label_tag, &mut out);
             for line in &lines[1..] {
                 out.extend_from_slice(line);
             }
@@ -45,7 +45,12 @@ pub fn labeled(label: &str, server: &str, answers: &[Bytes], batch: &str) -> Byt
                 .encode_into(&mut out);
             let batch_tag = format!("batch={batch}");
             for line in lines {
-                with_tag(line, &batch_tag, &mut out);
+                // A line of a nested batch stays in it.
+                if read(line).is_some_and(|m| m.tag("batch").is_some()) {
+                    out.extend_from_slice(line);
+                } else {
+                    with_tag(line, &batch_tag, &mut out);
+                }
             }
             Message::new("BATCH")
                 .with_source(Source::server(server))
@@ -56,17 +61,34 @@ pub fn labeled(label: &str, server: &str, answers: &[Bytes], batch: &str) -> Byt
     Bytes::from(out)
 }
 
-/// Whether `first` opens a batch that `last` closes.
-fn one_batch(first: &[u8], last: &[u8]) -> bool {
-    let reference = |line: &[u8], sign: char| -> Option<String> {
-        let message = chatroom_proto::irc::parse(line.trim_ascii_end()).ok()?;
-        let reference = message.params.first()?.strip_prefix(sign)?.to_owned();
-        message
-            .command
-            .eq_ignore_ascii_case("BATCH")
-            .then_some(reference)
+/// An encoded line (with its line end) read back.
+fn read(line: &[u8]) -> Option<Message> {
+    parse(line.trim_ascii_end()).ok()
+}
+
+/// Whether `lines` are one batch: its start, lines in it, its end.
+fn is_one_batch(lines: &[&[u8]]) -> bool {
+    let (Some(first), Some(last)) = (lines.first(), lines.last()) else {
+        return false;
     };
-    reference(first, '+').is_some_and(|r| reference(last, '-') == Some(r))
+    let Some(start) = read(first) else {
+        return false;
+    };
+    let Some(id) = start
+        .arg(0)
+        .filter(|_| start.command == "BATCH" && start.tag("batch").is_none())
+        .and_then(|arg| arg.strip_prefix('+'))
+    else {
+        return false;
+    };
+    let ends = read(last).is_some_and(|end| {
+        end.command == "BATCH"
+            && end.arg(0).and_then(|arg| arg.strip_prefix('-')) == Some(id)
+            && end.tag("batch").is_none()
+    });
+    ends && lines[1..lines.len() - 1]
+        .iter()
+        .all(|line| read(line).is_some_and(|m| m.tag("batch") == Some(Some(id))))
 }
 
 /// Writes an encoded `line` with `tag` (`key=value`) added first.
@@ -131,6 +153,38 @@ mod tests {
                @batch=ml1 :me!u@h PRIVMSG #a :one\r\n\
                :me!u@h BATCH -ml1\r\n"[..],
             "one batch: labeled on its opening line"
+        );
+    }
+
+    #[test]
+    fn a_single_batch_is_labeled_at_its_start() {
+        let history = Bytes::from_static(
+            b":srv BATCH +h1 chathistory #a\r\n\
+              @batch=h1;time=t :ann!ann@h PRIVMSG #a :hi\r\n\
+              :srv BATCH -h1\r\n",
+        );
+        let labeled_history = labeled("x", "srv", std::slice::from_ref(&history), "l3");
+        assert_eq!(
+            &labeled_history[..],
+            &b"@label=x :srv BATCH +h1 chathistory #a\r\n\
+               @batch=h1;time=t :ann!ann@h PRIVMSG #a :hi\r\n\
+               :srv BATCH -h1\r\n"[..]
+        );
+        // With another line, it is nested in a labeled-response batch.
+        let nested = labeled(
+            "x",
+            "srv",
+            &[history, Bytes::from_static(b":srv NOTICE me :and\r\n")],
+            "l4",
+        );
+        assert_eq!(
+            &nested[..],
+            &b"@label=x :srv BATCH +l4 labeled-response\r\n\
+               @batch=l4 :srv BATCH +h1 chathistory #a\r\n\
+               @batch=h1;time=t :ann!ann@h PRIVMSG #a :hi\r\n\
+               @batch=l4 :srv BATCH -h1\r\n\
+               @batch=l4 :srv NOTICE me :and\r\n\
+               :srv BATCH -l4\r\n"[..]
         );
     }
 }

@@ -4,14 +4,15 @@
 use chatroom_proto::ErrorCode;
 use chatroom_proto::json::{
     Ack, AwayNotice, BanTarget, Conversation, ConversationList, Done, ErrorFrame, MemberList,
-    Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo, encode_frame,
+    Parted, Ref, Renamed, Request, RoomList, ServerFrame, TopicInfo, WhoisInfo, WhowasEntry,
+    WhowasList, encode_frame,
 };
 use chatroom_proto::nick::{self};
 use tracing::info;
 
 use super::{JsonSession, MAX_SEARCH_OFFSET, replies};
 use crate::hub::{Client, HubError, Style, Topic};
-use crate::store::{Outcome, Receipt, SearchQuery};
+use crate::store::{ConversationQuery, Counterpart, Outcome, Peer, Receipt, SearchQuery};
 
 impl JsonSession {
     /// The requests that need a logged-in user.
@@ -65,18 +66,23 @@ impl JsonSession {
                 let reader = hub.reader(client)?;
                 Box::pin(self.direct_replay(reader, with, before, limit, reference)).await;
             }
-            Request::Conversations { limit } => {
-                let reader = hub.reader(client)?;
-                match Box::pin(hub.store().conversations(reader, limit)).await {
+            Request::Conversations {
+                limit,
+                after,
+                before,
+                rooms,
+            } => {
+                let query = ConversationQuery {
+                    reader: hub.reader(client)?,
+                    after_ts: after,
+                    before_ts: before,
+                    rooms,
+                    limit,
+                    from_after: false,
+                };
+                match Box::pin(hub.store().conversations(query)).await {
                     Ok(peers) => self.send(&ServerFrame::Conversations(ConversationList {
-                        conversations: peers
-                            .into_iter()
-                            .map(|p| Conversation {
-                                nickname: p.nick,
-                                msg_id: p.msg_id,
-                                ts: p.ts,
-                            })
-                            .collect(),
+                        conversations: peers.into_iter().map(conversation).collect(),
                         reference,
                     })),
                     Err(e) => self.store_failed("conversations", &e, reference),
@@ -133,6 +139,31 @@ impl JsonSession {
                     since: p.since,
                     account: p.account,
                     operator: p.operator,
+                    reference,
+                }));
+            }
+            Request::Whowas { nickname, limit } => {
+                let entries = hub.whowas(&nickname, limit as usize);
+                if entries.is_empty() {
+                    self.send_error(
+                        ErrorCode::NoSuchUser,
+                        format!("nobody gave up the nickname {nickname:?} recently"),
+                        reference,
+                    );
+                    return Ok(());
+                }
+                self.send(&ServerFrame::Whowas(WhowasList {
+                    nickname,
+                    entries: entries
+                        .into_iter()
+                        .map(|d| WhowasEntry {
+                            nickname: d.nick,
+                            user: d.user,
+                            host: d.host,
+                            realname: d.realname,
+                            ts: d.at,
+                        })
+                        .collect(),
                     reference,
                 }));
             }
@@ -311,5 +342,19 @@ impl JsonSession {
             ts: topic.set_at,
             reference,
         }));
+    }
+}
+
+/// A conversation as the JSON protocol says it.
+fn conversation(peer: Peer) -> Conversation {
+    let (nickname, room) = match peer.with {
+        Counterpart::Person(nick) => (Some(nick), None),
+        Counterpart::Room { name, .. } => (None, Some(name)),
+    };
+    Conversation {
+        nickname,
+        room,
+        msg_id: peer.msg_id,
+        ts: peer.ts,
     }
 }

@@ -209,7 +209,10 @@ impl Session for JsonSession {
             | Request::Oper { .. } => 5,
             // These reach everyone sharing a room with the user.
             Request::Nick { .. } | Request::Topic { topic: Some(_), .. } => 10,
-            Request::Whois { .. } | Request::MarkRead { .. } | Request::ReadMarkers => 2,
+            Request::Whois { .. }
+            | Request::Whowas { .. }
+            | Request::MarkRead { .. }
+            | Request::ReadMarkers => 2,
             Request::Conversations { .. } => 3,
             Request::Away { .. } => 5,
             // Reading history costs by the page; a full-text search more.

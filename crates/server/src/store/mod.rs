@@ -16,6 +16,7 @@
 //! itself, after the writes queued before them.
 
 mod backup;
+mod conversations;
 mod ids;
 mod index;
 mod markers;
@@ -38,10 +39,11 @@ use tokio::sync::oneshot;
 use crate::metrics::StoreMetrics;
 
 pub use backup::{Stats, backup, stats};
+pub use conversations::{ConversationQuery, Counterpart, Peer};
 pub use ids::Start;
 pub use markers::{MAX_MARKERS_PER_ACCOUNT, StoredMarker};
 pub use retention::{Retention, RetentionPolicy, RoomRetention};
-pub use search::{Found, Peer, Reader, SEARCH_WINDOW, SearchQuery};
+pub use search::{Found, Reader, SEARCH_WINDOW, SearchQuery};
 pub use span::Span;
 
 /// The file name of the database inside the data directory.
@@ -523,15 +525,13 @@ impl Store {
         .await
     }
 
-    /// The people `reader` exchanged direct messages with, most recent
-    /// first, at most `limit`.
-    pub async fn conversations(&self, reader: Reader, limit: u32) -> Result<Vec<Peer>, StoreError> {
-        self.read(|reply| reads::Read::Conversations {
-            reader,
-            limit,
-            reply,
-        })
-        .await
+    /// The conversations of `query.reader` (the people they exchanged
+    /// direct messages with, and their rooms if asked) whose latest message
+    /// falls in the query's window, most recent first (see
+    /// [`ConversationQuery`]).
+    pub async fn conversations(&self, query: ConversationQuery) -> Result<Vec<Peer>, StoreError> {
+        self.read(|reply| reads::Read::Conversations { query, reply })
+            .await
     }
 
     /// Sends a read to whoever answers reads: the reader threads once every

@@ -10,8 +10,9 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+use super::conversations::{self, ConversationQuery, Peer};
 use super::markers::{self, StoredMarker};
-use super::search::{self, Found, Peer, Reader, SearchQuery};
+use super::search::{self, Found, Reader, SearchQuery};
 use super::{Page, Retention, Span, StoreError};
 
 /// A read and where its answer goes.
@@ -36,10 +37,9 @@ pub enum Read {
         limit: u32,
         reply: oneshot::Sender<Result<Page, StoreError>>,
     },
-    /// The reader's direct-message conversations.
+    /// A reader's conversations and their latest messages.
     Conversations {
-        reader: Reader,
-        limit: u32,
+        query: ConversationQuery,
         reply: oneshot::Sender<Result<Vec<Peer>, StoreError>>,
     },
     /// One account's read marker for one conversation.
@@ -107,12 +107,8 @@ pub fn answer(conn: &Connection, retention: &Retention, read: Read) {
                 conn, retention, &reader, &with, span, limit,
             ));
         }
-        Read::Conversations {
-            reader,
-            limit,
-            reply,
-        } => {
-            let _ = reply.send(search::conversations(conn, retention, &reader, limit));
+        Read::Conversations { query, reply } => {
+            let _ = reply.send(conversations::conversations(conn, retention, &query));
         }
         Read::Marker {
             account,

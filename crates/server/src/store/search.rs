@@ -1,6 +1,6 @@
 //! Reading stored messages: a room's history, and on behalf of one user
-//! full-text search, direct message history and the list of
-//! direct-message conversations.
+//! full-text search and direct message history (the list of their
+//! conversations is `conversations`, with the same rules).
 //!
 //! Every read finds its messages through the message index (see `index`),
 //! newest first, and checks what it found against `messages` in SQL, so a
@@ -87,17 +87,6 @@ pub struct Found {
     pub has_more: bool,
 }
 
-/// One person a reader exchanged direct messages with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
-    /// Their nickname, as in the latest message.
-    pub nick: String,
-    /// The latest message's id.
-    pub msg_id: u64,
-    /// Its timestamp.
-    pub ts: i64,
-}
-
 /// Registers [`FOLD_FUNCTION`] on a connection.
 pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::functions::FunctionFlags;
@@ -140,20 +129,20 @@ fn message(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
 }
 
 /// A condition on `m` and the values its `?`s take, in order.
-struct Condition {
-    sql: String,
-    values: Vec<Value>,
+pub(super) struct Condition {
+    pub(super) sql: String,
+    pub(super) values: Vec<Value>,
 }
 
 /// Who a reader is in SQL: their session id, and their account's nickname
 /// from when it was registered.
-struct Identity {
+pub(super) struct Identity {
     user_id: i64,
     account: Option<(String, i64)>,
 }
 
 impl Identity {
-    fn of(conn: &Connection, reader: &Reader) -> Result<Self, StoreError> {
+    pub(super) fn of(conn: &Connection, reader: &Reader) -> Result<Self, StoreError> {
         let account = match &reader.account {
             Some(key) => conn
                 .query_row("SELECT created FROM accounts WHERE key = ?1", [key], |r| {
@@ -170,7 +159,7 @@ impl Identity {
     }
 
     /// The index terms that find this reader's direct messages.
-    fn terms(&self) -> Vec<String> {
+    pub(super) fn terms(&self) -> Vec<String> {
         let mut terms = vec![user_term(from_sql_int(self.user_id))];
         if let Some((key, _)) = &self.account {
             terms.push(folded_nick_term(key));
@@ -180,7 +169,7 @@ impl Identity {
 
     /// `m`'s sender (`side` "sender") or recipient ("recipient") is the
     /// reader.
-    fn is(&self, side: &str) -> Condition {
+    pub(super) fn is(&self, side: &str) -> Condition {
         let mut sql = format!("(m.{side}_id = ?");
         let mut values = vec![Value::Integer(self.user_id)];
         if let Some((key, created)) = &self.account {
@@ -196,7 +185,7 @@ impl Identity {
 
     /// `m` is a direct message of the reader's; with `with`, one between
     /// them and that (folded) nickname.
-    fn direct(&self, with: Option<&str>) -> Condition {
+    pub(super) fn direct(&self, with: Option<&str>) -> Condition {
         let (sender, recipient) = (self.is("sender"), self.is("recipient"));
         let mut values = Vec::new();
         let sql = match with {
@@ -329,7 +318,7 @@ fn candidates(
 
 /// The oldest timestamp the retention policy still keeps for a room (or,
 /// with `None`, for direct messages), if it limits age.
-fn oldest_kept(retention: &Retention, room_key: Option<&str>, now: i64) -> Option<i64> {
+pub(super) fn oldest_kept(retention: &Retention, room_key: Option<&str>, now: i64) -> Option<i64> {
     let policy = match room_key {
         Some(key) => retention.for_room(key),
         None => retention.default,
@@ -554,53 +543,13 @@ pub fn direct_history(
     Ok(span.page(messages, limit))
 }
 
-/// The people the reader exchanged direct messages with, the most recent
-/// conversation first, at most `limit`.
-pub fn conversations(
-    conn: &Connection,
-    retention: &Retention,
-    reader: &Reader,
-    limit: u32,
-) -> Result<Vec<Peer>, StoreError> {
-    let identity = Identity::of(conn, reader)?;
-    let sent = identity.is("sender");
-    let scope = identity.direct(None);
-    // SQLite takes the other columns of a MAX() aggregate from the row
-    // that has the maximum: the latest message with each peer.
-    let sql = format!(
-        "SELECT CASE WHEN {} THEN m.recipient_nick ELSE m.sender_nick END AS peer, \
-                MAX(m.id), m.ts \
-         FROM message_index f JOIN messages m ON m.id = f.rowid \
-         WHERE message_index MATCH ? AND {} AND m.ts >= ? \
-         GROUP BY {FOLD_FUNCTION}(peer) ORDER BY MAX(m.id) DESC LIMIT ?",
-        sent.sql, scope.sql
-    );
-    let mut values = sent.values;
-    values.push(Value::Text(any_of(&identity.terms())));
-    values.extend(scope.values);
-    values.push(Value::Integer(
-        oldest_kept(retention, None, now_ms()).unwrap_or(i64::MIN),
-    ));
-    values.push(Value::Integer(i64::from(limit)));
-    let mut stmt = conn.prepare(&sql)?;
-    let peers = stmt
-        .query_map(params_from_iter(values), |r| {
-            Ok(Peer {
-                nick: r.get(0)?,
-                msg_id: from_sql_int(r.get(1)?),
-                ts: r.get(2)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(peers)
-}
-
 /// SQLite integers are signed; ids never come near `i64::MAX`.
 fn to_sql_int(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn from_sql_int(n: i64) -> u64 {
+/// An id read from SQLite (never negative).
+pub(super) fn from_sql_int(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 

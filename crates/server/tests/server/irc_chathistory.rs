@@ -1,5 +1,6 @@
 //! IRCv3 `CHATHISTORY` over the history store: a channel's and a
-//! conversation's messages around a point, by id or time, in a batch.
+//! conversation's messages around a point, by id or time, in a batch; and
+//! `TARGETS`, the channels and conversations with their latest message.
 
 use chatroom_proto::irc::Message;
 use chatroom_testkit::{IrcRaw, TestServer, commands, last_param};
@@ -111,6 +112,215 @@ async fn chathistory_reads_around_a_point_by_id_or_time() {
         assert_eq!(
             fail[0].params[..2],
             ["CHATHISTORY", "INVALID_PARAMS"],
+            "{bad}"
+        );
+    }
+    server.stop().await;
+}
+
+/// The epoch and a time far ahead, as `CHATHISTORY` points.
+const EPOCH: &str = "timestamp=1970-01-01T00:00:00.000Z";
+const FAR: &str = "timestamp=2999-01-01T00:00:00.000Z";
+
+/// Sends a `CHATHISTORY TARGETS` line and reads its answer: the targets
+/// and times listed, in order, checking the `draft/chathistory-targets`
+/// batch around them (when the client takes batches).
+async fn targets(c: &mut IrcRaw, line: &str, batched: bool) -> Vec<(String, String)> {
+    c.send(line).await;
+    let mut lines = c.sync().await;
+    if batched {
+        let start = lines.remove(0);
+        assert_eq!(start.command, "BATCH", "{start:?}");
+        assert_eq!(start.params[1], "draft/chathistory-targets");
+        let id = start.params[0].trim_start_matches('+').to_owned();
+        let end = lines.pop().unwrap();
+        assert_eq!(end.params, [format!("-{id}")]);
+        for m in &lines {
+            assert_eq!(m.tag("batch"), Some(Some(id.as_str())), "{m:?}");
+        }
+    }
+    lines
+        .iter()
+        .map(|m| {
+            assert_eq!(m.command, "CHATHISTORY", "{m:?}");
+            assert_eq!(m.params.len(), 3, "{m:?}");
+            assert_eq!(m.params[0], "TARGETS");
+            (m.params[1].clone(), m.params[2].clone())
+        })
+        .collect()
+}
+
+/// The `time` tag of the next line with this command.
+async fn time_of(c: &mut IrcRaw, command: &str) -> String {
+    let m = c.until(command).await;
+    m.tag("time").flatten().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn chathistory_targets_lists_channels_and_conversations_by_their_latest_message() {
+    let server = TestServer::start().await;
+    let caps = [
+        "batch",
+        "server-time",
+        "message-tags",
+        "echo-message",
+        "labeled-response",
+        "draft/chathistory",
+    ];
+    let mut ann = IrcRaw::register(server.irc_addr, "ann", &caps).await;
+    let mut bob = IrcRaw::register(server.irc_addr, "bob", &caps).await;
+    let mut eve = IrcRaw::register(server.irc_addr, "eve", &caps).await;
+    for channel in ["#a", "#b"] {
+        ann.send(&format!("JOIN {channel}")).await;
+        ann.until("366").await;
+    }
+    bob.send("JOIN #secret").await;
+    bob.until("366").await;
+    ann.send("PRIVMSG #a :first").await;
+    let a_first = time_of(&mut ann, "PRIVMSG").await;
+    ann.send("PRIVMSG bob :hello").await;
+    let dm = time_of(&mut ann, "PRIVMSG").await;
+    ann.send("PRIVMSG #b :second").await;
+    let b = time_of(&mut ann, "PRIVMSG").await;
+    bob.send("PRIVMSG #secret :not for ann").await;
+    bob.until("PRIVMSG").await;
+    eve.send("PRIVMSG bob :between eve and bob").await;
+    eve.until("PRIVMSG").await;
+    bob.sync().await;
+
+    // Every channel ann is in that has history (not #lobby, which has
+    // none), and her conversation with bob; never bob's channel nor his
+    // conversation with eve. Oldest first, with the latest message's time.
+    let all = targets(
+        &mut ann,
+        &format!("CHATHISTORY TARGETS {EPOCH} {FAR} 100"),
+        true,
+    )
+    .await;
+    assert_eq!(
+        all,
+        [
+            ("#a".to_owned(), a_first.clone()),
+            ("bob".to_owned(), dm.clone()),
+            ("#b".to_owned(), b.clone())
+        ]
+    );
+    // The limit counts from the first point: the oldest two, or (points
+    // the other way round) the newest two, still oldest first.
+    let oldest = targets(
+        &mut ann,
+        &format!("CHATHISTORY TARGETS {EPOCH} {FAR} 2"),
+        true,
+    )
+    .await;
+    assert_eq!(oldest, all[..2]);
+    let newest = targets(
+        &mut ann,
+        &format!("CHATHISTORY TARGETS {FAR} {EPOCH} 2"),
+        true,
+    )
+    .await;
+    assert_eq!(newest, all[1..]);
+    // Both points are excluded: up to #b's time leaves #b out (and
+    // anything said in the same millisecond).
+    let before_b = targets(
+        &mut ann,
+        &format!("CHATHISTORY TARGETS {EPOCH} timestamp={b} 100"),
+        true,
+    )
+    .await;
+    let expected: Vec<_> = all.iter().filter(|(_, t)| *t < b).cloned().collect();
+    assert_eq!(before_b, expected);
+    assert!(
+        targets(
+            &mut ann,
+            &format!("CHATHISTORY TARGETS timestamp={b} {FAR} 100"),
+            true
+        )
+        .await
+        .is_empty()
+    );
+    // A target counts by its latest message only: once #a has a newer
+    // one, a window ending there no longer lists #a.
+    ann.send("PRIVMSG #a :again").await;
+    let a_again = time_of(&mut ann, "PRIVMSG").await;
+    let window = targets(
+        &mut ann,
+        &format!("CHATHISTORY TARGETS {EPOCH} timestamp={a_again} 100"),
+        true,
+    )
+    .await;
+    assert!(window.iter().all(|(name, _)| name != "#a"), "{window:?}");
+    assert!(window.contains(&("bob".to_owned(), dm.clone())));
+
+    // Bob sees his channel and both his conversations.
+    let bobs = targets(
+        &mut bob,
+        &format!("CHATHISTORY TARGETS {EPOCH} {FAR} 100"),
+        true,
+    )
+    .await;
+    let names: Vec<&str> = bobs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["ann", "#secret", "eve"]);
+
+    // Labeled: the batch itself carries the label.
+    ann.send(&format!("@label=t1 CHATHISTORY TARGETS {EPOCH} {FAR} 1"))
+        .await;
+    let lines = ann.sync().await;
+    assert_eq!(
+        commands(&lines),
+        ["BATCH", "CHATHISTORY", "BATCH"],
+        "{lines:?}"
+    );
+    assert_eq!(lines[0].tag("label"), Some(Some("t1")));
+    assert_eq!(lines[0].params[1], "draft/chathistory-targets");
+
+    // Without the batch capability: the same lines, no batch.
+    let mut plain = IrcRaw::register(server.irc_addr, "plain", &["draft/chathistory"]).await;
+    plain.send("PRIVMSG ann :hi from plain").await;
+    plain.sync().await;
+    let listed = targets(
+        &mut plain,
+        &format!("CHATHISTORY TARGETS {EPOCH} {FAR} 10"),
+        false,
+    )
+    .await;
+    assert_eq!(
+        listed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["ann"]
+    );
+
+    // Whoever takes eve's nickname next (no account) lists none of hers.
+    eve.send("QUIT").await;
+    eve.until_closed().await;
+    let mut new_eve = IrcRaw::register(server.irc_addr, "eve", &caps).await;
+    assert!(
+        targets(
+            &mut new_eve,
+            &format!("CHATHISTORY TARGETS {EPOCH} {FAR} 10"),
+            true
+        )
+        .await
+        .is_empty()
+    );
+
+    // Refusals, as for the other subcommands.
+    ann.sync().await;
+    for bad in [
+        format!("CHATHISTORY TARGETS {EPOCH} 10"),
+        format!("CHATHISTORY TARGETS {EPOCH} {FAR} 10 extra"),
+        format!("CHATHISTORY TARGETS {EPOCH} {FAR} 0"),
+        format!("CHATHISTORY TARGETS {EPOCH} {FAR} many"),
+        format!("CHATHISTORY TARGETS msgid=1 {FAR} 10"),
+        format!("CHATHISTORY TARGETS {EPOCH} * 10"),
+        "CHATHISTORY TARGETS timestamp=yesterday timestamp=today 10".to_owned(),
+    ] {
+        ann.send(&bad).await;
+        let fail = ann.sync().await;
+        assert_eq!(commands(&fail), ["FAIL"], "{bad}");
+        assert_eq!(
+            fail[0].params[..3],
+            ["CHATHISTORY", "INVALID_PARAMS", "TARGETS"],
             "{bad}"
         );
     }

@@ -1,8 +1,8 @@
 //! Reading stored messages over real sockets: `search` (scoped to the
 //! rooms the user is in and their own direct messages, ranked, paged,
-//! Chinese included), direct-message `history` and `conversations`, `away`
-//! and `whois`; and the full-text index built for a database from before it
-//! existed.
+//! Chinese included), direct-message `history` and `conversations` (with
+//! rooms and a time window), `away`, `whois` and `whowas`; and the
+//! full-text index built for a database from before it existed.
 
 use chatroom_server::Config;
 use chatroom_server::store::Location;
@@ -313,6 +313,155 @@ async fn away_is_shown_in_whois_and_to_senders() {
         .send_json(json!({"type": "whois", "nickname": "nobody", "ref": 1}))
         .await;
     alice.expect_error("no_such_user").await;
+    server.stop().await;
+}
+
+/// What `conversations` lists, as a name (`#room` or a nickname) and a
+/// time each.
+async fn conversations(c: &mut Raw, request: Value) -> Vec<(String, i64)> {
+    let mut request = request;
+    request["type"] = json!("conversations");
+    request["ref"] = json!("c");
+    c.send_json(request).await;
+    let list = c.recv_type("conversations").await;
+    assert_eq!(list["ref"], "c");
+    list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let name = match (c["room"].as_str(), c["nickname"].as_str()) {
+                (Some(room), None) => format!("#{room}"),
+                (None, Some(nick)) => nick.to_owned(),
+                _ => panic!("a room or a nickname: {c}"),
+            };
+            assert!(c["msg_id"].as_u64().is_some(), "{c}");
+            (name, c["ts"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+/// With `rooms`, `conversations` lists the rooms one is in beside the
+/// people, each by its latest message (as IRC's `CHATHISTORY TARGETS`);
+/// `after` and `before` keep those whose latest message is between them.
+#[tokio::test]
+async fn conversations_list_rooms_too_and_take_a_time_window() {
+    let server = TestServer::start().await;
+    let mut alice = Raw::login(server.addr, "alice").await;
+    let mut bob = Raw::login(server.addr, "bob").await;
+    let mut carol = Raw::login(server.addr, "carol").await;
+    alice.join("rust").await;
+    carol.join("secret").await;
+    alice.say_in("rust", "first").await;
+    direct(&mut bob, "alice", "hi alice").await;
+    carol.say_in("secret", "not for alice").await;
+    direct(&mut carol, "bob", "not for alice either").await;
+    let dm_ts = alice.recv_type("direct").await["ts"].as_i64().unwrap();
+
+    // By default the people only, as before.
+    assert_eq!(
+        conversations(&mut alice, json!({})).await,
+        [("bob".into(), dm_ts)]
+    );
+    let all = conversations(&mut alice, json!({"rooms": true})).await;
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["bob", "#rust"], "most recent first; no empty lobby");
+    assert!(all[0].1 >= all[1].1);
+    // Both bounds exclusive, on the latest message.
+    let rust_ts = all[1].1;
+    let expected: Vec<_> = all.iter().filter(|(_, ts)| *ts < dm_ts).cloned().collect();
+    assert_eq!(
+        conversations(&mut alice, json!({"rooms": true, "before": dm_ts})).await,
+        expected
+    );
+    let expected: Vec<_> = all
+        .iter()
+        .filter(|(_, ts)| *ts > rust_ts)
+        .cloned()
+        .collect();
+    assert_eq!(
+        conversations(&mut alice, json!({"rooms": true, "after": rust_ts})).await,
+        expected
+    );
+    assert_eq!(
+        conversations(&mut alice, json!({"rooms": true, "limit": 1})).await,
+        all[..1]
+    );
+    // Once rust has a newer message, a window ending there leaves it out.
+    alice.say_in("rust", "again").await;
+    let now = conversations(&mut alice, json!({"rooms": true})).await;
+    assert_eq!(now[0].0, "#rust");
+    let window = conversations(&mut alice, json!({"rooms": true, "before": now[0].1})).await;
+    assert!(window.iter().all(|(n, _)| n != "#rust"), "{window:?}");
+
+    alice
+        .send_json(json!({"type": "conversations", "after": -1, "ref": 1}))
+        .await;
+    alice.expect_error("invalid_field").await;
+    alice
+        .send_json(json!({"type": "conversations", "rooms": "yes", "ref": 2}))
+        .await;
+    alice.expect_error("invalid_field").await;
+    server.stop().await;
+}
+
+/// `whowas` tells who gave up a nickname (leaving or renaming), most recent
+/// first, with the host everyone saw; `no_such_user` when nobody did.
+#[tokio::test]
+async fn whowas_lists_who_gave_up_a_nickname() {
+    let server = TestServer::start().await;
+    let mut alice = Raw::login(server.addr, "alice").await;
+    let mut carol = Raw::login(server.addr, "carol").await;
+    let carol_id = carol.id;
+    carol
+        .send_json(json!({"type": "nick", "nickname": "carla"}))
+        .await;
+    carol.recv_type("renamed").await;
+    carol.send_json(json!({"type": "logout"})).await;
+    carol.until_closed().await;
+    let mut again = Raw::login(server.addr, "carol").await;
+    again.send_json(json!({"type": "logout"})).await;
+    again.until_closed().await;
+
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "CAROL", "ref": "w"}))
+        .await;
+    let was = alice.recv_type("whowas").await;
+    assert_eq!(was["ref"], "w");
+    assert_eq!(was["nickname"], "CAROL");
+    let entries = was["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{was}");
+    assert_eq!(
+        entries[1]["host"],
+        format!("user-{carol_id}.chatroom"),
+        "the first carol, the older entry"
+    );
+    for entry in entries {
+        assert_eq!(entry["nickname"], "carol");
+        assert_eq!(entry["user"], "carol");
+        assert_eq!(entry["realname"], "carol");
+        assert!(entry["ts"].as_i64().unwrap() > 0);
+    }
+    assert!(entries[0]["ts"].as_i64() >= entries[1]["ts"].as_i64());
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "carol", "limit": 1}))
+        .await;
+    let one = alice.recv_type("whowas").await;
+    assert_eq!(one["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(one["entries"][0], entries[0]);
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "carla"}))
+        .await;
+    assert_eq!(
+        alice.recv_type("whowas").await["entries"][0]["nickname"],
+        "carla"
+    );
+
+    alice
+        .send_json(json!({"type": "whowas", "nickname": "nobody", "ref": 3}))
+        .await;
+    let e = alice.expect_error("no_such_user").await;
+    assert_eq!(e["ref"], 3);
     server.stop().await;
 }
 

@@ -193,8 +193,9 @@ impl App {
             ServerFrame::Conversations(list) => self.on_conversations(list),
             // Pings are answered by the network task; they never get here.
             // The full-screen client keeps its own unread counts and does
-            // not use read markers (yet).
-            ServerFrame::ReadMarker(_)
+            // not use read markers (yet), nor ask whowas.
+            ServerFrame::Whowas(_)
+            | ServerFrame::ReadMarker(_)
             | ServerFrame::ReadMarkers(_)
             | ServerFrame::Pong(_)
             | ServerFrame::Ping(_)
@@ -245,6 +246,9 @@ impl App {
             self.request(
                 Request::Conversations {
                     limit: MAX_CONVERSATION_WINDOWS,
+                    after: None,
+                    before: None,
+                    rooms: false,
                 },
                 Pending::Conversations,
             );
@@ -686,16 +690,18 @@ impl App {
     /// open or they are ignored), filled with their recent messages.
     fn on_conversations(&mut self, list: ConversationList) {
         self.take_pending(list.reference.as_ref());
-        for peer in list.conversations.into_iter().rev() {
-            let key = WindowKey::query(&peer.nickname);
-            if self.window_index(&key).is_some() || self.ignores(&peer.nickname) {
+        // Only people: the list has rooms only when asked for them.
+        let people = list.conversations.into_iter().rev();
+        for nickname in people.filter_map(|peer| peer.nickname) {
+            let key = WindowKey::query(&nickname);
+            if self.window_index(&key).is_some() || self.ignores(&nickname) {
                 continue;
             }
-            let index = self.ensure_window(key.clone(), &peer.nickname);
+            let index = self.ensure_window(key.clone(), &nickname);
             self.windows[index].fetching_older = true;
             self.request(
                 Request::DirectHistory {
-                    with: peer.nickname,
+                    with: nickname,
                     before: None,
                     limit: chatroom_proto::json::DEFAULT_HISTORY_LIMIT,
                 },

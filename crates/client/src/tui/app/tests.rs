@@ -136,7 +136,10 @@ fn logged_in_with(password: Option<&str>) -> App {
         requests(&after),
         [
             Request::Conversations {
-                limit: MAX_CONVERSATION_WINDOWS
+                limit: MAX_CONVERSATION_WINDOWS,
+                after: None,
+                before: None,
+                rooms: false
             },
             Request::Who {
                 room: "lobby".into()
