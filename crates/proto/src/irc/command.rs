@@ -93,8 +93,12 @@ pub enum Command {
     Kill,
     /// `OPER <name> <password>`: become a server operator.
     Oper,
-    /// `AUTHENTICATE <mechanism|data|*>`: IRCv3 SASL (PLAIN).
+    /// `AUTHENTICATE <mechanism|data|*>`: IRCv3 SASL (PLAIN, EXTERNAL).
     Authenticate,
+    /// `CERT ADD [<fingerprint>]`, `CERT DEL <fingerprint>`, `CERT LIST`:
+    /// the TLS client certificates that log into one's account (SASL
+    /// EXTERNAL), as ergo's `NS CERT`.
+    Cert,
     /// `CHATHISTORY <subcommand> <target> <point> [<point>] <limit>`: IRCv3 history.
     Chathistory,
     /// `SETNAME :<realname>`: IRCv3 `setname`, change one's real name.
@@ -188,7 +192,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 40] = [
+    pub const ALL: [Command; 41] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -229,6 +233,7 @@ impl Command {
         Command::Links,
         Command::Monitor,
         Command::Markread,
+        Command::Cert,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -281,6 +286,7 @@ impl Command {
             // No minimum: the spec answers a bare `MARKREAD` with
             // `FAIL MARKREAD NEED_MORE_PARAMS`, not `461`.
             C::Markread => row(self, "MARKREAD", (0, 2), Registered, Params),
+            C::Cert => row(self, "CERT", (1, 2), Registered, Params),
         }
     }
 

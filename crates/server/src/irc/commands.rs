@@ -73,6 +73,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Links => Now(links),
         Command::Monitor => Now(monitor),
         Command::Markread => Later(markread),
+        Command::Cert => Later(cert),
     }
 }
 
@@ -272,6 +273,13 @@ fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
 fn markread<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
     Box::pin(async move {
         s.markread(a).await;
+        Flow::Continue
+    })
+}
+
+fn cert<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.cert(arg(a, 0), opt(a, 1)).await;
         Flow::Continue
     })
 }

@@ -47,7 +47,15 @@ impl IrcSession {
             wallops: false,
             bot: false,
             markers: Default::default(),
+            certfp: None,
         }
+    }
+
+    /// This session, for a connection that presented the TLS client
+    /// certificate `certfp` (if any).
+    pub fn with_certfp(mut self, certfp: Option<crate::certfp::Fingerprint>) -> Self {
+        self.certfp = certfp;
+        self
     }
 
     /// Handles one parsed line; a request tagged `label` (with
@@ -199,7 +207,7 @@ impl Session for IrcSession {
             "LIST" | "WHO" | "MOTD" => 3,
             "KICK" => 2u32.saturating_mul(targets(1)),
             "NAMES" | "WHOIS" | "MODE" | "KILL" => 2,
-            "REGISTER" | "OPER" => 5,
+            "REGISTER" | "OPER" | "CERT" => 5,
             _ => 1,
         })
     }

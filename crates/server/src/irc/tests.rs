@@ -154,7 +154,7 @@ async fn cap_negotiation_holds_registration_and_is_all_or_nothing() {
     let ls = irc.replies();
     assert_eq!(
         last(&ls[0]),
-        "account-notify away-notify batch cap-notify draft/chathistory draft/read-marker echo-message extended-monitor invite-notify labeled-response message-tags multi-prefix sasl=PLAIN server-time setname userhost-in-names"
+        "account-notify away-notify batch cap-notify draft/chathistory draft/read-marker echo-message extended-monitor invite-notify labeled-response message-tags multi-prefix sasl=PLAIN,EXTERNAL server-time setname userhost-in-names"
     );
     irc.say("NICK dave").await;
     irc.say("USER dave 0 * :Dave").await;
