@@ -165,8 +165,8 @@ pub const COMMANDS: &[Spec] = &[
         Kind::Cert,
         "cert",
         &[],
-        "[add [FINGERPRINT] | del FINGERPRINT | list]",
-        "the TLS client certificates that log into your account (add: this connection's)",
+        "[add FINGERPRINT | del FINGERPRINT | list]",
+        "the TLS client certificates that log into your account (SASL EXTERNAL)",
     ),
     spec(
         Kind::Topic,

@@ -11,9 +11,10 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chatroom_proto::irc::Message;
+use chatroom_server::accounts::OperCredentials;
 use chatroom_server::certfp::Fingerprint;
 use chatroom_server::tls::{ClientCerts, acceptor};
-use chatroom_server::{Listener, ServerError, run};
+use chatroom_server::{Config, Listener, ServerError, run};
 use chatroom_testkit::{IrcRaw, Raw, WAIT, commands, last_param, test_config};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -60,7 +61,15 @@ impl TlsServer {
             Listener::json(json_tls).with_tls(tls),
         ];
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(listeners, test_config(), async {
+        // An operator, who may see others' fingerprints.
+        let config = Config {
+            opers: vec![OperCredentials {
+                name: "certop".to_owned(),
+                hash: chatroom_server::accounts::hash_password(PASSWORD).unwrap(),
+            }],
+            ..test_config()
+        };
+        let task = tokio::spawn(run(listeners, config, async {
             let _ = stopped.await;
         }));
         TlsServer {
@@ -269,6 +278,10 @@ async fn sasl_external_logs_into_the_account_listing_the_certificate() {
         whois_certfp(&mut other, "certann").await,
         Vec::<String>::new()
     );
+    // A server operator does.
+    other.send(&format!("OPER certop :{PASSWORD}")).await;
+    other.until("381").await;
+    assert_eq!(whois_certfp(&mut other, "certann").await.len(), 1);
 
     // The authorization identity, if given, must be the account.
     let mut c = server.irc(Some(&cert)).await;
