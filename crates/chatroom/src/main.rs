@@ -491,9 +491,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = settings.config()?;
+    // The chat listeners ask for a client certificate (SASL EXTERNAL);
+    // HTTPS does not, so that browsers never show a certificate picker.
     let tls = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) if settings.listeners.iter().any(|l| l.tls) => {
-            Some(chatroom_server::tls::acceptor(cert, key)?)
+            use chatroom_server::tls::{ClientCerts, acceptor};
+            Some((
+                acceptor(cert, key, ClientCerts::Requested)?,
+                acceptor(cert, key, ClientCerts::Ignored)?,
+            ))
         }
         _ => None,
     };
@@ -513,7 +519,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         listeners.push(match (&tls, spec.tls) {
-            (Some(tls), true) => listener.with_tls(tls.clone()),
+            (Some((_, web)), true) if spec.protocol == ListenerProtocol::Http => {
+                listener.with_tls(web.clone())
+            }
+            (Some((chat, _)), true) => listener.with_tls(chat.clone()),
             _ => listener,
         });
     }

@@ -8,7 +8,7 @@
 //! the full-screen client's windows; line mode explains that they are not
 //! for it.
 
-use chatroom_proto::json::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+use chatroom_proto::json::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT, Request};
 
 /// Which front end a line was typed into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,7 @@ enum Kind {
     Me,
     Nick,
     Register,
+    Cert,
     Topic,
     Mode,
     Op,
@@ -159,6 +160,13 @@ pub const COMMANDS: &[Spec] = &[
         &[],
         "PASSWORD",
         "register your nickname (8+ characters)",
+    ),
+    spec(
+        Kind::Cert,
+        "cert",
+        &[],
+        "[add FINGERPRINT | del FINGERPRINT | list]",
+        "the TLS client certificates that log into your account (SASL EXTERNAL)",
     ),
     spec(
         Kind::Topic,
@@ -332,6 +340,9 @@ pub enum Command {
     Nick(String),
     /// `/register PASSWORD`: register the current nickname.
     Register(String),
+    /// `/cert [add [FINGERPRINT] | del FINGERPRINT | list]`: the TLS client
+    /// certificates that log into one's account.
+    Cert(CertAction),
     /// `/topic [TEXT]`.
     Topic(Option<String>),
     /// `/mode [ROOM] [MODES [ARGS]]`, and what `/op`, `/deop`, `/voice`,
@@ -379,6 +390,29 @@ pub enum Command {
     Help,
     /// `/quit`.
     Quit,
+}
+
+/// What `/cert` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertAction {
+    /// `/cert add [FINGERPRINT]`: add a certificate (`None`: the one this
+    /// connection presented).
+    Add(Option<String>),
+    /// `/cert del FINGERPRINT`: take one off.
+    Del(String),
+    /// `/cert` or `/cert list`: list them.
+    List,
+}
+
+impl CertAction {
+    /// The request that does it.
+    pub fn request(self) -> Request {
+        match self {
+            CertAction::Add(fingerprint) => Request::CertAdd { fingerprint },
+            CertAction::Del(fingerprint) => Request::CertDel { fingerprint },
+            CertAction::List => Request::CertList,
+        }
+    }
 }
 
 /// The command typed as `/name` (or one of its aliases), in any case.
@@ -441,6 +475,18 @@ pub fn parse(line: &str, mode: Mode) -> Result<Option<Command>, String> {
         Kind::Who => Command::Who(first.as_deref().map(room_name)),
         Kind::Nick => Command::Nick(first.ok_or_else(usage)?),
         Kind::Register => Command::Register(first.ok_or_else(usage)?),
+        Kind::Cert => match words.as_slice() {
+            [] => Command::Cert(CertAction::List),
+            [sub, rest @ ..] => match (sub.to_lowercase().as_str(), rest) {
+                ("list", []) => Command::Cert(CertAction::List),
+                ("add", []) => Command::Cert(CertAction::Add(None)),
+                ("add", [fingerprint]) => {
+                    Command::Cert(CertAction::Add(Some((*fingerprint).to_owned())))
+                }
+                ("del", [fingerprint]) => Command::Cert(CertAction::Del((*fingerprint).to_owned())),
+                _ => return Err(usage()),
+            },
+        },
         Kind::Me if arg.is_empty() => return Err(usage()),
         Kind::Me => Command::Me(arg.to_owned()),
         Kind::Msg => match split_word(arg) {
@@ -693,6 +739,19 @@ mod tests {
             ok("/register s3cret-pw"),
             Command::Register("s3cret-pw".into())
         );
+        assert_eq!(ok("/cert"), Command::Cert(CertAction::List));
+        assert_eq!(ok("/cert LIST"), Command::Cert(CertAction::List));
+        assert_eq!(ok("/cert add"), Command::Cert(CertAction::Add(None)));
+        assert_eq!(
+            ok("/cert add ab:cd"),
+            Command::Cert(CertAction::Add(Some("ab:cd".into())))
+        );
+        assert_eq!(
+            ok("/cert del abcd"),
+            Command::Cert(CertAction::Del("abcd".into()))
+        );
+        assert!(parse("/cert del", Mode::Line).is_err());
+        assert!(parse("/cert remove abcd", Mode::Line).is_err());
         assert_eq!(ok("/me waves"), Command::Me("waves".into()));
         assert_eq!(ok("/history"), Command::History(DEFAULT_HISTORY_LIMIT));
         assert_eq!(ok("/history 10"), Command::History(10));

@@ -4,6 +4,7 @@
 //! terminal control sequences first: a message cannot move the cursor, change
 //! colours, retitle the window or clear the screen.
 
+use chatroom_proto::json::CertList;
 use chrono::{Local, TimeZone};
 
 /// Removes control characters (escape sequences included) from text to show.
@@ -60,6 +61,21 @@ pub fn chat_line(
     let indent = " ".repeat(head.chars().count());
     let body = sanitize(text, true).replace('\n', &format!("\n{indent}"));
     format!("{head}{body}")
+}
+
+/// The answer to `/cert`: the certificates that log into one's account.
+pub fn certs_text(list: &CertList) -> String {
+    let mut text = match list.fingerprints.len() {
+        0 => "no TLS client certificate logs into your account".to_owned(),
+        n => format!("{n} TLS client certificate(s) log into your account:"),
+    };
+    for fingerprint in &list.fingerprints {
+        text.push_str(&format!("\n  {}", sanitize(fingerprint, false)));
+        if list.current.as_ref() == Some(fingerprint) {
+            text.push_str(" (this connection's)");
+        }
+    }
+    text
 }
 
 /// How a room is shown: `#name`.

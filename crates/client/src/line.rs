@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::command::{self, Command, Mode};
 use crate::connection::{FrameWriter, ReadError, Target, connect};
-use crate::display::{chat_line, clock, room_label, sanitize};
+use crate::display::{certs_text, chat_line, clock, room_label, sanitize};
 use crate::moderation;
 
 /// How many results one page of `/search` prints.
@@ -414,6 +414,7 @@ async fn act<O: Write, E: Write>(
                 None => return Ok(()),
             }
         }
+        Command::Cert(action) => (action.request(), Pending::Other),
         Command::Register(password) => (
             Request::Register {
                 nickname: None,
@@ -832,6 +833,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
             writeln!(err, "! {}: {}{hint}", e.code, sanitize(&e.message, false))
         }
         ServerFrame::Bye(notice) => writeln!(out, "* {}", sanitize(&notice.message, false)),
+        ServerFrame::Certs(list) => {
+            answered(state, list.reference.as_ref());
+            let text = certs_text(&list).replace('\n', "\n* ");
+            writeln!(out, "* {text}")
+        }
         ServerFrame::Registered(r) => {
             answered(state, r.reference.as_ref());
             writeln!(

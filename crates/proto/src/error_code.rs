@@ -99,8 +99,16 @@ pub enum ErrorCode {
     BadRoomKey,
     /// `room_full`: the room has as many members as its limit (`+l`).
     RoomFull,
-    /// `list_full`: the room's ban or exception list is full.
+    /// `list_full`: the room's ban or exception list is full, or the
+    /// account lists as many certificates as allowed.
     ListFull,
+    /// `no_certificate`: a `cert_add` without a fingerprint on a connection
+    /// that presented no TLS client certificate.
+    NoCertificate,
+    /// `certificate_taken`: another account lists that certificate.
+    CertificateTaken,
+    /// `unknown_certificate`: the account does not list that certificate.
+    UnknownCertificate,
     /// Any code this version of the crate does not know (read side only).
     #[serde(other)]
     Other,
@@ -151,6 +159,9 @@ impl ErrorCode {
             ErrorCode::BadRoomKey => "bad_room_key",
             ErrorCode::RoomFull => "room_full",
             ErrorCode::ListFull => "list_full",
+            ErrorCode::NoCertificate => "no_certificate",
+            ErrorCode::CertificateTaken => "certificate_taken",
+            ErrorCode::UnknownCertificate => "unknown_certificate",
             ErrorCode::Other => "other",
         }
     }
@@ -210,6 +221,9 @@ mod tests {
             ErrorCode::BadRoomKey,
             ErrorCode::RoomFull,
             ErrorCode::ListFull,
+            ErrorCode::NoCertificate,
+            ErrorCode::CertificateTaken,
+            ErrorCode::UnknownCertificate,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

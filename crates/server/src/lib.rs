@@ -12,6 +12,7 @@
 //!   protocols over WebSocket.
 
 pub mod accounts;
+pub mod certfp;
 mod clock;
 
 mod config;

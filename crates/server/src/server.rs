@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::accounts::AccountSettings;
+use crate::certfp::Fingerprint;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::conn::{ByteSink, ByteStream, DriverLimits, DriverSettings, Inbound, Outbound, drive};
@@ -456,15 +457,8 @@ fn start(
             }
             Some(wire) => {
                 let (reader, writer) = stream.into_split();
-                spawn_session(
-                    shared,
-                    tasks,
-                    peer,
-                    wire,
-                    ByteStream(reader),
-                    ByteSink(writer),
-                    ticket,
-                );
+                let transport = (ByteStream(reader), ByteSink(writer));
+                spawn_session(shared, tasks, peer, wire, transport, None, ticket);
             }
         },
         Some(acceptor) => {
@@ -499,9 +493,13 @@ async fn handshake(
         Ok(Ok(stream)) => match protocol.wire() {
             None => http::serve(stream, peer, ticket, shared, tasks).await,
             Some(wire) => {
+                let certfp = crate::tls::fingerprint(stream.get_ref().1);
+                if let Some(certfp) = &certfp {
+                    debug!(%peer, %certfp, "client certificate");
+                }
                 let (reader, writer) = tokio::io::split(stream);
-                let (reader, writer) = (ByteStream(reader), ByteSink(writer));
-                spawn_session(&shared, &tasks, peer, wire, reader, writer, ticket);
+                let transport = (ByteStream(reader), ByteSink(writer));
+                spawn_session(&shared, &tasks, peer, wire, transport, certfp, ticket);
             }
         },
         Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
@@ -510,14 +508,15 @@ async fn handshake(
 }
 
 /// Spawns an admitted connection's session in its protocol, over its
-/// transport's halves; `ticket` holds its connection slot until it ends.
+/// transport's halves, with the fingerprint of the TLS client certificate
+/// it presented, if any; `ticket` holds its connection slot until it ends.
 fn spawn_session<I, O>(
     shared: &Shared,
     tasks: &TaskTracker,
     peer: SocketAddr,
     wire: Wire,
-    reader: I,
-    writer: O,
+    (reader, writer): (I, O),
+    certfp: Option<Fingerprint>,
     ticket: Ticket,
 ) where
     I: Inbound + 'static,
@@ -532,11 +531,13 @@ fn spawn_session<I, O>(
     );
     match wire {
         Wire::Json => {
-            let session = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone());
+            let session = JsonSession::new(hub, outbox.clone(), peer, shared.json.clone())
+                .with_certfp(certfp);
             tasks.spawn(drive(reader, writer, outbox, session, settings, held));
         }
         Wire::Irc => {
-            let session = IrcSession::new(hub, outbox.clone(), peer, shared.irc.clone());
+            let session =
+                IrcSession::new(hub, outbox.clone(), peer, shared.irc.clone()).with_certfp(certfp);
             tasks.spawn(drive(reader, writer, outbox, session, settings, held));
         }
     }

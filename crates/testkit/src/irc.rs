@@ -5,20 +5,20 @@
 use std::net::{IpAddr, SocketAddr};
 
 use chatroom_proto::irc::{Message, parse};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::WAIT;
-use crate::socket::{connect_from, halves};
+use crate::socket::connect_from;
 
 /// The longest line a server may send: 512 bytes plus 8191 of tags.
 const MAX_LINE: usize = 512 + 8191;
 
-/// A raw IRC client: sends lines, reads parsed messages.
+/// A raw IRC client: sends lines, reads parsed messages (over TCP, or any
+/// stream: TLS).
 pub struct IrcRaw {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<Box<dyn AsyncRead + Unpin + Send>>,
+    writer: Box<dyn AsyncWrite + Unpin + Send>,
     /// The nickname it registered with (empty before).
     pub nick: String,
 }
@@ -35,10 +35,20 @@ impl IrcRaw {
     }
 
     fn from_stream(stream: TcpStream) -> IrcRaw {
-        let (reader, writer) = halves(stream);
+        stream.set_nodelay(true).unwrap();
+        Self::over(stream)
+    }
+
+    /// A client over a connected stream (a TLS stream, say), without
+    /// registering.
+    pub fn over<S>(stream: S) -> IrcRaw
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (reader, writer) = tokio::io::split(stream);
         IrcRaw {
-            reader,
-            writer,
+            reader: BufReader::new(Box::new(reader)),
+            writer: Box::new(writer),
             nick: String::new(),
         }
     }
@@ -71,6 +81,7 @@ impl IrcRaw {
     /// Sends these bytes as they are.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).await.unwrap();
+        self.writer.flush().await.unwrap();
     }
 
     /// The next line, parsed; panics at end of stream or after [`WAIT`].

@@ -93,8 +93,12 @@ pub enum Command {
     Kill,
     /// `OPER <name> <password>`: become a server operator.
     Oper,
-    /// `AUTHENTICATE <mechanism|data|*>`: IRCv3 SASL (PLAIN).
+    /// `AUTHENTICATE <mechanism|data|*>`: IRCv3 SASL (PLAIN, EXTERNAL).
     Authenticate,
+    /// `CERT ADD [<fingerprint>]`, `CERT DEL <fingerprint>`, `CERT LIST`:
+    /// the TLS client certificates that log into one's account (SASL
+    /// EXTERNAL), as ergo's `NS CERT`.
+    Cert,
     /// `CHATHISTORY <subcommand> <target> <point> [<point>] <limit>`: IRCv3 history.
     Chathistory,
     /// `SETNAME :<realname>`: IRCv3 `setname`, change one's real name.
@@ -194,7 +198,7 @@ const fn row(
 
 impl Command {
     /// Every command, in the order of the table.
-    pub const ALL: [Command; 42] = [
+    pub const ALL: [Command; 43] = [
         Command::Pass,
         Command::Nick,
         Command::User,
@@ -237,6 +241,7 @@ impl Command {
         Command::Markread,
         Command::Batch,
         Command::Chghost,
+        Command::Cert,
     ];
 
     /// This command's row of the table: its name, parameter counts
@@ -291,6 +296,7 @@ impl Command {
             C::Markread => row(self, "MARKREAD", (0, 2), Registered, Params),
             C::Batch => row(self, "BATCH", (1, 3), Registered, Params),
             C::Chghost => row(self, "CHGHOST", (2, 2), Registered, Params),
+            C::Cert => row(self, "CERT", (1, 2), Registered, Params),
         }
     }
 

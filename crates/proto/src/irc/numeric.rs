@@ -93,6 +93,9 @@ numerics! {
     RPL_LOCALUSERS = "265";
     /// `<client> [<u> <m>] :Current global users <u>, max <m>`.
     RPL_GLOBALUSERS = "266";
+    /// `<client> <nick> :has client certificate fingerprint <fingerprint>`:
+    /// WHOIS, to the user themself and to server operators.
+    RPL_WHOISCERTFP = "276";
     /// `<client> <nick> :<away message>`: the target of a message or WHOIS is away.
     RPL_AWAY = "301";
     /// `<client> :[<nick>[*]=<+|-><host>{ ...}]`: reply to USERHOST.
@@ -334,6 +337,7 @@ mod tests {
             (ERR_NEEDMOREPARAMS, "461"),
             (ERR_ALREADYREGISTERED, "462"),
             (ERR_CHANOPRIVSNEEDED, "482"),
+            (RPL_WHOISCERTFP, "276"),
         ] {
             assert_eq!(numeric.code(), code, "{numeric}");
         }

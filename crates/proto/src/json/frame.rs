@@ -61,6 +61,9 @@ pub enum ServerFrame {
     ReadMarker(ReadMarker),
     /// Reply to `read_markers`.
     ReadMarkers(ReadMarkerList),
+    /// Reply to `cert_add`, `cert_del` and `cert_list`: the certificates
+    /// one's account lists.
+    Certs(CertList),
     /// The recipient of a `direct` is away (sent before its `ack`, with its
     /// `ref`).
     Away(AwayNotice),
@@ -558,6 +561,21 @@ pub struct ReadMarker {
 pub struct ReadMarkerList {
     /// The markers (without `ref`s).
     pub markers: Vec<ReadMarker>,
+    /// The request's `ref`.
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Ref>,
+}
+
+/// Reply to `cert_add`, `cert_del` and `cert_list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertList {
+    /// The SHA-256 fingerprints (lower-case hex) of the TLS client
+    /// certificates that log into the account, in order.
+    pub fingerprints: Vec<String>,
+    /// The fingerprint of the certificate this connection presented, if
+    /// it presented one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
     /// The request's `ref`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Ref>,

@@ -12,11 +12,11 @@ mod framer;
 mod request;
 
 pub use frame::{
-    Ack, AwayNotice, ChatMessage, Conversation, ConversationList, DirectMessage, Done, ErrorFrame,
-    HistoryEnd, Joined, Limits, MaskEntry, MaskList, MemberInfo, MemberList, ModeChanges, Notice,
-    Parted, Pong, Presence, PresenceEvent, PresenceSummary, ReadMarker, ReadMarkerList, Registered,
-    Renamed, RoomInfo, RoomList, RoomModes, SearchEnd, SearchHit, ServerFrame, TopicInfo, Welcome,
-    WhoisInfo, WhowasEntry, WhowasList, encode_frame,
+    Ack, AwayNotice, CertList, ChatMessage, Conversation, ConversationList, DirectMessage, Done,
+    ErrorFrame, HistoryEnd, Joined, Limits, MaskEntry, MaskList, MemberInfo, MemberList,
+    ModeChanges, Notice, Parted, Pong, Presence, PresenceEvent, PresenceSummary, ReadMarker,
+    ReadMarkerList, Registered, Renamed, RoomInfo, RoomList, RoomModes, SearchEnd, SearchHit,
+    ServerFrame, TopicInfo, Welcome, WhoisInfo, WhowasEntry, WhowasList, encode_frame,
 };
 pub use framer::{FrameError, JsonFramer};
 pub use request::{

@@ -221,6 +221,21 @@ pub enum Request {
         /// The account's password, for its owner.
         password: Option<Secret>,
     },
+    /// `{"type":"cert_add"}`: let the TLS client certificate of this
+    /// connection (or the one whose SHA-256 `fingerprint` is given) log
+    /// into one's account without a password.
+    CertAdd {
+        /// The certificate's SHA-256 in hex; `None`: this connection's.
+        fingerprint: Option<String>,
+    },
+    /// `{"type":"cert_del","fingerprint":"..."}`: take a certificate off
+    /// one's account.
+    CertDel {
+        /// The certificate's SHA-256 in hex.
+        fingerprint: String,
+    },
+    /// `{"type":"cert_list"}`: the certificates one's account lists.
+    CertList,
     /// `{"type":"oper","name":"...","password":"..."}`: become a server
     /// operator with credentials from the server's configuration.
     Oper {
@@ -383,6 +398,9 @@ impl Request {
             Request::Whowas { .. } => "whowas",
             Request::Register { .. } => "register",
             Request::Unregister { .. } => "unregister",
+            Request::CertAdd { .. } => "cert_add",
+            Request::CertDel { .. } => "cert_del",
+            Request::CertList => "cert_list",
             Request::Oper { .. } => "oper",
             Request::Kick { .. } => "kick",
             Request::Mode { .. } => "mode",
@@ -557,6 +575,12 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
                 put("password", password.expose().into());
             }
         }
+        Request::CertAdd { fingerprint } => {
+            if let Some(fingerprint) = fingerprint {
+                put("fingerprint", fingerprint.as_str().into());
+            }
+        }
+        Request::CertDel { fingerprint } => put("fingerprint", fingerprint.as_str().into()),
         Request::Oper { name, password } => {
             put("name", name.as_str().into());
             put("password", password.expose().into());
@@ -592,8 +616,12 @@ pub fn encode_request(request: &Request, reference: Option<&Ref>) -> Vec<u8> {
             }
             put("ts", (*ts).into());
         }
-        Request::Rooms | Request::ReadMarkers | Request::Logout | Request::Ping | Request::Pong => {
-        }
+        Request::Rooms
+        | Request::ReadMarkers
+        | Request::CertList
+        | Request::Logout
+        | Request::Ping
+        | Request::Pong => {}
     }
     let mut out = serde_json::Value::Object(object).to_string().into_bytes();
     out.push(b'\n');
@@ -659,6 +687,8 @@ struct Fields<'a> {
     after: Option<&'a RawValue>,
     #[serde(borrow)]
     rooms: Option<&'a RawValue>,
+    #[serde(borrow)]
+    fingerprint: Option<&'a RawValue>,
 }
 
 /// Parses one framed JSON object (as cut by [`crate::json::JsonFramer`]).
@@ -867,6 +897,13 @@ fn fields_to_request(fields: &Fields) -> Result<Request, RequestError> {
             }
             Request::Unregister { nickname, password }
         }
+        "cert_add" => Request::CertAdd {
+            fingerprint: optional(fields.fingerprint, "fingerprint")?,
+        },
+        "cert_del" => Request::CertDel {
+            fingerprint: required(fields.fingerprint, "fingerprint")?,
+        },
+        "cert_list" => Request::CertList,
         "oper" => Request::Oper {
             name: required(fields.name, "name")?,
             password: required(fields.password, "password")?,
@@ -1124,6 +1161,10 @@ mod tests {
                 ts
             }),
             Just(Request::ReadMarkers),
+            proptest::option::of(any::<String>())
+                .prop_map(|fingerprint| Request::CertAdd { fingerprint }),
+            any::<String>().prop_map(|fingerprint| Request::CertDel { fingerprint }),
+            Just(Request::CertList),
             Just(Request::Logout),
             Just(Request::Ping),
             Just(Request::Pong),

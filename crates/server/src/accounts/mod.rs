@@ -8,9 +8,12 @@
 //! many checks an address and an account get is limited ([`attempts`]), and
 //! so is how many accounts an address may register an hour. Operators are
 //! accounts named in the configuration. Bans (on a nickname or an IP
-//! address) are stored and apply at once.
+//! address) are stored and apply at once. An account may also list a few
+//! TLS client certificates ([`certs`]) that log into it without a
+//! password.
 
 mod attempts;
+mod certs;
 mod hashing;
 
 use std::collections::{HashMap, HashSet};
@@ -22,9 +25,10 @@ use chatroom_proto::nick;
 use parking_lot::Mutex;
 use thiserror::Error;
 
+use crate::certfp::Fingerprint;
 use crate::clock::now_ms;
 use crate::limits::HourlyQuota;
-use crate::store::{Store, StoredAccount, StoredBan};
+use crate::store::{Store, StoredAccount, StoredBan, StoredCert};
 use attempts::Attempts;
 pub use hashing::{Hashing, HashingError, hash_password};
 
@@ -76,6 +80,25 @@ pub enum AccountError {
     /// This address registered as many accounts as allowed in an hour.
     #[error("too many accounts registered from your address; try again later")]
     QuotaExceeded,
+    /// The session is not logged into an account (certificates belong to
+    /// accounts), or the account is gone.
+    #[error("you are not logged into an account: certificates belong to accounts")]
+    NoAccount,
+    /// No certificate was named and the connection presented none.
+    #[error("this connection presented no TLS client certificate: name a fingerprint")]
+    NoCertificate,
+    /// No account lists the certificate (or not the one named).
+    #[error("no account lists the certificate {0}")]
+    UnknownCertificate(Fingerprint),
+    /// Another account lists the certificate already.
+    #[error("the certificate {0} belongs to another account")]
+    CertificateTaken(Fingerprint),
+    /// The account lists as many certificates as allowed.
+    #[error(
+        "an account lists at most {} certificates: remove one first",
+        crate::store::MAX_CERTS_PER_ACCOUNT
+    )]
+    TooManyCertificates,
     /// Hashing or storing failed.
     #[error("the account could not be stored: {0}")]
     Internal(String),
@@ -117,6 +140,9 @@ struct Registry {
     hashes: HashMap<String, String>,
     /// Skeleton to the nicknames (as registered) that have it.
     skeletons: HashMap<String, Vec<String>>,
+    /// Client certificate fingerprint to the account (folded nickname)
+    /// that lists it.
+    certs: HashMap<Fingerprint, String>,
 }
 
 impl Registry {
@@ -128,12 +154,30 @@ impl Registry {
         self.hashes.insert(key, hash);
     }
 
-    fn remove(&mut self, key: &str) -> Option<String> {
+    /// Forgets an account and its certificates: its password hash and
+    /// certificates, for putting it back if storing the removal fails.
+    fn remove(&mut self, key: &str) -> Option<(String, Vec<Fingerprint>)> {
         for names in self.skeletons.values_mut() {
             names.retain(|name| nick::fold(name) != key);
         }
         self.skeletons.retain(|_, names| !names.is_empty());
-        self.hashes.remove(key)
+        let certs = self.certs_of(key);
+        for cert in &certs {
+            self.certs.remove(cert);
+        }
+        Some((self.hashes.remove(key)?, certs))
+    }
+
+    /// The certificates the account `key` lists, in fingerprint order.
+    fn certs_of(&self, key: &str) -> Vec<Fingerprint> {
+        let mut certs: Vec<Fingerprint> = self
+            .certs
+            .iter()
+            .filter(|(_, account)| *account == key)
+            .map(|(cert, _)| cert.clone())
+            .collect();
+        certs.sort();
+        certs
     }
 
     /// The registered nickname `nickname` looks like (see
@@ -208,6 +252,7 @@ impl Accounts {
         store: Store,
         accounts: &[StoredAccount],
         bans: &[StoredBan],
+        certs: &[StoredCert],
         settings: &AccountSettings,
     ) -> std::io::Result<Self> {
         let mut nick_bans = HashMap::new();
@@ -232,6 +277,17 @@ impl Accounts {
         let mut registry = Registry::default();
         for account in accounts {
             registry.insert(&account.nick, account.key.clone(), account.hash.clone());
+        }
+        for cert in certs {
+            match Fingerprint::parse(&cert.fingerprint) {
+                Ok(fingerprint) => {
+                    registry.certs.insert(fingerprint, cert.account.clone());
+                }
+                Err(_) => tracing::warn!(
+                    account = cert.account,
+                    "unreadable certificate fingerprint in the database"
+                ),
+            }
         }
         Ok(Accounts {
             registry: Mutex::new(registry),
@@ -412,11 +468,15 @@ impl Accounts {
     /// Deletes the account of `nickname`, durably; false if it had none.
     pub async fn unregister(&self, nickname: &str) -> Result<bool, AccountError> {
         let key = nick::fold(nickname);
-        let Some(hash) = self.registry.lock().remove(&key) else {
+        let Some((hash, certs)) = self.registry.lock().remove(&key) else {
             return Ok(false);
         };
         if let Err(e) = self.store.delete_account(key.clone()).await {
-            self.registry.lock().insert(nickname, key, hash);
+            let mut registry = self.registry.lock();
+            for cert in certs {
+                registry.certs.insert(cert, key.clone());
+            }
+            registry.insert(nickname, key, hash);
             return Err(AccountError::Internal(e.to_string()));
         }
         tracing::info!(nick = nickname, "account deleted");

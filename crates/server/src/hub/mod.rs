@@ -101,6 +101,7 @@ impl Hub {
             store.clone(),
             &loaded.accounts,
             &loaded.bans,
+            &loaded.certs,
             &settings.accounts,
         )?;
         Ok(Hub {

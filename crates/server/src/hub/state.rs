@@ -31,6 +31,8 @@ pub(super) struct User {
     pub rooms: RoomKeys,
     /// Hidden from searches by people who share no room with them.
     pub invisible: bool,
+    /// Their TLS client certificate's fingerprint, if any.
+    pub certfp: Option<crate::certfp::Fingerprint>,
 }
 
 /// A user's room keys, kept sorted in a plain vector: users are in a few
@@ -216,6 +218,7 @@ impl State {
             operator: user.identity.operator,
             invisible: user.invisible,
             active: user.client.active(),
+            certfp: user.certfp.clone(),
         })
     }
 

@@ -40,6 +40,7 @@ impl Peer {
             },
             enter_lobby: true,
             password_given: false,
+            certfp: None,
         };
         let client = hub
             .login(arrival, outbox.clone(), |_, _, _| Bytes::new())
@@ -179,6 +180,7 @@ fn a_ban_disconnects_and_keeps_out_look_alikes() {
             },
             enter_lobby: true,
             password_given: false,
+            certfp: None,
         };
         let refused = hub.login(arrival, outbox, |_, _, _| Bytes::new());
         assert!(matches!(refused, Err(HubError::Banned(_))), "{nick}");

@@ -10,6 +10,7 @@ use chatroom_proto::room::{MAX_TOPIC_CHARS, RoomNameError};
 use thiserror::Error;
 
 use crate::accounts::{AccountSettings, Identity};
+use crate::certfp::Fingerprint;
 use crate::event::{Event, Format, Person};
 use crate::outbox::Outbox;
 
@@ -174,6 +175,9 @@ pub struct Arrival {
     /// account, or they would believe it protected when it is not. (IRC's
     /// `PASS` is ignored for a nickname without one, as is usual on IRC.)
     pub password_given: bool,
+    /// The fingerprint of the TLS client certificate their connection
+    /// presented, if any (IRC's WHOIS shows it to them and to operators).
+    pub certfp: Option<Fingerprint>,
 }
 
 /// The hub's own limits.
@@ -459,6 +463,9 @@ pub struct Profile {
     pub invisible: bool,
     /// When they last said something, or logged in (ms since the epoch).
     pub active: i64,
+    /// The fingerprint of their TLS client certificate, if they presented
+    /// one.
+    pub certfp: Option<Fingerprint>,
 }
 
 /// Someone who left or gave up a nickname, as the nickname history

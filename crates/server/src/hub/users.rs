@@ -67,6 +67,7 @@ impl Hub {
                 since: now_ms(),
                 rooms: RoomKeys::default(),
                 invisible: false,
+                certfp: arrival.certfp,
             }),
         );
         state.peak_users = state.peak_users.max(state.users.len());

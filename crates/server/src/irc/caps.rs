@@ -12,7 +12,7 @@ pub struct Capability {
     /// Its name in `CAP` lines.
     pub name: &'static str,
     bit: u32,
-    /// Its value in `CAP LS 302` (`sasl=PLAIN`).
+    /// Its value in `CAP LS 302` (`sasl=PLAIN,EXTERNAL`).
     value: Option<&'static str>,
 }
 
@@ -47,7 +47,8 @@ pub const SERVER_TIME: Capability = Capability {
     value: None,
 };
 
-/// `sasl`: `AUTHENTICATE PLAIN` logs into an account (see `sasl.rs`).
+/// `sasl`: `AUTHENTICATE PLAIN` or `EXTERNAL` logs into an account (see
+/// `sasl.rs`).
 pub const SASL: Capability = Capability {
     name: "sasl",
     bit: 1 << 5,

@@ -75,6 +75,7 @@ pub fn handler(command: Command) -> Handler {
         Command::Markread => Later(markread),
         Command::Batch => Now(batch),
         Command::Chghost => Now(chghost),
+        Command::Cert => Later(cert),
     }
 }
 
@@ -274,6 +275,13 @@ fn chathistory<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
 fn markread<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
     Box::pin(async move {
         s.markread(a).await;
+        Flow::Continue
+    })
+}
+
+fn cert<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        s.cert(arg(a, 0), opt(a, 1)).await;
         Flow::Continue
     })
 }

@@ -12,7 +12,8 @@
 //! - [`session`]: the connection's life (decoding, dispatch, keepalive,
 //!   costs, last words);
 //! - [`registration`] (PASS, NICK, USER, REGISTER, the welcome burst),
-//!   [`caps`] (the capability table and `CAP`) and [`sasl`] (`AUTHENTICATE`);
+//!   [`caps`] (the capability table and `CAP`), [`sasl`] (`AUTHENTICATE`)
+//!   and [`certs`] (`CERT`: the client certificates of one's account);
 //! - [`channels`] (JOIN, PART, NAMES, TOPIC, LIST), [`moderation`] (channel
 //!   MODE, INVITE, KICK), [`monitor`] (MONITOR), [`about`] (VERSION, INFO,
 //!   TIME, ADMIN, LINKS),
@@ -26,6 +27,7 @@
 
 mod about;
 mod caps;
+mod certs;
 mod channels;
 mod chathistory;
 mod commands;
@@ -200,4 +202,7 @@ pub struct IrcSession {
     discarded: Option<String>,
     /// The label of the `BATCH +` line being handled, for its batch.
     opening_label: Option<String>,
+    /// The fingerprint of the TLS client certificate the connection
+    /// presented, if any (`AUTHENTICATE EXTERNAL`, `CERT ADD`).
+    certfp: Option<crate::certfp::Fingerprint>,
 }

@@ -100,6 +100,7 @@ impl IrcSession {
             identity,
             enter_lobby: false,
             password_given: false,
+            certfp: self.certfp.clone(),
         };
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.

@@ -50,7 +50,15 @@ impl IrcSession {
             multiline: None,
             discarded: None,
             opening_label: None,
+            certfp: None,
         }
+    }
+
+    /// This session, for a connection that presented the TLS client
+    /// certificate `certfp` (if any).
+    pub fn with_certfp(mut self, certfp: Option<crate::certfp::Fingerprint>) -> Self {
+        self.certfp = certfp;
+        self
     }
 
     /// Handles one parsed line; a request tagged `label` (with
@@ -207,7 +215,7 @@ impl Session for IrcSession {
             "LIST" | "WHO" | "MOTD" => 3,
             "KICK" => 2u32.saturating_mul(targets(1)),
             "NAMES" | "WHOIS" | "MODE" | "KILL" => 2,
-            "REGISTER" | "OPER" => 5,
+            "REGISTER" | "OPER" | "CERT" => 5,
             _ => 1,
         })
     }

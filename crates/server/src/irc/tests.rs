@@ -154,7 +154,7 @@ async fn cap_negotiation_holds_registration_and_is_all_or_nothing() {
     let ls = irc.replies();
     assert_eq!(
         last(&ls[0]),
-        "account-notify account-tag away-notify batch cap-notify draft/chathistory chghost draft/event-playback draft/multiline=max-bytes=4096,max-lines=100 draft/read-marker echo-message extended-join extended-monitor invite-notify labeled-response message-tags multi-prefix sasl=PLAIN server-time setname standard-replies userhost-in-names"
+        "account-notify account-tag away-notify batch cap-notify draft/chathistory chghost draft/event-playback draft/multiline=max-bytes=4096,max-lines=100 draft/read-marker echo-message extended-join extended-monitor invite-notify labeled-response message-tags multi-prefix sasl=PLAIN,EXTERNAL server-time setname standard-replies userhost-in-names"
     );
     irc.say("NICK dave").await;
     irc.say("USER dave 0 * :Dave").await;

@@ -22,7 +22,8 @@ impl IrcSession {
 
     /// `WHOIS nick`: `311`, `319` (the channels the asker may see, with
     /// prefixes), `312`, `313` for an operator, `301` if away, `330` for an
-    /// account, `317` idle and signon times, then `318`.
+    /// account, `276` the client certificate's fingerprint (to the user
+    /// and operators), `317` idle and signon times, then `318`.
     pub(super) fn whois(&self, nicks: &str) {
         let Some(client) = &self.client else { return };
         let target = nicks.split(',').next().unwrap_or("");
@@ -83,6 +84,16 @@ impl IrcSession {
                 about(numeric::RPL_WHOISACCOUNT)
                     .param(account)
                     .trailing_param("is logged in as"),
+            );
+        }
+        // A fingerprint identifies its holder across networks: only they
+        // and server operators see it.
+        if let Some(certfp) = &p.certfp
+            && (p.person.id == client.id || self.hub.is_operator(client))
+        {
+            lines.push(
+                about(numeric::RPL_WHOISCERTFP)
+                    .trailing_param(format!("has client certificate fingerprint {certfp}")),
             );
         }
         let idle = (now_ms() - p.active).max(0) / 1000;

@@ -1,13 +1,17 @@
 //! Logging in, registering, deleting an account: the requests that prove
-//! who someone is.
+//! who someone is; and the TLS client certificates that log into an
+//! account (`cert_add`, `cert_del`, `cert_list`).
 
 use chatroom_proto::ErrorCode;
-use chatroom_proto::json::{Done, Ref, Registered, Secret, ServerFrame, Welcome, encode_frame};
+use chatroom_proto::json::{
+    CertList, Done, Ref, Registered, Request, Secret, ServerFrame, Welcome, encode_frame,
+};
 use chatroom_proto::room::LOBBY;
 use tracing::info;
 
 use super::{JsonSession, SERVER_NAME, errors};
 use crate::accounts::{AccountError, Identity, WRONG_PASSWORDS_PER_CONNECTION};
+use crate::certfp::Fingerprint;
 use crate::conn::Flow;
 use crate::event::Format;
 use crate::hub::{Arrival, Client, HubError};
@@ -83,6 +87,7 @@ impl JsonSession {
             identity,
             enter_lobby: true,
             password_given,
+            certfp: self.certfp.clone(),
         };
         let result = self
             .hub
@@ -215,5 +220,63 @@ impl JsonSession {
             Err(e) => self.account_error(&e, reference),
         }
         Ok(())
+    }
+
+    /// `cert_add` (this connection's certificate, or a named one),
+    /// `cert_del`, `cert_list`: all answered with the account's list.
+    pub(super) async fn certs(
+        &mut self,
+        client: &Client,
+        request: Request,
+        reference: Option<Ref>,
+    ) {
+        let hub = self.hub.clone();
+        let Some(account) = hub.account_of(client) else {
+            return self.account_error(&AccountError::NoAccount, reference);
+        };
+        let named = |text: &str| {
+            Fingerprint::parse(text).map_err(|e| (ErrorCode::InvalidField, e.to_string()))
+        };
+        let changed = match request {
+            Request::CertAdd { fingerprint } => {
+                let fingerprint = match fingerprint {
+                    Some(text) => named(&text),
+                    None => self.certfp.clone().ok_or_else(|| {
+                        let e = AccountError::NoCertificate;
+                        (errors::account_error(&e), e.to_string())
+                    }),
+                };
+                match fingerprint {
+                    Ok(fingerprint) => hub
+                        .accounts()
+                        .add_certificate(&account, &fingerprint)
+                        .await
+                        .map_err(|e| (errors::account_error(&e), e.to_string())),
+                    Err(e) => Err(e),
+                }
+            }
+            Request::CertDel { fingerprint } => match named(&fingerprint) {
+                Ok(fingerprint) => hub
+                    .accounts()
+                    .remove_certificate(&account, &fingerprint)
+                    .await
+                    .map_err(|e| (errors::account_error(&e), e.to_string())),
+                Err(e) => Err(e),
+            },
+            _ => Ok(()),
+        };
+        if let Err((code, text)) = changed {
+            return self.send_error(code, text, reference);
+        }
+        self.send(&ServerFrame::Certs(CertList {
+            fingerprints: hub
+                .accounts()
+                .certificates(&account)
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            current: self.certfp.as_ref().map(ToString::to_string),
+            reference,
+        }));
     }
 }

@@ -50,6 +50,11 @@ pub fn account_error(error: &AccountError) -> ErrorCode {
         AccountError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
         AccountError::Busy => ErrorCode::ServerBusy,
         AccountError::QuotaExceeded => ErrorCode::QuotaExceeded,
+        AccountError::NoAccount => ErrorCode::NoAccount,
+        AccountError::NoCertificate => ErrorCode::NoCertificate,
+        AccountError::UnknownCertificate(_) => ErrorCode::UnknownCertificate,
+        AccountError::CertificateTaken(_) => ErrorCode::CertificateTaken,
+        AccountError::TooManyCertificates => ErrorCode::ListFull,
         AccountError::Internal(_) => ErrorCode::InternalError,
     }
 }

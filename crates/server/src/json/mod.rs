@@ -83,4 +83,7 @@ pub struct JsonSession {
     wrong_passwords: u8,
     /// Read markers (`mark_read`).
     markers: crate::read_markers::ReadMarkers,
+    /// The fingerprint of the TLS client certificate the connection
+    /// presented, if any (`cert_add` without a fingerprint adds it).
+    certfp: Option<crate::certfp::Fingerprint>,
 }

@@ -297,6 +297,9 @@ impl JsonSession {
             Request::Unregister { nickname, password } => {
                 Box::pin(self.unregister(client, nickname, password, reference)).await?;
             }
+            request @ (Request::CertAdd { .. } | Request::CertDel { .. } | Request::CertList) => {
+                Box::pin(self.certs(client, request, reference)).await;
+            }
             Request::Login { .. }
             | Request::Register { .. }
             | Request::Logout

@@ -38,7 +38,15 @@ impl JsonSession {
             awaiting_receipts: false,
             wrong_passwords: 0,
             markers: Default::default(),
+            certfp: None,
         }
+    }
+
+    /// This session, for a connection that presented the TLS client
+    /// certificate `certfp` (if any).
+    pub fn with_certfp(mut self, certfp: Option<crate::certfp::Fingerprint>) -> Self {
+        self.certfp = certfp;
+        self
     }
 
     /// Queues a frame for this client.
@@ -206,13 +214,16 @@ impl Session for JsonSession {
             | Request::Login { .. }
             | Request::Register { .. }
             | Request::Unregister { .. }
+            | Request::CertAdd { .. }
+            | Request::CertDel { .. }
             | Request::Oper { .. } => 5,
             // These reach everyone sharing a room with the user.
             Request::Nick { .. } | Request::Topic { topic: Some(_), .. } => 10,
             Request::Whois { .. }
             | Request::Whowas { .. }
             | Request::MarkRead { .. }
-            | Request::ReadMarkers => 2,
+            | Request::ReadMarkers
+            | Request::CertList => 2,
             Request::Conversations { .. } => 3,
             Request::Away { .. } => 5,
             // Reading history costs by the page; a full-text search more.

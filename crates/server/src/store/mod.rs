@@ -16,6 +16,7 @@
 //! itself, after the writes queued before them.
 
 mod backup;
+mod certs;
 mod conversations;
 mod ids;
 mod index;
@@ -39,6 +40,7 @@ use tokio::sync::oneshot;
 use crate::metrics::StoreMetrics;
 
 pub use backup::{Stats, backup, stats};
+pub use certs::{CertAdded, MAX_CERTS_PER_ACCOUNT, StoredCert};
 pub use conversations::{ConversationQuery, Counterpart, Peer};
 pub use ids::Start;
 pub use markers::{MAX_MARKERS_PER_ACCOUNT, StoredMarker};
@@ -276,6 +278,8 @@ pub struct Loaded {
     pub accounts: Vec<StoredAccount>,
     /// Every ban.
     pub bans: Vec<StoredBan>,
+    /// Every client certificate fingerprint accounts list.
+    pub certs: Vec<StoredCert>,
 }
 
 /// A request to the store thread.
@@ -297,9 +301,15 @@ enum Op {
     Ping(oneshot::Sender<Result<(), StoreError>>),
     /// A new account; the reply comes once it is committed.
     Account(StoredAccount, oneshot::Sender<Result<(), StoreError>>),
-    /// An account to delete (by folded nickname); the reply comes once the
-    /// deletion is committed.
+    /// An account to delete (by folded nickname), with its certificate
+    /// fingerprints; the reply comes once the deletion is committed.
     DeleteAccount(String, oneshot::Sender<Result<(), StoreError>>),
+    /// A certificate fingerprint for an account; the reply (whether the
+    /// rules allowed it) comes once it is committed.
+    AddCert(StoredCert, oneshot::Sender<Result<CertAdded, StoreError>>),
+    /// A certificate fingerprint to take off an account (account,
+    /// fingerprint); the reply (whether it listed it) comes once committed.
+    RemoveCert(String, String, oneshot::Sender<Result<bool, StoreError>>),
     Ban(StoredBan),
     Unban {
         kind: String,
@@ -568,12 +578,37 @@ impl Store {
         done.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Deletes an account (by folded nickname) and waits until that is
-    /// committed.
+    /// Deletes an account (by folded nickname), with its certificate
+    /// fingerprints, and waits until that is committed.
     pub async fn delete_account(&self, key: String) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
         self.ops
             .send(Op::DeleteAccount(key, reply))
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Adds a client certificate fingerprint to an account (at most
+    /// [`MAX_CERTS_PER_ACCOUNT`], each fingerprint to one account) and
+    /// waits until that is committed.
+    pub async fn add_cert(&self, cert: StoredCert) -> Result<CertAdded, StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.ops
+            .send(Op::AddCert(cert, reply))
+            .map_err(|_| StoreError::Stopped)?;
+        done.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Takes a client certificate fingerprint off `account` and waits until
+    /// that is committed; false if the account did not list it.
+    pub async fn remove_cert(
+        &self,
+        account: String,
+        fingerprint: String,
+    ) -> Result<bool, StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.ops
+            .send(Op::RemoveCert(account, fingerprint, reply))
             .map_err(|_| StoreError::Stopped)?;
         done.await.map_err(|_| StoreError::Stopped)?
     }

@@ -13,8 +13,9 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// removes instead of leaving a tombstone (see [`MESSAGE_INDEX`]),
 /// version 6 stored rooms' settings, version 7 added read markers
 /// ([`READ_MARKERS`]), version 8 kept events beside messages and
-/// client-only tags ([`KINDS_AND_TAGS`]).
-const SCHEMA_VERSION: i64 = 8;
+/// client-only tags ([`KINDS_AND_TAGS`]), version 9 accounts' client
+/// certificate fingerprints ([`ACCOUNT_CERTS`]).
+const SCHEMA_VERSION: i64 = 9;
 
 /// Version 8: what a row is (`StoredKind`: message, notice, topic change,
 /// kept TAGMSG) and its client-only tags. Adding columns with constant
@@ -22,6 +23,18 @@ const SCHEMA_VERSION: i64 = 8;
 const KINDS_AND_TAGS: &str = "
 ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN tags TEXT;
+";
+
+/// Version 9: the client certificates (SHA-256 fingerprints) that log into
+/// an account (see `certs`): one account per fingerprint, found by
+/// fingerprint at login and listed by account.
+const ACCOUNT_CERTS: &str = "
+CREATE TABLE IF NOT EXISTS account_certs (
+    fingerprint TEXT PRIMARY KEY,         -- SHA-256 of the certificate, lower-case hex
+    account     TEXT NOT NULL,            -- folded nickname of the account
+    added       INTEGER NOT NULL          -- ms since the Unix epoch
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS account_certs_by_account ON account_certs (account);
 ";
 
 /// Version 7: each account's read position per conversation (see
@@ -187,6 +200,9 @@ pub fn prepare(
     if (1..8).contains(&version) && !has_column(&tx, "messages", "kind")? {
         tx.execute_batch(KINDS_AND_TAGS)?;
     }
+    if version < 9 {
+        tx.execute_batch(ACCOUNT_CERTS)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(())
@@ -300,6 +316,7 @@ pub fn load(conn: &Connection, ids: Start) -> Result<Loaded, StoreError> {
         rooms,
         accounts,
         bans,
+        certs: super::certs::all(conn)?,
     })
 }
 
@@ -529,6 +546,45 @@ mod tests {
         // Preparing again (every start) keeps the markers.
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         assert_eq!(super::super::markers::all(&conn, "ann").unwrap(), [marker]);
+    }
+
+    #[test]
+    fn a_version_7_database_gains_account_certificates_and_keeps_its_accounts() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        // Version 7 had no certificate fingerprints.
+        conn.execute_batch(
+            "DROP TABLE account_certs;
+             INSERT INTO accounts (key, nick, hash, created) VALUES ('ann', 'Ann', 'h', 0);",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let cert = crate::store::StoredCert {
+            fingerprint: "ab".repeat(32),
+            account: "ann".into(),
+            added: 42,
+        };
+        assert_eq!(
+            super::super::certs::add(&conn, &cert).unwrap(),
+            crate::store::CertAdded::Added
+        );
+        let start = crate::store::Start {
+            next_message: 1,
+            next_user: 1,
+            epoch: 0,
+        };
+        let loaded = load(&conn, start).unwrap();
+        assert_eq!(loaded.accounts.len(), 1);
+        assert_eq!(loaded.accounts[0].nick, "Ann");
+        assert_eq!(loaded.certs, std::slice::from_ref(&cert));
+        // Preparing again (every start) keeps the fingerprints.
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(load(&conn, start).unwrap().certs, [cert]);
     }
 
     #[test]

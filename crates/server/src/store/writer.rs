@@ -265,12 +265,13 @@ impl<'p> Writer<'p> {
                     let _ = reply.send(self.insert_account(&account));
                 }
                 Op::DeleteAccount(key, reply) => {
-                    let deleted = self
-                        .conn
-                        .execute("DELETE FROM accounts WHERE key = ?1", params![key])
-                        .map(drop)
-                        .map_err(StoreError::from);
-                    let _ = reply.send(deleted);
+                    let _ = reply.send(self.delete_account(&key));
+                }
+                Op::AddCert(cert, reply) => {
+                    let _ = reply.send(super::certs::add(&self.conn, &cert));
+                }
+                Op::RemoveCert(account, fingerprint, reply) => {
+                    let _ = reply.send(super::certs::remove(&self.conn, &account, &fingerprint));
                 }
                 Op::MarkRead(marker, reply) => {
                     let _ = reply.send(super::markers::set(&self.conn, &marker));
@@ -420,6 +421,16 @@ impl<'p> Writer<'p> {
             "INSERT INTO accounts (key, nick, hash, created) VALUES (?1, ?2, ?3, ?4)",
             params![account.key, account.nick, account.hash, account.created],
         )?;
+        Ok(())
+    }
+
+    /// Deletes an account and its certificate fingerprints, in one
+    /// transaction of its own.
+    fn delete_account(&mut self, key: &str) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM accounts WHERE key = ?1", params![key])?;
+        tx.execute("DELETE FROM account_certs WHERE account = ?1", params![key])?;
+        tx.commit()?;
         Ok(())
     }
 

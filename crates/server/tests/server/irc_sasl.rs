@@ -32,7 +32,9 @@ async fn sasl_plain_logs_into_an_account_before_registration() {
     c.send("CAP LS 302").await;
     let ls = c.until("CAP").await;
     assert!(
-        last_param(&ls).split(' ').any(|c| c == "sasl=PLAIN"),
+        last_param(&ls)
+            .split(' ')
+            .any(|c| c == "sasl=PLAIN,EXTERNAL"),
         "{ls:?}"
     );
     c.send("CAP REQ sasl").await;
@@ -82,7 +84,7 @@ async fn sasl_refusals_say_why() {
     c.send("AUTHENTICATE SCRAM-SHA-256").await;
     let lines = [c.recv().await, c.recv().await];
     assert_eq!(commands(&lines), ["908", "904"]);
-    assert_eq!(lines[0].params[1], "PLAIN");
+    assert_eq!(lines[0].params[1], "PLAIN,EXTERNAL");
     // A wrong password, an unknown account, garbage.
     for data in [
         payload("sasla", "wrong password"),

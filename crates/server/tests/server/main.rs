@@ -5,6 +5,7 @@
 //! - `json_protocol`, `irc`: each protocol, request by request;
 //!   `irc_options`: the IRC listener's start channels and server password;
 //!   `irc_tags`: IRCv3 client-only tags and TAGMSG; `irc_sasl`: SASL PLAIN;
+//!   `irc_sasl_external`: TLS client certificates and SASL EXTERNAL;
 //!   `irc_chathistory`: CHATHISTORY; `irc_notify`: the notification capabilities;
 //!   `irc_labels`: labeled-response; `irc_multiline`: draft/multiline; `irc_queries`: IRC's query and
 //!   information commands; `read_marker`: read markers in both protocols.
@@ -34,6 +35,7 @@ mod irc_notify;
 mod irc_options;
 mod irc_queries;
 mod irc_sasl;
+mod irc_sasl_external;
 mod irc_tags;
 mod json_protocol;
 mod limits;

@@ -153,6 +153,11 @@ impl App {
                     self.note_here(LineKind::Notice(text));
                 }
             }
+            ServerFrame::Certs(list) => {
+                if let Some(index) = self.reply_window(list.reference.as_ref()) {
+                    self.note(index, LineKind::Info(crate::display::certs_text(&list)));
+                }
+            }
             ServerFrame::Registered(r) => {
                 self.take_pending(r.reference.as_ref());
                 if let Some(password) = self.registering.take() {

@@ -393,6 +393,9 @@ impl App {
                 }
                 Err(e) => self.error_here(e.to_string()),
             },
+            Command::Cert(action) => {
+                self.reply(action.request(), here);
+            }
             Command::Register(password) => {
                 let request = Request::Register {
                     nickname: None,
