@@ -24,7 +24,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use chatroom_proto::irc::{Message, parse};
-use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT, last_param};
+use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT, commands, last_param};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -1155,5 +1155,71 @@ async fn replies_echoing_client_input_fit_in_a_line() {
     ] {
         p.numeric(format!("{line}\r\n").as_bytes(), numeric).await;
     }
+    scene.finish().await;
+}
+
+/// IRCv3 multiline batches abused: nested, mismatched, never closed,
+/// overlong, too many lines, to a channel one is not in. Each gets its
+/// `FAIL BATCH` (or the channel's refusal), nothing is relayed, and the
+/// conversation around goes on.
+#[tokio::test]
+async fn multiline_batch_abuse_is_refused_and_harms_nobody() {
+    let mut scene = Scene::start().await;
+    let mut p = Peer::register(scene.irc(), "batcher").await;
+    p.numeric(b"CAP REQ :batch message-tags draft/multiline\r\n", "CAP")
+        .await;
+    p.send(b"JOIN #b\r\n").await;
+    p.inbox.until("366").await;
+
+    let fails = |lines: &[Message]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|m| m.command == "FAIL")
+            .map(|m| m.params[1].clone())
+            .collect()
+    };
+    // Nested: the second opening refuses both.
+    p.send(
+        b"BATCH +a draft/multiline #b\r\nBATCH +b draft/multiline #b\r\n@batch=b PRIVMSG #b :x\r\n",
+    )
+    .await;
+    let answers = p.sync().await;
+    assert_eq!(
+        fails(&answers),
+        ["MULTILINE_INVALID", "MULTILINE_INVALID"],
+        "{answers:?}"
+    );
+    // A closing line for nothing, an empty reference, a reference far too
+    // long for any line it could tag.
+    p.numeric(b"BATCH -never\r\n", "FAIL").await;
+    p.numeric(b"BATCH + draft/multiline #b\r\n", "FAIL").await;
+    let long = format!("BATCH +{} draft/multiline #b\r\n", "r".repeat(400));
+    p.send(long.as_bytes()).await;
+    p.send(format!("BATCH -{}\r\n", "r".repeat(400)).as_bytes())
+        .await;
+    let answers = p.sync().await;
+    assert_eq!(
+        fails(&answers),
+        ["MULTILINE_INVALID"],
+        "an empty batch: {answers:?}"
+    );
+    // Too many lines: one refusal, the rest dropped quietly.
+    let mut flood = b"BATCH +f draft/multiline #b\r\n".to_vec();
+    for _ in 0..120 {
+        flood.extend_from_slice(b"@batch=f PRIVMSG #b :x\r\n");
+    }
+    flood.extend_from_slice(b"BATCH -f\r\n");
+    p.send(&flood).await;
+    let answers = p.sync().await;
+    assert_eq!(fails(&answers), ["MULTILINE_MAX_LINES"], "{answers:?}");
+    // To a channel one is not in: the channel's own refusal.
+    p.send(b"BATCH +o draft/multiline #nowhere\r\n@batch=o PRIVMSG #nowhere :x\r\nBATCH -o\r\n")
+        .await;
+    let answers = p.sync().await;
+    assert_eq!(commands(&answers), ["404"], "{answers:?}");
+    // Never closed, then gone: nothing is left behind.
+    p.send(b"BATCH +open draft/multiline #b\r\n@batch=open PRIVMSG #b :x\r\nQUIT\r\n")
+        .await;
+    scene.chat.goes_on().await;
     scene.finish().await;
 }
