@@ -225,6 +225,8 @@ pub struct Settings {
     pub opers: Vec<OperEntry>,
     /// Whether every login needs an account.
     pub require_account: bool,
+    /// Shortest password a new account may have.
+    pub min_password_chars: usize,
     /// Whether the HTTP listeners answer `GET /metrics`.
     pub metrics: bool,
     /// History replay and retention.
@@ -394,6 +396,7 @@ impl Default for Settings {
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,
+            min_password_chars: chatroom_server::accounts::MIN_PASSWORD_CHARS,
             metrics: config.metrics,
             history: HistorySettings {
                 replay: config.history_replay,
@@ -524,6 +527,9 @@ pub struct ServeArgs {
     /// Refuse logins without an account.
     #[arg(long)]
     pub require_account: bool,
+    /// Shortest password a new account may have, in characters [default: 8].
+    #[arg(long, value_name = "N")]
+    pub min_password_chars: Option<usize>,
     /// Whether the HTTP listeners serve GET /metrics (counts in the
     /// Prometheus text format, nothing about any one person) [default: true].
     #[arg(long, value_name = "true|false")]
@@ -703,6 +709,7 @@ impl Settings {
             self.operators.clone_from(&args.operators);
         }
         self.require_account |= args.require_account;
+        set(&mut self.min_password_chars, &args.min_password_chars);
         set(&mut self.metrics, &args.metrics);
         set(&mut self.history.replay, &args.history_replay);
         set(&mut self.history.synchronous, &args.synchronous);
@@ -827,6 +834,12 @@ impl Settings {
         if !(1..=65536).contains(&self.history.cache_mib) {
             bail!("history.cache_mib must be between 1 and 65536");
         }
+        if !(1..=chatroom_server::accounts::MAX_PASSWORD_BYTES).contains(&self.min_password_chars) {
+            bail!(
+                "min_password_chars must be between 1 and {}",
+                chatroom_server::accounts::MAX_PASSWORD_BYTES
+            );
+        }
         if self.limits.max_frame_bytes < 1024 {
             bail!("max_frame_bytes must be at least 1024");
         }
@@ -920,6 +933,7 @@ impl Settings {
                 })
                 .collect(),
             require_account: self.require_account,
+            min_password_chars: self.min_password_chars,
             registrations_per_hour: limits.registrations_per_hour,
             rooms_per_hour: limits.rooms_per_hour,
             allowed_origins: self.allowed_origins.clone(),

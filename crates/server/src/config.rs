@@ -91,6 +91,8 @@ pub struct Config {
     pub opers: Vec<OperCredentials>,
     /// Whether every login needs an account.
     pub require_account: bool,
+    /// Shortest password a new account may have.
+    pub min_password_chars: usize,
     /// Accounts one address (an IPv6 /64) may register an hour (0: no limit).
     pub registrations_per_hour: u32,
     /// Rooms one address (an IPv6 /64) may create an hour (0: no limit).
@@ -158,6 +160,7 @@ impl Default for Config {
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,
+            min_password_chars: crate::accounts::MIN_PASSWORD_CHARS,
             registrations_per_hour: 5,
             rooms_per_hour: 30,
             allowed_origins: Vec::new(),

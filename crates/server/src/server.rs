@@ -181,6 +181,7 @@ pub async fn run(
             operators: config.operators.clone(),
             opers: config.opers.clone(),
             require_account: config.require_account,
+            min_password_chars: config.min_password_chars,
             registrations_per_hour: config.registrations_per_hour,
             hashing_threads: HASHING_THREADS,
             hashing_queue: HASHING_QUEUE,

@@ -14,6 +14,7 @@ pub fn settings(presence_threshold: usize) -> HubSettings {
             operators: Vec::new(),
             opers: Vec::new(),
             require_account: false,
+            min_password_chars: crate::accounts::MIN_PASSWORD_CHARS,
             registrations_per_hour: 0,
             hashing_threads: 1,
             hashing_queue: 4,

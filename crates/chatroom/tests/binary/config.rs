@@ -23,6 +23,7 @@ irc_autojoin = ["lobby"]
 operators = []
 opers = []
 require_account = false
+min_password_chars = 8
 metrics = true
 trusted_proxies = []
 
@@ -279,6 +280,10 @@ async fn unknown_keys_and_bad_values_are_refused_with_exit_code_1() {
             "bad room name",
         ),
         ("listen = [\n", "TOML parse error"),
+        (
+            "min_password_chars = 0\n",
+            "min_password_chars must be between 1 and 256",
+        ),
     ]
     .into_iter()
     .enumerate()

@@ -36,7 +36,8 @@ pub use hashing::{Hashing, HashingError, hash_password};
 /// address and account is slowed down too: see [`attempts`]).
 pub const WRONG_PASSWORDS_PER_CONNECTION: u8 = 3;
 
-/// Shortest password accepted for a new account.
+/// Shortest password accepted for a new account, unless the configuration
+/// says otherwise (`min_password_chars`).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// Longest password accepted (argon2 takes anything; this bounds the work).
@@ -56,8 +57,8 @@ pub enum AccountError {
     #[error("the nickname {0:?} is already registered")]
     AlreadyRegistered(String),
     /// The password breaks the rules.
-    #[error("a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_BYTES} bytes")]
-    BadPassword,
+    #[error("a password has {0} to {MAX_PASSWORD_BYTES} characters")]
+    BadPassword(usize),
     /// The nickname breaks the nickname rules.
     #[error(transparent)]
     InvalidNickname(#[from] chatroom_proto::nick::NickError),
@@ -138,6 +139,9 @@ pub struct Ban {
 struct Registry {
     /// Folded nickname to password hash.
     hashes: HashMap<String, String>,
+    /// Folded nickname to the nickname as registered (how the account is
+    /// shown: `Alice`, not `alice`).
+    names: HashMap<String, String>,
     /// Skeleton to the nicknames (as registered) that have it.
     skeletons: HashMap<String, Vec<String>>,
     /// Client certificate fingerprint to the account (folded nickname)
@@ -151,6 +155,7 @@ impl Registry {
             .entry(nick::skeleton(nickname))
             .or_default()
             .push(nickname.to_owned());
+        self.names.insert(key.clone(), nickname.to_owned());
         self.hashes.insert(key, hash);
     }
 
@@ -165,6 +170,7 @@ impl Registry {
         for cert in &certs {
             self.certs.remove(cert);
         }
+        self.names.remove(key);
         Some((self.hashes.remove(key)?, certs))
     }
 
@@ -198,6 +204,8 @@ pub struct Accounts {
     /// Operator name to password hash.
     opers: HashMap<String, String>,
     require_account: bool,
+    /// Shortest password a new account may have.
+    min_password_chars: usize,
     /// Nickname bans by folded nickname, with the nickname's look-alike
     /// skeleton, so that `Ьоb` is as banned as `bob`.
     nick_bans: Mutex<HashMap<String, (String, Ban)>>,
@@ -236,6 +244,8 @@ pub struct AccountSettings {
     pub opers: Vec<OperCredentials>,
     /// Whether every login needs an account.
     pub require_account: bool,
+    /// Shortest password a new account may have.
+    pub min_password_chars: usize,
     /// Accounts one address may register an hour (0: no limit).
     pub registrations_per_hour: u32,
     /// Passwords hashed or checked at once.
@@ -298,6 +308,7 @@ impl Accounts {
                 .map(|o| (o.name.clone(), o.hash.clone()))
                 .collect(),
             require_account: settings.require_account,
+            min_password_chars: settings.min_password_chars,
             nick_bans: Mutex::new(nick_bans),
             ip_bans: Mutex::new(ip_bans),
             store,
@@ -310,6 +321,15 @@ impl Accounts {
     /// Whether the nickname has an account.
     pub fn is_registered(&self, nick: &str) -> bool {
         self.registry.lock().hashes.contains_key(&nick::fold(nick))
+    }
+
+    /// How the account `key` (a folded nickname) is shown: its nickname as
+    /// registered, or the key itself if it has none any more.
+    pub fn shown_name(&self, key: &str) -> std::sync::Arc<str> {
+        match self.registry.lock().names.get(key) {
+            Some(name) => name.as_str().into(),
+            None => key.into(),
+        }
     }
 
     /// The registered nickname that `nickname` looks like without being
@@ -380,8 +400,9 @@ impl Accounts {
         from: IpAddr,
     ) -> Result<Identity, AccountError> {
         let password = password.expose();
-        if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
-            return Err(AccountError::BadPassword);
+        let min = self.min_password_chars;
+        if password.chars().count() < min || password.len() > MAX_PASSWORD_BYTES {
+            return Err(AccountError::BadPassword(min));
         }
         let nickname = &nick::normalize(nickname)?;
         if let Some(ban) = self.nick_ban(nickname) {

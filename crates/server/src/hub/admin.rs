@@ -160,11 +160,14 @@ impl Hub {
                     operator,
                     ..identity.clone()
                 };
-                user.person.account = identity.account.as_deref().map(Into::into);
+                user.person.account = identity
+                    .account
+                    .as_deref()
+                    .map(|key| self.accounts.shown_name(key));
                 let event = Event::new(
                     EventKind::Account {
                         who: user.person.clone(),
-                        account: identity.account.as_deref().map(Into::into),
+                        account: user.person.account.clone(),
                     },
                     now_ms(),
                 );
@@ -192,11 +195,15 @@ impl Hub {
                 operator,
                 ..identity
             };
-            user.person.account = user.identity.account.as_deref().map(Into::into);
+            user.person.account = user
+                .identity
+                .account
+                .as_deref()
+                .map(|key| self.accounts.shown_name(key));
             let event = Event::new(
                 EventKind::Account {
                     who: user.person.clone(),
-                    account: user.identity.account.as_deref().map(Into::into),
+                    account: user.person.account.clone(),
                 },
                 now_ms(),
             );

@@ -214,7 +214,7 @@ impl State {
                 .map(|room| room.topic.room.clone())
                 .collect(),
             since: user.since,
-            account: user.identity.account.clone(),
+            account: user.person.account.as_deref().map(str::to_owned),
             operator: user.identity.operator,
             invisible: user.invisible,
             active: user.client.active(),

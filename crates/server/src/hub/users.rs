@@ -53,7 +53,11 @@ impl Hub {
             user: arrival.user.as_str().into(),
             host: Person::cloak(id),
             bot: false,
-            account: arrival.identity.account.as_deref().map(Into::into),
+            account: arrival
+                .identity
+                .account
+                .as_deref()
+                .map(|key| self.accounts.shown_name(key)),
         };
         state.add_name(&nick, id);
         state.users.insert(

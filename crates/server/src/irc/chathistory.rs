@@ -148,28 +148,30 @@ impl IrcSession {
             match membership {
                 Some((key, _)) => Target::Room(key),
                 None => {
-                    return self.chathistory_fail(
-                        "INVALID_TARGET",
-                        &sub,
-                        "Not a channel you are in",
-                    );
+                    return self.invalid_target(&sub, &target_name, "Not a channel you are in");
                 }
             }
         } else if nick::validate(&target_name).is_ok() {
             Target::Conversation(nick::fold(&target_name))
         } else {
-            return self.chathistory_fail("INVALID_TARGET", &sub, "Not a channel or nickname");
+            return self.invalid_target(&sub, &target_name, "Not a channel or nickname");
         };
         let Ok(reader) = self.hub.reader(&client) else {
             return;
         };
         let mut messages: Vec<StoredMessage> = Vec::new();
-        let share = if spans.len() > 1 {
-            limit.div_ceil(2)
+        // AROUND: the point's message and those after it get the larger
+        // half (a limit of 1 is the point's message alone).
+        let shares = if spans.len() > 1 {
+            let before = (limit - 1) / 2;
+            vec![before, limit - before]
         } else {
-            limit
+            vec![limit]
         };
-        for span in spans {
+        for (span, share) in spans.into_iter().zip(shares) {
+            if share == 0 {
+                continue;
+            }
             let span = self.history_span(span);
             let store = self.hub.store();
             let page = match &target {
@@ -275,6 +277,14 @@ impl IrcSession {
                 .encode_into(&mut out);
         }
         self.out(Bytes::from(out));
+    }
+
+    /// `FAIL CHATHISTORY INVALID_TARGET <subcommand> <target> :<text>`.
+    fn invalid_target(&self, sub: &str, target: &str, text: &str) {
+        let mut m = self.fail("CHATHISTORY", "INVALID_TARGET", Some(sub), text);
+        m.params
+            .insert(3, chatroom_proto::irc::safe_param(target).to_owned());
+        self.send(&m);
     }
 
     /// `FAIL CHATHISTORY <code> <subcommand> :<text>` (`*` for a missing

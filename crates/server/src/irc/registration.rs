@@ -228,7 +228,7 @@ impl IrcSession {
                     | AccountError::InUse(_)
                     | AccountError::LooksLike(_) => "ACCOUNT_EXISTS",
                     AccountError::InvalidNickname(_) => "BAD_ACCOUNT_NAME",
-                    AccountError::BadPassword => "UNACCEPTABLE_PASSWORD",
+                    AccountError::BadPassword(_) => "UNACCEPTABLE_PASSWORD",
                     _ => "TEMPORARILY_UNAVAILABLE",
                 };
                 fail(self, code, e.to_string())

@@ -43,7 +43,7 @@ pub fn account_error(error: &AccountError) -> ErrorCode {
         AccountError::Required(_) => ErrorCode::AccountRequired,
         AccountError::WrongPassword(_) => ErrorCode::WrongPassword,
         AccountError::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
-        AccountError::BadPassword => ErrorCode::InvalidField,
+        AccountError::BadPassword(_) => ErrorCode::InvalidField,
         AccountError::InvalidNickname(_) => ErrorCode::InvalidNickname,
         AccountError::InUse(_) | AccountError::LooksLike(_) => ErrorCode::NicknameTaken,
         AccountError::Banned(..) => ErrorCode::Banned,

@@ -1093,3 +1093,21 @@ async fn an_operator_changes_someones_host_and_chghost_clients_are_told() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_shortest_password_is_the_operators_choice() {
+    let server = TestServer::start_with(Config {
+        min_password_chars: 12,
+        ..test_config()
+    })
+    .await;
+    let mut c = IrcRaw::register(server.irc_addr, "careful", &[]).await;
+    c.send("REGISTER * * :elevenchars").await;
+    let fail = c.until("FAIL").await;
+    assert_eq!(fail.params[..2], ["REGISTER", "UNACCEPTABLE_PASSWORD"]);
+    assert!(last_param(&fail).contains("12 to 256"), "{fail:?}");
+    c.send("REGISTER * * :twelve chars").await;
+    let ok = c.until("REGISTER").await;
+    assert_eq!(ok.params[0], "SUCCESS", "{ok:?}");
+    server.stop().await;
+}

@@ -57,8 +57,13 @@ async fn chathistory_reads_around_a_point_by_id_or_time() {
     )
     .await;
     assert_eq!(texts(&after), ["m6", "m7", "m8"]);
+    // AROUND: the point's message and those after it get the larger half.
     let around = history(&mut ann, &format!("CHATHISTORY AROUND #h msgid={m7} 4")).await;
-    assert_eq!(texts(&around), ["m5", "m6", "m7", "m8"]);
+    assert_eq!(texts(&around), ["m6", "m7", "m8", "m9"]);
+    let around = history(&mut ann, &format!("CHATHISTORY AROUND #h msgid={m7} 3")).await;
+    assert_eq!(texts(&around), ["m6", "m7", "m8"]);
+    let around = history(&mut ann, &format!("CHATHISTORY AROUND #h msgid={m7} 1")).await;
+    assert_eq!(texts(&around), ["m7"]);
     let between = history(
         &mut ann,
         &format!("CHATHISTORY BETWEEN #h msgid={} msgid={m7} 10", before[0].1),
@@ -100,7 +105,11 @@ async fn chathistory_reads_around_a_point_by_id_or_time() {
     eve.send("CHATHISTORY LATEST #h * 10").await;
     let fail = eve.sync().await;
     assert_eq!(commands(&fail), ["FAIL"]);
-    assert_eq!(fail[0].params[..2], ["CHATHISTORY", "INVALID_TARGET"]);
+    assert_eq!(
+        fail[0].params[..4],
+        ["CHATHISTORY", "INVALID_TARGET", "LATEST", "#h"],
+        "the target is named"
+    );
     for bad in [
         "CHATHISTORY SIDEWAYS #h * 10",
         "CHATHISTORY BEFORE #h msgid=x 10",

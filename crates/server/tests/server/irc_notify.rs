@@ -145,3 +145,30 @@ async fn own_join_carries_ones_account() {
     assert_eq!(own.tag("account"), Some(Some("ann")));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn accounts_are_shown_as_registered_not_folded() {
+    let server = TestServer::start().await;
+    let mut watcher = IrcRaw::register(
+        server.irc_addr,
+        "watcher",
+        &["account-notify", "account-tag"],
+    )
+    .await;
+    let mut alice = IrcRaw::register(server.irc_addr, "Alice", &[]).await;
+    watcher.sync().await;
+    alice.send("REGISTER * * :a long enough password").await;
+    alice.until("REGISTER").await;
+    let account = watcher.until("ACCOUNT").await;
+    assert_eq!(account.params, ["Alice"]);
+    watcher.send("WHO Alice %na").await;
+    let who = watcher.until("354").await;
+    assert_eq!(who.params[1..], ["Alice", "Alice"]);
+    watcher.send("WHOIS Alice").await;
+    let whois = watcher.until("330").await;
+    assert_eq!(whois.params[2], "Alice");
+    alice.send("PRIVMSG #lobby :hi").await;
+    let said = watcher.until("PRIVMSG").await;
+    assert_eq!(said.tag("account"), Some(Some("Alice")));
+    server.stop().await;
+}
