@@ -171,7 +171,7 @@ impl Hub {
                     },
                     now_ms(),
                 );
-                state.tell_sharing(client.id, &event);
+                state.tell_others(client.id, &event);
             }
         }
         Ok(identity)
@@ -207,7 +207,7 @@ impl Hub {
                 },
                 now_ms(),
             );
-            state.tell_sharing(client.id, &event);
+            state.tell_others(client.id, &event);
         }
     }
 

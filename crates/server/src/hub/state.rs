@@ -308,8 +308,17 @@ impl State {
 
     /// Tells everyone sharing a room with user `id` (and, if it wants the
     /// notification, the user too) about `event`: something about the user
-    /// as a whole (away, account, real name).
+    /// as a whole (away, real name, host).
     pub fn tell_sharing(&self, id: UserId, event: &Event) {
+        self.tell_others(id, event);
+        self.publish(Audience::User(id), event);
+    }
+
+    /// Tells everyone sharing a room with user `id`, and those who watch
+    /// them, about `event`, but not the user: their account changing, which
+    /// their own client learns from the answer to its request (IRC's
+    /// `900`, `REGISTER SUCCESS`).
+    pub fn tell_others(&self, id: UserId, event: &Event) {
         let Some(user) = self.users.get(&id) else {
             return;
         };
@@ -320,7 +329,6 @@ impl State {
             },
             event,
         );
-        self.publish(Audience::User(id), event);
         self.tell_extended_watchers(id, event);
     }
 

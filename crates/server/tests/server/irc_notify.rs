@@ -172,3 +172,16 @@ async fn accounts_are_shown_as_registered_not_folded() {
     assert_eq!(said.tag("account"), Some(Some("Alice")));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn ones_own_account_change_comes_as_the_answer_not_as_account() {
+    let server = TestServer::start().await;
+    let mut alice = IrcRaw::register(server.irc_addr, "alice", &["account-notify"]).await;
+    alice.sync().await;
+    alice.send("REGISTER * * :a long enough password").await;
+    let lines = alice.sync().await;
+    let seen = commands(&lines);
+    assert!(seen.contains(&"REGISTER"), "{lines:?}");
+    assert!(!seen.contains(&"ACCOUNT"), "{lines:?}");
+    server.stop().await;
+}
