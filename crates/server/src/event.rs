@@ -449,6 +449,36 @@ pub enum EventKind {
     },
 }
 
+impl EventKind {
+    /// Who did it, if someone did (the source of IRC's line about it).
+    pub fn actor(&self) -> Option<&Person> {
+        match self {
+            EventKind::Message { from, .. }
+            | EventKind::Direct { from, .. }
+            | EventKind::TagMsg { from, .. }
+            | EventKind::Wallops { from, .. } => Some(from),
+            EventKind::Join { who, .. }
+            | EventKind::Part { who, .. }
+            | EventKind::Quit { who, .. }
+            | EventKind::Nick { who, .. }
+            | EventKind::Topic { who, .. }
+            | EventKind::Away { who, .. }
+            | EventKind::Account { who, .. }
+            | EventKind::Host { who, .. }
+            | EventKind::Realname { who, .. } => Some(who),
+            EventKind::Kick { by, .. }
+            | EventKind::Mode { by, .. }
+            | EventKind::Invite { by, .. }
+            | EventKind::Invited { by, .. } => Some(by),
+            EventKind::Summary { .. }
+            | EventKind::Online { .. }
+            | EventKind::Offline { .. }
+            | EventKind::OwnHost { .. }
+            | EventKind::ReadMarker { .. } => None,
+        }
+    }
+}
+
 /// An event and its encodings.
 pub struct Event {
     kind: EventKind,
@@ -475,30 +505,7 @@ impl Event {
     /// Who did it, if someone did: a client gets the events it caused back
     /// as answers to its request (IRC's labeled-response).
     pub fn actor(&self) -> Option<u64> {
-        match &self.kind {
-            EventKind::Message { from, .. }
-            | EventKind::Direct { from, .. }
-            | EventKind::TagMsg { from, .. }
-            | EventKind::Wallops { from, .. } => Some(from.id),
-            EventKind::Join { who, .. }
-            | EventKind::Part { who, .. }
-            | EventKind::Quit { who, .. }
-            | EventKind::Nick { who, .. }
-            | EventKind::Topic { who, .. }
-            | EventKind::Away { who, .. }
-            | EventKind::Account { who, .. }
-            | EventKind::Host { who, .. }
-            | EventKind::Realname { who, .. } => Some(who.id),
-            EventKind::Kick { by, .. }
-            | EventKind::Mode { by, .. }
-            | EventKind::Invite { by, .. }
-            | EventKind::Invited { by, .. } => Some(by.id),
-            EventKind::Summary { .. }
-            | EventKind::Online { .. }
-            | EventKind::Offline { .. }
-            | EventKind::OwnHost { .. }
-            | EventKind::ReadMarker { .. } => None,
-        }
+        self.kind.actor().map(|person| person.id)
     }
 
     /// The notification a client must want to get this (0: everyone

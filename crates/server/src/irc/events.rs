@@ -24,7 +24,10 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
     let client_tags = format.tags == IrcTags::MessageTags;
     // The server's tags, and the account of whoever the line is from.
     let tag = |m: Message, msg_id: Option<u64>, at: i64| {
-        let m = match (format.account_tag, kind_account(kind)) {
+        let m = match (
+            format.account_tag,
+            kind.actor().and_then(|p| p.account.as_deref()),
+        ) {
             (true, Some(account)) => m.with_tag("account", Some(account)),
             _ => m,
         };
@@ -51,57 +54,10 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
         m
     };
     match kind {
-        EventKind::Message {
-            msg_id,
-            ts,
-            room,
-            from,
-            text,
-            action,
-            notice,
-            tags,
-            lines,
-        } => {
-            let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
-                .with_source(source(from))
-                .param(irc::channel::room_to_channel(room));
-            let said = Said {
-                template,
-                msg_id: *msg_id,
-                ts: *ts,
-                from,
-                text,
-                action: *action,
-                tags: tags.as_deref().unwrap_or_default(),
-                lines: lines.as_deref(),
-            };
-            said.encode(format, &mut out);
-        }
-        EventKind::Direct {
-            msg_id,
-            ts,
-            from,
-            to,
-            text,
-            action,
-            notice,
-            tags,
-            lines,
-        } => {
-            let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
-                .with_source(source(from))
-                .param(&*to.1);
-            let said = Said {
-                template,
-                msg_id: *msg_id,
-                ts: *ts,
-                from,
-                text,
-                action: *action,
-                tags: tags.as_deref().unwrap_or_default(),
-                lines: lines.as_deref(),
-            };
-            said.encode(format, &mut out);
+        EventKind::Message { .. } | EventKind::Direct { .. } => {
+            if let Some(said) = Said::of(kind) {
+                said.encode(format, &mut out);
+            }
         }
         EventKind::TagMsg {
             msg_id,
@@ -302,7 +258,55 @@ struct Said<'a> {
     lines: Option<&'a [(Arc<str>, bool)]>,
 }
 
-impl Said<'_> {
+impl<'a> Said<'a> {
+    /// A message or direct message as IRC writes it (`None` for any other
+    /// event).
+    fn of(kind: &'a EventKind) -> Option<Said<'a>> {
+        let target = match kind {
+            EventKind::Message { room, .. } => irc::channel::room_to_channel(room),
+            EventKind::Direct { to, .. } => to.1.to_string(),
+            _ => return None,
+        };
+        let (EventKind::Message {
+            msg_id,
+            ts,
+            from,
+            text,
+            action,
+            notice,
+            tags,
+            lines,
+            ..
+        }
+        | EventKind::Direct {
+            msg_id,
+            ts,
+            from,
+            text,
+            action,
+            notice,
+            tags,
+            lines,
+            ..
+        }) = kind
+        else {
+            return None;
+        };
+        let template = Message::new(if *notice { "NOTICE" } else { "PRIVMSG" })
+            .with_source(source(from))
+            .param(target);
+        Some(Said {
+            template,
+            msg_id: *msg_id,
+            ts: *ts,
+            from,
+            text,
+            action: *action,
+            tags: tags.as_deref().unwrap_or_default(),
+            lines: lines.as_deref(),
+        })
+    }
+
     /// Writes the message: one line per line of its text, each split to
     /// fit. A client that took `draft/multiline` gets a message of several
     /// lines as one batch (the batch's opening line carries the message's
@@ -390,35 +394,6 @@ impl Said<'_> {
             }
         }
         m
-    }
-}
-
-/// The account of the person a line about `kind` comes from (IRCv3
-/// `account-tag`), if they are logged into one.
-fn kind_account(kind: &EventKind) -> Option<&str> {
-    match kind {
-        EventKind::Message { from, .. }
-        | EventKind::Direct { from, .. }
-        | EventKind::TagMsg { from, .. }
-        | EventKind::Wallops { from, .. } => from.account.as_deref(),
-        EventKind::Join { who, .. }
-        | EventKind::Part { who, .. }
-        | EventKind::Quit { who, .. }
-        | EventKind::Nick { who, .. }
-        | EventKind::Topic { who, .. }
-        | EventKind::Away { who, .. }
-        | EventKind::Account { who, .. }
-        | EventKind::Host { who, .. }
-        | EventKind::Realname { who, .. } => who.account.as_deref(),
-        EventKind::Kick { by, .. }
-        | EventKind::Mode { by, .. }
-        | EventKind::Invite { by, .. }
-        | EventKind::Invited { by, .. } => by.account.as_deref(),
-        EventKind::Summary { .. }
-        | EventKind::Online { .. }
-        | EventKind::Offline { .. }
-        | EventKind::OwnHost { .. }
-        | EventKind::ReadMarker { .. } => None,
     }
 }
 
