@@ -14,6 +14,7 @@ use chatroom_proto::irc::{Message, channel};
 
 use super::IrcSession;
 use super::events::{MULTILINE_BATCH, MULTILINE_CONCAT};
+use crate::conn::Cost;
 use crate::event::ClientTags;
 use crate::hub::Style;
 
@@ -240,6 +241,33 @@ impl IrcSession {
             self.multiline = None;
             self.refuse(refusal);
         }
+    }
+
+    /// What a line costs when multiline batches are in play: nothing for
+    /// a line the open batch takes (the batch is bounded, [`MAX_LINES`] and
+    /// [`MAX_BYTES`], and paid for as one message when it closes, so that a
+    /// pasted paragraph is not cut by the message rate), one message for
+    /// the line closing it, a request for a line tagged for no open batch.
+    /// `None` for other lines, and for clients without the capability
+    /// (whose tagged lines are ordinary messages).
+    pub(super) fn multiline_cost(&self, m: &Message) -> Option<Cost> {
+        if self.client.is_none() || !self.caps.has(super::caps::MULTILINE) {
+            return None;
+        }
+        let open = self.multiline.as_ref().map(|b| b.reference.as_str());
+        if let Some(reference) = m.tag("batch").flatten() {
+            return Some(if open == Some(reference) {
+                Cost::Free
+            } else {
+                Cost::Request(1)
+            });
+        }
+        let closing = m.command == "BATCH"
+            && m.params
+                .first()
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|r| open == Some(r));
+        closing.then_some(Cost::Chat)
     }
 
     /// `FAIL BATCH <code> [<param>] :<why>`.

@@ -201,6 +201,9 @@ impl Session for IrcSession {
             let n = m.arg(i).map_or(1, |list| list.split(',').count());
             u32::try_from(n).unwrap_or(u32::MAX)
         };
+        if let Some(cost) = self.multiline_cost(m) {
+            return cost;
+        }
         let registered = self.client.is_some();
         // Commands are upper case once parsed.
         Cost::Request(match m.command.as_str() {

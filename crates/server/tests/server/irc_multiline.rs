@@ -252,3 +252,32 @@ async fn refused_batches_say_why_and_deliver_nothing() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_pasted_batch_is_one_message_under_the_message_rate() {
+    let server = TestServer::start_with(chatroom_server::Config {
+        messages_per_second: 2.0,
+        ..chatroom_testkit::test_config()
+    })
+    .await;
+    let mut alice = IrcRaw::register(server.irc_addr, "alice", &with_multiline()).await;
+    let mut bob = IrcRaw::register(server.irc_addr, "bob", &with_multiline()).await;
+    bob.sync().await;
+    let mut paste = String::from("BATCH +p draft/multiline #lobby\r\n");
+    for i in 0..60 {
+        paste.push_str(&format!("@batch=p PRIVMSG #lobby :line {i}\r\n"));
+    }
+    paste.push_str("BATCH -p");
+    alice.send(&paste).await;
+    let first = bob.until("BATCH").await;
+    let relay = rest_of_batch(&mut bob, first).await;
+    assert_eq!(relay.len(), 62, "every line of the paste");
+    let lines = alice.sync().await;
+    assert!(
+        !lines
+            .iter()
+            .any(|m| m.command == "NOTICE" || m.command == "FAIL"),
+        "nothing refused: {lines:?}"
+    );
+    server.stop().await;
+}
