@@ -1,4 +1,4 @@
-//! Accounts' client certificate fingerprints (schema version 8): a
+//! Accounts' client certificate fingerprints (schema version 9): a
 //! connection presenting one of them may log into its account without a
 //! password (IRC's `SASL EXTERNAL`). A fingerprint belongs to one account
 //! at most (it is the table's key), and an account lists a few
