@@ -95,9 +95,16 @@ impl IrcSession {
             });
             return self.send(&Message::new("AUTHENTICATE").param("+"));
         };
-        if arg.len() > CHUNK || exchange.received.len() + arg.len() > MAX_PAYLOAD {
+        // A line over the chunk size breaks the protocol (905); lines of
+        // the right size that add up to more than any credentials need
+        // fail the attempt (904), as a wrong password does.
+        if arg.len() > CHUNK {
             self.sasl = None;
             return self.sasl_reply(numeric::ERR_SASLTOOLONG, "SASL message too long");
+        }
+        if exchange.received.len() + arg.len() > MAX_PAYLOAD {
+            self.sasl = None;
+            return self.sasl_reply(numeric::ERR_SASLFAIL, "SASL authentication failed");
         }
         if arg != "+" {
             exchange.received.push_str(arg);

@@ -107,7 +107,11 @@ async fn sasl_refusals_say_why() {
         c.send(&format!("AUTHENTICATE {}", "A".repeat(400))).await;
     }
     c.send("AUTHENTICATE AAAA").await;
-    assert_eq!(c.recv().await.command, "905");
+    assert_eq!(c.recv().await.command, "904", "more than credentials need");
+    c.send("AUTHENTICATE PLAIN").await;
+    c.recv().await;
+    c.send(&format!("AUTHENTICATE {}", "A".repeat(401))).await;
+    assert_eq!(c.recv().await.command, "905", "a line over 400 bytes");
     // After registration it still logs in; a second time is refused.
     c.send("CAP END").await;
     c.send("NICK sasla").await;
