@@ -55,16 +55,8 @@ pub struct IrcFormat {
 impl Format {
     /// How many encodings an event keeps: JSON, and per tag level with and
     /// without accounts, with and without the one capability that matters
-    /// to its kind ([`Format::slot`]).
+    /// to its kind ([`Format::for_kind`]).
     const SLOTS: usize = 13;
-
-    /// Plain IRC: no capabilities.
-    pub const IRC: Format = Format::Irc(IrcFormat {
-        tags: IrcTags::None,
-        account_tag: false,
-        extended_join: false,
-        multiline: false,
-    });
 
     /// The format's number, how a client handle stores it in one atomic
     /// byte.
@@ -595,8 +587,11 @@ mod tests {
         let a = event.encoded(Format::Json);
         let b = event.encoded(Format::Json);
         assert_eq!(a.as_ptr(), b.as_ptr(), "the same bytes, not a copy");
-        let c = event.encoded(Format::IRC);
-        assert_eq!(c.as_ptr(), event.encoded(Format::IRC).as_ptr());
+        let c = event.encoded(Format::Irc(IrcFormat::default()));
+        assert_eq!(
+            c.as_ptr(),
+            event.encoded(Format::Irc(IrcFormat::default())).as_ptr()
+        );
         assert_ne!(a, c);
     }
 

@@ -190,7 +190,7 @@ impl Hub {
         let kept = tags
             .iter()
             .any(|(key, _)| KEPT_TAGS.contains(&key.as_str()));
-        let stored = StoredMessage {
+        let stored = kept.then(|| StoredMessage {
             id: msg_id,
             ts,
             room: None,
@@ -201,7 +201,7 @@ impl Hub {
             action: false,
             kind: StoredKind::TagMsg,
             tags: tags.to_vec(),
-        };
+        });
         let event = |target, from| {
             Event::new(
                 EventKind::TagMsg {
@@ -217,18 +217,17 @@ impl Hub {
         let stored = match to {
             TagTo::Room(room_name) => {
                 let (key, room) = speaking_room(&state, client.id, room_name)?;
-                let name = room.topic.room.clone();
-                let event = event(TagTarget::Room(name.as_str().into()), from);
+                let event = event(TagTarget::Room(room.topic.room.as_str().into()), from);
                 let audience = if client.echo() {
                     Audience::room(&key)
                 } else {
                     Audience::room_except(&key, client.id)
                 };
                 state.publish(audience, &event);
-                StoredMessage {
-                    room: Some((key, name)),
+                stored.map(|stored| StoredMessage {
+                    room: Some((key, room.topic.room.clone())),
                     ..stored
-                }
+                })
             }
             TagTo::User(nick) => {
                 let recipient = state.by_nick(nick)?;
@@ -243,15 +242,15 @@ impl Hub {
                 if client.echo() {
                     state.publish(Audience::User(client.id), &event);
                 }
-                StoredMessage {
+                stored.map(|stored| StoredMessage {
                     recipient: Some((id, to_nick.to_string())),
                     ..stored
-                }
+                })
             }
         };
         // Queued under the hub's lock, as messages are: the store gets
         // them in the order of their ids.
-        if kept {
+        if let Some(stored) = stored {
             self.store.message(stored, None);
         }
         Ok(())

@@ -247,7 +247,7 @@ impl Caps {
     }
 
     /// What these capabilities change in the lines the client is sent.
-    fn irc_format(self) -> IrcFormat {
+    pub(super) fn irc_format(self) -> IrcFormat {
         let tags = if self.has(MESSAGE_TAGS) {
             IrcTags::MessageTags
         } else if self.has(SERVER_TIME) {
@@ -385,7 +385,7 @@ mod tests {
         let less = some.requested("-batch").unwrap();
         assert_eq!(less.names(), ["server-time"]);
         assert_eq!(less.irc_format().tags, IrcTags::ServerTime);
-        assert_eq!(none.format(), Format::IRC);
+        assert_eq!(none.format(), Format::Irc(IrcFormat::default()));
         let accounts = none.requested("account-tag extended-join").unwrap();
         assert!(accounts.irc_format().account_tag && accounts.extended_join());
         assert!(!accounts.tagged(), "account-tag alone adds no time tags");

@@ -183,16 +183,15 @@ impl IrcSession {
                 let me = self.me();
                 match self.hub.set_topic(client, room, text) {
                     Ok((topic, msg_id)) => {
-                        let mut m = Message::new("TOPIC")
+                        let m = Message::new("TOPIC")
                             .with_source(me)
                             .param(channel::room_to_channel(&topic.room))
                             .trailing_param(&topic.text);
-                        if self.caps.tagged() {
-                            let at = topic.set_at.unwrap_or_else(now_ms);
-                            m = m
-                                .with_tag("time", Some(&super::events::irc_time(at)))
-                                .with_tag("msgid", Some(&msg_id.to_string()));
-                        }
+                        // The time and id the others' line has (history
+                        // keeps the change under that id).
+                        let at = topic.set_at.unwrap_or_else(now_ms);
+                        let format = self.caps.irc_format();
+                        let m = super::events::with_server_tags(m, format, None, Some(msg_id), at);
                         self.send(&m);
                     }
                     Err(e) => self.hub_error(&e, name),

@@ -20,38 +20,9 @@ pub fn source(person: &Person) -> Source {
 /// `TAGMSG`s), their accounts, and JOINs with account and real name.
 pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
     let mut out = Vec::with_capacity(128);
-    let tagged = format.tags != IrcTags::None;
     let client_tags = format.tags == IrcTags::MessageTags;
-    // The server's tags, and the account of whoever the line is from.
     let tag = |m: Message, msg_id: Option<u64>, at: i64| {
-        let m = match (
-            format.account_tag,
-            kind.actor().and_then(|p| p.account.as_deref()),
-        ) {
-            (true, Some(account)) => m.with_tag("account", Some(account)),
-            _ => m,
-        };
-        if !tagged {
-            return m;
-        }
-        let m = m.with_tag("time", Some(&irc_time(at)));
-        match msg_id {
-            Some(id) => m.with_tag("msgid", Some(&id.to_string())),
-            None => m,
-        }
-    };
-    // The sender's client-only tags, after the server's (and `bot` for a
-    // bot's).
-    let with_client_tags = |mut m: Message, from: &Person, tags: &[(String, Option<String>)]| {
-        if client_tags {
-            if from.bot {
-                m = m.with_tag("bot", None);
-            }
-            for (key, value) in tags {
-                m = m.with_tag(key.as_str(), value.as_deref());
-            }
-        }
-        m
+        with_server_tags(m, format, kind.actor(), msg_id, at)
     };
     match kind {
         EventKind::Message { .. } | EventKind::Direct { .. } => {
@@ -73,7 +44,8 @@ pub fn encode(kind: &EventKind, ts: i64, format: IrcFormat) -> Bytes {
                     TagTarget::User(_, nick) => nick.to_string(),
                 };
                 let m = Message::new("TAGMSG").with_source(source(from)).param(to);
-                with_client_tags(tag(m, Some(*msg_id), *ts), from, tags).encode_into(&mut out);
+                with_client_tags(tag(m, Some(*msg_id), *ts), format, from.bot, tags)
+                    .encode_into(&mut out);
             }
         }
         EventKind::Join {
@@ -344,7 +316,7 @@ impl<'a> Said<'a> {
             if let Some(target) = self.template.params.first() {
                 open = open.param(target);
             }
-            self.head_tags(open, format).encode_into(out);
+            self.tags(open, format, true).encode_into(out);
             for (line, concat) in lines {
                 let mut line = line.with_tag("batch", Some(&reference));
                 if concat {
@@ -358,43 +330,65 @@ impl<'a> Said<'a> {
             return;
         }
         for (i, (line, _)) in lines.into_iter().enumerate() {
-            let line = if i == 0 {
-                self.head_tags(line, format)
-            } else {
-                self.tags(line, format, false)
-            };
-            line.encode_into(out);
+            self.tags(line, format, i == 0).encode_into(out);
         }
     }
 
-    /// The message's tags on the line that stands for it: with its id.
-    fn head_tags(&self, m: Message, format: IrcFormat) -> Message {
-        self.tags(m, format, true)
+    /// The tags `format` asks for: the server's (the message's id only on
+    /// the line that stands for the message) and the sender's.
+    fn tags(&self, m: Message, format: IrcFormat, with_id: bool) -> Message {
+        let m = with_server_tags(
+            m,
+            format,
+            Some(self.from),
+            with_id.then_some(self.msg_id),
+            self.ts,
+        );
+        with_client_tags(m, format, self.from.bot, self.tags)
     }
+}
 
-    /// The tags `format` asks for: the sender's account, the time and (on
-    /// the line that stands for the message) its id, then `bot` and the
-    /// sender's client-only tags.
-    fn tags(&self, mut m: Message, format: IrcFormat, with_id: bool) -> Message {
-        if let (true, Some(account)) = (format.account_tag, self.from.account.as_deref()) {
-            m = m.with_tag("account", Some(account));
-        }
-        if format.tags != IrcTags::None {
-            m = m.with_tag("time", Some(&irc_time(self.ts)));
-            if with_id {
-                m = m.with_tag("msgid", Some(&self.msg_id.to_string()));
-            }
-        }
-        if format.tags == IrcTags::MessageTags {
-            if self.from.bot {
-                m = m.with_tag("bot", None);
-            }
-            for (key, value) in self.tags {
-                m = m.with_tag(key.as_str(), value.as_deref());
-            }
-        }
-        m
+/// The server's tags `format` asks for on a line: the account of `by`,
+/// whom the line is from (`account-tag`), then the time `at` and the
+/// message's id (`server-time`, `message-tags`).
+pub fn with_server_tags(
+    mut m: Message,
+    format: IrcFormat,
+    by: Option<&Person>,
+    msg_id: Option<u64>,
+    at: i64,
+) -> Message {
+    if let (true, Some(account)) = (format.account_tag, by.and_then(|p| p.account.as_deref())) {
+        m = m.with_tag("account", Some(account));
     }
+    if format.tags == IrcTags::None {
+        return m;
+    }
+    m = m.with_tag("time", Some(&irc_time(at)));
+    match msg_id {
+        Some(id) => m.with_tag("msgid", Some(&id.to_string())),
+        None => m,
+    }
+}
+
+/// The sender's client-only tags after the server's (and `bot` for a
+/// bot's), for clients that take tags (`message-tags`).
+pub fn with_client_tags(
+    mut m: Message,
+    format: IrcFormat,
+    bot: bool,
+    tags: &[(String, Option<String>)],
+) -> Message {
+    if format.tags != IrcTags::MessageTags {
+        return m;
+    }
+    if bot {
+        m = m.with_tag("bot", None);
+    }
+    for (key, value) in tags {
+        m = m.with_tag(key.as_str(), value.as_deref());
+    }
+    m
 }
 
 /// IRCv3 `server-time`: `2026-11-24T12:34:56.789Z`.
@@ -641,7 +635,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&a).unwrap();
         assert_eq!(v["message"], "hi");
         assert_eq!(
-            &event.encoded(Format::IRC)[..],
+            &event.encoded(Format::Irc(IrcFormat::default()))[..],
             b":bob!u@user-7.chatroom PRIVMSG #lobby :hi\r\n"
         );
         assert_eq!(
@@ -652,13 +646,22 @@ mod tests {
 
     #[test]
     fn multi_line_text_and_actions_on_irc() {
-        let text =
-            String::from_utf8(message("one\ntwo", false).encoded(Format::IRC).to_vec()).unwrap();
+        let text = String::from_utf8(
+            message("one\ntwo", false)
+                .encoded(Format::Irc(IrcFormat::default()))
+                .to_vec(),
+        )
+        .unwrap();
         assert_eq!(
             text,
             ":bob!u@user-7.chatroom PRIVMSG #lobby :one\r\n:bob!u@user-7.chatroom PRIVMSG #lobby :two\r\n"
         );
-        let text = String::from_utf8(message("waves", true).encoded(Format::IRC).to_vec()).unwrap();
+        let text = String::from_utf8(
+            message("waves", true)
+                .encoded(Format::Irc(IrcFormat::default()))
+                .to_vec(),
+        )
+        .unwrap();
         assert_eq!(
             text,
             ":bob!u@user-7.chatroom PRIVMSG #lobby :\u{1}ACTION waves\u{1}\r\n"
@@ -694,7 +697,7 @@ mod tests {
             0,
         );
         assert_eq!(
-            &quit.encoded(Format::IRC)[..],
+            &quit.encoded(Format::Irc(IrcFormat::default()))[..],
             b":bob!u@user-7.chatroom QUIT :Connection closed\r\n"
         );
         let nick = Event::new(
@@ -705,7 +708,7 @@ mod tests {
             0,
         );
         assert_eq!(
-            &nick.encoded(Format::IRC)[..],
+            &nick.encoded(Format::Irc(IrcFormat::default()))[..],
             b":bob!u@user-7.chatroom NICK rob\r\n"
         );
         let v: serde_json::Value = serde_json::from_slice(&nick.encoded(Format::Json)).unwrap();

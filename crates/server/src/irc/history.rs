@@ -9,7 +9,7 @@ use tracing::warn;
 
 use super::IrcSession;
 use super::caps::{BATCH, EVENT_PLAYBACK, MESSAGE_TAGS};
-use super::events::{irc_text_lines, irc_time};
+use super::events::{irc_text_lines, with_client_tags, with_server_tags};
 use crate::event::Person;
 use crate::store::{Span, StoredKind, StoredMessage};
 
@@ -90,6 +90,7 @@ impl IrcSession {
     /// its channel, or to its recipient for a direct message.
     fn history_lines(&self, m: &StoredMessage, batch: Option<&str>) -> Vec<Message> {
         let tagged = self.caps.tagged();
+        let format = self.caps.irc_format();
         let client_tags = self.caps.has(MESSAGE_TAGS);
         let source = Source::user(&m.sender_nick, &m.sender_nick, &*Person::cloak(m.sender_id));
         let target = match (&m.room, &m.recipient) {
@@ -136,18 +137,9 @@ impl IrcSession {
                 if let Some(id) = batch {
                     line = line.with_tag("batch", Some(id));
                 }
-                if tagged {
-                    line = line.with_tag("time", Some(&irc_time(m.ts)));
-                    if i == 0 {
-                        line = line.with_tag("msgid", Some(&m.id.to_string()));
-                    }
-                }
-                if client_tags {
-                    for (key, value) in &m.tags {
-                        line = line.with_tag(key.as_str(), value.as_deref());
-                    }
-                }
-                line
+                // No account: history keeps the sender's nickname only.
+                let line = with_server_tags(line, format, None, (i == 0).then_some(m.id), m.ts);
+                with_client_tags(line, format, false, &m.tags)
             })
             .collect()
     }
