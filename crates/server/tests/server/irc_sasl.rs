@@ -3,22 +3,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chatroom_testkit::{IrcRaw, Raw, TestServer, commands, last_param};
-use serde_json::json;
+use chatroom_testkit::{IrcRaw, TestServer, commands, last_param};
 
-use crate::support::PASSWORD;
-
-/// Registers the account `nick` over JSON, then leaves.
-async fn account(server: &TestServer, nick: &str) {
-    let mut c = Raw::login_with(
-        server.addr,
-        json!({"type": "register", "nickname": nick, "password": PASSWORD}),
-    )
-    .await;
-    c.recv_type("registered").await;
-    c.send_json(json!({"type": "logout"})).await;
-    c.until_closed().await;
-}
+use crate::support::{PASSWORD, register_account};
 
 fn payload(authcid: &str, password: &str) -> String {
     STANDARD.encode(format!("\0{authcid}\0{password}"))
@@ -27,7 +14,7 @@ fn payload(authcid: &str, password: &str) -> String {
 #[tokio::test]
 async fn sasl_plain_logs_into_an_account_before_registration() {
     let server = TestServer::start().await;
-    account(&server, "saslbob").await;
+    register_account(server.addr, "saslbob").await;
     let mut c = IrcRaw::connect(server.irc_addr).await;
     c.send("CAP LS 302").await;
     let ls = c.until("CAP").await;
@@ -73,7 +60,7 @@ async fn sasl_plain_logs_into_an_account_before_registration() {
 #[tokio::test]
 async fn sasl_refusals_say_why() {
     let server = TestServer::start().await;
-    account(&server, "sasla").await;
+    register_account(server.addr, "sasla").await;
     let mut c = IrcRaw::connect(server.irc_addr).await;
     // Without the capability.
     c.send("AUTHENTICATE PLAIN").await;

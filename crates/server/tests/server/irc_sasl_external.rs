@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::support::PASSWORD;
+use crate::support::{PASSWORD, register_account};
 
 /// A server with a plain JSON listener and IRC and JSON over TLS.
 struct TlsServer {
@@ -146,18 +146,6 @@ impl ClientCert {
     }
 }
 
-/// Registers the account `nick` over plain JSON, then leaves.
-async fn account(server: &TlsServer, nick: &str) {
-    let mut c = Raw::login_with(
-        server.json,
-        json!({"type": "register", "nickname": nick, "password": PASSWORD}),
-    )
-    .await;
-    c.recv_type("registered").await;
-    c.send_json(json!({"type": "logout"})).await;
-    c.until_closed().await;
-}
-
 /// A JSON session logged into the account `nick` (plain TCP: it presents
 /// no certificate).
 async fn logged_in(server: &TlsServer, nick: &str) -> Raw {
@@ -214,7 +202,7 @@ async fn whois_certfp(c: &mut IrcRaw, nick: &str) -> Vec<String> {
 #[tokio::test]
 async fn sasl_external_logs_into_the_account_listing_the_certificate() {
     let server = TlsServer::start().await;
-    account(&server, "certann").await;
+    register_account(server.json, "certann").await;
     let cert = ClientCert::new("certann");
 
     // Logged in by password, ann lists the certificate of her connection.
@@ -296,7 +284,7 @@ async fn sasl_external_logs_into_the_account_listing_the_certificate() {
 #[tokio::test]
 async fn sasl_external_fails_without_a_listed_certificate() {
     let server = TlsServer::start().await;
-    account(&server, "certbea").await;
+    register_account(server.json, "certbea").await;
     let mut ann = logged_in(&server, "certbea").await;
     let cert = ClientCert::new("certbea");
 
@@ -336,8 +324,8 @@ async fn sasl_external_fails_without_a_listed_certificate() {
 #[tokio::test]
 async fn a_certificate_belongs_to_one_account_and_an_account_lists_a_few() {
     let server = TlsServer::start().await;
-    account(&server, "certcat").await;
-    account(&server, "certdan").await;
+    register_account(server.json, "certcat").await;
+    register_account(server.json, "certdan").await;
     let mut ann = logged_in(&server, "certcat").await;
     let mut bob = logged_in(&server, "certdan").await;
     let cert = ClientCert::new("certcat");
@@ -414,7 +402,7 @@ async fn a_certificate_belongs_to_one_account_and_an_account_lists_a_few() {
 #[tokio::test]
 async fn json_over_tls_adds_the_connections_certificate() {
     let server = TlsServer::start().await;
-    account(&server, "certeve").await;
+    register_account(server.json, "certeve").await;
     let cert = ClientCert::new("certeve");
     let stream = server.connect(server.json_tls, Some(&cert)).await;
     let (reader, mut writer) = tokio::io::split(stream);

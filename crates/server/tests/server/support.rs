@@ -1,6 +1,9 @@
 //! What several of the server's test modules share.
 
+use std::net::SocketAddr;
+
 use chatroom_testkit::{Raw, TestServer};
+use serde_json::json;
 
 /// The password of every account the tests register.
 pub const PASSWORD: &str = "correct horse battery";
@@ -10,4 +13,17 @@ pub async fn user(server: &TestServer, nick: &str) -> Raw {
     let mut c = Raw::login(server.addr, nick).await;
     c.assert_quiet_and_alive().await;
     c
+}
+
+/// Registers the account `nick` (with [`PASSWORD`]) over the JSON listener
+/// at `addr`, then leaves, so that the nickname is free to log into.
+pub async fn register_account(addr: SocketAddr, nick: &str) {
+    let mut c = Raw::login_with(
+        addr,
+        json!({"type": "register", "nickname": nick, "password": PASSWORD}),
+    )
+    .await;
+    c.recv_type("registered").await;
+    c.send_json(json!({"type": "logout"})).await;
+    c.until_closed().await;
 }
