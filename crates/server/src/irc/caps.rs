@@ -287,16 +287,6 @@ impl Caps {
     pub fn tagged(self) -> bool {
         self.irc_format().tags != IrcTags::None
     }
-
-    /// Whether lines from someone logged in carry their account.
-    pub fn account_tag(self) -> bool {
-        self.has(ACCOUNT_TAG)
-    }
-
-    /// Whether JOIN lines for this client carry account and real name.
-    pub fn extended_join(self) -> bool {
-        self.has(EXTENDED_JOIN)
-    }
 }
 
 impl IrcSession {
@@ -387,7 +377,8 @@ mod tests {
         assert_eq!(less.irc_format().tags, IrcTags::ServerTime);
         assert_eq!(none.format(), Format::Irc(IrcFormat::default()));
         let accounts = none.requested("account-tag extended-join").unwrap();
-        assert!(accounts.irc_format().account_tag && accounts.extended_join());
+        let both = accounts.irc_format();
+        assert!(both.account_tag && both.extended_join);
         assert!(!accounts.tagged(), "account-tag alone adds no time tags");
     }
 

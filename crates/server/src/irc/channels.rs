@@ -31,11 +31,12 @@ impl IrcSession {
         };
         let account = me.and_then(|p| p.account.as_deref());
         let mut own = Message::new("JOIN").with_source(source).param(&channel);
-        if self.caps.extended_join() {
+        let format = self.caps.irc_format();
+        if format.extended_join {
             let realname = self.user.as_ref().map_or("", |(_, r)| r);
             own = own.param(account.unwrap_or("*")).trailing_param(realname);
         }
-        if let Some(account) = account.filter(|_| self.caps.account_tag()) {
+        if let Some(account) = account.filter(|_| format.account_tag) {
             own = own.with_tag("account", Some(account));
         }
         let mut lines = vec![own];
