@@ -198,9 +198,11 @@ impl IrcSession {
     /// The session is logged into the account of `identity` (at
     /// registration, or at once if already registered): `900`, `903`.
     fn sasl_succeeded(&mut self, identity: Identity, mechanism: &str) {
-        let Some(name) = identity.account.clone() else {
+        let Some(name) = identity.account.as_deref() else {
             return self.sasl_reply(numeric::ERR_SASLFAIL, "SASL authentication failed");
         };
+        // As WHOIS and account-tag show it: the nickname as registered.
+        let name = self.hub.accounts().shown_name(name);
         if let Some(client) = self.client.clone() {
             self.hub.log_into(&client, identity.clone());
         }
@@ -209,7 +211,7 @@ impl IrcSession {
         let m = self
             .numeric(numeric::RPL_LOGGEDIN)
             .param(self.me().to_string())
-            .param(&name)
+            .param(&*name)
             .trailing_param(format!("You are now logged in as {name}"));
         self.send(&m);
         self.sasl_reply(numeric::RPL_SASLSUCCESS, "SASL authentication successful");

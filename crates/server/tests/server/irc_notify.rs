@@ -1,6 +1,7 @@
 //! IRCv3 notifications a client asks for: away-notify, account-notify,
 //! invite-notify and setname; clients that did not ask see none of them.
 
+use base64::Engine;
 use chatroom_testkit::{IrcRaw, TestServer, commands, last_param};
 
 const CAPS: [&str; 4] = ["away-notify", "account-notify", "invite-notify", "setname"];
@@ -170,6 +171,16 @@ async fn accounts_are_shown_as_registered_not_folded() {
     alice.send("PRIVMSG #lobby :hi").await;
     let said = watcher.until("PRIVMSG").await;
     assert_eq!(said.tag("account"), Some(Some("Alice")));
+
+    // SASL's 900 names it the same way.
+    let mut other = IrcRaw::register(server.irc_addr, "other", &["sasl"]).await;
+    other.send("AUTHENTICATE PLAIN").await;
+    other.until("AUTHENTICATE").await;
+    let payload =
+        base64::engine::general_purpose::STANDARD.encode("alice\0alice\0a long enough password");
+    other.send(&format!("AUTHENTICATE {payload}")).await;
+    let logged_in = other.until("900").await;
+    assert_eq!(logged_in.params[2], "Alice", "{logged_in:?}");
     server.stop().await;
 }
 
