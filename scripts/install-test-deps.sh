@@ -11,6 +11,7 @@ declare -A needed=(
   [openssl]=openssl                    # the TLS client of the TLS end-to-end tests
   [chromium]=chromium                  # the browser of the web client's tests
   [chromedriver]=chromium-driver       # drives it over WebDriver
+  [redis-server]=redis-server          # the broker of the cluster tests (a real Redis on loopback)
 )
 
 

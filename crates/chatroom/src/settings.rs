@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chatroom_server::Config;
 use chatroom_server::accounts::OperCredentials;
+use chatroom_server::cluster::ClusterSettings;
 use chatroom_server::store::{Location, Retention, RetentionPolicy, RoomRetention, Synchronous};
 use serde::{Deserialize, Serialize};
 
@@ -233,6 +234,35 @@ pub struct Settings {
     pub history: HistorySettings,
     /// Limits and timeouts.
     pub limits: LimitSettings,
+    /// Several nodes sharing one chat through Redis.
+    pub cluster: ClusterTable,
+}
+
+/// The `[cluster]` table: this server as one node of several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterTable {
+    /// The Redis server the nodes meet through (`redis://host:port/`);
+    /// absent: a single node, no Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+    /// This node's name, different on every node and the same across its
+    /// restarts.
+    pub node: String,
+    /// How long a node's nicknames outlive it if it dies.
+    #[serde(with = "as_text")]
+    pub lease: Span,
+}
+
+impl Default for ClusterTable {
+    fn default() -> Self {
+        let defaults = chatroom_server::cluster::ClusterSettings::new("", "node");
+        ClusterTable {
+            redis: None,
+            node: defaults.name,
+            lease: Span(defaults.lease),
+        }
+    }
 }
 
 /// An `[[opers]]` entry: a server operator's name and password hash.
@@ -398,6 +428,7 @@ impl Default for Settings {
             require_account: false,
             min_password_chars: chatroom_server::accounts::MIN_PASSWORD_CHARS,
             metrics: config.metrics,
+            cluster: ClusterTable::default(),
             history: HistorySettings {
                 replay: config.history_replay,
                 synchronous: SyncMode::default(),
@@ -534,6 +565,18 @@ pub struct ServeArgs {
     /// Prometheus text format, nothing about any one person) [default: true].
     #[arg(long, value_name = "true|false")]
     pub metrics: Option<bool>,
+    /// Be one node of a cluster that meets through this Redis server
+    /// (`redis://127.0.0.1:6379/`): users on every node share rooms,
+    /// nicknames and direct messages. Give each node its own --node-name.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+    /// This node's name in the cluster: different on every node, the same
+    /// across its restarts [default: node].
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// How long a dead node's nicknames stay taken [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub cluster_lease: Option<Span>,
     /// How many stored messages joining a room replays [default: 50].
     #[arg(long, value_name = "N")]
     pub history_replay: Option<u32>,
@@ -711,6 +754,11 @@ impl Settings {
         self.require_account |= args.require_account;
         set(&mut self.min_password_chars, &args.min_password_chars);
         set(&mut self.metrics, &args.metrics);
+        if args.cluster.is_some() {
+            self.cluster.redis.clone_from(&args.cluster);
+        }
+        set(&mut self.cluster.node, &args.node_name);
+        set(&mut self.cluster.lease, &args.cluster_lease);
         set(&mut self.history.replay, &args.history_replay);
         set(&mut self.history.synchronous, &args.synchronous);
         set(&mut self.history.cache_mib, &args.history_cache_mib);
@@ -831,6 +879,9 @@ impl Settings {
                 bail!("{name} must be more than zero");
             }
         }
+        if self.cluster.lease.0 < std::time::Duration::from_secs(1) {
+            bail!("cluster.lease must be at least 1s");
+        }
         if !(1..=65536).contains(&self.history.cache_mib) {
             bail!("history.cache_mib must be between 1 and 65536");
         }
@@ -939,6 +990,10 @@ impl Settings {
             allowed_origins: self.allowed_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             metrics: self.metrics,
+            cluster: self.cluster.redis.as_ref().map(|url| ClusterSettings {
+                lease: self.cluster.lease.0,
+                ..ClusterSettings::new(url, &self.cluster.node)
+            }),
         })
     }
 }

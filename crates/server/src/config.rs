@@ -114,6 +114,9 @@ pub struct Config {
     /// Prometheus text format, nothing about any one person). `/healthz`
     /// and `/readyz` are always answered.
     pub metrics: bool,
+    /// The cluster this server is a node of (`--cluster redis://...`), if
+    /// any: users on every node share rooms, nicknames and direct messages.
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 /// The message of the day IRC clients see when none is configured.
@@ -166,6 +169,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics: true,
+            cluster: None,
         }
     }
 }

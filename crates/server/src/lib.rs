@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod certfp;
 mod clock;
+pub mod cluster;
 
 mod config;
 mod conn;

@@ -29,6 +29,7 @@ use tracing::{debug, info, warn};
 use crate::accounts::AccountSettings;
 use crate::certfp::Fingerprint;
 use crate::clock::now_ms;
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::conn::{ByteSink, ByteStream, DriverLimits, DriverSettings, Inbound, Outbound, drive};
 use crate::http::{self, HttpSettings};
@@ -55,6 +56,9 @@ pub enum ServerError {
         "the operator account {0:?} is not registered: register it first (or use an [[opers]] entry with a password), then restart"
     )]
     UnregisteredOperator(String),
+    /// The cluster's Redis could not be reached at start.
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Pause after an accept error (e.g. out of file descriptors), so the loop
@@ -191,6 +195,16 @@ pub async fn run(
         server_name: config.server_name.as_str().into(),
     };
     let hub = Arc::new(Hub::new(store, &loaded, settings)?);
+    let cluster = match config.cluster.clone() {
+        Some(settings) => {
+            let url = settings.url.clone();
+            let (cluster, running) = Cluster::connect(settings).await?;
+            hub.join_cluster(cluster.clone());
+            info!(node = cluster.node(), redis = %url, "cluster node");
+            Some((cluster, running))
+        }
+        None => None,
+    };
     let metrics = Arc::new(Metrics::new(hub.metrics(), hub.store().metrics()));
     let admission = Admission::new(ConnectionLimits {
         total: config.max_connections,
@@ -198,6 +212,9 @@ pub async fn run(
     });
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
+    if let Some((cluster, running)) = cluster {
+        cluster.run(running, &hub, &tasks, &stop);
+    }
     let irc = IrcSettings::new(
         &config.server_name,
         config.motd.clone(),

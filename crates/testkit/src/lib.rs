@@ -7,6 +7,8 @@
 //!   own process, with a JSON and an IRC listener.
 //! - [`ServerProcess`] (`process`): the real `chatroom` binary as a child
 //!   process, for signals, restarts, crashes, TLS and what it logs.
+//! - [`RedisServer`] (`redis`): a real `redis-server` on loopback, which a
+//!   test can restart, hold down and look inside.
 //! - [`Raw`] (`json`): a JSON-protocol client.
 //! - [`IrcRaw`] (`irc`): an IRC client, and helpers for reading its lines.
 //! - [`Ws`] (`ws`): a WebSocket client of the HTTP listener's `/ws`.
@@ -16,6 +18,7 @@
 mod irc;
 mod json;
 mod process;
+mod redis;
 mod server;
 mod socket;
 mod ws;
@@ -25,6 +28,7 @@ use std::time::Duration;
 pub use irc::{IrcRaw, commands, last_param};
 pub use json::Raw;
 pub use process::{Exit, Listening, Serve, ServerProcess};
+pub use redis::RedisServer;
 pub use server::{TestServer, test_config};
 pub use socket::connect_from;
 pub use ws::{Ws, ws_url};

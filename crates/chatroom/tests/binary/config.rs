@@ -64,6 +64,10 @@ shutdown_grace = "5s"
 write_linger = "10ms"
 registrations_per_hour = 5
 rooms_per_hour = 30
+
+[cluster]
+node = "node"
+lease = "10s"
 "#;
 
 /// Runs `chatroom serve ARGS...`; returns the exit code, stdout and stderr.

@@ -15,6 +15,7 @@ use super::Hub;
 use super::publish::Audience;
 use super::state::{Room, State};
 use super::types::{Client, HubError, Posted, Style, UserId};
+use crate::cluster::{Envelope, Recipients};
 use crate::event::{Event, EventKind, TagTarget};
 use crate::store::{Receipt, StoredKind, StoredMessage};
 
@@ -45,23 +46,57 @@ impl Hub {
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
         let (key, room) = speaking_room(&state, client.id, room_name.unwrap_or(LOBBY))?;
-        let (msg_id, ts) = self.ids.message();
+        // In a cluster Redis gives the id, and every node (this one too)
+        // delivers the message in Redis's order.
+        let cluster = self.cluster();
+        let (msg_id, ts) = match cluster {
+            Some(_) => (0, crate::clock::now_ms()),
+            None => self.ids.message(),
+        };
         let text: Arc<str> = text.as_ref().into();
         let name: Arc<str> = room.topic.room.as_str().into();
-        let event = Event::new(
-            EventKind::Message {
+        let kind = EventKind::Message {
+            msg_id,
+            ts,
+            room: name.clone(),
+            from: from.clone(),
+            text: text.clone(),
+            action: style.action,
+            notice: style.notice,
+            tags: style.tags.clone(),
+            lines: style.lines.clone(),
+        };
+        let stored = StoredMessage {
+            id: msg_id,
+            ts,
+            room: Some((key.clone(), name.to_string())),
+            sender_id: client.id,
+            sender_nick: from.nick.to_string(),
+            recipient: None,
+            text: text.to_string(),
+            action: style.action,
+            kind: stored_kind(&style),
+            tags: stored_tags(&style.tags),
+        };
+        if let Some(cluster) = cluster {
+            let envelope = Envelope {
+                origin: cluster.node().to_owned(),
+                except: (!client.echo()).then_some(client.id),
+                to: Recipients::Room(key.clone()),
+                ts,
+                kind,
+                stored: Some(stored),
+                delivered_at_origin: false,
+            };
+            cluster.to_room(&key, envelope, receipt);
+            self.metrics.room_message(accepted);
+            return Ok(Posted {
                 msg_id,
                 ts,
-                room: name.clone(),
-                from: from.clone(),
-                text: text.clone(),
-                action: style.action,
-                notice: style.notice,
-                tags: style.tags.clone(),
-                lines: style.lines.clone(),
-            },
-            ts,
-        );
+                away: None,
+            });
+        }
+        let event = Event::new(kind, ts);
         let audience = if client.echo() {
             Audience::room(&key)
         } else {
@@ -69,21 +104,7 @@ impl Hub {
         };
         state.publish(audience, &event);
         self.metrics.room_message(accepted);
-        self.store.message(
-            StoredMessage {
-                id: msg_id,
-                ts,
-                room: Some((key, name.to_string())),
-                sender_id: client.id,
-                sender_nick: from.nick.to_string(),
-                recipient: None,
-                text: text.to_string(),
-                action: style.action,
-                kind: stored_kind(&style),
-                tags: stored_tags(&style.tags),
-            },
-            receipt,
-        );
+        self.store.message(stored, receipt);
         Ok(Posted {
             msg_id,
             ts,
@@ -115,8 +136,57 @@ impl Hub {
         let recipient = state
             .nicks
             .get(&nick::fold(to))
-            .and_then(|id| state.users.get(id))
-            .ok_or_else(|| HubError::NoSuchUser(to.to_owned()))?;
+            .and_then(|id| state.users.get(id));
+        if let Some(cluster) = self.cluster() {
+            // Wherever they are: the node holding their nickname's lease
+            // gets it through its inbox, and Redis gives the id.
+            let ts = crate::clock::now_ms();
+            let (to_id, to_nick, away) = match recipient {
+                Some(user) => (user.person.id, user.person.nick.clone(), user.away.clone()),
+                None => (0, Arc::from(to), None),
+            };
+            let text: Arc<str> = text.as_ref().into();
+            let receipt = reply(&to_nick, away.as_deref());
+            let envelope = Envelope {
+                origin: cluster.node().to_owned(),
+                except: None,
+                to: Recipients::User(to_id),
+                ts,
+                kind: EventKind::Direct {
+                    msg_id: 0,
+                    ts,
+                    from: from.clone(),
+                    to: (to_id, to_nick.clone()),
+                    text: text.clone(),
+                    action: style.action,
+                    notice: style.notice,
+                    tags: style.tags.clone(),
+                    lines: style.lines.clone(),
+                },
+                stored: Some(StoredMessage {
+                    id: 0,
+                    ts,
+                    room: None,
+                    sender_id: client.id,
+                    sender_nick: from.nick.to_string(),
+                    recipient: Some((to_id, to_nick.to_string())),
+                    text: text.to_string(),
+                    action: style.action,
+                    kind: stored_kind(&style),
+                    tags: stored_tags(&style.tags),
+                }),
+                delivered_at_origin: false,
+            };
+            let echo = client.echo().then_some(client.id);
+            cluster.to_nick(&nick::fold(to), envelope, receipt, echo);
+            self.metrics.direct_message(accepted);
+            return Ok(Posted {
+                msg_id: 0,
+                ts,
+                away,
+            });
+        }
+        let recipient = recipient.ok_or_else(|| HubError::NoSuchUser(to.to_owned()))?;
         let (msg_id, ts) = self.ids.message();
         let text: Arc<str> = text.as_ref().into();
         let event = Event::new(

@@ -34,6 +34,7 @@ mod monitor;
 mod presence;
 mod publish;
 mod read_markers;
+mod relay;
 mod room_settings;
 mod rooms;
 mod state;
@@ -75,6 +76,8 @@ pub struct Hub {
     settings: HubSettings,
     /// Logins, messages, deliveries and fan-out latency.
     metrics: HubMetrics,
+    /// The cluster this node is part of (`relay`), if any.
+    cluster: std::sync::OnceLock<std::sync::Arc<crate::cluster::Cluster>>,
 }
 
 impl Hub {
@@ -112,6 +115,7 @@ impl Hub {
             new_rooms: HourlyQuota::new(settings.rooms_per_hour),
             settings,
             metrics,
+            cluster: std::sync::OnceLock::new(),
         })
     }
 

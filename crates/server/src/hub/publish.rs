@@ -5,7 +5,9 @@
 //! hears about something hears about it in the same order as everyone
 //! else. This is where a broker for several nodes plugs in: it would take
 //! the same audience and the same (serializable) event to the other nodes,
-//! which resolve the audience against their own clients.
+//! which resolve the audience against their own clients: in a cluster,
+//! `Cluster::pass_on` does that for what happens here, and events from
+//! other nodes come back in through `publish_here`.
 
 use std::collections::HashSet;
 
@@ -63,10 +65,27 @@ impl<'a> Audience<'a> {
 }
 
 impl State {
-    /// Queues `event` for everyone in `audience`, each in their format,
-    /// and counts the deliveries once (one atomic add per publish, not per
-    /// recipient).
+    /// Queues `event` for everyone in `audience` here and, in a cluster,
+    /// passes it on to the other nodes for theirs (see
+    /// `Cluster::pass_on`).
     pub fn publish(&self, audience: Audience<'_>, event: &Event) {
+        self.publish_here(audience, event);
+        self.pass_on(audience, event);
+    }
+
+    /// In a cluster, tells the other nodes about `event` for their users
+    /// in `audience` (what this node counts in a summary instead of
+    /// announcing, others may announce).
+    pub fn pass_on(&self, audience: Audience<'_>, event: &Event) {
+        if let Some(cluster) = &self.cluster {
+            cluster.pass_on(audience, event);
+        }
+    }
+
+    /// Queues `event` for everyone in `audience` on this node, each in
+    /// their format, and counts the deliveries once (one atomic add per
+    /// publish, not per recipient).
+    pub fn publish_here(&self, audience: Audience<'_>, event: &Event) {
         let mut delivered = 0u64;
         match audience {
             Audience::Room { key, except } => {

@@ -80,19 +80,20 @@ impl Hub {
         let who = state.user(client.id)?.person.clone();
         let (key, room) = state.joined_room(client.id, room_name)?;
         let name = room.topic.room.clone();
+        let event = Event::new(
+            EventKind::Part {
+                room: name.as_str().into(),
+                who: who.clone(),
+                reason: reason.map(|r| chat_text::sanitize(r).as_ref().into()),
+            },
+            now_ms(),
+        );
         if room.is_large(state.presence_threshold) {
+            state.pass_on(Audience::room_except(&key, client.id), &event);
             if let Some(room) = state.rooms.get_mut(&key) {
                 room.tally.left(&who);
             }
         } else {
-            let event = Event::new(
-                EventKind::Part {
-                    room: name.as_str().into(),
-                    who,
-                    reason: reason.map(|r| chat_text::sanitize(r).as_ref().into()),
-                },
-                now_ms(),
-            );
             state.publish(Audience::room_except(&key, client.id), &event);
         }
         state.remove_from_room(&key, client.id);
@@ -107,13 +108,13 @@ impl Hub {
         let mut rooms: Vec<RoomSummary> = state
             .rooms
             .iter()
-            .filter(|(key, room)| !room.members.is_empty() || key.as_str() == LOBBY)
+            .filter(|(key, room)| room.occupied() || key.as_str() == LOBBY)
             .filter(|(_, room)| {
                 insider || !room.settings.has(Flag::Secret) || room.members.contains_key(&viewer.id)
             })
             .map(|(_, room)| RoomSummary {
                 name: room.topic.room.clone(),
-                members: room.members.len(),
+                members: room.members.len() + room.remote.len(),
                 topic: room.topic.text.clone(),
                 created: room.settings.created,
                 topic_set_at: room.topic.set_at.filter(|_| !room.topic.text.is_empty()),
@@ -136,7 +137,7 @@ impl Hub {
         let insider = state.operator(viewer.id).is_ok();
         match state.rooms.get(&key) {
             Some(room)
-                if (!room.members.is_empty() || key == LOBBY)
+                if (room.occupied() || key == LOBBY)
                     && (insider
                         || !room.settings.has(Flag::Secret)
                         || room.members.contains_key(&viewer.id)) =>
@@ -148,6 +149,11 @@ impl Hub {
                     .keys()
                     .filter_map(|id| Some((state.profile(*id)?, room.standing(*id))))
                     .filter(|(p, _)| inside || !p.invisible)
+                    .chain(
+                        room.remote
+                            .values()
+                            .map(|r| (r.profile(), Standing::default())),
+                    )
                     .collect();
                 members.sort_by(|a, b| a.0.person.nick.cmp(&b.0.person.nick));
                 Ok((room.topic.room.clone(), members))
@@ -265,6 +271,11 @@ impl Hub {
             .keys()
             .filter_map(|id| state.users.get(id))
             .map(|user| (user.person.clone(), room.standing(user.person.id)))
+            .chain(
+                room.remote
+                    .values()
+                    .map(|r| (r.person.clone(), Standing::default())),
+            )
             .collect();
         members.sort_by(|a, b| a.0.nick.cmp(&b.0.nick));
         Ok(Joined {
@@ -273,7 +284,12 @@ impl Hub {
             topic: room.topic.clone(),
             members,
             secret: room.settings.has(Flag::Secret),
-            horizon: self.ids.message_horizon(),
+            // In a cluster, the messages archived here so far: later ones
+            // come live through the room's subscription.
+            horizon: match self.cluster() {
+                Some(_) => self.store.queued_through() + 1,
+                None => self.ids.message_horizon(),
+            },
         })
     }
 }

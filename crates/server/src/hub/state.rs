@@ -16,6 +16,7 @@ use super::types::{Client, HubError, Profile, Standing, Topic, UserId};
 use super::whowas::Whowas;
 use crate::accounts::Identity;
 use crate::clock::now_ms;
+use crate::cluster::Watch;
 use crate::event::{Event, EventKind, Person};
 
 /// An online user.
@@ -98,6 +99,35 @@ pub(super) struct Room {
     pub voiced: HashSet<UserId>,
     /// Users invited and not yet joined.
     pub invited: HashSet<UserId>,
+    /// Members on other nodes of the cluster (see `relay`).
+    pub remote: HashMap<UserId, RemoteMember>,
+}
+
+/// A member of a room on another node of the cluster.
+pub(super) struct RemoteMember {
+    /// The node they are on (its run's identity).
+    pub node: Arc<str>,
+    /// Who they are.
+    pub person: Person,
+}
+
+impl RemoteMember {
+    /// What this node can say about them (it knows no more than who they
+    /// are).
+    pub fn profile(&self) -> Profile {
+        Profile {
+            person: self.person.clone(),
+            realname: self.person.nick.to_string(),
+            away: None,
+            rooms: Vec::new(),
+            since: 0,
+            account: self.person.account.as_deref().map(str::to_owned),
+            operator: false,
+            invisible: false,
+            active: 0,
+            certfp: None,
+        }
+    }
 }
 
 impl Room {
@@ -113,7 +143,13 @@ impl Room {
             operators: HashSet::new(),
             voiced: HashSet::new(),
             invited: HashSet::new(),
+            remote: HashMap::new(),
         }
+    }
+
+    /// Whether anyone is in it, here or on another node.
+    pub fn occupied(&self) -> bool {
+        !self.members.is_empty() || !self.remote.is_empty()
     }
 
     /// A member's operator status and voice.
@@ -133,7 +169,7 @@ impl Room {
     /// Whether joins and leaves are summarised rather than announced one by
     /// one: the room has at least `threshold` members (0: never).
     pub fn is_large(&self, threshold: usize) -> bool {
-        threshold > 0 && self.members.len() >= threshold
+        threshold > 0 && self.members.len() + self.remote.len() >= threshold
     }
 }
 
@@ -162,6 +198,10 @@ pub(super) struct State {
     pub whowas: Whowas,
     /// Who watches which nicknames (IRC `MONITOR`).
     pub watches: Watches,
+    /// The cluster this node is part of, if any: rooms gaining their first
+    /// member here or losing their last are listened to or let go, and
+    /// what others should hear is passed on (see `publish`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl State {
@@ -259,17 +299,18 @@ impl State {
         if account.is_some_and(|a| room.settings.operators.contains(&a)) {
             room.operators.insert(id);
         }
+        let event = Event::new(
+            EventKind::Join {
+                room: room.topic.room.as_str().into(),
+                who: who.clone(),
+                realname,
+            },
+            now_ms(),
+        );
         if room.is_large(threshold) {
             room.tally.joined(&who);
+            self.pass_on(Audience::room_except(&key, id), &event);
         } else {
-            let event = Event::new(
-                EventKind::Join {
-                    room: room.topic.room.as_str().into(),
-                    who: who.clone(),
-                    realname,
-                },
-                now_ms(),
-            );
             self.publish(Audience::room_except(&key, id), &event);
             if let Some(message) = away {
                 // Those who follow who is away (IRC's away-notify) learn
@@ -286,6 +327,11 @@ impl State {
         }
         if let Some(room) = self.rooms.get_mut(&key) {
             room.members.insert(id, client);
+            if room.members.len() == 1
+                && let Some(cluster) = &self.cluster
+            {
+                cluster.watch(Watch::Room(key));
+            }
         }
     }
 
@@ -294,16 +340,48 @@ impl State {
     /// topic (the lobby always stays).
     pub fn remove_from_room(&mut self, key: &str, id: UserId) {
         if let Some(room) = self.rooms.get_mut(key) {
-            room.members.remove(&id);
+            if room.members.remove(&id).is_some()
+                && room.members.is_empty()
+                && let Some(cluster) = &self.cluster
+            {
+                cluster.watch(Watch::Unroom(key.to_owned()));
+            }
             room.operators.remove(&id);
             room.voiced.remove(&id);
-            if room.members.is_empty() && !room.worth_keeping() && key != LOBBY {
+            if !room.occupied() && !room.worth_keeping() && key != LOBBY {
                 self.rooms.remove(key);
             }
         }
         if let Some(user) = self.users.get_mut(&id) {
             user.rooms.remove(key);
         }
+    }
+
+    /// Forgets remote user `id` in `rooms`; those large enough count
+    /// `who`'s departure for their summary. Returns the others, where the
+    /// departure is to be announced.
+    pub fn forget_remote(
+        &mut self,
+        id: UserId,
+        rooms: &[String],
+        who: Option<&Person>,
+    ) -> Vec<String> {
+        let threshold = self.presence_threshold;
+        let mut small = Vec::new();
+        for key in rooms {
+            let Some(room) = self.rooms.get_mut(key) else {
+                continue;
+            };
+            let large = room.is_large(threshold);
+            if room.remote.remove(&id).is_none() {
+                continue;
+            }
+            match who {
+                Some(who) if large => room.tally.left(who),
+                _ => small.push(key.clone()),
+            }
+        }
+        small
     }
 
     /// Tells everyone sharing a room with user `id` (and, if it wants the

@@ -41,6 +41,7 @@ impl Peer {
             enter_lobby: true,
             password_given: false,
             certfp: None,
+            id: None,
         };
         let client = hub
             .login(arrival, outbox.clone(), |_, _, _| Bytes::new())
@@ -181,6 +182,7 @@ fn a_ban_disconnects_and_keeps_out_look_alikes() {
             enter_lobby: true,
             password_given: false,
             certfp: None,
+            id: None,
         };
         let refused = hub.login(arrival, outbox, |_, _, _| Bytes::new());
         assert!(matches!(refused, Err(HubError::Banned(_))), "{nick}");

@@ -178,6 +178,9 @@ pub struct Arrival {
     /// The fingerprint of the TLS client certificate their connection
     /// presented, if any (IRC's WHOIS shows it to them and to operators).
     pub certfp: Option<Fingerprint>,
+    /// Their id, when the cluster gave it with their nickname's lease
+    /// (`Hub::claim_nick`); the hub makes one otherwise.
+    pub id: Option<UserId>,
 }
 
 /// The hub's own limits.
@@ -284,6 +287,9 @@ pub enum HubError {
     /// The room's ban (`b`) or exception (`e`) list is full.
     #[error("the list of {0:?} is full")]
     ListFull(String, char),
+    /// The cluster's Redis could not be reached: nothing was done.
+    #[error("the cluster is unreachable ({0}); try again")]
+    ClusterDown(String),
 }
 
 /// A message the hub accepted.

@@ -32,6 +32,22 @@ impl Hub {
         outbox: Arc<Outbox>,
         welcome: impl FnOnce(&Client, &str, Option<&Joined>) -> Bytes,
     ) -> Result<Arc<Client>, HubError> {
+        let claimed = arrival.id;
+        let result = self.enter_server(arrival, outbox, welcome);
+        if let (Err(_), Some(id)) = (&result, claimed) {
+            self.unclaim_nick(id);
+        }
+        result
+    }
+
+    /// [`Hub::login`], but for letting go of a nickname claimed in a
+    /// cluster when it fails.
+    fn enter_server(
+        &self,
+        arrival: Arrival,
+        outbox: Arc<Outbox>,
+        welcome: impl FnOnce(&Client, &str, Option<&Joined>) -> Bytes,
+    ) -> Result<Arc<Client>, HubError> {
         let nick = nick::normalize(&arrival.nick)?;
         self.may_use(&nick, &arrival.identity)?;
         let mut state = self.state.lock();
@@ -39,7 +55,7 @@ impl Hub {
         if arrival.password_given && arrival.identity.account.is_none() {
             return Err(HubError::NoAccount(nick));
         }
-        let id = self.ids.user();
+        let id = arrival.id.unwrap_or_else(|| self.ids.user());
         let client = Arc::new(Client::new(
             id,
             arrival.address,
@@ -135,6 +151,9 @@ impl Hub {
             return;
         };
         state.remove_name(&user.person.nick, client.id);
+        if let Some(cluster) = &state.cluster {
+            cluster.release(client.id);
+        }
         state.whowas.record(Departed::of(&user, now_ms()));
         state.watches.forget(client.id);
         if reason != CloseReason::Shutdown {
@@ -165,7 +184,16 @@ impl Hub {
                 user: client.id,
                 rooms: &small,
             };
-            state.publish(audience, &event);
+            state.publish_here(audience, &event);
+            // Other nodes decide for themselves which of the rooms are large.
+            let rooms: Vec<String> = user.rooms.iter().cloned().collect();
+            state.pass_on(
+                Audience::Sharing {
+                    user: client.id,
+                    rooms: &rooms,
+                },
+                &event,
+            );
         }
         for key in &user.rooms {
             state.remove_from_room(key, client.id);

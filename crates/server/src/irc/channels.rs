@@ -70,6 +70,7 @@ impl IrcSession {
             };
             let nick = self.addressee();
             let marker = self.join_markread(room).await;
+            self.hub.prepare_join(room).await;
             let result = self.hub.join(&client, room, key, |joined| {
                 let mut out = Vec::new();
                 let mut lines = self.join_reply(&client, &nick, joined);

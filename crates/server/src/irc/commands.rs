@@ -34,7 +34,7 @@ pub fn handler(command: Command) -> Handler {
     use Handler::{Later, Now};
     match command {
         Command::Pass => Now(pass),
-        Command::Nick => Now(nick),
+        Command::Nick => Later(nick),
         Command::User => Later(user),
         Command::Cap => Later(cap),
         Command::Ping => Now(ping),
@@ -94,13 +94,15 @@ fn pass(s: &mut IrcSession, a: &[String]) -> Flow {
     Flow::Continue
 }
 
-fn nick(s: &mut IrcSession, a: &[String]) -> Flow {
-    // The very nickname one has (a change of case is a change): nothing
-    // to do, and nothing is answered, as IRC servers do.
-    if s.client.is_none() || s.nick.as_deref() != Some(arg(a, 0)) {
-        s.nick_command(arg(a, 0));
-    }
-    Flow::Continue
+fn nick<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {
+    Box::pin(async move {
+        // The very nickname one has (a change of case is a change): nothing
+        // to do, and nothing is answered, as IRC servers do.
+        if s.client.is_none() || s.nick.as_deref() != Some(arg(a, 0)) {
+            s.nick_command(arg(a, 0)).await;
+        }
+        Flow::Continue
+    })
 }
 
 fn user<'a>(s: &'a mut IrcSession, a: &'a [String]) -> Pending<'a> {

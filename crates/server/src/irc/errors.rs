@@ -61,7 +61,9 @@ impl IrcSession {
                 "Permission Denied- You're not an IRC operator".into(),
             ),
             HubError::Banned(_) => plain(numeric::ERR_YOUREBANNEDCREEP, error.to_string()),
-            HubError::TooManyNewRooms => with(numeric::ERR_UNAVAILRESOURCE, error.to_string()),
+            HubError::TooManyNewRooms | HubError::ClusterDown(_) => {
+                with(numeric::ERR_UNAVAILRESOURCE, error.to_string())
+            }
             HubError::NotRoomOperator(_) => with(
                 numeric::ERR_CHANOPRIVSNEEDED,
                 "You're not a channel operator".into(),

@@ -18,7 +18,7 @@ use crate::hub::{Arrival, Census, Client};
 impl IrcSession {
     /// `NICK`: before registration, the nickname to register with; after,
     /// a rename everyone sharing a channel sees.
-    pub(super) fn nick_command(&mut self, wanted: &str) {
+    pub(super) async fn nick_command(&mut self, wanted: &str) {
         if let Err(e) = nick::validate(wanted) {
             let m = self
                 .numeric(numeric::ERR_ERRONEUSNICKNAME)
@@ -33,7 +33,14 @@ impl IrcSession {
             return;
         };
         let before = self.me();
-        match self.hub.rename(&client, wanted) {
+        // In a cluster the nickname must be free on every node first.
+        if let Err(e) = self.hub.claim_rename(client.id, wanted).await {
+            return self.hub_error(&e, wanted);
+        }
+        let renamed = self.hub.rename(&client, wanted);
+        self.hub
+            .renamed_in_cluster(client.id, wanted, renamed.is_ok());
+        match renamed {
             Ok(renamed) => {
                 let m = Message::new("NICK").with_source(before).param(&renamed.new);
                 self.nick = Some(renamed.new);
@@ -101,6 +108,16 @@ impl IrcSession {
             enter_lobby: false,
             password_given: false,
             certfp: self.certfp.clone(),
+            id: None,
+        };
+        // In a cluster the nickname must be free on every node first.
+        let arrival = match self.hub.claim_nick(&nick).await {
+            Ok(id) => Arrival { id, ..arrival },
+            Err(e) => {
+                self.hub_error(&e, &nick);
+                self.nick = None;
+                return;
+            }
         };
         let outbox = self.outbox.clone();
         // The burst is built under the hub's lock: take the counts now.

@@ -61,12 +61,12 @@ impl JsonSession {
                 return Flow::Continue;
             }
         };
-        self.enter(nickname, identity, password.is_some(), protocol, reference);
+        Box::pin(self.enter(nickname, identity, password.is_some(), protocol, reference)).await;
         Flow::Continue
     }
 
     /// Logs in as `nickname` with an established identity.
-    pub(super) fn enter(
+    pub(super) async fn enter(
         &mut self,
         nickname: String,
         identity: Identity,
@@ -74,6 +74,11 @@ impl JsonSession {
         protocol: Option<u32>,
         reference: Option<Ref>,
     ) {
+        // In a cluster the nickname must be free on every node first.
+        let id = match self.hub.claim_nick(&nickname).await {
+            Ok(id) => id,
+            Err(e) => return self.send_error(errors::hub_error(&e), e.to_string(), reference),
+        };
         let welcome_ref = reference.clone();
         let epoch = format!("{:016x}", self.hub.epoch());
         let limits = self.settings.limits;
@@ -88,6 +93,7 @@ impl JsonSession {
             enter_lobby: true,
             password_given,
             certfp: self.certfp.clone(),
+            id,
         };
         let result = self
             .hub
@@ -148,13 +154,14 @@ impl JsonSession {
         {
             Ok(identity) => {
                 if logging_in {
-                    self.enter(
+                    Box::pin(self.enter(
                         nickname.clone(),
                         identity,
                         false,
                         Some(chatroom_proto::PROTOCOL_VERSION),
                         None,
-                    );
+                    ))
+                    .await;
                 }
                 self.send(&ServerFrame::Registered(Registered {
                     nickname,

@@ -34,6 +34,7 @@ pub fn hub_error(error: &HubError) -> ErrorCode {
         HubError::TheyAreNotInRoom(..) => ErrorCode::NotInRoom,
         HubError::TheyAreInRoom(..) => ErrorCode::AlreadyInRoom,
         HubError::ListFull(..) => ErrorCode::ListFull,
+        HubError::ClusterDown(_) => ErrorCode::InternalError,
     }
 }
 

@@ -12,7 +12,7 @@ use tracing::info;
 
 use super::{JsonSession, MAX_SEARCH_OFFSET, replies};
 use crate::hub::{Client, HubError, Style, Topic};
-use crate::store::{ConversationQuery, Counterpart, Outcome, Peer, Receipt, SearchQuery};
+use crate::store::{ConversationQuery, Counterpart, Failure, Outcome, Peer, Receipt, SearchQuery};
 
 impl JsonSession {
     /// The requests that need a logged-in user.
@@ -168,6 +168,7 @@ impl JsonSession {
                 }));
             }
             Request::Join { room, key } => {
+                hub.prepare_join(&room).await;
                 let joined_ref = reference.clone();
                 let joined = hub.join(client, &room, key.as_deref(), |joined| {
                     encode_frame(&ServerFrame::Joined(chatroom_proto::json::Joined {
@@ -225,7 +226,10 @@ impl JsonSession {
                 self.send_topic(topic, reference);
             }
             Request::Nick { nickname } => {
-                let renamed = hub.rename(client, &nickname)?;
+                hub.claim_rename(client.id, &nickname).await?;
+                let renamed = hub.rename(client, &nickname);
+                hub.renamed_in_cluster(client.id, &nickname, renamed.is_ok());
+                let renamed = renamed?;
                 info!(peer = %self.peer, id = client.id, old = %renamed.old, new = %renamed.new, "renamed");
                 self.send(&ServerFrame::Renamed(Renamed {
                     old_nickname: renamed.old,
@@ -323,12 +327,22 @@ impl JsonSession {
                     msg_id: outcome.msg_id,
                     ts: outcome.ts,
                 }),
-                Some(e) => ServerFrame::Error(ErrorFrame {
+                Some(Failure::NotStored(e)) => ServerFrame::Error(ErrorFrame {
                     code: ErrorCode::InternalError,
                     message: format!(
                         "message {} was delivered but could not be stored: {e}",
                         outcome.msg_id
                     ),
+                    reference: Some(reference),
+                }),
+                Some(Failure::NotSent(why)) => ServerFrame::Error(ErrorFrame {
+                    code: ErrorCode::InternalError,
+                    message: format!("not sent, nobody got it: {why}; try again"),
+                    reference: Some(reference),
+                }),
+                Some(Failure::NoSuchUser(nick)) => ServerFrame::Error(ErrorFrame {
+                    code: ErrorCode::NoSuchUser,
+                    message: format!("no user called {nick} is online"),
                     reference: Some(reference),
                 }),
             };

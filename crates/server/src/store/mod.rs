@@ -87,8 +87,19 @@ pub struct Outcome<'a> {
     pub msg_id: u64,
     /// Its timestamp.
     pub ts: i64,
-    /// Why it could not be stored, if it could not.
-    pub error: Option<&'a StoreError>,
+    /// Why it was not sent or not stored, if it was not.
+    pub error: Option<Failure<'a>>,
+}
+
+/// Why a message a [`Receipt`] waited for did not make it.
+#[derive(Debug, Clone, Copy)]
+pub enum Failure<'a> {
+    /// It was delivered but the database could not store it.
+    NotStored(&'a StoreError),
+    /// The cluster's broker (Redis) did not take it: nobody got it.
+    NotSent(&'a str),
+    /// Nobody anywhere in the cluster has the nickname it was sent to.
+    NoSuchUser(&'a str),
 }
 
 /// A problem with the database.
@@ -119,7 +130,7 @@ pub enum StoreError {
 }
 
 /// One stored message (room or direct).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredMessage {
     /// The message id.
     pub id: u64,
@@ -146,7 +157,7 @@ pub struct StoredMessage {
 /// What a stored row of history is. Messages are what every history
 /// shows; the rest are events shown only to IRC clients that ask for them
 /// (IRCv3 `draft/event-playback`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum StoredKind {
     /// A message (IRC PRIVMSG).
     #[default]
@@ -446,6 +457,11 @@ impl Store {
         // After the send: whoever sees this id queued finds the message in
         // the channel ahead of anything it sends itself.
         self.progress.queued.fetch_max(id, Ordering::AcqRel);
+    }
+
+    /// The highest message id queued so far (in a cluster: archived here).
+    pub fn queued_through(&self) -> u64 {
+        self.progress.queued.load(Ordering::Acquire)
     }
 
     /// Records that a user id was handed out, so that no later run hands it

@@ -14,7 +14,8 @@ use super::ids::Ceilings;
 use super::index;
 use super::reads;
 use super::{
-    Op, Outcome, Progress, Receipt, Retention, StoreError, StoredAccount, StoredMessage, StoredRoom,
+    Failure, Op, Outcome, Progress, Receipt, Retention, StoreError, StoredAccount, StoredMessage,
+    StoredRoom,
 };
 
 use crate::clock::now_ms;
@@ -219,7 +220,7 @@ impl<'p> Writer<'p> {
         if written.is_ok() {
             self.metrics.committed(started.elapsed());
         }
-        let error = written.as_ref().err();
+        let error = written.as_ref().err().map(Failure::NotStored);
         for (msg_id, ts, receipt) in receipts {
             receipt(Outcome { msg_id, ts, error });
         }

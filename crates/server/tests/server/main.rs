@@ -13,6 +13,7 @@
 //!   search and direct-message history.
 //! - `history_store`: the store on its own with a generated history.
 //! - `accounts`: accounts, passwords and what operators may do.
+//! - `cluster`: several nodes sharing one chat through a real Redis.
 //! - `moderation`: room operators, voice, modes, bans, invites and kicks.
 //! - `limits`, `security`, `hostile`: every limit crossed, the security
 //!   properties, and the hostile-input corpus.
@@ -24,6 +25,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod cluster;
 mod history_store;
 mod hostile;
 mod irc;

@@ -1,0 +1,329 @@
+//! Several nodes, one chat: servers sharing rooms, nicknames and direct
+//! messages through a real `redis-server` on loopback.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chatroom_server::Config;
+use chatroom_server::cluster::ClusterSettings;
+use chatroom_testkit::{IrcRaw, Raw, RedisServer, TestServer, WAIT, last_param, test_config};
+use serde_json::{Value, json};
+
+/// A node called `name` of the cluster meeting at `redis`.
+async fn node(redis: &RedisServer, name: &str) -> TestServer {
+    TestServer::start_with(Config {
+        cluster: Some(ClusterSettings {
+            lease: Duration::from_secs(2),
+            ..ClusterSettings::new(&redis.url(), name)
+        }),
+        ..test_config()
+    })
+    .await
+}
+
+/// Waits until `count` nodes listen to `room` (each reads where the room
+/// is before it subscribes, so from then on every node gets every message).
+async fn listening(redis: &RedisServer, room: &str, count: usize) {
+    let channel = format!("chatroom:ch:room:{room}");
+    let want = format!(":{count}\r\n");
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let reply = redis.command(&["PUBSUB", "NUMSUB", &channel]).await;
+            if reply.ends_with(&want) {
+                return;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{count} nodes never listened to {room}"));
+}
+
+/// Waits until nobody holds the nickname `nick` (folded) in Redis.
+async fn freed(redis: &RedisServer, nick: &str) {
+    let key = format!("chatroom:nick:{nick}");
+    tokio::time::timeout(WAIT, async {
+        while redis.command(&["EXISTS", &key]).await != ":0\r\n" {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{nick} was never freed"));
+}
+
+/// The next presence notice of `event`.
+async fn presence(c: &mut Raw, event: &str) -> Value {
+    loop {
+        let frame = c.recv_type("presence").await;
+        if frame["event"] == event {
+            return frame;
+        }
+    }
+}
+
+/// The next `ack` or `error` frame.
+async fn answer(c: &mut Raw) -> Value {
+    loop {
+        let frame = c.recv().await;
+        if frame["type"] == "ack" || frame["type"] == "error" {
+            return frame;
+        }
+    }
+}
+
+/// The next frame of `ty` carrying `text`.
+async fn frame_with(c: &mut Raw, ty: &str, text: &str) -> Value {
+    loop {
+        let frame = c.recv_type(ty).await;
+        if frame["message"] == text {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_json_user_and_an_irc_user_on_two_nodes_chat_in_a_room_and_directly() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    let mut bob = IrcRaw::register(b.irc_addr, "bob", &[]).await;
+    listening(&redis, "lobby", 2).await;
+
+    ann.send_json(json!({"type": "broadcast", "message": "hello from a", "ref": 1}))
+        .await;
+    let ack = ann.recv_type("ack").await;
+    assert!(ack["msg_id"].as_u64().unwrap() > 0, "{ack}");
+    let m = bob.until("PRIVMSG").await;
+    assert_eq!(m.params.first().map(String::as_str), Some("#lobby"));
+    assert_eq!(last_param(&m), "hello from a");
+
+    bob.send("PRIVMSG #lobby :hi from b").await;
+    let frame = frame_with(&mut ann, "message", "hi from b").await;
+    assert_eq!(frame["sender_nickname"], "bob", "{frame}");
+
+    ann.send_json(json!({"type": "direct", "to": "bob", "message": "psst", "ref": 2}))
+        .await;
+    ann.recv_type("ack").await;
+    let m = bob.until("PRIVMSG").await;
+    assert_eq!((m.params[0].as_str(), last_param(&m)), ("bob", "psst"));
+    bob.send("PRIVMSG ann :psst back").await;
+    let frame = frame_with(&mut ann, "direct", "psst back").await;
+    assert_eq!(frame["sender_nickname"], "bob", "{frame}");
+
+    ann.send_json(json!({"type": "direct", "to": "nobody", "message": "hi", "ref": 3}))
+        .await;
+    let refused = answer(&mut ann).await;
+    assert_eq!(refused["code"], "no_such_user", "{refused}");
+
+    // Node b's history has what was said on a: every node archives it all.
+    let mut cat = Raw::login(b.addr, "cat").await;
+    tokio::time::timeout(WAIT, async {
+        loop {
+            cat.send_json(json!({"type": "history", "room": "lobby", "ref": "h"}))
+                .await;
+            let texts: Vec<Value> = cat
+                .until_history_end()
+                .await
+                .iter()
+                .map(|m| m["message"].clone())
+                .collect();
+            if texts.contains(&json!("hello from a")) && texts.contains(&json!("hi from b")) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("node b never archived what was said on a");
+
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn member_lists_and_presence_span_the_nodes() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    ann.join("den").await;
+    listening(&redis, "den", 1).await;
+    let mut bob = IrcRaw::register(b.irc_addr, "bob", &[]).await;
+    bob.send("JOIN #den").await;
+    // bob's node learned ann from Redis's member list.
+    let names = bob.until("353").await;
+    assert!(
+        last_param(&names)
+            .split(' ')
+            .any(|n| n.trim_start_matches('@') == "ann"),
+        "{names:?}"
+    );
+    // ann's node hears of bob's join through the room.
+    let joined = loop {
+        let joined = presence(&mut ann, "join").await;
+        if joined["room"] == "den" {
+            break joined;
+        }
+    };
+    assert_eq!(joined["nickname"], "bob", "{joined}");
+    ann.send_json(json!({"type": "who", "room": "den", "ref": "w"}))
+        .await;
+    let who = ann.recv_type("member_list").await;
+    let nicks: Vec<&str> = who["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["nickname"].as_str())
+        .collect();
+    assert!(nicks.contains(&"bob") && nicks.contains(&"ann"), "{who}");
+
+    // A topic set on a is b's topic too, and a rename on b is seen on a.
+    ann.send_json(json!({"type": "topic", "room": "den", "topic": "across nodes", "ref": "t"}))
+        .await;
+    let m = bob.until("TOPIC").await;
+    assert_eq!(last_param(&m), "across nodes");
+    bob.send("TOPIC #den").await;
+    assert_eq!(last_param(&bob.until("332").await), "across nodes");
+    bob.send("NICK bobby").await;
+    let renamed = presence(&mut ann, "nick").await;
+    assert_eq!(renamed["nickname"], "bobby", "{renamed}");
+    bob.send("QUIT :bye").await;
+    let left = presence(&mut ann, "leave").await;
+    assert_eq!(left["nickname"], "bobby", "{left}");
+
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_nickname_is_held_on_one_node_at_a_time() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+
+    let mut again = Raw::connect(b.addr).await;
+    again
+        .send_json(json!({"type": "login", "nickname": "ANN"}))
+        .await;
+    again.expect_error("nickname_taken").await;
+    let mut irc = IrcRaw::connect(b.irc_addr).await;
+    irc.send("NICK ann").await;
+    irc.send("USER ann 0 * :Ann").await;
+    irc.until("433").await;
+    // Renaming into it is refused too, across nodes.
+    let mut cat = Raw::login(b.addr, "cat").await;
+    cat.send_json(json!({"type": "nick", "nickname": "ann", "ref": 1}))
+        .await;
+    let refused = cat.recv_type("error").await;
+    assert_eq!(refused["code"], "nickname_taken", "{refused}");
+
+    ann.send_json(json!({"type": "logout"})).await;
+    ann.until_closed().await;
+    freed(&redis, "ann").await;
+    let ann = Raw::login(b.addr, "ann").await;
+    assert!(ann.id > 0);
+
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn three_nodes_see_one_order() {
+    let redis = RedisServer::start().await;
+    let nodes = [
+        node(&redis, "a").await,
+        node(&redis, "b").await,
+        node(&redis, "c").await,
+    ];
+    let mut users = Vec::new();
+    for (i, server) in nodes.iter().enumerate() {
+        let mut user = Raw::login(server.addr, &format!("u{i}")).await;
+        user.join("order").await;
+        users.push(user);
+    }
+    listening(&redis, "order", 3).await;
+    const EACH: usize = 40;
+    let mut senders = Vec::new();
+    for (i, mut user) in users.into_iter().enumerate() {
+        senders.push(tokio::spawn(async move {
+            for n in 0..EACH {
+                user.send_json(
+                    json!({"type": "broadcast", "room": "order", "message": format!("{i}:{n}")}),
+                )
+                .await;
+            }
+            // Everyone else's messages, in the order this user got them.
+            let mut ids = Vec::new();
+            while ids.len() < 2 * EACH {
+                let frame = user.recv_type("message").await;
+                if frame["room"] == "order" {
+                    ids.push(frame["msg_id"].as_u64().unwrap());
+                }
+            }
+            ids
+        }));
+    }
+    for sender in senders {
+        let ids = sender.await.unwrap();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "out of order: {ids:?}");
+    }
+    for server in nodes {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restart_loses_no_acknowledged_message_and_repeats_none() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    let mut bob = Raw::login(b.addr, "bob").await;
+    listening(&redis, "lobby", 2).await;
+
+    const SENT: usize = 60;
+    let mut acked = HashSet::new();
+    for n in 0..SENT {
+        if n == SENT / 3 {
+            redis.restart().await;
+        }
+        ann.send_json(json!({"type": "broadcast", "message": format!("m{n}"), "ref": n}))
+            .await;
+        // An ack, or an error saying nothing was sent (Redis away).
+        let frame = answer(&mut ann).await;
+        if frame["type"] == "ack" {
+            acked.insert(format!("m{n}"));
+        } else {
+            assert_eq!(frame["code"], "internal_error", "{frame}");
+        }
+    }
+    assert!(
+        acked.len() >= SENT / 2,
+        "too few acknowledged: {}",
+        acked.len()
+    );
+    // A last one, acknowledged: once bob has it, he has everything before.
+    let last = "after the restart";
+    loop {
+        ann.send_json(json!({"type": "broadcast", "message": last, "ref": "last"}))
+            .await;
+        if answer(&mut ann).await["type"] == "ack" {
+            break;
+        }
+    }
+    let mut got = Vec::new();
+    loop {
+        let frame = bob.recv_type("message").await;
+        let text = frame["message"].as_str().unwrap().to_owned();
+        if text == last {
+            break;
+        }
+        got.push(text);
+    }
+    let unique: HashSet<_> = got.iter().cloned().collect();
+    assert_eq!(unique.len(), got.len(), "delivered twice: {got:?}");
+    let missing: Vec<_> = acked.difference(&unique).collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+
+    a.stop().await;
+    b.stop().await;
+}
