@@ -205,7 +205,11 @@ pub async fn run(
         }
         None => None,
     };
-    let metrics = Arc::new(Metrics::new(hub.metrics(), hub.store().metrics()));
+    let metrics = Arc::new(Metrics::new(
+        hub.metrics(),
+        hub.store().metrics(),
+        hub.cluster().map(|cluster| cluster.metrics()),
+    ));
     let admission = Admission::new(ConnectionLimits {
         total: config.max_connections,
         per_ip: config.max_connections_per_ip,

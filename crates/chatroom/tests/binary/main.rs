@@ -3,6 +3,7 @@
 //! or in tmux, `cert`, `passwd` and `bench plot`. One module per subject:
 //!
 //! - `cli`: scripted joins, exit codes, output, shutdown on SIGTERM.
+//! - `cluster`: nodes as processes, one killed with `kill -9`.
 //! - `config`: `--print-config`, configuration files and their mistakes.
 //! - `hardening`: the server's log, accounts across restarts, terminal
 //!   escapes, `passwd`.
@@ -22,6 +23,7 @@
 mod bench_plot;
 mod bench_ws;
 mod cli;
+mod cluster;
 mod config;
 mod hardening;
 mod irc_client;

@@ -8,6 +8,7 @@
 //! node's liveness key, and takes back leases Redis lost in a restart.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -112,10 +113,14 @@ pub(super) async fn renew(cluster: Arc<Cluster>, hub: Arc<Hub>, stop: Cancellati
         for lease in &leases {
             script.key(&lease.key).arg(&lease.value);
         }
-        match script
+        let started = Instant::now();
+        let renewed = script
             .invoke_async::<Vec<usize>>(&mut cluster.redis.clone())
-            .await
-        {
+            .await;
+        cluster
+            .metrics
+            .round_trip(started.elapsed(), renewed.is_ok());
+        match renewed {
             Ok(lost) => {
                 for index in lost {
                     if let Some(lease) = index.checked_sub(1).and_then(|i| leases.get(i)) {

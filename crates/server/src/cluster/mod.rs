@@ -30,7 +30,7 @@ mod subscriber;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -43,6 +43,7 @@ pub use envelope::{Envelope, Recipients};
 
 use crate::event::{Event, EventKind, Person};
 use crate::hub::{Audience, Hub, UserId};
+use crate::metrics::ClusterMetrics;
 use crate::store::Receipt;
 
 /// How a node joins a cluster.
@@ -139,6 +140,7 @@ pub struct Cluster {
     outgoing: mpsc::UnboundedSender<Outgoing>,
     watch: mpsc::UnboundedSender<Watch>,
     leases: Mutex<HashMap<UserId, Lease>>,
+    metrics: ClusterMetrics,
 }
 
 /// The cluster's background work, started once the hub has its handle.
@@ -181,6 +183,7 @@ impl Cluster {
             outgoing,
             watch,
             leases: Mutex::new(HashMap::new()),
+            metrics: ClusterMetrics::new(),
         });
         Ok((
             cluster,
@@ -218,6 +221,22 @@ impl Cluster {
             hub.store().clone(),
             stop.clone(),
         ));
+    }
+
+    /// The node's instruments, for `/metrics`.
+    pub(crate) fn metrics(&self) -> &ClusterMetrics {
+        &self.metrics
+    }
+
+    /// Whether Redis answers a `PING` (the readiness probe).
+    pub async fn ping(&self) -> Result<(), ClusterError> {
+        let started = Instant::now();
+        let answer: redis::RedisResult<String> = redis::cmd("PING")
+            .query_async(&mut self.redis.clone())
+            .await;
+        self.metrics.round_trip(started.elapsed(), answer.is_ok());
+        answer?;
+        Ok(())
     }
 
     /// This run's identity in the cluster (its name and a random part).

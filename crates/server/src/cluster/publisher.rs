@@ -8,6 +8,7 @@
 //! nothing is acknowledged that Redis does not have.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use redis::{ErrorKind, Pipeline, RedisError, ServerErrorKind};
 use tokio::sync::mpsc;
@@ -16,7 +17,7 @@ use tracing::warn;
 
 use super::envelope::{Envelope, Recipients, set_msg_id};
 use super::{Cluster, Outgoing, Route, keys, scripts};
-use crate::event::{Event, EventKind, Person};
+use crate::event::{Event, EventKind, Person, TagTarget};
 use crate::hub::Hub;
 use crate::store::{Failure, Outcome};
 
@@ -74,7 +75,9 @@ impl Cluster {
             self.add_publish(&mut pipe, item);
         }
         let mut redis = self.redis.clone();
+        let started = Instant::now();
         let mut answer: Result<Vec<(u64, u64)>, RedisError> = pipe.query_async(&mut redis).await;
+        self.metrics.round_trip(started.elapsed(), answer.is_ok());
         if answer
             .as_ref()
             .is_err_and(|e| e.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
@@ -91,6 +94,7 @@ impl Cluster {
         }
         match answer {
             Ok(placed) => {
+                self.metrics.published(placed.len());
                 for (item, (_seq, id)) in resolved.into_iter().zip(placed) {
                     accepted(hub, item.outgoing, id);
                 }
@@ -121,7 +125,10 @@ impl Cluster {
             for key in &nicks {
                 pipe.get(key);
             }
-            match pipe.query_async(&mut self.redis.clone()).await {
+            let started = Instant::now();
+            let found = pipe.query_async(&mut self.redis.clone()).await;
+            self.metrics.round_trip(started.elapsed(), found.is_ok());
+            match found {
                 Ok(found) => holders = found,
                 Err(e) => return Err((batch, e)),
             }
@@ -240,8 +247,13 @@ pub(super) fn parse_lease(value: &str) -> Option<(&str, u64)> {
 /// holds the nickname).
 fn address(outgoing: &mut Outgoing, id: u64) {
     outgoing.envelope.to = Recipients::User(id);
-    if let EventKind::Direct { to, .. } = &mut outgoing.envelope.kind {
-        to.0 = id;
+    match &mut outgoing.envelope.kind {
+        EventKind::Direct { to, .. } => to.0 = id,
+        EventKind::TagMsg {
+            target: TagTarget::User(to, _),
+            ..
+        } => *to = id,
+        _ => {}
     }
     if let Some(stored) = &mut outgoing.envelope.stored
         && let Some((recipient, _)) = &mut stored.recipient

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
@@ -73,6 +73,7 @@ pub(super) async fn run(
             continue;
         }
         if reconnecting {
+            listener.cluster.metrics.reconnected();
             info!(
                 routes = listener.routes.len(),
                 "cluster: subscribed again and caught up"
@@ -225,15 +226,22 @@ impl Listener {
         to: Option<u64>,
     ) -> redis::RedisResult<()> {
         let end = to.map_or_else(|| "+".to_owned(), |to| format!("{to}-0"));
-        let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XRANGE")
+        let started = Instant::now();
+        let entries: redis::RedisResult<Vec<(String, Vec<Vec<u8>>)>> = redis::cmd("XRANGE")
             .arg(keys::stream(route))
             .arg(format!("{from}-0"))
             .arg(end)
             .query_async(&mut self.cluster.redis.clone())
-            .await?;
-        for (id, fields) in entries {
+            .await;
+        self.cluster
+            .metrics
+            .round_trip(started.elapsed(), entries.is_ok());
+        for (id, fields) in entries? {
             match fields.get(1).map(|payload| Entry::parse(payload)) {
-                Some(Ok(entry)) => self.place_and_deliver(route, entry),
+                Some(Ok(entry)) => {
+                    self.cluster.metrics.recovered();
+                    self.place_and_deliver(route, entry);
+                }
                 _ => {
                     warn!(route, id, "cluster: unreadable stream entry skipped");
                     let seq = id.split('-').next().and_then(|n| n.parse().ok());

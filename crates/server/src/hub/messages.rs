@@ -254,7 +254,11 @@ impl Hub {
     ) -> Result<(), HubError> {
         let state = self.state.lock();
         let from = state.user(client.id)?.person.clone();
-        let (msg_id, ts) = self.ids.message();
+        let cluster = self.cluster();
+        let (msg_id, ts) = match cluster {
+            Some(_) => (0, crate::clock::now_ms()),
+            None => self.ids.message(),
+        };
         // Reactions and the like are kept in history (shown to IRC
         // clients that ask for events); typing notifications are not.
         let kept = tags
@@ -272,38 +276,66 @@ impl Hub {
             kind: StoredKind::TagMsg,
             tags: tags.to_vec(),
         });
-        let event = |target, from| {
-            Event::new(
-                EventKind::TagMsg {
-                    msg_id,
-                    ts,
-                    from,
-                    target,
-                    tags,
-                },
-                ts,
-            )
+        let kind = |target, from| EventKind::TagMsg {
+            msg_id,
+            ts,
+            from,
+            target,
+            tags,
         };
         let stored = match to {
             TagTo::Room(room_name) => {
                 let (key, room) = speaking_room(&state, client.id, room_name)?;
-                let event = event(TagTarget::Room(room.topic.room.as_str().into()), from);
+                let kind = kind(TagTarget::Room(room.topic.room.as_str().into()), from);
+                let stored = stored.map(|stored| StoredMessage {
+                    room: Some((key.clone(), room.topic.room.clone())),
+                    ..stored
+                });
+                if let Some(cluster) = cluster {
+                    let envelope = Envelope {
+                        origin: cluster.node().to_owned(),
+                        except: (!client.echo()).then_some(client.id),
+                        to: Recipients::Room(key.clone()),
+                        ts,
+                        kind,
+                        stored,
+                        delivered_at_origin: false,
+                    };
+                    cluster.to_room(&key, envelope, None);
+                    return Ok(());
+                }
+                let event = Event::new(kind, ts);
                 let audience = if client.echo() {
                     Audience::room(&key)
                 } else {
                     Audience::room_except(&key, client.id)
                 };
                 state.publish(audience, &event);
-                stored.map(|stored| StoredMessage {
-                    room: Some((key, room.topic.room.clone())),
-                    ..stored
-                })
+                stored
             }
             TagTo::User(nick) => {
+                if let Some(cluster) = cluster {
+                    // Wherever they are, as a direct message goes.
+                    let envelope = Envelope {
+                        origin: cluster.node().to_owned(),
+                        except: None,
+                        to: Recipients::User(0),
+                        ts,
+                        kind: kind(TagTarget::User(0, nick.into()), from),
+                        stored: stored.map(|stored| StoredMessage {
+                            recipient: Some((0, nick.to_owned())),
+                            ..stored
+                        }),
+                        delivered_at_origin: false,
+                    };
+                    let echo = client.echo().then_some(client.id);
+                    cluster.to_nick(&nick::fold(nick), envelope, None, echo);
+                    return Ok(());
+                }
                 let recipient = state.by_nick(nick)?;
                 let id = recipient.person.id;
                 let to_nick = recipient.person.nick.clone();
-                let event = event(TagTarget::User(id, to_nick.clone()), from);
+                let event = Event::new(kind(TagTarget::User(id, to_nick.clone()), from), ts);
                 if id == client.id {
                     recipient.client.receive(&event);
                 } else {

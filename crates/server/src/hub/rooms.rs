@@ -10,6 +10,7 @@ use super::publish::Audience;
 use super::state::{Room, State};
 use super::types::{Client, HubError, Joined, Profile, RoomSummary, Standing, Topic, UserId};
 use crate::clock::now_ms;
+use crate::cluster::{Envelope, Recipients};
 use crate::event::{Event, EventKind, Person};
 use crate::store::{Reader, StoredKind, StoredMessage};
 
@@ -200,37 +201,55 @@ impl Hub {
         let Some(room) = state.rooms.get_mut(&key) else {
             return Err(HubError::NoSuchRoom(room_name.to_owned()));
         };
-        let (msg_id, ts) = self.ids.message();
+        // In a cluster the change goes the way of a message: Redis gives
+        // its id and every node delivers it in the room's order.
+        let cluster = self.cluster();
+        let (msg_id, ts) = match cluster {
+            Some(_) => (0, now_ms()),
+            None => self.ids.message(),
+        };
         room.topic.text = text.to_owned();
         room.topic.set_by = Some(who.nick.to_string());
         room.topic.set_at = Some(ts);
         let topic = room.topic.clone();
-        let event = Event::new(
-            EventKind::Topic {
-                msg_id,
-                room: topic.room.as_str().into(),
-                who: who.clone(),
-                topic: text.into(),
-            },
+        let kind = EventKind::Topic {
+            msg_id,
+            room: topic.room.as_str().into(),
+            who: who.clone(),
+            topic: text.into(),
+        };
+        let stored = StoredMessage {
+            id: msg_id,
             ts,
-        );
-        state.publish(Audience::room_except(&key, client.id), &event);
+            room: Some((key.clone(), topic.room.clone())),
+            sender_id: client.id,
+            sender_nick: who.nick.to_string(),
+            recipient: None,
+            text: text.to_owned(),
+            action: false,
+            kind: StoredKind::Topic,
+            tags: Vec::new(),
+        };
         self.store_room(&state, &key);
-        self.store.message(
-            StoredMessage {
-                id: msg_id,
-                ts,
-                room: Some((key, topic.room.clone())),
-                sender_id: client.id,
-                sender_nick: who.nick.to_string(),
-                recipient: None,
-                text: text.to_owned(),
-                action: false,
-                kind: StoredKind::Topic,
-                tags: Vec::new(),
-            },
-            None,
-        );
+        match cluster {
+            Some(cluster) => {
+                let envelope = Envelope {
+                    origin: cluster.node().to_owned(),
+                    except: Some(client.id),
+                    to: Recipients::Room(key.clone()),
+                    ts,
+                    kind,
+                    stored: Some(stored),
+                    delivered_at_origin: false,
+                };
+                cluster.to_room(&key, envelope, None);
+            }
+            None => {
+                let event = Event::new(kind, ts);
+                state.publish(Audience::room_except(&key, client.id), &event);
+                self.store.message(stored, None);
+            }
+        }
         Ok((topic, msg_id))
     }
 

@@ -3,10 +3,14 @@
 
 use chatroom_proto::irc::{self, Message, Source, channel, numeric};
 
+use bytes::Bytes;
+
 use super::IrcSession;
+use super::replies::encode_fitted;
 use super::replies::user_name;
 use crate::event::Person;
 use crate::hub::{Client, HubError, Style, TagTo};
+use crate::store::{Failure, Outcome, Receipt};
 
 /// The most targets one PRIVMSG or NOTICE may name (`TARGMAX`).
 const MAX_TARGETS: usize = 4;
@@ -43,11 +47,16 @@ impl IrcSession {
         let notice = style.notice;
         let result = if channel::is_channel(target) {
             match channel::channel_to_room(target) {
-                Ok(room) => self.hub.say(client, Some(room), text, style, None),
+                Ok(room) => {
+                    let receipt = self.cluster_receipt(target, notice);
+                    self.hub.say(client, Some(room), text, style, receipt)
+                }
                 Err(_) => Err(HubError::NoSuchRoom(target.to_owned())),
             }
         } else {
-            self.hub.direct(client, target, text, style, |_, _| None)
+            self.hub.direct(client, target, text, style, |_, _| {
+                self.cluster_receipt(target, notice)
+            })
         };
         match result {
             Ok(posted) => {
@@ -62,6 +71,42 @@ impl IrcSession {
             Err(_) if notice => {}
             Err(e) => self.not_sent(&e, target),
         }
+    }
+
+    /// In a cluster, where a message's fate is known only once Redis
+    /// answered: what tells the client it went nowhere (`401` for a
+    /// nickname no node has, `FAIL` when Redis did not take it; never for
+    /// a NOTICE). On a single node, nothing: refusals come at once.
+    fn cluster_receipt(&self, target: &str, notice: bool) -> Option<Receipt> {
+        if notice || self.hub.cluster().is_none() {
+            return None;
+        }
+        let line = |m: Message| {
+            let mut out = Vec::new();
+            encode_fitted(&m, &mut out);
+            Bytes::from(out)
+        };
+        let no_such = line(
+            self.numeric(numeric::ERR_NOSUCHNICK)
+                .param(irc::safe_param(target))
+                .trailing_param("No such nick/channel"),
+        );
+        let not_sent = line(self.fail(
+            "PRIVMSG",
+            "TEMPORARILY_UNAVAILABLE",
+            Some(target),
+            "Not sent: the cluster is unreachable; try again",
+        ));
+        let outbox = self.outbox.clone();
+        Some(Box::new(move |outcome: Outcome<'_>| match outcome.error {
+            Some(Failure::NoSuchUser(_)) => {
+                outbox.push(no_such);
+            }
+            Some(Failure::NotSent(_)) => {
+                outbox.push(not_sent);
+            }
+            _ => {}
+        }))
     }
 
     /// `text` as it fits in one relayed line to `target`. The relay

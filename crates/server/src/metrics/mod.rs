@@ -5,13 +5,15 @@
 //! latency), the store ([`StoreMetrics`]: commit latency), the connection
 //! driver ([`DriverMetrics`]: bytes sent, rate-limit refusals, disconnects
 //! by reason) and the accept paths ([`Connections`]: connections open by
-//! protocol). [`Metrics`] gathers them into one registry when the server
+//! protocol) and, in a cluster, the node ([`ClusterMetrics`]: Redis round
+//! trips, errors, reconnects). [`Metrics`] gathers them into one registry when the server
 //! starts and renders it for a scrape.
 //!
 //! Every instrument is a handle made once (a counter is one shared atomic):
 //! nothing on a hot path looks a metric up by name or label. Deliveries are
 //! counted once per publish (the audience's size), bytes once per write.
 
+mod cluster;
 mod connections;
 mod driver;
 mod hub;
@@ -22,6 +24,7 @@ use std::fmt;
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::registry::Registry;
 
+pub(crate) use cluster::ClusterMetrics;
 pub(crate) use connections::{Connections, Transport};
 pub(crate) use driver::DriverMetrics;
 pub(crate) use hub::HubMetrics;
@@ -42,7 +45,11 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Registers the hub's and the store's instruments beside the
     /// connections' and the driver's, which are made here.
-    pub(crate) fn new(hub: &HubMetrics, store: &StoreMetrics) -> Self {
+    pub(crate) fn new(
+        hub: &HubMetrics,
+        store: &StoreMetrics,
+        cluster: Option<&ClusterMetrics>,
+    ) -> Self {
         let mut registry = Registry::with_prefix("chatroom");
         let connections = Connections::new();
         connections.register(&mut registry);
@@ -50,6 +57,9 @@ impl Metrics {
         driver.register(&mut registry);
         hub.register(&mut registry);
         store.register(&mut registry);
+        if let Some(cluster) = cluster {
+            cluster.register(&mut registry);
+        }
         Metrics {
             registry,
             connections,
@@ -72,7 +82,8 @@ mod tests {
     #[test]
     fn every_metric_is_rendered_with_help_and_type() {
         let (hub, store) = (HubMetrics::new(), StoreMetrics::new());
-        let metrics = Metrics::new(&hub, &store);
+        let cluster = ClusterMetrics::new();
+        let metrics = Metrics::new(&hub, &store, Some(&cluster));
         let text = metrics.render().unwrap();
         for name in [
             "chatroom_connections_open",
@@ -85,6 +96,11 @@ mod tests {
             "chatroom_disconnects_total",
             "chatroom_store_commit_seconds",
             "chatroom_fanout_seconds",
+            "chatroom_redis_round_trip_seconds",
+            "chatroom_redis_errors_total",
+            "chatroom_redis_reconnects_total",
+            "chatroom_cluster_published_total",
+            "chatroom_cluster_recovered_total",
         ] {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
             assert!(text.contains(&format!("# TYPE {name} ")), "{name}:\n{text}");

@@ -9,6 +9,8 @@ use chatroom_server::cluster::ClusterSettings;
 use chatroom_testkit::{IrcRaw, Raw, RedisServer, TestServer, WAIT, last_param, test_config};
 use serde_json::{Value, json};
 
+use crate::metrics::{get, scrape};
+
 /// A node called `name` of the cluster meeting at `redis`.
 async fn node(redis: &RedisServer, name: &str) -> TestServer {
     TestServer::start_with(Config {
@@ -324,6 +326,65 @@ async fn a_redis_restart_loses_no_acknowledged_message_and_repeats_none() {
     let missing: Vec<_> = acked.difference(&unique).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
 
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn with_redis_away_senders_are_told_and_service_resumes_by_itself() {
+    let mut redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    let mut bob = IrcRaw::register(b.irc_addr, "bob", &[]).await;
+    listening(&redis, "lobby", 2).await;
+    bob.send("PRIVMSG nobody :hello?").await;
+    bob.until("401").await;
+
+    let before = scrape(a.http_addr).await;
+    assert_eq!(get(a.http_addr, "/readyz").await.status, 200);
+    redis.stop().await;
+    let unready = get(a.http_addr, "/readyz").await;
+    assert_eq!(unready.status, 503, "{}", unready.body);
+    ann.send_json(json!({"type": "broadcast", "message": "lost?", "ref": 1}))
+        .await;
+    let refused = answer(&mut ann).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("internal_error")),
+        "{refused}"
+    );
+    bob.send("PRIVMSG #lobby :anyone?").await;
+    let fail = bob.until("FAIL").await;
+    assert_eq!(fail.params[1], "TEMPORARILY_UNAVAILABLE", "{fail:?}");
+    // Everyone is still connected.
+    ann.assert_quiet_and_alive().await;
+    bob.send("PING :still").await;
+    bob.until("PONG").await;
+
+    redis.resume().await;
+    let back = "back again";
+    loop {
+        ann.send_json(json!({"type": "broadcast", "message": back, "ref": 2}))
+            .await;
+        if answer(&mut ann).await["type"] == "ack" {
+            break;
+        }
+    }
+    loop {
+        let m = bob.until("PRIVMSG").await;
+        assert_ne!(last_param(&m), "lost?");
+        if last_param(&m) == back {
+            break;
+        }
+    }
+    assert_eq!(get(a.http_addr, "/readyz").await.status, 200);
+    // What node a went through shows in its metrics.
+    let after = scrape(a.http_addr).await;
+    let grew = |series: &str| after.get(series) - before.get(series);
+    assert!(grew("chatroom_redis_errors_total") >= 1.0);
+    assert!(grew("chatroom_redis_reconnects_total") >= 1.0);
+    assert!(grew("chatroom_cluster_published_total") >= 1.0);
+    assert!(grew("chatroom_redis_round_trip_seconds_count") >= 2.0);
     a.stop().await;
     b.stop().await;
 }

@@ -18,14 +18,14 @@ use tokio::net::TcpStream;
 use crate::support::user;
 
 /// A response: its status, its head (lower-cased header lines) and body.
-struct Response {
-    status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     head: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 /// `GET path` over a fresh connection that the server closes after it.
-async fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Response {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -45,11 +45,11 @@ async fn get(addr: SocketAddr, path: &str) -> Response {
 }
 
 /// One scrape: every sample by its series (`name{labels}`).
-struct Scrape(HashMap<String, f64>);
+pub(crate) struct Scrape(HashMap<String, f64>);
 
 impl Scrape {
     /// A sample's value; panics if the series is missing.
-    fn get(&self, series: &str) -> f64 {
+    pub(crate) fn get(&self, series: &str) -> f64 {
         match self.0.get(series) {
             Some(value) => *value,
             None => panic!("no series {series} in {:?}", self.0.keys()),
@@ -77,7 +77,7 @@ impl Scrape {
 }
 
 /// `GET /metrics`, checked for its status and content type, and parsed.
-async fn scrape(addr: SocketAddr) -> Scrape {
+pub(crate) async fn scrape(addr: SocketAddr) -> Scrape {
     let response = get(addr, "/metrics").await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert!(
