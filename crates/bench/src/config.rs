@@ -32,8 +32,11 @@ const IRC_LINE_OVERHEAD: usize = 1 + 9 + 1 + 10 + 1 + 63 + 1 + 8 + 1 + 2 + 2;
 /// What to run, against what.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The server, as `HOST:PORT`.
-    pub server: String,
+    /// The servers, each as `HOST:PORT` (at least one). Client `i`
+    /// connects to `servers[i % servers.len()]` ([`server_index`]), so
+    /// clients and senders are spread evenly over them; every client joins
+    /// the same room on its own server.
+    pub servers: Vec<String>,
     /// The protocol the clients speak.
     pub proto: Proto,
     /// Clients to connect.
@@ -57,8 +60,10 @@ pub struct Config {
     pub quiet: Duration,
     /// ...or after this long in any case.
     pub drain_cap: Duration,
-    /// A local server process to measure (CPU time, resident memory).
-    pub server_pid: Option<u32>,
+    /// Local processes to measure (CPU time, resident memory), in the
+    /// order given: the servers, and any other process worth watching
+    /// during the run (e.g. `redis-server`).
+    pub server_pids: Vec<u32>,
     /// Draw progress bars on stderr.
     pub progress: bool,
     /// Written in front of every progress bar: which part of a longer
@@ -71,8 +76,14 @@ impl Config {
     /// messages/s for 10 s, 64-byte messages in `lobby`, JSON, connecting
     /// 500 clients/s.
     pub fn new(server: impl Into<String>) -> Self {
+        Config::with_servers(vec![server.into()])
+    }
+
+    /// The same defaults against several servers, the clients spread over
+    /// them in turn.
+    pub fn with_servers(servers: Vec<String>) -> Self {
         Config {
-            server: server.into(),
+            servers,
             proto: Proto::Json,
             clients: 100,
             senders: 10,
@@ -84,10 +95,27 @@ impl Config {
             connect_timeout: Duration::from_secs(10),
             quiet: Duration::from_secs(1),
             drain_cap: Duration::from_secs(10),
-            server_pid: None,
+            server_pids: Vec::new(),
             progress: false,
             progress_label: String::new(),
         }
+    }
+
+    /// The servers as one line for reports and titles: the addresses
+    /// joined with `,` (just the address with one server).
+    pub fn server_label(&self) -> String {
+        self.servers.join(",")
+    }
+
+    /// The index in [`servers`](Config::servers) of the server client
+    /// `index` connects to.
+    pub fn server_of(&self, index: u32) -> usize {
+        server_index(index, self.servers.len())
+    }
+
+    /// How many of the clients asked for connect to server `server`.
+    pub fn clients_on(&self, server: usize) -> u32 {
+        clients_on(self.clients, server, self.servers.len())
     }
 
     /// Deliveries per second these settings ask of the server when every
@@ -153,8 +181,20 @@ impl Config {
 
     /// Checks the settings shared by every kind of run.
     pub fn check_common(&self) -> Result<(), BenchError> {
+        if self.servers.is_empty() {
+            return Err(invalid("--server must be given at least once"));
+        }
+        if let Some(blank) = self.servers.iter().find(|s| s.trim().is_empty()) {
+            return Err(invalid(format!("--server {blank:?} names no server")));
+        }
         if self.clients == 0 {
             return Err(invalid("--clients must be at least 1"));
+        }
+        if (self.clients as usize) < self.servers.len() {
+            return Err(invalid(format!(
+                "--clients must be at least the number of --server addresses ({}), so that each gets one",
+                self.servers.len()
+            )));
         }
         if !(self.ramp.is_finite() && self.ramp > 0.0) {
             return Err(invalid(
@@ -213,6 +253,28 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The server client `index` connects to, of `servers` (taken in turn:
+/// client 0 to the first, client 1 to the second, ...). With no server at
+/// all, 0.
+pub fn server_index(index: u32, servers: usize) -> usize {
+    match servers {
+        0 => 0,
+        n => index as usize % n,
+    }
+}
+
+/// How many of clients `0..clients` [`server_index`] gives to `server`.
+pub fn clients_on(clients: u32, server: usize, servers: usize) -> u32 {
+    if servers == 0 || server >= servers {
+        return 0;
+    }
+    let (n, server) = (servers as u64, server as u64);
+    let clients = u64::from(clients);
+    // Whole rounds, plus one in the last, partial round.
+    let share = clients / n + u64::from(server < clients % n);
+    u32::try_from(share).unwrap_or(u32::MAX)
 }
 
 fn invalid(message: impl Into<String>) -> BenchError {
@@ -294,6 +356,81 @@ mod tests {
             let err = c.check_messaging().unwrap_err().to_string();
             assert!(err.contains(expect), "{expect}: {err}");
         }
+    }
+
+    #[test]
+    fn clients_take_the_servers_in_turn() {
+        // One server: everyone on it, as before.
+        assert!((0..10).all(|i| server_index(i, 1) == 0));
+        // Two: even clients on the first, odd on the second.
+        let two: Vec<usize> = (0..6).map(|i| server_index(i, 2)).collect();
+        assert_eq!(two, [0, 1, 0, 1, 0, 1]);
+        let three: Vec<usize> = (0..7).map(|i| server_index(i, 3)).collect();
+        assert_eq!(three, [0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(server_index(5, 0), 0);
+
+        // 1,000 clients over two nodes: 500 each, and 20 senders (the
+        // lowest indices) 10 on each.
+        let mut c = Config::with_servers(vec!["127.0.0.1:8000".into(), "127.0.0.1:8001".into()]);
+        c.clients = 1000;
+        assert_eq!(
+            (c.clients_on(0), c.clients_on(1), c.clients_on(2)),
+            (500, 500, 0)
+        );
+        let senders_on_b = (0..20).filter(|&i| c.server_of(i) == 1).count();
+        assert_eq!(senders_on_b, 10);
+        // Shares always add up, the first servers taking the remainder.
+        for (clients, servers) in [(7, 3), (1, 1), (3, 3), (1001, 2), (10, 4)] {
+            let shares: Vec<u32> = (0..servers)
+                .map(|s| clients_on(clients, s, servers))
+                .collect();
+            assert_eq!(
+                shares.iter().sum::<u32>(),
+                clients,
+                "{clients} over {servers}"
+            );
+            for (s, &share) in shares.iter().enumerate() {
+                let counted = (0..clients)
+                    .filter(|&i| server_index(i, servers) == s)
+                    .count();
+                assert_eq!(
+                    share as usize, counted,
+                    "{clients} over {servers}, server {s}"
+                );
+            }
+        }
+        assert_eq!(clients_on(10, 0, 0), 0);
+    }
+
+    #[test]
+    fn one_server_reads_as_before() {
+        let c = config();
+        assert_eq!(c.servers, ["127.0.0.1:8000"]);
+        assert_eq!(c.server_label(), "127.0.0.1:8000");
+        assert_eq!(c.clients_on(0), c.clients);
+        let two = Config::with_servers(vec!["a:1".into(), "b:2".into()]);
+        assert_eq!(two.server_label(), "a:1,b:2");
+    }
+
+    #[test]
+    fn servers_must_be_named_and_each_get_a_client() {
+        let mut c = Config::with_servers(Vec::new());
+        let err = c.check_messaging().unwrap_err().to_string();
+        assert!(err.contains("--server must be given"), "{err}");
+        c.servers = vec!["127.0.0.1:8000".into(), " ".into()];
+        let err = c.check_messaging().unwrap_err().to_string();
+        assert!(err.contains("names no server"), "{err}");
+        c.servers = vec![
+            "127.0.0.1:8000".into(),
+            "127.0.0.1:8001".into(),
+            "127.0.0.1:8002".into(),
+        ];
+        c.clients = 2;
+        c.senders = 1;
+        let err = c.check_common().unwrap_err().to_string();
+        assert!(err.contains("at least the number of --server"), "{err}");
+        c.clients = 3;
+        c.check_messaging().unwrap();
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::config::{Config, WIND_DOWN};
+use crate::config::{Config, WIND_DOWN, server_index};
 use crate::error::BenchError;
 use crate::progress;
 use crate::session::{self, ReaderStats, Session, Shared, StartPlan, WriterStats};
@@ -23,10 +23,22 @@ pub struct Fleet {
     pub sessions: Vec<Session>,
     /// Clients that could not connect, log in or join.
     pub failed: u64,
+    /// Of those, how many per server (indexed like [`Config::servers`]).
+    pub failed_by_server: Vec<u64>,
     /// The first of their errors.
     pub first_failure: Option<String>,
     /// From the first connection attempt to the last client in.
     pub connect_time: Duration,
+}
+
+/// Resolves every server of the run, in order, each to the first
+/// address it names.
+pub async fn resolve_all(servers: &[String]) -> Result<Vec<SocketAddr>, BenchError> {
+    let mut addrs = Vec::with_capacity(servers.len());
+    for server in servers {
+        addrs.push(resolve(server).await?);
+    }
+    Ok(addrs)
 }
 
 /// Resolves `HOST:PORT` to the first address it names.
@@ -44,10 +56,12 @@ pub async fn resolve(server: &str) -> Result<SocketAddr, BenchError> {
 
 /// Connects, logs in and joins every client, starting `ramp` per second,
 /// and starts each one's tasks as soon as it is in (so it reads from then
-/// on). Clients that fail are counted, not retried.
+/// on). Client `i` goes to server [`Config::server_of`]`(i)`, whose
+/// resolved address is `addrs[that]`. Clients that fail are counted, not
+/// retried.
 pub async fn connect_all(
     config: &Config,
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     shared: &Arc<Shared>,
     start: &watch::Receiver<Option<Arc<StartPlan>>>,
     read_buffer: usize,
@@ -59,7 +73,14 @@ pub async fn connect_all(
         let at = began + Duration::from_secs_f64(f64::from(index) / config.ramp);
         let nick = shared.run.nick(index);
         let (proto, room, limit) = (config.proto, config.room.clone(), config.connect_timeout);
-        let server = config.server.clone();
+        let which = config.server_of(index);
+        let (Some(server), Some(&addr)) = (config.servers.get(which), addrs.get(which)) else {
+            // The settings' checks and `resolve_all` give every server an
+            // address; should one be missing, its clients fail.
+            attempts.spawn(async move { (index, Err(LoginError::NoServer)) });
+            continue;
+        };
+        let server = server.clone();
         attempts.spawn(async move {
             tokio::time::sleep_until(at).await;
             let login =
@@ -70,11 +91,18 @@ pub async fn connect_all(
     let mut fleet = Fleet {
         sessions: Vec::with_capacity(config.clients as usize),
         failed: 0,
+        failed_by_server: vec![0; config.servers.len()],
         first_failure: None,
         connect_time: Duration::ZERO,
     };
     while let Some(attempt) = attempts.join_next().await {
         let failure = match attempt {
+            Ok((index, Err(e))) => {
+                if let Some(n) = fleet.failed_by_server.get_mut(config.server_of(index)) {
+                    *n += 1;
+                }
+                Some(format!("client {index}: {e}"))
+            }
             Ok((index, Ok(conn))) => {
                 let start = start.clone();
                 fleet.sessions.push(session::spawn(
@@ -86,7 +114,6 @@ pub async fn connect_all(
                 ));
                 None
             }
-            Ok((index, Err(e))) => Some(format!("client {index}: {e}")),
             Err(e) => Some(format!("a connecting task failed: {e}")),
         };
         if let Some(failure) = failure {
@@ -127,20 +154,34 @@ pub struct Collected {
     pub sockets: Vec<Conn>,
     /// Tasks that did not hand back in time (aborted; their figures are lost).
     pub lost_tasks: u64,
+    /// Deliveries counted by the clients of each server (indexed like
+    /// [`Config::servers`]).
+    pub delivered_by_server: Vec<u64>,
+    /// Messages written by the clients of each server.
+    pub sent_by_server: Vec<u64>,
 }
 
 /// Takes the figures back from every client's tasks once the run's stop
 /// token is cancelled; a task that takes longer than [`WIND_DOWN`] is aborted.
-pub async fn collect(sessions: Vec<Session>) -> Collected {
+/// Deliveries and sends are also added up per server, of `servers`.
+pub async fn collect(sessions: Vec<Session>, servers: usize) -> Collected {
     let deadline = Instant::now() + WIND_DOWN;
-    let mut collected = Collected::default();
+    let mut collected = Collected {
+        delivered_by_server: vec![0; servers],
+        sent_by_server: vec![0; servers],
+        ..Collected::default()
+    };
     for session in sessions {
+        let which = server_index(session.index, servers);
         let mut reader = session.reader;
         let mut writer = session.writer;
         let read = tokio::time::timeout_at(deadline, &mut reader).await;
         let write = tokio::time::timeout_at(deadline, &mut writer).await;
         let read_half = match read {
             Ok(Ok((stats, half))) => {
+                if let Some(n) = collected.delivered_by_server.get_mut(which) {
+                    *n += stats.deliveries;
+                }
                 collected.readers.push(stats);
                 Some(half)
             }
@@ -152,6 +193,9 @@ pub async fn collect(sessions: Vec<Session>) -> Collected {
         };
         let write_half = match write {
             Ok(Ok((stats, half))) => {
+                if let Some(n) = collected.sent_by_server.get_mut(which) {
+                    *n += stats.sent;
+                }
                 collected.writers.push(stats);
                 Some(half)
             }

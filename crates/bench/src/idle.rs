@@ -13,35 +13,37 @@ use crate::fleet;
 use crate::procstat::{ServerProbe, own_cpu};
 use crate::progress;
 use crate::report::IdleReport;
-use crate::run::{ServerReadings, Sums, shared_state};
+use crate::run::{ServerReadings, Shares, Sums, shared_state};
 
 /// Connects `config.clients` clients into the room, holds them for
 /// `config.duration` (answering pings, reading notices), then logs them out.
 /// With `--server-pid`, the report's `rss_per_client_bytes` is what one idle
-/// logged-in connection costs the server.
+/// logged-in connection costs the server. With several servers the clients
+/// are spread over them as in a message run.
 pub async fn idle(config: &Config) -> Result<IdleReport, BenchError> {
     config.check_common()?;
-    let addr = fleet::resolve(&config.server).await?;
+    let addrs = fleet::resolve_all(&config.servers).await?;
     let limit = config.idle_deadline();
-    tokio::time::timeout(limit, idle_at(config, addr))
+    tokio::time::timeout(limit, idle_at(config, &addrs))
         .await
         .map_err(|_| BenchError::Deadline(limit))?
 }
 
-async fn idle_at(config: &Config, addr: SocketAddr) -> Result<IdleReport, BenchError> {
-    let probe = ServerProbe::new(config.server_pid);
+async fn idle_at(config: &Config, addrs: &[SocketAddr]) -> Result<IdleReport, BenchError> {
+    let probe = ServerProbe::new(&config.server_pids)?;
     let rss_before = probe.rss_kib()?;
     let shared = shared_state(config);
     let _stop_all = shared.stop.clone().drop_guard();
     // Nobody is ever told to send.
     let (_start_tx, start_rx) = watch::channel(None);
-    let fleet = fleet::connect_all(config, addr, &shared, &start_rx, IDLE_READ_BUFFER).await;
+    let fleet = fleet::connect_all(config, addrs, &shared, &start_rx, IDLE_READ_BUFFER).await;
     if fleet.sessions.is_empty() {
         return Err(BenchError::NoneConnected(
             fleet.first_failure.unwrap_or_default(),
         ));
     }
     let rss_joined = probe.rss_kib()?;
+    let shares = Shares::new(config, &fleet);
     let cpu_start = own_cpu()?;
     let server_cpu_start = probe.cpu()?;
     let held_from = Instant::now();
@@ -75,13 +77,15 @@ async fn idle_at(config: &Config, addr: SocketAddr) -> Result<IdleReport, BenchE
         cpu_end: probe.cpu()?,
     };
     shared.stop.cancel();
-    let mut collected = fleet::collect(fleet.sessions).await;
+    let mut collected = fleet::collect(fleet.sessions, config.servers.len()).await;
     let sockets = std::mem::take(&mut collected.sockets);
     fleet::disconnect(config.proto, sockets).await;
     let sums = Sums::of(&collected);
+    let server_processes = server.stats(probe.processes(), held, connected);
     Ok(IdleReport {
         proto: config.proto,
-        server: config.server.clone(),
+        server: config.server_label(),
+        servers: shares.finish(&collected),
         room: config.room.clone(),
         clients: config.clients,
         connected,
@@ -92,6 +96,7 @@ async fn idle_at(config: &Config, addr: SocketAddr) -> Result<IdleReport, BenchE
         dropped: sums.dropped,
         first_drop: sums.first_drop,
         bench_cpu,
-        server_process: server.stats(probe.pid(), held, connected),
+        server_process: server_processes.first().cloned(),
+        server_processes,
     })
 }

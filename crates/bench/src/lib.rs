@@ -50,6 +50,8 @@ pub use config::Config;
 pub use error::BenchError;
 pub use find_max::{FindMax, find_max, next_rate, verdict};
 pub use idle::idle;
-pub use report::{FindMaxReport, IdleReport, Report, ServerStats, Step, Verdict, to_json};
+pub use report::{
+    FindMaxReport, IdleReport, Report, ServerShare, ServerStats, Step, Verdict, to_json,
+};
 pub use run::run;
 pub use wire::Proto;

@@ -1,10 +1,11 @@
-//! CPU time and memory of processes: the bench's own (getrusage) and a
-//! local server's (`/proc/PID/stat` and `/proc/PID/status`, Linux).
+//! CPU time and memory of processes: the bench's own (getrusage) and
+//! local servers' (`/proc/PID/stat` and `/proc/PID/status`, Linux).
 //!
 //! A load generator on the same machine as the server competes with it for
 //! the CPU, so the report shows both sides' CPU time over the measured
 //! window, and the server's resident memory before and after the clients
-//! joined.
+//! joined. Several processes can be measured side by side (the nodes of a
+//! cluster and the Redis between them), each named by its `/proc/PID/comm`.
 
 use std::time::Duration;
 
@@ -104,6 +105,13 @@ pub fn process_rss_kib(pid: u32) -> Result<u64, ProcError> {
     parse_vm_rss(&text).ok_or(ProcError::Format { path })
 }
 
+/// The command name of process `pid` (`/proc/PID/comm`: the executable's
+/// name, at most 15 bytes, e.g. `chatroom` or `redis-server`).
+pub fn process_name(pid: u32) -> Result<String, ProcError> {
+    let path = format!("/proc/{pid}/comm");
+    Ok(read(&path)?.trim_end_matches('\n').to_owned())
+}
+
 /// The peak resident set size of process `pid` in KiB (`VmHWM`).
 pub fn process_peak_rss_kib(pid: u32) -> Result<u64, ProcError> {
     let path = format!("/proc/{pid}/status");
@@ -191,38 +199,58 @@ pub fn parse_vm_rss(text: &str) -> Option<u64> {
     (words.next()? == "kB").then_some(kib)
 }
 
-/// Reads a server process's figures when `--server-pid` was given, and
-/// nothing otherwise.
-#[derive(Debug, Clone, Copy)]
+/// One process a [`ServerProbe`] measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    /// Its process id.
+    pub pid: u32,
+    /// Its command name when the probe started ([`process_name`]).
+    pub name: String,
+}
+
+/// Reads the figures of the processes given with `--server-pid` (none,
+/// one, or several: the nodes of a cluster and their Redis), each in turn,
+/// in the order given.
+#[derive(Debug, Clone, Default)]
 pub struct ServerProbe {
-    pid: Option<u32>,
+    processes: Vec<Probed>,
 }
 
 impl ServerProbe {
-    /// A probe of `pid`, if any.
-    pub fn new(pid: Option<u32>) -> Self {
-        ServerProbe { pid }
+    /// A probe of `pids`, whose names are read now: an error if one of
+    /// them is not a running local process.
+    pub fn new(pids: &[u32]) -> Result<Self, BenchError> {
+        let processes = pids
+            .iter()
+            .map(|&pid| {
+                process_name(pid)
+                    .map(|name| Probed { pid, name })
+                    .map_err(|source| BenchError::ServerStats { pid, source })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ServerProbe { processes })
     }
 
-    /// The process id probed.
-    pub fn pid(&self) -> Option<u32> {
-        self.pid
+    /// The processes probed, in order.
+    pub fn processes(&self) -> &[Probed] {
+        &self.processes
     }
 
-    /// The server's resident memory in KiB.
-    pub fn rss_kib(&self) -> Result<Option<u64>, BenchError> {
+    /// Each process's resident memory in KiB, in order.
+    pub fn rss_kib(&self) -> Result<Vec<u64>, BenchError> {
         self.read(process_rss_kib)
     }
 
-    /// The server's CPU time so far.
-    pub fn cpu(&self) -> Result<Option<CpuTime>, BenchError> {
+    /// Each process's CPU time so far, in order.
+    pub fn cpu(&self) -> Result<Vec<CpuTime>, BenchError> {
         self.read(process_cpu)
     }
 
-    fn read<T>(&self, what: fn(u32) -> Result<T, ProcError>) -> Result<Option<T>, BenchError> {
-        self.pid
-            .map(|pid| what(pid).map_err(|source| BenchError::ServerStats { pid, source }))
-            .transpose()
+    fn read<T>(&self, what: fn(u32) -> Result<T, ProcError>) -> Result<Vec<T>, BenchError> {
+        self.processes
+            .iter()
+            .map(|p| what(p.pid).map_err(|source| BenchError::ServerStats { pid: p.pid, source }))
+            .collect()
     }
 }
 
@@ -272,6 +300,23 @@ mod tests {
         let pid = std::process::id();
         assert!(process_rss_kib(pid).unwrap() > 0);
         assert!(process_cpu(pid).is_ok());
+        let name = process_name(pid).unwrap();
+        assert!(!name.is_empty() && !name.contains('\n'), "{name:?}");
+    }
+
+    #[test]
+    fn a_probe_reads_every_process_in_order() {
+        let me = std::process::id();
+        let probe = ServerProbe::new(&[me, me]).unwrap();
+        assert_eq!(probe.processes().len(), 2);
+        assert_eq!(probe.processes()[1].pid, me);
+        assert_eq!(probe.rss_kib().unwrap().len(), 2);
+        assert_eq!(probe.cpu().unwrap().len(), 2);
+        let none = ServerProbe::new(&[]).unwrap();
+        assert!(none.rss_kib().unwrap().is_empty() && none.cpu().unwrap().is_empty());
+        // Pid numbers stop well below this (pid_max is at most 2^22).
+        let err = ServerProbe::new(&[me, u32::MAX]).unwrap_err().to_string();
+        assert!(err.contains(&u32::MAX.to_string()), "{err}");
     }
 
     #[test]

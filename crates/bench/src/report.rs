@@ -21,8 +21,13 @@ use crate::wire::Proto;
 pub struct Report {
     /// The protocol spoken.
     pub proto: Proto,
-    /// The server, as given.
+    /// The server as given; with several `--server`s, all of them joined
+    /// with `,`.
     pub server: String,
+    /// Each server's share of the run, in the order given (one entry with
+    /// one server; empty in reports written before the bench kept them).
+    #[serde(default)]
+    pub servers: Vec<ServerShare>,
     /// The room.
     pub room: String,
     /// Clients asked for.
@@ -96,8 +101,13 @@ pub struct Report {
     pub bench_cpu: CpuTime,
     /// The bench's CPU as cores kept busy over the window.
     pub bench_cores: f64,
-    /// The server's figures, with `--server-pid`.
+    /// The first `--server-pid`'s figures (the first of
+    /// `server_processes`), as reports always had them.
     pub server_process: Option<ServerStats>,
+    /// Every `--server-pid`'s figures, in the order given (empty without
+    /// one, and in reports written before the bench kept them).
+    #[serde(default)]
+    pub server_processes: Vec<ServerStats>,
 }
 
 /// [`Drained`] as the report spells it.
@@ -122,11 +132,36 @@ impl From<Drained> for DrainedAs {
     }
 }
 
-/// A local server's CPU and memory, read from /proc.
+/// One server's share of a run with its clients spread over several
+/// (client `i` on server `i % servers`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerShare {
+    /// The server, as given.
+    pub server: String,
+    /// Clients sent to it.
+    pub clients: u32,
+    /// Of those, clients that got in.
+    pub connected: u64,
+    /// Of those, clients that could not.
+    pub failed: u64,
+    /// Senders among its clients (0 in idle runs).
+    pub senders: u32,
+    /// Messages its clients wrote (0 in idle runs).
+    pub sent: u64,
+    /// Deliveries its clients received, from senders on any server (0 in
+    /// idle runs).
+    pub delivered: u64,
+}
+
+/// A local process's CPU and memory, read from /proc.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerStats {
     /// The process id.
     pub pid: u32,
+    /// Its command name (`/proc/PID/comm`, e.g. `chatroom` or
+    /// `redis-server`; empty in reports written before the bench kept it).
+    #[serde(default)]
+    pub name: String,
     /// CPU time over the measured window (the run's, or the idle hold).
     pub cpu: CpuTime,
     /// That CPU time as cores kept busy.
@@ -137,7 +172,8 @@ pub struct ServerStats {
     pub rss_joined_kib: u64,
     /// Resident memory at the end of the window.
     pub rss_end_kib: u64,
-    /// `(rss_joined - rss_before) / connected`, in bytes.
+    /// `(rss_joined - rss_before) / connected`, in bytes (every connected
+    /// client of the run, whichever server it was on).
     pub rss_per_client_bytes: f64,
 }
 
@@ -146,8 +182,12 @@ pub struct ServerStats {
 pub struct IdleReport {
     /// The protocol spoken.
     pub proto: Proto,
-    /// The server, as given.
+    /// The server as given; with several `--server`s, all of them joined
+    /// with `,`.
     pub server: String,
+    /// Each server's share of the clients, in the order given.
+    #[serde(default)]
+    pub servers: Vec<ServerShare>,
     /// The room.
     pub room: String,
     /// Clients asked for.
@@ -168,9 +208,12 @@ pub struct IdleReport {
     pub first_drop: Option<String>,
     /// The bench's CPU time while holding.
     pub bench_cpu: CpuTime,
-    /// The server's figures, with `--server-pid`; `rss_per_client_bytes`
-    /// is the memory each idle logged-in connection costs.
+    /// The first `--server-pid`'s figures; `rss_per_client_bytes` is the
+    /// memory each idle logged-in connection costs.
     pub server_process: Option<ServerStats>,
+    /// Every `--server-pid`'s figures, in the order given.
+    #[serde(default)]
+    pub server_processes: Vec<ServerStats>,
 }
 
 /// One step of `--find-max`.
@@ -325,18 +368,72 @@ fn dropped_line(f: &mut fmt::Formatter<'_>, dropped: u64, first: &Option<String>
     Ok(())
 }
 
-fn server_lines(f: &mut fmt::Formatter<'_>, server: &Option<ServerStats>) -> fmt::Result {
-    if let Some(s) = server {
-        cpu_line(f, "server cpu", &s.cpu, s.cores)?;
+/// The process figures: as `server cpu` and `server rss` for one process,
+/// and a block per process, named, for several.
+fn server_lines(f: &mut fmt::Formatter<'_>, processes: &[ServerStats]) -> fmt::Result {
+    let rss_line = |f: &mut fmt::Formatter<'_>, label: &str, s: &ServerStats| {
         writeln!(
             f,
-            "{:<14} {} before, {} joined, {} at end ({:.0} bytes per client)",
-            "server rss",
+            "{label:<14} {} before, {} joined, {} at end ({:.0} bytes per client)",
             kib(s.rss_before_kib),
             kib(s.rss_joined_kib),
             kib(s.rss_end_kib),
             s.rss_per_client_bytes
+        )
+    };
+    match processes {
+        [] => Ok(()),
+        [s] => {
+            cpu_line(f, "server cpu", &s.cpu, s.cores)?;
+            rss_line(f, "server rss", s)
+        }
+        several => {
+            for s in several {
+                writeln!(f, "{:<14} {} (pid {})", "process", s.name, s.pid)?;
+                cpu_line(f, "  cpu", &s.cpu, s.cores)?;
+                rss_line(f, "  rss", s)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Every process measured: `server_processes`, or `server_process` alone
+/// in a report read back from before the bench kept the list.
+fn processes<'a>(first: &'a Option<ServerStats>, all: &'a [ServerStats]) -> &'a [ServerStats] {
+    if all.is_empty() {
+        first.as_slice()
+    } else {
+        all
+    }
+}
+
+/// A line per server when there are several (nothing for one: the
+/// totals say it all).
+fn share_lines(f: &mut fmt::Formatter<'_>, shares: &[ServerShare], messages: bool) -> fmt::Result {
+    if shares.len() < 2 {
+        return Ok(());
+    }
+    for (i, s) in shares.iter().enumerate() {
+        write!(
+            f,
+            "{:<14} {}: {} of {} connected, {} failed",
+            format!("server {}", i + 1),
+            s.server,
+            grouped(s.connected),
+            grouped(s.clients.into()),
+            grouped(s.failed)
         )?;
+        if messages {
+            write!(
+                f,
+                "; {} senders, {} sent, {} delivered",
+                grouped(s.senders.into()),
+                grouped(s.sent),
+                grouped(s.delivered)
+            )?;
+        }
+        writeln!(f)?;
     }
     Ok(())
 }
@@ -363,6 +460,7 @@ impl fmt::Display for Report {
             self.failed,
             &self.first_failure,
         )?;
+        share_lines(f, &self.servers, true)?;
         writeln!(
             f,
             "{:<14} {} messages, {} deliveries/s",
@@ -428,7 +526,7 @@ impl fmt::Display for Report {
             ratio(self.read_bytes, self.reads),
             ratio(self.delivered, self.reads)
         )?;
-        server_lines(f, &self.server_process)
+        server_lines(f, processes(&self.server_process, &self.server_processes))
     }
 }
 
@@ -456,10 +554,11 @@ impl fmt::Display for IdleReport {
             self.failed,
             &self.first_failure,
         )?;
+        share_lines(f, &self.servers, false)?;
         dropped_line(f, self.dropped, &self.first_drop)?;
         let held = std::time::Duration::from_secs_f64(self.held_s);
         cpu_line(f, "bench cpu", &self.bench_cpu, self.bench_cpu.cores(held))?;
-        server_lines(f, &self.server_process)
+        server_lines(f, processes(&self.server_process, &self.server_processes))
     }
 }
 

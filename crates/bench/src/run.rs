@@ -1,6 +1,7 @@
 //! One message run: connect everyone, send open loop for the duration,
 //! wait for stragglers, stop, add up, log out.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -11,12 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, RUN_READ_BUFFER, START_LEAD};
 use crate::error::BenchError;
-use crate::fleet::{self, Collected};
+use crate::fleet::{self, Collected, Fleet};
 use crate::latency::{LatencySummary, Shards};
 use crate::names::RunId;
-use crate::procstat::{CpuTime, ServerProbe, own_cpu};
+use crate::procstat::{CpuTime, Probed, ServerProbe, own_cpu};
 use crate::progress;
-use crate::report::{Report, ServerStats};
+use crate::report::{Report, ServerShare, ServerStats};
 use crate::session::{Shared, StartPlan};
 use crate::tally::{self, DrainWatch};
 use crate::wire::MessageFrame;
@@ -31,9 +32,9 @@ const PROGRESS_TICK: Duration = Duration::from_millis(100);
 /// [`Config::run_deadline`]; every connection is closed when it returns.
 pub async fn run(config: &Config) -> Result<Report, BenchError> {
     config.check_messaging()?;
-    let addr = fleet::resolve(&config.server).await?;
+    let addrs = fleet::resolve_all(&config.servers).await?;
     let limit = config.run_deadline();
-    tokio::time::timeout(limit, run_at(config, addr))
+    tokio::time::timeout(limit, run_at(config, &addrs))
         .await
         .map_err(|_| BenchError::Deadline(limit))?
 }
@@ -55,15 +56,15 @@ pub(crate) fn shared_state(config: &Config) -> Arc<Shared> {
     })
 }
 
-async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, BenchError> {
-    let probe = ServerProbe::new(config.server_pid);
+async fn run_at(config: &Config, addrs: &[SocketAddr]) -> Result<Report, BenchError> {
+    let probe = ServerProbe::new(&config.server_pids)?;
     let rss_before = probe.rss_kib()?;
     let shared = shared_state(config);
     // However this function ends (even dropped at the deadline), every
     // client task stops and its socket closes.
     let _stop_all = shared.stop.clone().drop_guard();
     let (start_tx, start_rx) = watch::channel(None);
-    let fleet = fleet::connect_all(config, addr, &shared, &start_rx, RUN_READ_BUFFER).await;
+    let fleet = fleet::connect_all(config, addrs, &shared, &start_rx, RUN_READ_BUFFER).await;
     if fleet.sessions.is_empty() {
         return Err(BenchError::NoneConnected(
             fleet.first_failure.unwrap_or_default(),
@@ -75,6 +76,10 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
     let mut roles = vec![None; config.clients as usize];
     for (k, session) in fleet.sessions.iter().take(senders as usize).enumerate() {
         roles[session.index as usize] = Some(k as f64 / f64::from(senders));
+    }
+    let mut shares = Shares::new(config, &fleet);
+    for session in fleet.sessions.iter().take(senders as usize) {
+        shares.sender(config.server_of(session.index));
     }
     shared
         .senders_active
@@ -143,20 +148,20 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
     let rss_end = probe.rss_kib()?;
     bar.finish_and_clear();
 
-    let mut collected = fleet::collect(fleet.sessions).await;
+    let mut collected = fleet::collect(fleet.sessions, config.servers.len()).await;
     let sockets = std::mem::take(&mut collected.sockets);
     let closed = fleet::disconnect(config.proto, sockets).await;
     tracing::debug!(closed, "clients logged out");
 
     let window = window_end.saturating_duration_since(t0);
-    let server_process = ServerReadings {
+    let server_processes = ServerReadings {
         rss_before,
         rss_joined,
         rss_end,
         cpu_start: server_cpu_start,
         cpu_end: server_cpu_end,
     }
-    .stats(probe.pid(), window, members);
+    .stats(probe.processes(), window, members);
     let sums = Sums::of(&collected);
     let expected = tally::expected_deliveries(sums.sent, members);
     let loss = tally::loss(expected, sums.deliveries);
@@ -165,7 +170,8 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
     let offered = u64::from(senders) * config.offered_per_sender();
     Ok(Report {
         proto: config.proto,
-        server: config.server.clone(),
+        server: config.server_label(),
+        servers: shares.finish(&collected),
         room: config.room.clone(),
         clients: config.clients,
         connected: members,
@@ -206,7 +212,8 @@ async fn run_at(config: &Config, addr: std::net::SocketAddr) -> Result<Report, B
         window_s: window.as_secs_f64(),
         bench_cpu,
         bench_cores: bench_cpu.cores(window),
-        server_process,
+        server_process: server_processes.first().cloned(),
+        server_processes,
     })
 }
 
@@ -277,37 +284,98 @@ impl Sums {
     }
 }
 
-/// What was read of a server process during a run (all `None` without
+/// Each server's share of a run, filled in as the run goes.
+#[derive(Debug)]
+pub(crate) struct Shares {
+    shares: Vec<ServerShare>,
+}
+
+impl Shares {
+    /// The servers' shares once everyone connected: who was sent where,
+    /// who got in and who did not.
+    pub(crate) fn new(config: &Config, fleet: &Fleet) -> Shares {
+        let mut shares: Vec<ServerShare> = config
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, server)| ServerShare {
+                server: server.clone(),
+                clients: config.clients_on(i),
+                connected: 0,
+                failed: fleet.failed_by_server.get(i).copied().unwrap_or_default(),
+                senders: 0,
+                sent: 0,
+                delivered: 0,
+            })
+            .collect();
+        for session in &fleet.sessions {
+            if let Some(share) = shares.get_mut(config.server_of(session.index)) {
+                share.connected += 1;
+            }
+        }
+        Shares { shares }
+    }
+
+    /// Counts a sender on server `server`.
+    pub(crate) fn sender(&mut self, server: usize) {
+        if let Some(share) = self.shares.get_mut(server) {
+            share.senders += 1;
+        }
+    }
+
+    /// The shares with what the clients of each server sent and received.
+    pub(crate) fn finish(mut self, collected: &Collected) -> Vec<ServerShare> {
+        for (i, share) in self.shares.iter_mut().enumerate() {
+            share.sent = collected.sent_by_server.get(i).copied().unwrap_or_default();
+            share.delivered = collected
+                .delivered_by_server
+                .get(i)
+                .copied()
+                .unwrap_or_default();
+        }
+        self.shares
+    }
+}
+
+/// What was read of the measured processes during a run, each reading one
+/// figure per process in the probe's order (all empty without
 /// `--server-pid`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct ServerReadings {
-    pub rss_before: Option<u64>,
-    pub rss_joined: Option<u64>,
-    pub rss_end: Option<u64>,
-    pub cpu_start: Option<CpuTime>,
-    pub cpu_end: Option<CpuTime>,
+    pub rss_before: Vec<u64>,
+    pub rss_joined: Vec<u64>,
+    pub rss_end: Vec<u64>,
+    pub cpu_start: Vec<CpuTime>,
+    pub cpu_end: Vec<CpuTime>,
 }
 
 impl ServerReadings {
-    /// The report's server figures over `window` with `clients` in, when
-    /// every reading was taken.
+    /// The report's figures of each of `processes` over `window` with
+    /// `clients` in, in order; a process missing a reading is left out.
     pub(crate) fn stats(
         &self,
-        pid: Option<u32>,
+        processes: &[Probed],
         window: Duration,
         clients: u64,
-    ) -> Option<ServerStats> {
-        let cpu = self.cpu_end?.since(self.cpu_start?);
-        let (before, joined) = (self.rss_before?, self.rss_joined?);
-        Some(ServerStats {
-            pid: pid?,
-            cpu,
-            cores: cpu.cores(window),
-            rss_before_kib: before,
-            rss_joined_kib: joined,
-            rss_end_kib: self.rss_end?,
-            rss_per_client_bytes: per_client_bytes(before, joined, clients),
-        })
+    ) -> Vec<ServerStats> {
+        processes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, process)| {
+                let cpu = self.cpu_end.get(i)?.since(*self.cpu_start.get(i)?);
+                let (before, joined) = (*self.rss_before.get(i)?, *self.rss_joined.get(i)?);
+                Some(ServerStats {
+                    pid: process.pid,
+                    name: process.name.clone(),
+                    cpu,
+                    cores: cpu.cores(window),
+                    rss_before_kib: before,
+                    rss_joined_kib: joined,
+                    rss_end_kib: *self.rss_end.get(i)?,
+                    rss_per_client_bytes: per_client_bytes(before, joined, clients),
+                })
+            })
+            .collect()
     }
 }
 
@@ -345,6 +413,7 @@ mod tests {
             ],
             sockets: Vec::new(),
             lost_tasks: 1,
+            ..Collected::default()
         };
         let sums = Sums::of(&collected);
         assert_eq!(sums.deliveries, 2);
@@ -366,34 +435,42 @@ mod tests {
 
     #[test]
     fn server_figures_need_every_reading() {
-        let cpu = |s| {
-            Some(CpuTime {
-                user_s: s,
-                sys_s: s,
-            })
+        let cpu = |s| CpuTime {
+            user_s: s,
+            sys_s: s,
         };
         let readings = ServerReadings {
-            rss_before: Some(1000),
-            rss_joined: Some(2000),
-            rss_end: Some(2100),
-            cpu_start: cpu(1.0),
-            cpu_end: cpu(2.0),
+            rss_before: vec![1000, 500],
+            rss_joined: vec![2000, 600],
+            rss_end: vec![2100, 700],
+            cpu_start: vec![cpu(1.0), cpu(0.0)],
+            cpu_end: vec![cpu(2.0), cpu(1.0)],
         };
-        let stats = readings
-            .stats(Some(7), Duration::from_secs(4), 512)
-            .unwrap();
-        assert_eq!(stats.pid, 7);
-        assert_eq!(stats.cores, 0.5);
-        assert_eq!(stats.rss_per_client_bytes, 2000.0);
-        assert!(readings.stats(None, Duration::from_secs(4), 512).is_none());
+        let processes = [
+            Probed {
+                pid: 7,
+                name: "chatroom".into(),
+            },
+            Probed {
+                pid: 9,
+                name: "redis-server".into(),
+            },
+        ];
+        let stats = readings.stats(&processes, Duration::from_secs(4), 512);
+        assert_eq!(stats.len(), 2);
+        assert_eq!((stats[0].pid, stats[0].name.as_str()), (7, "chatroom"));
+        assert_eq!(stats[0].cores, 0.5);
+        assert_eq!(stats[0].rss_per_client_bytes, 2000.0);
+        assert_eq!((stats[1].pid, stats[1].name.as_str()), (9, "redis-server"));
+        assert_eq!(stats[1].cores, 0.5);
+        assert_eq!(stats[1].rss_end_kib, 700);
+        assert!(readings.stats(&[], Duration::from_secs(4), 512).is_empty());
         let partial = ServerReadings {
-            cpu_end: None,
+            cpu_end: vec![cpu(2.0)],
             ..readings
         };
-        assert!(
-            partial
-                .stats(Some(7), Duration::from_secs(4), 512)
-                .is_none()
-        );
+        let stats = partial.stats(&processes, Duration::from_secs(4), 512);
+        assert_eq!(stats.len(), 1, "{stats:?}");
+        assert_eq!(stats[0].pid, 7);
     }
 }

@@ -95,6 +95,10 @@ pub enum LoginError {
     /// The WebSocket could not be opened or broke (the message says how).
     #[error("{0}")]
     WebSocket(String),
+    /// The run has no address for this client's server (the settings'
+    /// checks make sure it never happens).
+    #[error("no server address for this client")]
+    NoServer,
 }
 
 /// Logs in as `nick` and joins `room`. Whatever the connection read past

@@ -24,7 +24,7 @@ async fn json_run_counts_every_delivery_in_the_lobby() {
     let server = TestServer::start().await;
     let mut config = small(&server);
     // The server runs in this process: measure it as a local server.
-    config.server_pid = Some(std::process::id());
+    config.server_pids = vec![std::process::id()];
     let report = run(&config).await.unwrap();
 
     assert_eq!(report.proto, Proto::Json);
@@ -51,6 +51,17 @@ async fn json_run_counts_every_delivery_in_the_lobby() {
     let server_process = report.server_process.clone().unwrap();
     assert_eq!(server_process.pid, std::process::id());
     assert!(server_process.rss_before_kib > 0 && server_process.rss_joined_kib > 0);
+    assert_eq!(report.server_processes.len(), 1);
+    assert_eq!(report.server_processes[0].pid, server_process.pid);
+    // One server: one share, holding everything.
+    assert_eq!(report.server, server.addr.to_string());
+    let share = &report.servers[..];
+    assert_eq!(share.len(), 1, "{report}");
+    assert_eq!((share[0].connected, share[0].senders), (6, 2));
+    assert_eq!(
+        (share[0].sent, share[0].delivered),
+        (report.sent, report.delivered)
+    );
 
     // The report is a documented JSON object for scripts.
     let json = serde_json::to_value(&report).unwrap();
@@ -68,6 +79,8 @@ async fn json_run_counts_every_delivery_in_the_lobby() {
         "timeline",
         "bench_cpu",
         "server_process",
+        "server_processes",
+        "servers",
     ] {
         assert!(json.get(field).is_some(), "{field} missing from {json}");
     }
@@ -119,7 +132,7 @@ async fn idle_clients_are_held_and_measured() {
     let mut config = small(&server);
     config.clients = 20;
     config.duration = Duration::from_millis(300);
-    config.server_pid = Some(std::process::id());
+    config.server_pids = vec![std::process::id()];
     let report = idle(&config).await.unwrap();
     assert_eq!(
         (report.connected, report.failed, report.dropped),
@@ -154,4 +167,92 @@ async fn find_max_doubles_while_the_server_keeps_up() {
     );
     assert_eq!(report.best_rate, Some(20.0));
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_two_servers_spreads_clients_and_senders() {
+    // Two ordinary servers, not a cluster: each client only hears the
+    // senders on its own server, and the report's per-server shares say so.
+    let (a, b) = (TestServer::start().await, TestServer::start().await);
+    let mut config = Config::with_servers(vec![a.addr.to_string(), b.addr.to_string()]);
+    config.clients = 6;
+    config.senders = 2;
+    config.rate = 20.0;
+    config.duration = Duration::from_secs(1);
+    config.ramp = 200.0;
+    // Half the expected deliveries never come: do not wait long for them.
+    config.quiet = Duration::from_millis(300);
+    // Both servers run in this process: measure it twice, as two nodes.
+    let me = std::process::id();
+    config.server_pids = vec![me, me];
+    let report = run(&config).await.unwrap();
+
+    assert_eq!(report.server, format!("{},{}", a.addr, b.addr));
+    assert_eq!((report.connected, report.failed), (6, 0), "{report}");
+    let shares = &report.servers;
+    assert_eq!(shares.len(), 2, "{report}");
+    for (share, server) in shares.iter().zip([&a, &b]) {
+        assert_eq!(share.server, server.addr.to_string());
+        assert_eq!((share.clients, share.connected, share.failed), (3, 3, 0));
+        // Clients 0 and 1 send: one on each server.
+        assert_eq!(share.senders, 1, "{report}");
+        assert!(share.sent > 0, "{report}");
+        // Each of the other two clients on the server got every message.
+        assert_eq!(share.delivered, share.sent * 2, "{report}");
+    }
+    assert_eq!(shares[0].sent + shares[1].sent, report.sent);
+    assert_eq!(shares[0].delivered + shares[1].delivered, report.delivered);
+    // The totals still count one room across both: 5 receivers a message.
+    assert_eq!(report.expected, report.sent * 5);
+    assert!(report.lost > 0, "{report}");
+
+    assert_eq!(report.server_processes.len(), 2, "{report}");
+    for p in &report.server_processes {
+        assert_eq!(p.pid, me);
+        assert!(!p.name.is_empty());
+    }
+    let first = report.server_process.clone().unwrap();
+    assert_eq!(first.pid, report.server_processes[0].pid);
+    let text = report.to_string();
+    assert!(text.contains("server 2"), "{text}");
+    assert!(text.contains(&format!("(pid {me})")), "{text}");
+
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["servers"][1]["connected"], 3, "{json}");
+    assert_eq!(json["server_processes"][1]["pid"], me, "{json}");
+    let back: chatroom_bench::Report = serde_json::from_value(json).unwrap();
+    assert_eq!(back.servers, report.servers);
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_clients_are_spread_over_two_servers() {
+    let (a, b) = (TestServer::start().await, TestServer::start().await);
+    let mut config = Config::with_servers(vec![a.addr.to_string(), b.addr.to_string()]);
+    config.clients = 5;
+    config.duration = Duration::from_millis(200);
+    let report = idle(&config).await.unwrap();
+    assert_eq!((report.connected, report.failed), (5, 0), "{report}");
+    let connected: Vec<u64> = report.servers.iter().map(|s| s.connected).collect();
+    assert_eq!(connected, [3, 2], "{report}");
+    assert!(report.server_processes.is_empty() && report.server_process.is_none());
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_fails_only_its_own_clients() {
+    let a = TestServer::start().await;
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refusing = unused.local_addr().unwrap().to_string();
+    drop(unused);
+    let mut config = Config::with_servers(vec![a.addr.to_string(), refusing]);
+    config.clients = 4;
+    config.duration = Duration::from_millis(100);
+    let report = idle(&config).await.unwrap();
+    assert_eq!((report.connected, report.failed), (2, 2), "{report}");
+    let failed: Vec<u64> = report.servers.iter().map(|s| s.failed).collect();
+    assert_eq!(failed, [0, 2], "{report}");
+    a.stop().await;
 }

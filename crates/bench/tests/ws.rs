@@ -58,7 +58,7 @@ fn assert_all_delivered(report: &chatroom_bench::Report) {
 async fn ws_run_counts_every_delivery() {
     let server = TestServer::start().await;
     let mut config = small(&server, Proto::Ws);
-    config.server_pid = Some(std::process::id());
+    config.server_pids = vec![std::process::id()];
     let report = run(&config).await.unwrap();
     assert_eq!(report.proto, Proto::Ws);
     assert_all_delivered(&report);
@@ -107,7 +107,7 @@ async fn idle_ws_clients_answer_the_servers_websocket_pings() {
         let mut config = small(&server, proto);
         config.clients = 10;
         config.duration = Duration::from_secs(1);
-        config.server_pid = Some(std::process::id());
+        config.server_pids = vec![std::process::id()];
         let report = idle(&config).await.unwrap();
         assert_eq!(
             (report.connected, report.failed, report.dropped),
@@ -175,7 +175,7 @@ async fn ws_at_a_port_that_is_not_http_is_a_clear_error() {
     // error says the WebSocket handshake with which URL failed.
     let server = TestServer::start().await;
     let mut config = small(&server, Proto::Ws);
-    config.server = server.addr.to_string();
+    config.servers = vec![server.addr.to_string()];
     config.clients = 2;
     config.senders = 1;
     let err = run(&config).await.unwrap_err().to_string();

@@ -91,7 +91,10 @@ enum Command {
             After a wait for late deliveries the report gives: connected, offered, actually sent, \
             expected and delivered deliveries, loss, deliveries per second, latency p50/p90/p99/\
             p99.9/max, the bench's own CPU time, and with --server-pid the server's CPU time and \
-            memory. --find-max searches for the highest clean rate; --idle holds idle clients to \
+            memory. --server may be given several times (the nodes of a cluster): client i \
+            connects to the (i mod N)th, every client joins the same room, and the report adds \
+            each server's share; --server-pid too, for each node and for other processes such as \
+            redis-server, each reported by pid and name. --find-max searches for the highest clean rate; --idle holds idle clients to \
             measure memory per connection. --plot draws the run (or the search) as an SVG \
             chart, and `chatroom bench plot` draws recorded --json reports side by side. \
             docs/bench.md is the manual.",
@@ -100,6 +103,8 @@ enum Command {
             chatroom bench --server-pid $(pgrep -f 'chatroom serve') --json > run.json\n  \
             chatroom bench --proto irc --server 127.0.0.1:6667 --clients 1000 --senders 1000 --rate 1\n  \
             chatroom bench --proto ws --server 127.0.0.1:8080 --clients 1000 --senders 20 --rate 100\n  \
+            chatroom bench --server 127.0.0.1:8000 --server 127.0.0.1:8001 --clients 1000 \\\n      \
+            --senders 20 --rate 100 --server-pid $A --server-pid $B --server-pid $REDIS\n  \
             chatroom bench --find-max --clients 1000 --senders 20 --rate 50 --duration 5s\n  \
             chatroom bench --idle --clients 10000 --ramp 200 --duration 30s --server-pid 4242\n  \
             chatroom bench --clients 200 --senders 20 --rate 50 --plot run.svg\n  \
@@ -328,9 +333,11 @@ struct PlotArgs {
 #[derive(Args)]
 struct BenchRunArgs {
     /// The server to load (with --proto ws or irc-ws: its HTTP listener,
-    /// e.g. 127.0.0.1:8080).
+    /// e.g. 127.0.0.1:8080). Repeat it to load several servers sharing
+    /// the room (the nodes of a cluster): client i connects to the
+    /// (i mod N)th, so clients and senders are split evenly.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "HOST:PORT")]
-    server: String,
+    server: Vec<String>,
     /// The protocol the clients speak, and whether over TCP or WebSocket.
     #[arg(long, value_enum, default_value = "json")]
     proto: ProtoArg,
@@ -366,8 +373,10 @@ struct BenchRunArgs {
     drain: Duration,
     /// Process id of the server, when it runs on this machine: adds its CPU
     /// time during the run and its memory before and after the clients joined.
+    /// Repeat it to measure several processes, each reported with its pid
+    /// and name (the nodes, and e.g. redis-server).
     #[arg(long, value_name = "PID")]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Print the report as JSON (fields documented in docs/bench.md).
     #[arg(long)]
     json: bool,
@@ -700,24 +709,7 @@ async fn join(mut args: JoinArgs, full_screen: bool) -> u8 {
 /// Runs the benchmark the flags ask for, prints its report (human or
 /// JSON) and, with --plot, draws it.
 async fn bench(args: BenchRunArgs) -> anyhow::Result<()> {
-    let mut config = chatroom_bench::Config::new(args.server);
-    config.proto = match args.proto {
-        ProtoArg::Json => Proto::Json,
-        ProtoArg::Irc => Proto::Irc,
-        ProtoArg::Ws => Proto::Ws,
-        ProtoArg::IrcWs => Proto::IrcWs,
-    };
-    config.clients = args.clients;
-    config.senders = args.senders;
-    config.rate = args.rate;
-    config.duration = args.duration;
-    config.size = args.size;
-    config.room = args.room;
-    config.ramp = args.ramp;
-    config.connect_timeout = args.connect_timeout;
-    config.quiet = args.quiet;
-    config.drain_cap = args.drain;
-    config.server_pid = args.server_pid;
+    let mut config = bench_config(&args);
     config.progress = std::io::stderr().is_terminal();
     if let Some(path) = &args.plot {
         // Find out before a long run, not after it, that the chart
@@ -754,6 +746,29 @@ async fn bench(args: BenchRunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The run the flags describe (progress bars off).
+fn bench_config(args: &BenchRunArgs) -> chatroom_bench::Config {
+    let mut config = chatroom_bench::Config::with_servers(args.server.clone());
+    config.proto = match args.proto {
+        ProtoArg::Json => Proto::Json,
+        ProtoArg::Irc => Proto::Irc,
+        ProtoArg::Ws => Proto::Ws,
+        ProtoArg::IrcWs => Proto::IrcWs,
+    };
+    config.clients = args.clients;
+    config.senders = args.senders;
+    config.rate = args.rate;
+    config.duration = args.duration;
+    config.size = args.size;
+    config.room = args.room.clone();
+    config.ramp = args.ramp;
+    config.connect_timeout = args.connect_timeout;
+    config.quiet = args.quiet;
+    config.drain_cap = args.drain;
+    config.server_pids = args.server_pid.clone();
+    config
 }
 
 /// `chatroom bench history`: fills, measures and prints the report.
@@ -833,4 +848,51 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
 fn write_svg(path: &Path, svg: &str) -> anyhow::Result<()> {
     std::fs::write(path, svg)
         .map_err(|e| anyhow::anyhow!("cannot write the chart {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bench run that `chatroom bench ARGS...` describes.
+    fn bench_run(args: &[&str]) -> chatroom_bench::Config {
+        let argv = ["chatroom", "bench"].iter().chain(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Bench(bench) => bench_config(&bench.run),
+            _ => panic!("not a bench command"),
+        }
+    }
+
+    #[test]
+    fn bench_loads_one_server_by_default() {
+        let config = bench_run(&[]);
+        assert_eq!(config.servers, ["127.0.0.1:8000"]);
+        assert!(config.server_pids.is_empty());
+        let config = bench_run(&["--server", "10.0.0.1:7000", "--server-pid", "42"]);
+        assert_eq!(config.servers, ["10.0.0.1:7000"]);
+        assert_eq!(config.server_pids, [42]);
+    }
+
+    #[test]
+    fn bench_takes_several_servers_and_pids_in_order() {
+        let config = bench_run(&[
+            "--server",
+            "127.0.0.1:8001",
+            "--clients",
+            "1000",
+            "--server",
+            "127.0.0.1:8002",
+            "--server-pid",
+            "11",
+            "--server-pid",
+            "12",
+            "--server-pid",
+            "13",
+        ]);
+        assert_eq!(config.servers, ["127.0.0.1:8001", "127.0.0.1:8002"]);
+        assert_eq!(config.server_pids, [11, 12, 13]);
+        assert_eq!((config.clients_on(0), config.clients_on(1)), (500, 500));
+        assert_eq!(config.server_label(), "127.0.0.1:8001,127.0.0.1:8002");
+        assert!(Cli::try_parse_from(["chatroom", "bench", "--server-pid", "x"]).is_err());
+    }
 }

@@ -12,6 +12,7 @@ pub fn run_report(offered_per_s: f64, p99_us: u64) -> Report {
     Report {
         proto: Proto::Json,
         server: "127.0.0.1:8000".to_owned(),
+        servers: Vec::new(),
         room: "lobby".to_owned(),
         clients: 11,
         connected: 11,
@@ -64,6 +65,7 @@ pub fn run_report(offered_per_s: f64, p99_us: u64) -> Report {
         },
         bench_cores: 0.06,
         server_process: None,
+        server_processes: Vec::new(),
     }
 }
 
