@@ -53,6 +53,22 @@ pub struct Envelope {
     /// (joins, parts and the like); messages are delivered everywhere,
     /// the origin too, in the order Redis gives.
     pub delivered_at_origin: bool,
+    /// The room's modes and ranks after this (a mode change, a join that
+    /// made the room, a kick): other nodes take them as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<SharedRoom>,
+}
+
+/// What every node keeps the same of a room besides its topic: its modes,
+/// lists and operator accounts, and who is its operator or has voice now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedRoom {
+    /// Its settings as stored (`RoomSettings::to_stored`).
+    pub settings: String,
+    /// Members who are its operators now, on any node.
+    pub operators: Vec<UserId>,
+    /// Members with voice now, on any node.
+    pub voiced: Vec<UserId>,
 }
 
 /// An envelope as Redis ordered it.
@@ -164,6 +180,7 @@ mod tests {
             },
             stored: None,
             delivered_at_origin: false,
+            room: None,
         };
         serde_json::to_string(&envelope).unwrap_or_default()
     }

@@ -7,8 +7,11 @@
 
 /// A room's route, by folded key.
 pub fn room_route(key: &str) -> String {
-    format!("room:{key}")
+    format!("{ROOM_ROUTES}{key}")
 }
+
+/// What every room's route starts with.
+pub const ROOM_ROUTES: &str = "room:";
 
 /// A node's inbox route.
 pub fn node_route(node: &str) -> String {
@@ -63,9 +66,10 @@ pub fn members(key: &str) -> String {
     format!("chatroom:members:{key}")
 }
 
-/// A room's topic as last set on any node: `text`, `by`, `at`.
-pub fn topic(key: &str) -> String {
-    format!("chatroom:topic:{key}")
+/// A room's shared state: its topic as last set on any node (`text`,
+/// `by`, `at`) and its modes and ranks (`state`, JSON).
+pub fn room(key: &str) -> String {
+    format!("chatroom:room:{key}")
 }
 
 #[cfg(test)]

@@ -35,11 +35,11 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use envelope::{Envelope, Recipients};
+pub use envelope::{Envelope, Recipients, SharedRoom};
 
 use crate::event::{Event, EventKind, Person};
 use crate::hub::{Audience, Hub, UserId};
@@ -124,13 +124,21 @@ enum Route {
 }
 
 /// A room this node starts or stops listening to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Watch {
     /// Its first member here joined.
     Room(String),
+    /// Someone here is about to join it: listen now, and say when it is
+    /// done, so that nothing said after the join is missed.
+    Listen(String, oneshot::Sender<()>),
     /// Its last member here left.
     Unroom(String),
 }
+
+/// How long a join waits for the node to start listening to its room
+/// (Redis away: the join goes on without, and the room is caught up
+/// once Redis is back).
+const LISTEN_WITHIN: Duration = Duration::from_secs(2);
 
 /// This node's membership of the cluster: what the hub calls.
 pub struct Cluster {
@@ -239,6 +247,16 @@ impl Cluster {
         Ok(())
     }
 
+    /// Starts listening to room `key` and waits until this node is
+    /// subscribed (or [`LISTEN_WITHIN`] passed): from then on it gets every
+    /// message of the room.
+    pub async fn listen(&self, key: &str) {
+        let (done, listening) = oneshot::channel();
+        if self.watch.send(Watch::Listen(key.to_owned(), done)).is_ok() {
+            let _ = tokio::time::timeout(LISTEN_WITHIN, listening).await;
+        }
+    }
+
     /// This run's identity in the cluster (its name and a random part).
     pub fn node(&self) -> &str {
         &self.node
@@ -281,7 +299,7 @@ impl Cluster {
     /// (messages go through [`Cluster::to_room`] instead, direct ones
     /// through [`Cluster::to_nick`], and what only this node's users can
     /// see stays here).
-    pub fn pass_on(&self, audience: Audience<'_>, event: &Event) {
+    pub fn pass_on(&self, audience: Audience<'_>, event: &Event, room: Option<SharedRoom>) {
         if !passed_on(event.kind()) {
             return;
         }
@@ -310,6 +328,7 @@ impl Cluster {
                 kind: event.kind().clone(),
                 stored: None,
                 delivered_at_origin: true,
+                room,
             },
             takes_id: false,
             receipt: None,
@@ -338,6 +357,17 @@ impl Cluster {
     }
 }
 
+/// A room as Redis keeps it, for a node that starts listening to it.
+#[derive(Debug, Clone, Default)]
+pub struct RoomState {
+    /// Who is in it, on which node.
+    pub members: Vec<(String, Person)>,
+    /// Its topic, if one was set.
+    pub topic: Option<SharedTopic>,
+    /// Its modes and ranks, if they were shared.
+    pub shared: Option<SharedRoom>,
+}
+
 /// A room's topic as Redis keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedTopic {
@@ -350,14 +380,11 @@ pub struct SharedTopic {
 }
 
 impl Cluster {
-    /// Who is in room `key` on every node (`(node, person)`) and its
-    /// topic, as Redis keeps them.
-    pub async fn room_state(
-        &self,
-        key: &str,
-    ) -> redis::RedisResult<(Vec<(String, Person)>, Option<SharedTopic>)> {
+    /// Who is in room `key` on every node (`(node, person)`), its topic
+    /// and its modes and ranks, as Redis keeps them.
+    pub async fn room_state(&self, key: &str) -> redis::RedisResult<RoomState> {
         let mut pipe = redis::pipe();
-        pipe.hgetall(keys::members(key)).hgetall(keys::topic(key));
+        pipe.hgetall(keys::members(key)).hgetall(keys::room(key));
         let (members, topic): (Vec<(String, String)>, HashMap<String, String>) =
             pipe.query_async(&mut self.redis.clone()).await?;
         let members = members
@@ -367,12 +394,19 @@ impl Cluster {
                 Some((node.to_owned(), serde_json::from_str(person).ok()?))
             })
             .collect();
+        let shared = topic
+            .get("state")
+            .and_then(|state| serde_json::from_str(state).ok());
         let topic = topic.get("text").map(|text| SharedTopic {
             text: text.clone(),
             set_by: topic.get("by").cloned(),
             set_at: topic.get("at").and_then(|at| at.parse().ok()),
         });
-        Ok((members, topic))
+        Ok(RoomState {
+            members,
+            topic,
+            shared,
+        })
     }
 }
 

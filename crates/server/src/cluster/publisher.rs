@@ -188,10 +188,19 @@ impl Cluster {
     }
 }
 
-/// Keeps Redis's member lists (what a node starting to listen to a room
-/// learns) in step with the joins, parts, kicks, quits and renames passed
-/// on, in the same round trip and order.
+/// Keeps Redis's member lists and room states (what a node starting to
+/// listen to a room learns) in step with the joins, parts, kicks, quits,
+/// renames, topics and mode changes passed on, in the same round trip and
+/// order.
 fn add_member_writes(pipe: &mut Pipeline, envelope: &Envelope) {
+    if let (Recipients::Room(key), Some(room)) = (&envelope.to, &envelope.room) {
+        pipe.hset(
+            keys::room(key),
+            "state",
+            serde_json::to_string(room).unwrap_or_default(),
+        )
+        .ignore();
+    }
     let entry = |who: &Person| {
         format!(
             "{} {}",
@@ -209,7 +218,7 @@ fn add_member_writes(pipe: &mut Pipeline, envelope: &Envelope) {
         }
         (Recipients::Room(key), EventKind::Topic { who, topic, .. }) => {
             pipe.hset_multiple(
-                keys::topic(key),
+                keys::room(key),
                 &[
                     ("text", topic.to_string()),
                     ("by", who.nick.to_string()),

@@ -25,6 +25,10 @@ use super::order::{Sequence, Verdict};
 use super::{Cluster, Watch, keys};
 use crate::hub::Hub;
 
+/// How often rooms nobody here is in any more are let go (a join that
+/// was refused after the node started listening, a race with a leave).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// The longest wait between attempts to reach Redis again.
 const MOST_BACKOFF: Duration = Duration::from_secs(2);
 
@@ -81,14 +85,24 @@ pub(super) async fn run(
         }
         reconnecting = true;
         backoff = Duration::from_millis(50);
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let outcome = tokio::select! {
                 () = stop.cancelled() => return,
                 command = watch.recv() => match command {
                     None => return,
                     Some(Watch::Room(key)) => listener.listen_room(&mut sink, &key).await,
+                    Some(Watch::Listen(key, done)) => {
+                        let listened = listener.listen_room(&mut sink, &key).await;
+                        let _ = done.send(());
+                        listened
+                    }
                     Some(Watch::Unroom(key)) => listener.unlisten(&mut sink, keys::room_route(&key)).await,
                 },
+                _ = sweep.tick() => {
+                    listener.sweep(&mut sink).await
+                }
                 message = stream.next() => match message {
                     None => Err(redis::RedisError::from(std::io::Error::other("connection closed"))),
                     Some(message) => {
@@ -143,8 +157,23 @@ impl Listener {
     /// nodes.
     async fn listen_room(&mut self, sink: &mut PubSubSink, key: &str) -> redis::RedisResult<()> {
         self.listen(sink, keys::room_route(key)).await?;
-        let (members, _) = self.cluster.room_state(key).await?;
-        self.hub.seed_room(key, members, self.cluster.node());
+        let room = self.cluster.room_state(key).await?;
+        self.hub.seed_room(key, room.members, self.cluster.node());
+        Ok(())
+    }
+
+    /// Stops listening to the rooms nobody here is in.
+    async fn sweep(&mut self, sink: &mut PubSubSink) -> redis::RedisResult<()> {
+        let empty: Vec<String> = self
+            .routes
+            .keys()
+            .filter_map(|route| route.strip_prefix(keys::ROOM_ROUTES))
+            .filter(|key| !self.hub.has_members_here(key))
+            .map(keys::room_route)
+            .collect();
+        for route in empty {
+            self.unlisten(sink, route).await?;
+        }
         Ok(())
     }
 

@@ -87,6 +87,7 @@ impl Hub {
                 kind,
                 stored: Some(stored),
                 delivered_at_origin: false,
+                room: None,
             };
             cluster.to_room(&key, envelope, receipt);
             self.metrics.room_message(accepted);
@@ -176,6 +177,7 @@ impl Hub {
                     tags: stored_tags(&style.tags),
                 }),
                 delivered_at_origin: false,
+                room: None,
             };
             let echo = client.echo().then_some(client.id);
             cluster.to_nick(&nick::fold(to), envelope, receipt, echo);
@@ -300,6 +302,7 @@ impl Hub {
                         kind,
                         stored,
                         delivered_at_origin: false,
+                        room: None,
                     };
                     cluster.to_room(&key, envelope, None);
                     return Ok(());
@@ -327,6 +330,7 @@ impl Hub {
                             ..stored
                         }),
                         delivered_at_origin: false,
+                        room: None,
                     };
                     let echo = client.echo().then_some(client.id);
                     cluster.to_nick(&nick::fold(nick), envelope, None, echo);

@@ -6,7 +6,7 @@
 
 use chatroom_proto::chat_text;
 use chatroom_proto::modes::{Change, Flag, Rank};
-use chatroom_proto::room;
+use chatroom_proto::{nick, room};
 
 use super::Hub;
 use super::masks::Mask;
@@ -68,7 +68,12 @@ impl Hub {
                 Change::Rank(_, _, nick) => state
                     .by_nick(nick)
                     .ok()
-                    .map(|u| (u.person.id, u.identity.account.clone())),
+                    .map(|u| (u.person.id, u.identity.account.clone()))
+                    .or_else(|| {
+                        // A member on another node of the cluster.
+                        let remote = room.remote_by_nick(nick)?;
+                        Some((remote.id, remote.account.as_deref().map(nick::fold)))
+                    }),
                 _ => None,
             })
             .collect();
@@ -199,8 +204,12 @@ impl Hub {
         if !state.moderates(op.id, room) {
             return Err(HubError::NotRoomOperator(name));
         }
-        let target = state.by_nick(target)?.person.clone();
-        if !room.members.contains_key(&target.id) {
+        let target = match state.by_nick(target) {
+            Ok(user) => user.person.clone(),
+            // A member on another node of the cluster.
+            Err(e) => room.remote_by_nick(target).cloned().ok_or(e)?,
+        };
+        if !room.members.contains_key(&target.id) && !room.remote.contains_key(&target.id) {
             return Err(HubError::TheyAreNotInRoom(target.nick.to_string(), name));
         }
         let event = Event::new(
@@ -214,6 +223,9 @@ impl Hub {
         );
         state.publish(Audience::room(&key), &event);
         state.remove_from_room(&key, target.id);
+        if let Some(room) = state.rooms.get_mut(&key) {
+            room.remote.remove(&target.id);
+        }
         Ok(())
     }
 
@@ -288,7 +300,7 @@ fn apply(
             let Some((id, account)) = target else {
                 return Err(HubError::NoSuchUser(nick.clone()));
             };
-            if !room.members.contains_key(&id) {
+            if !room.members.contains_key(&id) && !room.remote.contains_key(&id) {
                 return Err(HubError::TheyAreNotInRoom(
                     nick.clone(),
                     room.topic.room.clone(),

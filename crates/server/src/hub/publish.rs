@@ -13,7 +13,8 @@ use std::collections::HashSet;
 
 use super::state::State;
 use super::types::UserId;
-use crate::event::Event;
+use crate::cluster::SharedRoom;
+use crate::event::{Event, EventKind};
 
 /// Who an event is for.
 #[derive(Debug, Clone, Copy)]
@@ -77,9 +78,23 @@ impl State {
     /// in `audience` (what this node counts in a summary instead of
     /// announcing, others may announce).
     pub fn pass_on(&self, audience: Audience<'_>, event: &Event) {
-        if let Some(cluster) = &self.cluster {
-            cluster.pass_on(audience, event);
-        }
+        let Some(cluster) = &self.cluster else {
+            return;
+        };
+        // Changes of who may do what in a room carry the room's state
+        // after them.
+        let room = match (audience, event.kind()) {
+            (
+                Audience::Room { key, .. },
+                EventKind::Mode { .. } | EventKind::Join { .. } | EventKind::Kick { .. },
+            ) => self.rooms.get(key).map(|room| SharedRoom {
+                settings: room.settings.to_stored(),
+                operators: room.operators.iter().copied().collect(),
+                voiced: room.voiced.iter().copied().collect(),
+            }),
+            _ => None,
+        };
+        cluster.pass_on(audience, event, room);
     }
 
     /// Queues `event` for everyone in `audience` on this node, each in

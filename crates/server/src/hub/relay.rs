@@ -13,7 +13,7 @@ use super::room_settings::RoomSettings;
 use super::state::{RemoteMember, Room};
 use super::types::{HubError, UserId};
 use crate::clock::now_ms;
-use crate::cluster::{Cluster, Envelope, Recipients};
+use crate::cluster::{Cluster, Envelope, Recipients, RoomState, SharedRoom};
 use crate::event::{Event, EventKind, Person, QuitReason};
 use crate::outbox::CloseReason;
 
@@ -50,6 +50,11 @@ impl Hub {
         let mut state = self.state.lock();
         let origin: Arc<str> = envelope.origin.as_str().into();
         let threshold = state.presence_threshold;
+        if let (Recipients::Room(key), Some(shared)) = (&envelope.to, &envelope.room)
+            && let Some(room) = state.rooms.get_mut(key)
+        {
+            take_shared(room, key, shared);
+        }
         match (&envelope.to, &envelope.kind) {
             (Recipients::Room(key), EventKind::Join { who, .. }) => {
                 let Some(room) = state.rooms.get_mut(key) else {
@@ -72,6 +77,8 @@ impl Hub {
                 };
                 let large = room.is_large(threshold);
                 room.remote.remove(&who.id);
+                room.operators.remove(&who.id);
+                room.voiced.remove(&who.id);
                 if large {
                     return room.tally.left(who);
                 }
@@ -80,6 +87,14 @@ impl Hub {
                 if let Some(room) = state.rooms.get_mut(key) {
                     room.remote.remove(&target.id);
                 }
+                // Everyone is told, the target too; then a target here is
+                // out.
+                let event = Event::new(envelope.kind.clone(), envelope.ts);
+                state.publish_here(Audience::room(key), &event);
+                if state.users.contains_key(&target.id) {
+                    state.remove_from_room(key, target.id);
+                }
+                return;
             }
             (Recipients::Room(key), EventKind::Topic { who, topic, .. }) => {
                 if let Some(room) = state.rooms.get_mut(key) {
@@ -168,13 +183,18 @@ impl Hub {
         if listening {
             return;
         }
-        let (members, topic) = match cluster.room_state(&key).await {
+        cluster.listen(&key).await;
+        let RoomState {
+            members,
+            topic,
+            shared,
+        } = match cluster.room_state(&key).await {
             Ok(found) => found,
             Err(e) => {
                 return tracing::warn!(error = %e, room = key, "cluster: cannot read a room's state");
             }
         };
-        if members.is_empty() && topic.is_none() {
+        if members.is_empty() && topic.is_none() && shared.is_none() {
             return;
         }
         {
@@ -188,8 +208,20 @@ impl Hub {
                 room.topic.set_by = topic.set_by;
                 room.topic.set_at = topic.set_at;
             }
+            if let Some(shared) = &shared {
+                take_shared(room, &key, shared);
+            }
         }
         self.seed_room(&key, members, cluster.node());
+    }
+
+    /// Whether anyone on this node is in room `key`.
+    pub fn has_members_here(&self, key: &str) -> bool {
+        self.state
+            .lock()
+            .rooms
+            .get(key)
+            .is_some_and(|room| !room.members.is_empty())
     }
 
     /// The other nodes this node knows users of.
@@ -302,4 +334,11 @@ impl Hub {
             cluster.release(id);
         }
     }
+}
+
+/// Takes a room's modes and ranks as another node shared them.
+fn take_shared(room: &mut Room, key: &str, shared: &SharedRoom) {
+    room.settings = RoomSettings::from_stored(key, Some(&shared.settings), now_ms());
+    room.operators = shared.operators.iter().copied().collect();
+    room.voiced = shared.voiced.iter().copied().collect();
 }

@@ -153,7 +153,7 @@ impl Hub {
                     .chain(
                         room.remote
                             .values()
-                            .map(|r| (r.profile(), Standing::default())),
+                            .map(|r| (r.profile(), room.standing(r.person.id))),
                     )
                     .collect();
                 members.sort_by(|a, b| a.0.person.nick.cmp(&b.0.person.nick));
@@ -241,6 +241,7 @@ impl Hub {
                     kind,
                     stored: Some(stored),
                     delivered_at_origin: false,
+                    room: None,
                 };
                 cluster.to_room(&key, envelope, None);
             }
@@ -293,7 +294,7 @@ impl Hub {
             .chain(
                 room.remote
                     .values()
-                    .map(|r| (r.person.clone(), Standing::default())),
+                    .map(|r| (r.person.clone(), room.standing(r.person.id))),
             )
             .collect();
         members.sort_by(|a, b| a.0.nick.cmp(&b.0.nick));

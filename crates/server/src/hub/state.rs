@@ -147,6 +147,15 @@ impl Room {
         }
     }
 
+    /// A member on another node, by nickname.
+    pub fn remote_by_nick(&self, nick: &str) -> Option<&Person> {
+        let folded = nick::fold(nick);
+        self.remote
+            .values()
+            .map(|member| &member.person)
+            .find(|person| nick::fold(&person.nick) == folded)
+    }
+
     /// Whether anyone is in it, here or on another node.
     pub fn occupied(&self) -> bool {
         !self.members.is_empty() || !self.remote.is_empty()

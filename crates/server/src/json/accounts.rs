@@ -74,11 +74,13 @@ impl JsonSession {
         protocol: Option<u32>,
         reference: Option<Ref>,
     ) {
-        // In a cluster the nickname must be free on every node first.
+        // In a cluster the nickname must be free on every node first, and
+        // the node listening to the lobby the login enters.
         let id = match self.hub.claim_nick(&nickname).await {
             Ok(id) => id,
             Err(e) => return self.send_error(errors::hub_error(&e), e.to_string(), reference),
         };
+        self.hub.prepare_join(LOBBY).await;
         let welcome_ref = reference.clone();
         let epoch = format!("{:016x}", self.hub.epoch());
         let limits = self.settings.limits;

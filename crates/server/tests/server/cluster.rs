@@ -198,6 +198,65 @@ async fn member_lists_and_presence_span_the_nodes() {
 }
 
 #[tokio::test]
+async fn room_modes_and_ranks_span_the_nodes() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    ann.join("den").await;
+    let mut bob = IrcRaw::register(b.irc_addr, "bob", &[]).await;
+    bob.send("JOIN #den").await;
+    // ann made the room on a: b knows she is its operator.
+    let names = bob.until("353").await;
+    assert!(
+        last_param(&names).split(' ').any(|n| n == "@ann"),
+        "{names:?}"
+    );
+    assert!(
+        last_param(&names).split(' ').any(|n| n == "bob"),
+        "{names:?}"
+    );
+    bob.send("MODE #den +m").await;
+    bob.until("482").await;
+    // a has heard bob join.
+    while presence(&mut ann, "join").await["room"] != "den" {}
+
+    // ann gives bob operator status across nodes: b lets him moderate.
+    ann.send_json(
+        json!({"type": "mode", "room": "den", "modes": "+o", "args": ["bob"], "ref": "m"}),
+    )
+    .await;
+    let m = bob.until("MODE").await;
+    assert_eq!(m.params[1..], ["+o", "bob"], "{m:?}");
+    bob.send("MODE #den +m").await;
+    let m = bob.until("MODE").await;
+    assert_eq!(m.params[1], "+m", "{m:?}");
+    // a takes the mode bob set on b.
+    loop {
+        let mode = presence(&mut ann, "mode").await;
+        if mode["mode"]["modes"] == "+m" {
+            break;
+        }
+    }
+    ann.send_json(json!({"type": "mode", "room": "den", "ref": "q"}))
+        .await;
+    let modes = ann.recv_type("modes").await;
+    assert!(modes["modes"].as_str().unwrap().contains('m'), "{modes}");
+
+    // ann kicks bob, who is on the other node: he is out there too.
+    ann.send_json(
+        json!({"type": "kick", "room": "den", "nickname": "bob", "reason": "bye", "ref": "k"}),
+    )
+    .await;
+    let kick = bob.until("KICK").await;
+    assert_eq!(kick.params[..2], ["#den", "bob"], "{kick:?}");
+    bob.send("PRIVMSG #den :still here?").await;
+    bob.until("404").await;
+
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
 async fn a_nickname_is_held_on_one_node_at_a_time() {
     let redis = RedisServer::start().await;
     let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
@@ -377,6 +436,9 @@ async fn with_redis_away_senders_are_told_and_service_resumes_by_itself() {
             break;
         }
     }
+    // Node a listens again: what is said on b reaches ann.
+    bob.send("PRIVMSG #lobby :heard on a?").await;
+    frame_with(&mut ann, "message", "heard on a?").await;
     assert_eq!(get(a.http_addr, "/readyz").await.status, 200);
     // What node a went through shows in its metrics.
     let after = scrape(a.http_addr).await;
