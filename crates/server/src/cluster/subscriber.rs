@@ -142,12 +142,19 @@ impl Listener {
     /// Takes `route` on from the entry Redis has last (later ones will be
     /// delivered).
     async fn start_at_now(&mut self, route: &str) -> redis::RedisResult<()> {
-        let (epoch, seq): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET")
             .arg(keys::meta(route))
             .arg("epoch")
             .arg("seq")
-            .query_async(&mut self.cluster.redis.clone())
-            .await?;
+            .get(keys::MESSAGE_IDS);
+        let ((epoch, seq), said): ((Option<String>, Option<u64>), Option<u64>) =
+            pipe.query_async(&mut self.cluster.redis.clone()).await?;
+        if let Some(key) = route.strip_prefix(keys::ROOM_ROUTES) {
+            // Every message with an id up to here was published before
+            // this node listened: a join replays them from history.
+            self.hub.relayed_through(key, said.unwrap_or(0));
+        }
         self.routes
             .insert(route.to_owned(), Sequence::after(epoch, seq.unwrap_or(0)));
         Ok(())
@@ -304,6 +311,6 @@ impl Listener {
         }
         sequence.delivered(entry.seq);
         self.hub
-            .deliver_relayed(entry.envelope, self.cluster.node());
+            .deliver_relayed(entry.envelope, entry.id, self.cluster.node());
     }
 }

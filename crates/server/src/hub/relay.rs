@@ -42,12 +42,15 @@ impl Hub {
     /// nodes is kept from the joins, parts, kicks, quits and renames that
     /// come this way (large rooms count them for their summaries, as they
     /// do their own); a topic set elsewhere becomes this node's topic too.
-    pub fn deliver_relayed(&self, envelope: Envelope, node: &str) {
+    pub fn deliver_relayed(&self, envelope: Envelope, id: u64, node: &str) {
         let here = envelope.origin == node;
         if here && envelope.delivered_at_origin {
             return;
         }
         let mut state = self.state.lock();
+        if let (Recipients::Room(key), true) = (&envelope.to, id > 0) {
+            state.note_relayed(key, id);
+        }
         let origin: Arc<str> = envelope.origin.as_str().into();
         let threshold = state.presence_threshold;
         if let (Recipients::Room(key), Some(shared)) = (&envelope.to, &envelope.room)
@@ -215,6 +218,24 @@ impl Hub {
         self.seed_room(&key, members, cluster.node());
     }
 
+    /// Messages of room `key` with ids up to `id` were said before this
+    /// node listened to it (a join's history horizon starts there).
+    pub fn relayed_through(&self, key: &str, id: u64) {
+        self.state.lock().note_relayed(key, id);
+    }
+
+    /// In a cluster, waits (a little) until this node's archive holds
+    /// every message with an id below `horizon`, so that a join's replay
+    /// shows everything said before it; messages from then on come live.
+    pub async fn history_ready(&self, horizon: u64) {
+        if self.cluster().is_none() {
+            return;
+        }
+        self.store
+            .done_through(horizon.saturating_sub(1), ARCHIVE_WAIT)
+            .await;
+    }
+
     /// Whether anyone on this node is in room `key`.
     pub fn has_members_here(&self, key: &str) -> bool {
         self.state
@@ -335,6 +356,10 @@ impl Hub {
         }
     }
 }
+
+/// How long a join's replay waits for the archive to catch up (it is
+/// milliseconds behind, unless Redis or the node just came back).
+const ARCHIVE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Takes a room's modes and ranks as another node shared them.
 fn take_shared(room: &mut Room, key: &str, shared: &SharedRoom) {

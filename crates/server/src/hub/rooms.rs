@@ -286,6 +286,12 @@ impl Hub {
         room_name: &str,
     ) -> Result<Joined, HubError> {
         let (key, room) = state.joined_room(id, room_name)?;
+        let horizon = match self.cluster() {
+            // In a cluster, after the room's messages that reached this
+            // node: later ones come live through its subscription.
+            Some(_) => state.relayed.get(&key).copied().unwrap_or(0) + 1,
+            None => self.ids.message_horizon(),
+        };
         let mut members: Vec<(Person, Standing)> = room
             .members
             .keys()
@@ -304,12 +310,7 @@ impl Hub {
             topic: room.topic.clone(),
             members,
             secret: room.settings.has(Flag::Secret),
-            // In a cluster, the messages archived here so far: later ones
-            // come live through the room's subscription.
-            horizon: match self.cluster() {
-                Some(_) => self.store.queued_through() + 1,
-                None => self.ids.message_horizon(),
-            },
+            horizon,
         })
     }
 }

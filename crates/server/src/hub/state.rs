@@ -211,6 +211,9 @@ pub(super) struct State {
     /// member here or losing their last are listened to or let go, and
     /// what others should hear is passed on (see `publish`).
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// In a cluster: by room, the highest message id this node delivered
+    /// live or knew said before it listened (a join's history horizon).
+    pub relayed: HashMap<String, u64>,
 }
 
 impl State {
@@ -363,6 +366,16 @@ impl State {
         }
         if let Some(user) = self.users.get_mut(&id) {
             user.rooms.remove(key);
+        }
+    }
+
+    /// Notes that room `key`'s messages up to `id` reached this node.
+    pub fn note_relayed(&mut self, key: &str, id: u64) {
+        match self.relayed.get_mut(key) {
+            Some(through) => *through = (*through).max(id),
+            None => {
+                self.relayed.insert(key.to_owned(), id);
+            }
         }
     }
 

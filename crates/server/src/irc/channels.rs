@@ -85,6 +85,7 @@ impl IrcSession {
             });
             match result {
                 Ok(joined) => {
+                    self.hub.history_ready(joined.horizon).await;
                     Box::pin(self.replay(joined.key, joined.name, Some(joined.horizon))).await;
                 }
                 Err(e) => self.hub_error(&e, name),

@@ -184,6 +184,7 @@ impl JsonSession {
                 })?;
                 info!(peer = %self.peer, id = client.id, room = %joined.name, "joined");
                 Box::pin(self.join_marker(client, &joined.name, reference.clone())).await;
+                hub.history_ready(joined.horizon).await;
                 Box::pin(self.replay(
                     joined.key,
                     joined.name,

@@ -459,9 +459,11 @@ impl Store {
         self.progress.queued.fetch_max(id, Ordering::AcqRel);
     }
 
-    /// The highest message id queued so far (in a cluster: archived here).
-    pub fn queued_through(&self) -> u64 {
-        self.progress.queued.load(Ordering::Acquire)
+    /// Waits until the writer has finished every batch up to message `id`
+    /// (in a cluster: the archive has it), or `within` passed.
+    pub async fn done_through(&self, id: u64, within: std::time::Duration) {
+        let mut done = self.progress.done.subscribe();
+        let _ = tokio::time::timeout(within, done.wait_for(|&done| done >= id)).await;
     }
 
     /// Records that a user id was handed out, so that no later run hands it

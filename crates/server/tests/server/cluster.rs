@@ -450,3 +450,32 @@ async fn with_redis_away_senders_are_told_and_service_resumes_by_itself() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn joining_on_another_node_replays_what_was_said_before_and_nothing_twice() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    ann.join("den").await;
+    for n in 0..5 {
+        ann.say_in("den", &format!("before {n}")).await;
+    }
+    // Node b has never listened to the room: bob's join must still show
+    // all five, at once.
+    let mut bob = Raw::login(b.addr, "bob").await;
+    let (_, replay) = bob.join("den").await;
+    let texts: Vec<&str> = replay
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        ["before 0", "before 1", "before 2", "before 3", "before 4"]
+    );
+    ann.say_in("den", "after").await;
+    let live = frame_with(&mut bob, "message", "after").await;
+    assert!(live.get("history").is_none_or(|h| h == false), "{live}");
+    bob.assert_quiet_and_alive().await;
+    a.stop().await;
+    b.stop().await;
+}
