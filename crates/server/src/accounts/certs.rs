@@ -4,7 +4,7 @@
 //! account at most. Kept in memory for lookups, like the password hashes,
 //! and stored before a change is answered.
 
-use super::{AccountError, Accounts, Identity};
+use super::{AccountChange, AccountError, Accounts, Identity};
 use crate::certfp::Fingerprint;
 use crate::clock::now_ms;
 use crate::store::{CertAdded, MAX_CERTS_PER_ACCOUNT, StoredCert};
@@ -74,6 +74,11 @@ impl Accounts {
             return Err(e);
         }
         tracing::info!(account = key, %fingerprint, "client certificate added");
+        self.tell(AccountChange::CertAdded(StoredCert {
+            fingerprint: fingerprint.to_string(),
+            account: key.to_owned(),
+            added: now_ms(),
+        }));
         Ok(())
     }
 
@@ -106,6 +111,10 @@ impl Accounts {
             return Err(AccountError::Internal(e.to_string()));
         }
         tracing::info!(account = key, %fingerprint, "client certificate removed");
+        self.tell(AccountChange::CertRemoved {
+            account: key.to_owned(),
+            fingerprint: fingerprint.to_string(),
+        });
         Ok(())
     }
 

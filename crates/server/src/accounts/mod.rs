@@ -15,6 +15,7 @@
 mod attempts;
 mod certs;
 mod hashing;
+mod replica;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -31,6 +32,7 @@ use crate::limits::HourlyQuota;
 use crate::store::{Store, StoredAccount, StoredBan, StoredCert};
 use attempts::Attempts;
 pub use hashing::{Hashing, HashingError, hash_password};
+pub use replica::{AccountChange, Replica, Snapshot};
 
 /// Wrong passwords one connection may give before it is closed (every
 /// address and account is slowed down too: see [`attempts`]).
@@ -214,6 +216,8 @@ pub struct Accounts {
     hashing: Hashing,
     attempts: Attempts,
     registrations: HourlyQuota,
+    /// The cluster this node's registry is shared with, if any.
+    replica: std::sync::OnceLock<std::sync::Arc<dyn Replica>>,
 }
 
 /// A server operator's name and password hash, from the configuration:
@@ -315,6 +319,7 @@ impl Accounts {
             hashing: Hashing::new(settings.hashing_threads, settings.hashing_queue)?,
             attempts: Attempts::default(),
             registrations: HourlyQuota::new(settings.registrations_per_hour),
+            replica: std::sync::OnceLock::new(),
         })
     }
 
@@ -416,15 +421,26 @@ impl Accounts {
         let hash = self.hashing.hash(password.to_owned()).await?;
         // Two registrations may race through the hashing; the first wins.
         self.free_to_register(nickname, &key)?;
-        self.registry
-            .lock()
-            .insert(nickname, key.clone(), hash.clone());
         let stored = StoredAccount {
             key: key.clone(),
             nick: nickname.to_owned(),
-            hash,
+            hash: hash.clone(),
             created: now_ms(),
         };
+        // In a cluster, the first node to claim it has it.
+        if let Some(replica) = self.replica.get() {
+            match replica.claim(&stored).await {
+                Ok(true) => {}
+                Ok(false) => return Err(AccountError::AlreadyRegistered(nickname.to_owned())),
+                Err(e) => {
+                    return Err(AccountError::Internal(format!(
+                        "the cluster is unreachable ({e})"
+                    )));
+                }
+            }
+            self.free_to_register(nickname, &key)?;
+        }
+        self.registry.lock().insert(nickname, key.clone(), hash);
         if let Err(e) = self.store.account(stored).await {
             self.registry.lock().remove(&key);
             return Err(AccountError::Internal(e.to_string()));
@@ -501,6 +517,7 @@ impl Accounts {
             return Err(AccountError::Internal(e.to_string()));
         }
         tracing::info!(nick = nickname, "account deleted");
+        self.tell(AccountChange::Unregistered { key });
         Ok(true)
     }
 
@@ -529,13 +546,15 @@ impl Accounts {
     /// Bans a nickname (stored).
     pub fn ban_nick(&self, nickname: &str, ban: Ban) {
         let key = nick::fold(nickname);
-        self.store.ban(StoredBan {
+        let stored = StoredBan {
             kind: "nick".into(),
             value: key.clone(),
             reason: ban.reason.clone(),
             by: ban.by.clone(),
             at: now_ms(),
-        });
+        };
+        self.store.ban(stored.clone());
+        self.tell(AccountChange::Banned(stored));
         self.nick_bans
             .lock()
             .insert(key, (nick::skeleton(nickname), ban));
@@ -543,13 +562,15 @@ impl Accounts {
 
     /// Bans an address (stored).
     pub fn ban_ip(&self, ip: IpAddr, ban: Ban) {
-        self.store.ban(StoredBan {
+        let stored = StoredBan {
             kind: "ip".into(),
             value: ip.to_string(),
             reason: ban.reason.clone(),
             by: ban.by.clone(),
             at: now_ms(),
-        });
+        };
+        self.store.ban(stored.clone());
+        self.tell(AccountChange::Banned(stored));
         self.ip_bans.lock().insert(ip, ban);
     }
 
@@ -559,6 +580,10 @@ impl Accounts {
         let had = self.nick_bans.lock().remove(&key).is_some();
         if had {
             self.store.unban("nick", &key);
+            self.tell(AccountChange::Unbanned {
+                kind: "nick".into(),
+                value: key,
+            });
         }
         had
     }
@@ -568,6 +593,10 @@ impl Accounts {
         let had = self.ip_bans.lock().remove(&ip).is_some();
         if had {
             self.store.unban("ip", &ip.to_string());
+            self.tell(AccountChange::Unbanned {
+                kind: "ip".into(),
+                value: ip.to_string(),
+            });
         }
         had
     }

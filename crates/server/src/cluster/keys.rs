@@ -51,6 +51,18 @@ pub const USER_IDS: &str = "chatroom:ids:user";
 /// archive into its own history database.
 pub const ARCHIVE: &str = "chatroom:archive";
 
+/// The accounts by folded nickname (JSON).
+pub const ACCOUNTS: &str = "chatroom:accounts";
+
+/// The client certificates accounts list, by fingerprint (JSON).
+pub const CERTS: &str = "chatroom:certs";
+
+/// The bans, by `<kind> <value>` (JSON).
+pub const BANS: &str = "chatroom:bans";
+
+/// Where changes to accounts, certificates and bans are announced.
+pub const ACCOUNTS_CHANNEL: &str = "chatroom:accounts:changes";
+
 /// A nickname's lease (by folded nickname): the owning node and user id.
 pub fn nick(folded: &str) -> String {
     format!("chatroom:nick:{folded}")

@@ -19,6 +19,7 @@
 //!
 //! Without `--cluster` none of this runs and nothing changes.
 
+mod accounts;
 mod archive;
 mod envelope;
 mod keys;
@@ -223,6 +224,7 @@ impl Cluster {
             running.watch,
             stop.clone(),
         ));
+        accounts::share_accounts(self, hub.accounts());
         tasks.spawn(leases::renew(self.clone(), hub.clone(), stop.clone()));
         tasks.spawn(archive::run(
             self.clone(),

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::accounts::Announcement;
 use super::envelope::Entry;
 use super::order::{Sequence, Verdict};
 use super::{Cluster, Watch, keys};
@@ -72,12 +73,24 @@ pub(super) async fn run(
                 continue;
             }
         };
-        if let Err(e) = listener.resubscribe(&mut sink).await {
-            warn!(error = %e, "cluster: cannot subscribe again");
+        if reconnecting {
+            listener.cluster.metrics.reconnected();
+        }
+        let ready = match listener.resubscribe(&mut sink).await {
+            Ok(()) => listener.sync_accounts().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ready {
+            // Redis answers but not yet (loading its data, say).
+            warn!(error = %e, retry_in = ?backoff, "cluster: cannot subscribe again");
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MOST_BACKOFF);
             continue;
         }
         if reconnecting {
-            listener.cluster.metrics.reconnected();
             info!(
                 routes = listener.routes.len(),
                 "cluster: subscribed again and caught up"
@@ -195,6 +208,7 @@ impl Listener {
     /// On a new connection: subscribes to every route again and delivers
     /// what was published while the node was not listening.
     async fn resubscribe(&mut self, sink: &mut PubSubSink) -> redis::RedisResult<()> {
+        sink.subscribe(keys::ACCOUNTS_CHANNEL).await?;
         let routes: Vec<String> = self.routes.keys().cloned().collect();
         for route in &routes {
             sink.subscribe(keys::channel(route)).await?;
@@ -225,9 +239,33 @@ impl Listener {
         self.read_stream(route, from, None).await
     }
 
+    /// Takes the cluster's accounts registry whole (after subscribing to
+    /// its changes, so that none falls in between). If Redis lost it, this
+    /// node's goes back first.
+    async fn sync_accounts(&mut self) -> redis::RedisResult<()> {
+        let accounts = self.hub.accounts();
+        let (mut registry, kept) = self.cluster.registry().await?;
+        if !kept {
+            self.cluster.upload(&accounts.snapshot()).await?;
+            (registry, _) = self.cluster.registry().await?;
+        }
+        accounts.take(registry, true);
+        Ok(())
+    }
+
     /// Places an entry that came by pub/sub and delivers it, after any gap
     /// before it.
     async fn receive(&mut self, channel: &str, payload: &[u8]) {
+        if channel == keys::ACCOUNTS_CHANNEL {
+            match serde_json::from_slice::<Announcement>(payload) {
+                Ok(news) if news.origin != self.cluster.node() => {
+                    self.hub.accounts().apply(news.change);
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "cluster: unreadable account change dropped"),
+            }
+            return;
+        }
         let Some(route) = keys::route_of_channel(channel) else {
             return;
         };

@@ -64,7 +64,7 @@ impl ClusterMetrics {
         );
         registry.register(
             "redis_reconnects",
-            "Times the node's subscription to Redis was made again after it dropped",
+            "Times the node connected its subscription to Redis again after it dropped",
             self.reconnects.clone(),
         );
     }

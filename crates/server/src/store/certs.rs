@@ -14,7 +14,7 @@ use super::StoreError;
 pub const MAX_CERTS_PER_ACCOUNT: usize = 5;
 
 /// A fingerprint listed by an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredCert {
     /// The fingerprint: SHA-256, 64 lower-case hex digits.
     pub fingerprint: String,

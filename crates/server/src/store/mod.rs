@@ -233,7 +233,7 @@ pub struct StoredRoom {
 }
 
 /// A registered nickname.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredAccount {
     /// The folded nickname.
     pub key: String,
@@ -255,7 +255,7 @@ impl std::fmt::Debug for StoredAccount {
 }
 
 /// A ban on a nickname or an address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredBan {
     /// `nick` (value: a folded nickname) or `ip` (value: an address).
     pub kind: String,

@@ -24,7 +24,7 @@ static OPER_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| chatroom_server::accounts::hash_password(PASSWORD).unwrap());
 
 /// A server with the operators `admin` and `ircop`, both with [`PASSWORD`].
-fn operators_config() -> Config {
+pub(crate) fn operators_config() -> Config {
     let oper = |name: &str| OperCredentials {
         name: name.to_owned(),
         hash: OPER_HASH.clone(),
@@ -36,7 +36,7 @@ fn operators_config() -> Config {
 }
 
 /// Logs in as `nick` and becomes the operator of that name.
-async fn operator(addr: std::net::SocketAddr, nick: &str) -> Raw {
+pub(crate) async fn operator(addr: std::net::SocketAddr, nick: &str) -> Raw {
     let mut c = Raw::login(addr, nick).await;
     become_operator(&mut c, nick).await;
     c

@@ -9,18 +9,50 @@ use chatroom_server::cluster::ClusterSettings;
 use chatroom_testkit::{IrcRaw, Raw, RedisServer, TestServer, WAIT, last_param, test_config};
 use serde_json::{Value, json};
 
+use crate::accounts::{operator, operators_config};
 use crate::metrics::{get, scrape};
+use crate::support::{PASSWORD, register_account};
 
 /// A node called `name` of the cluster meeting at `redis`.
 async fn node(redis: &RedisServer, name: &str) -> TestServer {
+    node_with(redis, name, test_config()).await
+}
+
+/// A node called `name` of the cluster meeting at `redis`, with `config`.
+async fn node_with(redis: &RedisServer, name: &str, config: Config) -> TestServer {
     TestServer::start_with(Config {
         cluster: Some(ClusterSettings {
             lease: Duration::from_secs(2),
             ..ClusterSettings::new(&redis.url(), name)
         }),
-        ..test_config()
+        ..config
     })
     .await
+}
+
+/// Logs in as `nick` on `addr` and returns the first frame: a welcome or
+/// an error.
+async fn try_login(addr: std::net::SocketAddr, nick: &str) -> Value {
+    let mut c = Raw::connect(addr).await;
+    c.send_json(json!({"type": "login", "nickname": nick}))
+        .await;
+    c.recv().await
+}
+
+/// Waits until logging in as `nick` on `addr` is refused with `code`
+/// (what another node did reaches this one through Redis).
+async fn refused_as(addr: std::net::SocketAddr, nick: &str, code: &str) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let frame = try_login(addr, nick).await;
+            if frame["code"] == code {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{nick} was never refused with {code}"));
 }
 
 /// Waits until `count` nodes listen to `room` (each reads where the room
@@ -478,4 +510,62 @@ async fn joining_on_another_node_replays_what_was_said_before_and_nothing_twice(
     bob.assert_quiet_and_alive().await;
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_and_bans_are_the_same_on_every_node() {
+    let redis = RedisServer::start().await;
+    let a = node_with(&redis, "a", operators_config()).await;
+    let b = node_with(&redis, "b", operators_config()).await;
+
+    // Registered on a: on b the nickname needs its password, which works.
+    register_account(a.addr, "carol").await;
+    refused_as(b.addr, "carol", "account_required").await;
+    let carol = Raw::login_with(
+        b.addr,
+        json!({"type": "login", "nickname": "carol", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(carol.welcome["nickname"], "carol");
+
+    // Two nodes registering one nickname at once: one of them has it.
+    let register = |addr| async move {
+        let mut c = Raw::connect(addr).await;
+        c.send_json(json!({"type": "register", "nickname": "dave", "password": PASSWORD}))
+            .await;
+        c.recv().await
+    };
+    let (on_a, on_b) = tokio::join!(register(a.addr), register(b.addr));
+    let welcomed = [&on_a, &on_b]
+        .iter()
+        .filter(|frame| frame["type"] == "welcome")
+        .count();
+    assert_eq!(welcomed, 1, "{on_a} {on_b}");
+
+    // A ban made on a holds on b, and lifting it too.
+    let mut admin = operator(a.addr, "admin").await;
+    admin
+        .send_json(json!({"type": "ban", "nickname": "mallory", "reason": "spam", "ref": 1}))
+        .await;
+    admin.recv_type("done").await;
+    refused_as(b.addr, "mallory", "banned").await;
+    admin
+        .send_json(json!({"type": "unban", "nickname": "mallory", "ref": 2}))
+        .await;
+    admin.recv_type("done").await;
+    tokio::time::timeout(WAIT, async {
+        while try_login(b.addr, "mallory").await["type"] != "welcome" {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("mallory stayed banned on b");
+
+    // A node that joins later takes the registry whole.
+    drop(carol);
+    let c = node_with(&redis, "c", operators_config()).await;
+    refused_as(c.addr, "carol", "account_required").await;
+    a.stop().await;
+    b.stop().await;
+    c.stop().await;
 }
