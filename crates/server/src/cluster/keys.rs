@@ -68,6 +68,12 @@ pub fn nick(folded: &str) -> String {
     format!("chatroom:nick:{folded}")
 }
 
+/// A node name's lease: two processes running as one node would split
+/// its archive between them.
+pub fn name(name: &str) -> String {
+    format!("chatroom:name:{name}")
+}
+
 /// A node's liveness key, renewed with its leases.
 pub fn node(node: &str) -> String {
     format!("chatroom:node:{node}")

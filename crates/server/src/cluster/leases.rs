@@ -8,7 +8,7 @@
 //! node's liveness key, and takes back leases Redis lost in a restart.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -102,12 +102,25 @@ impl Cluster {
 pub(super) async fn renew(cluster: Arc<Cluster>, hub: Arc<Hub>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(cluster.settings.lease / 3);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let name = Lease {
+        key: keys::name(&cluster.settings.name),
+        value: cluster.node.clone(),
+    };
     loop {
         tokio::select! {
-            () = stop.cancelled() => return,
+            () = stop.cancelled() => {
+                // The next run of this node may start at once.
+                let mut redis = cluster.redis.clone();
+                let mut release = scripts::RELEASE.key(&name.key);
+                release.arg(&name.value);
+                let released = release.invoke_async::<u64>(&mut redis);
+                let _ = tokio::time::timeout(Duration::from_secs(1), released).await;
+                return;
+            }
             _ = tick.tick() => {}
         }
-        let leases: Vec<Lease> = cluster.leases.lock().values().cloned().collect();
+        let mut leases: Vec<Lease> = vec![name.clone()];
+        leases.extend(cluster.leases.lock().values().cloned());
         let mut script = scripts::RENEW.key(keys::node(&cluster.node));
         script.arg(cluster.lease_ms());
         for lease in &leases {

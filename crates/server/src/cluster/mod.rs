@@ -89,6 +89,11 @@ pub enum ClusterError {
     /// The node's name cannot be used in Redis keys.
     #[error("node name {0:?} must be 1-64 letters, digits, '-', '_' or '.'")]
     Name(String),
+    /// Another running node has this node's name.
+    #[error(
+        "another node is running as {0:?}: give each node its own name (--node-name), the same across its restarts"
+    )]
+    NameTaken(String),
 }
 
 /// The lease value and key this node holds for one nickname.
@@ -183,6 +188,7 @@ impl Cluster {
         // A new identity per start: leases the last run held expire on
         // their own instead of being mistaken for this run's.
         let node = format!("{}.{:08x}", settings.name, fastrand::u32(..));
+        take_name(&mut redis.clone(), &settings, &node).await?;
         let (outgoing, outgoing_rx) = mpsc::unbounded_channel();
         let (watch, watch_rx) = mpsc::unbounded_channel();
         let cluster = Arc::new(Cluster {
@@ -368,6 +374,36 @@ pub struct RoomState {
     pub topic: Option<SharedTopic>,
     /// Its modes and ranks, if they were shared.
     pub shared: Option<SharedRoom>,
+}
+
+/// Takes this node's name for run `node`: a node killed a moment ago
+/// still holds it until its lease runs out, so this waits that long
+/// before deciding another node has it.
+async fn take_name(
+    redis: &mut ConnectionManager,
+    settings: &ClusterSettings,
+    node: &str,
+) -> Result<(), ClusterError> {
+    let key = keys::name(&settings.name);
+    let lease_ms = u64::try_from(settings.lease.as_millis()).unwrap_or(u64::MAX);
+    let deadline = Instant::now() + settings.lease + Duration::from_secs(1);
+    loop {
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(&key)
+            .arg(node)
+            .arg("NX")
+            .arg("PX")
+            .arg(lease_ms)
+            .query_async(redis)
+            .await?;
+        if taken.is_some() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ClusterError::NameTaken(settings.name.clone()));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// A room's topic as Redis keeps it.
