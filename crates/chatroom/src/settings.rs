@@ -238,14 +238,32 @@ pub struct Settings {
     pub cluster: ClusterTable,
 }
 
+/// Writes a Redis URL with any password in it as `***`.
+fn redacted_url<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => s.serialize_str(&chatroom_server::cluster::redacted(url)),
+        None => s.serialize_none(),
+    }
+}
+
 /// The `[cluster]` table: this server as one node of several.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterTable {
-    /// The Redis server the nodes meet through (`redis://host:port/`);
-    /// absent: a single node, no Redis.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The Redis server the nodes meet through (`redis://host:port/`, or
+    /// `redis://:PASSWORD@host:port/`); absent: a single node, no Redis.
+    /// `--print-config` shows a password in it as `***`.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "redacted_url"
+    )]
     pub redis: Option<String>,
+    /// Entries each room's stream keeps (about): how far back a node that
+    /// lost its subscription catches up.
+    pub stream_length: usize,
+    /// Entries the archive stream keeps (about): how long a node may be
+    /// down and still copy every message into its history.
+    pub archive_length: usize,
     /// This node's name, different on every node and the same across its
     /// restarts.
     pub node: String,
@@ -261,6 +279,8 @@ impl Default for ClusterTable {
             redis: None,
             node: defaults.name,
             lease: Span(defaults.lease),
+            stream_length: defaults.stream_length,
+            archive_length: defaults.archive_length,
         }
     }
 }
@@ -882,6 +902,17 @@ impl Settings {
         if self.cluster.lease.0 < std::time::Duration::from_secs(1) {
             bail!("cluster.lease must be at least 1s");
         }
+        if !chatroom_server::cluster::valid_node_name(&self.cluster.node) {
+            bail!(
+                "cluster.node {:?} must be 1-64 letters, digits, '-', '_' or '.'",
+                self.cluster.node
+            );
+        }
+        if self.cluster.stream_length < 100 || self.cluster.archive_length < 1000 {
+            bail!(
+                "cluster.stream_length must be at least 100 and cluster.archive_length at least 1000"
+            );
+        }
         if !(1..=65536).contains(&self.history.cache_mib) {
             bail!("history.cache_mib must be between 1 and 65536");
         }
@@ -992,6 +1023,8 @@ impl Settings {
             metrics: self.metrics,
             cluster: self.cluster.redis.as_ref().map(|url| ClusterSettings {
                 lease: self.cluster.lease.0,
+                stream_length: self.cluster.stream_length,
+                archive_length: self.cluster.archive_length,
                 ..ClusterSettings::new(url, &self.cluster.node)
             }),
         })

@@ -29,7 +29,7 @@ use tracing::{debug, info, warn};
 use crate::accounts::AccountSettings;
 use crate::certfp::Fingerprint;
 use crate::clock::now_ms;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, IdFloors};
 use crate::config::Config;
 use crate::conn::{ByteSink, ByteStream, DriverLimits, DriverSettings, Inbound, Outbound, drive};
 use crate::http::{self, HttpSettings};
@@ -197,8 +197,12 @@ pub async fn run(
     let hub = Arc::new(Hub::new(store, &loaded, settings)?);
     let cluster = match config.cluster.clone() {
         Some(settings) => {
-            let url = settings.url.clone();
-            let (cluster, running) = Cluster::connect(settings).await?;
+            let url = crate::cluster::redacted(&settings.url);
+            let floors = IdFloors {
+                message: loaded.last_message,
+                user: loaded.ids.next_user.saturating_sub(1),
+            };
+            let (cluster, running) = Cluster::connect(settings, floors).await?;
             hub.join_cluster(cluster.clone());
             info!(node = cluster.node(), redis = %url, "cluster node");
             Some((cluster, running))

@@ -68,6 +68,8 @@ rooms_per_hour = 30
 [cluster]
 node = "node"
 lease = "10s"
+stream_length = 10000
+archive_length = 1000000
 "#;
 
 /// Runs `chatroom serve ARGS...`; returns the exit code, stdout and stderr.
@@ -288,6 +290,11 @@ async fn unknown_keys_and_bad_values_are_refused_with_exit_code_1() {
             "min_password_chars = 0\n",
             "min_password_chars must be between 1 and 256",
         ),
+        ("[cluster]\nnode = \"two words\"\n", "cluster.node"),
+        (
+            "[cluster]\nlease = \"10ms\"\n",
+            "cluster.lease must be at least 1s",
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -310,6 +317,23 @@ async fn unknown_keys_and_bad_values_are_refused_with_exit_code_1() {
         stderr.contains("cannot read the configuration file"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_redis_password_is_not_printed() {
+    let table = printed(&[
+        "--cluster",
+        "redis://:s3cret@127.0.0.1:6379/",
+        "--node-name",
+        "a",
+    ])
+    .await;
+    let cluster = &table["cluster"];
+    assert_eq!(
+        cluster["redis"].as_str(),
+        Some("redis://:***@127.0.0.1:6379/")
+    );
+    assert_eq!(cluster["node"].as_str(), Some("a"));
 }
 
 #[tokio::test]

@@ -2,26 +2,29 @@
 //! database.
 //!
 //! The publish script appends each message that is kept to one archive
-//! stream; each node reads it with a consumer group named after the node
-//! (so a restarted node continues where it stopped, and a new node starts
-//! from what the stream still holds), queues the rows to its store in
-//! stream order (the cluster's id order), and acknowledges them to Redis
-//! only once they are durable here. History, search and chathistory then
-//! read the local database as on a single node. Why per-node SQLite and not
-//! a shared PostgreSQL: docs/architecture.md, "Several nodes".
+//! stream, under its message id (`<id>-0`); each node reads it with a
+//! consumer group named after the node, positioned at the last message its
+//! own database holds (so a restarted node, one restored from a backup, or
+//! one keeping history in memory continues exactly where its database
+//! stops, and nothing is stored twice), queues the rows to its store in
+//! stream order (the cluster's id order), and moves on only once they are
+//! durable here. History, search and chathistory then read the local
+//! database as on a single node. Why per-node SQLite and not a shared
+//! PostgreSQL: docs/architecture.md, "Several nodes".
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, RedisResult};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::warn;
 
 use super::envelope::Entry;
-use super::{Cluster, keys};
-use crate::store::Store;
+use super::{Cluster, Envelope, keys};
+use crate::store::{Outcome, Store};
 
 /// Entries read per round.
 const BATCH: usize = 1000;
@@ -29,14 +32,20 @@ const BATCH: usize = 1000;
 /// How long one read waits for new entries.
 const BLOCK: Duration = Duration::from_millis(500);
 
-/// Archives until `stop`.
-pub(super) async fn run(cluster: Arc<Cluster>, store: Store, stop: CancellationToken) {
+/// Archives until `stop`, continuing after message `stored` (the last one
+/// this node's database holds).
+pub(super) async fn run(
+    cluster: Arc<Cluster>,
+    store: Store,
+    mut stored: u64,
+    stop: CancellationToken,
+) {
     let group = cluster.settings.name.clone();
     let mut backoff = Duration::from_millis(50);
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
-            outcome = archive(&cluster, &store, &group) => outcome,
+            outcome = archive(&cluster, &store, &group, &mut stored) => outcome,
         };
         if let Err(e) = outcome {
             warn!(error = %e, retry_in = ?backoff, "cluster: archive reading interrupted");
@@ -49,45 +58,50 @@ pub(super) async fn run(cluster: Arc<Cluster>, store: Store, stop: CancellationT
     }
 }
 
-/// One connection's worth of archiving: its own connection, because a
-/// blocking read would hold up everything queued behind it on a shared one.
-async fn archive(cluster: &Cluster, store: &Store, group: &str) -> RedisResult<()> {
+/// One connection's worth of archiving, from after message `stored`,
+/// which it advances as batches become durable. Its own connection,
+/// because a blocking read would hold up everything queued behind it on a
+/// shared one.
+async fn archive(
+    cluster: &Cluster,
+    store: &Store,
+    group: &str,
+    stored: &mut u64,
+) -> RedisResult<()> {
     let client = redis::Client::open(cluster.settings.url.as_str())?;
     let mut redis: MultiplexedConnection = client.get_multiplexed_async_connection().await?;
+    let from = format!("{stored}-0");
     let created: RedisResult<()> = redis
-        .xgroup_create_mkstream(keys::ARCHIVE, group, "0")
+        .xgroup_create_mkstream(keys::ARCHIVE, group, &from)
         .await;
     match created {
-        Err(e) if e.code() != Some("BUSYGROUP") => return Err(e),
-        _ => {}
+        Err(e) if e.code() == Some("BUSYGROUP") => {
+            let _: () = redis::cmd("XGROUP")
+                .arg("SETID")
+                .arg(keys::ARCHIVE)
+                .arg(group)
+                .arg(&from)
+                .query_async(&mut redis)
+                .await?;
+        }
+        Err(e) => return Err(e),
+        Ok(()) => {}
     }
-    // First what this node read before and may not have stored (a crash),
-    // then what is new.
-    let mut from = "0";
+    let options = StreamReadOptions::default()
+        .group(group, group)
+        .count(BATCH)
+        .block(usize::try_from(BLOCK.as_millis()).unwrap_or(usize::MAX))
+        .noack();
     loop {
-        let options = StreamReadOptions::default()
-            .group(group, group)
-            .count(BATCH)
-            .block(usize::try_from(BLOCK.as_millis()).unwrap_or(usize::MAX));
-        let reply: RedisResult<StreamReadReply> = redis
-            .xread_options(&[keys::ARCHIVE], &[from], &options)
-            .await;
-        let reply = match reply {
-            Ok(reply) => reply,
-            Err(e) => {
-                if e.code() == Some("NOGROUP") {
-                    // Redis lost its data: the group is made again below.
-                    info!("cluster: the archive's consumer group is gone; making it again");
-                }
-                return Err(e);
-            }
-        };
+        let reply: StreamReadReply = redis
+            .xread_options(&[keys::ARCHIVE], &[">"], &options)
+            .await?;
         let entries: Vec<_> = reply.keys.into_iter().flat_map(|key| key.ids).collect();
         if entries.is_empty() {
-            from = ">";
             continue;
         }
-        let mut ids = Vec::with_capacity(entries.len());
+        let failed = Arc::new(AtomicBool::new(false));
+        let mut last = *stored;
         for entry in entries {
             let row = entry
                 .map
@@ -97,21 +111,35 @@ async fn archive(cluster: &Cluster, store: &Store, group: &str) -> RedisResult<(
             match row {
                 Some(Ok(Entry {
                     envelope:
-                        super::Envelope {
-                            stored: Some(stored),
-                            ..
+                        Envelope {
+                            stored: Some(row), ..
                         },
                     ..
-                })) => store.message(stored, None),
+                })) if row.id > *stored => {
+                    last = last.max(row.id);
+                    let failed = failed.clone();
+                    let receipt = Box::new(move |outcome: Outcome<'_>| {
+                        if outcome.error.is_some() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                    });
+                    store.message(row, Some(receipt));
+                }
+                Some(Ok(_)) => {}
                 _ => warn!(id = entry.id, "cluster: unreadable archive entry skipped"),
             }
-            ids.push(entry.id);
         }
         if let Err(e) = store.flush().await {
-            // Not acknowledged: read again after the restart.
-            warn!(error = %e, "cluster: could not store archived messages");
+            warn!(error = %e, "cluster: the history store stopped");
             return Ok(());
         }
-        let _: usize = redis.xack(keys::ARCHIVE, group, &ids).await?;
+        if failed.load(Ordering::Relaxed) {
+            // Read again from the last durable message, after a pause.
+            return Err(redis::RedisError::from(std::io::Error::other(
+                "could not store archived messages",
+            )));
+        }
+        cluster.saw_ids(last, 0);
+        *stored = last;
     }
 }

@@ -41,6 +41,10 @@ pub fn route_of_channel(channel: &str) -> Option<&str> {
     channel.strip_prefix("chatroom:ch:")
 }
 
+/// The cluster's id space: made with the counters, so a Redis that lost
+/// them makes a new one.
+pub const EPOCH: &str = "chatroom:epoch";
+
 /// The cluster-wide message id counter.
 pub const MESSAGE_IDS: &str = "chatroom:ids:message";
 

@@ -7,16 +7,33 @@
 //! nicknames become free within the lease time. Renewal also keeps the
 //! node's liveness key, and takes back leases Redis lost in a restart.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::publisher::parse_lease;
 use super::{Cluster, ClusterError, Lease, keys, scripts};
 use crate::hub::{Hub, UserId};
 
 impl Cluster {
+    /// At a clean stop: lets go of the node's name and liveness, and
+    /// deletes its inbox (every user here has left).
+    async fn retire(&self, name: &Lease) {
+        let mut redis = self.redis.clone();
+        let mut release = scripts::RELEASE.key(&name.key);
+        release.arg(&name.value);
+        let _ = release.invoke_async::<u64>(&mut redis).await;
+        let inbox = keys::node_route(&self.node);
+        let mut pipe = redis::pipe();
+        pipe.del(keys::node(&self.node))
+            .del(keys::meta(&inbox))
+            .del(keys::stream(&inbox));
+        let _ = pipe.query_async::<()>(&mut redis).await;
+    }
+
     /// Claims `folded` (a folded nickname) for user `id` on this node (a
     /// rename: [`Cluster::renamed`] or [`Cluster::unclaim`] follows), or for
     /// a new user when `id` is `None` (a cluster-wide id is made; the lease
@@ -38,6 +55,7 @@ impl Cluster {
         if got == 0 {
             return Ok(None);
         }
+        self.saw_ids(0, got);
         if id.is_none() {
             self.leases.lock().insert(got, self.lease(key, got));
         }
@@ -106,15 +124,18 @@ pub(super) async fn renew(cluster: Arc<Cluster>, hub: Arc<Hub>, stop: Cancellati
         key: keys::name(&cluster.settings.name),
         value: cluster.node.clone(),
     };
+    // Nodes whose liveness key was missing at the last check, and whether
+    // this node's own last renewal worked: a node is buried only when its
+    // key is missing twice in a row while this node renews fine (after a
+    // Redis outage, every node needs one renewal to show it is alive).
+    let mut suspects = HashSet::new();
+    let mut renewing = false;
     loop {
         tokio::select! {
             () = stop.cancelled() => {
-                // The next run of this node may start at once.
-                let mut redis = cluster.redis.clone();
-                let mut release = scripts::RELEASE.key(&name.key);
-                release.arg(&name.value);
-                let released = release.invoke_async::<u64>(&mut redis);
-                let _ = tokio::time::timeout(Duration::from_secs(1), released).await;
+                // The next run of this node may start at once, and the
+                // others need not wait for its leases to run out.
+                let _ = tokio::time::timeout(Duration::from_secs(1), cluster.retire(&name)).await;
                 return;
             }
             _ = tick.tick() => {}
@@ -133,30 +154,48 @@ pub(super) async fn renew(cluster: Arc<Cluster>, hub: Arc<Hub>, stop: Cancellati
         cluster
             .metrics
             .round_trip(started.elapsed(), renewed.is_ok());
+        let renewed_now = renewed.is_ok();
         match renewed {
             Ok(lost) => {
                 for index in lost {
-                    if let Some(lease) = index.checked_sub(1).and_then(|i| leases.get(i)) {
-                        warn!(
-                            lease = lease.key,
-                            "cluster: another node holds a nickname of ours now"
-                        );
+                    let Some(lease) = index.checked_sub(1).and_then(|i| leases.get(i)) else {
+                        continue;
+                    };
+                    // Ours expired while Redis was away and someone else
+                    // took it: two users cannot go by one nickname.
+                    warn!(
+                        lease = lease.key,
+                        "cluster: another node holds a nickname of ours now"
+                    );
+                    if let Some((_, id)) = parse_lease(&lease.value) {
+                        hub.evict(id);
                     }
                 }
             }
             Err(e) => warn!(error = %e, "cluster: cannot renew leases"),
         }
-        if let Err(e) = bury(&cluster, &hub).await {
-            warn!(error = %e, "cluster: cannot check the other nodes");
+        if renewed_now && renewing {
+            if let Err(e) = bury(&cluster, &hub, &mut suspects).await {
+                warn!(error = %e, "cluster: cannot check the other nodes");
+            }
+        } else {
+            suspects.clear();
         }
+        renewing = renewed_now;
     }
 }
 
-/// Announces the users of every node whose liveness key expired as gone,
-/// and takes them off Redis's member lists.
-async fn bury(cluster: &Cluster, hub: &Hub) -> redis::RedisResult<()> {
+/// Announces the users of every node whose liveness key was missing at
+/// this check and the last as gone, takes them off Redis's member lists
+/// and deletes the node's inbox.
+async fn bury(
+    cluster: &Cluster,
+    hub: &Hub,
+    suspects: &mut HashSet<Arc<str>>,
+) -> redis::RedisResult<()> {
     let nodes: Vec<_> = hub.remote_nodes().into_iter().collect();
     if nodes.is_empty() {
+        suspects.clear();
         return Ok(());
     }
     let mut pipe = redis::pipe();
@@ -166,16 +205,25 @@ async fn bury(cluster: &Cluster, hub: &Hub) -> redis::RedisResult<()> {
     let alive: Vec<bool> = pipe.query_async(&mut cluster.redis.clone()).await?;
     let mut pipe = redis::pipe();
     let mut any = false;
+    let mut missing = HashSet::new();
     for (node, _) in nodes.iter().zip(alive).filter(|(_, alive)| !alive) {
+        if !suspects.contains(node) {
+            missing.insert(node.clone());
+            continue;
+        }
         info!(
             node = &**node,
             "cluster: a node stopped renewing; its users are gone"
         );
         for (key, id) in hub.node_gone(node) {
             pipe.hdel(keys::members(&key), id).ignore();
-            any = true;
         }
+        let inbox = keys::node_route(node);
+        pipe.del(keys::meta(&inbox)).ignore();
+        pipe.del(keys::stream(&inbox)).ignore();
+        any = true;
     }
+    *suspects = missing;
     if any {
         pipe.query_async::<()>(&mut cluster.redis.clone()).await?;
     }

@@ -31,6 +31,7 @@ mod subscriber;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -77,6 +78,33 @@ impl ClusterSettings {
             stream_length: 10_000,
             archive_length: 1_000_000,
         }
+    }
+}
+
+/// Whether `name` can name a node: 1-64 letters, digits, `-`, `_` or `.`
+/// (it is part of Redis keys).
+pub fn valid_node_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// `url` with any password in it replaced by `***`, for logs and printed
+/// configurations (`redis://:secret@host:6379/` shows as
+/// `redis://:***@host:6379/`).
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -129,6 +157,16 @@ enum Route {
     Everyone,
 }
 
+/// The highest ids a node's own database holds: Redis's counters are
+/// raised to them, so that no id in anyone's history is handed out again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdFloors {
+    /// The highest message id stored.
+    pub message: u64,
+    /// The highest user id handed out.
+    pub user: u64,
+}
+
 /// A room this node starts or stops listening to.
 #[derive(Debug)]
 pub enum Watch {
@@ -155,12 +193,22 @@ pub struct Cluster {
     watch: mpsc::UnboundedSender<Watch>,
     leases: Mutex<HashMap<UserId, Lease>>,
     metrics: ClusterMetrics,
+    /// The highest message id this node has stored or seen handed out.
+    highest_message: AtomicU64,
+    /// The highest user id this node has stored or seen handed out.
+    highest_user: AtomicU64,
+    /// The cluster's id space (see `Hub::epoch`), as Redis said at the
+    /// last (re)connection.
+    epoch: AtomicU64,
 }
 
 /// The cluster's background work, started once the hub has its handle.
 pub struct Running {
     outgoing: mpsc::UnboundedReceiver<Outgoing>,
     watch: mpsc::UnboundedReceiver<Watch>,
+    /// The last message this node's database holds: its archive goes on
+    /// after it.
+    stored: u64,
 }
 
 impl Cluster {
@@ -168,14 +216,9 @@ impl Cluster {
     /// this node's handle; [`Cluster::run`] starts its work.
     pub async fn connect(
         settings: ClusterSettings,
+        floors: IdFloors,
     ) -> Result<(Arc<Cluster>, Running), ClusterError> {
-        let name_ok = !settings.name.is_empty()
-            && settings.name.len() <= 64
-            && settings
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-        if !name_ok {
+        if !valid_node_name(&settings.name) {
             return Err(ClusterError::Name(settings.name.clone()));
         }
         let client = redis::Client::open(settings.url.as_str())?;
@@ -199,12 +242,17 @@ impl Cluster {
             watch,
             leases: Mutex::new(HashMap::new()),
             metrics: ClusterMetrics::new(),
+            highest_message: AtomicU64::new(floors.message),
+            highest_user: AtomicU64::new(floors.user),
+            epoch: AtomicU64::new(0),
         });
+        cluster.raise_counters().await?;
         Ok((
             cluster,
             Running {
                 outgoing: outgoing_rx,
                 watch: watch_rx,
+                stored: floors.message,
             },
         ))
     }
@@ -235,8 +283,47 @@ impl Cluster {
         tasks.spawn(archive::run(
             self.clone(),
             hub.store().clone(),
+            running.stored,
             stop.clone(),
         ));
+    }
+
+    /// Raises Redis's id counters to the highest ids this node has seen
+    /// (at start, and whenever the node reconnects: Redis may have lost
+    /// data meanwhile).
+    pub(super) async fn raise_counters(&self) -> redis::RedisResult<()> {
+        let mut redis = self.redis.clone();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(keys::EPOCH)
+            .arg(fastrand::u64(1..))
+            .arg("NX")
+            .ignore()
+            .get(keys::EPOCH);
+        let (epoch,): (u64,) = pipe.query_async(&mut redis).await?;
+        self.epoch.store(epoch, Ordering::Relaxed);
+        for (counter, floor) in [
+            (keys::MESSAGE_IDS, &self.highest_message),
+            (keys::USER_IDS, &self.highest_user),
+        ] {
+            scripts::RAISE
+                .key(counter)
+                .arg(floor.load(Ordering::Relaxed))
+                .invoke_async::<()>(&mut redis)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The cluster's id space: message ids do not repeat within it.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Notes ids seen handed out or stored (see [`Cluster::raise_counters`]).
+    pub(super) fn saw_ids(&self, message: u64, user: u64) {
+        self.highest_message.fetch_max(message, Ordering::Relaxed);
+        self.highest_user.fetch_max(user, Ordering::Relaxed);
     }
 
     /// The node's instruments, for `/metrics`.
@@ -474,4 +561,23 @@ fn takes_id(envelope: &Envelope) -> bool {
             | EventKind::TagMsg { .. }
             | EventKind::Topic { .. }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_do_not_show() {
+        assert_eq!(
+            redacted("redis://:s3cret@10.0.0.5:6379/"),
+            "redis://:***@10.0.0.5:6379/"
+        );
+        assert_eq!(redacted("redis://app:pw@db/2"), "redis://app:***@db/2");
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/"),
+            "redis://127.0.0.1:6379/"
+        );
+        assert_eq!(redacted("not a url"), "not a url");
+    }
 }

@@ -8,6 +8,7 @@
 //! nothing is acknowledged that Redis does not have.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use redis::{ErrorKind, Pipeline, RedisError, ServerErrorKind};
@@ -20,6 +21,10 @@ use super::{Cluster, Outgoing, Route, keys, scripts};
 use crate::event::{Event, EventKind, Person, TagTarget};
 use crate::hub::Hub;
 use crate::store::{Failure, Outcome};
+
+/// How long a stopping node waits for more to publish (its users leaving)
+/// before it stops publishing.
+const LAST_WORDS: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The most entries published in one round trip.
 const BATCH: usize = 256;
@@ -42,9 +47,11 @@ pub(super) async fn run(
         }
         cluster.publish(&hub, &mut batch).await;
     }
-    // Stopping: whatever users said before the listeners closed still goes.
-    queue.close();
-    while queue.recv_many(&mut batch, BATCH).await > 0 {
+    // Stopping: what users said before the listeners closed, and their
+    // departures as they leave, still go while they keep coming.
+    while let Ok(got) = tokio::time::timeout(LAST_WORDS, queue.recv_many(&mut batch, BATCH)).await
+        && got > 0
+    {
         cluster.publish(&hub, &mut batch).await;
     }
 }
@@ -95,6 +102,9 @@ impl Cluster {
         match answer {
             Ok(placed) => {
                 self.metrics.published(placed.len());
+                if let Some((_, id)) = placed.last() {
+                    self.saw_ids(*id, 0);
+                }
                 for (item, (_seq, id)) in resolved.into_iter().zip(placed) {
                     accepted(hub, item.outgoing, id);
                 }
@@ -184,7 +194,8 @@ impl Cluster {
                 "1"
             } else {
                 "0"
-            });
+            })
+            .arg(self.highest_message.load(Ordering::Relaxed));
     }
 }
 

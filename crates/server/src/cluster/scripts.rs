@@ -17,8 +17,11 @@ use redis::Script;
 /// KEYS: the route's meta hash, its stream, the message id counter, the
 /// archive stream. ARGV: the route's channel, the JSON body, the stream's
 /// length, the archive's length, an epoch to use if the route has none,
-/// `1` if the entry takes a message id, `1` if it goes to the archive.
-/// Returns `{seq, id}`.
+/// `1` if the entry takes a message id, `1` if it goes to the archive
+/// (which is kept by message id: `<id>-0`, so a node continues it from the
+/// last message its own database holds), the highest message id the node
+/// has seen (ids stay above it even if Redis lost its counter). Returns
+/// `{seq, id}`.
 pub static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -30,14 +33,36 @@ if not epoch then
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local id = 0
-if ARGV[6] == '1' then id = redis.call('INCR', KEYS[3]) end
+if ARGV[6] == '1' then
+  id = redis.call('INCR', KEYS[3])
+  local floor = tonumber(ARGV[8])
+  if id <= floor then
+    id = floor + 1
+    redis.call('SET', KEYS[3], id)
+  end
+end
 local entry = seq .. ' ' .. id .. ' ' .. epoch .. ' ' .. ARGV[2]
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], seq .. '-0', 'e', entry)
 if ARGV[7] == '1' then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', 'e', entry)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], id .. '-0', 'e', entry)
 end
 redis.call('PUBLISH', ARGV[1], entry)
 return {seq, id}
+",
+    )
+});
+
+/// Raises an id counter to at least a floor (ids this node has seen or
+/// stored): if Redis lost its data, or an fsync'd second of it, its
+/// counters must not hand out ids that are in the nodes' histories.
+///
+/// KEYS: the counter. ARGV: the floor.
+pub static RAISE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
 ",
     )
 });

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use redis::AsyncCommands;
 use redis::aio::PubSubSink;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -76,8 +75,11 @@ pub(super) async fn run(
         if reconnecting {
             listener.cluster.metrics.reconnected();
         }
-        let ready = match listener.resubscribe(&mut sink).await {
-            Ok(()) => listener.sync_accounts().await,
+        let ready = match listener.cluster.raise_counters().await {
+            Ok(()) => match listener.resubscribe(&mut sink).await {
+                Ok(()) => listener.sync_accounts().await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         if let Err(e) = ready {
@@ -222,17 +224,32 @@ impl Listener {
     /// Delivers what `route`'s stream holds after the last entry delivered
     /// (from its start if Redis lost the route and began a new epoch).
     async fn catch_up(&mut self, route: &str) -> redis::RedisResult<()> {
-        let epoch: Option<String> = self
-            .cluster
-            .redis
-            .clone()
-            .hget(keys::meta(route), "epoch")
+        let (epoch, seq): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+            .arg(keys::meta(route))
+            .arg("epoch")
+            .arg("seq")
+            .query_async(&mut self.cluster.redis.clone())
             .await?;
-        let Some(known) = self.routes.get(route) else {
+        let Some(known) = self.routes.get_mut(route) else {
             return Ok(());
         };
         let from = match (known.last(), epoch) {
-            ((Some(ours), last), Some(now)) if ours == now => last + 1,
+            ((Some(ours), last), Some(now)) if ours == now => {
+                let now_at = seq.unwrap_or(0);
+                if now_at < last {
+                    // Redis lost the last moment of its data (a crash with
+                    // `appendfsync everysec`): its numbers go on from
+                    // where it is, not from where this node was.
+                    warn!(
+                        route,
+                        ours = last,
+                        redis = now_at,
+                        "cluster: Redis's sequence went back"
+                    );
+                    *known = Sequence::after(Some(now), now_at);
+                }
+                now_at.min(last) + 1
+            }
             (_, None) => return Ok(()),
             _ => 1,
         };
@@ -312,10 +329,7 @@ impl Listener {
             .round_trip(started.elapsed(), entries.is_ok());
         for (id, fields) in entries? {
             match fields.get(1).map(|payload| Entry::parse(payload)) {
-                Some(Ok(entry)) => {
-                    self.cluster.metrics.recovered();
-                    self.place_and_deliver(route, entry);
-                }
+                Some(Ok(entry)) => self.recover(route, entry),
                 _ => {
                     warn!(route, id, "cluster: unreadable stream entry skipped");
                     let seq = id.split('-').next().and_then(|n| n.parse().ok());
@@ -337,6 +351,25 @@ impl Listener {
             sequence.delivered(to);
         }
         Ok(())
+    }
+
+    /// Delivers `entry`, read from its route's stream, if it was not: what
+    /// should have come before it and is not in the stream any more (it
+    /// keeps `stream_length` entries) is gone, said in the log.
+    fn recover(&mut self, route: &str, entry: Entry) {
+        let Some(sequence) = self.routes.get_mut(route) else {
+            return;
+        };
+        match sequence.place(entry.seq, &entry.epoch) {
+            Verdict::Seen => return,
+            Verdict::Next => {}
+            Verdict::After { from, to } => {
+                warn!(route, from, to, "cluster: entries gone from the stream");
+                sequence.delivered(to);
+            }
+        }
+        self.cluster.metrics.recovered();
+        self.place_and_deliver(route, entry);
     }
 
     /// Delivers `entry` if it is the next of its route.

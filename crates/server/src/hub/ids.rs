@@ -4,8 +4,9 @@
 //! stopped (`store::ids` keeps ceilings ahead of them in the database, so
 //! that an id is never handed out twice, whatever crashes). Message ids are
 //! taken under the hub's lock, so every member of a room sees its messages
-//! in id order. A cluster of servers would take them from its broker
-//! instead, room by room; this is the place that would change.
+//! in id order. In a cluster, messages take their ids from Redis instead
+//! (see `cluster`), and users theirs with their nickname's lease; these
+//! counters then serve only a single node.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

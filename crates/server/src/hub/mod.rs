@@ -136,9 +136,13 @@ impl Hub {
 
     /// Identifies this server's id space: message ids never repeat within
     /// one epoch (see `store::ids`), so clients that remember ids they have
-    /// seen must forget them when the epoch changes.
+    /// seen must forget them when the epoch changes. In a cluster, the
+    /// cluster's (every node hands out ids from Redis).
     pub fn epoch(&self) -> u64 {
-        self.ids.epoch()
+        match self.cluster.get() {
+            Some(cluster) => cluster.epoch(),
+            None => self.ids.epoch(),
+        }
     }
 
     /// At a clean shutdown, once every connection has left: tells the store

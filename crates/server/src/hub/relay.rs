@@ -236,6 +236,13 @@ impl Hub {
             .await;
     }
 
+    /// Disconnects user `id`, whose nickname another node holds now.
+    pub fn evict(&self, id: UserId) {
+        if let Some(user) = self.state.lock().users.get(&id) {
+            user.client.outbox.close(CloseReason::Killed);
+        }
+    }
+
     /// Whether anyone on this node is in room `key`.
     pub fn has_members_here(&self, key: &str) -> bool {
         self.state

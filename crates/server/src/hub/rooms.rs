@@ -336,7 +336,7 @@ fn admit(state: &State, room: &Room, id: UserId, key: Option<&str>) -> Result<()
     }
     if settings
         .limit
-        .is_some_and(|limit| room.members.len() >= limit as usize)
+        .is_some_and(|limit| room.members.len() + room.remote.len() >= limit as usize)
     {
         return Err(HubError::RoomFull(name()));
     }

@@ -356,7 +356,11 @@ impl State {
                 && room.members.is_empty()
                 && let Some(cluster) = &self.cluster
             {
+                // Nobody here listens any more: who is in it elsewhere
+                // would go stale (it is learned again at the next join).
                 cluster.watch(Watch::Unroom(key.to_owned()));
+                room.remote.clear();
+                self.relayed.remove(key);
             }
             room.operators.remove(&id);
             room.voiced.remove(&id);

@@ -185,7 +185,21 @@ impl Hub {
                 rooms: &small,
             };
             state.publish_here(audience, &event);
-            // Other nodes decide for themselves which of the rooms are large.
+        }
+        // Other nodes hear of every departure, this node's shutdown too,
+        // and decide for themselves which of the rooms are large.
+        if state.cluster.is_some() {
+            let reason = match message {
+                Some(text) => QuitReason::Said(chat_text::sanitize(text).as_ref().into()),
+                None => QuitReason::Closed(reason),
+            };
+            let event = Event::new(
+                EventKind::Quit {
+                    who: user.person.clone(),
+                    reason,
+                },
+                now_ms(),
+            );
             let rooms: Vec<String> = user.rooms.iter().cloned().collect();
             state.pass_on(
                 Audience::Sharing {

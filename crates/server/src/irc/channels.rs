@@ -194,7 +194,9 @@ impl IrcSession {
                         // keeps the change under that id).
                         let at = topic.set_at.unwrap_or_else(now_ms);
                         let format = self.caps.irc_format();
-                        let m = super::events::with_server_tags(m, format, None, Some(msg_id), at);
+                        // (In a cluster the id comes with the others' line.)
+                        let msg_id = (msg_id > 0).then_some(msg_id);
+                        let m = super::events::with_server_tags(m, format, None, msg_id, at);
                         self.send(&m);
                     }
                     Err(e) => self.hub_error(&e, name),

@@ -316,15 +316,23 @@ impl JsonSession {
 
     /// For a message whose sender asked for an acknowledgement (it carried
     /// a `ref`): what sends the `ack` once the message is durable, or an
-    /// error if it could not be stored.
+    /// error if it could not be stored. In a cluster, where a message's
+    /// fate is known only once Redis answered, a message without a `ref`
+    /// gets one too, that tells only of a refusal (a single node refuses at
+    /// once).
     pub(super) fn receipt(&mut self, reference: Option<Ref>) -> Option<Receipt> {
-        let reference = reference?;
-        self.awaiting_receipts = true;
+        if reference.is_none() && self.hub.cluster().is_none() {
+            return None;
+        }
+        if reference.is_some() {
+            self.awaiting_receipts = true;
+        }
         let outbox = self.outbox.clone();
         Some(Box::new(move |outcome: Outcome<'_>| {
             let frame = match outcome.error {
+                None if reference.is_none() => return,
                 None => ServerFrame::Ack(Ack {
-                    reference: Some(reference),
+                    reference,
                     msg_id: outcome.msg_id,
                     ts: outcome.ts,
                 }),
@@ -334,17 +342,17 @@ impl JsonSession {
                         "message {} was delivered but could not be stored: {e}",
                         outcome.msg_id
                     ),
-                    reference: Some(reference),
+                    reference,
                 }),
                 Some(Failure::NotSent(why)) => ServerFrame::Error(ErrorFrame {
                     code: ErrorCode::InternalError,
                     message: format!("not sent, nobody got it: {why}; try again"),
-                    reference: Some(reference),
+                    reference,
                 }),
                 Some(Failure::NoSuchUser(nick)) => ServerFrame::Error(ErrorFrame {
                     code: ErrorCode::NoSuchUser,
                     message: format!("no user called {nick} is online"),
-                    reference: Some(reference),
+                    reference,
                 }),
             };
             outbox.push(encode_frame(&frame));

@@ -283,6 +283,9 @@ pub struct Page {
 pub struct Loaded {
     /// Where message and user ids continue, and the server's epoch.
     pub ids: Start,
+    /// The highest message id stored (0: none): where a cluster node's
+    /// archive continues.
+    pub last_message: u64,
     /// Every room with a stored topic or settings.
     pub rooms: Vec<StoredRoom>,
     /// Every registered nickname.

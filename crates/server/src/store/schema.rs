@@ -311,8 +311,12 @@ pub fn load(conn: &Connection, ids: Start) -> Result<Loaded, StoreError> {
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
+    let last_message = conn.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+        r.get::<_, i64>(0)
+    })?;
     Ok(Loaded {
         ids,
+        last_message: u64::try_from(last_message).unwrap_or(0),
         rooms,
         accounts,
         bans,

@@ -569,3 +569,46 @@ async fn accounts_and_bans_are_the_same_on_every_node() {
     b.stop().await;
     c.stop().await;
 }
+
+#[tokio::test]
+async fn a_redis_that_lost_its_data_hands_out_no_id_twice() {
+    let redis = RedisServer::start().await;
+    let a = node(&redis, "a").await;
+    let mut ann = Raw::login(a.addr, "ann").await;
+    let first = ann.say_in("lobby", "one").await;
+    assert_eq!(redis.command(&["FLUSHALL"]).await, "+OK\r\n");
+    let second = loop {
+        ann.send_json(json!({"type": "broadcast", "message": "two", "ref": "2"}))
+            .await;
+        let frame = answer(&mut ann).await;
+        if frame["type"] == "ack" {
+            break frame["msg_id"].as_u64().unwrap();
+        }
+    };
+    assert!(second > first, "{second} after {first}");
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_started_afresh_copies_the_archive_into_its_history() {
+    let redis = RedisServer::start().await;
+    let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
+    let mut ann = Raw::login(a.addr, "ann").await;
+    ann.join("den").await;
+    for n in 0..3 {
+        ann.say_in("den", &format!("kept {n}")).await;
+    }
+    // b keeps history in memory: stopped and started again, it has none of
+    // its own, and takes it all from the archive.
+    b.stop().await;
+    let b = node(&redis, "b").await;
+    let mut bob = Raw::login(b.addr, "bob").await;
+    let (_, replay) = bob.join("den").await;
+    let texts: Vec<&str> = replay
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .collect();
+    assert_eq!(texts, ["kept 0", "kept 1", "kept 2"]);
+    a.stop().await;
+    b.stop().await;
+}
