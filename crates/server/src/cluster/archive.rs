@@ -22,6 +22,7 @@ use redis::{AsyncCommands, RedisResult};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::backoff::Backoff;
 use super::envelope::Entry;
 use super::{Cluster, Envelope, keys};
 use crate::store::{Outcome, Store};
@@ -41,20 +42,18 @@ pub(super) async fn run(
     stop: CancellationToken,
 ) {
     let group = cluster.settings.name.clone();
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     loop {
         let outcome = tokio::select! {
             () = stop.cancelled() => return,
             outcome = archive(&cluster, &store, &group, &mut stored) => outcome,
         };
         if let Err(e) = outcome {
-            warn!(error = %e, retry_in = ?backoff, "cluster: archive reading interrupted");
+            warn!(error = %e, retry_in = ?backoff.next(), "cluster: archive reading interrupted");
         }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
+        if !backoff.pause(&stop).await {
+            return;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -71,6 +71,32 @@ pub struct SharedRoom {
     pub voiced: Vec<UserId>,
 }
 
+impl Envelope {
+    /// Something said on `node` (a message, a direct message, a TAGMSG, a
+    /// topic change): every node it is for delivers it, `node` too, in the
+    /// order Redis gives, with the id Redis gives; `except` (on `node`) is
+    /// not told.
+    pub fn said(
+        node: &str,
+        to: Recipients,
+        except: Option<UserId>,
+        kind: EventKind,
+        stored: Option<StoredMessage>,
+        ts: i64,
+    ) -> Envelope {
+        Envelope {
+            origin: node.to_owned(),
+            except,
+            to,
+            ts,
+            kind,
+            stored,
+            delivered_at_origin: false,
+            room: None,
+        }
+    }
+}
+
 /// An envelope as Redis ordered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

@@ -21,6 +21,7 @@
 
 mod accounts;
 mod archive;
+mod backoff;
 mod envelope;
 mod keys;
 mod leases;

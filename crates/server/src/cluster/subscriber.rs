@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::accounts::Announcement;
+use super::backoff::Backoff;
 use super::envelope::Entry;
 use super::order::{Sequence, Verdict};
 use super::{Cluster, Watch, keys};
@@ -28,9 +29,6 @@ use crate::hub::Hub;
 /// How often rooms nobody here is in any more are let go (a join that
 /// was refused after the node started listening, a race with a leave).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
-
-/// The longest wait between attempts to reach Redis again.
-const MOST_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Listens until `stop`.
 pub(super) async fn run(
@@ -53,7 +51,7 @@ pub(super) async fn run(
     if let Err(e) = listener.start_at_now(keys::EVERYONE_ROUTE).await {
         warn!(error = %e, "cluster: cannot read where the presence route is");
     }
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new();
     let mut reconnecting = false;
     loop {
         let connected = tokio::select! {
@@ -63,12 +61,10 @@ pub(super) async fn run(
         let (mut sink, mut stream) = match connected {
             Ok(pubsub) => pubsub.split(),
             Err(e) => {
-                warn!(error = %e, retry_in = ?backoff, "cluster: cannot subscribe in Redis");
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(backoff) => {}
+                warn!(error = %e, retry_in = ?backoff.next(), "cluster: cannot subscribe in Redis");
+                if !backoff.pause(&stop).await {
+                    return;
                 }
-                backoff = (backoff * 2).min(MOST_BACKOFF);
                 continue;
             }
         };
@@ -84,12 +80,10 @@ pub(super) async fn run(
         };
         if let Err(e) = ready {
             // Redis answers but not yet (loading its data, say).
-            warn!(error = %e, retry_in = ?backoff, "cluster: cannot subscribe again");
-            tokio::select! {
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep(backoff) => {}
+            warn!(error = %e, retry_in = ?backoff.next(), "cluster: cannot subscribe again");
+            if !backoff.pause(&stop).await {
+                return;
             }
-            backoff = (backoff * 2).min(MOST_BACKOFF);
             continue;
         }
         if reconnecting {
@@ -99,7 +93,7 @@ pub(super) async fn run(
             );
         }
         reconnecting = true;
-        backoff = Duration::from_millis(50);
+        backoff.reset();
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

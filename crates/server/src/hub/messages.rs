@@ -79,16 +79,14 @@ impl Hub {
             tags: stored_tags(&style.tags),
         };
         if let Some(cluster) = cluster {
-            let envelope = Envelope {
-                origin: cluster.node().to_owned(),
-                except: (!client.echo()).then_some(client.id),
-                to: Recipients::Room(key.clone()),
-                ts,
+            let envelope = Envelope::said(
+                cluster.node(),
+                Recipients::Room(key.clone()),
+                (!client.echo()).then_some(client.id),
                 kind,
-                stored: Some(stored),
-                delivered_at_origin: false,
-                room: None,
-            };
+                Some(stored),
+                ts,
+            );
             cluster.to_room(&key, envelope, receipt);
             self.metrics.room_message(accepted);
             return Ok(Posted {
@@ -148,12 +146,11 @@ impl Hub {
             };
             let text: Arc<str> = text.as_ref().into();
             let receipt = reply(&to_nick, away.as_deref());
-            let envelope = Envelope {
-                origin: cluster.node().to_owned(),
-                except: None,
-                to: Recipients::User(to_id),
-                ts,
-                kind: EventKind::Direct {
+            let envelope = Envelope::said(
+                cluster.node(),
+                Recipients::User(to_id),
+                None,
+                EventKind::Direct {
                     msg_id: 0,
                     ts,
                     from: from.clone(),
@@ -164,7 +161,7 @@ impl Hub {
                     tags: style.tags.clone(),
                     lines: style.lines.clone(),
                 },
-                stored: Some(StoredMessage {
+                Some(StoredMessage {
                     id: 0,
                     ts,
                     room: None,
@@ -176,9 +173,8 @@ impl Hub {
                     kind: stored_kind(&style),
                     tags: stored_tags(&style.tags),
                 }),
-                delivered_at_origin: false,
-                room: None,
-            };
+                ts,
+            );
             let echo = client.echo().then_some(client.id);
             cluster.to_nick(&nick::fold(to), envelope, receipt, echo);
             self.metrics.direct_message(accepted);
@@ -294,16 +290,14 @@ impl Hub {
                     ..stored
                 });
                 if let Some(cluster) = cluster {
-                    let envelope = Envelope {
-                        origin: cluster.node().to_owned(),
-                        except: (!client.echo()).then_some(client.id),
-                        to: Recipients::Room(key.clone()),
-                        ts,
+                    let envelope = Envelope::said(
+                        cluster.node(),
+                        Recipients::Room(key.clone()),
+                        (!client.echo()).then_some(client.id),
                         kind,
                         stored,
-                        delivered_at_origin: false,
-                        room: None,
-                    };
+                        ts,
+                    );
                     cluster.to_room(&key, envelope, None);
                     return Ok(());
                 }
@@ -319,19 +313,17 @@ impl Hub {
             TagTo::User(nick) => {
                 if let Some(cluster) = cluster {
                     // Wherever they are, as a direct message goes.
-                    let envelope = Envelope {
-                        origin: cluster.node().to_owned(),
-                        except: None,
-                        to: Recipients::User(0),
-                        ts,
-                        kind: kind(TagTarget::User(0, nick.into()), from),
-                        stored: stored.map(|stored| StoredMessage {
+                    let envelope = Envelope::said(
+                        cluster.node(),
+                        Recipients::User(0),
+                        None,
+                        kind(TagTarget::User(0, nick.into()), from),
+                        stored.map(|stored| StoredMessage {
                             recipient: Some((0, nick.to_owned())),
                             ..stored
                         }),
-                        delivered_at_origin: false,
-                        room: None,
-                    };
+                        ts,
+                    );
                     let echo = client.echo().then_some(client.id);
                     cluster.to_nick(&nick::fold(nick), envelope, None, echo);
                     return Ok(());

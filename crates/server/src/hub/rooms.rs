@@ -233,16 +233,14 @@ impl Hub {
         self.store_room(&state, &key);
         match cluster {
             Some(cluster) => {
-                let envelope = Envelope {
-                    origin: cluster.node().to_owned(),
-                    except: Some(client.id),
-                    to: Recipients::Room(key.clone()),
-                    ts,
+                let envelope = Envelope::said(
+                    cluster.node(),
+                    Recipients::Room(key.clone()),
+                    Some(client.id),
                     kind,
-                    stored: Some(stored),
-                    delivered_at_origin: false,
-                    room: None,
-                };
+                    Some(stored),
+                    ts,
+                );
                 cluster.to_room(&key, envelope, None);
             }
             None => {

@@ -156,6 +156,16 @@ impl Hub {
         }
         state.whowas.record(Departed::of(&user, now_ms()));
         state.watches.forget(client.id);
+        let quit = Event::new(
+            EventKind::Quit {
+                who: user.person.clone(),
+                reason: match message {
+                    Some(text) => QuitReason::Said(chat_text::sanitize(text).as_ref().into()),
+                    None => QuitReason::Closed(reason),
+                },
+            },
+            now_ms(),
+        );
         if reason != CloseReason::Shutdown {
             state.tell_watchers(&self.settings.server_name, &user.person.nick, None);
             // Large rooms count the departure for their next summary;
@@ -169,44 +179,22 @@ impl Hub {
                     None => {}
                 }
             }
-            let reason = match message {
-                Some(text) => QuitReason::Said(chat_text::sanitize(text).as_ref().into()),
-                None => QuitReason::Closed(reason),
-            };
-            let event = Event::new(
-                EventKind::Quit {
-                    who: user.person.clone(),
-                    reason,
-                },
-                now_ms(),
-            );
             let audience = Audience::Sharing {
                 user: client.id,
                 rooms: &small,
             };
-            state.publish_here(audience, &event);
+            state.publish_here(audience, &quit);
         }
         // Other nodes hear of every departure, this node's shutdown too,
         // and decide for themselves which of the rooms are large.
         if state.cluster.is_some() {
-            let reason = match message {
-                Some(text) => QuitReason::Said(chat_text::sanitize(text).as_ref().into()),
-                None => QuitReason::Closed(reason),
-            };
-            let event = Event::new(
-                EventKind::Quit {
-                    who: user.person.clone(),
-                    reason,
-                },
-                now_ms(),
-            );
             let rooms: Vec<String> = user.rooms.iter().cloned().collect();
             state.pass_on(
                 Audience::Sharing {
                     user: client.id,
                     rooms: &rooms,
                 },
-                &event,
+                &quit,
             );
         }
         for key in &user.rooms {

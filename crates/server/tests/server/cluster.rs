@@ -96,6 +96,32 @@ async fn presence(c: &mut Raw, event: &str) -> Value {
     }
 }
 
+/// Joins `room`; returns the texts its replay showed.
+async fn join_and_read(c: &mut Raw, room: &str) -> Vec<String> {
+    let (_, replay) = c.join(room).await;
+    replay
+        .iter()
+        .filter_map(|m| m["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Logs `nick` in on `addr`, joins `room` and says `count` messages there
+/// (`<prefix> <n>`), each acknowledged.
+async fn said_in(
+    addr: std::net::SocketAddr,
+    nick: &str,
+    room: &str,
+    prefix: &str,
+    count: usize,
+) -> Raw {
+    let mut c = Raw::login(addr, nick).await;
+    c.join(room).await;
+    for n in 0..count {
+        c.say_in(room, &format!("{prefix} {n}")).await;
+    }
+    c
+}
+
 /// The next `ack` or `error` frame.
 async fn answer(c: &mut Raw) -> Value {
     loop {
@@ -487,21 +513,12 @@ async fn with_redis_away_senders_are_told_and_service_resumes_by_itself() {
 async fn joining_on_another_node_replays_what_was_said_before_and_nothing_twice() {
     let redis = RedisServer::start().await;
     let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
-    let mut ann = Raw::login(a.addr, "ann").await;
-    ann.join("den").await;
-    for n in 0..5 {
-        ann.say_in("den", &format!("before {n}")).await;
-    }
+    let mut ann = said_in(a.addr, "ann", "den", "before", 5).await;
     // Node b has never listened to the room: bob's join must still show
     // all five, at once.
     let mut bob = Raw::login(b.addr, "bob").await;
-    let (_, replay) = bob.join("den").await;
-    let texts: Vec<&str> = replay
-        .iter()
-        .filter_map(|m| m["message"].as_str())
-        .collect();
     assert_eq!(
-        texts,
+        join_and_read(&mut bob, "den").await,
         ["before 0", "before 1", "before 2", "before 3", "before 4"]
     );
     ann.say_in("den", "after").await;
@@ -593,22 +610,16 @@ async fn a_redis_that_lost_its_data_hands_out_no_id_twice() {
 async fn a_node_started_afresh_copies_the_archive_into_its_history() {
     let redis = RedisServer::start().await;
     let (a, b) = (node(&redis, "a").await, node(&redis, "b").await);
-    let mut ann = Raw::login(a.addr, "ann").await;
-    ann.join("den").await;
-    for n in 0..3 {
-        ann.say_in("den", &format!("kept {n}")).await;
-    }
+    let _ann = said_in(a.addr, "ann", "den", "kept", 3).await;
     // b keeps history in memory: stopped and started again, it has none of
     // its own, and takes it all from the archive.
     b.stop().await;
     let b = node(&redis, "b").await;
     let mut bob = Raw::login(b.addr, "bob").await;
-    let (_, replay) = bob.join("den").await;
-    let texts: Vec<&str> = replay
-        .iter()
-        .filter_map(|m| m["message"].as_str())
-        .collect();
-    assert_eq!(texts, ["kept 0", "kept 1", "kept 2"]);
+    assert_eq!(
+        join_and_read(&mut bob, "den").await,
+        ["kept 0", "kept 1", "kept 2"]
+    );
     a.stop().await;
     b.stop().await;
 }
