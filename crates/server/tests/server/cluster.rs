@@ -623,3 +623,24 @@ async fn a_node_started_afresh_copies_the_archive_into_its_history() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_what_went_through_redis() {
+    let redis = RedisServer::start().await;
+    let a = node(&redis, "a").await;
+    let mut ann = Raw::login(a.addr, "ann").await;
+    // Acknowledged after everything queued before it (ann's join).
+    ann.say_in("lobby", "first").await;
+    let before = scrape(a.http_addr).await;
+    for n in 0..3 {
+        ann.say_in("lobby", &format!("counted {n}")).await;
+    }
+    let after = scrape(a.http_addr).await;
+    let grew = |series: &str| after.get(series) - before.get(series);
+    // Three messages, each one entry published; nothing else happened.
+    assert_eq!(grew("chatroom_cluster_published_total"), 3.0);
+    assert_eq!(grew("chatroom_messages_total{kind=\"room\"}"), 3.0);
+    assert_eq!(grew("chatroom_redis_errors_total"), 0.0);
+    assert_eq!(grew("chatroom_redis_reconnects_total"), 0.0);
+    a.stop().await;
+}
