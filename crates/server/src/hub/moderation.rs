@@ -144,6 +144,9 @@ impl Hub {
         if let Some(room) = state.rooms.get_mut(&key) {
             room.invited.insert(target.id);
         }
+        if let Some(user) = state.users.get_mut(&target.id) {
+            user.invited_to.insert(key.clone());
+        }
         let event = Event::new(
             EventKind::Invite {
                 room: name.as_str().into(),
@@ -170,9 +173,13 @@ impl Hub {
     /// not joined yet.
     pub fn invitations(&self, client: &Client) -> Vec<String> {
         let state = self.state.lock();
-        let mut rooms: Vec<String> = state
-            .rooms
-            .values()
+        let Some(user) = state.users.get(&client.id) else {
+            return Vec::new();
+        };
+        let mut rooms: Vec<String> = user
+            .invited_to
+            .iter()
+            .filter_map(|key| state.rooms.get(key))
             .filter(|room| room.invited.contains(&client.id))
             .map(|room| room.topic.room.clone())
             .collect();

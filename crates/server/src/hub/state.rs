@@ -30,6 +30,9 @@ pub(super) struct User {
     pub since: i64,
     /// Keys of the rooms they are in.
     pub rooms: RoomKeys,
+    /// Keys of the rooms they are invited to and have not joined: their
+    /// invitations end when they leave the server.
+    pub invited_to: RoomKeys,
     /// Hidden from searches by people who share no room with them.
     pub invisible: bool,
     /// Their TLS client certificate's fingerprint, if any.
@@ -296,6 +299,7 @@ impl State {
             return;
         };
         user.rooms.insert(key.clone());
+        user.invited_to.remove(&key);
         let (client, who) = (user.client.clone(), user.person.clone());
         let account = user.identity.account.clone();
         let realname: Arc<str> = user.realname.as_str().into();

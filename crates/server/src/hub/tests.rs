@@ -247,6 +247,41 @@ fn leaving_tells_everyone_sharing_a_small_room_once() {
 }
 
 #[test]
+fn invitations_end_with_a_join_or_with_the_invitee_leaving() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let bob = Peer::login(&hub, "bob");
+    let carol = Peer::login(&hub, "carol");
+    join(&hub, &alice, "den");
+    join(&hub, &alice, "attic");
+    hub.invite(&alice.client, "den", "bob").unwrap();
+    hub.invite(&alice.client, "attic", "bob").unwrap();
+    hub.invite(&alice.client, "den", "carol").unwrap();
+    assert_eq!(hub.invitations(&bob.client), ["attic", "den"]);
+    join(&hub, &bob, "den");
+    assert_eq!(
+        hub.invitations(&bob.client),
+        ["attic"],
+        "joining uses it up"
+    );
+    let invited = |room: &str| {
+        let state = hub.state.lock();
+        let mut ids: Vec<UserId> = state.rooms[room].invited.iter().copied().collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(invited("attic"), [bob.client.id]);
+    assert_eq!(invited("den"), [carol.client.id]);
+    hub.leave(&bob.client, CloseReason::Closed, None);
+    hub.leave(&carol.client, CloseReason::Closed, None);
+    assert!(
+        invited("attic").is_empty(),
+        "no invitation outlives its invitee"
+    );
+    assert!(invited("den").is_empty());
+}
+
+#[test]
 fn empty_rooms_without_a_topic_are_forgotten() {
     let hub = hub(0);
     let alice = Peer::login(&hub, "alice");

@@ -86,6 +86,7 @@ impl Hub {
                 away: None,
                 since: now_ms(),
                 rooms: RoomKeys::default(),
+                invited_to: RoomKeys::default(),
                 invisible: false,
                 certfp: arrival.certfp,
             }),
@@ -156,6 +157,11 @@ impl Hub {
         }
         state.whowas.record(Departed::of(&user, now_ms()));
         state.watches.forget(client.id);
+        for key in &user.invited_to {
+            if let Some(room) = state.rooms.get_mut(key) {
+                room.invited.remove(&client.id);
+            }
+        }
         let quit = Event::new(
             EventKind::Quit {
                 who: user.person.clone(),
