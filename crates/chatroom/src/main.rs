@@ -117,9 +117,12 @@ enum Command {
             to FILE, consistently, without stopping the server.\n\n\
             The copy is made in one read transaction (SQLite's VACUUM INTO), so it is the \
             database as it was at one instant while the server goes on writing; it is then \
-            checked (PRAGMA quick_check). FILE must not exist. To restore, stop the server, put \
-            FILE in place of DIR/chatroom.db, delete DIR/chatroom.db-wal and DIR/chatroom.db-shm \
-            if present, and start it (docs/operations.md).",
+            checked (PRAGMA quick_check). FILE must not exist. The message index (DIR/index.db) \
+            is not copied: it is built again at the first start after a restore (about a minute \
+            per ten million messages). To restore, stop the server, put FILE in place of \
+            DIR/chatroom.db, delete DIR/chatroom.db-wal, DIR/chatroom.db-shm and DIR/index.db \
+            (with DIR/index.db-wal and DIR/index.db-shm) if present, and start it \
+            (docs/operations.md).",
         after_help = "Examples:\n  \
             chatroom backup backup.db                                  # the database in ./data\n  \
             chatroom backup --data-dir /var/lib/chatroom /var/backups/chatroom-$(date +%F).db"

@@ -537,7 +537,7 @@ pub struct ServeArgs {
     /// The TLS private key, PEM.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
-    /// Directory for the database (chatroom.db, SQLite in WAL mode) [default: data].
+    /// Directory for the database (chatroom.db and its message index index.db, SQLite in WAL mode) [default: data].
     #[arg(long, value_name = "DIR", conflicts_with = "in_memory")]
     pub data_dir: Option<PathBuf>,
     /// Keep history in memory only: it is gone when the server stops.

@@ -2,16 +2,24 @@
 //!
 //! A backup is SQLite's `VACUUM INTO` run on a connection of its own: one
 //! read transaction, so the copy is the database as it was at one instant
-//! (every message, the message index and the id ceilings agreeing), while
-//! the server goes on writing (WAL lets a reader and the writer work at
-//! once). The copy is compact and an ordinary database file: restoring is
-//! putting it in place of `chatroom.db` while the server is stopped.
+//! (every message and the id ceilings agreeing), while the server goes on
+//! writing (WAL lets a reader and the writer work at once). The copy is
+//! compact and an ordinary database file: restoring is putting it in place
+//! of `chatroom.db` while the server is stopped, and deleting `index.db`.
+//!
+//! The message index (`index.db`, see `indexer`) is not copied: it is
+//! built again from the messages at the first start after a restore, so
+//! the copy is smaller and needs no second file to agree with. The copy
+//! forgets which index file was its own (`schema::DATABASE_ID`), so that an
+//! `index.db` left in place at a restore is built again too. Nor is the
+//! index attached here: nothing here reads it, and a read-only connection
+//! could not attach an `index.db` that is missing.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{DB_FILE, StoreError};
+use super::{DB_FILE, INDEX_FILE, StoreError};
 
 /// What a database holds, and what it takes on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +32,8 @@ pub struct Stats {
     /// message: `YYYY-MM-DD HH:MM:SS #room <nick> text` (or `nick -> peer:`
     /// for a direct message).
     pub log_bytes: u64,
-    /// Bytes of the database file and its write-ahead log.
+    /// Bytes of the database file and of the message index's file, with
+    /// their write-ahead logs.
     pub file_bytes: u64,
 }
 
@@ -58,6 +67,15 @@ pub fn backup(dir: &Path, to: &Path) -> Result<u64, StoreError> {
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not UTF-8"),
     })?;
     conn.execute("VACUUM INTO ?1", [target])?;
+    {
+        // The copy is not the database `index.db` indexes: restored, it
+        // gets an index of its own (see `schema::DATABASE_ID`).
+        let copy = Connection::open(to)?;
+        copy.execute(
+            "DELETE FROM meta WHERE key = ?1",
+            [super::schema::DATABASE_ID],
+        )?;
+    }
     let copy = Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
@@ -85,7 +103,10 @@ pub fn stats(dir: &Path) -> Result<Stats, StoreError> {
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-    let file_bytes = size(dir.join(DB_FILE)) + size(dir.join(format!("{DB_FILE}-wal")));
+    let file_bytes = [DB_FILE, INDEX_FILE]
+        .iter()
+        .map(|file| size(dir.join(file)) + size(dir.join(format!("{file}-wal"))))
+        .sum();
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Stats {
         messages: count(messages),

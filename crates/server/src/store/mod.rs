@@ -6,20 +6,25 @@
 //! transaction, so under load many messages share one commit, and only then
 //! tells each sender that waits for it (a [`Receipt`]): an acknowledgement
 //! means the message is durable. On disk the database is in WAL mode under
-//! the data directory, and reads (history, search) are answered by reader
-//! threads with connections of their own, which WAL lets read while the
-//! writer writes: a read first waits until every message queued before it
-//! is committed (the writer publishes how far it has got), so a reader
-//! always sees every message relayed before its request, and a slow search
-//! never holds up a commit. The in-memory mode keeps the database in the
-//! writer's memory for throwaway servers, and the writer answers reads
-//! itself, after the writes queued before them.
+//! the data directory, `chatroom.db`, beside the message index in a file of
+//! its own, `index.db`, which a second thread writes (`indexer`): the
+//! writer hands it each batch once committed, so that no commit, and no
+//! acknowledgement, waits for the index. Reads (history, search) are
+//! answered by reader threads with connections of their own, which WAL
+//! lets read while the two threads write: a read first waits until every
+//! message queued before it is committed and indexed (the indexer publishes
+//! how far it has got), so a reader always sees every message relayed
+//! before its request, and a slow search never holds up a commit. The
+//! in-memory mode keeps the database in the writer's memory for throwaway
+//! servers, and the writer indexes and answers reads itself, after the
+//! writes queued before them.
 
 mod backup;
 mod certs;
 mod conversations;
 mod ids;
 mod index;
+mod indexer;
 mod markers;
 mod reads;
 mod retention;
@@ -51,10 +56,14 @@ pub use span::Span;
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "chatroom.db";
 
+/// The file name of the message index inside the data directory (see
+/// `indexer`): built again from [`DB_FILE`] if it is missing.
+pub const INDEX_FILE: &str = "index.db";
+
 /// Where history lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    /// `DIR/chatroom.db`, created if needed.
+    /// `DIR/chatroom.db` and its index `DIR/index.db`, created if needed.
     Dir(PathBuf),
     /// In memory, gone when the server stops.
     Memory,
@@ -337,12 +346,13 @@ enum Op {
     ),
 }
 
-/// How far the writer has got, for reads to wait on.
+/// How far the writer and the indexer have got, for reads to wait on.
 struct Progress {
     /// The highest message id queued so far.
     queued: AtomicU64,
-    /// The highest message id whose batch the writer has finished
-    /// (committed, or failed and reported); `u64::MAX` once it has stopped.
+    /// The highest message id through which every message is committed
+    /// and indexed (or its batch failed and was reported), published by the
+    /// indexer; `u64::MAX` once the store has stopped.
     done: tokio::sync::watch::Sender<u64>,
 }
 
@@ -357,7 +367,8 @@ pub struct Store {
     metrics: StoreMetrics,
 }
 
-/// The store's threads; [`StoreThread::finish`] flushes and waits for them.
+/// The store's threads; [`StoreThread::finish`] flushes and waits for them
+/// (the writer waits for the indexer's thread).
 pub struct StoreThread {
     handle: JoinHandle<()>,
     readers: Vec<JoinHandle<()>>,
@@ -393,18 +404,22 @@ pub fn open(
     synchronous: Synchronous,
     cache_mib: u32,
 ) -> Result<(Store, StoreThread, Loaded), StoreError> {
-    let conn = match location {
+    let (conn, index_file) = match location {
         Location::Dir(dir) => {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
                 path: dir.clone(),
                 source,
             })?;
-            Connection::open(dir.join(DB_FILE))?
+            (
+                Connection::open(dir.join(DB_FILE))?,
+                Some(dir.join(INDEX_FILE)),
+            )
         }
-        Location::Memory => Connection::open_in_memory()?,
+        Location::Memory => (Connection::open_in_memory()?, None),
     };
-    let on_disk = matches!(location, Location::Dir(_));
-    schema::prepare(&conn, on_disk.then_some(synchronous), cache_mib)?;
+    let on_disk = index_file.is_some();
+    let disk = index_file.as_deref().map(|file| (file, synchronous));
+    schema::prepare(&conn, disk, cache_mib)?;
     schema::catch_up(&conn)?;
     let (start, ceilings) = ids::start(&conn, !on_disk)?;
     let loaded = schema::load(&conn, start)?;
@@ -417,7 +432,11 @@ pub fn open(
         let (tx, rx) = mpsc::channel();
         let rx = Arc::new(parking_lot::Mutex::new(rx));
         for n in 0..READERS {
-            let conn = reads::connect(&dir.join(DB_FILE), i64::from(cache_mib) * 512)?;
+            let conn = reads::connect(
+                &dir.join(DB_FILE),
+                &dir.join(INDEX_FILE),
+                i64::from(cache_mib) * 512,
+            )?;
             let (rx, retention) = (rx.clone(), retention.clone());
             readers.push(spawn(&format!("history-read-{n}"), move || {
                 reads::run(&conn, &rx, &retention);
@@ -425,12 +444,24 @@ pub fn open(
         }
         reads = Some(tx);
     }
+    let index = match &index_file {
+        Some(file) => {
+            let index_conn = indexer::connect(file, cache_mib)?;
+            let (ops, rx) = mpsc::channel();
+            let shared = progress.clone();
+            let thread = spawn("history-index", move || {
+                indexer::run(&index_conn, &rx, &shared);
+            })?;
+            indexer::Indexing::Thread { ops, thread }
+        }
+        None => indexer::Indexing::Inline(indexer::Indexer::new()),
+    };
     let (ops, rx) = mpsc::channel();
     let shared = progress.clone();
     let metrics = StoreMetrics::new();
     let measured = metrics.clone();
     let handle = spawn("history-store", move || {
-        writer::run(conn, rx, retention, ceilings, &shared, measured);
+        writer::run(conn, rx, retention, ceilings, index, &shared, measured);
     })?;
     let store = Store {
         ops,
@@ -462,8 +493,9 @@ impl Store {
         self.progress.queued.fetch_max(id, Ordering::AcqRel);
     }
 
-    /// Waits until the writer has finished every batch up to message `id`
-    /// (in a cluster: the archive has it), or `within` passed.
+    /// Waits until every message up to `id` is committed and indexed (or
+    /// its batch failed; in a cluster: the archive has it), or `within`
+    /// passed.
     pub async fn done_through(&self, id: u64, within: std::time::Duration) {
         let mut done = self.progress.done.subscribe();
         let _ = tokio::time::timeout(within, done.wait_for(|&done| done >= id)).await;
@@ -566,7 +598,8 @@ impl Store {
     }
 
     /// Sends a read to whoever answers reads: the reader threads once every
-    /// message queued before it is committed, or the writer after them.
+    /// message queued before it is committed and indexed, or the writer
+    /// after them.
     async fn read<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> reads::Read,

@@ -55,16 +55,19 @@ pub enum Read {
     },
 }
 
-/// Opens a read-only connection to the database at `path`, with a page
-/// cache of `cache_kib`.
-pub fn connect(path: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+/// Opens a read-only connection to the database at `path`, with its
+/// message index at `index` attached (see `schema::MESSAGE_INDEX`), and a
+/// page cache of `cache_kib` for each.
+pub fn connect(path: &Path, index: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    super::schema::attach_index(&conn, Some(index))?;
     // A negative `cache_size` is in KiB.
     conn.pragma_update(None, "cache_size", -cache_kib)?;
+    conn.pragma_update(Some("idx"), "cache_size", -cache_kib)?;
     search::register_functions(&conn)?;
     Ok(conn)
 }

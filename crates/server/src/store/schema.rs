@@ -1,5 +1,7 @@
 //! The database layout and what the server reads from it at startup.
 
+use std::path::Path;
+
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Synchronous};
@@ -14,8 +16,11 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// version 6 stored rooms' settings, version 7 added read markers
 /// ([`READ_MARKERS`]), version 8 kept events beside messages and
 /// client-only tags ([`KINDS_AND_TAGS`]), version 9 accounts' client
-/// certificate fingerprints ([`ACCOUNT_CERTS`]).
-const SCHEMA_VERSION: i64 = 9;
+/// certificate fingerprints ([`ACCOUNT_CERTS`]), version 10 moved the
+/// message index into a file of its own, `index.db`, attached as `idx`
+/// ([`MESSAGE_INDEX`]; `main.message_index` is dropped, and the index is built
+/// again there at the first start).
+const SCHEMA_VERSION: i64 = 10;
 
 /// Version 8: what a row is (`StoredKind`: message, notice, topic change,
 /// kept TAGMSG) and its client-only tags. Adding columns with constant
@@ -65,10 +70,20 @@ CREATE TABLE IF NOT EXISTS read_markers (
 /// million messages with the oldest 500,000 deleted: deletions 75,000/s
 /// against 150,000/s, and a one-word search 58 ms against 12 ms after
 /// (`docs/benchmarks.md`, "History at scale").
+///
+/// Since version 10 it is in `index.db`, attached to every connection as
+/// the schema `idx`, with its watermark (`indexer::INDEXED_THROUGH`) in
+/// `idx.index_meta`, so that it is written by a thread and a connection of
+/// its own (see `indexer`). Queries name it without the schema:
+/// `message_index` is found in `idx`, `main` having none.
 const MESSAGE_INDEX: &str = "
-CREATE VIRTUAL TABLE IF NOT EXISTS message_index USING fts5(
+CREATE VIRTUAL TABLE IF NOT EXISTS idx.message_index USING fts5(
     terms, content = '', detail = none, prefix = '3',
     tokenize = 'unicode61 remove_diacritics 0'
+);
+CREATE TABLE IF NOT EXISTS idx.index_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 ";
 
@@ -128,16 +143,40 @@ CREATE TABLE IF NOT EXISTS bans (
 );
 ";
 
-/// Sets the connection up and creates the tables if needed. A database on
-/// disk comes with how its commits are synced. `cache_mib` is the writer's
-/// page cache: the pages a batch touches stay in memory between commits
-/// instead of being read back from the operating system's cache.
+/// Attaches the message index's file as the schema `idx` (see [`MESSAGE_INDEX`]),
+/// unless it is attached already; `None` attaches one in memory.
+pub fn attach_index(conn: &Connection, file: Option<&Path>) -> Result<(), StoreError> {
+    let attached: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_database_list WHERE name = 'idx')",
+        [],
+        |r| r.get(0),
+    )?;
+    if attached {
+        return Ok(());
+    }
+    let name = match file {
+        Some(path) => path.to_str().ok_or_else(|| StoreError::DataDir {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not UTF-8"),
+        })?,
+        None => ":memory:",
+    };
+    conn.execute("ATTACH DATABASE ?1 AS idx", [name])?;
+    Ok(())
+}
+
+/// Sets the connection up, attaches the message index (see [`MESSAGE_INDEX`]) and
+/// creates the tables if needed. A database on disk comes with its index's
+/// file and how its commits are synced. `cache_mib` is the writer's page
+/// cache: the pages a batch touches stay in memory between commits instead
+/// of being read back from the operating system's cache.
 pub fn prepare(
     conn: &Connection,
-    on_disk: Option<Synchronous>,
+    on_disk: Option<(&Path, Synchronous)>,
     cache_mib: u32,
 ) -> Result<(), StoreError> {
-    if let Some(synchronous) = on_disk {
+    attach_index(conn, on_disk.map(|(index, _)| index))?;
+    if let Some((_, synchronous)) = on_disk {
         // WAL: readers (backups, `sqlite3`) never block the writer, and a
         // commit survives the process being killed. FULL syncs the WAL at
         // every commit (one fsync per batch of messages); NORMAL only at
@@ -148,6 +187,11 @@ pub fn prepare(
             Synchronous::Normal => "NORMAL",
         };
         conn.pragma_update(None, "synchronous", mode)?;
+        // The index: WAL too, so that its thread writes while the others
+        // read; synced at checkpoints only, since it can always be built
+        // again from `messages` past its watermark (see `indexer`).
+        conn.pragma_update(Some("idx"), "journal_mode", "WAL")?;
+        conn.pragma_update(Some("idx"), "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
     }
     // A negative `cache_size` is in KiB.
@@ -166,28 +210,40 @@ pub fn prepare(
     if version < 4 {
         tx.execute_batch(BEFORE_4)?;
     }
-    if (1..5).contains(&version) {
-        // Version 4's index deletes by rowid (a table option that cannot
-        // be changed): built again below.
+    if (1..10).contains(&version) {
+        // The index moves to `index.db` (version 10; version 4's also
+        // deleted by rowid, a table option that cannot be changed): built
+        // again there by `catch_up`, its watermark starting at 0.
         tracing::info!(
             from = version,
             to = SCHEMA_VERSION,
-            "upgrading the database: building the message index again (about a minute per ten million messages)"
+            "upgrading the database: building the message index again in index.db (about a minute per ten million messages)"
         );
-        tx.execute_batch("DROP TABLE IF EXISTS message_index;")?;
+        tx.execute_batch(
+            "DROP TABLE IF EXISTS main.message_index;
+             DELETE FROM main.meta WHERE key = 'indexed_through';",
+        )?;
     }
     tx.execute_batch(MESSAGE_INDEX)?;
+    if !index_belongs(&tx)? {
+        tracing::warn!(
+            "index.db belongs to another copy of the database (a backup restored?): building the message index again (about a minute per ten million messages)"
+        );
+        tx.execute_batch(
+            "DROP TABLE IF EXISTS idx.message_index;
+             DELETE FROM idx.index_meta;",
+        )?;
+        tx.execute_batch(MESSAGE_INDEX)?;
+        index_belongs(&tx)?;
+    }
     // FTS5 merges its segments as it writes: by default four of a level
     // into one of the next. Eight at a time halves the merging (a quarter
-    // of the writer's time at 100,000 messages a second) for a few more
+    // of the indexer's time at 100,000 messages a second) for a few more
     // segments per read. Kept in the table's own configuration.
     tx.execute(
-        "INSERT INTO message_index (message_index, rank) VALUES ('automerge', ?1)",
+        "INSERT INTO idx.message_index (message_index, rank) VALUES ('automerge', ?1)",
         [AUTOMERGE],
     )?;
-    if (1..5).contains(&version) {
-        index_after(&tx, i64::MIN)?;
-    }
     if (1..3).contains(&version) {
         refold_nicknames(&tx)?;
     }
@@ -208,6 +264,63 @@ pub fn prepare(
     Ok(())
 }
 
+/// The `meta` key (in `main`, and in `idx.index_meta`) of a number drawn
+/// for the database when it first has an index file, which the index file
+/// keeps too: an `index.db` beside a `chatroom.db` that is not the one it
+/// indexes (a backup restored in its place, whose copy the backup left
+/// without it) is built again instead of misleading every read.
+pub const DATABASE_ID: &str = "database_id";
+
+/// Whether the attached index was built for this database (see
+/// [`DATABASE_ID`]); a new index, or a database without one yet, is paired
+/// with it here.
+fn index_belongs(tx: &rusqlite::Transaction<'_>) -> Result<bool, StoreError> {
+    let get = |table: &str| -> rusqlite::Result<Option<i64>> {
+        tx.query_row(
+            &format!("SELECT value FROM {table} WHERE key = ?1"),
+            [DATABASE_ID],
+            |r| r.get(0),
+        )
+        .optional()
+    };
+    let (ours, its) = (get("main.meta")?, get("idx.index_meta")?);
+    let ours = match ours {
+        Some(id) => id,
+        None => {
+            let id = draw();
+            tx.execute(
+                "INSERT INTO main.meta (key, value) VALUES (?1, ?2)",
+                rusqlite::params![DATABASE_ID, id],
+            )?;
+            id
+        }
+    };
+    if its == Some(ours) {
+        return Ok(true);
+    }
+    let empty = its.is_none() && super::indexer::watermark(tx)? == 0;
+    if empty {
+        tx.execute(
+            "INSERT INTO idx.index_meta (key, value) VALUES (?1, ?2)",
+            rusqlite::params![DATABASE_ID, ours],
+        )?;
+    }
+    Ok(empty)
+}
+
+/// A number unlikely to be drawn twice: the process's random hash keys and
+/// the time.
+fn draw() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| t.as_nanos()),
+    );
+    hasher.finish().cast_signed()
+}
+
 /// Whether `table` has a column called `column` (an older database may
 /// lack one a later version added).
 fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
@@ -222,18 +335,12 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
 }
 
 /// Indexes the stored messages the message index lacks: those after its
-/// watermark (stored and acknowledged, but the process stopped before the
-/// writer indexed them), or every message of a database from before
-/// version 4. Returns how many.
+/// watermark (stored and acknowledged, but the process stopped before they
+/// were indexed), or every message when `index.db` is new (an upgrade from
+/// before version 10, a deleted index, a restored backup). Returns how
+/// many.
 pub fn catch_up(conn: &Connection) -> Result<u64, StoreError> {
-    let through: i64 = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [super::writer::INDEXED_THROUGH],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
+    let through = super::indexer::watermark(conn)?;
     let tx = conn.unchecked_transaction()?;
     let count = index_after(&tx, through)?;
     tx.commit()?;
@@ -259,10 +366,7 @@ fn index_after(tx: &rusqlite::Transaction<'_>, after: i64) -> Result<u64, StoreE
         last = Some(id);
     }
     if let Some(last) = last {
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-            rusqlite::params![super::writer::INDEXED_THROUGH, last],
-        )?;
+        super::indexer::raise_watermark(tx, last)?;
         tracing::info!(
             messages = count,
             "stored messages added to the message index"
@@ -404,13 +508,14 @@ mod tests {
         .unwrap();
         conn.pragma_update(None, "user_version", 4).unwrap();
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(catch_up(&conn).unwrap(), 3);
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         let sql: String = conn
             .query_row(
-                "SELECT sql FROM sqlite_master WHERE name = 'message_index'",
+                "SELECT sql FROM idx.sqlite_master WHERE name = 'message_index'",
                 [],
                 |r| r.get(0),
             )
@@ -451,6 +556,95 @@ mod tests {
         .unwrap();
         assert_eq!(found("common"), [1, 3]);
         assert_eq!(found("word2"), Vec::<i64>::new());
+    }
+
+    /// The ids of the messages holding `word`, by the index.
+    fn found(conn: &Connection, word: &str) -> Vec<i64> {
+        conn.prepare("SELECT rowid FROM message_index WHERE message_index MATCH ?1 ORDER BY rowid")
+            .unwrap()
+            .query_map([word], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_9_index_moves_to_its_own_file_and_is_built_again_there() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE).unwrap();
+        // Version 9: the index in `main`, its watermark in `meta`.
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE message_index USING fts5(
+                terms, content = '', detail = none, prefix = '3',
+                tokenize = 'unicode61 remove_diacritics 0'
+            );",
+        )
+        .unwrap();
+        for id in 1..=3 {
+            conn.execute(
+                "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
+                 VALUES (?1, 0, 'rust', 'rust', 1, 'ann', ?2)",
+                rusqlite::params![id, format!("word{id} common")],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)",
+                rusqlite::params![id, format!("word{id} common")],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO meta (key, value) VALUES ('indexed_through', 3);
+             PRAGMA user_version = 9;",
+        )
+        .unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let in_main: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM main.sqlite_master WHERE name LIKE 'message_index%')
+                     OR EXISTS (SELECT 1 FROM main.meta WHERE key = 'indexed_through')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!in_main, "nothing of the index is left in main");
+        assert_eq!(found(&conn, "common"), Vec::<i64>::new(), "empty until...");
+        assert_eq!(catch_up(&conn).unwrap(), 3, "...the catch-up at start");
+        assert_eq!(found(&conn, "common"), [1, 2, 3]);
+        assert_eq!(found(&conn, "word2"), [2]);
+        assert_eq!(super::super::indexer::watermark(&conn).unwrap(), 3);
+        // Preparing again (every start) keeps the index.
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(catch_up(&conn).unwrap(), 0);
+        assert_eq!(found(&conn, "common"), [1, 2, 3]);
+    }
+
+    #[test]
+    fn an_index_of_another_copy_of_the_database_is_built_again() {
+        let conn = Connection::open_in_memory().unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        for id in 1..=3 {
+            conn.execute(
+                "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
+                 VALUES (?1, 0, 'rust', 'rust', 1, 'ann', 'common')",
+                [id],
+            )
+            .unwrap();
+        }
+        assert_eq!(catch_up(&conn).unwrap(), 3);
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(found(&conn, "common"), [1, 2, 3], "its own index is kept");
+        // A backup restored beside the index: the copy forgot its index
+        // file, and lacks a message the index holds.
+        conn.execute_batch(
+            "DELETE FROM main.meta WHERE key = 'database_id';
+             DELETE FROM messages WHERE id = 2;",
+        )
+        .unwrap();
+        prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        assert_eq!(found(&conn, "common"), Vec::<i64>::new(), "dropped");
+        assert_eq!(catch_up(&conn).unwrap(), 2, "and built again");
+        assert_eq!(found(&conn, "common"), [1, 3]);
     }
 
     #[test]

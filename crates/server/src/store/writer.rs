@@ -1,8 +1,8 @@
 //! The store thread: batches writes into transactions, tells senders once
-//! their messages are committed, keeps the id ceilings ahead, publishes how
-//! far it has got (for the reader threads), answers reads itself for a
-//! database in memory, and enforces retention in small batches between
-//! the batches of writes.
+//! their messages are committed, hands them to the indexer (`indexer`,
+//! which publishes how far it has got, for the reader threads), keeps the
+//! id ceilings ahead, answers reads itself for a database in memory, and
+//! enforces retention in small batches between the batches of writes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ids::Ceilings;
 use super::index;
+use super::indexer::{self, Indexing};
 use super::reads;
 use super::{
     Failure, Op, Outcome, Progress, Receipt, Retention, StoreError, StoredAccount, StoredMessage,
@@ -41,24 +42,10 @@ const TRIM_FRACTION: u64 = 16;
 /// after which the writes that queued meanwhile go first.
 const RETENTION_BATCH: usize = 500;
 
-/// Messages are added to the message index in their own transactions,
-/// after the transaction that stores them (and the acknowledgements): FTS5
-/// writes a new segment at every commit, at a cost that grows with the
-/// distinct terms of the commit more than with its messages, so indexing in
-/// larger batches costs far less per message. Under a steady stream of
-/// writes the writer indexes what is waiting this often...
-const INDEX_EVERY: Duration = Duration::from_millis(50);
-
-/// ... and when nothing has come for this long (or a read waits).
+/// How long the writer waits for work while the indexer on its own thread
+/// (a database in memory) has messages to index: when nothing has come
+/// for this long, it indexes them.
 const INDEX_WHEN_IDLE: Duration = Duration::from_millis(2);
-
-/// ... or once this many messages wait to be indexed.
-const INDEX_MOST: usize = 16_384;
-
-/// The `meta` key of the highest message id in the message index: on
-/// startup the messages after it (stored, acknowledged, not yet indexed
-/// when the process stopped) are indexed first.
-pub const INDEXED_THROUGH: &str = "indexed_through";
 
 /// Under a steady stream of writes, a step of retention is taken at most
 /// this often (and whenever the queue is empty): writes keep most of the
@@ -94,10 +81,15 @@ struct Writer<'a> {
     since_trim: HashMap<String, u64>,
     /// Retention's deletions still to make, a step at a time.
     work: VecDeque<Work>,
-    /// Stored messages not yet in the message index: id and terms.
-    unindexed: Vec<(i64, String)>,
-    /// When the oldest of them was stored.
-    unindexed_since: Option<Instant>,
+    /// Where committed messages go to be indexed.
+    index: Indexing,
+    /// The messages of the batch being applied (id and terms), handed to
+    /// the indexer once its first retention steps are committed.
+    fresh: Vec<(i64, String)>,
+    /// Committed messages of rooms with a count limit, by room, that the
+    /// index may not hold yet (ascending ids): a count trim counts them
+    /// beside the indexed ones.
+    unindexed: HashMap<String, Vec<i64>>,
     /// The highest message id of every batch so far.
     seen_through: u64,
 }
@@ -108,10 +100,11 @@ pub fn run(
     ops: Receiver<Op>,
     retention: Retention,
     ceilings: Ceilings,
+    index: Indexing,
     progress: &Progress,
     metrics: StoreMetrics,
 ) {
-    let mut writer = Writer::new(conn, retention, ceilings, progress, metrics);
+    let mut writer = Writer::new(conn, retention, ceilings, index, progress, metrics);
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
     let mut last_step = Instant::now();
@@ -120,14 +113,13 @@ pub fn run(
         // With deletions to make, take what has queued without waiting and
         // make one step of them after it; otherwise wait for work.
         if writer.work.is_empty() {
-            let wait = if writer.unindexed.is_empty() {
-                AGE_SWEEP_EVERY
-            } else {
-                INDEX_WHEN_IDLE
+            let wait = match writer.index.inline() {
+                Some(indexer) if !indexer.is_empty() => INDEX_WHEN_IDLE,
+                _ => AGE_SWEEP_EVERY,
             };
             match ops.recv_timeout(wait) {
                 Ok(op) => batch.push(op),
-                Err(RecvTimeoutError::Timeout) => writer.index_waiting(),
+                Err(RecvTimeoutError::Timeout) => writer.index_inline(),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -153,14 +145,16 @@ pub fn run(
         if busy {
             writer.apply(&mut batch);
         }
-        let due = writer.unindexed.len() >= INDEX_MOST
-            || writer
-                .unindexed_since
-                .is_some_and(|since| since.elapsed() >= INDEX_EVERY);
-        // A read waits for the index: index now rather than later.
+        // The indexer on this thread (a database in memory) indexes as
+        // the thread of a database on disk does (`indexer::run`): when
+        // enough waits, or at once when a read waits for it.
         let read_waits = writer.progress.done.receiver_count() > 0;
-        if due || drained && read_waits && !writer.unindexed.is_empty() {
-            writer.index_waiting();
+        if writer
+            .index
+            .inline()
+            .is_some_and(|ix| ix.due() || drained && read_waits && !ix.is_empty())
+        {
+            writer.index_inline();
         }
         if !writer.work.is_empty() && (!busy || last_step.elapsed() >= STEP_UNDER_LOAD) {
             writer.step();
@@ -171,7 +165,9 @@ pub fn run(
             last_sweep = Instant::now();
         }
     }
-    writer.index_waiting();
+    // What is left is indexed (and the index's thread has ended) before
+    // reads are let go for good.
+    writer.index.finish(&writer.conn, progress);
     progress.done.send_replace(u64::MAX);
     tracing::debug!("history store closed");
 }
@@ -182,6 +178,7 @@ impl<'p> Writer<'p> {
         conn: Connection,
         retention: Retention,
         ceilings: Ceilings,
+        index: Indexing,
         progress: &'p Progress,
         metrics: StoreMetrics,
     ) -> Self {
@@ -193,15 +190,17 @@ impl<'p> Writer<'p> {
             metrics,
             since_trim: HashMap::new(),
             work: VecDeque::new(),
-            unindexed: Vec::new(),
-            unindexed_since: None,
+            index,
+            fresh: Vec::new(),
+            unindexed: HashMap::new(),
             seen_through: 0,
         }
     }
 
     /// Writes every record of the batch in one transaction, tells the
-    /// senders waiting for their messages, then answers the reads and
-    /// flushes (which thereby see all of it).
+    /// senders waiting for their messages, trims the rooms it filled, hands
+    /// its messages to the indexer, then answers the reads and flushes
+    /// (which thereby see all of it).
     fn apply(&mut self, batch: &mut Vec<Op>) {
         let mut touched = HashMap::new();
         let mut answers = Vec::new();
@@ -244,9 +243,17 @@ impl<'p> Writer<'p> {
         for (room, inserted) in touched {
             self.trim_count(room, inserted);
         }
+        if last_id > 0 {
+            // After the trims: once the indexer lets reads see the batch,
+            // what they deleted is gone.
+            let entries = std::mem::take(&mut self.fresh);
+            let through = self.seen_through;
+            self.index
+                .send(indexer::Op::Add { entries, through }, self.progress);
+        }
         if answers.iter().any(|op| matches!(op, Op::Read(_))) {
             // Reads here (a store in memory) see every message before them.
-            self.index_waiting();
+            self.index_inline();
         }
         for op in answers {
             match op {
@@ -285,59 +292,40 @@ impl<'p> Writer<'p> {
                 | Op::Unban { .. } => {}
             }
         }
-        if self.unindexed.is_empty() {
-            self.publish();
+    }
+
+    /// Indexes what waits, if the indexer is on this thread (a database in
+    /// memory).
+    fn index_inline(&mut self) {
+        if let Some(indexer) = self.index.inline() {
+            indexer.index(&self.conn, self.progress);
         }
     }
 
-    /// Lets reads waiting for the messages so far go: they are committed
-    /// (or failed and were reported), indexed and trimmed.
-    fn publish(&self) {
-        let through = self.seen_through;
-        self.progress.done.send_if_modified(|done| {
-            let moved = through > *done;
-            *done = (*done).max(through);
-            moved
-        });
-    }
-
-    /// Adds the stored messages waiting for it to the message index, in one
-    /// transaction with the index's watermark, then lets reads go.
-    fn index_waiting(&mut self) {
-        if self.unindexed.is_empty() {
-            self.publish();
+    /// Retention deleted these messages (id and terms): those of the batch
+    /// being applied are never handed to the indexer, the others leave the
+    /// index.
+    fn removed(&mut self, mut removed: Vec<(i64, String)>) {
+        if removed.is_empty() {
             return;
         }
-        let waiting = std::mem::take(&mut self.unindexed);
-        self.unindexed_since = None;
-        let indexed = (|| -> Result<(), StoreError> {
-            let tx = self.conn.transaction()?;
-            {
-                let mut insert =
-                    tx.prepare_cached("INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)")?;
-                for (id, terms) in &waiting {
-                    insert.execute(params![id, terms])?;
-                }
-            }
-            let through = waiting.iter().map(|(id, _)| *id).max().unwrap_or(0);
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
-                params![INDEXED_THROUGH, through],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })();
-        if let Err(e) = indexed {
-            // The messages are stored; they wait for the next try (or the
-            // next start), ahead of the ones stored since, so that the
-            // index's watermark never passes a message it does not hold.
-            tracing::error!(error = %e, messages = waiting.len(), "could not index stored messages");
-            let since = std::mem::replace(&mut self.unindexed, waiting);
-            self.unindexed.extend(since);
-            self.unindexed_since.get_or_insert_with(Instant::now);
+        removed.sort_unstable_by_key(|(id, _)| *id);
+        let gone = |id: &i64| removed.binary_search_by_key(id, |(r, _)| *r).is_ok();
+        for ids in self.unindexed.values_mut() {
+            ids.retain(|id| !gone(id));
         }
-        self.publish();
+        let mut never_handed: Vec<i64> = self
+            .fresh
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| gone(id))
+            .collect();
+        self.fresh.retain(|(id, _)| !gone(id));
+        never_handed.sort_unstable();
+        removed.retain(|(id, _)| never_handed.binary_search(id).is_err());
+        if !removed.is_empty() {
+            self.index.send(indexer::Op::Remove(removed), self.progress);
+        }
     }
 
     fn write(
@@ -358,6 +346,7 @@ impl<'p> Writer<'p> {
         }
         let tx = self.conn.transaction()?;
         let mut stored = Vec::new();
+        let mut limited = Vec::new();
         let (mut max_message, mut max_user) = (0, 0);
         let mut release = None;
         {
@@ -373,6 +362,9 @@ impl<'p> Writer<'p> {
                         insert_message(&mut insert, &m)?;
                         stored.push((to_sql_int(m.id), terms_of(&m)));
                         if let Some((key, _)) = m.room {
+                            if self.retention.for_room(&key).max_messages.is_some() {
+                                limited.push((key.clone(), to_sql_int(m.id)));
+                            }
                             *touched.entry(key).or_insert(0) += 1;
                         }
                     }
@@ -408,9 +400,9 @@ impl<'p> Writer<'p> {
         }
         tx.commit()?;
         self.ceilings = ceilings;
-        if !stored.is_empty() {
-            self.unindexed_since.get_or_insert_with(Instant::now);
-            self.unindexed.extend(stored);
+        self.fresh.extend(stored);
+        for (key, id) in limited {
+            self.unindexed.entry(key).or_default().push(id);
         }
         Ok(())
     }
@@ -449,26 +441,52 @@ impl<'p> Writer<'p> {
             return;
         }
         *since = 0;
-        // The index finds the room's messages: it must hold them all.
-        self.index_waiting();
-        // The newest message beyond the limit.
-        let through = self.conn.query_row(
-            "SELECT rowid FROM message_index WHERE message_index MATCH ?1
-             ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
-            params![
-                index::quoted(&index::room_term(&room_key)),
-                to_sql_int(keep)
-            ],
-            |r| r.get::<_, i64>(0),
-        );
-        match through {
-            Ok(through) => {
+        match self.beyond_limit(&room_key, keep) {
+            Ok(Some(through)) => {
                 self.work.push_front(Work::Trim { room_key, through });
                 self.step();
             }
-            Err(rusqlite::Error::QueryReturnedNoRows) => {}
+            Ok(None) => {}
             Err(e) => tracing::error!(room = room_key, error = %e, "could not trim history"),
         }
+    }
+
+    /// The newest message of a room beyond the newest `keep`, if any. The
+    /// index finds the room's messages up to its watermark; the newer ones
+    /// it may lack yet (its thread indexes them a little later) are in
+    /// `Writer::unindexed`. The watermark and the index are read in one
+    /// transaction, so that each message is counted once.
+    ///
+    /// Entries of messages retention deleted whose removal has not reached
+    /// the index yet (or never will, after a crash) are counted too: they
+    /// are the room's oldest, so they matter only when the room holds no
+    /// more than `keep` messages anyway (then a trim finds nothing to
+    /// delete).
+    fn beyond_limit(&mut self, room_key: &str, keep: u64) -> Result<Option<i64>, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let watermark = indexer::watermark(&tx)?;
+        let unindexed = self.unindexed.entry(room_key.to_owned()).or_default();
+        unindexed.retain(|&id| id > watermark);
+        unindexed.sort_unstable();
+        let newer = u64::try_from(unindexed.len()).unwrap_or(u64::MAX);
+        let through = if let Some(offset) = keep.checked_sub(newer) {
+            tx.query_row(
+                "SELECT rowid FROM message_index WHERE message_index MATCH ?1
+                 ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+                params![
+                    index::quoted(&index::room_term(room_key)),
+                    to_sql_int(offset)
+                ],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+        } else {
+            // More than `keep` are not indexed yet: the limit falls among them.
+            let at = usize::try_from(newer - keep - 1).unwrap_or(0);
+            unindexed.get(at).copied()
+        };
+        tx.commit()?;
+        Ok(through)
     }
 
     /// Plans the deletion of messages past their room's (or the default)
@@ -526,7 +544,7 @@ impl<'p> Writer<'p> {
         let limit = i64::try_from(RETENTION_BATCH).unwrap_or(i64::MAX);
         let (ids, finished) = match work {
             Work::Trim { room_key, through } => {
-                let ids: Vec<i64> = self
+                let mut ids: Vec<i64> = self
                     .conn
                     .prepare_cached(
                         "SELECT f.rowid FROM message_index f JOIN messages m ON m.id = f.rowid
@@ -543,7 +561,19 @@ impl<'p> Writer<'p> {
                         |r| r.get(0),
                     )?
                     .collect::<Result<_, _>>()?;
+                // And those the index may not hold yet (some of them it
+                // may hold by now: once each).
+                let unindexed = self.unindexed.get(room_key.as_str());
+                ids.extend(
+                    unindexed
+                        .into_iter()
+                        .flatten()
+                        .filter(|&&id| id <= *through),
+                );
+                ids.sort_unstable();
+                ids.dedup();
                 let finished = ids.len() < RETENTION_BATCH;
+                ids.truncate(RETENTION_BATCH);
                 (ids, finished)
             }
             Work::AgeRoom { room_key, oldest } => {
@@ -595,40 +625,26 @@ impl<'p> Writer<'p> {
             }
         };
         if !ids.is_empty() {
-            // Those still waiting to be indexed are not in the index: they
-            // leave the queue instead, once the deletion is committed.
-            // (`ids` is in ascending order: every step reads by id.)
-            let mut waiting: Vec<i64> = self
-                .unindexed
-                .iter()
-                .map(|(id, _)| *id)
-                .filter(|id| ids.binary_search(id).is_ok())
-                .collect();
-            waiting.sort_unstable();
+            // The rows go here; their index entries go by the indexer,
+            // after this commit, named by the terms they were indexed with
+            // (see `schema::MESSAGE_INDEX`). Until then a read of the index
+            // finds entries whose rows are gone, and skips them (every read
+            // joins `messages`).
+            let mut removed = Vec::with_capacity(ids.len());
             let tx = self.conn.transaction()?;
             {
                 let mut message = tx.prepare_cached(&format!(
                     "DELETE FROM messages WHERE id = ?1 RETURNING {}",
                     index::TERM_COLUMNS
                 ))?;
-                // The terms it was indexed with (see `schema::MESSAGE_INDEX`).
-                let mut index = tx.prepare_cached(
-                    "INSERT INTO message_index (message_index, rowid, terms) VALUES ('delete', ?1, ?2)",
-                )?;
                 for id in &ids {
-                    let terms = message.query_row([id], index::stored_terms).optional()?;
-                    if let Some(terms) = terms
-                        && waiting.binary_search(id).is_err()
-                    {
-                        index.execute(params![id, terms])?;
+                    if let Some(terms) = message.query_row([id], index::stored_terms).optional()? {
+                        removed.push((*id, terms));
                     }
                 }
             }
             tx.commit()?;
-            if !waiting.is_empty() {
-                self.unindexed
-                    .retain(|(id, _)| waiting.binary_search(id).is_err());
-            }
+            self.removed(removed);
         }
         Ok((ids.len(), finished))
     }
@@ -711,7 +727,57 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         let (_, ceilings) = ids::start(&conn, false).unwrap();
-        Writer::new(conn, retention, ceilings, progress, StoreMetrics::new())
+        let index = Indexing::Inline(indexer::Indexer::new());
+        Writer::new(
+            conn,
+            retention,
+            ceilings,
+            index,
+            progress,
+            StoreMetrics::new(),
+        )
+    }
+
+    /// A writer on a database in `dir`, with the indexer on its own thread
+    /// as `store::open` makes it.
+    fn writer_on_disk(dir: &std::path::Path, retention: Retention) -> Writer<'static> {
+        let progress: &'static Progress = Box::leak(Box::new(progress()));
+        let index_file = dir.join(crate::store::INDEX_FILE);
+        let conn = Connection::open(dir.join(crate::store::DB_FILE)).unwrap();
+        let cache = crate::store::DEFAULT_CACHE_MIB;
+        let on_disk = Some((index_file.as_path(), crate::store::Synchronous::Normal));
+        schema::prepare(&conn, on_disk, cache).unwrap();
+        let (_, ceilings) = ids::start(&conn, false).unwrap();
+        let index_conn = indexer::connect(&index_file, cache).unwrap();
+        let (ops, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || indexer::run(&index_conn, &rx, progress));
+        let index = Indexing::Thread { ops, thread };
+        Writer::new(
+            conn,
+            retention,
+            ceilings,
+            index,
+            progress,
+            StoreMetrics::new(),
+        )
+    }
+
+    /// Waits until the indexer has indexed everything handed to it.
+    fn settle(w: &mut Writer<'_>) {
+        w.index_inline();
+        let mut done = w.progress.done.subscribe();
+        let through = w.seen_through;
+        let started = Instant::now();
+        while *done.borrow_and_update() < through {
+            assert!(started.elapsed() < Duration::from_secs(10), "indexed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Indexes what is left and ends the indexer's thread, if any.
+    fn finish_indexing(w: &mut Writer<'_>) {
+        let index = std::mem::replace(&mut w.index, Indexing::Inline(indexer::Indexer::new()));
+        index.finish(&w.conn, w.progress);
     }
 
     fn message(id: u64, ts: i64, room: &str) -> Op {
@@ -766,7 +832,7 @@ mod tests {
         assert_eq!(count(&w, "lobby"), 10, "stored");
         assert_eq!(indexed(&w), 0, "not indexed yet");
         assert_eq!(*progress.done.borrow(), 0, "so reads wait");
-        w.index_waiting();
+        w.index_inline();
         assert_eq!(indexed(&w), 10);
         assert_eq!(*progress.done.borrow(), 10);
     }
@@ -778,7 +844,7 @@ mod tests {
         let now = now_ms();
         let mut batch: Vec<Op> = (1..=10).map(|id| message(id, now, "lobby")).collect();
         w.apply(&mut batch);
-        w.index_waiting();
+        w.index_inline();
         let mut batch: Vec<Op> = (11..=25).map(|id| message(id, now, "lobby")).collect();
         w.apply(&mut batch);
         // The process stops here (kill -9): 15 stored, not indexed.
@@ -797,13 +863,17 @@ mod tests {
         let now = now_ms();
         let mut batch: Vec<Op> = (1..=1000).map(|id| message(id, now, "big")).collect();
         w.apply(&mut batch);
-        assert_eq!(*progress.done.borrow(), 1000, "reads may see the batch");
-        // The first step at once, the rest later.
+        // The first step at once, the rest later; the limit is found among
+        // messages not indexed yet.
         assert_eq!(count(&w, "big"), 1000 - RETENTION_BATCH as i64);
         assert_eq!(w.work.len(), 1);
+        assert_eq!(*progress.done.borrow(), 0, "reads wait for the index");
+        w.index_inline();
+        assert_eq!(*progress.done.borrow(), 1000, "then see the batch");
         w.step();
         assert_eq!(count(&w, "big"), 100);
         assert!(w.work.is_empty());
+        w.index_inline();
         let oldest: i64 = w
             .conn
             .query_row("SELECT MIN(id) FROM messages", [], |r| r.get(0))
@@ -877,13 +947,30 @@ mod tests {
 
     #[test]
     fn deleted_messages_leave_every_term_list_of_the_index() {
+        let progress = progress();
+        deleted_messages_leave_every_term_list(writer(retention_for_deletions(), &progress));
+    }
+
+    #[test]
+    fn deleted_messages_leave_every_term_list_of_the_index_on_its_own_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        deleted_messages_leave_every_term_list(writer_on_disk(
+            dir.path(),
+            retention_for_deletions(),
+        ));
+    }
+
+    /// A count limit for the room `big`, an age limit for the rest.
+    fn retention_for_deletions() -> Retention {
         let mut retention = Retention {
             default: limit(None, Some(Duration::from_secs(3600))),
             ..Retention::default()
         };
         retention.rooms.insert("big".into(), limit(Some(50), None));
-        let progress = progress();
-        let mut w = writer(retention, &progress);
+        retention
+    }
+
+    fn deleted_messages_leave_every_term_list(mut w: Writer<'_>) {
         let now = now_ms();
         let old = now - 2 * 3600 * 1000;
         // Room messages past the count limit, and old direct messages in
@@ -895,8 +982,15 @@ mod tests {
             })
             .collect();
         w.apply(&mut batch);
-        w.index_waiting();
+        settle(&mut w);
+        // More room messages: a trim of indexed ones.
+        let mut batch: Vec<Op> = (301..=330)
+            .filter(|id| id % 3 != 0)
+            .map(|id| message(id, now, "big"))
+            .collect();
+        w.apply(&mut batch);
         sweep_to_the_end(&mut w);
+        finish_indexing(&mut w);
         let kept = stored(&w);
         let rooms: Vec<i64> = kept.iter().copied().filter(|id| id % 3 != 0).collect();
         let directs: Vec<i64> = kept.iter().copied().filter(|id| id % 3 == 0).collect();
@@ -928,7 +1022,7 @@ mod tests {
         let old = now - 2 * 3600 * 1000;
         let mut batch: Vec<Op> = (1..=10).map(|id| message(id, old, "lobby")).collect();
         w.apply(&mut batch);
-        w.index_waiting();
+        w.index_inline();
         // Stored, not yet indexed, and already too old.
         let mut batch: Vec<Op> = (11..=20)
             .map(|id| message(id, old, "lobby"))
@@ -936,7 +1030,7 @@ mod tests {
             .collect();
         w.apply(&mut batch);
         sweep_to_the_end(&mut w);
-        w.index_waiting();
+        w.index_inline();
         let kept: Vec<i64> = (21..=25).collect();
         assert_eq!(stored(&w), kept);
         assert_eq!(found(&w, &index::quoted(&index::room_term("lobby"))), kept);
@@ -963,8 +1057,9 @@ mod tests {
             .chain((1201..=1210).map(|id| message(id, now, "lobby")))
             .collect();
         w.apply(&mut batch);
-        w.index_waiting();
+        w.index_inline();
         let steps = sweep_to_the_end(&mut w);
+        w.index_inline();
         assert!(steps >= 3, "{steps} steps: small batches");
         assert_eq!(count(&w, "lobby"), 10, "only the young ones are left");
         assert_eq!(count(&w, "keep"), 600, "its own, longer limit applies");

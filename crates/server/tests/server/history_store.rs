@@ -348,3 +348,169 @@ async fn a_backup_under_write_load_restores_consistently() {
     }
     close(store, thread).await;
 }
+
+/// Every id of the room `lobby`, by paging back through its history (the
+/// message index finds a room's messages).
+async fn lobby_ids(store: &Store) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.history("lobby".into(), before, 500).await.unwrap();
+        before = page.messages.first().map(|m| m.id);
+        ids.splice(0..0, page.messages.iter().map(|m| m.id));
+        if !page.has_more || before.is_none() {
+            return ids;
+        }
+    }
+}
+
+/// How many messages of `lobby` a search for `text` finds, page by page.
+async fn lobby_hits(store: &Store, text: &str) -> usize {
+    let mut q = query_in_lobby(text);
+    q.limit = 50;
+    let mut hits = 0;
+    loop {
+        let page = store.search(q.clone()).await.unwrap();
+        hits += page.messages.len();
+        if !page.has_more {
+            return hits;
+        }
+        q.offset += q.limit;
+    }
+}
+
+/// Writes `count` messages to `lobby` in a new store in `dir`, stops it,
+/// and returns their ids.
+async fn write_lobby(dir: &Path, count: u64) -> Vec<u64> {
+    let (store, thread, first) = open(dir, Retention::default());
+    let now = now_ms();
+    for i in 0..count {
+        let text = format!("needle {i}");
+        store.message(room_message(first + i, now, "lobby", 1, text), None);
+    }
+    close(store, thread).await;
+    (first..first + count).collect()
+}
+
+fn remove_index_files(dir: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.join(format!("{}{suffix}", store::INDEX_FILE));
+        if file.exists() {
+            std::fs::remove_file(file).unwrap();
+        }
+    }
+}
+
+/// A database of schema version 9 (the message index inside
+/// `chatroom.db`, its watermark in `meta`) is upgraded: the old index is
+/// dropped, and the index is built again in `index.db` at the first start,
+/// so that history and search find every message.
+#[tokio::test]
+async fn a_version_9_database_is_upgraded_and_its_messages_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = write_lobby(dir.path(), 300).await;
+    {
+        // Back to what version 9 left.
+        remove_index_files(dir.path());
+        let db = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+        db.execute_batch(
+            "CREATE VIRTUAL TABLE message_index USING fts5(
+                terms, content = '', detail = none, prefix = '3',
+                tokenize = 'unicode61 remove_diacritics 0'
+            );
+            INSERT INTO message_index (rowid, terms) SELECT id, body FROM messages;
+            INSERT OR REPLACE INTO meta (key, value)
+                SELECT 'indexed_through', MAX(id) FROM messages;
+            PRAGMA user_version = 9;",
+        )
+        .unwrap();
+    }
+    let (store, thread, _) = open(dir.path(), Retention::default());
+    assert_eq!(lobby_ids(&store).await, ids);
+    assert_eq!(lobby_hits(&store, "needle").await, ids.len());
+    close(store, thread).await;
+    let db = rusqlite::Connection::open(dir.path().join(store::DB_FILE)).unwrap();
+    let left: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'message_index%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "no index left in chatroom.db");
+    let version: i64 = db
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 10);
+}
+
+/// `index.db` deleted while the server is stopped is built again at the
+/// next start.
+#[tokio::test]
+async fn a_deleted_index_is_built_again_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = write_lobby(dir.path(), 300).await;
+    remove_index_files(dir.path());
+    let (store, thread, _) = open(dir.path(), Retention::default());
+    assert_eq!(lobby_ids(&store).await, ids);
+    assert_eq!(lobby_hits(&store, "needle").await, ids.len());
+    close(store, thread).await;
+    assert!(dir.path().join(store::INDEX_FILE).is_file());
+}
+
+/// A message is in the room's history and found by search as soon as it
+/// is acknowledged, although another thread indexes it: reads wait until
+/// it is indexed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_is_read_right_after_its_acknowledgement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, thread, first) = open(dir.path(), Retention::default());
+    let now = now_ms();
+    for i in 0..100 {
+        let id = first + i;
+        let (acked, ack) = tokio::sync::oneshot::channel();
+        let receipt: store::Receipt = Box::new(move |outcome| {
+            let _ = acked.send(outcome.error.is_none());
+        });
+        let text = format!("acked{i}");
+        store.message(room_message(id, now, "lobby", 1, text), Some(receipt));
+        assert!(ack.await.unwrap(), "stored");
+        let page = store.history("lobby".into(), None, 1).await.unwrap();
+        assert_eq!(page.messages[0].id, id);
+        let found = store.search(query_in_lobby(&format!("acked{i}"))).await;
+        assert_eq!(found.unwrap().messages[0].id, id);
+    }
+    close(store, thread).await;
+}
+
+/// A backup restored in place of `chatroom.db` with the `index.db` of a
+/// later state left beside it gets an index of its own, built at start.
+#[tokio::test]
+async fn a_backup_restored_beside_a_later_index_gets_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids = write_lobby(dir.path(), 300).await;
+    let copy = dir.path().join("copy.db");
+    store::backup(dir.path(), &copy).unwrap();
+    // Later, the room keeps its newest 100 only, in the rows and the index.
+    let mut retention = Retention::default();
+    retention.default.max_messages = Some(100);
+    let (store, thread, first) = open(dir.path(), retention);
+    for i in 0..10 {
+        let m = room_message(first + i, now_ms(), "lobby", 1, "later".into());
+        store.message(m, None);
+    }
+    assert_eq!(lobby_ids(&store).await.len(), 100);
+    close(store, thread).await;
+    // Restored, the index left in place.
+    std::fs::copy(&copy, dir.path().join(store::DB_FILE)).unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let file = dir.path().join(format!("{}{suffix}", store::DB_FILE));
+        if file.exists() {
+            std::fs::remove_file(file).unwrap();
+        }
+    }
+    let (store, thread, _) = open(dir.path(), Retention::default());
+    assert_eq!(lobby_ids(&store).await, ids);
+    assert_eq!(lobby_hits(&store, "needle").await, ids.len());
+    close(store, thread).await;
+}
