@@ -9,7 +9,6 @@
 //! grows past the budget.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -88,10 +87,6 @@ pub struct Outbox {
     /// Woken only by closing, for a driver blocked on a full socket (it no
     /// longer listens to `wake`, which every push after a take would fire).
     closing: Notify,
-    /// A frame the client is waiting for was queued (see
-    /// [`Outbox::push_prompt`]): the driver writes it without waiting out
-    /// its linger window.
-    prompt: AtomicBool,
     budget: usize,
 }
 
@@ -106,7 +101,6 @@ impl Outbox {
             }),
             wake: Notify::new(),
             closing: Notify::new(),
-            prompt: AtomicBool::new(false),
             budget,
         }
     }
@@ -139,25 +133,6 @@ impl Outbox {
             self.wake.notify_one();
         }
         Pushed::Queued
-    }
-
-    /// Queues a frame the client is waiting for, that comes later than the
-    /// input it answers (an acknowledgement once the message is stored):
-    /// it goes out at once instead of waiting out the write linger that
-    /// gathers traffic the client did not ask for into fewer writes.
-    pub fn push_prompt(&self, frame: Bytes) -> Pushed {
-        let pushed = self.push(frame);
-        if pushed == Pushed::Queued {
-            self.prompt.store(true, Ordering::Release);
-            // The queue may not have been empty: wake the driver anyway.
-            self.wake.notify_one();
-        }
-        pushed
-    }
-
-    /// Whether a prompt frame was queued since the last call.
-    pub fn take_prompt(&self) -> bool {
-        self.prompt.swap(false, Ordering::AcqRel)
     }
 
     /// Marks the outbox closing for `reason` (the first reason wins); what is
@@ -313,40 +288,6 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(10), outbox.wait_closed())
             .await
             .unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_prompt_frame_wakes_the_driver_even_behind_queued_frames() {
-        use std::time::Duration;
-        let outbox = Outbox::new(100);
-        outbox.push(Bytes::from_static(b"a"));
-        tokio::time::timeout(Duration::from_secs(10), outbox.wait())
-            .await
-            .unwrap();
-        // Onto a queue that is not empty (a driver waiting out its
-        // linger): no wake.
-        outbox.push(Bytes::from_static(b"b"));
-        let woken = tokio::time::timeout(Duration::ZERO, outbox.wait()).await;
-        assert!(woken.is_err(), "an ordinary push woke the driver");
-        assert!(!outbox.take_prompt());
-        assert_eq!(
-            outbox.push_prompt(Bytes::from_static(b"ack")),
-            Pushed::Queued
-        );
-        tokio::time::timeout(Duration::from_secs(10), outbox.wait())
-            .await
-            .unwrap();
-        assert!(outbox.take_prompt());
-        assert!(!outbox.take_prompt(), "told once");
-        let mut out = VecDeque::new();
-        outbox.take(&mut out);
-        assert_eq!(out.len(), 3, "in order with the rest: {out:?}");
-        outbox.close(CloseReason::Killed);
-        assert_eq!(
-            outbox.push_prompt(Bytes::from_static(b"late")),
-            Pushed::Refused
-        );
-        assert!(!outbox.take_prompt(), "a refused frame is nothing to hurry");
     }
 
     #[tokio::test]

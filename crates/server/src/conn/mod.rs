@@ -293,19 +293,14 @@ where
             tokio::select! {
                 biased;
                 () = &mut cancelled => return CloseReason::Shutdown,
-                // With nothing to write, wait for frames; waiting out the
-                // linger window, for a frame the client waits for (pushes
-                // onto a queue that is not empty wake only for those).
-                // Blocked on a full socket, wait only for closing: a slow
-                // consumer's queue may pass its budget, and that is noticed
-                // now, not when the socket drains.
-                () = outbox.wait_while(blocked) => {
+                // With nothing to write, wait for frames (unless they are
+                // waiting out the linger window). Blocked on a full socket,
+                // wait only for closing: a slow consumer's queue may pass its
+                // budget, and that is noticed now, not when the socket
+                // drains.
+                () = outbox.wait_while(blocked), if blocked || linger.until.is_none() => {
                     if !blocked {
-                        if outbox.take_prompt() {
-                            linger.until = None;
-                        } else if linger.until.is_none() {
-                            linger.arrived(Instant::now());
-                        }
+                        linger.arrived(Instant::now());
                     }
                 }
                 drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, sent)), if blocked => {

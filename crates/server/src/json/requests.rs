@@ -355,7 +355,7 @@ impl JsonSession {
                     reference,
                 }),
             };
-            outbox.push_prompt(encode_frame(&frame));
+            outbox.push(encode_frame(&frame));
         }))
     }
 
