@@ -95,7 +95,7 @@ pub fn stats(dir: &Path) -> Result<Stats, StoreError> {
         "SELECT COUNT(*),
                 COALESCE(SUM(length(CAST(body AS BLOB))), 0),
                 COALESCE(SUM(20 + length(CAST(sender_nick AS BLOB)) + 3
-                    + COALESCE(length(CAST(room_name AS BLOB)) + 2,
+                    + COALESCE(length(CAST(COALESCE(room_name, room_key) AS BLOB)) + 2,
                                length(CAST(recipient_nick AS BLOB)) + 5, 0)
                     + length(CAST(body AS BLOB)) + 1), 0)
          FROM messages",

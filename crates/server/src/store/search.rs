@@ -106,9 +106,11 @@ const COLUMNS: &str = "m.id, m.ts, m.room_key, m.room_name, m.sender_id, m.sende
      m.recipient_id, m.recipient_nick, m.body, m.action, m.kind, m.tags";
 
 fn message(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
+    // The name is stored only where it differs from the key.
     let room = match (row.get::<_, Option<String>>(2)?, row.get(3)?) {
         (Some(key), Some(name)) => Some((key, name)),
-        _ => None,
+        (Some(key), None) => Some((key.clone(), key)),
+        (None, _) => None,
     };
     let recipient = match (row.get::<_, Option<i64>>(6)?, row.get(7)?) {
         (Some(id), Some(nick)) => Some((from_sql_int(id), nick)),
