@@ -162,6 +162,7 @@ pub fn run(
         }
         if last_sweep.elapsed() >= AGE_SWEEP_EVERY {
             writer.sweep_ages();
+            writer.forget_indexed();
             last_sweep = Instant::now();
         }
     }
@@ -487,6 +488,20 @@ impl<'p> Writer<'p> {
         };
         tx.commit()?;
         Ok(through)
+    }
+
+    /// Forgets the ids of messages the index has taken by now: a room is
+    /// checked against its count limit only every `limit/16` inserts, and
+    /// one that gets fewer would otherwise keep its ids in
+    /// `Writer::unindexed` for as long as the server runs.
+    fn forget_indexed(&mut self) {
+        match indexer::watermark(&self.conn) {
+            Ok(through) => self.unindexed.retain(|_, ids| {
+                ids.retain(|&id| id > through);
+                !ids.is_empty()
+            }),
+            Err(e) => tracing::warn!(error = %e, "could not read how far the message index goes"),
+        }
     }
 
     /// Plans the deletion of messages past their room's (or the default)
@@ -828,6 +843,36 @@ mod tests {
             max_messages: count,
             max_age: age,
         }
+    }
+
+    #[test]
+    fn ids_kept_for_count_trims_are_forgotten_once_indexed() {
+        let mut retention = Retention::default();
+        retention
+            .rooms
+            .insert("big".into(), limit(Some(1000), None));
+        let progress = progress();
+        let mut w = writer(retention, &progress);
+        let now = now_ms();
+        let mut batch: Vec<Op> = (1..=10)
+            .map(|id| message(id, now, if id % 2 == 0 { "big" } else { "small" }))
+            .collect();
+        w.apply(&mut batch);
+        assert_eq!(
+            w.unindexed.get("big").map(Vec::len),
+            Some(5),
+            "only rooms with a count limit"
+        );
+        assert!(!w.unindexed.contains_key("small"));
+        w.forget_indexed();
+        assert_eq!(
+            w.unindexed.get("big").map(Vec::len),
+            Some(5),
+            "not indexed yet"
+        );
+        w.index_inline();
+        w.forget_indexed();
+        assert!(w.unindexed.is_empty(), "{:?}", w.unindexed);
     }
 
     #[test]
