@@ -784,11 +784,20 @@ mod tests {
         w.index_inline();
         let mut done = w.progress.done.subscribe();
         let through = w.seen_through;
-        let started = Instant::now();
-        while *done.borrow_and_update() < through {
-            assert!(started.elapsed() < Duration::from_secs(10), "indexed");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    done.wait_for(|&done| done >= through),
+                )
+                .await
+            })
+            .expect("indexed in time")
+            .unwrap();
     }
 
     /// Indexes what is left and ends the indexer's thread, if any.
