@@ -115,17 +115,7 @@ impl Indexer {
     /// Deleted messages leave the index; those still waiting to be indexed
     /// leave the queue instead (they are never indexed).
     fn remove(&mut self, mut removed: Vec<(i64, String)>) {
-        removed.sort_unstable_by_key(|(id, _)| *id);
-        let mut dropped = Vec::new();
-        self.pending.retain(|(id, _)| {
-            let gone = removed.binary_search_by_key(id, |(r, _)| *r).is_ok();
-            if gone {
-                dropped.push(*id);
-            }
-            !gone
-        });
-        dropped.sort_unstable();
-        removed.retain(|(id, _)| dropped.binary_search(id).is_err());
+        cancel_waiting(&mut self.pending, &mut removed);
         if !removed.is_empty() {
             self.since.get_or_insert_with(Instant::now);
             self.removals.extend(removed);
@@ -182,6 +172,25 @@ impl Indexer {
             *done = (*done).max(through);
             moved
         });
+    }
+}
+
+/// Deleted messages (`removed`, id and terms) that are still `waiting` to
+/// be indexed leave `waiting` and `removed` both: a message never indexed
+/// has nothing to remove from the index. Leaves `removed` sorted by id.
+pub fn cancel_waiting(waiting: &mut Vec<(i64, String)>, removed: &mut Vec<(i64, String)>) {
+    removed.sort_unstable_by_key(|(id, _)| *id);
+    let mut cancelled = Vec::new();
+    waiting.retain(|(id, _)| {
+        let gone = removed.binary_search_by_key(id, |(r, _)| *r).is_ok();
+        if gone {
+            cancelled.push(*id);
+        }
+        !gone
+    });
+    if !cancelled.is_empty() {
+        cancelled.sort_unstable();
+        removed.retain(|(id, _)| cancelled.binary_search(id).is_err());
     }
 }
 

@@ -238,6 +238,7 @@ pub fn prepare(
              DELETE FROM idx.index_meta;",
         )?;
         tx.execute_batch(MESSAGE_INDEX)?;
+        // Empty now: this pairs it with the database.
         index_belongs(&tx)?;
     }
     // FTS5 merges its segments as it writes: by default four of a level

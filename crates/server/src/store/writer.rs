@@ -310,20 +310,14 @@ impl<'p> Writer<'p> {
         if removed.is_empty() {
             return;
         }
+        // Before the batch's own deletions are cancelled: every deleted id
+        // leaves the count trims' lists.
         removed.sort_unstable_by_key(|(id, _)| *id);
         let gone = |id: &i64| removed.binary_search_by_key(id, |(r, _)| *r).is_ok();
         for ids in self.unindexed.values_mut() {
             ids.retain(|id| !gone(id));
         }
-        let mut never_handed: Vec<i64> = self
-            .fresh
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| gone(id))
-            .collect();
-        self.fresh.retain(|(id, _)| !gone(id));
-        never_handed.sort_unstable();
-        removed.retain(|(id, _)| never_handed.binary_search(id).is_err());
+        indexer::cancel_waiting(&mut self.fresh, &mut removed);
         if !removed.is_empty() {
             self.index.send(indexer::Op::Remove(removed), self.progress);
         }
