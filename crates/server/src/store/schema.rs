@@ -485,32 +485,43 @@ fn refold_nicknames(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_version_4_index_is_built_again_and_deletes_by_terms() {
+    /// A database of an older layout: three messages (`word1 common`...)
+    /// and, in `main`, a message index with `options` holding the first
+    /// `indexed` of them.
+    fn old_database(options: &str, indexed: i64) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(CREATE).unwrap();
-        // Version 4's index: deletions by rowid.
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "CREATE VIRTUAL TABLE message_index USING fts5(
-                terms, content = '', contentless_delete = 1, detail = none, prefix = '3',
+                terms, content = '', {options} detail = none, prefix = '3',
                 tokenize = 'unicode61 remove_diacritics 0'
-            );",
-        )
+            );"
+        ))
         .unwrap();
         for id in 1..=3 {
+            let body = format!("word{id} common");
             conn.execute(
                 "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
                  VALUES (?1, 0, 'rust', 'rust', 1, 'ann', ?2)",
-                rusqlite::params![id, format!("word{id} common")],
+                rusqlite::params![id, body],
             )
             .unwrap();
+            if id <= indexed {
+                conn.execute(
+                    "INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)",
+                    rusqlite::params![id, body],
+                )
+                .unwrap();
+            }
         }
-        // Only the first one had been indexed when version 4 stopped.
-        conn.execute(
-            "INSERT INTO message_index (rowid, terms) VALUES (1, 'word1 common')",
-            [],
-        )
-        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_version_4_index_is_built_again_and_deletes_by_terms() {
+        // Version 4's index deleted by rowid; only the first message had
+        // been indexed when it stopped.
+        let conn = old_database("contentless_delete = 1,", 1);
         conn.pragma_update(None, "user_version", 4).unwrap();
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         assert_eq!(catch_up(&conn).unwrap(), 3);
@@ -575,29 +586,8 @@ mod tests {
 
     #[test]
     fn a_version_9_index_moves_to_its_own_file_and_is_built_again_there() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(CREATE).unwrap();
         // Version 9: the index in `main`, its watermark in `meta`.
-        conn.execute_batch(
-            "CREATE VIRTUAL TABLE message_index USING fts5(
-                terms, content = '', detail = none, prefix = '3',
-                tokenize = 'unicode61 remove_diacritics 0'
-            );",
-        )
-        .unwrap();
-        for id in 1..=3 {
-            conn.execute(
-                "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
-                 VALUES (?1, 0, 'rust', 'rust', 1, 'ann', ?2)",
-                rusqlite::params![id, format!("word{id} common")],
-            )
-            .unwrap();
-            conn.execute(
-                "INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)",
-                rusqlite::params![id, format!("word{id} common")],
-            )
-            .unwrap();
-        }
+        let conn = old_database("", 3);
         conn.execute_batch(
             "INSERT INTO meta (key, value) VALUES ('indexed_through', 3);
              PRAGMA user_version = 9;",
