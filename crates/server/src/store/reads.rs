@@ -68,7 +68,7 @@ pub fn connect(path: &Path, index: &Path, cache_kib: i64) -> Result<Connection, 
     // A negative `cache_size` is in KiB.
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(Some("idx"), "cache_size", -cache_kib)?;
-    search::register_functions(&conn)?;
+    search::prepare_connection(&conn)?;
     Ok(conn)
 }
 

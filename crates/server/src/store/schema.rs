@@ -208,7 +208,7 @@ pub fn prepare(
             ),
         )));
     }
-    super::search::register_functions(conn)?;
+    super::search::prepare_connection(conn)?;
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(CREATE)?;
     if version < 4 {

@@ -19,17 +19,24 @@
 //! Search: every word must appear in the message, in any case. The index
 //! finds words by their beginning (`compil` finds `compiler`; words of one
 //! or two letters whole) and CJK text anywhere; each candidate's text is
-//! then checked for every word as typed. Of the newest [`SEARCH_WINDOW`]
+//! then checked for every word as typed. A word longer than three
+//! characters is looked up as the index's terms it begins when there are
+//! few of them, else by its first three characters; and the index is asked
+//! for the words alone before it is asked for the words in the reader's
+//! scope (see [`Way`]). Of the newest [`SEARCH_WINDOW`]
 //! messages that match, the best come first: ranked by BM25's
 //! term-frequency and length weighting (how much of the message the words
 //! make up), ties newest first; a search made only of words shorter than
 //! three characters is ranked newest first.
 
+use std::collections::{HashMap, VecDeque};
+
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::index::{
-    any_of, folded_nick_term, has_word_starting, quoted, room_term, user_term, word_terms,
+    any_of, folded_nick_term, has_word_starting, long_runs, quoted, room_term, user_term,
+    word_terms,
 };
 use super::{Page, Retention, Span, StoreError, StoredMessage};
 use crate::clock::now_ms;
@@ -87,8 +94,19 @@ pub struct Found {
     pub has_more: bool,
 }
 
-/// Registers [`FOLD_FUNCTION`] on a connection.
-pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+/// The temporary table, on every connection that searches, that lists the
+/// message index's terms (FTS5's `fts5vocab`): what a long word of a search
+/// begins (see [`index::word_terms`](super::index::word_terms)).
+const TERMS_TABLE: &str = "temp.message_terms";
+
+/// A long word of a search that begins at most this many of the index's
+/// terms is looked up as those terms; one that begins more, by its first
+/// three characters (see [`Way`]).
+const EXPANSION_MAX: usize = 32;
+
+/// Registers [`FOLD_FUNCTION`] on a connection and creates [`TERMS_TABLE`]
+/// (the index need not exist yet: the table finds it when read).
+pub fn prepare_connection(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
         FOLD_FUNCTION,
@@ -99,11 +117,48 @@ pub fn register_functions(conn: &Connection) -> Result<(), StoreError> {
             Ok(nick.map(|n| chatroom_proto::nick::fold(&n)))
         },
     )?;
+    conn.execute_batch(&format!(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS {TERMS_TABLE} \
+         USING fts5vocab('idx', 'message_index', 'row')"
+    ))?;
     Ok(())
+}
+
+/// The expansions of the long words of a search (see
+/// [`index::word_terms`](super::index::word_terms)): for each, the index's
+/// terms it begins, unless there are more than [`EXPANSION_MAX`].
+fn expansions(
+    conn: &Connection,
+    words: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT term FROM {TERMS_TABLE} WHERE term >= ?1 AND term < ?2 LIMIT ?3"
+    ))?;
+    let mut out = HashMap::new();
+    for run in words.iter().flat_map(|w| long_runs(w)) {
+        if out.contains_key(&run) {
+            continue;
+        }
+        // Every term that begins with `run` sorts below `run` followed by
+        // the greatest character.
+        let end = format!("{run}{}", char::MAX);
+        let limit = i64::try_from(EXPANSION_MAX + 1).unwrap_or(i64::MAX);
+        let terms = stmt
+            .query_map(rusqlite::params![run, end, limit], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        if terms.len() <= EXPANSION_MAX {
+            out.insert(run, terms);
+        }
+    }
+    Ok(out)
 }
 
 const COLUMNS: &str = "m.id, m.ts, m.room_key, m.room_name, m.sender_id, m.sender_nick, \
      m.recipient_id, m.recipient_nick, m.body, m.action, m.kind, m.tags";
+
+/// Where a search's candidates carry whether they are in the reader's
+/// scope: the column after [`COLUMNS`].
+const SCOPE_COLUMN: usize = 12;
 
 fn message(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
     // The name is stored only where it differs from the key.
@@ -237,84 +292,170 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The index query for messages in `scope` (an index expression) that
-/// hold every word, and whether the words narrowed it at all; with
+/// The index query for messages that hold every word, in `scope` (an index
+/// expression) if given, and whether the words narrowed it at all; with
 /// `by_three`, long words are looked up by their first three characters
-/// and returned for the check of the text (see [`word_terms`]).
-fn index_query(scope: &str, words: &[String], by_three: bool) -> (String, bool, Vec<String>) {
-    let mut parts = vec![scope.to_owned()];
+/// and returned for the check of the text, unless they have `expansions`
+/// (see [`word_terms`]).
+fn index_query(
+    scope: Option<&str>,
+    words: &[String],
+    by_three: bool,
+    expansions: &HashMap<String, Vec<String>>,
+) -> (String, bool, Vec<String>) {
+    let mut parts = Vec::new();
     let mut starts = Vec::new();
     for word in words {
-        let (terms, word_starts) = word_terms(word, by_three);
+        let (terms, word_starts) = word_terms(word, by_three, expansions);
         parts.extend(terms);
         starts.extend(word_starts);
     }
-    let narrowed = parts.len() > 1;
+    let narrowed = !parts.is_empty();
+    if let Some(scope) = scope {
+        parts.insert(0, scope.to_owned());
+    }
     (parts.join(" AND "), narrowed, starts)
 }
 
-/// Candidates a search looked up by three characters may check: a rare
-/// word whose first three characters are common (`compil` among `com...`)
-/// is found faster by the word's whole prefix. After [`BY_THREE_PROBE`]
-/// candidates, the search gives up on this way as soon as the share that
-/// matched says a full window would take more than this many.
+/// One way of asking the index for a search's candidates. The index
+/// answers "these terms, newest first" from one lazily read list per term,
+/// except that ORing the reader's scope (ten rooms, a big one among them)
+/// into the query makes it seek every scope list at every step, and a
+/// prefix longer than three characters makes it merge whole lists before
+/// the first row. Measured on 10,000,000 messages, for a reader in ten
+/// rooms: two mid-frequency words 55 ms with the scope in the index and 36
+/// ms with the scope checked in SQL on the candidates the words alone find
+/// (Chinese four characters: 50 and 38 ms); a word as common as `just` the
+/// other way round, 8 and 13 ms. So the words alone come first, and give
+/// up for the scope's terms when too few candidates are in scope
+/// (`docs/benchmarks.md`, "Search: the words first").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Way {
+    /// The index query holds the reader's scope terms; otherwise only the
+    /// words narrow it and SQL checks the scope of each candidate.
+    scoped: bool,
+    /// Long words by their first three characters, checked in the text
+    /// (see [`word_terms`]); otherwise by their whole prefixes.
+    by_three: bool,
+}
+
+/// The ways to try, cheapest first when they work: without the scope
+/// terms (only when the words narrow the query), long words by three
+/// characters before whole prefixes (only when there are long words). The
+/// last is exact; the others give up early (see [`candidates`]).
+fn ways(narrowed: bool, long_words: bool) -> VecDeque<Way> {
+    let mut ways = VecDeque::new();
+    for scoped in [false, true] {
+        if !scoped && !narrowed {
+            continue;
+        }
+        ways.push_back(Way {
+            scoped,
+            by_three: true,
+        });
+        if long_words {
+            ways.push_back(Way {
+                scoped,
+                by_three: false,
+            });
+        }
+    }
+    ways
+}
+
+/// A way without the scope terms gives up (for one with them) when, after
+/// [`PROBE`] candidates, the share in scope says that a full window would
+/// take more candidates than this: out-of-scope candidates cost only SQL's
+/// check, and a reader in a fifth of the history needs about 5,000.
+const UNSCOPED_CAP: usize = 10_000;
+
+/// A way with long words by three characters gives up (for their whole
+/// prefixes) when, after [`PROBE`] candidates in scope, the share of them
+/// whose text has the words says a full window would take more in-scope
+/// candidates than this: a rare word whose first three characters are
+/// common (`comp` among `com...`, when `comp` begins too many terms to
+/// expand) is found faster by its whole prefix.
 const BY_THREE_CAP: usize = 4_000;
 
-/// Candidates checked before the share that matches is trusted.
-const BY_THREE_PROBE: usize = 300;
+/// Candidates checked before a share is trusted.
+const PROBE: usize = 300;
+
+/// Why a pass gave up before its window was full (see [`candidates`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GaveUp {
+    /// Too few candidates were in scope: a way with the scope terms
+    /// reads only those.
+    Scope,
+    /// Too few in-scope candidates had the long words looked up by three
+    /// characters: their whole prefixes find only those.
+    Text,
+}
 
 /// What one pass over the index's candidates found.
 struct Candidates {
     /// The matches, newest first, each with its lowercased text.
     matches: Vec<(String, StoredMessage)>,
-    /// It stopped at its cap before the window was full or the candidates
-    /// ran out: there may be more matches than it found.
-    capped: bool,
+    /// Why it stopped early, if it did.
+    gave_up: Option<GaveUp>,
 }
 
-/// Reads the candidates `sql` finds, newest first, and keeps those whose
-/// text has every word (and a word beginning with each of `starts`) and
-/// which retention still keeps, up to [`SEARCH_WINDOW`] matches or `cap`
-/// candidates; with `probe`, gives up early (capped) once that many
-/// candidates show that a full window would take more than `cap`.
+/// Reads the candidates `sql` finds, newest first (its last column says
+/// whether the candidate is in the reader's scope), and keeps those in
+/// scope whose text has every word (and a word beginning with each of
+/// `starts`) and which retention still keeps, up to [`SEARCH_WINDOW`]
+/// matches or [`SCAN_CAP`] candidates in scope. It gives up early for the
+/// reasons `way` allows (see [`GaveUp`]).
 fn candidates(
     conn: &Connection,
-    sql: &str,
-    values: Vec<Value>,
+    (sql, values): (&str, Vec<Value>),
     (lowered, starts): (&[String], &[String]),
     retention: &Retention,
-    (cap, probe): (usize, Option<usize>),
+    (scope_may_give_up, text_may_give_up): (bool, bool),
 ) -> Result<Candidates, StoreError> {
     let now = now_ms();
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
     let mut matches = Vec::new();
-    let mut scanned = 0;
+    let (mut scanned, mut in_scope) = (0, 0);
     while let Some(row) = rows.next()? {
         scanned += 1;
-        let m = message(row)?;
-        let body = m.text.to_lowercase();
-        if lowered.iter().all(|w| body.contains(w.as_str()))
-            && starts.iter().all(|s| has_word_starting(&body, s))
-            && !expired(retention, &m, now)
-        {
-            matches.push((body, m));
-            if matches.len() == SEARCH_WINDOW {
+        if row.get::<_, Option<bool>>(SCOPE_COLUMN)?.unwrap_or(false) {
+            in_scope += 1;
+            let m = message(row)?;
+            let body = m.text.to_lowercase();
+            if lowered.iter().all(|w| body.contains(w.as_str()))
+                && starts.iter().all(|s| has_word_starting(&body, s))
+                && !expired(retention, &m, now)
+            {
+                matches.push((body, m));
+                if matches.len() == SEARCH_WINDOW {
+                    break;
+                }
+            }
+            if in_scope == SCAN_CAP {
                 break;
             }
         }
-        let hopeless = probe
-            .is_some_and(|probe| scanned >= probe && matches.len() * cap < scanned * SEARCH_WINDOW);
-        if scanned == cap || hopeless {
-            return Ok(Candidates {
-                capped: matches.len() < SEARCH_WINDOW,
-                matches,
-            });
+        let gave_up = if scope_may_give_up
+            && scanned >= PROBE
+            && in_scope * UNSCOPED_CAP < scanned * SEARCH_WINDOW
+        {
+            Some(GaveUp::Scope)
+        } else if text_may_give_up
+            && in_scope >= PROBE
+            && matches.len() * BY_THREE_CAP < in_scope * SEARCH_WINDOW
+        {
+            Some(GaveUp::Text)
+        } else {
+            None
+        };
+        if gave_up.is_some() {
+            return Ok(Candidates { matches, gave_up });
         }
     }
     Ok(Candidates {
         matches,
-        capped: false,
+        gave_up: None,
     })
 }
 
@@ -392,48 +533,52 @@ pub fn search(
             )
         }
     };
+    // The scope is checked in SQL on every candidate (the last column);
+    // some ways also put it in the index query (see `Way`).
     let sql = format!(
-        "SELECT {COLUMNS} FROM message_index f JOIN messages m ON m.id = f.rowid \
-         WHERE message_index MATCH ? AND {} AND m.kind <= 1 ORDER BY f.rowid DESC",
+        "SELECT {COLUMNS}, {} FROM message_index f JOIN messages m ON m.id = f.rowid \
+         WHERE message_index MATCH ? AND m.kind <= 1 ORDER BY f.rowid DESC",
         scope.sql
     );
     let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
-    let with = |matching: String| {
-        let mut values = vec![Value::Text(matching)];
-        values.extend(scope.values.iter().cloned());
-        values
-    };
-    // Long words by their first three characters first (one lazily read
-    // list each); if that finds too few among too many candidates, by
-    // their whole prefixes. (Without long words the two are one query.)
-    let (by_three, _, starts) = index_query(&terms, &words, true);
-    let bounds = if starts.is_empty() {
-        (SCAN_CAP, None)
-    } else {
-        (BY_THREE_CAP, Some(BY_THREE_PROBE))
-    };
-    let first = candidates(
-        conn,
-        &sql,
-        with(by_three),
-        (&lowered, &starts),
-        retention,
-        bounds,
-    )?;
-    let mut matches = if first.capped && !starts.is_empty() {
-        let (matching, _, _) = index_query(&terms, &words, false);
-        candidates(
+    let expansions = expansions(conn, &words)?;
+    let (_, narrowed, long_words) = index_query(None, &words, true, &expansions);
+    let mut ways = ways(narrowed, !long_words.is_empty());
+    let mut matches = Vec::new();
+    while let Some(way) = ways.pop_front() {
+        let (matching, _, starts) = index_query(
+            way.scoped.then_some(terms.as_str()),
+            &words,
+            way.by_three,
+            &expansions,
+        );
+        let mut values = scope.values.clone();
+        values.push(Value::Text(matching));
+        // The last way is exact: it never gives up.
+        let may_give_up = (
+            !ways.is_empty() && !way.scoped,
+            !ways.is_empty() && !starts.is_empty(),
+        );
+        let found = candidates(
             conn,
-            &sql,
-            with(matching),
-            (&lowered, &[]),
+            (&sql, values),
+            (&lowered, &starts),
             retention,
-            (SCAN_CAP, None),
-        )?
-        .matches
-    } else {
-        first.matches
-    };
+            may_give_up,
+        )?;
+        let Some(why) = found.gave_up else {
+            matches = found.matches;
+            break;
+        };
+        // Skip the ways that would give up for the same reason, never the
+        // last one.
+        let last = ways.pop_back();
+        ways.retain(|w| match why {
+            GaveUp::Scope => w.scoped,
+            GaveUp::Text => !w.by_three,
+        });
+        ways.extend(last);
+    }
     if words.iter().any(|w| w.chars().count() >= RANKED_FROM) && !matches.is_empty() {
         let average = matches
             .iter()
@@ -569,17 +714,37 @@ mod tests {
 
     #[test]
     fn user_text_is_never_query_syntax() {
-        let (query, narrowed, _) = index_query(
-            "\"s\"",
-            &["a\"b".into(), "OR".into(), "NEAR(x".into()],
-            false,
-        );
+        let words = ["a\"b".into(), "OR".into(), "NEAR(x".into()];
+        let (query, narrowed, _) = index_query(Some("\"s\""), &words, false, &HashMap::new());
         assert_eq!(
             query,
             "\"s\" AND \"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\""
         );
         assert!(narrowed);
-        assert!(!index_query("\"s\"", &["%".into()], false).1);
+        let (query, _, _) = index_query(None, &words, false, &HashMap::new());
+        assert_eq!(query, "\"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\"");
+        let (query, narrowed, _) =
+            index_query(Some("\"s\""), &["%".into()], false, &HashMap::new());
+        assert_eq!((query.as_str(), narrowed), ("\"s\"", false));
+    }
+
+    #[test]
+    fn the_scope_leaves_the_index_query_only_when_the_words_narrow_it() {
+        let way = |scoped, by_three| Way { scoped, by_three };
+        assert_eq!(
+            Vec::from(ways(true, true)),
+            [
+                way(false, true),
+                way(false, false),
+                way(true, true),
+                way(true, false)
+            ]
+        );
+        assert_eq!(
+            Vec::from(ways(true, false)),
+            [way(false, true), way(true, true)]
+        );
+        assert_eq!(Vec::from(ways(false, false)), [way(true, true)]);
     }
 
     #[test]

@@ -235,6 +235,35 @@ async fn search_is_scoped_on_a_generated_history() {
     close(store, thread).await;
 }
 
+/// A reader in a quiet room finds every match there although the same
+/// words fill thousands of newer messages in a room they are not in: the
+/// search asks the index for the words alone first (checking the scope in
+/// SQL) and gives that way up for one with the scope terms when too few of
+/// its candidates are in scope.
+#[tokio::test]
+async fn a_quiet_room_is_searched_whole_beneath_a_busy_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, thread, first) = open(dir.path(), Retention::default());
+    let now = now_ms();
+    let quiet: HashSet<u64> = (first..first + 60).collect();
+    for &id in &quiet {
+        let text = format!("needle compiler go 网络编程 {id}");
+        store.message(room_message(id, now, "r0", 2, text), None);
+    }
+    for i in 0..12_000 {
+        let text = format!("needle compiler go 网络编程 busy {i}");
+        store.message(room_message(first + 60 + i, now, "r5", 2, text), None);
+    }
+    for text in ["needle", "compil", "needle 编程", "go"] {
+        let mut q = query(text);
+        q.limit = 100;
+        let page = store.search(q).await.unwrap();
+        let found: HashSet<u64> = page.messages.iter().map(|m| m.id).collect();
+        assert_eq!(found, quiet, "{text}");
+    }
+    close(store, thread).await;
+}
+
 /// A read queued right after many messages sees all of them, although the
 /// reader threads read on connections of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
