@@ -100,9 +100,21 @@ pub fn process_cpu(pid: u32) -> Result<CpuTime, ProcError> {
 
 /// The resident set size of process `pid` in KiB, from `/proc/PID/status`.
 pub fn process_rss_kib(pid: u32) -> Result<u64, ProcError> {
+    status_kib(pid, "VmRSS")
+}
+
+/// The anonymous part of process `pid`'s resident set in KiB (`RssAnon`):
+/// its own memory, without the pages of files it maps, which the
+/// operating system can drop whenever it needs them.
+pub fn process_anon_rss_kib(pid: u32) -> Result<u64, ProcError> {
+    status_kib(pid, "RssAnon")
+}
+
+/// One figure of `/proc/PID/status`, in KiB.
+fn status_kib(pid: u32, field: &str) -> Result<u64, ProcError> {
     let path = format!("/proc/{pid}/status");
     let text = read(&path)?;
-    parse_vm_rss(&text).ok_or(ProcError::Format { path })
+    parse_status_kib(&text, field).ok_or(ProcError::Format { path })
 }
 
 /// The command name of process `pid` (`/proc/PID/comm`: the executable's
@@ -114,13 +126,7 @@ pub fn process_name(pid: u32) -> Result<String, ProcError> {
 
 /// The peak resident set size of process `pid` in KiB (`VmHWM`).
 pub fn process_peak_rss_kib(pid: u32) -> Result<u64, ProcError> {
-    let path = format!("/proc/{pid}/status");
-    let text = read(&path)?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .ok_or(ProcError::Format { path })
+    status_kib(pid, "VmHWM")
 }
 
 /// The CPU time of each thread of process `pid` so far, summed by thread
@@ -191,10 +197,12 @@ pub fn parse_stat(text: &str, ticks_per_s: u64) -> Option<CpuTime> {
     })
 }
 
-/// The `VmRSS` line of `/proc/PID/status`, in KiB.
-pub fn parse_vm_rss(text: &str) -> Option<u64> {
-    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let mut words = line["VmRSS:".len()..].split_ascii_whitespace();
+/// The line `field` of `/proc/PID/status` (`VmRSS`, `VmHWM`...), in KiB.
+pub fn parse_status_kib(text: &str, field: &str) -> Option<u64> {
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?;
+    let mut words = line.split_ascii_whitespace();
     let kib = words.next()?.parse().ok()?;
     (words.next()? == "kB").then_some(kib)
 }
@@ -282,9 +290,11 @@ mod tests {
     #[test]
     fn vm_rss_is_read_in_kib() {
         let text = "Name:\tchatroom\nVmPeak:\t  9999 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
-        assert_eq!(parse_vm_rss(text), Some(12345));
-        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
-        assert_eq!(parse_vm_rss("VmRSS:\t12 MB\n"), None);
+        assert_eq!(parse_status_kib(text, "VmRSS"), Some(12345));
+        assert_eq!(parse_status_kib(text, "VmPeak"), Some(9999));
+        assert_eq!(parse_status_kib(text, "Vm"), None);
+        assert_eq!(parse_status_kib("Name:\tx\n", "VmRSS"), None);
+        assert_eq!(parse_status_kib("VmRSS:\t12 MB\n", "VmRSS"), None);
     }
 
     #[test]

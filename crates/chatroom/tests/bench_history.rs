@@ -40,6 +40,11 @@ async fn fills_measures_and_grows_a_history() {
         report["search"]["mean_hits"].as_f64().unwrap() > 0.0,
         "{report}"
     );
+    let (rss, own) = (
+        report["rss_read_kib"].as_u64().unwrap(),
+        report["anon_read_kib"].as_u64().unwrap(),
+    );
+    assert!(own > 0 && own <= rss, "{report}");
     for (mode, ingest) in [("full", 0), ("normal", 1)] {
         let run = &report["ingest"][ingest];
         assert_eq!(run[0], mode);

@@ -96,6 +96,7 @@ pub async fn history(config: &HistoryConfig) -> Result<HistoryReport, BenchError
     let irc_join = probes::irc_joins(server.irc, &layout, config.joins / 4, seed ^ 3).await?;
     let search = probes::searches(server.json, &layout, config.searches, seed ^ 4).await?;
     let (rss_read_kib, rss_peak_kib) = server.rss_kib()?;
+    let anon_read_kib = server.anon_rss_kib()?;
 
     let mut ingests = Vec::new();
     let mut server = Some(server);
@@ -135,6 +136,7 @@ pub async fn history(config: &HistoryConfig) -> Result<HistoryReport, BenchError
         irc_join,
         search,
         rss_read_kib,
+        anon_read_kib,
         rss_peak_kib,
         ingest: ingests,
         retention,

@@ -95,6 +95,10 @@ pub struct HistoryReport {
     pub search: SearchReport,
     /// The server's memory after the reads, and its peak.
     pub rss_read_kib: u64,
+    /// Of `rss_read_kib`, its own memory: without the pages of the
+    /// database files its readers map (which the operating system drops
+    /// whenever it needs the memory).
+    pub anon_read_kib: u64,
     /// Its peak so far.
     pub rss_peak_kib: u64,
     /// Ingest runs, by `synchronous` mode.
@@ -174,9 +178,11 @@ impl fmt::Display for HistoryReport {
         }
         writeln!(
             f,
-            "rss                {:.1} MiB started, {:.1} MiB after the reads, peak {:.1} MiB",
+            "rss                {:.1} MiB started, {:.1} MiB after the reads \
+             ({:.1} MiB its own, the rest mapped files), peak {:.1} MiB",
             self.rss_started_kib as f64 / 1024.0,
             self.rss_read_kib as f64 / 1024.0,
+            self.anon_read_kib as f64 / 1024.0,
             self.rss_peak_kib as f64 / 1024.0
         )?;
         for (mode, report) in &self.ingest {

@@ -142,6 +142,15 @@ impl Server {
         ))
     }
 
+    /// The anonymous part of its resident memory now, KiB: without the
+    /// pages of the database files its readers map.
+    pub fn anon_rss_kib(&self) -> Result<u64, BenchError> {
+        procstat::process_anon_rss_kib(self.pid).map_err(|e| BenchError::ServerStats {
+            pid: self.pid,
+            source: e,
+        })
+    }
+
     /// CPU time of the whole process.
     pub fn cpu(&self) -> Result<CpuTime, BenchError> {
         procstat::process_cpu(self.pid).map_err(|e| BenchError::ServerStats {

@@ -55,6 +55,14 @@ pub enum Read {
     },
 }
 
+/// How much of each file a reader maps into memory (SQLite's `mmap_size`;
+/// its build caps it at 2 GiB): pages the operating system holds are read
+/// in place instead of copied by a system call each, which was a quarter of
+/// the readers' time in searches at 10,000,000 messages
+/// (`docs/benchmarks.md`, "Search: the words first"). Only reads map: the
+/// writer keeps its own page cache.
+const MMAP_BYTES: i64 = 1 << 31;
+
 /// Opens a read-only connection to the database at `path`, with its
 /// message index at `index` attached (see `schema::MESSAGE_INDEX`), and a
 /// page cache of `cache_kib` for each.
@@ -68,6 +76,9 @@ pub fn connect(path: &Path, index: &Path, cache_kib: i64) -> Result<Connection, 
     // A negative `cache_size` is in KiB.
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(Some("idx"), "cache_size", -cache_kib)?;
+    for schema in ["main", "idx"] {
+        conn.pragma_update(Some(schema), "mmap_size", MMAP_BYTES)?;
+    }
     search::prepare_connection(&conn)?;
     Ok(conn)
 }
