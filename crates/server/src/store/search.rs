@@ -156,6 +156,9 @@ fn expansions(
 const COLUMNS: &str = "m.id, m.ts, m.room_key, m.room_name, m.sender_id, m.sender_nick, \
      m.recipient_id, m.recipient_nick, m.body, m.action, m.kind, m.tags";
 
+/// Where [`COLUMNS`] has the text.
+const TEXT_COLUMN: usize = 8;
+
 /// Where a search's candidates carry whether they are in the reader's
 /// scope: the column after [`COLUMNS`].
 const SCOPE_COLUMN: usize = 12;
@@ -178,10 +181,18 @@ fn message(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredMessage> {
         sender_id: from_sql_int(row.get(4)?),
         sender_nick: row.get(5)?,
         recipient,
-        text: row.get(8)?,
+        text: text_column(row)?.to_owned(),
         action: row.get(9)?,
         kind: super::StoredKind::from_code(row.get(10)?),
         tags: super::tags_from_column(row.get::<_, Option<String>>(11)?.as_deref()),
+    })
+}
+
+/// The text of a row read with [`COLUMNS`], borrowed.
+fn text_column<'r>(row: &'r rusqlite::Row<'_>) -> rusqlite::Result<&'r str> {
+    let value = row.get_ref(TEXT_COLUMN)?;
+    value.as_str().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(TEXT_COLUMN, value.data_type(), Box::new(e))
     })
 }
 
@@ -421,15 +432,18 @@ fn candidates(
         scanned += 1;
         if row.get::<_, Option<bool>>(SCOPE_COLUMN)?.unwrap_or(false) {
             in_scope += 1;
-            let m = message(row)?;
-            let body = m.text.to_lowercase();
+            // The text first: most candidates that fail, fail there, and
+            // are not read whole.
+            let body = text_column(row)?.to_lowercase();
             if lowered.iter().all(|w| body.contains(w.as_str()))
                 && starts.iter().all(|s| has_word_starting(&body, s))
-                && !expired(retention, &m, now)
             {
-                matches.push((body, m));
-                if matches.len() == SEARCH_WINDOW {
-                    break;
+                let m = message(row)?;
+                if !expired(retention, &m, now) {
+                    matches.push((body, m));
+                    if matches.len() == SEARCH_WINDOW {
+                        break;
+                    }
                 }
             }
             if in_scope == SCAN_CAP {
