@@ -304,7 +304,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// The index query for messages that hold every word, in `scope` (an index
-/// expression) if given, and whether the words narrowed it at all; with
+/// expression) if given, and how many terms the words made of it; with
 /// `by_three`, long words are looked up by their first three characters
 /// and returned for the check of the text, unless they have `expansions`
 /// (see [`word_terms`]).
@@ -313,7 +313,7 @@ fn index_query(
     words: &[String],
     by_three: bool,
     expansions: &HashMap<String, Vec<String>>,
-) -> (String, bool, Vec<String>) {
+) -> (String, usize, Vec<String>) {
     let mut parts = Vec::new();
     let mut starts = Vec::new();
     for word in words {
@@ -321,11 +321,11 @@ fn index_query(
         parts.extend(terms);
         starts.extend(word_starts);
     }
-    let narrowed = !parts.is_empty();
+    let terms = parts.len();
     if let Some(scope) = scope {
         parts.insert(0, scope.to_owned());
     }
-    (parts.join(" AND "), narrowed, starts)
+    (parts.join(" AND "), terms, starts)
 }
 
 /// One way of asking the index for a search's candidates. The index
@@ -351,13 +351,13 @@ struct Way {
 }
 
 /// The ways to try, cheapest first when they work: without the scope
-/// terms (only when the words narrow the query), long words by three
+/// terms (when the words make terms at all), long words by three
 /// characters before whole prefixes (only when there are long words). The
 /// last is exact; the others give up early (see [`candidates`]).
-fn ways(narrowed: bool, long_words: bool) -> VecDeque<Way> {
+fn ways(terms: usize, long_words: bool) -> VecDeque<Way> {
     let mut ways = VecDeque::new();
     for scoped in [false, true] {
-        if !scoped && !narrowed {
+        if !scoped && terms == 0 {
             continue;
         }
         ways.push_back(Way {
@@ -388,6 +388,18 @@ const UNSCOPED_CAP: usize = 10_000;
 /// expand) is found faster by its whole prefix.
 const BY_THREE_CAP: usize = 4_000;
 
+/// A way without the scope terms gives up (for one with them) when its
+/// first [`PROBE`] candidates are among the newest `PROBE` times this many
+/// messages: FTS5 steps through a dense list and the scope's lists
+/// together quickly, where SQL would check every candidate, five for each
+/// one in scope for the bench's readers. Measured at 10,000,000 messages,
+/// p50 with the scope terms and without: a mid-frequency word (`memory`,
+/// in one message in 200) 13-15 and 17-19 ms; a rare word (`gomovan`, one
+/// in 23,000) 18-19 and 13-14 ms; two words are mostly rarer together
+/// (`memory just`, one in 2,000) (`docs/benchmarks.md`, "Search: the words
+/// first").
+const DENSE: usize = 1_000;
+
 /// Candidates checked before a share is trusted.
 const PROBE: usize = 300;
 
@@ -397,6 +409,9 @@ enum GaveUp {
     /// Too few candidates were in scope: a way with the scope terms
     /// reads only those.
     Scope,
+    /// The candidates were dense (see [`DENSE`]): FTS5 finds the ones in
+    /// scope faster with the scope terms than SQL checks them all.
+    Dense,
     /// Too few in-scope candidates had the long words looked up by three
     /// characters: their whole prefixes find only those.
     Text,
@@ -427,9 +442,11 @@ fn candidates(
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(values))?;
     let mut matches = Vec::new();
-    let (mut scanned, mut in_scope) = (0, 0);
+    let (mut scanned, mut in_scope, mut first_id) = (0, 0, None);
     while let Some(row) = rows.next()? {
         scanned += 1;
+        let id: i64 = row.get(0)?;
+        let newest = *first_id.get_or_insert(id);
         if row.get::<_, Option<bool>>(SCOPE_COLUMN)?.unwrap_or(false) {
             in_scope += 1;
             // The text first: most candidates that fail, fail there, and
@@ -455,6 +472,11 @@ fn candidates(
             && in_scope * UNSCOPED_CAP < scanned * SEARCH_WINDOW
         {
             Some(GaveUp::Scope)
+        } else if scope_may_give_up
+            && scanned == PROBE
+            && usize::try_from(newest - id).unwrap_or(usize::MAX) < PROBE * DENSE
+        {
+            Some(GaveUp::Dense)
         } else if text_may_give_up
             && in_scope >= PROBE
             && matches.len() * BY_THREE_CAP < in_scope * SEARCH_WINDOW
@@ -556,8 +578,8 @@ pub fn search(
     );
     let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
     let expansions = expansions(conn, &words)?;
-    let (_, narrowed, long_words) = index_query(None, &words, true, &expansions);
-    let mut ways = ways(narrowed, !long_words.is_empty());
+    let (_, terms_of_words, long_words) = index_query(None, &words, true, &expansions);
+    let mut ways = ways(terms_of_words, !long_words.is_empty());
     let mut matches = Vec::new();
     while let Some(way) = ways.pop_front() {
         let (matching, _, starts) = index_query(
@@ -588,7 +610,7 @@ pub fn search(
         // last one.
         let last = ways.pop_back();
         ways.retain(|w| match why {
-            GaveUp::Scope => w.scoped,
+            GaveUp::Scope | GaveUp::Dense => w.scoped,
             GaveUp::Text => !w.by_three,
         });
         ways.extend(last);
@@ -729,24 +751,23 @@ mod tests {
     #[test]
     fn user_text_is_never_query_syntax() {
         let words = ["a\"b".into(), "OR".into(), "NEAR(x".into()];
-        let (query, narrowed, _) = index_query(Some("\"s\""), &words, false, &HashMap::new());
+        let (query, terms, _) = index_query(Some("\"s\""), &words, false, &HashMap::new());
         assert_eq!(
             query,
             "\"s\" AND \"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\""
         );
-        assert!(narrowed);
+        assert_eq!(terms, 5);
         let (query, _, _) = index_query(None, &words, false, &HashMap::new());
         assert_eq!(query, "\"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\"");
-        let (query, narrowed, _) =
-            index_query(Some("\"s\""), &["%".into()], false, &HashMap::new());
-        assert_eq!((query.as_str(), narrowed), ("\"s\"", false));
+        let (query, terms, _) = index_query(Some("\"s\""), &["%".into()], false, &HashMap::new());
+        assert_eq!((query.as_str(), terms), ("\"s\"", 0));
     }
 
     #[test]
-    fn the_scope_leaves_the_index_query_only_when_the_words_narrow_it() {
+    fn the_scope_leaves_the_index_query_only_when_the_words_make_terms() {
         let way = |scoped, by_three| Way { scoped, by_three };
         assert_eq!(
-            Vec::from(ways(true, true)),
+            Vec::from(ways(2, true)),
             [
                 way(false, true),
                 way(false, false),
@@ -755,10 +776,14 @@ mod tests {
             ]
         );
         assert_eq!(
-            Vec::from(ways(true, false)),
+            Vec::from(ways(3, false)),
             [way(false, true), way(true, true)]
         );
-        assert_eq!(Vec::from(ways(false, false)), [way(true, true)]);
+        assert_eq!(Vec::from(ways(0, false)), [way(true, true)]);
+        assert_eq!(
+            Vec::from(ways(1, false)),
+            [way(false, true), way(true, true)]
+        );
     }
 
     #[test]
