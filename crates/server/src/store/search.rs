@@ -338,8 +338,8 @@ fn index_query(
 /// ms with the scope checked in SQL on the candidates the words alone find
 /// (Chinese four characters: 50 and 38 ms); a word as common as `just` the
 /// other way round, 8 and 13 ms. So the words alone come first, and give
-/// up for the scope's terms when too few candidates are in scope
-/// (`docs/benchmarks.md`, "Search: the words first").
+/// up for the scope's terms when too few candidates are in scope or the
+/// candidates are dense (`docs/benchmarks.md`, "Search: the words first").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Way {
     /// The index query holds the reader's scope terms; otherwise only the
@@ -429,8 +429,10 @@ struct Candidates {
 /// whether the candidate is in the reader's scope), and keeps those in
 /// scope whose text has every word (and a word beginning with each of
 /// `starts`) and which retention still keeps, up to [`SEARCH_WINDOW`]
-/// matches or [`SCAN_CAP`] candidates in scope. It gives up early for the
-/// reasons `way` allows (see [`GaveUp`]).
+/// matches or [`SCAN_CAP`] candidates in scope. It gives up early (see
+/// [`GaveUp`]) for the scope or for density if `scope_may_give_up` (a way
+/// without the scope terms), for the text if `text_may_give_up` (a way
+/// with long words by three characters).
 fn candidates(
     conn: &Connection,
     (sql, values): (&str, Vec<Value>),
