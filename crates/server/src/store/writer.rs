@@ -734,11 +734,14 @@ mod tests {
         }
     }
 
-    fn writer(retention: Retention, progress: &Progress) -> Writer<'_> {
-        let conn = Connection::open_in_memory().unwrap();
-        schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+    /// A writer on `conn` (prepared), indexing with `index`.
+    fn writer_over(
+        conn: Connection,
+        retention: Retention,
+        index: Indexing,
+        progress: &Progress,
+    ) -> Writer<'_> {
         let (_, ceilings) = ids::start(&conn, false).unwrap();
-        let index = Indexing::Inline(indexer::Indexer::new());
         Writer::new(
             conn,
             retention,
@@ -747,6 +750,13 @@ mod tests {
             progress,
             StoreMetrics::new(),
         )
+    }
+
+    fn writer(retention: Retention, progress: &Progress) -> Writer<'_> {
+        let conn = Connection::open_in_memory().unwrap();
+        schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let index = Indexing::Inline(indexer::Indexer::new());
+        writer_over(conn, retention, index, progress)
     }
 
     /// A writer on a database in `dir`, with the indexer on its own thread
@@ -758,19 +768,10 @@ mod tests {
         let cache = crate::store::DEFAULT_CACHE_MIB;
         let on_disk = Some((index_file.as_path(), crate::store::Synchronous::Normal));
         schema::prepare(&conn, on_disk, cache).unwrap();
-        let (_, ceilings) = ids::start(&conn, false).unwrap();
         let index_conn = indexer::connect(&index_file, cache).unwrap();
         let (ops, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || indexer::run(&index_conn, &rx, progress));
-        let index = Indexing::Thread { ops, thread };
-        Writer::new(
-            conn,
-            retention,
-            ceilings,
-            index,
-            progress,
-            StoreMetrics::new(),
-        )
+        writer_over(conn, retention, Indexing::Thread { ops, thread }, progress)
     }
 
     /// Waits until the indexer has indexed everything handed to it.
