@@ -180,9 +180,15 @@ pub fn long_runs(word: &str) -> Vec<String> {
     let mut form = String::new();
     push_text(word, &mut form);
     form.split(|c: char| !c.is_alphanumeric())
-        .filter(|run| !run.chars().next().is_some_and(is_cjk) && run.chars().count() > PREFIX_FROM)
+        .filter(|run| is_long(run))
         .map(str::to_lowercase)
         .collect()
+}
+
+/// Whether a run of letters and digits is longer than the prefix index's
+/// length (CJK runs never are: they are looked up by pairs).
+fn is_long(run: &str) -> bool {
+    !run.chars().next().is_some_and(is_cjk) && run.chars().count() > PREFIX_FROM
 }
 
 /// The FTS5 query terms that must all be present for a message to contain
@@ -227,7 +233,7 @@ pub fn word_terms(
         } else {
             count >= PREFIX_FROM
         };
-        let long = !cjk && count > PREFIX_FROM;
+        let long = is_long(run);
         match expansions.get(&lower) {
             Some(terms) if long && terms.is_empty() => out.push(quoted(&lower)),
             Some(terms) if long => out.push(any_of(terms)),
