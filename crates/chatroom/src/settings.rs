@@ -354,6 +354,9 @@ pub struct HistorySettings {
     pub synchronous: SyncMode,
     /// The history writer's page cache in MiB; each reader thread gets half.
     pub cache_mib: u32,
+    /// Messages that may wait to be stored before connections stop reading
+    /// until the store catches up (0: no limit).
+    pub backlog: u64,
     /// Retention for every room: `count=N`, `age=D`, both, or `unlimited`.
     #[serde(with = "as_text")]
     pub retention: RetentionPolicy,
@@ -453,6 +456,7 @@ impl Default for Settings {
                 replay: config.history_replay,
                 synchronous: SyncMode::default(),
                 cache_mib: config.history_cache_mib,
+                backlog: config.history_backlog,
                 retention: config.retention.default,
                 rooms: BTreeMap::new(),
             },
@@ -610,6 +614,12 @@ pub struct ServeArgs {
     /// [default: 32].
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub history_cache_mib: Option<u32>,
+    /// Messages that may wait to be stored (committed and indexed) before
+    /// every connection stops reading until the store has caught up with
+    /// half of them: a flood the disk cannot keep up with slows the
+    /// senders instead of filling memory; 0 for no limit [default: 65536].
+    #[arg(long, value_name = "N")]
+    pub history_backlog: Option<u64>,
     /// How long history is kept in every room (direct messages: by age):
     /// `count=N`, `age=DURATION`, both, or `unlimited` [default: unlimited].
     #[arg(long, value_name = "POLICY")]
@@ -782,6 +792,7 @@ impl Settings {
         set(&mut self.history.replay, &args.history_replay);
         set(&mut self.history.synchronous, &args.synchronous);
         set(&mut self.history.cache_mib, &args.history_cache_mib);
+        set(&mut self.history.backlog, &args.history_backlog);
         set(&mut self.history.retention, &args.retention);
         for room in &args.room_retention {
             self.history
@@ -989,6 +1000,7 @@ impl Settings {
             },
             synchronous: self.history.synchronous.store(),
             history_cache_mib: self.history.cache_mib,
+            history_backlog: self.history.backlog,
             retention: Retention {
                 default: self.history.retention,
                 rooms: self
@@ -1269,6 +1281,7 @@ mod tests {
             format!("[default: {}]", d.limits.registrations_per_hour),
             format!("[default: {}]", d.limits.rooms_per_hour),
             format!("[default: {}]", d.history.replay),
+            format!("[default: {}]", d.history.backlog),
         ] {
             assert!(help.contains(&expected), "--help lacks {expected}");
         }

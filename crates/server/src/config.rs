@@ -61,6 +61,9 @@ pub struct Config {
     /// gets half): what the store may keep in memory beyond the operating
     /// system's file cache.
     pub history_cache_mib: u32,
+    /// Messages that may wait to be stored before connections stop reading
+    /// until the store catches up (0: no limit; see `store::Backlog`).
+    pub history_backlog: u64,
     /// How long history is kept.
     pub retention: Retention,
     /// How many stored messages joining a room replays.
@@ -152,6 +155,7 @@ impl Default for Config {
             store: Location::Memory,
             synchronous: Synchronous::Full,
             history_cache_mib: crate::store::DEFAULT_CACHE_MIB,
+            history_backlog: crate::store::DEFAULT_BACKLOG,
             retention: Retention::default(),
             history_replay: DEFAULT_HISTORY_REPLAY,
             server_name: "chatroom".to_owned(),

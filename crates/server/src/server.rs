@@ -254,6 +254,7 @@ pub async fn run(
                 shutdown_grace: config.shutdown_grace,
                 write_linger: config.write_linger,
             },
+            backlog: hub.store().backlog(config.history_backlog),
             metrics: metrics.driver.clone(),
         }),
         outbox_bytes: config.outbox_bytes,

@@ -14,7 +14,8 @@
 //! does not answer; chat messages pass one token bucket and every other
 //! request another, weighted by what it costs the server and the people it
 //! reaches ([`Cost`]); excess ones are refused and a sustained flood
-//! disconnects. When the connection ends, the
+//! disconnects. While the history store is too far behind ([`Backlog`])
+//! it reads nothing, and writes on. When the connection ends, the
 //! session says its last words, they are flushed within a deadline, and the
 //! socket is closed gracefully.
 
@@ -35,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::limits::{RateLimit, TokenBucket, Verdict};
 use crate::metrics::DriverMetrics;
 use crate::outbox::{CloseReason, Outbox};
+use crate::store::Backlog;
 pub use transport::{ByteSink, ByteStream, Inbound, MessageStream, Outbound};
 
 /// While traffic is dense, write queues keep up to this many slots of
@@ -53,6 +55,10 @@ const LINGER: Duration = Duration::from_secs(1);
 
 /// The linger ends early once the peer has sent nothing for this long.
 const LINGER_QUIET: Duration = Duration::from_millis(100);
+
+/// While connections hold off for the store, the timer wakes this often
+/// at most (for the write linger), with no deadline due.
+const HOLD_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// How long a client whose replies pile up (it sends faster than it reads)
 /// gets to read them before it is a slow consumer.
@@ -139,6 +145,9 @@ pub struct DriverSettings {
     pub shutdown: CancellationToken,
     /// The limits enforced on every connection.
     pub limits: DriverLimits,
+    /// Whether the history store has fallen so far behind that connections
+    /// should stop reading until it catches up; `None` to read regardless.
+    pub backlog: Option<Backlog>,
     /// Bytes sent, rate-limit refusals and disconnects, for the metrics.
     pub(crate) metrics: DriverMetrics,
 }
@@ -238,6 +247,11 @@ where
         let mut last_input = started;
         let mut ping_sent: Option<Instant> = None;
         let mut pings = 0u64;
+        // Holding off for the store since when, and for how long in all:
+        // the login timeout is extended by it (what the client sent
+        // meanwhile went unread).
+        let mut holding_since: Option<Instant> = None;
+        let mut held_for = Duration::ZERO;
         let mut buckets = Buckets {
             chat: limits.rate.map_or(TokenBucket::new(OFF), TokenBucket::new),
             requests: limits
@@ -277,8 +291,25 @@ where
             if let Some(reason) = outbox.close_reason() {
                 return reason;
             }
-            let deadline = if !session.logged_in() {
-                started + limits.login_timeout
+            // The store too far behind: read nothing (so add nothing to
+            // it) until it catches up, and judge no silence meanwhile.
+            let holding = settings.backlog.as_ref().filter(|backlog| backlog.over());
+            match (holding, holding_since) {
+                (Some(_), None) => holding_since = Some(Instant::now()),
+                (None, Some(since)) => {
+                    // Unread input is no silence: the ping clock restarts.
+                    let now = Instant::now();
+                    held_for += now.saturating_duration_since(since);
+                    holding_since = None;
+                    last_input = now;
+                    ping_sent = None;
+                }
+                _ => {}
+            }
+            let deadline = if holding.is_some() {
+                Instant::now() + HOLD_DEADLINE
+            } else if !session.logged_in() {
+                started + limits.login_timeout + held_for
             } else if let Some(sent) = ping_sent {
                 sent + limits.ping_timeout
             } else {
@@ -308,7 +339,8 @@ where
                         return CloseReason::Reset;
                     }
                 }
-                read = poll_fn(|cx| reader.poll_read(cx, |bytes| session.decode(bytes, &mut inputs))) => {
+                () = async { if let Some(backlog) = holding { backlog.eased().await } }, if holding.is_some() => {}
+                read = poll_fn(|cx| reader.poll_read(cx, |bytes| session.decode(bytes, &mut inputs))), if holding.is_none() => {
                     match read {
                         Ok(0) => return CloseReason::Closed,
                         Ok(_) => {

@@ -251,6 +251,7 @@ mod tests {
             }),
         );
         let settings = Arc::new(DriverSettings {
+            backlog: None,
             shutdown: CancellationToken::new(),
             limits: DriverLimits {
                 login_timeout: Duration::from_secs(60),

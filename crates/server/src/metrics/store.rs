@@ -1,8 +1,10 @@
-//! The history store's instrument: how long the writer thread takes to
-//! write and commit one batch.
+//! The history store's instruments: how long the writer thread takes to
+//! write and commit one batch, and how often connections stopped reading
+//! because the store had fallen behind.
 
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
@@ -13,21 +15,25 @@ const COMMIT_BUCKETS: [f64; 14] = [
     1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// Owned by the store; cloning shares the histogram with its writer thread.
+/// Owned by the store; cloning shares the instruments with its threads and
+/// the connections' [`crate::store::Backlog`].
 #[derive(Clone)]
 pub(crate) struct StoreMetrics {
     commit: Histogram,
+    /// Times the store fell so far behind that connections stopped reading.
+    pub(crate) backlog_holds: Counter,
 }
 
 impl StoreMetrics {
-    /// An empty histogram.
+    /// An empty histogram, a zero count.
     pub(crate) fn new() -> Self {
         StoreMetrics {
             commit: Histogram::new(COMMIT_BUCKETS),
+            backlog_holds: Counter::default(),
         }
     }
 
-    /// Adds the store's instrument to `registry`.
+    /// Adds the store's instruments to `registry`.
     pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register_with_unit(
             "store_commit",
@@ -35,6 +41,12 @@ impl StoreMetrics {
              bans) and commit it",
             Unit::Seconds,
             self.commit.clone(),
+        );
+        registry.register(
+            "store_backlog_holds",
+            "Times more messages waited to be stored than the history backlog allows, so \
+             that connections stopped reading until the store caught up",
+            self.backlog_holds.clone(),
         );
     }
 

@@ -19,6 +19,7 @@
 //! servers, and the writer indexes and answers reads itself, after the
 //! writes queued before them.
 
+mod backlog;
 mod backup;
 mod certs;
 mod conversations;
@@ -44,6 +45,7 @@ use tokio::sync::oneshot;
 
 use crate::metrics::StoreMetrics;
 
+pub use backlog::{Backlog, DEFAULT_BACKLOG};
 pub use backup::{Stats, backup, stats};
 pub use certs::{CertAdded, MAX_CERTS_PER_ACCOUNT, StoredCert};
 pub use conversations::{ConversationQuery, Counterpart, Peer};
@@ -356,6 +358,13 @@ struct Progress {
     done: tokio::sync::watch::Sender<u64>,
 }
 
+impl Progress {
+    /// Messages queued and not yet through `done`.
+    fn waiting(&self, done: u64) -> u64 {
+        self.queued.load(Ordering::Acquire).saturating_sub(done)
+    }
+}
+
 /// The handle the hub and sessions use; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -423,9 +432,11 @@ pub fn open(
     schema::catch_up(&conn)?;
     let (start, ceilings) = ids::start(&conn, !on_disk)?;
     let loaded = schema::load(&conn, start)?;
+    // Everything before the first id to hand out is done.
+    let before = start.next_message.saturating_sub(1);
     let progress = Arc::new(Progress {
-        queued: AtomicU64::new(0),
-        done: tokio::sync::watch::Sender::new(0),
+        queued: AtomicU64::new(before),
+        done: tokio::sync::watch::Sender::new(before),
     });
     let (mut reads, mut readers) = (None, Vec::new());
     if let Location::Dir(dir) = location {
@@ -735,6 +746,18 @@ impl Store {
     /// The store's instruments, for the server's metrics.
     pub(crate) fn metrics(&self) -> &StoreMetrics {
         &self.metrics
+    }
+
+    /// What tells connections to stop reading while more than `limit`
+    /// messages wait to be stored; `None` for a `limit` of 0 (never).
+    pub fn backlog(&self, limit: u64) -> Option<Backlog> {
+        (limit > 0).then(|| {
+            Backlog::new(
+                self.progress.clone(),
+                limit,
+                self.metrics.backlog_holds.clone(),
+            )
+        })
     }
 
     fn send(&self, op: Op) {

@@ -9,7 +9,7 @@
 //! only ever as deadlines for the server: the tests wait for events (a frame,
 //! the end of a stream), never for time to pass.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -882,5 +882,77 @@ async fn every_kind_of_request_flood_is_cut_short() {
         "the bystander saw {renames} renames: {seen:?}"
     );
     bystander.assert_quiet_and_alive().await;
+    server.stop().await;
+}
+
+/// The history store's backlog: while more messages wait to be stored than
+/// `history_backlog`, connections stop reading (here the store cannot
+/// commit: another process holds the database's write lock, which the
+/// writer waits for) and go on once it has caught up, with nothing lost.
+#[tokio::test]
+async fn connections_stop_reading_while_the_store_is_behind_and_lose_nothing() {
+    use chatroom_server::store::{DB_FILE, Location};
+
+    use crate::metrics::scrape_until;
+    use crate::support::user;
+
+    const SENT: usize = 100;
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(Config {
+        store: Location::Dir(data.path().to_owned()),
+        history_backlog: 20,
+        ..test_config()
+    })
+    .await;
+    let mut ann = user(&server, "ann").await;
+    let mut bob = user(&server, "bob").await;
+    ann.recv_type("presence").await;
+
+    let other = rusqlite::Connection::open(data.path().join(DB_FILE)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for n in 0..SENT {
+        ann.send_json(json!({"type": "broadcast", "message": format!("m{n}"), "ref": n}))
+            .await;
+    }
+    let holds = "chatroom_store_backlog_holds_total";
+    scrape_until(server.http_addr, |s| s.get(holds) >= 1.0).await;
+    // Held: bob's message is not read until the store has caught up, so
+    // ann hears it only after every acknowledgement of hers (which wait for
+    // the commit the lock holds back). Read at once, it would come first.
+    bob.send_json(json!({"type": "broadcast", "message": "after"}))
+        .await;
+    other.execute_batch("ROLLBACK").unwrap();
+
+    let mut acked = HashSet::new();
+    loop {
+        let frame = ann.recv().await;
+        match frame["type"].as_str() {
+            Some("ack") => {
+                assert!(acked.insert(frame["ref"].as_u64().unwrap()), "{frame}");
+            }
+            Some("message") => {
+                assert_eq!(frame["message"], "after", "{frame}");
+                break;
+            }
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    assert_eq!(acked.len(), SENT, "bob's message came before ann's acks");
+    for n in 0..SENT {
+        let heard = bob.recv_type("message").await;
+        assert_eq!(heard["message"], format!("m{n}"), "{heard}");
+    }
+    // The store has caught up and holds everything.
+    bob.send_json(json!({"type": "history", "room": "lobby", "limit": 200, "ref": "h"}))
+        .await;
+    let texts: Vec<Value> = bob
+        .until_history_end()
+        .await
+        .iter()
+        .map(|m| m["message"].clone())
+        .collect();
+    let mut expected: Vec<Value> = (0..SENT).map(|n| json!(format!("m{n}"))).collect();
+    expected.push(json!("after"));
+    assert_eq!(texts, expected);
     server.stop().await;
 }
