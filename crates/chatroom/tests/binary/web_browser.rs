@@ -24,8 +24,8 @@ use chatroom_testkit::{IrcRaw, Raw, ServerProcess, WAIT};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 use crate::support::BIN;
 
@@ -64,18 +64,12 @@ pub(crate) fn browser_available() -> bool {
     found
 }
 
-/// One browser session: its chromedriver, its profile, its WebDriver client.
-pub(crate) struct Browser {
-    /// The WebDriver session.
-    pub(crate) client: Client,
-    _driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    /// Starts chromedriver on a free loopback port and a headless chromium
-    /// with a fresh profile and a `width` x `height` window.
-    pub(crate) async fn start(width: u32, height: u32) -> Browser {
+/// Starts chromedriver on a free loopback port; returns the port, the
+/// process and what it prints. The port is found by binding one and letting
+/// it go, so a test running beside this one may take it first: then
+/// chromedriver exits at once, and another port is tried.
+async fn start_chromedriver() -> (u16, Child, Lines<BufReader<ChildStdout>>) {
+    for _ in 0..5 {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
@@ -89,16 +83,36 @@ impl Browser {
             .spawn()
             .expect("cannot run chromedriver");
         let mut lines = BufReader::new(driver.stdout.take().unwrap()).lines();
-        tokio::time::timeout(WAIT, async {
+        let ready = tokio::time::timeout(WAIT, async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if line.contains("started successfully") {
-                    return;
+                    return true;
                 }
             }
-            panic!("chromedriver exited before it was ready");
+            false
         })
         .await
         .expect("chromedriver did not start in time");
+        if ready {
+            return (port, driver, lines);
+        }
+    }
+    panic!("chromedriver exited before it was ready, five times");
+}
+
+/// One browser session: its chromedriver, its profile, its WebDriver client.
+pub(crate) struct Browser {
+    /// The WebDriver session.
+    pub(crate) client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port and a headless chromium
+    /// with a fresh profile and a `width` x `height` window.
+    pub(crate) async fn start(width: u32, height: u32) -> Browser {
+        let (port, driver, mut lines) = start_chromedriver().await;
         // Keep reading what it prints, so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let profile = tempfile::tempdir().unwrap();
