@@ -354,8 +354,8 @@ pub struct HistorySettings {
     pub synchronous: SyncMode,
     /// The history writer's page cache in MiB; each reader thread gets half.
     pub cache_mib: u32,
-    /// Messages that may wait to be stored before connections stop reading
-    /// until the store catches up (0: no limit).
+    /// Messages that may wait to be stored before chat messages are
+    /// refused until the store catches up (0: no limit).
     pub backlog: u64,
     /// Retention for every room: `count=N`, `age=D`, both, or `unlimited`.
     #[serde(with = "as_text")]
@@ -615,9 +615,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub history_cache_mib: Option<u32>,
     /// Messages that may wait to be stored (committed and indexed) before
-    /// every connection stops reading until the store has caught up with
-    /// half of them: a flood the disk cannot keep up with slows the
-    /// senders instead of filling memory; 0 for no limit [default: 65536].
+    /// new chat messages are refused as the server being busy until the
+    /// store catches up: an overload the disk cannot keep up with is
+    /// refused in part instead of filling memory; 0 for no limit
+    /// [default: 262144].
     #[arg(long, value_name = "N")]
     pub history_backlog: Option<u64>,
     /// How long history is kept in every room (direct messages: by age):

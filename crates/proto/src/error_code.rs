@@ -78,8 +78,9 @@ pub enum ErrorCode {
     /// `too_many_attempts`: too many password checks from this address or
     /// for this account lately; the message says when to try again.
     TooManyAttempts,
-    /// `server_busy`: the server is too busy to check a password right now;
-    /// try again in a moment.
+    /// `server_busy`: the server is too busy to do it right now (check a
+    /// password; store a message, which was then not sent); try again in a
+    /// moment.
     ServerBusy,
     /// `quota_exceeded`: this address created as many rooms or accounts as
     /// the server allows per hour.

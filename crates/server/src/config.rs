@@ -61,7 +61,7 @@ pub struct Config {
     /// gets half): what the store may keep in memory beyond the operating
     /// system's file cache.
     pub history_cache_mib: u32,
-    /// Messages that may wait to be stored before connections stop reading
+    /// Messages that may wait to be stored before chat messages are refused
     /// until the store catches up (0: no limit; see `store::Backlog`).
     pub history_backlog: u64,
     /// How long history is kept.

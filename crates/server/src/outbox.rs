@@ -87,6 +87,9 @@ pub struct Outbox {
     /// Woken only by closing, for a driver blocked on a full socket (it no
     /// longer listens to `wake`, which every push after a take would fire).
     closing: Notify,
+    /// Woken when the unwritten bytes fall to half the budget or less, and
+    /// by closing: for input held back until the client reads its replies.
+    drained: Notify,
     budget: usize,
 }
 
@@ -101,6 +104,7 @@ impl Outbox {
             }),
             wake: Notify::new(),
             closing: Notify::new(),
+            drained: Notify::new(),
             budget,
         }
     }
@@ -123,6 +127,7 @@ impl Outbox {
             drop(state);
             self.wake.notify_one();
             self.closing.notify_one();
+            self.drained.notify_one();
             return Pushed::Refused;
         }
         let was_empty = state.queue.is_empty();
@@ -146,6 +151,7 @@ impl Outbox {
         drop(state);
         self.wake.notify_one();
         self.closing.notify_one();
+        self.drained.notify_one();
     }
 
     /// Why the outbox is closing, if it is.
@@ -182,7 +188,30 @@ impl Outbox {
     /// Records that `n` bytes were written to the socket.
     pub fn written(&self, n: usize) {
         let mut state = self.state.lock();
+        let half = self.budget / 2;
+        let was_over = state.bytes > half;
         state.bytes = state.bytes.saturating_sub(n);
+        if was_over && state.bytes <= half {
+            drop(state);
+            self.drained.notify_one();
+        }
+    }
+
+    /// Waits until at most half the budget is unwritten; false if the
+    /// outbox closed first.
+    pub async fn wait_half_drained(&self) -> bool {
+        loop {
+            {
+                let state = self.state.lock();
+                if state.close.is_some() {
+                    return false;
+                }
+                if state.bytes <= self.budget / 2 {
+                    return true;
+                }
+            }
+            self.drained.notified().await;
+        }
     }
 
     /// Waits until something is pushed or the outbox is closed.
@@ -302,5 +331,30 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_half_drained_ends_at_half_the_budget_or_closing() {
+        let outbox = std::sync::Arc::new(Outbox::new(10));
+        outbox.push(Bytes::from_static(b"01234567"));
+        let waiter = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.wait_half_drained().await })
+        };
+        outbox.written(2);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "6 of 10 unwritten is more than half");
+        outbox.written(1);
+        let drained = tokio::time::timeout(std::time::Duration::from_secs(10), waiter);
+        assert!(drained.await.unwrap().unwrap(), "5 of 10 is half");
+
+        outbox.push(Bytes::from_static(b"xy"));
+        let waiter = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.wait_half_drained().await })
+        };
+        outbox.close(CloseReason::Reset);
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(10), waiter);
+        assert!(!closed.await.unwrap().unwrap(), "closing ends the wait");
     }
 }

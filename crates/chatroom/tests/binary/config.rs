@@ -41,7 +41,7 @@ tls = false
 replay = 50
 synchronous = "full"
 cache_mib = 32
-backlog = 65536
+backlog = 262144
 retention = "unlimited"
 
 [history.rooms]

@@ -14,8 +14,9 @@
 //! does not answer; chat messages pass one token bucket and every other
 //! request another, weighted by what it costs the server and the people it
 //! reaches ([`Cost`]); excess ones are refused and a sustained flood
-//! disconnects. While the history store is too far behind ([`Backlog`])
-//! it reads nothing, and writes on. When the connection ends, the
+//! disconnects; while the history store is too far behind ([`Backlog`]),
+//! chat messages are refused as the server being busy. While it handles
+//! input (which may wait), it goes on writing. When the connection ends, the
 //! session says its last words, they are flushed within a deadline, and the
 //! socket is closed gracefully.
 
@@ -55,10 +56,6 @@ const LINGER: Duration = Duration::from_secs(1);
 
 /// The linger ends early once the peer has sent nothing for this long.
 const LINGER_QUIET: Duration = Duration::from_millis(100);
-
-/// While connections hold off for the store, the timer wakes this often
-/// at most (for the write linger), with no deadline due.
-const HOLD_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// How long a client whose replies pile up (it sends faster than it reads)
 /// gets to read them before it is a slow consumer.
@@ -133,6 +130,10 @@ pub trait Session: Send {
     /// Tells the client this input was dropped by a rate limit.
     fn rate_limited(&mut self, input: Self::Input);
 
+    /// Tells the client this chat message was dropped because the server
+    /// is too busy to store it (the history store's backlog is full).
+    fn busy(&mut self, input: Self::Input);
+
     /// The connection is ending for `reason`: leave the hub and return the
     /// frame to send last, if any. Called exactly once.
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes>;
@@ -145,8 +146,9 @@ pub struct DriverSettings {
     pub shutdown: CancellationToken,
     /// The limits enforced on every connection.
     pub limits: DriverLimits,
-    /// Whether the history store has fallen so far behind that connections
-    /// should stop reading until it catches up; `None` to read regardless.
+    /// Whether the history store has fallen so far behind that chat
+    /// messages are refused until it catches up; `None` to take them
+    /// regardless.
     pub backlog: Option<Backlog>,
     /// Bytes sent, rate-limit refusals and disconnects, for the metrics.
     pub(crate) metrics: DriverMetrics,
@@ -247,11 +249,6 @@ where
         let mut last_input = started;
         let mut ping_sent: Option<Instant> = None;
         let mut pings = 0u64;
-        // Holding off for the store since when, and for how long in all:
-        // the login timeout is extended by it (what the client sent
-        // meanwhile went unread).
-        let mut holding_since: Option<Instant> = None;
-        let mut held_for = Duration::ZERO;
         let mut buckets = Buckets {
             chat: limits.rate.map_or(TokenBucket::new(OFF), TokenBucket::new),
             requests: limits
@@ -291,25 +288,8 @@ where
             if let Some(reason) = outbox.close_reason() {
                 return reason;
             }
-            // The store too far behind: read nothing (so add nothing to
-            // it) until it catches up, and judge no silence meanwhile.
-            let holding = settings.backlog.as_ref().filter(|backlog| backlog.over());
-            match (holding, holding_since) {
-                (Some(_), None) => holding_since = Some(Instant::now()),
-                (None, Some(since)) => {
-                    // Unread input is no silence: the ping clock restarts.
-                    let now = Instant::now();
-                    held_for += now.saturating_duration_since(since);
-                    holding_since = None;
-                    last_input = now;
-                    ping_sent = None;
-                }
-                _ => {}
-            }
-            let deadline = if holding.is_some() {
-                Instant::now() + HOLD_DEADLINE
-            } else if !session.logged_in() {
-                started + limits.login_timeout + held_for
+            let deadline = if !session.logged_in() {
+                started + limits.login_timeout
             } else if let Some(sent) = ping_sent {
                 sent + limits.ping_timeout
             } else {
@@ -339,8 +319,7 @@ where
                         return CloseReason::Reset;
                     }
                 }
-                () = async { if let Some(backlog) = holding { backlog.eased().await } }, if holding.is_some() => {}
-                read = poll_fn(|cx| reader.poll_read(cx, |bytes| session.decode(bytes, &mut inputs))), if holding.is_none() => {
+                read = poll_fn(|cx| reader.poll_read(cx, |bytes| session.decode(bytes, &mut inputs))) => {
                     match read {
                         Ok(0) => return CloseReason::Closed,
                         Ok(_) => {
@@ -360,7 +339,13 @@ where
                     // recipient.
                     if !inputs.is_empty() {
                         let inputs = std::mem::take(&mut inputs);
-                        let handled = Box::pin(handle(writer, outbox, session, writing, &mut buckets, settings, inputs));
+                        let handled = Box::pin(writing_while(
+                            handle(outbox, session, &mut buckets, settings, inputs),
+                            writer,
+                            outbox,
+                            writing,
+                            sent,
+                        ));
                         if let Some(reason) = handled.await {
                             return reason;
                         }
@@ -399,24 +384,19 @@ where
     }
 }
 
-/// Acts on freshly decoded inputs in order, through the rate limit; returns
-/// why the connection must close, if it must.
-async fn handle<O, S>(
-    writer: &mut O,
+/// Acts on freshly decoded inputs in order, through the rate limits and the
+/// store's backlog; returns why the connection must close, if it must.
+async fn handle<S: Session>(
     outbox: &Outbox,
     session: &mut S,
-    writing: &mut VecDeque<Bytes>,
     buckets: &mut Buckets,
     settings: &DriverSettings,
     inputs: Vec<S::Input>,
-) -> Option<CloseReason>
-where
-    O: Outbound,
-    S: Session,
-{
+) -> Option<CloseReason> {
     let (limits, metrics) = (&settings.limits, &settings.metrics);
     for input in inputs {
-        let (bucket, cost) = match session.cost(&input) {
+        let kind = session.cost(&input);
+        let (bucket, cost) = match kind {
             Cost::Free => (None, 0),
             Cost::Chat => (limits.rate.map(|l| (&mut buckets.chat, l)), 1),
             Cost::Request(cost) => (limits.requests.map(|l| (&mut buckets.requests, l)), cost),
@@ -432,23 +412,23 @@ where
                 Verdict::Flood => return Some(CloseReason::Flood),
             }
         }
+        if kind == Cost::Chat
+            && let Some(backlog) = &settings.backlog
+            && !backlog.admits_message()
+        {
+            session.busy(input);
+            continue;
+        }
         if let Flow::Close(reason) = session.handle(input).await {
             return Some(reason);
         }
         // Replies piling up: take no more input until the client has read
-        // them (it is sending faster than it reads).
+        // half of them (it is sending faster than it reads); they are
+        // written meanwhile ([`writing_while`]).
         if outbox.is_half_full() {
-            let drained = timeout(BACKPRESSURE_WAIT, async {
-                tokio::select! {
-                    drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, &metrics.sent_bytes)) => Some(drained),
-                    () = outbox.wait_closed() => None,
-                }
-            })
-            .await;
-            match drained {
-                Ok(Some(Ok(()))) => {}
-                Ok(Some(Err(_))) => return Some(CloseReason::Reset),
-                Ok(None) => {
+            match timeout(BACKPRESSURE_WAIT, outbox.wait_half_drained()).await {
+                Ok(true) => {}
+                Ok(false) => {
                     return Some(outbox.close_reason().unwrap_or(CloseReason::SlowConsumer));
                 }
                 Err(_) => return Some(CloseReason::SlowConsumer),
@@ -456,6 +436,52 @@ where
         }
     }
     None
+}
+
+/// Awaits `work` (handling input) while writing what is queued for the
+/// client meanwhile. A request may wait (a history read behind a busy
+/// store, a password hash, a client reading its replies), and deliveries to
+/// the client go on arriving: unwritten they would pile up past its budget
+/// and cut it off as a slow consumer for a wait of the server's making.
+/// `work` always runs to its end (it may have changed shared state half
+/// way); a failed socket closes the outbox, which ends any wait in it.
+async fn writing_while<O: Outbound, T>(
+    work: impl Future<Output = T>,
+    writer: &mut O,
+    outbox: &Outbox,
+    writing: &mut VecDeque<Bytes>,
+    sent: &Counter,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        let now = poll_drain(
+            writer,
+            outbox,
+            writing,
+            &mut Context::from_waker(Waker::noop()),
+            &mut 0,
+            sent,
+        );
+        if let Poll::Ready(Err(_)) = now {
+            outbox.close(CloseReason::Reset);
+        }
+        if outbox.close_reason().is_some() {
+            return work.await;
+        }
+        let blocked = !writing.is_empty();
+        tokio::select! {
+            biased;
+            done = &mut work => return done,
+            // Blocked on a full socket: wait for it to take more (or for
+            // closing); otherwise for new frames.
+            drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, sent)), if blocked => {
+                if drained.is_err() {
+                    outbox.close(CloseReason::Reset);
+                }
+            }
+            () = outbox.wait_while(blocked) => {}
+        }
+    }
 }
 
 /// A connection's two rate limits' buckets (unused when a limit is off).

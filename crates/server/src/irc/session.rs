@@ -242,6 +242,19 @@ impl Session for IrcSession {
         self.send(&m);
     }
 
+    fn busy(&mut self, input: Input) {
+        let Input::Line(line) = input else { return };
+        let target = line.arg(0).map(irc::safe_param).unwrap_or("*");
+        let m = Message::new("NOTICE")
+            .with_source(Source::server(self.server()))
+            .param(self.addressee())
+            .trailing_param(format!(
+                "*** Message to {target} dropped: the server is too busy to store it; \
+                 try again in a moment"
+            ));
+        self.send(&m);
+    }
+
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         let host = self.me().to_string();
         let quit = self.quit_message.as_deref().unwrap_or("Client quit");

@@ -245,6 +245,18 @@ impl Session for JsonSession {
         self.send_error(ErrorCode::RateLimited, text, reference);
     }
 
+    fn busy(&mut self, input: Input) {
+        let reference = match input {
+            Input::Request(Envelope { reference, .. }) => reference,
+            _ => None,
+        };
+        self.send_error(
+            ErrorCode::ServerBusy,
+            "message dropped: the server is too busy to store it; try again in a moment",
+            reference,
+        );
+    }
+
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         if let Some(client) = self.client.take() {
             self.hub.leave(&client, reason, None);

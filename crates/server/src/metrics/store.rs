@@ -1,6 +1,6 @@
 //! The history store's instruments: how long the writer thread takes to
-//! write and commit one batch, and how often connections stopped reading
-//! because the store had fallen behind.
+//! write and commit one batch, and the chat messages refused because the
+//! store had fallen behind.
 
 use std::time::Duration;
 
@@ -20,8 +20,8 @@ const COMMIT_BUCKETS: [f64; 14] = [
 #[derive(Clone)]
 pub(crate) struct StoreMetrics {
     commit: Histogram,
-    /// Times the store fell so far behind that connections stopped reading.
-    pub(crate) backlog_holds: Counter,
+    /// Chat messages refused because the store had fallen too far behind.
+    pub(crate) backlog_refused: Counter,
 }
 
 impl StoreMetrics {
@@ -29,7 +29,7 @@ impl StoreMetrics {
     pub(crate) fn new() -> Self {
         StoreMetrics {
             commit: Histogram::new(COMMIT_BUCKETS),
-            backlog_holds: Counter::default(),
+            backlog_refused: Counter::default(),
         }
     }
 
@@ -43,10 +43,10 @@ impl StoreMetrics {
             self.commit.clone(),
         );
         registry.register(
-            "store_backlog_holds",
-            "Times more messages waited to be stored than the history backlog allows, so \
-             that connections stopped reading until the store caught up",
-            self.backlog_holds.clone(),
+            "store_busy",
+            "Chat messages refused (server_busy) because more messages waited to be stored \
+             than the history backlog allows",
+            self.backlog_refused.clone(),
         );
     }
 

@@ -1,6 +1,6 @@
-//! Backpressure from the store to the connections: when messages are handed
-//! to the store faster than it can commit and index them, connections stop
-//! reading until it has caught up.
+//! Load shedding for the store: when messages are handed to the store
+//! faster than it can commit and index them, new chat messages are refused
+//! ("the server is busy") until it has caught up.
 //!
 //! The hub hands each message to the store without waiting (a fan-out
 //! must never wait for a disk), so the store's queues are unbounded; what
@@ -8,11 +8,17 @@
 //! can take (a flood from many connections, a disk that stalls) would
 //! queue messages in memory until the operating system killed it, losing
 //! every message not yet stored. With it, once more than a limit of
-//! messages wait, every connection's driver stops reading input (it still
-//! writes: deliveries and acknowledgements go on) until the backlog is
-//! down to half the limit; clients' own sockets then fill and TCP slows
-//! them, as it would any server that cannot keep up. Nothing is refused
-//! and nothing is lost.
+//! messages wait, each new chat message is refused with `server_busy` (an
+//! IRC notice) and never relayed: its sender knows it was not sent, and
+//! everything accepted is still stored and acknowledged. A burst passes
+//! (the limit is a couple of seconds of a busy server's messages); a
+//! sustained overload is refused in part, for every sender alike.
+//!
+//! Refusing is chosen over holding senders back by no longer reading their
+//! sockets: measured, holding moved the queue into the kernel's socket
+//! buffers, and releasing a held sender delivered seconds of its messages
+//! at once, so that a reader in its room fell past its outbox budget and
+//! was cut off (`docs/benchmarks.md`, "The store's backlog").
 //!
 //! The backlog is counted in message ids: from the highest id handed to
 //! the store to the highest id through which everything is committed and
@@ -26,27 +32,29 @@ use prometheus_client::metrics::counter::Counter;
 
 use super::Progress;
 
-/// Messages waiting to be stored past which connections stop reading, by
-/// default: a second or so of a busy server's messages, a few tens of
-/// MiB of memory for chat-sized ones.
-pub const DEFAULT_BACKLOG: u64 = 65_536;
+/// Messages waiting to be stored past which chat messages are refused, by
+/// default: about two seconds of what the store takes on a small machine
+/// (the backlog of a store keeping up with 100,000 messages a second comes
+/// and goes well below it), about 250 MiB of memory for chat-sized ones
+/// (measured: 0.9 KiB a waiting message, `docs/benchmarks.md`).
+pub const DEFAULT_BACKLOG: u64 = 262_144;
 
-/// Tells the connection drivers whether to read: a cheap handle on the
-/// store's progress, shared by every connection.
+/// Tells the connection drivers whether to take a chat message: a cheap
+/// handle on the store's progress, shared by every connection.
 #[derive(Clone)]
 pub struct Backlog {
     progress: Arc<Progress>,
-    /// Messages waiting past which reading stops; it resumes at half.
+    /// Messages waiting past which chat messages are refused.
     limit: u64,
-    /// The store's progress as last looked up: every connection asks at
-    /// every turn, and this answers most of them without the lock behind
-    /// the store's own mark (it is never ahead of it).
+    /// The store's progress as last looked up: every chat message asks,
+    /// and this answers most of them without the lock behind the store's
+    /// own mark (it is never ahead of it).
     seen_done: Arc<AtomicU64>,
-    /// Whether connections are holding off now (to log and count each
-    /// hold once, not once per connection).
-    holding: Arc<AtomicBool>,
-    /// Holds so far, for the metrics.
-    holds: Counter,
+    /// Whether messages are being refused now (to log each spell once,
+    /// not once per message).
+    refusing: Arc<AtomicBool>,
+    /// Messages refused so far, for the metrics.
+    refused: Counter,
 }
 
 impl std::fmt::Debug for Backlog {
@@ -59,15 +67,15 @@ impl std::fmt::Debug for Backlog {
 }
 
 impl Backlog {
-    /// A handle that holds connections off past `limit` waiting messages.
-    pub(super) fn new(progress: Arc<Progress>, limit: u64, holds: Counter) -> Self {
+    /// A handle that refuses chat messages past `limit` waiting ones.
+    pub(super) fn new(progress: Arc<Progress>, limit: u64, refused: Counter) -> Self {
         let seen_done = Arc::new(AtomicU64::new(*progress.done.borrow()));
         Backlog {
             progress,
             limit,
             seen_done,
-            holding: Arc::new(AtomicBool::new(false)),
-            holds,
+            refusing: Arc::new(AtomicBool::new(false)),
+            refused,
         }
     }
 
@@ -76,50 +84,35 @@ impl Backlog {
         self.progress.waiting(*self.progress.done.borrow())
     }
 
-    /// Whether so many messages wait that connections should stop reading.
-    pub fn over(&self) -> bool {
+    /// Whether a new chat message may be taken now; counts it (and logs
+    /// the start of a spell of refusals) when not.
+    pub fn admits_message(&self) -> bool {
         let queued = self.progress.queued.load(Ordering::Acquire);
-        if queued.saturating_sub(self.seen_done.load(Ordering::Relaxed)) <= self.limit {
-            return false;
+        let over = queued.saturating_sub(self.seen_done.load(Ordering::Relaxed)) > self.limit && {
+            let done = *self.progress.done.borrow();
+            self.seen_done.fetch_max(done, Ordering::Relaxed);
+            queued.saturating_sub(done) > self.limit
+        };
+        if over {
+            self.refused.inc();
+            if !self.refusing.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    waiting = queued.saturating_sub(self.seen_done.load(Ordering::Relaxed)),
+                    limit = self.limit,
+                    "the history store is behind: chat messages are refused until it catches up"
+                );
+            }
+        } else if self.refusing.load(Ordering::Relaxed)
+            && self.refusing.swap(false, Ordering::AcqRel)
+        {
+            tracing::info!("the history store has caught up: chat messages are taken again");
         }
-        let done = *self.progress.done.borrow();
-        self.seen_done.fetch_max(done, Ordering::Relaxed);
-        let waiting = queued.saturating_sub(done);
-        if waiting <= self.limit {
-            return false;
-        }
-        if !self.holding.swap(true, Ordering::AcqRel) {
-            self.holds.inc();
-            tracing::warn!(
-                waiting,
-                limit = self.limit,
-                "the history store is behind: connections stop reading until it catches up"
-            );
-        }
-        true
-    }
-
-    /// Waits until the backlog is down to half the limit (or the store has
-    /// stopped).
-    pub async fn eased(&self) {
-        let mut done = self.progress.done.subscribe();
-        let _ = done
-            .wait_for(|&done| self.progress.waiting(done) <= self.limit / 2)
-            .await;
-        if self.holding.swap(false, Ordering::AcqRel) {
-            tracing::info!(
-                waiting = self.waiting(),
-                "the history store has caught up: connections read again"
-            );
-        }
+        !over
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
-    use std::time::Duration;
-
     use super::*;
 
     fn progress(queued: u64, done: u64) -> Arc<Progress> {
@@ -130,50 +123,37 @@ mod tests {
     }
 
     #[test]
-    fn over_past_the_limit_only_and_each_hold_counted_once() {
+    fn refuses_past_the_limit_only_and_counts_each_refusal() {
         let progress = progress(1_000, 1_000);
-        let holds = Counter::default();
-        let backlog = Backlog::new(progress.clone(), 10, holds.clone());
-        assert!(!backlog.over());
+        let refused = Counter::default();
+        let backlog = Backlog::new(progress.clone(), 10, refused.clone());
+        assert!(backlog.admits_message());
         progress.queued.store(1_010, Ordering::Release);
         assert_eq!(backlog.waiting(), 10);
-        assert!(!backlog.over(), "at the limit is not past it");
+        assert!(backlog.admits_message(), "at the limit is not past it");
         progress.queued.store(1_011, Ordering::Release);
-        assert!(backlog.over());
-        assert!(backlog.over());
-        assert_eq!(holds.get(), 1, "one hold however many ask");
+        assert!(!backlog.admits_message());
+        assert!(!backlog.admits_message());
+        assert_eq!(refused.get(), 2);
     }
 
-    #[tokio::test]
-    async fn eased_waits_for_half_the_limit() {
+    #[test]
+    fn takes_messages_again_once_the_store_catches_up() {
         let progress = progress(1_100, 1_000);
         let backlog = Backlog::new(progress.clone(), 40, Counter::default());
-        assert!(backlog.over());
-        let waiter = tokio::spawn({
-            let backlog = backlog.clone();
-            async move { backlog.eased().await }
-        });
-        // 30 still waiting: past half the limit, the waiter waits on.
-        progress.done.send_replace(1_070);
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
-        progress.done.send_replace(1_080);
-        tokio::time::timeout(Duration::from_secs(30), waiter)
-            .await
-            .expect("eased at half the limit")
-            .unwrap();
-        assert!(!backlog.over());
+        assert!(!backlog.admits_message());
+        assert!(backlog.refusing.load(Ordering::Relaxed));
+        progress.done.send_replace(1_060);
+        assert!(backlog.admits_message());
+        assert!(!backlog.refusing.load(Ordering::Relaxed));
     }
 
-    #[tokio::test]
-    async fn a_stopped_store_holds_no_one() {
+    #[test]
+    fn a_stopped_store_refuses_nothing() {
         let progress = progress(5_000, 0);
         let backlog = Backlog::new(progress.clone(), 10, Counter::default());
-        assert!(backlog.over());
+        assert!(!backlog.admits_message());
         progress.done.send_replace(u64::MAX);
-        assert!(!backlog.over());
-        tokio::time::timeout(Duration::from_secs(30), backlog.eased())
-            .await
-            .expect("a stopped store has no backlog");
+        assert!(backlog.admits_message());
     }
 }

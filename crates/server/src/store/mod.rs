@@ -748,14 +748,15 @@ impl Store {
         &self.metrics
     }
 
-    /// What tells connections to stop reading while more than `limit`
-    /// messages wait to be stored; `None` for a `limit` of 0 (never).
+    /// What tells connections to refuse chat messages while more than
+    /// `limit` messages wait to be stored; `None` for a `limit` of 0
+    /// (never).
     pub fn backlog(&self, limit: u64) -> Option<Backlog> {
         (limit > 0).then(|| {
             Backlog::new(
                 self.progress.clone(),
                 limit,
-                self.metrics.backlog_holds.clone(),
+                self.metrics.backlog_refused.clone(),
             )
         })
     }

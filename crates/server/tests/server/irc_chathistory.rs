@@ -42,9 +42,9 @@ async fn chathistory_reads_around_a_point_by_id_or_time() {
         ann.send(&format!("PRIVMSG #h :m{i}")).await;
     }
     ann.send("PRIVMSG bob :private 1").await;
+    bob.until("PRIVMSG").await;
     bob.send("PRIVMSG ann :private 2").await;
-    bob.sync().await;
-    ann.sync().await;
+    ann.until("PRIVMSG").await;
 
     let latest = history(&mut ann, "CHATHISTORY LATEST #h * 3").await;
     assert_eq!(texts(&latest), ["m7", "m8", "m9"]);

@@ -886,17 +886,19 @@ async fn every_kind_of_request_flood_is_cut_short() {
 }
 
 /// The history store's backlog: while more messages wait to be stored than
-/// `history_backlog`, connections stop reading (here the store cannot
-/// commit: another process holds the database's write lock, which the
-/// writer waits for) and go on once it has caught up, with nothing lost.
+/// `history_backlog` (here the store cannot commit: another process holds
+/// the database's write lock, which the writer waits for), chat messages
+/// are refused as the server being busy and never relayed; everything
+/// taken is stored and acknowledged once the store catches up, and then
+/// messages are taken again.
 #[tokio::test]
-async fn connections_stop_reading_while_the_store_is_behind_and_lose_nothing() {
+async fn chat_is_refused_while_the_store_is_behind_and_nothing_taken_is_lost() {
     use chatroom_server::store::{DB_FILE, Location};
 
-    use crate::metrics::scrape_until;
+    use crate::metrics::scrape;
     use crate::support::user;
 
-    const SENT: usize = 100;
+    const SENT: u64 = 100;
     let data = tempfile::tempdir().unwrap();
     let server = TestServer::start_with(Config {
         store: Location::Dir(data.path().to_owned()),
@@ -914,45 +916,110 @@ async fn connections_stop_reading_while_the_store_is_behind_and_lose_nothing() {
         ann.send_json(json!({"type": "broadcast", "message": format!("m{n}"), "ref": n}))
             .await;
     }
-    let holds = "chatroom_store_backlog_holds_total";
-    scrape_until(server.http_addr, |s| s.get(holds) >= 1.0).await;
-    // Held: bob's message is not read until the store has caught up, so
-    // ann hears it only after every acknowledgement of hers (which wait for
-    // the commit the lock holds back). Read at once, it would come first.
-    bob.send_json(json!({"type": "broadcast", "message": "after"}))
-        .await;
+    // Every refusal comes at once (the store cannot catch up meanwhile).
+    let mut refused = HashSet::new();
+    while refused.len() < 60 {
+        let error = ann.recv_type("error").await;
+        assert_eq!(error["code"], "server_busy", "{error}");
+        assert!(refused.insert(error["ref"].as_u64().unwrap()), "{error}");
+    }
     other.execute_batch("ROLLBACK").unwrap();
 
+    // Each message is either refused or taken and acknowledged, never both.
     let mut acked = HashSet::new();
-    loop {
+    while (acked.len() + refused.len()) < usize::try_from(SENT).unwrap() {
         let frame = ann.recv().await;
+        let n = frame["ref"].as_u64().unwrap();
         match frame["type"].as_str() {
-            Some("ack") => {
-                assert!(acked.insert(frame["ref"].as_u64().unwrap()), "{frame}");
-            }
-            Some("message") => {
-                assert_eq!(frame["message"], "after", "{frame}");
-                break;
+            Some("ack") => assert!(acked.insert(n), "{frame}"),
+            Some("error") => {
+                assert_eq!(frame["code"], "server_busy", "{frame}");
+                assert!(refused.insert(n), "{frame}");
             }
             _ => panic!("unexpected {frame}"),
         }
     }
-    assert_eq!(acked.len(), SENT, "bob's message came before ann's acks");
-    for n in 0..SENT {
+    assert!(acked.is_disjoint(&refused));
+    assert!(acked.len() >= 20, "the backlog takes its limit: {acked:?}");
+    let taken: Vec<Value> = (0..SENT)
+        .filter(|n| acked.contains(n))
+        .map(|n| json!(format!("m{n}")))
+        .collect();
+    // bob heard exactly what was taken, in order, and the store holds it.
+    for text in &taken {
         let heard = bob.recv_type("message").await;
-        assert_eq!(heard["message"], format!("m{n}"), "{heard}");
+        assert_eq!(&heard["message"], text, "{heard}");
     }
-    // The store has caught up and holds everything.
     bob.send_json(json!({"type": "history", "room": "lobby", "limit": 200, "ref": "h"}))
         .await;
-    let texts: Vec<Value> = bob
+    let stored: Vec<Value> = bob
         .until_history_end()
         .await
         .iter()
         .map(|m| m["message"].clone())
         .collect();
-    let mut expected: Vec<Value> = (0..SENT).map(|n| json!(format!("m{n}"))).collect();
-    expected.push(json!("after"));
-    assert_eq!(texts, expected);
+    assert_eq!(stored, taken);
+    assert_eq!(
+        scrape(server.http_addr)
+            .await
+            .get("chatroom_store_busy_total"),
+        refused.len() as f64
+    );
+
+    // Caught up, messages are taken again.
+    ann.send_json(json!({"type": "broadcast", "message": "after", "ref": "after"}))
+        .await;
+    assert_eq!(ann.recv_type("ack").await["ref"], "after");
+    assert_eq!(bob.recv_type("message").await["message"], "after");
+    server.stop().await;
+}
+
+/// A request that waits (here a history read, behind a commit another
+/// process's lock holds back) does not stop the client's deliveries: what
+/// others say meanwhile reaches it before the read's answer, instead of
+/// piling up unwritten toward the slow-consumer budget.
+#[tokio::test]
+async fn deliveries_go_on_while_a_request_waits() {
+    use chatroom_server::store::{DB_FILE, Location};
+
+    use crate::support::user;
+
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(Config {
+        store: Location::Dir(data.path().to_owned()),
+        ..test_config()
+    })
+    .await;
+    let mut ann = user(&server, "ann").await;
+    let mut bob = user(&server, "bob").await;
+    ann.recv_type("presence").await;
+
+    let other = rusqlite::Connection::open(data.path().join(DB_FILE)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A read sees every message queued before it: ann's waits for her own,
+    // whose commit the lock holds back.
+    ann.send_json(json!({"type": "broadcast", "message": "stuck", "ref": "s"}))
+        .await;
+    ann.send_json(json!({"type": "history", "room": "lobby", "ref": "h"}))
+        .await;
+    bob.recv_type("message").await;
+    bob.send_json(json!({"type": "broadcast", "message": "live"}))
+        .await;
+    let heard = ann.recv_type("message").await;
+    assert_eq!(heard["message"], "live", "{heard}");
+    assert!(heard.get("history").is_none_or(|h| h == false), "{heard}");
+    other.execute_batch("ROLLBACK").unwrap();
+
+    assert_eq!(ann.recv_type("ack").await["ref"], "s");
+    let texts: Vec<Value> = ann
+        .until_history_end()
+        .await
+        .iter()
+        .map(|m| m["message"].clone())
+        .collect();
+    assert!(
+        texts.contains(&json!("stuck")),
+        "the read sees what was queued before it: {texts:?}"
+    );
     server.stop().await;
 }

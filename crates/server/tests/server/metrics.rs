@@ -101,7 +101,7 @@ pub(crate) async fn scrape(addr: SocketAddr) -> Scrape {
 
 /// Scrapes until `done` holds (what it waits for happens on the server
 /// after the client has seen everything it can see); panics after [`WAIT`].
-pub(crate) async fn scrape_until(addr: SocketAddr, done: impl Fn(&Scrape) -> bool) -> Scrape {
+async fn scrape_until(addr: SocketAddr, done: impl Fn(&Scrape) -> bool) -> Scrape {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let scrape = scrape(addr).await;

@@ -264,6 +264,10 @@ impl<S: Session> Session for WsSession<S> {
         self.inner.rate_limited(input);
     }
 
+    fn busy(&mut self, input: Self::Input) {
+        self.inner.busy(input);
+    }
+
     fn finish(&mut self, reason: CloseReason) -> Option<Bytes> {
         self.state.close_with(close_code(reason));
         self.inner.finish(reason)
