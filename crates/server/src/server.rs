@@ -254,7 +254,14 @@ pub async fn run(
                 shutdown_grace: config.shutdown_grace,
                 write_linger: config.write_linger,
             },
-            backlog: hub.store().backlog(config.history_backlog),
+            // A cluster node's store is fed by the archive reader alone,
+            // which waits for each batch to be durable before the next:
+            // its chat goes to Redis, and is never refused for the store.
+            backlog: config
+                .cluster
+                .is_none()
+                .then(|| hub.store().backlog(config.history_backlog))
+                .flatten(),
             metrics: metrics.driver.clone(),
         }),
         outbox_bytes: config.outbox_bytes,
