@@ -885,6 +885,31 @@ async fn every_kind_of_request_flood_is_cut_short() {
     server.stop().await;
 }
 
+/// A server on a data directory (with `config`'s other settings), and ann
+/// and bob logged in to it with nothing pending.
+async fn on_disk_with_ann_and_bob(config: Config) -> (tempfile::TempDir, TestServer, Raw, Raw) {
+    let data = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(Config {
+        store: chatroom_server::store::Location::Dir(data.path().to_owned()),
+        ..config
+    })
+    .await;
+    let mut ann = crate::support::user(&server, "ann").await;
+    let bob = crate::support::user(&server, "bob").await;
+    ann.recv_type("presence").await;
+    (data, server, ann, bob)
+}
+
+/// Takes the database's write lock as another process would: the store's
+/// writer waits for it (SQLite's busy timeout), its batch in hand, until
+/// the returned connection commits or rolls back.
+fn hold_the_store(data: &tempfile::TempDir) -> rusqlite::Connection {
+    let other =
+        rusqlite::Connection::open(data.path().join(chatroom_server::store::DB_FILE)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    other
+}
+
 /// The history store's backlog: while more messages wait to be stored than
 /// `history_backlog` (here the store cannot commit: another process holds
 /// the database's write lock, which the writer waits for), chat messages
@@ -893,25 +918,15 @@ async fn every_kind_of_request_flood_is_cut_short() {
 /// messages are taken again.
 #[tokio::test]
 async fn chat_is_refused_while_the_store_is_behind_and_nothing_taken_is_lost() {
-    use chatroom_server::store::{DB_FILE, Location};
-
     use crate::metrics::scrape;
-    use crate::support::user;
 
     const SENT: u64 = 100;
-    let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with(Config {
-        store: Location::Dir(data.path().to_owned()),
+    let (data, server, mut ann, mut bob) = on_disk_with_ann_and_bob(Config {
         history_backlog: 20,
         ..test_config()
     })
     .await;
-    let mut ann = user(&server, "ann").await;
-    let mut bob = user(&server, "bob").await;
-    ann.recv_type("presence").await;
-
-    let other = rusqlite::Connection::open(data.path().join(DB_FILE)).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let other = hold_the_store(&data);
     for n in 0..SENT {
         ann.send_json(json!({"type": "broadcast", "message": format!("m{n}"), "ref": n}))
             .await;
@@ -980,22 +995,8 @@ async fn chat_is_refused_while_the_store_is_behind_and_nothing_taken_is_lost() {
 /// piling up unwritten toward the slow-consumer budget.
 #[tokio::test]
 async fn deliveries_go_on_while_a_request_waits() {
-    use chatroom_server::store::{DB_FILE, Location};
-
-    use crate::support::user;
-
-    let data = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with(Config {
-        store: Location::Dir(data.path().to_owned()),
-        ..test_config()
-    })
-    .await;
-    let mut ann = user(&server, "ann").await;
-    let mut bob = user(&server, "bob").await;
-    ann.recv_type("presence").await;
-
-    let other = rusqlite::Connection::open(data.path().join(DB_FILE)).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (data, server, mut ann, mut bob) = on_disk_with_ann_and_bob(test_config()).await;
+    let other = hold_the_store(&data);
     // A read sees every message queued before it: ann's waits for her own,
     // whose commit the lock holds back.
     ann.send_json(json!({"type": "broadcast", "message": "stuck", "ref": "s"}))
