@@ -41,7 +41,6 @@ pub const DEFAULT_BACKLOG: u64 = 262_144;
 
 /// Tells the connection drivers whether to take a chat message: a cheap
 /// handle on the store's progress, shared by every connection.
-#[derive(Clone)]
 pub struct Backlog {
     progress: Arc<Progress>,
     /// Messages waiting past which chat messages are refused.
@@ -49,10 +48,10 @@ pub struct Backlog {
     /// The store's progress as last looked up: every chat message asks,
     /// and this answers most of them without the lock behind the store's
     /// own mark (it is never ahead of it).
-    seen_done: Arc<AtomicU64>,
+    seen_done: AtomicU64,
     /// Whether messages are being refused now (to log each spell once,
     /// not once per message).
-    refusing: Arc<AtomicBool>,
+    refusing: AtomicBool,
     /// Messages refused so far, for the metrics.
     refused: Counter,
 }
@@ -69,12 +68,12 @@ impl std::fmt::Debug for Backlog {
 impl Backlog {
     /// A handle that refuses chat messages past `limit` waiting ones.
     pub(super) fn new(progress: Arc<Progress>, limit: u64, refused: Counter) -> Self {
-        let seen_done = Arc::new(AtomicU64::new(*progress.done.borrow()));
+        let seen_done = AtomicU64::new(*progress.done.borrow());
         Backlog {
             progress,
             limit,
             seen_done,
-            refusing: Arc::new(AtomicBool::new(false)),
+            refusing: AtomicBool::new(false),
             refused,
         }
     }

@@ -900,16 +900,6 @@ async fn on_disk_with_ann_and_bob(config: Config) -> (tempfile::TempDir, TestSer
     (data, server, ann, bob)
 }
 
-/// Takes the database's write lock as another process would: the store's
-/// writer waits for it (SQLite's busy timeout), its batch in hand, until
-/// the returned connection commits or rolls back.
-fn hold_the_store(data: &tempfile::TempDir) -> rusqlite::Connection {
-    let other =
-        rusqlite::Connection::open(data.path().join(chatroom_server::store::DB_FILE)).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    other
-}
-
 /// The history store's backlog: while more messages wait to be stored than
 /// `history_backlog` (here the store cannot commit: another process holds
 /// the database's write lock, which the writer waits for), chat messages
@@ -919,6 +909,7 @@ fn hold_the_store(data: &tempfile::TempDir) -> rusqlite::Connection {
 #[tokio::test]
 async fn chat_is_refused_while_the_store_is_behind_and_nothing_taken_is_lost() {
     use crate::metrics::scrape;
+    use crate::support::hold_the_store;
 
     const SENT: u64 = 100;
     let (data, server, mut ann, mut bob) = on_disk_with_ann_and_bob(Config {
@@ -926,7 +917,7 @@ async fn chat_is_refused_while_the_store_is_behind_and_nothing_taken_is_lost() {
         ..test_config()
     })
     .await;
-    let other = hold_the_store(&data);
+    let other = hold_the_store(data.path());
     for n in 0..SENT {
         ann.send_json(json!({"type": "broadcast", "message": format!("m{n}"), "ref": n}))
             .await;
@@ -995,8 +986,10 @@ async fn chat_is_refused_while_the_store_is_behind_and_nothing_taken_is_lost() {
 /// piling up unwritten toward the slow-consumer budget.
 #[tokio::test]
 async fn deliveries_go_on_while_a_request_waits() {
+    use crate::support::hold_the_store;
+
     let (data, server, mut ann, mut bob) = on_disk_with_ann_and_bob(test_config()).await;
-    let other = hold_the_store(&data);
+    let other = hold_the_store(data.path());
     // A read sees every message queued before it: ann's waits for her own,
     // whose commit the lock holds back.
     ann.send_json(json!({"type": "broadcast", "message": "stuck", "ref": "s"}))

@@ -9,13 +9,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use chatroom_server::Config;
-use chatroom_server::store::{DB_FILE, Location};
+use chatroom_server::store::Location;
 use chatroom_testkit::{IrcRaw, Raw, TestServer, WAIT, Ws, test_config};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::user;
+use crate::support::{hold_the_store, user};
 
 /// A response: its status, its head (lower-cased header lines) and body.
 pub(crate) struct Response {
@@ -336,8 +336,7 @@ async fn readyz_is_503_while_the_store_cannot_commit() {
 
     // Another process holds the database's write lock: the writer waits
     // for it (SQLite's busy timeout) with ann's message in hand.
-    let other = rusqlite::Connection::open(data.path().join(DB_FILE)).unwrap();
-    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let other = hold_the_store(data.path());
     ann.send_json(json!({"type": "broadcast", "message": "stuck", "ref": "s"}))
         .await;
     let stuck = get(server.http_addr, "/readyz").await;

@@ -1,9 +1,20 @@
 //! What several of the server's test modules share.
 
 use std::net::SocketAddr;
+use std::path::Path;
 
+use chatroom_server::store::DB_FILE;
 use chatroom_testkit::{Raw, TestServer};
 use serde_json::json;
+
+/// Takes the database's write lock in `data_dir` as another process would:
+/// the store's writer waits for it (SQLite's busy timeout), its batch in
+/// hand, until the returned connection commits or rolls back.
+pub fn hold_the_store(data_dir: &Path) -> rusqlite::Connection {
+    let other = rusqlite::Connection::open(data_dir.join(DB_FILE)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    other
+}
 
 /// The password of every account the tests register.
 pub const PASSWORD: &str = "correct horse battery";
