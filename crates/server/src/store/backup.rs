@@ -48,7 +48,14 @@ fn open_read_only(dir: &Path) -> Result<Connection, StoreError> {
     }
     let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    readable(&conn)?;
     Ok(conn)
+}
+
+/// Registers what reading `messages` takes (see `texts`), with the
+/// dictionaries of `conn`'s database.
+fn readable(conn: &Connection) -> Result<(), StoreError> {
+    super::texts::register(conn, super::texts::Dictionaries::load(conn)?)
 }
 
 /// Writes a consistent copy of `dir`'s database to `to` (which must not
@@ -77,6 +84,7 @@ pub fn backup(dir: &Path, to: &Path) -> Result<u64, StoreError> {
         )?;
     }
     let copy = Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    readable(&copy)?;
     let check: String = copy.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
     if check != "ok" {
         return Err(StoreError::Corrupt {

@@ -210,19 +210,24 @@ mod tests {
     fn store(messages: &[Row<'_>]) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         schema::prepare(&conn, None, DEFAULT_CACHE_MIB).unwrap();
+        let mut rows = crate::store::rows::Rows::default();
         for &(id, ts, room, sender, recipient) in messages {
-            conn.execute(
-                "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, \
-                 recipient_id, recipient_nick, body) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, 'hi')",
-                rusqlite::params![
-                    id.cast_signed(),
-                    ts,
-                    room,
-                    sender.0.cast_signed(),
-                    sender.1,
-                    recipient.map(|r| r.0.cast_signed()),
-                    recipient.map(|r| r.1)
-                ],
+            let message = crate::store::StoredMessage {
+                id,
+                ts,
+                room: room.map(|r| (r.to_owned(), r.to_owned())),
+                sender_id: sender.0,
+                sender_nick: sender.1.to_owned(),
+                recipient: recipient.map(|(rid, nick)| (rid, nick.to_owned())),
+                text: "hi".into(),
+                action: false,
+                kind: crate::store::StoredKind::Message,
+                tags: Vec::new(),
+            };
+            rows.insert(
+                &conn,
+                &message,
+                crate::store::texts::Stored::Plain(&message.text),
             )
             .unwrap();
             conn.execute(

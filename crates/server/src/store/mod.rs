@@ -29,9 +29,11 @@ mod indexer;
 mod markers;
 mod reads;
 mod retention;
+mod rows;
 mod schema;
 mod search;
 mod span;
+mod texts;
 mod writer;
 
 use std::path::PathBuf;
@@ -138,6 +140,9 @@ pub enum StoreError {
     /// The store thread is gone (the server is stopping).
     #[error("the history store has stopped")]
     Stopped,
+    /// zstd refused a dictionary texts are packed with (see `texts`).
+    #[error("cannot use the text dictionary: {0}")]
+    Dictionary(#[from] std::io::Error),
 }
 
 /// One stored message (room or direct).
@@ -207,6 +212,11 @@ impl StoredKind {
     pub fn is_message(self) -> bool {
         matches!(self, StoredKind::Message | StoredKind::Notice)
     }
+}
+
+/// SQLite integers are signed; ids never come near `i64::MAX`.
+fn to_sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Client-only tags as the `tags` column holds them: a JSON list of
@@ -428,7 +438,7 @@ pub fn open(
     };
     let on_disk = index_file.is_some();
     let disk = index_file.as_deref().map(|file| (file, synchronous));
-    schema::prepare(&conn, disk, cache_mib)?;
+    let dictionaries = schema::prepare(&conn, disk, cache_mib)?;
     schema::catch_up(&conn)?;
     let (start, ceilings) = ids::start(&conn, !on_disk)?;
     let loaded = schema::load(&conn, start)?;
@@ -447,6 +457,7 @@ pub fn open(
                 &dir.join(DB_FILE),
                 &dir.join(INDEX_FILE),
                 i64::from(cache_mib) * 512,
+                dictionaries.clone(),
             )?;
             let (rx, retention) = (rx.clone(), retention.clone());
             readers.push(spawn(&format!("history-read-{n}"), move || {
@@ -471,8 +482,14 @@ pub fn open(
     let shared = progress.clone();
     let metrics = StoreMetrics::new();
     let measured = metrics.clone();
+    let packer = texts::Packer::new(&conn, dictionaries)?;
+    let opened = writer::Opened {
+        conn,
+        ceilings,
+        packer,
+    };
     let handle = spawn("history-store", move || {
-        writer::run(conn, rx, retention, ceilings, index, &shared, measured);
+        writer::run(opened, rx, retention, index, &shared, measured);
     })?;
     let store = Store {
         ops,

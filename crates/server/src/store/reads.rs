@@ -4,6 +4,7 @@
 //! database in memory.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 use parking_lot::Mutex;
@@ -13,6 +14,7 @@ use tokio::sync::oneshot;
 use super::conversations::{self, ConversationQuery, Peer};
 use super::markers::{self, StoredMarker};
 use super::search::{self, Found, Reader, SearchQuery};
+use super::texts::{self, Dictionaries};
 use super::{Page, Retention, Span, StoreError};
 
 /// A read and where its answer goes.
@@ -64,9 +66,15 @@ pub enum Read {
 const MMAP_BYTES: i64 = 1 << 31;
 
 /// Opens a read-only connection to the database at `path`, with its
-/// message index at `index` attached (see `schema::MESSAGE_INDEX`), and a
-/// page cache of `cache_kib` for each.
-pub fn connect(path: &Path, index: &Path, cache_kib: i64) -> Result<Connection, StoreError> {
+/// message index at `index` attached (see `schema::MESSAGE_INDEX`), a
+/// page cache of `cache_kib` for each, and texts read with `dictionaries`
+/// (the writer's, see `texts`).
+pub fn connect(
+    path: &Path,
+    index: &Path,
+    cache_kib: i64,
+    dictionaries: Arc<Dictionaries>,
+) -> Result<Connection, StoreError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -80,6 +88,7 @@ pub fn connect(path: &Path, index: &Path, cache_kib: i64) -> Result<Connection, 
         conn.pragma_update(Some(schema), "mmap_size", MMAP_BYTES)?;
     }
     search::prepare_connection(&conn)?;
+    texts::register(&conn, dictionaries)?;
     Ok(conn)
 }
 

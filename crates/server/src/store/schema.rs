@@ -4,7 +4,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Synchronous};
+use super::{
+    Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Synchronous, rows, texts,
+};
 
 /// Bumped whenever the layout changes; a database from a newer version is
 /// refused rather than misread. Version 2 added a full-text index (FTS5,
@@ -19,8 +21,9 @@ use super::{Loaded, Start, StoreError, StoredAccount, StoredBan, StoredRoom, Syn
 /// certificate fingerprints ([`ACCOUNT_CERTS`]), version 10 moved the
 /// message index into a file of its own, `index.db`, attached as `idx`
 /// ([`MESSAGE_INDEX`]; `main.message_index` is dropped, and the index is built
-/// again there at the first start).
-const SCHEMA_VERSION: i64 = 10;
+/// again there at the first start), version 11 stored rooms and senders by
+/// number (`rows`: `messages` became a view of `message_rows`).
+const SCHEMA_VERSION: i64 = 11;
 
 /// Version 8: what a row is (`StoredKind`: message, notice, topic change,
 /// kept TAGMSG) and its client-only tags. Adding columns with constant
@@ -105,20 +108,6 @@ DROP INDEX IF EXISTS messages_by_time;
 ";
 
 const CREATE: &str = "
-CREATE TABLE IF NOT EXISTS messages (
-    id             INTEGER PRIMARY KEY,   -- the msg_id clients see
-    ts             INTEGER NOT NULL,      -- ms since the Unix epoch
-    room_key       TEXT,                  -- folded room name; NULL for direct messages
-    room_name      TEXT,                  -- NULL where it is room_key
-    sender_id      INTEGER NOT NULL,
-    sender_nick    TEXT NOT NULL,
-    recipient_id   INTEGER,               -- direct messages only
-    recipient_nick TEXT,
-    body           TEXT NOT NULL,
-    action         INTEGER NOT NULL DEFAULT 0,
-    kind           INTEGER NOT NULL DEFAULT 0, -- StoredKind (version 8)
-    tags           TEXT                   -- client-only tags, JSON (version 8)
-);
 CREATE TABLE IF NOT EXISTS rooms (
     key          TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
@@ -169,8 +158,9 @@ pub fn attach_index(conn: &Connection, file: Option<&Path>) -> Result<(), StoreE
     Ok(())
 }
 
-/// Sets the connection up, attaches the message index (see [`MESSAGE_INDEX`]) and
-/// creates the tables if needed. A database on disk comes with its index's
+/// Sets the connection up, attaches the message index (see [`MESSAGE_INDEX`]),
+/// creates the tables if needed, and registers the function that reads
+/// stored texts (see `texts`), returning the dictionaries it reads with. A database on disk comes with its index's
 /// file and how its commits are synced. `cache_mib` is the writer's page
 /// cache: the pages a batch touches stay in memory between commits instead
 /// of being read back from the operating system's cache.
@@ -178,7 +168,7 @@ pub fn prepare(
     conn: &Connection,
     on_disk: Option<(&Path, Synchronous)>,
     cache_mib: u32,
-) -> Result<(), StoreError> {
+) -> Result<std::sync::Arc<texts::Dictionaries>, StoreError> {
     attach_index(conn, on_disk.map(|(index, _)| index))?;
     if let Some((_, synchronous)) = on_disk {
         // WAL: readers (backups, `sqlite3`) never block the writer, and a
@@ -211,6 +201,8 @@ pub fn prepare(
     super::search::prepare_connection(conn)?;
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(CREATE)?;
+    tx.execute_batch(rows::TABLES)?;
+    tx.execute_batch(texts::TABLE)?;
     if version < 4 {
         tx.execute_batch(BEFORE_4)?;
     }
@@ -264,9 +256,32 @@ pub fn prepare(
     if version < 9 {
         tx.execute_batch(ACCOUNT_CERTS)?;
     }
+    let upgraded = if rows::has_old_table(&tx)? {
+        tracing::info!(
+            from = version,
+            to = SCHEMA_VERSION,
+            "upgrading the database: storing names by number (about a minute per ten million messages)"
+        );
+        Some(rows::upgrade(&tx)?)
+    } else {
+        None
+    };
+    tx.execute_batch(rows::VIEW)?;
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
-    Ok(())
+    if let Some(moved) = upgraded {
+        // The old table's pages are free now; giving them back to the
+        // file system is what the new layout is for.
+        if on_disk.is_some() {
+            // VACUUM writes the compacted copy back through the WAL, which
+            // then holds all of it: checkpointed and truncated at once.
+            conn.execute_batch("VACUUM main; PRAGMA main.wal_checkpoint(TRUNCATE);")?;
+        }
+        tracing::info!(messages = moved, "database upgraded");
+    }
+    let dictionaries = texts::Dictionaries::load(conn)?;
+    texts::register(conn, dictionaries.clone())?;
+    Ok(dictionaries)
 }
 
 /// The `meta` key (in `main`, and in `idx.index_meta`) of a number drawn
@@ -485,12 +500,40 @@ fn refold_nicknames(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// Version 10's `messages` table (version 8's columns).
+    const MESSAGES_BEFORE_11: &str = "
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+            room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
+            sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,
+            body TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0,
+            kind INTEGER NOT NULL DEFAULT 0, tags TEXT);";
+
+    /// Stores message `id`, `common`, in `rust` from `ann`, as the writer does.
+    fn store_common(conn: &Connection, id: u64) {
+        let message = crate::store::StoredMessage {
+            id,
+            ts: 0,
+            room: Some(("rust".into(), "rust".into())),
+            sender_id: 1,
+            sender_nick: "ann".into(),
+            recipient: None,
+            text: "common".into(),
+            action: false,
+            kind: crate::store::StoredKind::Message,
+            tags: Vec::new(),
+        };
+        rows::Rows::default()
+            .insert(conn, &message, texts::Stored::Plain(&message.text))
+            .unwrap();
+    }
+
     /// A database of an older layout: three messages (`word1 common`...)
     /// and, in `main`, a message index with `options` holding the first
     /// `indexed` of them.
     fn old_database(options: &str, indexed: i64) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(CREATE).unwrap();
+        conn.execute_batch(MESSAGES_BEFORE_11).unwrap();
         conn.execute_batch(&format!(
             "CREATE VIRTUAL TABLE message_index USING fts5(
                 terms, content = '', {options} detail = none, prefix = '3',
@@ -619,12 +662,7 @@ mod tests {
         let conn = Connection::open_in_memory().unwrap();
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         for id in 1..=3 {
-            conn.execute(
-                "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body)
-                 VALUES (?1, 0, 'rust', 'rust', 1, 'ann', 'common')",
-                [id],
-            )
-            .unwrap();
+            store_common(&conn, id);
         }
         assert_eq!(catch_up(&conn).unwrap(), 3);
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
@@ -633,7 +671,7 @@ mod tests {
         // file, and lacks a message the index holds.
         conn.execute_batch(
             "DELETE FROM main.meta WHERE key = 'database_id';
-             DELETE FROM messages WHERE id = 2;",
+             DELETE FROM message_rows WHERE id = 2;",
         )
         .unwrap();
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
@@ -677,7 +715,7 @@ mod tests {
         prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         // Version 7's messages had neither column.
         conn.execute_batch(
-            "DROP TABLE messages;
+            "DROP VIEW messages;
              CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
                  room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
                  sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,

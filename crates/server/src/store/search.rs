@@ -38,7 +38,7 @@ use super::index::{
     any_of, folded_nick_term, has_word_starting, long_runs, quoted, room_term, user_term,
     word_terms,
 };
-use super::{Page, Retention, Span, StoreError, StoredMessage};
+use super::{Page, Retention, Span, StoreError, StoredMessage, to_sql_int};
 use crate::clock::now_ms;
 
 /// The SQL function that folds a nickname's case as the hub does
@@ -726,11 +726,6 @@ pub fn direct_history(
         .query_map(params_from_iter(values), message)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(span.page(messages, limit))
-}
-
-/// SQLite integers are signed; ids never come near `i64::MAX`.
-fn to_sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// An id read from SQLite (never negative).

@@ -14,9 +14,11 @@ use super::ids::Ceilings;
 use super::index;
 use super::indexer::{self, Indexing};
 use super::reads;
+use super::rows::Rows;
+use super::texts::Packer;
 use super::{
     Failure, Op, Outcome, Progress, Receipt, Retention, StoreError, StoredAccount, StoredMessage,
-    StoredRoom,
+    StoredRoom, to_sql_int,
 };
 
 use crate::clock::now_ms;
@@ -92,19 +94,32 @@ struct Writer<'a> {
     unindexed: HashMap<String, Vec<i64>>,
     /// The highest message id of every batch so far.
     seen_through: u64,
+    /// The numbers of the places and speakers written so far.
+    rows: Rows,
+    /// Packs texts (see `texts`).
+    packer: Packer,
+}
+
+/// The writer's connection and what it found in the database at start.
+pub struct Opened {
+    /// The connection, prepared (`schema::prepare`).
+    pub conn: Connection,
+    /// How far ids are reserved.
+    pub ceilings: Ceilings,
+    /// How texts are packed.
+    pub packer: Packer,
 }
 
 /// Runs until every [`super::Store`] handle is dropped and the queue is empty.
 pub fn run(
-    conn: Connection,
+    opened: Opened,
     ops: Receiver<Op>,
     retention: Retention,
-    ceilings: Ceilings,
     index: Indexing,
     progress: &Progress,
     metrics: StoreMetrics,
 ) {
-    let mut writer = Writer::new(conn, retention, ceilings, index, progress, metrics);
+    let mut writer = Writer::new(opened, retention, index, progress, metrics);
     writer.sweep_ages();
     let mut last_sweep = Instant::now();
     let mut last_step = Instant::now();
@@ -176,13 +191,17 @@ pub fn run(
 impl<'p> Writer<'p> {
     /// A writer that has done nothing yet.
     fn new(
-        conn: Connection,
+        opened: Opened,
         retention: Retention,
-        ceilings: Ceilings,
         index: Indexing,
         progress: &'p Progress,
         metrics: StoreMetrics,
     ) -> Self {
+        let Opened {
+            conn,
+            ceilings,
+            packer,
+        } = opened;
         Writer {
             conn,
             retention,
@@ -195,6 +214,8 @@ impl<'p> Writer<'p> {
             fresh: Vec::new(),
             unindexed: HashMap::new(),
             seen_through: 0,
+            rows: Rows::default(),
+            packer,
         }
     }
 
@@ -225,7 +246,11 @@ impl<'p> Writer<'p> {
             receipt(Outcome { msg_id, ts, error });
         }
         match (&written, oldest) {
-            (Err(e), _) => tracing::error!(error = %e, "could not store a batch of history"),
+            (Err(e), _) => {
+                // The places and speakers it added are gone with it.
+                self.rows.forget();
+                tracing::error!(error = %e, "could not store a batch of history");
+            }
             (Ok(()), Some(queued)) => {
                 let waited = queued.elapsed();
                 if waited > COMMIT_BOUND {
@@ -239,6 +264,11 @@ impl<'p> Writer<'p> {
                 }
             }
             (Ok(()), None) => {}
+        }
+        if written.is_ok()
+            && let Err(e) = self.packer.between_batches(&self.conn)
+        {
+            tracing::error!(error = %e, "could not train or store a text dictionary");
         }
         self.seen_through = self.seen_through.max(last_id);
         for (room, inserted) in touched {
@@ -339,22 +369,23 @@ impl<'p> Writer<'p> {
                 receipts.push((m.id, m.ts, receipt));
             }
         }
+        // Deferred, as SQLite's default: its first statement is always a
+        // write (see `rows`), which waits for the write lock as long as the
+        // busy timeout allows. (`IMMEDIATE` would lock `idx` too, and hold
+        // the indexer's writes off for the whole batch; a read first would
+        // make the upgrade to writing fail at once while another connection
+        // writes.)
         let tx = self.conn.transaction()?;
         let mut stored = Vec::new();
         let mut limited = Vec::new();
         let (mut max_message, mut max_user) = (0, 0);
         let mut release = None;
         {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR REPLACE INTO messages
-                 (id, ts, room_key, room_name, sender_id, sender_nick, recipient_id, recipient_nick, body, action, kind, tags)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?;
             for op in batch.drain(..) {
                 match op {
                     Op::Message(m, _, _) => {
                         max_message = max_message.max(m.id);
-                        insert_message(&mut insert, &m)?;
+                        self.rows.insert(&tx, &m, self.packer.pack(&m.text))?;
                         stored.push((to_sql_int(m.id), terms_of(&m)));
                         if let Some((key, _)) = m.room {
                             if self.retention.for_room(&key).max_messages.is_some() {
@@ -639,17 +670,25 @@ impl<'p> Writer<'p> {
             // (see `schema::MESSAGE_INDEX`). Until then a read of the index
             // finds entries whose rows are gone, and skips them (every read
             // joins `messages`).
+            // The terms first, outside the transaction, so that its first
+            // statement is a write (see `write`); nothing else deletes rows.
             let mut removed = Vec::with_capacity(ids.len());
-            let tx = self.conn.transaction()?;
             {
-                let mut message = tx.prepare_cached(&format!(
-                    "DELETE FROM messages WHERE id = ?1 RETURNING {}",
+                let mut terms = self.conn.prepare_cached(&format!(
+                    "SELECT {} FROM messages WHERE id = ?1",
                     index::TERM_COLUMNS
                 ))?;
                 for id in &ids {
-                    if let Some(terms) = message.query_row([id], index::stored_terms).optional()? {
+                    if let Some(terms) = terms.query_row([id], index::stored_terms).optional()? {
                         removed.push((*id, terms));
                     }
+                }
+            }
+            let tx = self.conn.transaction()?;
+            {
+                let mut delete = tx.prepare_cached("DELETE FROM message_rows WHERE id = ?1")?;
+                for (id, _) in &removed {
+                    delete.execute([id])?;
                 }
             }
             tx.commit()?;
@@ -657,36 +696,6 @@ impl<'p> Writer<'p> {
         }
         Ok((ids.len(), finished))
     }
-}
-
-fn insert_message(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    m: &StoredMessage,
-) -> rusqlite::Result<usize> {
-    // A room's name is stored only where it differs from its folded key
-    // (most names are already lower case): a few bytes less per message.
-    let (room_key, room_name) = match &m.room {
-        Some((key, name)) => (Some(key.as_str()), (name != key).then_some(name.as_str())),
-        None => (None, None),
-    };
-    let (recipient_id, recipient_nick) = match &m.recipient {
-        Some((id, nick)) => (Some(to_sql_int(*id)), Some(nick.as_str())),
-        None => (None, None),
-    };
-    stmt.execute(params![
-        to_sql_int(m.id),
-        m.ts,
-        room_key,
-        room_name,
-        to_sql_int(m.sender_id),
-        m.sender_nick,
-        recipient_id,
-        recipient_nick,
-        m.text,
-        m.action,
-        m.kind.code(),
-        super::tags_to_column(&m.tags),
-    ])
 }
 
 /// A message's terms in the message index (see `index`).
@@ -717,11 +726,6 @@ fn upsert_room(tx: &rusqlite::Transaction<'_>, room: &StoredRoom) -> rusqlite::R
     )
 }
 
-/// SQLite integers are signed; ids never come near `i64::MAX`.
-fn to_sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -734,29 +738,29 @@ mod tests {
         }
     }
 
-    /// A writer on `conn` (prepared), indexing with `index`.
+    /// A writer on `conn`, prepared with `dictionaries`, indexing with `index`.
     fn writer_over(
         conn: Connection,
+        dictionaries: std::sync::Arc<crate::store::texts::Dictionaries>,
         retention: Retention,
         index: Indexing,
         progress: &Progress,
     ) -> Writer<'_> {
         let (_, ceilings) = ids::start(&conn, false).unwrap();
-        Writer::new(
+        let packer = Packer::new(&conn, dictionaries).unwrap();
+        let opened = Opened {
             conn,
-            retention,
             ceilings,
-            index,
-            progress,
-            StoreMetrics::new(),
-        )
+            packer,
+        };
+        Writer::new(opened, retention, index, progress, StoreMetrics::new())
     }
 
     fn writer(retention: Retention, progress: &Progress) -> Writer<'_> {
         let conn = Connection::open_in_memory().unwrap();
-        schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
+        let dictionaries = schema::prepare(&conn, None, crate::store::DEFAULT_CACHE_MIB).unwrap();
         let index = Indexing::Inline(indexer::Indexer::new());
-        writer_over(conn, retention, index, progress)
+        writer_over(conn, dictionaries, retention, index, progress)
     }
 
     /// A writer on a database in `dir`, with the indexer on its own thread
@@ -767,11 +771,12 @@ mod tests {
         let conn = Connection::open(dir.join(crate::store::DB_FILE)).unwrap();
         let cache = crate::store::DEFAULT_CACHE_MIB;
         let on_disk = Some((index_file.as_path(), crate::store::Synchronous::Normal));
-        schema::prepare(&conn, on_disk, cache).unwrap();
+        let dictionaries = schema::prepare(&conn, on_disk, cache).unwrap();
         let index_conn = indexer::connect(&index_file, cache).unwrap();
         let (ops, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || indexer::run(&index_conn, &rx, progress));
-        writer_over(conn, retention, Indexing::Thread { ops, thread }, progress)
+        let index = Indexing::Thread { ops, thread };
+        writer_over(conn, dictionaries, retention, index, progress)
     }
 
     /// Waits until the indexer has indexed everything handed to it.
