@@ -192,7 +192,8 @@ async fn chathistory_targets_lists_channels_and_conversations_by_their_latest_me
     ann.send("PRIVMSG #b :second").await;
     let b = time_of(&mut ann, "PRIVMSG").await;
     bob.send("PRIVMSG #secret :not for ann").await;
-    bob.until("PRIVMSG").await;
+    // His own echo, not ann's direct message before it: eve speaks after.
+    while bob.until("PRIVMSG").await.params[0] != "#secret" {}
     eve.send("PRIVMSG bob :between eve and bob").await;
     eve.until("PRIVMSG").await;
     bob.sync().await;
