@@ -49,19 +49,22 @@ CREATE TABLE IF NOT EXISTS message_rows (
 ";
 
 /// The columns of version 10's `messages` table, as every read names them,
-/// with the text unpacked (`texts::FUNCTION`).
-/// `CROSS JOIN` keeps `message_rows` the outer loop, so that a condition
-/// on a name (`room_key = ?`) is checked row by row instead of leading the
-/// planner to scan `places` first.
+/// with the text unpacked (`texts::FUNCTION`). `CROSS JOIN` keeps
+/// `message_rows` the outer loop, so that a condition on a name
+/// (`room_key = ?`) is checked row by row instead of leading the planner to
+/// scan `places` first. Made again at every start (a view holds no data),
+/// so that a change to it needs no new layout version.
 pub const VIEW: &str = "
-CREATE VIEW IF NOT EXISTS messages AS
+DROP VIEW IF EXISTS messages;
+CREATE VIEW messages AS
 SELECT r.id AS id, r.ts AS ts, p.room_key AS room_key, p.room_name AS room_name,
        s.sender_id AS sender_id, s.sender_nick AS sender_nick,
        p.recipient_id AS recipient_id, p.recipient_nick AS recipient_nick,
-       message_text(r.body) AS body, r.flags & 1 AS action, r.flags >> 1 AS kind, r.tags AS tags
+       message_text(r.body) AS body, r.flags & 1 AS action, r.flags >> 1 AS kind,
+       r.tags AS tags
 FROM message_rows r
-CROSS JOIN speakers s ON s.id = r.speaker
-CROSS JOIN places p ON p.id = r.place;
+CROSS JOIN places p ON p.id = r.place
+CROSS JOIN speakers s ON s.id = r.speaker;
 ";
 
 /// Whether `messages` is still a table (a database before version 11).

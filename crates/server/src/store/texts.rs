@@ -2,8 +2,9 @@
 //! too short for a compressor alone, so the store trains a zstd dictionary
 //! on its own history once it holds enough of it and packs each new text
 //! with it. Measured on the bench's English and Chinese chat: 47.7 bytes
-//! of text became 29.9, at about 1.2 µs a message on the writer thread and
-//! 0.3 µs a read (`docs/benchmarks.md`, "Texts packed with a dictionary").
+//! of text became 29.9, at about 1.4 µs a message on the writer thread and
+//! 0.3 µs a read (`docs/benchmarks.md`, "Names by number and packed
+//! texts").
 //!
 //! A packed text is a BLOB in `message_rows.body`: one byte naming its
 //! dictionary (a row of [`TABLE`]), then a zstd frame without magic
