@@ -344,17 +344,7 @@ mod tests {
                  FROM messages ORDER BY id",
             )
             .unwrap()
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
+            .query_map([], |r| Read::try_from(r))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
@@ -426,17 +416,7 @@ mod tests {
                 "SELECT id, room_key, recipient_nick, body, action, kind, tags FROM messages ORDER BY id",
             )
             .unwrap()
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })
+            .query_map([], |r| Read::try_from(r))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
