@@ -2,9 +2,10 @@
 //! too short for a compressor alone, so the store trains a zstd dictionary
 //! on its own history once it holds enough of it and packs each new text
 //! with it. Measured on the bench's English and Chinese chat: 47.7 bytes
-//! of text became 29.9, at about 1.4 µs a message on the writer thread and
-//! 0.3 µs a read (`docs/benchmarks.md`, "Names by number and packed
-//! texts").
+//! of text became 29.9, for 0.3 µs a read and, on the writer thread,
+//! 1.4 µs a message on one 2-core machine and 6 on a slower one, where
+//! zstd's set-up of each frame was half the writer's time
+//! (`docs/benchmarks.md`, "Names by number and packed texts").
 //!
 //! A packed text is a BLOB in `message_rows.body`: one byte naming its
 //! dictionary (a row of [`TABLE`]), then a zstd frame without magic
