@@ -67,6 +67,16 @@ CROSS JOIN places p ON p.id = r.place
 CROSS JOIN speakers s ON s.id = r.speaker;
 ";
 
+/// Version 10's `messages` table (version 8's columns): what the tests of
+/// the upgrade start from.
+#[cfg(test)]
+pub(super) const MESSAGES_BEFORE_11: &str = "
+CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+    room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
+    sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,
+    body TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0,
+    kind INTEGER NOT NULL DEFAULT 0, tags TEXT);";
+
 /// Whether `messages` is still a table (a database before version 11).
 pub fn has_old_table(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -396,13 +406,9 @@ mod tests {
     #[test]
     fn a_version_10_table_moves_whole_and_keeps_its_ids() {
         let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MESSAGES_BEFORE_11).unwrap();
         conn.execute_batch(
-            "CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-                 room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
-                 sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,
-                 body TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0,
-                 kind INTEGER NOT NULL DEFAULT 0, tags TEXT);
-             INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body, action)
+            "INSERT INTO messages (id, ts, room_key, room_name, sender_id, sender_nick, body, action)
                  VALUES (7, 1, 'rust', 'rust', 1, 'ann', 'old row, name repeated', 1),
                         (9, 2, 'rust', NULL, 1, 'ann', 'newer row', 0);
              INSERT INTO messages (id, ts, sender_id, sender_nick, recipient_id, recipient_nick,
@@ -473,14 +479,7 @@ mod tests {
     #[test]
     fn the_upgrade_finds_every_place_and_speaker_by_an_index() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-                 room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
-                 sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,
-                 body TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0,
-                 kind INTEGER NOT NULL DEFAULT 0, tags TEXT);",
-        )
-        .unwrap();
+        conn.execute_batch(MESSAGES_BEFORE_11).unwrap();
         conn.execute_batch(TABLES).unwrap();
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {MOVED_ROWS}"))

@@ -500,14 +500,6 @@ fn refold_nicknames(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    /// Version 10's `messages` table (version 8's columns).
-    const MESSAGES_BEFORE_11: &str = "
-        CREATE TABLE messages (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-            room_key TEXT, room_name TEXT, sender_id INTEGER NOT NULL,
-            sender_nick TEXT NOT NULL, recipient_id INTEGER, recipient_nick TEXT,
-            body TEXT NOT NULL, action INTEGER NOT NULL DEFAULT 0,
-            kind INTEGER NOT NULL DEFAULT 0, tags TEXT);";
-
     /// Stores message `id`, `common`, in `rust` from `ann`, as the writer does.
     fn store_common(conn: &Connection, id: u64) {
         let message = crate::store::StoredMessage {
@@ -533,7 +525,7 @@ mod tests {
     fn old_database(options: &str, indexed: i64) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(CREATE).unwrap();
-        conn.execute_batch(MESSAGES_BEFORE_11).unwrap();
+        conn.execute_batch(rows::MESSAGES_BEFORE_11).unwrap();
         conn.execute_batch(&format!(
             "CREATE VIRTUAL TABLE message_index USING fts5(
                 terms, content = '', {options} detail = none, prefix = '3',
