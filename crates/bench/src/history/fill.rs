@@ -74,6 +74,9 @@ pub struct FillReport {
     pub seconds: f64,
     /// Added per second (the store alone, `synchronous=normal`).
     pub per_s: f64,
+    /// How long the store then took, idle, to pack the texts it stored as
+    /// they came while the fill kept it busy (`store::texts`).
+    pub packing_seconds: f64,
 }
 
 impl Layout {
@@ -241,19 +244,23 @@ pub async fn fill(
     let user_end = layout.user_base + u64::from(layout.users);
     store.release_ids(next_id, loaded.ids.next_user.max(user_end));
     store.flush().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let packing = Instant::now();
+    store.packed().await?;
+    let packing_seconds = packing.elapsed().as_secs_f64();
     drop(store);
     tokio::task::spawn_blocking(move || thread.finish())
         .await
         .map_err(|e| failed("store", e))?;
     let text = serde_json::to_string_pretty(&layout).map_err(|e| failed(STATE_FILE, e))?;
     std::fs::write(state_path(dir), text).map_err(|e| failed(STATE_FILE, e))?;
-    let seconds = started.elapsed().as_secs_f64();
     Ok((
         layout,
         FillReport {
             added,
             seconds,
             per_s: added as f64 / seconds.max(1e-9),
+            packing_seconds,
         },
     ))
 }

@@ -332,6 +332,9 @@ enum Op {
     /// A read, for a store without reader threads (in memory).
     Read(reads::Read),
     Flush(oneshot::Sender<()>),
+    /// Answered once every text stored before it is packed, or stays as
+    /// it is for good (`texts`).
+    Packed(oneshot::Sender<()>),
     /// A readiness probe: the writer answers after a trivial query.
     Ping(oneshot::Sender<Result<(), StoreError>>),
     /// A new account; the reply comes once it is committed.
@@ -747,6 +750,17 @@ impl Store {
             .send(Op::Flush(done))
             .map_err(|_| StoreError::Stopped)?;
         flushed.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Waits until every text stored before the call is packed, or stays
+    /// as it is for good: what an idle writer does after a busy spell
+    /// (`texts`). For measuring what history takes on disk.
+    pub async fn packed(&self) -> Result<(), StoreError> {
+        let (done, packed) = oneshot::channel();
+        self.ops
+            .send(Op::Packed(done))
+            .map_err(|_| StoreError::Stopped)?;
+        packed.await.map_err(|_| StoreError::Stopped)
     }
 
     /// Waits for the writer thread to run a trivial query after everything

@@ -170,6 +170,11 @@ pub fn prepare(
     cache_mib: u32,
 ) -> Result<std::sync::Arc<texts::Dictionaries>, StoreError> {
     attach_index(conn, on_disk.map(|(index, _)| index))?;
+    // Pages freed inside the file can be given back to the file system a
+    // few at a time (`PRAGMA incremental_vacuum`), as packing texts stored
+    // unpacked does (`texts`). It takes effect on a new database, or at the
+    // `VACUUM` of an upgrade below; elsewhere freed pages are reused.
+    conn.pragma_update(Some("main"), "auto_vacuum", "INCREMENTAL")?;
     if let Some((_, synchronous)) = on_disk {
         // WAL: readers (backups, `sqlite3`) never block the writer, and a
         // commit survives the process being killed. FULL syncs the WAL at

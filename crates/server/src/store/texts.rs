@@ -5,7 +5,10 @@
 //! of text became 29.9, for 0.3 µs a read and, on the writer thread,
 //! 1.4 µs a message on one 2-core machine and 6 on a slower one, where
 //! zstd's set-up of each frame was half the writer's time
-//! (`docs/benchmarks.md`, "Names by number and packed texts").
+//! (`docs/benchmarks.md`, "Names by number and packed texts"). So a busy
+//! writer stores texts as they came and packs them when it is idle
+//! ([`Packer::when_idle`]), as it does the texts stored before there was a
+//! dictionary.
 //!
 //! A packed text is a BLOB in `message_rows.body`: one byte naming its
 //! dictionary (a row of [`TABLE`]), then a zstd frame without magic
@@ -18,11 +21,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, params};
 use zstd::bulk::{Compressor, Decompressor};
 use zstd::zstd_safe::{CParameter, DParameter, FrameFormat};
 
@@ -62,6 +66,43 @@ const PACK_MAX: usize = 16 * 1024;
 /// zstd's level: 3 packed best on chat lines with a dictionary (1 and 6
 /// both gave about 3 bytes a message more) and is its default.
 const LEVEL: i32 = 3;
+
+/// A batch of more messages than this is stored unpacked: the queue has
+/// backed up, and packing would take half the writer's time (measured)
+/// when it is scarcest. They are packed once the writer is idle ([`Packer::catch_up`]).
+pub const PACK_INLINE_MAX: usize = 64;
+
+/// Most rows one step of catching up looks at: one short transaction
+/// (a few milliseconds), after which any writes that came meanwhile go
+/// first, as retention's steps.
+const CATCH_UP_ROWS: usize = 500;
+
+/// Where catching up has got to, in the `meta` table: every text with an
+/// id up to it is packed or stays as it is for good.
+const PACKED_THROUGH: &str = "packed_through";
+
+/// The columns of a row of `message_rows`, as a step of catching up copies
+/// them.
+const ROW_COLUMNS: &str = "id, ts, place, speaker, body, flags, tags";
+
+/// Where a step of catching up keeps its rows while it writes them again:
+/// a table of the writer's connection alone, empty between steps.
+const REPACKING: &str = "
+CREATE TEMP TABLE IF NOT EXISTS repacking (
+    id INTEGER PRIMARY KEY, ts, place, speaker, body, flags, tags
+);
+DELETE FROM temp.repacking;
+";
+
+/// Gives back to the file system up to this many free pages (4 KiB each)
+/// after a step of catching up: more than the step frees (500 rows
+/// written again take about 8 pages and free about 3), so the file shrinks
+/// as texts are packed, a little at a time.
+const GIVE_BACK: &str = "PRAGMA main.incremental_vacuum(64)";
+
+/// While a dictionary is being trained, how soon an idle writer looks
+/// whether it is ready.
+const TRAINING_POLL: Duration = Duration::from_millis(20);
 
 /// The dictionaries of one database, shared by its connections: the
 /// writer adds one before any text packed with it is committed, so a
@@ -173,23 +214,42 @@ type Trained = Result<Vec<u8>, String>;
 /// The writer's side: packs texts with the newest dictionary, and trains
 /// the first once enough texts are stored unpacked (on a thread of its
 /// own, so that ingest never waits for it; about a quarter of a second).
+/// What a busy writer stores unpacked, and what was stored before there
+/// was a dictionary (or before layout 11), it packs when idle, a step at a
+/// time, from where it got to (persisted in `meta`).
 pub struct Packer {
     dictionaries: Arc<Dictionaries>,
     packing: Option<(u8, Compressor<'static>)>,
     training: Option<Receiver<Trained>>,
     /// Texts stored unpacked since the last training began.
     unpacked: usize,
+    /// Every text with an id up to this is packed or stays as it is.
+    packed_through: i64,
+    /// The highest id of a text stored unpacked that could be packed.
+    plain_through: i64,
 }
 
 impl Packer {
     /// Packs with the newest of `dictionaries`, or trains one when
-    /// `conn`'s database holds enough texts without.
+    /// `conn`'s database holds enough texts without; catches up from where
+    /// it got to before.
     pub fn new(conn: &Connection, dictionaries: Arc<Dictionaries>) -> Result<Self, StoreError> {
+        let packed_through: Option<i64> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [PACKED_THROUGH],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let plain_through: Option<i64> =
+            conn.query_row("SELECT MAX(id) FROM message_rows", [], |r| r.get(0))?;
         let mut packer = Self {
             dictionaries,
             packing: None,
             training: None,
             unpacked: 0,
+            packed_through: packed_through.unwrap_or(0),
+            plain_through: plain_through.unwrap_or(0),
         };
         match packer.dictionaries.newest() {
             Some((id, bytes)) => packer.packing = Some((id, compressor(&bytes)?)),
@@ -205,28 +265,152 @@ impl Packer {
         Ok(packer)
     }
 
-    /// How `text` is stored: packed if that is smaller.
-    pub fn pack<'a>(&mut self, text: &'a str) -> Stored<'a> {
-        let Some((id, compressor)) = &mut self.packing else {
+    /// How the text of message `id` is stored: packed if that is smaller,
+    /// unless the writer is `busy` (a batch of more than
+    /// [`PACK_INLINE_MAX`] messages), when it is packed later.
+    pub fn pack<'a>(&mut self, id: i64, text: &'a str, busy: bool) -> Stored<'a> {
+        let Some((dictionary, compressor)) = &mut self.packing else {
             self.unpacked += 1;
+            self.plain_through = self.plain_through.max(id);
             return Stored::Plain(text);
         };
         if text.len() > PACK_MAX || text.is_empty() {
             return Stored::Plain(text);
         }
-        match compressor.compress(text.as_bytes()) {
-            Ok(frame) if frame.len() + 1 < text.len() => {
-                let mut packed = Vec::with_capacity(frame.len() + 1);
-                packed.push(*id);
-                packed.extend_from_slice(&frame);
-                Stored::Packed(packed)
-            }
-            Ok(_) => Stored::Plain(text),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not pack a text; stored as it came");
-                Stored::Plain(text)
+        if busy {
+            self.plain_through = self.plain_through.max(id);
+            return Stored::Plain(text);
+        }
+        packed(*dictionary, compressor, text).map_or(Stored::Plain(text), Stored::Packed)
+    }
+
+    /// Whether the writer has packing to do when idle, and how soon to
+    /// look again: at once while a dictionary is due to be trained or
+    /// texts wait to be packed, in a moment while one is being trained.
+    pub fn idle_work(&self) -> Option<Duration> {
+        if self.training.is_some() {
+            Some(TRAINING_POLL)
+        } else if self.packing.is_none() {
+            (self.unpacked >= TRAIN_AFTER).then_some(Duration::ZERO)
+        } else {
+            (self.packed_through < self.plain_through).then_some(Duration::ZERO)
+        }
+    }
+
+    /// Whether every text stored so far is packed, or stays as it is for
+    /// good (too long, not smaller packed, or too little history yet to
+    /// train a dictionary on).
+    pub fn settled(&self) -> bool {
+        self.idle_work().is_none()
+    }
+
+    /// What the writer does when idle: trains or adopts a dictionary when
+    /// it is time, then packs one step of the texts stored unpacked, in id
+    /// order from where the last step ended (at most [`CATCH_UP_ROWS`]
+    /// rows, in one transaction that also records how far it got). A
+    /// failure to pack gives up until the next start (logged) rather than
+    /// trying again at once.
+    pub fn when_idle(&mut self, conn: &mut Connection) {
+        if let Err(e) = self.between_batches(conn) {
+            tracing::error!(error = %e, "could not train or store a text dictionary");
+        }
+        if self.packing.is_some()
+            && self.packed_through < self.plain_through
+            && let Err(e) = self.catch_up_step(conn)
+        {
+            tracing::error!(error = %e, "could not pack stored texts; trying again at the next start");
+            self.plain_through = self.packed_through;
+        }
+    }
+
+    fn catch_up_step(&mut self, conn: &mut Connection) -> Result<(), StoreError> {
+        let Some((dictionary, compressor)) = &mut self.packing else {
+            return Ok(());
+        };
+        let mut through = self.packed_through;
+        let mut repacked = Vec::new();
+        let mut scanned = 0;
+        {
+            // Only texts are read out: a packed row costs no copy.
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, CASE typeof(body) WHEN 'text' THEN body END FROM message_rows
+                 WHERE id > ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let mut rows = stmt.query(params![
+                self.packed_through,
+                self.plain_through,
+                sql_count(CATCH_UP_ROWS)
+            ])?;
+            while let Some(row) = rows.next()? {
+                scanned += 1;
+                through = row.get(0)?;
+                // A text that is not UTF-8 (a damaged database) stays.
+                if let ValueRef::Text(bytes) = row.get_ref(1)?
+                    && let Ok(text) = std::str::from_utf8(bytes)
+                    && text.len() <= PACK_MAX
+                    && let Some(packed) = packed(*dictionary, compressor, text)
+                {
+                    repacked.push((through, packed));
+                }
             }
         }
+        if scanned < CATCH_UP_ROWS {
+            through = self.plain_through;
+        }
+        let from = self.packed_through;
+        if repacked.is_empty() && through < self.plain_through {
+            // Nothing here to pack (texts packed as they came): on to the
+            // next rows without a commit; a restart looks at these again.
+            self.packed_through = through;
+            return Ok(());
+        }
+        if !repacked.is_empty() {
+            // The rows of the step are copied aside with their packed texts
+            // (outside the transaction: only this thread writes them) ...
+            conn.execute_batch(REPACKING)?;
+            conn.prepare_cached(&format!(
+                "INSERT INTO temp.repacking ({ROW_COLUMNS}) SELECT {ROW_COLUMNS} FROM message_rows
+                 WHERE id > ?1 AND id <= ?2"
+            ))?
+            .execute([from, through])?;
+            let mut update =
+                conn.prepare_cached("UPDATE temp.repacking SET body = ?2 WHERE id = ?1")?;
+            for (id, packed) in &repacked {
+                update.execute(params![id, packed])?;
+            }
+        }
+        // ... then deleted and written again, in id order, so that they fill
+        // whole pages: a text packed where it is would leave its page's
+        // space unused for good (new rows go at the end), and the file no
+        // smaller (measured: 101 bytes a message against 84 packed at
+        // once). The first statement is a write (see `writer::write`).
+        let tx = conn.transaction()?;
+        if !repacked.is_empty() {
+            tx.prepare_cached("DELETE FROM message_rows WHERE id > ?1 AND id <= ?2")?
+                .execute([from, through])?;
+            tx.prepare_cached(&format!(
+                "INSERT INTO message_rows ({ROW_COLUMNS}) SELECT {ROW_COLUMNS}
+                 FROM temp.repacking ORDER BY id"
+            ))?
+            .execute([])?;
+            tx.execute("DELETE FROM temp.repacking", [])?;
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+            params![PACKED_THROUGH, through],
+        )?;
+        tx.commit()?;
+        if !repacked.is_empty() {
+            // What the rows no longer fill goes back to the file system
+            // (a database made before auto_vacuum reuses it instead).
+            // Each step of the statement gives back one page.
+            let mut give_back = conn.prepare_cached(GIVE_BACK)?;
+            let mut pages = give_back.query([])?;
+            while pages.next()?.is_some() {}
+        }
+        tracing::debug!(through, packed = repacked.len(), "stored texts packed");
+        self.packed_through = through;
+        Ok(())
     }
 
     /// Between batches: starts training when it is time, and once a
@@ -305,6 +489,23 @@ impl Packer {
     }
 }
 
+/// `text` packed with `dictionary`, if that is smaller.
+fn packed(dictionary: u8, compressor: &mut Compressor<'static>, text: &str) -> Option<Vec<u8>> {
+    match compressor.compress(text.as_bytes()) {
+        Ok(frame) if frame.len() + 1 < text.len() => {
+            let mut packed = Vec::with_capacity(frame.len() + 1);
+            packed.push(dictionary);
+            packed.extend_from_slice(&frame);
+            Some(packed)
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not pack a text; stored as it came");
+            None
+        }
+    }
+}
+
 /// A count as SQLite takes it.
 fn sql_count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -354,25 +555,63 @@ mod tests {
 
     fn database() -> Connection {
         let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .unwrap();
         conn.execute_batch(super::super::rows::TABLES).unwrap();
         conn.execute_batch(TABLE).unwrap();
+        conn.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+            .unwrap();
         conn
     }
 
-    /// Stores `n` texts as the writer would, from id `from`.
+    /// Stores `n` texts as the writer would, from id `from`, in a quiet
+    /// spell.
     fn store(conn: &Connection, packer: &mut Packer, from: usize, n: usize) {
+        store_as(conn, packer, from, n, false);
+    }
+
+    /// Stores `n` texts as the writer would, from id `from`, `busy` or not.
+    fn store_as(conn: &Connection, packer: &mut Packer, from: usize, n: usize, busy: bool) {
         for id in from..from + n {
             let text = line(id);
-            let body = match packer.pack(&text) {
+            let body = match packer.pack(sql_count(id), &text, busy) {
                 Stored::Plain(t) => rusqlite::types::Value::Text(t.to_owned()),
                 Stored::Packed(b) => rusqlite::types::Value::Blob(b),
             };
+            let n = sql_count(id);
+            let tags = (id % 4 == 0).then(|| format!(r#"{{"+x":"{id}"}}"#));
             conn.execute(
-                "INSERT INTO message_rows (id, ts, place, speaker, body) VALUES (?1, 0, 1, 1, ?2)",
-                rusqlite::params![sql_count(id), body],
+                "INSERT INTO message_rows (id, ts, place, speaker, body, flags, tags)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![n, n * 10, n % 7 + 1, n % 5 + 1, body, n % 3, tags],
             )
             .unwrap();
         }
+    }
+
+    /// Every column of every row but the text, in id order.
+    fn rows_but_text(conn: &Connection) -> Vec<(i64, i64, i64, i64, i64, Option<String>)> {
+        conn.prepare("SELECT id, ts, place, speaker, flags, tags FROM message_rows ORDER BY id")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Pages of the database, used or free: its file's size.
+    fn pages(conn: &Connection) -> i64 {
+        conn.query_row("SELECT page_count FROM pragma_page_count", [], |r| r.get(0))
+            .unwrap()
     }
 
     fn trained(conn: &Connection, packer: &mut Packer) {
@@ -438,6 +677,185 @@ mod tests {
         assert_eq!(read(&conn), expected);
     }
 
+    /// Counts of the texts stored as they came and of those packed.
+    fn kinds(conn: &Connection) -> (i64, i64) {
+        conn.query_row(
+            "SELECT SUM(typeof(body) = 'text'), SUM(typeof(body) = 'blob') FROM message_rows",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    }
+
+    /// Runs the idle writer's packing until it has nothing left; how many
+    /// steps that took.
+    fn idle_until_settled(conn: &mut Connection, packer: &mut Packer) -> usize {
+        let mut steps = 0;
+        while packer.idle_work().is_some() {
+            packer.when_idle(conn);
+            steps += 1;
+            assert!(steps < 10_000, "packing never settles");
+        }
+        steps
+    }
+
+    /// A database that holds [`TRAIN_AFTER`] texts, read through
+    /// [`FUNCTION`], and a packer with the dictionary trained on them.
+    fn with_a_dictionary() -> (Connection, Packer) {
+        let conn = database();
+        let dictionaries = Dictionaries::load(&conn).unwrap();
+        register(&conn, dictionaries.clone()).unwrap();
+        let mut packer = Packer::new(&conn, dictionaries).unwrap();
+        store(&conn, &mut packer, 1, TRAIN_AFTER);
+        trained(&conn, &mut packer);
+        (conn, packer)
+    }
+
+    #[test]
+    fn a_busy_writer_stores_texts_as_they_came_and_packs_them_when_idle_after_a_restart_too() {
+        let (mut conn, mut packer) = with_a_dictionary();
+        let busy = 3 * CATCH_UP_ROWS + 7;
+        store_as(&conn, &mut packer, TRAIN_AFTER + 1, busy, true);
+        store(&conn, &mut packer, TRAIN_AFTER + busy + 1, 10);
+        assert_eq!(kinds(&conn).1, 10, "only the quiet ones packed at once");
+        let before = rows_but_text(&conn);
+        // One step, then a restart: the next start goes on from there.
+        assert_eq!(packer.idle_work(), Some(Duration::ZERO));
+        packer.when_idle(&mut conn);
+        let first_step = kinds(&conn).1;
+        assert!(first_step > 10, "{first_step}");
+        let dictionaries = Dictionaries::load(&conn).unwrap();
+        let mut packer = Packer::new(&conn, dictionaries).unwrap();
+        assert_eq!(packer.packed_through, sql_count(CATCH_UP_ROWS));
+        let steps = idle_until_settled(&mut conn, &mut packer);
+        let total = TRAIN_AFTER + busy + 10;
+        assert_eq!(steps, total.div_ceil(CATCH_UP_ROWS) - 1);
+        assert!(packer.settled());
+        let (plain, packed) = kinds(&conn);
+        assert_eq!(plain + packed, sql_count(total));
+        assert!(plain < 10, "{plain} texts left unpacked");
+        let read: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT {FUNCTION}(body) FROM message_rows ORDER BY id"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(read, (1..=total).map(line).collect::<Vec<_>>());
+        assert_eq!(
+            rows_but_text(&conn),
+            before,
+            "the rest of each row as it was"
+        );
+        // The file as small as with the same texts packed at once, give or
+        // take the pages written again: packed where they were, they would
+        // leave their pages as many as before, and the pages they free
+        // would stay in the file.
+        let at_once = database();
+        let bytes: Vec<u8> = conn
+            .query_row("SELECT bytes FROM dictionaries", [], |r| r.get(0))
+            .unwrap();
+        let mut packer = Packer::new(&at_once, Dictionaries::load(&at_once).unwrap()).unwrap();
+        packer.adopt(&at_once, bytes).unwrap();
+        store(&at_once, &mut packer, 1, total);
+        let (caught_up, packed_at_once) = (pages(&conn), pages(&at_once));
+        assert!(
+            caught_up * 100 <= packed_at_once * 115,
+            "{caught_up} pages against {packed_at_once}"
+        );
+        // Nothing left: a restart has nothing to do.
+        let dictionaries = Dictionaries::load(&conn).unwrap();
+        let packer = Packer::new(&conn, dictionaries).unwrap();
+        assert_eq!(packer.idle_work(), None);
+    }
+
+    #[test]
+    fn texts_packed_as_they_came_are_looked_over_without_writing_until_the_last_step() {
+        let (mut conn, mut packer) = with_a_dictionary();
+        idle_until_settled(&mut conn, &mut packer);
+        let quiet = 4 * CATCH_UP_ROWS;
+        store(&conn, &mut packer, TRAIN_AFTER + 1, quiet);
+        // After a restart, everything past the last record is looked over.
+        let dictionaries = Dictionaries::load(&conn).unwrap();
+        let mut packer = Packer::new(&conn, dictionaries).unwrap();
+        assert_eq!(packer.idle_work(), Some(Duration::ZERO));
+        let changes = conn.total_changes();
+        let steps = idle_until_settled(&mut conn, &mut packer);
+        assert_eq!(steps, quiet / CATCH_UP_ROWS);
+        assert_eq!(conn.total_changes() - changes, 1, "only where it got to");
+        let through: i64 = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [PACKED_THROUGH],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(through, sql_count(TRAIN_AFTER + quiet));
+    }
+
+    #[test]
+    fn an_idle_writer_trains_a_dictionary_when_due_and_settles_without_one_when_not() {
+        let mut conn = database();
+        let dictionaries = Dictionaries::load(&conn).unwrap();
+        let mut packer = Packer::new(&conn, dictionaries.clone()).unwrap();
+        store(&conn, &mut packer, 1, TRAIN_AFTER - 1);
+        assert!(packer.settled(), "too few texts to train on: nothing to do");
+        store(&conn, &mut packer, TRAIN_AFTER, 1);
+        assert_eq!(packer.idle_work(), Some(Duration::ZERO), "training is due");
+        packer.when_idle(&mut conn);
+        assert_eq!(packer.idle_work(), Some(TRAINING_POLL), "being trained");
+        let bytes = packer
+            .training
+            .take()
+            .map(|training| training.recv().unwrap().unwrap())
+            .unwrap();
+        packer.adopt(&conn, bytes).unwrap();
+        idle_until_settled(&mut conn, &mut packer);
+        let (plain, packed) = kinds(&conn);
+        assert!(plain < 10 && packed > 0, "{plain} plain, {packed} packed");
+    }
+
+    #[test]
+    fn a_damaged_text_is_left_as_it_is_and_packing_goes_on() {
+        let (mut conn, mut packer) = with_a_dictionary();
+        let damaged = sql_count(TRAIN_AFTER + 1);
+        conn.execute(
+            "INSERT INTO message_rows (id, ts, place, speaker, body)
+             VALUES (?1, 0, 1, 1, CAST(x'ff6865ff6c6c6f20776f726c64' AS TEXT))",
+            [damaged],
+        )
+        .unwrap();
+        packer.plain_through = damaged;
+        store_as(&conn, &mut packer, TRAIN_AFTER + 2, 20, true);
+        idle_until_settled(&mut conn, &mut packer);
+        let kind: String = conn
+            .query_row(
+                "SELECT typeof(body) FROM message_rows WHERE id = ?1",
+                [damaged],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(kind, "text");
+        let bytes: Vec<u8> = conn
+            .query_row(
+                "SELECT CAST(body AS BLOB) FROM message_rows WHERE id = ?1",
+                [damaged],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(bytes, b"\xffhe\xffllo world", "kept byte for byte");
+        let after: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM message_rows WHERE id > ?1 AND typeof(body) = 'blob'",
+                [damaged],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(after, 20);
+    }
+
     #[test]
     fn a_packed_text_without_its_dictionary_is_an_error_not_a_panic() {
         let conn = database();
@@ -468,7 +886,7 @@ mod tests {
         let mut packer = Packer::new(&conn, dictionaries.clone()).unwrap();
         store(&conn, &mut packer, 1, TRAIN_AFTER);
         trained(&conn, &mut packer);
-        let Stored::Packed(mut packed) = packer.pack(&line(1)) else {
+        let Stored::Packed(mut packed) = packer.pack(1, &line(1), false) else {
             panic!("not packed");
         };
         let mut unpackers = HashMap::new();

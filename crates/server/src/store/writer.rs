@@ -15,7 +15,7 @@ use super::index;
 use super::indexer::{self, Indexing};
 use super::reads;
 use super::rows::Rows;
-use super::texts::Packer;
+use super::texts::{self, Packer};
 use super::{
     Failure, Op, Outcome, Progress, Receipt, Retention, StoreError, StoredAccount, StoredMessage,
     StoredRoom, to_sql_int,
@@ -98,6 +98,8 @@ struct Writer<'a> {
     rows: Rows,
     /// Packs texts (see `texts`).
     packer: Packer,
+    /// Who waits for every text stored so far to be packed.
+    settling: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The writer's connection and what it found in the database at start.
@@ -132,6 +134,10 @@ pub fn run(
                 Some(indexer) if !indexer.is_empty() => INDEX_WHEN_IDLE,
                 _ => AGE_SWEEP_EVERY,
             };
+            let wait = writer
+                .packer
+                .idle_work()
+                .map_or(wait, |soon| soon.min(wait));
             match ops.recv_timeout(wait) {
                 Ok(op) => batch.push(op),
                 Err(RecvTimeoutError::Timeout) => writer.index_inline(),
@@ -174,7 +180,11 @@ pub fn run(
         if !writer.work.is_empty() && (!busy || last_step.elapsed() >= STEP_UNDER_LOAD) {
             writer.step();
             last_step = Instant::now();
+        } else if !busy && writer.packer.idle_work().is_some() {
+            // Last of all: nothing else is waiting.
+            writer.packer.when_idle(&mut writer.conn);
         }
+        writer.answer_settled();
         if last_sweep.elapsed() >= AGE_SWEEP_EVERY {
             writer.sweep_ages();
             writer.forget_indexed();
@@ -216,6 +226,7 @@ impl<'p> Writer<'p> {
             seen_through: 0,
             rows: Rows::default(),
             packer,
+            settling: Vec::new(),
         }
     }
 
@@ -292,6 +303,7 @@ impl<'p> Writer<'p> {
                 Op::Flush(done) => {
                     let _ = done.send(());
                 }
+                Op::Packed(done) => self.settling.push(done),
                 Op::Ping(reply) => {
                     let answered = self
                         .conn
@@ -321,6 +333,15 @@ impl<'p> Writer<'p> {
                 | Op::Room(_)
                 | Op::Ban(_)
                 | Op::Unban { .. } => {}
+            }
+        }
+    }
+
+    /// Tells those waiting for texts to be packed, once they are.
+    fn answer_settled(&mut self) {
+        if !self.settling.is_empty() && self.packer.settled() {
+            for done in self.settling.drain(..) {
+                let _ = done.send(());
             }
         }
     }
@@ -375,6 +396,11 @@ impl<'p> Writer<'p> {
         // the indexer's writes off for the whole batch; a read first would
         // make the upgrade to writing fail at once while another connection
         // writes.)
+        let messages = batch
+            .iter()
+            .filter(|op| matches!(op, Op::Message(..)))
+            .count();
+        let busy = messages > texts::PACK_INLINE_MAX;
         let tx = self.conn.transaction()?;
         let mut stored = Vec::new();
         let mut limited = Vec::new();
@@ -385,8 +411,10 @@ impl<'p> Writer<'p> {
                 match op {
                     Op::Message(m, _, _) => {
                         max_message = max_message.max(m.id);
-                        self.rows.insert(&tx, &m, self.packer.pack(&m.text))?;
-                        stored.push((to_sql_int(m.id), terms_of(&m)));
+                        let id = to_sql_int(m.id);
+                        self.rows
+                            .insert(&tx, &m, self.packer.pack(id, &m.text, busy))?;
+                        stored.push((id, terms_of(&m)));
                         if let Some((key, _)) = m.room {
                             if self.retention.for_room(&key).max_messages.is_some() {
                                 limited.push((key.clone(), to_sql_int(m.id)));
