@@ -1,8 +1,9 @@
 //! The store thread: batches writes into transactions, tells senders once
 //! their messages are committed, hands them to the indexer (`indexer`,
 //! which publishes how far it has got, for the reader threads), keeps the
-//! id ceilings ahead, answers reads itself for a database in memory, and
-//! enforces retention in small batches between the batches of writes.
+//! id ceilings ahead, answers reads itself for a database in memory,
+//! enforces retention in small batches between the batches of writes, and
+//! packs the texts it stored unpacked when it has nothing else to do.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -390,17 +391,18 @@ impl<'p> Writer<'p> {
                 receipts.push((m.id, m.ts, receipt));
             }
         }
+        // A busy writer leaves packing for later (`texts`).
+        let messages = batch
+            .iter()
+            .filter(|op| matches!(op, Op::Message(..)))
+            .count();
+        let busy = messages > texts::PACK_INLINE_MAX;
         // Deferred, as SQLite's default: its first statement is always a
         // write (see `rows`), which waits for the write lock as long as the
         // busy timeout allows. (`IMMEDIATE` would lock `idx` too, and hold
         // the indexer's writes off for the whole batch; a read first would
         // make the upgrade to writing fail at once while another connection
         // writes.)
-        let messages = batch
-            .iter()
-            .filter(|op| matches!(op, Op::Message(..)))
-            .count();
-        let busy = messages > texts::PACK_INLINE_MAX;
         let tx = self.conn.transaction()?;
         let mut stored = Vec::new();
         let mut limited = Vec::new();
