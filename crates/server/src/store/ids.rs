@@ -18,9 +18,9 @@
 //! across restarts (unless a run averaged more than a million messages a
 //! second).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
-use super::StoreError;
+use super::{StoreError, meta};
 use crate::clock::now_ms;
 
 /// How far ahead of the message ids in use the ceiling is kept.
@@ -86,7 +86,7 @@ pub fn start(conn: &Connection, in_memory: bool) -> Result<(Start, Ceilings), St
         next_message = next_message.max(micros);
     }
     let next_user = legacy_user.max(read(conn, Kind::User.key())?) + 1;
-    let epoch = match read_opt(conn, "epoch")? {
+    let epoch = match meta::get(conn, "epoch")? {
         Some(epoch) => epoch.cast_unsigned(),
         None => {
             let epoch: i64 = conn.query_row("SELECT random()", [], |r| r.get(0))?;
@@ -155,21 +155,11 @@ fn raised(ceiling: u64, used: u64, kind: Kind) -> Option<u64> {
 
 /// A ceiling (0 when there is none yet).
 fn read(conn: &Connection, key: &str) -> Result<u64, StoreError> {
-    Ok(read_opt(conn, key)?.map_or(0, from_sql))
-}
-
-fn read_opt(conn: &Connection, key: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?)
+    Ok(meta::get(conn, key)?.map_or(0, from_sql))
 }
 
 fn write(conn: &Connection, key: &str, value: u64) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-        params![key, value.cast_signed()],
-    )?;
-    Ok(())
+    meta::set(conn, key, value.cast_signed())
 }
 
 fn from_sql(n: i64) -> u64 {

@@ -27,6 +27,7 @@ mod ids;
 mod index;
 mod indexer;
 mod markers;
+mod meta;
 mod reads;
 mod retention;
 mod rows;

@@ -26,11 +26,11 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use zstd::bulk::{Compressor, Decompressor};
 use zstd::zstd_safe::{CParameter, DParameter, FrameFormat};
 
-use super::StoreError;
+use super::{StoreError, meta};
 
 /// The dictionaries texts are packed with, by the byte that names them.
 pub const TABLE: &str = "
@@ -69,7 +69,7 @@ const LEVEL: i32 = 3;
 
 /// A batch of more messages than this is stored unpacked: the queue has
 /// backed up, and packing would take half the writer's time (measured)
-/// when it is scarcest. They are packed once the writer is idle ([`Packer::catch_up`]).
+/// when it is scarcest. They are packed once the writer is idle ([`Packer::when_idle`]).
 pub const PACK_INLINE_MAX: usize = 64;
 
 /// Most rows one step of catching up looks at: one short transaction
@@ -234,13 +234,7 @@ impl Packer {
     /// `conn`'s database holds enough texts without; catches up from where
     /// it got to before.
     pub fn new(conn: &Connection, dictionaries: Arc<Dictionaries>) -> Result<Self, StoreError> {
-        let packed_through: Option<i64> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [PACKED_THROUGH],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let packed_through = meta::get(conn, PACKED_THROUGH)?;
         let plain_through: Option<i64> =
             conn.query_row("SELECT MAX(id) FROM message_rows", [], |r| r.get(0))?;
         let mut packer = Self {
@@ -293,8 +287,13 @@ impl Packer {
         } else if self.packing.is_none() {
             (self.unpacked >= TRAIN_AFTER).then_some(Duration::ZERO)
         } else {
-            (self.packed_through < self.plain_through).then_some(Duration::ZERO)
+            self.behind().then_some(Duration::ZERO)
         }
+    }
+
+    /// Whether texts stored unpacked wait for a dictionary to pack them.
+    fn behind(&self) -> bool {
+        self.packing.is_some() && self.packed_through < self.plain_through
     }
 
     /// Whether every text stored so far is packed, or stays as it is for
@@ -314,8 +313,7 @@ impl Packer {
         if let Err(e) = self.between_batches(conn) {
             tracing::error!(error = %e, "could not train or store a text dictionary");
         }
-        if self.packing.is_some()
-            && self.packed_through < self.plain_through
+        if self.behind()
             && let Err(e) = self.catch_up_step(conn)
         {
             tracing::error!(error = %e, "could not pack stored texts; trying again at the next start");
@@ -395,10 +393,7 @@ impl Packer {
             .execute([])?;
             tx.execute("DELETE FROM temp.repacking", [])?;
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-            params![PACKED_THROUGH, through],
-        )?;
+        meta::set(&tx, PACKED_THROUGH, through)?;
         tx.commit()?;
         if !repacked.is_empty() {
             // What the rows no longer fill goes back to the file system
@@ -594,14 +589,7 @@ mod tests {
         conn.prepare("SELECT id, ts, place, speaker, flags, tags FROM message_rows ORDER BY id")
             .unwrap()
             .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
+                <(i64, i64, i64, i64, i64, Option<String>)>::try_from(r)
             })
             .unwrap()
             .collect::<Result<_, _>>()
@@ -785,14 +773,8 @@ mod tests {
         let steps = idle_until_settled(&mut conn, &mut packer);
         assert_eq!(steps, quiet / CATCH_UP_ROWS);
         assert_eq!(conn.total_changes() - changes, 1, "only where it got to");
-        let through: i64 = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [PACKED_THROUGH],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(through, sql_count(TRAIN_AFTER + quiet));
+        let through = meta::get(&conn, PACKED_THROUGH).unwrap();
+        assert_eq!(through, Some(sql_count(TRAIN_AFTER + quiet)));
     }
 
     #[test]

@@ -383,19 +383,17 @@ impl<'p> Writer<'p> {
         receipts: &mut Vec<(u64, i64, Receipt)>,
     ) -> Result<(), StoreError> {
         // Taken out first, so that every waiting sender hears back even
-        // when the transaction fails half way.
+        // when the transaction fails half way; and counted, for a busy
+        // writer leaves packing for later (`texts`).
+        let mut messages = 0;
         for op in batch.iter_mut() {
-            if let Op::Message(m, _, receipt) = op
-                && let Some(receipt) = receipt.take()
-            {
-                receipts.push((m.id, m.ts, receipt));
+            if let Op::Message(m, _, receipt) = op {
+                messages += 1;
+                if let Some(receipt) = receipt.take() {
+                    receipts.push((m.id, m.ts, receipt));
+                }
             }
         }
-        // A busy writer leaves packing for later (`texts`).
-        let messages = batch
-            .iter()
-            .filter(|op| matches!(op, Op::Message(..)))
-            .count();
         let busy = messages > texts::PACK_INLINE_MAX;
         // Deferred, as SQLite's default: its first statement is always a
         // write (see `rows`), which waits for the write lock as long as the
@@ -419,7 +417,7 @@ impl<'p> Writer<'p> {
                         stored.push((id, terms_of(&m)));
                         if let Some((key, _)) = m.room {
                             if self.retention.for_room(&key).max_messages.is_some() {
-                                limited.push((key.clone(), to_sql_int(m.id)));
+                                limited.push((key.clone(), id));
                             }
                             *touched.entry(key).or_insert(0) += 1;
                         }
