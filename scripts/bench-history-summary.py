@@ -32,8 +32,9 @@ def main(out):
     for n, _, r in main_runs:
         s = r["filled"]
         per = s["file_bytes"] / max(s["messages"], 1)
-        packing = r["fill"].get("packing_seconds")
-        fill = f"{r['fill']['per_s']:,.0f}/s" + (f", packed in {packing:.1f} s" if packing else "")
+        # `packing_seconds` in runs before the index was merged when idle.
+        packing = r["fill"].get("settling_seconds", r["fill"].get("packing_seconds"))
+        fill = f"{r['fill']['per_s']:,.0f}/s" + (f", settled in {packing:.1f} s" if packing else "")
         print(f"| {s['messages']:,} | {fill} | {per:.1f} | "
               f"{s['text_bytes'] / max(s['messages'], 1):.1f} | {s['file_bytes'] / max(s['text_bytes'], 1):.2f}x | "
               f"{s['file_bytes'] / max(s['log_bytes'], 1):.2f}x | "

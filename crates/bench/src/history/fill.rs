@@ -75,8 +75,9 @@ pub struct FillReport {
     /// Added per second (the store alone, `synchronous=normal`).
     pub per_s: f64,
     /// How long the store then took, idle, to pack the texts it stored as
-    /// they came while the fill kept it busy (`store::texts`).
-    pub packing_seconds: f64,
+    /// they came while the fill kept it busy (`store::texts`) and to merge
+    /// the message index's segments (`store::indexer`).
+    pub settling_seconds: f64,
 }
 
 impl Layout {
@@ -245,9 +246,9 @@ pub async fn fill(
     store.release_ids(next_id, loaded.ids.next_user.max(user_end));
     store.flush().await?;
     let seconds = started.elapsed().as_secs_f64();
-    let packing = Instant::now();
-    store.packed().await?;
-    let packing_seconds = packing.elapsed().as_secs_f64();
+    let settling = Instant::now();
+    store.settled().await?;
+    let settling_seconds = settling.elapsed().as_secs_f64();
     drop(store);
     tokio::task::spawn_blocking(move || thread.finish())
         .await
@@ -260,7 +261,7 @@ pub async fn fill(
             added,
             seconds,
             per_s: added as f64 / seconds.max(1e-9),
-            packing_seconds,
+            settling_seconds,
         },
     ))
 }

@@ -155,8 +155,8 @@ impl fmt::Display for HistoryReport {
         )?;
         writeln!(
             f,
-            "fill               {} added in {:.1} s ({:.0}/s, the store alone), packed in {:.1} s more",
-            self.fill.added, self.fill.seconds, self.fill.per_s, self.fill.packing_seconds
+            "fill               {} added in {:.1} s ({:.0}/s, the store alone), packed and merged in {:.1} s more",
+            self.fill.added, self.fill.seconds, self.fill.per_s, self.fill.settling_seconds
         )?;
         writeln!(f, "size               {}", self.filled)?;
         let starts: Vec<String> = self

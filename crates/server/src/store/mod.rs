@@ -334,8 +334,9 @@ enum Op {
     Read(reads::Read),
     Flush(oneshot::Sender<()>),
     /// Answered once every text stored before it is packed, or stays as
-    /// it is for good (`texts`).
-    Packed(oneshot::Sender<()>),
+    /// it is for good (`texts`), and then the index is merged
+    /// (`indexer`).
+    Settled(oneshot::Sender<()>),
     /// A readiness probe: the writer answers after a trivial query.
     Ping(oneshot::Sender<Result<(), StoreError>>),
     /// A new account; the reply comes once it is committed.
@@ -753,15 +754,16 @@ impl Store {
         flushed.await.map_err(|_| StoreError::Stopped)
     }
 
-    /// Waits until every text stored before the call is packed, or stays
-    /// as it is for good: what an idle writer does after a busy spell
-    /// (`texts`). For measuring what history takes on disk.
-    pub async fn packed(&self) -> Result<(), StoreError> {
-        let (done, packed) = oneshot::channel();
+    /// Waits until the store has done what it does when idle after a busy
+    /// spell: every text stored before the call packed, or left as it is
+    /// for good (`texts`), then the message index's segments merged
+    /// (`indexer`). For measuring history as a quiet server keeps it.
+    pub async fn settled(&self) -> Result<(), StoreError> {
+        let (done, settled) = oneshot::channel();
         self.ops
-            .send(Op::Packed(done))
+            .send(Op::Settled(done))
             .map_err(|_| StoreError::Stopped)?;
-        packed.await.map_err(|_| StoreError::Stopped)
+        settled.await.map_err(|_| StoreError::Stopped)
     }
 
     /// Waits for the writer thread to run a trivial query after everything

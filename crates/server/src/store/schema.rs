@@ -95,7 +95,11 @@ CREATE TABLE IF NOT EXISTS idx.index_meta (
 ";
 
 /// Segments of one level that FTS5 merges into one of the next.
-const AUTOMERGE: i64 = 8;
+pub(super) const AUTOMERGE: i64 = 8;
+
+/// Segments of one level that the indexer's merges when idle merge into
+/// one of the next (`indexer`): FTS5's least.
+const USERMERGE: i64 = 2;
 
 /// What versions before 4 had and version 4 does not.
 const BEFORE_4: &str = "
@@ -245,6 +249,11 @@ pub fn prepare(
     tx.execute(
         "INSERT INTO idx.message_index (message_index, rank) VALUES ('automerge', ?1)",
         [AUTOMERGE],
+    )?;
+    // What the indexer merges when idle: any two segments of one level.
+    tx.execute(
+        "INSERT INTO idx.message_index (message_index, rank) VALUES ('usermerge', ?1)",
+        [USERMERGE],
     )?;
     if (1..3).contains(&version) {
         refold_nicknames(&tx)?;

@@ -99,7 +99,8 @@ struct Writer<'a> {
     rows: Rows,
     /// Packs texts (see `texts`).
     packer: Packer,
-    /// Who waits for every text stored so far to be packed.
+    /// Who waits for every text stored so far to be packed (and then the
+    /// index merged: `Store::settled`).
     settling: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -304,7 +305,7 @@ impl<'p> Writer<'p> {
                 Op::Flush(done) => {
                     let _ = done.send(());
                 }
-                Op::Packed(done) => self.settling.push(done),
+                Op::Settled(done) => self.settling.push(done),
                 Op::Ping(reply) => {
                     let answered = self
                         .conn
@@ -338,11 +339,19 @@ impl<'p> Writer<'p> {
         }
     }
 
-    /// Tells those waiting for texts to be packed, once they are.
+    /// Once every text is packed, hands those waiting for the store to
+    /// settle to the indexer, which answers them once the index is merged
+    /// too (a store in memory merges only as FTS5 does by itself: answered
+    /// here).
     fn answer_settled(&mut self) {
         if !self.settling.is_empty() && self.packer.settled() {
-            for done in self.settling.drain(..) {
-                let _ = done.send(());
+            let inline = self.index.inline().is_some();
+            for done in std::mem::take(&mut self.settling) {
+                if inline {
+                    let _ = done.send(());
+                } else {
+                    self.index.send(indexer::Op::Merged(done), self.progress);
+                }
             }
         }
     }

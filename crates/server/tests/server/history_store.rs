@@ -593,7 +593,7 @@ async fn texts_are_packed_and_read_back_after_a_restart() {
         .map(|n| u64::try_from(n).unwrap())
         .unwrap()
     };
-    store.packed().await.unwrap();
+    store.settled().await.unwrap();
     // A line or two may not come out smaller; the first ones, stored
     // before there was a dictionary, are packed like the rest.
     let packed_count = stored(&db, "blob");
