@@ -20,7 +20,7 @@ use anyhow::Context;
 use chatroom_bench::{FindMax, Proto, plot};
 use chatroom_client::config::ClientConfig;
 use chatroom_client::connection::Target;
-use chatroom_client::tls::{TlsClient, Trust};
+use chatroom_client::tls::{ClientCert, TlsClient, Trust};
 use chatroom_client::{line, tui};
 use chatroom_server::Listener;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -190,6 +190,14 @@ struct JoinArgs {
     /// Accept any certificate: encrypted but unauthenticated. For tests only.
     #[arg(long, requires = "tls")]
     insecure: bool,
+    /// Present this client certificate (PEM): an account that lists it
+    /// (`/cert add`) logs in by it, without a password. The file may hold
+    /// the private key too.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    cert: Option<PathBuf>,
+    /// The private key of --cert (PEM), if not in --cert's file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
     /// Write diagnostics to FILE instead of stderr (the full-screen client
     /// writes none otherwise: the terminal is its screen).
     #[arg(long, value_name = "FILE")]
@@ -630,6 +638,10 @@ async fn join(mut args: JoinArgs, full_screen: bool) -> u8 {
     if args.ca.is_none() && !args.insecure {
         args.ca = config.ca.clone();
     }
+    if args.cert.is_none() {
+        args.cert = config.cert.clone();
+        args.key = config.key.clone();
+    }
     let look = match config.look() {
         Ok(look) => look,
         Err(e) => {
@@ -661,7 +673,11 @@ async fn join(mut args: JoinArgs, full_screen: bool) -> u8 {
             (None, true) => Trust::Insecure,
             (None, false) => Trust::Public,
         };
-        match TlsClient::new(&trust) {
+        let identity = args.cert.clone().map(|cert| ClientCert {
+            cert,
+            key: args.key.clone(),
+        });
+        match TlsClient::new(&trust, identity.as_ref()) {
             Ok(tls) => Some(tls),
             Err(e) => {
                 eprintln!("chatroom: {e}");

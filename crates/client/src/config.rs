@@ -30,6 +30,10 @@ pub struct ClientConfig {
     pub tls: bool,
     /// With TLS: trust the certificates in this PEM file.
     pub ca: Option<PathBuf>,
+    /// With TLS: present this client certificate (PEM).
+    pub cert: Option<PathBuf>,
+    /// The private key of `cert` (PEM), if not in `cert`'s file.
+    pub key: Option<PathBuf>,
     /// Words that mention you besides your nickname.
     pub highlight: Vec<String>,
     /// How times are shown: `%H:%M` (the default) or `%H:%M:%S`, or any
@@ -181,6 +185,8 @@ mod tests {
 server = "chat.example:8000"
 nick = "alice"
 tls = true
+cert = "/home/alice/chat.pem"
+key = "/home/alice/chat-key.pem"
 highlight = ["rust", "部署"]
 timestamp = "%H:%M:%S"
 bell = false
@@ -194,6 +200,8 @@ mention_background = "#ffaa00"
         let config = ClientConfig::load(&path, false).unwrap();
         assert_eq!(config.server.as_deref(), Some("chat.example:8000"));
         assert!(config.tls);
+        assert_eq!(config.cert, Some(PathBuf::from("/home/alice/chat.pem")));
+        assert_eq!(config.key, Some(PathBuf::from("/home/alice/chat-key.pem")));
         let look = config.look().unwrap();
         assert_eq!(look.timestamp, "%H:%M:%S");
         assert_eq!(look.highlight, ["rust", "部署"]);

@@ -296,7 +296,7 @@ mod tests {
             let (mut socket, _) = listener.accept().await.unwrap();
             socket.write_all(b"{\"type\":\"hello\"}\n").await.unwrap();
         });
-        let tls = crate::tls::TlsClient::new(&crate::tls::Trust::Insecure).unwrap();
+        let tls = crate::tls::TlsClient::new(&crate::tls::Trust::Insecure, None).unwrap();
         let target = Target {
             address,
             tls: Some(tls),

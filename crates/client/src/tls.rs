@@ -5,14 +5,17 @@
 //! in that file instead (a self-signed certificate from `chatroom cert`, or a
 //! private authority). `--insecure` accepts any certificate: the connection
 //! is encrypted but the server is not authenticated, for tests only.
+//!
+//! `--cert FILE` presents a client certificate of one's own: an account
+//! that lists it (`/cert add`) logs in by it, without a password.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use thiserror::Error;
 
@@ -27,9 +30,27 @@ pub enum Trust {
     Insecure,
 }
 
+/// A client certificate to present, and its private key (PEM files; one
+/// file may hold both, as irssi's and WeeChat's do).
+#[derive(Debug, Clone)]
+pub struct ClientCert {
+    /// The certificate (and any chain after it).
+    pub cert: PathBuf,
+    /// The private key; `None`: in the certificate's file.
+    pub key: Option<PathBuf>,
+}
+
 /// Why TLS could not be set up.
 #[derive(Debug, Error)]
 pub enum TlsError {
+    /// The client certificate or its key could not be read.
+    #[error("cannot use the client certificate {path}: {reason}")]
+    ClientCert {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The CA file could not be read or holds no usable certificate.
     #[error("cannot use the CA file {path}: {reason}")]
     CaFile {
@@ -56,25 +77,35 @@ impl std::fmt::Debug for TlsClient {
 }
 
 impl TlsClient {
-    /// A client configuration trusting `trust`.
-    pub fn new(trust: &Trust) -> Result<TlsClient, TlsError> {
+    /// A client configuration trusting `trust`, presenting `identity` if
+    /// given.
+    pub fn new(trust: &Trust, identity: Option<&ClientCert>) -> Result<TlsClient, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()?;
-        let config = match trust {
+        let builder = match trust {
             Trust::Public => {
                 let roots = rustls::RootCertStore::from_iter(
                     webpki_roots::TLS_SERVER_ROOTS.iter().cloned(),
                 );
-                builder.with_root_certificates(roots).with_no_client_auth()
+                builder.with_root_certificates(roots)
             }
-            Trust::CaFile(path) => builder
-                .with_root_certificates(load_roots(path)?)
-                .with_no_client_auth(),
+            Trust::CaFile(path) => builder.with_root_certificates(load_roots(path)?),
             Trust::Insecure => builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
-                .with_no_client_auth(),
+                .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider))),
+        };
+        let config = match identity {
+            Some(identity) => {
+                let (certs, key) = load_identity(identity)?;
+                builder
+                    .with_client_auth_cert(certs, key)
+                    .map_err(|e| TlsError::ClientCert {
+                        path: identity.cert.display().to_string(),
+                        reason: e.to_string(),
+                    })?
+            }
+            None => builder.with_no_client_auth(),
         };
         Ok(TlsClient {
             config: Arc::new(config),
@@ -85,6 +116,29 @@ impl TlsClient {
     pub(crate) fn connector(&self) -> tokio_rustls::TlsConnector {
         tokio_rustls::TlsConnector::from(self.config.clone())
     }
+}
+
+/// The certificates and the private key of `identity`.
+fn load_identity(
+    identity: &ClientCert,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let error = |path: &Path, reason: String| TlsError::ClientCert {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&identity.cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| error(&identity.cert, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(error(
+            &identity.cert,
+            "no certificate in the file".to_owned(),
+        ));
+    }
+    let key_file = identity.key.as_deref().unwrap_or(&identity.cert);
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| error(key_file, format!("no usable private key in the file ({e})")))?;
+    Ok((certs, key))
 }
 
 fn load_roots(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
@@ -189,7 +243,7 @@ mod tests {
 
     #[test]
     fn a_missing_ca_file_is_a_clear_error() {
-        let e = TlsClient::new(&Trust::CaFile("/nonexistent/ca.pem".into())).unwrap_err();
+        let e = TlsClient::new(&Trust::CaFile("/nonexistent/ca.pem".into()), None).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 }

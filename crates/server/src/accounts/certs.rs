@@ -27,6 +27,21 @@ impl Accounts {
         })
     }
 
+    /// Who a connection that presented the certificate `fingerprint` may
+    /// be when it logs in as `nickname` without a password (a JSON
+    /// `login`): the nickname's account, if that account lists the
+    /// certificate. `None` when it does not: the login goes on as one
+    /// without a certificate.
+    pub fn certificate_login(
+        &self,
+        nickname: &str,
+        fingerprint: &Fingerprint,
+    ) -> Option<Result<Identity, AccountError>> {
+        let key = chatroom_proto::nick::fold(nickname);
+        let listed = self.registry.lock().certs.get(fingerprint) == Some(&key);
+        listed.then(|| self.by_certificate(fingerprint))
+    }
+
     /// Adds `fingerprint` to the account `key` (a folded nickname),
     /// durably. Adding one the account lists already changes nothing.
     pub async fn add_certificate(

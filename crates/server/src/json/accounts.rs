@@ -18,8 +18,9 @@ use crate::hub::{Arrival, Client, HubError};
 use crate::outbox::CloseReason;
 
 impl JsonSession {
-    /// `login`: checks the password (if any) and logs in; closes the
-    /// connection after too many wrong passwords.
+    /// `login`: checks the password (if any), or without one the TLS
+    /// client certificate (if the nickname's account lists it), and logs
+    /// in; closes the connection after too many wrong passwords.
     pub(super) async fn login(
         &mut self,
         nickname: String,
@@ -35,15 +36,24 @@ impl JsonSession {
             self.send_error(ErrorCode::AlreadyLoggedIn, text, reference);
             return Flow::Continue;
         }
-        // Rare paths like this one are boxed, so every connection's future
-        // does not carry their state (see `drive`).
-        let identity = match Box::pin(self.hub.accounts().check(
-            &nickname,
-            password.as_ref(),
-            self.peer.ip(),
-        ))
-        .await
-        {
+        let by_certificate = match (&password, &self.certfp) {
+            (None, Some(certfp)) => self.hub.accounts().certificate_login(&nickname, certfp),
+            _ => None,
+        };
+        let checked = match by_certificate {
+            Some(identity) => identity,
+            // Rare paths like this one are boxed, so every connection's
+            // future does not carry their state (see `drive`).
+            None => {
+                Box::pin(
+                    self.hub
+                        .accounts()
+                        .check(&nickname, password.as_ref(), self.peer.ip()),
+                )
+                .await
+            }
+        };
+        let identity = match checked {
             Ok(identity) => identity,
             Err(e) => {
                 self.account_error(&e, reference);

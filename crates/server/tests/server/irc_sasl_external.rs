@@ -1,7 +1,8 @@
 //! TLS client certificates: the chat listeners take clients with and
 //! without one, accounts list fingerprints (`CERT` over IRC, `cert_add`,
 //! `cert_del`, `cert_list` over JSON), and `AUTHENTICATE EXTERNAL` logs
-//! into the account listing the connection's certificate. A server on
+//! into the account listing the connection's certificate, as a JSON `login`
+//! without a password does. A server on
 //! 127.0.0.1:0 with IRC and JSON over TLS (a generated certificate), and
 //! rustls clients with generated self-signed certificates of their own.
 
@@ -399,17 +400,33 @@ async fn a_certificate_belongs_to_one_account_and_an_account_lists_a_few() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn json_over_tls_adds_the_connections_certificate() {
-    let server = TlsServer::start().await;
-    register_account(server.json, "certeve").await;
-    let cert = ClientCert::new("certeve");
-    let stream = server.connect(server.json_tls, Some(&cert)).await;
-    let (reader, mut writer) = tokio::io::split(stream);
-    let mut lines = BufReader::new(reader).lines();
-    let mut recv_type = async |ty: &str| -> Value {
+/// A JSON client over TLS.
+struct JsonTls {
+    lines: tokio::io::Lines<BufReader<tokio::io::ReadHalf<TlsStream<TcpStream>>>>,
+    writer: tokio::io::WriteHalf<TlsStream<TcpStream>>,
+}
+
+impl JsonTls {
+    /// Connects to the server's JSON-over-TLS listener, presenting `cert`.
+    async fn connect(server: &TlsServer, cert: Option<&ClientCert>) -> JsonTls {
+        let (reader, writer) = tokio::io::split(server.connect(server.json_tls, cert).await);
+        JsonTls {
+            lines: BufReader::new(reader).lines(),
+            writer,
+        }
+    }
+
+    async fn send(&mut self, request: Value) {
+        let mut line = request.to_string().into_bytes();
+        line.push(b'\n');
+        self.writer.write_all(&line).await.unwrap();
+        self.writer.flush().await.unwrap();
+    }
+
+    /// The next frame of type `ty` (others are skipped).
+    async fn recv_type(&mut self, ty: &str) -> Value {
         loop {
-            let line = tokio::time::timeout(WAIT, lines.next_line())
+            let line = tokio::time::timeout(WAIT, self.lines.next_line())
                 .await
                 .expect("nothing arrived in time")
                 .unwrap()
@@ -419,23 +436,65 @@ async fn json_over_tls_adds_the_connections_certificate() {
                 return frame;
             }
         }
-    };
-    for request in [
-        json!({"type": "login", "nickname": "certeve", "password": PASSWORD}),
-        json!({"type": "cert_add", "ref": "add"}),
-    ] {
-        let mut line = request.to_string().into_bytes();
-        line.push(b'\n');
-        writer.write_all(&line).await.unwrap();
-        writer.flush().await.unwrap();
     }
-    recv_type("welcome").await;
-    let certs = recv_type("certs").await;
+}
+
+#[tokio::test]
+async fn json_over_tls_adds_the_connections_certificate() {
+    let server = TlsServer::start().await;
+    register_account(server.json, "certeve").await;
+    let cert = ClientCert::new("certeve");
+    let mut c = JsonTls::connect(&server, Some(&cert)).await;
+    c.send(json!({"type": "login", "nickname": "certeve", "password": PASSWORD}))
+        .await;
+    c.send(json!({"type": "cert_add", "ref": "add"})).await;
+    c.recv_type("welcome").await;
+    let certs = c.recv_type("certs").await;
     assert_eq!(certs["fingerprints"], json!([cert.fingerprint]));
     assert_eq!(certs["current"], json!(cert.fingerprint));
     assert_eq!(certs["ref"], "add");
     // IRC now takes the same certificate.
     let mut c = server.irc(Some(&cert)).await;
     assert_eq!(commands(&external(&mut c, "+").await), ["900", "903"]);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn json_login_without_a_password_takes_a_certificate_the_account_lists() {
+    let server = TlsServer::start().await;
+    register_account(server.json, "certgus").await;
+    register_account(server.json, "certhal").await;
+    let (cert, other) = (ClientCert::new("certgus"), ClientCert::new("stranger"));
+    let login = json!({"type": "login", "nickname": "certgus", "ref": "in"});
+    // Not listed yet: the nickname needs its password.
+    let mut c = JsonTls::connect(&server, Some(&cert)).await;
+    c.send(login.clone()).await;
+    assert_eq!(c.recv_type("error").await["code"], "account_required");
+    let mut owner = logged_in(&server, "certgus").await;
+    owner
+        .send_json(json!({"type": "cert_add", "fingerprint": cert.fingerprint}))
+        .await;
+    owner.recv_type("certs").await;
+    owner.send_json(json!({"type": "logout"})).await;
+    while owner.try_recv().await.is_some() {}
+    // Listed: it is certgus's, not certhal's; another certificate is
+    // nobody's; without one, the password is needed.
+    let mut hal = JsonTls::connect(&server, Some(&cert)).await;
+    hal.send(json!({"type": "login", "nickname": "certhal"}))
+        .await;
+    assert_eq!(hal.recv_type("error").await["code"], "account_required");
+    for stranger in [Some(&other), None] {
+        let mut s = JsonTls::connect(&server, stranger).await;
+        s.send(login.clone()).await;
+        assert_eq!(s.recv_type("error").await["code"], "account_required");
+    }
+    // The first connection now logs in with it, into the account.
+    c.send(login.clone()).await;
+    let welcome = c.recv_type("welcome").await;
+    assert_eq!(welcome["nickname"], "certgus");
+    c.send(json!({"type": "cert_list", "ref": "list"})).await;
+    let certs = c.recv_type("certs").await;
+    assert_eq!(certs["fingerprints"], json!([cert.fingerprint]));
+    assert_eq!(certs["current"], json!(cert.fingerprint));
     server.stop().await;
 }
