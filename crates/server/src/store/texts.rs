@@ -152,7 +152,7 @@ impl Dictionaries {
 
 /// Registers [`FUNCTION`] on `conn`, unpacking with `dictionaries`.
 pub fn register(conn: &Connection, dictionaries: Arc<Dictionaries>) -> Result<(), StoreError> {
-    let unpackers: Mutex<HashMap<u8, Decompressor<'static>>> = Mutex::default();
+    let unpackers: Mutex<Unpackers> = Mutex::default();
     conn.create_scalar_function(
         FUNCTION,
         1,
@@ -177,18 +177,31 @@ enum UnpackError {
     #[error("a packed text does not unpack: {0}")]
     Zstd(#[from] std::io::Error),
     #[error("a packed text is not UTF-8")]
-    NotUtf8(#[from] std::string::FromUtf8Error),
+    NotUtf8(#[from] std::str::Utf8Error),
+}
+
+/// A connection's decompressors, by dictionary, and the one buffer they
+/// unpack into: [`PACK_MAX`] bytes, taken once rather than for every text
+/// read (a search reads thousands).
+#[derive(Default)]
+struct Unpackers {
+    by_dictionary: HashMap<u8, Decompressor<'static>>,
+    scratch: Vec<u8>,
 }
 
 fn unpack(
     dictionaries: &Dictionaries,
-    unpackers: &mut HashMap<u8, Decompressor<'static>>,
+    unpackers: &mut Unpackers,
     packed: &[u8],
 ) -> Result<String, UnpackError> {
     let Some((&id, frame)) = packed.split_first() else {
         return Ok(String::new());
     };
-    let unpacker = match unpackers.entry(id) {
+    let Unpackers {
+        by_dictionary,
+        scratch,
+    } = unpackers;
+    let unpacker = match by_dictionary.entry(id) {
         std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
         std::collections::hash_map::Entry::Vacant(e) => {
             let bytes = dictionaries.get(id).ok_or(UnpackError::NoDictionary(id))?;
@@ -197,7 +210,10 @@ fn unpack(
             e.insert(unpacker)
         }
     };
-    Ok(String::from_utf8(unpacker.decompress(frame, PACK_MAX)?)?)
+    scratch.clear();
+    scratch.reserve(PACK_MAX);
+    unpacker.decompress_to_buffer(frame, scratch)?;
+    Ok(std::str::from_utf8(scratch)?.to_owned())
 }
 
 /// How the writer stores a text.
@@ -871,7 +887,7 @@ mod tests {
         let Stored::Packed(mut packed) = packer.pack(1, &line(1), false) else {
             panic!("not packed");
         };
-        let mut unpackers = HashMap::new();
+        let mut unpackers = Unpackers::default();
         assert_eq!(
             unpack(&dictionaries, &mut unpackers, &packed).unwrap(),
             line(1)
@@ -880,5 +896,29 @@ mod tests {
         assert!(unpack(&dictionaries, &mut unpackers, &packed).is_err());
         let garbage = [packed[0], 0xff, 0xfe, 0xfd, 0xfc, 0xfb];
         assert!(unpack(&dictionaries, &mut unpackers, &garbage).is_err());
+    }
+
+    #[test]
+    fn the_longest_packed_text_unpacks_into_the_one_buffer() {
+        let conn = database();
+        let dictionaries = Dictionaries::load(&conn).unwrap();
+        let mut packer = Packer::new(&conn, dictionaries.clone()).unwrap();
+        store(&conn, &mut packer, 1, TRAIN_AFTER);
+        trained(&conn, &mut packer);
+        let mut unpackers = Unpackers::default();
+        for text in [
+            "短".repeat(PACK_MAX / 3) + "x",
+            "y".repeat(PACK_MAX),
+            line(2),
+        ] {
+            assert!(text.len() <= PACK_MAX);
+            let Stored::Packed(packed) = packer.pack(1, &text, false) else {
+                panic!("not packed");
+            };
+            assert_eq!(
+                unpack(&dictionaries, &mut unpackers, &packed).unwrap(),
+                text
+            );
+        }
     }
 }
