@@ -190,13 +190,13 @@ struct JoinArgs {
     /// Accept any certificate: encrypted but unauthenticated. For tests only.
     #[arg(long, requires = "tls")]
     insecure: bool,
-    /// Present this client certificate (PEM): an account that lists it
-    /// (`/cert add`) logs in by it, without a password. The file may hold
-    /// the private key too.
-    #[arg(long, value_name = "FILE", requires = "tls")]
+    /// With TLS, present this client certificate (PEM): an account that
+    /// lists it (`/cert add`) logs in by it, without a password. The file
+    /// may hold the private key too.
+    #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
     /// The private key of --cert (PEM), if not in --cert's file.
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Write diagnostics to FILE instead of stderr (the full-screen client
     /// writes none otherwise: the terminal is its screen).
@@ -511,7 +511,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = settings.config()?;
-    // The chat listeners ask for a client certificate (SASL EXTERNAL);
+    // The chat listeners ask for a client certificate (SASL EXTERNAL, and
+    // a JSON login without a password);
     // HTTPS does not, so that browsers never show a certificate picker.
     let tls = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) if settings.listeners.iter().any(|l| l.tls) => {
@@ -640,7 +641,23 @@ async fn join(mut args: JoinArgs, full_screen: bool) -> u8 {
     }
     if args.cert.is_none() {
         args.cert = config.cert.clone();
-        args.key = config.key.clone();
+        if args.key.is_none() {
+            args.key = config.key.clone();
+        }
+    }
+    // A certificate that would not be presented is a mistake to report:
+    // the login would just be refused for want of a password.
+    if args.cert.is_some() && !args.tls {
+        eprintln!(
+            "chatroom: a client certificate (--cert, or cert in the configuration) needs TLS (--tls, or tls = true)"
+        );
+        return 2;
+    }
+    if args.key.is_some() && args.cert.is_none() {
+        eprintln!(
+            "chatroom: a private key (--key, or key in the configuration) needs its certificate (--cert, or cert)"
+        );
+        return 2;
     }
     let look = match config.look() {
         Ok(look) => look,

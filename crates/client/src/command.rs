@@ -165,8 +165,8 @@ pub const COMMANDS: &[Spec] = &[
         Kind::Cert,
         "cert",
         &[],
-        "[add FINGERPRINT | del FINGERPRINT | list]",
-        "the TLS client certificates that log into your account (SASL EXTERNAL)",
+        "[add [FINGERPRINT] | del FINGERPRINT | list]",
+        "the TLS client certificates that log into your account without a password",
     ),
     spec(
         Kind::Topic,

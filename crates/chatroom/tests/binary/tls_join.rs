@@ -140,4 +140,10 @@ async fn join_with_a_client_certificate_logs_into_the_account_that_lists_it() {
         stderr.contains("cannot use the client certificate"),
         "{stderr}"
     );
+
+    // A certificate without TLS would never be presented: refused.
+    let args = [&["join", "--server", &addr][..], &with_cert[..]].concat();
+    let (code, _, stderr) = run(&args, "login x\n").await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("needs TLS"), "{stderr}");
 }

@@ -38,8 +38,18 @@ impl Accounts {
         fingerprint: &Fingerprint,
     ) -> Option<Result<Identity, AccountError>> {
         let key = chatroom_proto::nick::fold(nickname);
-        let listed = self.registry.lock().certs.get(fingerprint) == Some(&key);
-        listed.then(|| self.by_certificate(fingerprint))
+        if self.registry.lock().certs.get(fingerprint) != Some(&key) {
+            return None;
+        }
+        // The identity of the nickname's account, whatever the listing
+        // says by now (`Hub::may_use` checks the account again).
+        if let Some(ban) = self.nick_ban(&key) {
+            return Some(Err(AccountError::Banned(key, ban.reason)));
+        }
+        Some(Ok(Identity {
+            operator: self.operators.contains(&key),
+            account: Some(key),
+        }))
     }
 
     /// Adds `fingerprint` to the account `key` (a folded nickname),

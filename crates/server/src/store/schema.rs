@@ -95,7 +95,7 @@ CREATE TABLE IF NOT EXISTS idx.index_meta (
 ";
 
 /// Segments of one level that FTS5 merges into one of the next.
-pub(super) const AUTOMERGE: i64 = 8;
+const AUTOMERGE: i64 = 8;
 
 /// Segments of one level that the indexer's merges when idle merge into
 /// one of the next (`indexer`): FTS5's least.
