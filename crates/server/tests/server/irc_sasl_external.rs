@@ -498,5 +498,17 @@ async fn json_login_without_a_password_takes_a_certificate_the_account_lists() {
     let certs = c.recv_type("certs").await;
     assert_eq!(certs["fingerprints"], json!([cert.fingerprint]));
     assert_eq!(certs["current"], json!(cert.fingerprint));
+    // A banned nickname stays banned, certificate or not.
+    let mut op = Raw::login(server.json, "certmod").await;
+    op.send_json(json!({"type": "oper", "name": "certop", "password": PASSWORD}))
+        .await;
+    op.recv_type("done").await;
+    op.send_json(json!({"type": "ban", "nickname": "certgus", "reason": "test"}))
+        .await;
+    op.recv_type("done").await;
+    drop(c);
+    let mut again = JsonTls::connect(&server, Some(&cert)).await;
+    again.send(login).await;
+    assert_eq!(again.recv_type("error").await["code"], "banned");
     server.stop().await;
 }
