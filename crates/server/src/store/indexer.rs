@@ -390,14 +390,16 @@ pub fn connect(path: &Path, cache_mib: u32) -> Result<Connection, StoreError> {
 /// indexes what is left.
 pub fn run(conn: &Connection, ops: &Receiver<Op>, progress: &Progress) {
     let mut indexer = Indexer::new();
-    let mut last_op = Instant::now();
+    // When the thread last took an op or wrote the index: quiet is
+    // counted from there (a slow write is not a quiet spell).
+    let mut last_busy = Instant::now();
     loop {
         let op = if !indexer.is_empty() {
             ops.recv_timeout(INDEX_WHEN_IDLE)
         } else if indexer.merging() {
             // Quiet for `MERGE_AFTER`: merge step after step, as long as
             // nothing comes.
-            match ops.recv_timeout(MERGE_AFTER.saturating_sub(last_op.elapsed())) {
+            match ops.recv_timeout(MERGE_AFTER.saturating_sub(last_busy.elapsed())) {
                 Err(RecvTimeoutError::Timeout) => {
                     indexer.merge_step(conn);
                     continue;
@@ -408,15 +410,10 @@ pub fn run(conn: &Connection, ops: &Receiver<Op>, progress: &Progress) {
             ops.recv().map_err(|_| RecvTimeoutError::Disconnected)
         };
         match op {
-            Ok(op) => {
-                indexer.take(op, progress);
-                last_op = Instant::now();
-            }
+            Ok(op) => indexer.take(op, progress),
             Err(RecvTimeoutError::Timeout) => {
                 indexer.index(conn, progress);
-                // Quiet is counted from the last write too: a slow one is
-                // not a quiet spell.
-                last_op = Instant::now();
+                last_busy = Instant::now();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -425,10 +422,7 @@ pub fn run(conn: &Connection, ops: &Receiver<Op>, progress: &Progress) {
         let mut drained = false;
         while !indexer.due() {
             match ops.try_recv() {
-                Ok(op) => {
-                    indexer.take(op, progress);
-                    last_op = Instant::now();
-                }
+                Ok(op) => indexer.take(op, progress),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
                     drained = true;
                     break;
@@ -439,8 +433,8 @@ pub fn run(conn: &Connection, ops: &Receiver<Op>, progress: &Progress) {
         let read_waits = progress.done.receiver_count() > 0;
         if indexer.due() || drained && read_waits && !indexer.is_empty() {
             indexer.index(conn, progress);
-            last_op = Instant::now();
         }
+        last_busy = Instant::now();
     }
     indexer.index(conn, progress);
     tracing::debug!("history index closed");

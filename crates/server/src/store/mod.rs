@@ -658,32 +658,20 @@ impl Store {
 
     /// Stores a new account and waits until it is committed.
     pub async fn account(&self, account: StoredAccount) -> Result<(), StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.ops
-            .send(Op::Account(account, reply))
-            .map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?
+        self.request(|reply| Op::Account(account, reply)).await?
     }
 
     /// Deletes an account (by folded nickname), with its certificate
     /// fingerprints, and waits until that is committed.
     pub async fn delete_account(&self, key: String) -> Result<(), StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.ops
-            .send(Op::DeleteAccount(key, reply))
-            .map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?
+        self.request(|reply| Op::DeleteAccount(key, reply)).await?
     }
 
     /// Adds a client certificate fingerprint to an account (at most
     /// [`MAX_CERTS_PER_ACCOUNT`], each fingerprint to one account) and
     /// waits until that is committed.
     pub async fn add_cert(&self, cert: StoredCert) -> Result<CertAdded, StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.ops
-            .send(Op::AddCert(cert, reply))
-            .map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?
+        self.request(|reply| Op::AddCert(cert, reply)).await?
     }
 
     /// Takes a client certificate fingerprint off `account` and waits until
@@ -693,11 +681,8 @@ impl Store {
         account: String,
         fingerprint: String,
     ) -> Result<bool, StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.ops
-            .send(Op::RemoveCert(account, fingerprint, reply))
-            .map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?
+        self.request(|reply| Op::RemoveCert(account, fingerprint, reply))
+            .await?
     }
 
     /// Moves `marker.account`'s read marker for `marker.key` forward to
@@ -705,11 +690,7 @@ impl Store {
     /// where the marker stands, or `None` when it is a new one and the
     /// account has [`MAX_MARKERS_PER_ACCOUNT`] already.
     pub async fn mark_read(&self, marker: StoredMarker) -> Result<Option<i64>, StoreError> {
-        let (reply, done) = oneshot::channel();
-        self.ops
-            .send(Op::MarkRead(marker, reply))
-            .map_err(|_| StoreError::Stopped)?;
-        done.await.map_err(|_| StoreError::Stopped)?
+        self.request(|reply| Op::MarkRead(marker, reply)).await?
     }
 
     /// Where `account`'s read marker for `key` stands, if it has one.
@@ -745,13 +726,17 @@ impl Store {
         });
     }
 
+    /// Sends the writer the request `op` makes around a reply channel, and
+    /// waits for the reply.
+    async fn request<T>(&self, op: impl FnOnce(oneshot::Sender<T>) -> Op) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.ops.send(op(reply)).map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)
+    }
+
     /// Waits until everything queued so far is committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let (done, flushed) = oneshot::channel();
-        self.ops
-            .send(Op::Flush(done))
-            .map_err(|_| StoreError::Stopped)?;
-        flushed.await.map_err(|_| StoreError::Stopped)
+        self.request(Op::Flush).await
     }
 
     /// Waits until the store has done what it does when idle after a busy
@@ -759,22 +744,14 @@ impl Store {
     /// for good (`texts`), then the message index's segments merged
     /// (`indexer`). For measuring history as a quiet server keeps it.
     pub async fn settled(&self) -> Result<(), StoreError> {
-        let (done, settled) = oneshot::channel();
-        self.ops
-            .send(Op::Settled(done))
-            .map_err(|_| StoreError::Stopped)?;
-        settled.await.map_err(|_| StoreError::Stopped)
+        self.request(Op::Settled).await
     }
 
     /// Waits for the writer thread to run a trivial query after everything
     /// queued before it: whether the store is there and keeping up (a
     /// readiness probe bounds the wait).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.ops
-            .send(Op::Ping(reply))
-            .map_err(|_| StoreError::Stopped)?;
-        answer.await.map_err(|_| StoreError::Stopped)?
+        self.request(Op::Ping).await?
     }
 
     /// The store's instruments, for the server's metrics.
