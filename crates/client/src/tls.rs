@@ -126,9 +126,7 @@ fn load_identity(
         path: path.display().to_string(),
         reason,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&identity.cert)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| error(&identity.cert, e.to_string()))?;
+    let certs = pem_certs(&identity.cert).map_err(|e| error(&identity.cert, e))?;
     if certs.is_empty() {
         return Err(error(
             &identity.cert,
@@ -141,14 +139,19 @@ fn load_identity(
     Ok((certs, key))
 }
 
+/// Every certificate in the PEM file at `path`; why not, as text.
+fn pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| e.to_string())
+}
+
 fn load_roots(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
     let error = |reason: String| TlsError::CaFile {
         path: path.display().to_string(),
         reason,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<_, _>>())
-        .map_err(|e| error(e.to_string()))?;
+    let certs = pem_certs(path).map_err(error)?;
     let mut roots = rustls::RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {

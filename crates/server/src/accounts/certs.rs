@@ -18,13 +18,7 @@ impl Accounts {
         let Some(key) = account else {
             return Err(AccountError::UnknownCertificate(fingerprint.clone()));
         };
-        if let Some(ban) = self.nick_ban(&key) {
-            return Err(AccountError::Banned(key, ban.reason));
-        }
-        Ok(Identity {
-            operator: self.operators.contains(&key),
-            account: Some(key),
-        })
+        self.certified(key)
     }
 
     /// Who a connection that presented the certificate `fingerprint` may
@@ -43,13 +37,19 @@ impl Accounts {
         }
         // The identity of the nickname's account, whatever the listing
         // says by now (`Hub::may_use` checks the account again).
+        Some(self.certified(key))
+    }
+
+    /// Who may log into the account `key` by one of its certificates: its
+    /// owner, unless the account's nickname is banned.
+    fn certified(&self, key: String) -> Result<Identity, AccountError> {
         if let Some(ban) = self.nick_ban(&key) {
-            return Some(Err(AccountError::Banned(key, ban.reason)));
+            return Err(AccountError::Banned(key, ban.reason));
         }
-        Some(Ok(Identity {
+        Ok(Identity {
             operator: self.operators.contains(&key),
             account: Some(key),
-        }))
+        })
     }
 
     /// Adds `fingerprint` to the account `key` (a folded nickname),
