@@ -634,6 +634,11 @@ fn show<O: Write, E: Write>(frame: ServerFrame, state: &mut State, out: &mut O, 
                     format!("{who} invites you into #{room}: /join {room} to go in")
                 }
                 PresenceEvent::Summary => p.message.clone(),
+                PresenceEvent::Away => match &p.away {
+                    Some(message) => format!("{who} is away: {message}"),
+                    None => format!("{who} is away"),
+                },
+                PresenceEvent::Back => format!("{who} is back"),
             };
             let place = p.room.as_deref().map(room_label);
             writeln!(

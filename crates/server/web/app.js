@@ -543,11 +543,14 @@ function failed(frame) {
 }
 
 /** A room member as the member list shows them. */
-const member = (m) => ({ nickname: m.nickname, operator: Boolean(m.operator), voice: Boolean(m.voice) });
+const member = (m) => ({
+  nickname: m.nickname, operator: Boolean(m.operator), voice: Boolean(m.voice), away: m.away ?? null,
+});
 
 function presence(frame) {
   const event = frame.event;
   if (event === "invite") return invited(frame);
+  if (event === "away" || event === "back") return awayChanged(frame);
   const mine = frame.user_id === state.id;
   if (event === "leave" && frame.room && mine) {
     // Put out of the room (a kick): its window goes, as after leaving it.
@@ -590,6 +593,25 @@ function presence(frame) {
   }
   renderMembers();
   renderSidebar();
+}
+
+/**
+ * Someone who shares a room went away or came back: the member lists show
+ * it; only a conversation with them says so in its log, as IRC clients do.
+ */
+function awayChanged(frame) {
+  const away = frame.event === "away" ? frame.away ?? "" : null;
+  for (const win of state.windows.values()) {
+    const m = win.kind === "room" ? win.members.get(frame.user_id) : undefined;
+    if (m) m.away = away;
+  }
+  const dm = state.windows.get(dmKey(frame.nickname));
+  if (dm) {
+    const text = away === null ? `${frame.nickname} is back` : `${frame.nickname} is away${away ? `: ${away}` : ""}`;
+    dm.log.append(line({ ts: frame.ts, text, kind: "notice" }));
+    if (dm.key === state.current) dm.log.scrollTop = dm.log.scrollHeight;
+  }
+  renderMembers();
 }
 
 /** Someone invites us into a room: say so where we are, with a button to go in. */
@@ -775,10 +797,12 @@ function renderMembers() {
     if (mark) rank.title = m.operator ? "operator" : "voice";
     const button = el("button", nickClass(nick), nick);
     button.type = "button";
-    button.title = `Message ${nick}`;
+    button.title = m.away === null ? `Message ${nick}` : `Message ${nick} (away${m.away ? `: ${m.away}` : ""})`;
     button.addEventListener("click", () => openDm(nick));
+    if (m.away !== null) item.classList.add("away");
     item.append(rank, button);
     if (mark) item.append(el("span", "visually-hidden", m.operator ? " (operator)" : " (voice)"));
+    if (m.away !== null) item.append(el("span", "visually-hidden", " (away)"));
     list.append(item);
   }
 }

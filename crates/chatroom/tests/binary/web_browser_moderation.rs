@@ -1,7 +1,9 @@
 //! Room operators in the web client, in two real browsers (the harness of
 //! `web_browser`): a room's creator sees themselves marked `@`, and when
 //! they make someone else an operator with `/op`, that person's member
-//! list marks them too, live, and their timeline says who did it.
+//! list marks them too, live, and their timeline says who did it; someone
+//! who goes `/away` shows so in the other's member list until they are
+//! back.
 //!
 //! Skipped (loudly) without chromium and chromedriver, unless
 //! `CHATROOM_E2E=require`.
@@ -59,6 +61,28 @@ async fn operators_are_marked_and_opping_shows_in_the_other_browser() {
         .await
         .unwrap();
     assert_eq!(label, " (operator)");
+
+    // Away: the other browser's member list dims ann and says why, in
+    // the button's title and in words for screen readers; back, it no
+    // longer does.
+    let away = "//ul[@id='member-list']/li[contains(@class,'away') and button='ann']";
+    ann.say("/away at lunch").await;
+    let title = ben
+        .wait_for(Locator::XPath(&format!("{away}/button")))
+        .await
+        .attr("title")
+        .await
+        .unwrap();
+    assert_eq!(title.as_deref(), Some("Message ann (away: at lunch)"));
+    ben.wait_for(Locator::XPath(&format!(
+        "{away}/span[@class='visually-hidden' and text()=' (away)']"
+    )))
+    .await;
+    ann.say("/away").await;
+    ben.wait_for(Locator::XPath(
+        "//ul[@id='member-list']/li[not(contains(@class,'away')) and button='ann']",
+    ))
+    .await;
 
     // An invite-only room refuses ben with a clear message; ann's invite
     // has a button that takes him in.

@@ -43,7 +43,7 @@ pub enum NetEvent {
         generation: u64,
     },
     /// A frame from the server.
-    Frame(ServerFrame),
+    Frame(Box<ServerFrame>),
     /// The server sent a line that is not a frame; it was skipped.
     Garbled(String),
     /// The connection failed or could not be made; the next try is in `retry_in`.

@@ -202,7 +202,7 @@ async fn session(
                     last_heard = Instant::now();
                     pinged = false;
                     welcomed |= matches!(frame, ServerFrame::Welcome(_));
-                    if events.send(Event::Net(NetEvent::Frame(frame))).await.is_err() {
+                    if events.send(Event::Net(NetEvent::Frame(Box::new(frame)))).await.is_err() {
                         return Ending::Quit;
                     }
                 }

@@ -314,6 +314,12 @@ fn render_members(app: &App, window: &Window, frame: &mut Frame, area: Rect) {
         } else {
             Style::new().fg(nick_color(&member.nick))
         };
+        // Those away are dimmed, as IRC clients' nick lists show them.
+        let style = if member.away {
+            style.add_modifier(Modifier::DIM)
+        } else {
+            style
+        };
         rows.push(Row::from(Span::styled(name, style)));
     }
     frame.render_widget(Paragraph::new(rows), inner);

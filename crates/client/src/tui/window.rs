@@ -145,6 +145,8 @@ pub struct Member {
     pub operator: bool,
     /// Has voice in the room (`+`).
     pub voice: bool,
+    /// Away (the member list shows them dimmed).
+    pub away: bool,
 }
 
 impl Member {
@@ -383,6 +385,7 @@ impl Window {
             nick: nick.to_owned(),
             operator: false,
             voice: false,
+            away: false,
         });
     }
 
@@ -437,6 +440,16 @@ impl Window {
         true
     }
 
+    /// Marks a member away (`away`) or back; returns whether they are
+    /// here.
+    pub fn set_away(&mut self, nick: &str, away: bool) -> bool {
+        let Some(member) = self.members.get_mut(&nick::fold(nick)) else {
+            return false;
+        };
+        member.away = away;
+        true
+    }
+
     /// Replaces the members with a full list from the server.
     pub fn set_members<'a>(&mut self, members: impl IntoIterator<Item = &'a MemberInfo>) {
         self.members.clear();
@@ -447,6 +460,7 @@ impl Window {
                 nick: m.nickname.clone(),
                 operator: m.operator,
                 voice: m.voice,
+                away: m.away.is_some(),
             });
         }
     }
@@ -583,18 +597,21 @@ mod tests {
                 nickname: "zed".into(),
                 operator: true,
                 voice: false,
+                away: None,
             },
             MemberInfo {
                 id: 2,
                 nickname: "Ann".into(),
                 operator: false,
                 voice: false,
+                away: Some("lunch".into()),
             },
             MemberInfo {
                 id: 3,
                 nickname: "max".into(),
                 operator: false,
                 voice: true,
+                away: None,
             },
         ]);
         let shown = |w: &Window| -> Vec<String> {
@@ -604,6 +621,13 @@ mod tests {
                 .collect()
         };
         assert_eq!(shown(&w), ["@zed", "+max", "Ann"]);
+        let away =
+            |w: &Window| -> Vec<bool> { w.members_ranked().iter().map(|m| m.away).collect() };
+        assert_eq!(away(&w), [false, false, true]);
+        assert!(w.set_away("ann", false));
+        assert!(w.set_away("MAX", true));
+        assert!(!w.set_away("nobody", true));
+        assert_eq!(away(&w), [false, true, false]);
         assert!(w.set_rank("ANN", Rank::Operator, true));
         assert!(w.set_rank("zed", Rank::Operator, false));
         assert!(!w.set_rank("nobody", Rank::Voice, true));

@@ -198,6 +198,9 @@ pub struct MemberInfo {
     /// Has voice in the room (member lists only).
     #[serde(default, skip_serializing_if = "is_false")]
     pub voice: bool,
+    /// Their away message, when they are away (member lists only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
 }
 
 /// Reply to `join`.
@@ -387,10 +390,15 @@ pub enum PresenceEvent {
     Mode,
     /// Someone (the notice's user) invites you into the room.
     Invite,
+    /// A user who shares a room with you went away (`away` holds their
+    /// message); no room: sent once to each user who shares one.
+    Away,
+    /// A user who shares a room with you is back (no longer away).
+    Back,
 }
 
-/// A notice from System that a user joined, left, changed nickname or set
-/// a topic.
+/// A notice from System that a user joined, left, changed nickname, set
+/// a topic, went away or came back (see [`PresenceEvent`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Presence {
     /// What happened.
@@ -420,6 +428,9 @@ pub struct Presence {
     /// For `summary`: the counts and some of the names.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Box<PresenceSummary>>,
+    /// Their away message, for `away`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub away: Option<String>,
     /// Always 0: notices come from System.
     pub sender_id: u64,
     /// Always "System".

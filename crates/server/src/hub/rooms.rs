@@ -302,11 +302,18 @@ impl Hub {
             )
             .collect();
         members.sort_by(|a, b| a.0.nick.cmp(&b.0.nick));
+        let away = room
+            .members
+            .keys()
+            .filter_map(|id| state.users.get(id))
+            .filter_map(|user| Some((user.person.id, user.away.clone()?)))
+            .collect();
         Ok(Joined {
             key,
             name: room.topic.room.clone(),
             topic: room.topic.clone(),
             members,
+            away,
             secret: room.settings.has(Flag::Secret),
             horizon,
         })

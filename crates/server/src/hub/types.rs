@@ -1,6 +1,7 @@
 //! The hub's vocabulary: what sessions hand it and what it answers, in its
 //! own words (no wire format's types).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, Ordering};
@@ -348,6 +349,9 @@ pub struct Joined {
     pub topic: Topic,
     /// Its members, the joiner included, by nickname, with their standing.
     pub members: Vec<(Person, Standing)>,
+    /// The away messages of those of them who are away (by user id; this
+    /// node's users only: a cluster does not share who is away).
+    pub away: HashMap<UserId, String>,
     /// Whether the room is secret (hidden from those outside).
     pub secret: bool,
     /// Messages with ids below this were said before the join (replay them

@@ -127,8 +127,9 @@ impl JsonSession {
                 info!(peer = %self.peer, id = client.id, nick = %nickname, "logged in");
                 self.protocol = protocol.unwrap_or(1);
                 // Every JSON client hears when another session of its
-                // account moves a read marker.
-                client.set_wants(crate::event::wants::READ_MARKER);
+                // account moves a read marker, and when someone who shares
+                // a room with it goes away or comes back.
+                client.set_wants(crate::event::wants::READ_MARKER | crate::event::wants::AWAY);
                 self.client = Some(client);
             }
             Err(e) => self.send_error(errors::hub_error(&e), e.to_string(), reference),

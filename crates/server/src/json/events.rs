@@ -25,6 +25,7 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         topic: None,
         mode: None,
         summary: None,
+        away: None,
         sender_id: 0,
         sender_nickname: SYSTEM_NICK.to_owned(),
         message,
@@ -33,7 +34,6 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
         // Tags without a message, and the notifications only IRC clients
         // ask for, say nothing in JSON.
         EventKind::TagMsg { .. }
-        | EventKind::Away { .. }
         | EventKind::Account { .. }
         | EventKind::Invited { .. }
         | EventKind::Realname { .. }
@@ -110,6 +110,21 @@ pub fn encode(kind: &EventKind, ts: i64) -> Bytes {
                 format!("{}({}) left ({reason})", who.nick, who.id),
             );
             p.reason = Some(reason);
+            ServerFrame::Presence(p)
+        }
+        EventKind::Away { who, message } => {
+            let (event, text) = match message {
+                Some(away) => (
+                    PresenceEvent::Away,
+                    format!("{}({}) is away: {away}", who.nick, who.id),
+                ),
+                None => (
+                    PresenceEvent::Back,
+                    format!("{}({}) is back", who.nick, who.id),
+                ),
+            };
+            let mut p = presence(event, None, who, text);
+            p.away = message.as_deref().map(str::to_owned);
             ServerFrame::Presence(p)
         }
         EventKind::Nick { who, new } => {
@@ -225,6 +240,7 @@ fn member_infos(users: &[(u64, Arc<str>)]) -> Vec<MemberInfo> {
         .map(|(id, nick)| MemberInfo {
             operator: false,
             voice: false,
+            away: None,
             id: *id,
             nickname: nick.to_string(),
         })

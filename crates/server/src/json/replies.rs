@@ -6,13 +6,15 @@ use chatroom_proto::json;
 use crate::event::Person;
 use crate::hub::{BanTarget, MaskEntry, RoomSummary, Standing};
 
-/// Someone in a member list, with their standing in the room.
-pub fn member(person: &Person, standing: Standing) -> json::MemberInfo {
+/// Someone in a member list, with their standing in the room and their
+/// away message if they are away.
+pub fn member(person: &Person, standing: Standing, away: Option<&str>) -> json::MemberInfo {
     json::MemberInfo {
         id: person.id,
         nickname: person.nick.to_string(),
         operator: standing.operator,
         voice: standing.voice,
+        away: away.map(str::to_owned),
     }
 }
 

@@ -177,7 +177,10 @@ impl JsonSession {
                         members: joined
                             .members
                             .iter()
-                            .map(|(person, standing)| replies::member(person, *standing))
+                            .map(|(person, standing)| {
+                                let away = joined.away.get(&person.id).map(String::as_str);
+                                replies::member(person, *standing, away)
+                            })
                             .collect(),
                         reference: joined_ref,
                     }))
@@ -207,7 +210,7 @@ impl JsonSession {
                 let (room, members) = hub.who(client, &room)?;
                 let members = members
                     .into_iter()
-                    .map(|(p, standing)| replies::member(&p.person, standing))
+                    .map(|(p, standing)| replies::member(&p.person, standing, p.away.as_deref()))
                     .collect();
                 self.send(&ServerFrame::MemberList(MemberList {
                     room,

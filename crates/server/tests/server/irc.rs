@@ -393,12 +393,26 @@ async fn away_nick_mode_and_kick() {
         ("awayer", "ayy")
     );
     assert_eq!(b.until("NICK").await.params[0], "ayy");
+    // The JSON client in the lobby heard the IRC user go away and come
+    // back (after the joins), then the new nickname.
+    let mut p = json.recv_type("presence").await;
+    while p["event"] == "join" {
+        p = json.recv_type("presence").await;
+    }
+    assert_eq!(
+        (
+            p["event"].as_str(),
+            p["nickname"].as_str(),
+            p["away"].as_str()
+        ),
+        (Some("away"), Some("awayer"), Some("lunch"))
+    );
     let p = json.recv_type("presence").await;
-    let p = if p["event"] == "join" {
-        json.recv_type("presence").await
-    } else {
-        p
-    };
+    assert_eq!(
+        (p["event"].as_str(), p["nickname"].as_str()),
+        (Some("back"), Some("awayer"))
+    );
+    let p = json.recv_type("presence").await;
     assert_eq!(
         (p["event"].as_str(), p["nickname"].as_str()),
         (Some("nick"), Some("ayy"))

@@ -114,3 +114,114 @@ async fn a_zero_threshold_announces_every_join_however_large_the_room() {
     assert_eq!(joins, 5);
     server.stop().await;
 }
+
+/// The `away` and `back` notices of a user, as another JSON client gets
+/// them: user id, nickname, the message (`away` only), and no room.
+fn away_notice(frame: &Value) -> (Value, Value, Value, Value, Value) {
+    assert_eq!(frame["type"], "presence", "{frame}");
+    assert!(frame.get("room").is_none(), "{frame}");
+    (
+        frame["event"].clone(),
+        frame["user_id"].clone(),
+        frame["nickname"].clone(),
+        frame["away"].clone(),
+        frame["sender_nickname"].clone(),
+    )
+}
+
+/// JSON clients learn who is away as IRC's away-notify clients do: those
+/// who share a room with them get an `away` notice (and `back` after),
+/// member lists carry the away message, and someone who joins a room away
+/// is announced away to its members.
+#[tokio::test]
+async fn json_clients_see_who_is_away_in_their_rooms() {
+    let server = TestServer::start().await;
+    let mut alice = user(&server, "alice").await;
+    let mut bob = user(&server, "bob").await;
+    // Carol shares no room with bob once she has left the lobby.
+    let mut carol = user(&server, "carol").await;
+    carol
+        .send_json(json!({"type": "part", "room": "lobby"}))
+        .await;
+    carol.recv_type("parted").await;
+    alice.drain().await;
+    bob.drain().await;
+
+    bob.send_json(json!({"type": "away", "message": "at lunch"}))
+        .await;
+    bob.recv_type("done").await;
+    let bob_id = json!(bob.id);
+    assert_eq!(
+        away_notice(&alice.recv().await),
+        (
+            json!("away"),
+            bob_id.clone(),
+            json!("bob"),
+            json!("at lunch"),
+            json!("System")
+        )
+    );
+    carol.assert_quiet_and_alive().await;
+    bob.assert_quiet_and_alive().await;
+
+    // The lobby's member list shows it; a room bob joins away tells its
+    // members and its joiners.
+    alice
+        .send_json(json!({"type": "who", "room": "lobby"}))
+        .await;
+    let list = alice.recv_type("member_list").await;
+    let away_of = |members: &Value, nick: &str| {
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["nickname"] == nick)
+            .unwrap_or_else(|| panic!("{nick} not in {members}"))
+            .get("away")
+            .cloned()
+    };
+    assert_eq!(away_of(&list["members"], "bob"), Some(json!("at lunch")));
+    assert_eq!(away_of(&list["members"], "alice"), None);
+    carol
+        .send_json(json!({"type": "join", "room": "tea"}))
+        .await;
+    carol.recv_type("joined").await;
+    carol.until_history_end().await;
+    bob.send_json(json!({"type": "join", "room": "tea"})).await;
+    let joined = bob.recv_type("joined").await;
+    assert_eq!(away_of(&joined["members"], "bob"), Some(json!("at lunch")));
+    assert_eq!(carol.recv_type("presence").await["event"], "join");
+    assert_eq!(
+        away_notice(&carol.recv().await).3,
+        json!("at lunch"),
+        "the newcomer is away"
+    );
+    let mut dave = user(&server, "dave").await;
+    dave.send_json(json!({"type": "join", "room": "tea"})).await;
+    let joined = dave.recv_type("joined").await;
+    assert_eq!(away_of(&joined["members"], "bob"), Some(json!("at lunch")));
+    assert_eq!(away_of(&joined["members"], "carol"), None);
+
+    // Back: everyone sharing a room hears it once, and the lists agree.
+    alice.drain().await;
+    carol.drain().await;
+    bob.send_json(json!({"type": "away"})).await;
+    bob.recv_type("done").await;
+    for c in [&mut alice, &mut carol] {
+        assert_eq!(
+            away_notice(&c.recv().await),
+            (
+                json!("back"),
+                bob_id.clone(),
+                json!("bob"),
+                Value::Null,
+                json!("System")
+            )
+        );
+        c.assert_quiet_and_alive().await;
+    }
+    dave.send_json(json!({"type": "who", "room": "tea"})).await;
+    let list = dave.recv_type("member_list").await;
+    assert_eq!(away_of(&list["members"], "bob"), None);
+    server.stop().await;
+}

@@ -297,9 +297,11 @@ async fn away_is_shown_in_whois_and_to_senders() {
     );
     alice.recv_type("ack").await;
 
-    // Back: no more away notices, and whois shows none.
+    // Back: no more away notices, and whois shows none. (Alice, in the
+    // lobby with bob, hears that he is back: see `presence`.)
     bob.send_json(json!({"type": "away"})).await;
     bob.recv_type("done").await;
+    assert_eq!(alice.recv_type("presence").await["event"], "back");
     alice
         .send_json(json!({"type": "direct", "to": "bob", "message": "now?", "ref": 10}))
         .await;

@@ -39,7 +39,7 @@ impl App {
                 // asks for one; the login follows when it is typed.
                 self.send_login();
             }
-            NetEvent::Frame(frame) => self.on_frame(frame),
+            NetEvent::Frame(frame) => self.on_frame(*frame),
             NetEvent::Garbled(what) => self.note(0, LineKind::Error(what)),
             NetEvent::Lost { reason, retry_in } => self.on_lost(reason, retry_in),
         }
@@ -540,6 +540,22 @@ impl App {
                         self.windows[index].apply_summary(summary);
                     }
                     self.note(index, LineKind::Notice(p.message.clone()));
+                }
+            }
+            (PresenceEvent::Away | PresenceEvent::Back, _) => {
+                // The member lists change; only a conversation with them
+                // says so, as IRC clients do.
+                let away = p.event == PresenceEvent::Away;
+                for window in &mut self.windows {
+                    window.set_away(who, away);
+                }
+                if let Some(index) = self.window_index(&WindowKey::query(who)) {
+                    let text = match &p.away {
+                        Some(message) if away => format!("{who} is away: {message}"),
+                        _ if away => format!("{who} is away"),
+                        _ => format!("{who} is back"),
+                    };
+                    self.note(index, LineKind::Notice(text));
                 }
             }
             (event, None) => tracing::debug!(?event, "presence without a room"),

@@ -65,7 +65,7 @@ fn net(app: &mut App, news: NetEvent) -> Vec<Action> {
 
 fn frame(app: &mut App, value: Value) -> Vec<(Request, u64)> {
     let frame: ServerFrame = serde_json::from_value(value).unwrap();
-    sent(&net(app, NetEvent::Frame(frame)))
+    sent(&net(app, NetEvent::Frame(Box::new(frame))))
 }
 
 /// The requests among `actions`, with their `ref` numbers.
@@ -384,6 +384,45 @@ fn presence_keeps_member_lists_and_shows_what_happened() {
             "caro changed the topic of #lobby to: tea",
             "caro quit (closed)"
         ]
+    );
+}
+
+#[test]
+fn away_and_back_mark_members_and_tell_only_the_conversation_with_them() {
+    let mut app = logged_in();
+    let event = |e: &str, away: Option<&str>| {
+        let mut p = json!({"type": "presence", "event": e, "user_id": 3, "nickname": "carol",
+            "ts": NOW, "sender_id": 0, "sender_nickname": "System", "message": "..."});
+        if let Some(away) = away {
+            p["away"] = json!(away);
+        }
+        p
+    };
+    let carol = |app: &App| {
+        let lobby = &app.windows[app.window_index(&lobby()).unwrap()];
+        lobby
+            .members_ranked()
+            .iter()
+            .find(|m| m.nick == "carol")
+            .map(|m| m.away)
+    };
+    frame(
+        &mut app,
+        json!({"type": "presence", "event": "join", "room": "lobby", "user_id": 3,
+            "nickname": "carol", "ts": NOW, "sender_id": 0, "sender_nickname": "System",
+            "message": "..."}),
+    );
+    enter(&mut app, "/query carol");
+    let before = texts(&app, &lobby()).len();
+    frame(&mut app, event("away", Some("at lunch")));
+    assert_eq!(carol(&app), Some(true));
+    frame(&mut app, event("back", None));
+    assert_eq!(carol(&app), Some(false));
+    assert_eq!(texts(&app, &lobby()).len(), before, "rooms say nothing");
+    let query = texts(&app, &WindowKey::query("carol"));
+    assert_eq!(
+        query[query.len() - 2..],
+        ["carol is away: at lunch", "carol is back"]
     );
 }
 
@@ -1003,11 +1042,11 @@ fn reconnecting_logs_back_in_rejoins_and_fills_the_gap_without_duplicates() {
     assert_eq!(requests(&login), [login_as("alice", None)]);
     let actions = net(
         &mut app,
-        NetEvent::Frame(
+        NetEvent::Frame(Box::new(
             serde_json::from_value(json!({"type": "error", "code": "nickname_taken",
                 "message": "taken", "ref": login[0].1}))
             .unwrap(),
-        ),
+        )),
     );
     assert!(
         actions
@@ -1680,7 +1719,7 @@ fn highlights_ring_the_bell_and_show_in_the_title() {
 
 fn frame_actions(app: &mut App, value: Value) -> Vec<Action> {
     let frame: ServerFrame = serde_json::from_value(value).unwrap();
-    net(app, NetEvent::Frame(frame))
+    net(app, NetEvent::Frame(Box::new(frame)))
 }
 
 /// Tab offers the nicknames that spoke lately first, most recent first.
