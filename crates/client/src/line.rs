@@ -187,6 +187,25 @@ struct State {
 }
 
 impl State {
+    /// Before logging in: in the lobby, nothing sent yet.
+    fn new() -> Self {
+        State {
+            me: None,
+            login_refused: false,
+            failure: None,
+            pending: HashMap::new(),
+            next_ref: 0,
+            current: LOBBY.to_owned(),
+            peer: None,
+            rooms: BTreeSet::from([LOBBY.to_owned()]),
+            oldest: HashMap::new(),
+            ignored: BTreeSet::new(),
+            last_search: None,
+            input_done: false,
+            quitting: false,
+        }
+    }
+
     /// Logged in, or a login is on its way (the server handles requests in
     /// order, so messages typed meanwhile follow the login).
     fn logged_in(&self) -> bool {
@@ -244,21 +263,7 @@ where
     if options.interactive {
         let _ = writeln!(out, "* connected to {}\n{}", options.server, help());
     }
-    let mut state = State {
-        me: None,
-        login_refused: false,
-        failure: None,
-        pending: HashMap::new(),
-        next_ref: 0,
-        current: LOBBY.to_owned(),
-        peer: None,
-        rooms: BTreeSet::from([LOBBY.to_owned()]),
-        oldest: HashMap::new(),
-        ignored: BTreeSet::new(),
-        last_search: None,
-        input_done: false,
-        quitting: false,
-    };
+    let mut state = State::new();
     let mut lines = input.lines();
     let mut deadline: Option<Instant> = None;
     if let Some(nick) = &options.nick {
@@ -1032,6 +1037,38 @@ mod tests {
         assert_eq!(
             parse("/join rust", false),
             Input::Hint("log in first: login NAME".into())
+        );
+    }
+
+    #[test]
+    fn someone_going_away_and_coming_back_prints_as_system_lines() {
+        let mut state = State::new();
+        state.me = Some(("alice".into(), 1));
+        let mut shown = Vec::new();
+        for (event, away) in [("away", Some("at lunch")), ("back", None)] {
+            let mut frame = serde_json::json!({"type": "presence", "event": event,
+                "user_id": 3, "nickname": "bob", "ts": 0, "sender_id": 0,
+                "sender_nickname": "System", "message": "..."});
+            if let Some(away) = away {
+                frame["away"] = away.into();
+            }
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            show(
+                serde_json::from_value(frame).unwrap(),
+                &mut state,
+                &mut out,
+                &mut err,
+            );
+            assert!(err.is_empty());
+            shown.push(String::from_utf8(out).unwrap());
+        }
+        assert!(
+            shown[0].ends_with("[System(0)] bob(3) is away: at lunch\n"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].ends_with("[System(0)] bob(3) is back\n"),
+            "{shown:?}"
         );
     }
 
