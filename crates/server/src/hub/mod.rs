@@ -51,7 +51,7 @@ pub use messages::TagTo;
 pub use monitor::{MAX_WATCHED, WatchAdded, Watched};
 pub use publish::Audience;
 pub use types::{
-    Arrival, BanTarget, Census, Client, Departed, HubError, HubSettings, Joined, MaskEntry,
+    Arrival, BanTarget, Census, Client, Departed, HubError, HubSettings, Joined, MaskEntry, Member,
     ModeOutcome, Posted, Profile, Renamed, RoomModes, RoomSummary, Standing, Style, Topic, UserId,
 };
 

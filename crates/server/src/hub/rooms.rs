@@ -8,10 +8,12 @@ use chatroom_proto::room::{self, LOBBY, MAX_TOPIC_CHARS};
 use super::Hub;
 use super::publish::Audience;
 use super::state::{Room, State};
-use super::types::{Client, HubError, Joined, Profile, RoomSummary, Standing, Topic, UserId};
+use super::types::{
+    Client, HubError, Joined, Member, Profile, RoomSummary, Standing, Topic, UserId,
+};
 use crate::clock::now_ms;
 use crate::cluster::{Envelope, Recipients};
-use crate::event::{Event, EventKind, Person};
+use crate::event::{Event, EventKind};
 use crate::store::{Reader, StoredKind, StoredMessage};
 
 impl Hub {
@@ -290,30 +292,27 @@ impl Hub {
             Some(_) => state.relayed.get(&key).copied().unwrap_or(0) + 1,
             None => self.ids.message_horizon(),
         };
-        let mut members: Vec<(Person, Standing)> = room
+        let mut members: Vec<Member> = room
             .members
             .keys()
             .filter_map(|id| state.users.get(id))
-            .map(|user| (user.person.clone(), room.standing(user.person.id)))
-            .chain(
-                room.remote
-                    .values()
-                    .map(|r| (r.person.clone(), room.standing(r.person.id))),
-            )
+            .map(|user| Member {
+                person: user.person.clone(),
+                standing: room.standing(user.person.id),
+                away: user.away.clone(),
+            })
+            .chain(room.remote.values().map(|r| Member {
+                person: r.person.clone(),
+                standing: room.standing(r.person.id),
+                away: None,
+            }))
             .collect();
-        members.sort_by(|a, b| a.0.nick.cmp(&b.0.nick));
-        let away = room
-            .members
-            .keys()
-            .filter_map(|id| state.users.get(id))
-            .filter_map(|user| Some((user.person.id, user.away.clone()?)))
-            .collect();
+        members.sort_by(|a, b| a.person.nick.cmp(&b.person.nick));
         Ok(Joined {
             key,
             name: room.topic.room.clone(),
             topic: room.topic.clone(),
             members,
-            away,
             secret: room.settings.has(Flag::Secret),
             horizon,
         })

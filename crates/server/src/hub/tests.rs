@@ -98,7 +98,7 @@ fn a_join_splits_history_from_live_at_its_horizon() {
         .map(|f| f["message"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(live, ["after"], "only what was said after the join is live");
-    let names: Vec<&str> = joined.members.iter().map(|p| &*p.0.nick).collect();
+    let names: Vec<&str> = joined.members.iter().map(|m| &*m.person.nick).collect();
     assert_eq!(names, ["alice", "bob"]);
 }
 

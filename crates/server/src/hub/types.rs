@@ -1,7 +1,6 @@
 //! The hub's vocabulary: what sessions hand it and what it answers, in its
 //! own words (no wire format's types).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU32, Ordering};
@@ -338,6 +337,18 @@ impl Style {
     }
 }
 
+/// A member of a room, as a joiner learns of them.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Who they are.
+    pub person: Person,
+    /// Their standing in the room.
+    pub standing: Standing,
+    /// Their away message, if they are away (this node's users only: a
+    /// cluster does not share who is away).
+    pub away: Option<String>,
+}
+
 /// What a joiner learns about the room.
 #[derive(Debug, Clone)]
 pub struct Joined {
@@ -347,11 +358,8 @@ pub struct Joined {
     pub name: String,
     /// Its topic.
     pub topic: Topic,
-    /// Its members, the joiner included, by nickname, with their standing.
-    pub members: Vec<(Person, Standing)>,
-    /// The away messages of those of them who are away (by user id; this
-    /// node's users only: a cluster does not share who is away).
-    pub away: HashMap<UserId, String>,
+    /// Its members, the joiner included, by nickname.
+    pub members: Vec<Member>,
     /// Whether the room is secret (hidden from those outside).
     pub secret: bool,
     /// Messages with ids below this were said before the join (replay them

@@ -18,8 +18,8 @@ impl IrcSession {
         let me = joined
             .members
             .iter()
-            .find(|(p, _)| p.id == client.id)
-            .map(|(p, _)| p);
+            .find(|m| m.person.id == client.id)
+            .map(|m| &m.person);
         // As others see the joiner (an operator may have changed the host).
         let source = match me {
             Some(me) => super::events::source(me),
@@ -41,7 +41,7 @@ impl IrcSession {
         }
         let mut lines = vec![own];
         lines.extend(self.topic_lines(nick, &joined.topic, false));
-        let names = self.prefixed(joined.members.iter().map(|(p, s)| (p, *s)));
+        let names = self.prefixed(joined.members.iter().map(|m| (&m.person, m.standing)));
         let names = names.iter().map(String::as_str);
         lines.extend(self.names_lines(nick, joined.secret, &channel, names));
         lines.push(self.end_of_names(nick, &channel));

@@ -177,10 +177,7 @@ impl JsonSession {
                         members: joined
                             .members
                             .iter()
-                            .map(|(person, standing)| {
-                                let away = joined.away.get(&person.id).map(String::as_str);
-                                replies::member(person, *standing, away)
-                            })
+                            .map(|m| replies::member(&m.person, m.standing, m.away.as_deref()))
                             .collect(),
                         reference: joined_ref,
                     }))
