@@ -258,13 +258,18 @@ pub fn word_terms(
     // A CJK run of several characters became its bigrams and its last
     // character; the bigrams alone say it, and the last character (a
     // prefix lookup) would only slow the query down.
-    let cjk_pairs = out
-        .iter()
-        .any(|t| t.chars().nth(1).is_some_and(is_cjk) && !t.ends_with('*'));
-    if cjk_pairs {
+    if out.iter().any(|t| is_pair(t)) {
         out.retain(|t| !(t.chars().nth(1).is_some_and(is_cjk) && t.ends_with('*')));
     }
     (out, starts)
+}
+
+/// Whether `term`, as [`word_terms`] returns it, is a CJK bigram. The
+/// search word it came from holds it, and every candidate's text is
+/// checked for the whole word, so a search may leave it out of its index
+/// query without changing what it finds.
+pub fn is_pair(term: &str) -> bool {
+    term.chars().nth(1).is_some_and(is_cjk) && !term.ends_with('*')
 }
 
 /// Whether `text` (lowercased) has a word, as the index splits words, that

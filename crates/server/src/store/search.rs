@@ -23,19 +23,21 @@
 //! characters is looked up as the index's terms it begins when there are
 //! few of them, else by its first three characters; and the index is asked
 //! for the words alone before it is asked for the words in the reader's
-//! scope (see [`Way`]). Of the newest [`SEARCH_WINDOW`]
+//! scope (see [`Way`]). A CJK word is looked up by its pairs of
+//! characters, leaving out those far more common than its rarest (see
+//! [`common_pairs`]). Of the newest [`SEARCH_WINDOW`]
 //! messages that match, the best come first: ranked by BM25's
 //! term-frequency and length weighting (how much of the message the words
 //! make up), ties newest first; a search made only of words shorter than
 //! three characters is ranked newest first.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::index::{
-    any_of, folded_nick_term, has_word_starting, long_runs, quoted, room_term, user_term,
+    any_of, folded_nick_term, has_word_starting, is_pair, long_runs, quoted, room_term, user_term,
     word_terms,
 };
 use super::{Page, Retention, Span, StoreError, StoredMessage, to_sql_int};
@@ -303,29 +305,91 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The index query for messages that hold every word, in `scope` (an index
-/// expression) if given, and how many terms the words made of it; with
-/// `by_three`, long words are looked up by their first three characters
-/// and returned for the check of the text, unless they have `expansions`
-/// (see [`word_terms`]).
-fn index_query(
-    scope: Option<&str>,
+/// The index terms of a search's words, and the beginnings of words the
+/// text of a candidate must have: with `by_three`, long words are looked
+/// up by their first three characters and returned for the check of the
+/// text, unless they have `expansions` (see [`word_terms`]).
+fn terms_of(
     words: &[String],
     by_three: bool,
     expansions: &HashMap<String, Vec<String>>,
-) -> (String, usize, Vec<String>) {
-    let mut parts = Vec::new();
+) -> (Vec<String>, Vec<String>) {
+    let mut terms = Vec::new();
     let mut starts = Vec::new();
     for word in words {
-        let (terms, word_starts) = word_terms(word, by_three, expansions);
-        parts.extend(terms);
+        let (word_terms, word_starts) = word_terms(word, by_three, expansions);
+        terms.extend(word_terms);
         starts.extend(word_starts);
     }
-    let terms = parts.len();
-    if let Some(scope) = scope {
-        parts.insert(0, scope.to_owned());
+    (terms, starts)
+}
+
+/// The index query for messages that have `terms` but those `left_out`
+/// (see [`common_pairs`]), in `scope` (an index expression) if given.
+fn index_query(scope: Option<&str>, terms: &[String], left_out: &HashSet<String>) -> String {
+    scope
+        .into_iter()
+        .chain(
+            terms
+                .iter()
+                .filter(|t| !left_out.contains(*t))
+                .map(String::as_str),
+        )
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// A CJK bigram of a search this many times as common as the search's
+/// rarest is left out of its index query (see [`common_pairs`]).
+const COMMON_PAIR: u64 = 16;
+
+/// How many of a bigram's newest matches tell how common it is.
+const PAIR_PROBE: u64 = 64;
+
+/// The CJK bigrams of a search's `terms` that its index query leaves out:
+/// those at least [`COMMON_PAIR`] times as common as the rarest, judged by
+/// how far back from the newest message their [`PAIR_PROBE`]th newest
+/// match lies (the index's newest matches, read in a fraction of a
+/// millisecond each). FTS5 reads the whole list of every term of a query,
+/// and in Chinese a pair such as `你们` is in one message of six, where
+/// one such as `户你` is in one of 1,700 (the bench's history of 13.8
+/// million messages); the text of each candidate is checked for the whole
+/// word anyway (see [`is_pair`]). The rarest is always kept, and words other
+/// than CJK are never left out (a word's text alone does not say the index
+/// holds it).
+fn common_pairs(conn: &Connection, terms: &[String]) -> Result<HashSet<String>, StoreError> {
+    let pairs: HashSet<&String> = terms.iter().filter(|t| is_pair(t)).collect();
+    if pairs.len() < 2 {
+        return Ok(HashSet::new());
     }
-    (parts.join(" AND "), terms, starts)
+    let newest: i64 = conn
+        .query_row("SELECT max(id) FROM message_rows", [], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        .unwrap_or(0);
+    // A pair with fewer matches than the probe reaches back past the
+    // oldest message.
+    let history = u64::try_from(newest).unwrap_or(0).saturating_add(1);
+    let mut stmt = conn.prepare_cached(
+        "SELECT rowid FROM message_index WHERE message_index MATCH ?1 \
+         ORDER BY rowid DESC LIMIT 1 OFFSET ?2",
+    )?;
+    let mut spans = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let probed: Option<i64> = stmt
+            .query_row(rusqlite::params![pair, to_sql_int(PAIR_PROBE - 1)], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let span = probed.map_or(history, |id| u64::try_from(newest - id).unwrap_or(0) + 1);
+        spans.push((pair, span));
+    }
+    let rarest = spans.iter().map(|&(_, span)| span).max().unwrap_or(0);
+    Ok(spans
+        .into_iter()
+        .filter(|&(_, span)| span.saturating_mul(COMMON_PAIR) <= rarest)
+        .map(|(pair, _)| pair.clone())
+        .collect())
 }
 
 /// One way of asking the index for a search's candidates. The index
@@ -587,16 +651,14 @@ pub fn search(
     );
     let lowered: Vec<String> = words.iter().map(|w| w.to_lowercase()).collect();
     let expansions = expansions(conn, &words)?;
-    let (_, terms_of_words, long_words) = index_query(None, &words, true, &expansions);
+    let (all_terms, long_words) = terms_of(&words, true, &expansions);
+    let left_out = common_pairs(conn, &all_terms)?;
+    let terms_of_words = all_terms.iter().filter(|t| !left_out.contains(*t)).count();
     let mut ways = ways(terms_of_words, !long_words.is_empty());
     let mut matches = Vec::new();
     while let Some(way) = ways.pop_front() {
-        let (matching, _, starts) = index_query(
-            way.scoped.then_some(terms.as_str()),
-            &words,
-            way.by_three,
-            &expansions,
-        );
+        let (word_terms, starts) = terms_of(&words, way.by_three, &expansions);
+        let matching = index_query(way.scoped.then_some(terms.as_str()), &word_terms, &left_out);
         // The scope's values twice: in the text's column and in the last.
         let mut values = [scope.values.as_slice(), &scope.values].concat();
         values.push(Value::Text(matching));
@@ -756,16 +818,79 @@ mod tests {
     #[test]
     fn user_text_is_never_query_syntax() {
         let words = ["a\"b".into(), "OR".into(), "NEAR(x".into()];
-        let (query, terms, _) = index_query(Some("\"s\""), &words, false, &HashMap::new());
+        let none = HashSet::new();
+        let (terms, _) = terms_of(&words, false, &HashMap::new());
+        assert_eq!(terms.len(), 5);
         assert_eq!(
-            query,
+            index_query(Some("\"s\""), &terms, &none),
             "\"s\" AND \"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\""
         );
-        assert_eq!(terms, 5);
-        let (query, _, _) = index_query(None, &words, false, &HashMap::new());
-        assert_eq!(query, "\"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\"");
-        let (query, terms, _) = index_query(Some("\"s\""), &["%".into()], false, &HashMap::new());
-        assert_eq!((query.as_str(), terms), ("\"s\"", 0));
+        assert_eq!(
+            index_query(None, &terms, &none),
+            "\"a\" AND \"b\" AND \"or\" AND \"near\"* AND \"x\""
+        );
+        let (terms, _) = terms_of(&["%".into()], false, &HashMap::new());
+        assert!(terms.is_empty());
+        assert_eq!(index_query(Some("\"s\""), &terms, &none), "\"s\"");
+    }
+
+    /// A connection with the two tables [`common_pairs`] reads: message
+    /// ids, and an index of `texts` (as the store indexes them) by id.
+    fn indexed(texts: &[String]) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE message_rows (id INTEGER PRIMARY KEY);
+             CREATE VIRTUAL TABLE message_index USING fts5(text, content='', detail=none);",
+        )
+        .unwrap();
+        for (id, text) in (1..).zip(texts) {
+            let mut form = String::new();
+            super::super::index::push_text(text, &mut form);
+            conn.execute("INSERT INTO message_rows (id) VALUES (?1)", [id])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO message_index (rowid, text) VALUES (?1, ?2)",
+                rusqlite::params![id, form],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    #[test]
+    fn a_pair_far_more_common_than_the_rarest_is_left_out() {
+        // `你们` in every message; `们测` and `测试` in one of fifty.
+        let texts: Vec<String> = (0..5_000)
+            .map(|i| match i % 50 {
+                0 => "我们测试一下".to_owned(),
+                1 => "你们测试完了吗".to_owned(),
+                _ => format!("你们好 {i}"),
+            })
+            .collect();
+        let conn = indexed(&texts);
+        let (terms, _) = terms_of(&["你们测试".into()], true, &HashMap::new());
+        assert_eq!(terms, ["\"你们\"", "\"们测\"", "\"测试\""]);
+        let left_out = common_pairs(&conn, &terms).unwrap();
+        assert_eq!(left_out, HashSet::from(["\"你们\"".to_owned()]));
+        assert_eq!(
+            index_query(None, &terms, &left_out),
+            "\"们测\" AND \"测试\""
+        );
+    }
+
+    #[test]
+    fn pairs_alike_and_words_other_than_cjk_stay() {
+        let texts: Vec<String> = (0..2_000).map(|i| format!("你们测试 rust {i}")).collect();
+        let conn = indexed(&texts);
+        let words = ["你们测试".to_owned(), "rust".to_owned()];
+        let (terms, _) = terms_of(&words, true, &HashMap::new());
+        assert!(common_pairs(&conn, &terms).unwrap().is_empty());
+        // One pair alone is never left out, however common.
+        let (terms, _) = terms_of(&["你们".into(), "rust".into()], true, &HashMap::new());
+        assert!(common_pairs(&conn, &terms).unwrap().is_empty());
+        // Nor in an empty history.
+        let (terms, _) = terms_of(&["你们测试".into()], true, &HashMap::new());
+        assert!(common_pairs(&indexed(&[]), &terms).unwrap().is_empty());
     }
 
     #[test]

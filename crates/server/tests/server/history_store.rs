@@ -264,6 +264,39 @@ async fn a_quiet_room_is_searched_whole_beneath_a_busy_one() {
     close(store, thread).await;
 }
 
+/// A Chinese word is found by its rarer pairs of characters alone when one
+/// of its pairs is in most messages (`你们` here): the search leaves that
+/// pair out of its index query, and the check of each candidate's text
+/// still finds exactly the messages with the whole word, in scope.
+#[tokio::test]
+async fn a_common_pair_left_out_changes_no_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, thread, first) = open(dir.path(), Retention::default());
+    let now = now_ms();
+    let mut expected = HashSet::new();
+    for i in 0..6_000u64 {
+        let id = first + i;
+        let room = format!("r{}", i % 3);
+        let text = match i % 40 {
+            // The word, and its pairs `们测` and `测试` without it.
+            0 => format!("你们测试一下 {i}"),
+            1 => format!("我们测试 {i}"),
+            2 => format!("你们 测试 {i}"),
+            _ => format!("你们好 {i}"),
+        };
+        if i % 40 == 0 && room != "r2" {
+            expected.insert(id);
+        }
+        store.message(room_message(id, now, &room, 2, text), None);
+    }
+    let mut q = query("你们测试");
+    q.limit = 500;
+    let page = store.search(q).await.unwrap();
+    let found: HashSet<u64> = page.messages.iter().map(|m| m.id).collect();
+    assert_eq!(found, expected);
+    close(store, thread).await;
+}
+
 /// A read queued right after many messages sees all of them, although the
 /// reader threads read on connections of their own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
