@@ -43,6 +43,11 @@ struct TlsServer {
 
 impl TlsServer {
     async fn start() -> TlsServer {
+        TlsServer::start_with(test_config()).await
+    }
+
+    /// A server with `base`'s settings (and an operator, `certop`).
+    async fn start_with(base: Config) -> TlsServer {
         let dir = tempfile::tempdir().unwrap();
         let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -68,7 +73,7 @@ impl TlsServer {
                 name: "certop".to_owned(),
                 hash: chatroom_server::accounts::hash_password(PASSWORD).unwrap(),
             }],
-            ..test_config()
+            ..base
         };
         let task = tokio::spawn(run(listeners, config, async {
             let _ = stopped.await;
@@ -423,6 +428,15 @@ impl JsonTls {
         self.writer.flush().await.unwrap();
     }
 
+    /// Reads until the server closes the connection.
+    async fn until_closed(&mut self) {
+        while tokio::time::timeout(WAIT, self.lines.next_line())
+            .await
+            .expect("the connection stayed open")
+            .is_ok_and(|line| line.is_some())
+        {}
+    }
+
     /// The next frame of type `ty` (others are skipped).
     async fn recv_type(&mut self, ty: &str) -> Value {
         loop {
@@ -510,5 +524,60 @@ async fn json_login_without_a_password_takes_a_certificate_the_account_lists() {
     let mut again = JsonTls::connect(&server, Some(&cert)).await;
     again.send(login).await;
     assert_eq!(again.recv_type("error").await["code"], "banned");
+    server.stop().await;
+}
+
+/// Where every login needs an account (`--require-account`), a listed
+/// certificate is one: a JSON login without a password and IRC's SASL
+/// EXTERNAL log in by it, while IRC registration without SASL still needs
+/// an account. A nickname in full-width letters is the account's (nicknames
+/// are width-mapped) and logs in by the same certificate.
+#[tokio::test]
+async fn a_certificate_is_an_account_where_every_login_needs_one() {
+    let server = TlsServer::start_with(Config {
+        require_account: true,
+        ..test_config()
+    })
+    .await;
+    register_account(server.json, "certivy").await;
+    let cert = ClientCert::new("certivy");
+    let mut owner = logged_in(&server, "certivy").await;
+    owner
+        .send_json(json!({"type": "cert_add", "fingerprint": cert.fingerprint}))
+        .await;
+    owner.recv_type("certs").await;
+    owner.send_json(json!({"type": "logout"})).await;
+    owner.until_closed().await;
+
+    // IRC registration alone, certificate or not, needs an account.
+    let mut bare = server.irc(Some(&cert)).await;
+    bare.send("NICK certivy").await;
+    bare.send("USER certivy 0 * :certivy").await;
+    assert_eq!(bare.until("464").await.command, "464");
+
+    // JSON: the certificate, no password, under a full-width nickname.
+    let wide = "\u{ff43}\u{ff45}\u{ff52}\u{ff54}\u{ff49}\u{ff56}\u{ff59}";
+    let mut c = JsonTls::connect(&server, Some(&cert)).await;
+    c.send(json!({"type": "login", "nickname": wide})).await;
+    assert_eq!(c.recv_type("welcome").await["nickname"], "certivy");
+    c.send(json!({"type": "cert_list", "ref": "list"})).await;
+    let certs = c.recv_type("certs").await;
+    assert_eq!(certs["fingerprints"], json!([cert.fingerprint]));
+    // Without the certificate, the same nickname needs the password.
+    let mut stranger = JsonTls::connect(&server, None).await;
+    stranger
+        .send(json!({"type": "login", "nickname": wide}))
+        .await;
+    assert_eq!(
+        stranger.recv_type("error").await["code"],
+        "account_required"
+    );
+    c.send(json!({"type": "logout"})).await;
+    c.until_closed().await;
+
+    // IRC: SASL EXTERNAL, then registration.
+    let mut irc = server.irc(Some(&cert)).await;
+    assert_eq!(commands(&external(&mut irc, "+").await), ["900", "903"]);
+    finish_registration(&mut irc, "certivy").await;
     server.stop().await;
 }
