@@ -859,7 +859,7 @@ mod tests {
 
     #[test]
     fn a_pair_far_more_common_than_the_rarest_is_left_out() {
-        // `你们` in every message; `们测` and `测试` in one of fifty.
+        // `你们` in 49 messages of 50; `们测` and `测试` in 2 of 50.
         let texts: Vec<String> = (0..5_000)
             .map(|i| match i % 50 {
                 0 => "我们测试一下".to_owned(),
