@@ -352,7 +352,7 @@ const PAIR_PROBE: u64 = 64;
 /// match lies (the index's newest matches, read in a fraction of a
 /// millisecond each). FTS5 reads the whole list of every term of a query,
 /// and in Chinese a pair such as `你们` is in one message of six, where
-/// one such as `户你` is in one of 1,700 (the bench's history of 13.8
+/// one such as `户你` is in one of 1,600 (the bench's history of 13.6
 /// million messages); the text of each candidate is checked for the whole
 /// word anyway (see [`is_pair`]). The rarest is always kept, and words other
 /// than CJK are never left out (a word's text alone does not say the index
