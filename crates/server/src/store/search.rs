@@ -351,7 +351,7 @@ const PAIR_PROBE: u64 = 64;
 /// how far back from the newest message their [`PAIR_PROBE`]th newest
 /// match lies (the index's newest matches, read in a fraction of a
 /// millisecond each). FTS5 reads the whole list of every term of a query,
-/// and in Chinese a pair such as `你们` is in one message of six, where
+/// and in Chinese a pair such as `你们` is in nearly one message in five, where
 /// one such as `户你` is in one of 1,600 (the bench's history of 13.6
 /// million messages); the text of each candidate is checked for the whole
 /// word anyway (see [`is_pair`]). The rarest is always kept, and words other
