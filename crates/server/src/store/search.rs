@@ -834,23 +834,23 @@ mod tests {
         assert_eq!(index_query(Some("\"s\""), &terms, &none), "\"s\"");
     }
 
-    /// A connection with the two tables [`common_pairs`] reads: message
-    /// ids, and an index of `texts` (as the store indexes them) by id.
+    /// A database in memory, made as the store makes one, whose messages
+    /// (in one room) have `texts`, indexed as the writer indexes them.
     fn indexed(texts: &[String]) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE message_rows (id INTEGER PRIMARY KEY);
-             CREATE VIRTUAL TABLE message_index USING fts5(text, content='', detail=none);",
-        )
-        .unwrap();
+        super::super::schema::prepare(&conn, None, 1).unwrap();
         for (id, text) in (1..).zip(texts) {
-            let mut form = String::new();
-            super::super::index::push_text(text, &mut form);
-            conn.execute("INSERT INTO message_rows (id) VALUES (?1)", [id])
-                .unwrap();
             conn.execute(
-                "INSERT INTO message_index (rowid, text) VALUES (?1, ?2)",
-                rusqlite::params![id, form],
+                "INSERT INTO message_rows (id, ts, place, speaker, body) VALUES (?1, 0, 1, 1, '')",
+                [id],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO message_index (rowid, terms) VALUES (?1, ?2)",
+                rusqlite::params![
+                    id,
+                    super::super::index::terms(text, Some("r"), (1, "ann"), None)
+                ],
             )
             .unwrap();
         }
