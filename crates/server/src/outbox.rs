@@ -9,8 +9,10 @@
 //! grows past the budget.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use chatroom_prefetch::{prefetch, prefetch_address};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
@@ -80,9 +82,29 @@ struct State {
     close: Option<CloseReason>,
 }
 
-/// The bounded outbound queue of one connection.
-pub struct Outbox {
+/// What a push reads and writes but the frame's slot, in one 64-byte cache
+/// line: the lock, the queue's header, and where the next frame goes.
+#[repr(align(64))]
+struct Line {
     state: Mutex<State>,
+    /// The address of the queue's slot the next push writes, kept under
+    /// the lock and read without it: only a hint for [`Outbox::prefetch_slot`]
+    /// (0 when the queue has no room yet).
+    next_slot: AtomicUsize,
+}
+
+/// The bounded outbound queue of one connection.
+///
+/// A room's message is pushed into every member's outbox, one after
+/// another, by the task that publishes it, while each member's driver takes
+/// its queue on whichever core it runs. So a push mostly finds the
+/// outbox's lock and the queue's slot out of its core's cache, and waits
+/// for memory. The fan-out announces both lines some members ahead
+/// ([`Outbox::prefetch`], [`Outbox::prefetch_slot`]), so that those loads
+/// overlap rather than follow each other (`docs/benchmarks.md`,
+/// "Prefetching the fan-out").
+pub struct Outbox {
+    line: Line,
     wake: Notify,
     /// Woken only by closing, for a driver blocked on a full socket (it no
     /// longer listens to `wake`, which every push after a take would fire).
@@ -97,11 +119,14 @@ impl Outbox {
     /// An empty queue that holds at most `budget` unwritten bytes.
     pub fn new(budget: usize) -> Self {
         Outbox {
-            state: Mutex::new(State {
-                queue: VecDeque::new(),
-                bytes: 0,
-                close: None,
-            }),
+            line: Line {
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    bytes: 0,
+                    close: None,
+                }),
+                next_slot: AtomicUsize::new(0),
+            },
             wake: Notify::new(),
             closing: Notify::new(),
             drained: Notify::new(),
@@ -109,12 +134,41 @@ impl Outbox {
         }
     }
 
+    /// Starts loading what a push reads first (the lock and the queue's
+    /// header, and the wake-up a push to an empty queue fires), for a
+    /// fan-out some members ahead of its pushes.
+    pub fn prefetch(&self) {
+        prefetch(&self.line);
+        prefetch(&self.wake);
+    }
+
+    /// Starts loading the queue's slot the next push writes, by the hint
+    /// the last push or take left. For a fan-out a few members ahead of its
+    /// pushes, after [`Outbox::prefetch`] has had time to bring the hint.
+    pub fn prefetch_slot(&self) {
+        prefetch_address(self.line.next_slot.load(Ordering::Relaxed));
+    }
+
+    /// Records where the next push writes (see [`Line::next_slot`]): after
+    /// the last frame queued, or, with none, at the start of the buffer
+    /// (`take` leaves an empty queue starting there). A full queue grows
+    /// at the next push, which the hint cannot know: it is then stale,
+    /// which costs one wasted load.
+    fn hint_next_slot(&self, queue: &VecDeque<Bytes>) {
+        let slot = match queue.back() {
+            Some(last) => (last as *const Bytes).wrapping_add(1) as usize,
+            None if queue.capacity() > 0 => queue.as_slices().0.as_ptr() as usize,
+            None => 0,
+        };
+        self.line.next_slot.store(slot, Ordering::Relaxed);
+    }
+
     /// Queues one encoded frame. Passing the budget closes the outbox with
     /// [`CloseReason::SlowConsumer`] and drops everything queued. An empty
     /// frame is nothing to send and is not queued (a zero-length write
     /// would read as a closed connection).
     pub fn push(&self, frame: Bytes) -> Pushed {
-        let mut state = self.state.lock();
+        let mut state = self.line.state.lock();
         if state.close.is_some() {
             return Pushed::Refused;
         }
@@ -124,6 +178,7 @@ impl Outbox {
         if state.bytes + frame.len() > self.budget {
             state.close = Some(CloseReason::SlowConsumer);
             state.queue = VecDeque::new();
+            self.hint_next_slot(&state.queue);
             drop(state);
             self.wake.notify_one();
             self.closing.notify_one();
@@ -133,6 +188,7 @@ impl Outbox {
         let was_empty = state.queue.is_empty();
         state.bytes += frame.len();
         state.queue.push_back(frame);
+        self.hint_next_slot(&state.queue);
         drop(state);
         if was_empty {
             self.wake.notify_one();
@@ -144,7 +200,7 @@ impl Outbox {
     /// already queued is still written, new pushes are refused. This is how
     /// the server ends someone else's connection (an operator's kill or ban).
     pub fn close(&self, reason: CloseReason) {
-        let mut state = self.state.lock();
+        let mut state = self.line.state.lock();
         if state.close.is_none() {
             state.close = Some(reason);
         }
@@ -156,38 +212,42 @@ impl Outbox {
 
     /// Why the outbox is closing, if it is.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.state.lock().close
+        self.line.state.lock().close
     }
 
     /// Moves everything queued onto the end of `into` (the driver's list of
     /// frames being written). Returns the close reason, if any.
     pub fn take(&self, into: &mut VecDeque<Bytes>) -> Option<CloseReason> {
-        let mut state = self.state.lock();
+        let mut state = self.line.state.lock();
         if into.is_empty() {
             std::mem::swap(&mut state.queue, into);
         } else {
             into.append(&mut state.queue);
         }
+        // Empty now; the next frame goes to the start of its buffer.
+        state.queue.clear();
+        self.hint_next_slot(&state.queue);
         state.close
     }
 
     /// Whether more than half the budget is waiting to be written: the
     /// driver then stops taking input until the client reads some.
     pub fn is_half_full(&self) -> bool {
-        self.state.lock().bytes > self.budget / 2
+        self.line.state.lock().bytes > self.budget / 2
     }
 
     /// Frees the queue's memory if nothing is queued (a quiet connection).
     pub fn release_idle(&self) {
-        let mut state = self.state.lock();
+        let mut state = self.line.state.lock();
         if state.queue.is_empty() {
             state.queue = VecDeque::new();
+            self.hint_next_slot(&state.queue);
         }
     }
 
     /// Records that `n` bytes were written to the socket.
     pub fn written(&self, n: usize) {
-        let mut state = self.state.lock();
+        let mut state = self.line.state.lock();
         let half = self.budget / 2;
         let was_over = state.bytes > half;
         state.bytes = state.bytes.saturating_sub(n);
@@ -202,7 +262,7 @@ impl Outbox {
     pub async fn wait_half_drained(&self) -> bool {
         loop {
             {
-                let state = self.state.lock();
+                let state = self.line.state.lock();
                 if state.close.is_some() {
                     return false;
                 }
@@ -241,6 +301,63 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where `outbox`'s newest queued frame is.
+    fn newest_slot(outbox: &Outbox) -> usize {
+        let state = outbox.line.state.lock();
+        state.queue.back().map_or(0, |b| b as *const Bytes as usize)
+    }
+
+    #[test]
+    fn what_a_push_reads_is_one_cache_line() {
+        assert!(
+            std::mem::size_of::<Line>() <= 64,
+            "{}",
+            std::mem::size_of::<Line>()
+        );
+        assert_eq!(std::mem::align_of::<Line>(), 64);
+    }
+
+    #[test]
+    fn the_hint_names_the_slot_the_next_push_writes() {
+        let frame = || Bytes::from_static(b"x");
+        let outbox = Outbox::new(100);
+        // Nothing allocated yet: no hint.
+        assert_eq!(outbox.line.next_slot.load(Ordering::Relaxed), 0);
+        outbox.push(frame());
+        outbox.push(frame());
+        // Behind the last frame, while the buffer has room.
+        for _ in 0..2 {
+            let hint = outbox.line.next_slot.load(Ordering::Relaxed);
+            outbox.push(frame());
+            assert_eq!(newest_slot(&outbox), hint);
+        }
+        // Taken by a driver whose list is empty: the queue gets that
+        // list's buffer, written from the front (so not starting at its
+        // first slot), and the next frame goes to the buffer's start.
+        let mut written = VecDeque::with_capacity(8);
+        written.extend([frame(), frame()]);
+        written.pop_front();
+        written.pop_front();
+        outbox.take(&mut written);
+        assert_eq!(written.len(), 4);
+        let hint = outbox.line.next_slot.load(Ordering::Relaxed);
+        assert_ne!(hint, 0);
+        outbox.push(frame());
+        assert_eq!(newest_slot(&outbox), hint);
+        // Taken into a list that holds frames already: the queue keeps its
+        // buffer, and the next frame goes to its start again.
+        outbox.push(frame());
+        outbox.take(&mut written);
+        assert_eq!(written.len(), 6);
+        let hint = outbox.line.next_slot.load(Ordering::Relaxed);
+        outbox.push(frame());
+        assert_eq!(newest_slot(&outbox), hint);
+        // Let go when idle: no hint again.
+        outbox.take(&mut written);
+        outbox.release_idle();
+        assert_eq!(outbox.line.next_slot.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn frames_come_out_in_order() {

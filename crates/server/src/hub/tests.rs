@@ -102,6 +102,48 @@ fn a_join_splits_history_from_live_at_its_horizon() {
     assert_eq!(names, ["alice", "bob"]);
 }
 
+/// The texts of the messages queued for `peer` since the last read.
+fn messages(peer: &Peer) -> Vec<String> {
+    peer.frames()
+        .into_iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_room_fan_out_reaches_every_member_once_and_in_order() {
+    // Rooms smaller and larger than how far ahead the fan-out prefetches
+    // (`publish.rs`), so that every step runs out before the last member.
+    for size in [1, 3, 5, 9, 17, 40] {
+        let hub = hub(0);
+        let room = format!("hall{size}");
+        let peers: Vec<Peer> = (0..size)
+            .map(|n| {
+                let peer = Peer::login(&hub, &format!("p{size}x{n}"));
+                join(&hub, &peer, &room);
+                peer
+            })
+            .collect();
+        for peer in &peers {
+            peer.frames();
+        }
+        let speaker = &peers[size / 2];
+        for text in ["one", "two", "three"] {
+            hub.say(&speaker.client, Some(&room), text, Style::default(), None)
+                .unwrap();
+        }
+        for (n, peer) in peers.iter().enumerate() {
+            let heard = messages(peer);
+            if n == size / 2 {
+                assert!(heard.is_empty(), "the speaker hears itself: {heard:?}");
+            } else {
+                assert_eq!(heard, ["one", "two", "three"], "member {n} of {size}");
+            }
+        }
+    }
+}
+
 #[test]
 fn someone_sharing_several_rooms_hears_of_a_rename_once() {
     let hub = hub(0);

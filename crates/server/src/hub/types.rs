@@ -113,6 +113,15 @@ impl Client {
         }
     }
 
+    /// Starts loading what [`Client::deliver`] reads of the client (its
+    /// flags and where its outbox is), for a fan-out some members ahead of
+    /// its deliveries (see [`Outbox`](crate::outbox::Outbox)).
+    pub(super) fn prefetch(&self) {
+        chatroom_prefetch::prefetch(&self.gathering);
+        chatroom_prefetch::prefetch(&self.wants);
+        chatroom_prefetch::prefetch(&self.outbox);
+    }
+
     /// Queues `event` as something the client receives, never as an
     /// answer to its request (a message to oneself, as its recipient).
     pub(super) fn receive(&self, event: &Event) {
