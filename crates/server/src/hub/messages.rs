@@ -202,9 +202,11 @@ impl Hub {
             ts,
         );
         if recipient.person.id == client.id {
-            // To oneself: received (not an answer to the request), and
-            // echoed as well if asked.
+            // To oneself: received (not an answer to the request, so not
+            // through `publish`, which would gather it as one; counted as
+            // `publish` counts), and echoed as well if asked.
             recipient.client.receive(&event);
+            state.deliveries.inc();
             if client.echo() {
                 state.publish(Audience::User(client.id), &event);
             }

@@ -152,23 +152,26 @@ async fn metrics_count_logins_messages_deliveries_and_connections_by_protocol() 
 
     // A room message to four others (acknowledged once stored, so counted
     // by then), an IRC direct message (its PONG comes after it was
-    // handled) and a JSON one (acknowledged).
+    // handled), a JSON one (acknowledged) and one to oneself.
     ann.say_in("lobby", "hello").await;
     carol.send("PRIVMSG bob :psst").await;
     carol.sync().await;
     ann.send_json(json!({"type": "direct", "to": "web", "message": "hi", "ref": "d"}))
         .await;
     ann.recv_type("ack").await;
+    ann.send_json(json!({"type": "direct", "to": "ann", "message": "note", "ref": "n"}))
+        .await;
+    ann.recv_type("ack").await;
 
     let said = scrape(addr).await;
     assert_eq!(said.messages("room"), 1.0);
-    assert_eq!(said.messages("direct"), 2.0);
+    assert_eq!(said.messages("direct"), 3.0);
     assert_eq!(
         said.get("chatroom_deliveries_total") - logged_in.get("chatroom_deliveries_total"),
-        4.0 + 1.0 + 1.0,
-        "four lobby members, then one recipient per direct message"
+        4.0 + 1.0 + 1.0 + 1.0,
+        "four lobby members, then one recipient per direct message, oneself too"
     );
-    assert_eq!(said.get("chatroom_fanout_seconds_count"), 3.0);
+    assert_eq!(said.get("chatroom_fanout_seconds_count"), 4.0);
     assert!(
         said.get("chatroom_fanout_seconds_sum") > 0.0,
         "fan-out takes some time"
