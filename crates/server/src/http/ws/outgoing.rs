@@ -201,7 +201,7 @@ mod tests {
             if read.len() >= count {
                 return read;
             }
-            let mut chunk = [0u8; 4096];
+            let mut chunk = vec![0u8; 1 << 16];
             let n = tokio::time::timeout(Duration::from_secs(20), peer.read(&mut chunk))
                 .await
                 .expect("frames in time")
@@ -250,9 +250,16 @@ mod tests {
             .map(|l| (OpCode::Data(Data::Binary), without_line_end(l).to_vec()))
             .collect();
         let reader = tokio::spawn(async move { frames(&mut peer, 50).await });
+        write_all(&mut writer, &mut writing).await;
+        assert_eq!(reader.await.unwrap(), expected);
+        assert_eq!(writer.unsent.capacity(), 0, "the buffer is given back");
+    }
+
+    /// Writes everything in `writing` as the connection driver does:
+    /// what a write consumed comes off the front, then a flush.
+    async fn write_all(writer: &mut Outgoing<DuplexStream>, writing: &mut VecDeque<Bytes>) {
         while !writing.is_empty() {
-            let n = poll_fn(|cx| writer.poll_write(cx, &writing)).await.unwrap();
-            let mut n = n;
+            let mut n = poll_fn(|cx| writer.poll_write(cx, writing)).await.unwrap();
             while n > 0 {
                 let front = writing.front_mut().unwrap();
                 if front.len() <= n {
@@ -265,8 +272,35 @@ mod tests {
             }
         }
         poll_fn(|cx| writer.poll_flush(cx)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn lines_of_every_header_size_and_ending_are_one_message_each() {
+        // Around the lengths where the header grows (125/126 and
+        // 65,535/65,536 bytes), with either line end, alone or with
+        // another line in the same frame, and empty lines (not sent).
+        let mut queued = Vec::new();
+        let mut expected = Vec::new();
+        for len in [
+            0, 1, 123, 124, 125, 126, 127, 128, 65_533, 65_534, 65_535, 65_536, 65_537,
+        ] {
+            for end in ["\n", "\r\n"] {
+                let line = "y".repeat(len);
+                queued.push(format!("{line}{end}"));
+                queued.push(format!("{line}{end}second{end}"));
+                for sent in [vec![line.clone()], vec![line.clone(), "second".into()]] {
+                    expected.extend(sent.into_iter().filter(|l| !l.is_empty()));
+                }
+            }
+        }
+        let expected: Vec<_> = expected.iter().map(|l| text(l.as_bytes())).collect();
+        let (ours, mut peer) = duplex(1 << 16);
+        let mut writer = Outgoing::new(ours, false, Arc::new(Shared::default()));
+        let mut writing: VecDeque<Bytes> = queued.into_iter().map(Bytes::from).collect();
+        let count = expected.len();
+        let reader = tokio::spawn(async move { frames(&mut peer, count).await });
+        write_all(&mut writer, &mut writing).await;
         assert_eq!(reader.await.unwrap(), expected);
-        assert_eq!(writer.unsent.capacity(), 0, "the buffer is given back");
     }
 
     #[tokio::test]
