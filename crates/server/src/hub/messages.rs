@@ -202,11 +202,8 @@ impl Hub {
             ts,
         );
         if recipient.person.id == client.id {
-            // To oneself: received (not an answer to the request, so not
-            // through `publish`, which would gather it as one; counted as
-            // `publish` counts), and echoed as well if asked.
-            recipient.client.receive(&event);
-            state.deliveries.inc();
+            // To oneself: received, and echoed as well if asked.
+            state.publish_to_self(&recipient.client, &event);
             if client.echo() {
                 state.publish(Audience::User(client.id), &event);
             }
@@ -335,7 +332,7 @@ impl Hub {
                 let to_nick = recipient.person.nick.clone();
                 let event = Event::new(kind(TagTarget::User(id, to_nick.clone()), from), ts);
                 if id == client.id {
-                    recipient.client.receive(&event);
+                    state.publish_to_self(&recipient.client, &event);
                 } else {
                     state.publish(Audience::User(id), &event);
                 }

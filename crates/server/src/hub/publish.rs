@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use super::state::State;
-use super::types::UserId;
+use super::types::{Client, UserId};
 use crate::cluster::SharedRoom;
 use crate::event::{Event, EventKind};
 
@@ -106,6 +106,15 @@ impl State {
             _ => None,
         };
         cluster.pass_on(audience, event, room);
+    }
+
+    /// Queues `event` for `recipient`, who caused it (a message or a
+    /// `TAGMSG` to oneself), as something they receive rather than as an
+    /// answer to their request (which `publish_here` would gather it as),
+    /// and counts the delivery as `publish_here` does.
+    pub fn publish_to_self(&self, recipient: &Client, event: &Event) {
+        recipient.receive(event);
+        self.deliveries.inc();
     }
 
     /// Queues `event` for everyone in `audience` on this node, each in

@@ -145,6 +145,29 @@ fn a_room_fan_out_reaches_every_member_once_and_in_order() {
 }
 
 #[test]
+fn what_one_sends_oneself_counts_as_one_delivery() {
+    let hub = hub(0);
+    let alice = Peer::login(&hub, "alice");
+    let deliveries = || hub.state.lock().deliveries.get();
+    let before = deliveries();
+    hub.direct(&alice.client, "alice", "note", Style::default(), |_, _| {
+        None
+    })
+    .unwrap();
+    assert_eq!(deliveries(), before + 1, "a direct message");
+    let tags: Arc<[(String, Option<String>)]> = Arc::from(vec![("+typing".into(), None)]);
+    hub.tag_message(&alice.client, TagTo::User("alice"), tags)
+        .unwrap();
+    assert_eq!(deliveries(), before + 2, "a TAGMSG");
+    let notes: Vec<Value> = alice
+        .frames()
+        .into_iter()
+        .filter(|f| f["type"] == "direct")
+        .collect();
+    assert_eq!(notes.len(), 1, "received, not echoed: {notes:?}");
+}
+
+#[test]
 fn someone_sharing_several_rooms_hears_of_a_rename_once() {
     let hub = hub(0);
     let alice = Peer::login(&hub, "alice");
