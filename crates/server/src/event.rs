@@ -23,6 +23,23 @@ pub enum Format {
     Irc(IrcFormat),
 }
 
+/// What a client's transport takes its events as: lines (a byte stream:
+/// TCP, TLS), or WebSocket messages, one per line, which the event frames
+/// once for all its receivers over WebSocket ([`Event::framed`]) so that
+/// their writers copy them as a byte stream's do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// The lines as they are.
+    #[default]
+    Lines,
+    /// One WebSocket message per line: binary ones (`binary.ircv3.net`)
+    /// or text.
+    WebSocket {
+        /// Binary messages rather than text.
+        binary: bool,
+    },
+}
+
 /// Which tags IRC lines carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum IrcTags {
@@ -477,6 +494,9 @@ pub struct Event {
     /// When it happened (ms since the epoch), for presence timestamps.
     ts: i64,
     cache: [OnceLock<Bytes>; Format::SLOTS],
+    /// The encodings as WebSocket messages, text then binary, made when
+    /// the first receiver over WebSocket needs one.
+    websocket: OnceLock<Box<[OnceLock<Bytes>; 2 * Format::SLOTS]>>,
 }
 
 impl Event {
@@ -486,6 +506,7 @@ impl Event {
             kind,
             ts,
             cache: Default::default(),
+            websocket: OnceLock::new(),
         })
     }
 
@@ -528,6 +549,19 @@ impl Event {
                 Format::Json => crate::json::events::encode(&self.kind, self.ts),
                 Format::Irc(irc) => crate::irc::events::encode(&self.kind, self.ts, irc),
             })
+            .clone()
+    }
+
+    /// The event in `format`, framed as `framing` says: over WebSocket,
+    /// each line as one message, made on first use from [`Event::encoded`].
+    pub fn framed(&self, format: Format, framing: Framing) -> Bytes {
+        let Framing::WebSocket { binary } = framing else {
+            return self.encoded(format);
+        };
+        let (_, slot) = format.for_kind(&self.kind);
+        let slots = self.websocket.get_or_init(Default::default);
+        slots[usize::from(binary) * Format::SLOTS + slot]
+            .get_or_init(|| crate::http::websocket_messages(binary, &self.encoded(format)))
             .clone()
     }
 }
@@ -593,6 +627,44 @@ mod tests {
             event.encoded(Format::Irc(IrcFormat::default())).as_ptr()
         );
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn each_framing_is_made_once_from_its_format_and_shared() {
+        let event = Event::new(
+            EventKind::Join {
+                room: "lobby".into(),
+                who: bob(),
+                realname: "Bob".into(),
+            },
+            0,
+        );
+        let irc = Format::Irc(IrcFormat::default());
+        for format in [Format::Json, irc] {
+            let lines = event.encoded(format);
+            assert_eq!(
+                event.framed(format, Framing::Lines).as_ptr(),
+                lines.as_ptr()
+            );
+            for binary in [false, true] {
+                let framing = Framing::WebSocket { binary };
+                let framed = event.framed(format, framing);
+                assert_eq!(framed, crate::http::websocket_messages(binary, &lines));
+                assert_eq!(
+                    framed.as_ptr(),
+                    event.framed(format, framing).as_ptr(),
+                    "the same bytes, not a copy"
+                );
+            }
+        }
+        // Text and binary, JSON and IRC: four encodings, none shared.
+        let all: std::collections::HashSet<Bytes> = [Format::Json, irc]
+            .into_iter()
+            .flat_map(|format| {
+                [false, true].map(|binary| event.framed(format, Framing::WebSocket { binary }))
+            })
+            .collect();
+        assert_eq!(all.len(), 4);
     }
 
     #[test]

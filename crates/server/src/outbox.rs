@@ -16,6 +16,8 @@ use chatroom_prefetch::{prefetch, prefetch_address};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 
+use crate::event::Framing;
+
 /// Why a connection is being closed by the server side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CloseReason {
@@ -113,11 +115,20 @@ pub struct Outbox {
     /// by closing: for input held back until the client reads its replies.
     drained: Notify,
     budget: usize,
+    /// What the connection's transport takes events as.
+    framing: Framing,
 }
 
 impl Outbox {
-    /// An empty queue that holds at most `budget` unwritten bytes.
+    /// An empty queue that holds at most `budget` unwritten bytes, of
+    /// lines.
     pub fn new(budget: usize) -> Self {
+        Outbox::with_framing(budget, Framing::Lines)
+    }
+
+    /// An empty queue that holds at most `budget` unwritten bytes, for a
+    /// transport that takes events as `framing` says.
+    pub fn with_framing(budget: usize, framing: Framing) -> Self {
         Outbox {
             line: Line {
                 state: Mutex::new(State {
@@ -131,7 +142,14 @@ impl Outbox {
             closing: Notify::new(),
             drained: Notify::new(),
             budget,
+            framing,
         }
+    }
+
+    /// What the connection's transport takes events as: the hub queues
+    /// them framed so (`Event::framed`).
+    pub fn framing(&self) -> Framing {
+        self.framing
     }
 
     /// Starts loading what a push reads first (the lock and the queue's

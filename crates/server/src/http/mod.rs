@@ -39,6 +39,7 @@ use tracing::debug;
 use crate::limits::Ticket;
 use crate::server::Shared;
 pub(crate) use origin::Origins;
+pub(crate) use ws::websocket_messages;
 
 /// What the HTTP listeners need besides what every connection needs.
 pub(crate) struct HttpSettings {

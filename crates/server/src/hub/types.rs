@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::accounts::{AccountSettings, Identity};
 use crate::certfp::Fingerprint;
-use crate::event::{Event, Format, Person};
+use crate::event::{Event, Format, Framing, Person};
 use crate::outbox::Outbox;
 
 /// A user id: 0 is System, users count up from 1.
@@ -29,6 +29,8 @@ pub struct Client {
     /// Their outbound queue.
     pub outbox: Arc<Outbox>,
     format: AtomicU8,
+    /// What its transport takes events as (its outbox's).
+    framing: Framing,
     echo: AtomicBool,
     wants: AtomicU32,
     /// Whether what the client's own request causes is being gathered
@@ -54,13 +56,14 @@ impl Client {
         Client {
             id,
             address,
-            outbox,
             format: AtomicU8::new(format.index()),
+            framing: outbox.framing(),
             echo: AtomicBool::new(echo),
             wants: AtomicU32::new(0),
             gathering: AtomicBool::new(false),
             answers: parking_lot::Mutex::new(Vec::new()),
             active: AtomicI64::new(crate::clock::now_ms()),
+            outbox,
         }
     }
 
@@ -123,10 +126,11 @@ impl Client {
     }
 
     /// Queues `event` as something the client receives, never as an
-    /// answer to its request (a message to oneself, as its recipient).
+    /// answer to its request (a message to oneself, as its recipient),
+    /// framed for its transport.
     pub(super) fn receive(&self, event: &Event) {
         if self.takes(event) {
-            self.outbox.push(event.encoded(self.format()));
+            self.outbox.push(event.framed(self.format(), self.framing));
         }
     }
 

@@ -49,7 +49,9 @@ type ReasonLabel = [(&'static str, &'static str); 1];
 #[derive(Debug, Clone)]
 pub(crate) struct DriverMetrics {
     /// Bytes of protocol frames written to clients' sockets (TCP, TLS
-    /// before encryption, or WebSocket payloads), counted once per write.
+    /// before encryption, or over WebSocket what was queued: answers'
+    /// payloads, events as the messages they were framed as), counted
+    /// once per write.
     pub(crate) sent_bytes: Counter,
     /// Inputs refused by a rate limit (the connection stays).
     pub(crate) rate_limited: Counter,
@@ -80,7 +82,7 @@ impl DriverMetrics {
     pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register_with_unit(
             "sent",
-            "Bytes of protocol frames written to clients (WebSocket framing and TLS not counted)",
+            "Bytes of protocol frames written to clients (TLS not counted; WebSocket framing only for events)",
             Unit::Bytes,
             self.sent_bytes.clone(),
         );

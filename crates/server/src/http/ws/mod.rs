@@ -44,6 +44,7 @@ use self::incoming::{Incoming, ReadOnly};
 use self::outgoing::Outgoing;
 use super::{AppState, Connection};
 use crate::conn::{Cost, Flow, MessageStream, Session, drive};
+use crate::event::Framing;
 use crate::irc::IrcSession;
 use crate::json::JsonSession;
 use crate::limits::Ticket;
@@ -80,6 +81,13 @@ mod code {
     pub const POLICY: u16 = 1008;
     /// A message over the size limit.
     pub const TOO_BIG: u16 = 1009;
+}
+
+/// Each line of `lines` as one WebSocket message, binary or text, ready
+/// for the writer to copy: how an event is framed once for all its
+/// receivers over WebSocket (`Event::framed`).
+pub(crate) fn websocket_messages(binary: bool, lines: &[u8]) -> Bytes {
+    frame::messages(if binary { frame::BINARY } else { frame::TEXT }, lines)
 }
 
 /// What the two halves of a WebSocket connection and its session share.
@@ -206,7 +214,10 @@ async fn run<S>(
     let stream = WebSocketStream::from_raw_socket(ReadOnly(read), Role::Server, Some(config)).await;
     let reader = MessageStream(Incoming::new(stream, wire, peer, state.clone()));
     let writer = Outgoing::new(write, binary, state.clone());
-    let outbox = Arc::new(Outbox::new(shared.outbox_bytes));
+    let outbox = Arc::new(Outbox::with_framing(
+        shared.outbox_bytes,
+        Framing::WebSocket { binary },
+    ));
     let hub = shared.hub.clone();
     let settings = shared.driver.clone();
     let places = (

@@ -107,17 +107,13 @@ impl<W: AsyncWrite + Unpin + Send> Outgoing<W> {
     }
 }
 
-/// `line` without its line end (`\n` or `\r\n`).
-fn without_line_end(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\n")
-        .map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
 impl<W: AsyncWrite + Unpin + Send> Outbound for Outgoing<W> {
     /// Each line of the queued frames as one message, as many as fit the
     /// gather buffer, in one write; counts the bytes of the lines encoded,
     /// line ends included (what the socket did not take yet is kept and
-    /// written first next time).
+    /// written first next time). A queued frame that is messages already
+    /// (an event, framed once for all its receivers: `Event::framed`) is
+    /// copied as it is, whole, as the byte stream copies its frames.
     fn poll_write(
         &mut self,
         cx: &mut Context<'_>,
@@ -128,11 +124,17 @@ impl<W: AsyncWrite + Unpin + Send> Outbound for Outgoing<W> {
             self.push_control(buf);
             let mut consumed = 0;
             'frames: for queued in writing {
+                if frame::is_messages(queued) {
+                    if consumed > 0 && buf.len() + queued.len() > GATHER_BYTES {
+                        break;
+                    }
+                    buf.extend_from_slice(queued);
+                    consumed += queued.len();
+                    continue;
+                }
                 let mut start = 0;
                 while start < queued.len() {
-                    let end = memchr::memchr(b'\n', &queued[start..])
-                        .map_or(queued.len(), |at| start + at + 1);
-                    let text = without_line_end(&queued[start..end]);
+                    let (text, end) = frame::line_at(queued, start);
                     if consumed > 0 && buf.len() + MAX_HEADER + text.len() > GATHER_BYTES {
                         break 'frames;
                     }
@@ -247,7 +249,7 @@ mod tests {
         let mut writing: VecDeque<Bytes> = lines.iter().cloned().map(Bytes::from).collect();
         let expected: Vec<(OpCode, Vec<u8>)> = lines
             .iter()
-            .map(|l| (OpCode::Data(Data::Binary), without_line_end(l).to_vec()))
+            .map(|l| (OpCode::Data(Data::Binary), frame::line_at(l, 0).0.to_vec()))
             .collect();
         let reader = tokio::spawn(async move { frames(&mut peer, 50).await });
         write_all(&mut writer, &mut writing).await;
@@ -297,6 +299,35 @@ mod tests {
         let (ours, mut peer) = duplex(1 << 16);
         let mut writer = Outgoing::new(ours, false, Arc::new(Shared::default()));
         let mut writing: VecDeque<Bytes> = queued.into_iter().map(Bytes::from).collect();
+        let count = expected.len();
+        let reader = tokio::spawn(async move { frames(&mut peer, count).await });
+        write_all(&mut writer, &mut writing).await;
+        assert_eq!(reader.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn framed_events_go_out_as_they_are_among_lines() {
+        // Events framed once for all their receivers (`Event::framed`),
+        // small and larger than the gather buffer, between answers
+        // queued as lines, through a pipe that takes a little at a time:
+        // every message once, in order, none cut.
+        let mut queued = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..300 {
+            let big = "z".repeat(if i % 100 == 7 { 70_000 } else { i });
+            let event = format!(":a PRIVMSG #r :{i} {big}\r\n:a PRIVMSG #r :{i} more\r\n");
+            queued.push(frame::messages(frame::TEXT, event.as_bytes()));
+            expected.push(format!(":a PRIVMSG #r :{i} {big}"));
+            expected.push(format!(":a PRIVMSG #r :{i} more"));
+            if i % 3 == 0 {
+                queued.push(Bytes::from(format!(":s NOTICE a :answer {i}\r\n")));
+                expected.push(format!(":s NOTICE a :answer {i}"));
+            }
+        }
+        let expected: Vec<_> = expected.iter().map(|l| text(l.as_bytes())).collect();
+        let (ours, mut peer) = duplex(4096);
+        let mut writer = Outgoing::new(ours, false, Arc::new(Shared::default()));
+        let mut writing: VecDeque<Bytes> = queued.into();
         let count = expected.len();
         let reader = tokio::spawn(async move { frames(&mut peer, count).await });
         write_all(&mut writer, &mut writing).await;
