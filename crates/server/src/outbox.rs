@@ -9,7 +9,7 @@
 //! grows past the budget.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chatroom_prefetch::{prefetch, prefetch_address};
@@ -117,6 +117,10 @@ pub struct Outbox {
     budget: usize,
     /// What the connection's transport takes events as.
     framing: Framing,
+    /// A reply that came after its request was handled is queued
+    /// ([`Outbox::push_reply`]); cleared when the driver takes the queue.
+    /// Outside [`Line`]: rare, and read by the driver when it wakes.
+    reply: AtomicBool,
 }
 
 impl Outbox {
@@ -143,6 +147,7 @@ impl Outbox {
             drained: Notify::new(),
             budget,
             framing,
+            reply: AtomicBool::new(false),
         }
     }
 
@@ -214,6 +219,27 @@ impl Outbox {
         Pushed::Queued
     }
 
+    /// Queues a reply to the client's own request that comes after the
+    /// request was handled (an acknowledgement, once its message is
+    /// durable), as [`Outbox::push`] does, and wakes the driver even while
+    /// it gathers room traffic for a later write: the client waits for
+    /// this one ([`Outbox::reply_waiting`]).
+    pub fn push_reply(&self, frame: Bytes) -> Pushed {
+        let pushed = self.push(frame);
+        if pushed == Pushed::Queued {
+            self.reply.store(true, Ordering::Release);
+            self.wake.notify_one();
+        }
+        pushed
+    }
+
+    /// Whether a reply pushed with [`Outbox::push_reply`] waits in the
+    /// queue: the driver then writes at once rather than waiting out its
+    /// linger window.
+    pub fn reply_waiting(&self) -> bool {
+        self.reply.load(Ordering::Acquire)
+    }
+
     /// Marks the outbox closing for `reason` (the first reason wins); what is
     /// already queued is still written, new pushes are refused. This is how
     /// the server ends someone else's connection (an operator's kill or ban).
@@ -244,6 +270,7 @@ impl Outbox {
         }
         // Empty now; the next frame goes to the start of its buffer.
         state.queue.clear();
+        self.reply.store(false, Ordering::Relaxed);
         self.hint_next_slot(&state.queue);
         state.close
     }
@@ -466,6 +493,38 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_reply_wakes_the_driver_behind_queued_frames_and_is_marked() {
+        let outbox = std::sync::Arc::new(Outbox::new(100));
+        outbox.push(Bytes::from_static(b"room traffic"));
+        // The driver took that wake-up and now waits out its linger
+        // window; another push to the waiting queue wakes nobody.
+        outbox.wait().await;
+        outbox.push(Bytes::from_static(b"more traffic"));
+        assert!(!outbox.reply_waiting());
+        let waiter = {
+            let outbox = outbox.clone();
+            tokio::spawn(async move { outbox.wait().await })
+        };
+        outbox.push_reply(Bytes::from_static(b"ack"));
+        tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(outbox.reply_waiting());
+        let mut taken = VecDeque::new();
+        outbox.take(&mut taken);
+        assert_eq!(taken.len(), 3);
+        assert!(!outbox.reply_waiting(), "taken with the rest");
+        // Refused once closing: nothing is marked.
+        outbox.close(CloseReason::Logout);
+        assert_eq!(
+            outbox.push_reply(Bytes::from_static(b"ack")),
+            Pushed::Refused
+        );
+        assert!(!outbox.reply_waiting());
     }
 
     #[tokio::test]

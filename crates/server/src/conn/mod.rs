@@ -304,14 +304,23 @@ where
             tokio::select! {
                 biased;
                 () = &mut cancelled => return CloseReason::Shutdown,
-                // With nothing to write, wait for frames (unless they are
-                // waiting out the linger window). Blocked on a full socket,
-                // wait only for closing: a slow consumer's queue may pass its
-                // budget, and that is noticed now, not when the socket
-                // drains.
-                () = outbox.wait_while(blocked), if blocked || linger.until.is_none() => {
+                // With nothing to write, wait for frames; while frames
+                // wait out the linger window, only a reply the client
+                // waits for, or closing, wakes the driver (a push to a
+                // queue that holds frames already wakes nobody). Blocked
+                // on a full socket, wait only for closing: a slow
+                // consumer's queue may pass its budget, and that is
+                // noticed now, not when the socket drains.
+                () = outbox.wait_while(blocked) => {
                     if !blocked {
-                        linger.arrived(Instant::now());
+                        if linger.until.is_none() {
+                            linger.arrived(Instant::now());
+                        }
+                        // A reply that came after its request was handled
+                        // (an acknowledgement) never waits for room traffic.
+                        if outbox.reply_waiting() {
+                            linger.until = None;
+                        }
                     }
                 }
                 drained = poll_fn(|cx| poll_drain(writer, outbox, writing, cx, &mut 0, sent)), if blocked => {
@@ -503,7 +512,9 @@ const OFF: RateLimit = RateLimit {
 /// until a frame arrives after a whole quiet window. While it is dense, a
 /// frame arriving within the window after a write waits for the window's
 /// end; sparse traffic is written at once, as waiting would gather nothing
-/// and only add latency.
+/// and only add latency. Replies never wait: those to a request just read
+/// go out with it, and one that comes later (an acknowledgement once its
+/// message is durable: `Outbox::push_reply`) ends the wait.
 struct Linger {
     window: Duration,
     last_write: Instant,

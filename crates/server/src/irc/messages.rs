@@ -100,10 +100,10 @@ impl IrcSession {
         let outbox = self.outbox.clone();
         Some(Box::new(move |outcome: Outcome<'_>| match outcome.error {
             Some(Failure::NoSuchUser(_)) => {
-                outbox.push(no_such);
+                outbox.push_reply(no_such);
             }
             Some(Failure::NotSent(_)) => {
-                outbox.push(not_sent);
+                outbox.push_reply(not_sent);
             }
             _ => {}
         }))

@@ -355,7 +355,7 @@ impl JsonSession {
                     reference,
                 }),
             };
-            outbox.push(encode_frame(&frame));
+            outbox.push_reply(encode_frame(&frame));
         }))
     }
 

@@ -1017,3 +1017,31 @@ async fn deliveries_go_on_while_a_request_waits() {
     );
     server.stop().await;
 }
+
+/// An acknowledgement comes once its message is durable, after its request
+/// was handled; it never waits for the room traffic a busy connection
+/// gathers into one write (the linger window), however long that window.
+#[tokio::test]
+async fn an_ack_does_not_wait_out_the_linger_window() {
+    let (_data, server, mut ann, _bob) = on_disk_with_ann_and_bob(Config {
+        // Far longer than the test waits: an ack that waited it out would
+        // never arrive in time.
+        write_linger: Duration::from_secs(600),
+        ..test_config()
+    })
+    .await;
+    // Three answers written together make ann's traffic dense, so that
+    // what comes unasked within the window waits for it.
+    ann.send(br#"{"type":"ping","ref":1}{"type":"ping","ref":2}{"type":"ping","ref":3}"#)
+        .await;
+    for reference in 1..=3 {
+        assert_eq!(ann.recv_type("pong").await["ref"], reference);
+    }
+    for reference in 10..13 {
+        ann.send_json(json!({"type": "broadcast", "message": "tracked", "ref": reference}))
+            .await;
+        let ack = ann.recv_type("ack").await;
+        assert_eq!(ack["ref"], reference);
+    }
+    server.stop().await;
+}
