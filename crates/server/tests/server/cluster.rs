@@ -644,3 +644,68 @@ async fn metrics_count_what_went_through_redis() {
     assert_eq!(grew("chatroom_redis_reconnects_total"), 0.0);
     a.stop().await;
 }
+
+/// A node's chat goes to Redis, and its own store is fed by the archive
+/// reader, so the store's backlog limit never refuses chat on a node: with
+/// the store unable to commit (another process holds its write lock) and a
+/// limit of one message, everything is still taken and acknowledged, and
+/// stored once the store can commit again.
+#[tokio::test]
+async fn a_node_never_refuses_chat_for_its_own_store() {
+    use crate::support::hold_the_store;
+
+    const SENT: u64 = 50;
+    let redis = RedisServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let a = node_with(
+        &redis,
+        "a",
+        Config {
+            store: chatroom_server::store::Location::Dir(data.path().to_owned()),
+            history_backlog: 1,
+            ..test_config()
+        },
+    )
+    .await;
+    let mut ann = Raw::login(a.addr, "ann").await;
+    ann.say_in("lobby", "before").await;
+    let other = hold_the_store(data.path());
+    for n in 0..SENT {
+        ann.send_json(json!({"type": "broadcast", "message": format!("m{n}"), "ref": n}))
+            .await;
+        // One at a time: each is admitted after the ones before it reached
+        // the archive reader, and so the store's queue.
+        let frame = loop {
+            let frame = ann.recv().await;
+            if frame["type"] == "ack" || frame["type"] == "error" {
+                break frame;
+            }
+        };
+        assert_eq!(frame["type"], "ack", "{frame}");
+        assert_eq!(frame["ref"], n);
+    }
+    other.execute_batch("ROLLBACK").unwrap();
+    // The archive reader stores them as soon as it can: the history
+    // fills up to every message, in order.
+    let expected: Vec<Value> = std::iter::once(json!("before"))
+        .chain((0..SENT).map(|n| json!(format!("m{n}"))))
+        .collect();
+    let mut bob = Raw::login(a.addr, "bob").await;
+    let mut stored = Vec::new();
+    tokio::time::timeout(WAIT, async {
+        while stored != expected {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            bob.send_json(json!({"type": "history", "room": "lobby", "limit": 200, "ref": "h"}))
+                .await;
+            stored = bob
+                .until_history_end()
+                .await
+                .iter()
+                .map(|m| m["message"].clone())
+                .collect();
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("never stored: {stored:?}"));
+    a.stop().await;
+}
