@@ -241,27 +241,35 @@ mod tests {
     #[tokio::test]
     async fn what_a_full_socket_did_not_take_goes_out_whole_later() {
         // A pipe that holds 100 bytes: most of each write waits.
-        let (ours, mut peer) = duplex(100);
-        let mut writer = Outgoing::new(ours, true, Arc::new(Shared::default()));
         let lines: Vec<Vec<u8>> = (0..50)
             .map(|i| format!("PRIVMSG #r :message {i} {}\r\n", "x".repeat(i * 7)).into_bytes())
             .collect();
-        let mut writing: VecDeque<Bytes> = lines.iter().cloned().map(Bytes::from).collect();
         let expected: Vec<(OpCode, Vec<u8>)> = lines
             .iter()
             .map(|l| (OpCode::Data(Data::Binary), frame::line_at(l, 0).0.to_vec()))
             .collect();
-        let reader = tokio::spawn(async move { frames(&mut peer, 50).await });
-        write_all(&mut writer, &mut writing).await;
-        assert_eq!(reader.await.unwrap(), expected);
+        let queued = lines.iter().cloned().map(Bytes::from);
+        let (read, writer) = write_through(100, true, queued, 50).await;
+        assert_eq!(read, expected);
         assert_eq!(writer.unsent.capacity(), 0, "the buffer is given back");
     }
 
-    /// Writes everything in `writing` as the connection driver does:
-    /// what a write consumed comes off the front, then a flush.
-    async fn write_all(writer: &mut Outgoing<DuplexStream>, writing: &mut VecDeque<Bytes>) {
+    /// Writes `queued` through a writer (binary messages or text) into a
+    /// pipe that holds `pipe` bytes, as the connection driver does (what
+    /// a write consumed comes off the front, then a flush), while the peer
+    /// reads `count` frames; returns them and the writer.
+    async fn write_through(
+        pipe: usize,
+        binary: bool,
+        queued: impl IntoIterator<Item = Bytes>,
+        count: usize,
+    ) -> (Vec<(OpCode, Vec<u8>)>, Outgoing<DuplexStream>) {
+        let (ours, mut peer) = duplex(pipe);
+        let mut writer = Outgoing::new(ours, binary, Arc::new(Shared::default()));
+        let mut writing: VecDeque<Bytes> = queued.into_iter().collect();
+        let reader = tokio::spawn(async move { frames(&mut peer, count).await });
         while !writing.is_empty() {
-            let mut n = poll_fn(|cx| writer.poll_write(cx, writing)).await.unwrap();
+            let mut n = poll_fn(|cx| writer.poll_write(cx, &writing)).await.unwrap();
             while n > 0 {
                 let front = writing.front_mut().unwrap();
                 if front.len() <= n {
@@ -274,6 +282,7 @@ mod tests {
             }
         }
         poll_fn(|cx| writer.poll_flush(cx)).await.unwrap();
+        (reader.await.unwrap(), writer)
     }
 
     #[tokio::test]
@@ -296,13 +305,9 @@ mod tests {
             }
         }
         let expected: Vec<_> = expected.iter().map(|l| text(l.as_bytes())).collect();
-        let (ours, mut peer) = duplex(1 << 16);
-        let mut writer = Outgoing::new(ours, false, Arc::new(Shared::default()));
-        let mut writing: VecDeque<Bytes> = queued.into_iter().map(Bytes::from).collect();
-        let count = expected.len();
-        let reader = tokio::spawn(async move { frames(&mut peer, count).await });
-        write_all(&mut writer, &mut writing).await;
-        assert_eq!(reader.await.unwrap(), expected);
+        let queued = queued.into_iter().map(Bytes::from);
+        let (read, _) = write_through(1 << 16, false, queued, expected.len()).await;
+        assert_eq!(read, expected);
     }
 
     #[tokio::test]
@@ -325,13 +330,8 @@ mod tests {
             }
         }
         let expected: Vec<_> = expected.iter().map(|l| text(l.as_bytes())).collect();
-        let (ours, mut peer) = duplex(4096);
-        let mut writer = Outgoing::new(ours, false, Arc::new(Shared::default()));
-        let mut writing: VecDeque<Bytes> = queued.into();
-        let count = expected.len();
-        let reader = tokio::spawn(async move { frames(&mut peer, count).await });
-        write_all(&mut writer, &mut writing).await;
-        assert_eq!(reader.await.unwrap(), expected);
+        let (read, _) = write_through(4096, false, queued, expected.len()).await;
+        assert_eq!(read, expected);
     }
 
     #[tokio::test]
