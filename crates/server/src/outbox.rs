@@ -191,6 +191,23 @@ impl Outbox {
     /// frame is nothing to send and is not queued (a zero-length write
     /// would read as a closed connection).
     pub fn push(&self, frame: Bytes) -> Pushed {
+        self.queue(frame, false)
+    }
+
+    /// Queues a reply to the client's own request that comes after the
+    /// request was handled (an acknowledgement, once its message is
+    /// durable), as [`Outbox::push`] does, and wakes the driver even while
+    /// it gathers room traffic for a later write: the client waits for
+    /// this one ([`Outbox::reply_waiting`]).
+    pub fn push_reply(&self, frame: Bytes) -> Pushed {
+        self.queue(frame, true)
+    }
+
+    /// [`Outbox::push`], and for a `reply` the mark and the wake-up that
+    /// [`Outbox::push_reply`] promises (a push to a queue that holds frames
+    /// already wakes nobody otherwise).
+    #[inline]
+    fn queue(&self, frame: Bytes, reply: bool) -> Pushed {
         let mut state = self.line.state.lock();
         if state.close.is_some() {
             return Pushed::Refused;
@@ -212,25 +229,16 @@ impl Outbox {
         state.bytes += frame.len();
         state.queue.push_back(frame);
         self.hint_next_slot(&state.queue);
+        if reply {
+            // Under the lock, as `take` clears it: set exactly while the
+            // reply waits in the queue.
+            self.reply.store(true, Ordering::Release);
+        }
         drop(state);
-        if was_empty {
+        if was_empty || reply {
             self.wake.notify_one();
         }
         Pushed::Queued
-    }
-
-    /// Queues a reply to the client's own request that comes after the
-    /// request was handled (an acknowledgement, once its message is
-    /// durable), as [`Outbox::push`] does, and wakes the driver even while
-    /// it gathers room traffic for a later write: the client waits for
-    /// this one ([`Outbox::reply_waiting`]).
-    pub fn push_reply(&self, frame: Bytes) -> Pushed {
-        let pushed = self.push(frame);
-        if pushed == Pushed::Queued {
-            self.reply.store(true, Ordering::Release);
-            self.wake.notify_one();
-        }
-        pushed
     }
 
     /// Whether a reply pushed with [`Outbox::push_reply`] waits in the

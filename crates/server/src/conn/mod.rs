@@ -318,7 +318,7 @@ where
                         }
                         // A reply that came after its request was handled
                         // (an acknowledgement) never waits for room traffic.
-                        if outbox.reply_waiting() {
+                        if linger.until.is_some() && outbox.reply_waiting() {
                             linger.until = None;
                         }
                     }

@@ -29,7 +29,9 @@ pub struct Client {
     /// Their outbound queue.
     pub outbox: Arc<Outbox>,
     format: AtomicU8,
-    /// What its transport takes events as (its outbox's).
+    /// What its transport takes events as: its outbox's, copied here so
+    /// that a delivery reads it from the client's line, not from another
+    /// of the outbox's (which a fan-out would then miss in the cache).
     framing: Framing,
     echo: AtomicBool,
     wants: AtomicU32,
