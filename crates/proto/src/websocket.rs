@@ -16,6 +16,12 @@ pub const PING: u8 = 0x9;
 /// Opcode of a pong.
 pub const PONG: u8 = 0xA;
 
+/// The first byte of a final (unfragmented) frame with `opcode`: the FIN
+/// bit and the opcode.
+pub const fn first_byte(opcode: u8) -> u8 {
+    0x80 | opcode
+}
+
 /// The longest header of an unmasked frame: two bytes and a 64-bit length.
 pub const MAX_HEADER: usize = 10;
 
@@ -28,7 +34,7 @@ pub const MAX_MASKED_HEADER: usize = MAX_HEADER + 4;
 #[inline]
 pub fn push_header(out: &mut Vec<u8>, opcode: u8, len: usize, mask: Option<[u8; 4]>) {
     let masked = if mask.is_some() { 0x80 } else { 0 };
-    out.push(0x80 | opcode);
+    out.push(first_byte(opcode));
     match len {
         0..=125 => out.push(masked | len as u8),
         _ if len <= usize::from(u16::MAX) => {

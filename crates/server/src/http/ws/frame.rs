@@ -9,19 +9,14 @@
 //! UTF-8 checks, is left to tungstenite.)
 
 use bytes::Bytes;
-use chatroom_proto::websocket::push_header;
 pub use chatroom_proto::websocket::{BINARY, CLOSE, MAX_HEADER, PING, PONG, TEXT};
+use chatroom_proto::websocket::{first_byte, push_header};
 
 /// Appends one final, unmasked frame with `opcode` and `payload` to `out`.
 pub fn push(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
     out.reserve(MAX_HEADER + payload.len());
     push_header(out, opcode, payload.len(), None);
     out.extend_from_slice(payload);
-}
-
-/// The first byte of a final, unfragmented frame with `opcode`.
-const fn first_byte(opcode: u8) -> u8 {
-    0x80 | opcode
 }
 
 /// The line that starts at `start` in `lines`: its text without the line
